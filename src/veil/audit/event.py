@@ -1,0 +1,284 @@
+"""Audit events and their canonical bytes (the leaf inputs of the audit Merkle tree).
+
+An event records one processing operation and holds no direct personal data: data subjects appear
+only as pseudonyms (see :data:`PSEUDONYM_PATTERN`). Its canonical form is RFC 8785 (JSON
+Canonicalization Scheme) JSON, produced by the ``rfc8785`` package, of this object::
+
+    {"action": str, "actor": str, "counts": {str: int}, "data_categories": [str],
+     "details": {str: str | int | float | bool | null}, "digests": {str: str},
+     "legal_basis": str, "outcome": str, "purpose": str, "subjects": [str],
+     "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "v": 1}
+
+i.e. keys sorted by UTF-16 code units, no whitespace, UTF-8, ES6 number formatting, the time in
+UTC as RFC 3339 with exactly six fractional digits and ``Z``. ``data_categories`` and ``subjects``
+are sets: they are sorted and de-duplicated, so the same event always gives the same bytes.
+Parsing is strict: :meth:`AuditEvent.from_canonical_bytes` accepts only bytes that are exactly the
+canonical form of the event they decode to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import rfc8785
+
+from veil.audit.merkle import leaf_hash
+from veil.errors import AuditError
+
+EVENT_VERSION = 1
+"""The ``v`` field of the canonical form; bumped if the schema ever changes."""
+
+PSEUDONYM_PATTERN = re.compile(r"(?:[a-z][a-z0-9_.-]{0,63}:)?[A-Za-z0-9_-]{32,128}")
+"""What a subject reference in an event must look like: an optional ``domain:`` prefix and a
+token of 32 to 128 hex / base64url characters (at least 128 bits of a keyed hash, e.g. HMAC-SHA256).
+A guard against raw identifiers slipping in, not a proof: names, e-mail addresses, phone numbers,
+dates and most national ids and account numbers have other characters or are shorter."""
+
+_TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z", re.ASCII)
+_MAX_SAFE_INT = 2**53 - 1  # RFC 8785 numbers are IEEE 754 doubles
+_FIELDS = (
+    "action",
+    "actor",
+    "counts",
+    "data_categories",
+    "details",
+    "digests",
+    "legal_basis",
+    "outcome",
+    "purpose",
+    "subjects",
+    "time",
+    "v",
+)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and ``Z``: ``2024-05-01T12:00:00.000000Z``."""
+    if not isinstance(value, datetime):
+        raise AuditError(f"time must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise AuditError("time must be timezone-aware (UTC)")
+    try:
+        t = value.astimezone(UTC)
+    except OverflowError:
+        raise AuditError(f"time {value!r} is out of range in UTC") from None
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
+
+
+def parse_time(text: str) -> datetime:
+    """Parse the exact form written by :func:`format_time`."""
+    m = _TIME_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise AuditError(f"time {text!r} is not RFC 3339 UTC with microseconds (…T…:…:….ffffffZ)")
+    try:
+        return datetime(*(int(g) for g in m.groups()), tzinfo=UTC)  # type: ignore[misc]
+    except ValueError as exc:
+        raise AuditError(f"time {text!r} is not a valid date and time: {exc}") from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical JSON bytes of ``value`` (AuditError if it cannot be canonicalized)."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
+        raise AuditError(f"value cannot be canonicalized as JSON: {exc}") from None
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise AuditError(f"{name} must be a non-empty string", where=f"event.{name}")
+    _check_unicode(name, value)
+    return value
+
+
+def _check_unicode(name: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AuditError(f"{name} is not valid Unicode (lone surrogate)", where=f"event.{name}") from None
+
+
+def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise AuditError(f"{name} must be a list of strings", where=f"event.{name}")
+    out = set()
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not v:
+            raise AuditError(f"{name}[{i}] must be a non-empty string", where=f"event.{name}")
+        _check_unicode(name, v)
+        if pattern is not None and not pattern.fullmatch(v):
+            raise AuditError(
+                f"{name}[{i}] does not look like a pseudonym (refusing a possible raw identifier)",
+                where=f"event.{name}",
+            )
+        out.add(v)
+    return tuple(sorted(out))
+
+
+def _mapping(name: str, value: object) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise AuditError(f"{name} must be a mapping", where=f"event.{name}")
+    for k in value:
+        if not isinstance(k, str) or not k:
+            raise AuditError(f"{name} keys must be non-empty strings", where=f"event.{name}")
+        _check_unicode(name, k)
+    return value
+
+
+def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(sorted(d.items())))
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One processing operation, as recorded in the audit log. Immutable; validated on creation.
+
+    ``counts`` are non-negative integers (rows in, rows dropped, ...); ``digests`` map a name to a
+    digest string (``"sha256:..."``); ``details`` hold JSON scalars only. Lists are stored as sorted
+    tuples and mappings as read-only views.
+    """
+
+    time: datetime
+    actor: str
+    action: str
+    purpose: str
+    legal_basis: str
+    outcome: str
+    data_categories: tuple[str, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    subjects: tuple[str, ...] = ()
+    digests: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "time", parse_time(format_time(self.time)))  # aware, in range, UTC
+        for name in ("actor", "action", "purpose", "legal_basis", "outcome"):
+            _text(name, getattr(self, name))
+        set_(self, "data_categories", _text_set("data_categories", self.data_categories))
+        set_(self, "subjects", _text_set("subjects", self.subjects, PSEUDONYM_PATTERN))
+
+        counts = _mapping("counts", self.counts)
+        for k, v in counts.items():
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_SAFE_INT:
+                raise AuditError(
+                    f"counts[{k!r}] must be an integer in 0..2**53-1, got {v!r}", where="event.counts"
+                )
+        set_(self, "counts", _frozen(dict(counts)))
+
+        digests = _mapping("digests", self.digests)
+        for k, v in digests.items():
+            if not isinstance(v, str) or not v:
+                raise AuditError(f"digests[{k!r}] must be a non-empty string", where="event.digests")
+            _check_unicode("digests", v)
+        set_(self, "digests", _frozen(dict(digests)))
+
+        details = _mapping("details", self.details)
+        for k, v in details.items():
+            if v is not None and not isinstance(v, str | int | float | bool):
+                raise AuditError(
+                    f"details[{k!r}] must be a JSON scalar (str, int, float, bool, None), "
+                    f"got {type(v).__name__}",
+                    where="event.details",
+                )
+            if isinstance(v, str):
+                _check_unicode("details", v)
+        set_(self, "details", _frozen(dict(details)))
+        self.canonical_bytes()  # numbers out of the JSON domain (NaN, 2**60) fail here
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_bytes())
+
+    # ------------------------------------------------------------------ canonical form
+
+    def to_json_obj(self) -> dict[str, Any]:
+        """The plain JSON object that the canonical bytes encode."""
+        return {
+            "action": self.action,
+            "actor": self.actor,
+            "counts": dict(self.counts),
+            "data_categories": list(self.data_categories),
+            "details": dict(self.details),
+            "digests": dict(self.digests),
+            "legal_basis": self.legal_basis,
+            "outcome": self.outcome,
+            "purpose": self.purpose,
+            "subjects": list(self.subjects),
+            "time": format_time(self.time),
+            "v": EVENT_VERSION,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """The RFC 8785 bytes of this event: the leaf input of the audit tree."""
+        return canonical_json(self.to_json_obj())
+
+    def leaf_hash(self) -> bytes:
+        """SHA-256(0x00 || canonical bytes): this event's leaf hash (RFC 6962)."""
+        return leaf_hash(self.canonical_bytes())
+
+    @classmethod
+    def from_json_obj(cls, obj: object) -> AuditEvent:
+        """Build an event from its JSON object (as from :meth:`to_json_obj`); strict on fields."""
+        if not isinstance(obj, dict):
+            raise AuditError("an audit event must be a JSON object")
+        missing = [k for k in _FIELDS if k not in obj]
+        extra = sorted(set(obj) - set(_FIELDS))
+        if missing:
+            raise AuditError(f"audit event lacks field(s): {', '.join(missing)}")
+        if extra:
+            raise AuditError(f"audit event has unknown field(s): {', '.join(extra)}")
+        if obj["v"] != EVENT_VERSION or isinstance(obj["v"], bool):
+            raise AuditError(f"unsupported audit event version {obj['v']!r} (want {EVENT_VERSION})")
+        for name in ("data_categories", "subjects"):
+            if not isinstance(obj[name], list):
+                raise AuditError(f"{name} must be a JSON array", where=f"event.{name}")
+        return cls(
+            time=parse_time(obj["time"]),
+            actor=obj["actor"],
+            action=obj["action"],
+            purpose=obj["purpose"],
+            legal_basis=obj["legal_basis"],
+            outcome=obj["outcome"],
+            data_categories=obj["data_categories"],
+            counts=obj["counts"],
+            subjects=obj["subjects"],
+            digests=obj["digests"],
+            details=obj["details"],
+        )
+
+    @classmethod
+    def from_canonical_bytes(cls, data: bytes) -> AuditEvent:
+        """Parse canonical bytes back; refuse anything that is not exactly canonical."""
+        if not isinstance(data, bytes | bytearray):
+            raise AuditError("canonical event must be bytes")
+        try:
+            text = bytes(data).decode("utf-8")
+            obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AuditError(f"audit event is not valid UTF-8 JSON: {exc}") from None
+        event = cls.from_json_obj(obj)
+        if event.canonical_bytes() != bytes(data):
+            raise AuditError("audit event bytes are not in canonical form (RFC 8785)")
+        return event
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise AuditError(f"audit event has a duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise AuditError(f"audit event holds {name}, which is not JSON")

@@ -1,0 +1,592 @@
+"""Sources: CSV, Parquet, JSON lines, a database table, pandas/Polars frames.
+
+Every source streams `pyarrow.RecordBatch`es of bounded size, reads only the columns asked
+for, converts them to the policy's types, reports rows it must reject (with line, record and
+column, never the value) and computes the digest of what it read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from veil.errors import InputError
+from veil.io.types import ARROW_TYPES, conform
+
+BATCH_ROWS = 65_536
+CSV_BLOCK = 4 << 20
+
+
+@dataclass
+class Reject:
+    """A row that could not be read: where it is and why (no values in `reason`)."""
+
+    record: int  # 1-based data record number (header excluded)
+    line: int | None  # 1-based physical line in the file, when the source has lines
+    column: str | None
+    reason: str
+    raw: Any = None  # the raw row, written only to the rejects file
+
+    def place(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else f"{source}: record {self.record}"
+        return f"{where}" + (f", column '{self.column}'" if self.column else "")
+
+
+OnReject = Callable[[Reject], None]
+
+
+@dataclass
+class CsvOptions:
+    delimiter: str = ","
+    quote_char: str = '"'
+    encoding: str = "utf-8"
+    escape_char: str | None = None
+
+
+class Source:
+    """Base: a named stream of batches. Subclasses set `format` and implement `_read`."""
+
+    format = "?"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.size: int | None = None  # bytes, when known (for progress)
+        self.position = 0
+        self._digest: str | None = None
+
+    def header(self) -> list[str]:
+        raise NotImplementedError
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 of what was read (file bytes, or the Arrow IPC stream for tables)."""
+        return self._digest
+
+
+class _HashingFile(io.RawIOBase):
+    """A read-only file that hashes what passes through and counts bytes for progress."""
+
+    def __init__(self, path: Path, owner: Source) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._h = hashlib.sha256()
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._h.update(data)
+        self._owner.position += len(data)
+        return data
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> str:
+        while self.read(1 << 20):
+            pass
+        return self._h.hexdigest()
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class CsvSource(Source):
+    format = "csv"
+
+    def __init__(self, path: str | Path, options: CsvOptions | None = None) -> None:
+        self.path = Path(path)
+        super().__init__(str(path))
+        self.options = options or CsvOptions()
+        _check_file(self.path)
+        self.size = self.path.stat().st_size
+
+    def header(self) -> list[str]:
+        o = self.options
+        try:
+            with open(self.path, newline="", encoding=o.encoding) as f:
+                row = next(csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char), None)
+        except UnicodeDecodeError:
+            raise InputError(f"header is not valid {o.encoding} text (try --encoding)",
+                             where=f"{self.name}:1") from None
+        except LookupError:
+            raise InputError(f"unknown encoding '{o.encoding}'") from None
+        except csv.Error as exc:
+            raise InputError(f"unreadable header: {exc}", where=f"{self.name}:1") from None
+        if not row or all(not c.strip() for c in row):
+            raise InputError("empty file: no header row", where=f"{self.name}:1")
+        row[0] = row[0].lstrip("\ufeff")
+        names = [c.strip() for c in row]
+        _check_names(names, f"{self.name}:1")
+        return names
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        o = self.options
+        header = self.header()
+        skipped: list[int] = []  # record numbers of malformed rows, in order
+        malformed: list[Reject] = []
+
+        def invalid_row(row: Any) -> str:
+            record = (row.number - 1) if row.number is not None else -1
+            skipped.append(record)
+            malformed.append(Reject(record, None, None,
+                                    f"expected {row.expected_columns} fields, "
+                                    f"found {row.actual_columns}", row.text))
+            return "skip"
+
+        read_opts = pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK,
+                                      column_names=header, skip_rows=1, encoding=o.encoding)
+        parse_opts = pacsv.ParseOptions(delimiter=o.delimiter, quote_char=o.quote_char,
+                                        escape_char=o.escape_char or False,
+                                        newlines_in_values=True, invalid_row_handler=invalid_row)
+        conv_opts = pacsv.ConvertOptions(include_columns=list(columns),
+                                         column_types={c: pa.string() for c in columns},
+                                         strings_can_be_null=False, quoted_strings_can_be_null=False)
+        raw = _HashingFile(self.path, self)
+        emitted = 0
+        try:
+            try:
+                reader = pacsv.open_csv(raw, read_options=read_opts, parse_options=parse_opts,
+                                        convert_options=conv_opts)
+            except pa.ArrowInvalid as exc:
+                raise self._locate_error(exc) from None
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as exc:
+                    raise self._locate_error(exc) from None
+                if malformed:
+                    self._fix_lines(malformed)
+                    for r in malformed:
+                        on_reject(r)
+                    malformed.clear()
+                original = batch
+                batch, bad = conform(batch, types)
+                if bad:
+                    batch = self._reject_values(original, batch, bad, emitted, skipped,
+                                                on_reject)
+                emitted += batch.num_rows + len({b.row for b in bad})
+                if batch.num_rows:
+                    yield batch
+            if malformed:
+                self._fix_lines(malformed)
+                for r in malformed:
+                    on_reject(r)
+            self._digest = raw.drain()
+        finally:
+            raw.close()
+
+    def _reject_values(self, original: pa.RecordBatch, batch: pa.RecordBatch, bad: list,
+                       emitted: int, skipped: list[int], on_reject: OnReject) -> pa.RecordBatch:
+        rows = sorted({b.row for b in bad})
+        rejects = []
+        for b in bad:
+            record = _record_number(emitted + b.row, skipped)
+            raw = original.slice(b.row, 1).to_pylist()[0]
+            rejects.append(Reject(record, None, b.column, b.reason, raw))
+        self._fix_lines(rejects)
+        for r in rejects:
+            on_reject(r)
+        drop = set(rows)
+        keep = pa.array([i not in drop for i in range(batch.num_rows)])
+        return batch.filter(keep)
+
+    def _fix_lines(self, rejects: list[Reject]) -> None:
+        """Error path: find the physical line of each rejected record by rescanning."""
+        wanted = sorted({r.record for r in rejects if r.record > 0})
+        if not wanted:
+            return
+        lines: dict[int, int] = {}
+        o = self.options
+        with open(self.path, newline="", encoding=o.encoding, errors="replace") as f:
+            reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
+            record = -1
+            start_line = 1
+            target = iter(wanted)
+            want = next(target)
+            try:
+                for _row in reader:
+                    record += 1
+                    if record == want:
+                        lines[want] = start_line
+                        want = next(target)
+                    start_line = reader.line_num + 1
+            except (StopIteration, csv.Error):
+                pass
+        for r in rejects:
+            r.line = lines.get(r.record)
+
+    def _locate_error(self, exc: Exception) -> InputError:
+        msg = str(exc)
+        if "UTF8" in msg or "UTF-8" in msg or "utf8" in msg:
+            line = _first_bad_utf8_line(self.path) if self.options.encoding.lower().replace(
+                "-", "") in ("utf8", "utf_8") else None
+            where = f"{self.name}:{line}" if line else self.name
+            return InputError("invalid UTF-8 text (wrong --encoding, or a binary file?)",
+                              where=where)
+        return InputError(f"unreadable CSV: {msg.splitlines()[0]}", where=self.name)
+
+
+def _record_number(emitted_index: int, skipped: list[int]) -> int:
+    """1-based record number of the `emitted_index`-th kept row, given skipped records."""
+    r = emitted_index + 1
+    while True:
+        n = bisect.bisect_right(skipped, r)
+        candidate = emitted_index + 1 + n
+        if candidate == r:
+            return r
+        r = candidate
+
+
+def _first_bad_utf8_line(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return n
+    return None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError("file not found", where=str(path))
+    if path.is_dir():
+        raise InputError("is a folder, not a file", where=str(path))
+
+
+def _check_names(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names, start=1):
+        if not n:
+            raise InputError(f"column {i} has an empty name", where=where)
+        if n in seen:
+            raise InputError(f"column name '{n}' appears twice", where=where)
+        seen.add(n)
+
+
+class ParquetSource(Source):
+    format = "parquet"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(str(path))
+        _check_file(self.path)
+        self.size = self.path.stat().st_size
+        try:
+            self._file = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+                             where=self.name) from None
+
+    def header(self) -> list[str]:
+        names = list(self._file.schema_arrow.names)
+        _check_names(names, self.name)
+        return names
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        record = 0
+        try:
+            for rg in range(self._file.num_row_groups):
+                for batch in self._file.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg],
+                                                     columns=list(columns), use_threads=False):
+                    batch = _ensure_order(batch, columns)
+                    out, bad = conform(batch, types)
+                    if bad:
+                        out = _drop_bad(out, bad, record, on_reject)
+                    record += batch.num_rows
+                    self.position = int(self.size * (rg + 1) / max(1, self._file.num_row_groups))
+                    if out.num_rows:
+                        yield out
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"corrupt Parquet data ({str(exc).splitlines()[0]})",
+                             where=self.name) from None
+        self._digest = _file_digest(self.path)
+
+
+def _ensure_order(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
+    if batch.schema.names == list(columns):
+        return batch
+    return pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=list(columns))
+
+
+def _drop_bad(batch: pa.RecordBatch, bad: list, first_record: int,
+              on_reject: OnReject) -> pa.RecordBatch:
+    rows = {b.row for b in bad}
+    for b in bad:
+        on_reject(Reject(first_record + b.row + 1, None, b.column, b.reason))
+    return batch.filter(pa.array([i not in rows for i in range(batch.num_rows)]))
+
+
+class JsonLinesSource(Source):
+    """JSON lines: one object per line. Parsed with the standard library to name bad lines."""
+
+    format = "jsonl"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(str(path))
+        _check_file(self.path)
+        self.size = self.path.stat().st_size
+        self._keys: list[str] | None = None
+
+    def header(self) -> list[str]:
+        if self._keys is None:
+            keys: dict[str, None] = {}
+            for _n, obj in self._objects(lambda r: None):
+                keys.update(dict.fromkeys(obj))
+            self._keys = list(keys)
+            if not self._keys:
+                raise InputError("empty file: no JSON objects", where=self.name)
+        return self._keys
+
+    def _objects(self, on_reject: OnReject) -> Iterator[tuple[int, dict]]:
+        h = hashlib.sha256()
+        record = 0
+        with open(self.path, "rb") as f:
+            for n, line in enumerate(f, start=1):
+                h.update(line)
+                self.position += len(line)
+                if not line.strip():
+                    continue
+                record += 1
+                try:
+                    obj = json.loads(line)
+                except UnicodeDecodeError:
+                    on_reject(Reject(record, n, None, "invalid UTF-8 text", None))
+                    continue
+                except json.JSONDecodeError as exc:
+                    on_reject(Reject(record, n, None,
+                                     f"invalid JSON: {exc.msg} at column {exc.colno}",
+                                     line.decode("utf-8", "replace")))
+                    continue
+                if not isinstance(obj, dict):
+                    on_reject(Reject(record, n, None, "a line must hold a JSON object",
+                                     line.decode("utf-8", "replace")))
+                    continue
+                yield n, obj
+        self._digest = h.hexdigest()
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        self.position = 0
+        rows: list[dict] = []
+        lines: list[int] = []
+        record_base = 0
+        for n, obj in self._objects(on_reject):
+            rows.append(obj)
+            lines.append(n)
+            if len(rows) >= BATCH_ROWS:
+                yield from self._emit(rows, lines, columns, types, on_reject, record_base)
+                record_base += len(rows)
+                rows, lines = [], []
+        if rows:
+            yield from self._emit(rows, lines, columns, types, on_reject, record_base)
+
+    def _emit(self, rows: list[dict], lines: list[int], columns: Sequence[str],
+              types: dict[str, str], on_reject: OnReject,
+              record_base: int) -> Iterator[pa.RecordBatch]:
+        arrays = []
+        for c in columns:
+            values = [r.get(c) for r in rows]
+            arrays.append(_json_column(values, types.get(c, "string")))
+        batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+        out, bad = conform(batch, types)
+        if bad:
+            badrows = {b.row for b in bad}
+            for b in bad:
+                on_reject(Reject(record_base + b.row + 1, lines[b.row], b.column, b.reason,
+                                 rows[b.row]))
+            out = out.filter(pa.array([i not in badrows for i in range(out.num_rows)]))
+        if out.num_rows:
+            yield out
+
+
+def _json_column(values: list[Any], kind: str) -> pa.Array:
+    target = ARROW_TYPES[kind]
+    if kind != "string" and all(v is None or not isinstance(v, (str, dict, list)) for v in values):
+        try:
+            return pa.array(values, type=target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values],
+                    type=pa.string())
+
+
+class TableSource(Source):
+    """An in-memory Arrow table (from pandas, Polars or Arrow) streamed in batches."""
+
+    format = "dataframe"
+
+    def __init__(self, table: pa.Table, name: str = "<dataframe>") -> None:
+        super().__init__(name)
+        self.table = table
+        _check_names(list(table.schema.names), name)
+        self.size = table.nbytes
+
+    def header(self) -> list[str]:
+        return list(self.table.schema.names)
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        h = hashlib.sha256()
+        record = 0
+        for batch in self.table.select(list(columns)).to_batches(max_chunksize=BATCH_ROWS):
+            h.update(_ipc_bytes(batch))
+            out, bad = conform(batch, types)
+            if bad:
+                out = _drop_bad(out, bad, record, on_reject)
+            record += batch.num_rows
+            self.position += batch.nbytes
+            if out.num_rows:
+                yield out
+        self._digest = h.hexdigest()
+
+
+def _ipc_bytes(batch: pa.RecordBatch) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as w:
+        w.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+class SqlSource(Source):
+    """A table from a SQLAlchemy URL, streamed with a server-side cursor."""
+
+    format = "sql"
+
+    def __init__(self, url: str, table: str) -> None:
+        import sqlalchemy as sa
+
+        from veil.store.db import create_engine
+
+        super().__init__(f"{sa.make_url(url).render_as_string(hide_password=True)}#{table}")
+        self.engine = create_engine(url)
+        try:
+            self.table = sa.Table(table, sa.MetaData(), autoload_with=self.engine)
+        except sa.exc.NoSuchTableError:
+            raise InputError(f"no table '{table}' in the database", where=self.name) from None
+        except sa.exc.OperationalError as exc:
+            raise InputError(f"cannot read database: {exc.orig}", where=self.name) from None
+
+    def header(self) -> list[str]:
+        return [c.name for c in self.table.columns]
+
+    def batches(self, columns: Sequence[str], types: dict[str, str],
+                on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        import sqlalchemy as sa
+
+        h = hashlib.sha256()
+        cols = [self.table.c[c] for c in columns]
+        query = sa.select(*cols)
+        pk = list(self.table.primary_key.columns)
+        if pk:
+            query = query.order_by(*pk)
+        record = 0
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+            for part in result.partitions(BATCH_ROWS):
+                arrays = [_json_column([row[i] for row in part], types.get(c, "string"))
+                          if types.get(c, "string") == "string" else _sql_column(
+                              [row[i] for row in part], types.get(c, "string"))
+                          for i, c in enumerate(columns)]
+                batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+                h.update(_ipc_bytes(batch))
+                out, bad = conform(batch, types)
+                if bad:
+                    out = _drop_bad(out, bad, record, on_reject)
+                record += len(part)
+                if out.num_rows:
+                    yield out
+        self._digest = h.hexdigest()
+        self.engine.dispose()
+
+
+def _sql_column(values: list[Any], kind: str) -> pa.Array:
+    try:
+        return pa.array(values, type=ARROW_TYPES[kind])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+@dataclass
+class SourceSpec:
+    """How to open an input: a path, a database URL (+ table), or a frame."""
+
+    ref: Any
+    format: str | None = None
+    table: str | None = None
+    csv: CsvOptions = field(default_factory=CsvOptions)
+
+
+def open_source(ref: Any, *, format: str | None = None, table: str | None = None,
+                csv_options: CsvOptions | None = None) -> Source:
+    """Open a path (.csv/.parquet/.jsonl), a SQLAlchemy URL with `table`, or a DataFrame."""
+    if isinstance(ref, Source):
+        return ref
+    if isinstance(ref, pa.Table):
+        return TableSource(ref)
+    if isinstance(ref, pa.RecordBatch):
+        return TableSource(pa.Table.from_batches([ref]))
+    mod = type(ref).__module__
+    if mod.startswith("pandas"):
+        return TableSource(pa.Table.from_pandas(ref, preserve_index=False), "<pandas.DataFrame>")
+    if mod.startswith("polars"):
+        return TableSource(ref.to_arrow(), "<polars.DataFrame>")
+    text = str(ref)
+    if "://" in text and not Path(text).exists():
+        if not table:
+            raise InputError("a database input needs a table name (--table)", where=text)
+        return SqlSource(text, table)
+    path = Path(text)
+    fmt = (format or _format_of(path)).lower()
+    if fmt == "csv":
+        return CsvSource(path, csv_options)
+    if fmt == "parquet":
+        return ParquetSource(path)
+    if fmt in ("jsonl", "ndjson", "json"):
+        return JsonLinesSource(path)
+    raise InputError(f"unknown input format '{fmt}' (use csv, parquet or jsonl)", where=text)
+
+
+def _format_of(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    for s in reversed(suffixes):
+        if s in (".csv", ".tsv", ".txt"):
+            return "csv"
+        if s in (".parquet", ".pq"):
+            return "parquet"
+        if s in (".jsonl", ".ndjson", ".json"):
+            return "jsonl"
+    raise InputError("cannot tell the format from the file name (use --format)", where=str(path))

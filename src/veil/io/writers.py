@@ -1,0 +1,131 @@
+"""Sinks that publish atomically: write to a temporary name, verify, then rename.
+
+A failed run leaves nothing at the output path (and removes its temporary file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from veil.errors import InputError
+
+ROW_GROUP_ROWS = 131_072
+
+
+def temp_path_for(path: Path) -> Path:
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """fsync the temporary file, rename it into place, fsync the folder."""
+    _fsync(tmp)
+    os.replace(tmp, final)
+    try:
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        tmp.write_bytes(data)
+        publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class ParquetSink:
+    """Parquet output with row groups of ~128k rows, published only by `commit()`."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd") -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError("output is a folder, not a file", where=str(self.path))
+        if not self.path.parent.is_dir():
+            raise InputError("output folder does not exist", where=str(self.path.parent))
+        self.schema = schema
+        self.tmp = temp_path_for(self.path)
+        self.rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.tmp, schema, compression=compression, write_statistics=True
+        )
+        self.digest: str | None = None
+        self.bytes = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._writer is not None:
+            table = pa.Table.from_batches(self._pending, schema=self.schema)
+            self._writer.write_table(table, row_group_size=max(1, table.num_rows))
+            self.rows += table.num_rows
+        self._pending, self._pending_rows = [], 0
+
+    def commit(self) -> str:
+        """Finish, verify the row count, publish; returns the output's SHA-256."""
+        self._flush()
+        assert self._writer is not None
+        self._writer.close()
+        self._writer = None
+        meta = pq.read_metadata(self.tmp)
+        if meta.num_rows != self.rows:
+            self.abort()
+            raise InputError(f"output verification failed: wrote {self.rows} rows, file holds "
+                             f"{meta.num_rows}", where=str(self.path))
+        self.digest = sha256_file(self.tmp)
+        self.bytes = self.tmp.stat().st_size
+        publish(self.tmp, self.path)
+        return self.digest
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:
+                pass
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        if exc_type is not None or self._writer is not None:
+            self.abort()

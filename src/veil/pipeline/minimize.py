@@ -1,0 +1,26 @@
+"""Minimization: only the fields the purpose lists leave the run (deny by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from veil.pipeline.stage import RunContext
+
+
+class Minimize:
+    name = "minimize"
+
+    def __init__(self, columns: list[str], dropped: dict[str, str]) -> None:
+        self.columns = columns
+        self.dropped = dropped
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
+        if batch.schema.names == self.columns:
+            return batch
+        return pa.RecordBatch.from_arrays([batch.column(c) for c in self.columns],
+                                          names=self.columns)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kept": list(self.columns), "dropped": dict(self.dropped)}

@@ -1,0 +1,241 @@
+"""The run: source -> stages -> sink, with a receipt and a row in the store.
+
+Output, rejects and receipt are written under temporary names and published only when the
+whole input has been read and the output verified; a failed run publishes nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import veil
+from veil.errors import InputError, VeilError
+from veil.io.readers import CsvOptions, Reject, Source, open_source
+from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.pipeline.minimize import Minimize
+from veil.pipeline.plan import Plan, make_plan
+from veil.pipeline.receipt import Receipt, rows_section
+from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
+from veil.pipeline.treat import Treat
+from veil.policy.loader import load_policy
+from veil.policy.model import Policy
+from veil.store.schema import runs
+from veil.store.workspace import Workspace
+
+Progress = Callable[[int, int | None], None]
+MAX_QUARANTINE_SHARE = 1.0
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    output: Path
+    receipt_path: Path
+    receipt: dict[str, Any]
+    rejects_path: Path | None = None
+
+    @property
+    def rows_in(self) -> int:
+        return int(self.receipt["rows"]["in"])
+
+    @property
+    def rows_out(self) -> int:
+        return int(self.receipt["rows"]["out"])
+
+
+def default_actor() -> str:
+    env = os.environ.get("VEIL_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def build_stages(plan: Plan) -> list[Stage]:
+    """The stages of a run, in the order of DESIGN.md's data flow."""
+    return [Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]
+
+
+def run(
+    policy: Policy | str | Path,
+    purpose: str,
+    source: Any,
+    output: str | Path,
+    *,
+    dataset: str | None = None,
+    workspace: Workspace | str | Path | None = None,
+    receipt: str | Path | None = None,
+    rejects: str | Path | None = None,
+    csv_options: CsvOptions | None = None,
+    input_format: str | None = None,
+    table: str | None = None,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run `purpose` of `policy` over `source` and write the minimized result to `output`.
+
+    `source` is a path (CSV, Parquet, JSON lines), a database URL with `table`, or a pandas /
+    Polars / Arrow table. Returns the receipt; raises a `VeilError` and publishes nothing when
+    the run cannot complete.
+    """
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    pol.purpose(purpose)  # unknown purpose: fail before touching anything
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
+    ws.ready()
+    src = open_source(source, format=input_format, table=table, csv_options=csv_options)
+    out_path = Path(output)
+    if out_path.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError("output must be a Parquet file (.parquet)", where=str(out_path))
+    plan = make_plan(pol, purpose, src.header(), dataset)
+    receipt_path = Path(receipt) if receipt else out_path.with_name(out_path.name + ".receipt.json")
+    rejects_path = (Path(rejects) if rejects
+                    else out_path.with_name(out_path.name + ".rejects.jsonl"))
+    return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
+                    actor or default_actor(), progress)
+
+
+def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
+             receipt_path: Path, rejects_path: Path, actor: str,
+             progress: Progress | None) -> RunResult:
+    run_id = uuid.uuid4().hex
+    started = datetime.now(UTC)
+    t_start = time.perf_counter()
+    with ws.engine.begin() as conn:
+        conn.execute(runs.insert().values(
+            id=run_id, started_at=started, status="running", actor=actor,
+            purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
+            policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
+
+    ctx = RunContext(run_id=run_id, plan=plan)
+    stages = build_stages(plan)
+    stats = [StageStats(s.name) for s in stages]
+    quarantine = plan.dataset.on_bad_rows == "quarantine"
+    rejected: list[Reject] = []
+    rejects_tmp = temp_path_for(rejects_path)
+    rejects_file = None
+    sink: ParquetSink | None = None
+
+    def on_reject(r: Reject) -> None:
+        nonlocal rejects_file
+        if not quarantine:
+            raise InputError(f"{r.reason} (the policy says on_bad_rows: fail; set "
+                             "quarantine to set such rows aside)", where=r.place(src.name))
+        rejected.append(Reject(r.record, r.line, r.column, r.reason))
+        if rejects_file is None:
+            rejects_file = open(rejects_tmp, "w", encoding="utf-8")  # noqa: SIM115
+        rejects_file.write(json.dumps({"record": r.record, "line": r.line, "column": r.column,
+                                       "reason": r.reason, "raw": r.raw},
+                                      ensure_ascii=False, default=str) + "\n")
+
+    rows_in = 0
+    t_read = t_write = 0.0
+    try:
+        sink = ParquetSink(out_path, plan.output_schema)
+        batches = src.batches(plan.read, plan.types, on_reject)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            t_read += time.perf_counter() - t0
+            if batch is None:
+                break
+            rows_in += batch.num_rows
+            out = run_stages(stages, stats, batch, ctx)
+            t0 = time.perf_counter()
+            sink.write(out)
+            t_write += time.perf_counter() - t0
+            if progress:
+                progress(src.position, src.size)
+        t0 = time.perf_counter()
+        if rejects_file is not None:
+            rejects_file.close()
+        out_digest = sink.commit()
+        t_write += time.perf_counter() - t0
+        rows_out = sink.rows
+        if rejected:
+            publish(rejects_tmp, rejects_path)
+        dropped = Counter(ctx.dropped_rows)
+        if rejected:
+            dropped["rejected: bad input"] = len(rejected)
+        finished = datetime.now(UTC)
+        rec = _receipt(run_id, started, finished, actor, pol, plan, src, out_path, sink,
+                       out_digest, rows_in + len(rejected), rows_out, dropped, stages, stats,
+                       rejected, rejects_path, t_read, t_write, time.perf_counter() - t_start)
+        rec.write(receipt_path)
+    except BaseException as exc:
+        if sink is not None:
+            sink.abort()
+        if rejects_file is not None and not rejects_file.closed:
+            rejects_file.close()
+        rejects_tmp.unlink(missing_ok=True)
+        _record_failure(ws, run_id, exc)
+        raise
+    with ws.engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            finished_at=finished, status="succeeded", input_digest=src.digest,
+            output_digest=out_digest, rows_in=rows_in + len(rejected), rows_out=rows_out,
+            receipt=rec.to_dict()))
+    return RunResult(run_id, out_path, receipt_path, rec.to_dict(),
+                     rejects_path if rejected else None)
+
+
+def _record_failure(ws: Workspace, run_id: str, exc: BaseException) -> None:
+    message = str(exc) if isinstance(exc, VeilError) else f"internal error: {type(exc).__name__}"
+    try:
+        with ws.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                finished_at=datetime.now(UTC), status="failed", error=message[:2000]))
+    except sa.exc.SQLAlchemyError:
+        pass  # the original error matters more than the bookkeeping
+
+
+def _receipt(run_id: str, started: datetime, finished: datetime, actor: str, pol: Policy,
+             plan: Plan, src: Source, out_path: Path, sink: ParquetSink, out_digest: str,
+             rows_in: int, rows_out: int, dropped: Counter[str], stages: list[Stage],
+             stats: list[StageStats], rejected: list[Reject], rejects_path: Path,
+             t_read: float, t_write: float, total: float) -> Receipt:
+    purpose = plan.purpose
+    transformed: dict[str, Any] = {}
+    for s in stages:
+        transformed.update(s.describe().get("transformed", {}))
+    warnings = []
+    if plan.missing_optional:
+        warnings.append("declared fields absent from the data (not needed for this purpose): "
+                        + ", ".join(plan.missing_optional))
+    return Receipt(
+        run_id=run_id, started_at=started, finished_at=finished, veil_version=veil.__version__,
+        actor=actor,
+        policy={"path": pol.source, "sha256": pol.digest, "name": pol.name},
+        purpose={"id": plan.purpose_id, "description": purpose.description,
+                 "legal_basis": purpose.legal_basis, "legal_basis_text": purpose.legal_basis_text,
+                 "consent_required": purpose.needs_consent, "retention": purpose.retention},
+        dataset=plan.dataset_id,
+        input={"ref": src.name, "format": src.format, "sha256": src.digest, "bytes": src.size},
+        output={"path": str(out_path), "format": "parquet", "sha256": out_digest,
+                "bytes": sink.bytes, "columns": [f.name for f in plan.output]},
+        rows=rows_section(rows_in, rows_out, dropped),
+        fields={"kept": [f.name for f in plan.output if f.treatment.transform == "keep"],
+                "transformed": transformed,
+                "dropped": [{"field": k, "reason": v} for k, v in plan.dropped.items()]},
+        stages=[s.to_dict() for s in stats],
+        timings={"read": round(t_read, 4), "write": round(t_write, 4), "total": round(total, 4),
+                 "rows_per_second": round(rows_in / total) if total > 0 else None},
+        rejects=({"count": len(rejected), "path": str(rejects_path),
+                  "first": [{"record": r.record, "line": r.line, "column": r.column,
+                             "reason": r.reason} for r in rejected[:10]]}
+                 if rejected else None),
+        warnings=warnings,
+    )

@@ -1,0 +1,17 @@
+"""Policy-as-code: the model, the taxonomy and the loader."""
+
+from veil.policy.loader import load_policy, parse_policy
+from veil.policy.model import Dataset, FieldDef, Policy, Purpose, Treatment
+from veil.policy.taxonomy import BUILTIN_CATEGORIES, Category
+
+__all__ = [
+    "BUILTIN_CATEGORIES",
+    "Category",
+    "Dataset",
+    "FieldDef",
+    "Policy",
+    "Purpose",
+    "Treatment",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,0 +1,97 @@
+"""Load and validate a policy file; every error names file:line and the key."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from veil.errors import PolicyError
+from veil.policy.model import Policy, _RefError
+from veil.policy.yamlines import DuplicateKeyError, load_with_lines
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a YAML policy file and return the validated :class:`Policy`."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PolicyError("policy file not found", where=str(path)) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror}", where=str(path)) from None
+    return parse_policy(raw, source=str(path))
+
+
+def parse_policy(raw: bytes | str, source: str = "<policy>") -> Policy:
+    """Validate policy text; `source` is the name used in error messages."""
+    data_bytes = raw.encode() if isinstance(raw, str) else raw
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"not UTF-8 text (byte {exc.start})", where=source) from None
+    try:
+        data, lines = load_with_lines(text)
+    except DuplicateKeyError as exc:
+        raise PolicyError(str(exc), where=f"{source}:{exc.line}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise PolicyError(f"invalid YAML: {exc.problem or exc.context}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"invalid YAML: {exc}", where=source) from None
+    if not isinstance(data, dict):
+        raise PolicyError("a policy must be a YAML mapping (controller, datasets, purposes)",
+                          where=f"{source}:1")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        raise _policy_error(exc, data, lines, source) from None
+    policy._source = source
+    policy._lines = lines
+    policy._digest = hashlib.sha256(data_bytes).hexdigest()
+    return policy
+
+
+def _policy_error(exc: ValidationError, data: Any, lines: dict, source: str) -> PolicyError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not _is_pydantic_tag(p))
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, _RefError):
+        loc = loc + tuple(ctx_error.path)
+        message = str(ctx_error)
+    else:
+        message = _message(err)
+    path = _existing_prefix(loc, lines)
+    line = lines.get(path) or lines.get(())
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return PolicyError(f"{key}: {message}{extra}", where=f"{source}:{line}" if line else source)
+
+
+def _is_pydantic_tag(part: Any) -> bool:
+    # Union and function validators add tags like 'function-before[...]' to locations.
+    return isinstance(part, str) and ("[" in part and part.endswith("]"))
+
+
+def _existing_prefix(loc: tuple, lines: dict) -> tuple:
+    p = loc
+    while p and p not in lines:
+        p = p[:-1]
+    return p
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg

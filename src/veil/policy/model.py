@@ -1,0 +1,290 @@
+"""The policy: who controls the data, what it is, and what each purpose may do with it.
+
+Minimization is deny-by-default: a field reaches a purpose's output only when the purpose
+lists it with a treatment. Field treatments are names (``keep`` or a transform that the
+transforms layer registers) with parameters; the policy model only checks their shape, the
+run plan checks that the name exists.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from veil.policy.taxonomy import BUILTIN_CATEGORIES, Category
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Contact(_Strict):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+    def line(self) -> str:
+        parts = [self.name] + [p for p in (self.email, self.phone, self.address) if p]
+        return ", ".join(parts)
+
+
+class Controller(_Strict):
+    name: str
+    contact: str
+    address: str | None = None
+    dpo: Contact | None = None
+    eu_representative: Contact | None = None
+    joint_controllers: list[Contact] = []
+
+
+class CategoryDef(_Strict):
+    description: str
+    personal: bool = True
+    special: bool = False
+    criminal: bool = False
+    financial: bool = False
+
+
+FieldType = Literal["string", "integer", "float", "decimal", "boolean", "date", "timestamp"]
+
+
+class FieldDef(_Strict):
+    category: str
+    type: FieldType = "string"
+    description: str | None = None
+    quasi_identifier: bool = False
+    sensitive: bool = False
+
+
+BadRows = Literal["fail", "quarantine"]
+
+
+class Dataset(_Strict):
+    description: str | None = None
+    subjects: str = "customers"
+    source: str | None = None
+    subject_id: str | None = None
+    on_bad_rows: BadRows = "fail"
+    fields: dict[Ident, FieldDef]
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        # `email: contact` is shorthand for `email: {category: contact}`.
+        if isinstance(value, dict):
+            return {k: ({"category": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _subject_declared(self) -> Dataset:
+        if self.subject_id is not None and self.subject_id not in self.fields:
+            raise ValueError(f"subject_id '{self.subject_id}' is not one of the dataset's fields")
+        return self
+
+
+class Treatment(_Strict):
+    """What happens to a field a purpose may use: ``keep`` or a named transform."""
+
+    transform: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"transform": value}
+        if isinstance(value, dict) and "transform" in value and "params" not in value:
+            rest = {k: v for k, v in value.items() if k != "transform"}
+            return {"transform": value["transform"], "params": rest}
+        return value
+
+
+class PurposeDataset(_Strict):
+    fields: dict[Ident, Treatment]
+
+
+class Transfer(_Strict):
+    country: str
+    recipient: str
+    safeguard: str
+
+
+LegalBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
+
+LEGAL_BASIS_ARTICLE: dict[str, str] = {
+    "consent": "Art. 6(1)(a) consent",
+    "contract": "Art. 6(1)(b) performance of a contract",
+    "legal_obligation": "Art. 6(1)(c) legal obligation",
+    "vital_interests": "Art. 6(1)(d) vital interests",
+    "public_task": "Art. 6(1)(e) public task",
+    "legitimate_interests": "Art. 6(1)(f) legitimate interests",
+}
+_BASIS_ALIASES = {
+    "6(1)(a)": "consent",
+    "6(1)(b)": "contract",
+    "6(1)(c)": "legal_obligation",
+    "6(1)(d)": "vital_interests",
+    "6(1)(e)": "public_task",
+    "6(1)(f)": "legitimate_interests",
+}
+
+_RETENTION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+
+def parse_retention(text: str) -> timedelta:
+    """'5 years', '18 months', '30 days' or ISO 8601 'P5Y' -> an approximate timedelta."""
+    m = _RETENTION.match(text)
+    if m:
+        return timedelta(days=int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()])
+    m = _ISO_DURATION.match(text.strip().upper())
+    if m and any(m.groups()):
+        y, mo, w, d = (int(g) if g else 0 for g in m.groups())
+        return timedelta(days=y * 365 + mo * 30 + w * 7 + d)
+    raise ValueError(f"retention '{text}' is not like '5 years', '18 months', '30 days' or 'P5Y'")
+
+
+class Purpose(_Strict):
+    description: str
+    legal_basis: LegalBasis
+    legitimate_interest: str | None = None
+    consent_required: bool | None = None
+    retention: str
+    recipients: list[str] = []
+    transfers: list[Transfer] = []
+    datasets: dict[Ident, PurposeDataset]
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _basis_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            v = value.strip().lower().replace("art. ", "").replace("art.", "").strip()
+            return _BASIS_ALIASES.get(v, v)
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_ok(cls, value: str) -> str:
+        parse_retention(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consent_rules(self) -> Purpose:
+        if self.legal_basis == "consent" and self.consent_required is False:
+            raise ValueError("legal_basis consent requires consent_required: true")
+        if self.legal_basis == "legitimate_interests" and not self.legitimate_interest:
+            raise ValueError(
+                "legal_basis legitimate_interests needs 'legitimate_interest' (the interest pursued)"
+            )
+        return self
+
+    @property
+    def needs_consent(self) -> bool:
+        return bool(self.consent_required) or self.legal_basis == "consent"
+
+    @property
+    def retention_period(self) -> timedelta:
+        return parse_retention(self.retention)
+
+    @property
+    def legal_basis_text(self) -> str:
+        return LEGAL_BASIS_ARTICLE[self.legal_basis]
+
+
+class Policy(_Strict):
+    version: Literal[1] = 1
+    name: str | None = None
+    controller: Controller
+    security_measures: list[str] = []
+    categories: dict[Ident, CategoryDef] = {}
+    datasets: dict[Ident, Dataset]
+    purposes: dict[Ident, Purpose]
+
+    # Where the policy came from, for error messages that name file:line.
+    _source: str = PrivateAttr(default="<policy>")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _digest: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        clash = sorted(set(self.categories) & set(BUILTIN_CATEGORIES))
+        if clash:
+            raise ValueError(f"category '{clash[0]}' is built in; choose another id")
+        known = set(BUILTIN_CATEGORIES) | set(self.categories)
+        for ds_name, ds in self.datasets.items():
+            for f_name, f in ds.fields.items():
+                if f.category not in known:
+                    raise _RefError(
+                        ("datasets", ds_name, "fields", f_name, "category"),
+                        f"unknown data category '{f.category}'",
+                    )
+        for p_name, p in self.purposes.items():
+            for ds_name, use in p.datasets.items():
+                if ds_name not in self.datasets:
+                    raise _RefError(
+                        ("purposes", p_name, "datasets", ds_name),
+                        f"purpose uses dataset '{ds_name}', which the policy does not declare",
+                    )
+                declared = self.datasets[ds_name].fields
+                for f_name in use.fields:
+                    if f_name not in declared:
+                        raise _RefError(
+                            ("purposes", p_name, "datasets", ds_name, "fields", f_name),
+                            f"field '{f_name}' is not declared in dataset '{ds_name}'",
+                        )
+        return self
+
+    # -- lookups ---------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the policy file's bytes (empty for a policy built in code)."""
+        return self._digest
+
+    def category(self, cat_id: str) -> Category:
+        if cat_id in BUILTIN_CATEGORIES:
+            return BUILTIN_CATEGORIES[cat_id]
+        d = self.categories[cat_id]
+        return Category(cat_id, d.description, d.personal, d.special, d.criminal, d.financial)
+
+    def locate(self, *path: str | int) -> str:
+        """'file:line' of the deepest known prefix of a key path."""
+        p = tuple(path)
+        while p and p not in self._lines:
+            p = p[:-1]
+        line = self._lines.get(p)
+        return f"{self._source}:{line}" if line else self._source
+
+    def purpose(self, purpose_id: str) -> Purpose:
+        from veil.errors import PolicyError
+
+        if purpose_id not in self.purposes:
+            known = ", ".join(sorted(self.purposes)) or "none"
+            raise PolicyError(f"unknown purpose '{purpose_id}' (known: {known})", where=self.source)
+        return self.purposes[purpose_id]
+
+
+class _RefError(ValueError):
+    """A cross-reference error that knows the key path it belongs to."""
+
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)

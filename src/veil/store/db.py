@@ -1,0 +1,89 @@
+"""Engines and migrations: SQLite in WAL mode by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from veil.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine with Veil's connection settings (WAL, foreign keys, busy timeout on SQLite)."""
+    try:
+        sa_url = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"not a database URL: '{_redact(url)}'") from None
+    if sa_url.drivername == "postgresql":
+        sa_url = sa_url.set(drivername="postgresql+psycopg")
+    if sa_url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(sa_url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return sa.create_engine(sa_url, pool_pre_ping=True)
+
+
+def _redact(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable>"
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot open database {_redact(str(engine.url))}: {exc.orig}") from None
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> str:
+    """Migrate the database to `revision`; returns the revision reached."""
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot migrate {_redact(str(engine.url))}: {exc.orig}") from None
+    rev = current_revision(engine)
+    assert rev is not None
+    return rev
+
+
+def require_current(engine: sa.Engine) -> None:
+    """Refuse to work on a database whose schema is not at the head revision."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        raise StoreError(
+            f"database {_redact(str(engine.url))} is at schema revision {current or 'none'}, "
+            f"this Veil needs {head}: run `veil db upgrade`"
+        )
