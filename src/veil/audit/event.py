@@ -80,7 +80,8 @@ def parse_time(text: str) -> datetime:
     if m is None:
         raise AuditError(f"time {text!r} is not RFC 3339 UTC with microseconds (…T…:…:….ffffffZ)")
     try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=UTC)  # type: ignore[misc]
+        y, mo, d, h, mi, sec, us = (int(g) for g in m.groups())
+        return datetime(y, mo, d, h, mi, sec, us, tzinfo=UTC)
     except ValueError as exc:
         raise AuditError(f"time {text!r} is not a valid date and time: {exc}") from None
 
@@ -104,7 +105,9 @@ def _check_unicode(name: str, value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise AuditError(f"{name} is not valid Unicode (lone surrogate)", where=f"event.{name}") from None
+        raise AuditError(
+            f"{name} is not valid Unicode (lone surrogate)", where=f"event.{name}"
+        ) from None
 
 
 def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
@@ -171,14 +174,17 @@ class AuditEvent:
         for k, v in counts.items():
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_SAFE_INT:
                 raise AuditError(
-                    f"counts[{k!r}] must be an integer in 0..2**53-1, got {v!r}", where="event.counts"
+                    f"counts[{k!r}] must be an integer in 0..2**53-1, got {v!r}",
+                    where="event.counts",
                 )
         set_(self, "counts", _frozen(dict(counts)))
 
         digests = _mapping("digests", self.digests)
         for k, v in digests.items():
             if not isinstance(v, str) or not v:
-                raise AuditError(f"digests[{k!r}] must be a non-empty string", where="event.digests")
+                raise AuditError(
+                    f"digests[{k!r}] must be a non-empty string", where="event.digests"
+                )
             _check_unicode("digests", v)
         set_(self, "digests", _frozen(dict(digests)))
 

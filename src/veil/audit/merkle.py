@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from veil.errors import AuditError
 
@@ -81,7 +81,8 @@ def root_from_leaves(leaves: Iterable[bytes]) -> bytes:
 # --------------------------------------------------------------------------- node addressing
 
 
-class NodeID(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class NodeID:
     """The perfect subtree over leaves ``[index << level, (index + 1) << level)``."""
 
     level: int
@@ -134,7 +135,9 @@ class MemoryNodeStore:
     def put(self, level: int, index: int, value: bytes) -> None:
         old = self._nodes.get((level, index))
         if old is not None and old != value:
-            raise AuditError(f"node (level {level}, index {index}) is already stored with another hash")
+            raise AuditError(
+                f"node (level {level}, index {index}) is already stored with another hash"
+            )
         self._nodes[(level, index)] = value
 
     def update(self, nodes: Mapping[tuple[int, int], bytes]) -> None:

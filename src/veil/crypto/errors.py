@@ -13,6 +13,7 @@ __all__ = [
     "ErasedError",
     "KeyMissingError",
     "KeysetError",
+    "NonceSizeError",
     "TamperedError",
     "WrongKeyError",
 ]
@@ -50,3 +51,10 @@ class KeysetError(CryptoError):
     """A keyset is malformed, of an unsupported type, or has invalid parameters."""
 
     kind = "keyset error"
+
+
+class NonceSizeError(CryptoError):
+    """A nonce (IV) length the AES-GCM implementation refuses (OpenSSL via `cryptography`
+    accepts 8..128 bytes); raised before any decryption is attempted."""
+
+    kind = "unsupported nonce size"

@@ -1,0 +1,84 @@
+"""The tamper-evident audit log: RFC 6962 Merkle tree, canonical events, signed tree heads, proofs.
+
+This package is the store-independent core. The layout a store must hold is described in
+:mod:`veil.audit.merkle` (one row per perfect subtree: ``(level, index) -> 32-byte hash``).
+"""
+
+from veil.audit.event import AuditEvent, canonical_json
+from veil.audit.heads import (
+    SignedTreeHead,
+    generate_signing_key,
+    key_id,
+    load_private_key_pem,
+    load_public_key_pem,
+    private_key_to_pem,
+    public_key_to_pem,
+    sign_tree_head,
+    verifier_key,
+    verify_tree_head,
+)
+from veil.audit.merkle import (
+    AppendResult,
+    CompactRange,
+    MemoryNodeStore,
+    NodeID,
+    NodeStore,
+    ProofPlan,
+    consistency_plan,
+    consistency_proof,
+    empty_root,
+    inclusion_plan,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_from_leaf_hashes,
+    root_from_leaves,
+    root_from_store,
+    verify_consistency,
+    verify_inclusion,
+)
+from veil.audit.proofs import (
+    PROOF_FORMAT,
+    VerifiedProof,
+    build_proof,
+    verify_proof_file,
+    write_proof_file,
+)
+
+__all__ = [
+    "PROOF_FORMAT",
+    "AppendResult",
+    "AuditEvent",
+    "CompactRange",
+    "MemoryNodeStore",
+    "NodeID",
+    "NodeStore",
+    "ProofPlan",
+    "SignedTreeHead",
+    "VerifiedProof",
+    "build_proof",
+    "canonical_json",
+    "consistency_plan",
+    "consistency_proof",
+    "empty_root",
+    "generate_signing_key",
+    "inclusion_plan",
+    "inclusion_proof",
+    "key_id",
+    "leaf_hash",
+    "load_private_key_pem",
+    "load_public_key_pem",
+    "node_hash",
+    "private_key_to_pem",
+    "public_key_to_pem",
+    "root_from_leaf_hashes",
+    "root_from_leaves",
+    "root_from_store",
+    "sign_tree_head",
+    "verifier_key",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_proof_file",
+    "verify_tree_head",
+    "write_proof_file",
+]

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Check a Veil audit proof file offline, with nothing but the Python standard library (Python 3.10+).
+
+Copy this one file anywhere and run::
+
+    python3 offline_verify.py PROOF.json --root <hex or base64 of a tree root you trust>
+
+What it checks, using only ``hashlib``, ``base64`` and ``json``:
+
+1. the file is a ``veil-audit-proof/v1`` object with every field;
+2. the checkpoint (signed tree head, a C2SP signed note) is well formed and is for the file's
+   origin and tree size;
+3. the event's leaf hash, SHA-256(0x00 || event bytes), combined with the audit path by the strict
+   RFC 9162 / RFC 6962 rules, gives exactly the checkpoint's root;
+4. that root is the one you trust (``--root``), obtained from the log operator over another
+   channel (e.g. a published or witnessed checkpoint).
+
+What it cannot check without a third-party library: the Ed25519 signature on the checkpoint (the
+standard library has no Ed25519, and this project writes no cryptography of its own). Without
+``--root`` the root is therefore NOT authenticated: someone who rewrote the file could have
+recomputed a consistent path and root. If the ``cryptography`` package happens to be importable,
+the signature is checked as well: with ``--public-key KEY.pem`` (a key you trust) that anchors the
+proof; otherwise it is checked against the key embedded in the file, which shows only that the
+file is consistent.
+
+Exit status: 0 verified and anchored (root matched ``--root`` or signature valid under
+``--public-key``); 1 verification failed; 2 usage error or unreadable file; 3 the proof is
+internally consistent but nothing anchors it to a root you trust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import re
+import sys
+
+FORMAT = "veil-audit-proof/v1"
+FIELDS = {
+    "format",
+    "origin",
+    "leaf_index",
+    "tree_size",
+    "event",
+    "inclusion_path",
+    "checkpoint",
+    "public_key",
+}
+HASH_SIZE = 32
+SIG_PREFIX = "\u2014 "
+
+
+class ProofError(Exception):
+    """The proof does not verify; the message names the failed check."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: list) -> bytes:
+    """RFC 9162 section 2.1.3.2, strict: sizes, lengths and proof length are all checked."""
+    if not 0 <= index < size:
+        raise ProofError(f"index out of range: leaf {index} is not in a tree of size {size}")
+    if len(leaf) != HASH_SIZE:
+        raise ProofError(f"leaf hash has wrong size {len(leaf)}")
+    inner = (index ^ (size - 1)).bit_length()
+    border = (index >> inner).bit_count()
+    if len(proof) != inner + border:
+        raise ProofError(f"wrong proof size: {len(proof)} hashes, want {inner + border}")
+    for i, h in enumerate(proof):
+        if len(h) != HASH_SIZE:
+            raise ProofError(f"inclusion_path[{i}] has wrong size {len(h)}")
+    res = leaf
+    for i, h in enumerate(proof[:inner]):
+        res = node_hash(res, h) if (index >> i) & 1 == 0 else node_hash(h, res)
+    for h in proof[inner:]:
+        res = node_hash(h, res)
+    return res
+
+
+def b64(text, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise ProofError(f"{what} must be base64 text")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProofError(f"{what} is not valid base64") from None
+    if base64.b64encode(raw).decode() != text:
+        raise ProofError(f"{what} is not canonical base64")
+    return raw
+
+
+def parse_checkpoint(note: str):
+    """Return (origin, size, root, timestamp, key_id_hex, signature, signed_body_bytes)."""
+    if not isinstance(note, str) or not note.endswith("\n"):
+        raise ProofError("checkpoint must be signed-note text ending with a newline")
+    body, sep, sigs = note.rpartition("\n\n")
+    if not sep:
+        raise ProofError("checkpoint has no signature block")
+    lines = body.split("\n")
+    if len(lines) != 4 or not lines[3].startswith("timestamp "):
+        raise ProofError("checkpoint must have 4 lines: origin, size, root, 'timestamp ...'")
+    origin, size_s, root_s, ts_line = lines
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", size_s) or int(size_s) >= 2**64:
+        raise ProofError(f"checkpoint size {size_s!r} is not a canonical uint64")
+    root = b64(root_s, "checkpoint root")
+    if len(root) != HASH_SIZE:
+        raise ProofError("checkpoint root is not 32 bytes")
+    mine = []
+    for line in sigs[:-1].split("\n"):
+        if not line.startswith(SIG_PREFIX):
+            raise ProofError("malformed signature line in checkpoint")
+        name, _, sig = line[len(SIG_PREFIX) :].partition(" ")
+        if name == origin:
+            mine.append(sig)
+    if len(mine) != 1:
+        raise ProofError(f"checkpoint must have exactly one signature by {origin!r}")
+    raw = b64(mine[0], "checkpoint signature")
+    if len(raw) != 68:
+        raise ProofError("checkpoint signature is not 4 + 64 bytes")
+    return (
+        origin,
+        int(size_s),
+        root,
+        ts_line[len("timestamp ") :],
+        raw[:4].hex(),
+        raw[4:],
+        (body + "\n").encode(),
+    )
+
+
+def parse_root(text: str) -> bytes:
+    t = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", t):
+        return bytes.fromhex(t)
+    try:
+        raw = base64.b64decode(t, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != HASH_SIZE:
+        raise ValueError(f"--root {text!r} is neither 64 hex digits nor base64 of 32 bytes")
+    return raw
+
+
+def check_signature(pem: bytes, name: str, key_id: str, signature: bytes, body: bytes):
+    """Verify with `cryptography` if importable. Returns None if it is not installed."""
+    try:
+        from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        return None
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ProofError(f"public key is unreadable: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ProofError("public key is not Ed25519")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    want = hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4].hex()
+    if want != key_id:
+        raise ProofError(f"wrong key: checkpoint signed by key id {key_id}, this key is {want}")
+    try:
+        key.verify(signature, body)
+    except InvalidSignature:
+        raise ProofError("bad signature on the checkpoint") from None
+    return True
+
+
+def verify(proof: dict, trusted_root=None, trusted_pem=None) -> tuple:
+    """Verify a proof object. Returns (event_obj, report_lines, anchored). Raises ProofError."""
+    if not isinstance(proof, dict):
+        raise ProofError("proof file must hold a JSON object")
+    if set(proof) != FIELDS:
+        raise ProofError(f"proof fields must be exactly {sorted(FIELDS)}")
+    if proof["format"] != FORMAT:
+        raise ProofError(f"unsupported format {proof['format']!r}")
+    index, size = proof["leaf_index"], proof["tree_size"]
+    for name, v in (("leaf_index", index), ("tree_size", size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ProofError(f"{name} must be a non-negative integer")
+    event_bytes = b64(proof["event"], "event")
+    try:
+        event = json.loads(event_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProofError("event is not UTF-8 JSON") from None
+    path = proof["inclusion_path"]
+    if not isinstance(path, list) or not all(
+        isinstance(h, str) and re.fullmatch(r"[0-9a-f]*", h) for h in path
+    ):
+        raise ProofError("inclusion_path must be a list of lowercase hex strings")
+    path = [bytes.fromhex(h) for h in path]
+    origin, cp_size, cp_root, ts, key_id, signature, body = parse_checkpoint(proof["checkpoint"])
+    if origin != proof["origin"]:
+        raise ProofError(f"origin mismatch: file {proof['origin']!r}, checkpoint {origin!r}")
+    if cp_size != size:
+        raise ProofError(f"size mismatch: file tree_size {size}, checkpoint {cp_size}")
+
+    computed = root_from_inclusion_proof(leaf_hash(event_bytes), index, size, path)
+    if computed != cp_root:
+        raise ProofError(
+            f"root mismatch: path gives {computed.hex()}, checkpoint says {cp_root.hex()}"
+        )
+    report = [
+        f"log:        {origin}",
+        f"event:      leaf {index} of {size}, leaf hash {leaf_hash(event_bytes).hex()}",
+        f"checkpoint: root {cp_root.hex()} at {ts} (key id {key_id})",
+        "inclusion:  OK (event + audit path give the checkpoint root)",
+    ]
+    anchored = False
+    if trusted_root is not None:
+        if trusted_root != cp_root:
+            raise ProofError(
+                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root {trusted_root.hex()}"
+            )
+        report.append("root:       OK (equals the trusted --root)")
+        anchored = True
+    if trusted_pem is not None:
+        if check_signature(trusted_pem, origin, key_id, signature, body) is None:
+            raise ProofError("--public-key needs the 'cryptography' package; use --root instead")
+        report.append("signature:  OK (valid under the trusted --public-key)")
+        anchored = True
+    else:
+        pem = proof["public_key"]
+        if not isinstance(pem, str):
+            raise ProofError("public_key must be PEM text")
+        ok = check_signature(pem.encode(), origin, key_id, signature, body)
+        if ok is None:
+            report.append("signature:  NOT CHECKED (no Ed25519 in the standard library)")
+        else:
+            report.append("signature:  OK under the key embedded in the file (not a trust anchor)")
+    return event, report, anchored
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Verify a Veil audit proof file (standard library only)."
+    )
+    ap.add_argument("proof", help="the proof file (JSON)")
+    ap.add_argument("--root", help="tree root you trust for this tree size, hex or base64")
+    ap.add_argument("--public-key", help="PEM file of the log key you trust (needs 'cryptography')")
+    ap.add_argument("--quiet", action="store_true", help="print only the verdict")
+    args = ap.parse_args(argv)
+    try:
+        trusted_root = parse_root(args.root) if args.root else None
+        trusted_pem = None
+        if args.public_key:
+            with open(args.public_key, "rb") as f:
+                trusted_pem = f.read()
+        with open(args.proof, encoding="utf-8") as f:
+            proof = json.load(f)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        event, report, anchored = verify(proof, trusted_root, trusted_pem)
+    except ProofError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    if not args.quiet:
+        print("\n".join(report))
+        print("event:")
+        print(json.dumps(event, indent=2, sort_keys=True, ensure_ascii=False))
+    if anchored:
+        print("VERIFIED")
+        return 0
+    print("CONSISTENT BUT NOT ANCHORED: pass --root (or --public-key) from a source you trust")
+    return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

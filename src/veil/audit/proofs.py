@@ -1,0 +1,210 @@
+"""Self-contained audit proof files: one event, its inclusion proof and the signed head it is under.
+
+Format ``veil-audit-proof/v1`` (a JSON object, all fields required, no others)::
+
+    {
+      "format": "veil-audit-proof/v1",
+      "origin": "<log origin, as in the checkpoint>",
+      "leaf_index": <0-based index of the event in the log>,
+      "tree_size": <size of the tree the head signs>,
+      "event": "<standard base64 of the event's RFC 8785 canonical bytes>",
+      "inclusion_path": ["<hex>", ...],        # RFC 6962 audit path, leaf to root
+      "checkpoint": "<the signed tree head as a C2SP signed note>",
+      "public_key": "<PEM (SubjectPublicKeyInfo) of the log's Ed25519 key>"
+    }
+
+Check one with :func:`verify_proof_file` or, without Veil installed, with the standard-library
+script ``veil/audit/offline_verify.py``. The embedded public key is a convenience, not a trust
+anchor: pass the key you trust (or compare its key id / the root with one published by the log).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from veil.audit.event import AuditEvent
+from veil.audit.heads import (
+    SignedTreeHead,
+    load_public_key_pem,
+    public_key_to_pem,
+    verify_tree_head,
+)
+from veil.audit.merkle import GetNode, inclusion_proof, leaf_hash, verify_inclusion
+from veil.errors import AuditError, CryptoError
+
+PROOF_FORMAT = "veil-audit-proof/v1"
+_KEYS = frozenset(
+    {
+        "format",
+        "origin",
+        "leaf_index",
+        "tree_size",
+        "event",
+        "inclusion_path",
+        "checkpoint",
+        "public_key",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VerifiedProof:
+    """What a valid proof file establishes.
+
+    ``key_trusted`` is False when the signature was checked only against the key embedded in the
+    file (which proves internal consistency, not that the log signed it).
+    """
+
+    event: AuditEvent
+    leaf_index: int
+    head: SignedTreeHead
+    key_id: str
+    key_trusted: bool
+
+
+def build_proof(
+    *,
+    event_bytes: bytes,
+    leaf_index: int,
+    head: SignedTreeHead,
+    get_node: GetNode,
+    public_key: Ed25519PublicKey,
+) -> dict[str, Any]:
+    """Assemble (and verify) the proof file object for the event at ``leaf_index`` under ``head``.
+
+    ``get_node`` reads the log's stored subtree hashes. The result is checked with
+    :func:`verify_proof_file` before it is returned, so a log never hands out a bad proof.
+    """
+    path = inclusion_proof(leaf_index, head.size, get_node)
+    proof = {
+        "format": PROOF_FORMAT,
+        "origin": head.origin,
+        "leaf_index": leaf_index,
+        "tree_size": head.size,
+        "event": base64.b64encode(event_bytes).decode(),
+        "inclusion_path": [h.hex() for h in path],
+        "checkpoint": head.to_note(),
+        "public_key": public_key_to_pem(public_key).decode(),
+    }
+    verify_proof_file(proof, public_key)
+    return proof
+
+
+def write_proof_file(path: str | PathLike[str], proof: Mapping[str, Any]) -> None:
+    """Write a proof object as pretty-printed UTF-8 JSON."""
+    Path(path).write_text(json.dumps(proof, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _load(path_or_dict: str | PathLike[str] | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(path_or_dict, Mapping):
+        return path_or_dict
+    p = Path(path_or_dict)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AuditError(f"cannot read proof file: {exc.strerror}", where=str(p)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AuditError(f"proof file is not UTF-8 JSON: {exc}", where=str(p)) from None
+    if not isinstance(obj, dict):
+        raise AuditError("proof file must hold a JSON object", where=str(p))
+    return obj
+
+
+def _int(d: Mapping[str, Any], name: str) -> int:
+    v = d[name]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise AuditError(f"{name} must be a non-negative integer")
+    return v
+
+
+def _hex_list(v: object) -> list[bytes]:
+    if not isinstance(v, Sequence) or isinstance(v, str):
+        raise AuditError("inclusion_path must be a list of hex strings")
+    out = []
+    for i, h in enumerate(v):
+        if not isinstance(h, str) or h != h.lower():
+            raise AuditError(f"inclusion_path[{i}] must be lowercase hex")
+        try:
+            out.append(bytes.fromhex(h))
+        except ValueError:
+            raise AuditError(f"inclusion_path[{i}] is not hex") from None
+    return out
+
+
+def verify_proof_file(
+    path_or_dict: str | PathLike[str] | Mapping[str, Any],
+    public_key: Ed25519PublicKey | None = None,
+) -> VerifiedProof:
+    """Check a proof file completely; raise :class:`AuditError` naming the first failed check.
+
+    Checks: format and fields; the event bytes are a canonical :class:`AuditEvent`; the head is
+    for the file's origin and tree size; the event's leaf hash with the audit path gives the
+    head's root (strict RFC 9162); the head's signature. With ``public_key`` (the key you trust)
+    the embedded key must be that key; without it the embedded key is used and the result says
+    ``key_trusted=False``.
+    """
+    d = _load(path_or_dict)
+    missing = sorted(_KEYS - set(d))
+    extra = sorted(set(d) - _KEYS)
+    if missing or extra:
+        raise AuditError(
+            "proof file fields: "
+            + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"unknown {', '.join(extra)}"] if extra else [])
+            )
+        )
+    if d["format"] != PROOF_FORMAT:
+        raise AuditError(f"unsupported proof format {d['format']!r} (want {PROOF_FORMAT!r})")
+    leaf_index = _int(d, "leaf_index")
+    tree_size = _int(d, "tree_size")
+    if not isinstance(d["event"], str):
+        raise AuditError("event must be base64 text")
+    try:
+        event_bytes = base64.b64decode(d["event"], validate=True)
+    except (binascii.Error, ValueError):
+        raise AuditError("event is not valid base64") from None
+    event = AuditEvent.from_canonical_bytes(event_bytes)
+    path = _hex_list(d["inclusion_path"])
+    if not isinstance(d["checkpoint"], str):
+        raise AuditError("checkpoint must be the signed note text")
+    head = SignedTreeHead.from_note(d["checkpoint"])
+    if head.origin != d["origin"]:
+        raise AuditError(
+            f"origin mismatch: file says {d['origin']!r}, checkpoint says {head.origin!r}"
+        )
+    if head.size != tree_size:
+        raise AuditError(
+            f"size mismatch: file says tree_size {tree_size}, checkpoint says {head.size}"
+        )
+
+    verify_inclusion(leaf_hash(event_bytes), leaf_index, tree_size, path, head.root)
+
+    if not isinstance(d["public_key"], str):
+        raise AuditError("public_key must be PEM text")
+    try:
+        embedded = load_public_key_pem(d["public_key"].encode())
+    except CryptoError as exc:
+        raise AuditError(f"embedded public key: {exc.message}") from None
+    if public_key is not None:
+        if public_key.public_bytes_raw() != embedded.public_bytes_raw():
+            raise AuditError("wrong key: the file's public key is not the key given to verify with")
+        verify_tree_head(head, public_key)
+    else:
+        verify_tree_head(head, embedded)
+    return VerifiedProof(
+        event=event,
+        leaf_index=leaf_index,
+        head=head,
+        key_id=head.key_id,
+        key_trusted=public_key is not None,
+    )

@@ -1,0 +1,1 @@
+"""The `veil` command line: thin shells over library functions."""

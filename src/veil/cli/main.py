@@ -1,0 +1,388 @@
+"""`veil`: every command calls one library function and prints its result.
+
+Errors a user can fix print one line on stderr and exit with a documented code
+(`veil --help` lists them); only a bug prints more, and only with VEIL_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import veil
+from veil.errors import EXIT_CODES, VeilError
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_HELP = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
+
+app = typer.Typer(
+    name="veil",
+    help="Veil: GDPR-compliant data pipelines for financial AI.\n\n"
+    "Start with `veil init`, then `veil run`. Example:\n\n"
+    "    veil init demo && cd demo && veil sample --rows 10000 -o tx.csv\n\n"
+    "    veil run --policy sample --purpose credit_scoring tx.csv -o tx.parquet\n\n"
+    + EXIT_HELP,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
+                 "nearest folder up with veil.toml)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"veil {veil.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Veil: GDPR-compliant data pipelines for financial AI."""
+
+
+def _policy_path(value: str) -> Path:
+    """'sample' names the bundled sample policy; anything else is a path."""
+    if value == "sample":
+        from veil.sample import SAMPLE_POLICY
+
+        return SAMPLE_POLICY
+    return Path(value)
+
+
+# -- init / db -----------------------------------------------------------------------------
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the workspace.")] = Path("."),
+) -> None:
+    """Create a workspace (veil.toml + SQLite store) in DIRECTORY, or upgrade an existing one.
+
+    Example: veil init demo
+    """
+    from veil.store.workspace import init_workspace
+
+    ws, created = init_workspace(directory)
+    verb = "Created" if created else "Upgraded"
+    console.print(f"{verb} workspace [bold]{ws.root}[/] (store: {_safe_url(ws.database_url)})")
+    ws.close()
+
+
+db_app = typer.Typer(help="Database schema: show or upgrade the store's migrations.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(workspace: WorkspaceOpt = None) -> None:
+    """Migrate the workspace's database to the newest schema (SQLite or VEIL_DATABASE_URL).
+
+    Example: VEIL_DATABASE_URL=postgresql://postgres@127.0.0.1/test veil db upgrade
+    """
+    from veil.store import db
+    from veil.store.workspace import Workspace
+
+    with Workspace.find(workspace) as ws:
+        rev = db.upgrade(ws.engine)
+        console.print(f"Database {_safe_url(ws.database_url)} is at revision {rev} (head)")
+
+
+@db_app.command("current")
+def db_current(workspace: WorkspaceOpt = None) -> None:
+    """Show the database's schema revision and the newest one this Veil knows.
+
+    Example: veil db current
+    """
+    from veil.store import db
+    from veil.store.workspace import Workspace
+
+    with Workspace.find(workspace) as ws:
+        cur, head = db.current_revision(ws.engine), db.head_revision()
+        state = "up to date" if cur == head else "needs `veil db upgrade`"
+        console.print(f"{_safe_url(ws.database_url)}: revision {cur or 'none'} "
+                      f"(head {head}, {state})")
+
+
+def _safe_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+# -- policy --------------------------------------------------------------------------------
+policy_app = typer.Typer(help="Policy files: validate and summarize.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[str, typer.Argument(help="Policy YAML file, or 'sample'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Validate a policy file and summarize its datasets and purposes.
+
+    Every error names file:line and the key. Example: veil policy check policy.yaml
+    """
+    from veil.pipeline.plan import check_treatments
+    from veil.policy import load_policy
+
+    pol = load_policy(_policy_path(file))
+    check_treatments(pol)
+    summary = {
+        "policy": pol.source, "sha256": pol.digest, "controller": pol.controller.name,
+        "datasets": {d: {"fields": len(ds.fields), "subject_id": ds.subject_id,
+                         "quasi_identifiers": [f for f, v in ds.fields.items()
+                                               if v.quasi_identifier]}
+                     for d, ds in pol.datasets.items()},
+        "purposes": {p: {"legal_basis": pu.legal_basis_text, "consent_required": pu.needs_consent,
+                         "retention": pu.retention,
+                         "fields": {d: list(u.fields) for d, u in pu.datasets.items()}}
+                     for p, pu in pol.purposes.items()},
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(f"[green]OK[/] {pol.source}: controller {pol.controller.name}, "
+                  f"{len(pol.datasets)} dataset(s), {len(pol.purposes)} purpose(s)")
+    t = Table("purpose", "legal basis", "consent", "retention", "fields used")
+    for p, pu in pol.purposes.items():
+        t.add_row(p, pu.legal_basis_text, "yes" if pu.needs_consent else "no", pu.retention,
+                  ", ".join(f for u in pu.datasets.values() for f in u.fields))
+    console.print(t)
+
+
+# -- run -----------------------------------------------------------------------------------
+@app.command()
+def run(
+    input: Annotated[str, typer.Argument(help="CSV, Parquet or JSON-lines file, or a database "
+                                              "URL (with --table).")],
+    policy: Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from the policy.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output Parquet file.")],
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset id (default: the purpose's "
+                                                        "only dataset).")] = None,
+    table: Annotated[Optional[str], typer.Option(help="Table name for a database input.")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", help="Input format: csv, parquet, "
+                                                  "jsonl (default: from the suffix).")] = None,
+    delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
+    quote_char: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
+    encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
+    receipt: Annotated[Optional[Path], typer.Option(help="Receipt file (default: "
+                                                    "OUTPUT.receipt.json).")] = None,
+    rejects: Annotated[Optional[Path], typer.Option(help="Rejects file for quarantined rows "
+                                                    "(default: OUTPUT.rejects.jsonl).")] = None,
+    actor: Annotated[Optional[str], typer.Option(help="Who runs this (default: VEIL_ACTOR or "
+                                                 "the OS user).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Run a purpose of a policy over INPUT: keep only what the purpose needs, write Parquet and
+    a receipt.
+
+    Example: veil run --policy sample --purpose credit_scoring tx.csv -o credit.parquet
+    """
+    from veil.io.readers import CsvOptions
+    from veil.pipeline.run import run as run_fn
+
+    if len(delimiter) != 1 or len(quote_char) != 1:
+        raise VeilError("--delimiter and --quote-char take one character each")
+    progress_cb, stop = _progress()
+    try:
+        result = run_fn(_policy_path(policy), purpose, input, output, dataset=dataset,
+                        workspace=workspace, receipt=receipt, rejects=rejects,
+                        csv_options=CsvOptions(delimiter, quote_char, encoding),
+                        input_format=format, table=table, actor=actor, progress=progress_cb)
+    finally:
+        stop()
+    if as_json:
+        print(json.dumps(result.receipt, indent=2, ensure_ascii=False))
+        return
+    _print_receipt(result.receipt, result.receipt_path)
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    """A Rich progress bar on stderr for long runs (only on a terminal)."""
+    if not err_console.is_terminal:
+        return None, lambda: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    prog = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TimeRemainingColumn(), console=err_console, transient=True)
+    task = prog.add_task("reading", total=None)
+    prog.start()
+
+    def update(position: int, size: int | None) -> None:
+        prog.update(task, completed=position, total=size)
+
+    return update, prog.stop
+
+
+def _print_receipt(r: dict, path: Path) -> None:
+    rows = r["rows"]
+    console.print(f"[green]Run {r['run_id'][:12]} succeeded[/]: purpose [bold]"
+                  f"{r['purpose']['id']}[/] ({r['purpose']['legal_basis_text']}), dataset "
+                  f"{r['dataset']}")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_row("rows", f"{rows['in']:,} in -> {rows['out']:,} out"
+              + "".join(f"; {n:,} {why}" for why, n in rows["dropped"].items()))
+    t.add_row("kept", ", ".join(r["fields"]["kept"]) or "-")
+    if r["fields"]["transformed"]:
+        t.add_row("transformed", ", ".join(f"{k} ({v['transform']})"
+                                           for k, v in r["fields"]["transformed"].items()))
+    t.add_row("dropped", ", ".join(d["field"] for d in r["fields"]["dropped"]) or "-")
+    t.add_row("input", f"{r['input']['ref']} sha256:{(r['input']['sha256'] or '')[:16]}…")
+    t.add_row("output", f"{r['output']['path']} sha256:{r['output']['sha256'][:16]}…")
+    t.add_row("policy", f"{r['policy']['path']} sha256:{r['policy']['sha256'][:16]}…")
+    tm = r["timings_seconds"]
+    t.add_row("time", f"{tm['total']:.2f} s ({tm['rows_per_second'] or 0:,} rows/s)")
+    if r.get("rejects"):
+        t.add_row("rejects", f"{r['rejects']['count']:,} rows quarantined to "
+                  f"{r['rejects']['path']}")
+    for w in r.get("warnings", []):
+        t.add_row("warning", w)
+    t.add_row("receipt", str(path))
+    console.print(t)
+
+
+# -- runs ----------------------------------------------------------------------------------
+runs_app = typer.Typer(help="Past runs recorded in the store.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List recent runs, newest first.
+
+    Example: veil runs list --limit 5
+    """
+    from veil.pipeline.history import list_runs
+    from veil.store.workspace import Workspace
+
+    with Workspace.find(workspace) as ws:
+        rows = list_runs(ws.ready(), limit)
+    t = Table("run", "started (UTC)", "status", "purpose", "rows in", "rows out", "output")
+    for r in rows:
+        t.add_row(r["id"][:12], r["started_at"][:19], r["status"], r["purpose"],
+                  _n(r["rows_in"]), _n(r["rows_out"]), r["output_ref"])
+    console.print(t)
+
+
+def _n(v: int | None) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print one run's record and receipt as JSON.
+
+    Example: veil runs show 3f2a9c
+    """
+    from veil.pipeline.history import get_run
+    from veil.store.workspace import Workspace
+
+    with Workspace.find(workspace) as ws:
+        print(json.dumps(get_run(ws.ready(), run_id), indent=2, ensure_ascii=False))
+
+
+# -- sample --------------------------------------------------------------------------------
+@app.command()
+def sample(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv, .parquet "
+                                         "or .jsonl).")],
+    rows: Annotated[int, typer.Option(min=0, help="Number of rows.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    labels: Annotated[Optional[Path], typer.Option(help="Also write the personal-data spans of "
+                                                   "each memo (JSON lines).")] = None,
+) -> None:
+    """Write a realistic synthetic customer/transaction table (names, IBANs, cards, national
+    IDs, memos with personal data) for trying Veil.
+
+    Example: veil sample --rows 100000 --seed 7 -o transactions.csv
+    """
+    from veil.sample import write_sample
+
+    n = write_sample(output, rows, seed=seed, labels_path=labels)
+    console.print(f"Wrote {n:,} synthetic rows to {output}"
+                  + (f" (memo labels: {labels})" if labels else ""))
+
+
+# -- ropa ----------------------------------------------------------------------------------
+@app.command()
+def ropa(
+    policy: Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for ropa.md and "
+                                         "ropa.json.")] = Path("."),
+) -> None:
+    """Write the Art. 30(1) records of processing for every purpose (Markdown and JSON).
+
+    Items the policy lacks are marked MISSING, never left out. Example: veil ropa -p sample
+    """
+    from veil.policy import load_policy
+    from veil.ropa import write_ropa
+
+    md, js, rec = write_ropa(load_policy(_policy_path(policy)), output)
+    console.print(f"Wrote records of processing for {len(rec['records'])} purpose(s): {md}, {js}")
+    if rec["missing"]:
+        err_console.print("[yellow]Missing items:[/] " + "; ".join(rec["missing"]))
+
+
+# -- entry point ---------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: maps errors to one line and a documented exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except VeilError as exc:
+        err_console.print(f"[red]veil: {exc.kind}:[/] {exc}", markup=True, highlight=False,
+                          soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"veil: {exc}", markup=False)
+        return 2
+    except typer.Abort:
+        err_console.print("veil: aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("veil: interrupted; nothing was published")
+        return 130
+    except Exception as exc:  # a bug: say so briefly, show the traceback only on request
+        if os.environ.get("VEIL_DEBUG"):
+            raise
+        err_console.print(f"veil: internal error: {type(exc).__name__}: {exc} "
+                          "(set VEIL_DEBUG=1 for the traceback and please report it)",
+                          markup=False, highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Past runs, as recorded in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from veil.errors import VeilError
+from veil.store.schema import runs
+from veil.store.workspace import Workspace
+
+
+def _row(r: sa.Row) -> dict[str, Any]:
+    d = dict(r._mapping)
+    for k in ("started_at", "finished_at"):
+        if d[k] is not None:
+            d[k] = d[k].isoformat()
+    return d
+
+
+def list_runs(ws: Workspace, limit: int = 20) -> list[dict[str, Any]]:
+    with ws.engine.connect() as conn:
+        rows = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+        return [_row(r) for r in rows]
+
+
+def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+    with ws.engine.connect() as conn:
+        rows = conn.execute(sa.select(runs).where(runs.c.id.startswith(run_id)).limit(2)).all()
+    if not rows:
+        raise VeilError(f"no run with id '{run_id}'")
+    if len(rows) > 1:
+        raise VeilError(f"run id prefix '{run_id}' is ambiguous: give more characters")
+    return _row(rows[0])
