@@ -63,7 +63,7 @@ def _root(
 def _policy_path(value: str) -> Path:
     """'sample' names the bundled sample policy; anything else is a path."""
     if value == "sample":
-        from veil.sample import SAMPLE_POLICY
+        from veil.sample.paths import SAMPLE_POLICY
 
         return SAMPLE_POLICY
     return Path(value)

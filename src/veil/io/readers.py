@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,14 +131,18 @@ class CsvSource(Source):
 
     def header(self) -> list[str]:
         o = self.options
+        with open(self.path, "rb") as f:
+            first = f.readline(1 << 20)
         try:
-            with open(self.path, newline="", encoding=o.encoding) as f:
-                row = next(csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char), None)
+            text = first.decode(o.encoding)
         except UnicodeDecodeError:
             raise InputError(f"header is not valid {o.encoding} text (try --encoding)",
                              where=f"{self.name}:1") from None
         except LookupError:
             raise InputError(f"unknown encoding '{o.encoding}'") from None
+        try:
+            row = next(csv.reader([text.rstrip("\r\n")], delimiter=o.delimiter,
+                                  quotechar=o.quote_char), None)
         except csv.Error as exc:
             raise InputError(f"unreadable header: {exc}", where=f"{self.name}:1") from None
         if not row or all(not c.strip() for c in row):
@@ -247,14 +252,18 @@ class CsvSource(Source):
             r.line = lines.get(r.record)
 
     def _locate_error(self, exc: Exception) -> InputError:
-        msg = str(exc)
-        if "UTF8" in msg or "UTF-8" in msg or "utf8" in msg:
-            line = _first_bad_utf8_line(self.path) if self.options.encoding.lower().replace(
-                "-", "") in ("utf8", "utf_8") else None
-            where = f"{self.name}:{line}" if line else self.name
-            return InputError("invalid UTF-8 text (wrong --encoding, or a binary file?)",
-                              where=where)
-        return InputError(f"unreadable CSV: {msg.splitlines()[0]}", where=self.name)
+        """Error path: turn an Arrow parse error into one message that names the line."""
+        msg = str(exc).splitlines()[0]
+        if self.options.encoding.lower().replace("-", "").replace("_", "") == "utf8":
+            line = _first_bad_utf8_line(self.path)
+            if line is not None:
+                return InputError("invalid UTF-8 text (wrong --encoding, or a binary file?)",
+                                  where=f"{self.name}:{line}")
+        m = re.search(r"Row #(\d+)", msg)
+        where = f"{self.name}:{m.group(1)}" if m else self.name
+        reason = re.sub(r"^CSV parse error: (Row #\d+: )?", "", msg)
+        reason = reason.split(":", 1)[0] if "Expected" in reason else reason
+        return InputError(f"unreadable CSV: {reason}", where=where)
 
 
 def _record_number(emitted_index: int, skipped: list[int]) -> int:

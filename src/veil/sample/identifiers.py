@@ -284,12 +284,10 @@ def _with_prefix(cc: str, body: str | None) -> str | None:
 
 # --- bank accounts --------------------------------------------------------------------------
 
-_IBAN_LAYOUT = {  # country: (branch digits, account characters, account alphabet)
-    "DE": (0, 10, "0123456789"), "FR": (5, 11, "0123456789"), "IT": (5, 12, "0123456789"),
-    "ES": (4, 10, "0123456789"), "NL": (0, 10, "0123456789"), "BE": (0, 7, "0123456789"),
-    "AT": (0, 11, "0123456789"), "PL": (0, 16, "0123456789"), "PT": (4, 11, "0123456789"),
-    "SE": (0, 16, "0123456789"), "DK": (0, 10, "0123456789"), "FI": (0, 10, "0123456789"),
-    "IE": (6, 8, "0123456789"),
+_IBAN_LAYOUT = {  # country: (branch digits, account digits) beside the registry's bank code
+    "DE": (0, 10), "FR": (5, 11), "IT": (5, 12), "ES": (4, 10), "NL": (0, 10), "BE": (0, 7),
+    "AT": (0, 11), "PL": (0, 16), "PT": (4, 11), "SE": (0, 16), "DK": (0, 10), "FI": (0, 10),
+    "IE": (6, 8),
 }
 _BANKS: dict[str, list[tuple[str, str, str]]] = {}
 
@@ -305,50 +303,50 @@ def _banks(cc: str) -> list[tuple[str, str, str]]:
     return _BANKS[cc]
 
 
-def _iban_valid(value: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            # Sweden's national check digit has no algorithm in schwifty: nothing to verify.
-            warnings.simplefilter("ignore", NationalChecksumNotVerified)
-            IBAN(value, validate_bban=True)
-    except SchwiftyException:
-        return False
-    return True
-
-
 def iban_and_bic(r: Random, cc: str) -> tuple[str, str]:
     """A valid IBAN at a real bank of the country, and that bank's BIC from schwifty's registry.
 
-    Built through schwifty's components and national checksum algorithms rather than
-    ``IBAN.random`` (whose regex-driven generation costs ~300 µs a number).
+    Built from schwifty's components and national checksum algorithms rather than with
+    ``IBAN.random``, whose regex-driven generation costs ~300 µs a number.
     """
     banks = _banks(cc)
-    branch_len, account_len, alphabet = _IBAN_LAYOUT[cc]
-    chosen: list[str] = []
-
-    def make() -> str | None:
+    branch_len, account_len = _IBAN_LAYOUT[cc]
+    for _ in range(MAX_TRIES):
         bank_code, bic, method = banks[r.randrange(len(banks))]
-        account = "".join(r.choice(alphabet) for _ in range(account_len))
-        comps = {Component.BANK_CODE: bank_code, Component.ACCOUNT_CODE: account}
+        comps = {Component.BANK_CODE: bank_code, Component.ACCOUNT_CODE: _digits(r, account_len)}
         algo = algorithms.get(f"{cc}:{method}")
         if cc == "DE" and algo is not None:  # the check digit sits inside the account number
             solved = algo.solve([comps[c] for c in algo.accepts])
             if solved is None:
-                return None
+                continue
             comps.update(zip(algo.accepts, solved, strict=True))
         kwargs = {"branch_code": _digits(r, branch_len)} if branch_len else {}
         try:
-            value = IBAN.generate(
+            iban = IBAN.generate(
                 cc, bank_code=comps[Component.BANK_CODE],
                 account_code=comps[Component.ACCOUNT_CODE], **kwargs,
-            ).compact
+            )
+            _validate_iban(iban)
         except SchwiftyException:
-            return None
-        chosen[:] = [bic]
-        return value
+            continue
+        return iban.compact, bic
+    raise _GenerationError(f"could not build a valid {cc} IBAN in {MAX_TRIES} tries")
 
-    value = _retry(make, _iban_valid, f"{cc} IBAN")
-    return value, chosen[0]
+
+def _validate_iban(iban: IBAN) -> None:
+    with warnings.catch_warnings():
+        # Sweden's national check digits have no algorithm in schwifty: nothing to verify.
+        warnings.simplefilter("ignore", NationalChecksumNotVerified)
+        iban.validate(validate_bban=True)
+
+
+def iban_valid(value: str) -> bool:
+    """Valid IBAN, national check digits included (spaces allowed)."""
+    try:
+        _validate_iban(IBAN(value))
+    except SchwiftyException:
+        return False
+    return True
 
 
 def us_bic(r: Random) -> str:
@@ -406,35 +404,36 @@ def card_valid(value: str) -> bool:
 # --- phones ---------------------------------------------------------------------------------
 
 
-def phone(r: Random, cc: str) -> tuple[str, str, str]:
-    """A valid number as (E.164, international format, national format)."""
+def phone(r: Random, cc: str) -> phonenumbers.PhoneNumber:
+    """A valid mobile or landline number of the country."""
     ranges = BY_CC[cc].phone_ranges
     weights = [w for _, _, w in ranges]
     calling = phonenumbers.country_code_for_region(cc)
-    parsed: list[phonenumbers.PhoneNumber] = []
 
-    def make() -> str:
+    def make() -> phonenumbers.PhoneNumber | None:
         prefix, length, _ = r.choices(ranges, weights)[0]
         nsn = prefix + _digits(r, length - len(prefix))
         if cc == "US" and (nsn[3] in "01" or nsn[3:6] == "555"):
-            return ""
-        return f"+{calling}{nsn}"
+            return None
+        return phonenumbers.PhoneNumber(
+            country_code=calling, national_number=int(nsn),
+            italian_leading_zero=nsn[0] == "0" or None,
+        )
 
-    def valid(e164: str) -> bool:
-        if not e164:
-            return False
-        number = phonenumbers.parse(e164, None)
-        if not phonenumbers.is_valid_number(number):
-            return False
-        parsed[:] = [number]
-        return True
+    for _ in range(MAX_TRIES):
+        number = make()
+        if number is not None and phonenumbers.is_valid_number_for_region(number, cc):
+            return number
+    raise _GenerationError(f"could not build a valid {cc} phone number in {MAX_TRIES} tries")
 
-    e164 = _retry(make, valid, f"{cc} phone number")
-    number = parsed[0]
+
+def phone_formats(number: phonenumbers.PhoneNumber) -> tuple[str, str, str]:
+    """(E.164, international, national) renderings of a number."""
+    fmt = phonenumbers.PhoneNumberFormat
     return (
-        e164,
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        phonenumbers.format_number(number, fmt.E164),
+        phonenumbers.format_number(number, fmt.INTERNATIONAL),
+        phonenumbers.format_number(number, fmt.NATIONAL),
     )
 
 

@@ -1,0 +1,192 @@
+"""Readers: formats, projection, type conversion, rejects with their place, digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from veil.errors import InputError
+from veil.io.readers import CsvOptions, Reject, _record_number, open_source
+from veil.io.types import conform
+from veil.io.writers import ParquetSink
+
+TYPES = {"id": "string", "n": "integer", "x": "float", "d": "date", "t": "timestamp",
+         "b": "boolean"}
+
+
+def read_all(src, columns, types=TYPES):  # type: ignore[no-untyped-def]
+    rejects: list[Reject] = []
+    batches = list(src.batches(columns, types, rejects.append))
+    table = pa.Table.from_batches(batches) if batches else None
+    return table, rejects
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+CSV = ("id,n,x,d,t,b,secret\n"
+       "a,1,1.5,2020-01-02,2024-01-02T03:04:05Z,true,s1\n"
+       "b, 2 ,,2021-02-03,2024-01-02 03:04:05,false,s2\n"
+       '"c\nmultiline",3,2.5,2022-03-04,2024-05-06T07:08:09+02:00,1,s3\n')
+
+
+def test_csv_types_projection_and_digest(tmp_path: Path) -> None:
+    p = write(tmp_path, "a.csv", CSV)
+    src = open_source(p)
+    assert src.header() == ["id", "n", "x", "d", "t", "b", "secret"]
+    table, rejects = read_all(src, ["id", "n", "x", "d", "t", "b"])
+    assert rejects == []
+    assert table.column_names == ["id", "n", "x", "d", "t", "b"]  # 'secret' never read
+    assert table.column("n").to_pylist() == [1, 2, 3]
+    assert table.column("x").to_pylist() == [1.5, None, 2.5]
+    assert str(table.column("t").type) == "timestamp[us, tz=UTC]"
+    assert table.column("t")[2].as_py().hour == 5
+    assert table.column("id")[2].as_py() == "c\nmultiline"
+    assert src.digest == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_csv_bad_rows_name_their_line_even_after_multiline_values(tmp_path: Path) -> None:
+    p = write(tmp_path, "b.csv", CSV + "d,4\n" + "e,notint,1,2020-01-01,,true,s\n")
+    table, rejects = read_all(open_source(p), ["id", "n"])
+    assert table.column("id").to_pylist() == ["a", "b", "c\nmultiline"]
+    by_line = {r.line: r for r in rejects}
+    assert set(by_line) == {6, 7}
+    assert by_line[6].reason == "expected 7 fields, found 2" and by_line[6].record == 4
+    assert by_line[7].column == "n" and by_line[7].reason == "not an integer"
+    assert by_line[7].raw["n"] == "notint"  # the rejects file keeps the original value
+    assert "notint" not in by_line[7].reason  # messages never carry values
+
+
+def test_csv_options_and_encoding(tmp_path: Path) -> None:
+    p = write(tmp_path, "c.csv", "id;n\n'M\u00fcller;x';5\n".encode("latin-1"))
+    src = open_source(p, csv_options=CsvOptions(delimiter=";", quote_char="'",
+                                                encoding="latin-1"))
+    table, _ = read_all(src, ["id", "n"])
+    assert table.column("id").to_pylist() == ["M\u00fcller;x"]
+    bad = open_source(p, csv_options=CsvOptions(delimiter=";", quote_char="'"))
+    with pytest.raises(InputError, match="c.csv:2: invalid UTF-8"):
+        read_all(bad, ["id", "n"])
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "empty file"),
+    ("\n\n", "empty file"),
+    ("a,a\n1,2\n", "appears twice"),
+    ("a,,b\n", "empty name"),
+])
+def test_csv_bad_headers(tmp_path: Path, content: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        open_source(write(tmp_path, "h.csv", content)).header()
+
+
+def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        open_source(tmp_path / "none.csv")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        open_source(write(tmp_path, "x.dat", "a"))
+    with pytest.raises(InputError, match="not a readable Parquet"):
+        open_source(write(tmp_path, "x.parquet", "not parquet"))
+
+
+def test_parquet_source(tmp_path: Path) -> None:
+    t = pa.table({"id": ["a", "b"], "n": pa.array([1, 2], pa.int32()), "x": [0.5, None],
+                  "secret": ["s", "t"]})
+    pq.write_table(t, tmp_path / "p.parquet")
+    src = open_source(tmp_path / "p.parquet")
+    table, rejects = read_all(src, ["id", "n", "x"])
+    assert table.schema.field("n").type == pa.int64() and rejects == []
+    assert src.digest == hashlib.sha256((tmp_path / "p.parquet").read_bytes()).hexdigest()
+
+
+def test_jsonl_source_names_bad_lines(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": "a", "n": 1, "x": 2}), "", "{broken", json.dumps([1]),
+             json.dumps({"id": "b", "n": "7", "extra": {"k": 1}}),
+             json.dumps({"id": "c", "n": "seven"})]
+    p = write(tmp_path, "j.jsonl", "\n".join(lines) + "\n")
+    src = open_source(p)
+    assert src.header() == ["id", "n", "x", "extra"]
+    table, rejects = read_all(src, ["id", "n", "x"])
+    assert table.column("id").to_pylist() == ["a", "b"]
+    assert table.column("n").to_pylist() == [1, 7]
+    assert [(r.line, r.column) for r in rejects] == [(3, None), (4, None), (6, "n")]
+    assert rejects[0].reason.startswith("invalid JSON")
+
+
+def test_dataframes(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    for frame in (pd.DataFrame({"id": ["a"], "n": [1]}), pl.DataFrame({"id": ["a"], "n": [1]})):
+        src = open_source(frame)
+        table, _ = read_all(src, ["id", "n"])
+        assert table.to_pylist() == [{"id": "a", "n": 1}]
+        assert src.digest and len(src.digest) == 64
+
+
+def test_database_table(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'src.db'}"
+    eng = sa.create_engine(url)
+    with eng.begin() as c:
+        c.execute(sa.text("CREATE TABLE tx (id TEXT PRIMARY KEY, n INTEGER, x REAL)"))
+        c.execute(sa.text("INSERT INTO tx VALUES ('b', 2, 1.5), ('a', 1, NULL)"))
+    eng.dispose()
+    src = open_source(url, table="tx")
+    table, _ = read_all(src, ["id", "n", "x"])
+    assert table.to_pylist() == [{"id": "a", "n": 1, "x": None}, {"id": "b", "n": 2, "x": 1.5}]
+    with pytest.raises(InputError, match="no table 'nope'"):
+        open_source(url, table="nope")
+    with pytest.raises(InputError, match="needs a table name"):
+        open_source(url)
+
+
+def test_parquet_sink_publishes_only_on_commit(tmp_path: Path) -> None:
+    schema = pa.schema([("a", pa.int64())])
+    out = tmp_path / "o.parquet"
+    with pytest.raises(RuntimeError), ParquetSink(out, schema) as sink:
+        sink.write(pa.record_batch([pa.array([1, 2])], schema=schema))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with ParquetSink(out, schema) as sink:
+        sink.write(pa.record_batch([pa.array([1, 2])], schema=schema))
+        digest = sink.commit()
+    assert pq.read_table(out).column("a").to_pylist() == [1, 2]
+    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert [p.name for p in tmp_path.iterdir()] == ["o.parquet"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.integers(-10**12, 10**12).map(str), st.text(max_size=6),
+                          st.none()), max_size=40))
+def test_conform_keeps_good_integers_and_reports_exactly_the_bad(values: list) -> None:
+    batch = pa.record_batch([pa.array(values, pa.string())], names=["n"])
+    out, bad = conform(batch, {"n": "integer"})
+    bad_rows = {b.row for b in bad}
+    for i, v in enumerate(values):
+        s = None if v is None else v.strip()
+        try:
+            expected = None if not s else int(s)
+            ok = s is None or s == "" or str(expected) == s.lstrip("+") or s.lstrip("-").isdigit()
+        except ValueError:
+            ok = False
+        if i in bad_rows:
+            assert not ok or out.column(0)[i].as_py() is None
+        else:
+            got = out.column(0)[i].as_py()
+            assert got == (None if not s else int(s))
+
+
+@given(st.lists(st.integers(1, 60), unique=True).map(sorted), st.integers(0, 40))
+def test_record_number_skips_rejected_records(skipped: list[int], k: int) -> None:
+    kept = [r for r in range(1, 200) if r not in set(skipped)]
+    assert _record_number(k, skipped) == kept[k]
