@@ -63,6 +63,8 @@ def database_url(request, tmp_path: Path):
         yield f"sqlite:///{tmp_path / 'veil.db'}"
         return
     base = postgres_url()
+    if base is None and os.environ.get("VEIL_REQUIRE_POSTGRES"):
+        pytest.fail("VEIL_REQUIRE_POSTGRES is set but VEIL_TEST_DATABASE_URL is not reachable")
     if base is None:
         pytest.skip("PostgreSQL not available: set VEIL_TEST_DATABASE_URL to a reachable server")
     url, drop = _fresh_pg_database(base)

@@ -268,7 +268,12 @@ class AuditEvent:
             raise AuditError("canonical event must be bytes")
         try:
             text = bytes(data).decode("utf-8")
-            obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            obj = json.loads(
+                text,
+                object_pairs_hook=_no_duplicates,
+                parse_constant=_no_constant,
+                parse_int=_parse_int,
+            )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise AuditError(f"audit event is not valid UTF-8 JSON: {exc}") from None
         event = cls.from_json_obj(obj)
@@ -284,6 +289,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise AuditError(f"audit event has a duplicate key {k!r}")
         out[k] = v
     return out
+
+
+def _parse_int(text: str) -> int | float:
+    # RFC 8785 numbers are doubles: an integral float beyond 2**53 (e.g. 1e20) is written without
+    # a fraction or exponent; read it back as the float it was.
+    value = int(text)
+    return value if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT else float(text)
 
 
 def _no_constant(name: str) -> Any:

@@ -414,7 +414,7 @@ def _to_bytes_list(values: Any) -> tuple[list[bytes | None], bool]:
         elif not (pa.types.is_binary(t) or pa.types.is_large_binary(t)
                   or pa.types.is_fixed_size_binary(t)):
             raise TypeError(f"Arrow values must be binary or string, not {t}")
-        return _arrow_to_list(values), True
+        return values.to_pylist(), True
     out: list[bytes | None] = []
     for v in values:
         if v is None or isinstance(v, bytes):
@@ -428,45 +428,10 @@ def _to_bytes_list(values: Any) -> tuple[list[bytes | None], bool]:
     return out, False
 
 
-def _arrow_to_list(values: Any) -> list[bytes | None]:
-    """Binary Arrow array -> list of bytes, slicing one copy of the data buffer (fast path)."""
-    import pyarrow as pa
-
-    if isinstance(values, pa.ChunkedArray):
-        out: list[bytes | None] = []
-        for chunk in values.chunks:
-            out += _arrow_to_list(chunk)
-        return out
-    t = values.type
-    if values.null_count or not (pa.types.is_binary(t) or pa.types.is_large_binary(t)):
-        return values.to_pylist()  # type: ignore[no-any-return]
-    _, offs_buf, data_buf = values.buffers()
-    code = "q" if pa.types.is_large_binary(t) else "i"
-    offs = memoryview(offs_buf).cast(code)[values.offset: values.offset + len(values) + 1]
-    if not len(values):
-        return []
-    start = offs[0]
-    data = memoryview(data_buf)[start: offs[-1]].tobytes() if data_buf is not None else b""
-    o = [x - start for x in offs.tolist()]
-    return [data[a:b] for a, b in zip(o, o[1:])]
-
-
 def _arrow_binary(values: list[bytes | None]) -> pa.Array:
-    """List of bytes -> Arrow binary array, built from one joined buffer when there are no
-    nulls (several times faster than ``pa.array`` on many small values)."""
-    import array
-    from itertools import accumulate
-
     import pyarrow as pa
 
-    if any(v is None for v in values):
-        return pa.array(values, type=pa.binary())
-    data = b"".join(values)  # type: ignore[arg-type]
-    code = "i" if len(data) < 2**31 else "q"
-    offsets = array.array(code, accumulate(map(len, values), initial=0))  # type: ignore[arg-type]
-    typ = pa.binary() if code == "i" else pa.large_binary()
-    return pa.Array.from_buffers(typ, len(values),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.array(values, type=pa.binary())
 
 
 class FieldCipher:

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: set up, make sample data, run both purposes of the
+# sample policy (SQLite workspace in ./demo), write the Art. 30 records.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+ROWS=${ROWS:-100000}
+veil init demo
+cd demo
+veil sample --rows "$ROWS" --seed 42 -o transactions.csv --labels memo_labels.jsonl
+veil policy check sample
+veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.parquet
+veil run --policy sample --purpose fraud_detection transactions.csv -o fraud_detection.parquet
+veil ropa --policy sample -o .
+veil runs list --limit 5
+echo
+echo "Done. Outputs, receipts and ropa.md are in $(pwd)"

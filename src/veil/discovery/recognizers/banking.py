@@ -1,0 +1,88 @@
+"""Bank identifiers: IBAN (every country in the registry), BIC/SWIFT, account numbers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stdnum import bic, iban
+
+from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
+from veil.discovery.registry import Recognizer
+
+
+@lru_cache(maxsize=256)
+def _iban_length(country: str) -> int | None:
+    from schwifty import registry
+
+    try:
+        return int(registry.get_iban_spec(country).iban_length)
+    except Exception:  # unknown country code
+        return None
+
+
+def validate_iban(value: str) -> bool:
+    """stdnum.iban: country format from the IBAN registry, ISO 7064 mod 97-10, and the
+    national check digits where stdnum knows them (BE, ES, NO, ...)."""
+    return bool(iban.is_valid(value))
+
+
+def looks_like_iban(value: str) -> bool:
+    """Country code of the registry and the exact length of that country's IBAN."""
+    c = iban.compact(value)
+    return len(c) >= 15 and _iban_length(c[:2]) == len(c) and c[2:4].isdigit()
+
+
+IBAN_CONTEXT = ("iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "bank")
+
+BIC_CONTEXT = ("bic", "swift", "iban", "bank code", "bankleitzahl", "code banque")
+
+ACCOUNT_CONTEXT = (
+    "account", "acct", "a/c", "acc no", "acc.", "acc #", "account no", "konto", "kontonummer",
+    "kto", "compte", "n° de compte", "cuenta", "conto", "rekening", "rekeningnummer",
+    "rachunek", "rachunku", "sort code", "routing",
+)
+
+RECOGNIZERS = [
+    Recognizer(
+        name="iban",
+        type="iban",
+        pattern=ALNUM_L + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,4})?" + ALNUM_R,
+        value_pattern=r"[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30}",
+        prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+        validator=validate_iban,
+        validator_name="stdnum.iban",
+        strength="checksum",
+        context=IBAN_CONTEXT,
+        score=0.9,
+        veto=looks_like_iban,
+        shrink=True,
+        column_names=r"iban|account|konto|compte|cuenta|rekening",
+    ),
+    Recognizer(
+        name="bic",
+        type="bic",
+        pattern=ALNUM_L + r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?" + ALNUM_R,
+        value_pattern=r"[A-Za-z]{6}[A-Za-z0-9]{2}(?:[A-Za-z0-9]{3})?",
+        prefilter=r"[A-Z]{6}[A-Z0-9]{2}",
+        validator=bic.is_valid,
+        validator_name="stdnum.bic",
+        strength="library",
+        context=BIC_CONTEXT,
+        score=0.3,  # an 8-letter word can look like a BIC: needs a context word in text
+        column_names=r"bic|swift",
+    ),
+    Recognizer(
+        name="account_number",
+        type="account_number",
+        pattern=NUM_L + r"(?:\d{2,6}-\d{2,10}(?:-\d{1,4})?|\d{4,14})" + NUM_R,
+        value_pattern=r"[0-9]{2,6}-[0-9]{2,10}(?:-[0-9]{1,4})?|[0-9]{6,20}",
+        prefilter=r"\d{4}",
+        strength="context",
+        context=ACCOUNT_CONTEXT,
+        context_required=True,
+        context_window=28,
+        score=0.55,
+        column_names=r"account|acct|konto|kontonummer|compte|cuenta|conto|rekening",
+        name_required=True,
+    ),
+]
