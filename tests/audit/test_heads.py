@@ -174,3 +174,33 @@ def test_key_pem_round_trip(key: Ed25519PrivateKey) -> None:
         load_public_key_pem(public_key_to_pem(ec.public_key()))  # type: ignore[arg-type]
     with pytest.raises(CryptoError):
         load_public_key_pem(b"not a key")
+
+
+# golang.org/x/mod/sumdb/note (BSD-3-Clause), package doc and note_test.go: the reference signed
+# note. Ed25519 is deterministic, so the same seed must give the same key hash and signature line.
+GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\n"
+    "then you don't know what your problem is.\n"
+)
+GO_SIG = (
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
+)
+
+
+def test_go_sumdb_note_reference_vector() -> None:
+    seed = base64.b64decode(GO_SKEY.split("+", 4)[4])
+    assert seed[0] == 1  # algorithm byte: Ed25519
+    sk = Ed25519PrivateKey.from_private_bytes(seed[1:])
+    assert verifier_key(sk.public_key(), "PeterNeumann") == GO_VKEY
+    assert key_id(sk.public_key(), "PeterNeumann") == "c74f20a3"
+    blob = base64.b64encode(bytes.fromhex("c74f20a3") + sk.sign(GO_TEXT.encode())).decode()
+    assert blob == GO_SIG
+    # and our note layout is the reference layout: text, empty line, "— name blob"
+    head = sign_tree_head(sk, "PeterNeumann", 3, ROOT, TS)
+    note = head.to_note()
+    expected_line = base64.b64encode(
+        bytes.fromhex("c74f20a3") + sk.sign(head.signed_bytes())
+    ).decode()
+    assert note == head.signed_bytes().decode() + "\n\u2014 PeterNeumann " + expected_line + "\n"

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import veil.audit.offline_verify as offline
 from veil.audit.event import AuditEvent
 from veil.audit.heads import generate_signing_key, public_key_to_pem, sign_tree_head
-from veil.audit.merkle import CompactRange, MemoryNodeStore
+from veil.audit.merkle import CompactRange, MemoryNodeStore, leaf_hash, root_from_inclusion_proof
 from veil.audit.proofs import PROOF_FORMAT, build_proof, verify_proof_file, write_proof_file
 from veil.errors import AuditError
 
@@ -198,39 +198,46 @@ def test_offline_script_uses_only_the_stdlib(standalone: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_offline_verify_anchored_by_root(log: Log, tmp_path: Path, standalone: Path) -> None:
+def test_offline_verify_anchored_by_size_and_root(
+    log: Log, tmp_path: Path, standalone: Path
+) -> None:
     path = tmp_path / "p.json"
     write_proof_file(path, log.proof(11))
-    ok = _run(standalone, str(path), "--root", log.head.root.hex())
+    size = str(log.head.size)
+    ok = _run(standalone, str(path), "--size", size, "--root", log.head.root.hex())
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout and "NOT CHECKED" in ok.stdout  # no cryptography under -S
+    assert '"action": "dsr.access"' in ok.stdout  # the event is shown to the auditor
     b64root = base64.b64encode(log.head.root).decode()
-    assert _run(standalone, str(path), "--root", b64root).returncode == 0
-    # without a trusted root: consistent, but not anchored
+    assert _run(standalone, str(path), "--size", size, "--root", b64root).returncode == 0
+    # without a trusted checkpoint: consistent, but not anchored
     unanchored = _run(standalone, str(path))
     assert unanchored.returncode == 3 and "NOT ANCHORED" in unanchored.stdout
-    # a different trusted root fails
-    wrong = _run(standalone, str(path), "--root", "00" * 32)
+    # a different trusted root or size fails
+    wrong = _run(standalone, str(path), "--size", size, "--root", "00" * 32)
     assert wrong.returncode == 1 and "root mismatch" in wrong.stdout
+    wrong = _run(standalone, str(path), "--size", str(log.head.size + 1), "--root", b64root)
+    assert wrong.returncode == 1 and "size mismatch" in wrong.stdout
     # usage errors
-    assert _run(standalone, str(path), "--root", "xyz").returncode == 2
+    assert _run(standalone, str(path), "--root", b64root).returncode == 2  # root without size
+    assert _run(standalone, str(path), "--size", size, "--root", "xyz").returncode == 2
     assert _run(standalone, str(tmp_path / "missing.json")).returncode == 2
 
 
 def test_offline_verify_rejects_tampering(log: Log, tmp_path: Path, standalone: Path) -> None:
     proof = log.proof(20)
-    root = log.head.root.hex()
+    anchor = ("--size", str(log.head.size), "--root", log.head.root.hex())
     for name, bad in _mutations(proof, log).items():
         if name == "edited event":
             continue  # canonical form is the library's check; the leaf hash still catches it below
         path = tmp_path / "bad.json"
         write_proof_file(path, bad)
-        res = _run(standalone, str(path), "--root", root)
+        res = _run(standalone, str(path), *anchor)
         assert res.returncode == 1, (name, res.stdout, res.stderr)
         assert res.stdout.startswith("FAILED:"), name
     edited = _mutations(proof, log)["edited event"]
     with pytest.raises(offline.ProofError, match="root mismatch"):
-        offline.verify(edited, log.head.root)
+        offline.verify(edited, (log.head.size, log.head.root))
 
 
 def test_offline_verify_in_process_with_signature(log: Log, tmp_path: Path) -> None:
@@ -264,16 +271,24 @@ def test_offline_verify_in_process_with_signature(log: Log, tmp_path: Path) -> N
 
 
 def test_offline_and_library_agree_on_the_merkle_rules(log: Log) -> None:
+    """Same leaf, same path, perturbed index/size/path: both accept or both reject, same root."""
     for i in range(N):
         proof = log.proof(i)
         path = [bytes.fromhex(h) for h in proof["inclusion_path"]]
         lh = offline.leaf_hash(log.events[i])
+        assert lh == leaf_hash(log.events[i])
         assert offline.root_from_inclusion_proof(lh, i, N, path) == log.head.root
-        for j, size in ((i + 1, N), (i, N + 1), (i, N - 1)):
-            if not 0 <= j < size:
-                continue
+        variants = [
+            (j, n, path) for j in (i - 1, i, i + 1, i ^ 2) for n in (N - 1, N, N + 1, 2 * N)
+        ]
+        variants += [(i, N, path[:-1]), (i, N, [*path, path[0]]), (i, N, [b"", *path[1:]])]
+        for j, n, p in variants:
             try:
-                got = offline.root_from_inclusion_proof(lh, j, size, path)
+                ours = offline.root_from_inclusion_proof(lh, j, n, p)
             except offline.ProofError:
-                continue
-            assert got != log.head.root
+                ours = None
+            try:
+                theirs = root_from_inclusion_proof(lh, j, n, p)
+            except AuditError:
+                theirs = None
+            assert ours == theirs, (i, j, n)

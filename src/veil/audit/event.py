@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -156,9 +156,9 @@ class AuditEvent:
     purpose: str
     legal_basis: str
     outcome: str
-    data_categories: tuple[str, ...] = ()
+    data_categories: Sequence[str] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
-    subjects: tuple[str, ...] = ()
+    subjects: Sequence[str] = ()
     digests: Mapping[str, str] = field(default_factory=dict)
     details: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
 

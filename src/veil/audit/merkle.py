@@ -369,6 +369,9 @@ def verify_inclusion(
     """Check that ``leaf_hash_`` is leaf ``index`` of the tree of ``size`` with ``root``.
 
     Returns None on success; raises :class:`AuditError` naming the failed check otherwise.
+    As in RFC 9162, ``(size, root)`` must come together from a trusted (signed) tree head: the
+    same path can chain to the same root under another (index, size) of the same shape, e.g.
+    leaf 4 of 5 and leaf 8 of 9 are both ``node_hash(path[0], leaf)``.
     """
     _check_hash(root, "root")
     computed = root_from_inclusion_proof(leaf_hash_, index, size, proof)

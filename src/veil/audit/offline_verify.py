@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Check a Veil audit proof file offline, with nothing but the Python standard library (Python 3.10+).
+"""Check a Veil audit proof file offline with nothing but the Python standard library (3.10+).
 
 Copy this one file anywhere and run::
 
-    python3 offline_verify.py PROOF.json --root <hex or base64 of a tree root you trust>
+    python3 offline_verify.py PROOF.json --size <N> --root <hex or base64 root>
+
+where N and the root are those of a checkpoint you trust (published by the log operator, or
+witnessed), for the same tree size as the proof.
 
 What it checks, using only ``hashlib``, ``base64`` and ``json``:
 
@@ -12,20 +15,21 @@ What it checks, using only ``hashlib``, ``base64`` and ``json``:
    origin and tree size;
 3. the event's leaf hash, SHA-256(0x00 || event bytes), combined with the audit path by the strict
    RFC 9162 / RFC 6962 rules, gives exactly the checkpoint's root;
-4. that root is the one you trust (``--root``), obtained from the log operator over another
-   channel (e.g. a published or witnessed checkpoint).
+4. the checkpoint's size and root are the ones you trust (``--size``/``--root``), obtained from
+   the log operator over another channel. Both are needed: RFC 6962 verification is relative to a
+   (size, root) pair, and a bare root does not pin the tree size or the leaf index.
 
 What it cannot check without a third-party library: the Ed25519 signature on the checkpoint (the
 standard library has no Ed25519, and this project writes no cryptography of its own). Without
-``--root`` the root is therefore NOT authenticated: someone who rewrote the file could have
-recomputed a consistent path and root. If the ``cryptography`` package happens to be importable,
+``--size``/``--root`` the checkpoint is therefore NOT authenticated: someone who rewrote the file
+could have recomputed a consistent path and root. If the ``cryptography`` package is importable,
 the signature is checked as well: with ``--public-key KEY.pem`` (a key you trust) that anchors the
 proof; otherwise it is checked against the key embedded in the file, which shows only that the
 file is consistent.
 
-Exit status: 0 verified and anchored (root matched ``--root`` or signature valid under
-``--public-key``); 1 verification failed; 2 usage error or unreadable file; 3 the proof is
-internally consistent but nothing anchors it to a root you trust.
+Exit status: 0 verified and anchored (checkpoint matched ``--size``/``--root`` or its signature
+is valid under ``--public-key``); 1 verification failed; 2 usage error or unreadable file; 3 the
+proof is internally consistent but nothing anchors it to a checkpoint you trust.
 """
 
 from __future__ import annotations
@@ -175,8 +179,11 @@ def check_signature(pem: bytes, name: str, key_id: str, signature: bytes, body: 
     return True
 
 
-def verify(proof: dict, trusted_root=None, trusted_pem=None) -> tuple:
-    """Verify a proof object. Returns (event_obj, report_lines, anchored). Raises ProofError."""
+def verify(proof: dict, trusted=None, trusted_pem=None) -> tuple:
+    """Verify a proof object; ``trusted`` is a (size, root) pair you trust, or None.
+
+    Returns (event_obj, report_lines, anchored). Raises ProofError naming the failed check.
+    """
     if not isinstance(proof, dict):
         raise ProofError("proof file must hold a JSON object")
     if set(proof) != FIELDS:
@@ -194,7 +201,7 @@ def verify(proof: dict, trusted_root=None, trusted_pem=None) -> tuple:
         raise ProofError("event is not UTF-8 JSON") from None
     path = proof["inclusion_path"]
     if not isinstance(path, list) or not all(
-        isinstance(h, str) and re.fullmatch(r"[0-9a-f]*", h) for h in path
+        isinstance(h, str) and re.fullmatch(r"[0-9a-f]*", h) and len(h) % 2 == 0 for h in path
     ):
         raise ProofError("inclusion_path must be a list of lowercase hex strings")
     path = [bytes.fromhex(h) for h in path]
@@ -203,29 +210,30 @@ def verify(proof: dict, trusted_root=None, trusted_pem=None) -> tuple:
         raise ProofError(f"origin mismatch: file {proof['origin']!r}, checkpoint {origin!r}")
     if cp_size != size:
         raise ProofError(f"size mismatch: file tree_size {size}, checkpoint {cp_size}")
-
-    computed = root_from_inclusion_proof(leaf_hash(event_bytes), index, size, path)
-    if computed != cp_root:
-        raise ProofError(
-            f"root mismatch: path gives {computed.hex()}, checkpoint says {cp_root.hex()}"
-        )
     report = [
         f"log:        {origin}",
-        f"event:      leaf {index} of {size}, leaf hash {leaf_hash(event_bytes).hex()}",
-        f"checkpoint: root {cp_root.hex()} at {ts} (key id {key_id})",
-        "inclusion:  OK (event + audit path give the checkpoint root)",
+        f"checkpoint: size {cp_size}, root {cp_root.hex()}, {ts} (key id {key_id})",
     ]
+
+    # 1. is the checkpoint one we trust?
     anchored = False
-    if trusted_root is not None:
-        if trusted_root != cp_root:
+    if trusted is not None:
+        t_size, t_root = trusted
+        if t_size != cp_size:
             raise ProofError(
-                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root {trusted_root.hex()}"
+                f"size mismatch: checkpoint size {cp_size} is not the trusted size {t_size}"
             )
-        report.append("root:       OK (equals the trusted --root)")
+        if t_root != cp_root:
+            raise ProofError(
+                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root {t_root.hex()}"
+            )
+        report.append("anchor:     OK (size and root equal the trusted --size/--root)")
         anchored = True
     if trusted_pem is not None:
         if check_signature(trusted_pem, origin, key_id, signature, body) is None:
-            raise ProofError("--public-key needs the 'cryptography' package; use --root instead")
+            raise ProofError(
+                "--public-key needs the 'cryptography' package; use --size/--root instead"
+            )
         report.append("signature:  OK (valid under the trusted --public-key)")
         anchored = True
     else:
@@ -237,6 +245,15 @@ def verify(proof: dict, trusted_root=None, trusted_pem=None) -> tuple:
             report.append("signature:  NOT CHECKED (no Ed25519 in the standard library)")
         else:
             report.append("signature:  OK under the key embedded in the file (not a trust anchor)")
+
+    # 2. is the event in that tree?
+    lh = leaf_hash(event_bytes)
+    computed = root_from_inclusion_proof(lh, index, size, path)
+    if computed != cp_root:
+        raise ProofError(
+            f"root mismatch: path gives {computed.hex()}, checkpoint says {cp_root.hex()}"
+        )
+    report.append(f"inclusion:  OK (event is leaf {index} of {size}, leaf hash {lh.hex()})")
     return event, report, anchored
 
 
@@ -245,12 +262,19 @@ def main(argv=None) -> int:
         description="Verify a Veil audit proof file (standard library only)."
     )
     ap.add_argument("proof", help="the proof file (JSON)")
-    ap.add_argument("--root", help="tree root you trust for this tree size, hex or base64")
+    ap.add_argument("--size", type=int, help="tree size of a checkpoint you trust (with --root)")
+    ap.add_argument("--root", help="root hash of that checkpoint, hex or base64 (with --size)")
     ap.add_argument("--public-key", help="PEM file of the log key you trust (needs 'cryptography')")
     ap.add_argument("--quiet", action="store_true", help="print only the verdict")
     args = ap.parse_args(argv)
+    if (args.size is None) != (args.root is None):
+        print(
+            "error: --size and --root go together (a root means nothing without its size)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        trusted_root = parse_root(args.root) if args.root else None
+        trusted = (args.size, parse_root(args.root)) if args.root else None
         trusted_pem = None
         if args.public_key:
             with open(args.public_key, "rb") as f:
@@ -261,7 +285,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        event, report, anchored = verify(proof, trusted_root, trusted_pem)
+        event, report, anchored = verify(proof, trusted, trusted_pem)
     except ProofError as exc:
         print(f"FAILED: {exc}")
         return 1
@@ -272,7 +296,9 @@ def main(argv=None) -> int:
     if anchored:
         print("VERIFIED")
         return 0
-    print("CONSISTENT BUT NOT ANCHORED: pass --root (or --public-key) from a source you trust")
+    print(
+        "CONSISTENT BUT NOT ANCHORED: pass --size and --root (or --public-key) from a source you trust"
+    )
     return 3
 
 

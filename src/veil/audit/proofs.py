@@ -146,11 +146,12 @@ def verify_proof_file(
 ) -> VerifiedProof:
     """Check a proof file completely; raise :class:`AuditError` naming the first failed check.
 
-    Checks: format and fields; the event bytes are a canonical :class:`AuditEvent`; the head is
-    for the file's origin and tree size; the event's leaf hash with the audit path gives the
-    head's root (strict RFC 9162); the head's signature. With ``public_key`` (the key you trust)
-    the embedded key must be that key; without it the embedded key is used and the result says
-    ``key_trusted=False``.
+    Checks, in order: format and fields; the checkpoint is for the file's origin and tree size;
+    its Ed25519 signature (with ``public_key``, the key you trust, which the embedded key must
+    equal; without it, the embedded key, and the result says ``key_trusted=False``); the event
+    bytes are a canonical :class:`AuditEvent`; its leaf hash with the audit path gives the signed
+    root (strict RFC 9162). The signed head binds size and root together, which is what makes the
+    inclusion check meaningful: a bare root does not authenticate a tree size or leaf index.
     """
     d = _load(path_or_dict)
     missing = sorted(_KEYS - set(d))
@@ -173,7 +174,6 @@ def verify_proof_file(
         event_bytes = base64.b64decode(d["event"], validate=True)
     except (binascii.Error, ValueError):
         raise AuditError("event is not valid base64") from None
-    event = AuditEvent.from_canonical_bytes(event_bytes)
     path = _hex_list(d["inclusion_path"])
     if not isinstance(d["checkpoint"], str):
         raise AuditError("checkpoint must be the signed note text")
@@ -187,8 +187,7 @@ def verify_proof_file(
             f"size mismatch: file says tree_size {tree_size}, checkpoint says {head.size}"
         )
 
-    verify_inclusion(leaf_hash(event_bytes), leaf_index, tree_size, path, head.root)
-
+    # 1. the head: signed by the trusted key (or at least by the embedded one)
     if not isinstance(d["public_key"], str):
         raise AuditError("public_key must be PEM text")
     try:
@@ -196,11 +195,15 @@ def verify_proof_file(
     except CryptoError as exc:
         raise AuditError(f"embedded public key: {exc.message}") from None
     if public_key is not None:
+        verify_tree_head(head, public_key)
         if public_key.public_bytes_raw() != embedded.public_bytes_raw():
             raise AuditError("wrong key: the file's public key is not the key given to verify with")
-        verify_tree_head(head, public_key)
     else:
         verify_tree_head(head, embedded)
+
+    # 2. the event: canonical, and included in the signed tree at leaf_index
+    event = AuditEvent.from_canonical_bytes(event_bytes)
+    verify_inclusion(leaf_hash(event_bytes), leaf_index, tree_size, path, head.root)
     return VerifiedProof(
         event=event,
         leaf_index=leaf_index,

@@ -81,7 +81,7 @@ class InMemoryKeyProvider:
     def create(self, name: str, kind: Kind, **params: int) -> Keyset:
         if name in self._keysets:
             raise KeysetError(f"keyset {name!r} already exists")
-        ks = self._keysets[name] = Keyset.generate(kind, **params)
+        ks = self._keysets[name] = Keyset.generate(kind, output_prefix=None, **params)
         return ks
 
     def put(self, name: str, keyset: Keyset) -> None:
@@ -199,8 +199,8 @@ class Aead:
             hi = min(n, lo + _NONCE_BATCH)
             pool = os.urandom(step * (hi - lo))
             offsets = range(0, step * (hi - lo), step)
-            if const:
-                aad = bytes(aads)  # type: ignore[arg-type]
+            if isinstance(aads, (bytes, bytearray)):
+                aad = bytes(aads)
                 out += [None if p is None else prefix + pool[j:j + step]
                         + enc(pool[j:j + step], p, aad)
                         for p, j in zip(plaintexts[lo:hi], offsets)]

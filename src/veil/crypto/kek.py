@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from veil.crypto.errors import CryptoError, KeyMissingError, WrongKeyError
 
+Argon2id: Any
 try:  # cryptography >= 44 with OpenSSL >= 3.2
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 except ImportError:  # pragma: no cover - older cryptography: scrypt only
@@ -172,21 +173,22 @@ def _check_kdf(kdf: dict[str, Any], where: str, creating: bool) -> None:
             v = kdf.get(p)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise CryptoError(f"Argon2id parameter {p} missing or not an integer", where=where)
-            if v > _ARGON2_MAX[p] or (creating and v < _ARGON2_MIN[p]):
+            if v < 1 or v > _ARGON2_MAX[p] or (creating and v < _ARGON2_MIN[p]):
                 raise CryptoError(f"Argon2id {p}={v} outside "
                                   f"{_ARGON2_MIN[p] if creating else 1}..{_ARGON2_MAX[p]}",
                                   where=where)
         if kdf["memory_cost_kib"] < 8 * kdf["lanes"]:
             raise CryptoError("Argon2id memory must be at least 8 KiB per lane", where=where)
     elif name == "scrypt":
-        n, r, p = kdf.get("n"), kdf.get("r"), kdf.get("p")
-        if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in (n, r, p)):
+        n, r, par = kdf.get("n"), kdf.get("r"), kdf.get("p")
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0
+                   for x in (n, r, par)):
             raise CryptoError("scrypt parameters n, r, p must be positive integers", where=where)
-        assert isinstance(n, int) and isinstance(r, int) and isinstance(p, int)
-        if n & (n - 1) or n > _SCRYPT_MAX_N or (creating and n < _SCRYPT_MIN_N):
+        assert isinstance(n, int) and isinstance(r, int) and isinstance(par, int)
+        if n < 2 or n & (n - 1) or n > _SCRYPT_MAX_N or (creating and n < _SCRYPT_MIN_N):
             raise CryptoError(f"scrypt n={n} must be a power of two in "
                               f"{_SCRYPT_MIN_N if creating else 2}..{_SCRYPT_MAX_N}", where=where)
-        if r > 32 or p > 16 or 128 * n * r > 2**31:
+        if r > 32 or par > 16 or 128 * n * r > 2**31:
             raise CryptoError("scrypt r/p too large", where=where)
     else:
         raise CryptoError(f"unknown KDF {name!r} (argon2id or scrypt)", where=where)

@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from veil.crypto import _tink_proto as pb
-from veil.crypto.errors import KeysetError, KeyMissingError
+from veil.crypto.errors import KeyMissingError, KeysetError
 
 __all__ = [
     "AES_GCM_TYPE_URL",
@@ -182,7 +182,7 @@ class DeterministicKey:
 
 
 Material = StreamingKey | AeadKey | DeterministicKey
-_BY_TYPE_URL: dict[str, type[StreamingKey] | type[AeadKey] | type[DeterministicKey]] = {
+_BY_TYPE_URL: dict[str, type[StreamingKey | AeadKey | DeterministicKey]] = {
     STREAMING_TYPE_URL: StreamingKey,
     AES_GCM_TYPE_URL: AeadKey,
     AES_SIV_TYPE_URL: DeterministicKey,

@@ -29,7 +29,7 @@ import os
 import secrets
 import struct
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import IO, Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -53,7 +53,8 @@ TAG_SIZE = 16
 NONCE_PREFIX_SIZE = 7
 MAX_SEGMENTS = 2**32  # the segment counter is 4 bytes
 _COUNTER = struct.Struct(">IB").pack
-_HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA512": hashes.SHA512}
 
 StrPath = str | os.PathLike[str]
 KeyLike = Keyset | StreamingKey
@@ -91,7 +92,7 @@ def _aad(associated_data: bytes | str) -> bytes:
 class _SegmentEncrypter:
     """Header plus per-segment encryption for one new ciphertext."""
 
-    __slots__ = ("aes", "prefix", "header", "first_pt", "pt_size", "index")
+    __slots__ = ("aes", "first_pt", "header", "index", "prefix", "pt_size")
 
     def __init__(self, key: StreamingKey, associated_data: bytes) -> None:
         salt = secrets.token_bytes(key.derived_key_size)
@@ -262,7 +263,7 @@ def _encrypt_loop(readinto: ReadInto, write: Callable[[Any], int | None], key: S
 
 
 def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_data: bytes,
-                      where: str | None) -> Iterator[memoryview]:
+                      where: str | None) -> Generator[memoryview, None, None]:
     """Yield each segment's plaintext once it is authenticated (a view, valid until the next).
 
     Raises TamperedError / WrongKeyError; the last thing yielded is only followed by a normal
@@ -445,7 +446,7 @@ class EncryptingWriter(io.RawIOBase):
         if isinstance(dst, (str, os.PathLike)):
             self._atomic = _AtomicFile(dst, fsync)
             self._sink: Any = None
-            self._write = self._atomic.write
+            self._write: Callable[[Any], int | None] = self._atomic.write
         else:
             if not getattr(dst, "writable", lambda: True)():
                 raise ValueError("destination is not writable")
@@ -518,18 +519,16 @@ class EncryptingWriter(io.RawIOBase):
         if not self.closed:
             super().close()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
             self.abort()
         else:
             self.close()
 
     def __del__(self) -> None:
-        try:
-            if not self.closed:
-                self.abort()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
+        # Never finish a stream implicitly: an unclosed writer publishes nothing.
+        if not self.closed:
+            self.abort()
 
 
 class DecryptingReader(io.RawIOBase):
@@ -546,7 +545,7 @@ class DecryptingReader(io.RawIOBase):
         self._owned: io.FileIO | None = None
         if isinstance(src, (str, os.PathLike)):
             self._owned = _open_source(src)
-            readinto = self._owned.readinto
+            readinto: ReadInto = self._owned.readinto
             where: str | None = os.fspath(src)
         else:
             readinto = _readinto_of(src)

@@ -100,7 +100,8 @@ class Recognizer:
     name_required: bool = False  # in columns: needs a supporting column name
     in_text: bool = True
     in_columns: bool = True
-    veto: Callable[[str], bool] | None = None  # failed validation + veto(value) -> vetoes weaker spans
+    veto: Callable[[str], bool] | None = None  # failed validation + veto(value) -> vetoes overlaps
+    context_fn: Callable[[str, str], bool] | None = None  # (text before, text after) -> context?
     shrink: bool = False  # on failed validation, retry shorter candidates at separators
     flags: int = 0
     category: str | None = None

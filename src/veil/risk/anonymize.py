@@ -107,6 +107,11 @@ class PrivacyModel(ABC):
     monotonic_generalization: bool = True
     monotonic_suppression: bool = True
 
+    @property
+    def min_class_size(self) -> int:
+        """Classes smaller than this always fail the model (1: no such size)."""
+        return int(getattr(self, "k", 1))
+
     @abstractmethod
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         """Boolean mask of the classes that violate the model."""
@@ -684,6 +689,7 @@ class Anonymizer:
         self._cache_levels = np.empty((0, d), dtype=np.int64)
         self._cache_keys: list[tuple[int, ...]] = []
         self._remember(np.zeros(d, dtype=np.int64), self.bottom, pinned=True)
+        self._prepare_quick()
 
     # -- per-node computation ----------------------------------------------------------------
 
@@ -803,49 +809,165 @@ class Anonymizer:
 
     # -- the search ------------------------------------------------------------------------------
 
+    # -- quick failure test -------------------------------------------------------------------
+
+    def _prepare_quick(self) -> None:
+        """Hashed level codes of the bottom classes, for :meth:`_quick_suppressed`."""
+        self._k_min = max((m.min_class_size for m in self.models), default=1)
+        rows = len(self.bottom.rep)
+        self._quick_bits = int(min(max(math.ceil(math.log2(max(rows, 2))) + 3, 16), 24))
+        rng = np.random.default_rng(0x7EE1)
+        self._salts = [
+            [rng.integers(0, 1 << 63, size=h.domain_size(lv), dtype=np.uint64) * np.uint64(2)
+             + np.uint64(1) for lv in range(h.levels)]
+            for h in self.hierarchies
+        ]
+        self._hashed: list[list[np.ndarray]] | None = None
+        if rows * sum(h.levels for h in self.hierarchies) <= (1 << 24):
+            self._hashed = [
+                [salt[self.level_codes(j, self.bottom.rep, lv)] for lv, salt in enumerate(salts)]
+                for j, salts in enumerate(self._salts)
+            ]
+        self._bottom_weights = self.bottom.sizes.astype(float)
+
+    def _quick_suppressed(self, node: np.ndarray) -> int:
+        """A lower bound of the records in classes smaller than ``k_min`` at ``node``.
+
+        The bottom classes are hashed into 2^b buckets by a random 64-bit sum of their labels
+        at the node's levels. A bucket holds a whole class (and, rarely, several): so a record
+        in a bucket smaller than k is in a class smaller than k. Merging classes only makes
+        buckets larger, so the count never exceeds the truth: a node whose bound is above the
+        suppression limit surely fails, without the exact (sorting) evaluation.
+        """
+        d = len(node)
+        if self._hashed is not None:
+            key = self._hashed[0][int(node[0])].copy()
+            for j in range(1, d):
+                key += self._hashed[j][int(node[j])]
+        else:
+            rep = self.bottom.rep
+            key = self._salts[0][int(node[0])][self.level_codes(0, rep, int(node[0]))]
+            for j in range(1, d):
+                key += self._salts[j][int(node[j])][self.level_codes(j, rep, int(node[j]))]
+        bins = (key >> np.uint64(64 - self._quick_bits)).astype(np.intp)
+        w = self._bottom_weights
+        counts = np.bincount(bins, weights=w, minlength=1 << self._quick_bits)
+        return int(w[counts[bins] < self._k_min].sum())
+
+    # -- the search ------------------------------------------------------------------------------
+
     def search(self) -> tuple[NodeEvaluation, int]:
-        """The optimal anonymous node and the number of nodes evaluated."""
+        """The optimal anonymous node and the number of nodes evaluated exactly.
+
+        1. An incumbent: greedy descent from the top node, always to the anonymous direct
+           predecessor of least loss (monotone models only).
+        2. Candidates are the nodes whose lower bound does not exceed the incumbent's loss.
+           With monotone models the highest unknown candidate is classified first (a failing
+           node takes its whole down-set with it, an anonymous one its up-set); otherwise in
+           order of the bound. Classification tries the hashed lower bound of suppression
+           first and the exact evaluation only when that does not settle it. Anonymous
+           candidates get their loss computed; every improvement shrinks the candidate set.
+        """
         nodes, heights = self.nodes, self.heights
         n, d = nodes.shape
         bounds = self.quality.static_bounds(nodes)
         dynamic = bounds.copy()
-        keys = [nodes[:, j] for j in range(d - 1, -1, -1)]
-        order = np.lexsort((*keys, heights, bounds))
-        failed = np.zeros(n, dtype=bool)
+        unknown, anonymous, failed = 0, 1, 2
+        status = np.zeros(n, dtype=np.int8)
+        done = np.zeros(n, dtype=bool)
+        strides = np.array([math.prod(self.shape[j + 1 :]) for j in range(d)], dtype=np.int64)
         best: tuple[float, int, tuple[int, ...]] | None = None
         best_eval: NodeEvaluation | None = None
-        evaluated = 0
-        for i in order:
-            if best is not None:
-                limit = best[0] + 1e-9 * max(1.0, abs(best[0]))
-                if bounds[i] > limit:
-                    break
-                if dynamic[i] > limit:
-                    continue
-            if failed[i]:
-                continue
-            node = nodes[i]
-            st = self.state(node)
-            out, sup, anon = self._check(node, st)
-            evaluated += 1
-            if not anon:
-                if self.monotone:
-                    failed |= np.all(nodes <= node, axis=1)
-                continue
-            loss, bound = self.quality.loss(self, node, st, out)
+        self.stats = {"exact": 0, "quick": 0, "quick_failed": 0}
+        states: dict[int, tuple[_State, np.ndarray, int]] = {}
+
+        def mark(i: int, anon: bool) -> None:
+            if self.monotone:
+                if anon:
+                    status[np.all(nodes >= nodes[i], axis=1)] = anonymous
+                else:
+                    status[np.all(nodes <= nodes[i], axis=1)] = failed
+            status[i] = anonymous if anon else failed
+
+        def classify(i: int) -> bool:
+            if status[i] != unknown:
+                return bool(status[i] == anonymous)
+            if self._k_min > 1:
+                self.stats["quick"] += 1
+                if self._quick_suppressed(nodes[i]) > self.max_outliers:
+                    self.stats["quick_failed"] += 1
+                    mark(i, False)
+                    return False
+            st = self.state(nodes[i])
+            out, sup, anon = self._check(nodes[i], st)
+            self.stats["exact"] += 1
+            states[i] = (st, out, sup)
+            mark(i, anon)
+            return anon
+
+        def consider(i: int) -> float:
+            nonlocal best, best_eval
+            done[i] = True
+            if i in states:
+                st, out, sup = states.pop(i)
+            else:
+                st = self.state(nodes[i])
+                out, sup, _ = self._check(nodes[i], st)
+                self.stats["exact"] += 1
+            loss, bound = self.quality.loss(self, nodes[i], st, out)
             if bound is not None:
-                up = np.all(nodes >= node, axis=1)
+                up = np.all(nodes >= nodes[i], axis=1)
                 dynamic[up] = np.maximum(dynamic[up], bound)
-            cand = (loss, int(heights[i]), tuple(int(x) for x in node))
+            cand = (loss, int(heights[i]), tuple(int(x) for x in nodes[i]))
             if best is None or cand < best:
                 best = cand
                 best_eval = NodeEvaluation(cand[2], True, sup, len(st.sizes), loss)
+            return loss
+
+        # 1. incumbent by greedy descent
+        if self.monotone:
+            current = n - 1  # the top node
+            if classify(current):
+                consider(current)
+                while True:
+                    choice, choice_loss = -1, math.inf
+                    for j in range(d):
+                        if nodes[current, j] == 0:
+                            continue
+                        p = current - int(strides[j])
+                        if classify(p):
+                            loss = consider(p) if not done[p] else math.inf
+                            if loss < choice_loss:
+                                choice, choice_loss = p, loss
+                    if choice < 0:
+                        break
+                    current = choice
+
+        # 2. candidates
+        while True:
+            limit = math.inf if best is None else best[0] + 1e-9 * max(1.0, abs(best[0]))
+            open_ = (status != failed) & ~done & (bounds <= limit) & (dynamic <= limit)
+            if not open_.any():
+                break
+            ready = np.flatnonzero(open_ & (status == anonymous))
+            if len(ready):
+                consider(int(ready[np.argmin(bounds[ready])]))
+                continue
+            cand = np.flatnonzero(open_)
+            if self.monotone:
+                i = int(cand[np.lexsort((bounds[cand], -heights[cand]))[0]])
+            else:
+                i = int(cand[np.argmin(bounds[cand])])
+            if classify(i):
+                consider(i)
+            else:
+                done[i] = True
         if best_eval is None:
             raise PolicyError(
                 "no generalization satisfies the privacy models within the suppression limit "
                 f"({self.suppression_limit:.2%} of {self.records} records)"
             )
-        return best_eval, evaluated
+        return best_eval, self.stats["exact"]
 
     # -- after -------------------------------------------------------------------------------
 

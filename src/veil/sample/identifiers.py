@@ -297,39 +297,55 @@ def _banks(cc: str) -> list[tuple[str, str, str]]:
     if cc not in _BANKS:
         seen: dict[str, tuple[str, str, str]] = {}
         for bank in sorted(registry.get_banks_by_country(cc), key=lambda b: (b.bank_code, not b.primary)):
-            if bank.bic and bank.bank_code not in seen:
+            # Skip foreign institutions listed in the national registry (a Maltese BIC on a
+            # Swedish IBAN is real but confuses anyone checking BIC against IBAN country).
+            if bank.bic and bank.bic[4:6] == cc and bank.bank_code not in seen:
                 seen[bank.bank_code] = (bank.bank_code, bank.bic, bank.checksum_algo)
         _BANKS[cc] = [seen[k] for k in sorted(seen)]
     return _BANKS[cc]
 
 
+def _assemble_iban(cc: str, comps: dict[Component, str]) -> str:
+    """The IBAN for these BBAN components, laid out and check-digited the way schwifty does it.
+
+    Mirrors ``BBAN.from_components`` + ``IBAN.generate`` (which together cost ~35 µs); the result
+    is still validated by schwifty afterwards.
+    """
+    spec = registry.get_iban_spec(cc)
+    values = {key: comps.get(key, "").zfill(rng.length) for key, rng in spec.positions.items()}
+    algo = algorithms.get(f"{cc}:default")
+    if algo is not None:
+        values[Component.NATIONAL_CHECKSUM_DIGITS] = algo.compute([values[key] for key in algo.accepts])
+    bban = "0" * spec.bban_length
+    for key, value in values.items():
+        rng = spec.positions[key]
+        if not rng.is_empty:
+            bban = bban[: rng.start] + value + bban[rng.end:]
+    return cc + mod_97_10.calc_check_digits(bban + cc) + bban
+
+
 def iban_and_bic(r: Random, cc: str) -> tuple[str, str]:
     """A valid IBAN at a real bank of the country, and that bank's BIC from schwifty's registry.
 
-    Built from schwifty's components and national checksum algorithms rather than with
-    ``IBAN.random``, whose regex-driven generation costs ~300 µs a number.
+    Built from the registry's bank codes and schwifty's national checksum algorithms rather than
+    with ``IBAN.random``, whose regex-driven generation costs ~300 µs a number.
     """
     banks = _banks(cc)
     branch_len, account_len = _IBAN_LAYOUT[cc]
     for _ in range(MAX_TRIES):
         bank_code, bic, method = banks[r.randrange(len(banks))]
         comps = {Component.BANK_CODE: bank_code, Component.ACCOUNT_CODE: _digits(r, account_len)}
+        if branch_len:
+            comps[Component.BRANCH_CODE] = _digits(r, branch_len)
         algo = algorithms.get(f"{cc}:{method}")
         if cc == "DE" and algo is not None:  # the check digit sits inside the account number
             solved = algo.solve([comps[c] for c in algo.accepts])
             if solved is None:
                 continue
             comps.update(zip(algo.accepts, solved, strict=True))
-        kwargs = {"branch_code": _digits(r, branch_len)} if branch_len else {}
-        try:
-            iban = IBAN.generate(
-                cc, bank_code=comps[Component.BANK_CODE],
-                account_code=comps[Component.ACCOUNT_CODE], **kwargs,
-            )
-            _validate_iban(iban)
-        except SchwiftyException:
-            continue
-        return iban.compact, bic
+        value = _assemble_iban(cc, comps)
+        if iban_valid(value):
+            return value, bic
     raise _GenerationError(f"could not build a valid {cc} IBAN in {MAX_TRIES} tries")
 
 

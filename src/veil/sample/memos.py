@@ -168,12 +168,6 @@ class MemoWriter:
         kind = "us_ssn" if cc == "US" else "national_id"
         return [label, " ", (kind, value)]
 
-    # -- templates -------------------------------------------------------------------------
-
-    def render(self, tid: int, c: int, p: int, k: int, month: int, year: int, amount: float,
-               merchant: str, currency: str, lang: str) -> tuple[str, list[Span]]:
-        return assemble(TEMPLATES[tid][2](self, c, p, k, month, year, amount, merchant, currency, lang))
-
 
 def _month(lang: str, month: int) -> str:
     return MONTHS.get(lang, MONTHS["en"])[month]
@@ -185,6 +179,31 @@ def _pick(options: tuple[str, ...], k: int) -> str:
 
 def _r(k: int) -> Random:
     return Random(k)
+
+
+# Templates whose memo implies who was paid: (payee by country, default payee, MCC, log-mean
+# and log-sd of the EUR amount). The row's merchant, category and amount follow the memo.
+MERCHANT_OVERRIDES: dict[str, tuple[dict[str, str], str, str, float, float]] = {
+    "_tax_id": ({
+        "DE": "Finanzamt", "FR": "DGFiP Impots", "IT": "Agenzia delle Entrate", "ES": "AEAT",
+        "NL": "Belastingdienst", "BE": "SPF Finances", "AT": "Finanzamt Oesterreich",
+        "PL": "Urzad Skarbowy", "PT": "Autoridade Tributaria", "SE": "Skatteverket",
+        "DK": "Skattestyrelsen", "FI": "Verohallinto", "IE": "Revenue Commissioners",
+        "US": "IRS USATAXPYMT"}, "Tax office", "9311", 6.3, 0.9),
+    "_passport": ({"DE": "Buergeramt", "AT": "Magistrat Passamt", "US": "US Department of State"},
+                  "Passport Office", "9399", 4.3, 0.2),
+    "_membership": ({}, "Club membership", "7997", 3.4, 0.5),
+    "_kyc_dob": ({}, "Bank service fee", "6012", 1.8, 0.4),
+}
+
+
+def merchant_override(tid: int, cc: str) -> tuple[str, str, float, float] | None:
+    """(merchant, MCC, log-mean, log-sd) that the memo of template `tid` implies, if any."""
+    name = TEMPLATES[tid][2].__name__
+    if name not in MERCHANT_OVERRIDES:
+        return None
+    names, default, mcc, mu, sd = MERCHANT_OVERRIDES[name]
+    return names.get(cc, default), mcc, mu, sd
 
 
 # Each template: (kind, has_pii, builder). Kinds: purchase, transfer, debit, atm, refund.
@@ -205,14 +224,14 @@ def template(kind: str, pii: bool) -> Callable[[Builder], Builder]:
 
 
 @template("transfer", True)
-def _transfer_to(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _transfer_to(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = {"de": "Überweisung an ", "fr": "Virement à ", "es": "Transferencia a "}.get(
         lang, _pick(("Transfer to ", "Payment to ", "Sent to ", "To "), k >> 4))
     return [lead, *w.person(p, k >> 8)]
 
 
 @template("transfer", True)
-def _rent_iban(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _rent_iban(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if w.iban[p] is None:
         return _transfer_to(w, c, p, k, mo, yr, amt, mer, cur, lang)
     word = {"de": "Miete", "fr": "Loyer", "es": "Alquiler"}.get(lang, "Rent")
@@ -221,13 +240,13 @@ def _rent_iban(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part
 
 
 @template("transfer", True)
-def _pay_mr(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _pay_mr(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     who = w.person(p, 5 + 9 * (k >> 9)) if k % 2 else w.person(p, 4)
     return [_pick(("pay ", "Pay ", "payment for ", "for "), k >> 2), *who]
 
 
 @template("transfer", True)
-def _dinner(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _dinner(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     who = w.person(p, 7 + 9 * (k >> 5)) if k % 3 else w.person(p, k >> 5)
     tail = _pick((" - thanks for dinner", " concert tickets", " your share of the Airbnb",
                   " - birthday gift", ", cheers!", " for the football tickets"), k >> 11)
@@ -235,7 +254,7 @@ def _dinner(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
 
 
 @template("transfer", True)
-def _invoice_vat(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _invoice_vat(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     se = w.pool.self_employed
     if len(se) == 0:
         return _transfer_to(w, c, p, k, mo, yr, amt, mer, cur, lang)
@@ -248,7 +267,7 @@ def _invoice_vat(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Pa
 
 
 @template("transfer", True)
-def _gift_born(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _gift_born(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     born = w.pool.birth[p]
     lead = _pick(("Gift for ", "Birthday present for ", "For "), k >> 3)
     mid = _pick((", born ", " (born ", ", DOB ", " b. "), k >> 5)
@@ -258,7 +277,7 @@ def _gift_born(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part
 
 
 @template("transfer", True)
-def _to_iban_bic(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _to_iban_bic(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if w.iban[p] is None:
         return _us_account(w, c, p, k, mo, yr, amt, mer, cur, lang)
     return [*w.person(p, k >> 3), " ", ("iban", w.iban_text(w.iban[p], k >> 7)),
@@ -267,7 +286,7 @@ def _to_iban_bic(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Pa
 
 
 @template("transfer", True)
-def _us_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _us_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     us = w.pool.by_country[_CCS.index("US")]
     if len(us) == 0:
         return _transfer_to(w, c, p, k, mo, yr, amt, mer, cur, lang)
@@ -279,7 +298,7 @@ def _us_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Par
 
 
 @template("transfer", True)
-def _phone_transfer(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _phone_transfer(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if lang == "es" or w.cc[c] == "ES":
         return ["Bizum a ", *w.person(p, k >> 4), " ", ("phone", w.phone(p, k >> 8))]
     if w.cc[c] == "US":
@@ -289,7 +308,7 @@ def _phone_transfer(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list
 
 
 @template("transfer", True)
-def _sepa_upper(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _sepa_upper(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if w.iban[p] is None:
         return _transfer_to(w, c, p, k, mo, yr, amt, mer, cur, lang)
     name = ids.ascii_fold(f"{w.pool.last[p]} {w.pool.first[p]}").upper()
@@ -298,13 +317,13 @@ def _sepa_upper(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Par
 
 
 @template("transfer", True)
-def _pocket_money(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _pocket_money(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     word = {"de": "Taschengeld ", "fr": "Argent de poche ", "es": "Paga "}.get(lang, "Pocket money ")
     return [word, ("person", w.pool.first[p]), f" {_month(lang, mo)}"]
 
 
 @template("transfer", True)
-def _own_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _own_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return ["Own transfer ", *w.person(c, k >> 2), " to savings"]
 
 
@@ -312,7 +331,7 @@ def _own_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Pa
 
 
 @template("transfer", False)
-def _rent_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _rent_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if lang == "de":
         return [f"Miete {mo + 1:02d}/{yr}"]
     if lang == "fr":
@@ -322,13 +341,13 @@ def _rent_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Par
 
 
 @template("transfer", False)
-def _savings(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _savings(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return [_pick(("Savings", "Transfer to savings", "Umbuchung Sparkonto", "Monthly savings plan",
                    f"Savings plan {mo + 1:02d}/{yr}", "ETF Sparplan", "Investment top-up"), k)]
 
 
 @template("transfer", False)
-def _invoice_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _invoice_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     n = (k >> 3) % 90000 + 10000
     return [_pick((f"Invoice {yr}-{n % 1000:03d}", f"Rechnung Nr. {n}", f"Facture F-{yr}-{n % 10000:04d}",
                    f"Inv. {n} dated {(k >> 5) % 28 + 1:02d}/{mo + 1:02d}/{yr}",
@@ -339,26 +358,45 @@ def _invoice_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[
 
 
 @template("purchase", False)
-def _merchant_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _merchant_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     day = (k >> 4) % 28 + 1
     return [_pick((mer, f"{mer.upper()} {(k >> 6) % 9000 + 1000}", f"Card payment {mer} {day:02d}.{mo + 1:02d}.{yr}",
                    f"POS {day:02d}.{mo + 1:02d}.{yr} {(k >> 9) % 24:02d}:{(k >> 12) % 60:02d} {mer}",
                    f"{mer} {amt:.2f} {cur}", f"{mer} card ending {(k >> 14) % 9000 + 1000}"), k)]
 
 
-@template("purchase", False)
-def _everyday(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
-    return [_pick(("Groceries", "Weekly shop", "Coffee", "Lunch", "Fuel", "Parking 2h", "Einkauf",
-                   "Courses", "Compra supermercado", "Lunch with team", "Pharmacy", "Books",
-                   "Taxi to airport", f"Ticket {amt:.2f} {cur}", "Netflix subscription",
-                   "Spotify Premium Family", "Gym membership", "Phone case", "Concert tickets"), k)]
+_PHRASES = {
+    "5411": ("Groceries", "Weekly shop", "Einkauf", "Courses", "Compra supermercado", "groceries + drinks"),
+    "5499": ("Snacks", "Zakupy", "Drinks"),
+    "5541": ("Fuel", "Tanken", "Carburant", "fuel + car wash"),
+    "5814": ("Coffee", "Lunch", "Lunch with team", "Breakfast", "Kaffee"),
+    "4899": ("Monthly subscription", "Subscription renewal", "Family plan"),
+    "5818": ("App purchase", "iCloud storage", "In-app purchase"),
+    "5816": ("Game purchase", "Gift card top-up"),
+    "4112": ("Train ticket", "Bahnticket", "Billet de train", "Monthly pass", "Commute"),
+    "4511": ("Flight", "Flights for holiday", "Baggage fee", "Seat upgrade"),
+    "7011": ("Hotel", "Holiday booking", "2 nights", "Hotel deposit"),
+    "5912": ("Pharmacy", "Apotheke", "Pharmacie", "Drugstore"),
+    "5651": ("Clothes", "New jacket", "Kids clothes", "Shoes"),
+    "5732": ("Electronics", "New headphones", "Phone case", "Laptop charger"),
+    "4121": ("Taxi to airport", "Ride home", "Uber ride"),
+    "5712": ("Furniture", "Shelves", "Kitchen stuff"),
+    "7995": ("Bet", "Deposit", "Top-up"),
+}
+_DEFAULT_PHRASES = ("Shopping", "Online order", "Purchase", "Books", "Concert tickets", "Gift")
 
 
 @template("purchase", False)
-def _order_numbers(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _everyday(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
+    phrases = _PHRASES.get(mcc, _DEFAULT_PHRASES)
+    return [_pick((*phrases, f"{_pick(phrases, k >> 5)} {amt:.2f} {cur}"), k)]
+
+
+@template("purchase", False)
+def _order_numbers(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     rng = _r(k)
     return [_pick((
-        f"Amazon order {rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}",
+        f"{mer} order {rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}",
         f"Order #A-{rng.randrange(100000, 999999)}",
         f"Order {rng.randrange(10**6, 10**8)} shipped {rng.randrange(1, 29):02d}.{mo + 1:02d}.{yr}",
         f"Tracking 1Z{rng.randrange(10**15, 10**16)}",
@@ -369,7 +407,7 @@ def _order_numbers(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[
 
 
 @template("purchase", True)
-def _delivery(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _delivery(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     who = c if k % 4 else p
     parts: list[Part] = [_pick(("Delivery to ", "Ship to ", "Lieferung an "), k >> 2)]
     if (k >> 4) % 2:
@@ -380,20 +418,20 @@ def _delivery(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]
 
 
 @template("purchase", True)
-def _login_ip(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _login_ip(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return [_pick(("Login from ", "New device ", "3DS challenge from IP "), k >> 2), ("ip_address", w.ip[c]),
             _pick(("", f" - {mer}", " approved"), k >> 5)]
 
 
 @template("purchase", True)
-def _email_ref(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _email_ref(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     who = c if k % 2 else p
     lead = _pick(("ref. ", "PayPal payment from ", "receipt sent to ", "Vinted sale "), k >> 2)
     return [lead, ("email", w.email[who])]
 
 
 @template("purchase", True)
-def _order_for(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _order_for(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return [f"{mer} order for ", *w.person(p, k >> 2), ", tel. ", ("phone", w.phone(p, k >> 6))]
 
 
@@ -401,7 +439,7 @@ def _order_for(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part
 
 
 @template("debit", False)
-def _debit_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _debit_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     rng = _r(k)
     q = mo // 3 + 1
     return [_pick((
@@ -415,7 +453,7 @@ def _debit_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Pa
 
 
 @template("debit", True)
-def _tax_id(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _tax_id(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     tail = _pick((" for the tax office", f" tax {yr - 1}", " - quarterly prepayment", ""), k >> 4)
     if w.cc[c] == "US":
         return ["IRS payment ", *w.nid_parts(c, k), tail]
@@ -423,25 +461,25 @@ def _tax_id(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
 
 
 @template("debit", True)
-def _membership(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _membership(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = _pick(("Gym membership ", "Kindergarten fees ", "Music school ", "Club dues "), k >> 2)
     return [lead, *w.person(c if k % 3 else p, k >> 5), f" {_month(lang, mo)}"]
 
 
 @template("debit", True)
-def _passport(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _passport(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = {"de": "Reisepass Gebühr Nr. "}.get(lang, _pick(("Passport renewal fee - ", "Visa application, passport "), k))
     return [lead, ("passport", ids.passport(_r(k), w.cc[c]))]
 
 
 @template("debit", True)
-def _kyc_dob(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _kyc_dob(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return ["KYC update ", *w.person(c, k >> 2), ", DOB ",
             ("date_of_birth", w.dob_text(w.pool.birth[c], k >> 6, w.cc[c]))]
 
 
 @template("debit", True)
-def _callback(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _callback(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = {"de": "Rückruf unter ", "fr": "Rappeler au ", "es": "Llamar al "}.get(
         lang, _pick(("Call back on ", "Contact: ", "questions? call "), k >> 2))
     return [lead, ("phone", w.phone(c if k % 2 else p, k >> 5))]
@@ -451,19 +489,19 @@ def _callback(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]
 
 
 @template("atm", False)
-def _atm(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _atm(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return [_pick(("ATM withdrawal", "Cash withdrawal", "Geldautomat", "Retrait DAB",
                    f"ATM {(k >> 3) % 24:02d}:{(k >> 8) % 60:02d} {amt:.0f} {cur}"), k)]
 
 
 @template("refund", True)
-def _refund_card(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _refund_card(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = _pick(("refund to card ", "Refund to card ", "Chargeback card ", "Erstattung Karte "), k >> 2)
     return [lead, ("card", w.card_text(w.card[c], k >> 4)), f" - {mer}"]
 
 
 @template("refund", False)
-def _refund_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang) -> list[Part]:
+def _refund_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     return [_pick((f"Refund order {(k >> 2) % 900000 + 100000}", f"{mer} refund",
                    f"Refund card ending {(k >> 5) % 9000 + 1000}"), k)]
 

@@ -1,0 +1,100 @@
+"""Dates of birth: a real calendar date (datetime) in the past, found next to a birth
+context word ("born", "DOB", "geb.", "né le", "fecha de nacimiento", ...). A date without
+such a word is a transaction date, not personal data of this kind."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from veil.discovery.registry import Recognizer
+
+MONTHS: dict[str, int] = {}
+for _i, _names in enumerate(
+    [
+        "january jan januar janvier enero gennaio januari janv ene gen stycznia",
+        "february feb februar février fevrier febrero febbraio februari févr fevr lutego",
+        "march mar märz maerz mars marzo maart mrz marca",
+        "april apr avril abril aprile abr kwietnia",
+        "may mai mayo maggio mei mag maja",
+        "june jun juni juin junio giugno czerwca",
+        "july jul juli juillet julio luglio juil lipca",
+        "august aug août aout agosto augustus ago sierpnia",
+        "september sep sept septembre septiembre settembre set września",
+        "october oct oktober octobre octubre ottobre okt ott października",
+        "november nov novembre noviembre listopada",
+        "december dec dezember décembre decembre diciembre dicembre dic grudnia",
+    ],
+    start=1,
+):
+    for _n in _names.split():
+        MONTHS[_n] = _i
+
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+
+_NUMERIC = (
+    r"(?:0?[1-9]|[12]\d|3[01])[./\-](?:0?[1-9]|1[0-2])[./\-](?:19|20)\d{2}"
+    r"|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])/(?:19|20)\d{2}"
+    r"|(?:19|20)\d{2}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])"
+)
+_TEXTUAL = (
+    r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th|er)?\.? (?:of |de |di )?(?i:" + _MONTH_RE + r")\.?,?"
+    r" (?:de |del )?(?:19|20)\d{2}"
+    r"|(?i:" + _MONTH_RE + r")\.? (?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,? (?:19|20)\d{2}"
+)
+
+BIRTH_CONTEXT = (
+    "born", "birth", "dob", "d.o.b", "birthday", "geb.", "geboren", "geburtsdatum", "geburtstag",
+    "né", "née", "naissance", "nacido", "nacida", "nacimiento", "nato", "nata", "nascita",
+    "geboortedatum", "geboren op", "urodzony", "urodzona", "urodzenia", "födelsedatum", "född",
+    "født", "fødselsdato", "syntymäaika", "syntynyt", "data de nascimento", "nascido",
+)
+
+_NUM_PARTS = re.compile(r"\d+")
+
+
+def _plausible(year: int, month: int, day: int) -> bool:
+    try:
+        d = _dt.date(year, month, day)
+    except ValueError:
+        return False
+    today = _dt.date.today()
+    return d <= today and today.year - year <= 120
+
+
+def validate_birth_date(value: str) -> bool:
+    """A real calendar date (day/month order tried both ways), not in the future and at
+    most 120 years ago."""
+    v = value.strip().lower()
+    nums = [int(x) for x in _NUM_PARTS.findall(v)]
+    month_name = next((MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in MONTHS), None)
+    if month_name is not None:
+        if len(nums) < 2:
+            return False
+        day, year = (nums[0], nums[-1])
+        return _plausible(year, month_name, day)
+    if len(nums) != 3:
+        return False
+    a, b, c = nums
+    if a > 1000:  # ISO order
+        return _plausible(a, b, c)
+    return _plausible(c, b, a) or _plausible(c, a, b)
+
+
+RECOGNIZERS = [
+    Recognizer(
+        name="date_of_birth",
+        type="date_of_birth",
+        pattern=r"(?<![\w./\-])(?:" + _NUMERIC + "|" + _TEXTUAL + r")(?![\w]|[./\-]\d)",
+        value_pattern=_NUMERIC.replace("\\d", "[0-9]"),
+        validator=validate_birth_date,
+        validator_name="datetime (real past date)",
+        strength="context",
+        context=BIRTH_CONTEXT,
+        context_required=True,
+        context_window=36,
+        score=0.85,
+        column_names=r"birth|\bdob\b|geburt|naissance|nacimiento|nascita|geboorte|born",
+        name_required=True,
+    ),
+]

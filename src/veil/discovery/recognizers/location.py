@@ -1,0 +1,169 @@
+"""Postcodes and street addresses. Both are only personal data next to other address parts,
+so they are found by shape *and* surroundings: a postcode followed by a city name or after
+a postal context word; a street address as house number + street name with a street word
+(street suffixes and prefixes of Faker's address providers for the EU languages, plus common
+abbreviations)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from stdnum.nl import postcode as nl_postcode
+
+from veil.discovery.recognizers._common import LETTER, NUM_L, NUM_R, UPPER
+from veil.discovery.registry import Recognizer
+
+POSTAL_CONTEXT = (
+    "zip", "zip code", "postcode", "post code", "postal", "postal code", "plz", "postleitzahl",
+    "code postal", "cp", "c.p.", "cap", "postnummer", "postinumero", "kod pocztowy",
+    "código postal", "codigo postal", "address", "adresse", "addr", "dirección", "indirizzo",
+    "adres", "lives at", "living at", "ship to", "deliver to", "delivery to",
+)
+
+_CITY_AFTER = re.compile(r"^,? (?:" + UPPER + r"[\w'’\-]+|" + UPPER + r"{2}\b)")
+_BEFORE_OK = re.compile(r"(?:^|[,;:\n(]\s*|\b(?:in|at|to|à|en|a|te|w|i)\s+|\d[a-z]?\s+)$")
+_CITY_BEFORE = re.compile(UPPER + r"[\w'’\-]+,? (?:[A-Z]{2} )?$")
+_END_AFTER = re.compile(r"^(?:$|[,.;)\n]|\s+\(|\s+[A-Z]{2}\b)")
+
+
+def postcode_surroundings(before: str, after: str) -> bool:
+    """Address-like surroundings: "..., 75001 Paris", "Madrid, 28001", "Springfield, IL 62704"."""
+    if _CITY_AFTER.match(after) and _BEFORE_OK.search(before):
+        return True
+    return bool(_CITY_BEFORE.search(before) and _END_AFTER.match(after))
+
+
+def _faker_street_words() -> tuple[list[str], list[str]]:
+    """Street suffixes and prefixes from Faker's address providers (lower case)."""
+    suffixes: set[str] = set()
+    prefixes: set[str] = set()
+    for loc in ("en_US", "en_GB", "en_IE", "de_DE", "de_AT", "fr_FR", "it_IT", "es_ES", "nl_NL",
+                "nl_BE", "pl_PL", "pt_PT", "sv_SE", "da_DK", "fi_FI"):
+        try:
+            prov = importlib.import_module(f"faker.providers.address.{loc}").Provider
+        except ImportError:
+            continue
+        for attr in ("street_suffixes", "street_suffixes_long", "street_suffixes_short"):
+            for w in getattr(prov, attr, ()) or ():
+                if w and (w != "Street" or loc in ("en_US", "en_GB")):
+                    suffixes.add(w.strip().lower())
+        for attr in ("street_prefixes", "street_prefixes_feminine", "street_prefixes_masculine"):
+            if loc in ("sv_SE", "fi_FI"):
+                continue  # these "prefixes" are name stems, not street words
+            for w in getattr(prov, attr, ()) or ():
+                prefixes.add(w.strip().lower())
+        if loc == "it_IT":  # Italian street words come first ("Via Roma 1")
+            prefixes.update(w.lower() for w in getattr(prov, "street_suffixes", ()))
+    suffixes |= {
+        "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard",
+        "blvd", "way", "court", "ct", "place", "pl", "square", "sq", "terrace", "close",
+        "crescent", "gardens", "park", "hill", "row", "walk", "grove", "mews", "parade",
+        "straße", "strasse", "str.", "gasse", "weg", "platz", "allee", "ring", "damm", "ufer",
+        "straat", "laan", "gracht", "kade", "plein", "dijk", "gatan", "vägen", "vej", "gade",
+        "katu", "tie",
+    }
+    prefixes |= {
+        "rue", "avenue", "boulevard", "chemin", "allée", "impasse", "place", "quai", "route",
+        "cours", "via", "viale", "piazza", "corso", "largo", "vicolo", "calle", "avenida",
+        "plaza", "paseo", "camino", "ronda", "rua", "travessa", "praça", "ulica", "ul.", "aleja",
+        "al.", "plac", "c/",
+    }
+    suffixes.discard("")
+    prefixes.discard("")
+    return sorted(suffixes, key=len, reverse=True), sorted(prefixes, key=len, reverse=True)
+
+
+_SUFFIXES, _PREFIXES = _faker_street_words()
+_SUF = "|".join(re.escape(s) for s in _SUFFIXES)
+_PRE = "|".join(re.escape(p) for p in _PREFIXES)
+_WORD = UPPER + r"[\w'’.\-]*"
+_NUMBER = r"\d{1,5}(?:\s?[a-zA-Z](?!\w))?"
+_COMPOUND_SUF = (
+    "straße|strasse|str\\.|gasse|platz|ring|weg|allee|damm|ufer|straat|laan|gracht|kade|plein|dijk"
+    "|baan|dreef|hof|pad|singel|steeg|lei|gatan|vägen|stigen|gränd|torget|gade|stræde|vej|katu"
+    "|tie|polku|kuja|bulevardi"
+)
+
+STREET_PATTERN = (
+    # 12 Baker Street / 48 Jones brooks / 1600 Pennsylvania Avenue NW
+    r"(?<![\w.,/\-])" + _NUMBER + r",?\s(?:" + _WORD + r"\s){1,3}(?i:" + _SUF + r")(?!\w)\.?"
+    # 12, rue de la Paix / 5 boulevard Haussmann
+    + r"|(?<![\w.,/\-])\d{1,4}(?:\s?(?:bis|ter))?,?\s(?i:" + _PRE + r")\s(?:(?:de la|de l'|du|des|de|d'|di|del|della|da|do|dos)\s?)?"
+    + _WORD + r"(?:\s(?:de\s)?" + _WORD + r"){0,2}"
+    # Müllerstraße 5 / Hans-Müller-Allee 3a / Annastraat 12 / Storgatan 4
+    + r"|(?<!\w)" + UPPER + LETTER + r"*(?:-" + UPPER + LETTER + r"*)*-?(?i:" + _COMPOUND_SUF
+    + r")\s" + _NUMBER
+    # Via Roma 12 / Calle de Juan García 5 / Rua Silva, 12 / ulica Polna 3
+    + r"|(?<!\w)(?:" + "|".join(re.escape(p.capitalize()) for p in _PREFIXES) + r"|ulica|ul\.|aleja|al\.|plac|rue|c/)"
+    + r"\s(?:(?:de la|de|del|della|da|do|dos|das|di)\s)?" + _WORD
+    + r"(?:\s(?:de\s)?" + _WORD + r"){0,3},?\s" + _NUMBER
+)
+
+_STREET_RE = re.compile(STREET_PATTERN)
+
+
+def contains_street_address(value: str) -> bool:
+    return bool(_STREET_RE.search(value[:300]))
+
+
+_UK = r"(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})"
+
+RECOGNIZERS = [
+    Recognizer(
+        name="postcode_uk",
+        type="postcode",
+        pattern=r"(?<![\w\-])" + _UK + r"(?![\w\-])",
+        value_pattern=_UK.replace("\\d", "[0-9]"),
+        prefilter=r"[A-Z]\d[A-Z\d]? ?\d[A-Z]{2}",
+        strength="context",
+        context=POSTAL_CONTEXT,
+        score=0.55,
+        column_names=r"post.?code|zip|postal|plz|\bcap\b|\bcp\b|postnummer",
+        name_required=True,
+    ),
+    Recognizer(
+        name="postcode_nl",
+        type="postcode",
+        pattern=NUM_L + r"[1-9]\d{3} ?[A-Z]{2}(?![\w\-])",
+        value_pattern=r"[1-9][0-9]{3} ?[A-Za-z]{2}",
+        prefilter=r"[1-9]\d{3} ?[A-Z]{2}\b",
+        validator=nl_postcode.is_valid,
+        validator_name="stdnum.nl.postcode",
+        strength="context",
+        context=POSTAL_CONTEXT,
+        context_fn=postcode_surroundings,
+        context_required=True,
+        score=0.6,
+        column_names=r"post.?code|zip|postal|plz|\bcap\b|\bcp\b|postnummer",
+        name_required=True,
+    ),
+    Recognizer(
+        name="postcode",
+        type="postcode",
+        pattern=NUM_L + r"(?:\d{5}(?:-\d{4})?|\d{4}|\d{2}-\d{3}|\d{4}-\d{3}|\d{3} \d{2})" + NUM_R,
+        value_pattern=r"(?:[A-Za-z]{1,2}-)?(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{4}|[0-9]{2}-[0-9]{3}|[0-9]{4}-[0-9]{3}|[0-9]{3} [0-9]{2})",
+        prefilter=r"\d{2}-?\d{2}",
+        strength="context",
+        context=POSTAL_CONTEXT,
+        context_fn=postcode_surroundings,
+        context_required=True,
+        context_window=24,
+        score=0.6,
+        column_names=r"post.?code|zip|postal|plz|\bcap\b|\bcp\b|postnummer",
+        name_required=True,
+    ),
+    Recognizer(
+        name="street_address",
+        type="street_address",
+        pattern=STREET_PATTERN,
+        value_pattern=r".*[0-9].*",
+        prefilter=r"\d",
+        validator=contains_street_address,
+        validator_name="street pattern",
+        strength="context",
+        context=POSTAL_CONTEXT,
+        score=0.6,
+        column_names=r"address|street|addr|strasse|straße|rue|calle|via\b|line_?1",
+    ),
+]
