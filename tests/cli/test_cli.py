@@ -55,8 +55,8 @@ def test_main_flow(workspace, tmp_path: Path, capsys) -> None:
     (["run", "--policy", "sample", "--purpose", "credit_scoring", "tx.csv", "-o", "o.csv"], 4,
      "output must be a Parquet file"),
     (["run", "--policy", "sample", "--purpose", "credit_scoring", "bad.csv", "-o",
-      "o.parquet"], 4, "bad.csv:3: expected 30 fields, found 2"),
-    (["policy", "check", "broken.yaml"], 3, "broken.yaml:2: invalid YAML"),
+      "o.parquet"], 4, "bad.csv:3: expected 29 fields, found 2"),
+    (["policy", "check", "broken.yaml"], 3, "a flow sequence started at line 2"),
     (["run", "--bogus"], 2, "No such option"),
 ])
 def test_user_mistakes_give_one_line_and_a_code(workspace, capsys, args: list[str], code: int,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from veil.crypto import _tink_proto as pb
-from veil.crypto.errors import CryptoError, KeysetError, KeyMissingError, WrongKeyError
+from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
 from veil.crypto.kek import StaticKEK
 from veil.crypto.keyset import (
     AES_GCM_TYPE_URL,
@@ -25,31 +25,47 @@ from veil.crypto.keyset import (
 
 def _fields(desc: Any) -> dict[str, tuple[int, int, bool, str | None]]:
     return {
-        f.name: (f.number, f.type, f.is_repeated,
-                 (f.message_type or f.enum_type).full_name if (f.message_type or f.enum_type)
-                 else None)
+        f.name: (
+            f.number,
+            f.type,
+            f.is_repeated,
+            (f.message_type or f.enum_type).full_name if (f.message_type or f.enum_type) else None,
+        )
         for f in desc.fields
     }
 
 
 def test_proto_subset_matches_tink_descriptors(tink: Any) -> None:
-    from tink.proto import aes_gcm_hkdf_streaming_pb2, aes_gcm_pb2, aes_siv_pb2, common_pb2, tink_pb2
+    from tink.proto import (
+        aes_gcm_hkdf_streaming_pb2,
+        aes_gcm_pb2,
+        aes_siv_pb2,
+        common_pb2,
+        tink_pb2,
+    )
 
     theirs = {
-        "KeyData": tink_pb2.KeyData, "Keyset": tink_pb2.Keyset,
-        "KeysetInfo": tink_pb2.KeysetInfo, "EncryptedKeyset": tink_pb2.EncryptedKeyset,
+        "KeyData": tink_pb2.KeyData,
+        "Keyset": tink_pb2.Keyset,
+        "KeysetInfo": tink_pb2.KeysetInfo,
+        "EncryptedKeyset": tink_pb2.EncryptedKeyset,
         "AesGcmHkdfStreamingParams": aes_gcm_hkdf_streaming_pb2.AesGcmHkdfStreamingParams,
         "AesGcmHkdfStreamingKey": aes_gcm_hkdf_streaming_pb2.AesGcmHkdfStreamingKey,
-        "AesGcmKey": aes_gcm_pb2.AesGcmKey, "AesSivKey": aes_siv_pb2.AesSivKey,
+        "AesGcmKey": aes_gcm_pb2.AesGcmKey,
+        "AesSivKey": aes_siv_pb2.AesSivKey,
     }
     for name, cls in theirs.items():
         mine = pb.MESSAGES[name].DESCRIPTOR
         assert mine.full_name == cls.DESCRIPTOR.full_name
         assert _fields(mine) == _fields(cls.DESCRIPTOR), name
     assert _fields(pb.Keyset.DESCRIPTOR.nested_types_by_name["Key"]) == _fields(
-        tink_pb2.Keyset.Key.DESCRIPTOR)
-    for enum, mine_map in [(tink_pb2.KeyStatusType, pb.STATUS), (tink_pb2.OutputPrefixType, pb.PREFIX),
-                           (common_pb2.HashType, pb.HASH)]:
+        tink_pb2.Keyset.Key.DESCRIPTOR
+    )
+    for enum, mine_map in [
+        (tink_pb2.KeyStatusType, pb.STATUS),
+        (tink_pb2.OutputPrefixType, pb.PREFIX),
+        (common_pb2.HashType, pb.HASH),
+    ]:
         assert {v.name: v.number for v in enum.DESCRIPTOR.values} == mine_map
 
 
@@ -66,8 +82,12 @@ def test_round_trips_binary_and_json(kind: str) -> None:
 
 
 def test_veil_keysets_load_in_tink_and_back(tink: Any, token: Any) -> None:
-    for ks in (Keyset.generate("streaming"), Keyset.generate("streaming", derived_key_size=16),
-               Keyset.generate("aead"), Keyset.generate("daead")):
+    for ks in (
+        Keyset.generate("streaming"),
+        Keyset.generate("streaming", derived_key_size=16),
+        Keyset.generate("aead"),
+        Keyset.generate("daead"),
+    ):
         h1 = tink.json_proto_keyset_format.parse(ks.to_json(), token)
         h2 = tink.proto_keyset_format.parse(ks.to_binary(), token)
         info = h1.keyset_info()
@@ -159,9 +179,10 @@ def test_secrets_do_not_leak_in_repr() -> None:
         b"\xff\xff\xff",  # not protobuf
         b"",  # empty keyset
         '{"primaryKeyId": 1, "key": []}',
-        '{"primaryKeyId": 1, "key": [{"keyData": {"typeUrl": "%s", "value": "", '
-        '"keyMaterialType": "SYMMETRIC"}, "status": "ENABLED", "keyId": 1, '
-        '"outputPrefixType": "RAW"}]}' % STREAMING_TYPE_URL,  # key without parameters
+        '{"primaryKeyId": 1, "key": [{"keyData": {"typeUrl": "'
+        + STREAMING_TYPE_URL
+        + '", "value": "", "keyMaterialType": "SYMMETRIC"}, "status": "ENABLED", "keyId": 1, '
+        '"outputPrefixType": "RAW"}]}',  # key without parameters
         "not json",
     ],
 )

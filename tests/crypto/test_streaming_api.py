@@ -36,19 +36,20 @@ from veil.crypto.streaming import (
     reads=st.lists(st.integers(min_value=1, max_value=900), min_size=1, max_size=8),
     ad=st.binary(max_size=40),
 )
-def test_round_trip_any_chunking(data: bytes, derived: int, seg_extra: int, chunks: list[int],
-                                 reads: list[int], ad: bytes) -> None:
+def test_round_trip_any_chunking(
+    data: bytes, derived: int, seg_extra: int, chunks: list[int], reads: list[int], ad: bytes
+) -> None:
     key = StreamingKey.generate(derived, 1 + derived + 7 + 16 + seg_extra)  # tiny segments
     sink = io.BytesIO()
     with EncryptingWriter(sink, key, ad) as w:
         pos, i = 0, 0
         while pos < len(data):
             n = chunks[i % len(chunks)]
-            assert w.write(data[pos: pos + n]) == len(data[pos: pos + n])
+            assert w.write(data[pos : pos + n]) == len(data[pos : pos + n])
             pos += n
             i += 1
     ct = sink.getvalue()
-    assert ct == ct and decrypt_bytes(ct, key, ad) == data
+    assert decrypt_bytes(ct, key, ad) == data
     # Same framing as a one-shot encryption.
     assert len(encrypt_bytes(data, key, ad)) == len(ct)
     out = bytearray()
@@ -63,7 +64,9 @@ def test_round_trip_any_chunking(data: bytes, derived: int, seg_extra: int, chun
     assert bytes(out) == data
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=5000))
 def test_file_round_trip(tmp_path: Path, data: bytes) -> None:
     ks = Keyset.generate("streaming", segment_size=512)
@@ -103,7 +106,7 @@ def test_readinto_and_readall(tmp_path: Path) -> None:
 def test_writer_to_path_is_atomic_and_abort_publishes_nothing(tmp_path: Path) -> None:
     ks = Keyset.generate("streaming", segment_size=1024)
     dst = tmp_path / "out.enc"
-    with pytest.raises(RuntimeError), EncryptingWriter(dst, ks) as w:  # noqa: PT012
+    with pytest.raises(RuntimeError), EncryptingWriter(dst, ks) as w:
         w.write(os.urandom(5000))
         assert not dst.exists()  # nothing published while writing
         raise RuntimeError("producer failed")
@@ -127,7 +130,7 @@ def test_writer_abort_on_file_object_leaves_a_detectably_truncated_stream() -> N
     ks = Keyset.generate("streaming", segment_size=1024)
     for n in (10, 5000):
         sink = io.BytesIO()
-        with pytest.raises(RuntimeError), EncryptingWriter(sink, ks) as w:  # noqa: PT012
+        with pytest.raises(RuntimeError), EncryptingWriter(sink, ks) as w:
             w.write(os.urandom(n))
             raise RuntimeError
         assert not sink.closed  # a caller's file object is not closed
@@ -155,8 +158,7 @@ def test_memory_stays_flat(tmp_path: Path) -> None:
     src = tmp_path / "big"
     with open(src, "wb") as f:
         block = os.urandom(1 << 20)
-        for _ in range(24):
-            f.write(block)
+        f.writelines(block for _ in range(24))
     tracemalloc.start()
     try:
         encrypt_file(src, tmp_path / "big.enc", ks)
@@ -171,23 +173,24 @@ def test_memory_stays_flat(tmp_path: Path) -> None:
     assert (tmp_path / "big.dec").read_bytes() == src.read_bytes()
 
 
-def test_peak_rss_under_64_mb(tmp_path: Path) -> None:
-    """A fresh interpreter encrypting and decrypting a 96 MiB file peaks well under 64 MB."""
+def test_streaming_adds_little_to_peak_rss(tmp_path: Path) -> None:
+    """In a fresh interpreter, a 96 MiB encrypt + decrypt raises the RSS high-water mark by a
+    few MB over what the imports already took (``import veil`` itself loads pyarrow & co.)."""
     src = tmp_path / "big"
     with open(src, "wb") as f:
         block = os.urandom(1 << 20)
-        for _ in range(96):
-            f.write(block)
+        f.writelines(block for _ in range(96))
     code = textwrap.dedent(f"""
         import resource
         from veil.crypto.keyset import Keyset
         from veil.crypto.streaming import encrypt_file, decrypt_file
         ks = Keyset.generate("streaming")
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         encrypt_file({str(src)!r}, {str(src)!r} + ".enc", ks)
         decrypt_file({str(src)!r} + ".enc", {str(src)!r} + ".dec", ks)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    peak_kib = int(out.stdout.strip())
-    assert peak_kib < 64 * 1000, f"peak RSS {peak_kib} KiB"
+    base_kib, peak_kib = map(int, out.stdout.split())
+    assert peak_kib - base_kib < 16 * 1024, f"RSS grew {peak_kib - base_kib} KiB over imports"
     assert (tmp_path / "big.dec").stat().st_size == 96 << 20

@@ -59,14 +59,15 @@ def _tink_sa(tink: Any, token: Any, ks: Keyset) -> Any:
     from tink import streaming_aead
 
     return tink.proto_keyset_format.parse(ks.to_binary(), token).primitive(
-        streaming_aead.StreamingAead)
+        streaming_aead.StreamingAead
+    )
 
 
 def _tink_encrypt(sa: Any, path: Path, data: bytes, ad: bytes) -> None:
     with open(path, "wb") as f, sa.new_encrypting_stream(f, ad) as es:
         # In uneven pieces, like a real producer.
         for i in range(0, len(data), 300_007):
-            es.write(data[i: i + 300_007])
+            es.write(data[i : i + 300_007])
 
 
 def _tink_decrypt(sa: Any, path: Path, ad: bytes) -> bytes:
@@ -85,8 +86,10 @@ def _expected_len(n: int, derived: int, seg: int) -> int:
 
 
 @pytest.mark.parametrize(
-    ("derived", "seg"), [(32, MIB), (16, MIB), (32, 4096), (16, 4096)],
-    ids=["aes256-1MiB", "aes128-1MiB", "aes256-4KiB", "aes128-4KiB"])
+    ("derived", "seg"),
+    [(32, MIB), (16, MIB), (32, 4096), (16, 4096)],
+    ids=["aes256-1MiB", "aes128-1MiB", "aes256-4KiB", "aes128-4KiB"],
+)
 def test_both_directions(tink: Any, token: Any, tmp_path: Path, derived: int, seg: int) -> None:
     ks = Keyset.generate("streaming", derived_key_size=derived, segment_size=seg)
     sa = _tink_sa(tink, token, ks)
@@ -115,15 +118,16 @@ def test_both_directions(tink: Any, token: Any, tmp_path: Path, derived: int, se
         w_ct = tmp_path / f"writer-{n}.enc"
         with EncryptingWriter(w_ct, ks, AD) as w:
             for i in range(0, n, 77_777):
-                w.write(data[i: i + 77_777])
+                w.write(data[i : i + 77_777])
         assert w_ct.stat().st_size == v_ct.stat().st_size
         assert _tink_decrypt(sa, w_ct, AD) == data
         for p in (src, v_ct, t_ct, out, w_ct):
             p.unlink()
 
 
-def test_tink_generated_keyset_and_veil_generated_keyset(tink: Any, token: Any,
-                                                         tmp_path: Path) -> None:
+def test_tink_generated_keyset_and_veil_generated_keyset(
+    tink: Any, token: Any, tmp_path: Path
+) -> None:
     from tink import streaming_aead
 
     h = tink.new_keyset_handle(streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB)
@@ -167,8 +171,7 @@ def test_multiple_keys_are_tried_like_tink(tink: Any, token: Any, tmp_path: Path
 
     # A keyset mixing segment sizes and key sizes still finds the right key.
     mixed = Keyset.generate("streaming", derived_key_size=16, segment_size=4096)
-    mixed = mixed.rotate(StreamingKey.generate(32, 8192)).rotate(
-        new.primary.material)  # type: ignore[arg-type]
+    mixed = mixed.rotate(StreamingKey.generate(32, 8192)).rotate(new.primary.material)  # type: ignore[arg-type]
     mixed = mixed.with_primary(mixed.entries[0].key_id)
     out2 = tmp_path / "out2"
     decrypt_file(t_ct, out2, mixed, AD)
@@ -185,8 +188,9 @@ def test_multiple_keys_are_tried_like_tink(tink: Any, token: Any, tmp_path: Path
         _tink_decrypt(_tink_sa(tink, token, disabled), v_ct, AD)
 
 
-def test_tink_rejects_veil_output_under_wrong_associated_data(tink: Any, token: Any,
-                                                              tmp_path: Path) -> None:
+def test_tink_rejects_veil_output_under_wrong_associated_data(
+    tink: Any, token: Any, tmp_path: Path
+) -> None:
     ks = Keyset.generate("streaming")
     src = tmp_path / "src"
     src.write_bytes(os.urandom(5000))

@@ -63,7 +63,7 @@ def _refused(tmp_path: Path, blob: bytes, ks: Keyset, ad: bytes = AD) -> CryptoE
         decrypt_file(src, dst, ks, ad)
     assert type(info.value) is not CryptoError  # a specific subclass
     assert list(out_dir.iterdir()) == [], "output or temporary file left behind"
-    with pytest.raises(CryptoError), DecryptingReader(src, ks, ad) as r:  # noqa: PT012
+    with pytest.raises(CryptoError), DecryptingReader(src, ks, ad) as r:
         while r.read(1000):
             pass
     return info.value
@@ -124,8 +124,9 @@ def test_reordered_dropped_duplicated_segments(tmp_path: Path, ks: Keyset, ct: b
         _refused(tmp_path, v, ks)
 
 
-def test_segments_spliced_from_another_ciphertext(tmp_path: Path, ks: Keyset,
-                                                  plain: bytes, ct: bytes) -> None:
+def test_segments_spliced_from_another_ciphertext(
+    tmp_path: Path, ks: Keyset, plain: bytes, ct: bytes
+) -> None:
     other = encrypt_bytes(plain, ks, AD)  # same key, fresh salt and nonce prefix
     x, y = _bounds(ct)[2]
     _refused(tmp_path, ct[:x] + other[x:y] + ct[y:], ks)
@@ -133,7 +134,7 @@ def test_segments_spliced_from_another_ciphertext(tmp_path: Path, ks: Keyset,
 
 
 def test_appended_data(tmp_path: Path, ks: Keyset, ct: bytes) -> None:
-    last = ct[_bounds(ct)[-1][0]:]
+    last = ct[_bounds(ct)[-1][0] :]
     for extra in (b"\x00", os.urandom(16), os.urandom(17), last, os.urandom(SEG)):
         _refused(tmp_path, ct + extra, ks)
 
@@ -160,7 +161,7 @@ def test_default_segment_size_header_and_boundary(tmp_path: Path) -> None:
     data = os.urandom((1 << 20) * 2 + 100)
     ct = encrypt_bytes(data, ks, AD)
     assert decrypt_bytes(ct, ks, AD) == data
-    first_end = (1 << 20)
+    first_end = 1 << 20
     for pos in (0, 5, 39, 40, first_end - 1, first_end, first_end + 1000, len(ct) - 1):
         bad = bytearray(ct)
         bad[pos] ^= 4
@@ -169,8 +170,9 @@ def test_default_segment_size_header_and_boundary(tmp_path: Path) -> None:
         _refused(tmp_path, ct[:cut], ks)
 
 
-def test_existing_destination_survives_a_failed_decryption(tmp_path: Path, ks: Keyset,
-                                                           ct: bytes) -> None:
+def test_existing_destination_survives_a_failed_decryption(
+    tmp_path: Path, ks: Keyset, ct: bytes
+) -> None:
     src = tmp_path / "in.enc"
     src.write_bytes(ct[:-1])
     dst = tmp_path / "plain.bin"

@@ -27,8 +27,10 @@ def _load(conformance_dir: Path) -> list[dict[str, Any]]:
     out = []
     for group in doc["testGroups"]:
         for t in group["tests"]:
-            case = {k: (bytes.fromhex(t[k]) if k in ("key", "iv", "aad", "msg", "ct", "tag")
-                        else t[k]) for k in t}
+            case = {
+                k: (bytes.fromhex(t[k]) if k in ("key", "iv", "aad", "msg", "ct", "tag") else t[k])
+                for k in t
+            }
             case["ivSize"] = group["ivSize"]
             case["keySize"] = group["keySize"]
             out.append(case)

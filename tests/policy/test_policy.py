@@ -12,7 +12,7 @@ from veil.errors import PolicyError
 from veil.pipeline.plan import check_treatments
 from veil.policy import load_policy, parse_policy
 from veil.policy.model import parse_retention
-from veil.sample.paths import SAMPLE_POLICY
+from veil.sample import SAMPLE_POLICY
 
 BASE = """\
 version: 1

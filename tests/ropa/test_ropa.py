@@ -7,7 +7,7 @@ from pathlib import Path
 
 from veil.policy import load_policy, parse_policy
 from veil.ropa import build_ropa, render_markdown, write_ropa
-from veil.sample.paths import SAMPLE_POLICY
+from veil.sample import SAMPLE_POLICY
 
 
 def test_sample_policy_record_is_complete(tmp_path: Path) -> None:

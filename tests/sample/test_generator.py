@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from schwifty import BIC, IBAN
-from schwifty.exceptions import NationalChecksumNotVerified
+from schwifty.exceptions import NationalChecksumNotVerified, SchwiftyException
 from stdnum import luhn
 from stdnum.eu import vat as eu_vat
 from stdnum.us import ssn as us_ssn
@@ -24,6 +24,7 @@ from stdnum.us import ssn as us_ssn
 from veil.errors import VeilError
 from veil.sample import CATEGORIES, SCHEMA, SPAN_TYPES, generate, write_sample
 from veil.sample import generator as gen_mod
+from veil.sample.customers import build_pool
 from veil.sample.identifiers import NATIONAL_ID_VALIDATORS, card_valid
 from veil.sample.locales import COUNTRIES
 
@@ -50,7 +51,7 @@ def _iban_ok(value: str) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NationalChecksumNotVerified)
             IBAN(value).validate(validate_bban=True)
-    except Exception:
+    except SchwiftyException:
         return False
     return True
 
@@ -95,19 +96,24 @@ def test_chunk_boundaries_are_invisible(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(gen_mod, "CHUNK", 256)
     batches = list(generate(1000, seed=4, batch_size=300))
     assert sum(b.num_rows for b in batches) == 1000
-    ids = pa.Table.from_batches(batches).column("transaction_id").to_pylist()
-    assert len(set(ids)) == 1000
+    table = pa.Table.from_batches(batches)
+    assert len(set(table.column("transaction_id").to_pylist())) == 1000
+    assert table.equals(pa.Table.from_batches(list(generate(1000, seed=4, batch_size=1000))))
 
 
 def test_schema_and_categories(table: pa.Table) -> None:
     assert table.schema.remove(table.schema.get_field_index("memo_spans")) == SCHEMA
     assert SCHEMA.field("birth_date").type == pa.date32()
     assert SCHEMA.field("transaction_time").type == pa.timestamp("us", tz="UTC")
-    assert table.schema.field("memo_spans").type == pa.list_(pa.struct([
-        ("start", pa.int32()), ("end", pa.int32()), ("type", pa.string())]))
+    assert table.schema.field("memo_spans").type == pa.list_(
+        pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string())])
+    )
     assert set(CATEGORIES) == set(SCHEMA.names)
-    no_pii_labels = {"is_fraud", "loan_default"}
-    assert {k for k, v in CATEGORIES.items() if v == "label"} == no_pii_labels
+    from veil.policy import load_policy
+    from veil.sample import SAMPLE_POLICY
+
+    declared = load_policy(SAMPLE_POLICY).datasets["transactions"].fields
+    assert {k: f.category for k, f in declared.items()} == CATEGORIES
     for name in SCHEMA.names:
         if name not in ("iban", "vat_number"):
             assert table.column(name).null_count == 0, name
@@ -119,17 +125,60 @@ def test_bad_arguments_raise_veil_errors(tmp_path: Path) -> None:
     with pytest.raises(VeilError):
         list(generate(10, batch_size=0))
     with pytest.raises(VeilError):
+        list(generate(10, seed=-3))
+    with pytest.raises(VeilError):
         write_sample(tmp_path / "out.xlsx", 10)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_write_zero_rows(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"empty{suffix}"
+    assert write_sample(out, 0) == 0
+    if suffix == ".csv":
+        assert pacsv.read_csv(out).column_names == SCHEMA.names
+    elif suffix == ".parquet":
+        assert pq.read_schema(out).names == SCHEMA.names
+    else:
+        assert out.read_text(encoding="utf-8") == ""
 
 
 # --- identifiers ----------------------------------------------------------------------------
 
 
+IDENTIFIER_COLUMNS = [
+    "customer_id",
+    "email",
+    "phone",
+    "country",
+    "national_id",
+    "iban",
+    "bic",
+    "card_number",
+    "vat_number",
+    "ip_address",
+    "employment_status",
+    "birth_date",
+    "gender",
+]
+
+
 def test_every_identifier_validates(table: pa.Table) -> None:
-    rows = table.select([
-        "customer_id", "email", "phone", "country", "national_id", "iban", "bic", "card_number",
-        "vat_number", "ip_address", "employment_status", "birth_date", "gender",
-    ]).to_pylist()
+    _check_identifiers(table.select(IDENTIFIER_COLUMNS).to_pylist())
+
+
+def test_identifiers_of_three_thousand_customers_validate() -> None:
+    """The row test sees a few hundred customers; this one checks a pool of 3,000 directly."""
+    pool = build_pool(3000, seed=11)
+    customers = pa.table({k: pa.array(v, SCHEMA.field(k).type) for k, v in pool.columns.items()})
+    rows = customers.select(IDENTIFIER_COLUMNS).to_pylist()
+    _check_identifiers(rows)
+    assert len({r["customer_id"] for r in rows}) == 3000
+    ibans = [r["iban"] for r in rows if r["iban"]]
+    assert len(set(ibans)) == len(ibans)
+
+
+def _check_identifiers(rows: list[dict]) -> None:
     seen_vat = 0
     for row in rows:
         cc = row["country"]
@@ -230,8 +279,9 @@ def _label_ok(kind: str, text: str) -> bool:
 
 def test_spans_are_exact_and_valid(table: pa.Table) -> None:
     seen: set[str] = set()
-    for memo, spans in zip(table.column("memo").to_pylist(),
-                           table.column("memo_spans").to_pylist(), strict=True):
+    for memo, spans in zip(
+        table.column("memo").to_pylist(), table.column("memo_spans").to_pylist(), strict=True
+    ):
         previous_end = 0
         for span in spans:
             start, end, kind = span["start"], span["end"], span["type"]
@@ -248,8 +298,9 @@ def test_spans_are_exact_and_valid(table: pa.Table) -> None:
 def test_memos_without_labels_hold_no_obvious_pii(table: pa.Table) -> None:
     iban_like = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b")
     card_like = re.compile(r"\b\d(?:[ -]?\d){14,15}\b")
-    for memo, spans in zip(table.column("memo").to_pylist(),
-                           table.column("memo_spans").to_pylist(), strict=True):
+    for memo, spans in zip(
+        table.column("memo").to_pylist(), table.column("memo_spans").to_pylist(), strict=True
+    ):
         if spans:
             continue
         assert "@" not in memo, memo
@@ -266,11 +317,14 @@ def test_share_of_memos_without_pii(table: pa.Table) -> None:
 
 def test_memos_mention_people_who_are_not_the_customer(table: pa.Table) -> None:
     others = 0
-    for name, memo, spans in zip(table.column("full_name").to_pylist(),
-                                 table.column("memo").to_pylist(),
-                                 table.column("memo_spans").to_pylist(), strict=True):
+    for name, memo, spans in zip(
+        table.column("full_name").to_pylist(),
+        table.column("memo").to_pylist(),
+        table.column("memo_spans").to_pylist(),
+        strict=True,
+    ):
         for span in spans:
-            if span["type"] == "person" and memo[span["start"]:span["end"]] != name:
+            if span["type"] == "person" and memo[span["start"] : span["end"]] != name:
                 others += 1
     assert others > 200
 
@@ -289,14 +343,17 @@ def test_memo_wording_is_varied(table: pa.Table) -> None:
 def test_numbers_look_like_a_bank(table: pa.Table) -> None:
     fraud = pc.mean(table.column("is_fraud").cast(pa.float64())).as_py()
     assert 0.003 <= fraud <= 0.025
-    customers = table.group_by("customer_id").aggregate([
-        ("loan_default", "max"), ("annual_income", "max"), ("country", "max")])
+    customers = table.group_by("customer_id").aggregate(
+        [("loan_default", "max"), ("annual_income", "max"), ("country", "max")]
+    )
     default = pc.mean(customers.column("loan_default_max").cast(pa.float64())).as_py()
     assert 0.02 <= default <= 0.09
     # Default correlates with income relative to the country: defaulters earn less.
     median = {c.cc: c.income_median for c in COUNTRIES}
-    rel = [(r["annual_income_max"] / median[r["country_max"]], r["loan_default_max"])
-           for r in customers.to_pylist()]
+    rel = [
+        (r["annual_income_max"] / median[r["country_max"]], r["loan_default_max"])
+        for r in customers.to_pylist()
+    ]
     bad = sorted(x for x, d in rel if d)
     good = sorted(x for x, d in rel if not d)
     assert len(bad) >= 5 and bad[len(bad) // 2] < good[len(good) // 2]
@@ -346,8 +403,9 @@ def test_write_sample_each_format(tmp_path: Path, suffix: str) -> None:
             assert kind in SPAN_TYPES and r["memo"][start:end]
 
 
-def test_write_sample_publishes_nothing_on_failure(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_sample_publishes_nothing_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = gen_mod._Generator.chunk
 
     def failing(self, index: int, with_labels: bool):

@@ -199,7 +199,9 @@ class AuditEvent:
             if isinstance(v, str):
                 _check_unicode("details", v)
         set_(self, "details", _frozen(dict(details)))
-        self.canonical_bytes()  # numbers out of the JSON domain (NaN, 2**60) fail here
+        # Numbers out of the JSON domain (NaN, 2**60) fail here. The event is immutable, so its
+        # canonical bytes are computed once and kept (RFC 8785 in pure Python is the slow part).
+        set_(self, "_canonical", canonical_json(self.to_json_obj()))
 
     def __hash__(self) -> int:
         return hash(self.canonical_bytes())
@@ -225,7 +227,8 @@ class AuditEvent:
 
     def canonical_bytes(self) -> bytes:
         """The RFC 8785 bytes of this event: the leaf input of the audit tree."""
-        return canonical_json(self.to_json_obj())
+        cached: bytes = self.__dict__["_canonical"]
+        return cached
 
     def leaf_hash(self) -> bytes:
         """SHA-256(0x00 || canonical bytes): this event's leaf hash (RFC 6962)."""

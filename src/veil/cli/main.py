@@ -20,8 +20,10 @@ from rich.table import Table
 import veil
 from veil.errors import EXIT_CODES, VeilError
 
-console = Console()
-err_console = Console(stderr=True)
+# Pipes and logs get wide lines (no truncated tables); terminals use their own width.
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
 

@@ -51,21 +51,52 @@ def _build() -> descriptor_pool.DescriptorPool:
     fdp.package = PACKAGE
     fdp.syntax = "proto3"
 
-    _enum(fdp, "KeyStatusType", [("UNKNOWN_STATUS", 0), ("ENABLED", 1), ("DISABLED", 2),
-                                 ("DESTROYED", 3)])
-    _enum(fdp, "OutputPrefixType", [("UNKNOWN_PREFIX", 0), ("TINK", 1), ("LEGACY", 2), ("RAW", 3),
-                                    ("CRUNCHY", 4), ("WITH_ID_REQUIREMENT", 5)])
-    _enum(fdp, "HashType", [("UNKNOWN_HASH", 0), ("SHA1", 1), ("SHA384", 2), ("SHA256", 3),
-                            ("SHA512", 4), ("SHA224", 5)])
+    _enum(
+        fdp,
+        "KeyStatusType",
+        [("UNKNOWN_STATUS", 0), ("ENABLED", 1), ("DISABLED", 2), ("DESTROYED", 3)],
+    )
+    _enum(
+        fdp,
+        "OutputPrefixType",
+        [
+            ("UNKNOWN_PREFIX", 0),
+            ("TINK", 1),
+            ("LEGACY", 2),
+            ("RAW", 3),
+            ("CRUNCHY", 4),
+            ("WITH_ID_REQUIREMENT", 5),
+        ],
+    )
+    _enum(
+        fdp,
+        "HashType",
+        [
+            ("UNKNOWN_HASH", 0),
+            ("SHA1", 1),
+            ("SHA384", 2),
+            ("SHA256", 3),
+            ("SHA512", 4),
+            ("SHA224", 5),
+        ],
+    )
 
     key_data = fdp.message_type.add()
     key_data.name = "KeyData"
     _field(key_data, "type_url", 1, _F.TYPE_STRING)
     _field(key_data, "value", 2, _F.TYPE_BYTES)
     _field(key_data, "key_material_type", 3, _F.TYPE_ENUM, "KeyData.KeyMaterialType")
-    _enum(key_data, "KeyMaterialType", [("UNKNOWN_KEYMATERIAL", 0), ("SYMMETRIC", 1),
-                                        ("ASYMMETRIC_PRIVATE", 2), ("ASYMMETRIC_PUBLIC", 3),
-                                        ("REMOTE", 4)])
+    _enum(
+        key_data,
+        "KeyMaterialType",
+        [
+            ("UNKNOWN_KEYMATERIAL", 0),
+            ("SYMMETRIC", 1),
+            ("ASYMMETRIC_PRIVATE", 2),
+            ("ASYMMETRIC_PUBLIC", 3),
+            ("REMOTE", 4),
+        ],
+    )
 
     keyset = fdp.message_type.add()
     keyset.name = "Keyset"
@@ -150,7 +181,13 @@ MESSAGES = {
 
 # Enum values (Tink's numbers).
 STATUS = {"UNKNOWN_STATUS": 0, "ENABLED": 1, "DISABLED": 2, "DESTROYED": 3}
-PREFIX = {"UNKNOWN_PREFIX": 0, "TINK": 1, "LEGACY": 2, "RAW": 3, "CRUNCHY": 4,
-          "WITH_ID_REQUIREMENT": 5}
+PREFIX = {
+    "UNKNOWN_PREFIX": 0,
+    "TINK": 1,
+    "LEGACY": 2,
+    "RAW": 3,
+    "CRUNCHY": 4,
+    "WITH_ID_REQUIREMENT": 5,
+}
 HASH = {"UNKNOWN_HASH": 0, "SHA1": 1, "SHA384": 2, "SHA256": 3, "SHA512": 4, "SHA224": 5}
 SYMMETRIC = 1

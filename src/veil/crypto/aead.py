@@ -52,6 +52,7 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 PREFIX_SIZE = 5
 _NONCE_BATCH = 1 << 16  # nonces drawn from the OS per call: 768 KiB
+_MIN_PREFIXED = PREFIX_SIZE + NONCE_SIZE + TAG_SIZE
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,16 +165,21 @@ class Aead:
     def decrypt(self, ciphertext: bytes, associated_data: bytes = b"") -> bytes:
         out = self._try(ciphertext, associated_data)
         if out is None:
-            raise TamperedError("ciphertext does not decrypt under any key of the keyset "
-                                "(wrong key or associated data, or modified)")
+            raise TamperedError(
+                "ciphertext does not decrypt under any key of the keyset "
+                "(wrong key or associated data, or modified)"
+            )
         return out
 
     def _try(self, c: bytes, aad: bytes) -> bytes | None:
         if len(c) >= PREFIX_SIZE + NONCE_SIZE + TAG_SIZE:
             for dec in self._by_prefix.get(c[:PREFIX_SIZE], ()):
                 try:
-                    return dec(c[PREFIX_SIZE: PREFIX_SIZE + NONCE_SIZE],  # type: ignore[no-any-return]
-                               c[PREFIX_SIZE + NONCE_SIZE:], aad)
+                    return dec(
+                        c[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE],  # type: ignore[no-any-return]
+                        c[PREFIX_SIZE + NONCE_SIZE :],
+                        aad,
+                    )
                 except InvalidTag:
                     pass
         if len(c) >= NONCE_SIZE + TAG_SIZE:
@@ -186,8 +192,9 @@ class Aead:
 
     # batch paths (no per-value method dispatch) ----------------------------------------------
 
-    def encrypt_batch(self, plaintexts: Sequence[bytes | None],
-                      aads: Sequence[bytes] | bytes) -> list[bytes | None]:
+    def encrypt_batch(
+        self, plaintexts: Sequence[bytes | None], aads: Sequence[bytes] | bytes
+    ) -> list[bytes | None]:
         enc, prefix = self._enc, self._prefix
         n = len(plaintexts)
         const = isinstance(aads, (bytes, bytearray))
@@ -201,17 +208,65 @@ class Aead:
             offsets = range(0, step * (hi - lo), step)
             if isinstance(aads, (bytes, bytearray)):
                 aad = bytes(aads)
-                out += [None if p is None else prefix + pool[j:j + step]
-                        + enc(pool[j:j + step], p, aad)
-                        for p, j in zip(plaintexts[lo:hi], offsets)]
+                out += [
+                    None
+                    if p is None
+                    else prefix + pool[j : j + step] + enc(pool[j : j + step], p, aad)
+                    for p, j in zip(plaintexts[lo:hi], offsets)
+                ]
             else:
-                out += [None if p is None else prefix + pool[j:j + step]
-                        + enc(pool[j:j + step], p, a)
-                        for p, a, j in zip(plaintexts[lo:hi], aads[lo:hi], offsets)]
+                out += [
+                    None
+                    if p is None
+                    else prefix + pool[j : j + step] + enc(pool[j : j + step], p, a)
+                    for p, a, j in zip(plaintexts[lo:hi], aads[lo:hi], offsets)
+                ]
         return out
 
-    def decrypt_batch(self, ciphertexts: Sequence[bytes | None], aads: Sequence[bytes] | bytes,
-                      where: str | None = None) -> list[bytes | None]:
+    def encrypt_batch_suffixed(
+        self,
+        plaintexts: Sequence[bytes | None],
+        base: bytes,
+        suffixes: Sequence[str | bytes | None],
+    ) -> list[bytes | None]:
+        """`encrypt_batch` with associated data ``base + 0x01 + suffix`` (``base + 0x00`` for a
+        None suffix) built inline: the per-row-subject path of `FieldCipher`."""
+        n = len(plaintexts)
+        if len(suffixes) != n:
+            raise ValueError(f"{n} values but {len(suffixes)} subjects")
+        enc, prefix = self._enc, self._prefix
+        with_s, without_s = base + b"\x01", base + b"\x00"
+        out: list[bytes | None] = []
+        step = NONCE_SIZE
+        for lo in range(0, n, _NONCE_BATCH):
+            hi = min(n, lo + _NONCE_BATCH)
+            pool = os.urandom(step * (hi - lo))
+            out += [
+                None
+                if p is None
+                else prefix
+                + (nonce := pool[j : j + step])
+                + enc(
+                    nonce,
+                    p,
+                    with_s + s.encode("utf-8")
+                    if isinstance(s, str)
+                    else without_s
+                    if s is None
+                    else with_s + bytes(s),
+                )
+                for p, s, j in zip(
+                    plaintexts[lo:hi], suffixes[lo:hi], range(0, step * (hi - lo), step)
+                )
+            ]
+        return out
+
+    def decrypt_batch(
+        self,
+        ciphertexts: Sequence[bytes | None],
+        aads: Sequence[bytes] | bytes,
+        where: str | None = None,
+    ) -> list[bytes | None]:
         n = len(ciphertexts)
         if isinstance(aads, (bytes, bytearray)):
             aad_list: Iterable[bytes] = _repeat(bytes(aads), n)
@@ -222,7 +277,7 @@ class Aead:
         # Fast path: one prefixed key and no RAW keys (the usual, freshly rotated keyset).
         fast = None
         if not self._raw and len(self._by_prefix) == 1:
-            (pfx, decs), = self._by_prefix.items()
+            ((pfx, decs),) = self._by_prefix.items()
             if len(decs) == 1:
                 fast = (pfx, decs[0])
         out: list[bytes | None] = []
@@ -234,9 +289,14 @@ class Aead:
                 for i, (c, a) in enumerate(zip(ciphertexts, aad_list)):
                     if c is None:
                         append(None)
-                    elif c[:PREFIX_SIZE] == pfx:
-                        append(dec(c[PREFIX_SIZE:PREFIX_SIZE + NONCE_SIZE],
-                                   c[PREFIX_SIZE + NONCE_SIZE:], a))
+                    elif c[:PREFIX_SIZE] == pfx and len(c) >= _MIN_PREFIXED:
+                        append(
+                            dec(
+                                c[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE],
+                                c[PREFIX_SIZE + NONCE_SIZE :],
+                                a,
+                            )
+                        )
                     else:
                         raise InvalidTag
             else:
@@ -250,8 +310,9 @@ class Aead:
                     append(p)
         except InvalidTag:
             at = f"{where}, row {i}" if where else f"row {i}"
-            raise TamperedError("value does not decrypt (wrong key or context, or modified)",
-                                where=at) from None
+            raise TamperedError(
+                "value does not decrypt (wrong key or context, or modified)", where=at
+            ) from None
         return out
 
 
@@ -269,8 +330,9 @@ class DeterministicAead:
 
     def __init__(self, keyset: Keyset) -> None:
         if keyset.kind != "daead":
-            raise KeysetError(f"a {keyset.kind} keyset cannot do deterministic AEAD "
-                              "(needs AesSivKey)")
+            raise KeysetError(
+                f"a {keyset.kind} keyset cannot do deterministic AEAD (needs AesSivKey)"
+            )
         enabled = keyset.enabled("daead")
         primary = enabled[0]
         assert isinstance(primary.material, DeterministicKey)
@@ -293,8 +355,10 @@ class DeterministicAead:
     def decrypt(self, ciphertext: bytes, associated_data: bytes = b"") -> bytes:
         out = self._try(ciphertext, [associated_data])
         if out is None:
-            raise TamperedError("token does not decrypt under any key of the keyset "
-                                "(wrong key or domain, or modified)")
+            raise TamperedError(
+                "token does not decrypt under any key of the keyset "
+                "(wrong key or domain, or modified)"
+            )
         return out
 
     def _try(self, c: bytes, ad: list[bytes]) -> bytes | None:
@@ -318,14 +382,15 @@ class DeterministicAead:
             return [None if p is None else prefix + enc(p, adl) for p in plaintexts]
         return [None if p is None else enc(p, adl) for p in plaintexts]
 
-    def decrypt_batch(self, ciphertexts: Sequence[bytes | None], ad: bytes,
-                      where: str | None = None) -> list[bytes | None]:
+    def decrypt_batch(
+        self, ciphertexts: Sequence[bytes | None], ad: bytes, where: str | None = None
+    ) -> list[bytes | None]:
         adl = [ad]
         out: list[bytes | None] = []
         append = out.append
         fast = None
         if not self._raw and len(self._by_prefix) == 1:
-            (pfx, decs), = self._by_prefix.items()
+            ((pfx, decs),) = self._by_prefix.items()
             if len(decs) == 1:
                 fast = (pfx, decs[0])
         i = 0
@@ -350,8 +415,9 @@ class DeterministicAead:
                     append(p)
         except InvalidTag:
             at = f"{where}, row {i}" if where else f"row {i}"
-            raise TamperedError("token does not decrypt (wrong key or domain, or modified)",
-                                where=at) from None
+            raise TamperedError(
+                "token does not decrypt (wrong key or domain, or modified)", where=at
+            ) from None
         return out
 
 
@@ -409,10 +475,12 @@ def _to_bytes_list(values: Any) -> tuple[list[bytes | None], bool]:
 
         t = values.type
         if pa.types.is_string(t) or pa.types.is_large_string(t):
-            values = values.cast(pa.large_binary() if pa.types.is_large_string(t)
-                                 else pa.binary())  # reinterprets the UTF-8 bytes, no copy
-        elif not (pa.types.is_binary(t) or pa.types.is_large_binary(t)
-                  or pa.types.is_fixed_size_binary(t)):
+            values = values.cast(
+                pa.large_binary() if pa.types.is_large_string(t) else pa.binary()
+            )  # reinterprets the UTF-8 bytes, no copy
+        elif not (
+            pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+        ):
             raise TypeError(f"Arrow values must be binary or string, not {t}")
         return values.to_pylist(), True
     out: list[bytes | None] = []
@@ -452,15 +520,18 @@ class FieldCipher:
     def keyset(self) -> Keyset:
         return self._aead.keyset
 
-    def encrypt(self, value: bytes | str, context: FieldContext,
-                subject: str | None = None) -> bytes:
+    def encrypt(
+        self, value: bytes | str, context: FieldContext, subject: str | None = None
+    ) -> bytes:
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         return self._aead.encrypt(data, context.associated_data(subject))
 
-    def decrypt(self, ciphertext: bytes, context: FieldContext,
-                subject: str | None = None) -> bytes:
-        out = self._aead.decrypt_batch([ciphertext], context.associated_data(subject),
-                                       context.where)
+    def decrypt(
+        self, ciphertext: bytes, context: FieldContext, subject: str | None = None
+    ) -> bytes:
+        out = self._aead.decrypt_batch(
+            [ciphertext], context.associated_data(subject), context.where
+        )
         assert out[0] is not None
         return out[0]
 
@@ -473,18 +544,27 @@ class FieldCipher:
         base = context.base()
         with_subject = base + b"\x01"
         no_subject = base + b"\x00"
-        return [with_subject + s.encode("utf-8") if isinstance(s, str)
-                else no_subject if s is None else with_subject + bytes(s) for s in subs]
+        return [
+            with_subject + s.encode("utf-8")
+            if isinstance(s, str)
+            else no_subject
+            if s is None
+            else with_subject + bytes(s)
+            for s in subs
+        ]
 
     def encrypt_many(self, values: Any, context: FieldContext, subjects: Any = None) -> Any:
         vals, arrow = _to_bytes_list(values)
-        out = self._aead.encrypt_batch(vals, self._aads(context, subjects, len(vals)))
+        if subjects is None or isinstance(subjects, (str, bytes)):
+            out = self._aead.encrypt_batch(vals, context.associated_data(subjects))
+        else:
+            subs = subjects.to_pylist() if _is_arrow(subjects) else subjects
+            out = self._aead.encrypt_batch_suffixed(vals, context.base(), subs)
         return _arrow_binary(out) if arrow else out
 
     def decrypt_many(self, ciphertexts: Any, context: FieldContext, subjects: Any = None) -> Any:
         cts, arrow = _to_bytes_list(ciphertexts)
-        out = self._aead.decrypt_batch(cts, self._aads(context, subjects, len(cts)),
-                                       context.where)
+        out = self._aead.decrypt_batch(cts, self._aads(context, subjects, len(cts)), context.where)
         return _arrow_binary(out) if arrow else out
 
 
@@ -544,9 +624,12 @@ class TokenCipher:
         out = self._daead.encrypt_batch(vals, self.domain_data(domain))
         if text:
             b2a, tbl = binascii.b2a_base64, _URLSAFE
-            strs = [None if t is None else
-                    b2a(t, newline=False).translate(tbl).rstrip(b"=").decode("ascii")
-                    for t in out]
+            strs = [
+                None
+                if t is None
+                else b2a(t, newline=False).translate(tbl).rstrip(b"=").decode("ascii")
+                for t in out
+            ]
             if arrow:
                 import pyarrow as pa
 
@@ -560,4 +643,3 @@ class TokenCipher:
         cts: list[bytes | None] = [_b64d(t) if isinstance(t, str) else t for t in items]
         out = self._daead.decrypt_batch(cts, self.domain_data(domain), f"token domain {domain}")
         return _arrow_binary(out) if arrow else out
-

@@ -98,8 +98,11 @@ class _AesGcmKEK:
         try:
             return self._aes.decrypt(ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:], aad)
         except InvalidTag:
-            raise WrongKeyError("the KEK cannot unwrap this (wrong KEK or associated data, "
-                                "or the wrapped key is damaged)", where=self._kek_id) from None
+            raise WrongKeyError(
+                "the KEK cannot unwrap this (wrong KEK or associated data, "
+                "or the wrapped key is damaged)",
+                where=self._kek_id,
+            ) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kek_id={self._kek_id!r})"
@@ -128,8 +131,10 @@ class EnvKEK(_AesGcmKEK):
         if not value:
             raise KeyMissingError(f"environment variable {var} is not set (base64 of 32 bytes)")
         try:
-            key = base64.b64decode(value.strip().replace("-", "+").replace("_", "/")
-                                   + "=" * (-len(value.strip()) % 4), validate=True)
+            key = base64.b64decode(
+                value.strip().replace("-", "+").replace("_", "/") + "=" * (-len(value.strip()) % 4),
+                validate=True,
+            )
         except (binascii.Error, ValueError):
             raise CryptoError(f"environment variable {var} is not valid base64") from None
         if len(key) != 32:
@@ -174,20 +179,24 @@ def _check_kdf(kdf: dict[str, Any], where: str, creating: bool) -> None:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise CryptoError(f"Argon2id parameter {p} missing or not an integer", where=where)
             if v < 1 or v > _ARGON2_MAX[p] or (creating and v < _ARGON2_MIN[p]):
-                raise CryptoError(f"Argon2id {p}={v} outside "
-                                  f"{_ARGON2_MIN[p] if creating else 1}..{_ARGON2_MAX[p]}",
-                                  where=where)
+                raise CryptoError(
+                    f"Argon2id {p}={v} outside "
+                    f"{_ARGON2_MIN[p] if creating else 1}..{_ARGON2_MAX[p]}",
+                    where=where,
+                )
         if kdf["memory_cost_kib"] < 8 * kdf["lanes"]:
             raise CryptoError("Argon2id memory must be at least 8 KiB per lane", where=where)
     elif name == "scrypt":
         n, r, par = kdf.get("n"), kdf.get("r"), kdf.get("p")
-        if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0
-                   for x in (n, r, par)):
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in (n, r, par)):
             raise CryptoError("scrypt parameters n, r, p must be positive integers", where=where)
         assert isinstance(n, int) and isinstance(r, int) and isinstance(par, int)
         if n < 2 or n & (n - 1) or n > _SCRYPT_MAX_N or (creating and n < _SCRYPT_MIN_N):
-            raise CryptoError(f"scrypt n={n} must be a power of two in "
-                              f"{_SCRYPT_MIN_N if creating else 2}..{_SCRYPT_MAX_N}", where=where)
+            raise CryptoError(
+                f"scrypt n={n} must be a power of two in "
+                f"{_SCRYPT_MIN_N if creating else 2}..{_SCRYPT_MAX_N}",
+                where=where,
+            )
         if r > 32 or par > 16 or 128 * n * r > 2**31:
             raise CryptoError("scrypt r/p too large", where=where)
     else:
@@ -201,9 +210,15 @@ def _derive(passphrase: bytes, kdf: dict[str, Any]) -> bytes:
     salt = base64.b64decode(kdf["salt"])
     if kdf["name"] == "argon2id":
         assert Argon2id is not None
-        return bytes(Argon2id(salt=salt, length=32, iterations=kdf["iterations"],
-                              lanes=kdf["lanes"], memory_cost=kdf["memory_cost_kib"])
-                     .derive(passphrase))
+        return bytes(
+            Argon2id(
+                salt=salt,
+                length=32,
+                iterations=kdf["iterations"],
+                lanes=kdf["lanes"],
+                memory_cost=kdf["memory_cost_kib"],
+            ).derive(passphrase)
+        )
     return Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(passphrase)
 
 
@@ -247,9 +262,15 @@ class PassphraseFileKEK(_AesGcmKEK):
         self.path = path
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], passphrase: str | bytes, *,
-               kdf: str = "argon2id", kdf_params: dict[str, int] | None = None,
-               overwrite: bool = False) -> PassphraseFileKEK:
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: str | bytes,
+        *,
+        kdf: str = "argon2id",
+        kdf_params: dict[str, int] | None = None,
+        overwrite: bool = False,
+    ) -> PassphraseFileKEK:
         p = os.fspath(path)
         kek = secrets.token_bytes(32)
         kek_id = f"file:{secrets.token_hex(8)}"
@@ -257,8 +278,15 @@ class PassphraseFileKEK(_AesGcmKEK):
         return cls(kek, kek_id, p)
 
     @staticmethod
-    def _write(path: str, kek: bytes, kek_id: str, passphrase: bytes, kdf: str,
-               kdf_params: dict[str, int] | None, overwrite: bool) -> None:
+    def _write(
+        path: str,
+        kek: bytes,
+        kek_id: str,
+        passphrase: bytes,
+        kdf: str,
+        kdf_params: dict[str, int] | None,
+        overwrite: bool,
+    ) -> None:
         if kdf == "argon2id":
             params: dict[str, Any] = dict(kdf_params or ARGON2ID_DEFAULT)
         elif kdf == "scrypt":
@@ -270,8 +298,7 @@ class PassphraseFileKEK(_AesGcmKEK):
         wrapping = AESGCM(_derive(passphrase, params))
         nonce = os.urandom(NONCE_SIZE)
         wrapped = nonce + wrapping.encrypt(nonce, kek, _file_aad(kek_id, params))
-        doc = {"format": FILE_FORMAT, "kek_id": kek_id, "kdf": params,
-               "wrapped_key": _b64(wrapped)}
+        doc = {"format": FILE_FORMAT, "kek_id": kek_id, "kdf": params, "wrapped_key": _b64(wrapped)}
         _write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"), overwrite)
 
     @classmethod
@@ -281,9 +308,15 @@ class PassphraseFileKEK(_AesGcmKEK):
         return cls(key, kek_id, p)
 
     @classmethod
-    def change_passphrase(cls, path: str | os.PathLike[str], old: str | bytes,
-                          new: str | bytes, *, kdf: str = "argon2id",
-                          kdf_params: dict[str, int] | None = None) -> PassphraseFileKEK:
+    def change_passphrase(
+        cls,
+        path: str | os.PathLike[str],
+        old: str | bytes,
+        new: str | bytes,
+        *,
+        kdf: str = "argon2id",
+        kdf_params: dict[str, int] | None = None,
+    ) -> PassphraseFileKEK:
         """Re-protect the same KEK under a new passphrase (everything it wrapped stays valid)."""
         p = os.fspath(path)
         key, kek_id = _load(p, _passphrase_bytes(old))

@@ -75,7 +75,9 @@ class StreamingKey:
 
     def __post_init__(self) -> None:
         if self.derived_key_size not in (16, 32):
-            raise KeysetError(f"derived key size must be 16 or 32 bytes, not {self.derived_key_size}")
+            raise KeysetError(
+                f"derived key size must be 16 or 32 bytes, not {self.derived_key_size}"
+            )
         if len(self.key_value) < max(16, self.derived_key_size):
             raise KeysetError("streaming key value shorter than the derived key size")
         if self.hkdf_hash not in _HASHES:
@@ -277,23 +279,33 @@ class Keyset:
         entry = _entry(material, _new_key_id(()), output_prefix)
         return cls([entry], entry.key_id)
 
-    def rotate(self, material: Material | None = None, *, output_prefix: Prefix | None = None,
-               **params: int) -> Keyset:
+    def rotate(
+        self,
+        material: Material | None = None,
+        *,
+        output_prefix: Prefix | None = None,
+        **params: int,
+    ) -> Keyset:
         """A new keyset whose primary is a fresh key (same kind and parameters as the current
         primary unless given); older keys stay for decryption."""
         if material is None:
             cur = self.primary.material
             assert cur is not None
             if not params and isinstance(cur, StreamingKey):
-                params = {"derived_key_size": cur.derived_key_size,
-                          "segment_size": cur.segment_size}
+                params = {
+                    "derived_key_size": cur.derived_key_size,
+                    "segment_size": cur.segment_size,
+                }
             elif not params and isinstance(cur, AeadKey):
                 params = {"key_size": len(cur.key_value)}
             material = _generate_material(cur.kind, **params)
         if material.kind != self.kind:
             raise KeysetError(f"cannot add a {material.kind} key to a {self.kind} keyset")
-        entry = _entry(material, _new_key_id(e.key_id for e in self._entries),
-                       output_prefix or self.primary.output_prefix)
+        entry = _entry(
+            material,
+            _new_key_id(e.key_id for e in self._entries),
+            output_prefix or self.primary.output_prefix,
+        )
         return Keyset((*self._entries, entry), entry.key_id)
 
     def with_status(self, key_id: int, status: Status) -> Keyset:
@@ -340,8 +352,11 @@ class Keyset:
     def enabled(self, kind: Kind | None = None) -> list[KeyEntry]:
         """Enabled keys of a supported type (of ``kind`` if given), primary first."""
         kind = kind or self.kind
-        out = [e for e in self._entries
-               if e.status == "ENABLED" and e.material is not None and e.kind == kind]
+        out = [
+            e
+            for e in self._entries
+            if e.status == "ENABLED" and e.material is not None and e.kind == kind
+        ]
         out.sort(key=lambda e: e.key_id != self._primary_key_id)
         return out
 
@@ -350,8 +365,12 @@ class Keyset:
         return {
             "primary_key_id": self._primary_key_id,
             "keys": [
-                {"key_id": e.key_id, "type_url": e.type_url, "status": e.status,
-                 "output_prefix": e.output_prefix}
+                {
+                    "key_id": e.key_id,
+                    "type_url": e.type_url,
+                    "status": e.status,
+                    "output_prefix": e.output_prefix,
+                }
                 for e in self._entries
             ],
         }
@@ -437,8 +456,17 @@ class Keyset:
                     if k.key_data.key_material_type != pb.SYMMETRIC:
                         raise KeysetError(f"key {k.key_id} is not marked SYMMETRIC")
                     material = cls_.from_proto(value)
-            entries.append(KeyEntry(k.key_id, status, prefix, type_url, material, value,  # type: ignore[arg-type]
-                                    k.key_data.key_material_type))
+            entries.append(
+                KeyEntry(
+                    k.key_id,
+                    status,  # type: ignore[arg-type]
+                    prefix,  # type: ignore[arg-type]
+                    type_url,
+                    material,
+                    value,
+                    k.key_data.key_material_type,
+                )
+            )
         return cls(entries, ks.primary_key_id)
 
 

@@ -54,7 +54,10 @@ NONCE_PREFIX_SIZE = 7
 MAX_SEGMENTS = 2**32  # the segment counter is 4 bytes
 _COUNTER = struct.Struct(">IB").pack
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA512": hashes.SHA512}
+    "SHA1": hashes.SHA1,
+    "SHA256": hashes.SHA256,
+    "SHA512": hashes.SHA512,
+}
 
 StrPath = str | os.PathLike[str]
 KeyLike = Keyset | StreamingKey
@@ -71,15 +74,21 @@ def _streaming_keys(key: KeyLike) -> list[StreamingKey]:
         return [key]
     if isinstance(key, Keyset):
         if key.kind != "streaming":
-            raise KeysetError(f"a {key.kind} keyset cannot encrypt streams (needs AesGcmHkdfStreamingKey)")
+            raise KeysetError(
+                f"a {key.kind} keyset cannot encrypt streams (needs AesGcmHkdfStreamingKey)"
+            )
         keys = [e.material for e in key.enabled("streaming")]
         return [k for k in keys if isinstance(k, StreamingKey)]
     raise TypeError(f"expected a Keyset or StreamingKey, not {type(key).__name__}")
 
 
 def _derive(key: StreamingKey, salt: bytes, associated_data: bytes) -> AESGCM:
-    hkdf = HKDF(algorithm=_HASHES[key.hkdf_hash](), length=key.derived_key_size, salt=salt,
-                info=associated_data)
+    hkdf = HKDF(
+        algorithm=_HASHES[key.hkdf_hash](),
+        length=key.derived_key_size,
+        salt=salt,
+        info=associated_data,
+    )
     return AESGCM(hkdf.derive(key.key_value))
 
 
@@ -182,8 +191,7 @@ class _AtomicFile:
     def __init__(self, dst: StrPath, fsync: bool = False) -> None:
         self.dst = os.fspath(dst)
         folder, name = os.path.split(os.path.abspath(self.dst))
-        self.fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".veil-partial",
-                                             dir=folder)
+        self.fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".veil-partial", dir=folder)
         self.fsync = fsync
         self.done = False
 
@@ -238,8 +246,12 @@ def _open_source(src: StrPath) -> io.FileIO:
 # the two loops
 
 
-def _encrypt_loop(readinto: ReadInto, write: Callable[[Any], int | None], key: StreamingKey,
-                  associated_data: bytes) -> None:
+def _encrypt_loop(
+    readinto: ReadInto,
+    write: Callable[[Any], int | None],
+    key: StreamingKey,
+    associated_data: bytes,
+) -> None:
     """Read plaintext until EOF and write the complete ciphertext."""
     enc = _SegmentEncrypter(key, associated_data)
     _write_all(write, memoryview(enc.header))
@@ -262,8 +274,9 @@ def _encrypt_loop(readinto: ReadInto, write: Callable[[Any], int | None], key: S
         n, cap = m, pt_size
 
 
-def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_data: bytes,
-                      where: str | None) -> Generator[memoryview, None, None]:
+def _decrypt_segments(
+    readinto: ReadInto, keys: list[StreamingKey], associated_data: bytes, where: str | None
+) -> Generator[memoryview, None, None]:
     """Yield each segment's plaintext once it is authenticated (a view, valid until the next).
 
     Raises TamperedError / WrongKeyError; the last thing yielded is only followed by a normal
@@ -283,12 +296,14 @@ def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_d
     if not candidates:
         raise WrongKeyError(
             f"no key in the keyset opens this ciphertext (its header length is {hlen}; "
-            "wrong key, not a Tink streaming ciphertext, or a damaged header)", where=where)
+            "wrong key, not a Tink streaming ciphertext, or a damaged header)",
+            where=where,
+        )
     hbuf = memoryview(bytearray(hlen - 1))
     if _readfull(readinto, hbuf) < hlen - 1:
         raise TamperedError("ciphertext shorter than its header (truncated)", where=where)
     salt = bytes(hbuf[: hlen - 1 - NONCE_PREFIX_SIZE])
-    prefix = bytes(hbuf[hlen - 1 - NONCE_PREFIX_SIZE:])
+    prefix = bytes(hbuf[hlen - 1 - NONCE_PREFIX_SIZE :])
 
     # Read the first segment plus one full segment of lookahead (for the largest candidate), so
     # every candidate can decide whether its first segment is also the last.
@@ -316,11 +331,12 @@ def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_d
         break
     if chosen is None or aes is None:
         if short:
-            raise TamperedError("ciphertext ends inside its first segment (truncated)",
-                                where=at(0))
+            raise TamperedError("ciphertext ends inside its first segment (truncated)", where=at(0))
         raise WrongKeyError(
             "no key in the keyset opens this ciphertext: wrong key or associated data, "
-            "or its first segment is damaged", where=where)
+            "or its first segment is damaged",
+            where=where,
+        )
     first_ct = chosen.segment_size - hlen
     yield first_pt
     if got <= first_ct:
@@ -350,8 +366,8 @@ def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_d
             decrypt_into(prefix + _COUNTER(i, last), cur[:n], None, view)
         except InvalidTag:
             raise TamperedError(
-                "segment is not authentic (modified, reordered, truncated or extended)",
-                where=at(i)) from None
+                "segment is not authentic (modified, reordered, truncated or extended)", where=at(i)
+            ) from None
         yield view
         if last:
             return
@@ -364,8 +380,14 @@ def _decrypt_segments(readinto: ReadInto, keys: list[StreamingKey], associated_d
 # public API: files
 
 
-def encrypt_file(src: StrPath, dst: StrPath, key: KeyLike, associated_data: bytes | str = b"",
-                 *, fsync: bool = False) -> None:
+def encrypt_file(
+    src: StrPath,
+    dst: StrPath,
+    key: KeyLike,
+    associated_data: bytes | str = b"",
+    *,
+    fsync: bool = False,
+) -> None:
     """Encrypt file ``src`` into ``dst`` (Tink AES-GCM-HKDF streaming, primary key).
 
     ``dst`` appears only when complete (temporary file + ``os.replace``); ``fsync=True`` also
@@ -385,8 +407,14 @@ def encrypt_file(src: StrPath, dst: StrPath, key: KeyLike, associated_data: byte
         out.commit()
 
 
-def decrypt_file(src: StrPath, dst: StrPath, key: KeyLike, associated_data: bytes | str = b"",
-                 *, fsync: bool = False) -> None:
+def decrypt_file(
+    src: StrPath,
+    dst: StrPath,
+    key: KeyLike,
+    associated_data: bytes | str = b"",
+    *,
+    fsync: bool = False,
+) -> None:
     """Decrypt ``src`` into ``dst``; ``dst`` appears only after the last segment is verified.
 
     Any failure (wrong key or associated data, tampering, truncation, appended bytes) raises a
@@ -417,8 +445,10 @@ def encrypt_bytes(plaintext: bytes, key: KeyLike, associated_data: bytes | str =
 def decrypt_bytes(ciphertext: bytes, key: KeyLike, associated_data: bytes | str = b"") -> bytes:
     """Decrypt a whole streaming ciphertext held in memory."""
     src = io.BytesIO(ciphertext)
-    parts = [bytes(pt) for pt in _decrypt_segments(src.readinto, _streaming_keys(key),
-                                                   _aad(associated_data), None)]
+    parts = [
+        bytes(pt)
+        for pt in _decrypt_segments(src.readinto, _streaming_keys(key), _aad(associated_data), None)
+    ]
     return b"".join(parts)
 
 
@@ -435,14 +465,21 @@ class EncryptingWriter(io.RawIOBase):
     flushed but not closed.
     """
 
-    def __init__(self, dst: StrPath | BinaryIO | IO[bytes], key: KeyLike,
-                 associated_data: bytes | str = b"", *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        dst: StrPath | BinaryIO | IO[bytes],
+        key: KeyLike,
+        associated_data: bytes | str = b"",
+        *,
+        fsync: bool = False,
+    ) -> None:
         super().__init__()
+        self._atomic: _AtomicFile | None = None
+        self._finished = True  # until fully set up
         keys = _streaming_keys(key)
         if not keys:
             raise KeysetError("the keyset has no enabled streaming key")
         self._enc = _SegmentEncrypter(keys[0], _aad(associated_data))
-        self._atomic: _AtomicFile | None = None
         if isinstance(dst, (str, os.PathLike)):
             self._atomic = _AtomicFile(dst, fsync)
             self._sink: Any = None
@@ -484,7 +521,7 @@ class EncryptingWriter(io.RawIOBase):
                     self._cap = enc.pt_size
                     continue
                 k = min(self._cap - self._n, len(mv))
-                self._buf[self._n: self._n + k] = mv[:k]
+                self._buf[self._n : self._n + k] = mv[:k]
                 self._n += k
                 mv = mv[k:]
         except BaseException:
@@ -498,8 +535,9 @@ class EncryptingWriter(io.RawIOBase):
             return
         try:
             if not self._finished:
-                _write_all(self._write, self._enc.encrypt_into(self._buf[: self._n], self._out,
-                                                               True))
+                _write_all(
+                    self._write, self._enc.encrypt_into(self._buf[: self._n], self._out, True)
+                )
                 self._finished = True
                 if self._atomic is not None:
                     self._atomic.commit()
@@ -514,8 +552,9 @@ class EncryptingWriter(io.RawIOBase):
     def abort(self) -> None:
         """Stop without finishing: nothing is published."""
         self._finished = True
-        if self._atomic is not None:
-            self._atomic.abort()
+        atomic = getattr(self, "_atomic", None)
+        if atomic is not None:
+            atomic.abort()
         if not self.closed:
             super().close()
 
@@ -539,8 +578,9 @@ class DecryptingReader(io.RawIOBase):
     including its end. A file object passed in is not closed.
     """
 
-    def __init__(self, src: StrPath | BinaryIO | IO[bytes], key: KeyLike,
-                 associated_data: bytes | str = b"") -> None:
+    def __init__(
+        self, src: StrPath | BinaryIO | IO[bytes], key: KeyLike, associated_data: bytes | str = b""
+    ) -> None:
         super().__init__()
         self._owned: io.FileIO | None = None
         if isinstance(src, (str, os.PathLike)):
@@ -549,10 +589,12 @@ class DecryptingReader(io.RawIOBase):
             where: str | None = os.fspath(src)
         else:
             readinto = _readinto_of(src)
-            where = getattr(src, "name", None) if isinstance(getattr(src, "name", None),
-                                                            str) else None
-        self._segments = _decrypt_segments(readinto, _streaming_keys(key),
-                                           _aad(associated_data), where)
+            where = (
+                getattr(src, "name", None) if isinstance(getattr(src, "name", None), str) else None
+            )
+        self._segments = _decrypt_segments(
+            readinto, _streaming_keys(key), _aad(associated_data), where
+        )
         self._cur = memoryview(b"")
         self._eof = False
 

@@ -86,8 +86,14 @@ class SubjectKeys:
     multi-process deployment must broadcast erasures (the store-backed manager's job).
     """
 
-    def __init__(self, kek: KEK, store: WrappedKeyStore | None = None, *,
-                 cache_size: int = 4096, namespace: str = "veil") -> None:
+    def __init__(
+        self,
+        kek: KEK,
+        store: WrappedKeyStore | None = None,
+        *,
+        cache_size: int = 4096,
+        namespace: str = "veil",
+    ) -> None:
         if cache_size < 1:
             raise ValueError("cache_size must be at least 1")
         if "\x00" in namespace:
@@ -184,14 +190,22 @@ class SubjectKeys:
         """Decrypt one subject's record; `ErasedError` after `shred`."""
         prim = self._primitive(subject, create=False)
         try:
-            return prim.decrypt(ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:],
-                                self._aad(subject, associated_data))
+            if len(ciphertext) < NONCE_SIZE + TAG_SIZE:
+                raise InvalidTag
+            return prim.decrypt(
+                ciphertext[:NONCE_SIZE],
+                ciphertext[NONCE_SIZE:],
+                self._aad(subject, associated_data),
+            )
         except InvalidTag:
-            raise TamperedError("record does not decrypt (wrong subject or associated data, "
-                                "or modified)", where=f"subject {subject}") from None
+            raise TamperedError(
+                "record does not decrypt (wrong subject or associated data, or modified)",
+                where=f"subject {subject}",
+            ) from None
 
-    def _prims(self, subjects: Sequence[str], create: bool,
-               skip_erased: bool) -> dict[str, AESGCM | None]:
+    def _prims(
+        self, subjects: Sequence[str], create: bool, skip_erased: bool
+    ) -> dict[str, AESGCM | None]:
         prims: dict[str, AESGCM | None] = {}
         for s in set(subjects):
             try:
@@ -202,8 +216,9 @@ class SubjectKeys:
                 prims[s] = None
         return prims
 
-    def encrypt_many(self, subjects: Sequence[str], plaintexts: Sequence[bytes],
-                     associated_data: bytes = b"") -> list[bytes]:
+    def encrypt_many(
+        self, subjects: Sequence[str], plaintexts: Sequence[bytes], associated_data: bytes = b""
+    ) -> list[bytes]:
         """Encrypt ``plaintexts[i]`` for ``subjects[i]``; each distinct subject's key is looked
         up once per call."""
         n = len(plaintexts)
@@ -216,14 +231,22 @@ class SubjectKeys:
         for lo in range(0, n, _NONCE_BATCH):
             hi = min(n, lo + _NONCE_BATCH)
             pool = os.urandom(NONCE_SIZE * (hi - lo))
-            out += [pool[j:j + NONCE_SIZE] + encs[s](pool[j:j + NONCE_SIZE], p, aads[s])
-                    for s, p, j in zip(subjects[lo:hi], plaintexts[lo:hi],
-                                       range(0, NONCE_SIZE * (hi - lo), NONCE_SIZE))]
+            out += [
+                pool[j : j + NONCE_SIZE] + encs[s](pool[j : j + NONCE_SIZE], p, aads[s])
+                for s, p, j in zip(
+                    subjects[lo:hi], plaintexts[lo:hi], range(0, NONCE_SIZE * (hi - lo), NONCE_SIZE)
+                )
+            ]
         return out
 
-    def decrypt_many(self, subjects: Sequence[str], ciphertexts: Sequence[bytes],
-                     associated_data: bytes = b"", *,
-                     erased: Any = ErasedError) -> list[Any]:
+    def decrypt_many(
+        self,
+        subjects: Sequence[str],
+        ciphertexts: Sequence[bytes],
+        associated_data: bytes = b"",
+        *,
+        erased: Any = ErasedError,
+    ) -> list[Any]:
         """Decrypt records. A shredded subject's records raise `ErasedError`, or, if ``erased``
         is given any other value (e.g. ``None``), come back as that value."""
         n = len(ciphertexts)
@@ -241,9 +264,13 @@ class SubjectKeys:
                 dec = decs[s]
                 if dec is None:
                     append(erased)
+                elif len(c) < NONCE_SIZE + TAG_SIZE:
+                    raise InvalidTag
                 else:
                     append(dec(c[:NONCE_SIZE], c[NONCE_SIZE:], aads[s]))
         except InvalidTag:
-            raise TamperedError("record does not decrypt (wrong subject or associated data, "
-                                "or modified)", where=f"record {i}") from None
+            raise TamperedError(
+                "record does not decrypt (wrong subject or associated data, or modified)",
+                where=f"record {i}",
+            ) from None
         return out

@@ -40,7 +40,12 @@ def parse_policy(raw: bytes | str, source: str = "<policy>") -> Policy:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise PolicyError(f"invalid YAML: {exc.problem or exc.context}", where=where) from None
+        context = ""
+        if exc.context and exc.context_mark and exc.problem_mark and (
+                exc.context_mark.line != exc.problem_mark.line):
+            context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise PolicyError(f"invalid YAML: {exc.problem or exc.context}{context}",
+                          where=where) from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"invalid YAML: {exc}", where=source) from None
     if not isinstance(data, dict):

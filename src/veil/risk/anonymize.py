@@ -142,6 +142,10 @@ class DistinctLDiversity(PrivacyModel):
     attribute: str
     l: int
 
+    @property
+    def min_class_size(self) -> int:
+        return int(self.l)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_distinct(sc, sizes) < self.l
@@ -154,6 +158,10 @@ class EntropyLDiversity(PrivacyModel):
     attribute: str
     l: float
     monotonic_suppression = False
+
+    @property
+    def min_class_size(self) -> int:
+        return int(math.ceil(self.l - _EPS))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -168,6 +176,10 @@ class RecursiveCLDiversity(PrivacyModel):
     c: float
     l: int
     monotonic_suppression = False
+
+    @property
+    def min_class_size(self) -> int:
+        return int(self.l)
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -286,6 +298,9 @@ class QualityModel(ABC):
     """Information loss of a node (lower is better)."""
 
     name: str = "quality"
+    #: Visit candidates bottom-up (when the bound is weak and successors are pruned by the
+    #: dynamic bound) instead of top-down (when a failing node should prune its down-set).
+    bottom_up: bool = False
 
     @abstractmethod
     def prepare(self, lattice: Anonymizer) -> None:
@@ -438,15 +453,29 @@ class Discernibility(QualityModel):
     ``sum |E|^2`` over kept classes plus ``N |E|`` for every suppressed class."""
 
     name = "discernibility"
+    bottom_up = True
 
     def __init__(self) -> None:
         self._n = 0.0
 
     def prepare(self, lattice: Anonymizer) -> None:
         self._n = float(lattice.records)
+        self._present = [
+            np.array([
+                np.count_nonzero(np.bincount(h.code_map[:, lv], weights=lattice.value_counts[j],
+                                             minlength=h.domain_size(lv)))
+                for lv in range(h.levels)
+            ], dtype=float)
+            for j, h in enumerate(lattice.hierarchies)
+        ]
 
     def static_bounds(self, nodes: np.ndarray) -> np.ndarray:
-        return np.full(len(nodes), self._n)
+        # At most G = prod_j (labels present at level x_j) classes, and sum |E|^2 >= N^2 / G
+        # (Cauchy-Schwarz); suppressed classes cost N |E| >= |E|^2. Monotone: G shrinks.
+        groups = np.ones(len(nodes))
+        for j, present in enumerate(self._present):
+            groups = np.minimum(groups * present[nodes[:, j]], self._n)
+        return np.maximum(self._n * self._n / groups, self._n)
 
     def loss(
         self, lattice: Anonymizer, node: np.ndarray, state: _State, outliers: np.ndarray
@@ -641,14 +670,16 @@ class Anonymizer:
         self.quality = quality if quality is not None else NonUniformEntropy()
         self.records = classes.records
         self.max_outliers = int(math.floor(suppression_limit * self.records + 1e-9))
-        self.monotone = all(
-            m.monotonic_suppression if self.max_outliers > 0 else m.monotonic_generalization
-            for m in self.models
+        self._monotone_models = tuple(
+            m for m in self.models
+            if (m.monotonic_suppression if self.max_outliers > 0 else m.monotonic_generalization)
         )
+        self.monotone = len(self._monotone_models) == len(self.models)
         d = len(self.quasi_identifiers)
         # Input rows: hierarchy codes of each distinct combination (checked: raises on gaps).
         leaf_maps = [
-            h.encode(classes.dictionaries[j]) for j, h in enumerate(self.hierarchies)
+            h.encode(classes.dictionaries[j], row_offset=None)
+            for j, h in enumerate(self.hierarchies)
         ]
         self.codes0 = np.stack(
             [leaf_maps[j][classes.codes[:, j]] for j in range(d)], axis=1
@@ -764,6 +795,15 @@ class Anonymizer:
         suppressed = int(state.sizes[out].sum())
         return out, suppressed, suppressed <= self.max_outliers
 
+    def _fails_monotone_part(self, state: _State) -> bool:
+        """Do the monotone models alone suppress too much? Then every predecessor fails too,
+        whatever the other models say (their outliers only add to these)."""
+        fails = np.zeros(len(state.sizes), dtype=bool)
+        for m in self._monotone_models:
+            sc = self._node_sensitive(state, m.attribute) if m.attribute is not None else None
+            fails |= m.failing(state.sizes, sc)
+        return int(state.sizes[fails].sum()) > self.max_outliers
+
     def evaluate(self, node: Sequence[int]) -> NodeEvaluation:
         """Evaluate one node (the loss is computed even when it is not anonymous)."""
         arr = self._validate_node(node)
@@ -860,13 +900,14 @@ class Anonymizer:
         """The optimal anonymous node and the number of nodes evaluated exactly.
 
         1. An incumbent: greedy descent from the top node, always to the anonymous direct
-           predecessor of least loss (monotone models only).
-        2. Candidates are the nodes whose lower bound does not exceed the incumbent's loss.
-           With monotone models the highest unknown candidate is classified first (a failing
-           node takes its whole down-set with it, an anonymous one its up-set); otherwise in
-           order of the bound. Classification tries the hashed lower bound of suppression
-           first and the exact evaluation only when that does not settle it. Anonymous
-           candidates get their loss computed; every improvement shrinks the candidate set.
+           predecessor of least loss.
+        2. Candidates are the nodes whose lower bound does not exceed the best loss so far,
+           classified top-down (highest first): a node that fails the monotone models takes
+           its whole down-set with it; when every model is monotone an anonymous node takes
+           its up-set too. Classification tries the hashed lower bound of suppression first
+           and the exact evaluation only when that does not settle it. Anonymous candidates
+           get their loss computed; every improvement shrinks the candidate set. (Quality
+           models with ``bottom_up`` visit bottom-up instead, to use their dynamic bound.)
         """
         nodes, heights = self.nodes, self.heights
         n, d = nodes.shape
@@ -881,12 +922,11 @@ class Anonymizer:
         self.stats = {"exact": 0, "quick": 0, "quick_failed": 0}
         states: dict[int, tuple[_State, np.ndarray, int]] = {}
 
-        def mark(i: int, anon: bool) -> None:
-            if self.monotone:
-                if anon:
-                    status[np.all(nodes >= nodes[i], axis=1)] = anonymous
-                else:
-                    status[np.all(nodes <= nodes[i], axis=1)] = failed
+        def mark(i: int, anon: bool, monotone_failure: bool = False) -> None:
+            if anon and self.monotone:
+                status[np.all(nodes >= nodes[i], axis=1)] = anonymous
+            elif not anon and (self.monotone or monotone_failure):
+                status[np.all(nodes <= nodes[i], axis=1)] = failed
             status[i] = anonymous if anon else failed
 
         def classify(i: int) -> bool:
@@ -895,14 +935,16 @@ class Anonymizer:
             if self._k_min > 1:
                 self.stats["quick"] += 1
                 if self._quick_suppressed(nodes[i]) > self.max_outliers:
+                    # classes smaller than k_min fail a monotone model (k-anonymity)
                     self.stats["quick_failed"] += 1
-                    mark(i, False)
+                    mark(i, False, monotone_failure=True)
                     return False
             st = self.state(nodes[i])
             out, sup, anon = self._check(nodes[i], st)
             self.stats["exact"] += 1
             states[i] = (st, out, sup)
-            mark(i, anon)
+            mark(i, anon, monotone_failure=not anon and not self.monotone
+                 and bool(self._monotone_models) and self._fails_monotone_part(st))
             return anon
 
         def consider(i: int) -> float:
@@ -924,8 +966,8 @@ class Anonymizer:
                 best_eval = NodeEvaluation(cand[2], True, sup, len(st.sizes), loss)
             return loss
 
-        # 1. incumbent by greedy descent
-        if self.monotone:
+        # 1. incumbent by greedy descent (a heuristic: only the optimum's bound depends on it)
+        if True:
             current = n - 1  # the top node
             if classify(current):
                 consider(current)
@@ -943,21 +985,21 @@ class Anonymizer:
                         break
                     current = choice
 
-        # 2. candidates
-        while True:
-            limit = math.inf if best is None else best[0] + 1e-9 * max(1.0, abs(best[0]))
-            open_ = (status != failed) & ~done & (bounds <= limit) & (dynamic <= limit)
-            if not open_.any():
-                break
-            ready = np.flatnonzero(open_ & (status == anonymous))
-            if len(ready):
-                consider(int(ready[np.argmin(bounds[ready])]))
+        # 2. candidates, in one pass over a fixed order (the limit only ever shrinks, so a
+        #    node skipped for its bound stays skippable).
+        def limit() -> float:
+            return math.inf if best is None else best[0] + 1e-9 * max(1.0, abs(best[0]))
+
+        if self.quality.bottom_up:
+            order = np.lexsort((bounds, heights))  # bottom-up: bounds prune up-sets
+        else:
+            order = np.lexsort((bounds, -heights))  # top-down: failures prune down-sets
+        for i in order.tolist():
+            if done[i] or status[i] == failed:
                 continue
-            cand = np.flatnonzero(open_)
-            if self.monotone:
-                i = int(cand[np.lexsort((bounds[cand], -heights[cand]))[0]])
-            else:
-                i = int(cand[np.argmin(bounds[cand])])
+            lim = limit()
+            if bounds[i] > lim or dynamic[i] > lim:
+                continue
             if classify(i):
                 consider(i)
             else:

@@ -46,6 +46,10 @@ def _as_array(values: pa.Array | pa.ChunkedArray | Sequence[object]) -> pa.Array
     return pa.array(values)
 
 
+def _at(row_offset: int | None, index: int) -> str:
+    return "" if row_offset is None else f" at row {row_offset + index} (0-based)"
+
+
 def _to_string(values: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
@@ -197,11 +201,12 @@ class Hierarchy:
     # -- data ----------------------------------------------------------------------------------
 
     def encode(
-        self, values: pa.Array | pa.ChunkedArray | Sequence[object], *, row_offset: int = 0
+        self, values: pa.Array | pa.ChunkedArray | Sequence[object], *,
+        row_offset: int | None = 0,
     ) -> np.ndarray:
         """Level-0 codes of ``values`` (int64), or :class:`InputError` for the first value that
         the hierarchy does not cover (naming column, value and 0-based row number, counted
-        from ``row_offset``)."""
+        from ``row_offset``; ``None``: the values are not rows, name no row)."""
         arr = _as_array(values)
         if len(arr) == 0:
             return np.empty(0, dtype=np.int64)
@@ -211,12 +216,14 @@ class Hierarchy:
         if indices.null_count:
             first = int(pc.index(pc.is_null(indices), True).as_py())
             raise InputError(
-                f"column '{self.column}': missing value (null) at row {row_offset + first} "
-                f"(0-based); the generalization hierarchy does not cover nulls"
+                f"column '{self.column}': missing value (null){_at(row_offset, first)}; "
+                f"the generalization hierarchy does not cover nulls"
             )
         return dict_codes[indices.to_numpy(zero_copy_only=False)]
 
-    def _lookup(self, distinct: pa.Array, indices: pa.Array, row_offset: int) -> np.ndarray:
+    def _lookup(
+        self, distinct: pa.Array, indices: pa.Array, row_offset: int | None
+    ) -> np.ndarray:
         as_str = _to_string(distinct)
         found = pc.index_in(as_str, value_set=self._labels[0])
         if found.null_count:
@@ -227,12 +234,12 @@ class Hierarchy:
             first_row = int(np.flatnonzero(np.isin(idx, positions))[0])
             bad = as_str[int(idx[first_row])].as_py()
             raise InputError(
-                f"column '{self.column}': value '{bad}' at row {row_offset + first_row} "
-                f"(0-based) is not in its generalization hierarchy"
+                f"column '{self.column}': value '{bad}'{_at(row_offset, first_row)} "
+                f"is not in its generalization hierarchy"
             )
         return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
-    def check(self, values: pa.Array | pa.ChunkedArray, *, row_offset: int = 0) -> None:
+    def check(self, values: pa.Array | pa.ChunkedArray, *, row_offset: int | None = 0) -> None:
         """Raise :class:`InputError` if any value is not covered (see :meth:`encode`)."""
         self.encode(values, row_offset=row_offset)
 

@@ -545,7 +545,7 @@ def per_class_emd_hierarchical(
     labels present in the class contribute, so the cost is linear in the pairs.
     """
     n = len(sizes)
-    leaf = hierarchy.encode(sc.values)
+    leaf = hierarchy.encode(sc.values, row_offset=None)
     levels = [hierarchy.code_map[leaf, lv] for lv in range(hierarchy.levels)]
     height = hierarchy.height
     if hierarchy.domain_size(height) > 1:  # no single root: add one above the top level

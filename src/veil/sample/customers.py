@@ -62,8 +62,12 @@ def vocabulary(locale: str, seed: int, size: int) -> Vocabulary:
 
     small = max(40, size // 2)
     return Vocabulary(
-        draw("first_name_male"), draw("first_name_female"), draw("last_name"),
-        draw("street_name", small), draw("postcode", small), draw("city", small),
+        draw("first_name_male"),
+        draw("first_name_female"),
+        draw("last_name"),
+        draw("street_name", small),
+        draw("postcode", small),
+        draw("city", small),
     )
 
 
@@ -73,7 +77,11 @@ def _street_address(r: Random, cc: str, street: str) -> str:
     if cc in ("FR",):
         return f"{n} {street}" if r.random() < 0.5 else f"{n}, {street}"
     if cc in ("US", "IE"):
-        apt = f" Apt {r.randrange(1, 40)}{r.choice('ABCD')}" if cc == "US" and r.random() < 0.2 else ""
+        apt = (
+            f" Apt {r.randrange(1, 40)}{r.choice('ABCD')}"
+            if cc == "US" and r.random() < 0.2
+            else ""
+        )
         return f"{n} {street}{apt}"
     if cc in ("IT", "ES", "PT"):
         return f"{street}, {n}"
@@ -111,20 +119,58 @@ def _email(r: Random, first: str, last: str, domains: tuple[str, ...], birth_yea
 def _public_ipv4(r: Random, cc: str) -> str:
     while True:
         if cc == "US":
-            first = r.choice((24, 50, 66, 67, 68, 69, 71, 73, 75, 76, 96, 98, 99, 104, 107, 108, 174))
+            first = r.choice(
+                (24, 50, 66, 67, 68, 69, 71, 73, 75, 76, 96, 98, 99, 104, 107, 108, 174)
+            )
         else:
-            first = r.choice((2, 5, 31, 37, 46, 62, 77, 78, 79, 80, 82, 84, 85, 86, 87, 88, 89,
-                              91, 93, 94, 95, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217))
+            first = r.choice(
+                (
+                    2,
+                    5,
+                    31,
+                    37,
+                    46,
+                    62,
+                    77,
+                    78,
+                    79,
+                    80,
+                    82,
+                    84,
+                    85,
+                    86,
+                    87,
+                    88,
+                    89,
+                    91,
+                    93,
+                    94,
+                    95,
+                    176,
+                    178,
+                    185,
+                    188,
+                    193,
+                    194,
+                    195,
+                    212,
+                    213,
+                    217,
+                )
+            )
         addr = ipaddress.IPv4Address((first << 24) | r.getrandbits(24))
         if addr.is_global:
             return str(addr)
 
 
 def _public_ipv6(r: Random) -> str:
-    prefix = r.choice((0x2A02, 0x2A01, 0x2003, 0x2001, 0x2600, 0x2604, 0x2A00))
-    second = r.randrange(0x0010, 0x0FFF) if prefix == 0x2001 else r.getrandbits(16)
-    addr = ipaddress.IPv6Address((prefix << 112) | (second << 96) | r.getrandbits(96))
-    return addr.compressed
+    while True:
+        prefix = r.choice((0x2A02, 0x2A01, 0x2003, 0x2001, 0x2600, 0x2604, 0x2A00))
+        # 2001:0000-01ff is IETF special-purpose space; RIR allocations start at 2001:0200.
+        second = r.randrange(0x0200, 0x0FFF) if prefix == 0x2001 else r.getrandbits(16)
+        addr = ipaddress.IPv6Address((prefix << 112) | (second << 96) | r.getrandbits(96))
+        if addr.is_global:
+            return addr.compressed
 
 
 def random_ip(r: Random, cc: str) -> str:
@@ -171,16 +217,19 @@ def build_pool(size: int, seed: int) -> Pool:
     u = rng.random(size)
     young, old = age_years < 25, age_years >= 65
     mid_late = (age_years >= 60) & ~old
-    emp[:] = np.select(
-        [u < 0.74, u < 0.86, u < 0.92, u < 0.96], [0, 1, 2, 4], default=3)
+    emp[:] = np.select([u < 0.74, u < 0.86, u < 0.92, u < 0.96], [0, 1, 2, 4], default=3)
     emp[young] = np.select([u[young] < 0.45, u[young] < 0.48, u[young] < 0.56], [0, 1, 2], 4)
-    emp[mid_late] = np.select([u[mid_late] < 0.55, u[mid_late] < 0.65, u[mid_late] < 0.7], [0, 1, 2], 3)
+    emp[mid_late] = np.select(
+        [u[mid_late] < 0.55, u[mid_late] < 0.65, u[mid_late] < 0.7], [0, 1, 2], 3
+    )
     emp[old] = np.select([u[old] < 0.05, u[old] < 0.12], [0, 1], 3)
 
     # Income: log-normal around the country's median, shaped by status and an age curve.
     median = np.array([c.income_median for c in COUNTRIES])[country_idx]
-    age_curve = np.exp(-((age - 50) / 28) ** 2) * 0.45 + 0.7
-    income = median * _EMP_INCOME[emp] * age_curve * np.exp(rng.normal(0, 1, size) * _EMP_SIGMA[emp])
+    age_curve = np.exp(-(((age - 50) / 28) ** 2)) * 0.45 + 0.7
+    income = (
+        median * _EMP_INCOME[emp] * age_curve * np.exp(rng.normal(0, 1, size) * _EMP_SIGMA[emp])
+    )
     income = np.round(income, -1)
     balance = income * np.exp(rng.normal(-1.8, 1.0, size))
     overdrawn = rng.random(size) < 0.07
@@ -205,9 +254,23 @@ def build_pool(size: int, seed: int) -> Pool:
     activity_cdf /= activity_cdf[-1]
 
     # People and their identifiers.
-    cols: dict[str, list] = {k: [] for k in (
-        "full_name", "email", "phone", "national_id", "street_address", "postcode", "city",
-        "iban", "bic", "card_number", "vat_number", "ip_address")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "full_name",
+            "email",
+            "phone",
+            "national_id",
+            "street_address",
+            "postcode",
+            "city",
+            "iban",
+            "bic",
+            "card_number",
+            "vat_number",
+            "ip_address",
+        )
+    }
     first_l: list[str] = []
     last_l: list[str] = []
     birth_l: list[dt.date] = []
@@ -237,7 +300,7 @@ def build_pool(size: int, seed: int) -> Pool:
         birth = EPOCH + dt.timedelta(days=birth_list[i])
         nid = ids.national_id(r, cc, birth, is_male, first, last)
         number = ids.phone(r, cc)
-        e164 = "+%d%s" % (number.country_code, phonenumbers.national_significant_number(number))
+        e164 = f"+{number.country_code}{phonenumbers.national_significant_number(number)}"
         style = r.random()
         if cc == "US":
             iban, bic = None, ids.us_bic(r)
@@ -248,7 +311,8 @@ def build_pool(size: int, seed: int) -> Pool:
         cols["full_name"].append(full)
         cols["email"].append(_email(r, first, last, country.email_domains, birth.year))
         cols["phone"].append(
-            e164 if style < 0.35
+            e164
+            if style < 0.35
             else phonenumbers.format_number(number, _INTL if style < 0.75 else _NATIONAL)
         )
         cols["national_id"].append(nid)
@@ -266,7 +330,7 @@ def build_pool(size: int, seed: int) -> Pool:
         e164_l.append(e164)
 
     columns: dict[str, list | np.ndarray] = {
-        "customer_id": ["CUST-%07d" % n for n in cust_numbers.tolist()],
+        "customer_id": [f"CUST-{n:07d}" for n in cust_numbers.tolist()],
         "full_name": cols["full_name"],
         "email": cols["email"],
         "phone": cols["phone"],

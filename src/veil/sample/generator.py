@@ -12,6 +12,7 @@ generator, so the data depends on (rows, seed) and not on the batch size asked f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -33,74 +34,136 @@ from veil.sample.memos import TEMPLATES, MemoWriter, assemble, merchant_override
 CHUNK = 65_536  # rows drawn per seeded chunk; output batches are re-cut from these
 MAX_POOL = 200_000
 
-SCHEMA = pa.schema([
-    ("customer_id", pa.string()),
-    ("full_name", pa.string()),
-    ("email", pa.string()),
-    ("phone", pa.string()),
-    ("birth_date", pa.date32()),
-    ("gender", pa.string()),
-    ("country", pa.string()),
-    ("national_id", pa.string()),
-    ("street_address", pa.string()),
-    ("postcode", pa.string()),
-    ("city", pa.string()),
-    ("iban", pa.string()),
-    ("bic", pa.string()),
-    ("card_number", pa.string()),
-    ("vat_number", pa.string()),
-    ("ip_address", pa.string()),
-    ("employment_status", pa.string()),
-    ("annual_income", pa.float64()),
-    ("account_balance", pa.float64()),
-    ("transaction_id", pa.string()),
-    ("transaction_time", pa.timestamp("us", tz="UTC")),
-    ("amount", pa.float64()),
-    ("currency", pa.string()),
-    ("merchant", pa.string()),
-    ("merchant_category", pa.string()),
-    ("channel", pa.string()),
-    ("memo", pa.string()),
-    ("is_fraud", pa.bool_()),
-    ("loan_default", pa.bool_()),
-])
+SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("full_name", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("birth_date", pa.date32()),
+        ("gender", pa.string()),
+        ("country", pa.string()),
+        ("national_id", pa.string()),
+        ("street_address", pa.string()),
+        ("postcode", pa.string()),
+        ("city", pa.string()),
+        ("iban", pa.string()),
+        ("bic", pa.string()),
+        ("card_number", pa.string()),
+        ("vat_number", pa.string()),
+        ("ip_address", pa.string()),
+        ("employment_status", pa.string()),
+        ("annual_income", pa.float64()),
+        ("account_balance", pa.float64()),
+        ("transaction_id", pa.string()),
+        ("transaction_time", pa.timestamp("us", tz="UTC")),
+        ("amount", pa.float64()),
+        ("currency", pa.string()),
+        ("merchant", pa.string()),
+        ("merchant_category", pa.string()),
+        ("channel", pa.string()),
+        ("memo", pa.string()),
+        ("is_fraud", pa.bool_()),
+        ("loan_default", pa.bool_()),
+    ]
+)
 
-SPAN_TYPE = pa.list_(pa.struct([
-    ("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
-]))
+SPAN_TYPE = pa.list_(
+    pa.struct(
+        [
+            ("start", pa.int32()),
+            ("end", pa.int32()),
+            ("type", pa.string()),
+        ]
+    )
+)
 LABELED_SCHEMA = SCHEMA.append(pa.field("memo_spans", SPAN_TYPE))
 
 # Data category of each column, for policies and for the discovery team's expectations.
 CATEGORIES: dict[str, str] = {
-    "customer_id": "direct_identifier", "full_name": "direct_identifier", "email": "contact",
-    "phone": "contact", "birth_date": "demographic", "gender": "demographic",
-    "country": "location", "national_id": "government_id", "street_address": "location",
-    "postcode": "location", "city": "location", "iban": "account", "bic": "account",
-    "card_number": "card", "vat_number": "government_id", "ip_address": "online_identifier",
-    "employment_status": "income_credit", "annual_income": "income_credit",
-    "account_balance": "account", "transaction_id": "transaction",
-    "transaction_time": "transaction", "amount": "transaction", "currency": "transaction",
-    "merchant": "transaction", "merchant_category": "transaction", "channel": "transaction",
-    "memo": "free_text", "is_fraud": "label", "loan_default": "label",
+    "customer_id": "direct_identifier",
+    "full_name": "direct_identifier",
+    "email": "contact",
+    "phone": "contact",
+    "birth_date": "demographic",
+    "gender": "demographic",
+    "country": "location",
+    "national_id": "government_id",
+    "street_address": "location",
+    "postcode": "location",
+    "city": "location",
+    "iban": "account",
+    "bic": "account",
+    "card_number": "card",
+    "vat_number": "government_id",
+    "ip_address": "online_identifier",
+    "employment_status": "employment",
+    "annual_income": "income_credit",
+    "account_balance": "income_credit",
+    "transaction_id": "transaction",
+    "transaction_time": "transaction",
+    "amount": "transaction",
+    "currency": "transaction",
+    "merchant": "transaction",
+    "merchant_category": "transaction",
+    "channel": "transaction",
+    "memo": "free_text",
+    "is_fraud": "inferred",
+    "loan_default": "inferred",
 }
 
 _KINDS = ("purchase", "transfer", "debit", "atm", "refund")
 _KIND_P = np.array([0.60, 0.22, 0.10, 0.04, 0.04])
-_PII_P = np.array([0.47, 0.90, 0.45, 0.0, 0.80])  # share of memos with personal data, by kind
-_HOUR_P = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 6, 7, 6.5, 6, 6, 6.5, 7,
-                    7, 6.5, 5.5, 4.5, 3, 1.8])
+_PII_P = np.array([0.53, 0.90, 0.50, 0.0, 0.80])  # share of memos with personal data, by kind
+_HOUR_P = np.array(
+    [
+        1,
+        0.6,
+        0.4,
+        0.3,
+        0.3,
+        0.5,
+        1.2,
+        2.5,
+        4,
+        5,
+        5.5,
+        6,
+        7,
+        6.5,
+        6,
+        6,
+        6.5,
+        7,
+        7,
+        6.5,
+        5.5,
+        4.5,
+        3,
+        1.8,
+    ]
+)
 _HOUR_P = _HOUR_P / _HOUR_P.sum()
 _FX = {"EUR": 1.0, "USD": 1.08, "GBP": 0.86, "CHF": 0.95, "PLN": 4.3, "SEK": 11.3, "DKK": 7.46}
 _FOREIGN = ("EUR", "USD", "GBP", "CHF")
-_ATM_NOTES = {"EUR": (20, 50, 100, 150, 200, 300), "USD": (20, 40, 60, 100, 200, 300),
-              "PLN": (50, 100, 200, 300, 500, 1000), "SEK": (200, 300, 500, 1000, 2000),
-              "DKK": (200, 300, 500, 1000, 2000)}
+_ATM_NOTES = {
+    "EUR": (20, 50, 100, 150, 200, 300),
+    "USD": (20, 40, 60, 100, 200, 300),
+    "PLN": (50, 100, 200, 300, 500, 1000),
+    "SEK": (200, 300, 500, 1000, 2000),
+    "DKK": (200, 300, 500, 1000, 2000),
+}
 _RISKY_MCC = {"7995", "5816", "5818"}
 _START_US = int((PERIOD_END.timestamp() - PERIOD_DAYS * 86400) * 1_000_000)
 
 
-def _merchant_table() -> tuple[list[tuple[str, str, float, float, str]], list[np.ndarray],
-                               list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def _merchant_table() -> tuple[
+    list[tuple[str, str, float, float, str]],
+    list[np.ndarray],
+    list[np.ndarray],
+    list[np.ndarray],
+    list[np.ndarray],
+]:
     """All merchants, and per country the candidates (with weights) for purchases and debits."""
     table = list(MERCHANTS_COMMON)
     purchase_ids, purchase_p, debit_ids, debit_p = [], [], [], []
@@ -121,9 +184,11 @@ def _merchant_table() -> tuple[list[tuple[str, str, float, float, str]], list[np
     return table, purchase_ids, purchase_p, debit_ids, debit_p
 
 
-def _check_rows(rows: int, batch_size: int = 1) -> None:
+def _check_args(rows: int, seed: int, batch_size: int = 1) -> None:
     if not isinstance(rows, int) or rows < 0:
         raise VeilError(f"rows must be a non-negative integer, got {rows!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise VeilError(f"seed must be a non-negative integer, got {seed!r}")
     if batch_size < 1:
         raise VeilError(f"batch_size must be at least 1, got {batch_size!r}")
 
@@ -138,12 +203,13 @@ class _Generator:
         self.rows = rows
         self.seed = seed
         self.pool: Pool = build_pool(pool_size(rows), seed)
-        self.customers = pa.table({
-            k: pa.array(v, type=SCHEMA.field(k).type) for k, v in self.pool.columns.items()
-        })
+        self.customers = pa.table(
+            {k: pa.array(v, type=SCHEMA.field(k).type) for k, v in self.pool.columns.items()}
+        )
         self.writer = MemoWriter(self.pool)
-        (self.merchants, self.purchase_ids, self.purchase_p,
-         self.debit_ids, self.debit_p) = _merchant_table()
+        (self.merchants, self.purchase_ids, self.purchase_p, self.debit_ids, self.debit_p) = (
+            _merchant_table()
+        )
         # Payees implied by some memos (tax office, passport office...): one merchant per country.
         self.special: dict[int, np.ndarray] = {}
         for t in range(len(TEMPLATES)):
@@ -170,16 +236,27 @@ class _Generator:
             lang_of_country[ci] if (i * 2654435761 >> 7) % 100 < 35 else "en"
             for i, ci in enumerate(self.country_of.tolist())
         ]
-        self.rent_tids = np.array([t for t, (_, _, fn) in enumerate(TEMPLATES)
-                                   if fn.__name__ in ("_rent_iban", "_rent_plain")])
-        self.tids = {(kind, pii): template_ids(kind, pii) for kind in _KINDS for pii in (False, True)}
+        self.rent_tids = np.array(
+            [
+                t
+                for t, (_, _, fn) in enumerate(TEMPLATES)
+                if fn.__name__ in ("_rent_iban", "_rent_plain")
+            ]
+        )
+        self.tids = {
+            (kind, pii): template_ids(kind, pii) for kind in _KINDS for pii in (False, True)
+        }
 
     def chunk(self, index: int, with_labels: bool) -> pa.RecordBatch:
         start = index * CHUNK
         n = min(CHUNK, self.rows - start)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, 0xC4A2, index])))
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence([self.seed, 0xC4A2, index]))
+        )
         pool = self.pool
-        cust = np.minimum(np.searchsorted(pool.activity_cdf, rng.random(n), side="right"), pool.size - 1)
+        cust = np.minimum(
+            np.searchsorted(pool.activity_cdf, rng.random(n), side="right"), pool.size - 1
+        )
         country = self.country_of[cust]
 
         # Payees: mostly someone in the same country, sometimes anyone in the pool.
@@ -204,9 +281,11 @@ class _Generator:
         merchant = np.zeros(n, dtype=np.int64)
         for ci in range(len(COUNTRIES)):
             in_c = country == ci
-            for k, ids_, p in ((0, self.purchase_ids[ci], self.purchase_p[ci]),
-                               (4, self.purchase_ids[ci], self.purchase_p[ci]),
-                               (2, self.debit_ids[ci], self.debit_p[ci])):
+            for k, ids_, p in (
+                (0, self.purchase_ids[ci], self.purchase_p[ci]),
+                (4, self.purchase_ids[ci], self.purchase_p[ci]),
+                (2, self.debit_ids[ci], self.debit_p[ci]),
+            ):
                 mask = in_c & (kind == k)
                 if mask.any():
                     merchant[mask] = rng.choice(ids_, size=int(mask.sum()), p=p)
@@ -220,13 +299,17 @@ class _Generator:
         is_transfer = kind == 1
         rent = np.isin(tid, self.rent_tids) | (rng.random(n) < 0.05)
         eur[is_transfer] = np.where(
-            rent[is_transfer], np.exp(rng.normal(6.7, 0.35, int(is_transfer.sum()))),
-            np.exp(rng.normal(4.0, 1.1, int(is_transfer.sum()))))
+            rent[is_transfer],
+            np.exp(rng.normal(6.7, 0.35, int(is_transfer.sum()))),
+            np.exp(rng.normal(4.0, 1.1, int(is_transfer.sum()))),
+        )
         amount = eur * rate
         currency = self.currency[country].copy()
         foreign = (kind == 0) & (rng.random(n) < 0.04)
         if foreign.any():
-            fx = np.array(_FOREIGN, dtype=object)[rng.integers(0, len(_FOREIGN), int(foreign.sum()))]
+            fx = np.array(_FOREIGN, dtype=object)[
+                rng.integers(0, len(_FOREIGN), int(foreign.sum()))
+            ]
             home = currency[foreign]
             fx = np.where(fx == home, np.where(home == "USD", "EUR", "USD"), fx)
             currency[foreign] = fx
@@ -235,14 +318,15 @@ class _Generator:
         if is_atm.any():
             notes = [_ATM_NOTES[c] for c in currency[is_atm]]
             pick = rng.integers(0, 1 << 30, int(is_atm.sum()))
-            amount[is_atm] = [float(nt[q % len(nt)]) for nt, q in zip(notes, pick.tolist(), strict=True)]
+            amount[is_atm] = [
+                float(nt[q % len(nt)]) for nt, q in zip(notes, pick.tolist(), strict=True)
+            ]
         amount = np.round(amount, 2)
         amount[amount < 0.5] = 0.5
 
         # Merchant columns for transfers and cash.
         names = self.m_name[merchant].copy()
         mcc = self.m_mcc[merchant].copy()
-        us = currency == "USD"
         us_home = self.currency[country] == "USD"
         names[is_transfer] = np.where(us_home[is_transfer], "ACH Transfer", "SEPA Credit Transfer")
         instant = is_transfer & (rng.random(n) < 0.3)
@@ -250,14 +334,19 @@ class _Generator:
         mcc[is_transfer] = "4829"
         names[is_atm] = "ATM Withdrawal"
         mcc[is_atm] = "6011"
-        del us
 
         u = rng.random(n)
         online = self.m_online[merchant]
-        channel = np.where(online, np.where(u < 0.7, "online", "mobile_app"),
-                           np.where(u < 0.55, "contactless", "pos")).astype(object)
-        channel[is_transfer] = np.where(u[is_transfer] < 0.55, "mobile_app",
-                                        np.where(u[is_transfer] < 0.95, "online_banking", "branch"))
+        channel = np.where(
+            online,
+            np.where(u < 0.7, "online", "mobile_app"),
+            np.where(u < 0.55, "contactless", "pos"),
+        ).astype(object)
+        channel[is_transfer] = np.where(
+            u[is_transfer] < 0.55,
+            "mobile_app",
+            np.where(u[is_transfer] < 0.95, "online_banking", "branch"),
+        )
         channel[kind == 2] = "direct_debit"
         channel[is_atm] = "atm"
         channel[kind == 4] = "online"
@@ -275,8 +364,14 @@ class _Generator:
 
         # Fraud: about 1 %, likelier online, at night, abroad, for large or risky purchases.
         night = hour < 5
-        score = (0.9 * np.log(eur / 40.0) + 1.3 * (channel == "online") + 1.2 * night
-                 + 1.5 * foreign + 2.0 * self.m_risky[merchant] + 0.8 * is_atm)
+        score = (
+            0.9 * np.log(eur / 40.0)
+            + 1.3 * (channel == "online")
+            + 1.2 * night
+            + 1.5 * foreign
+            + 2.0 * self.m_risky[merchant]
+            + 0.8 * is_atm
+        )
         eligible = (kind == 0) | is_transfer | is_atm
         fraud_p = _calibrate(score, eligible, 0.01)
         is_fraud = eligible & (rng.random(n) < fraud_p)
@@ -284,16 +379,33 @@ class _Generator:
         # Memos.
         keys = rng.integers(0, 1 << 62, n)
         memos, offsets, s_start, s_end, s_type = _render(
-            self.writer, tid, cust, payee, keys, month, year, amount, names, currency, mcc, self.lang)
+            self.writer,
+            tid,
+            cust,
+            payee,
+            keys,
+            month,
+            year,
+            amount,
+            names,
+            currency,
+            mcc,
+            self.lang,
+        )
 
         # Assemble.
         taken = self.customers.take(pa.array(cust))
         ips = taken.column("ip_address")
         if is_fraud.any():
             r = Random(int(rng.integers(0, 1 << 62)))
-            fraud_ccs = [COUNTRIES[int(x)].cc for x in rng.integers(0, len(COUNTRIES), int(is_fraud.sum()))]
-            ips = pc.replace_with_mask(ips.combine_chunks(), pa.array(is_fraud),
-                                       pa.array([random_ip(r, cc) for cc in fraud_ccs]))
+            fraud_ccs = [
+                COUNTRIES[int(x)].cc for x in rng.integers(0, len(COUNTRIES), int(is_fraud.sum()))
+            ]
+            ips = pc.replace_with_mask(
+                ips.combine_chunks(),
+                pa.array(is_fraud),
+                pa.array([random_ip(r, cc) for cc in fraud_ccs]),
+            )
         txn = _transaction_ids(start, n, self.seed)
         arrays = {
             **{name: taken.column(name) for name in taken.column_names},
@@ -313,9 +425,16 @@ class _Generator:
         schema = SCHEMA
         if with_labels:
             spans = pa.StructArray.from_arrays(
-                [pa.array(s_start, pa.int32()), pa.array(s_end, pa.int32()), pa.array(s_type, pa.string())],
-                fields=list(SPAN_TYPE.value_type))
-            columns.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), spans, type=SPAN_TYPE))
+                [
+                    pa.array(s_start, pa.int32()),
+                    pa.array(s_end, pa.int32()),
+                    pa.array(s_type, pa.string()),
+                ],
+                fields=list(SPAN_TYPE.value_type),
+            )
+            columns.append(
+                pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), spans, type=SPAN_TYPE)
+            )
             schema = LABELED_SCHEMA
         return pa.RecordBatch.from_arrays(columns, schema=schema)
 
@@ -337,17 +456,31 @@ def _calibrate(score: np.ndarray, eligible: np.ndarray, rate: float) -> np.ndarr
 def _transaction_ids(start: int, n: int, seed: int) -> list[str]:
     """Unique, unordered-looking ids: a bijection of the row number on 48 bits."""
     mask = np.uint64((1 << 48) - 1)
-    x = (np.arange(start, start + n, dtype=np.uint64) + np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFFFFFF)) & mask
+    x = (
+        np.arange(start, start + n, dtype=np.uint64)
+        + np.uint64((seed * 0x9E3779B1 + 0x5851F42D4C95) & 0xFFFFFFFFFFFF)
+    ) & mask
     x = (x * np.uint64(0x5DEECE66D)) & mask
     x ^= x >> np.uint64(21)
     x = (x * np.uint64(0x2545F4914F6D)) & mask
     x ^= x >> np.uint64(17)
-    return ["TX%012X" % v for v in x.tolist()]
+    return [f"TX{v:012X}" for v in x.tolist()]
 
 
-def _render(writer: MemoWriter, tid: np.ndarray, cust: np.ndarray, payee: np.ndarray,
-            keys: np.ndarray, month: np.ndarray, year: np.ndarray, amount: np.ndarray,
-            names: np.ndarray, currency: np.ndarray, mcc: np.ndarray, lang: list[str]):
+def _render(
+    writer: MemoWriter,
+    tid: np.ndarray,
+    cust: np.ndarray,
+    payee: np.ndarray,
+    keys: np.ndarray,
+    month: np.ndarray,
+    year: np.ndarray,
+    amount: np.ndarray,
+    names: np.ndarray,
+    currency: np.ndarray,
+    mcc: np.ndarray,
+    lang: list[str],
+):
     """Fill every row's memo; spans come back flat, with list offsets."""
     memos: list[str] = []
     offsets = [0]
@@ -356,9 +489,18 @@ def _render(writer: MemoWriter, tid: np.ndarray, cust: np.ndarray, payee: np.nda
     s_type: list[str] = []
     builders = [t[2] for t in TEMPLATES]
     for t, c, p, k, mo, yr, amt, mer, cur, code in zip(
-            tid.tolist(), cust.tolist(), payee.tolist(), keys.tolist(), month.tolist(),
-            year.tolist(), amount.tolist(), names.tolist(), currency.tolist(), mcc.tolist(),
-            strict=True):
+        tid.tolist(),
+        cust.tolist(),
+        payee.tolist(),
+        keys.tolist(),
+        month.tolist(),
+        year.tolist(),
+        amount.tolist(),
+        names.tolist(),
+        currency.tolist(),
+        mcc.tolist(),
+        strict=True,
+    ):
         text, spans = assemble(builders[t](writer, c, p, k, mo, yr, amt, mer, cur, lang[c], code))
         for begin, end, kind in spans:
             s_start.append(begin)
@@ -369,42 +511,49 @@ def _render(writer: MemoWriter, tid: np.ndarray, cust: np.ndarray, payee: np.nda
     return memos, offsets, s_start, s_end, s_type
 
 
-def generate(rows: int, seed: int = 0, batch_size: int = 65_536,
-             with_labels: bool = False) -> Iterator[pa.RecordBatch]:
+def generate(
+    rows: int, seed: int = 0, batch_size: int = 65_536, with_labels: bool = False
+) -> Iterator[pa.RecordBatch]:
     """Yield `rows` synthetic transactions as record batches of at most `batch_size` rows.
 
     Deterministic in (rows, seed): the same arguments give byte-identical data, whatever the
     batch size. With `with_labels`, each batch has a `memo_spans` column listing the exact
     character spans (start, end, type) of the personal data in that row's memo.
     """
-    _check_rows(rows, batch_size)
+    _check_args(rows, seed, batch_size)
     if rows == 0:
         return
     gen = _Generator(rows, seed)
-    pending: list[pa.RecordBatch] = []
-    held = 0
+    # Re-cut the fixed-size chunks into batches of the size asked for: slices are zero-copy,
+    # only a batch straddling two chunks is copied into one piece.
+    buffer: pa.Table | None = None
     for index in range((rows + CHUNK - 1) // CHUNK):
-        batch = gen.chunk(index, with_labels)
-        if batch_size == CHUNK and not pending:
-            yield batch
-            continue
-        pending.append(batch)
-        held += batch.num_rows
-        while held >= batch_size:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, batch_size).combine_chunks().to_batches()[0]
-            rest = table.slice(batch_size)
-            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
-            held = rest.num_rows
-    if held:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        chunk = pa.Table.from_batches([gen.chunk(index, with_labels)])
+        buffer = chunk if buffer is None else pa.concat_tables([buffer, chunk])
+        pos = 0
+        while buffer.num_rows - pos >= batch_size:
+            yield _one_batch(buffer.slice(pos, batch_size))
+            pos += batch_size
+        buffer = buffer.slice(pos)
+    if buffer is not None and buffer.num_rows:
+        yield _one_batch(buffer)
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    batches = table.combine_chunks().to_batches()
+    return batches[0]
 
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
 
 
-def write_sample(path: str | os.PathLike[str], rows: int, seed: int = 0, fmt: str | None = None,
-                 labels_path: str | os.PathLike[str] | None = None) -> int:
+def write_sample(
+    path: str | os.PathLike[str],
+    rows: int,
+    seed: int = 0,
+    fmt: str | None = None,
+    labels_path: str | os.PathLike[str] | None = None,
+) -> int:
     """Write a sample table (CSV, Parquet or JSON lines) and optionally its memo labels.
 
     Output goes to temporary files beside the targets and is renamed into place only when
@@ -413,9 +562,12 @@ def write_sample(path: str | os.PathLike[str], rows: int, seed: int = 0, fmt: st
     target = Path(path)
     fmt = fmt or _FORMATS.get(target.suffix.lower())
     if fmt not in ("csv", "parquet", "jsonl"):
-        raise VeilError(f"cannot tell the output format from {target.name!r}: use .csv, .parquet or "
-                        ".jsonl, or pass fmt", where=str(target))
-    _check_rows(rows)
+        raise VeilError(
+            f"cannot tell the output format from {target.name!r}: use .csv, .parquet or "
+            ".jsonl, or pass fmt",
+            where=str(target),
+        )
+    _check_args(rows, seed)
     label_target = Path(labels_path) if labels_path is not None else None
     temps: list[Path] = []
     try:
@@ -445,27 +597,26 @@ def _temp_beside(target: Path) -> Path:
 
 def _write(tmp: Path, fmt: str, tmp_labels: Path | None, rows: int, seed: int) -> int:
     written = 0
-    labels = open(tmp_labels, "w", encoding="utf-8") if tmp_labels is not None else None
-    try:
+    with contextlib.ExitStack() as stack:
+        labels = None
+        if tmp_labels is not None:
+            labels = stack.enter_context(open(tmp_labels, "w", encoding="utf-8"))
         batches = generate(rows, seed, with_labels=labels is not None)
         if fmt == "csv":
-            with pacsv.CSVWriter(str(tmp), SCHEMA) as writer:
-                for batch in batches:
-                    written += _emit_labels(labels, batch, written)
-                    writer.write_batch(batch.select(SCHEMA.names))
+            writer = stack.enter_context(pacsv.CSVWriter(str(tmp), SCHEMA))
+            write = writer.write_batch
         elif fmt == "parquet":
-            with pq.ParquetWriter(str(tmp), SCHEMA, compression="zstd") as writer:
-                for batch in batches:
-                    written += _emit_labels(labels, batch, written)
-                    writer.write_batch(batch.select(SCHEMA.names))
+            writer = stack.enter_context(pq.ParquetWriter(str(tmp), SCHEMA, compression="zstd"))
+            write = writer.write_batch
         else:
-            with open(tmp, "w", encoding="utf-8") as out:
-                for batch in batches:
-                    written += _emit_labels(labels, batch, written)
-                    _write_jsonl(out, batch.select(SCHEMA.names))
-    finally:
-        if labels is not None:
-            labels.close()
+            out = stack.enter_context(open(tmp, "w", encoding="utf-8"))
+
+            def write(batch: pa.RecordBatch) -> None:
+                _write_jsonl(out, batch)
+
+        for batch in batches:
+            written += _emit_labels(labels, batch, written)
+            write(batch.select(SCHEMA.names))
     return written
 
 
@@ -474,10 +625,16 @@ def _emit_labels(out, batch: pa.RecordBatch, first_row: int) -> int:
         memos = batch.column("memo").to_pylist()
         spans = batch.column("memo_spans").to_pylist()
         for j, (memo, row_spans) in enumerate(zip(memos, spans, strict=True)):
-            out.write(json.dumps({
-                "row": first_row + j, "memo": memo,
-                "spans": [[s["start"], s["end"], s["type"]] for s in row_spans],
-            }, ensure_ascii=False))
+            out.write(
+                json.dumps(
+                    {
+                        "row": first_row + j,
+                        "memo": memo,
+                        "spans": [[s["start"], s["end"], s["type"]] for s in row_spans],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             out.write("\n")
     return batch.num_rows
 

@@ -27,8 +27,21 @@ Span = tuple[int, int, str]
 Part = str | tuple[str, str]
 
 SPAN_TYPES = (
-    "person", "email", "phone", "iban", "bic", "card", "vat", "national_id", "us_ssn",
-    "date_of_birth", "ip_address", "postcode", "street_address", "account_number", "passport",
+    "person",
+    "email",
+    "phone",
+    "iban",
+    "bic",
+    "card",
+    "vat",
+    "national_id",
+    "us_ssn",
+    "date_of_birth",
+    "ip_address",
+    "postcode",
+    "street_address",
+    "account_number",
+    "passport",
 )
 
 _FMT = phonenumbers.PhoneNumberFormat
@@ -71,7 +84,7 @@ class MemoWriter:
         self.ip = cols["ip_address"]
         self.cc = [_CCS[k] for k in pool.country_idx.tolist()]
         self.male = pool.male.tolist()
-        self._phones: dict[int, tuple[str, str, str]] = {}
+        self._phones: dict[tuple[int, int], str] = {}
 
     # -- renderings of one value, the ways people write it --------------------------------
 
@@ -95,33 +108,46 @@ class MemoWriter:
             return [("person", first)]
         return [("person", self.full[i].upper())]
 
-    def phone(self, i: int, k: int) -> str:
-        if i not in self._phones:
-            number = phonenumbers.parse(self.pool.phone_e164[i], None)
-            self._phones[i] = (
-                self.pool.phone_e164[i],
-                phonenumbers.format_number(number, _FMT.INTERNATIONAL),
-                phonenumbers.format_number(number, _FMT.NATIONAL),
+    def _formatted(self, i: int, fmt: int) -> str:
+        key = (i, fmt)
+        text = self._phones.get(key)
+        if text is None:
+            e164 = self.pool.phone_e164[i]
+            calling = phonenumbers.country_code_for_region(self.cc[i])
+            nsn = e164[len(str(calling)) + 1 :]
+            number = phonenumbers.PhoneNumber(
+                country_code=calling,
+                national_number=int(nsn),
+                italian_leading_zero=nsn[0] == "0" or None,
             )
-        e164, intl, national = self._phones[i]
+            text = self._phones[key] = phonenumbers.format_number(number, fmt)
+        return text
+
+    def phone(self, i: int, k: int) -> str:
+        """The number in one of the ways people write it (E.164, international, national...)."""
+        e164 = self.pool.phone_e164[i]
         style = k % 6
         if style == 0:
             return e164
         if style == 1 or (style == 4 and self.cc[i] == "US"):
-            return intl
+            return self._formatted(i, _FMT.INTERNATIONAL)
         if style == 2:
-            return national
+            return self._formatted(i, _FMT.NATIONAL)
         if style == 3:
-            return "00" + e164[1:] if self.cc[i] != "US" else intl.replace(" ", ".")
+            return (
+                "00" + e164[1:]
+                if self.cc[i] != "US"
+                else (self._formatted(i, _FMT.INTERNATIONAL).replace(" ", "."))
+            )
         if style == 4:
-            return intl.replace(" ", "-")
-        return national.replace(" ", "")
+            return self._formatted(i, _FMT.INTERNATIONAL).replace(" ", "-")
+        return self._formatted(i, _FMT.NATIONAL).replace(" ", "")
 
     @staticmethod
     def iban_text(value: str, k: int) -> str:
         if k % 3 == 0:
             return value
-        grouped = " ".join(value[j:j + 4] for j in range(0, len(value), 4))
+        grouped = " ".join(value[j : j + 4] for j in range(0, len(value), 4))
         return grouped if k % 3 == 1 else grouped.lower() if k % 7 == 0 else grouped
 
     @staticmethod
@@ -132,15 +158,18 @@ class MemoWriter:
         if len(value) == 15:  # Amex groups 4-6-5
             groups = [value[:4], value[4:10], value[10:]]
         else:
-            groups = [value[j:j + 4] for j in range(0, 16, 4)]
+            groups = [value[j : j + 4] for j in range(0, 16, 4)]
         return ("-" if style == 3 else " ").join(groups)
 
     @staticmethod
     def dob_text(born: dt.date, k: int, cc: str) -> str:
         style = k % 5
         if cc == "US":
-            return (born.strftime("%m/%d/%Y") if style < 3
-                    else f"{MONTHS['en'][born.month - 1]} {born.day}, {born.year}")
+            return (
+                born.strftime("%m/%d/%Y")
+                if style < 3
+                else f"{MONTHS['en'][born.month - 1]} {born.day}, {born.year}"
+            )
         if style == 0:
             return born.strftime("%d/%m/%Y")
         if style == 1:
@@ -161,9 +190,20 @@ class MemoWriter:
         if k % 3 == 0 and cc in ("DE", "FR", "BE", "NL"):
             value = value.replace(" ", "").replace(".", "").replace("-", "")
         label = {
-            "DE": "Steuer-ID", "FR": "NIR", "IT": "Codice fiscale", "ES": "DNI", "NL": "BSN",
-            "BE": "Rijksregisternr.", "AT": "SVNR", "PL": "PESEL", "PT": "NIF", "SE": "personnr",
-            "DK": "CPR", "FI": "HETU", "IE": "PPSN", "US": "SSN",
+            "DE": "Steuer-ID",
+            "FR": "NIR",
+            "IT": "Codice fiscale",
+            "ES": "DNI",
+            "NL": "BSN",
+            "BE": "Rijksregisternr.",
+            "AT": "SVNR",
+            "PL": "PESEL",
+            "PT": "NIF",
+            "SE": "personnr",
+            "DK": "CPR",
+            "FI": "HETU",
+            "IE": "PPSN",
+            "US": "SSN",
         }[cc]
         kind = "us_ssn" if cc == "US" else "national_id"
         return [label, " ", (kind, value)]
@@ -184,14 +224,35 @@ def _r(k: int) -> Random:
 # Templates whose memo implies who was paid: (payee by country, default payee, MCC, log-mean
 # and log-sd of the EUR amount). The row's merchant, category and amount follow the memo.
 MERCHANT_OVERRIDES: dict[str, tuple[dict[str, str], str, str, float, float]] = {
-    "_tax_id": ({
-        "DE": "Finanzamt", "FR": "DGFiP Impots", "IT": "Agenzia delle Entrate", "ES": "AEAT",
-        "NL": "Belastingdienst", "BE": "SPF Finances", "AT": "Finanzamt Oesterreich",
-        "PL": "Urzad Skarbowy", "PT": "Autoridade Tributaria", "SE": "Skatteverket",
-        "DK": "Skattestyrelsen", "FI": "Verohallinto", "IE": "Revenue Commissioners",
-        "US": "IRS USATAXPYMT"}, "Tax office", "9311", 6.3, 0.9),
-    "_passport": ({"DE": "Buergeramt", "AT": "Magistrat Passamt", "US": "US Department of State"},
-                  "Passport Office", "9399", 4.3, 0.2),
+    "_tax_id": (
+        {
+            "DE": "Finanzamt",
+            "FR": "DGFiP Impots",
+            "IT": "Agenzia delle Entrate",
+            "ES": "AEAT",
+            "NL": "Belastingdienst",
+            "BE": "SPF Finances",
+            "AT": "Finanzamt Oesterreich",
+            "PL": "Urzad Skarbowy",
+            "PT": "Autoridade Tributaria",
+            "SE": "Skatteverket",
+            "DK": "Skattestyrelsen",
+            "FI": "Verohallinto",
+            "IE": "Revenue Commissioners",
+            "US": "IRS USATAXPYMT",
+        },
+        "Tax office",
+        "9311",
+        6.3,
+        0.9,
+    ),
+    "_passport": (
+        {"DE": "Buergeramt", "AT": "Magistrat Passamt", "US": "US Department of State"},
+        "Passport Office",
+        "9399",
+        4.3,
+        0.2,
+    ),
     "_membership": ({}, "Club membership", "7997", 3.4, 0.5),
     "_kyc_dob": ({}, "Bank service fee", "6012", 1.8, 0.4),
 }
@@ -226,7 +287,8 @@ def template(kind: str, pii: bool) -> Callable[[Builder], Builder]:
 @template("transfer", True)
 def _transfer_to(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = {"de": "Überweisung an ", "fr": "Virement à ", "es": "Transferencia a "}.get(
-        lang, _pick(("Transfer to ", "Payment to ", "Sent to ", "To "), k >> 4))
+        lang, _pick(("Transfer to ", "Payment to ", "Sent to ", "To "), k >> 4)
+    )
     return [lead, *w.person(p, k >> 8)]
 
 
@@ -248,8 +310,17 @@ def _pay_mr(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list
 @template("transfer", True)
 def _dinner(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     who = w.person(p, 7 + 9 * (k >> 5)) if k % 3 else w.person(p, k >> 5)
-    tail = _pick((" - thanks for dinner", " concert tickets", " your share of the Airbnb",
-                  " - birthday gift", ", cheers!", " for the football tickets"), k >> 11)
+    tail = _pick(
+        (
+            " - thanks for dinner",
+            " concert tickets",
+            " your share of the Airbnb",
+            " - birthday gift",
+            ", cheers!",
+            " for the football tickets",
+        ),
+        k >> 11,
+    )
     return [*who, tail]
 
 
@@ -272,17 +343,27 @@ def _gift_born(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> l
     lead = _pick(("Gift for ", "Birthday present for ", "For "), k >> 3)
     mid = _pick((", born ", " (born ", ", DOB ", " b. "), k >> 5)
     tail = ")" if mid == " (born " else ""
-    return [lead, ("person", w.pool.first[p]), mid,
-            ("date_of_birth", w.dob_text(born, k >> 7, w.cc[p])), tail]
+    return [
+        lead,
+        ("person", w.pool.first[p]),
+        mid,
+        ("date_of_birth", w.dob_text(born, k >> 7, w.cc[p])),
+        tail,
+    ]
 
 
 @template("transfer", True)
 def _to_iban_bic(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     if w.iban[p] is None:
         return _us_account(w, c, p, k, mo, yr, amt, mer, cur, lang)
-    return [*w.person(p, k >> 3), " ", ("iban", w.iban_text(w.iban[p], k >> 7)),
-            _pick((" BIC ", " / ", " (BIC: "), k >> 10), ("bic", w.bic[p]),
-            ")" if (k >> 10) % 3 == 2 else ""]
+    return [
+        *w.person(p, k >> 3),
+        " ",
+        ("iban", w.iban_text(w.iban[p], k >> 7)),
+        _pick((" BIC ", " / ", " (BIC: "), k >> 10),
+        ("bic", w.bic[p]),
+        ")" if (k >> 10) % 3 == 2 else "",
+    ]
 
 
 @template("transfer", True)
@@ -293,8 +374,13 @@ def _us_account(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> 
     q = int(us[p % len(us)])
     routing = US_ROUTING[(k >> 3) % len(US_ROUTING)]
     acct = w.pool.us_account[q] or ""
-    return [_pick(("Wire to ", "ACH to ", "Loan repayment "), k >> 6), *w.person(q, k >> 9),
-            " acct ", ("account_number", acct), f" routing {routing}"]
+    return [
+        _pick(("Wire to ", "ACH to ", "Loan repayment "), k >> 6),
+        *w.person(q, k >> 9),
+        " acct ",
+        ("account_number", acct),
+        f" routing {routing}",
+    ]
 
 
 @template("transfer", True)
@@ -302,8 +388,12 @@ def _phone_transfer(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="")
     if lang == "es" or w.cc[c] == "ES":
         return ["Bizum a ", *w.person(p, k >> 4), " ", ("phone", w.phone(p, k >> 8))]
     if w.cc[c] == "US":
-        return ["Zelle to ", *w.person(p, k >> 4), " ",
-                ("phone", w.phone(p, k >> 8)) if k % 2 else ("email", w.email[p])]
+        return [
+            "Zelle to ",
+            *w.person(p, k >> 4),
+            " ",
+            ("phone", w.phone(p, k >> 8)) if k % 2 else ("email", w.email[p]),
+        ]
     return ["Transfer to ", *w.person(p, k >> 4), " (", ("phone", w.phone(p, k >> 8)), ")"]
 
 
@@ -312,13 +402,20 @@ def _sepa_upper(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> 
     if w.iban[p] is None:
         return _transfer_to(w, c, p, k, mo, yr, amt, mer, cur, lang)
     name = ids.ascii_fold(f"{w.pool.last[p]} {w.pool.first[p]}").upper()
-    return ["SEPA UEBERWEISUNG ", ("person", name), " IBAN ", ("iban", w.iban[p]),
-            f" EREF {yr}{mo + 1:02d}{(k >> 5) % 100000:05d}"]
+    return [
+        "SEPA UEBERWEISUNG ",
+        ("person", name),
+        " IBAN ",
+        ("iban", w.iban[p]),
+        f" EREF {yr}{mo + 1:02d}{(k >> 5) % 100000:05d}",
+    ]
 
 
 @template("transfer", True)
 def _pocket_money(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    word = {"de": "Taschengeld ", "fr": "Argent de poche ", "es": "Paga "}.get(lang, "Pocket money ")
+    word = {"de": "Taschengeld ", "fr": "Argent de poche ", "es": "Paga "}.get(
+        lang, "Pocket money "
+    )
     return [word, ("person", w.pool.first[p]), f" {_month(lang, mo)}"]
 
 
@@ -336,22 +433,51 @@ def _rent_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> 
         return [f"Miete {mo + 1:02d}/{yr}"]
     if lang == "fr":
         return [f"Loyer {_month(lang, mo)} {yr}"]
-    return [_pick((f"{_month('en', mo)} rent {mo + 1:02d}/{yr}", f"Rent {mo + 1:02d}/{yr}",
-                   f"rent {_month('en', mo)}"), k)]
+    return [
+        _pick(
+            (
+                f"{_month('en', mo)} rent {mo + 1:02d}/{yr}",
+                f"Rent {mo + 1:02d}/{yr}",
+                f"rent {_month('en', mo)}",
+            ),
+            k,
+        )
+    ]
 
 
 @template("transfer", False)
 def _savings(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return [_pick(("Savings", "Transfer to savings", "Umbuchung Sparkonto", "Monthly savings plan",
-                   f"Savings plan {mo + 1:02d}/{yr}", "ETF Sparplan", "Investment top-up"), k)]
+    return [
+        _pick(
+            (
+                "Savings",
+                "Transfer to savings",
+                "Umbuchung Sparkonto",
+                "Monthly savings plan",
+                f"Savings plan {mo + 1:02d}/{yr}",
+                "ETF Sparplan",
+                "Investment top-up",
+            ),
+            k,
+        )
+    ]
 
 
 @template("transfer", False)
 def _invoice_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     n = (k >> 3) % 90000 + 10000
-    return [_pick((f"Invoice {yr}-{n % 1000:03d}", f"Rechnung Nr. {n}", f"Facture F-{yr}-{n % 10000:04d}",
-                   f"Inv. {n} dated {(k >> 5) % 28 + 1:02d}/{mo + 1:02d}/{yr}",
-                   f"Order {n}{(k >> 7) % 100:02d} deposit"), k)]
+    return [
+        _pick(
+            (
+                f"Invoice {yr}-{n % 1000:03d}",
+                f"Rechnung Nr. {n}",
+                f"Facture F-{yr}-{n % 10000:04d}",
+                f"Inv. {n} dated {(k >> 5) % 28 + 1:02d}/{mo + 1:02d}/{yr}",
+                f"Order {n}{(k >> 7) % 100:02d} deposit",
+            ),
+            k,
+        )
+    ]
 
 
 # ---- card purchases ----
@@ -360,13 +486,30 @@ def _invoice_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") 
 @template("purchase", False)
 def _merchant_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     day = (k >> 4) % 28 + 1
-    return [_pick((mer, f"{mer.upper()} {(k >> 6) % 9000 + 1000}", f"Card payment {mer} {day:02d}.{mo + 1:02d}.{yr}",
-                   f"POS {day:02d}.{mo + 1:02d}.{yr} {(k >> 9) % 24:02d}:{(k >> 12) % 60:02d} {mer}",
-                   f"{mer} {amt:.2f} {cur}", f"{mer} card ending {(k >> 14) % 9000 + 1000}"), k)]
+    return [
+        _pick(
+            (
+                mer,
+                f"{mer.upper()} {(k >> 6) % 9000 + 1000}",
+                f"Card payment {mer} {day:02d}.{mo + 1:02d}.{yr}",
+                f"POS {day:02d}.{mo + 1:02d}.{yr} {(k >> 9) % 24:02d}:{(k >> 12) % 60:02d} {mer}",
+                f"{mer} {amt:.2f} {cur}",
+                f"{mer} card ending {(k >> 14) % 9000 + 1000}",
+            ),
+            k,
+        )
+    ]
 
 
 _PHRASES = {
-    "5411": ("Groceries", "Weekly shop", "Einkauf", "Courses", "Compra supermercado", "groceries + drinks"),
+    "5411": (
+        "Groceries",
+        "Weekly shop",
+        "Einkauf",
+        "Courses",
+        "Compra supermercado",
+        "groceries + drinks",
+    ),
     "5499": ("Snacks", "Zakupy", "Drinks"),
     "5541": ("Fuel", "Tanken", "Carburant", "fuel + car wash"),
     "5814": ("Coffee", "Lunch", "Lunch with team", "Breakfast", "Kaffee"),
@@ -392,18 +535,32 @@ def _everyday(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> li
     return [_pick((*phrases, f"{_pick(phrases, k >> 5)} {amt:.2f} {cur}"), k)]
 
 
+def _num(k: int, shift: int, low: int, high: int) -> int:
+    """A number in [low, high) taken from the bits of the row's random key."""
+    return low + (k >> shift) % (high - low)
+
+
 @template("purchase", False)
 def _order_numbers(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    rng = _r(k)
-    return [_pick((
-        f"{mer} order {rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}",
-        f"Order #A-{rng.randrange(100000, 999999)}",
-        f"Order {rng.randrange(10**6, 10**8)} shipped {rng.randrange(1, 29):02d}.{mo + 1:02d}.{yr}",
-        f"Tracking 1Z{rng.randrange(10**15, 10**16)}",
-        f"Ref {yr}{mo + 1:02d}{rng.randrange(1, 29):02d}-{rng.randrange(1, 9999):04d}",
-        f"Booking {rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{rng.randrange(10000, 99999)}",
-        f"Payment 3 of 12, contract {rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}-{rng.randrange(10, 99)}",
-    ), k >> 2)]
+    style = (k >> 2) % 7
+    if style == 0:
+        return [
+            f"{mer} order {_num(k, 5, 100, 999)}-{_num(k, 15, 10**6, 10**7)}-{_num(k, 39, 10**6, 10**7)}"
+        ]
+    if style == 1:
+        return [f"Order #A-{_num(k, 5, 100000, 999999)}"]
+    if style == 2:
+        return [
+            f"Order {_num(k, 5, 10**6, 10**8)} shipped {_num(k, 35, 1, 29):02d}.{mo + 1:02d}.{yr}"
+        ]
+    if style == 3:
+        return [f"Tracking 1Z{_num(k, 5, 10**15, 10**16)}"]
+    if style == 4:
+        return [f"Ref {yr}{mo + 1:02d}{_num(k, 5, 1, 29):02d}-{_num(k, 10, 1, 9999):04d}"]
+    if style == 5:
+        return [f"Booking {'ABCDEFGHJKLMNPQRSTUVWXYZ'[(k >> 5) % 24]}{_num(k, 10, 10000, 99999)}"]
+    contract = f"{_num(k, 9, 10, 99)}-{_num(k, 16, 1000, 9999)}-{_num(k, 30, 10, 99)}"
+    return [f"Payment {_num(k, 5, 2, 12)} of 12, contract {contract}"]
 
 
 @template("purchase", True)
@@ -412,15 +569,23 @@ def _delivery(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> li
     parts: list[Part] = [_pick(("Delivery to ", "Ship to ", "Lieferung an "), k >> 2)]
     if (k >> 4) % 2:
         parts += [*w.person(who, k >> 6), ", "]
-    parts += [("street_address", w.street[who]), ", ", ("postcode", w.postcode[who]), " ",
-              w.city[who]]
+    parts += [
+        ("street_address", w.street[who]),
+        ", ",
+        ("postcode", w.postcode[who]),
+        " ",
+        w.city[who],
+    ]
     return parts
 
 
 @template("purchase", True)
 def _login_ip(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return [_pick(("Login from ", "New device ", "3DS challenge from IP "), k >> 2), ("ip_address", w.ip[c]),
-            _pick(("", f" - {mer}", " approved"), k >> 5)]
+    return [
+        _pick(("Login from ", "New device ", "3DS challenge from IP "), k >> 2),
+        ("ip_address", w.ip[c]),
+        _pick(("", f" - {mer}", " approved"), k >> 5),
+    ]
 
 
 @template("purchase", True)
@@ -432,7 +597,8 @@ def _email_ref(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> l
 
 @template("purchase", True)
 def _order_for(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return [f"{mer} order for ", *w.person(p, k >> 2), ", tel. ", ("phone", w.phone(p, k >> 6))]
+    lead = "Gift card for " if mcc in ("4899", "5818", "5816") else f"{mer} order for "
+    return [lead, *w.person(p, k >> 2), ", tel. ", ("phone", w.phone(p, k >> 6))]
 
 
 # ---- direct debits ----
@@ -440,16 +606,24 @@ def _order_for(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> l
 
 @template("debit", False)
 def _debit_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    rng = _r(k)
-    q = mo // 3 + 1
-    return [_pick((
-        f"Mandate ref. MNDT-{yr}-{rng.randrange(1, 99999):05d}",
-        f"{mer} contract no. {rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}-{rng.randrange(10, 99)}",
-        f"Policy {rng.randrange(10**6, 10**7)} premium {mo + 1:02d}/{yr}",
-        f"Electricity bill Q{q}/{yr}", f"Phone bill {mo + 1:02d}/{yr}",
-        f"{mer} {_month('en', mo)} {yr}", f"Abschlag {_month('de', mo)} {yr}",
-        f"Kindergarten fees {_month('en', mo)}",
-    ), k >> 1)]
+    style = (k >> 1) % 8
+    if style == 0:
+        return [f"Mandate ref. MNDT-{yr}-{_num(k, 5, 1, 99999):05d}"]
+    if style == 1:
+        return [
+            f"{mer} contract no. {_num(k, 5, 10, 99)}-{_num(k, 12, 1000, 9999)}-{_num(k, 26, 10, 99)}"
+        ]
+    if style == 2:
+        return [f"Policy {_num(k, 5, 10**6, 10**7)} premium {mo + 1:02d}/{yr}"]
+    return [
+        (
+            f"Electricity bill Q{mo // 3 + 1}/{yr}",
+            f"Phone bill {mo + 1:02d}/{yr}",
+            f"{mer} {_month('en', mo)} {yr}",
+            f"Abschlag {_month('de', mo)} {yr}",
+            f"Kindergarten fees {_month('en', mo)}",
+        )[style - 3]
+    ]
 
 
 @template("debit", True)
@@ -468,20 +642,27 @@ def _membership(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> 
 
 @template("debit", True)
 def _passport(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    lead = {"de": "Reisepass Gebühr Nr. "}.get(lang, _pick(("Passport renewal fee - ", "Visa application, passport "), k))
+    lead = {"de": "Reisepass Gebühr Nr. "}.get(
+        lang, _pick(("Passport renewal fee - ", "Visa application, passport "), k)
+    )
     return [lead, ("passport", ids.passport(_r(k), w.cc[c]))]
 
 
 @template("debit", True)
 def _kyc_dob(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return ["KYC update ", *w.person(c, k >> 2), ", DOB ",
-            ("date_of_birth", w.dob_text(w.pool.birth[c], k >> 6, w.cc[c]))]
+    return [
+        "KYC update ",
+        *w.person(c, k >> 2),
+        ", DOB ",
+        ("date_of_birth", w.dob_text(w.pool.birth[c], k >> 6, w.cc[c])),
+    ]
 
 
 @template("debit", True)
 def _callback(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
     lead = {"de": "Rückruf unter ", "fr": "Rappeler au ", "es": "Llamar al "}.get(
-        lang, _pick(("Call back on ", "Contact: ", "questions? call "), k >> 2))
+        lang, _pick(("Call back on ", "Contact: ", "questions? call "), k >> 2)
+    )
     return [lead, ("phone", w.phone(c if k % 2 else p, k >> 5))]
 
 
@@ -490,20 +671,40 @@ def _callback(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> li
 
 @template("atm", False)
 def _atm(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return [_pick(("ATM withdrawal", "Cash withdrawal", "Geldautomat", "Retrait DAB",
-                   f"ATM {(k >> 3) % 24:02d}:{(k >> 8) % 60:02d} {amt:.0f} {cur}"), k)]
+    return [
+        _pick(
+            (
+                "ATM withdrawal",
+                "Cash withdrawal",
+                "Geldautomat",
+                "Retrait DAB",
+                f"ATM {(k >> 3) % 24:02d}:{(k >> 8) % 60:02d} {amt:.0f} {cur}",
+            ),
+            k,
+        )
+    ]
 
 
 @template("refund", True)
 def _refund_card(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    lead = _pick(("refund to card ", "Refund to card ", "Chargeback card ", "Erstattung Karte "), k >> 2)
+    lead = {"de": "Erstattung auf Karte ", "fr": "Remboursement carte "}.get(
+        lang, _pick(("refund to card ", "Refund to card ", "Chargeback card "), k >> 2)
+    )
     return [lead, ("card", w.card_text(w.card[c], k >> 4)), f" - {mer}"]
 
 
 @template("refund", False)
 def _refund_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") -> list[Part]:
-    return [_pick((f"Refund order {(k >> 2) % 900000 + 100000}", f"{mer} refund",
-                   f"Refund card ending {(k >> 5) % 9000 + 1000}"), k)]
+    return [
+        _pick(
+            (
+                f"Refund order {(k >> 2) % 900000 + 100000}",
+                f"{mer} refund",
+                f"Refund card ending {(k >> 5) % 9000 + 1000}",
+            ),
+            k,
+        )
+    ]
 
 
 def template_ids(kind: str, pii: bool) -> list[int]:

@@ -29,9 +29,13 @@ _END_AFTER = re.compile(r"^(?:$|[,.;)\n]|\s+\(|\s+[A-Z]{2}\b)")
 
 def postcode_surroundings(before: str, after: str) -> bool:
     """Address-like surroundings: "..., 75001 Paris", "Madrid, 28001", "Springfield, IL 62704"."""
-    if _CITY_AFTER.match(after) and _BEFORE_OK.search(before):
-        return True
-    return bool(_CITY_BEFORE.search(before) and _END_AFTER.match(after))
+    a0 = after[:1]
+    if a0 in (" ", ",") and after[1:3].strip(" ")[:1].isupper():
+        if _CITY_AFTER.match(after) and _BEFORE_OK.search(before[-24:]):
+            return True
+    if a0 in ("", ",", ".", ";", ")", "\n", " ") and before[-2:-1].isalpha() or before[-4:-3].isalpha():
+        return bool(_CITY_BEFORE.search(before[-40:]) and _END_AFTER.match(after))
+    return False
 
 
 def _faker_street_words() -> tuple[list[str], list[str]]:
@@ -103,6 +107,24 @@ STREET_PATTERN = (
 _STREET_RE = re.compile(STREET_PATTERN)
 
 
+def _re2_alt(words: list[str]) -> str:
+    return "|".join("".join("\\" + c if c.isascii() and not c.isalnum() else c for c in w)
+                    for w in words)
+
+
+# RE2 prefilter: a street word as a whole word, or a compound street name before a number
+_COMPOUND_WORDS = _COMPOUND_SUF.replace("\\.", ".").split("|")
+_STANDALONE = [w for w in _SUFFIXES + _PREFIXES if w not in _COMPOUND_WORDS]
+STREET_PREFILTER = (
+    r"(?i:\b(?:" + _re2_alt(_STANDALONE) + r")(?:\b|[^a-z]))|(?i:(?:"
+    + _re2_alt(_COMPOUND_WORDS) + r")\s\d)"
+)
+POSTCODE_PREFILTER = (
+    r"\d{4,5} \p{Lu}|\p{L}, \d{4,5}\b|\d{2}-\d{3} \p{Lu}|\d{4}-\d{3} \p{Lu}|\d{3} \d{2} \p{Lu}"
+    r"|[A-Z]{2} \d{5}|(?i:zip|post|plz|cap\b|cp\b|c\.p\.|c[oó]digo|addr|adres|indirizzo|direcci)"
+)
+
+
 def contains_street_address(value: str) -> bool:
     return bool(_STREET_RE.search(value[:300]))
 
@@ -143,7 +165,7 @@ RECOGNIZERS = [
         type="postcode",
         pattern=NUM_L + r"(?:\d{5}(?:-\d{4})?|\d{4}|\d{2}-\d{3}|\d{4}-\d{3}|\d{3} \d{2})" + NUM_R,
         value_pattern=r"(?:[A-Za-z]{1,2}-)?(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{4}|[0-9]{2}-[0-9]{3}|[0-9]{4}-[0-9]{3}|[0-9]{3} [0-9]{2})",
-        prefilter=r"\d{2}-?\d{2}",
+        prefilter=POSTCODE_PREFILTER,
         strength="context",
         context=POSTAL_CONTEXT,
         context_fn=postcode_surroundings,
@@ -158,7 +180,7 @@ RECOGNIZERS = [
         type="street_address",
         pattern=STREET_PATTERN,
         value_pattern=r".*[0-9].*",
-        prefilter=r"\d",
+        prefilter=STREET_PREFILTER,
         validator=contains_street_address,
         validator_name="street pattern",
         strength="context",

@@ -41,8 +41,8 @@ PAYEE_WORDS = (
     "to", "from", "by", "for", "payee", "payer", "beneficiary", "recipient", "sender",
     "debtor", "creditor", "name", "customer", "client", "holder", "owner", "an", "von", "für",
     "à", "pour", "par", "de", "a", "da", "per", "para", "aan", "van", "voor", "do", "od",
-    "dla", "till", "från", "til", "fra", "with", "via", "and", "und", "et", "y", "e", "&",
-    "contact", "signed", "regards", "ordered by", "on behalf of", "zugunsten", "empfänger",
+    "dla", "till", "från", "til", "fra", "with", "via",
+    "contact", "signed", "regards", "ordered by", "behalf of", "zugunsten", "empfänger",
     "auftraggeber", "bénéficiaire", "beneficiario", "ordinante", "begunstigde",
 )
 
@@ -53,7 +53,9 @@ COMPANY_WORDS = frozenset(
     groupe gruppe grupo gruppo holding holdings bank partners associates associati asociados
     consulting services solutions systems technologies international industries enterprises
     foundation stiftung verein trust fund company compagnie compañía compagnia sons söhne
-    figli hijos fils brothers gebrüder hermanos fratelli frères e.k. mbb cie""".split()
+    figli hijos fils brothers gebrüder hermanos fratelli frères e.k. mbb cie s.a. s.coop.
+    s.com. s.a.r.l. s.l. s.r.l. s.p.a. s.a.s. b.v. n.v. e.v. s.c. s.n.c. s.l.u. ltda
+    s.l.l. s.c.p. s.e. a.s. o.y. sp.j. sp.k. s.l.n.e groep gebr vof v.o.f. cv c.v.""".split()
 )
 
 # Capitalized words common in payment memos that are also in the name lists.
@@ -128,10 +130,10 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
 
 def _names(values: object) -> Iterator[str]:
     for v in values or ():  # type: ignore[attr-defined]
-        if isinstance(v, str) and v and v[0].isupper() and v.lower() not in STOPWORDS:
+        if isinstance(v, str) and v and v[0].isupper():
             yield v
             for part in re.split(r"[\s\-]", v):
-                if len(part) > 1 and part[0].isupper() and part.lower() not in STOPWORDS:
+                if len(part) > 1 and part[0].isupper():
                     yield part
 
 
@@ -144,23 +146,64 @@ RUN_PATTERN = (
     r"(?<![\w@])" + TOKEN + r"(?:[ ]+(?:" + PARTICLE + r"[ ]+){0,3}" + TOKEN + r"){0,4}(?![\w@])"
 )
 _TOKEN_SPLIT = re.compile(r"[ ]+")
-_TITLE_BEFORE = re.compile(
-    r"(?<![\w])(?:mr|mrs|ms|miss|mx|dr|prof|sir|herr|frau|hr|fr|m|mme|mlle|sr|sra|srta|sig|"
-    r"sig\.ra|sigra|signor|signora|dott|dott\.ssa|dhr|mevr|pan|pani|don|doña)\.?\s+$",
-)
-_SALUTE_BEFORE = re.compile(
-    r"(?<![\w])(?:" + "|".join(re.escape(w) for w in SALUTATIONS) + r")\s*,?\s+$"
-)
-_PAYEE_BEFORE = re.compile(
-    r"(?<![\w])(?:" + "|".join(re.escape(w) for w in PAYEE_WORDS) + r")\s*[:\-]?\s+$"
-)
-_COMPANY_AFTER = re.compile(
-    r"^(?:\s*(?:&|and|und|et|e|y|en|,)?\s*" + UPPER + r"[\w'’\-]*){0,3}[ ,]*(?:&\s*co\b|"
-    + "|".join(re.escape(w) for w in sorted(COMPANY_WORDS, key=len, reverse=True))
-    + r")(?![\w])",
-    re.IGNORECASE,
-)
+_JOINERS = frozenset(("&", "and", "und", "et", "e", "y", "en", ","))
+_STRIP = ",;:()[]\"'"
+
+
+def company_follows(after: str) -> bool:
+    """A company suffix within the next few capitalized words ("GmbH", "& Co", "S.A.")."""
+    for w in after[:60].split()[:5]:
+        wl = w.lower().strip(_STRIP)
+        if wl in COMPANY_WORDS or wl.rstrip(".") in COMPANY_WORDS:
+            return True
+        if wl.startswith("&") and wl[1:] in ("co", "co."):
+            return True
+        if not (w[:1].isupper() or wl in _JOINERS or w == "&"):
+            return False
+    return False
+
+
 _PARTICLES = frozenset(PARTICLE[3:-1].split("|"))
+# "Smith, Jones and Brown", "Bouvet & Fils": a list of surnames is a firm
+_FIRM_AFTER = re.compile(
+    r"^(?:(?:,\s*" + UPPER + r"[\w'’\-]*)+,?\s+(?:and|und|et|e|y|en|&)\s+" + UPPER
+    + r"|\s*&\s*" + UPPER + ")"
+)
+# a capitalized word right after a postcode is a town ("75001 Paris", "1012 AB Amsterdam")
+_AFTER_POSTCODE = re.compile(r"(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$")
+_SALUTE_WORDS = frozenset(w for w in SALUTATIONS if " " not in w)
+_PAYEE_SINGLE = frozenset(w for w in PAYEE_WORDS if " " not in w and len(w) > 2)
+
+
+_TITLE_WORDS = TITLES | {"sig.ra", "dott.ssa"}
+# first words of a run that make the rest a name candidate even when unknown ("Dear Xiomara")
+RUN_OPENERS = TITLES | frozenset(w for w in SALUTATIONS if " " not in w) | frozenset(
+    w for w in PAYEE_WORDS if " " not in w and len(w) > 2
+)
+_SALUTE_ALL = frozenset(SALUTATIONS)
+_PAYEE_ALL = frozenset(PAYEE_WORDS)
+
+
+def context_before(before_lower: str) -> tuple[bool, bool, bool]:
+    """(title, salutation, payee phrase) right before a name, from the last two words."""
+    tail = before_lower.rstrip()
+    if not tail or (tail[-1:] not in ".:,-" and not tail[-1:].isalpha()) :
+        return False, False, False
+    words = tail.rsplit(None, 2)[-2:]
+    last = words[-1].rstrip(":,-")
+    if not last:
+        if len(words) < 2:
+            return False, False, False
+        last = words[-2].rstrip(":,-")
+        words = words[:-1]
+    if last.rstrip(".") in _TITLE_WORDS or last in _TITLE_WORDS:
+        return True, False, False
+    two = " ".join(w.rstrip(":,-") for w in words) if len(words) == 2 else last
+    if last in _SALUTE_ALL or two in _SALUTE_ALL:
+        return False, True, False
+    if last in _PAYEE_ALL or two in _PAYEE_ALL:
+        return False, False, True
+    return False, False, False
 
 
 def _norm(tok: str) -> str:
@@ -178,42 +221,72 @@ def _known(tok: str, names: frozenset[str]) -> bool:
     return False
 
 
+def _first_last(tokens: list[str], i: int, first: frozenset[str], last: frozenset[str]) -> bool:
+    """tokens[i] is a first name and the next non-particle token a last name."""
+    if i < 0 or i + 1 >= len(tokens) or _norm(tokens[i]) not in first:
+        return False
+    j = i + 1
+    while j < len(tokens) - 1 and tokens[j] in _PARTICLES:
+        j += 1
+    return _known(_norm(tokens[j]), last)
+
+
 def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, float] | None:
     """Which tokens of a capitalized run form a person name, and how sure: returns
     (first token index, last token index inclusive, score) or None."""
     first_names, last_names = name_lists()
+    if any(t.lower() in COMPANY_WORDS for t in tokens):
+        return None
     before_l = before.lower()
-    titled = bool(_TITLE_BEFORE.search(before_l))
+    titled = salute = payee = False
     lo, hi = 0, len(tokens) - 1
-    # leading title tokens inside the run ("Mr John Smith")
-    while lo <= hi and tokens[lo].lower().rstrip(".") in TITLES:
-        titled = True
+    # leading title / salutation / payee / stop words inside the run ("Dear Mr John Smith")
+    while lo <= hi:
+        low = tokens[lo].lower()
+        if low in TITLES:
+            titled = True
+        elif low in _SALUTE_WORDS:
+            salute = True
+        elif low in _PAYEE_SINGLE:
+            payee = True
+        elif not (low in STOPWORDS or tokens[lo] in _PARTICLES):
+            break
+        elif low in STOPWORDS and _first_last(tokens, lo, first_names, last_names):
+            break  # "Milan Vignon", "Sep Huberts": a first name that is also a word
         lo += 1
-    while lo <= hi and (tokens[lo].lower() in STOPWORDS or tokens[lo] in _PARTICLES):
-        lo += 1
-    while hi >= lo and (tokens[hi].lower() in STOPWORDS or tokens[hi] in _PARTICLES):
+    if lo == 0:
+        titled, salute, payee = context_before(before_l)
+    elif titled:  # "Mr van Evelingen": the particle belongs to the surname
+        while lo > 0 and tokens[lo - 1] in _PARTICLES:
+            lo -= 1
+    while hi >= lo and (tokens[hi] in _PARTICLES or (len(tokens[hi]) == 1 and hi > lo)
+                        or (tokens[hi].lower() in STOPWORDS
+                            and not _first_last(tokens, hi - 1, first_names, last_names))):
         hi -= 1
     if lo > hi:
         return None
-    if any(t.lower() in COMPANY_WORDS for t in tokens[lo : hi + 1]):
-        return None
-    if _COMPANY_AFTER.match(after):
-        return None
-    salute = not titled and bool(_SALUTE_BEFORE.search(before_l)) if lo == 0 else False
-    payee = not titled and not salute and lo == 0 and bool(_PAYEE_BEFORE.search(before_l))
     norm = [_norm(t) for t in tokens]
-    allcaps = all(t.isupper() for t in tokens[lo : hi + 1])
-    known_any = [_known(t, first_names) or _known(t, last_names) for t in norm]
+    part = [t in _PARTICLES for t in tokens]
+    allcaps = all(t.isupper() for i, t in enumerate(tokens[lo : hi + 1]) if not part[lo + i])
+    known = [not part[i] and (_known(norm[i], first_names) or _known(norm[i], last_names))
+             for i in range(len(tokens))]
     # drop unknown leading words ("Paid Anna Schmidt") unless a title/salutation precedes
     if not (titled or salute):
-        while lo < hi and not known_any[lo]:
+        while lo < hi and (part[lo] or not known[lo]):
             lo += 1
-    # trailing unknown words: keep one right after a first name ("Anna Kowalczykowa")
-    while hi > lo and not known_any[hi]:
-        if hi == lo + 1 and _known(norm[lo], first_names) and not allcaps:
+    # trailing unknown word: keep one surname after a known name ("Anna Kowalczykowa",
+    # "Daan van den Velden"), drop the rest ("John Smith Rotterdam")
+    while hi > lo and not known[hi]:
+        j = hi - 1
+        while j > lo and part[j]:
+            j -= 1
+        unknown_before = any(not known[i] and not part[i] for i in range(lo, j + 1))
+        if not allcaps and not unknown_before and known[j] and (
+            part[hi - 1] or _known(norm[j], first_names)
+        ):
             break
-        hi -= 1
-    names = [n for n in norm[lo : hi + 1] if n not in _PARTICLES]
+        hi = j
+    names = [norm[i] for i in range(lo, hi + 1) if not part[i]]
     n = len(names)
     if n == 0:
         return None
@@ -229,16 +302,16 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
             score = 0.0
     else:
         f = _known(names[0], first_names)
-        lst = _known(names[-1], last_names)
+        lst = _known(names[-1], last_names) or any(part[lo : hi + 1])
         k = sum(1 for t in names if _known(t, first_names) or _known(t, last_names))
         if f and lst:
             score = 0.85
         elif f and k >= 1:
             score = 0.7
         elif k == n:
-            score = 0.65
-        elif k >= 1:
             score = 0.45
+        elif k >= 1:
+            score = 0.4
         else:
             score = 0.2
         if titled or salute or payee:
@@ -246,6 +319,12 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
         if allcaps:
             score -= 0.15 if k < n else 0.05
     if score <= 0.0:
+        return None
+    # organizations and towns: "Müller GmbH", "Bouvet et Fils", "Smith, Jones and Brown",
+    # "Renaud S.A.", "75001 Paris"
+    if company_follows(after) or (after[:1] == "." and company_follows(tokens[-1] + after)):
+        return None
+    if _FIRM_AFTER.match(after) or _AFTER_POSTCODE.search(before):
         return None
     return lo, hi, min(score, 1.0)
 

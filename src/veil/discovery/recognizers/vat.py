@@ -122,7 +122,7 @@ def _recognizers() -> list[Recognizer]:
                 strength="checksum",
                 context=VAT_CONTEXT,
                 context_required=True,
-                context_window=32,
+                context_window=16,
                 score=0.6,
                 shrink=True,
                 column_names=r"vat|tva|iva|ust|mwst|btw|moms|nip|nif|cvr|mva|tax",

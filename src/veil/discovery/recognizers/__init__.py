@@ -1,0 +1,29 @@
+"""Built-in recognizer families, one small module each."""
+
+from __future__ import annotations
+
+from veil.discovery.registry import Recognizer
+
+FAMILIES = (
+    "cards",
+    "banking",
+    "vat",
+    "national_ids",
+    "contact",
+    "network",
+    "crypto",
+    "dates",
+    "location",
+    "passport",
+    "persons",
+)
+
+
+def all_recognizers() -> list[Recognizer]:
+    import importlib
+
+    recs: list[Recognizer] = []
+    for fam in FAMILIES:
+        mod = importlib.import_module(f"veil.discovery.recognizers.{fam}")
+        recs.extend(mod.RECOGNIZERS)
+    return recs

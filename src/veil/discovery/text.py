@@ -1,0 +1,490 @@
+"""Personal data inside free text: ``find_spans(texts) -> list[list[Span]]``.
+
+How it stays fast without a language model:
+
+1. Recognizers sharing one regex form a group. For each group, pyarrow's RE2 runs a cheap
+   prefilter over the whole Arrow array (the recognizer's prefilter, or its context words when
+   context is required), so the Python regex only visits texts that can hold a match.
+2. The selected texts are joined with NUL separators and scanned by one ``finditer``; match
+   offsets map back to (text, offset) by bisection.
+3. Validators run only on candidates, each distinct candidate once (a per-finder cache).
+4. Per text, overlapping candidates are resolved: validated by a checksum first, then longer,
+   then higher score. A candidate that has the exact shape of a checksummed identifier (card,
+   IBAN) but fails its checksum vetoes every other reading of those characters, so a number
+   whose checksum fails is never reported under any type.
+
+Texts longer than ``max_chars`` are scanned up to that length and reported as truncated.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import threading
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from veil.discovery.recognizers import persons
+from veil.discovery.registry import Recognizer, Registry, default_registry
+
+MAX_TEXT_CHARS = 100_000
+CONTEXT_BONUS = 0.3
+_RANK = {"checksum": 3, "library": 2, "format": 1, "context": 1}
+_SEP = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A piece of personal data in a text: ``text[start:end]`` is of ``type``."""
+
+    start: int
+    end: int
+    type: str
+    score: float
+    recognizer: str = ""
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class TextScan:
+    """Spans per text, and what could not be scanned as given."""
+
+    spans: list[list[Span]]
+    truncated: list[int] = field(default_factory=list)  # scanned up to max_chars only
+    replaced_bytes: list[int] = field(default_factory=list)  # not valid UTF-8: decoded with U+FFFD
+    max_chars: int = MAX_TEXT_CHARS
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for spans in self.spans:
+            for s in spans:
+                out[s.type] = out.get(s.type, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _ctx_regex(words: Sequence[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alts = []
+    for w in sorted(set(words), key=len, reverse=True):
+        esc = re.escape(w)
+        if len(w) <= 3 and w[-1:].isalnum():
+            esc += r"(?!\w)"
+        alts.append(esc)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + ")")
+
+
+def _re2_words(words: Iterable[str]) -> str:
+    """RE2 alternation of context words, case-insensitive, at a word start where RE2 can
+    tell (ASCII)."""
+    esc = []
+    for w in sorted(set(words), key=len, reverse=True):
+        body = "".join("\\" + ch if ch.isascii() and not ch.isalnum() and ch != " " else ch for ch in w)
+        esc.append(("\\b" + body) if w[:1].isascii() and w[:1].isalnum() else body)
+    return "(?i:" + "|".join(esc) + ")"
+
+
+class _Group:
+    """Recognizers that share one Python regex."""
+
+    def __init__(self, recs: list[Recognizer]) -> None:
+        self.recs = recs
+        self.regex = recs[0].regex
+        self.is_person = recs[0].name == "person" and recs[0].type == "person"
+        self.ctx = [_ctx_regex(r.context) for r in recs]
+        self.window = max(r.context_window for r in recs)
+        # groups whose prefilter is just their context words share one RE2 pass
+        self.ctx_words: frozenset[str] | None = None
+        if all(r.context_required and r.context and r.context_fn is None for r in recs):
+            self.ctx_words = frozenset(w for r in recs for w in r.context)
+        pre: list[str] = []
+        for r in recs:
+            p = _prefilter(r)
+            if p is None:
+                pre = []
+                break
+            pre.append(p)
+        self.prefilter = "|".join(f"(?:{p})" for p in dict.fromkeys(pre)) if pre else None
+
+
+def _prefilter(rec: Recognizer) -> str | None:
+    if rec.type == "person":
+        return None
+    if rec.context_required and rec.context and rec.context_fn is None:
+        return _re2_words(rec.context)
+    if rec.prefilter:
+        return rec.prefilter
+    if rec.value_pattern:
+        return rec.value_pattern
+    return None
+
+
+def _to_texts(texts: Any) -> tuple[list[str], list[int]]:
+    """Python strings from an Arrow array / chunked array / sequence; bytes that are not
+    valid UTF-8 are decoded with replacement characters and reported."""
+    replaced: list[int] = []
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        typ = texts.type
+        if pa.types.is_dictionary(typ):
+            texts = texts.cast(typ.value_type) if isinstance(texts, pa.Array) else pc.cast(texts, typ.value_type)
+            typ = texts.type
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or str(typ) == "string_view":
+            values = texts.to_pylist()
+        elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or str(typ) == "binary_view":
+            values = texts.to_pylist()
+        elif pa.types.is_null(typ):
+            values = [None] * len(texts)
+        else:
+            values = pc.cast(texts, pa.string()).to_pylist()
+    else:
+        values = list(texts)
+    out: list[str] = []
+    for i, v in enumerate(values):
+        if v is None:
+            out.append("")
+        elif isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, (bytes, bytearray, memoryview)):
+            b = bytes(v)
+            try:
+                out.append(b.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(b.decode("utf-8", errors="replace"))
+                replaced.append(i)
+        else:
+            out.append(str(v))
+    return out, replaced
+
+
+class SpanFinder:
+    """Compiled span finder for one registry; reuse it across calls (it caches validations)."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        *,
+        types: Iterable[str] | None = None,
+        min_score: float = 0.5,
+        max_chars: int = MAX_TEXT_CHARS,
+    ) -> None:
+        reg = registry if registry is not None else default_registry()
+        recs = [r for r in reg if r.in_text]
+        if types is not None:
+            wanted = set(types)
+            recs = [r for r in recs if r.type in wanted]
+        groups: dict[tuple[str, int], list[Recognizer]] = {}
+        for r in recs:
+            groups.setdefault((r.pattern, r.flags), []).append(r)
+        # checksummed groups first: their spans let later groups skip validations that
+        # could not win the overlap resolution anyway
+        self.groups = sorted(
+            (_Group(g) for g in groups.values()),
+            key=lambda g: -max(_RANK[r.strength] for r in g.recs),
+        )
+        words = set()
+        for g in self.groups:
+            if g.ctx_words is not None:
+                words |= g.ctx_words
+        self._ctx_union = _re2_words(words) if words else None
+        self.min_score = min_score
+        self.max_chars = max_chars
+        self._cache: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    # -- public -----------------------------------------------------------------------
+    def find(self, texts: Any) -> list[list[Span]]:
+        return self.scan(texts).spans
+
+    def scan(self, texts: Any) -> TextScan:
+        # The scan allocates many small acyclic objects; pausing the cyclic collector
+        # avoids full collections over the caller's heap mid-scan (restored afterwards).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._scan(texts)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _scan(self, texts: Any) -> TextScan:
+        values, replaced = _to_texts(texts)
+        n = len(values)
+        truncated = [i for i, t in enumerate(values) if len(t) > self.max_chars]
+        for i in truncated:
+            values[i] = values[i][: self.max_chars]
+        if any(_SEP in t for t in values):
+            values = [t.replace(_SEP, " ") for t in values]
+        spans: list[list[Span]] = [[] for _ in range(n)]
+        if n == 0:
+            return TextScan(spans, truncated, replaced, self.max_chars)
+        arr = pa.array(values, type=pa.large_string())
+        cands: dict[int, list[tuple[int, int, int, float, str, str]]] = {}
+        vetoes: dict[int, list[tuple[int, int]]] = {}
+        full: tuple[str, list[int], np.ndarray] | None = None
+        ctx_idx, ctx_arr = self._context_subset(arr)
+        for group in self.groups:
+            if group.ctx_words is not None:
+                if ctx_idx.size == 0:
+                    continue
+                mask = pc.match_substring_regex(ctx_arr, group.prefilter)
+                idx = ctx_idx[np.flatnonzero(mask.to_numpy(zero_copy_only=False))]
+                if idx.size == 0:
+                    continue
+                joined, starts, idx = _join(values, idx)
+            elif group.prefilter is not None:
+                mask = pc.match_substring_regex(arr, group.prefilter)
+                idx = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+                if idx.size == 0:
+                    continue
+                if idx.size == n:
+                    if full is None:
+                        full = _join(values, np.arange(n))
+                    joined, starts, idx = full
+                else:
+                    joined, starts, idx = _join(values, idx)
+            else:
+                if full is None:
+                    full = _join(values, np.arange(n))
+                joined, starts, idx = full
+            self._scan_group(group, joined, starts, idx, values, cands, vetoes)
+        for i, cs in cands.items():
+            spans[i] = _resolve(cs, vetoes.get(i, ()))
+        return TextScan(spans, truncated, replaced, self.max_chars)
+
+    # -- internals --------------------------------------------------------------------
+    def _context_subset(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+        """Texts holding any context word of the context-only groups (one RE2 pass)."""
+        if self._ctx_union is None:
+            return np.zeros(0, dtype=np.int64), arr
+        mask = pc.match_substring_regex(arr, self._ctx_union)
+        idx = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        return idx, arr.take(pa.array(idx)) if idx.size else arr
+
+    def _validated(self, rec: Recognizer, value: str) -> float:
+        cache = self._cache.get(rec.name)
+        if cache is None:
+            cache = self._cache[rec.name] = {}
+        got = cache.get(value)
+        if got is None:
+            got = rec.score_value(value)
+            if len(cache) > 200_000:
+                cache.clear()
+            cache[value] = got
+        return got
+
+    def _scan_group(
+        self,
+        group: _Group,
+        joined: str,
+        starts: list[int],
+        idx: np.ndarray,
+        values: list[str],
+        cands: dict[int, list[tuple[int, int, int, float, str, str]]],
+        vetoes: dict[int, list[tuple[int, int]]],
+    ) -> None:
+        min_score = self.min_score
+        window = group.window
+        if group.is_person:
+            self._scan_person(group, joined, starts, idx, values, cands)
+            return
+        for m in group.regex.finditer(joined):
+            s, e = m.span()
+            k = bisect_right(starts, s) - 1
+            base = starts[k]
+            ti = int(idx[k])
+            tend = base + len(values[ti])
+            if e > tend:
+                continue
+            value = m.group()
+            before_l: str | None = None
+            found: set[str] = set()
+            ls, le = s - base, e - base
+            prior = cands.get(ti)
+            for rec, ctx in zip(group.recs, group.ctx):
+                if rec.type in found:
+                    continue  # another recognizer of the group already confirmed this type
+                if prior and _covered(prior, ls, le, _RANK[rec.strength], rec.type):
+                    continue
+                has_ctx = False
+                if ctx is not None or rec.context_fn is not None:
+                    if before_l is None:
+                        before_l = joined[max(base, s - window) : s].lower()
+                    w = before_l[-rec.context_window :]
+                    has_ctx = bool(ctx is not None and ctx.search(w))
+                    if not has_ctx and rec.context_fn is not None:
+                        has_ctx = rec.context_fn(joined[max(base, s - window) : s], joined[e : min(tend, e + 40)])
+                if rec.context_required and not has_ctx:
+                    continue
+                score = self._validated(rec, value)
+                end = e
+                if score <= 0.0 and rec.shrink:
+                    score, end = self._shrink(rec, value, s)
+                if score <= 0.0:
+                    if rec.veto is not None and rec.veto(value):
+                        vetoes.setdefault(ti, []).append((s - base, e - base))
+                    continue
+                if has_ctx:
+                    score = min(1.0, score + CONTEXT_BONUS)
+                if score < min_score:
+                    continue
+                found.add(rec.type)
+                cands.setdefault(ti, []).append(
+                    (s - base, end - base, _RANK[rec.strength], score, rec.type, rec.name)
+                )
+
+    def _shrink(self, rec: Recognizer, value: str, s: int) -> tuple[float, int]:
+        cuts = [i for i, ch in enumerate(value) if ch in " .-"]
+        tries = 0
+        for cut in reversed(cuts):
+            cand = value[:cut].rstrip(" .-")
+            if len(cand) < 6:
+                break
+            tries += 1
+            if tries > 8:
+                break
+            score = self._validated(rec, cand)
+            if score > 0.0:
+                return score, s + len(cand)
+        return 0.0, s + len(value)
+
+    def _scan_person(
+        self,
+        group: _Group,
+        joined: str,
+        starts: list[int],
+        idx: np.ndarray,
+        values: list[str],
+        cands: dict[int, list[tuple[int, int, int, float, str, str]]],
+    ) -> None:
+        rec = group.recs[0]
+        first, last = persons.name_lists()
+        stop = persons.STOPWORDS
+        titles = persons.TITLES
+        openers = persons.RUN_OPENERS
+        min_score = self.min_score
+        idx_list = idx.tolist()
+        for m in group.regex.finditer(joined):
+            run = m.group()
+            s = m.start()
+            words = run.split()
+            if len(words) == 1:
+                # one word: only a title, a salutation or a payee phrase before it makes a name
+                low = run.lower()
+                if low in stop or low in titles or (run not in first and run not in last
+                                                    and not _maybe_titled(joined, s)):
+                    continue
+            elif words[0].lower() not in openers:
+                for w in words:
+                    if w in first or w in last or (w.isupper() and w.capitalize() in first):
+                        break
+                else:
+                    if not _maybe_titled(joined, s):
+                        continue
+            e = m.end()
+            k = bisect_right(starts, s) - 1
+            base = starts[k]
+            ti = idx_list[k]
+            tend = base + len(values[ti])
+            got = persons.score_run(
+                words, joined[max(base, s - 40) : s], joined[e : min(tend, e + 40)]
+            )
+            if got is None:
+                continue
+            lo, hi, score = got
+            if score < min_score:
+                continue
+            toks = [(t.start(), t.end()) for t in _WORD.finditer(run)]
+            cands.setdefault(ti, []).append(
+                (s + toks[lo][0] - base, s + toks[hi][1] - base, 1, score, rec.type, rec.name)
+            )
+
+
+def _covered(
+    prior: list[tuple[int, int, int, float, str, str]], s: int, e: int, rank: int, type_: str
+) -> bool:
+    """An accepted candidate that would win the overlap resolution against (s, e)."""
+    for c in prior:
+        if c[0] <= s and e <= c[1] and c[2] >= rank and ((c[1] - c[0]) > (e - s) or c[4] == type_):
+            return True
+    return False
+
+
+_WORD = re.compile(r"\S+")
+def _maybe_titled(joined: str, s: int) -> bool:
+    return persons.context_before(joined[max(0, s - 12) : s].lower())[0]
+
+
+def _join(values: list[str], idx: np.ndarray) -> tuple[str, list[int], np.ndarray]:
+    sel = [values[i] for i in idx.tolist()]
+    starts: list[int] = []
+    pos = 0
+    for t in sel:
+        starts.append(pos)
+        pos += len(t) + 1
+    return _SEP.join(sel), starts, idx
+
+
+def _resolve(
+    cands: list[tuple[int, int, int, float, str, str]], vetoes: Sequence[tuple[int, int]]
+) -> list[Span]:
+    if vetoes:
+        kept = []
+        for c in cands:
+            s, e, rank = c[0], c[1], c[2]
+            bad = False
+            for vs, ve in vetoes:
+                if s < ve and vs < e and not (rank == 3 and s <= vs and ve <= e and (e - s) > (ve - vs)):
+                    bad = True
+                    break
+            if not bad:
+                kept.append(c)
+        cands = kept
+    cands.sort(key=lambda c: (-c[2], -(c[1] - c[0]), -c[3], c[0]))
+    taken: list[tuple[int, int, int, float, str, str]] = []
+    for c in cands:
+        s, e = c[0], c[1]
+        if all(e <= t[0] or s >= t[1] for t in taken):
+            taken.append(c)
+    taken.sort(key=lambda c: c[0])
+    return [Span(c[0], c[1], c[4], round(c[3], 3), c[5]) for c in taken]
+
+
+_DEFAULT_FINDER: dict[tuple[Any, ...], SpanFinder] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_finder(min_score: float = 0.5, max_chars: int = MAX_TEXT_CHARS) -> SpanFinder:
+    key = (min_score, max_chars)
+    with _DEFAULT_LOCK:
+        f = _DEFAULT_FINDER.get(key)
+        if f is None:
+            f = _DEFAULT_FINDER[key] = SpanFinder(min_score=min_score, max_chars=max_chars)
+    return f
+
+
+def find_spans(
+    texts: pa.Array | pa.ChunkedArray | Sequence[str | bytes | None],
+    *,
+    registry: Registry | None = None,
+    types: Iterable[str] | None = None,
+    min_score: float = 0.5,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> list[list[Span]]:
+    """Spans of personal data in each text (Span: start, end, type, score), sorted by start,
+    never overlapping. ``None`` texts give no spans; bytes that are not UTF-8 are decoded with
+    replacement characters (offsets refer to the decoded text); texts longer than
+    ``max_chars`` are scanned up to that length (use :class:`SpanFinder` ``.scan`` to see
+    which)."""
+    if registry is None and types is None:
+        finder = default_finder(min_score, max_chars)
+    else:
+        finder = SpanFinder(registry, types=types, min_score=min_score, max_chars=max_chars)
+    return finder.find(texts)
