@@ -403,35 +403,28 @@ class AuditLog:
                     start = st.size
                     frontier = self._load_frontier(conn, start, st.root)
                     res = frontier.append(hashes)
-                    conn.execute(
-                        audit_leaves.insert(),
+                    # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing would
+                    # cost more than the inserts themselves.
+                    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                    conn.exec_driver_sql(
+                        "INSERT INTO audit_leaves (idx, event, leaf_hash, time, action, actor, "
+                        f"purpose, outcome) VALUES ({', '.join([ph] * 8)})",
                         [
-                            {
-                                "idx": start + i,
-                                "event": d,
-                                "leaf_hash": h,
-                                "time": format_time(e.time),
-                                "action": e.action,
-                                "actor": e.actor,
-                                "purpose": e.purpose,
-                                "outcome": e.outcome,
-                            }
+                            (start + i, d, h, format_time(e.time), e.action, e.actor, e.purpose,
+                             e.outcome)
                             for i, (e, d, h) in enumerate(zip(evs, datas, hashes, strict=True))
                         ],
                     )
-                    conn.execute(
-                        audit_nodes.insert(),
-                        [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in res.nodes.items()],
+                    conn.exec_driver_sql(
+                        f"INSERT INTO audit_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})",
+                        [(lv, ix, h) for (lv, ix), h in res.nodes.items()],
                     )
                     if sinks:
                         now = format_time(datetime.now(UTC))
-                        conn.execute(
-                            audit_outbox.insert(),
-                            [
-                                {"sink": s, "idx": start + i, "attempts": 0, "next_attempt": now}
-                                for i in range(len(evs))
-                                for s in sinks
-                            ],
+                        conn.exec_driver_sql(
+                            "INSERT INTO audit_outbox (sink, idx, attempts, next_attempt) "
+                            f"VALUES ({ph}, {ph}, 0, {ph})",
+                            [(s, start + i, now) for i in range(len(evs)) for s in sinks],
                         )
                     conn.execute(
                         audit_state.update()

@@ -35,7 +35,6 @@ __all__ = ["TOMBSTONE", "InMemoryKeyStore", "SubjectKeys", "WrappedKeyStore"]
 TOMBSTONE = b""
 NONCE_SIZE = 12
 TAG_SIZE = 16
-_NONCE_BATCH = 1 << 16
 
 
 class WrappedKeyStore(Protocol):
@@ -203,40 +202,37 @@ class SubjectKeys:
                 where=f"subject {subject}",
             ) from None
 
-    def _prims(
-        self, subjects: Sequence[str], create: bool, skip_erased: bool
-    ) -> dict[str, AESGCM | None]:
-        prims: dict[str, AESGCM | None] = {}
-        for s in set(subjects):
-            try:
-                prims[s] = self._primitive(s, create)
-            except ErasedError:
-                if not skip_erased:
-                    raise
-                prims[s] = None
-        return prims
+    @staticmethod
+    def _groups(subjects: Sequence[str]) -> dict[str, list[int]]:
+        """Row indexes per subject. Working subject by subject keeps each key's AES context hot
+        in the CPU cache (faster than row order when there are thousands of subjects)."""
+        groups: dict[str, list[int]] = {}
+        get = groups.get
+        for i, s in enumerate(subjects):
+            g = get(s)
+            if g is None:
+                groups[s] = [i]
+            else:
+                g.append(i)
+        return groups
 
     def encrypt_many(
         self, subjects: Sequence[str], plaintexts: Sequence[bytes], associated_data: bytes = b""
     ) -> list[bytes]:
-        """Encrypt ``plaintexts[i]`` for ``subjects[i]``; each distinct subject's key is looked
-        up once per call."""
+        """Encrypt ``plaintexts[i]`` for ``subjects[i]`` (creating keys on first use); each
+        distinct subject's key is looked up once per call."""
         n = len(plaintexts)
         if len(subjects) != n:
             raise ValueError(f"{n} records but {len(subjects)} subjects")
-        prims = self._prims(subjects, create=True, skip_erased=False)
-        encs = {s: p.encrypt for s, p in prims.items() if p is not None}
-        aads = {s: self._aad(s, associated_data) for s in prims}
-        out: list[bytes] = []
-        for lo in range(0, n, _NONCE_BATCH):
-            hi = min(n, lo + _NONCE_BATCH)
-            pool = os.urandom(NONCE_SIZE * (hi - lo))
-            out += [
-                pool[j : j + NONCE_SIZE] + encs[s](pool[j : j + NONCE_SIZE], p, aads[s])
-                for s, p, j in zip(
-                    subjects[lo:hi], plaintexts[lo:hi], range(0, NONCE_SIZE * (hi - lo), NONCE_SIZE)
-                )
-            ]
+        out: list[bytes] = [b""] * n
+        pool = os.urandom(NONCE_SIZE * n)
+        for s, rows in self._groups(subjects).items():
+            enc = self._primitive(s, create=True).encrypt
+            aad = self._aad(s, associated_data)
+            for i in rows:
+                j = NONCE_SIZE * i
+                nonce = pool[j : j + NONCE_SIZE]
+                out[i] = nonce + enc(nonce, plaintexts[i], aad)
         return out
 
     def decrypt_many(
@@ -253,21 +249,22 @@ class SubjectKeys:
         if len(subjects) != n:
             raise ValueError(f"{n} records but {len(subjects)} subjects")
         skip = erased is not ErasedError
-        prims = self._prims(subjects, create=False, skip_erased=skip)
-        decs = {s: (p.decrypt if p is not None else None) for s, p in prims.items()}
-        aads = {s: self._aad(s, associated_data) for s in prims}
-        out: list[Any] = []
-        append = out.append
+        out: list[Any] = [erased] * n
         i = 0
         try:
-            for i, (s, c) in enumerate(zip(subjects, ciphertexts)):
-                dec = decs[s]
-                if dec is None:
-                    append(erased)
-                elif len(c) < NONCE_SIZE + TAG_SIZE:
-                    raise InvalidTag
-                else:
-                    append(dec(c[:NONCE_SIZE], c[NONCE_SIZE:], aads[s]))
+            for s, rows in self._groups(subjects).items():
+                try:
+                    dec = self._primitive(s, create=False).decrypt
+                except ErasedError:
+                    if skip:
+                        continue  # its rows keep the placeholder
+                    raise
+                aad = self._aad(s, associated_data)
+                for i in rows:
+                    c = ciphertexts[i]
+                    if len(c) < NONCE_SIZE + TAG_SIZE:
+                        raise InvalidTag
+                    out[i] = dec(c[:NONCE_SIZE], c[NONCE_SIZE:], aad)
         except InvalidTag:
             raise TamperedError(
                 "record does not decrypt (wrong subject or associated data, or modified)",

@@ -26,7 +26,7 @@ from veil.errors import InputError
 from veil.io.types import ARROW_TYPES, conform
 
 BATCH_ROWS = 65_536
-CSV_BLOCK = 4 << 20
+CSV_BLOCK = 1 << 20
 
 
 @dataclass

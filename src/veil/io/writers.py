@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from veil.errors import InputError
 
-ROW_GROUP_ROWS = 131_072
+ROW_GROUP_ROWS = 131072
 
 
 def temp_path_for(path: Path) -> Path:

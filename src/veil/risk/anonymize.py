@@ -364,15 +364,19 @@ class NonUniformEntropy(QualityModel):
         gen = self._gen_part(node)
         if not outliers.any():
             return gen, None
-        sizes = state.sizes[outliers]
+        sizes = state.sizes[outliers].astype(float)
         total = float(sizes.sum())
         rows = state.rep[outliers]
-        supp = 0.0
+        # all QIs in one bincount: labels of QI j are offset by the label counts before it
+        offset = 0
+        labels = []
         for j in range(len(node)):
-            labels = lattice.level_codes(j, rows, int(node[j]))
-            s = np.bincount(labels, weights=sizes)
-            s = s[s > 0]
-            supp += float(np.sum(s * np.log2(total / s)))
+            lv = int(node[j])
+            labels.append(lattice.level_codes(j, rows, lv) + offset)
+            offset += lattice.hierarchies[j].domain_size(lv)
+        s = np.bincount(np.concatenate(labels), weights=np.tile(sizes, len(node)))
+        s = s[s > 0]
+        supp = float(np.sum(s * np.log2(total / s)))
         return gen + self.s_factor * supp, None
 
 
@@ -694,6 +698,18 @@ class Anonymizer:
             [h.domain_size(lv) for lv in range(h.levels)] for h in self.hierarchies
         ]
         self._maps = [h.code_map for h in self.hierarchies]
+        # contiguous per-level maps and per-column codes; when small enough, the level code
+        # of every input row at every level (one gather per column per node)
+        self._level_maps = [
+            [np.ascontiguousarray(h.code_map[:, lv]) for lv in range(h.levels)]
+            for h in self.hierarchies
+        ]
+        self._columns0 = [np.ascontiguousarray(self.codes0[:, j]) for j in range(d)]
+        self._row_levels: list[list[np.ndarray]] | None = None
+        if len(self.sizes0) * sum(h.levels for h in self.hierarchies) <= (1 << 24):
+            self._row_levels = [
+                [m[self._columns0[j]] for m in self._level_maps[j]] for j in range(d)
+            ]
         self.sensitive: dict[str, SensitiveCounts] = dict(classes.sensitive)
         self._reference = {a: sc.totals() for a, sc in self.sensitive.items()}
         shape = tuple(h.levels for h in self.hierarchies)
@@ -726,7 +742,9 @@ class Anonymizer:
 
     def level_codes(self, j: int, rows: np.ndarray, level: int) -> np.ndarray:
         """Level-``level`` codes of QI ``j`` for input rows ``rows``."""
-        return self._maps[j][self.codes0[rows, j], level]
+        if self._row_levels is not None:
+            return self._row_levels[j][level][rows]
+        return self._level_maps[j][level][self._columns0[j][rows]]
 
     def _derive(self, node: np.ndarray, base: _State) -> _State:
         """Classes at ``node`` rolled up from the classes of a finer node ``base``."""

@@ -139,5 +139,6 @@ RECOGNIZERS = [
         context_required=True,
         score=0.4,
         column_names=r"phone|tel|mobile|cell|fax|handy|telefon|msisdn",
+        name_required=True,
     ),
 ]

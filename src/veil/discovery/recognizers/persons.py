@@ -377,7 +377,7 @@ RECOGNIZERS = [
         name="person",
         type="person",
         pattern=RUN_PATTERN,
-        value_pattern=r"[^0-9@]{2,80}",
+        value_pattern="[A-Za-zÀ-ɏ][^0-9@&+/:;=_#%]{1,79}",
         validator=person_value_score,
         validator_name="name lists (Faker) + capitalization + context",
         strength="format",
