@@ -3,11 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+pip_quiet() {  # run pip quietly; on failure show what it said
+  if ! .venv/bin/python -m pip "$@" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2
+    echo "setup: pip $* failed" >&2
+    exit 1
+  fi
+}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
+  pip_quiet install -q --upgrade pip
 fi
 extras=""
 if [ "$#" -gt 0 ]; then extras="[$(IFS=,; echo "$*")]"; fi
-.venv/bin/python -m pip install -q -e ".${extras}" 2>&1 | grep -v -e "^WARNING: Location" -e "^$" || true
-.venv/bin/python -c "import veil" >/dev/null
+pip_quiet install -q -e ".${extras}"
+.venv/bin/python -c "import veil"

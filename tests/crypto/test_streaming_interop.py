@@ -142,7 +142,9 @@ def test_tink_generated_keyset_and_veil_generated_keyset(
     src = tmp_path / "src"
     src.write_bytes(data)
     v_ct = tmp_path / "v.enc"
-    encrypt_file(src, v_ct, ks.primary.material)  # a bare StreamingKey works too
+    bare = ks.primary.material
+    assert isinstance(bare, StreamingKey)
+    encrypt_file(src, v_ct, bare)  # a bare StreamingKey works too
     assert _tink_decrypt(sa, v_ct, b"") == data
 
 

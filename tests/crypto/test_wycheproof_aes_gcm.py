@@ -62,7 +62,7 @@ def _outcome(t: dict[str, Any]) -> str:
 def test_every_vector_has_the_expected_outcome(conformance_dir: Path) -> None:
     tests = _load(conformance_dir)
     assert len(tests) == 316
-    outcomes = Counter()
+    outcomes: Counter[tuple[str, str]] = Counter()
     refused_ids: list[int] = []
     for t in tests:
         o = _outcome(t)
@@ -89,7 +89,7 @@ def test_every_vector_has_the_expected_outcome(conformance_dir: Path) -> None:
 
 
 def test_tink_format_aead_on_96_bit_iv_vectors(conformance_dir: Path) -> None:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for t in _load(conformance_dir):
         if len(t["iv"]) != 12 or len(t["key"]) not in (16, 32):
             continue

@@ -410,7 +410,7 @@ class AuditLog:
                         "INSERT INTO audit_leaves (idx, event, leaf_hash, time, action, actor, "
                         f"purpose, outcome) VALUES ({', '.join([ph] * 8)})",
                         [
-                            (start + i, d, h, format_time(e.time), e.action, e.actor, e.purpose,
+                            (start + i, d, h, d[-35:-8].decode(), e.action, e.actor, e.purpose,
                              e.outcome)
                             for i, (e, d, h) in enumerate(zip(evs, datas, hashes, strict=True))
                         ],
@@ -720,17 +720,19 @@ class AuditLog:
         self,
         *,
         public_key: Ed25519PublicKey | None = None,
-        chunk_size: int = 1 << 16,
+        chunk_size: int = 1 << 15,
     ) -> VerifyReport:
         """Recompute the whole tree from the stored events and check everything against it.
 
         Checks, leaf by leaf: no index missing or extra; each event's leaf hash equals its stored
-        leaf hash and level-0 node; its filter columns match it; every stored node equals the
+        leaf hash and its level-0 node; its filter columns match it; every stored node equals the
         recomputed one; every signed head's signature (under ``public_key`` if given, else the
         log's stored key, which must match the workspace key file when present) and root; the
-        log state. Streams the log in chunks (bounded memory). Raises :class:`AuditVerifyError`
-        naming the first bad index and the failed check.
+        log state. Streams the log in chunks of ``chunk_size`` leaves (a power of two; memory
+        stays bounded). Raises :class:`AuditVerifyError` naming the first bad index and the check.
         """
+        if chunk_size < 2 or chunk_size & (chunk_size - 1):
+            raise AuditError(f"chunk_size must be a power of two >= 2, got {chunk_size}")
         t0 = _time.perf_counter()
         with self._read("reading the audit log") as conn:
             st = self._state(conn)
@@ -749,7 +751,9 @@ class AuditLog:
         if pk is None and st.public_key:
             pk = load_public_key_pem(st.public_key.encode())
             on_disk = load_signing_key(self.workspace.root, create=False)
-            if on_disk is not None and on_disk.public_key().public_bytes_raw() != pk.public_bytes_raw():
+            if on_disk is not None and (
+                on_disk.public_key().public_bytes_raw() != pk.public_bytes_raw()
+            ):
                 raise AuditVerifyError(
                     0, "bad signature", "the public key in the database is not the workspace's "
                     "signing key (replaced key?)"
@@ -761,29 +765,47 @@ class AuditLog:
                 f"a head is signed for size {heads[-1].size} but the log has {size} leaves "
                 "(leaves at the end were deleted)",
             )
-        checker = _TreeChecker(heads)
-        c = audit_leaves.c
-        lo = 0
-        while lo < size:
-            hi = min(size, lo + chunk_size)
-            with self._read("reading the audit log") as conn:
-                rows = conn.execute(
-                    sa.select(c.idx, c.event, c.leaf_hash, c.time, c.action, c.actor,
-                              c.purpose, c.outcome)
-                    .where(c.idx >= lo, c.idx < hi)
-                    .order_by(c.idx)
-                ).all()
-                stored = self._chunk_nodes(conn, lo, hi)
+        checker = _TreeChecker(heads, chunk_size.bit_length() - 1)
+        with self._read("reading the audit log") as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            leaf_sql = (
+                "SELECT idx, event, leaf_hash, time, action, actor, purpose, outcome "
+                f"FROM audit_leaves WHERE idx >= {ph} AND idx < {ph} ORDER BY idx"
+            )
+            node_sql = (
+                f"SELECT idx, hash FROM audit_nodes WHERE level = {ph} AND idx >= {ph} "
+                f"AND idx < {ph} ORDER BY idx"
+            )
+
+            def stored_level(level: int, a: int, b: int) -> list[tuple[int, bytes]]:
+                cur.execute(node_sql, (level, a, b))
+                return cur.fetchall()  # type: ignore[no-any-return]
+
+            def stored_nodes(ids: Sequence[NodeID]) -> dict[tuple[int, int], bytes]:
+                out = {}
+                for n in ids:
+                    got = stored_level(n.level, n.index, n.index + 1)
+                    if got:
+                        out[(n.level, n.index)] = got[0][1]
+                return out
+
             try:
-                checker.chunk(lo, hi, rows, stored)
+                for lo in range(0, size, chunk_size):
+                    hi = min(size, lo + chunk_size)
+                    cur.execute(leaf_sql, (lo, hi))
+                    rows = cur.fetchall()
+                    checker.chunk(lo, hi, rows, stored_level, stored_nodes)
             except _LeafMismatch as m:
                 raise self._classify(m.index, m.leaf_hash) from None
-            lo = hi
+            finally:
+                cur.close()
         checker.finish(size)
-        if checker.frontier.root() != root:
+        if checker.root != root:
             raise AuditVerifyError(
                 size, "state", "the stored log root is not the root of the stored events"
             )
+        c, n = audit_leaves.c, audit_nodes.c
         with self._read("reading the audit log") as conn:
             extra = conn.execute(
                 sa.select(sa.func.min(c.idx)).where(sa.or_(c.idx >= size, c.idx < 0))
@@ -793,7 +815,6 @@ class AuditLog:
                     int(extra), "inserted leaf",
                     f"a leaf row at index {extra} is outside the log of size {size}",
                 )
-            n = audit_nodes.c
             count = conn.execute(sa.select(sa.func.count()).select_from(audit_nodes)).scalar()
             want = 2 * size - size.bit_count()
             if count != want:
@@ -802,8 +823,8 @@ class AuditLog:
                     .where(sa.or_(n.idx >= sa.literal(size, sa.BigInteger).op(">>")(n.level),
                                   n.idx < 0, n.level < 0))
                     .limit(1)
-                ).first() if count and count > want else None
-                where = f" e.g. node (level {bad[0]}, index {bad[1]})" if bad else ""
+                ).first()
+                where = f", e.g. node (level {bad[0]}, index {bad[1]})" if bad else ""
                 raise AuditVerifyError(
                     size, "inserted node", f"the node table has {count} rows, want {want}{where}"
                 )
@@ -817,22 +838,6 @@ class AuditLog:
             key_id=st.key_id,
             seconds=_time.perf_counter() - t0,
         )
-
-    def _chunk_nodes(self, conn: sa.Connection, lo: int, hi: int) -> dict[tuple[int, int], bytes]:
-        """The stored nodes that leaves [lo, hi) complete: at level L, indexes lo>>L .. hi>>L - 1."""
-        n = audit_nodes.c
-        conds = []
-        level = 0
-        while (hi >> level) > 0:
-            first = lo >> level  # the first node at this level that ends after leaf lo
-            last = (hi >> level) - 1
-            if last >= first:
-                conds.append(sa.and_(n.level == level, n.idx >= first, n.idx <= last))
-            level += 1
-        if not conds:
-            return {}
-        rows = conn.execute(sa.select(n.level, n.idx, n.hash).where(sa.or_(*conds))).all()
-        return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
     def _classify(self, k: int, got: bytes) -> AuditVerifyError:
         """Name what happened at leaf ``k`` whose event hash ``got`` is not level-0 node ``k``."""
@@ -1125,104 +1130,199 @@ def _check_head_row(row: sa.Row[Any], origin: str | None, pk: Ed25519PublicKey |
     return head
 
 
-class _TreeChecker:
-    """Recomputes the tree chunk by chunk and compares it with the stored rows and heads."""
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    """The root over consecutive perfect subtrees (sizes non-increasing), as in RFC 6962."""
+    if not hashes:
+        return _EMPTY
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = hashlib.sha256(b"\x01" + h + acc).digest()
+    return acc
 
-    def __init__(self, heads: Sequence[SignedTreeHead]) -> None:
-        self.frontier = CompactRange()
+
+def _dumps(value: str) -> bytes:
+    # RFC 8785 writes strings exactly as json.dumps(ensure_ascii=False) does.
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+class _TreeChecker:
+    """Recomputes the tree chunk by chunk and compares it with the stored rows and heads.
+
+    Chunks are aligned blocks of ``2**k`` leaves. Inside a chunk, nodes of levels ``0..k`` are
+    recomputed level by level and compared, a level at a time, with the stored rows of that
+    level; the root of each full chunk is appended to ``upper``, a compact range whose leaves are
+    chunk roots, which yields the nodes above level ``k``.
+    """
+
+    def __init__(self, heads: Sequence[SignedTreeHead], k: int) -> None:
+        self.k = k
+        self.upper = CompactRange()
         self.heads = list(heads)
         self._next_head = 0
         self.nodes_checked = 0
-        self._check_heads_at(0, {}, {})
+        self.size = 0
+        self.root = _EMPTY
+        self._prefix: dict[tuple[str, str], bytes] = {}
+        self._middle: dict[tuple[str, str], bytes] = {}
+        self._heads_upto(0, [], 0)
 
-    def _check_heads_at(
-        self,
-        upto: int,
-        nodes: Mapping[tuple[int, int], bytes],
-        before: Mapping[tuple[int, int], bytes],
-    ) -> None:
+    def _heads_upto(self, upto: int, levels: Sequence[Sequence[bytes]], lo: int) -> None:
+        base = [h for _, h in self.upper.frontier]
         while self._next_head < len(self.heads) and self.heads[self._next_head].size <= upto:
             head = self.heads[self._next_head]
-            ids = range_nodes(0, head.size)
-            hashes = [nodes.get((n.level, n.index)) or before[(n.level, n.index)] for n in ids]
-            root = CompactRange(head.size, hashes).root() if hashes else _EMPTY
+            root = self._root(base, levels, lo, head.size)
             if root != head.root:
                 raise AuditVerifyError(
                     head.size, "head root mismatch",
-                    f"the head signed for size {head.size} has root {head.root.hex()[:16]}…, the "
-                    f"stored events give {root.hex()[:16]}… (a leaf before {head.size} was "
+                    f"the head signed for size {head.size} has root {head.root.hex()[:16]}…, "
+                    f"the stored events give {root.hex()[:16]}… (a leaf before {head.size} was "
                     "altered together with its tree)",
                 )
             self._next_head += 1
+
+    @staticmethod
+    def _root(base: list[bytes], levels: Sequence[Sequence[bytes]], lo: int, s: int) -> bytes:
+        local = [levels[n.level][n.index - (lo >> n.level)] for n in range_nodes(lo, s)]
+        return _fold(base + local)
+
+    def _columns_ok(self, data: bytes, row: Sequence[Any]) -> bool:
+        # The canonical layout is fixed: {"action":..,"actor":..,"counts":.. ... "outcome":..,
+        # "purpose":..,"subjects":[..],"time":"<27 chars>","v":1}. "subjects" holds an array only
+        # at the top level (details hold scalars), so the middle needle can match only there.
+        key = (row[4], row[5])
+        prefix = self._prefix.get(key)
+        if prefix is None:
+            prefix = b'{"action":' + _dumps(row[4]) + b',"actor":' + _dumps(row[5]) + b',"counts":'
+            self._prefix[key] = prefix
+        key = (row[7], row[6])
+        middle = self._middle.get(key)
+        if middle is None:
+            middle = (b',"outcome":' + _dumps(row[7]) + b',"purpose":' + _dumps(row[6])
+                      + b',"subjects":[')
+            self._middle[key] = middle
+        data = bytes(data)
+        return (
+            data.startswith(prefix)
+            and middle in data
+            and data[-44:] == b',"time":"' + str(row[3]).encode() + b'","v":1}'
+        )
 
     def chunk(
         self,
         lo: int,
         hi: int,
-        rows: Sequence[sa.Row[Any]],
-        stored: Mapping[tuple[int, int], bytes],
+        rows: Sequence[Sequence[Any]],
+        stored_level: Any,
+        stored_nodes: Any,
     ) -> None:
         sha = hashlib.sha256
-        loads = json.loads
+        level0 = stored_level(0, lo, hi)
+        if len(level0) == hi - lo and (not level0 or (level0[0][0] == lo and level0[-1][0] == hi - 1)):
+            s0: Any = [h for _, h in level0]
+            offset = lo
+        else:
+            s0 = {i: h for i, h in level0}
+            offset = 0
         hashes: list[bytes] = []
         expect = lo
+        prefixes, middles = self._prefix, self._middle
         for row in rows:
-            idx = row[0]
+            idx, data = row[0], row[1]
             if idx != expect:
                 raise AuditVerifyError(
                     expect, "deleted leaf", f"leaf {expect} is missing (its row was deleted)"
                 )
-            data = bytes(row[1])
             h = sha(b"\x00" + data).digest()
             if h != row[2]:
                 raise AuditVerifyError(
                     idx, "modified event", f"event {idx} does not hash to its stored leaf hash"
                 )
-            try:
-                obj = loads(data)
-                cols = (obj["time"], obj["action"], obj["actor"], obj["purpose"], obj["outcome"])
-            except (ValueError, KeyError, TypeError):
-                raise AuditVerifyError(idx, "modified event", f"event {idx} is not an event") from None
-            if cols != (row[3], row[4], row[5], row[6], row[7]):
+            # The filter columns against the event, without parsing it (see _columns_ok).
+            prefix = prefixes.get((row[4], row[5]))
+            middle = middles.get((row[7], row[6]))
+            if (
+                prefix is None
+                or middle is None
+                or not data.startswith(prefix)
+                or middle not in data
+                or data[-44:] != b',"time":"' + row[3].encode() + b'","v":1}'
+            ) and not self._columns_ok(data, row):
                 raise AuditVerifyError(
                     idx, "filter columns",
                     f"the time/action/actor/purpose/outcome columns of leaf {idx} disagree with "
                     "its event",
                 )
-            if stored.get((0, idx)) != h:
-                if (0, idx) not in stored:
-                    raise AuditVerifyError(idx, "missing node", f"leaf node (0, {idx}) is missing")
+            try:
+                node = s0[idx - offset]
+            except (KeyError, IndexError):
+                raise AuditVerifyError(idx, "missing node", f"leaf node (0, {idx}) is missing") from None
+            if node != h:
                 raise _LeafMismatch(idx, h)
             hashes.append(h)
             expect += 1
         if expect != hi:
-            raise AuditVerifyError(expect, "deleted leaf", f"leaf {expect} is missing (its row was deleted)")
-        before = {(n.level, n.index): h for n, h in self.frontier.frontier}
-        res = self.frontier.append(hashes)
-        for key in sorted(res.nodes, key=lambda k: ((k[1] << k[0]), k[0])):
-            want = res.nodes[key]
-            got = stored.get(key)
-            if got != want:
-                level, index = key
-                begin = index << level
-                if got is None:
-                    raise AuditVerifyError(
-                        begin, "missing node", f"node (level {level}, index {index}) is missing"
-                    )
-                raise AuditVerifyError(
-                    begin, "bad node",
-                    f"node (level {level}, index {index}) over leaves {begin}..{begin + (1 << level) - 1} "
-                    "differs from the hash of its leaves",
-                )
-        self.nodes_checked += len(res.nodes)
-        self._check_heads_at(hi, res.nodes, before)
+            raise AuditVerifyError(
+                expect, "deleted leaf", f"leaf {expect} is missing (its row was deleted)"
+            )
+        self.nodes_checked += len(hashes)
+        levels: list[list[bytes]] = [hashes]
+        cur = hashes
+        for level in range(1, self.k + 1):
+            if len(cur) < 2:
+                break
+            cur = [sha(b"\x01" + cur[i] + cur[i + 1]).digest() for i in range(0, len(cur) - 1, 2)]
+            levels.append(cur)
+            first = lo >> level
+            stored = stored_level(level, first, first + len(cur))
+            if [h for _, h in stored] != cur:
+                self._node_error(level, first, cur, stored)
+            self.nodes_checked += len(cur)
+        self._heads_upto(hi, levels, lo)
+        if hi - lo == 1 << self.k:  # a full chunk: its root is a leaf of the upper tree
+            res = self.upper.append([levels[self.k][0]])
+            ids = [NodeID(lv + self.k, ix) for (lv, ix) in res.nodes if lv > 0]
+            stored_up = stored_nodes(ids)
+            for n in sorted(ids, key=lambda n: n.level):
+                want = res.nodes[(n.level - self.k, n.index)]
+                got = stored_up.get((n.level, n.index))
+                if got != want:
+                    self._raise_node(n.level, n.index, got is None)
+            self.nodes_checked += len(ids)
+            self.size, self.root = hi, self.upper.root()
+        else:
+            self.size, self.root = hi, self._root([h for _, h in self.upper.frontier], levels, lo, hi)
+
+    def _node_error(
+        self, level: int, first: int, want: Sequence[bytes], stored: Sequence[tuple[int, bytes]]
+    ) -> None:
+        got = dict(stored)
+        for j, h in enumerate(want):
+            if got.get(first + j) != h:
+                self._raise_node(level, first + j, first + j not in got)
+        extra = sorted(set(got) - set(range(first, first + len(want))))
+        self._raise_node(level, extra[0], False)
+
+    @staticmethod
+    def _raise_node(level: int, index: int, missing: bool) -> None:
+        begin = index << level
+        if missing:
+            raise AuditVerifyError(
+                begin, "missing node", f"node (level {level}, index {index}) is missing"
+            )
+        raise AuditVerifyError(
+            begin, "bad node",
+            f"node (level {level}, index {index}) over leaves {begin}..{begin + (1 << level) - 1} "
+            "differs from the hash of its leaves",
+        )
 
     def finish(self, size: int) -> None:
-        if self.frontier.size != size:
-            raise AuditVerifyError(self.frontier.size, "deleted leaf", "the log ends early")
+        if self.size != size:
+            raise AuditVerifyError(self.size, "deleted leaf", "the log ends early")
         if self._next_head != len(self.heads):
             head = self.heads[self._next_head]
-            raise AuditVerifyError(size, "deleted leaf", f"a head is signed for size {head.size} > {size}")
+            raise AuditVerifyError(
+                size, "deleted leaf", f"a head is signed for size {head.size} > {size}"
+            )
 
 
 # --------------------------------------------------------------------------- export verification

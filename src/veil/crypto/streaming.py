@@ -583,20 +583,19 @@ class DecryptingReader(io.RawIOBase):
     ) -> None:
         super().__init__()
         self._owned: io.FileIO | None = None
+        self._segments: Generator[memoryview, None, None] | None = None
+        self._cur = memoryview(b"")
+        self._eof = False
+        keys, aad = _streaming_keys(key), _aad(associated_data)
         if isinstance(src, (str, os.PathLike)):
             self._owned = _open_source(src)
             readinto: ReadInto = self._owned.readinto
             where: str | None = os.fspath(src)
         else:
             readinto = _readinto_of(src)
-            where = (
-                getattr(src, "name", None) if isinstance(getattr(src, "name", None), str) else None
-            )
-        self._segments = _decrypt_segments(
-            readinto, _streaming_keys(key), _aad(associated_data), where
-        )
-        self._cur = memoryview(b"")
-        self._eof = False
+            name = getattr(src, "name", None)
+            where = name if isinstance(name, str) else None
+        self._segments = _decrypt_segments(readinto, keys, aad, where)
 
     def readable(self) -> bool:
         return True
@@ -606,6 +605,7 @@ class DecryptingReader(io.RawIOBase):
             if self._eof:
                 return False
             try:
+                assert self._segments is not None
                 self._cur = next(self._segments)
             except StopIteration:
                 self._eof = True
@@ -644,7 +644,8 @@ class DecryptingReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._segments.close()
+            if self._segments is not None:
+                self._segments.close()
             if self._owned is not None:
                 self._owned.close()
         super().close()

@@ -40,13 +40,13 @@ TAG_SIZE = 16
 class WrappedKeyStore(Protocol):
     """Where wrapped subject keys live: subject pseudonym -> wrapped key (b"" = erased)."""
 
-    def get(self, subject: str, default: None = None) -> bytes | None: ...
+    def get(self, subject: str, /) -> bytes | None: ...
 
-    def __setitem__(self, subject: str, wrapped: bytes) -> None: ...
+    def __setitem__(self, subject: str, wrapped: bytes, /) -> None: ...
 
-    def __delitem__(self, subject: str) -> None: ...
+    def __delitem__(self, subject: str, /) -> None: ...
 
-    def __contains__(self, subject: object) -> bool: ...
+    def __contains__(self, subject: object, /) -> bool: ...
 
 
 class InMemoryKeyStore(MutableMapping[str, bytes]):
@@ -98,7 +98,7 @@ class SubjectKeys:
         if "\x00" in namespace:
             raise ValueError("namespace must not contain NUL")
         self.kek = kek
-        self.store: WrappedKeyStore = store if store is not None else InMemoryKeyStore()  # type: ignore[assignment]
+        self.store: WrappedKeyStore = store if store is not None else InMemoryKeyStore()
         self.cache_size = cache_size
         self._wrap_tag = b"veil.subject-key.v1\x00" + namespace.encode("utf-8") + b"\x00"
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()

@@ -151,11 +151,21 @@ class Recognizer:
     def suggested_rule(self) -> str:
         return self.rule or TYPE_INFO.get(self.type, ("direct_identifier", "pseudonymize"))[1]
 
+    @cached_property
+    def has_value_group(self) -> bool:
+        return "value" in self.regex.groupindex
+
     def score_value(self, value: str) -> float:
         """Validator score of a candidate: 0.0 = rejected, else the base score (or the
-        validator's own score). Never raises."""
+        validator's own score). Never raises. When the pattern has a group named ``value``,
+        the validator sees that group only (``LC(?P<value>\\d{15})``)."""
         if self.validator is None:
             return self.score
+        if self.has_value_group:
+            m = self.regex.search(value)
+            if m is None or m.group("value") is None:
+                return 0.0
+            value = m.group("value")
         try:
             ok = self.validator(value)
         except Exception:  # validators must not crash a scan on odd input
@@ -336,7 +346,8 @@ def recognizer_from_config(spec: Mapping[str, Any]) -> Recognizer:
     ``stdnum.<module>``), ``context`` (list of words), ``context_required`` (default: true
     when context words are given and no validator), ``score``, ``column_names`` (regex),
     ``value_pattern`` (RE2 regex for whole column values; defaults to ``pattern`` when RE2
-    accepts it), ``category``, ``rule``, ``flags`` (list of "ignorecase")."""
+    accepts it), ``category``, ``rule``, ``flags`` (list of "ignorecase"). A group named
+    ``value`` in ``pattern`` is what the validator checks (the span is the whole match)."""
     if not isinstance(spec, Mapping):
         raise PolicyError("a custom recognizer must be a mapping")
     unknown = set(spec) - _CONFIG_KEYS

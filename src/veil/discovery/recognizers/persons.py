@@ -329,6 +329,9 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     return lo, hi, min(score, 1.0)
 
 
+_VALUE_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
+
+
 def person_value_score(value: str) -> float:
     """Score of a whole column value as a person name ("Anna Schmidt", "SCHMIDT, Anna",
     "Dr. Hans Müller"); 0.0 when it is not one. Single names score 0.5 at most."""
@@ -339,7 +342,7 @@ def person_value_score(value: str) -> float:
         parts = [p.strip() for p in v.split(",")]
         if len(parts) == 2 and parts[0] and parts[1]:
             v = parts[1] + " " + parts[0]
-    tokens = [t for t in re.split(r"[\s]+", v.replace(".", ". ")) if t]
+    tokens = v.replace(".", ". ").split()
     if len(tokens) > 6:
         return 0.0
     toks = []
@@ -351,7 +354,7 @@ def person_value_score(value: str) -> float:
             continue
         if not bare or not bare[0].isupper() and bare[0] not in UPPER_CHARS:
             return 0.0
-        if not re.fullmatch(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?", bare):
+        if not _VALUE_TOKEN.fullmatch(bare):
             return 0.0
         toks.append(bare)
     if not toks or any(t.lower() in COMPANY_WORDS for t in toks):
