@@ -6,34 +6,64 @@ The public API is small; everything else is internal and free to change::
     policy = veil.load_policy("policy.yaml")
     result = veil.run(policy, "credit_scoring", "transactions.csv", "credit.parquet")
     print(result.receipt["rows"])
+
+Names are imported on first use, so `import veil` stays cheap for tools that need one part.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from veil.errors import (  # noqa: E402
-    InputError,
-    PolicyError,
-    RunRefused,
-    StoreError,
-    VeilError,
-)
-from veil.pipeline.run import RunResult, run  # noqa: E402
-from veil.policy import Policy, load_policy  # noqa: E402
-from veil.ropa import build_ropa, write_ropa  # noqa: E402
-from veil.store.workspace import Workspace, init_workspace  # noqa: E402
+_EXPORTS = {
+    "VeilError": "veil.errors",
+    "PolicyError": "veil.errors",
+    "InputError": "veil.errors",
+    "StoreError": "veil.errors",
+    "RunRefused": "veil.errors",
+    "CryptoError": "veil.errors",
+    "AuditError": "veil.errors",
+    "ConsentError": "veil.errors",
+    "run": "veil.pipeline.run",
+    "RunResult": "veil.pipeline.run",
+    "Policy": "veil.policy",
+    "load_policy": "veil.policy",
+    "build_ropa": "veil.ropa",
+    "write_ropa": "veil.ropa",
+    "Workspace": "veil.store.workspace",
+    "init_workspace": "veil.store.workspace",
+}
 
-__all__ = [
-    "InputError",
-    "Policy",
-    "PolicyError",
-    "RunRefused",
-    "RunResult",
-    "StoreError",
-    "VeilError",
-    "Workspace",
-    "build_ropa",
-    "init_workspace",
-    "load_policy",
-    "run",
-    "write_ropa",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'veil' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from veil.errors import (  # noqa: F401
+        AuditError,
+        ConsentError,
+        CryptoError,
+        InputError,
+        PolicyError,
+        RunRefused,
+        StoreError,
+        VeilError,
+    )
+    from veil.pipeline.run import RunResult, run  # noqa: F401
+    from veil.policy import Policy, load_policy  # noqa: F401
+    from veil.ropa import build_ropa, write_ropa  # noqa: F401
+    from veil.store.workspace import Workspace, init_workspace  # noqa: F401

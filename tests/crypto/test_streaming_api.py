@@ -199,6 +199,22 @@ def test_streaming_adds_little_to_peak_rss(tmp_path: Path) -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     base_kib, peak_kib, control_kib = map(int, out.stdout.split())
-    assert control_kib - peak_kib > 60 * 1024, "VmHWM did not register a 64 MiB allocation"
+    assert control_kib - peak_kib > 48 * 1024, "VmHWM did not register a 64 MiB allocation"
     assert peak_kib - base_kib < 16 * 1024, f"RSS grew {peak_kib - base_kib} KiB over imports"
     assert (tmp_path / "big.dec").stat().st_size == 96 << 20
+
+
+def test_fallback_without_encrypt_into(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Older cryptography (no encrypt_into/decrypt_into) gives byte-identical framing."""
+    from veil.crypto import streaming
+
+    ks = Keyset.generate("streaming", segment_size=1024)
+    data = os.urandom(5000)
+    fast = encrypt_bytes(data, ks, b"a")
+    monkeypatch.setattr(streaming, "_HAS_INTO", False)
+    slow = encrypt_bytes(data, ks, b"a")
+    assert len(slow) == len(fast)
+    assert decrypt_bytes(slow, ks, b"a") == data
+    assert decrypt_bytes(fast, ks, b"a") == data
+    with pytest.raises(TamperedError):
+        decrypt_bytes(slow[:-1], ks, b"a")

@@ -11,7 +11,7 @@ import pytest
 _HERE = Path(__file__).resolve().parent
 
 
-def _load_corpus_module():  # noqa: ANN202
+def _load_corpus_module():
     name = "veil_discovery_test_corpus"
     if name in sys.modules:
         return sys.modules[name]
@@ -24,10 +24,10 @@ def _load_corpus_module():  # noqa: ANN202
 
 
 @pytest.fixture(scope="session")
-def corpus_mod():  # noqa: ANN201
+def corpus_mod():
     return _load_corpus_module()
 
 
 @pytest.fixture(scope="session")
-def memo_corpus(corpus_mod):  # noqa: ANN001, ANN201
+def memo_corpus(corpus_mod):
     return corpus_mod.make_corpus(2000, seed=7)

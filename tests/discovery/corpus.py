@@ -68,7 +68,9 @@ class _Gen:
 
     def card(self) -> str:
         while True:
-            v = self.fk().credit_card_number(card_type=self.rnd.choice(["visa16", "mastercard", "amex"]))
+            v = self.fk().credit_card_number(
+                card_type=self.rnd.choice(["visa16", "mastercard", "amex"])
+            )
             if luhn.is_valid(v):
                 break
         style = self.rnd.random()
@@ -142,8 +144,9 @@ class _Gen:
 
     def dob(self) -> str:
         d = self.fk().date_of_birth(minimum_age=18, maximum_age=90)
-        return self.rnd.choice([d.strftime("%d.%m.%Y"), d.strftime("%d/%m/%Y"), d.isoformat(),
-                                d.strftime("%d %B %Y")])
+        return self.rnd.choice(
+            [d.strftime("%d.%m.%Y"), d.strftime("%d/%m/%Y"), d.isoformat(), d.strftime("%d %B %Y")]
+        )
 
     def date(self) -> str:
         d = self.fk().date_between(start_date="-2y", end_date="today")
@@ -156,14 +159,21 @@ class _Gen:
         return self.fk().ipv4() if self.rnd.random() < 0.8 else self.fk().ipv6()
 
     def invoice(self) -> str:
-        return self.rnd.choice([
-            f"INV-{self.rnd.randint(2020, 2025)}-{self.rnd.randint(1, 99999):05d}",
-            str(self.rnd.randint(10**5, 10**10)),
-            f"#{self.rnd.randint(1000, 99999999)}",
-        ])
+        return self.rnd.choice(
+            [
+                f"INV-{self.rnd.randint(2020, 2025)}-{self.rnd.randint(1, 99999):05d}",
+                str(self.rnd.randint(10**5, 10**10)),
+                f"#{self.rnd.randint(1000, 99999999)}",
+            ]
+        )
 
     def amount(self) -> str:
-        return self.rnd.choice([f"{self.rnd.uniform(1, 5000):.2f}", f"{self.rnd.randint(1, 9999)},{self.rnd.randint(0, 99):02d}"])
+        return self.rnd.choice(
+            [
+                f"{self.rnd.uniform(1, 5000):.2f}",
+                f"{self.rnd.randint(1, 9999)},{self.rnd.randint(0, 99):02d}",
+            ]
+        )
 
     def street_postcode(self) -> tuple[str, str, str]:
         loc = self.rnd.choice(["de_DE", "fr_FR", "nl_NL", "it_IT"])
@@ -171,11 +181,13 @@ class _Gen:
         return f.street_address(), f.postcode(), f.city()
 
     def passport(self) -> str:
-        return self.rnd.choice([
-            "C" + "".join(self.rnd.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
-            "".join(self.rnd.choice("0123456789") for _ in range(9)),
-            f"{self.rnd.choice(['YA', 'AA', 'XR'])}{self.rnd.randint(1000000, 9999999)}",
-        ])
+        return self.rnd.choice(
+            [
+                "C" + "".join(self.rnd.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
+                "".join(self.rnd.choice("0123456789") for _ in range(9)),
+                f"{self.rnd.choice(['YA', 'AA', 'XR'])}{self.rnd.randint(1000000, 9999999)}",
+            ]
+        )
 
 
 # Templates: {slot} is replaced and labelled; {~slot} is replaced but not labelled (negative).
@@ -213,8 +225,20 @@ TEMPLATES = [
 ]
 
 _SLOT = re.compile(r"\{(~?)(\w+)\}")
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def make_corpus(n: int = 2000, seed: int = 7) -> list[Memo]:
@@ -267,7 +291,9 @@ def make_corpus(n: int = 2000, seed: int = 7) -> list[Memo]:
     return out
 
 
-def evaluate(memos: list[Memo], predicted: list[list[tuple[int, int, str]]]) -> dict[str, dict[str, float]]:
+def evaluate(
+    memos: list[Memo], predicted: list[list[tuple[int, int, str]]]
+) -> dict[str, dict[str, float]]:
     """Exact-span micro precision/recall/F1, overall ("_all") and per type."""
     tp: dict[str, int] = {}
     fp: dict[str, int] = {}

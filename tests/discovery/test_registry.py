@@ -22,9 +22,24 @@ from veil.discovery.registry import (
 from veil.errors import PolicyError
 
 REQUIRED_TYPES = {
-    "person", "email", "phone", "iban", "bic", "card", "vat", "national_id", "us_ssn",
-    "date_of_birth", "ip_address", "postcode", "street_address", "account_number", "passport",
-    "mac_address", "crypto_wallet", "uk_nino",
+    "person",
+    "email",
+    "phone",
+    "iban",
+    "bic",
+    "card",
+    "vat",
+    "national_id",
+    "us_ssn",
+    "date_of_birth",
+    "ip_address",
+    "postcode",
+    "street_address",
+    "account_number",
+    "passport",
+    "mac_address",
+    "crypto_wallet",
+    "uk_nino",
 }
 
 
@@ -111,7 +126,10 @@ def test_user_recognizer_with_stdnum_module_validator() -> None:
         ({"name": "a"}, "'pattern' is required"),
         ({"name": "a", "pattern": "("}, "not a valid regex"),
         ({"name": "a", "pattern": "x", "validator": "nope"}, "unknown validator"),
-        ({"name": "a", "pattern": "x", "validator": "stdnum.nosuch.module"}, "no such python-stdnum"),
+        (
+            {"name": "a", "pattern": "x", "validator": "stdnum.nosuch.module"},
+            "no such python-stdnum",
+        ),
         ({"name": "a", "pattern": "x", "validator": "stdnum.../x"}, "not a stdnum module"),
         ({"name": "a", "pattern": "x", "context": "word"}, "list of words"),
         ({"name": "a", "pattern": "x", "score": 3}, "score"),

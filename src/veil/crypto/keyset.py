@@ -36,6 +36,7 @@ __all__ = [
     "StreamingKey",
     "decrypt_keyset",
     "encrypt_keyset",
+    "keyset_from_any",
 ]
 
 STREAMING_TYPE_URL = "type.googleapis.com/google.crypto.tink.AesGcmHkdfStreamingKey"

@@ -92,6 +92,25 @@ def _derive(key: StreamingKey, salt: bytes, associated_data: bytes) -> AESGCM:
     return AESGCM(hkdf.derive(key.key_value))
 
 
+# cryptography >= 45 encrypts and decrypts into caller buffers (no copy per segment); older
+# versions fall back to allocating calls (same output, slower).
+_HAS_INTO = hasattr(AESGCM, "encrypt_into") and hasattr(AESGCM, "decrypt_into")
+
+
+def _encrypt_into(aes: AESGCM, nonce: bytes, pt: memoryview, out: memoryview) -> None:
+    if _HAS_INTO:
+        aes.encrypt_into(nonce, pt, None, out)
+    else:
+        out[:] = aes.encrypt(nonce, bytes(pt), None)
+
+
+def _decrypt_into(aes: AESGCM, nonce: bytes, ct: memoryview, out: memoryview) -> None:
+    if _HAS_INTO:
+        aes.decrypt_into(nonce, ct, None, out)
+    else:
+        out[:] = aes.decrypt(nonce, bytes(ct), None)
+
+
 def _aad(associated_data: bytes | str) -> bytes:
     if isinstance(associated_data, str):
         return associated_data.encode("utf-8")
@@ -118,7 +137,7 @@ class _SegmentEncrypter:
             raise CryptoError("stream too long: more than 2**32 segments")
         n = len(pt) + TAG_SIZE
         view = out[:n]
-        self.aes.encrypt_into(self.prefix + _COUNTER(i, last), pt, None, view)
+        _encrypt_into(self.aes, self.prefix + _COUNTER(i, last), pt, view)
         self.index = i + 1
         return view
 
@@ -324,7 +343,7 @@ def _decrypt_segments(
         a = _derive(k, salt, associated_data)
         buf = memoryview(bytearray(len(seg) - TAG_SIZE))
         try:
-            a.decrypt_into(prefix + _COUNTER(0, last), seg, None, buf)
+            _decrypt_into(a, prefix + _COUNTER(0, last), seg, buf)
         except InvalidTag:
             continue
         chosen, aes, first_pt = k, a, buf
@@ -350,7 +369,7 @@ def _decrypt_segments(
     out = memoryview(bytearray(seg_size - TAG_SIZE))
     n = _readfull(src, cur)
     i = 1
-    decrypt_into = aes.decrypt_into
+    decrypt_into = _decrypt_into
     while True:
         if n < seg_size:
             m, last = 0, True
@@ -363,7 +382,7 @@ def _decrypt_segments(
             raise TamperedError("more than 2**32 segments", where=at(i))
         view = out[: n - TAG_SIZE]
         try:
-            decrypt_into(prefix + _COUNTER(i, last), cur[:n], None, view)
+            decrypt_into(aes, prefix + _COUNTER(i, last), cur[:n], view)
         except InvalidTag:
             raise TamperedError(
                 "segment is not authentic (modified, reordered, truncated or extended)", where=at(i)

@@ -34,7 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.discovery.masking import mask
-from veil.discovery.registry import TYPE_INFO, Recognizer, Registry, default_registry
+from veil.discovery.registry import (
+    TYPE_INFO,
+    Recognizer,
+    Registry,
+    default_registry,
+    normalize_column_name,
+)
 from veil.discovery.text import SpanFinder, default_finder
 from veil.errors import InputError
 
@@ -47,8 +53,14 @@ _MIN_RATE = 0.6  # validated / candidates, per type
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level
 
 NAME_HINTS: tuple[tuple[str, str], ...] = (
-    (r"income|salary|wage|credit.?score|score|rating|loan|limit|debt|default|arrears|dti", "income_credit"),
-    (r"amount|amt|mcc|merchant|txn|transaction|currency|balance|fee|price|booking|posted|value_date", "transaction"),
+    (
+        r"income|salary|wage|credit.?score|score|rating|loan|limit|debt|default|arrears|dti",
+        "income_credit",
+    ),
+    (
+        r"amount|amt|mcc|merchant|txn|transaction|currency|balance|fee|price|booking|posted|value_date",
+        "transaction",
+    ),
     (r"\bage\b|gender|\bsex\b|nationality|marital|birth_?year|citizenship|ethnic", "demographic"),
 )
 
@@ -141,7 +153,7 @@ def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     if hasattr(data, "__arrow_c_stream__") or type(data).__name__ == "DataFrame":
         try:
             table = pa.table(data)
-        except Exception as exc:
+        except (pa.ArrowException, TypeError, ValueError) as exc:
             raise InputError(f"cannot read the table: {exc}") from None
         return table.schema, iter(table.to_batches(max_chunksize=BATCH_ROWS))
     if isinstance(data, Iterable):
@@ -313,9 +325,7 @@ class _Scanner:
             return
         a = arr.drop_null()
         if pa.types.is_timestamp(a.type):
-            has_time = pc.any(
-                pc.not_equal(pc.cast(a, pa.date32()).cast(a.type), a)
-            ).as_py()
+            has_time = pc.any(pc.not_equal(pc.cast(a, pa.date32()).cast(a.type), a)).as_py()
             if has_time:
                 return  # a time of day: an event, not a birth date
         today = _dt.date.today()
@@ -327,8 +337,8 @@ class _Scanner:
         st.dob_rows += len(a)
         st.dob_ok += int(pc.sum(ok).as_py() or 0)
         acc = st.acc("date_of_birth")
-        if len(acc.examples) < 2 and len(a):
-            acc.examples.append(mask(str(a[0].as_py()), "date_of_birth"))
+        for i in range(min(len(a), 2 - len(acc.examples))):
+            acc.examples.append(mask(str(a[i * (len(a) - 1)].as_py()), "date_of_birth"))
 
     # -- strings ----------------------------------------------------------------------
     def _add_values(self, st: _ColumnState, values: pa.Array, counts: np.ndarray) -> None:
@@ -497,9 +507,18 @@ class _Scanner:
                 if st.dob_rows and st.dob_ok / st.dob_rows >= 0.9:
                     acc = st.types.get("date_of_birth", _TypeAcc())
                     share = st.dob_ok / nn
-                    hits.append(TypeHit("date_of_birth", round(share, 4), st.dob_ok,
-                                        round(min(1.0, share * 0.75 + 0.2), 3), ["date_of_birth"],
-                                        ["calendar date, age 0-120"], acc.examples, True))
+                    hits.append(
+                        TypeHit(
+                            "date_of_birth",
+                            round(share, 4),
+                            st.dob_ok,
+                            round(min(1.0, share * 0.75 + 0.2), 3),
+                            ["date_of_birth"],
+                            ["calendar date, age 0-120"],
+                            acc.examples,
+                            True,
+                        )
+                    )
             elif st.kind == "numeric":
                 pass
             elif not rep.free_text:
@@ -525,7 +544,9 @@ class _Scanner:
                 rep.embedded = dict(sorted(rep.embedded.items(), key=lambda kv: -kv[1]))
             elif hits:
                 top = hits[0]
-                rep.category, rep.rule = TYPE_INFO.get(top.type, ("direct_identifier", "pseudonymize"))
+                rep.category, rep.rule = TYPE_INFO.get(
+                    top.type, ("direct_identifier", "pseudonymize")
+                )
                 for r in self.recs:
                     if r.type == top.type and (r.category or r.rule):
                         rep.category = r.category or rep.category
@@ -539,8 +560,11 @@ class _Scanner:
                         "characters were not matched against identifier patterns"
                     )
                 rep.category = rep.name_hint
-                rep.rule = {"transaction": "keep", "income_credit": "keep",
-                            "demographic": "generalize"}.get(rep.name_hint or "")
+                rep.rule = {
+                    "transaction": "keep",
+                    "income_credit": "keep",
+                    "demographic": "generalize",
+                }.get(rep.name_hint or "")
             out.append(rep)
         return out
 
@@ -558,8 +582,11 @@ class _Scanner:
             min_share = 0.3 if support else 0.5
         if share < min_share or rate < _MIN_RATE:
             return None
-        weak = all(r.strength in ("format", "context") for r in recs) or t == "phone" and not any(
-            r.name == "phone_intl" for r in recs
+        # shapes that ordinary words or codes can take: a few repeated values prove little
+        weak = (
+            t == "bic"
+            or all(r.strength == "context" for r in recs)
+            or (t == "phone" and not any(r.name == "phone_intl" for r in recs))
         )
         if weak and not support and acc.distinct_validated < 5:
             return None  # a handful of repeated values proves little without a name hint
@@ -608,7 +635,7 @@ def _count_lines(src: str, joined: str, enough: int) -> int:
 
 
 def _name_hint(name: str) -> str | None:
-    low = name.lower().replace("-", "_")
+    low = normalize_column_name(name)
     for pattern, cat in NAME_HINTS:
         if re.search(pattern, low):
             return cat

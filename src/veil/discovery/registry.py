@@ -168,7 +168,7 @@ class Recognizer:
             value = m.group("value")
         try:
             ok = self.validator(value)
-        except Exception:  # validators must not crash a scan on odd input
+        except Exception:  # noqa: BLE001 - a library validator must not crash a scan
             return 0.0
         if ok is True:
             return self.score
@@ -182,10 +182,16 @@ class Recognizer:
 
     def supports_column(self, column_name: str) -> bool:
         rx = self.column_regex
-        return bool(rx and rx.search(column_name))
+        return bool(rx and rx.search(normalize_column_name(column_name)))
 
     def has_context(self, window_lower: str) -> bool:
         return any(w in window_lower for w in self.context_lower)
+
+
+def normalize_column_name(name: str) -> str:
+    """ "customerEmail", "DOB_text", "iban-no" -> "customer email", "dob text", "iban no"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return re.sub(r"[\s_\-.\[\]]+", " ", spaced).strip().lower()
 
 
 # -- validators by name (for user recognizers in a policy file) ------------------------
@@ -280,7 +286,7 @@ class Registry:
     """Recognizers by name. Iterates in registration order."""
 
     def __init__(self, recognizers: Iterable[Recognizer] = ()) -> None:
-        self._by_name = {}
+        self._by_name: dict[str, Recognizer] = {}
         self._version = 0
         for rec in recognizers:
             self.register(rec)
@@ -385,7 +391,9 @@ def recognizer_from_config(spec: Mapping[str, Any]) -> Recognizer:
         raise PolicyError("field 'score' must be a number in (0, 1]", where=where)
     category = spec.get("category")
     if category is not None and category not in CATEGORIES:
-        raise PolicyError(f"unknown category {category!r} (known: {', '.join(CATEGORIES)})", where=where)
+        raise PolicyError(
+            f"unknown category {category!r} (known: {', '.join(CATEGORIES)})", where=where
+        )
     rule = spec.get("rule")
     if rule is not None and rule not in RULES:
         raise PolicyError(f"unknown rule {rule!r} (known: {', '.join(RULES)})", where=where)

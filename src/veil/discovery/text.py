@@ -87,7 +87,9 @@ def _re2_words(words: Iterable[str]) -> str:
     tell (ASCII)."""
     esc = []
     for w in sorted(set(words), key=len, reverse=True):
-        body = "".join("\\" + ch if ch.isascii() and not ch.isalnum() and ch != " " else ch for ch in w)
+        body = "".join(
+            "\\" + ch if ch.isascii() and not ch.isalnum() and ch != " " else ch for ch in w
+        )
         esc.append(("\\b" + body) if w[:1].isascii() and w[:1].isalnum() else body)
     return "(?i:" + "|".join(esc) + ")"
 
@@ -134,11 +136,20 @@ def _to_texts(texts: Any) -> tuple[list[str], list[int]]:
     if isinstance(texts, (pa.Array, pa.ChunkedArray)):
         typ = texts.type
         if pa.types.is_dictionary(typ):
-            texts = texts.cast(typ.value_type) if isinstance(texts, pa.Array) else pc.cast(texts, typ.value_type)
+            texts = (
+                texts.cast(typ.value_type)
+                if isinstance(texts, pa.Array)
+                else pc.cast(texts, typ.value_type)
+            )
             typ = texts.type
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or str(typ) == "string_view":
-            values = texts.to_pylist()
-        elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or str(typ) == "binary_view":
+        if (
+            pa.types.is_string(typ)
+            or pa.types.is_large_string(typ)
+            or str(typ) == "string_view"
+            or pa.types.is_binary(typ)
+            or pa.types.is_large_binary(typ)
+            or str(typ) == "binary_view"
+        ):
             values = texts.to_pylist()
         elif pa.types.is_null(typ):
             values = [None] * len(texts)
@@ -189,7 +200,7 @@ class SpanFinder:
             (_Group(g) for g in groups.values()),
             key=lambda g: -max(_RANK[r.strength] for r in g.recs),
         )
-        words = set()
+        words: set[str] = set()
         for g in self.groups:
             if g.ctx_words is not None:
                 words |= g.ctx_words
@@ -320,7 +331,9 @@ class SpanFinder:
                     w = before_l[-rec.context_window :]
                     has_ctx = bool(ctx is not None and ctx.search(w))
                     if not has_ctx and rec.context_fn is not None:
-                        has_ctx = rec.context_fn(joined[max(base, s - window) : s], joined[e : min(tend, e + 40)])
+                        has_ctx = rec.context_fn(
+                            joined[max(base, s - window) : s], joined[e : min(tend, e + 40)]
+                        )
                 if rec.context_required and not has_ctx:
                     continue
                 score = self._validated(rec, value)
@@ -342,13 +355,9 @@ class SpanFinder:
 
     def _shrink(self, rec: Recognizer, value: str, s: int) -> tuple[float, int]:
         cuts = [i for i, ch in enumerate(value) if ch in " .-"]
-        tries = 0
-        for cut in reversed(cuts):
+        for cut in reversed(cuts[-8:]):
             cand = value[:cut].rstrip(" .-")
             if len(cand) < 6:
-                break
-            tries += 1
-            if tries > 8:
                 break
             score = self._validated(rec, cand)
             if score > 0.0:
@@ -378,8 +387,11 @@ class SpanFinder:
             if len(words) == 1:
                 # one word: only a title, a salutation or a payee phrase before it makes a name
                 low = run.lower()
-                if low in stop or low in titles or (run not in first and run not in last
-                                                    and not _maybe_titled(joined, s)):
+                if (
+                    low in stop
+                    or low in titles
+                    or (run not in first and run not in last and not _maybe_titled(joined, s))
+                ):
                     continue
             elif words[0].lower() not in openers:
                 for w in words:
@@ -418,6 +430,8 @@ def _covered(
 
 
 _WORD = re.compile(r"\S+")
+
+
 def _maybe_titled(joined: str, s: int) -> bool:
     return persons.context_before(joined[max(0, s - 12) : s].lower())[0]
 
@@ -441,7 +455,11 @@ def _resolve(
             s, e, rank = c[0], c[1], c[2]
             bad = False
             for vs, ve in vetoes:
-                if s < ve and vs < e and not (rank == 3 and s <= vs and ve <= e and (e - s) > (ve - vs)):
+                if (
+                    s < ve
+                    and vs < e
+                    and not (rank == 3 and s <= vs and ve <= e and (e - s) > (ve - vs))
+                ):
                     bad = True
                     break
             if not bad:

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import veil
+from veil import __version__ as VEIL_VERSION
 from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
@@ -216,7 +216,7 @@ def _receipt(run_id: str, started: datetime, finished: datetime, actor: str, pol
         warnings.append("declared fields absent from the data (not needed for this purpose): "
                         + ", ".join(plan.missing_optional))
     return Receipt(
-        run_id=run_id, started_at=started, finished_at=finished, veil_version=veil.__version__,
+        run_id=run_id, started_at=started, finished_at=finished, veil_version=VEIL_VERSION,
         actor=actor,
         policy={"path": pol.source, "sha256": pol.digest, "name": pol.name},
         purpose={"id": plan.purpose_id, "description": purpose.description,

@@ -16,7 +16,7 @@ def _iban_length(country: str) -> int | None:
 
     try:
         return int(registry.get_iban_spec(country).iban_length)
-    except Exception:  # unknown country code
+    except ValueError:  # schwifty's InvalidCountryCode: not an IBAN country
         return None
 
 
@@ -37,9 +37,26 @@ IBAN_CONTEXT = ("iban", "account", "konto", "compte", "cuenta", "conto", "rekeni
 BIC_CONTEXT = ("bic", "swift", "iban", "bank code", "bankleitzahl", "code banque")
 
 ACCOUNT_CONTEXT = (
-    "account", "acct", "a/c", "acc no", "acc.", "acc #", "account no", "konto", "kontonummer",
-    "kto", "compte", "n° de compte", "cuenta", "conto", "rekening", "rekeningnummer",
-    "rachunek", "rachunku", "sort code", "routing",
+    "account",
+    "acct",
+    "a/c",
+    "acc no",
+    "acc.",
+    "acc #",
+    "account no",
+    "konto",
+    "kontonummer",
+    "kto",
+    "compte",
+    "n° de compte",
+    "cuenta",
+    "conto",
+    "rekening",
+    "rekeningnummer",
+    "rachunek",
+    "rachunku",
+    "sort code",
+    "routing",
 )
 
 RECOGNIZERS = [

@@ -57,8 +57,23 @@ def looks_like_card(value: str) -> bool:
 
 
 CONTEXT = (
-    "card", "credit", "debit", "visa", "mastercard", "master card", "amex", "american express",
-    "maestro", "pan", "karte", "kreditkarte", "carte", "tarjeta", "carta", "kaart", "cc ",
+    "card",
+    "credit",
+    "debit",
+    "visa",
+    "mastercard",
+    "master card",
+    "amex",
+    "american express",
+    "maestro",
+    "pan",
+    "karte",
+    "kreditkarte",
+    "carte",
+    "tarjeta",
+    "carta",
+    "kaart",
+    "cc ",
 )
 
 RECOGNIZERS = [

@@ -32,14 +32,55 @@ def validate_email(value: str) -> bool:
 
 
 PHONE_CONTEXT = (
-    "phone", "tel", "tel.", "telephone", "mobile", "mob", "cell", "call", "sms", "whatsapp",
-    "contact", "fax", "handy", "telefon", "rufnummer", "mobil", "tél", "téléphone", "portable",
-    "teléfono", "telefono", "móvil", "movil", "cellulare", "telefoon", "mobiel", "telefone",
-    "telemóvel", "puhelin", "ring", "reach",
+    "phone",
+    "tel",
+    "tel.",
+    "telephone",
+    "mobile",
+    "mob",
+    "cell",
+    "call",
+    "sms",
+    "whatsapp",
+    "contact",
+    "fax",
+    "handy",
+    "telefon",
+    "rufnummer",
+    "mobil",
+    "tél",
+    "téléphone",
+    "portable",
+    "teléfono",
+    "telefono",
+    "móvil",
+    "movil",
+    "cellulare",
+    "telefoon",
+    "mobiel",
+    "telefone",
+    "telemóvel",
+    "puhelin",
+    "ring",
+    "reach",
 )
 
 DEFAULT_REGIONS = (
-    "DE", "FR", "GB", "IT", "ES", "NL", "BE", "AT", "PL", "PT", "SE", "DK", "FI", "IE", "CH",
+    "DE",
+    "FR",
+    "GB",
+    "IT",
+    "ES",
+    "NL",
+    "BE",
+    "AT",
+    "PL",
+    "PT",
+    "SE",
+    "DK",
+    "FI",
+    "IE",
+    "CH",
     "US",
 )
 
@@ -55,7 +96,7 @@ def phone_score(value: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> float
     ndig = len(d.lstrip("+"))
     if ndig < 7 or ndig > 15:
         return 0.0
-    if d.startswith("+") or d.startswith("00"):
+    if d.startswith(("+", "00")):
         text = "+" + d.lstrip("+")[2:] if d.startswith("00") else v
         try:
             num = phonenumbers.parse(text, None)

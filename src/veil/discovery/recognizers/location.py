@@ -15,10 +15,34 @@ from veil.discovery.recognizers._common import LETTER, NUM_L, NUM_R, UPPER
 from veil.discovery.registry import Recognizer
 
 POSTAL_CONTEXT = (
-    "zip", "zip code", "postcode", "post code", "postal", "postal code", "plz", "postleitzahl",
-    "code postal", "cp", "c.p.", "cap", "postnummer", "postinumero", "kod pocztowy",
-    "código postal", "codigo postal", "address", "adresse", "addr", "dirección", "indirizzo",
-    "adres", "lives at", "living at", "ship to", "deliver to", "delivery to",
+    "zip",
+    "zip code",
+    "postcode",
+    "post code",
+    "postal",
+    "postal code",
+    "plz",
+    "postleitzahl",
+    "code postal",
+    "cp",
+    "c.p.",
+    "cap",
+    "postnummer",
+    "postinumero",
+    "kod pocztowy",
+    "código postal",
+    "codigo postal",
+    "address",
+    "adresse",
+    "addr",
+    "dirección",
+    "indirizzo",
+    "adres",
+    "lives at",
+    "living at",
+    "ship to",
+    "deliver to",
+    "delivery to",
 )
 
 _CITY_AFTER = re.compile(r"^,? (?:" + UPPER + r"[\w'’\-]+|" + UPPER + r"{2}\b)")
@@ -30,20 +54,39 @@ _END_AFTER = re.compile(r"^(?:$|[,.;)\n]|\s+\(|\s+[A-Z]{2}\b)")
 def postcode_surroundings(before: str, after: str) -> bool:
     """Address-like surroundings: "..., 75001 Paris", "Madrid, 28001", "Springfield, IL 62704"."""
     a0 = after[:1]
-    if a0 in (" ", ",") and after[1:3].strip(" ")[:1].isupper():
-        if _CITY_AFTER.match(after) and _BEFORE_OK.search(before[-24:]):
-            return True
-    if a0 in ("", ",", ".", ";", ")", "\n", " ") and before[-2:-1].isalpha() or before[-4:-3].isalpha():
-        return bool(_CITY_BEFORE.search(before[-40:]) and _END_AFTER.match(after))
-    return False
+    if (
+        a0 in (" ", ",")
+        and after[1:3].strip(" ")[:1].isupper()
+        and _CITY_AFTER.match(after)
+        and _BEFORE_OK.search(before[-24:])
+    ):
+        return True
+    if a0 not in ("", ",", ".", ";", ")", "\n", " "):
+        return False
+    return bool(_END_AFTER.match(after) and _CITY_BEFORE.search(before[-40:]))
 
 
 def _faker_street_words() -> tuple[list[str], list[str]]:
     """Street suffixes and prefixes from Faker's address providers (lower case)."""
     suffixes: set[str] = set()
     prefixes: set[str] = set()
-    for loc in ("en_US", "en_GB", "en_IE", "de_DE", "de_AT", "fr_FR", "it_IT", "es_ES", "nl_NL",
-                "nl_BE", "pl_PL", "pt_PT", "sv_SE", "da_DK", "fi_FI"):
+    for loc in (
+        "en_US",
+        "en_GB",
+        "en_IE",
+        "de_DE",
+        "de_AT",
+        "fr_FR",
+        "it_IT",
+        "es_ES",
+        "nl_NL",
+        "nl_BE",
+        "pl_PL",
+        "pt_PT",
+        "sv_SE",
+        "da_DK",
+        "fi_FI",
+    ):
         try:
             prov = importlib.import_module(f"faker.providers.address.{loc}").Provider
         except ImportError:
@@ -60,18 +103,91 @@ def _faker_street_words() -> tuple[list[str], list[str]]:
         if loc == "it_IT":  # Italian street words come first ("Via Roma 1")
             prefixes.update(w.lower() for w in getattr(prov, "street_suffixes", ()))
     suffixes |= {
-        "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard",
-        "blvd", "way", "court", "ct", "place", "pl", "square", "sq", "terrace", "close",
-        "crescent", "gardens", "park", "hill", "row", "walk", "grove", "mews", "parade",
-        "straße", "strasse", "str.", "gasse", "weg", "platz", "allee", "ring", "damm", "ufer",
-        "straat", "laan", "gracht", "kade", "plein", "dijk", "gatan", "vägen", "vej", "gade",
-        "katu", "tie",
+        "street",
+        "st",
+        "road",
+        "rd",
+        "avenue",
+        "ave",
+        "lane",
+        "ln",
+        "drive",
+        "dr",
+        "boulevard",
+        "blvd",
+        "way",
+        "court",
+        "ct",
+        "place",
+        "pl",
+        "square",
+        "sq",
+        "terrace",
+        "close",
+        "crescent",
+        "gardens",
+        "park",
+        "hill",
+        "row",
+        "walk",
+        "grove",
+        "mews",
+        "parade",
+        "straße",
+        "strasse",
+        "str.",
+        "gasse",
+        "weg",
+        "platz",
+        "allee",
+        "ring",
+        "damm",
+        "ufer",
+        "straat",
+        "laan",
+        "gracht",
+        "kade",
+        "plein",
+        "dijk",
+        "gatan",
+        "vägen",
+        "vej",
+        "gade",
+        "katu",
+        "tie",
     }
     prefixes |= {
-        "rue", "avenue", "boulevard", "chemin", "allée", "impasse", "place", "quai", "route",
-        "cours", "via", "viale", "piazza", "corso", "largo", "vicolo", "calle", "avenida",
-        "plaza", "paseo", "camino", "ronda", "rua", "travessa", "praça", "ulica", "ul.", "aleja",
-        "al.", "plac", "c/",
+        "rue",
+        "avenue",
+        "boulevard",
+        "chemin",
+        "allée",
+        "impasse",
+        "place",
+        "quai",
+        "route",
+        "cours",
+        "via",
+        "viale",
+        "piazza",
+        "corso",
+        "largo",
+        "vicolo",
+        "calle",
+        "avenida",
+        "plaza",
+        "paseo",
+        "camino",
+        "ronda",
+        "rua",
+        "travessa",
+        "praça",
+        "ulica",
+        "ul.",
+        "aleja",
+        "al.",
+        "plac",
+        "c/",
     }
     suffixes.discard("")
     prefixes.discard("")
@@ -91,33 +207,62 @@ _COMPOUND_SUF = (
 
 STREET_PATTERN = (
     # 12 Baker Street / 48 Jones brooks / 1600 Pennsylvania Avenue NW
-    r"(?<![\w.,/\-])" + _NUMBER + r",?\s(?:" + _WORD + r"\s){1,3}(?i:" + _SUF + r")(?!\w)\.?"
+    r"(?<![\w.,/\-])"
+    + _NUMBER
+    + r",?\s(?:"
+    + _WORD
+    + r"\s){1,3}(?i:"
+    + _SUF
+    + r")(?!\w)\.?"
     # 12, rue de la Paix / 5 boulevard Haussmann
-    + r"|(?<![\w.,/\-])\d{1,4}(?:\s?(?:bis|ter))?,?\s(?i:" + _PRE + r")\s(?:(?:de la|de l'|du|des|de|d'|di|del|della|da|do|dos)\s?)?"
-    + _WORD + r"(?:\s(?:de\s)?" + _WORD + r"){0,2}"
+    + r"|(?<![\w.,/\-])\d{1,4}(?:\s?(?:bis|ter))?,?\s(?i:"
+    + _PRE
+    + r")\s(?:(?:de la|de l'|du|des|de|d'|di|del|della|da|do|dos)\s?)?"
+    + _WORD
+    + r"(?:\s(?:de\s)?"
+    + _WORD
+    + r"){0,2}"
     # Müllerstraße 5 / Hans-Müller-Allee 3a / Annastraat 12 / Storgatan 4
-    + r"|(?<!\w)" + UPPER + LETTER + r"*(?:-" + UPPER + LETTER + r"*)*-?(?i:" + _COMPOUND_SUF
-    + r")\s" + _NUMBER
+    + r"|(?<!\w)"
+    + UPPER
+    + LETTER
+    + r"*(?:-"
+    + UPPER
+    + LETTER
+    + r"*)*-?(?i:"
+    + _COMPOUND_SUF
+    + r")\s"
+    + _NUMBER
     # Via Roma 12 / Calle de Juan García 5 / Rua Silva, 12 / ulica Polna 3
-    + r"|(?<!\w)(?:" + "|".join(re.escape(p.capitalize()) for p in _PREFIXES) + r"|ulica|ul\.|aleja|al\.|plac|rue|c/)"
-    + r"\s(?:(?:de la|de|del|della|da|do|dos|das|di)\s)?" + _WORD
-    + r"(?:\s(?:de\s)?" + _WORD + r"){0,3},?\s" + _NUMBER
+    + r"|(?<!\w)(?:"
+    + "|".join(re.escape(p.capitalize()) for p in _PREFIXES)
+    + r"|ulica|ul\.|aleja|al\.|plac|rue|c/)"
+    + r"\s(?:(?:de la|de|del|della|da|do|dos|das|di)\s)?"
+    + _WORD
+    + r"(?:\s(?:de\s)?"
+    + _WORD
+    + r"){0,3},?\s"
+    + _NUMBER
 )
 
 _STREET_RE = re.compile(STREET_PATTERN)
 
 
 def _re2_alt(words: list[str]) -> str:
-    return "|".join("".join("\\" + c if c.isascii() and not c.isalnum() else c for c in w)
-                    for w in words)
+    return "|".join(
+        "".join("\\" + c if c.isascii() and not c.isalnum() else c for c in w) for w in words
+    )
 
 
 # RE2 prefilter: a street word as a whole word, or a compound street name before a number
 _COMPOUND_WORDS = _COMPOUND_SUF.replace("\\.", ".").split("|")
 _STANDALONE = [w for w in _SUFFIXES + _PREFIXES if w not in _COMPOUND_WORDS]
 STREET_PREFILTER = (
-    r"(?i:\b(?:" + _re2_alt(_STANDALONE) + r")(?:\b|[^a-z]))|(?i:(?:"
-    + _re2_alt(_COMPOUND_WORDS) + r")\s\d)"
+    r"(?i:\b(?:"
+    + _re2_alt(_STANDALONE)
+    + r")(?:\b|[^a-z]))|(?i:(?:"
+    + _re2_alt(_COMPOUND_WORDS)
+    + r")\s\d)"
 )
 POSTCODE_PREFILTER = (
     r"\d{4,5} \p{Lu}|\p{L}, \d{4,5}\b|\d{2}-\d{3} \p{Lu}|\d{4}-\d{3} \p{Lu}|\d{3} \d{2} \p{Lu}"

@@ -19,87 +19,799 @@ from veil.discovery.recognizers.dates import MONTHS
 from veil.discovery.registry import Recognizer
 
 NAME_LOCALES = (
-    "en_US", "en_GB", "en_IE", "en_IN", "de_DE", "de_AT", "de_CH", "fr_FR", "fr_BE", "fr_CH",
-    "it_IT", "es_ES", "es_MX", "pt_PT", "pt_BR", "nl_NL", "nl_BE", "pl_PL", "cs_CZ", "sk_SK",
-    "sl_SI", "hr_HR", "hu_HU", "ro_RO", "bg_BG", "el_GR", "da_DK", "sv_SE", "no_NO", "fi_FI",
-    "et_EE", "lt_LT", "lv_LV", "tr_TR", "uk_UA", "ru_RU",
+    "en_US",
+    "en_GB",
+    "en_IE",
+    "en_IN",
+    "de_DE",
+    "de_AT",
+    "de_CH",
+    "fr_FR",
+    "fr_BE",
+    "fr_CH",
+    "it_IT",
+    "es_ES",
+    "es_MX",
+    "pt_PT",
+    "pt_BR",
+    "nl_NL",
+    "nl_BE",
+    "pl_PL",
+    "cs_CZ",
+    "sk_SK",
+    "sl_SI",
+    "hr_HR",
+    "hu_HU",
+    "ro_RO",
+    "bg_BG",
+    "el_GR",
+    "da_DK",
+    "sv_SE",
+    "no_NO",
+    "fi_FI",
+    "et_EE",
+    "lt_LT",
+    "lv_LV",
+    "tr_TR",
+    "uk_UA",
+    "ru_RU",
 )
 
 TITLES = frozenset(
-    "mr mrs ms miss mx dr prof sir madam dame herr frau hr fr m mme mlle mmes sr sra srta "
-    "sig sigra signor signora dott dottssa dhr mevr pan pani don doña dña".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "madam",
+        "dame",
+        "herr",
+        "frau",
+        "hr",
+        "fr",
+        "m",
+        "mme",
+        "mlle",
+        "mmes",
+        "sr",
+        "sra",
+        "srta",
+        "sig",
+        "sigra",
+        "signor",
+        "signora",
+        "dott",
+        "dottssa",
+        "dhr",
+        "mevr",
+        "pan",
+        "pani",
+        "don",
+        "doña",
+        "dña",
+    ]
 )
 
 SALUTATIONS = (
-    "dear", "hi", "hello", "hey", "hallo", "liebe", "lieber", "sehr geehrte", "sehr geehrter",
-    "bonjour", "cher", "chère", "ciao", "caro", "cara", "gentile", "hola", "querido", "querida",
-    "estimado", "estimada", "beste", "geachte", "hej", "kære", "drogi", "droga", "thanks",
-    "thank you", "cheers", "greetings", "attn", "attention",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "hallo",
+    "liebe",
+    "lieber",
+    "sehr geehrte",
+    "sehr geehrter",
+    "bonjour",
+    "cher",
+    "chère",
+    "ciao",
+    "caro",
+    "cara",
+    "gentile",
+    "hola",
+    "querido",
+    "querida",
+    "estimado",
+    "estimada",
+    "beste",
+    "geachte",
+    "hej",
+    "kære",
+    "drogi",
+    "droga",
+    "thanks",
+    "thank you",
+    "cheers",
+    "greetings",
+    "attn",
+    "attention",
 )
 
 PAYEE_WORDS = (
-    "to", "from", "by", "for", "payee", "payer", "beneficiary", "recipient", "sender",
-    "debtor", "creditor", "name", "customer", "client", "holder", "owner", "an", "von", "für",
-    "à", "pour", "par", "de", "a", "da", "per", "para", "aan", "van", "voor", "do", "od",
-    "dla", "till", "från", "til", "fra", "with", "via",
-    "contact", "signed", "regards", "ordered by", "behalf of", "zugunsten", "empfänger",
-    "auftraggeber", "bénéficiaire", "beneficiario", "ordinante", "begunstigde",
+    "to",
+    "from",
+    "by",
+    "for",
+    "payee",
+    "payer",
+    "beneficiary",
+    "recipient",
+    "sender",
+    "debtor",
+    "creditor",
+    "name",
+    "customer",
+    "client",
+    "holder",
+    "owner",
+    "an",
+    "von",
+    "für",
+    "à",
+    "pour",
+    "par",
+    "de",
+    "a",
+    "da",
+    "per",
+    "para",
+    "aan",
+    "van",
+    "voor",
+    "do",
+    "od",
+    "dla",
+    "till",
+    "från",
+    "til",
+    "fra",
+    "with",
+    "via",
+    "contact",
+    "signed",
+    "regards",
+    "ordered by",
+    "behalf of",
+    "zugunsten",
+    "empfänger",
+    "auftraggeber",
+    "bénéficiaire",
+    "beneficiario",
+    "ordinante",
+    "begunstigde",
 )
 
 COMPANY_WORDS = frozenset(
-    """gmbh ag kg ohg ug mbh ltd limited llc llp inc incorporated corp corporation co plc sa
-    s.a. sas sarl s.a.r.l. eurl sasu sci snc spa s.p.a. srl s.r.l. sl s.l. slu bv b.v. nv n.v.
-    ab a/s aps as oy oyj sp spółka kft zrt nyrt doo d.o.o. ev e.v. eg e.g. kgaa se group
-    groupe gruppe grupo gruppo holding holdings bank partners associates associati asociados
-    consulting services solutions systems technologies international industries enterprises
-    foundation stiftung verein trust fund company compagnie compañía compagnia sons söhne
-    figli hijos fils brothers gebrüder hermanos fratelli frères e.k. mbb cie s.a. s.coop.
-    s.com. s.a.r.l. s.l. s.r.l. s.p.a. s.a.s. b.v. n.v. e.v. s.c. s.n.c. s.l.u. ltda
-    s.l.l. s.c.p. s.e. a.s. o.y. sp.j. sp.k. s.l.n.e groep gebr vof v.o.f. cv c.v.""".split()
+    [
+        "gmbh",
+        "ag",
+        "kg",
+        "ohg",
+        "ug",
+        "mbh",
+        "ltd",
+        "limited",
+        "llc",
+        "llp",
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "plc",
+        "sa",
+        "s.a.",
+        "sas",
+        "sarl",
+        "s.a.r.l.",
+        "eurl",
+        "sasu",
+        "sci",
+        "snc",
+        "spa",
+        "s.p.a.",
+        "srl",
+        "s.r.l.",
+        "sl",
+        "s.l.",
+        "slu",
+        "bv",
+        "b.v.",
+        "nv",
+        "n.v.",
+        "ab",
+        "a/s",
+        "aps",
+        "as",
+        "oy",
+        "oyj",
+        "sp",
+        "spółka",
+        "kft",
+        "zrt",
+        "nyrt",
+        "doo",
+        "d.o.o.",
+        "ev",
+        "e.v.",
+        "eg",
+        "e.g.",
+        "kgaa",
+        "se",
+        "group",
+        "groupe",
+        "gruppe",
+        "grupo",
+        "gruppo",
+        "holding",
+        "holdings",
+        "bank",
+        "partners",
+        "associates",
+        "associati",
+        "asociados",
+        "consulting",
+        "services",
+        "solutions",
+        "systems",
+        "technologies",
+        "international",
+        "industries",
+        "enterprises",
+        "foundation",
+        "stiftung",
+        "verein",
+        "trust",
+        "fund",
+        "company",
+        "compagnie",
+        "compañía",
+        "compagnia",
+        "sons",
+        "söhne",
+        "figli",
+        "hijos",
+        "fils",
+        "brothers",
+        "gebrüder",
+        "hermanos",
+        "fratelli",
+        "frères",
+        "e.k.",
+        "mbb",
+        "cie",
+        "s.a.",
+        "s.coop.",
+        "s.com.",
+        "s.a.r.l.",
+        "s.l.",
+        "s.r.l.",
+        "s.p.a.",
+        "s.a.s.",
+        "b.v.",
+        "n.v.",
+        "e.v.",
+        "s.c.",
+        "s.n.c.",
+        "s.l.u.",
+        "ltda",
+        "s.l.l.",
+        "s.c.p.",
+        "s.e.",
+        "a.s.",
+        "o.y.",
+        "sp.j.",
+        "sp.k.",
+        "s.l.n.e",
+        "groep",
+        "gebr",
+        "vof",
+        "v.o.f.",
+        "cv",
+        "c.v.",
+    ]
 )
 
 # Capitalized words common in payment memos that are also in the name lists.
 STOPWORDS = frozenset(
     w.lower()
-    for w in """Transfer Payment Payments Invoice Inv Salary Rent Refund Order Card Bank Thanks Thank
-    Dear Hi Hello Ref Reference Purchase Shopping Grocery Groceries Subscription Insurance
-    Loan Mortgage Fee Fees Tax Taxes Cash Withdrawal Deposit Online Store Shop Market
-    Supermarket Restaurant Cafe Coffee Hotel Travel Flight Taxi Monthly Weekly Annual Bill
-    Bills Utilities Electricity Gas Water Internet Mobile Phone Gift Birthday Dinner Lunch
-    Breakfast Holiday Vacation School University Gym Membership Donation Charity Christmas
-    Easter New Year Account Savings Credit Debit Direct Standing SEPA Wire Instant Please
-    Note Re Fwd Your Our The This That From To For By And With On At In Of Via Per Pay Paid
-    Miete Gehalt Rechnung Überweisung Lastschrift Zahlung Einkauf Danke Loyer Salaire Facture
-    Virement Paiement Merci Alquiler Nómina Factura Transferencia Pago Gracias Affitto
-    Stipendio Fattura Bonifico Pagamento Grazie Huur Salaris Factuur Overboeking Betaling
-    Bedankt Visa Mastercard Amex Maestro Paypal Amazon Netflix Spotify Apple Google Uber
-    Lidl Aldi Tesco Ikea Shell Total Monday Tuesday Wednesday Thursday Friday Saturday Sunday
-    Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Lundi Mardi Mercredi Jeudi
-    Vendredi Samedi Dimanche Paris London Berlin Madrid Rome Roma Milan Milano Amsterdam
-    Brussels Vienna Wien Lisbon Lisboa Dublin Warsaw Prague Stockholm Copenhagen Helsinki
-    Munich München Hamburg Frankfurt Lyon Marseille Barcelona Valencia Sevilla Napoli Torino
-    Florence Firenze Porto Rotterdam Antwerp Zurich Zürich Geneva Europe European Euro EUR
-    USD GBP CHF IBAN BIC SWIFT ATM POS Ltd GmbH Inc Street Road Avenue Tel Phone Email Mail
-    Contact Address Date Amount Total Balance Service Services Team Support Customer Client
-    Dept Department Office Home Work Family Friend Friends Kids Child Children Mom Mum Dad
-    Mother Father Brother Sister Uncle Aunt Grandma Grandpa Baby Love Happy Best Good
-    Thanks Regards Cheers Kind Many Yours Sincerely Invoice Receipt Contract Policy Claim
-    Premium Interest Dividend Pension Bonus Commission Allowance Benefit Benefits Loan Repayment
-    Installment Instalment Deposit Security Parking Fuel Petrol Diesel Train Bus Metro Ticket
-    Tickets Cinema Theatre Concert Book Books Music Games Game Sport Sports Club Team Medical
-    Doctor Hospital Pharmacy Dentist Clinic Health Care Insurance Vet Pet Food Wine Beer Bar
-    Pub Pizza Sushi Burger Kebab Bakery Butcher Florist Flowers Garden Home Hardware Electronics
-    Fashion Clothes Shoes Jewelry Beauty Salon Spa Wellness Yoga Fitness Golf Tennis Ski
-    Summer Winter Spring Autumn Fall Week Weekend Month Day Today Tomorrow Yesterday Morning
-    Evening Night Urgent Reminder Final Notice Outstanding Overdue Payable Due Net Gross
-    VAT Mr Mrs Ms Dr Prof Herr Frau Mme Mlle Sr Sra Sig Dhr Mevr North South East West
-    Central City Town Village Airport Station Port Hall Hill Park Lake River Beach Island
-    Royal National General Federal State County International Global United American British
-    German French Italian Spanish Dutch Belgian Austrian Polish Portuguese Swedish Danish
-    Finnish Irish Swiss Norwegian English Janvier Februar März Marzo Mai Juni Juli Giugno
-    Luglio Agosto Settembre Ottobre Novembre Dicembre Gennaio Febbraio Aprile Maggio Enero
-    Febrero Abril Mayo Junio Julio Septiembre Octubre Noviembre Diciembre Januar Oktober
-    Dezember Juin Juillet Août Septembre Octobre Décembre Février Avril Mars""".split()
+    for w in [
+        "Transfer",
+        "Payment",
+        "Payments",
+        "Invoice",
+        "Inv",
+        "Salary",
+        "Rent",
+        "Refund",
+        "Order",
+        "Card",
+        "Bank",
+        "Thanks",
+        "Thank",
+        "Dear",
+        "Hi",
+        "Hello",
+        "Ref",
+        "Reference",
+        "Purchase",
+        "Shopping",
+        "Grocery",
+        "Groceries",
+        "Subscription",
+        "Insurance",
+        "Loan",
+        "Mortgage",
+        "Fee",
+        "Fees",
+        "Tax",
+        "Taxes",
+        "Cash",
+        "Withdrawal",
+        "Deposit",
+        "Online",
+        "Store",
+        "Shop",
+        "Market",
+        "Supermarket",
+        "Restaurant",
+        "Cafe",
+        "Coffee",
+        "Hotel",
+        "Travel",
+        "Flight",
+        "Taxi",
+        "Monthly",
+        "Weekly",
+        "Annual",
+        "Bill",
+        "Bills",
+        "Utilities",
+        "Electricity",
+        "Gas",
+        "Water",
+        "Internet",
+        "Mobile",
+        "Phone",
+        "Gift",
+        "Birthday",
+        "Dinner",
+        "Lunch",
+        "Breakfast",
+        "Holiday",
+        "Vacation",
+        "School",
+        "University",
+        "Gym",
+        "Membership",
+        "Donation",
+        "Charity",
+        "Christmas",
+        "Easter",
+        "New",
+        "Year",
+        "Account",
+        "Savings",
+        "Credit",
+        "Debit",
+        "Direct",
+        "Standing",
+        "SEPA",
+        "Wire",
+        "Instant",
+        "Please",
+        "Note",
+        "Re",
+        "Fwd",
+        "Your",
+        "Our",
+        "The",
+        "This",
+        "That",
+        "From",
+        "To",
+        "For",
+        "By",
+        "And",
+        "With",
+        "On",
+        "At",
+        "In",
+        "Of",
+        "Via",
+        "Per",
+        "Pay",
+        "Paid",
+        "Miete",
+        "Gehalt",
+        "Rechnung",
+        "Überweisung",
+        "Lastschrift",
+        "Zahlung",
+        "Einkauf",
+        "Danke",
+        "Loyer",
+        "Salaire",
+        "Facture",
+        "Virement",
+        "Paiement",
+        "Merci",
+        "Alquiler",
+        "Nómina",
+        "Factura",
+        "Transferencia",
+        "Pago",
+        "Gracias",
+        "Affitto",
+        "Stipendio",
+        "Fattura",
+        "Bonifico",
+        "Pagamento",
+        "Grazie",
+        "Huur",
+        "Salaris",
+        "Factuur",
+        "Overboeking",
+        "Betaling",
+        "Bedankt",
+        "Visa",
+        "Mastercard",
+        "Amex",
+        "Maestro",
+        "Paypal",
+        "Amazon",
+        "Netflix",
+        "Spotify",
+        "Apple",
+        "Google",
+        "Uber",
+        "Lidl",
+        "Aldi",
+        "Tesco",
+        "Ikea",
+        "Shell",
+        "Total",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+        "Lundi",
+        "Mardi",
+        "Mercredi",
+        "Jeudi",
+        "Vendredi",
+        "Samedi",
+        "Dimanche",
+        "Paris",
+        "London",
+        "Berlin",
+        "Madrid",
+        "Rome",
+        "Roma",
+        "Milan",
+        "Milano",
+        "Amsterdam",
+        "Brussels",
+        "Vienna",
+        "Wien",
+        "Lisbon",
+        "Lisboa",
+        "Dublin",
+        "Warsaw",
+        "Prague",
+        "Stockholm",
+        "Copenhagen",
+        "Helsinki",
+        "Munich",
+        "München",
+        "Hamburg",
+        "Frankfurt",
+        "Lyon",
+        "Marseille",
+        "Barcelona",
+        "Valencia",
+        "Sevilla",
+        "Napoli",
+        "Torino",
+        "Florence",
+        "Firenze",
+        "Porto",
+        "Rotterdam",
+        "Antwerp",
+        "Zurich",
+        "Zürich",
+        "Geneva",
+        "Europe",
+        "European",
+        "Euro",
+        "EUR",
+        "USD",
+        "GBP",
+        "CHF",
+        "IBAN",
+        "BIC",
+        "SWIFT",
+        "ATM",
+        "POS",
+        "Ltd",
+        "GmbH",
+        "Inc",
+        "Street",
+        "Road",
+        "Avenue",
+        "Tel",
+        "Phone",
+        "Email",
+        "Mail",
+        "Contact",
+        "Address",
+        "Date",
+        "Amount",
+        "Total",
+        "Balance",
+        "Service",
+        "Services",
+        "Team",
+        "Support",
+        "Customer",
+        "Client",
+        "Dept",
+        "Department",
+        "Office",
+        "Home",
+        "Work",
+        "Family",
+        "Friend",
+        "Friends",
+        "Kids",
+        "Child",
+        "Children",
+        "Mom",
+        "Mum",
+        "Dad",
+        "Mother",
+        "Father",
+        "Brother",
+        "Sister",
+        "Uncle",
+        "Aunt",
+        "Grandma",
+        "Grandpa",
+        "Baby",
+        "Love",
+        "Happy",
+        "Best",
+        "Good",
+        "Thanks",
+        "Regards",
+        "Cheers",
+        "Kind",
+        "Many",
+        "Yours",
+        "Sincerely",
+        "Invoice",
+        "Receipt",
+        "Contract",
+        "Policy",
+        "Claim",
+        "Premium",
+        "Interest",
+        "Dividend",
+        "Pension",
+        "Bonus",
+        "Commission",
+        "Allowance",
+        "Benefit",
+        "Benefits",
+        "Loan",
+        "Repayment",
+        "Installment",
+        "Instalment",
+        "Deposit",
+        "Security",
+        "Parking",
+        "Fuel",
+        "Petrol",
+        "Diesel",
+        "Train",
+        "Bus",
+        "Metro",
+        "Ticket",
+        "Tickets",
+        "Cinema",
+        "Theatre",
+        "Concert",
+        "Book",
+        "Books",
+        "Music",
+        "Games",
+        "Game",
+        "Sport",
+        "Sports",
+        "Club",
+        "Team",
+        "Medical",
+        "Doctor",
+        "Hospital",
+        "Pharmacy",
+        "Dentist",
+        "Clinic",
+        "Health",
+        "Care",
+        "Insurance",
+        "Vet",
+        "Pet",
+        "Food",
+        "Wine",
+        "Beer",
+        "Bar",
+        "Pub",
+        "Pizza",
+        "Sushi",
+        "Burger",
+        "Kebab",
+        "Bakery",
+        "Butcher",
+        "Florist",
+        "Flowers",
+        "Garden",
+        "Home",
+        "Hardware",
+        "Electronics",
+        "Fashion",
+        "Clothes",
+        "Shoes",
+        "Jewelry",
+        "Beauty",
+        "Salon",
+        "Spa",
+        "Wellness",
+        "Yoga",
+        "Fitness",
+        "Golf",
+        "Tennis",
+        "Ski",
+        "Summer",
+        "Winter",
+        "Spring",
+        "Autumn",
+        "Fall",
+        "Week",
+        "Weekend",
+        "Month",
+        "Day",
+        "Today",
+        "Tomorrow",
+        "Yesterday",
+        "Morning",
+        "Evening",
+        "Night",
+        "Urgent",
+        "Reminder",
+        "Final",
+        "Notice",
+        "Outstanding",
+        "Overdue",
+        "Payable",
+        "Due",
+        "Net",
+        "Gross",
+        "VAT",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Prof",
+        "Herr",
+        "Frau",
+        "Mme",
+        "Mlle",
+        "Sr",
+        "Sra",
+        "Sig",
+        "Dhr",
+        "Mevr",
+        "North",
+        "South",
+        "East",
+        "West",
+        "Central",
+        "City",
+        "Town",
+        "Village",
+        "Airport",
+        "Station",
+        "Port",
+        "Hall",
+        "Hill",
+        "Park",
+        "Lake",
+        "River",
+        "Beach",
+        "Island",
+        "Royal",
+        "National",
+        "General",
+        "Federal",
+        "State",
+        "County",
+        "International",
+        "Global",
+        "United",
+        "American",
+        "British",
+        "German",
+        "French",
+        "Italian",
+        "Spanish",
+        "Dutch",
+        "Belgian",
+        "Austrian",
+        "Polish",
+        "Portuguese",
+        "Swedish",
+        "Danish",
+        "Finnish",
+        "Irish",
+        "Swiss",
+        "Norwegian",
+        "English",
+        "Janvier",
+        "Februar",
+        "März",
+        "Marzo",
+        "Mai",
+        "Juni",
+        "Juli",
+        "Giugno",
+        "Luglio",
+        "Agosto",
+        "Settembre",
+        "Ottobre",
+        "Novembre",
+        "Dicembre",
+        "Gennaio",
+        "Febbraio",
+        "Aprile",
+        "Maggio",
+        "Enero",
+        "Febrero",
+        "Abril",
+        "Mayo",
+        "Junio",
+        "Julio",
+        "Septiembre",
+        "Octubre",
+        "Noviembre",
+        "Diciembre",
+        "Januar",
+        "Oktober",
+        "Dezember",
+        "Juin",
+        "Juillet",
+        "Août",
+        "Septembre",
+        "Octobre",
+        "Décembre",
+        "Février",
+        "Avril",
+        "Mars",
+    ]
 ) | frozenset(MONTHS)
 
 _lock = threading.Lock()
@@ -119,8 +831,12 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
                         prov = importlib.import_module(f"faker.providers.person.{loc}").Provider
                     except ImportError:
                         continue
-                    for attr in ("first_names", "first_names_male", "first_names_female",
-                                 "first_names_nonbinary"):
+                    for attr in (
+                        "first_names",
+                        "first_names_male",
+                        "first_names_female",
+                        "first_names_nonbinary",
+                    ):
                         first.update(_names(getattr(prov, attr, ())))
                     for attr in ("last_names", "last_names_male", "last_names_female"):
                         last.update(_names(getattr(prov, attr, ())))
@@ -141,7 +857,9 @@ def _names(values: object) -> Iterator[str]:
 
 _LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
 TOKEN = UPPER + _LOWER_TAIL + r"*(?:-" + UPPER + _LOWER_TAIL + r"*)*"
-PARTICLE = r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
+PARTICLE = (
+    r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
+)
 RUN_PATTERN = (
     r"(?<![\w@])" + TOKEN + r"(?:[ ]+(?:" + PARTICLE + r"[ ]+){0,3}" + TOKEN + r"){0,4}(?![\w@])"
 )
@@ -166,19 +884,28 @@ def company_follows(after: str) -> bool:
 _PARTICLES = frozenset(PARTICLE[3:-1].split("|"))
 # "Smith, Jones and Brown", "Bouvet & Fils": a list of surnames is a firm
 _FIRM_AFTER = re.compile(
-    r"^(?:(?:,\s*" + UPPER + r"[\w'’\-]*)+,?\s+(?:and|und|et|e|y|en|&)\s+" + UPPER
-    + r"|\s*&\s*" + UPPER + ")"
+    r"^(?:(?:,\s*"
+    + UPPER
+    + r"[\w'’\-]*)+,?\s+(?:and|und|et|e|y|en|&)\s+"
+    + UPPER
+    + r"|\s*&\s*"
+    + UPPER
+    + ")"
 )
 # a capitalized word right after a postcode is a town ("75001 Paris", "1012 AB Amsterdam")
-_AFTER_POSTCODE = re.compile(r"(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$")
+_AFTER_POSTCODE = re.compile(
+    r"(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
+)
 _SALUTE_WORDS = frozenset(w for w in SALUTATIONS if " " not in w)
 _PAYEE_SINGLE = frozenset(w for w in PAYEE_WORDS if " " not in w and len(w) > 2)
 
 
 _TITLE_WORDS = TITLES | {"sig.ra", "dott.ssa"}
 # first words of a run that make the rest a name candidate even when unknown ("Dear Xiomara")
-RUN_OPENERS = TITLES | frozenset(w for w in SALUTATIONS if " " not in w) | frozenset(
-    w for w in PAYEE_WORDS if " " not in w and len(w) > 2
+RUN_OPENERS = (
+    TITLES
+    | frozenset(w for w in SALUTATIONS if " " not in w)
+    | frozenset(w for w in PAYEE_WORDS if " " not in w and len(w) > 2)
 )
 _SALUTE_ALL = frozenset(SALUTATIONS)
 _PAYEE_ALL = frozenset(PAYEE_WORDS)
@@ -187,7 +914,7 @@ _PAYEE_ALL = frozenset(PAYEE_WORDS)
 def context_before(before_lower: str) -> tuple[bool, bool, bool]:
     """(title, salutation, payee phrase) right before a name, from the last two words."""
     tail = before_lower.rstrip()
-    if not tail or (tail[-1:] not in ".:,-" and not tail[-1:].isalpha()) :
+    if not tail or (tail[-1:] not in ".:,-" and not tail[-1:].isalpha()):
         return False, False, False
     words = tail.rsplit(None, 2)[-2:]
     last = words[-1].rstrip(":,-")
@@ -259,17 +986,24 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     elif titled:  # "Mr van Evelingen": the particle belongs to the surname
         while lo > 0 and tokens[lo - 1] in _PARTICLES:
             lo -= 1
-    while hi >= lo and (tokens[hi] in _PARTICLES or (len(tokens[hi]) == 1 and hi > lo)
-                        or (tokens[hi].lower() in STOPWORDS
-                            and not _first_last(tokens, hi - 1, first_names, last_names))):
+    while hi >= lo and (
+        tokens[hi] in _PARTICLES
+        or (len(tokens[hi]) == 1 and hi > lo)
+        or (
+            tokens[hi].lower() in STOPWORDS
+            and not _first_last(tokens, hi - 1, first_names, last_names)
+        )
+    ):
         hi -= 1
     if lo > hi:
         return None
     norm = [_norm(t) for t in tokens]
     part = [t in _PARTICLES for t in tokens]
     allcaps = all(t.isupper() for i, t in enumerate(tokens[lo : hi + 1]) if not part[lo + i])
-    known = [not part[i] and (_known(norm[i], first_names) or _known(norm[i], last_names))
-             for i in range(len(tokens))]
+    known = [
+        not part[i] and (_known(norm[i], first_names) or _known(norm[i], last_names))
+        for i in range(len(tokens))
+    ]
     # drop unknown leading words ("Paid Anna Schmidt") unless a title/salutation precedes
     if not (titled or salute):
         while lo < hi and (part[lo] or not known[lo]):
@@ -281,8 +1015,11 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
         while j > lo and part[j]:
             j -= 1
         unknown_before = any(not known[i] and not part[i] for i in range(lo, j + 1))
-        if not allcaps and not unknown_before and known[j] and (
-            part[hi - 1] or _known(norm[j], first_names)
+        if (
+            not allcaps
+            and not unknown_before
+            and known[j]
+            and (part[hi - 1] or _known(norm[j], first_names))
         ):
             break
         hi = j
@@ -345,7 +1082,7 @@ def person_value_score(value: str) -> float:
     tokens = v.replace(".", ". ").split()
     if len(tokens) > 6:
         return 0.0
-    toks = []
+    toks: list[str] = []
     for t in tokens:
         bare = t.rstrip(".")
         if not toks and bare.lower() in TITLES:

@@ -1,6 +1,7 @@
 """VAT numbers: prefixed EU VAT (every member state, stdnum.eu.vat), other prefixed VAT
 numbers (stdnum.vatin), the EU One Stop Shop, and national forms without the country
-prefix, per country, which need a context word ("VAT", "USt-IdNr", "TVA", "P.IVA", ...)."""
+prefix, per country (for columns named like a VAT number; in free text only the prefixed
+forms are used, since a bare number could pass some other country's check by chance)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,115 @@ from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R
 from veil.discovery.registry import Recognizer
 
 EU_PREFIXES = (
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU", "IE",
-    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "EL",
+    "ES",
+    "FI",
+    "FR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+    "XI",
 )
 
 VAT_CONTEXT = (
-    "vat", "tva", "iva", "ust", "mwst", "btw", "moms", "alv", "dph", "dič", "dic", "nip", "nif",
-    "cif", "pvm", "pvn", "kmkr", "ddv", "fpa", "φπα", "afm", "oib", "anum", "cvr", "uid",
-    "mva", "umsatzsteuer", "ust-id", "ustid", "partita", "p.iva", "p. iva", "tax id", "tax no",
-    "tax number", "vat no", "vat number", "vat reg", "n° tva", "numéro de tva", "steuernummer",
-    "partita iva", "btw-nummer", "ondernemingsnummer",
+    "vat",
+    "tva",
+    "iva",
+    "ust",
+    "mwst",
+    "btw",
+    "moms",
+    "alv",
+    "dph",
+    "dič",
+    "dic",
+    "nip",
+    "nif",
+    "cif",
+    "pvm",
+    "pvn",
+    "kmkr",
+    "ddv",
+    "fpa",
+    "φπα",
+    "afm",
+    "oib",
+    "anum",
+    "cvr",
+    "uid",
+    "mva",
+    "umsatzsteuer",
+    "ust-id",
+    "ustid",
+    "partita",
+    "p.iva",
+    "p. iva",
+    "tax id",
+    "tax no",
+    "tax number",
+    "vat no",
+    "vat number",
+    "vat reg",
+    "n° tva",
+    "numéro de tva",
+    "steuernummer",
+    "partita iva",
+    "btw-nummer",
+    "ondernemingsnummer",
 )
 
 # country -> stdnum module of its VAT number (national form; module accepts the prefix too)
 NATIONAL_VAT_MODULES: dict[str, str] = {
-    "at": "at.uid", "be": "be.vat", "bg": "bg.vat", "cy": "cy.vat", "cz": "cz.dic",
-    "de": "de.vat", "dk": "dk.cvr", "ee": "ee.kmkr", "es": "es.nif", "fi": "fi.alv",
-    "fr": "fr.tva", "gr": "gr.vat", "hr": "hr.oib", "hu": "hu.anum", "ie": "ie.vat",
-    "it": "it.iva", "lt": "lt.pvm", "lu": "lu.tva", "lv": "lv.pvn", "mt": "mt.vat",
-    "nl": "nl.btw", "pl": "pl.nip", "pt": "pt.nif", "ro": "ro.cf", "se": "se.vat",
-    "si": "si.ddv", "sk": "sk.dph", "gb": "gb.vat", "ch": "ch.vat", "no": "no.mva",
+    "at": "at.uid",
+    "be": "be.vat",
+    "bg": "bg.vat",
+    "cy": "cy.vat",
+    "cz": "cz.dic",
+    "de": "de.vat",
+    "dk": "dk.cvr",
+    "ee": "ee.kmkr",
+    "es": "es.nif",
+    "fi": "fi.alv",
+    "fr": "fr.tva",
+    "gr": "gr.vat",
+    "hr": "hr.oib",
+    "hu": "hu.anum",
+    "ie": "ie.vat",
+    "it": "it.iva",
+    "lt": "lt.pvm",
+    "lu": "lu.tva",
+    "lv": "lv.pvn",
+    "mt": "mt.vat",
+    "nl": "nl.btw",
+    "pl": "pl.nip",
+    "pt": "pt.nif",
+    "ro": "ro.cf",
+    "se": "se.vat",
+    "si": "si.ddv",
+    "sk": "sk.dph",
+    "gb": "gb.vat",
+    "ch": "ch.vat",
+    "no": "no.mva",
 }
 
 _PREFIX = "(?:" + "|".join(p if p != "AT" else "ATU?" for p in EU_PREFIXES) + ")"
@@ -37,7 +127,7 @@ _PREFIX = "(?:" + "|".join(p if p != "AT" else "ATU?" for p in EU_PREFIXES) + ")
 _NATIONAL_CORE = r"(?:[A-Z]{2,3}[ \-]?)?[0-9A-Z]?[0-9](?:[ .\-]?[0-9A-Z]){6,12}"
 
 
-def _module(name: str):  # noqa: ANN202
+def _module(name: str):
     return importlib.import_module(f"stdnum.{name}")
 
 
@@ -127,6 +217,9 @@ def _recognizers() -> list[Recognizer]:
                 shrink=True,
                 column_names=r"vat|tva|iva|ust|mwst|btw|moms|nip|nif|cvr|mva|tax",
                 name_required=True,
+                # in text a bare number after "VAT" could pass some other country's check
+                # by chance; prefixed numbers (eu_vat, vatin) cover text
+                in_text=False,
             )
         )
     return recs

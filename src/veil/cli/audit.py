@@ -1,0 +1,359 @@
+"""`veil audit ...`: read, prove, verify, export and forward the tamper-evident audit log.
+
+Registered by the main app as ``app.add_typer(audit_app, name="audit")``. Every command calls the
+library (:class:`veil.audit.log.AuditLog`) and prints its result; failures are ``VeilError``s
+(verification failures are ``AuditError``, exit code 8).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from veil.errors import AuditError, CryptoError
+
+console = Console()
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: list, prove, verify, export and forward events.\n\n"
+    "Example: veil audit verify",
+    no_args_is_help=True,
+)
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
+                 "nearest folder up with veil.toml)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+PublicKeyOpt = Annotated[
+    Optional[Path],
+    typer.Option("--public-key", help="PEM file of the log's Ed25519 public key you trust."),
+]
+
+
+def _log(workspace: Path | None):  # type: ignore[no-untyped-def]
+    from veil.audit.log import AuditLog
+    from veil.store.workspace import Workspace
+
+    ws = Workspace.find(workspace)
+    return ws, AuditLog(ws)
+
+
+def _public_key(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from veil.audit.heads import load_public_key_pem
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuditError(f"cannot read the public key: {exc.strerror}", where=str(path)) from None
+    try:
+        return load_public_key_pem(data)
+    except CryptoError as exc:
+        raise AuditError(exc.message, where=str(path)) from None
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# -- log / show ----------------------------------------------------------------------------
+@audit_app.command("log")
+def log_cmd(
+    action: Annotated[Optional[str], typer.Option(help="Only this action ('run.*' for a "
+                                                  "prefix).")] = None,
+    purpose: Annotated[Optional[str], typer.Option(help="Only this purpose.")] = None,
+    actor: Annotated[Optional[str], typer.Option(help="Only this actor.")] = None,
+    outcome: Annotated[Optional[str], typer.Option(help="Only this outcome.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only events at or after this ISO date "
+                                                 "or time (UTC unless given).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only events before this ISO date or "
+                                                 "time.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List recent audit events, newest first, optionally filtered.
+
+    Example: veil audit log --action 'run.*' --purpose credit_scoring --since 2024-05-01
+    """
+    ws, log = _log(workspace)
+    with ws:
+        items = list(log.events(action=action, purpose=purpose, actor=actor, outcome=outcome,
+                                since=since, until=until, newest_first=True, limit=limit))
+    if as_json:
+        _print_json([{"idx": e.idx, "leaf_hash": e.leaf_hash.hex(),
+                      "event": json.loads(e.data)} for e in items])
+        return
+    t = Table("idx", "time (UTC)", "actor", "action", "purpose", "outcome")
+    t.columns[1].no_wrap = True
+    for e in items:
+        t.add_row(str(e.idx), e.time[:19].replace("T", " "), escape(e.actor), escape(e.action),
+                  escape(e.purpose), escape(e.outcome))
+    console.print(t)
+    if not items:
+        console.print("No matching events.")
+
+
+@audit_app.command("show")
+def show_cmd(
+    idx: Annotated[int, typer.Argument(min=0, help="Event index.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print one event as JSON, with its leaf hash and the signed head that covers it.
+
+    Example: veil audit show 42
+    """
+    ws, log = _log(workspace)
+    with ws:
+        e = log.get(idx)
+        head = log.signed_head()
+    _print_json({
+        "idx": e.idx,
+        "leaf_hash": e.leaf_hash.hex(),
+        "covered_by_signed_head": head.size if head is not None and head.size > idx else None,
+        "event": json.loads(e.data),
+    })
+
+
+# -- head ----------------------------------------------------------------------------------
+@audit_app.command("head")
+def head_cmd(
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the current head (Ed25519) and "
+                                       "store it.")] = False,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show the log's current size and root, and its latest signed head (or sign one).
+
+    Example: veil audit head --sign
+    """
+    ws, log = _log(workspace)
+    with ws:
+        signed = log.sign_head() if sign else log.signed_head()
+        head = log.head()
+    if as_json:
+        _print_json({"origin": head.origin, "size": head.size, "root": head.root.hex(),
+                     "signed_head": signed.to_dict() | {"note": signed.to_note()}
+                     if signed else None})
+        return
+    console.print(f"log {head.origin}: {head.size:,} events, root {head.root.hex()}")
+    if signed is None:
+        console.print("no signed head yet (sign one with `veil audit head --sign`)")
+        return
+    console.print(f"latest signed head: size {signed.size:,}, key id {signed.key_id}, "
+                  f"{signed.timestamp.isoformat()}")
+    print(signed.to_note(), end="")
+
+
+@audit_app.command("public-key")
+def public_key_cmd(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the PEM to "
+                                                   "this file instead of printing it.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print (or write) the log's Ed25519 public key (PEM), for verifying proofs elsewhere.
+
+    Example: veil audit public-key -o audit-key.pem
+    """
+    from veil.audit.heads import public_key_to_pem
+
+    ws, log = _log(workspace)
+    with ws:
+        key = log.public_key()
+    if key is None:
+        raise AuditError("the log has no key yet: sign a head first (`veil audit head --sign`)")
+    pem = public_key_to_pem(key)
+    if output is None:
+        print(pem.decode(), end="")
+        return
+    output.write_bytes(pem)
+    console.print(f"Wrote the public key to {output}")
+
+
+# -- prove / verify-proof ------------------------------------------------------------------
+@audit_app.command("prove")
+def prove_cmd(
+    idx: Annotated[int, typer.Argument(min=0, help="Event index.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Proof file to write (JSON).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write a self-contained proof that event IDX is in the log under a signed head.
+
+    Example: veil audit prove 42 -o event42.proof.json
+    """
+    ws, log = _log(workspace)
+    with ws:
+        proof = log.prove(idx, output)
+    console.print(f"Wrote proof of event {idx} under the head of size {proof['tree_size']:,} "
+                  f"to {output}")
+
+
+def _parse_root(text: str) -> bytes:
+    t = text.strip()
+    try:
+        raw = bytes.fromhex(t) if len(t) == 64 else base64.b64decode(t, validate=True)
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != 32:
+        raise AuditError(f"--head-root {text!r} is neither 64 hex digits nor base64 of 32 bytes")
+    return raw
+
+
+@audit_app.command("verify-proof")
+def verify_proof_cmd(
+    file: Annotated[Path, typer.Argument(help="Proof file written by `veil audit prove`.")],
+    public_key: PublicKeyOpt = None,
+    size: Annotated[Optional[int], typer.Option("--size", min=0, help="Tree size of a head you "
+                                                "trust (with --head-root).")] = None,
+    head_root: Annotated[Optional[str], typer.Option("--head-root", help="Root (hex or base64) "
+                                                     "of that head (with --size).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Check a proof file offline: the head's signature, and the event's inclusion under it.
+
+    The head must be anchored: by --public-key, by --size with --head-root, or else by the key
+    of the log in the current workspace.
+
+    Example: veil audit verify-proof event42.proof.json --public-key audit-key.pem
+    """
+    from veil.audit.proofs import verify_proof_file
+    from veil.errors import StoreError
+
+    if (size is None) != (head_root is None):
+        raise AuditError("--size and --head-root go together (a root means nothing without its "
+                         "size)")
+    key = _public_key(public_key)
+    anchor = "your --public-key" if key is not None else None
+    if key is None and size is None:
+        try:
+            ws, log = _log(workspace)
+        except StoreError:
+            raise AuditError("nothing to anchor the proof to: pass --public-key, or --size and "
+                             "--head-root, or run inside the log's workspace") from None
+        with ws:
+            key = log.public_key()
+            origin = log.origin
+        if key is None:
+            raise AuditError("this workspace's log has no key yet; pass --public-key")
+        anchor = f"the key of this workspace's log {origin}"
+    result = verify_proof_file(file, key)
+    if size is not None and head_root is not None:
+        root = _parse_root(head_root)
+        if result.head.size != size:
+            raise AuditError(f"size mismatch: the proof's head has size {result.head.size}, "
+                             f"you trust size {size}")
+        if result.head.root != root:
+            raise AuditError("root mismatch: the proof's head root is not the root you trust")
+        anchor = (anchor + " and " if anchor else "") + "your --size/--head-root"
+    e = result.event
+    console.print(f"[green]VERIFIED[/]: event {result.leaf_index} ({escape(e.action)} by "
+                  f"{escape(e.actor)}, {escape(e.outcome)}) is in log {result.head.origin} of size {result.head.size:,} "
+                  f"(key id {result.key_id}), anchored by {anchor}")
+
+
+# -- verify --------------------------------------------------------------------------------
+@audit_app.command("verify")
+def verify_cmd(
+    public_key: PublicKeyOpt = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Recompute the whole tree from the stored events and check every node and signed head.
+
+    Exits 8 naming the first bad index and the failed check.
+
+    Example: veil audit verify
+    """
+    ws, log = _log(workspace)
+    with ws:
+        r = log.verify(public_key=_public_key(public_key))
+    if as_json:
+        _print_json({"ok": True, "origin": r.origin, "size": r.size, "root": r.root.hex(),
+                     "heads_checked": r.heads_checked, "latest_signed_size": r.latest_signed_size,
+                     "nodes_checked": r.nodes_checked, "key_id": r.key_id,
+                     "seconds": round(r.seconds, 3)})
+        return
+    unsigned = r.size - (r.latest_signed_size or 0)
+    console.print(f"[green]OK[/]: {r.size:,} events, {r.nodes_checked:,} nodes and "
+                  f"{r.heads_checked} signed head(s) verified in {r.seconds:.2f} s "
+                  f"(root {r.root.hex()[:16]}…, key id {r.key_id or '-'})"
+                  + (f"; {unsigned:,} newest event(s) not yet under a signed head"
+                     if unsigned else ""))
+
+
+# -- export --------------------------------------------------------------------------------
+@audit_app.command("export")
+def export_cmd(
+    file: Annotated[Path, typer.Argument(help="JSON lines file to write.")],
+    no_sign: Annotated[bool, typer.Option("--no-sign", help="Do not sign the current head "
+                                          "first.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Export the log as JSON lines: header, canonical events, signed heads, trailer.
+
+    Example: veil audit export audit-2024.jsonl
+    """
+    ws, log = _log(workspace)
+    with ws:
+        r = log.export(file, sign=not no_sign)
+    console.print(f"Exported {r.size:,} events and {r.heads_checked} signed head(s) to {file}")
+
+
+@audit_app.command("verify-export")
+def verify_export_cmd(
+    file: Annotated[Path, typer.Argument(help="Export written by `veil audit export`.")],
+    public_key: PublicKeyOpt = None,
+) -> None:
+    """Check an export: every event, every signed head's signature and root, the trailer.
+
+    Needs no workspace.
+
+    Example: veil audit verify-export audit-2024.jsonl --public-key audit-key.pem
+    """
+    from veil.audit.log import verify_export
+
+    r = verify_export(file, _public_key(public_key))
+    trust = ("under your --public-key" if r.key_trusted
+             else "under the key in the file (pass --public-key to anchor it)")
+    console.print(f"[green]OK[/]: {r.size:,} events of log {r.origin}, {r.heads_checked} signed "
+                  f"head(s) verified {trust}")
+
+
+# -- deliver -------------------------------------------------------------------------------
+@audit_app.command("deliver")
+def deliver_cmd(
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Forward due events from the outbox to the configured sinks (retrying failed ones).
+
+    Example: veil audit deliver
+    """
+    ws, log = _log(workspace)
+    with ws:
+        r = log.deliver()
+    if as_json:
+        _print_json({"delivered": r.delivered, "failed": r.failed, "pending": r.pending})
+        return
+    if not log.sinks and not r.pending:
+        console.print("No sinks configured ([audit.sinks] in veil.toml).", markup=False)
+        return
+    for name, n in r.delivered.items():
+        line = f"{name}: {n:,} delivered"
+        if name in r.failed:
+            line += f", failing ({r.failed[name]}); will retry"
+        console.print(line + f", {r.pending.get(name, 0):,} pending", markup=False)
+    for name, n in r.pending.items():
+        if name not in r.delivered:
+            console.print(f"{name}: not configured any more, {n:,} pending", markup=False)
