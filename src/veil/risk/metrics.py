@@ -203,40 +203,90 @@ def iter_batches(data: DataSource) -> Iterator[pa.RecordBatch]:
                 raise InputError(f"expected pyarrow record batches, got {type(batch).__name__}")
 
 
-def _plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    if pa.types.is_dictionary(column.type):
-        return column.cast(column.type.value_type)
-    return column
+class _Dictionary:
+    """Global codes for the values of one column, grown batch by batch.
+
+    Each batch is dictionary-encoded by Arrow; only its distinct values are looked up (and,
+    when new, appended), so the per-row work is one ``take``. Null is a value like any other.
+    """
+
+    def __init__(self, column: str, hierarchy: Hierarchy | None = None) -> None:
+        self.column = column
+        self.hierarchy = hierarchy
+        self.index: dict[object, int] = {}
+        self.chunks: list[pa.Array] = []
+        self.type: pa.DataType | None = None
+
+    def encode(self, values: pa.ChunkedArray | pa.Array, row_offset: int) -> np.ndarray:
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        try:
+            enc = pc.dictionary_encode(arr, null_encoding="encode")
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+            raise InputError(f"column '{self.column}': cannot group values of type "
+                             f"{arr.type}: {exc}")
+        local = enc.dictionary
+        if self.type is None:
+            self.type = local.type
+        elif local.type != self.type and not pa.types.is_null(local.type):
+            try:
+                local = local.cast(self.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(f"column '{self.column}' changes type from {self.type} to "
+                                 f"{local.type} between batches") from None
+        elif pa.types.is_null(local.type) and not pa.types.is_null(self.type):
+            local = pa.nulls(len(local), type=self.type)
+        mapping = np.empty(len(local), dtype=np.int64)
+        fresh: list[int] = []
+        try:
+            for i, value in enumerate(local.to_pylist()):
+                code = self.index.get(value)
+                if code is None:
+                    code = self.index[value] = len(self.index)
+                    fresh.append(i)
+                mapping[i] = code
+        except TypeError:
+            raise InputError(f"column '{self.column}' holds values that cannot be grouped "
+                             f"(type {local.type})") from None
+        if fresh:
+            new = local.take(pa.array(fresh, pa.int64()))
+            if self.hierarchy is not None:
+                try:
+                    self.hierarchy.encode(new, row_offset=None)
+                except InputError:
+                    self.hierarchy.encode(arr, row_offset=row_offset)  # names the row
+                    raise
+            self.chunks.append(new)
+        return mapping[enc.indices.to_numpy(zero_copy_only=False)]
+
+    def values(self) -> pa.Array:
+        if not self.chunks:
+            return pa.array([], type=self.type or pa.null())
+        if self.type is not None and pa.types.is_null(self.type):
+            return pa.concat_arrays(self.chunks)
+        return pa.concat_arrays([c if c.type == self.type else c.cast(self.type)
+                                 for c in self.chunks])
 
 
-def _sorted_dictionary(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(sorted distinct values, code of each row into them); null sorts last and is a value."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(arr, null_encoding="encode")
-    dictionary = encoded.dictionary
-    order = pc.array_sort_indices(dictionary, null_placement="at_end").to_numpy()
+def _sort_dictionary(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(sorted values, rank of each original code); null sorts last."""
+    order = pc.array_sort_indices(values, null_placement="at_end").to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
-    return dictionary.take(pa.array(order)), codes
-
-
-def _lookup_codes(column: pa.ChunkedArray | pa.Array, dictionary: pa.Array) -> np.ndarray:
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    found = pc.index_in(arr, value_set=dictionary, skip_nulls=False)
-    if found.null_count:  # cannot happen: the class table was grouped from the same rows
-        raise AssertionError("sensitive counts reference an unknown QI combination")
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+    return values.take(pa.array(order)), rank
 
 
 class ClassAggregator:
     """Streaming equivalence-class counter.
 
-    ``update()`` each batch, then ``finish()``. Partial aggregates are merged by re-grouping
-    once more than ``buffer_rows`` partial rows are buffered, so memory stays proportional to
-    the number of distinct combinations. With ``hierarchies``, every QI value is checked
-    against its hierarchy as the batch arrives (an :class:`InputError` names column, value and
-    row before anything else is done).
+    ``update()`` each batch, then ``finish()``. Each QI (and sensitive) column is mapped to
+    integer codes of a growing global dictionary; each batch is reduced to counts per code
+    combination with ``group_by`` on those integer columns, and partial aggregates are merged
+    by re-grouping once more than ``buffer_rows`` partial rows are buffered. Memory therefore
+    stays proportional to the number of distinct combinations (a few integers each). With
+    ``hierarchies``, every new QI value is checked against its hierarchy as its batch arrives
+    (an :class:`InputError` names column, value and row before anything else is done).
     """
 
     def __init__(
@@ -252,47 +302,51 @@ class ClassAggregator:
             raise PolicyError("at least one quasi-identifier is required")
         if len(set(qis)) != len(qis):
             raise PolicyError(f"quasi-identifiers listed twice: {list(qis)}")
-        sens = tuple(sensitive)
+        sens = tuple(dict.fromkeys(sensitive))
         both = sorted(set(qis) & set(sens))
         if both:
             raise PolicyError(f"column '{both[0]}' cannot be both quasi-identifier and sensitive")
+        hs = dict(hierarchies or {})
         self.quasi_identifiers = qis
         self.sensitive = sens
-        self.hierarchies = dict(hierarchies or {})
         self.buffer_rows = buffer_rows
         self.rows = 0
+        self._dicts = {c: _Dictionary(c, hs.get(c)) for c in (*qis, *sens)}
+        self._qcols = [f"q{j}" for j in range(len(qis))]
         self._parts: dict[str | None, list[pa.Table]] = {None: [], **{s: [] for s in sens}}
         self._buffered: dict[str | None, int] = {k: 0 for k in self._parts}
+        self._merged: dict[str | None, int] = {k: 0 for k in self._parts}
 
     def _keys(self, target: str | None) -> list[str]:
-        return list(self.quasi_identifiers) + ([target] if target is not None else [])
+        return self._qcols + (["s"] if target is not None else [])
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
-        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-        names = set(table.column_names)
+        names = set(batch.schema.names)
         for col in (*self.quasi_identifiers, *self.sensitive):
             if col not in names:
                 raise InputError(
-                    f"column '{col}' is not in the data (columns: {', '.join(table.column_names)})"
+                    f"column '{col}' is not in the data (columns: {', '.join(batch.schema.names)})"
                 )
-        for q, h in self.hierarchies.items():
-            if q in names:
-                h.check(table[q], row_offset=self.rows)
-        if table.num_rows == 0:
+        n = batch.num_rows
+        if n == 0:
             return
-        needed = [*self.quasi_identifiers, *self.sensitive]
-        table = pa.table({c: _plain(table[c]) for c in needed})
-        self.rows += table.num_rows
+        codes = {c: self._dicts[c].encode(batch.column(c), self.rows) for c in self._dicts}
+        self.rows += n
+        qcodes = {name: pa.array(codes[q].astype(np.int32))
+                  for name, q in zip(self._qcols, self.quasi_identifiers, strict=True)}
         for target in self._parts:
+            cols = dict(qcodes)
+            if target is not None:
+                cols["s"] = pa.array(codes[target].astype(np.int32))
             keys = self._keys(target)
-            try:
-                part = table.select(keys).group_by(keys).aggregate([([], "count_all")])
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
-                raise InputError(f"cannot group by columns {keys}: {exc}")
+            part = pa.table(cols).group_by(keys, use_threads=False).aggregate([([], "count_all")])
             part = part.select([*keys, "count_all"]).rename_columns([*keys, _COUNT])
             self._parts[target].append(part)
             self._buffered[target] += part.num_rows
-            if self._buffered[target] > self.buffer_rows and len(self._parts[target]) > 1:
+            # Re-group when the partials outgrow both the buffer and twice the last merged
+            # size: amortized linear, memory within a constant factor of the distinct rows.
+            limit = max(self.buffer_rows, 2 * self._merged[target])
+            if self._buffered[target] > limit and len(self._parts[target]) > 1:
                 self._compact(target)
 
     def _compact(self, target: str | None) -> pa.Table:
@@ -300,11 +354,12 @@ class ClassAggregator:
         parts = self._parts[target]
         if len(parts) == 1:
             return parts[0]
-        merged = pa.concat_tables(parts, promote_options="permissive")
-        merged = merged.group_by(keys).aggregate([(_COUNT, "sum")])
+        merged = pa.concat_tables(parts)
+        merged = merged.group_by(keys, use_threads=False).aggregate([(_COUNT, "sum")])
         merged = merged.select([*keys, f"{_COUNT}_sum"]).rename_columns([*keys, _COUNT])
         self._parts[target] = [merged]
-        self._buffered[target] = merged.num_rows
+        self._buffered[target] = self._merged[target] = merged.num_rows
+        pa.default_memory_pool().release_unused()  # hand freed hash tables back to the OS
         return merged
 
     def finish(self) -> EquivalenceClasses:
@@ -312,30 +367,35 @@ class ClassAggregator:
             raise InputError("empty table: there are no records to measure")
         qis = self.quasi_identifiers
         table = self._compact(None)
+        self._parts[None] = []
         dictionaries: list[pa.Array] = []
-        code_cols: list[np.ndarray] = []
+        ranks: list[np.ndarray] = []
         for q in qis:
-            dictionary, codes = _sorted_dictionary(table[q])
-            dictionaries.append(dictionary)
-            code_cols.append(codes)
+            values, rank = _sort_dictionary(self._dicts[q].values())
+            dictionaries.append(values)
+            ranks.append(rank)
         radices = [len(d) for d in dictionaries]
+
+        def codes_of(t: pa.Table) -> list[np.ndarray]:
+            return [ranks[j][t[c].to_numpy().astype(np.int64)] for j, c in enumerate(self._qcols)]
+
+        class_codes = codes_of(table)
         sizes = table[_COUNT].to_numpy().astype(np.int64)
+        del table
         n_classes = len(sizes)
         pair_tables = {s: self._compact(s) for s in self.sensitive}
-        pair_codes = {
-            s: [_lookup_codes(t[q], dictionaries[j]) for j, q in enumerate(qis)]
-            for s, t in pair_tables.items()
-        }
+        pair_codes = {s: codes_of(t) for s, t in pair_tables.items()}
         # One key space for classes and all pair tables, so that keys are comparable.
         all_cols = [
-            np.concatenate([code_cols[j], *(pc_[j] for pc_ in pair_codes.values())])
+            np.concatenate([class_codes[j], *(p[j] for p in pair_codes.values())])
             for j in range(len(qis))
         ]
         keys, _ = combine_codes(all_cols, radices)
+        del all_cols
         class_keys = keys[:n_classes]
         order = np.argsort(class_keys, kind="stable")
         class_keys = class_keys[order]
-        codes = np.stack([c[order] for c in code_cols], axis=1) if qis else np.empty((0, 0))
+        codes = np.stack([c[order] for c in class_codes], axis=1)
         sizes = sizes[order]
         sensitive: dict[str, SensitiveCounts] = {}
         offset = n_classes
@@ -343,7 +403,8 @@ class ClassAggregator:
             pkeys = keys[offset : offset + t.num_rows]
             offset += t.num_rows
             class_index = np.searchsorted(class_keys, pkeys)
-            values, value_code = _sorted_dictionary(t[s])
+            values, rank = _sort_dictionary(self._dicts[s].values())
+            value_code = rank[t["s"].to_numpy().astype(np.int64)]
             counts = t[_COUNT].to_numpy().astype(np.int64)
             porder = np.lexsort((value_code, class_index))
             sensitive[s] = SensitiveCounts(
@@ -353,6 +414,7 @@ class ClassAggregator:
                 value_code=value_code[porder],
                 counts=counts[porder],
             )
+            self._parts[s] = []
         return EquivalenceClasses(qis, tuple(dictionaries), codes, sizes, sensitive)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from stdnum import bic, iban
@@ -36,6 +37,13 @@ IBAN_CONTEXT = ("iban", "account", "konto", "compte", "cuenta", "conto", "rekeni
 
 BIC_CONTEXT = ("bic", "swift", "iban", "bank code", "bankleitzahl", "code banque")
 
+_IBAN_BEFORE = re.compile(r"[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){3,8}")
+
+
+def iban_before(before: str, after: str) -> bool:
+    """A BIC right after an IBAN ("DE89 3704 ... / COBADEFFXXX") needs no other context."""
+    return bool(_IBAN_BEFORE.search(before[-48:]))
+
 ACCOUNT_CONTEXT = (
     "account",
     "acct",
@@ -56,16 +64,20 @@ ACCOUNT_CONTEXT = (
     "rachunek",
     "rachunku",
     "sort code",
-    "routing",
 )
 
 RECOGNIZERS = [
     Recognizer(
         name="iban",
         type="iban",
-        pattern=ALNUM_L + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,4})?" + ALNUM_R,
+        pattern=(
+            ALNUM_L
+            + r"(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,4})?"
+            + r"|[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,8}(?: ?[a-z0-9]{1,4})?)"
+            + ALNUM_R
+        ),
         value_pattern=r"[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30}",
-        prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+        prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}|[a-z]{2}\d{2} ?[a-z0-9]{4}",
         validator=validate_iban,
         validator_name="stdnum.iban",
         strength="checksum",
@@ -85,6 +97,8 @@ RECOGNIZERS = [
         validator_name="stdnum.bic",
         strength="library",
         context=BIC_CONTEXT,
+        context_fn=iban_before,
+        context_window=64,
         score=0.3,  # an 8-letter word can look like a BIC: needs a context word in text
         column_names=r"bic|swift",
     ),
@@ -97,7 +111,7 @@ RECOGNIZERS = [
         strength="context",
         context=ACCOUNT_CONTEXT,
         context_required=True,
-        context_window=28,
+        context_window=16,
         score=0.55,
         column_names=r"account|acct|konto|kontonummer|compte|cuenta|conto|rekening",
         name_required=True,

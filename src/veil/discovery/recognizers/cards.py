@@ -9,6 +9,8 @@ from veil.discovery.registry import Recognizer
 
 # Issuer identification ranges of the card networks (ISO/IEC 7812 IINs as published by the
 # networks): (first digits low, high, allowed lengths, brand). A table, not a checksum.
+# Maestro also issued 12-15 digit numbers; they are too easily confused with account numbers
+# in free text, so only 16-19 digits are taken.
 IIN_RANGES: tuple[tuple[int, int, tuple[int, ...], str], ...] = (
     (4, 4, (13, 16, 19), "visa"),
     (51, 55, (16,), "mastercard"),
@@ -24,8 +26,8 @@ IIN_RANGES: tuple[tuple[int, int, tuple[int, ...], str], ...] = (
     (3528, 3589, (16, 17, 18, 19), "jcb"),
     (62, 62, (16, 17, 18, 19), "unionpay"),
     (2200, 2204, (16, 17, 18, 19), "mir"),
-    (50, 50, (12, 13, 14, 15, 16, 17, 18, 19), "maestro"),
-    (56, 69, (12, 13, 14, 15, 16, 17, 18, 19), "maestro"),
+    (50, 50, (16, 17, 18, 19), "maestro"),
+    (56, 69, (16, 17, 18, 19), "maestro"),
 )
 
 
@@ -86,7 +88,7 @@ RECOGNIZERS = [
             + NUM_R
         ),
         value_pattern=r"[0-9]{4}(?:[ \-]?[0-9]){8,15}",
-        prefilter=r"\d{4}[ \-]?\d{4}[ \-]?\d{4}",
+        prefilter=r"\d{4}[ \-]?\d{4}[ \-]?\d{4}|\d{4}[ \-]\d{6}[ \-]\d{4}",
         validator=validate_card,
         validator_name="stdnum.luhn + IIN ranges",
         strength="checksum",
