@@ -27,7 +27,7 @@ def make_event(i: int, **changes: object) -> AuditEvent:
         "counts": {"rows_in": 1000 + i, "rows_out": 990 + i},
         "subjects": [f"cust:{i:064x}"],
         "digests": {"output": "sha256:" + f"{i:064x}"},
-        "details": {"run": f"r{i}", "note": "Zürich \"branch\" ]"},
+        "details": {"run": f"r{i}", "note": 'Zürich "branch" ]'},
     }
     fields.update(changes)
     return AuditEvent(**fields)  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ from veil.audit.event import AuditEvent
 from veil.audit.heads import (
     generate_signing_key,
     private_key_to_pem,
-    public_key_to_pem,
     verify_tree_head,
 )
 from veil.audit.log import (
@@ -41,7 +40,7 @@ from veil.audit.merkle import (
 )
 from veil.audit.proofs import verify_proof_file
 from veil.errors import AuditError, StoreError
-from veil.store.schema import audit_heads, audit_nodes, audit_state
+from veil.store.schema import audit_heads, audit_leaves, audit_nodes, audit_outbox, audit_state
 from veil.store.workspace import Workspace
 
 
@@ -92,7 +91,7 @@ def test_append_heads_and_proofs(audit_log: AuditLog, make_event, tmp_path: Path
 
     report = log.verify()
     assert (report.size, report.heads_checked, report.latest_signed_size) == (37, 5, 37)
-    assert report.nodes_checked == 2 * 37 - 37 .bit_count()
+    assert report.nodes_checked == 2 * 37 - (37).bit_count()
 
 
 def test_prove_signs_a_head_when_none_covers_the_event(audit_log: AuditLog, make_event) -> None:
@@ -144,15 +143,23 @@ def test_record_and_event_filters(audit_log: AuditLog) -> None:
     assert [e.idx for e in audit_log.events(action="run.stage")] == [1, 4, 7, 10]
     assert [e.idx for e in audit_log.events(action="run.*")] == [0, 1, 3, 4, 6, 7, 9, 10]
     assert [e.idx for e in audit_log.events(purpose="marketing", actor="svc:pipeline")] == [
-        1, 3, 5, 7, 9, 11]
+        1,
+        3,
+        5,
+        7,
+        9,
+        11,
+    ]
     assert [e.idx for e in audit_log.events(since="2024-05-10")] == [9, 10, 11]
-    assert [e.idx for e in audit_log.events(since=t0 + timedelta(days=2),
-                                            until="2024-05-05T00:00:00Z")] == [2, 3]
+    assert [
+        e.idx for e in audit_log.events(since=t0 + timedelta(days=2), until="2024-05-05T00:00:00Z")
+    ] == [2, 3]
     assert [e.idx for e in audit_log.events(newest_first=True, limit=3)] == [11, 10, 9]
     assert [e.idx for e in audit_log.events(start=10)] == [10, 11]
     assert [e.idx for e in audit_log.events(page_size=5)] == list(range(12))
     assert [e.idx for e in audit_log.events(newest_first=True, page_size=5)] == list(
-        range(11, -1, -1))
+        range(11, -1, -1)
+    )
     with pytest.raises(AuditError, match="no event at index 12"):
         audit_log.get(12)
     with pytest.raises(AuditError, match="not an ISO date"):
@@ -161,30 +168,46 @@ def test_record_and_event_filters(audit_log: AuditLog) -> None:
 
 def test_raw_identifiers_are_refused_and_nothing_is_appended(audit_log: AuditLog) -> None:
     with pytest.raises(AuditError, match="pseudonym"):
-        audit_log.record("svc", "dsr.access", purpose="p", legal_basis="b", outcome="success",
-                         subjects=["jane.doe@example.com"])
+        audit_log.record(
+            "svc",
+            "dsr.access",
+            purpose="p",
+            legal_basis="b",
+            outcome="success",
+            subjects=["jane.doe@example.com"],
+        )
     with pytest.raises(AuditError, match="not an AuditEvent"):
         audit_log.append([{"actor": "x"}])  # type: ignore[list-item]
     assert audit_log.head().size == 0
 
 
-def test_failed_append_changes_nothing(audit_log: AuditLog, make_event) -> None:
-    audit_log.append([make_event(i) for i in range(5)])
-    engine = audit_log.engine
+def test_failed_append_changes_nothing(workspace, make_event) -> None:
+    class Null:
+        name = "null"
 
-    def fail(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.startswith("INSERT INTO audit_nodes"):
-            raise RuntimeError("disk on fire")
+        def send(self, records: object) -> None:
+            pass
 
-    sa.event.listen(engine, "before_cursor_execute", fail)
-    try:
-        with pytest.raises(RuntimeError):
-            audit_log.append([make_event(i) for i in range(5, 9)])
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", fail)
-    assert audit_log.head().size == 5
-    assert audit_log.append([make_event(i) for i in range(5, 9)]) == [5, 6, 7, 8]
-    assert audit_log.verify().size == 9
+    log = AuditLog(workspace, sinks=[Null()])
+    log.append([make_event(i) for i in range(5)])
+    # A stray outbox row for index 7 makes the outbox insert of the next batch fail, after its
+    # leaves and nodes were written in the same transaction: all of it must roll back.
+    with log.engine.begin() as conn:
+        conn.execute(
+            audit_outbox.insert().values(
+                sink="null", idx=7, attempts=0, next_attempt="2024-01-01T00:00:00.000000Z"
+            )
+        )
+    with pytest.raises(StoreError, match="appending to the audit log: database error"):
+        log.append([make_event(i) for i in range(5, 9)])
+    assert log.head().size == 5
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_leaves)).scalar() == 5
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_nodes)).scalar() == 8
+    with log.engine.begin() as conn:
+        conn.execute(audit_outbox.delete().where(audit_outbox.c.idx == 7))
+    assert log.append([make_event(i) for i in range(5, 9)]) == [5, 6, 7, 8]
+    assert log.verify().size == 9
 
 
 def test_inclusion_proof_reads_log_n_nodes_in_one_query(audit_log: AuditLog, make_event) -> None:
@@ -290,8 +313,14 @@ def test_export_and_verify_export(audit_log: AuditLog, make_event, tmp_path: Pat
             verify_export(p, pk)
 
     whole = b"".join(lines)
-    for cut in (len(whole) - 1, len(whole) - len(lines[-1]), len(b"".join(lines[:5])),
-                len(b"".join(lines[:5])) + 7, len(lines[0]), 3):
+    for cut in (
+        len(whole) - 1,
+        len(whole) - len(lines[-1]),
+        len(b"".join(lines[:5])),
+        len(b"".join(lines[:5])) + 7,
+        len(lines[0]),
+        3,
+    ):
         bad(whole[:cut], "truncated")
     bad(b"", "empty")
     edited = lines[3].replace(b'"rows_in":1002', b'"rows_in":1003')
@@ -367,8 +396,11 @@ def test_concurrent_processes_lose_nothing(audit_log: AuditLog, tmp_path: Path) 
     script.write_text(_CHILD)
     env = {**os.environ, "VEIL_DATABASE_URL": audit_log.workspace.database_url}
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(w), "12",
-                          str(audit_log.workspace.root)], env=env, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, str(script), str(w), "12", str(audit_log.workspace.root)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
         for w in range(4)
     ]
     for p in procs:
@@ -402,8 +434,11 @@ def test_verify_reports_a_bad_head_signature(audit_log: AuditLog, make_event) ->
 def test_verify_reports_an_altered_interior_node(audit_log: AuditLog, make_event) -> None:
     audit_log.append([make_event(i) for i in range(20)])
     with audit_log.engine.begin() as conn:
-        conn.execute(audit_nodes.update().where(audit_nodes.c.level == 2,
-                                                audit_nodes.c.idx == 3).values(hash=b"\x00" * 32))
+        conn.execute(
+            audit_nodes.update()
+            .where(audit_nodes.c.level == 2, audit_nodes.c.idx == 3)
+            .values(hash=b"\x00" * 32)
+        )
     with pytest.raises(AuditVerifyError) as info:
         audit_log.verify(chunk_size=4)
     assert (info.value.check, info.value.index) == ("bad node", 12)

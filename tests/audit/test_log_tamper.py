@@ -75,9 +75,16 @@ def _renumber(rows: list[Row]) -> list[Row]:
 def _new_row(t: Tampered, idx: int) -> Row:
     e = t.make_event(1000 + idx)
     d = e.canonical_bytes()
-    return {"idx": idx, "event": d, "leaf_hash": hashlib.sha256(b"\x00" + d).digest(),
-            "time": d[-35:-8].decode(), "action": e.action, "actor": e.actor,
-            "purpose": e.purpose, "outcome": e.outcome}
+    return {
+        "idx": idx,
+        "event": d,
+        "leaf_hash": hashlib.sha256(b"\x00" + d).digest(),
+        "time": d[-35:-8].decode(),
+        "action": e.action,
+        "actor": e.actor,
+        "purpose": e.purpose,
+        "outcome": e.outcome,
+    }
 
 
 SETTINGS = settings(
@@ -88,15 +95,19 @@ SETTINGS = settings(
 
 
 @SETTINGS
-@given(k=st.integers(0, N - 1), how=st.sampled_from(["bytes", "bytes+hash", "flip", "column"]),
-       pos=st.integers(0, 10_000), chunk=CHUNKS)
+@given(
+    k=st.integers(0, N - 1),
+    how=st.sampled_from(["bytes", "bytes+hash", "flip", "column"]),
+    pos=st.integers(0, 10_000),
+    chunk=CHUNKS,
+)
 def test_modified_event(tampered: Tampered, k: int, how: str, pos: int, chunk: int) -> None:
     rows = [dict(r) for r in tampered.leaves]
     r = rows[k]
     data = bytes(r["event"])
     if how == "flip":
         i = pos % len(data)
-        data = data[:i] + bytes([data[i] ^ (1 << (pos % 8))]) + data[i + 1:]
+        data = data[:i] + bytes([data[i] ^ (1 << (pos % 8))]) + data[i + 1 :]
     elif how == "column":
         r["action"] = r["action"] + ".hidden"
     else:
@@ -135,8 +146,11 @@ def test_inserted_event(tampered: Tampered, k: int, chunk: int) -> None:
 
 
 @SETTINGS
-@given(ij=st.lists(st.integers(0, N - 1), min_size=2, max_size=2, unique=True),
-       move=st.booleans(), chunk=CHUNKS)
+@given(
+    ij=st.lists(st.integers(0, N - 1), min_size=2, max_size=2, unique=True),
+    move=st.booleans(),
+    chunk=CHUNKS,
+)
 def test_reordered_events(tampered: Tampered, ij: list[int], move: bool, chunk: int) -> None:
     i, j = sorted(ij)
     rows = list(tampered.leaves)
@@ -159,9 +173,23 @@ def _b64_root_line(note: str, root: bytes) -> str:
 
 
 @SETTINGS
-@given(h=st.sampled_from(HEADS), how=st.sampled_from(
-    ["note root", "note size", "note timestamp", "signature", "root column", "timestamp column",
-     "key id column", "origin"]), pos=st.integers(0, 10_000), chunk=CHUNKS)
+@given(
+    h=st.sampled_from(HEADS),
+    how=st.sampled_from(
+        [
+            "note root",
+            "note size",
+            "note timestamp",
+            "signature",
+            "root column",
+            "timestamp column",
+            "key id column",
+            "origin",
+        ]
+    ),
+    pos=st.integers(0, 10_000),
+    chunk=CHUNKS,
+)
 def test_changed_signed_head(tampered: Tampered, h: int, how: str, pos: int, chunk: int) -> None:
     rows = [dict(r) for r in tampered.heads]
     r = next(x for x in rows if x["size"] == h)
@@ -203,8 +231,9 @@ def test_rewritten_log_with_a_forged_head_is_caught_by_the_key(tampered: Tampere
     log = tampered.log
     evil = generate_signing_key()
     with log.engine.begin() as conn:
-        conn.execute(audit_state.update().values(public_key=public_key_to_pem(
-            evil.public_key()).decode()))
+        conn.execute(
+            audit_state.update().values(public_key=public_key_to_pem(evil.public_key()).decode())
+        )
     with pytest.raises(AuditVerifyError, match="not the workspace's signing key"):
         log.verify()
     trusted = tampered.log.workspace.root / "keys" / "audit_signing.pem"

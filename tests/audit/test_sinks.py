@@ -39,8 +39,7 @@ PARAM = re.compile(rb' ([^= \]"]+)="((?:[^"\\\]]|\\["\\\]])*)"')
 
 
 def _sd_params(raw: bytes) -> dict[str, str]:
-    return {k.decode(): re.sub(rb"\\([\"\\\]])", rb"\1", v).decode()
-            for k, v in PARAM.findall(raw)}
+    return {k.decode(): re.sub(rb"\\([\"\\\]])", rb"\1", v).decode() for k, v in PARAM.findall(raw)}
 
 
 class Recorder:
@@ -65,8 +64,12 @@ class Recorder:
 
 def _outbox(log: AuditLog) -> list[dict]:
     with log.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            sa.select(audit_outbox).order_by(audit_outbox.c.sink, audit_outbox.c.idx))]
+        return [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(audit_outbox).order_by(audit_outbox.c.sink, audit_outbox.c.idx)
+            )
+        ]
 
 
 # -- JSON lines ----------------------------------------------------------------------------
@@ -74,8 +77,10 @@ def _outbox(log: AuditLog) -> list[dict]:
 
 def test_jsonl_sink_from_config(workspace, make_event) -> None:
     cfg = workspace.root / "veil.toml"
-    cfg.write_text(cfg.read_text() + '\n[audit.sinks.archive]\ntype = "jsonl"\n'
-                   'path = "forwarded/audit.jsonl"\n')
+    cfg.write_text(
+        cfg.read_text() + '\n[audit.sinks.archive]\ntype = "jsonl"\n'
+        'path = "forwarded/audit.jsonl"\n'
+    )
     log = AuditLog(workspace)
     assert [s.name for s in log.sinks] == ["archive"]
     events = [make_event(i) for i in range(5)]
@@ -138,8 +143,17 @@ def test_syslog_udp_rfc5424(audit_log: AuditLog, make_event, udp_server) -> None
 
 def test_syslog_udp_truncates_to_the_datagram_limit(make_event) -> None:
     e = make_event(0, details={"big": "é" * 3000})
-    rec = SinkRecord("o", 0, e.canonical_bytes(), e.leaf_hash(), "2024-05-01T00:00:00.000000Z",
-                     e.action, e.actor, e.purpose, e.outcome)
+    rec = SinkRecord(
+        "o",
+        0,
+        e.canonical_bytes(),
+        e.leaf_hash(),
+        "2024-05-01T00:00:00.000000Z",
+        e.action,
+        e.actor,
+        e.purpose,
+        e.outcome,
+    )
     raw = format_rfc5424(rec, hostname="h", max_size=1024)
     assert len(raw) <= 1024
     m = RFC5424.match(raw)
@@ -163,7 +177,7 @@ def test_syslog_tcp_octet_counting(audit_log: AuditLog, make_event) -> None:
         while data:  # RFC 6587 3.4.1: MSG-LEN SP SYSLOG-MSG
             n, _, rest = data.partition(b" ")
             got.append(rest[: int(n)])
-            data = rest[int(n):]
+            data = rest[int(n) :]
 
     t = threading.Thread(target=serve)
     t.start()
@@ -220,12 +234,15 @@ def hook() -> Iterator[_Hook]:
     h.close()
 
 
-def test_http_sink_down_then_recovers(audit_log: AuditLog, make_event, hook: _Hook,
-                                      monkeypatch) -> None:
+def test_http_sink_down_then_recovers(
+    audit_log: AuditLog, make_event, hook: _Hook, monkeypatch
+) -> None:
     monkeypatch.setenv("VEIL_TEST_HOOK_TOKEN", "t0ken")
     cfg = audit_log.workspace.root / "veil.toml"
-    cfg.write_text(cfg.read_text() + f'\n[audit.sinks.hook]\ntype = "http"\nurl = "{hook.url}"\n'
-                   'token_env = "VEIL_TEST_HOOK_TOKEN"\ntimeout = 5\n')
+    cfg.write_text(
+        cfg.read_text() + f'\n[audit.sinks.hook]\ntype = "http"\nurl = "{hook.url}"\n'
+        'token_env = "VEIL_TEST_HOOK_TOKEN"\ntimeout = 5\n'
+    )
     log = AuditLog(audit_log.workspace)
     now = datetime(2030, 1, 1, tzinfo=UTC)
     log.append([make_event(i) for i in range(7)])
@@ -234,7 +251,8 @@ def test_http_sink_down_then_recovers(audit_log: AuditLog, make_event, hook: _Ho
     assert r.pending == {"hook": 7}
     rows = _outbox(log)
     assert {(x["attempts"], x["next_attempt"]) for x in rows} == {
-        (1, "2030-01-01T00:00:01.000000Z")}
+        (1, "2030-01-01T00:00:01.000000Z")
+    }
     assert all("503" in x["last_error"] for x in rows)
     log.append([make_event(i) for i in range(7, 9)])  # appending goes on while the sink is down
     posts = len(hook.headers)
@@ -324,8 +342,10 @@ def test_concurrent_deliveries_lose_nothing(workspace, make_event) -> None:
     rec = Recorder()
     log = AuditLog(workspace, sinks=[rec])
     log.append([make_event(i) for i in range(40)])
-    threads = [threading.Thread(target=AuditLog(workspace, sinks=[rec]).deliver,
-                                kwargs={"batch_size": 5}) for _ in range(3)]
+    threads = [
+        threading.Thread(target=AuditLog(workspace, sinks=[rec]).deliver, kwargs={"batch_size": 5})
+        for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -298,7 +298,7 @@ def evaluate(
     tp: dict[str, int] = {}
     fp: dict[str, int] = {}
     fn: dict[str, int] = {}
-    for memo, pred in zip(memos, predicted):
+    for memo, pred in zip(memos, predicted, strict=True):
         gold = set(memo.spans)
         got = set(pred)
         for s in got & gold:

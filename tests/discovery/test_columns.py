@@ -268,3 +268,18 @@ def test_speed_smoke(table: pa.Table) -> None:
     rep = scan_table(table)
     rate = rep.rows / max(time.process_time() - t0, 1e-9)
     assert rate > 3_000, rate
+
+
+def test_pandas_frames_including_mixed_object_columns() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "contact": ["a@example.org", "b@example.org"] * 5,
+            "mixed": [1, "DE89370400440532013000"] * 5,
+            "maybe": [None, "c@example.org"] * 5,
+        }
+    )
+    rep = scan_table(df)
+    assert rep.column("contact").top_type == "email"
+    assert rep.column("mixed").top_type == "iban"
+    assert rep.column("maybe").non_null == 5

@@ -136,7 +136,7 @@ def test_numbers_whose_checksum_fails_are_never_matched() -> None:
         ctx = rnd.choice(["card", "IBAN", "account", "Tel", "ref", "SSN", "VAT", "passport", ""])
         texts.append(f"{ctx} {v} thanks")
         bad.append(v)
-    for text, v, spans in zip(texts, bad, find_spans(texts)):
+    for text, v, spans in zip(texts, bad, find_spans(texts), strict=True):
         start = text.index(v)
         overlapping = [s for s in spans if s.start < start + len(v) and start < s.end]
         assert overlapping == [], (text, overlapping)
@@ -167,7 +167,7 @@ def test_huge_text_is_bounded_and_reported() -> None:
     scan = finder.scan([huge, "IBAN DE89 3704 0044 0532 0130 00"])
     assert time.perf_counter() - t0 < 30
     assert scan.truncated == [0]
-    assert ("person", 12) == (scan.spans[0][0].type, scan.spans[0][0].start)
+    assert (scan.spans[0][0].type, scan.spans[0][0].start) == ("person", 12)
     assert scan.spans[1][0].type == "iban"
 
 
@@ -201,3 +201,33 @@ def test_throughput_smoke(memo_corpus) -> None:
     finder.find(texts)
     rate = len(texts) / max(time.process_time() - t0, 1e-9)
     assert rate > 3_000, rate
+
+
+class _Ent:
+    def __init__(self, start: int, end: int, label: str) -> None:
+        self.start_char, self.end_char, self.label_ = start, end, label
+
+
+class _Doc:
+    def __init__(self, ents: list[_Ent]) -> None:
+        self.ents = ents
+
+
+class _FakeNlp:
+    """Stands in for a loaded spaCy pipeline: tags "Zyxwa Qorblat" as PERSON (in no name list)."""
+
+    def pipe(self, texts):  # noqa: ANN001, ANN201
+        for t in texts:
+            i = t.find("Zyxwa Qorblat")
+            yield _Doc([_Ent(i, i + 13, "PERSON"), _Ent(0, 3, "ORG")] if i >= 0 else [])
+
+
+def test_optional_ner_hook_adds_spans_but_not_over_checksums() -> None:
+    from veil.discovery import spacy_ner
+
+    texts = ["paid Zyxwa Qorblat today", "IBAN DE89370400440532013000"]
+    plain = SpanFinder().find(texts)
+    assert plain[0] == []  # unknown names without context: no list evidence
+    hooked = SpanFinder(ner=spacy_ner(_FakeNlp())).find(texts)
+    assert [(s.type, s.recognizer) for s in hooked[0]] == [("person", "spacy")]
+    assert [s.type for s in hooked[1]] == ["iban"]

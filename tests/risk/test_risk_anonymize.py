@@ -50,10 +50,11 @@ def table() -> pa.Table:
     return pa.table({"age": AGES, "sex": SEX, "id": list(range(8))})
 
 
-def engine(table: pa.Table, limit: float, quality: object, models: list | None = None) -> Anonymizer:
+def engine(
+    table: pa.Table, limit: float, quality: object, models: list | None = None
+) -> Anonymizer:
     ec = aggregate(table, ["age", "sex"])
-    return Anonymizer(ec, H, models or [KAnonymity(2)], suppression_limit=limit,
-                      quality=quality)  # type: ignore[arg-type]
+    return Anonymizer(ec, H, models or [KAnonymity(2)], suppression_limit=limit, quality=quality)  # type: ignore[arg-type]
 
 
 # Non-uniform entropy (g = s = 1), by hand:
@@ -65,8 +66,14 @@ def engine(table: pa.Table, limit: float, quality: object, models: list | None =
 #  (1,0): gen 13.60964; suppressed 30-39/M, 30-39/F, 50-59/F (S=3):
 #         age: 2 log2(3/2) + log2 3 = 2.754888, sex: M 1, F 2: the same  -> 19.119415
 #  (2,0): 24;  (2,1): 24 + 8 = 32;  (0,0): all 8 suppressed: 8 log2 8 + 8 = 32
-ENTROPY = {(0, 0): 32.0, (0, 1): 32.0, (1, 0): 5 * LOG2_5 + 2 + 2 * (2 * math.log2(1.5) + math.log2(3)),
-           (1, 1): 5 * LOG2_5 + 2 + 8, (2, 0): 24.0, (2, 1): 32.0}
+ENTROPY = {
+    (0, 0): 32.0,
+    (0, 1): 32.0,
+    (1, 0): 5 * LOG2_5 + 2 + 2 * (2 * math.log2(1.5) + math.log2(3)),
+    (1, 1): 5 * LOG2_5 + 2 + 8,
+    (2, 0): 24.0,
+    (2, 1): 32.0,
+}
 # Loss (ARX, geometric mean), by hand: share = values covered / domain size;
 #  age domain 8, min = 8/8 = 1, max 8; sex domain 2, min = 8/2 = 4, max 8
 #  (2,0): age raw 8 -> 1; sex raw 8 * 1/2 = 4 -> 0;   sqrt(2 * 1) - 1 = 0.414214
@@ -74,16 +81,21 @@ ENTROPY = {(0, 0): 32.0, (0, 1): 32.0, (1, 0): 5 * LOG2_5 + 2 + 2 * (2 * math.lo
 #         sqrt((1 + 3.625/7) * 2) - 1 = 0.742330
 #  (1,0): age 5*5/8 + 3 = 6.125 -> 5.125/7; sex 5/2 + 3 = 5.5 -> 1.5/4
 #         sqrt((1 + 5.125/7) * 1.375) - 1 = 0.543275
-LOSS = {(2, 0): math.sqrt(2) - 1, (1, 1): math.sqrt((1 + 3.625 / 7) * 2) - 1,
-        (1, 0): math.sqrt((1 + 5.125 / 7) * 1.375) - 1, (2, 1): 1.0}
+LOSS = {
+    (2, 0): math.sqrt(2) - 1,
+    (1, 1): math.sqrt((1 + 3.625 / 7) * 2) - 1,
+    (1, 0): math.sqrt((1 + 5.125 / 7) * 1.375) - 1,
+    (2, 1): 1.0,
+}
 # Discernibility (N = 8): (2,0) 16 + 16 = 32; (2,1) 64; (1,1) 25 + 4 + 8*1 = 37;
 #  (1,0) 9 + 4 + 8*3 = 37
 DM = {(2, 0): 32.0, (2, 1): 64.0, (1, 1): 37.0, (1, 0): 37.0}
 SUPPRESSED = {(0, 0): 8, (0, 1): 8, (1, 0): 3, (1, 1): 1, (2, 0): 0, (2, 1): 0}
 
 
-@pytest.mark.parametrize("quality,expected", [(NonUniformEntropy(), ENTROPY), (Loss(), LOSS),
-                                              (Discernibility(), DM)])
+@pytest.mark.parametrize(
+    "quality,expected", [(NonUniformEntropy(), ENTROPY), (Loss(), LOSS), (Discernibility(), DM)]
+)
 def test_every_node_by_hand(table: pa.Table, quality: object, expected: dict) -> None:
     eng = engine(table, 3 / 8, quality)
     for node, loss in expected.items():
@@ -96,7 +108,7 @@ def test_every_node_by_hand(table: pa.Table, quality: object, expected: dict) ->
 @pytest.mark.parametrize(
     "limit,quality,node,loss,suppressed",
     [
-        (0.0, NonUniformEntropy(), (2, 0), 24.0, 0),     # only (2,0) and (2,1) are anonymous
+        (0.0, NonUniformEntropy(), (2, 0), 24.0, 0),  # only (2,0) and (2,1) are anonymous
         (1 / 8, NonUniformEntropy(), (1, 1), ENTROPY[(1, 1)], 1),
         (3 / 8, NonUniformEntropy(), (1, 0), ENTROPY[(1, 0)], 3),
         (3 / 8, Loss(), (2, 0), LOSS[(2, 0)], 0),
@@ -104,10 +116,10 @@ def test_every_node_by_hand(table: pa.Table, quality: object, expected: dict) ->
         (1 / 8, Discernibility(), (2, 0), 32.0, 0),
     ],
 )
-def test_optimum(table: pa.Table, limit: float, quality: object, node: tuple, loss: float,
-                 suppressed: int) -> None:
-    res = anonymize(table, H, [KAnonymity(2)], suppression_limit=limit,
-                    quality=quality)  # type: ignore[arg-type]
+def test_optimum(
+    table: pa.Table, limit: float, quality: object, node: tuple, loss: float, suppressed: int
+) -> None:
+    res = anonymize(table, H, [KAnonymity(2)], suppression_limit=limit, quality=quality)  # type: ignore[arg-type]
     assert res.node == node
     assert res.info_loss == pytest.approx(loss)
     assert res.suppressed_records == suppressed
@@ -126,7 +138,13 @@ def test_apply_generalizes_and_suppresses(table: pa.Table) -> None:
     assert out.column("age").to_pylist() == ["20-29"] * 5
     assert out.column("sex").to_pylist() == list("MMMFF")
     assert measure(out, ["age", "sex"]).k == 2
-    masked = pa.Table.from_batches(list(res.apply(table, suppression="mask")))
+    # sex stays at level 0; as large_string it shows that masked QIs become strings in every
+    # batch, also in the first one, which suppresses nothing
+    wide = table.set_column(1, "sex", table.column("sex").cast(pa.large_string()))
+    batches = list(res.apply(wide.to_batches(max_chunksize=4), suppression="mask"))
+    assert batches[0].schema == batches[1].schema
+    assert batches[0].schema.field("sex").type == pa.string()
+    masked = pa.Table.from_batches(batches)
     assert masked.num_rows == 8
     assert masked.column("age").to_pylist()[5:] == ["*", "*", "*"]
     assert masked.column("sex").to_pylist() == list("MMMFF") + ["*", "*", "*"]
@@ -211,8 +229,12 @@ def test_models_at_one_node(sens_table: pa.Table) -> None:
 
 def test_monotonicity_flags() -> None:
     assert KAnonymity(2).monotonic_suppression and DistinctLDiversity("a", 2).monotonic_suppression
-    for m in (EntropyLDiversity("a", 2), RecursiveCLDiversity("a", 2, 2),
-              EqualDistanceTCloseness("a", 0.2), AlphaKAnonymity("a", 0.5, 2)):
+    for m in (
+        EntropyLDiversity("a", 2),
+        RecursiveCLDiversity("a", 2, 2),
+        EqualDistanceTCloseness("a", 0.2),
+        AlphaKAnonymity("a", 0.5, 2),
+    ):
         assert m.monotonic_generalization and not m.monotonic_suppression
     assert not DeltaDisclosure("a", 1).monotonic_generalization
     assert KAnonymity(3).min_class_size == 3 and EntropyLDiversity("a", 2.5).min_class_size == 3
@@ -220,9 +242,11 @@ def test_monotonicity_flags() -> None:
 
 def test_non_monotone_search_matches_brute_force(sens_table: pa.Table) -> None:
     ec = aggregate(sens_table, ["age", "sex"], ["diag"])
-    for models in ([KAnonymity(2), EqualDistanceTCloseness("diag", 0.5)],
-                   [DeltaDisclosure("diag", 1.01)],
-                   [KAnonymity(2), EntropyLDiversity("diag", 1.0)]):
+    for models in (
+        [KAnonymity(2), EqualDistanceTCloseness("diag", 0.5)],
+        [DeltaDisclosure("diag", 1.01)],
+        [KAnonymity(2), EntropyLDiversity("diag", 1.0)],
+    ):
         for limit in (0.0, 0.25, 0.5):
             eng = Anonymizer(ec, H, models, suppression_limit=limit)
             ev = eng.evaluate_all()
@@ -260,9 +284,32 @@ def test_gs_factor_weights_suppression(table: pa.Table) -> None:
     assert eng0.evaluate((1, 0)).loss == pytest.approx(5 * LOG2_5 + 2)
     # gs = 1: (1,1), (2,0), (2,1) all cost 0 (one suppressed label costs 1 log2(1/1) = 0);
     # ties go to the lower node, then the lexicographically smaller one: (1,1)
-    res = anonymize(table, H, [KAnonymity(2)], suppression_limit=3 / 8,
-                    quality=NonUniformEntropy(1.0))
+    res = anonymize(
+        table, H, [KAnonymity(2)], suppression_limit=3 / 8, quality=NonUniformEntropy(1.0)
+    )
     assert (res.node, res.info_loss) == ((1, 1), 0.0)
     assert engine(table, 3 / 8, NonUniformEntropy(1.0)).evaluate((1, 0)).loss == (
         pytest.approx(2 * (2 * math.log2(1.5) + math.log2(3)))
     )
+
+
+def test_codes_wider_than_64_bits() -> None:
+    # 7 QIs with 1,003 values each: keys need 7 x 10 bits > 63, so the aggregate, the lattice
+    # and apply() all take their rank-compression paths. Rows i and i + 1000 are equal
+    # (classes of 2); three extra rows are unique and must be suppressed.
+    n, d = 2000, 7
+    cols = {
+        f"c{j}": [(i * (j + 3)) % 1000 for i in range(n)] + [1000, 1001, 1002] for j in range(d)
+    }
+    t = pa.table(cols)
+    hs = {f"c{j}": Hierarchy(f"c{j}", [[str(v), "*"] for v in range(1003)]) for j in range(d)}
+    res = anonymize(t, hs, [KAnonymity(2)], suppression_limit=3 / 2003)
+    assert res.node == (0,) * d
+    assert res.suppressed_records == 3
+    # non-uniform entropy: no generalization; the 3 suppressed records have 3 distinct values
+    # in each of the 7 columns: 7 * 3 * log2(3 / 1)
+    assert res.info_loss == pytest.approx(21 * math.log2(3))
+    out = pa.Table.from_batches(list(res.apply(t.to_batches(max_chunksize=500))))
+    assert out.num_rows == 2000
+    assert out.column("c0").to_pylist() == cols["c0"][:2000]
+    assert measure(out, list(cols)).k == 2

@@ -21,8 +21,15 @@ def test_load_adult_hierarchies(conformance_dir: Path) -> None:
     hs = load_hierarchies(sorted((conformance_dir / "adult").glob("adult_hierarchy_*.csv")))
     levels = {c: h.levels for c, h in hs.items()}
     assert levels == {
-        "age": 5, "education": 4, "marital-status": 3, "native-country": 3,
-        "occupation": 3, "race": 2, "salary-class": 2, "sex": 2, "workclass": 3,
+        "age": 5,
+        "education": 4,
+        "marital-status": 3,
+        "native-country": 3,
+        "occupation": 3,
+        "race": 2,
+        "salary-class": 2,
+        "sex": 2,
+        "workclass": 3,
     }
     # 5*4*3*3*3*2*2*2*3 = 12,960 lattice nodes
     assert int(np.prod(list(levels.values()))) == 12960
@@ -65,8 +72,12 @@ def test_rows_of_different_lengths(tmp_path: Path) -> None:
 
 
 def test_value_with_two_parents() -> None:
-    rows = [["Berlin", "DE", "EU", "*"], ["Munich", "DE", "EU", "*"], ["Vienna", "AT", "EU", "*"],
-            ["Bonn", "DE", "Europe", "*"]]
+    rows = [
+        ["Berlin", "DE", "EU", "*"],
+        ["Munich", "DE", "EU", "*"],
+        ["Vienna", "AT", "EU", "*"],
+        ["Bonn", "DE", "Europe", "*"],
+    ]
     with pytest.raises(PolicyError) as err:
         Hierarchy("city", rows)
     msg = str(err.value)
@@ -75,8 +86,9 @@ def test_value_with_two_parents() -> None:
 
 
 def test_value_listed_twice_with_different_generalizations() -> None:
-    with pytest.raises(PolicyError, match="value 'a' at level 0 has two different parents at "
-                                          "level 1: 'A' and 'B'"):
+    with pytest.raises(
+        PolicyError, match="value 'a' at level 0 has two different parents at level 1: 'A' and 'B'"
+    ):
         Hierarchy("x", [["a", "A", "*"], ["a", "B", "*"]])
 
 

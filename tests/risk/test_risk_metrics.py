@@ -81,8 +81,9 @@ def test_report_to_dict_is_json(identity_table: pa.Table) -> None:
     assert d["class_size_distribution"] == {"1": 1, "2": 1, "3": 1, "4": 1}
     assert d["records_at_risk"] == pytest.approx(0.6)
     assert d["prosecutor_risk_average"] == pytest.approx(0.4)
-    assert d["riskiest_classes"] == [{"size": 1, "risk": 1.0, "values": {"zip": "4****",
-                                                                          "age": "4**"}}]
+    assert d["riskiest_classes"] == [
+        {"size": 1, "risk": 1.0, "values": {"zip": "4****", "age": "4**"}}
+    ]
 
 
 # -- attribute disclosure --------------------------------------------------------------------------
@@ -92,8 +93,18 @@ def test_report_to_dict_is_json(identity_table: pa.Table) -> None:
 #   B   | flu, gastritis, cancer, cancer | 2, 4, 5, 5
 #   C   | gastritis, gastritis, flu      | 1, 1, 3
 # table: flu 4/10, cancer 3/10, gastritis 3/10; salary 1:.3 2:.2 3:.2 4:.1 5:.2
-DISEASE = ["flu", "flu", "cancer", "flu", "gastritis", "cancer", "cancer",
-           "gastritis", "gastritis", "flu"]
+DISEASE = [
+    "flu",
+    "flu",
+    "cancer",
+    "flu",
+    "gastritis",
+    "cancer",
+    "cancer",
+    "gastritis",
+    "gastritis",
+    "flu",
+]
 SALARY = [1, 2, 3, 2, 4, 5, 5, 1, 1, 3]
 CLASS = ["A"] * 3 + ["B"] * 4 + ["C"] * 3
 # disease hierarchy (height 2); pneumonia is in the hierarchy but not in the data
@@ -117,8 +128,9 @@ def test_distinct_and_entropy_l(ec: M.EquivalenceClasses) -> None:
     assert M.distinct_l_diversity(ec, "disease") == 2
     # H(A) = H(2/3, 1/3) = ln 3 - 2/3 ln 2; H(B) = H(1/4, 1/4, 1/2) = 1.5 ln 2; H(C) = H(A)
     h = M.per_class_entropy(sc, ec.sizes)
-    assert h == pytest.approx([math.log(3) - 2 / 3 * math.log(2), 1.5 * math.log(2),
-                               math.log(3) - 2 / 3 * math.log(2)])
+    assert h == pytest.approx(
+        [math.log(3) - 2 / 3 * math.log(2), 1.5 * math.log(2), math.log(3) - 2 / 3 * math.log(2)]
+    )
     # entropy l = exp(min H) = 3 / 2^(2/3) = 1.889881...
     assert M.entropy_l_diversity(ec, "disease") == pytest.approx(3 / 2 ** (2 / 3))
 
@@ -143,6 +155,8 @@ def test_alpha_k(ec: M.EquivalenceClasses) -> None:
     assert M.alpha_k_anonymity(ec, "disease", "flu")[0] == pytest.approx(2 / 3)
     assert M.alpha_k_anonymity(ec, "disease", "cancer")[0] == pytest.approx(0.5)
     assert M.alpha_k_anonymity(ec, "disease", "measles")[0] == 0.0
+    with pytest.raises(PolicyError, match="does not fit column 'salary'"):
+        M.alpha_k_anonymity(ec, "salary", "high")
 
 
 def test_t_closeness_equal_distance(ec: M.EquivalenceClasses) -> None:
@@ -248,14 +262,49 @@ def test_nulls_are_a_value() -> None:
     assert ec.class_values(int(np.argmax(ec.sizes))) == {"q": None, "r": 2}
 
 
+def test_batches_of_nulls_then_values() -> None:
+    batches = [
+        pa.record_batch({"q": pa.nulls(2)}),
+        pa.record_batch({"q": pa.array(["a", None, "a"])}),
+        pa.record_batch({"q": pa.array([1], pa.int64())}),
+    ]
+    # the column's type is fixed by the first batch that has values; later ones are cast
+    ec = aggregate(batches, ["q"])
+    assert ec.dictionaries[0].to_pylist() == ["1", "a", None]
+    assert ec.sizes.tolist() == [1, 2, 3]
+    bad = [pa.record_batch({"q": pa.array([1, 2])}), pa.record_batch({"q": pa.array(["x"])})]
+    with pytest.raises(InputError, match="column 'q' changes type from int64 to string"):
+        aggregate(bad, ["q"])
+
+
 def test_streaming_merges_partials_with_bounded_buffer(identity_table: pa.Table) -> None:
     agg = M.ClassAggregator(["zip", "age"], buffer_rows=2)
     for batch in identity_table.to_batches(max_chunksize=1):
         agg.update(batch)
     ec = agg.finish()
     # compaction ran (more partial rows than the buffer) and the result is exact
-    assert len(agg._parts[None]) <= 2
+    assert agg._parts[None].merged > 0 and len(agg._parts[None].keys) <= 4
     assert sorted(ec.sizes.tolist()) == [1, 2, 3, 4]
+
+
+def test_wide_codes_fall_back_to_arrow_grouping() -> None:
+    # 7 columns of 1000 distinct values need 7 x 11 bits > 63: partials move to group_by
+    rows = 3000
+    cols = {f"c{j}": [(i * (j + 3)) % 1000 for i in range(rows)] for j in range(7)}
+    cols["s"] = [i % 3 for i in range(rows)]
+    t = pa.table(cols)
+    agg = M.ClassAggregator([f"c{j}" for j in range(7)], ["s"], buffer_rows=500)
+    for batch in t.to_batches(max_chunksize=256):
+        agg.update(batch)
+    assert agg._parts[None].tables is not None
+    ec = agg.finish()
+    # every row is its own class (c0 = i mod 1000 and c1 = 4i mod 1000 ... repeat only
+    # with period 1000, and c0..c6 together with period 1000 too): 1000 classes of 3
+    assert ec.classes == 1000 and set(ec.sizes.tolist()) == {3}
+    assert ec.sensitive["s"].counts.sum() == rows
+    # rows i, i+1000, i+2000 have s = i, i+1, i+2 (mod 3): three values in every class
+    assert M.distinct_l_diversity(ec, "s") == 3
+    assert M.entropy_l_diversity(ec, "s") == pytest.approx(3.0)
 
 
 def test_bad_input() -> None:

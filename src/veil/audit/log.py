@@ -180,7 +180,9 @@ def load_signing_key(root: str | PathLike[str], *, create: bool) -> Ed25519Priva
         if not create:
             return None
     except OSError as exc:
-        raise AuditError(f"cannot read the audit signing key: {exc.strerror}", where=str(path))
+        raise AuditError(
+            f"cannot read the audit signing key: {exc.strerror}", where=str(path)
+        ) from None
     key = generate_signing_key()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -198,7 +200,9 @@ def load_signing_key(root: str | PathLike[str], *, create: bool) -> Ed25519Priva
         finally:
             tmp.unlink(missing_ok=True)
     except OSError as exc:
-        raise AuditError(f"cannot create the audit signing key: {exc.strerror}", where=str(path))
+        raise AuditError(
+            f"cannot create the audit signing key: {exc.strerror}", where=str(path)
+        ) from None
     return key
 
 
@@ -216,9 +220,9 @@ def _read_config(root: Path) -> dict[str, Any]:
     return audit
 
 
-def _db_error(exc: sa.exc.DBAPIError, doing: str) -> StoreError:
-    orig = getattr(exc, "orig", None)
-    text = str(orig).splitlines()[0] if orig is not None else type(exc).__name__
+def _db_error(exc: BaseException, doing: str) -> StoreError:
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps DBAPI errors in .orig
+    text = (str(orig).splitlines() or [type(orig).__name__])[0]
     if "locked" in text:
         return StoreError(f"{doing}: the audit log stayed locked by another writer ({text})")
     return StoreError(f"{doing}: database error ({text[:200]})")
@@ -290,6 +294,38 @@ class AuditLog:
             conn.close()
 
     @contextlib.contextmanager
+    def _raw_write(self, doing: str) -> Iterator[tuple[Any, str, bool]]:
+        """Like :meth:`_write` on the bare DBAPI connection: yields (cursor, placeholder, sqlite).
+
+        The caller locks the state row itself on PostgreSQL (``SELECT ... FOR UPDATE``).
+        """
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            raw = self.engine.raw_connection()
+        except sa.exc.DBAPIError as exc:
+            raise _db_error(exc, doing) from None
+        sqlite = self.engine.dialect.name == "sqlite"
+        cur = raw.cursor()
+        try:
+            try:
+                if sqlite:
+                    cur.execute("PRAGMA synchronous=FULL")
+                    cur.execute("BEGIN IMMEDIATE")
+                yield cur, ("?" if sqlite else "%s"), sqlite
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+        except dbapi_error as exc:
+            raise _db_error(exc, doing) from None
+        finally:
+            if sqlite:
+                with contextlib.suppress(dbapi_error):
+                    cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+            raw.close()
+
+    @contextlib.contextmanager
     def _read(self, doing: str) -> Iterator[sa.Connection]:
         try:
             with self.engine.connect() as conn:
@@ -297,7 +333,7 @@ class AuditLog:
         except sa.exc.DBAPIError as exc:
             raise _db_error(exc, doing) from None
 
-    def _state(self, conn: sa.Connection, *, lock: bool = False) -> sa.Row[Any]:
+    def _state(self, conn: sa.Connection, *, lock: bool = False) -> Any:
         q = sa.select(
             audit_state.c.origin,
             audit_state.c.size,
@@ -398,38 +434,45 @@ class AuditLog:
         sinks = [s.name for s in self.sinks]
         with self._lock:
             try:
-                with self._write("appending to the audit log") as conn:
-                    st = self._state(conn, lock=True)
-                    start = st.size
-                    frontier = self._load_frontier(conn, start, st.root)
+                # Plain DBAPI calls: SQLAlchemy's per-statement and per-row work would cost more
+                # than the inserts themselves (this is the hot path of every operation).
+                with self._raw_write("appending to the audit log") as (cur, ph, sqlite):
+                    lock = "" if sqlite else " FOR UPDATE"
+                    cur.execute(f"SELECT size, root FROM audit_state WHERE id = 1{lock}")
+                    start, root = cur.fetchone()
+                    frontier = self._load_frontier_raw(cur, ph, start, bytes(root))
                     res = frontier.append(hashes)
-                    # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing would
-                    # cost more than the inserts themselves.
-                    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                    conn.exec_driver_sql(
+                    cur.executemany(
                         "INSERT INTO audit_leaves (idx, event, leaf_hash, time, action, actor, "
                         f"purpose, outcome) VALUES ({', '.join([ph] * 8)})",
                         [
-                            (start + i, d, h, d[-35:-8].decode(), e.action, e.actor, e.purpose,
-                             e.outcome)
+                            (
+                                start + i,
+                                d,
+                                h,
+                                d[-35:-8].decode(),
+                                e.action,
+                                e.actor,
+                                e.purpose,
+                                e.outcome,
+                            )
                             for i, (e, d, h) in enumerate(zip(evs, datas, hashes, strict=True))
                         ],
                     )
-                    conn.exec_driver_sql(
+                    cur.executemany(
                         f"INSERT INTO audit_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})",
                         [(lv, ix, h) for (lv, ix), h in res.nodes.items()],
                     )
                     if sinks:
                         now = format_time(datetime.now(UTC))
-                        conn.exec_driver_sql(
+                        cur.executemany(
                             "INSERT INTO audit_outbox (sink, idx, attempts, next_attempt) "
                             f"VALUES ({ph}, {ph}, 0, {ph})",
                             [(s, start + i, now) for i in range(len(evs)) for s in sinks],
                         )
-                    conn.execute(
-                        audit_state.update()
-                        .where(audit_state.c.id == _STATE_ID)
-                        .values(size=res.size, root=res.root)
+                    cur.execute(
+                        f"UPDATE audit_state SET size = {ph}, root = {ph} WHERE id = 1",
+                        (res.size, res.root),
                     )
             except BaseException:
                 self._frontier = None  # CompactRange.append mutated it; reload next time
@@ -468,13 +511,26 @@ class AuditLog:
         )
         return self.append([event])[0]
 
-    def _load_frontier(self, conn: sa.Connection, size: int, root: bytes) -> CompactRange:
+    def _load_frontier_raw(self, cur: Any, ph: str, size: int, root: bytes) -> CompactRange:
         cached = self._frontier
         if cached is not None and cached.size == size and cached.root() == root:
             return cached
         ids = range_nodes(0, size)
-        got = self._nodes(conn, ids)
-        frontier = CompactRange(size, got)
+        found: dict[tuple[int, int], bytes] = {}
+        if ids:
+            where = " OR ".join([f"(level = {ph} AND idx = {ph})"] * len(ids))
+            cur.execute(
+                f"SELECT level, idx, hash FROM audit_nodes WHERE {where}",
+                [v for n in ids for v in (n.level, n.index)],
+            )
+            found = {(int(lv), int(ix)): bytes(h) for lv, ix, h in cur.fetchall()}
+        missing = [n for n in ids if (n.level, n.index) not in found]
+        if missing:
+            raise AuditError(
+                f"node (level {missing[0].level}, index {missing[0].index}) is missing from the "
+                "store: the log is damaged; run `veil audit verify`"
+            )
+        frontier = CompactRange(size, [found[(n.level, n.index)] for n in ids])
         if frontier.root() != root:
             raise AuditError(
                 f"the stored tree (size {size}) does not give the stored root: "
@@ -483,19 +539,21 @@ class AuditLog:
         return frontier
 
     def _nodes(self, conn: sa.Connection, ids: Sequence[NodeID]) -> list[bytes]:
-        """The hashes of ``ids`` (same order) in one SELECT."""
+        """The hashes of ``ids`` (same order) in one SELECT (textual SQL: building a SQLAlchemy
+        expression of ~50 terms would cost more than the query)."""
         if not ids:
             return []
-        c = audit_nodes.c
-        wanted = {(n.level, n.index) for n in ids}
+        ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        items = sorted({(n.level, n.index) for n in ids})
         found: dict[tuple[int, int], bytes] = {}
-        items = sorted(wanted)
         for k in range(0, len(items), 200):  # one query per 200 nodes (a proof needs < 130)
             part = items[k : k + 200]
-            q = sa.select(c.level, c.idx, c.hash).where(
-                sa.or_(*[sa.and_(c.level == lv, c.idx == ix) for lv, ix in part])
+            where = " OR ".join([f"(level = {ph} AND idx = {ph})"] * len(part))
+            rows = conn.exec_driver_sql(
+                f"SELECT level, idx, hash FROM audit_nodes WHERE {where}",
+                tuple(v for item in part for v in item),
             )
-            found.update({(r[0], r[1]): bytes(r[2]) for r in conn.execute(q)})
+            found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
         missing = [n for n in ids if (n.level, n.index) not in found]
         if missing:
             n = missing[0]
@@ -573,7 +631,9 @@ class AuditLog:
     # ------------------------------------------------------------------ proofs
 
     def _size_or_current(self, conn: sa.Connection, size: int | None) -> int:
-        current = int(self._state(conn).size)
+        current = int(
+            conn.exec_driver_sql("SELECT size FROM audit_state WHERE id = 1").scalar_one()
+        )
         if size is None:
             return current
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -679,8 +739,12 @@ class AuditLog:
         """
         c = audit_leaves.c
         conds: list[sa.ColumnElement[bool]] = []
-        for col, value in ((c.action, action), (c.actor, actor), (c.purpose, purpose),
-                           (c.outcome, outcome)):
+        for col, value in (
+            (c.action, action),
+            (c.actor, actor),
+            (c.purpose, purpose),
+            (c.outcome, outcome),
+        ):
             if value is None:
                 continue
             if value.endswith("*"):
@@ -755,13 +819,16 @@ class AuditLog:
                 on_disk.public_key().public_bytes_raw() != pk.public_bytes_raw()
             ):
                 raise AuditVerifyError(
-                    0, "bad signature", "the public key in the database is not the workspace's "
-                    "signing key (replaced key?)"
+                    0,
+                    "bad signature",
+                    "the public key in the database is not the workspace's "
+                    "signing key (replaced key?)",
                 )
         heads = [_check_head_row(r, origin, pk) for r in head_rows]
         if heads and heads[-1].size > size:
             raise AuditVerifyError(
-                size, "deleted leaf",
+                size,
+                "deleted leaf",
                 f"a head is signed for size {heads[-1].size} but the log has {size} leaves "
                 "(leaves at the end were deleted)",
             )
@@ -780,7 +847,7 @@ class AuditLog:
 
             def stored_level(level: int, a: int, b: int) -> list[tuple[int, bytes]]:
                 cur.execute(node_sql, (level, a, b))
-                return cur.fetchall()  # type: ignore[no-any-return]
+                return list(cur.fetchall())
 
             def stored_nodes(ids: Sequence[NodeID]) -> dict[tuple[int, int], bytes]:
                 out = {}
@@ -812,7 +879,8 @@ class AuditLog:
             ).scalar()
             if extra is not None:
                 raise AuditVerifyError(
-                    int(extra), "inserted leaf",
+                    int(extra),
+                    "inserted leaf",
                     f"a leaf row at index {extra} is outside the log of size {size}",
                 )
             count = conn.execute(sa.select(sa.func.count()).select_from(audit_nodes)).scalar()
@@ -820,8 +888,13 @@ class AuditLog:
             if count != want:
                 bad = conn.execute(
                     sa.select(n.level, n.idx)
-                    .where(sa.or_(n.idx >= sa.literal(size, sa.BigInteger).op(">>")(n.level),
-                                  n.idx < 0, n.level < 0))
+                    .where(
+                        sa.or_(
+                            n.idx >= sa.literal(size, sa.BigInteger).op(">>")(n.level),
+                            n.idx < 0,
+                            n.level < 0,
+                        )
+                    )
                     .limit(1)
                 ).first()
                 where = f", e.g. node (level {bad[0]}, index {bad[1]})" if bad else ""
@@ -843,9 +916,7 @@ class AuditLog:
         """Name what happened at leaf ``k`` whose event hash ``got`` is not level-0 node ``k``."""
         n = audit_nodes.c
         with self._read("reading the audit log") as conn:
-            want = conn.execute(
-                sa.select(n.hash).where(n.level == 0, n.idx == k)
-            ).scalar()
+            want = conn.execute(sa.select(n.hash).where(n.level == 0, n.idx == k)).scalar()
             moved_from = conn.execute(
                 sa.select(n.idx).where(n.level == 0, n.hash == got).limit(1)
             ).scalar()
@@ -863,13 +934,15 @@ class AuditLog:
         if moved_from is not None and moved_from != k:
             if here_elsewhere is not None:
                 return AuditVerifyError(
-                    k, "reordered leaf",
+                    k,
+                    "reordered leaf",
                     f"leaf {k} holds the event of leaf {moved_from}; its own event is at "
                     f"{here_elsewhere}",
                 )
             if moved_from > k:
                 return AuditVerifyError(
-                    k, "deleted leaf",
+                    k,
+                    "deleted leaf",
                     f"leaf {k} holds the event of leaf {moved_from}: "
                     f"{moved_from - k} leaf(s) deleted and the rest moved down",
                 )
@@ -922,11 +995,12 @@ class AuditLog:
                     hi = min(size, lo + 10_000)
                     with self._read("reading the audit log") as conn:
                         datas = conn.execute(
-                            sa.select(c.idx, c.event).where(c.idx >= lo, c.idx < hi)
-                            .order_by(c.idx)
+                            sa.select(c.idx, c.event).where(c.idx >= lo, c.idx < hi).order_by(c.idx)
                         ).all()
                     if len(datas) != hi - lo:
-                        raise AuditError("events are missing from the store: run `veil audit verify`")
+                        raise AuditError(
+                            "events are missing from the store: run `veil audit verify`"
+                        )
                     page: list[bytes] = []
                     for i, d in datas:
                         data = bytes(d)
@@ -940,9 +1014,19 @@ class AuditLog:
                     frontier.append(page)
                     lo = hi
                 if frontier.root() != bytes(st.root):
-                    raise AuditError("the stored events do not give the log root: run `veil audit verify`")
-                f.write(_jline({"end": EXPORT_FORMAT, "size": size, "root": bytes(st.root).hex(),
-                                "heads": len(heads)}))
+                    raise AuditError(
+                        "the stored events do not give the log root: run `veil audit verify`"
+                    )
+                f.write(
+                    _jline(
+                        {
+                            "end": EXPORT_FORMAT,
+                            "size": size,
+                            "root": bytes(st.root).hex(),
+                            "heads": len(heads),
+                        }
+                    )
+                )
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, out)
@@ -990,9 +1074,17 @@ class AuditLog:
                 if not claimed:
                     break
                 records = [
-                    SinkRecord(origin=origin, idx=int(r[1]), event=bytes(r[3]),
-                               leaf_hash=bytes(r[4]), time=r[5], action=r[6], actor=r[7],
-                               purpose=r[8], outcome=r[9])
+                    SinkRecord(
+                        origin=origin,
+                        idx=int(r[1]),
+                        event=bytes(r[3]),
+                        leaf_hash=bytes(r[4]),
+                        time=r[5],
+                        action=r[6],
+                        actor=r[7],
+                        purpose=r[8],
+                        outcome=r[9],
+                    )
                     for r in claimed
                 ]
                 try:
@@ -1009,13 +1101,23 @@ class AuditLog:
         report.pending.update(self.outbox_pending())
         return report
 
-    def _claim(self, sink: str, now: datetime, limit: int, lease: float) -> list[sa.Row[Any]]:
+    def _claim(self, sink: str, now: datetime, limit: int, lease: float) -> list[Any]:
         o, lv = audit_outbox.c, audit_leaves.c
         due = format_time(now)
         with self._write("claiming outbox items") as conn:
             q = (
-                sa.select(o.id, o.idx, o.attempts, lv.event, lv.leaf_hash, lv.time, lv.action,
-                          lv.actor, lv.purpose, lv.outcome)
+                sa.select(
+                    o.id,
+                    o.idx,
+                    o.attempts,
+                    lv.event,
+                    lv.leaf_hash,
+                    lv.time,
+                    lv.action,
+                    lv.actor,
+                    lv.purpose,
+                    lv.outcome,
+                )
                 .join(audit_leaves, lv.idx == o.idx)
                 .where(o.sink == sink, o.next_attempt <= due)
                 .order_by(o.idx)
@@ -1023,7 +1125,7 @@ class AuditLog:
             )
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update(of=audit_outbox, skip_locked=True)
-            rows = conn.execute(q).all()
+            rows = list(conn.execute(q).all())
             if rows:
                 conn.execute(
                     audit_outbox.update()
@@ -1032,7 +1134,7 @@ class AuditLog:
                 )
         return rows
 
-    def _reschedule(self, rows: Sequence[sa.Row[Any]], now: datetime, err: str) -> None:
+    def _reschedule(self, rows: Sequence[Any], now: datetime, err: str) -> None:
         o = audit_outbox.c
         by_attempts: dict[int, list[int]] = {}
         for r in rows:
@@ -1043,8 +1145,11 @@ class AuditLog:
                 conn.execute(
                     audit_outbox.update()
                     .where(o.id.in_(ids))
-                    .values(attempts=attempts, last_error=err,
-                            next_attempt=format_time(now + timedelta(seconds=delay)))
+                    .values(
+                        attempts=attempts,
+                        last_error=err,
+                        next_attempt=format_time(now + timedelta(seconds=delay)),
+                    )
                 )
 
     def _done(self, ids: Sequence[int]) -> None:
@@ -1063,13 +1168,22 @@ class AuditLog:
         o = audit_outbox.c
         with self._read("reading the outbox") as conn:
             rows = conn.execute(
-                sa.select(o.sink, sa.func.count(), sa.func.max(o.attempts),
-                          sa.func.min(o.next_attempt), sa.func.max(o.last_error))
-                .group_by(o.sink)
+                sa.select(
+                    o.sink,
+                    sa.func.count(),
+                    sa.func.max(o.attempts),
+                    sa.func.min(o.next_attempt),
+                    sa.func.max(o.last_error),
+                ).group_by(o.sink)
             ).all()
         return [
-            {"sink": s, "pending": int(n), "max_attempts": int(a or 0), "next_attempt": t,
-             "last_error": e}
+            {
+                "sink": s,
+                "pending": int(n),
+                "max_attempts": int(a or 0),
+                "next_attempt": t,
+                "last_error": e,
+            }
             for s, n, a, t, e in rows
         ]
 
@@ -1082,9 +1196,10 @@ def _leaf_select() -> sa.Select[Any]:
     return sa.select(c.idx, c.event, c.leaf_hash, c.time, c.action, c.actor, c.purpose, c.outcome)
 
 
-def _logged(row: sa.Row[Any]) -> LoggedEvent:
-    return LoggedEvent(int(row[0]), bytes(row[1]), bytes(row[2]), row[3], row[4], row[5],
-                       row[6], row[7])
+def _logged(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        int(row[0]), bytes(row[1]), bytes(row[2]), row[3], row[4], row[5], row[6], row[7]
+    )
 
 
 def _time_bound(value: datetime | str) -> str:
@@ -1100,7 +1215,9 @@ def _time_bound(value: datetime | str) -> str:
 
 
 def _jline(obj: Mapping[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return (
+        json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    )
 
 
 class _LeafMismatch(Exception):
@@ -1109,24 +1226,27 @@ class _LeafMismatch(Exception):
         self.leaf_hash = leaf_hash
 
 
-def _check_head_row(row: sa.Row[Any], origin: str | None, pk: Ed25519PublicKey | None) -> SignedTreeHead:
+def _check_head_row(row: Any, origin: str | None, pk: Ed25519PublicKey | None) -> SignedTreeHead:
     size = int(row[0])
+
+    def fail(check: str, detail: str) -> AuditVerifyError:
+        return AuditVerifyError(size, check, f"head for size {size}: {detail}")
+
     try:
         head = SignedTreeHead.from_note(row[4])
     except VeilError as exc:
-        raise AuditVerifyError(size, "head altered", f"head for size {size}: {exc.message}") from None
+        raise fail("head altered", exc.message) from None
     if pk is None:
-        raise AuditVerifyError(size, "bad signature", "signed heads exist but the log has no public key")
+        raise fail("bad signature", "signed heads exist but the log has no public key")
     if head.origin != origin:
-        raise AuditVerifyError(size, "head altered", f"head for size {size} names origin {head.origin!r}, the log is {origin!r}")
+        raise fail("head altered", f"it names origin {head.origin!r}, the log is {origin!r}")
     try:
         verify_tree_head(head, pk)
     except AuditError as exc:
-        raise AuditVerifyError(size, "bad signature", f"head for size {size}: {exc.message}") from None
-    if (head.size, head.root, format_time(head.timestamp), head.key_id) != (
-        size, bytes(row[1]), row[2], row[3]
-    ):
-        raise AuditVerifyError(size, "head altered", f"the stored columns of head {size} disagree with its signed note")
+        raise fail("bad signature", exc.message) from None
+    stored = (size, bytes(row[1]), row[2], row[3])
+    if (head.size, head.root, format_time(head.timestamp), head.key_id) != stored:
+        raise fail("head altered", "its stored columns disagree with its signed note")
     return head
 
 
@@ -1173,7 +1293,8 @@ class _TreeChecker:
             root = self._root(base, levels, lo, head.size)
             if root != head.root:
                 raise AuditVerifyError(
-                    head.size, "head root mismatch",
+                    head.size,
+                    "head root mismatch",
                     f"the head signed for size {head.size} has root {head.root.hex()[:16]}…, "
                     f"the stored events give {root.hex()[:16]}… (a leaf before {head.size} was "
                     "altered together with its tree)",
@@ -1197,8 +1318,9 @@ class _TreeChecker:
         key = (row[7], row[6])
         middle = self._middle.get(key)
         if middle is None:
-            middle = (b',"outcome":' + _dumps(row[7]) + b',"purpose":' + _dumps(row[6])
-                      + b',"subjects":[')
+            middle = (
+                b',"outcome":' + _dumps(row[7]) + b',"purpose":' + _dumps(row[6]) + b',"subjects":['
+            )
             self._middle[key] = middle
         data = bytes(data)
         return (
@@ -1217,7 +1339,9 @@ class _TreeChecker:
     ) -> None:
         sha = hashlib.sha256
         level0 = stored_level(0, lo, hi)
-        if len(level0) == hi - lo and (not level0 or (level0[0][0] == lo and level0[-1][0] == hi - 1)):
+        if len(level0) == hi - lo and (
+            not level0 or (level0[0][0] == lo and level0[-1][0] == hi - 1)
+        ):
             s0: Any = [h for _, h in level0]
             offset = lo
         else:
@@ -1248,14 +1372,17 @@ class _TreeChecker:
                 or data[-44:] != b',"time":"' + row[3].encode() + b'","v":1}'
             ) and not self._columns_ok(data, row):
                 raise AuditVerifyError(
-                    idx, "filter columns",
+                    idx,
+                    "filter columns",
                     f"the time/action/actor/purpose/outcome columns of leaf {idx} disagree with "
                     "its event",
                 )
             try:
                 node = s0[idx - offset]
             except (KeyError, IndexError):
-                raise AuditVerifyError(idx, "missing node", f"leaf node (0, {idx}) is missing") from None
+                raise AuditVerifyError(
+                    idx, "missing node", f"leaf node (0, {idx}) is missing"
+                ) from None
             if node != h:
                 raise _LeafMismatch(idx, h)
             hashes.append(h)
@@ -1290,7 +1417,10 @@ class _TreeChecker:
             self.nodes_checked += len(ids)
             self.size, self.root = hi, self.upper.root()
         else:
-            self.size, self.root = hi, self._root([h for _, h in self.upper.frontier], levels, lo, hi)
+            self.size, self.root = (
+                hi,
+                self._root([h for _, h in self.upper.frontier], levels, lo, hi),
+            )
 
     def _node_error(
         self, level: int, first: int, want: Sequence[bytes], stored: Sequence[tuple[int, bytes]]
@@ -1310,7 +1440,8 @@ class _TreeChecker:
                 begin, "missing node", f"node (level {level}, index {index}) is missing"
             )
         raise AuditVerifyError(
-            begin, "bad node",
+            begin,
+            "bad node",
             f"node (level {level}, index {index}) over leaves {begin}..{begin + (1 << level) - 1} "
             "differs from the hash of its leaves",
         )
@@ -1333,18 +1464,18 @@ def verify_export(
 ) -> ExportReport:
     """Check an export file completely, streaming (bounded memory).
 
-    Checks: header; every event line is a canonical event; every checkpoint is signed (by
+    Checks: header; every event line is an event object (its bytes, as written, are the leaf
+    input); every checkpoint is signed (by
     ``public_key`` if given, which must equal the header's key; else by the header's key) for the
     header's origin and has the root of the events before it; the trailer's size and root match
     the events; nothing is missing at the end (a truncated export is an error naming the line).
     """
     p = Path(path)
     try:
-        f = open(p, "rb")
+        with open(p, "rb") as f:
+            return _verify_export_stream(f, str(p), public_key)
     except OSError as exc:
         raise AuditError(f"cannot read the export: {exc.strerror}", where=str(p)) from None
-    with f:
-        return _verify_export_stream(f, str(p), public_key)
 
 
 def _verify_export_stream(
@@ -1353,7 +1484,9 @@ def _verify_export_stream(
     def line_obj(raw: bytes, n: int) -> dict[str, Any]:
         if not raw.endswith(b"\n"):
             raise AuditVerifyError(
-                size_seen, "truncated export", "the file ends in the middle of a line",
+                size_seen,
+                "truncated export",
+                "the file ends in the middle of a line",
                 where=f"{where}:{n}",
             )
         try:
@@ -1370,8 +1503,10 @@ def _verify_export_stream(
         raise AuditVerifyError(0, "truncated export", "the file is empty", where=where)
     header = line_obj(first, 1)
     if header.get("format") != EXPORT_FORMAT:
-        raise AuditError(f"not a {EXPORT_FORMAT} file (header format {header.get('format')!r})",
-                         where=f"{where}:1")
+        raise AuditError(
+            f"not a {EXPORT_FORMAT} file (header format {header.get('format')!r})",
+            where=f"{where}:1",
+        )
     origin = header.get("origin")
     size = header.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -1381,8 +1516,13 @@ def _verify_export_stream(
         key = load_public_key_pem(header["public_key"].encode())
     if public_key is not None:
         if key is not None and key.public_bytes_raw() != public_key.public_bytes_raw():
-            raise AuditVerifyError(0, "bad signature", "the export's public key is not the key "
-                                   "given to verify with (an export of another log?)", where=where)
+            raise AuditVerifyError(
+                0,
+                "bad signature",
+                "the export's public key is not the key "
+                "given to verify with (an export of another log?)",
+                where=where,
+            )
         key = public_key
     frontier = CompactRange()
     pending: list[bytes] = []
@@ -1393,17 +1533,21 @@ def _verify_export_stream(
         n += 1
         if raw.startswith(b'{"action":'):
             if not raw.endswith(b"\n"):
-                raise AuditVerifyError(size_seen, "truncated export",
-                                       "the file ends in the middle of an event",
-                                       where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    size_seen,
+                    "truncated export",
+                    "the file ends in the middle of an event",
+                    where=f"{where}:{n}",
+                )
             data = raw[:-1]
             try:
                 obj = json.loads(data)
             except (ValueError, UnicodeDecodeError):
                 obj = None
             if not isinstance(obj, dict) or obj.get("v") != 1:
-                raise AuditVerifyError(size_seen, "modified event", "not an audit event",
-                                       where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    size_seen, "modified event", "not an audit event", where=f"{where}:{n}"
+                )
             pending.append(hashlib.sha256(b"\x00" + data).digest())
             size_seen += 1
             if len(pending) >= 10_000:
@@ -1418,56 +1562,85 @@ def _verify_export_stream(
             try:
                 head = SignedTreeHead.from_note(obj["checkpoint"])
             except AuditError as exc:
-                raise AuditVerifyError(size_seen, "head altered", exc.message,
-                                       where=f"{where}:{n}") from None
+                raise AuditVerifyError(
+                    size_seen, "head altered", exc.message, where=f"{where}:{n}"
+                ) from None
             if head.origin != origin:
-                raise AuditVerifyError(head.size, "head altered",
-                                       f"checkpoint is for origin {head.origin!r}, the export "
-                                       f"is of {origin!r}", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    head.size,
+                    "head altered",
+                    f"checkpoint is for origin {head.origin!r}, the export is of {origin!r}",
+                    where=f"{where}:{n}",
+                )
             if key is None:
-                raise AuditVerifyError(head.size, "bad signature",
-                                       "the export has no public key", where=where)
+                raise AuditVerifyError(
+                    head.size, "bad signature", "the export has no public key", where=where
+                )
             try:
                 verify_tree_head(head, key)
             except AuditError as exc:
-                raise AuditVerifyError(head.size, "bad signature", exc.message,
-                                       where=f"{where}:{n}") from None
+                raise AuditVerifyError(
+                    head.size, "bad signature", exc.message, where=f"{where}:{n}"
+                ) from None
             if head.size != size_seen:
-                raise AuditVerifyError(head.size, "head altered",
-                                       f"checkpoint for size {head.size} comes after "
-                                       f"{size_seen} events", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    head.size,
+                    "head altered",
+                    f"checkpoint for size {head.size} comes after {size_seen} events",
+                    where=f"{where}:{n}",
+                )
             if head.root != frontier.root():
-                raise AuditVerifyError(head.size, "head root mismatch",
-                                       f"the events before the checkpoint for size {head.size} "
-                                       "do not give its root", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    head.size,
+                    "head root mismatch",
+                    f"the events before the checkpoint for size {head.size} do not give its root",
+                    where=f"{where}:{n}",
+                )
             heads += 1
             latest = head.size
             continue
         if obj.get("end") == EXPORT_FORMAT:
             if obj.get("size") != size_seen or size_seen != size:
-                raise AuditVerifyError(size_seen, "truncated export",
-                                       f"the trailer says {obj.get('size')} events, the header "
-                                       f"{size}, the file has {size_seen}", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    size_seen,
+                    "truncated export",
+                    f"the trailer says {obj.get('size')} events, the header "
+                    f"{size}, the file has {size_seen}",
+                    where=f"{where}:{n}",
+                )
             if obj.get("root") != frontier.root().hex():
-                raise AuditVerifyError(size_seen, "state", "the trailer root is not the root of "
-                                       "the events", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    size_seen,
+                    "state",
+                    "the trailer root is not the root of the events",
+                    where=f"{where}:{n}",
+                )
             if obj.get("heads") != heads:
-                raise AuditVerifyError(size_seen, "truncated export",
-                                       f"the trailer says {obj.get('heads')} checkpoints, the "
-                                       f"file has {heads}", where=f"{where}:{n}")
+                raise AuditVerifyError(
+                    size_seen,
+                    "truncated export",
+                    f"the trailer says {obj.get('heads')} checkpoints, the file has {heads}",
+                    where=f"{where}:{n}",
+                )
             if f.read(1):
                 raise AuditError("data after the trailer", where=f"{where}:{n + 1}")
             return ExportReport(
-                origin=str(origin), size=size_seen, root=frontier.root(), heads_checked=heads,
-                latest_signed_size=latest, key_id=header.get("key_id"),
+                origin=str(origin),
+                size=size_seen,
+                root=frontier.root(),
+                heads_checked=heads,
+                latest_signed_size=latest,
+                key_id=header.get("key_id"),
                 key_trusted=public_key is not None,
             )
-        raise AuditError("unknown line (neither an event, a checkpoint nor the trailer)",
-                         where=f"{where}:{n}")
+        raise AuditError(
+            "unknown line (neither an event, a checkpoint nor the trailer)", where=f"{where}:{n}"
+        )
     raise AuditVerifyError(
-        size_seen, "truncated export",
-        f"the file ends after {size_seen} of {size} events without its trailer line "
-        "(truncated?)", where=where,
+        size_seen,
+        "truncated export",
+        f"the file ends after {size_seen} of {size} events without its trailer line (truncated?)",
+        where=where,
     )
 
 

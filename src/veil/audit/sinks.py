@@ -180,7 +180,9 @@ def format_rfc5424(
         head = (header + sd([("truncated", "1")])).encode() + b" \xef\xbb\xbf"
         room = max_size - len(head)
         if room < 0:
-            raise SinkError(f"syslog message header for event {record.idx} exceeds {max_size} bytes")
+            raise SinkError(
+                f"syslog message header for event {record.idx} exceeds {max_size} bytes"
+            )
         cut = record.event[:room].decode("utf-8", errors="ignore").encode()
         out = head + cut
     return out
@@ -229,8 +231,14 @@ class SyslogSink:
 
     def _messages(self, records: Sequence[SinkRecord], max_size: int | None) -> list[bytes]:
         return [
-            format_rfc5424(r, hostname=self.hostname, app_name=self.app_name,
-                           facility=self.facility, sd_id=self.sd_id, max_size=max_size)
+            format_rfc5424(
+                r,
+                hostname=self.hostname,
+                app_name=self.app_name,
+                facility=self.facility,
+                sd_id=self.sd_id,
+                max_size=max_size,
+            )
             for r in records
         ]
 
@@ -307,8 +315,17 @@ class HttpSink:
 
 _KEYS: dict[str, set[str]] = {
     "jsonl": {"type", "path"},
-    "syslog": {"type", "address", "transport", "app_name", "hostname", "facility", "sd_id",
-               "timeout", "max_datagram"},
+    "syslog": {
+        "type",
+        "address",
+        "transport",
+        "app_name",
+        "hostname",
+        "facility",
+        "sd_id",
+        "timeout",
+        "max_datagram",
+    },
     "http": {"type", "url", "timeout", "token_env"},
 }
 
@@ -333,8 +350,19 @@ def sinks_from_config(table: object, root: str | os.PathLike[str]) -> list[Sink]
                 path = Path(_str(cfg, "path", where))
                 out.append(JsonlSink(name, path if path.is_absolute() else Path(root) / path))
             elif kind == "syslog":
-                opts = {k: cfg[k] for k in ("transport", "app_name", "hostname", "facility",
-                                            "sd_id", "timeout", "max_datagram") if k in cfg}
+                opts = {
+                    k: cfg[k]
+                    for k in (
+                        "transport",
+                        "app_name",
+                        "hostname",
+                        "facility",
+                        "sd_id",
+                        "timeout",
+                        "max_datagram",
+                    )
+                    if k in cfg
+                }
                 out.append(SyslogSink(name, _str(cfg, "address", where), **opts))
             else:
                 token = None
@@ -342,10 +370,17 @@ def sinks_from_config(table: object, root: str | os.PathLike[str]) -> list[Sink]
                     var = _str(cfg, "token_env", where)
                     token = os.environ.get(var)
                     if not token:
-                        raise AuditError(f"environment variable {var} (token_env) is not set",
-                                         where=where)
-                out.append(HttpSink(name, _str(cfg, "url", where),
-                                    timeout=float(cfg.get("timeout", 10.0)), token=token))
+                        raise AuditError(
+                            f"environment variable {var} (token_env) is not set", where=where
+                        )
+                out.append(
+                    HttpSink(
+                        name,
+                        _str(cfg, "url", where),
+                        timeout=float(cfg.get("timeout", 10.0)),
+                        token=token,
+                    )
+                )
         except AuditError as exc:
             if exc.where:
                 raise

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from veil.errors import AuditError, CryptoError
 
-console = Console()
+console = Console(soft_wrap=True)  # long lines (roots, paths) stay whole for copying
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log: list, prove, verify, export and forward events.\n\n"
@@ -29,13 +29,16 @@ audit_app = typer.Typer(
 )
 
 WorkspaceOpt = Annotated[
-    Optional[Path],
-    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
-                 "nearest folder up with veil.toml)."),
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: VEIL_WORKSPACE or the nearest folder up with veil.toml).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 PublicKeyOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--public-key", help="PEM file of the log's Ed25519 public key you trust."),
 ]
 
@@ -70,15 +73,19 @@ def _print_json(obj: Any) -> None:
 # -- log / show ----------------------------------------------------------------------------
 @audit_app.command("log")
 def log_cmd(
-    action: Annotated[Optional[str], typer.Option(help="Only this action ('run.*' for a "
-                                                  "prefix).")] = None,
-    purpose: Annotated[Optional[str], typer.Option(help="Only this purpose.")] = None,
-    actor: Annotated[Optional[str], typer.Option(help="Only this actor.")] = None,
-    outcome: Annotated[Optional[str], typer.Option(help="Only this outcome.")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Only events at or after this ISO date "
-                                                 "or time (UTC unless given).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only events before this ISO date or "
-                                                 "time.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action ('run.*' for a prefix).")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Only this purpose.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="Only this outcome.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events at or after this ISO date or time (UTC unless given)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only events before this ISO date or time.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
@@ -89,17 +96,37 @@ def log_cmd(
     """
     ws, log = _log(workspace)
     with ws:
-        items = list(log.events(action=action, purpose=purpose, actor=actor, outcome=outcome,
-                                since=since, until=until, newest_first=True, limit=limit))
+        items = list(
+            log.events(
+                action=action,
+                purpose=purpose,
+                actor=actor,
+                outcome=outcome,
+                since=since,
+                until=until,
+                newest_first=True,
+                limit=limit,
+            )
+        )
     if as_json:
-        _print_json([{"idx": e.idx, "leaf_hash": e.leaf_hash.hex(),
-                      "event": json.loads(e.data)} for e in items])
+        _print_json(
+            [
+                {"idx": e.idx, "leaf_hash": e.leaf_hash.hex(), "event": json.loads(e.data)}
+                for e in items
+            ]
+        )
         return
     t = Table("idx", "time (UTC)", "actor", "action", "purpose", "outcome")
     t.columns[1].no_wrap = True
     for e in items:
-        t.add_row(str(e.idx), e.time[:19].replace("T", " "), escape(e.actor), escape(e.action),
-                  escape(e.purpose), escape(e.outcome))
+        t.add_row(
+            str(e.idx),
+            e.time[:19].replace("T", " "),
+            escape(e.actor),
+            escape(e.action),
+            escape(e.purpose),
+            escape(e.outcome),
+        )
     console.print(t)
     if not items:
         console.print("No matching events.")
@@ -118,19 +145,22 @@ def show_cmd(
     with ws:
         e = log.get(idx)
         head = log.signed_head()
-    _print_json({
-        "idx": e.idx,
-        "leaf_hash": e.leaf_hash.hex(),
-        "covered_by_signed_head": head.size if head is not None and head.size > idx else None,
-        "event": json.loads(e.data),
-    })
+    _print_json(
+        {
+            "idx": e.idx,
+            "leaf_hash": e.leaf_hash.hex(),
+            "covered_by_signed_head": head.size if head is not None and head.size > idx else None,
+            "event": json.loads(e.data),
+        }
+    )
 
 
 # -- head ----------------------------------------------------------------------------------
 @audit_app.command("head")
 def head_cmd(
-    sign: Annotated[bool, typer.Option("--sign", help="Sign the current head (Ed25519) and "
-                                       "store it.")] = False,
+    sign: Annotated[
+        bool, typer.Option("--sign", help="Sign the current head (Ed25519) and store it.")
+    ] = False,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -143,23 +173,32 @@ def head_cmd(
         signed = log.sign_head() if sign else log.signed_head()
         head = log.head()
     if as_json:
-        _print_json({"origin": head.origin, "size": head.size, "root": head.root.hex(),
-                     "signed_head": signed.to_dict() | {"note": signed.to_note()}
-                     if signed else None})
+        _print_json(
+            {
+                "origin": head.origin,
+                "size": head.size,
+                "root": head.root.hex(),
+                "signed_head": signed.to_dict() | {"note": signed.to_note()} if signed else None,
+            }
+        )
         return
     console.print(f"log {head.origin}: {head.size:,} events, root {head.root.hex()}")
     if signed is None:
         console.print("no signed head yet (sign one with `veil audit head --sign`)")
         return
-    console.print(f"latest signed head: size {signed.size:,}, key id {signed.key_id}, "
-                  f"{signed.timestamp.isoformat()}")
+    console.print(
+        f"latest signed head: size {signed.size:,}, key id {signed.key_id}, "
+        f"{signed.timestamp.isoformat()}"
+    )
     print(signed.to_note(), end="")
 
 
 @audit_app.command("public-key")
 def public_key_cmd(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the PEM to "
-                                                   "this file instead of printing it.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the PEM to this file instead of printing it."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print (or write) the log's Ed25519 public key (PEM), for verifying proofs elsewhere.
@@ -195,8 +234,9 @@ def prove_cmd(
     ws, log = _log(workspace)
     with ws:
         proof = log.prove(idx, output)
-    console.print(f"Wrote proof of event {idx} under the head of size {proof['tree_size']:,} "
-                  f"to {output}")
+    console.print(
+        f"Wrote proof of event {idx} under the head of size {proof['tree_size']:,} to {output}"
+    )
 
 
 def _parse_root(text: str) -> bytes:
@@ -214,10 +254,14 @@ def _parse_root(text: str) -> bytes:
 def verify_proof_cmd(
     file: Annotated[Path, typer.Argument(help="Proof file written by `veil audit prove`.")],
     public_key: PublicKeyOpt = None,
-    size: Annotated[Optional[int], typer.Option("--size", min=0, help="Tree size of a head you "
-                                                "trust (with --head-root).")] = None,
-    head_root: Annotated[Optional[str], typer.Option("--head-root", help="Root (hex or base64) "
-                                                     "of that head (with --size).")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", min=0, help="Tree size of a head you trust (with --head-root)."),
+    ] = None,
+    head_root: Annotated[
+        str | None,
+        typer.Option("--head-root", help="Root (hex or base64) of that head (with --size)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Check a proof file offline: the head's signature, and the event's inclusion under it.
@@ -231,16 +275,19 @@ def verify_proof_cmd(
     from veil.errors import StoreError
 
     if (size is None) != (head_root is None):
-        raise AuditError("--size and --head-root go together (a root means nothing without its "
-                         "size)")
+        raise AuditError(
+            "--size and --head-root go together (a root means nothing without its size)"
+        )
     key = _public_key(public_key)
     anchor = "your --public-key" if key is not None else None
     if key is None and size is None:
         try:
             ws, log = _log(workspace)
         except StoreError:
-            raise AuditError("nothing to anchor the proof to: pass --public-key, or --size and "
-                             "--head-root, or run inside the log's workspace") from None
+            raise AuditError(
+                "nothing to anchor the proof to: pass --public-key, or --size and "
+                "--head-root, or run inside the log's workspace"
+            ) from None
         with ws:
             key = log.public_key()
             origin = log.origin
@@ -251,15 +298,20 @@ def verify_proof_cmd(
     if size is not None and head_root is not None:
         root = _parse_root(head_root)
         if result.head.size != size:
-            raise AuditError(f"size mismatch: the proof's head has size {result.head.size}, "
-                             f"you trust size {size}")
+            raise AuditError(
+                f"size mismatch: the proof's head has size {result.head.size}, "
+                f"you trust size {size}"
+            )
         if result.head.root != root:
             raise AuditError("root mismatch: the proof's head root is not the root you trust")
         anchor = (anchor + " and " if anchor else "") + "your --size/--head-root"
     e = result.event
-    console.print(f"[green]VERIFIED[/]: event {result.leaf_index} ({escape(e.action)} by "
-                  f"{escape(e.actor)}, {escape(e.outcome)}) is in log {result.head.origin} of size {result.head.size:,} "
-                  f"(key id {result.key_id}), anchored by {anchor}")
+    console.print(
+        f"[green]VERIFIED[/]: event {result.leaf_index} ({escape(e.action)} by "
+        f"{escape(e.actor)}, {escape(e.outcome)}) is in log {result.head.origin} "
+        f"of size {result.head.size:,} "
+        f"(key id {result.key_id}), anchored by {anchor}"
+    )
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -279,25 +331,36 @@ def verify_cmd(
     with ws:
         r = log.verify(public_key=_public_key(public_key))
     if as_json:
-        _print_json({"ok": True, "origin": r.origin, "size": r.size, "root": r.root.hex(),
-                     "heads_checked": r.heads_checked, "latest_signed_size": r.latest_signed_size,
-                     "nodes_checked": r.nodes_checked, "key_id": r.key_id,
-                     "seconds": round(r.seconds, 3)})
+        _print_json(
+            {
+                "ok": True,
+                "origin": r.origin,
+                "size": r.size,
+                "root": r.root.hex(),
+                "heads_checked": r.heads_checked,
+                "latest_signed_size": r.latest_signed_size,
+                "nodes_checked": r.nodes_checked,
+                "key_id": r.key_id,
+                "seconds": round(r.seconds, 3),
+            }
+        )
         return
     unsigned = r.size - (r.latest_signed_size or 0)
-    console.print(f"[green]OK[/]: {r.size:,} events, {r.nodes_checked:,} nodes and "
-                  f"{r.heads_checked} signed head(s) verified in {r.seconds:.2f} s "
-                  f"(root {r.root.hex()[:16]}…, key id {r.key_id or '-'})"
-                  + (f"; {unsigned:,} newest event(s) not yet under a signed head"
-                     if unsigned else ""))
+    console.print(
+        f"[green]OK[/]: {r.size:,} events, {r.nodes_checked:,} nodes and "
+        f"{r.heads_checked} signed head(s) verified in {r.seconds:.2f} s "
+        f"(root {r.root.hex()[:16]}…, key id {r.key_id or '-'})"
+        + (f"; {unsigned:,} newest event(s) not yet under a signed head" if unsigned else "")
+    )
 
 
 # -- export --------------------------------------------------------------------------------
 @audit_app.command("export")
 def export_cmd(
     file: Annotated[Path, typer.Argument(help="JSON lines file to write.")],
-    no_sign: Annotated[bool, typer.Option("--no-sign", help="Do not sign the current head "
-                                          "first.")] = False,
+    no_sign: Annotated[
+        bool, typer.Option("--no-sign", help="Do not sign the current head first.")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Export the log as JSON lines: header, canonical events, signed heads, trailer.
@@ -324,10 +387,15 @@ def verify_export_cmd(
     from veil.audit.log import verify_export
 
     r = verify_export(file, _public_key(public_key))
-    trust = ("under your --public-key" if r.key_trusted
-             else "under the key in the file (pass --public-key to anchor it)")
-    console.print(f"[green]OK[/]: {r.size:,} events of log {r.origin}, {r.heads_checked} signed "
-                  f"head(s) verified {trust}")
+    trust = (
+        "under your --public-key"
+        if r.key_trusted
+        else "under the key in the file (pass --public-key to anchor it)"
+    )
+    console.print(
+        f"[green]OK[/]: {r.size:,} events of log {r.origin}, {r.heads_checked} signed "
+        f"head(s) verified {trust}"
+    )
 
 
 # -- deliver -------------------------------------------------------------------------------

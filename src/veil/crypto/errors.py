@@ -14,6 +14,7 @@ __all__ = [
     "KeyMissingError",
     "KeysetError",
     "NonceSizeError",
+    "NotCiphertextError",
     "TamperedError",
     "WrongKeyError",
 ]
@@ -23,6 +24,12 @@ class TamperedError(CryptoError):
     """A ciphertext is not authentic: modified, truncated, reordered, extended or misframed."""
 
     kind = "tampered ciphertext"
+
+
+class NotCiphertextError(CryptoError):
+    """The input is not a Veil/Tink ciphertext at all (empty, or not the expected format)."""
+
+    kind = "not a ciphertext"
 
 
 class WrongKeyError(CryptoError):

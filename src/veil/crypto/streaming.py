@@ -37,7 +37,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from veil.crypto.errors import CryptoError, KeysetError, TamperedError, WrongKeyError
+from veil.crypto.errors import (
+    CryptoError,
+    KeysetError,
+    NotCiphertextError,
+    TamperedError,
+    WrongKeyError,
+)
 from veil.crypto.keyset import Keyset, StreamingKey
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
 TAG_SIZE = 16
 NONCE_PREFIX_SIZE = 7
 MAX_SEGMENTS = 2**32  # the segment counter is 4 bytes
+_HEADER_LENGTHS = (24, 40)  # 1 + derived key size (16 or 32) + 7
 _COUNTER = struct.Struct(">IB").pack
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "SHA1": hashes.SHA1,
@@ -309,8 +316,16 @@ def _decrypt_segments(
         raise KeysetError("the keyset has no enabled streaming key")
     first = bytearray(1)
     if _readfull(readinto, memoryview(first)) == 0:
-        raise TamperedError("empty input: not a streaming ciphertext (no header)", where=where)
+        raise NotCiphertextError(
+            "empty input: not a Tink streaming ciphertext (no header)", where=where
+        )
     hlen = first[0]
+    if hlen not in _HEADER_LENGTHS:
+        raise NotCiphertextError(
+            f"not a Tink streaming ciphertext (its first byte, the header length, is {hlen}; "
+            "Tink writes 24 or 40)",
+            where=where,
+        )
     candidates = [k for k in keys if k.header_length == hlen]
     if not candidates:
         raise WrongKeyError(

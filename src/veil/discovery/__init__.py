@@ -24,7 +24,7 @@ from veil.discovery.registry import (
     recognizer_from_config,
     validator_by_name,
 )
-from veil.discovery.text import Span, SpanFinder, TextScan, find_spans
+from veil.discovery.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
 
 __all__ = [
     "CATEGORIES",
@@ -45,5 +45,6 @@ __all__ = [
     "mask",
     "recognizer_from_config",
     "scan_table",
+    "spacy_ner",
     "validator_by_name",
 ]

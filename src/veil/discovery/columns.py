@@ -62,6 +62,7 @@ NAME_HINTS: tuple[tuple[str, str], ...] = (
         "transaction",
     ),
     (r"\bage\b|gender|\bsex\b|nationality|marital|birth_?year|citizenship|ethnic", "demographic"),
+    (r"\bcity\b|\btown\b|country|region|\bstate\b|province|county|district", "location"),
 )
 
 
@@ -131,7 +132,7 @@ class ScanReport:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for c, d in zip(self.columns, out["columns"]):
+        for c, d in zip(self.columns, out["columns"], strict=True):
             d["pii"] = c.pii
         return out
 
@@ -152,9 +153,12 @@ def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         return data[0].schema, iter(data)
     if hasattr(data, "__arrow_c_stream__") or type(data).__name__ == "DataFrame":
         try:
-            table = pa.table(data)
+            table = _to_arrow(data)
         except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise InputError(f"cannot read the table: {exc}") from None
+            # the library's message may quote a cell value: name the error class only
+            raise InputError(
+                f"cannot read the {type(data).__name__} as an Arrow table ({type(exc).__name__})"
+            ) from None
         return table.schema, iter(table.to_batches(max_chunksize=BATCH_ROWS))
     if isinstance(data, Iterable):
         it = iter(data)
@@ -171,6 +175,20 @@ def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
 
         return first.schema, chain()
     raise InputError(f"scan_table cannot read a {type(data).__name__}")
+
+
+def _to_arrow(data: Any) -> pa.Table:
+    try:
+        return pa.table(data)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if type(data).__name__ != "DataFrame" or not hasattr(data, "dtypes"):
+            raise
+    # a pandas column mixing types (object dtype): scan the text of its values
+    fixed = data.copy()
+    for col, dtype in data.dtypes.items():
+        if str(dtype) == "object":
+            fixed[col] = [None if v is None or v != v else str(v) for v in data[col]]
+    return pa.table(fixed)
 
 
 def _leaves(name: str, arr: pa.Array) -> Iterator[tuple[str, pa.Array, str | None]]:
@@ -251,7 +269,7 @@ class _Scanner:
 
     # -- batches ----------------------------------------------------------------------
     def add_batch(self, batch: pa.RecordBatch) -> None:
-        for name, col in zip(batch.schema.names, batch.columns):
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
             for path, arr, note in _leaves(name, col):
                 st = self.state.get(path)
                 if st is None:
@@ -392,7 +410,7 @@ class _Scanner:
         scan = self.finder.scan(values)
         st.text_seen += len(values)
         rep.text_values_scanned += len(values)
-        for spans, cnt, i in zip(scan.spans, counts.tolist(), range(len(values))):
+        for i, (spans, cnt) in enumerate(zip(scan.spans, counts.tolist(), strict=True)):
             seen: set[str] = set()
             for sp in spans:
                 if sp.type in seen:
@@ -439,15 +457,16 @@ class _Scanner:
                 m = full_masks[src] = pc.match_substring_regex(values, src).to_numpy(
                     zero_copy_only=False
                 )
-            cand = np.flatnonzero(m)
-            if cand.size == 0:
-                continue
-            ok = self._validate(st, rec, values, cand)
             t = rec.type
             if t not in matched:
                 matched[t] = np.zeros(n, dtype=bool)
                 validated[t] = np.zeros(n, dtype=bool)
-            matched[t][cand] = True
+            matched[t] |= m
+            # values another recognizer already confirmed as this type need no second check
+            cand = np.flatnonzero(m & ~validated[t])
+            if cand.size == 0:
+                continue
+            ok = self._validate(st, rec, values, cand)
             if ok.size:
                 validated[t][ok] = True
                 acc = st.acc(t)
@@ -474,7 +493,7 @@ class _Scanner:
         ok: list[int] = []
         tried = st.tried.get(rec.name, 0)
         passed = st.passed.get(rec.name, 0)
-        for i, v in zip(cand.tolist(), strs):
+        for i, v in zip(cand.tolist(), strs, strict=True):
             got = cache.get(v)
             if got is None:
                 got = rec.score_value(v) if v is not None else 0.0
@@ -539,7 +558,8 @@ class _Scanner:
                     )
                 if self.text_sample is not None and rep.text_values_scanned >= self.text_sample:
                     rep.notes.append(
-                        f"free text: {rep.text_values_scanned} distinct values scanned (text_sample)"
+                        f"free text: {rep.text_values_scanned} distinct values scanned "
+                        "(text_sample)"
                     )
                 rep.embedded = dict(sorted(rep.embedded.items(), key=lambda kv: -kv[1]))
             elif hits:
@@ -564,6 +584,7 @@ class _Scanner:
                     "transaction": "keep",
                     "income_credit": "keep",
                     "demographic": "generalize",
+                    "location": "generalize",
                 }.get(rep.name_hint or "")
             out.append(rep)
         return out

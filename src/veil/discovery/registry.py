@@ -103,6 +103,7 @@ class Recognizer:
     veto: Callable[[str], bool] | None = None  # failed validation + veto(value) -> vetoes overlaps
     context_fn: Callable[[str, str], bool] | None = None  # (text before, text after) -> context?
     shrink: bool = False  # on failed validation, retry shorter candidates at separators
+    validate_in_text: bool = True  # False: in text the regex match itself is the evidence
     flags: int = 0
     category: str | None = None
     rule: str | None = None

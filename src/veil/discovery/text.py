@@ -22,7 +22,7 @@ import gc
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,8 +185,10 @@ class SpanFinder:
         types: Iterable[str] | None = None,
         min_score: float = 0.5,
         max_chars: int = MAX_TEXT_CHARS,
+        ner: Callable[[list[str]], list[list[Span]]] | None = None,
     ) -> None:
         reg = registry if registry is not None else default_registry()
+        self.ner = ner
         recs = [r for r in reg if r.in_text]
         if types is not None:
             wanted = set(types)
@@ -266,6 +268,15 @@ class SpanFinder:
                     full = _join(values, np.arange(n))
                 joined, starts, idx = full
             self._scan_group(group, joined, starts, idx, values, cands, vetoes)
+        if self.ner is not None:
+            # optional model-based spans (e.g. spacy_ner); they compete in the overlap
+            # resolution as "format" evidence, below checksummed identifiers
+            for i, extra in enumerate(self.ner(values)):
+                for sp in extra:
+                    if 0 <= sp.start < sp.end <= len(values[i]) and sp.score >= self.min_score:
+                        cands.setdefault(i, []).append(
+                            (sp.start, sp.end, 1, sp.score, sp.type, sp.recognizer or "ner")
+                        )
         for i, cs in cands.items():
             spans[i] = _resolve(cs, vetoes.get(i, ()))
         return TextScan(spans, truncated, replaced, self.max_chars)
@@ -319,7 +330,7 @@ class SpanFinder:
             found: set[str] = set()
             ls, le = s - base, e - base
             prior = cands.get(ti)
-            for rec, ctx in zip(group.recs, group.ctx):
+            for rec, ctx in zip(group.recs, group.ctx, strict=True):
                 if rec.type in found:
                     continue  # another recognizer of the group already confirmed this type
                 if prior and _covered(prior, ls, le, _RANK[rec.strength], rec.type):
@@ -336,7 +347,7 @@ class SpanFinder:
                         )
                 if rec.context_required and not has_ctx:
                     continue
-                score = self._validated(rec, value)
+                score = self._validated(rec, value) if rec.validate_in_text else rec.score
                 end = e
                 if score <= 0.0 and rec.shrink:
                     score, end = self._shrink(rec, value, s)
@@ -383,24 +394,41 @@ class SpanFinder:
         for m in group.regex.finditer(joined):
             run = m.group()
             s = m.start()
+            e = m.end()
             words = run.split()
+            if joined[e : e + 2] == ", ":  # "Brown, Brandon"
+                k = bisect_right(starts, s) - 1
+                base = starts[k]
+                tend = base + len(values[idx_list[k]])
+                got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
+                if got_c is not None and got_c[1] >= min_score:
+                    cands.setdefault(idx_list[k], []).append(
+                        (s - base, got_c[0] - base, 1, got_c[1], rec.type, rec.name)
+                    )
             if len(words) == 1:
-                # one word: only a title, a salutation or a payee phrase before it makes a name
+                # one word: a known name (or both parts of a hyphenated one), or a title before
                 low = run.lower()
+                if low in stop or low in titles:
+                    continue
                 if (
-                    low in stop
-                    or low in titles
-                    or (run not in first and run not in last and not _maybe_titled(joined, s))
+                    run not in first
+                    and run not in last
+                    and not _maybe_titled(joined, s)
+                    and ("-" not in run or not all(p in first for p in run.split("-")))
                 ):
                     continue
             elif words[0].lower() not in openers:
                 for w in words:
-                    if w in first or w in last or (w.isupper() and w.capitalize() in first):
+                    if (
+                        w in first
+                        or w in last
+                        or w[-1] == "."
+                        or (w.isupper() and (w.capitalize() in first or w.capitalize() in last))
+                    ):
                         break
                 else:
                     if not _maybe_titled(joined, s):
                         continue
-            e = m.end()
             k = bisect_right(starts, s) - 1
             base = starts[k]
             ti = idx_list[k]
@@ -506,3 +534,26 @@ def find_spans(
     else:
         finder = SpanFinder(registry, types=types, min_score=min_score, max_chars=max_chars)
     return finder.find(texts)
+
+
+def spacy_ner(
+    nlp: Any, *, labels: dict[str, str] | None = None, score: float = 0.6
+) -> Callable[[list[str]], list[list[Span]]]:
+    """An NER hook for :class:`SpanFinder` from a loaded spaCy pipeline (spaCy is optional
+    and never downloaded by Veil: pass ``spacy.load(...)`` of a model you installed).
+    Entity labels map to Veil types (default: PERSON/PER -> person)."""
+    mapping = labels or {"PERSON": "person", "PER": "person"}
+
+    def run(texts: list[str]) -> list[list[Span]]:
+        out: list[list[Span]] = []
+        for doc in nlp.pipe(texts):
+            out.append(
+                [
+                    Span(ent.start_char, ent.end_char, mapping[ent.label_], score, "spacy")
+                    for ent in doc.ents
+                    if ent.label_ in mapping
+                ]
+            )
+        return out
+
+    return run

@@ -9,6 +9,7 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -64,9 +65,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 class ParquetSink:
-    """Parquet output with row groups of ~128k rows, published only by `commit()`."""
+    """Parquet output with row groups of ~128k rows, published only by `commit()`.
 
-    def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd") -> None:
+    With ``encryption`` (a `veil.crypto.files.OutputEncryption`) the Parquet bytes go straight
+    into a Tink streaming ciphertext: no plaintext reaches the disk. `digest` and `bytes` are then
+    the ciphertext's, and `encryption_info` the receipt's ``output.encryption`` section.
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd",
+                 encryption: Any = None) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise InputError("output is a folder, not a file", where=str(self.path))
@@ -77,9 +84,19 @@ class ParquetSink:
         self.rows = 0
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self.tmp, schema, compression=compression, write_statistics=True
-        )
+        self.encryption = encryption
+        self.encryption_info: dict[str, Any] | None = None
+        self._target: Any = None
+        if encryption is not None:
+            self._target = encryption.open(self.tmp)
+        try:
+            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+                self._target if self._target is not None else self.tmp, schema,
+                compression=compression, write_statistics=True
+            )
+        except BaseException:
+            self.abort()
+            raise
         self.digest: str | None = None
         self.bytes = 0
 
@@ -104,23 +121,36 @@ class ParquetSink:
         assert self._writer is not None
         self._writer.close()
         self._writer = None
-        meta = pq.read_metadata(self.tmp)
-        if meta.num_rows != self.rows:
+        if self._target is not None:
+            try:
+                info = self._target.finish()  # completes the stream, decrypts it again
+            except BaseException:
+                self.abort()
+                raise
+            num_rows, self.digest, self.bytes = info.num_rows, info.sha256, info.bytes
+            self.encryption_info = self.encryption.describe(info)
+        else:
+            num_rows = pq.read_metadata(self.tmp).num_rows
+        if num_rows != self.rows:
             self.abort()
             raise InputError(f"output verification failed: wrote {self.rows} rows, file holds "
-                             f"{meta.num_rows}", where=str(self.path))
-        self.digest = sha256_file(self.tmp)
-        self.bytes = self.tmp.stat().st_size
+                             f"{num_rows}", where=str(self.path))
+        if self._target is None:
+            self.digest = sha256_file(self.tmp)
+            self.bytes = self.tmp.stat().st_size
         publish(self.tmp, self.path)
+        assert self.digest is not None
         return self.digest
 
     def abort(self) -> None:
-        if self._writer is not None:
+        if getattr(self, "_writer", None) is not None:
             try:
-                self._writer.close()
+                self._writer.close()  # type: ignore[union-attr]
             except Exception:
                 pass
             self._writer = None
+        if self._target is not None:
+            self._target.abort()
         self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> ParquetSink:

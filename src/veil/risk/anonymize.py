@@ -140,7 +140,7 @@ class DistinctLDiversity(PrivacyModel):
     """
 
     attribute: str
-    l: int
+    l: int  # noqa: E741
 
     @property
     def min_class_size(self) -> int:
@@ -156,7 +156,7 @@ class EntropyLDiversity(PrivacyModel):
     """Every class has sensitive-value entropy >= log(l) (Machanavajjhala et al. 2007)."""
 
     attribute: str
-    l: float
+    l: float  # noqa: E741
     monotonic_suppression = False
 
     @property
@@ -174,7 +174,7 @@ class RecursiveCLDiversity(PrivacyModel):
 
     attribute: str
     c: float
-    l: int
+    l: int  # noqa: E741
     monotonic_suppression = False
 
     @property
@@ -407,8 +407,10 @@ class Loss(QualityModel):
             shares = [h.leaf_counts(lv) / domain for lv in range(h.levels)]
             c = lattice.value_counts[j].astype(float)
             raw = np.array(
-                [self.g_factor * float(np.sum(c * shares[lv][h.code_map[:, lv]]))
-                 for lv in range(h.levels)]
+                [
+                    self.g_factor * float(np.sum(c * shares[lv][h.code_map[:, lv]]))
+                    for lv in range(h.levels)
+                ]
             )
             self._share.append(shares)
             self._gen_raw.append(raw)
@@ -444,8 +446,10 @@ class Loss(QualityModel):
             if len(sizes):
                 share = self._share[j][lv][lattice.level_codes(j, rows, lv)]
                 gen_cost = self.g_factor * share * sizes
-                sup_cost = sizes if self.s_factor == 1.0 else share * sizes + self.s_factor * (
-                    sizes - share * sizes
+                sup_cost = (
+                    sizes
+                    if self.s_factor == 1.0
+                    else share * sizes + self.s_factor * (sizes - share * sizes)
                 )
                 raw += float(np.sum(sup_cost - gen_cost))
             values.append(self._normalize(np.array([raw]), j))
@@ -465,11 +469,19 @@ class Discernibility(QualityModel):
     def prepare(self, lattice: Anonymizer) -> None:
         self._n = float(lattice.records)
         self._present = [
-            np.array([
-                np.count_nonzero(np.bincount(h.code_map[:, lv], weights=lattice.value_counts[j],
-                                             minlength=h.domain_size(lv)))
-                for lv in range(h.levels)
-            ], dtype=float)
+            np.array(
+                [
+                    np.count_nonzero(
+                        np.bincount(
+                            h.code_map[:, lv],
+                            weights=lattice.value_counts[j],
+                            minlength=h.domain_size(lv),
+                        )
+                    )
+                    for lv in range(h.levels)
+                ],
+                dtype=float,
+            )
             for j, h in enumerate(lattice.hierarchies)
         ]
 
@@ -583,6 +595,7 @@ class AnonymizationResult:
         if suppression not in ("remove", "mask"):
             raise PolicyError(f"suppression must be 'remove' or 'mask', not {suppression!r}")
         radices = [h.domain_size(lv) for h, lv in zip(self.hierarchies, self.node, strict=True)]
+        index = _RowIndex(self._class_codes, radices)
         offset = 0
         for batch in iter_batches(data):
             n = batch.num_rows
@@ -592,7 +605,7 @@ class AnonymizationResult:
                     raise InputError(f"column '{q}' is not in the data")
                 leaf = h.encode(batch.column(q), row_offset=offset)
                 level_cols.append(h.code_map[leaf, lv])
-            idx = _lookup_rows(self._class_codes, np.stack(level_cols, axis=1), radices)
+            idx = index.lookup(np.stack(level_cols, axis=1))
             if (idx < 0).any():
                 row = offset + int(np.flatnonzero(idx < 0)[0])
                 raise InputError(
@@ -608,9 +621,10 @@ class AnonymizationResult:
                     h, lv = self.hierarchies[j], self.node[j]
                     if lv > 0:
                         col = h.labels(lv).take(pa.array(level_cols[j]))
-                    if suppression == "mask" and suppressed.any():
-                        col = pc.if_else(pa.array(suppressed), pa.scalar("*"),
-                                         pc.cast(col, pa.string()))
+                    if suppression == "mask":  # always strings: one schema for every batch
+                        col = pc.cast(col, pa.string())
+                        if suppressed.any():
+                            col = pc.if_else(pa.array(suppressed), pa.scalar("*"), col)
                 columns.append(col)
             out = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
             if suppression == "remove" and suppressed.any():
@@ -619,21 +633,36 @@ class AnonymizationResult:
             yield out
 
 
-def _lookup_rows(table: np.ndarray, query: np.ndarray, radices: Sequence[int]) -> np.ndarray:
-    """Row of ``table`` equal to each row of ``query`` (-1 if none)."""
-    d = table.shape[1]
-    if math.prod(max(r, 1) for r in radices) < (1 << 62):
-        tkeys, _ = combine_codes([table[:, j] for j in range(d)], radices)
-        qkeys, _ = combine_codes([query[:, j] for j in range(d)], radices)
-    else:
-        both = np.concatenate([table, query])
-        keys, _ = combine_codes([both[:, j] for j in range(d)], radices)
-        tkeys, qkeys = keys[: len(table)], keys[len(table) :]
-    order = np.argsort(tkeys, kind="stable")
-    sorted_keys = tkeys[order]
-    pos = np.clip(np.searchsorted(sorted_keys, qkeys), 0, max(len(sorted_keys) - 1, 0))
-    found = sorted_keys[pos] == qkeys if len(sorted_keys) else np.zeros(len(qkeys), bool)
-    return np.where(found, order[pos], -1)
+class _RowIndex:
+    """Finds the row of a fixed table of code rows equal to each query row (-1 if none).
+
+    Mixed-radix keys when the radices fit 62 bits (the table is sorted once); otherwise keys
+    are ranked over the table and each query together (slower, exact)."""
+
+    def __init__(self, table: np.ndarray, radices: Sequence[int]) -> None:
+        self.table = table
+        self.radices = list(radices)
+        self.direct = math.prod(max(r, 1) for r in radices) < (1 << 62)
+        if self.direct:
+            keys, _ = combine_codes([table[:, j] for j in range(table.shape[1])], radices)
+            self.order = np.argsort(keys, kind="stable")
+            self.sorted = keys[self.order]
+
+    def lookup(self, query: np.ndarray) -> np.ndarray:
+        d = self.table.shape[1]
+        if self.direct:
+            order, sorted_keys = self.order, self.sorted
+            qkeys, _ = combine_codes([query[:, j] for j in range(d)], self.radices)
+        else:
+            both = np.concatenate([self.table, query])
+            keys, _ = combine_codes([both[:, j] for j in range(d)], self.radices)
+            tkeys, qkeys = keys[: len(self.table)], keys[len(self.table) :]
+            order = np.argsort(tkeys, kind="stable")
+            sorted_keys = tkeys[order]
+        if not len(sorted_keys):
+            return np.full(len(qkeys), -1, dtype=np.int64)
+        pos = np.clip(np.searchsorted(sorted_keys, qkeys), 0, len(sorted_keys) - 1)
+        return np.where(sorted_keys[pos] == qkeys, order[pos], -1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,7 +704,8 @@ class Anonymizer:
         self.records = classes.records
         self.max_outliers = int(math.floor(suppression_limit * self.records + 1e-9))
         self._monotone_models = tuple(
-            m for m in self.models
+            m
+            for m in self.models
             if (m.monotonic_suppression if self.max_outliers > 0 else m.monotonic_generalization)
         )
         self.monotone = len(self._monotone_models) == len(self.models)
@@ -690,13 +720,12 @@ class Anonymizer:
         ).astype(np.int64)
         self.sizes0 = classes.sizes.astype(np.int64)
         self.value_counts = [
-            np.bincount(self.codes0[:, j], weights=self.sizes0,
-                        minlength=self.hierarchies[j].domain_size(0)).astype(np.int64)
+            np.bincount(
+                self.codes0[:, j], weights=self.sizes0, minlength=self.hierarchies[j].domain_size(0)
+            ).astype(np.int64)
             for j in range(d)
         ]
-        self._radix = [
-            [h.domain_size(lv) for lv in range(h.levels)] for h in self.hierarchies
-        ]
+        self._radix = [[h.domain_size(lv) for lv in range(h.levels)] for h in self.hierarchies]
         self._maps = [h.code_map for h in self.hierarchies]
         # contiguous per-level maps and per-column codes; when small enough, the level code
         # of every input row at every level (one gather per column per node)
@@ -797,8 +826,14 @@ class Anonymizer:
     def _node_sensitive(self, state: _State, attribute: str) -> SensitiveCounts:
         p = state.pairs[attribute]
         sc = self.sensitive[attribute]
-        return SensitiveCounts(attribute, sc.values, p.class_index, p.value_code, p.counts,
-                               reference=self._reference[attribute])
+        return SensitiveCounts(
+            attribute,
+            sc.values,
+            p.class_index,
+            p.value_code,
+            p.counts,
+            reference=self._reference[attribute],
+        )
 
     def outliers(self, state: _State) -> np.ndarray:
         """Classes failing at least one privacy model."""
@@ -876,8 +911,11 @@ class Anonymizer:
         self._quick_bits = int(min(max(math.ceil(math.log2(max(rows, 2))) + 3, 16), 24))
         rng = np.random.default_rng(0x7EE1)
         self._salts = [
-            [rng.integers(0, 1 << 63, size=h.domain_size(lv), dtype=np.uint64) * np.uint64(2)
-             + np.uint64(1) for lv in range(h.levels)]
+            [
+                rng.integers(0, 1 << 63, size=h.domain_size(lv), dtype=np.uint64) * np.uint64(2)
+                + np.uint64(1)
+                for lv in range(h.levels)
+            ]
             for h in self.hierarchies
         ]
         self._hashed: list[list[np.ndarray]] | None = None
@@ -960,9 +998,16 @@ class Anonymizer:
             st = self.state(nodes[i])
             out, sup, anon = self._check(nodes[i], st)
             self.stats["exact"] += 1
-            states[i] = (st, out, sup)
-            mark(i, anon, monotone_failure=not anon and not self.monotone
-                 and bool(self._monotone_models) and self._fails_monotone_part(st))
+            if anon:  # kept for consider(), which follows at once
+                states[i] = (st, out, sup)
+            mark(
+                i,
+                anon,
+                monotone_failure=not anon
+                and not self.monotone
+                and bool(self._monotone_models)
+                and self._fails_monotone_part(st),
+            )
             return anon
 
         def consider(i: int) -> float:
@@ -984,24 +1029,23 @@ class Anonymizer:
                 best_eval = NodeEvaluation(cand[2], True, sup, len(st.sizes), loss)
             return loss
 
-        # 1. incumbent by greedy descent (a heuristic: only the optimum's bound depends on it)
-        if True:
-            current = n - 1  # the top node
-            if classify(current):
+        # 1. incumbent by greedy descent (a heuristic: it only makes the bound tight early)
+        current = n - 1  # the top node
+        while classify(current):
+            if not done[current]:
                 consider(current)
-                while True:
-                    choice, choice_loss = -1, math.inf
-                    for j in range(d):
-                        if nodes[current, j] == 0:
-                            continue
-                        p = current - int(strides[j])
-                        if classify(p):
-                            loss = consider(p) if not done[p] else math.inf
-                            if loss < choice_loss:
-                                choice, choice_loss = p, loss
-                    if choice < 0:
-                        break
-                    current = choice
+            choice, choice_loss = -1, math.inf
+            for j in range(d):
+                if nodes[current, j] == 0:
+                    continue
+                p = current - int(strides[j])
+                if classify(p):
+                    loss = consider(p) if not done[p] else math.inf
+                    if loss < choice_loss:
+                        choice, choice_loss = p, loss
+            if choice < 0:
+                break
+            current = choice
 
         # 2. candidates, in one pass over a fixed order (the limit only ever shrinks, so a
         #    node skipped for its bound stays skippable).
@@ -1031,8 +1075,9 @@ class Anonymizer:
 
     # -- after -------------------------------------------------------------------------------
 
-    def released_classes(self, node: Sequence[int]) -> tuple[EquivalenceClasses | None, _State,
-                                                              np.ndarray]:
+    def released_classes(
+        self, node: Sequence[int]
+    ) -> tuple[EquivalenceClasses | None, _State, np.ndarray]:
         """The classes that ``node`` releases (suppressed ones removed), the node's state and
         its outlier mask. Sensitive distributions keep the input as reference."""
         arr = self._validate_node(node)
@@ -1049,8 +1094,12 @@ class Anonymizer:
         for a, p in st.pairs.items():
             mask = keep[p.class_index]
             sensitive[a] = SensitiveCounts(
-                a, self.sensitive[a].values, new_index[p.class_index[mask]],
-                p.value_code[mask], p.counts[mask], reference=self._reference[a],
+                a,
+                self.sensitive[a].values,
+                new_index[p.class_index[mask]],
+                p.value_code[mask],
+                p.counts[mask],
+                reference=self._reference[a],
             )
         ec = EquivalenceClasses(
             self.quasi_identifiers,
@@ -1089,8 +1138,9 @@ def anonymize(
             raise PolicyError(f"quasi-identifier '{q}' has no generalization hierarchy")
     sensitive = tuple(dict.fromkeys(m.attribute for m in models if m.attribute is not None))
     ec = aggregate(data, qis, sensitive, hierarchies={q: hierarchies[q] for q in qis})
-    engine = Anonymizer(ec, hierarchies, models, suppression_limit=suppression_limit,
-                        quality=quality)
+    engine = Anonymizer(
+        ec, hierarchies, models, suppression_limit=suppression_limit, quality=quality
+    )
     best, evaluated = engine.search()
     elapsed = time.perf_counter() - started
     opts: dict[str, Any] = {
@@ -1102,9 +1152,7 @@ def anonymize(
     before = report(ec, **opts)
     released, st, out = engine.released_classes(best.node)
     after = report(released, **opts) if released is not None else None
-    codes = np.stack(
-        [engine.level_codes(j, st.rep, best.node[j]) for j in range(len(qis))], axis=1
-    )
+    codes = np.stack([engine.level_codes(j, st.rep, best.node[j]) for j in range(len(qis))], axis=1)
     return AnonymizationResult(
         quasi_identifiers=qis,
         node=best.node,

@@ -60,7 +60,9 @@ def _to_string(values: pa.Array) -> pa.Array:
     try:
         return pc.cast(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"cannot compare values of type {values.type} with a hierarchy: {exc}")
+        raise InputError(
+            f"cannot compare values of type {values.type} with a hierarchy: {exc}"
+        ) from exc
 
 
 class Hierarchy:
@@ -144,7 +146,9 @@ class Hierarchy:
             with p.open(newline="", encoding=encoding) as fh:
                 rows = list(csv.reader(fh, delimiter=delimiter))
         except OSError as exc:
-            raise PolicyError(f"cannot read hierarchy for column '{column}': {exc}", where=str(p))
+            raise PolicyError(
+                f"cannot read hierarchy for column '{column}': {exc}", where=str(p)
+            ) from exc
         return cls(column, rows, source=str(p))
 
     # -- shape ---------------------------------------------------------------------------------
@@ -201,7 +205,9 @@ class Hierarchy:
     # -- data ----------------------------------------------------------------------------------
 
     def encode(
-        self, values: pa.Array | pa.ChunkedArray | Sequence[object], *,
+        self,
+        values: pa.Array | pa.ChunkedArray | Sequence[object],
+        *,
         row_offset: int | None = 0,
     ) -> np.ndarray:
         """Level-0 codes of ``values`` (int64), or :class:`InputError` for the first value that
@@ -221,9 +227,7 @@ class Hierarchy:
             )
         return dict_codes[indices.to_numpy(zero_copy_only=False)]
 
-    def _lookup(
-        self, distinct: pa.Array, indices: pa.Array, row_offset: int | None
-    ) -> np.ndarray:
+    def _lookup(self, distinct: pa.Array, indices: pa.Array, row_offset: int | None) -> np.ndarray:
         as_str = _to_string(distinct)
         found = pc.index_in(as_str, value_set=self._labels[0])
         if found.null_count:
@@ -253,9 +257,7 @@ class Hierarchy:
         return self._labels[level].take(pa.array(self._code_map[codes, level]))
 
     def __repr__(self) -> str:
-        return (
-            f"Hierarchy(column={self.column!r}, values={len(self._index)}, levels={self.levels})"
-        )
+        return f"Hierarchy(column={self.column!r}, values={len(self._index)}, levels={self.levels})"
 
 
 def load_hierarchies(paths: Iterable[str | PathLike[str]]) -> dict[str, Hierarchy]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +55,7 @@ __all__ = [
     "t_closeness_ordered",
 ]
 
-DataSource = pa.Table | pa.RecordBatch | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+DataSource: TypeAlias = pa.Table | pa.RecordBatch | pa.RecordBatchReader | Iterable[pa.RecordBatch]
 
 _COUNT = "__veil_count"
 _KEY_LIMIT = 1 << 62
@@ -224,17 +224,22 @@ class _Dictionary:
         try:
             enc = pc.dictionary_encode(arr, null_encoding="encode")
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
-            raise InputError(f"column '{self.column}': cannot group values of type "
-                             f"{arr.type}: {exc}")
+            raise InputError(
+                f"column '{self.column}': cannot group values of type {arr.type}: {exc}"
+            ) from exc
         local = enc.dictionary
-        if self.type is None:
+        if self.type is None or (pa.types.is_null(self.type) and not pa.types.is_null(local.type)):
+            # first batch, or the first with a type (earlier ones held only nulls)
             self.type = local.type
+            self.chunks = [c.cast(self.type) for c in self.chunks]
         elif local.type != self.type and not pa.types.is_null(local.type):
             try:
                 local = local.cast(self.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(f"column '{self.column}' changes type from {self.type} to "
-                                 f"{local.type} between batches") from None
+                raise InputError(
+                    f"column '{self.column}' changes type from {self.type} to "
+                    f"{local.type} between batches"
+                ) from None
         elif pa.types.is_null(local.type) and not pa.types.is_null(self.type):
             local = pa.nulls(len(local), type=self.type)
         mapping = np.empty(len(local), dtype=np.int64)
@@ -247,8 +252,9 @@ class _Dictionary:
                     fresh.append(i)
                 mapping[i] = code
         except TypeError:
-            raise InputError(f"column '{self.column}' holds values that cannot be grouped "
-                             f"(type {local.type})") from None
+            raise InputError(
+                f"column '{self.column}' holds values that cannot be grouped (type {local.type})"
+            ) from None
         if fresh:
             new = local.take(pa.array(fresh, pa.int64()))
             if self.hierarchy is not None:
@@ -265,8 +271,9 @@ class _Dictionary:
             return pa.array([], type=self.type or pa.null())
         if self.type is not None and pa.types.is_null(self.type):
             return pa.concat_arrays(self.chunks)
-        return pa.concat_arrays([c if c.type == self.type else c.cast(self.type)
-                                 for c in self.chunks])
+        return pa.concat_arrays(
+            [c if c.type == self.type else c.cast(self.type) for c in self.chunks]
+        )
 
 
 def _sort_dictionary(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -277,16 +284,133 @@ def _sort_dictionary(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return values.take(pa.array(order)), rank
 
 
+class _Partials:
+    """Counts per combination of integer codes, merged across batches.
+
+    Codes are packed into one int64 key (first column most significant, so keys sort like
+    the rows), each batch is reduced with ``np.unique`` and partials are re-grouped when they
+    outgrow ``max(buffer_rows, 2 x last merged size)``: amortized linear time, memory a small
+    constant times the distinct combinations (16 bytes each). Bit widths follow the growing
+    dictionaries (buffered keys are re-packed when a column needs more bits); when the codes
+    no longer fit 63 bits, the partials move to Arrow ``group_by`` on the code columns.
+    """
+
+    def __init__(self, width: int, buffer_rows: int) -> None:
+        self.width = width
+        self.buffer_rows = buffer_rows
+        self.bits = [0] * width
+        self.keys: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.tables: list[pa.Table] | None = None
+        self.buffered = 0
+        self.merged = 0
+
+    @staticmethod
+    def _pack(codes: Sequence[np.ndarray], bits: Sequence[int]) -> np.ndarray:
+        key = np.zeros(len(codes[0]), dtype=np.int64)
+        for c, b in zip(codes, bits, strict=True):
+            key = (key << b) | c
+        return key
+
+    @staticmethod
+    def _unpack(keys: np.ndarray, bits: Sequence[int]) -> list[np.ndarray]:
+        out = []
+        shift = sum(bits)
+        for b in bits:
+            shift -= b
+            out.append((keys >> shift) & ((1 << b) - 1))
+        return out
+
+    def _names(self) -> list[str]:
+        return [f"c{j}" for j in range(self.width)]
+
+    def _to_tables(self) -> None:
+        names = self._names()
+        self.tables = [
+            pa.table(
+                {
+                    **{
+                        n: pa.array(c)
+                        for n, c in zip(names, self._unpack(k, self.bits), strict=True)
+                    },
+                    _COUNT: pa.array(cnt),
+                }
+            )
+            for k, cnt in zip(self.keys, self.counts, strict=True)
+        ]
+        self.keys, self.counts = [], []
+
+    def add(self, codes: Sequence[np.ndarray], cardinalities: Sequence[int]) -> None:
+        if self.tables is None:
+            need = [max(1, int(card - 1).bit_length()) for card in cardinalities]
+            if any(n > b for n, b in zip(need, self.bits, strict=True)):
+                new = [n + 1 if n > b else b for n, b in zip(need, self.bits, strict=True)]
+                if sum(new) > 63:
+                    self._to_tables()
+                else:
+                    self.keys = [self._pack(self._unpack(k, self.bits), new) for k in self.keys]
+                    self.bits = new
+        if self.tables is not None:
+            names = self._names()
+            t = pa.table({n: pa.array(c) for n, c in zip(names, codes, strict=True)})
+            part = t.group_by(names, use_threads=False).aggregate([([], "count_all")])
+            self.tables.append(part.select([*names, "count_all"]).rename_columns([*names, _COUNT]))
+            rows = part.num_rows
+        else:
+            keys, counts = np.unique(self._pack(codes, self.bits), return_counts=True)
+            self.keys.append(keys)
+            self.counts.append(counts.astype(np.int64))
+            rows = len(keys)
+        self.buffered += rows
+        if self.buffered > max(self.buffer_rows, 2 * self.merged):
+            self.compact()
+
+    def compact(self) -> None:
+        if self.tables is not None:
+            if len(self.tables) > 1:
+                names = self._names()
+                merged = pa.concat_tables(self.tables)
+                merged = merged.group_by(names, use_threads=False).aggregate([(_COUNT, "sum")])
+                self.tables = [
+                    merged.select([*names, f"{_COUNT}_sum"]).rename_columns([*names, _COUNT])
+                ]
+                pa.default_memory_pool().release_unused()
+            self.buffered = self.merged = sum(t.num_rows for t in self.tables)
+            return
+        if len(self.keys) > 1:
+            keys = np.concatenate(self.keys)
+            counts = np.concatenate(self.counts)
+            self.keys, self.counts = [], []
+            uniq, inverse = np.unique(keys, return_inverse=True)
+            del keys
+            self.keys = [uniq]
+            self.counts = [_weighted_bincount(inverse.reshape(-1), counts, len(uniq))]
+        self.buffered = self.merged = sum(len(k) for k in self.keys)
+
+    def result(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """(codes per column, counts), one row per distinct combination."""
+        self.compact()
+        if self.tables is not None:
+            t = self.tables[0] if self.tables else None
+            if t is None:
+                return [np.empty(0, np.int64)] * self.width, np.empty(0, np.int64)
+            codes = [t[n].to_numpy().astype(np.int64) for n in self._names()]
+            return codes, t[_COUNT].to_numpy().astype(np.int64)
+        if not self.keys:
+            return [np.empty(0, np.int64)] * self.width, np.empty(0, np.int64)
+        return self._unpack(self.keys[0], self.bits), self.counts[0]
+
+
 class ClassAggregator:
     """Streaming equivalence-class counter.
 
     ``update()`` each batch, then ``finish()``. Each QI (and sensitive) column is mapped to
-    integer codes of a growing global dictionary; each batch is reduced to counts per code
-    combination with ``group_by`` on those integer columns, and partial aggregates are merged
-    by re-grouping once more than ``buffer_rows`` partial rows are buffered. Memory therefore
-    stays proportional to the number of distinct combinations (a few integers each). With
-    ``hierarchies``, every new QI value is checked against its hierarchy as its batch arrives
-    (an :class:`InputError` names column, value and row before anything else is done).
+    integer codes of a growing global dictionary (Arrow ``dictionary_encode``; only the
+    distinct values of a batch are looked up); code combinations are counted per batch and
+    merged across batches (see :class:`_Partials`), so memory stays proportional to the
+    number of distinct combinations. With ``hierarchies``, every new QI value is checked
+    against its hierarchy as its batch arrives: an :class:`InputError` names column, value and
+    row before anything else is done.
     """
 
     def __init__(
@@ -309,16 +433,13 @@ class ClassAggregator:
         hs = dict(hierarchies or {})
         self.quasi_identifiers = qis
         self.sensitive = sens
-        self.buffer_rows = buffer_rows
         self.rows = 0
         self._dicts = {c: _Dictionary(c, hs.get(c)) for c in (*qis, *sens)}
-        self._qcols = [f"q{j}" for j in range(len(qis))]
-        self._parts: dict[str | None, list[pa.Table]] = {None: [], **{s: [] for s in sens}}
-        self._buffered: dict[str | None, int] = {k: 0 for k in self._parts}
-        self._merged: dict[str | None, int] = {k: 0 for k in self._parts}
-
-    def _keys(self, target: str | None) -> list[str]:
-        return self._qcols + (["s"] if target is not None else [])
+        d = len(qis)
+        self._parts: dict[str | None, _Partials] = {
+            None: _Partials(d, buffer_rows),
+            **{s: _Partials(d + 1, buffer_rows) for s in sens},
+        }
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         names = set(batch.schema.names)
@@ -332,80 +453,39 @@ class ClassAggregator:
             return
         codes = {c: self._dicts[c].encode(batch.column(c), self.rows) for c in self._dicts}
         self.rows += n
-        qcodes = {name: pa.array(codes[q].astype(np.int32))
-                  for name, q in zip(self._qcols, self.quasi_identifiers, strict=True)}
-        for target in self._parts:
-            cols = dict(qcodes)
-            if target is not None:
-                cols["s"] = pa.array(codes[target].astype(np.int32))
-            keys = self._keys(target)
-            part = pa.table(cols).group_by(keys, use_threads=False).aggregate([([], "count_all")])
-            part = part.select([*keys, "count_all"]).rename_columns([*keys, _COUNT])
-            self._parts[target].append(part)
-            self._buffered[target] += part.num_rows
-            # Re-group when the partials outgrow both the buffer and twice the last merged
-            # size: amortized linear, memory within a constant factor of the distinct rows.
-            limit = max(self.buffer_rows, 2 * self._merged[target])
-            if self._buffered[target] > limit and len(self._parts[target]) > 1:
-                self._compact(target)
-
-    def _compact(self, target: str | None) -> pa.Table:
-        keys = self._keys(target)
-        parts = self._parts[target]
-        if len(parts) == 1:
-            return parts[0]
-        merged = pa.concat_tables(parts)
-        merged = merged.group_by(keys, use_threads=False).aggregate([(_COUNT, "sum")])
-        merged = merged.select([*keys, f"{_COUNT}_sum"]).rename_columns([*keys, _COUNT])
-        self._parts[target] = [merged]
-        self._buffered[target] = self._merged[target] = merged.num_rows
-        pa.default_memory_pool().release_unused()  # hand freed hash tables back to the OS
-        return merged
+        qcodes = [codes[q] for q in self.quasi_identifiers]
+        qcards = [len(self._dicts[q].index) for q in self.quasi_identifiers]
+        for target, parts in self._parts.items():
+            if target is None:
+                parts.add(qcodes, qcards)
+            else:
+                parts.add([*qcodes, codes[target]], [*qcards, len(self._dicts[target].index)])
 
     def finish(self) -> EquivalenceClasses:
         if self.rows == 0:
             raise InputError("empty table: there are no records to measure")
         qis = self.quasi_identifiers
-        table = self._compact(None)
-        self._parts[None] = []
+        d = len(qis)
         dictionaries: list[pa.Array] = []
         ranks: list[np.ndarray] = []
         for q in qis:
             values, rank = _sort_dictionary(self._dicts[q].values())
             dictionaries.append(values)
             ranks.append(rank)
-        radices = [len(d) for d in dictionaries]
-
-        def codes_of(t: pa.Table) -> list[np.ndarray]:
-            return [ranks[j][t[c].to_numpy().astype(np.int64)] for j, c in enumerate(self._qcols)]
-
-        class_codes = codes_of(table)
-        sizes = table[_COUNT].to_numpy().astype(np.int64)
-        del table
-        n_classes = len(sizes)
-        pair_tables = {s: self._compact(s) for s in self.sensitive}
-        pair_codes = {s: codes_of(t) for s, t in pair_tables.items()}
-        # One key space for classes and all pair tables, so that keys are comparable.
-        all_cols = [
-            np.concatenate([class_codes[j], *(p[j] for p in pair_codes.values())])
-            for j in range(len(qis))
-        ]
-        keys, _ = combine_codes(all_cols, radices)
-        del all_cols
-        class_keys = keys[:n_classes]
-        order = np.argsort(class_keys, kind="stable")
-        class_keys = class_keys[order]
-        codes = np.stack([c[order] for c in class_codes], axis=1)
+        radices = [len(v) for v in dictionaries]
+        raw, sizes = self._parts[None].result()
+        # classes in lexicographic order of their (sorted-dictionary) codes
+        keys, _ = combine_codes([ranks[j][raw[j]] for j in range(d)], radices)
+        order = np.argsort(keys, kind="stable")
+        del keys
+        raw = [c[order] for c in raw]
         sizes = sizes[order]
+        codes = np.stack([ranks[j][raw[j]] for j in range(d)], axis=1)
         sensitive: dict[str, SensitiveCounts] = {}
-        offset = n_classes
-        for s, t in pair_tables.items():
-            pkeys = keys[offset : offset + t.num_rows]
-            offset += t.num_rows
-            class_index = np.searchsorted(class_keys, pkeys)
+        for s in self.sensitive:
+            class_index, value_raw, counts = self._pairs_to_classes(s, raw, radices)
             values, rank = _sort_dictionary(self._dicts[s].values())
-            value_code = rank[t["s"].to_numpy().astype(np.int64)]
-            counts = t[_COUNT].to_numpy().astype(np.int64)
+            value_code = rank[value_raw]
             porder = np.lexsort((value_code, class_index))
             sensitive[s] = SensitiveCounts(
                 attribute=s,
@@ -414,8 +494,38 @@ class ClassAggregator:
                 value_code=value_code[porder],
                 counts=counts[porder],
             )
-            self._parts[s] = []
+        for parts in self._parts.values():  # the aggregator is spent: free the partials
+            parts.keys, parts.counts, parts.tables = [], [], None
+            parts.bits = [0] * parts.width
+        self.rows = 0
         return EquivalenceClasses(qis, tuple(dictionaries), codes, sizes, sensitive)
+
+    def _pairs_to_classes(
+        self, attribute: str, class_raw: list[np.ndarray], radices: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class index, raw value code, count) of each (class, value) pair."""
+        parts = self._parts[attribute]
+        d = len(class_raw)
+        parts.compact()
+        if parts.tables is None:
+            # Packed keys: the QI part of a pair key is the class packed with the same bits.
+            if not parts.keys:
+                return (np.empty(0, np.int64),) * 3  # type: ignore[return-value]
+            pkeys, counts = parts.keys[0], parts.counts[0]
+            value_bits = parts.bits[d]
+            qi_part = pkeys >> value_bits
+            value_raw = pkeys & ((1 << value_bits) - 1)
+            class_keys = _Partials._pack(class_raw, parts.bits[:d])
+            by_key = np.argsort(class_keys, kind="stable")
+            pos = np.searchsorted(class_keys[by_key], qi_part)
+            return by_key[pos], value_raw, counts
+        pcodes, counts = parts.result()
+        cols = [np.concatenate([class_raw[j], pcodes[j]]) for j in range(d)]
+        keys, _ = combine_codes(cols, [len(self._dicts[q].index) for q in self.quasi_identifiers])
+        class_keys, pair_keys = keys[: len(class_raw[0])], keys[len(class_raw[0]) :]
+        by_key = np.argsort(class_keys, kind="stable")
+        pos = np.searchsorted(class_keys[by_key], pair_keys)
+        return by_key[pos], pcodes[d], counts
 
 
 def aggregate(
@@ -491,7 +601,7 @@ def per_class_entropy(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     return -np.bincount(sc.class_index, weights=p * np.log(p), minlength=len(sizes))
 
 
-def per_class_recursive_ratio(sc: SensitiveCounts, sizes: np.ndarray, l: int) -> np.ndarray:
+def per_class_recursive_ratio(sc: SensitiveCounts, sizes: np.ndarray, l: int) -> np.ndarray:  # noqa: E741
     """``r1 / (r_l + ... + r_m)`` per class (inf when the class has fewer than l values).
 
     A class satisfies recursive (c,l)-diversity iff ``c`` is larger than this ratio.
@@ -518,7 +628,12 @@ def per_class_max_share(
     n = len(sizes)
     if value is None:
         return np.maximum.reduceat(p, _class_starts(sc, n)) if len(p) else np.zeros(n)
-    code = pc.index(sc.values, pa.scalar(value, type=sc.values.type)).as_py()
+    try:
+        code = pc.index(sc.values, pa.scalar(value, type=sc.values.type)).as_py()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise PolicyError(
+            f"value {value!r} does not fit column '{sc.attribute}' ({sc.values.type})"
+        ) from exc
     if code < 0:
         return np.zeros(n)
     mask = sc.value_code == code
@@ -538,8 +653,12 @@ def _order_ranks(sc: SensitiveCounts, order: Sequence[object] | None) -> np.ndar
     m = len(sc.values)
     if order is None:
         t = sc.values.type
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-                or pa.types.is_temporal(t)):
+        if not (
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_temporal(t)
+        ):
             raise PolicyError(
                 f"ordered-distance t-closeness on '{sc.attribute}' needs a numeric column or an "
                 f"explicit order of its values"
@@ -630,7 +749,7 @@ def per_class_emd_hierarchical(
         a = np.bincount(sc.class_index[first], weights=np.abs(p_n - q_n) - q_n, minlength=n)
         if lv > 0:
             total += lv * (a_prev - a)
-        a_prev = a
+        a_prev = a.astype(float)
     return np.clip(total / (2.0 * height), 0.0, 1.0)
 
 
@@ -666,7 +785,7 @@ def entropy_l_diversity(ec: EquivalenceClasses, attribute: str) -> float:
     return float(np.exp(per_class_entropy(_sc(ec, attribute), ec.sizes).min()))
 
 
-def recursive_cl_diversity(ec: EquivalenceClasses, attribute: str, l: int) -> float:
+def recursive_cl_diversity(ec: EquivalenceClasses, attribute: str, l: int) -> float:  # noqa: E741
     """The bound on c for recursive (c,l)-diversity: the table satisfies it iff c > value."""
     return float(per_class_recursive_ratio(_sc(ec, attribute), ec.sizes, l).max())
 
@@ -840,8 +959,11 @@ class RiskReport:
             "records_at_risk": self.records_at_risk,
             "sensitive": {a: s.to_dict() for a, s in self.sensitive.items()},
             "qi_contributions": [
-                {"quasi_identifier": c.quasi_identifier,
-                 "uniqueness_without": c.uniqueness_without, "drop": c.drop}
+                {
+                    "quasi_identifier": c.quasi_identifier,
+                    "uniqueness_without": c.uniqueness_without,
+                    "drop": c.drop,
+                }
                 for c in self.qi_contributions
             ],
             "riskiest_classes": [
@@ -876,9 +998,7 @@ def report(
             if a in orders or (numeric and not sc.values.null_count)
             else None
         )
-        t_h = (
-            float(per_class_emd_hierarchical(sc, ec.sizes, hier[a]).max()) if a in hier else None
-        )
+        t_h = float(per_class_emd_hierarchical(sc, ec.sizes, hier[a]).max()) if a in hier else None
         sens[a] = SensitiveRisk(
             attribute=a,
             distinct_l=int(per_class_distinct(sc, ec.sizes).min()),

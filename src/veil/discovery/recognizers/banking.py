@@ -44,6 +44,7 @@ def iban_before(before: str, after: str) -> bool:
     """A BIC right after an IBAN ("DE89 3704 ... / COBADEFFXXX") needs no other context."""
     return bool(_IBAN_BEFORE.search(before[-48:]))
 
+
 ACCOUNT_CONTEXT = (
     "account",
     "acct",

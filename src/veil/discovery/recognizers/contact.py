@@ -63,6 +63,14 @@ PHONE_CONTEXT = (
     "puhelin",
     "ring",
     "reach",
+    "bizum",
+    "zelle",
+    "llamar",
+    "rappeler",
+    "rückruf",
+    "appeler",
+    "chiamare",
+    "bellen",
 )
 
 DEFAULT_REGIONS = (
@@ -118,6 +126,11 @@ def phone_score(value: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> float
     return best
 
 
+def in_parentheses(before: str, after: str) -> bool:
+    """ "Transfer to Anna Berg (0170 3907220)": a number in parentheses after a name."""
+    return before.endswith("(") and after.startswith(")") and before[-2:-1] in (" ", "")
+
+
 def validate_phone(value: str) -> float:
     return phone_score(value)
 
@@ -165,18 +178,21 @@ RECOGNIZERS = [
         pattern=(
             _PHONE_L
             + r"(?:\(0\d{1,5}\)[ .\-]?\d(?:[ .\-/]?\d){3,10}|0\d{1,5}(?:[ .\-/]?\d){4,11}"
-            + r"|\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}[.\-]\d{3}[.\-]\d{4})"
+            + r"|\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}[.\-]\d{3}[.\-]\d{4}"
+            + r"|[1-9]\d{1,3}(?:[ .\-]\d{2,4}){2,4}|[1-9]\d{7,10})"
             + r"(?: ?(?:x|ext\.?) ?\d{1,5})?"
             + NUM_R
         ),
         value_pattern=(
             r"\(0[0-9]{1,5}\)[ .\-]?[0-9](?:[ .\-/]?[0-9]){3,10}|0[0-9]{1,5}(?:[ .\-/]?[0-9]){4,11}"
             r"|\([0-9]{3}\) ?[0-9]{3}[ .\-][0-9]{4}|[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4}"
+            r"|[1-9][0-9]{1,3}(?:[ .\-][0-9]{2,4}){2,4}|[1-9][0-9]{7,10}"
         ),
         validator=validate_phone,
         validator_name="phonenumbers",
         strength="library",
         context=PHONE_CONTEXT,
+        context_fn=in_parentheses,
         context_required=True,
         score=0.4,
         column_names=r"phone|tel|mobile|cell|fax|handy|telefon|msisdn",

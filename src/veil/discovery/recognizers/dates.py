@@ -36,6 +36,7 @@ _NUMERIC = (
     r"(?:0?[1-9]|[12]\d|3[01])[./\-](?:0?[1-9]|1[0-2])[./\-](?:19|20)\d{2}"
     r"|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])/(?:19|20)\d{2}"
     r"|(?:19|20)\d{2}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.\d{2}"
 )
 _TEXTUAL = (
     r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th|er)?\.? (?:of |de |di )?(?i:" + _MONTH_RE + r")\.?,?"
@@ -45,6 +46,7 @@ _TEXTUAL = (
 
 BIRTH_CONTEXT = (
     "born",
+    "b.",
     "birth",
     "dob",
     "d.o.b",
@@ -105,6 +107,8 @@ def validate_birth_date(value: str) -> bool:
     a, b, c = nums
     if a > 1000:  # ISO order
         return _plausible(a, b, c)
+    if c < 100:  # two-digit year: the most recent past century
+        c += 2000 if 2000 + c <= _dt.date.today().year else 1900
     return _plausible(c, b, a) or _plausible(c, a, b)
 
 

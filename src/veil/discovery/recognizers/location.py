@@ -47,7 +47,7 @@ POSTAL_CONTEXT = (
 
 _CITY_AFTER = re.compile(r"^,? (?:" + UPPER + r"[\w'’\-]+|" + UPPER + r"{2}\b)")
 _BEFORE_OK = re.compile(r"(?:^|[,;:\n(]\s*|\b(?:in|at|to|à|en|a|te|w|i)\s+|\d[a-z]?\s+)$")
-_CITY_BEFORE = re.compile(UPPER + r"[\w'’\-]+,? (?:[A-Z]{2} )?$")
+_CITY_BEFORE = re.compile(UPPER + r"[\w'’\-]+(?:, (?:[A-Z]{2} )?| [A-Z]{2} )$")
 _END_AFTER = re.compile(r"^(?:$|[,.;)\n]|\s+\(|\s+[A-Z]{2}\b)")
 
 
@@ -205,15 +205,32 @@ _COMPOUND_SUF = (
     "|tie|polku|kuja|bulevardi"
 )
 
+_UNIT = r"(?:,?\s(?:Apt\.?|Apartment|Suite|Unit|Flat|Piso|Puerta|Appartamento|Piano)\s?\w{1,5})?"
+_POSTCODE_AHEAD = r"(?=,\s(?:\d{4,5}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4}\s?[A-Z]{2})\s+" + UPPER + ")"
+_PARTICLES = r"(?:de|la|del|della|di|da|do|dos|das|van|von|der|den|ter|ten|zum|zur)"
+
 STREET_PATTERN = (
-    # 12 Baker Street / 48 Jones brooks / 1600 Pennsylvania Avenue NW
-    r"(?<![\w.,/\-])"
+    # 12 Baker Street / 48 Jones brooks / 1600 Pennsylvania Avenue NW / 8 Reed Springs Apt 12B
+    # (a 5-digit number after a comma is a postcode: "..., 56926 Leipziger Land")
+    r"(?<![\w.,/\-])(?!(?<=, )\d{5})"
     + _NUMBER
     + r",?\s(?:"
     + _WORD
     + r"\s){1,3}(?i:"
     + _SUF
     + r")(?!\w)\.?"
+    + _UNIT
+    # Konwaliowa 175, 87-708 ... / Rynek 151, ... : any street name right before a postcode
+    + r"|(?<![\w.])"
+    + UPPER
+    + LETTER
+    + r"+(?:[ \-](?:"
+    + _PARTICLES
+    + r"[ \-])?"
+    + UPPER
+    + LETTER
+    + r"*){0,3}\s\d{1,4}[a-zA-Z]?(?:/\d{1,4}[a-zA-Z]?)?"
+    + _POSTCODE_AHEAD
     # 12, rue de la Paix / 5 boulevard Haussmann
     + r"|(?<![\w.,/\-])\d{1,4}(?:\s?(?:bis|ter))?,?\s(?i:"
     + _PRE
@@ -235,13 +252,26 @@ STREET_PATTERN = (
     + _NUMBER
     # Via Roma 12 / Calle de Juan García 5 / Rua Silva, 12 / ulica Polna 3
     + r"|(?<!\w)(?:"
-    + "|".join(re.escape(p.capitalize()) for p in _PREFIXES)
+    + "|".join(re.escape(p.capitalize()) for p in _PREFIXES if p not in ("c.", "r."))
     + r"|ulica|ul\.|aleja|al\.|plac|rue|c/)"
     + r"\s(?:(?:de la|de|del|della|da|do|dos|das|di)\s)?"
     + _WORD
-    + r"(?:\s(?:de\s)?"
+    + r"(?:\s(?:(?:de|da|do|dos|das|del|di|la)\s)?"
     + _WORD
     + r"){0,3},?\s"
+    + _NUMBER
+    # C. de Jonatan Peiró, 395 / R. do Mirante, 127 (Spanish and Portuguese abbreviations)
+    + r"|(?<![\w.])(?:C|R|Av|Avda|Pl|Pza)\.\s(?:(?:de la|de|del|da|do|dos|das)\s)?"
+    + _WORD
+    + r"(?:\s(?:(?:de|da|do|dos|das|del)\s)?"
+    + _WORD
+    + r"){0,3},\s\d{1,4}(?!\d)"
+    # Bertha Pauligin kuja 98 / Lange Straße 5: name words, a separate street word, number
+    + r"|(?<![\w.])(?:"
+    + _WORD
+    + r"\s){1,3}(?i:"
+    + _COMPOUND_SUF
+    + r")\s"
     + _NUMBER
 )
 
@@ -258,14 +288,16 @@ def _re2_alt(words: list[str]) -> str:
 _COMPOUND_WORDS = _COMPOUND_SUF.replace("\\.", ".").split("|")
 _STANDALONE = [w for w in _SUFFIXES + _PREFIXES if w not in _COMPOUND_WORDS]
 STREET_PREFILTER = (
-    r"(?i:\b(?:"
+    r"\d{1,4}(?:/\d{1,4})?[a-zA-Z]?, (?:\d{4,5}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2}) "
+    + r"|(?i:\b(?:"
     + _re2_alt(_STANDALONE)
     + r")(?:\b|[^a-z]))|(?i:(?:"
     + _re2_alt(_COMPOUND_WORDS)
     + r")\s\d)"
 )
 POSTCODE_PREFILTER = (
-    r"\d{4,5} \p{Lu}|\p{L}, \d{4,5}\b|\d{2}-\d{3} \p{Lu}|\d{4}-\d{3} \p{Lu}|\d{3} \d{2} \p{Lu}"
+    r"[AC-FHKNPRTV-Y]\d{2} ?[0-9AC-FHKNPRTV-Y]{4} \p{Lu}|\d{4,5} \p{Lu}|\p{L}, \d{4,5}\b"
+    r"|\d{2}-\d{3} \p{Lu}|\d{4}-\d{3} \p{Lu}|\d{3} \d{2} \p{Lu}"
     r"|[A-Z]{2} \d{5}|(?i:zip|post|plz|cap\b|cp\b|c\.p\.|c[oó]digo|addr|adres|indirizzo|direcci)"
 )
 
@@ -290,6 +322,22 @@ RECOGNIZERS = [
         name_required=True,
     ),
     Recognizer(
+        name="postcode_ie",
+        type="postcode",
+        pattern=r"(?<![\w\-])(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}(?![\w\-])",
+        value_pattern=(
+            r"(?:[AC-FHKNPRTV-Yac-fhknprtv-y][0-9]{2}|D6W) ?[0-9AC-FHKNPRTV-Yac-fhknprtv-y]{4}"
+        ),
+        prefilter=r"[AC-FHKNPRTV-Y]\d{2} ?[0-9AC-FHKNPRTV-Y]{4}",
+        strength="context",
+        context=POSTAL_CONTEXT + ("eircode",),
+        context_fn=postcode_surroundings,
+        context_required=True,
+        score=0.6,
+        column_names=r"post.?code|zip|postal|eircode",
+        name_required=True,
+    ),
+    Recognizer(
         name="postcode_nl",
         type="postcode",
         pattern=NUM_L + r"[1-9]\d{3} ?[A-Z]{2}(?![\w\-])",
@@ -309,7 +357,10 @@ RECOGNIZERS = [
         name="postcode",
         type="postcode",
         pattern=NUM_L + r"(?:\d{5}(?:-\d{4})?|\d{4}|\d{2}-\d{3}|\d{4}-\d{3}|\d{3} \d{2})" + NUM_R,
-        value_pattern=r"(?:[A-Za-z]{1,2}-)?(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{4}|[0-9]{2}-[0-9]{3}|[0-9]{4}-[0-9]{3}|[0-9]{3} [0-9]{2})",
+        value_pattern=(
+            r"(?:[A-Za-z]{1,2}-)?(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{4}|[0-9]{2}-[0-9]{3}"
+            r"|[0-9]{4}-[0-9]{3}|[0-9]{3} [0-9]{2})"
+        ),
         prefilter=POSTCODE_PREFILTER,
         strength="context",
         context=POSTAL_CONTEXT,
@@ -328,6 +379,7 @@ RECOGNIZERS = [
         prefilter=STREET_PREFILTER,
         validator=contains_street_address,
         validator_name="street pattern",
+        validate_in_text=False,
         strength="context",
         context=POSTAL_CONTEXT,
         score=0.6,

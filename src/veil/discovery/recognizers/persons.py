@@ -52,7 +52,8 @@ PAYEE_WORDS = tuple(
         "to|from|by|for|payee|payer|beneficiary|recipient|sender|debtor|creditor|name|customer|"
         "client|holder|owner|an|von|für|à|pour|par|de|a|da|per|para|aan|van|voor|do|od|dla|till|"
         "från|til|fra|with|via|contact|signed|regards|ordered by|behalf of|zugunsten|empfänger|"
-        "auftraggeber|bénéficiaire|beneficiario|ordinante|begunstigde",
+        "auftraggeber|bénéficiaire|beneficiario|ordinante|begunstigde|money|fees|dues|"
+        "membership|taschengeld|paga|bizum|zelle|present|gift",
         sep="|",
     )
 )
@@ -110,7 +111,10 @@ STOPWORDS = frozenset(
         "united university urgent usd utilities vacation valencia vat vendredi vet via vienna "
         "village virement visa warsaw water wednesday week weekend weekly wellness west wien "
         "wine winter wire with withdrawal work year yesterday yoga your yours zahlung zurich "
-        "zürich überweisung"
+        "zürich überweisung zara aral air france heijn corte ingles inglés esprit "
+        "chanel dior lacoste primark decathlon carrefour auchan leclerc rewe edeka kaufland "
+        "mercadona eroski continente jumbo hema kruidvat zalando vinted ryanair easyjet "
+        "lufthansa iberia renfe sncf"
     )
 ) | frozenset(MONTHS)
 
@@ -160,8 +164,11 @@ TOKEN = UPPER + _LOWER_TAIL + r"*(?:-" + UPPER + _LOWER_TAIL + r"*)*"
 PARTICLE = (
     r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
 )
+# an initial ("J. Duarte") counts as a token when a capitalized word follows
+_INITIAL = UPPER + r"\.(?=[ ]+" + UPPER + ")"
+_TOK = "(?:" + _INITIAL + "|" + TOKEN + ")"
 RUN_PATTERN = (
-    r"(?<![\w@])" + TOKEN + r"(?:[ ]+(?:" + PARTICLE + r"[ ]+){0,3}" + TOKEN + r"){0,4}(?![\w@])"
+    r"(?<![\w@.\-])" + _TOK + r"(?:[ ]+(?:" + PARTICLE + r"[ ]+){0,3}" + _TOK + r"){0,6}(?![\w@])"
 )
 _TOKEN_SPLIT = re.compile(r"[ ]+")
 _JOINERS = frozenset(("&", "and", "und", "et", "e", "y", "en", ","))
@@ -194,10 +201,27 @@ _FIRM_AFTER = re.compile(
 )
 # a capitalized word right after a postcode is a town ("75001 Paris", "1012 AB Amsterdam")
 _AFTER_POSTCODE = re.compile(
-    r"(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
+    r"(?<![\w\-])(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2}"
+    r"|[A-Z]\d{2} ?[A-Z0-9]{4})"
+    r"\s+$"
 )
+_JOIN_AFTER = re.compile(r"^,?\s+(?:and|und|et|e|y|en|&)\s+" + UPPER)
+_JOIN_BEFORE = re.compile(UPPER + r"[\w'’\-]*(?:,?\s+(?:and|und|et|e|y|en|&)|,)\s+$")
+
+
+def _in_firm(before: str, after: str) -> bool:
+    """A lone name inside "Collins, Howard and Martin" is part of a firm's name."""
+    return bool(_JOIN_AFTER.match(after) or _JOIN_BEFORE.search(before[-40:]))
+
+
 _SALUTE_WORDS = frozenset(w for w in SALUTATIONS if " " not in w)
 _PAYEE_SINGLE = frozenset(w for w in PAYEE_WORDS if " " not in w and len(w) > 2)
+_BANK_WORDS = frozenset(
+    _words(
+        "ueberweisung überweisung lastschrift gutschrift dauerauftrag eref mref cred svwz abwa "
+        "kref sepa ach wire bizum zelle twint swish mobilepay vipps blik"
+    )
+)
 
 
 _TITLE_WORDS = TITLES | {"sig.ra", "dott.ssa"}
@@ -270,13 +294,18 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     # leading title / salutation / payee / stop words inside the run ("Dear Mr John Smith")
     while lo <= hi:
         low = tokens[lo].lower()
-        if low in TITLES:
+        if low in TITLES or (
+            low.endswith(".")
+            and low[:-1] in TITLES
+            and lo < hi
+            and (len(low) > 2 or len(tokens[lo + 1]) == 2 and tokens[lo + 1][1] == ".")
+        ):
             titled = True
         elif low in _SALUTE_WORDS:
             salute = True
         elif low in _PAYEE_SINGLE:
             payee = True
-        elif not (low in STOPWORDS or tokens[lo] in _PARTICLES):
+        elif not (low in STOPWORDS or low in _BANK_WORDS or tokens[lo] in _PARTICLES):
             break
         elif low in STOPWORDS and _first_last(tokens, lo, first_names, last_names):
             break  # "Milan Vignon", "Sep Huberts": a first name that is also a word
@@ -288,10 +317,12 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
             lo -= 1
     while hi >= lo and (
         tokens[hi] in _PARTICLES
-        or (len(tokens[hi]) == 1 and hi > lo)
+        or (hi > lo and len(tokens[hi].rstrip(".")) == 1)
+        or (hi > lo and tokens[hi].lower() in MONTHS)
         or (
             tokens[hi].lower() in STOPWORDS
             and not _first_last(tokens, hi - 1, first_names, last_names)
+            and not (hi > lo and tokens[hi - 1] in _PARTICLES)
         )
     ):
         hi -= 1
@@ -300,47 +331,77 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     norm = [_norm(t) for t in tokens]
     part = [t in _PARTICLES for t in tokens]
     allcaps = all(t.isupper() for i, t in enumerate(tokens[lo : hi + 1]) if not part[lo + i])
+    initial = [len(t) == 2 and t[1] == "." for t in tokens]
     known = [
         not part[i] and (_known(norm[i], first_names) or _known(norm[i], last_names))
         for i in range(len(tokens))
     ]
+    keep = [known[i] or initial[i] for i in range(len(tokens))]
     # drop unknown leading words ("Paid Anna Schmidt") unless a title/salutation precedes
+    caps_name = (
+        allcaps and hi - lo <= 3 and any(_known(norm[i], first_names) for i in range(lo, hi + 1))
+    )
     if not (titled or salute):
-        while lo < hi and (part[lo] or not known[lo]):
+        while lo < hi and (part[lo] or not keep[lo]) and not (caps_name and not part[lo]):
             lo += 1
-    # trailing unknown word: keep one surname after a known name ("Anna Kowalczykowa",
-    # "Daan van den Velden"), drop the rest ("John Smith Rotterdam")
-    while hi > lo and not known[hi]:
+    # trailing unknown word: keep one surname after a known first name or an initial
+    # ("Anna Kowalczykowa", "J. Ponci", "Daan van den Velden"); drop the rest
+    # ("John Smith Rotterdam"). All-caps runs keep one unknown word next to a known one.
+    while hi > lo and not keep[hi]:
         j = hi - 1
         while j > lo and part[j]:
             j -= 1
-        unknown_before = any(not known[i] and not part[i] for i in range(lo, j + 1))
+        unknown_before = any(not keep[i] and not part[i] for i in range(lo, j + 1))
         if (
-            not allcaps
-            and not unknown_before
-            and known[j]
-            and (part[hi - 1] or _known(norm[j], first_names))
+            not unknown_before
+            and keep[j]
+            and (allcaps or initial[j] or part[hi - 1] or _known(norm[j], first_names))
         ):
             break
         hi = j
     names = [norm[i] for i in range(lo, hi + 1) if not part[i]]
-    n = len(names)
+    initials = [t for t in names if len(t) == 2 and t[1] == "."]
+    full = [t for t in names if not (len(t) == 2 and t[1] == ".")]
+    n = len(full)
     if n == 0:
         return None
-    if n == 1:
-        tok = names[0]
+    if initials:
+        # "J. Duarte", "M. J. Vranckx", "F. Soares Nascimento"
+        lst = _known(full[-1], last_names) or _known(full[-1], first_names)
+        score = 0.7 if lst else 0.55
+        if titled or salute or payee:
+            score += 0.15
+    elif n == 1:
+        tok = full[0]
+        known_first = _known(tok, first_names)
         if titled:
-            score = 0.8 if (_known(tok, last_names) or _known(tok, first_names)) else 0.65
+            score = 0.8 if (_known(tok, last_names) or known_first) else 0.65
         elif salute:
-            score = 0.75 if (_known(tok, first_names) or _known(tok, last_names)) else 0.0
-        elif payee:
-            score = 0.6 if _known(tok, first_names) and not allcaps else 0.0
+            score = 0.75 if (known_first or _known(tok, last_names)) else 0.0
+        elif allcaps or len(tok) < 3:
+            score = 0.0
+        elif known_first and (payee or lo == 0) and not _in_firm(before, after):
+            # a lone first name ("Pocket money Tony", "Alma concert tickets"), not the tail
+            # of a longer capitalized name ("Air France")
+            score = 0.65 if payee else 0.5
         else:
             score = 0.0
+    elif allcaps:
+        # "SONIA WUDARCZYK", "MANSVELD RAFAEL": order unknown, one known name is enough
+        kf = any(_known(t, first_names) for t in full)
+        kl = any(_known(t, last_names) for t in full)
+        if kf and kl:
+            score = 0.7
+        elif (kf or kl) and all(len(t) >= 3 and t.lower() not in STOPWORDS for t in full):
+            score = 0.55
+        else:
+            score = 0.0
+        if score and (titled or salute or payee):
+            score += 0.15
     else:
-        f = _known(names[0], first_names)
-        lst = _known(names[-1], last_names) or any(part[lo : hi + 1])
-        k = sum(1 for t in names if _known(t, first_names) or _known(t, last_names))
+        f = _known(full[0], first_names)
+        lst = _known(full[-1], last_names) or any(part[lo : hi + 1])
+        k = sum(1 for t in full if _known(t, first_names) or _known(t, last_names))
         if f and lst:
             score = 0.85
         elif f and k >= 1:
@@ -353,8 +414,6 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
             score = 0.2
         if titled or salute or payee:
             score += 0.15
-        if allcaps:
-            score -= 0.15 if k < n else 0.05
     if score <= 0.0:
         return None
     # organizations and towns: "Müller GmbH", "Bouvet et Fils", "Smith, Jones and Brown",
@@ -367,6 +426,52 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
 
 
 _VALUE_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
+
+
+_RUN_RE = re.compile(RUN_PATTERN)
+
+
+def comma_name(
+    joined: str, start: int, end: int, limit: int, before: str
+) -> tuple[int, float] | None:
+    """ "Brown, Brandon" / "Salas Coronado, Amalia": a surname run at [start, end) followed
+    by ", " and first names. Returns (end of the name, score) or None."""
+    if joined[end : end + 2] != ", ":
+        return None
+    first_names, last_names = name_lists()
+    surnames = joined[start:end].split()
+    if not 1 <= len(surnames) <= 3:
+        return None
+    for t in surnames:
+        low = t.lower()
+        if low in STOPWORDS or low in COMPANY_WORDS or low in TITLES or t.endswith("."):
+            return None
+    m = _RUN_RE.match(joined, end + 2, limit)
+    if m is None:
+        return None
+    given = m.group().split()
+    stop = end + 2
+    count = 0
+    pos = end + 2
+    for t in given[:2]:
+        if not _known(_norm(t), first_names) or t.lower() in STOPWORDS:
+            break
+        pos = joined.index(t, pos) + len(t)
+        stop = pos
+        count += 1
+    if count == 0:
+        return None
+    after = joined[stop : min(limit, stop + 40)]
+    if (
+        company_follows(after)
+        or _FIRM_AFTER.match(after)
+        or after.lstrip().startswith(("and ", "& ", "und ", "et ", "y "))
+    ):
+        return None
+    score = 0.75 if _known(_norm(surnames[-1]), last_names) else 0.6
+    if any(context_before(before.lower())):
+        score += 0.1
+    return stop, min(score, 1.0)
 
 
 def person_value_score(value: str) -> float:

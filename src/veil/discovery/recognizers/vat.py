@@ -159,7 +159,10 @@ def _recognizers() -> list[Recognizer]:
                 + r"(?:GB|CHE|NO)[ \-]?\d(?:[ .\-]?\d){7,11}(?: ?(?:MWST|TVA|IVA|MVA))?"
                 + ALNUM_R
             ),
-            value_pattern=r"(?:GB|CHE|NO|gb|che|no)[ \-]?[0-9](?:[ .\-]?[0-9]){7,11}(?: ?(?:MWST|TVA|IVA|MVA))?",
+            value_pattern=(
+                r"(?:GB|CHE|NO|gb|che|no)[ \-]?[0-9](?:[ .\-]?[0-9]){7,11}"
+                r"(?: ?(?:MWST|TVA|IVA|MVA))?"
+            ),
             prefilter=r"(?:GB|CHE|NO)[ \-]?\d",
             validator=vatin.is_valid,
             validator_name="stdnum.vatin",
@@ -205,7 +208,10 @@ def _recognizers() -> list[Recognizer]:
                 name=f"vat_{cc}",
                 type="vat",
                 pattern=ALNUM_L + _NATIONAL_CORE + r"(?: ?(?:MWST|TVA|IVA|MVA))?" + ALNUM_R,
-                value_pattern=r"(?:[A-Za-z]{2,3}[ \-]?)?[0-9A-Za-z]?[0-9](?:[ .\-]?[0-9A-Za-z]){6,12}(?: ?(?:MWST|TVA|IVA|MVA))?",
+                value_pattern=(
+                    r"(?:[A-Za-z]{2,3}[ \-]?)?[0-9A-Za-z]?[0-9](?:[ .\-]?[0-9A-Za-z]){6,12}"
+                    r"(?: ?(?:MWST|TVA|IVA|MVA))?"
+                ),
                 prefilter=r"\d(?:[ .\-]?[0-9A-Z]){6}",
                 validator=mod.is_valid,
                 validator_name=f"stdnum.{module}",

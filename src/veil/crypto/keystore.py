@@ -1,0 +1,480 @@
+"""The key store's tables: wrapped keysets, key events and per-subject keys (crypto-shredding).
+
+Three tables of ``veil.store.schema`` (the "keys" section):
+
+* ``keysets``: one row per named keyset: kind, purpose, status (``ENABLED`` / ``DISABLED`` /
+  ``DESTROYED``), the keyset as Tink's ``EncryptedKeyset`` wrapped under the KEK with associated
+  data ``b"veil:keyset:" + name`` (NULL once destroyed), the wrapping KEK's id, the primary key id,
+  a version bumped on every change, and times.
+* ``key_events``: one row per key operation (time, actor, op, keyset, key id, KEK id, a JSON detail
+  without secrets).
+* ``subject_keys``: one row per data subject (by pseudonym): the subject's random key wrapped under
+  the KEK (NULL once erased), the KEK's id, created/erased times.
+
+`SqlSubjectKeyStore` is the `veil.crypto.subject_keys.WrappedKeyStore` over ``subject_keys``, and
+`StoreSubjectKeys` the `SubjectKeys` that uses it in bulk and notices erasures made by other
+processes. On SQLite every write to ``subject_keys`` runs with ``PRAGMA secure_delete=ON`` (freed
+space is zeroed) and an erasure ends with a WAL checkpoint, so the wrapped key leaves the database
+files; on PostgreSQL an erasure deletes the blob and asks for a ``VACUUM`` of the table (old row
+versions can linger in free space, WAL archives and backups: they stay wrapped under the KEK, which
+is why a KEK rotation after erasures is the complete answer; see docs/crypto.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
+from veil.crypto.kek import KEK
+from veil.crypto.subject_keys import TOMBSTONE, SubjectKeys
+from veil.errors import StoreError
+
+__all__ = [
+    "SqlSubjectKeyStore",
+    "StoreSubjectKeys",
+    "db_error",
+    "record_event",
+    "secure_delete",
+    "write_transaction",
+]
+
+_CHUNK = 500  # subjects per IN (...) query: well under every backend's parameter limit
+
+
+def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
+    from veil.store.schema import key_events, keysets, subject_keys
+
+    return keysets, key_events, subject_keys
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def db_error(exc: sa.exc.DBAPIError, doing: str) -> StoreError:
+    """A one-line StoreError for a database failure (no SQL, no parameters: no secrets)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig).splitlines()[0] if orig is not None and str(orig) else type(exc).__name__
+    if "no such table" in text or "does not exist" in text:
+        return StoreError(f"{doing}: the store has no key tables: run `veil db upgrade`")
+    return StoreError(f"{doing}: database error ({text[:200]})")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine, doing: str) -> Iterator[sa.Connection]:
+    """A serialized write transaction: ``BEGIN IMMEDIATE`` on SQLite (so read-modify-write of a
+    keyset cannot interleave with another process), plain BEGIN elsewhere (use FOR UPDATE)."""
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise db_error(exc, doing) from None
+    try:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+        conn.commit()
+    except sa.exc.DBAPIError as exc:
+        conn.rollback()
+        raise db_error(exc, doing) from None
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def read_connection(engine: sa.Engine, doing: str) -> Iterator[sa.Connection]:
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except sa.exc.DBAPIError as exc:
+        raise db_error(exc, doing) from None
+
+
+@contextlib.contextmanager
+def secure_delete(conn: sa.Connection) -> Iterator[None]:
+    """On SQLite, zero freed space for the statements inside (restores the previous setting)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    prev = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
+    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA secure_delete={int(prev or 0)}")
+
+
+def purge_freed_space(engine: sa.Engine, table: str) -> bool:
+    """Push deleted key material out of the database files, best effort; True if complete.
+
+    SQLite: a ``wal_checkpoint(TRUNCATE)`` writes the zeroed pages into the main file and empties
+    the WAL (incomplete while another connection reads an old snapshot). PostgreSQL: ``VACUUM``
+    of the table removes dead row versions.
+    """
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                conn.rollback()
+                return row is not None and row[0] == 0  # (busy, WAL frames, checkpointed)
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f'VACUUM "{table}"')
+                return True
+    except sa.exc.DBAPIError:
+        return False
+    return False
+
+
+def record_event(
+    conn: sa.Connection,
+    actor: str,
+    op: str,
+    *,
+    keyset: str | None = None,
+    key_id: int | None = None,
+    kek_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Insert one ``key_events`` row (in the caller's transaction); returns it as a dict."""
+    _, key_events, _ = _tables()
+    row = {
+        "time": at or now(),
+        "actor": actor[:128],
+        "op": op,
+        "keyset": keyset,
+        "key_id": key_id,
+        "kek_id": kek_id,
+        "detail": json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else None,
+    }
+    conn.execute(key_events.insert().values(**row))
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# subject keys
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class SqlSubjectKeyStore:
+    """`WrappedKeyStore` over the ``subject_keys`` table.
+
+    ``get`` returns the wrapped key, `TOMBSTONE` (``b""``) for an erased subject, or None.
+    Setting a wrapped key never overwrites a live one (two processes creating the same subject's
+    key at once keep the first; the loser raises and re-reads). Setting `TOMBSTONE` or deleting
+    erases: the blob is removed with secure delete, the row stays with ``erased_at``.
+    """
+
+    def __init__(self, engine: sa.Engine, kek_id: str, *, purge: bool = True) -> None:
+        self.engine = engine
+        self.kek_id = kek_id
+        self.purge = purge
+        self._t = _tables()[2]
+
+    # mapping protocol -----------------------------------------------------------------------
+
+    def get(self, subject: str, /) -> bytes | None:
+        return self.get_many([subject]).get(subject)
+
+    def __contains__(self, subject: object, /) -> bool:
+        return isinstance(subject, str) and self.get(subject) is not None
+
+    def __setitem__(self, subject: str, wrapped: bytes, /) -> None:
+        if bytes(wrapped) == TOMBSTONE:
+            self.erase(subject)
+            return
+        if not self.insert_many({subject: bytes(wrapped)}):
+            if not self._revive(subject, bytes(wrapped)):
+                raise CryptoError(
+                    "the subject already has a key (created concurrently); not overwritten",
+                    where=f"subject {subject}",
+                )
+
+    def __delitem__(self, subject: str, /) -> None:
+        self.erase(subject)
+
+    # bulk -----------------------------------------------------------------------------------
+
+    def get_many(self, subjects: Iterable[str]) -> dict[str, bytes]:
+        """Wrapped keys (or TOMBSTONE) of the subjects that have a row."""
+        t = self._t
+        out: dict[str, bytes] = {}
+        subs = list(dict.fromkeys(subjects))
+        with read_connection(self.engine, "reading subject keys") as conn:
+            for chunk in _chunks(subs):
+                rows = conn.execute(
+                    sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id).where(
+                        t.c.subject.in_(chunk)
+                    )
+                )
+                for s, w, kid in rows:
+                    if w is None:
+                        out[s] = TOMBSTONE
+                        continue
+                    if kid != self.kek_id:
+                        raise WrongKeyError(
+                            f"this subject's key is wrapped under KEK {kid}, but the workspace's "
+                            f"KEK is {self.kek_id} (finish `veil keys rewrap` with the old KEK)",
+                            where=f"subject {s}",
+                        )
+                    out[s] = bytes(w)
+        return out
+
+    def insert_many(self, wrapped: dict[str, bytes]) -> set[str]:
+        """Insert keys for subjects that have no row; returns the subjects inserted."""
+        if not wrapped:
+            return set()
+        t = self._t
+        at = now()
+        inserted: set[str] = set()
+        subs = list(wrapped)
+        with write_transaction(self.engine, "storing subject keys") as conn, secure_delete(conn):
+            for chunk in _chunks(subs):
+                taken = set(
+                    conn.execute(sa.select(t.c.subject).where(t.c.subject.in_(chunk))).scalars()
+                )
+                new = [s for s in chunk if s not in taken]
+                if new:
+                    conn.execute(
+                        t.insert(),
+                        [
+                            {"subject": s, "wrapped_key": wrapped[s], "kek_id": self.kek_id,
+                             "created_at": at}
+                            for s in new
+                        ],
+                    )
+                    inserted.update(new)
+        return inserted
+
+    def _revive(self, subject: str, wrapped: bytes) -> bool:
+        """Give an erased subject a new key (`SubjectKeys.create(recreate_erased=True)`)."""
+        t = self._t
+        with write_transaction(self.engine, "storing a subject key") as conn, secure_delete(conn):
+            res = conn.execute(
+                t.update()
+                .where(t.c.subject == subject, t.c.wrapped_key.is_(None))
+                .values(wrapped_key=wrapped, kek_id=self.kek_id, created_at=now())
+            )
+            return bool(res.rowcount)
+
+    def erase(self, subject: str) -> bool:
+        """Erase one subject's key; True if a live key was destroyed."""
+        return subject in self.erase_many([subject])
+
+    def erase_many(self, subjects: Iterable[str]) -> set[str]:
+        """Erase keys (leaving tombstones, also for subjects never seen); returns the subjects
+        whose live key was destroyed. Freed space is zeroed (SQLite) and purged afterwards."""
+        t = self._t
+        subs = list(dict.fromkeys(subjects))
+        at = now()
+        destroyed: set[str] = set()
+        with write_transaction(self.engine, "erasing subject keys") as conn, secure_delete(conn):
+            for chunk in _chunks(subs):
+                rows = dict(
+                    conn.execute(
+                        sa.select(t.c.subject, t.c.wrapped_key).where(t.c.subject.in_(chunk))
+                    ).all()
+                )
+                live = [s for s, w in rows.items() if w is not None]
+                if live:
+                    conn.execute(
+                        t.update()
+                        .where(t.c.subject.in_(live))
+                        .values(wrapped_key=None, kek_id=None, erased_at=at)
+                    )
+                    destroyed.update(live)
+                absent = [s for s in chunk if s not in rows]
+                if absent:  # a tombstone, so no key is silently made for them later
+                    conn.execute(
+                        t.insert(),
+                        [{"subject": s, "wrapped_key": None, "kek_id": None, "created_at": at,
+                          "erased_at": at} for s in absent],
+                    )
+        if self.purge and destroyed:
+            purge_freed_space(self.engine, t.name)
+        return destroyed
+
+    def changed_since(self, since: datetime) -> list[str]:
+        """Subjects erased or re-keyed at or after ``since`` (for other processes' caches)."""
+        t = self._t
+        with read_connection(self.engine, "reading subject key changes") as conn:
+            return list(
+                conn.execute(
+                    sa.select(t.c.subject).where(
+                        sa.or_(t.c.erased_at >= since, t.c.created_at >= since)
+                    )
+                ).scalars()
+            )
+
+    def rewrap_all(self, conn: sa.Connection, old: KEK, new: KEK, aad_for: Any) -> int:
+        """Re-wrap every live subject key from ``old`` to ``new`` inside ``conn``'s transaction."""
+        t = self._t
+        n = 0
+        last = ""
+        while True:
+            rows = conn.execute(
+                sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id)
+                .where(t.c.subject > last, t.c.wrapped_key.is_not(None))
+                .order_by(t.c.subject)
+                .limit(_CHUNK)
+            ).all()
+            if not rows:
+                return n
+            for s, w, kid in rows:
+                if kid == new.kek_id:
+                    continue
+                if kid != old.kek_id:
+                    raise WrongKeyError(
+                        f"a subject key is wrapped under KEK {kid}, neither the current "
+                        f"({old.kek_id}) nor the new one",
+                        where=f"subject {s}",
+                    )
+                aad = aad_for(s)
+                conn.execute(
+                    t.update()
+                    .where(t.c.subject == s)
+                    .values(wrapped_key=new.wrap(old.unwrap(bytes(w), aad), aad),
+                            kek_id=new.kek_id)
+                )
+                n += 1
+            last = rows[-1][0]
+
+
+class StoreSubjectKeys(SubjectKeys):
+    """`SubjectKeys` over `SqlSubjectKeyStore`: batch lookups and creation (two queries per batch
+    of new subjects instead of two per subject) and an erasure check across processes.
+
+    Every ``sync_interval`` seconds (None: never) the first key lookup asks the store which
+    subjects were erased or re-keyed since the last check and drops them from the cache, so a
+    shred made by another process takes effect here within that interval. `sync` does it now.
+    """
+
+    store: SqlSubjectKeyStore
+
+    def __init__(
+        self,
+        kek: KEK,
+        store: SqlSubjectKeyStore,
+        *,
+        cache_size: int = 4096,
+        namespace: str = "veil",
+        sync_interval: float | None = 1.0,
+    ) -> None:
+        super().__init__(kek, store, cache_size=cache_size, namespace=namespace)
+        self.sync_interval = sync_interval
+        self._synced_at = now()
+        self._next_sync = time.monotonic() + (sync_interval or 0.0)
+
+    # cross-process erasure ------------------------------------------------------------------
+
+    def sync(self) -> list[str]:
+        """Drop from the cache every subject erased or re-keyed since the last sync."""
+        with self._lock:
+            started = now()
+            # A margin covers clock skew between writers and commit delays.
+            changed = self.store.changed_since(self._synced_at - timedelta(seconds=5))
+            for s in changed:
+                self._cache.pop(s, None)
+            self._synced_at = started
+            if self.sync_interval is not None:
+                self._next_sync = time.monotonic() + self.sync_interval
+            return changed
+
+    def _maybe_sync(self) -> None:
+        if self.sync_interval is not None and time.monotonic() >= self._next_sync:
+            self.sync()
+
+    def _primitive(self, subject: str, create: bool) -> AESGCM:
+        self._maybe_sync()
+        return super()._primitive(subject, create)
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    def create(self, subject: str, *, recreate_erased: bool = False) -> bool:
+        with self._lock:
+            cur = self.store.get(subject)
+            if cur is not None and (cur != TOMBSTONE or not recreate_erased):
+                if cur == TOMBSTONE:
+                    raise ErasedError("erased", where=f"subject {subject}")
+                return False
+            key = secrets.token_bytes(32)
+            wrapped = self.kek.wrap(key, self._wrap_aad(subject))
+            if cur is None:
+                made = bool(self.store.insert_many({subject: wrapped}))
+            else:
+                made = self.store._revive(subject, wrapped)
+            if made:
+                self._put(subject, AESGCM(key))
+            else:  # someone else was first: use theirs
+                self._cache.pop(subject, None)
+                stored = self.store.get(subject)
+                if stored is None or stored == TOMBSTONE:
+                    raise ErasedError("erased", where=f"subject {subject}")
+                self._put(subject, AESGCM(self.kek.unwrap(stored, self._wrap_aad(subject))))
+            return made
+
+    def shred(self, subject: str) -> bool:
+        return subject in self.shred_many([subject])
+
+    def shred_many(self, subjects: Iterable[str]) -> set[str]:
+        """Erase several subjects in one transaction; returns those whose live key was destroyed."""
+        subs = list(subjects)
+        with self._lock:
+            for s in subs:
+                self._cache.pop(s, None)
+            return self.store.erase_many(subs)
+
+    # batches --------------------------------------------------------------------------------
+
+    def prefetch(self, subjects: Iterable[str], *, create: bool = False) -> None:
+        """Load (and with ``create``, make) the keys of uncached subjects in bulk."""
+        self._maybe_sync()
+        with self._lock:
+            missing = [s for s in dict.fromkeys(subjects) if s not in self._cache]
+            missing = missing[: self.cache_size]
+            if not missing:
+                return
+            found = self.store.get_many(missing)
+            if create:
+                new = [s for s in missing if s not in found]
+                if new:
+                    self.store.insert_many(
+                        {s: self.kek.wrap(secrets.token_bytes(32), self._wrap_aad(s)) for s in new}
+                    )
+                    found.update(self.store.get_many(new))  # ours, or a concurrent winner's
+            for s, w in found.items():
+                if w != TOMBSTONE:
+                    self._put(s, AESGCM(self.kek.unwrap(w, self._wrap_aad(s))))
+
+    def encrypt_many(
+        self, subjects: Sequence[str], plaintexts: Sequence[bytes], associated_data: bytes = b""
+    ) -> list[bytes]:
+        self.prefetch(subjects, create=True)
+        return super().encrypt_many(subjects, plaintexts, associated_data)
+
+    def decrypt_many(
+        self,
+        subjects: Sequence[str],
+        ciphertexts: Sequence[bytes],
+        associated_data: bytes = b"",
+        *,
+        erased: Any = ErasedError,
+    ) -> list[Any]:
+        self.prefetch(subjects)
+        return super().decrypt_many(subjects, ciphertexts, associated_data, erased=erased)

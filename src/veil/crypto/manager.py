@@ -1,0 +1,750 @@
+"""The workspace's key hierarchy: a KEK from ``veil.toml``, wrapped keysets and subject keys in
+the store, every operation recorded.
+
+    KEK (passphrase-protected key file, or an environment secret; a KMS later)
+     ├── keysets (Tink format, wrapped under the KEK; one row per name in ``keysets``)
+     └── subject keys (one random key per data subject; rows of ``subject_keys``)
+
+Configuration (``veil.toml``; ``veil keys init`` writes it)::
+
+    [keys]
+    kek = "passphrase-file"          # or "env"
+    path = "keys/kek.json"           # passphrase-file: the key file, relative to the workspace
+    # variable = "VEIL_KEK"          # env: the variable holding base64 of 32 random bytes
+    # kdf = "argon2id"               # passphrase-file creation: argon2id (default) or scrypt
+    # kdf_params = {iterations = 3, lanes = 4, memory_cost_kib = 65536}
+
+The passphrase comes from ``VEIL_KEK_PASSPHRASE``, else a prompt on a terminal. Without a
+``[keys]`` table the KEK is ``env`` when ``VEIL_KEK`` is set, else ``keys/kek.json`` if it exists.
+
+`KeyManager(workspace)` does ``init`` / ``list`` / ``rotate`` / ``rewrap`` / ``disable`` /
+``enable`` / ``destroy`` and is a `veil.crypto.aead.KeyProvider` (``keyset(name)``); unwrapped
+keysets and opened KEKs are cached per process (a keyset's cache entry is checked against its
+version in the store, so another process's rotation is seen on the next call).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import sys
+import threading
+import tomllib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from veil.crypto import _tink_proto as pb
+from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
+from veil.crypto.kek import ARGON2ID_DEFAULT, KEK, SCRYPT_DEFAULT, EnvKEK, PassphraseFileKEK
+from veil.crypto.keyset import Keyset, Kind, decrypt_keyset, encrypt_keyset
+from veil.crypto.keystore import (
+    SqlSubjectKeyStore,
+    StoreSubjectKeys,
+    now,
+    purge_freed_space,
+    read_connection,
+    record_event,
+    secure_delete,
+    write_transaction,
+)
+from veil.crypto.subject_keys import SubjectKeys
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.store.workspace import Workspace
+
+__all__ = [
+    "DEFAULT_KEK_PATH",
+    "OUTPUT_KEYSET",
+    "PASSPHRASE_ENV",
+    "KeyManager",
+    "KeysConfig",
+    "KeysetInfo",
+    "keyset_associated_data",
+    "write_keys_config",
+]
+
+PASSPHRASE_ENV = "VEIL_KEK_PASSPHRASE"
+DEFAULT_KEK_PATH = "keys/kek.json"
+DEFAULT_KEK_VAR = "VEIL_KEK"
+#: The streaming keyset run outputs and `veil encrypt` use unless told otherwise.
+OUTPUT_KEYSET = "output"
+SUBJECT_NAMESPACE = "veil"
+KINDS: tuple[Kind, ...] = ("streaming", "aead", "daead")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+Passphrase = str | bytes | Callable[[bool], str | bytes] | None
+Status = Literal["ENABLED", "DISABLED", "DESTROYED"]
+
+
+def keyset_associated_data(name: str) -> bytes:
+    """What a stored keyset is bound to: its wrapped blob cannot be moved to another name."""
+    return b"veil:keyset:" + name.encode("utf-8")
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise KeysetError(
+            f"invalid keyset name {name!r} (letters, digits, _ . -; at most 128 characters)"
+        )
+    return name
+
+
+def _default_actor() -> str:
+    env = os.environ.get("VEIL_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    """The ``[keys]`` table of ``veil.toml``: which KEK provider and where it is."""
+
+    kek: Literal["passphrase-file", "env"]
+    path: Path | None = None
+    variable: str = DEFAULT_KEK_VAR
+    kdf: str = "argon2id"
+    kdf_params: dict[str, int] | None = None
+    explicit: bool = True  # False when inferred (no [keys] table)
+
+    @classmethod
+    def from_workspace(cls, root: Path) -> KeysConfig | None:
+        cfg_path = root / "veil.toml"
+        try:
+            doc = tomllib.loads(cfg_path.read_text("utf-8"))
+        except FileNotFoundError:
+            doc = {}
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise CryptoError(f"invalid workspace config: {exc}", where=str(cfg_path)) from None
+        keys = doc.get("keys")
+        if keys is None:
+            if os.environ.get(DEFAULT_KEK_VAR):
+                return cls("env", variable=DEFAULT_KEK_VAR, explicit=False)
+            if (root / DEFAULT_KEK_PATH).is_file():
+                return cls("passphrase-file", path=root / DEFAULT_KEK_PATH, explicit=False)
+            return None
+        where = f"{cfg_path} [keys]"
+        if not isinstance(keys, dict):
+            raise CryptoError("[keys] must be a table", where=str(cfg_path))
+        unknown = sorted(set(keys) - {"kek", "path", "variable", "kdf", "kdf_params"})
+        if unknown:
+            raise CryptoError(f"unknown setting(s) {', '.join(unknown)}", where=where)
+        kind = keys.get("kek", "passphrase-file")
+        if kind == "passphrase-file":
+            p = Path(str(keys.get("path", DEFAULT_KEK_PATH)))
+            kdf = str(keys.get("kdf", "argon2id"))
+            params = keys.get("kdf_params")
+            if params is not None and not (
+                isinstance(params, dict) and all(isinstance(v, int) for v in params.values())
+            ):
+                raise CryptoError("kdf_params must be a table of integers", where=where)
+            return cls("passphrase-file", path=p if p.is_absolute() else root / p, kdf=kdf,
+                       kdf_params=params)
+        if kind == "env":
+            var = keys.get("variable", DEFAULT_KEK_VAR)
+            if not isinstance(var, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var):
+                raise CryptoError(f"variable {var!r} is not an environment variable name",
+                                  where=where)
+            return cls("env", variable=var)
+        raise CryptoError(f"kek = {kind!r}: use \"passphrase-file\" or \"env\"", where=where)
+
+    def describe(self) -> str:
+        if self.kek == "env":
+            return f"env {self.variable}"
+        return f"passphrase-file {self.path}"
+
+    def toml_table(self, root: Path) -> dict[str, Any]:
+        if self.kek == "env":
+            return {"kek": "env", "variable": self.variable}
+        assert self.path is not None
+        try:
+            rel: Path | str = self.path.resolve().relative_to(root.resolve())
+        except ValueError:
+            rel = self.path
+        out: dict[str, Any] = {"kek": "passphrase-file", "path": Path(rel).as_posix()}
+        if self.kdf != "argon2id":
+            out["kdf"] = self.kdf
+        if self.kdf_params:
+            out["kdf_params"] = dict(self.kdf_params)
+        return out
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    return json.dumps(str(v), ensure_ascii=False)  # a valid TOML basic string
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[")
+_KEYS_HEADER = re.compile(r"^\s*\[\s*keys\s*\]\s*(#.*)?$")
+
+
+def write_keys_config(root: Path, table: dict[str, Any]) -> Path:
+    """Replace (or add) the ``[keys]`` table of ``root/veil.toml``, atomically."""
+    cfg_path = root / "veil.toml"
+    try:
+        text = cfg_path.read_text("utf-8")
+    except FileNotFoundError:
+        text = ""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if _KEYS_HEADER.match(line):
+            skipping = True
+            continue
+        if skipping and _TABLE_HEADER.match(line):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", "[keys]", "# The key-encryption key (KEK) that wraps this workspace's keys."]
+    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    new = "\n".join(out).lstrip("\n") + "\n"
+    tomllib.loads(new)  # never write a config we cannot read back
+    tmp = cfg_path.with_name(f".veil.toml.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_text(new, "utf-8")
+        os.replace(tmp, cfg_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return cfg_path
+
+
+# --------------------------------------------------------------------------------------------
+# KEK loading (cached per process)
+
+
+_PROCESS_SECRET = secrets.token_bytes(32)
+_KEK_CACHE: dict[tuple[str, ...], KEK] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _get_passphrase(source: Passphrase, confirm: bool) -> str | bytes:
+    if source is not None and not callable(source):
+        return source
+    if callable(source):
+        return source(confirm)
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if sys.stdin is not None and sys.stdin.isatty():
+        pw = getpass.getpass("KEK passphrase: ")
+        if confirm and getpass.getpass("Repeat the passphrase: ") != pw:
+            raise CryptoError("the passphrases do not match")
+        return pw
+    raise KeyMissingError(
+        f"the key file needs its passphrase: set {PASSPHRASE_ENV} (or run on a terminal)"
+    )
+
+
+def load_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
+    """Open the configured KEK (a wrong passphrase raises `WrongKeyError`)."""
+    if cfg.kek == "env":
+        return EnvKEK(cfg.variable)
+    assert cfg.path is not None
+    path = os.path.realpath(cfg.path)
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read(1 << 20)).hexdigest()
+    except FileNotFoundError:
+        raise KeyMissingError(
+            "key file not found (run `veil keys init`, or fix [keys] path in veil.toml)",
+            where=str(cfg.path),
+        ) from None
+    pw = _get_passphrase(passphrase, confirm=False)
+    pw_b = pw.encode("utf-8") if isinstance(pw, str) else bytes(pw)
+    tag = hmac.new(_PROCESS_SECRET, pw_b, hashlib.sha256).hexdigest()
+    key = ("file", path, digest, tag)
+    with _CACHE_LOCK:
+        hit = _KEK_CACHE.get(key)
+    if hit is not None:
+        return hit
+    kek = PassphraseFileKEK.open(path, pw)
+    with _CACHE_LOCK:
+        _KEK_CACHE[key] = kek
+    return kek
+
+
+def create_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
+    """Make a new KEK as ``cfg`` describes (a new key file; an env KEK must already be set)."""
+    if cfg.kek == "env":
+        return EnvKEK(cfg.variable)
+    assert cfg.path is not None
+    cfg.path.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.kdf not in ("argon2id", "scrypt"):
+        raise CryptoError(f"unknown KDF {cfg.kdf!r} (argon2id or scrypt)")
+    params = cfg.kdf_params or (ARGON2ID_DEFAULT if cfg.kdf == "argon2id" else SCRYPT_DEFAULT)
+    return PassphraseFileKEK.create(
+        cfg.path, _get_passphrase(passphrase, confirm=True), kdf=cfg.kdf, kdf_params=params
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# keyset descriptions
+
+
+@dataclass(frozen=True)
+class KeysetInfo:
+    """A stored keyset, described without secrets."""
+
+    name: str
+    kind: str
+    purpose: str
+    status: Status
+    kek_id: str | None
+    primary_key_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    keys: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "purpose": self.purpose, "status": self.status,
+            "kek_id": self.kek_id, "primary_key_id": self.primary_key_id, "version": self.version,
+            "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
+            "keys": self.keys,
+        }
+
+
+def _utc(t: datetime) -> datetime:
+    """Times come back naive from SQLite (stored as UTC) and aware from PostgreSQL."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else _utc(t).isoformat().replace("+00:00", "Z")
+
+
+_STATUS_NAME = {v: k for k, v in pb.STATUS.items()}
+_PREFIX_NAME = {v: k for k, v in pb.PREFIX.items()}
+
+
+def _keys_of(blob: bytes | None) -> list[dict[str, Any]]:
+    """The cleartext KeysetInfo that Tink's EncryptedKeyset carries beside the ciphertext."""
+    if blob is None:
+        return []
+    msg = pb.EncryptedKeyset()
+    try:
+        msg.ParseFromString(bytes(blob))
+    except Exception:
+        raise KeysetError("stored keyset is not an EncryptedKeyset (damaged store)") from None
+    info = msg.keyset_info
+    return [
+        {
+            "key_id": k.key_id,
+            "status": _STATUS_NAME.get(k.status, str(k.status)),
+            "primary": k.key_id == info.primary_key_id,
+            "type_url": k.type_url,
+            "output_prefix": _PREFIX_NAME.get(k.output_prefix_type, str(k.output_prefix_type)),
+        }
+        for k in info.key_info
+    ]
+
+
+def _info(row: Any) -> KeysetInfo:
+    return KeysetInfo(
+        name=row.name, kind=row.kind, purpose=row.purpose or "", status=row.status,
+        kek_id=row.kek_id, primary_key_id=row.primary_key_id, version=row.version,
+        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        keys=_keys_of(row.encrypted_keyset),
+    )
+
+
+_KEYSET_CACHE: OrderedDict[tuple[str, str], tuple[int, str, Keyset]] = OrderedDict()
+_KEYSET_CACHE_SIZE = 256
+
+
+def _cache_get(url: str, name: str, version: int, kek_id: str) -> Keyset | None:
+    with _CACHE_LOCK:
+        hit = _KEYSET_CACHE.get((url, name))
+        if hit is not None and hit[0] == version and hit[1] == kek_id:
+            _KEYSET_CACHE.move_to_end((url, name))
+            return hit[2]
+    return None
+
+
+def _cache_put(url: str, name: str, version: int, kek_id: str, ks: Keyset) -> None:
+    with _CACHE_LOCK:
+        _KEYSET_CACHE[(url, name)] = (version, kek_id, ks)
+        _KEYSET_CACHE.move_to_end((url, name))
+        while len(_KEYSET_CACHE) > _KEYSET_CACHE_SIZE:
+            _KEYSET_CACHE.popitem(last=False)
+
+
+def _cache_drop(url: str, name: str | None = None) -> None:
+    with _CACHE_LOCK:
+        for k in [k for k in _KEYSET_CACHE if k[0] == url and (name is None or k[1] == name)]:
+            del _KEYSET_CACHE[k]
+
+
+# --------------------------------------------------------------------------------------------
+# the manager
+
+
+class KeyManager:
+    """Keys of one workspace. Cheap to create; the KEK is opened on first need.
+
+    ``kek`` overrides the configured KEK (tests, a KMS client); ``passphrase`` is the key file's
+    passphrase, or a callable ``(confirm: bool) -> str`` asked when it is needed; ``on_event`` is
+    called with each recorded key event after its transaction commits (e.g. to copy it into the
+    audit log).
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        kek: KEK | None = None,
+        passphrase: Passphrase = None,
+        actor: str | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self._kek = kek
+        self._passphrase = passphrase
+        self.actor = actor or _default_actor()
+        self.on_event = on_event
+        self._t = _tables()
+
+    # infrastructure -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.workspace.engine
+
+    @property
+    def _url(self) -> str:
+        return str(self.workspace.database_url)
+
+    def config(self) -> KeysConfig | None:
+        return KeysConfig.from_workspace(Path(self.workspace.root))
+
+    @property
+    def kek(self) -> KEK:
+        """The workspace's KEK, opened on first use (may ask for the passphrase)."""
+        if self._kek is None:
+            cfg = self.config()
+            if cfg is None:
+                raise KeyMissingError(
+                    "this workspace has no key-encryption key yet: run `veil keys init`"
+                )
+            self._kek = load_kek(cfg, self._passphrase)
+        return self._kek
+
+    def setup_kek(
+        self,
+        kek: Literal["passphrase-file", "env"] = "passphrase-file",
+        *,
+        path: str | Path = DEFAULT_KEK_PATH,
+        variable: str = DEFAULT_KEK_VAR,
+        kdf: str = "argon2id",
+        kdf_params: dict[str, int] | None = None,
+    ) -> KEK:
+        """Create the workspace's KEK and write ``[keys]`` into ``veil.toml``.
+
+        Refused when a KEK is already configured (use `rewrap` to change it)."""
+        root = Path(self.workspace.root)
+        cur = self.config()
+        if cur is not None and (cur.explicit or cur.kek == "passphrase-file"):
+            raise CryptoError(
+                f"this workspace already has a KEK ({cur.describe()}); "
+                "`veil keys rewrap` changes it"
+            )
+        p = Path(path)
+        cfg = KeysConfig(kek, path=p if p.is_absolute() else root / p, variable=variable,
+                         kdf=kdf, kdf_params=kdf_params)
+        new = create_kek(cfg, self._passphrase)
+        write_keys_config(root, cfg.toml_table(root))
+        self._kek = new
+        self._record("kek-create", kek_id=new.kek_id, detail={"provider": cfg.kek})
+        return new
+
+    def _record(self, op: str, **kw: Any) -> None:
+        """Record one event in its own transaction (when no other write happens)."""
+        with write_transaction(self.engine, "recording a key event") as conn:
+            row = record_event(conn, self.actor, op, **kw)
+        self._notify([row])
+
+    def _notify(self, rows: list[dict[str, Any]]) -> None:
+        if self.on_event is None:
+            return
+        for r in rows:
+            self.on_event({**r, "time": _iso(r["time"])})
+
+    def _row(self, conn: sa.Connection, name: str, *, lock: bool = False) -> Any:
+        keysets = self._t[0]
+        q = sa.select(keysets).where(keysets.c.name == name)
+        if lock and conn.dialect.name != "sqlite":
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            raise KeyMissingError(f"no keyset named {name!r} (`veil keys list` shows them)")
+        return row
+
+    def _unwrap(self, row: Any) -> Keyset:
+        if row.status == "DESTROYED" or row.encrypted_keyset is None:
+            raise KeyMissingError(f"keyset {row.name!r} was destroyed")
+        kek = self.kek
+        if row.kek_id != kek.kek_id:
+            raise WrongKeyError(
+                f"keyset {row.name!r} is wrapped under KEK {row.kek_id}, but the workspace's KEK "
+                f"is {kek.kek_id} (wrong key file, or an unfinished `veil keys rewrap`)"
+            )
+        return decrypt_keyset(bytes(row.encrypted_keyset), kek,
+                              keyset_associated_data(row.name))
+
+    def _wrap(self, name: str, ks: Keyset) -> bytes:
+        return encrypt_keyset(ks, self.kek, keyset_associated_data(name))
+
+    # KeyProvider ----------------------------------------------------------------------------
+
+    def keyset(self, name: str) -> Keyset:
+        """The enabled keyset ``name`` (KeyProvider). Disabled or destroyed: `KeyMissingError`."""
+        with read_connection(self.engine, "reading a keyset") as conn:
+            row = self._row(conn, name)
+        if row.status == "DISABLED":
+            raise KeyMissingError(
+                f"keyset {name!r} is disabled (`veil keys enable {name}` re-enables it)"
+            )
+        if row.status == "DESTROYED" or row.encrypted_keyset is None:
+            raise KeyMissingError(f"keyset {name!r} was destroyed")
+        hit = _cache_get(self._url, name, row.version, row.kek_id)
+        if hit is not None:
+            return hit
+        ks = self._unwrap(row)
+        _cache_put(self._url, name, row.version, row.kek_id, ks)
+        return ks
+
+    def ensure(self, name: str, kind: Kind = "streaming", purpose: str = "") -> Keyset:
+        """The keyset ``name``, created (and recorded) first if the store has none."""
+        try:
+            return self.keyset(name)
+        except KeyMissingError:
+            if self.exists(name):
+                raise
+        try:
+            self.init(name, kind, purpose)
+        except KeysetError:
+            if not self.exists(name):  # not a lost creation race
+                raise
+        return self.keyset(name)
+
+    # operations -----------------------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        keysets = self._t[0]
+        with read_connection(self.engine, "reading keysets") as conn:
+            return conn.execute(
+                sa.select(keysets.c.name).where(keysets.c.name == name)
+            ).first() is not None
+
+    def init(self, name: str, kind: Kind = "streaming", purpose: str = "",
+             **params: int) -> KeysetInfo:
+        """Create keyset ``name`` with one fresh key (``params``: see `Keyset.generate`)."""
+        _check_name(name)
+        if kind not in KINDS:
+            raise KeysetError(f"unknown key kind {kind!r} ({', '.join(KINDS)})")
+        ks = Keyset.generate(kind, **params)
+        kek = self.kek
+        keysets = self._t[0]
+        at = now()
+        with write_transaction(self.engine, "creating a keyset") as conn:
+            if conn.execute(sa.select(keysets.c.name).where(keysets.c.name == name)).first():
+                raise KeysetError(f"keyset {name!r} already exists (`veil keys rotate` adds a key)")
+            conn.execute(keysets.insert().values(
+                name=name, kind=kind, purpose=purpose[:255], status="ENABLED",
+                encrypted_keyset=self._wrap(name, ks), kek_id=kek.kek_id,
+                primary_key_id=ks.primary_key_id, version=1, created_at=at, updated_at=at))
+            ev = record_event(conn, self.actor, "init", keyset=name, key_id=ks.primary_key_id,
+                              kek_id=kek.kek_id, detail={"kind": kind, "purpose": purpose},
+                              at=at)
+        self._notify([ev])
+        return self.info(name)
+
+    def list(self) -> list[KeysetInfo]:
+        """All keysets, by name (no KEK needed: the key list is stored in clear beside the
+        wrapped keyset, as in Tink's EncryptedKeyset)."""
+        keysets = self._t[0]
+        with read_connection(self.engine, "listing keysets") as conn:
+            rows = conn.execute(sa.select(keysets).order_by(keysets.c.name)).all()
+        return [_info(r) for r in rows]
+
+    def info(self, name: str) -> KeysetInfo:
+        with read_connection(self.engine, "reading a keyset") as conn:
+            return _info(self._row(conn, name))
+
+    def _modify(self, name: str, op: str, change: Callable[[Keyset], Keyset],
+                key_id: Callable[[Keyset], int | None], detail: dict[str, Any] | None = None,
+                ) -> KeysetInfo:
+        """Read-modify-write of one keyset under a write lock, with its event."""
+        keysets = self._t[0]
+        _ = self.kek  # open it (maybe asking for the passphrase) before taking the write lock
+        with write_transaction(self.engine, f"{op} keyset") as conn:
+            row = self._row(conn, name, lock=True)
+            if row.status == "DESTROYED":
+                raise KeyMissingError(f"keyset {name!r} was destroyed")
+            new = change(self._unwrap(row))
+            at = now()
+            with secure_delete(conn):  # the previous blob's bytes are zeroed on SQLite
+                conn.execute(keysets.update().where(keysets.c.name == name).values(
+                    encrypted_keyset=self._wrap(name, new), kek_id=self.kek.kek_id,
+                    primary_key_id=new.primary_key_id, version=row.version + 1, updated_at=at))
+            ev = record_event(conn, self.actor, op, keyset=name, key_id=key_id(new),
+                              kek_id=self.kek.kek_id, detail=detail, at=at)
+        _cache_drop(self._url, name)
+        self._notify([ev])
+        return self.info(name)
+
+    def rotate(self, name: str) -> KeysetInfo:
+        """Add a fresh key and make it the primary; older keys keep decrypting."""
+        return self._modify(name, "rotate", lambda ks: ks.rotate(), lambda ks: ks.primary_key_id)
+
+    def _set_status(self, name: str, status: Status, key_id: int | None) -> KeysetInfo:
+        op = {"ENABLED": "enable", "DISABLED": "disable", "DESTROYED": "destroy"}[status]
+        if key_id is not None:
+            def change(ks: Keyset) -> Keyset:
+                if key_id == ks.primary_key_id and status != "ENABLED":
+                    raise KeysetError(
+                        f"key {key_id} is the primary of {name!r}: rotate first, then "
+                        f"{op} the old key"
+                    )
+                return ks.with_status(key_id, status)
+
+            return self._modify(name, op, change, lambda ks: key_id)
+        # the whole keyset
+        keysets = self._t[0]
+        with write_transaction(self.engine, f"{op} keyset") as conn:
+            row = self._row(conn, name, lock=True)
+            if row.status == "DESTROYED":
+                raise KeyMissingError(f"keyset {name!r} was destroyed")
+            at = now()
+            values: dict[str, Any] = {"status": status, "version": row.version + 1,
+                                      "updated_at": at}
+            if status == "DESTROYED":
+                values.update(encrypted_keyset=None)
+            with secure_delete(conn):
+                conn.execute(keysets.update().where(keysets.c.name == name).values(**values))
+            ev = record_event(conn, self.actor, op, keyset=name, kek_id=row.kek_id, at=at)
+        _cache_drop(self._url, name)
+        if status == "DESTROYED":
+            purge_freed_space(self.engine, keysets.name)
+        self._notify([ev])
+        return self.info(name)
+
+    def disable(self, name: str, key_id: int | None = None) -> KeysetInfo:
+        """Disable one key (it stops decrypting) or the whole keyset (reversible)."""
+        return self._set_status(name, "DISABLED", key_id)
+
+    def enable(self, name: str, key_id: int | None = None) -> KeysetInfo:
+        return self._set_status(name, "ENABLED", key_id)
+
+    def destroy(self, name: str, key_id: int | None = None) -> KeysetInfo:
+        """Destroy one key's material, or the whole keyset: irreversible; whatever was encrypted
+        under it is unreadable from then on."""
+        return self._set_status(name, "DESTROYED", key_id)
+
+    def rewrap(self, new_kek: KEK) -> dict[str, int]:
+        """KEK rotation: re-wrap every keyset and subject key under ``new_kek`` in one
+        transaction, without touching any data encrypted under them. Afterwards this manager
+        uses ``new_kek`` (the caller points ``veil.toml`` at it: `veil keys rewrap` does)."""
+        old = self.kek
+        if new_kek.kek_id == old.kek_id:
+            raise CryptoError("the new KEK is the current KEK")
+        keysets, _, _ = self._t
+        sk_store = SqlSubjectKeyStore(self.engine, old.kek_id)
+        aad_for = SubjectKeys(old, namespace=SUBJECT_NAMESPACE)._wrap_aad
+        events = []
+        n_keysets = 0
+        with write_transaction(self.engine, "re-wrapping keys") as conn:
+            q = sa.select(keysets).order_by(keysets.c.name)
+            if conn.dialect.name != "sqlite":
+                q = q.with_for_update()
+            with secure_delete(conn):
+                for row in conn.execute(q).all():
+                    if row.encrypted_keyset is None or row.kek_id == new_kek.kek_id:
+                        continue
+                    ks = self._unwrap(row)
+                    at = now()
+                    conn.execute(keysets.update().where(keysets.c.name == row.name).values(
+                        encrypted_keyset=encrypt_keyset(ks, new_kek,
+                                                        keyset_associated_data(row.name)),
+                        kek_id=new_kek.kek_id, version=row.version + 1, updated_at=at))
+                    events.append(record_event(conn, self.actor, "rewrap", keyset=row.name,
+                                               kek_id=new_kek.kek_id,
+                                               detail={"from_kek": old.kek_id}, at=at))
+                    n_keysets += 1
+                n_subjects = sk_store.rewrap_all(conn, old, new_kek, aad_for)
+            events.append(record_event(
+                conn, self.actor, "kek-rotate", kek_id=new_kek.kek_id,
+                detail={"from_kek": old.kek_id, "keysets": n_keysets,
+                        "subject_keys": n_subjects}))
+        self._kek = new_kek
+        _cache_drop(self._url)
+        purge_freed_space(self.engine, keysets.name)
+        self._notify(events)
+        return {"keysets": n_keysets, "subject_keys": n_subjects}
+
+    def events(self, keyset: str | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
+        """Recorded key operations, newest first."""
+        _, key_events, _ = self._t
+        q = sa.select(key_events).order_by(key_events.c.id.desc())
+        if keyset is not None:
+            q = q.where(key_events.c.keyset == keyset)
+        if limit is not None:
+            q = q.limit(limit)
+        with read_connection(self.engine, "reading key events") as conn:
+            rows = conn.execute(q).all()
+        return [
+            {"id": r.id, "time": _iso(r.time), "actor": r.actor, "op": r.op, "keyset": r.keyset,
+             "key_id": r.key_id, "kek_id": r.kek_id,
+             "detail": json.loads(r.detail) if r.detail else None}
+            for r in rows
+        ]
+
+    # subject keys ---------------------------------------------------------------------------
+
+    def subject_keys(self, *, cache_size: int = 4096,
+                     sync_interval: float | None = 1.0) -> StoreSubjectKeys:
+        """Per-subject keys in this workspace's store (crypto-shredding)."""
+        kek = self.kek
+        store = SqlSubjectKeyStore(self.engine, kek.kek_id)
+        return StoreSubjectKeys(kek, store, cache_size=cache_size,
+                                namespace=SUBJECT_NAMESPACE, sync_interval=sync_interval)
+
+    def shred_subjects(self, subjects: list[str]) -> set[str]:
+        """Erase subjects' keys (no KEK needed) and record one event; returns those whose live
+        key was destroyed. Caches in other processes notice within their sync interval."""
+        store = SqlSubjectKeyStore(self.engine, kek_id="")
+        destroyed = store.erase_many(subjects)
+        self._record("subject-shred",
+                     detail={"subjects": len(subjects), "keys_destroyed": len(destroyed)})
+        return destroyed
+
+
+def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
+    from veil.store.schema import key_events, keysets, subject_keys
+
+    return keysets, key_events, subject_keys
