@@ -212,6 +212,9 @@ class Policy(_Strict):
     controller: Controller
     security_measures: list[str] = []
     categories: dict[Ident, CategoryDef] = {}
+    # User recognizers for discovery (regex + optional validator + context words); their
+    # shape is checked by the discovery layer when the policy is checked.
+    recognizers: list[dict[str, Any]] = []
     datasets: dict[Ident, Dataset]
     purposes: dict[Ident, Purpose]
 
