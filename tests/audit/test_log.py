@@ -47,6 +47,11 @@ from veil.store.workspace import Workspace
 def test_append_heads_and_proofs(audit_log: AuditLog, make_event, tmp_path: Path) -> None:
     log = audit_log
     assert log.head().size == 0 and log.head().root == root_from_leaves([])
+    assert log.verify().size == 0
+    empty = log.sign_head()
+    assert (empty.size, empty.root) == (0, root_from_leaves([]))
+    with pytest.raises(AuditError, match="no event at index 0"):
+        log.prove(0, head=empty)
     events = [make_event(i) for i in range(37)]
     heads = []
     for lo, hi in ((0, 1), (1, 8), (8, 20), (20, 21), (21, 37)):
@@ -54,7 +59,7 @@ def test_append_heads_and_proofs(audit_log: AuditLog, make_event, tmp_path: Path
         heads.append(log.sign_head())
     datas = [e.canonical_bytes() for e in events]
     assert log.head().root == root_from_leaves(datas)
-    assert [h.size for h in log.heads()] == [1, 8, 20, 21, 37]
+    assert [h.size for h in log.heads()] == [0, 1, 8, 20, 21, 37]
 
     # the store's proofs equal those of the in-memory reference, and verify
     ref = MemoryNodeStore()
@@ -90,7 +95,7 @@ def test_append_heads_and_proofs(audit_log: AuditLog, make_event, tmp_path: Path
         log.inclusion_proof(0, 38)
 
     report = log.verify()
-    assert (report.size, report.heads_checked, report.latest_signed_size) == (37, 5, 37)
+    assert (report.size, report.heads_checked, report.latest_signed_size) == (37, 6, 37)
     assert report.nodes_checked == 2 * 37 - (37).bit_count()
 
 

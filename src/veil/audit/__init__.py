@@ -1,8 +1,12 @@
 """The tamper-evident audit log: RFC 6962 Merkle tree, canonical events, signed tree heads, proofs.
 
-This package is the store-independent core. The layout a store must hold is described in
-:mod:`veil.audit.merkle` (one row per perfect subtree: ``(level, index) -> 32-byte hash``).
+The modules imported here are the store-independent core. The layout a store must hold is
+described in :mod:`veil.audit.merkle` (one row per perfect subtree: ``(level, index) -> 32-byte
+hash``). The log in the workspace's store is :class:`veil.audit.log.AuditLog` (also available as
+``veil.audit.AuditLog``, imported on first use so that the core does not load the store).
 """
+
+from typing import Any
 
 from veil.audit.event import AuditEvent, canonical_json
 from veil.audit.heads import (
@@ -45,10 +49,23 @@ from veil.audit.proofs import (
     write_proof_file,
 )
 
+_LAZY = {"AuditLog", "AuditVerifyError", "verify_export"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from veil.audit import log
+
+        return getattr(log, name)
+    raise AttributeError(f"module 'veil.audit' has no attribute {name!r}")
+
+
 __all__ = [
     "PROOF_FORMAT",
     "AppendResult",
     "AuditEvent",
+    "AuditLog",
+    "AuditVerifyError",
     "CompactRange",
     "MemoryNodeStore",
     "NodeID",
@@ -77,6 +94,7 @@ __all__ = [
     "sign_tree_head",
     "verifier_key",
     "verify_consistency",
+    "verify_export",
     "verify_inclusion",
     "verify_proof_file",
     "verify_tree_head",

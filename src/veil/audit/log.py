@@ -269,7 +269,8 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _write(self, doing: str) -> Iterator[sa.Connection]:
-        """A serialized, durable write transaction (SQLite: BEGIN IMMEDIATE + synchronous=FULL)."""
+        """A durable write transaction (SQLite: BEGIN IMMEDIATE, which serializes writers, and
+        synchronous=FULL; PostgreSQL: row locks and unique keys do the serializing)."""
         try:
             conn = self.engine.connect()
         except sa.exc.DBAPIError as exc:

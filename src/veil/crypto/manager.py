@@ -504,15 +504,19 @@ class KeyManager:
             raise KeyMissingError(f"no keyset named {name!r} (`veil keys list` shows them)")
         return row
 
-    def _unwrap(self, row: Any) -> Keyset:
-        if row.status == "DESTROYED" or row.encrypted_keyset is None:
-            raise KeyMissingError(f"keyset {row.name!r} was destroyed")
+    def _check_kek(self, row: Any) -> KEK:
         kek = self.kek
         if row.kek_id != kek.kek_id:
             raise WrongKeyError(
                 f"keyset {row.name!r} is wrapped under KEK {row.kek_id}, but the workspace's KEK "
                 f"is {kek.kek_id} (wrong key file, or an unfinished `veil keys rewrap`)"
             )
+        return kek
+
+    def _unwrap(self, row: Any) -> Keyset:
+        if row.status == "DESTROYED" or row.encrypted_keyset is None:
+            raise KeyMissingError(f"keyset {row.name!r} was destroyed")
+        kek = self._check_kek(row)
         return decrypt_keyset(bytes(row.encrypted_keyset), kek,
                               keyset_associated_data(row.name))
 
@@ -531,6 +535,7 @@ class KeyManager:
             )
         if row.status == "DESTROYED" or row.encrypted_keyset is None:
             raise KeyMissingError(f"keyset {name!r} was destroyed")
+        self._check_kek(row)  # the cache serves only holders of the row's KEK
         hit = _cache_get(self._url, name, row.version, row.kek_id)
         if hit is not None:
             return hit

@@ -1,0 +1,388 @@
+"""`veil keys ...`, `veil encrypt` and `veil decrypt`: the workspace's keys and encrypted files.
+
+The main app calls ``register(app)``, which adds the ``keys`` group and the two file commands.
+Every command calls the library (`veil.crypto.manager.KeyManager`, `veil.crypto.streaming`) and
+prints its result; key and ciphertext problems are ``CryptoError`` (exit code 7), printed as one
+line that names what is wrong (wrong passphrase, missing or destroyed key, not a ciphertext,
+tampered or truncated ciphertext). A failed decryption leaves no output file.
+
+The KEK passphrase comes from ``VEIL_KEK_PASSPHRASE``, else a prompt on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from veil.errors import CryptoError, VeilError
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+keys_app = typer.Typer(
+    help="Keys: the key-encryption key (KEK) and the keysets wrapped under it in the store.\n\n"
+    "Example: veil keys init",
+    no_args_is_help=True,
+)
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
+                 "nearest folder up with veil.toml)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+KeyIdOpt = Annotated[
+    Optional[int],
+    typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
+]
+NEW_PASSPHRASE_ENV = "VEIL_KEK_NEW_PASSPHRASE"
+
+
+def _prompter(env: str, label: str):  # type: ignore[no-untyped-def]
+    """A passphrase source: the variable, else a prompt on a terminal, else a clear error."""
+
+    def get(confirm: bool) -> str:
+        value = os.environ.get(env)
+        if value:
+            return value
+        if sys.stdin.isatty():
+            return str(typer.prompt(label, hide_input=True, confirmation_prompt=confirm))
+        from veil.crypto.errors import KeyMissingError
+
+        raise KeyMissingError(f"no passphrase: set {env} (or run on a terminal)")
+
+    return get
+
+
+def _manager(workspace: Path | None):  # type: ignore[no-untyped-def]
+    from veil.crypto.manager import PASSPHRASE_ENV, KeyManager
+    from veil.store.workspace import Workspace
+
+    ws = Workspace.find(workspace).ready()
+    return ws, KeyManager(ws, passphrase=_prompter(PASSPHRASE_ENV, "KEK passphrase"))
+
+
+def _keys_cell(keys: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{k['key_id']}{'*' if k['primary'] else ''}"
+        + ("" if k["status"] == "ENABLED" else f" ({k['status'].lower()})")
+        for k in keys
+    ) or "-"
+
+
+# -- keys ----------------------------------------------------------------------------------------
+@keys_app.command("init")
+def keys_init(
+    name: Annotated[Optional[str], typer.Argument(help="Keyset to create (default: 'output', "
+                                                  "the streaming keyset for files at rest).")] = None,
+    kind: Annotated[str, typer.Option(help="streaming (files), aead (fields) or daead "
+                                      "(deterministic tokens).")] = "streaming",
+    purpose: Annotated[str, typer.Option(help="What the keyset is for (shown by `list`).")] = "",
+    kek: Annotated[str, typer.Option("--kek", help="KEK provider when the workspace has none "
+                                     "yet: passphrase-file or env.")] = "passphrase-file",
+    kek_path: Annotated[str, typer.Option(help="Key file for a passphrase-file KEK (relative to "
+                                          "the workspace).")] = "keys/kek.json",
+    kek_var: Annotated[str, typer.Option(help="Variable holding an env KEK (base64 of 32 "
+                                         "bytes).")] = "VEIL_KEK",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Set up the workspace's KEK (first time) and create a keyset.
+
+    The first run creates the KEK (a key file protected by a passphrase, asked twice or taken from
+    VEIL_KEK_PASSPHRASE) and records it in veil.toml [keys].
+
+    Example: VEIL_KEK_PASSPHRASE=... veil keys init
+    """
+    from veil.crypto.manager import OUTPUT_KEYSET
+
+    if kek not in ("passphrase-file", "env"):
+        raise CryptoError(f"--kek {kek!r}: use passphrase-file or env")
+    ws, km = _manager(workspace)
+    with ws:
+        made_kek = False
+        if km.config() is None:
+            new = km.setup_kek(kek, path=kek_path, variable=kek_var)  # type: ignore[arg-type]
+            made_kek = True
+            console.print(f"Created KEK [bold]{new.kek_id}[/] ({kek}); recorded in veil.toml "
+                          "[keys]")
+        target = name or OUTPUT_KEYSET
+        if name is None and km.exists(target):
+            if not made_kek:
+                console.print(f"Keys already set up: keyset '{target}' exists "
+                              "(`veil keys list`)")
+            return
+        if name is None:
+            kind, purpose = "streaming", purpose or "files at rest (run outputs, veil encrypt)"
+        info = km.init(target, kind, purpose)  # type: ignore[arg-type]
+        console.print(f"Created {info.kind} keyset [bold]{escape(info.name)}[/] with key "
+                      f"{info.primary_key_id} (wrapped under KEK {info.kek_id})")
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: JsonOpt = False,
+    events: Annotated[int, typer.Option(help="Also show this many recent key events.")] = 0,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List the keysets: kind, status, keys (* = primary), KEK. Needs no passphrase.
+
+    Example: veil keys list --events 10
+    """
+    ws, km = _manager(workspace)
+    with ws:
+        infos = km.list()
+        evs = km.events(limit=events) if events > 0 else []
+        cfg = km.config()
+    if as_json:
+        out: dict[str, Any] = {"kek": cfg.describe() if cfg else None,
+                               "keysets": [i.to_dict() for i in infos]}
+        if events > 0:
+            out["events"] = evs
+        print(json.dumps(out, indent=2, default=str))
+        return
+    console.print(f"KEK: {escape(cfg.describe()) if cfg else 'none (run `veil keys init`)'}")
+    t = Table("keyset", "kind", "status", "purpose", "keys (* primary)", "KEK", "updated (UTC)")
+    for i in infos:
+        t.add_row(escape(i.name), i.kind, i.status, escape(i.purpose), _keys_cell(i.keys),
+                  i.kek_id or "-", i.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
+    console.print(t)
+    if evs:
+        e = Table("time (UTC)", "actor", "op", "keyset", "key id", "KEK")
+        for ev in evs:
+            e.add_row((ev["time"] or "")[:19], escape(ev["actor"]), ev["op"],
+                      escape(ev["keyset"] or "-"), str(ev["key_id"] or "-"), ev["kek_id"] or "-")
+        console.print(e)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    name: Annotated[str, typer.Argument(help="Keyset to rotate.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Add a fresh primary key to a keyset; older keys keep decrypting until disabled.
+
+    Example: veil keys rotate output
+    """
+    ws, km = _manager(workspace)
+    with ws:
+        info = km.rotate(name)
+    console.print(f"Rotated [bold]{escape(name)}[/]: new primary key {info.primary_key_id}; "
+                  f"{len(info.keys) - 1} older key(s) kept for decryption")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(
+    to: Annotated[str, typer.Option("--to", help="New KEK provider: passphrase-file or env.")]
+    = "passphrase-file",
+    path: Annotated[Optional[str], typer.Option(help="New key file (passphrase-file; default "
+                                                "keys/kek-<UTC time>.json).")] = None,
+    variable: Annotated[str, typer.Option(help="Variable of the new env KEK.")] = "VEIL_KEK",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Rotate the KEK: re-wrap every keyset and subject key under a new KEK, without touching
+    encrypted data, then point veil.toml at the new KEK.
+
+    The new passphrase comes from VEIL_KEK_NEW_PASSPHRASE or a prompt.
+
+    Example: veil keys rewrap --path keys/kek-2027.json
+    """
+    from veil.crypto.manager import KeysConfig, create_kek, write_keys_config
+
+    if to not in ("passphrase-file", "env"):
+        raise CryptoError(f"--to {to!r}: use passphrase-file or env")
+    ws, km = _manager(workspace)
+    with ws:
+        old = km.kek  # asks for the current passphrase first
+        root = Path(ws.root)
+        if to == "passphrase-file":
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            p = Path(path or f"keys/kek-{stamp}.json")
+            cfg = KeysConfig("passphrase-file", path=p if p.is_absolute() else root / p)
+        else:
+            cfg = KeysConfig("env", variable=variable)
+        new = create_kek(cfg, _prompter(NEW_PASSPHRASE_ENV, "New KEK passphrase"))
+        if new.kek_id == old.kek_id:
+            raise CryptoError("the new KEK is the current KEK")
+        counts = km.rewrap(new)
+        write_keys_config(root, cfg.toml_table(root))
+    console.print(f"Re-wrapped {counts['keysets']} keyset(s) and {counts['subject_keys']} subject "
+                  f"key(s) from KEK {old.kek_id} to [bold]{new.kek_id}[/] ({cfg.describe()}); "
+                  "veil.toml updated")
+    old_path = getattr(old, "path", None)
+    if old_path:
+        console.print(f"The old key file {old_path} no longer protects anything here: destroy it "
+                      "(and its backups) to make old copies of the key store useless.")
+
+
+def _status_cmd(op: str, name: str, key_id: int | None, workspace: Path | None) -> None:
+    ws, km = _manager(workspace)
+    with ws:
+        info = getattr(km, op)(name, key_id)
+    what = f"key {key_id} of {name!r}" if key_id is not None else f"keyset {name!r}"
+    past = {"disable": "Disabled", "enable": "Enabled", "destroy": "Destroyed"}[op]
+    console.print(f"{past} {escape(what)} (keyset status {info.status}; keys: "
+                  f"{_keys_cell(info.keys)})")
+
+
+@keys_app.command("disable")
+def keys_disable(
+    name: Annotated[str, typer.Argument(help="Keyset.")],
+    key_id: KeyIdOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Disable a keyset, or one old key of it (it stops decrypting); `enable` undoes it.
+
+    Example: veil keys disable output --key-id 123456789
+    """
+    _status_cmd("disable", name, key_id, workspace)
+
+
+@keys_app.command("enable")
+def keys_enable(
+    name: Annotated[str, typer.Argument(help="Keyset.")],
+    key_id: KeyIdOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Re-enable a disabled keyset or key.
+
+    Example: veil keys enable output
+    """
+    _status_cmd("enable", name, key_id, workspace)
+
+
+@keys_app.command("destroy")
+def keys_destroy(
+    name: Annotated[str, typer.Argument(help="Keyset.")],
+    key_id: KeyIdOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Destroy a keyset, or one old key of it, for good: everything encrypted under it becomes
+    unreadable, backups included.
+
+    Example: veil keys destroy old-exports --yes
+    """
+    what = f"key {key_id} of keyset {name!r}" if key_id is not None else f"keyset {name!r}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise VeilError(f"destroying {what} is irreversible: pass --yes to confirm")
+        typer.confirm(f"Destroy {what}? Data encrypted under it becomes unreadable", abort=True)
+    _status_cmd("destroy", name, key_id, workspace)
+
+
+@keys_app.command("events")
+def keys_events(
+    keyset: Annotated[Optional[str], typer.Option(help="Only this keyset's events.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print recorded key operations (JSON lines, newest first; no secrets).
+
+    Example: veil keys events --keyset output
+    """
+    ws, km = _manager(workspace)
+    with ws:
+        for ev in km.events(keyset, limit):
+            print(json.dumps(ev, default=str))
+
+
+# -- encrypt / decrypt ----------------------------------------------------------------------------
+KeysetOpt = Annotated[
+    Optional[str],
+    typer.Option("--keyset", "-k", help="Streaming keyset (default: 'output'; for decrypt, the "
+                 "one the file's receipt names)."),
+]
+AdOpt = Annotated[
+    Optional[str],
+    typer.Option("--associated-data", "-a", help="Context bound to the file (UTF-8 text); "
+                 "decrypt needs the same. Default: empty (decrypt: what the receipt records)."),
+]
+
+
+def encrypt_cmd(
+    input: Annotated[Path, typer.Argument(help="File to encrypt.")],
+    output: Annotated[Path, typer.Argument(help="Ciphertext to write (appears only when "
+                                           "complete).")],
+    keyset: KeysetOpt = None,
+    associated_data: AdOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Encrypt a file in Tink's AES-GCM-HKDF streaming format (1 MiB segments), readable by
+    official Tink (Java, Go, Python, C++) with the keyset.
+
+    Example: veil encrypt report.csv report.csv.enc --associated-data "export:2026-11"
+    """
+    from veil.crypto.manager import OUTPUT_KEYSET
+    from veil.crypto.streaming import encrypt_file
+
+    if not input.is_file():
+        raise VeilError("input file not found", where=str(input))
+    ws, km = _manager(workspace)
+    with ws:
+        name = keyset or OUTPUT_KEYSET
+        ks = km.ensure(name, "streaming") if name == OUTPUT_KEYSET else km.keyset(name)
+        ad = (associated_data or "").encode("utf-8")
+        encrypt_file(input, output, ks, ad, fsync=True)
+    console.print(f"Encrypted {escape(str(input))} -> {escape(str(output))} (keyset "
+                  f"{escape(name)}, key {ks.primary_key_id}, {output.stat().st_size:,} bytes)")
+
+
+def decrypt_cmd(
+    input: Annotated[Path, typer.Argument(help="Ciphertext (from veil encrypt, a run's output, or "
+                                          "any Tink streaming AEAD writer).")],
+    output: Annotated[Path, typer.Argument(help="Plaintext to write (only once every segment "
+                                           "has been verified).")],
+    keyset: KeysetOpt = None,
+    associated_data: AdOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Decrypt a Tink AES-GCM-HKDF streaming file. Nothing is written unless the whole file
+    authenticates; a run's output finds its keyset and associated data in its receipt.
+
+    Example: veil decrypt credit.parquet credit.plain.parquet
+    """
+    from veil.crypto.errors import NotCiphertextError
+    from veil.crypto.files import find_encryption, sniff
+    from veil.crypto.manager import OUTPUT_KEYSET
+    from veil.crypto.streaming import decrypt_file
+
+    if not input.is_file():
+        raise VeilError("input file not found", where=str(input))
+    kind = sniff(input)
+    if kind == "parquet":
+        raise NotCiphertextError("this is a plain (unencrypted) Parquet file, not a ciphertext",
+                                 where=str(input))
+    if kind != "tink-streaming":
+        raise NotCiphertextError("not a Veil/Tink streaming ciphertext (unknown header)",
+                                 where=str(input))
+    ws, km = _manager(workspace)
+    with ws:
+        recorded = None
+        if keyset is None or associated_data is None:
+            recorded = find_encryption(input, ws)
+        name = keyset or (recorded or {}).get("keyset") or OUTPUT_KEYSET
+        ad_text = associated_data if associated_data is not None else \
+            (recorded or {}).get("associated_data", "")
+        ks = km.keyset(name)
+        decrypt_file(input, output, ks, ad_text.encode("utf-8"), fsync=True)
+    console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} (keyset "
+                  f"{escape(name)}, {output.stat().st_size:,} bytes, every segment verified)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``keys``, ``encrypt`` and ``decrypt`` to the main app (idempotent)."""
+    if not any(g.typer_instance is keys_app for g in app.registered_groups):
+        app.add_typer(keys_app, name="keys")
+    names = {c.name for c in app.registered_commands}
+    if "encrypt" not in names:
+        app.command("encrypt")(encrypt_cmd)
+    if "decrypt" not in names:
+        app.command("decrypt")(decrypt_cmd)
