@@ -149,3 +149,28 @@ def test_database_table_input(files: Path) -> None:
     eng.dispose()
     r = veil.run(files / "fail.yaml", "scoring", url, files / "db.parquet", table="tx")
     assert pq.read_table(r.output).to_pylist()[0]["amount"] == 1.5
+
+
+def test_run_is_in_the_audit_log_and_the_receipt_quotes_the_head(files: Path, workspace) -> None:
+    from veil.audit.log import AuditLog
+
+    result = veil.run(files / "fail.yaml", "scoring", files / "in.csv", files / "out.parquet")
+    a = result.receipt["audit"]
+    log = AuditLog(workspace)
+    assert log.verify().size == a["tree_size"] == a["last_index"] + 1
+    events = [log.get(i).event for i in range(a["first_index"], a["last_index"] + 1)]
+    assert [e.action for e in events] == ["run.stage.minimize", "run.stage.transform", "run"]
+    run_event = events[-1]
+    assert run_event.outcome == "success" and run_event.purpose == "scoring"
+    assert run_event.counts["rows_out"] == 50
+    assert run_event.digests["output"] == "sha256:" + result.receipt["output"]["sha256"]
+    assert run_event.details["run_id"] == result.run_id
+    assert log.signed_head(a["tree_size"]).root.hex() == a["root"]
+    assert "Person" not in repr([e.to_json_obj() for e in events])  # no values in events
+
+    (files / "in.csv").write_text(CSV + "C99,Someone,lots,2024-01-01T00:00:00Z,x\n")
+    with pytest.raises(InputError):
+        veil.run(files / "fail.yaml", "scoring", files / "in.csv", files / "out2.parquet")
+    failed = log.get(log.head().size - 1).event
+    assert failed.action == "run" and failed.outcome == "failure"
+    assert failed.details["error"] == "input error"

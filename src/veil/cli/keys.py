@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from veil.errors import CryptoError, VeilError
+from veil.errors import CryptoError, InputError
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -273,7 +273,8 @@ def keys_destroy(
     what = f"key {key_id} of keyset {name!r}" if key_id is not None else f"keyset {name!r}"
     if not yes:
         if not sys.stdin.isatty():
-            raise VeilError(f"destroying {what} is irreversible: pass --yes to confirm")
+            raise typer.BadParameter(f"destroying {what} is irreversible: pass --yes to confirm",
+                                     param_hint="--yes")
         typer.confirm(f"Destroy {what}? Data encrypted under it becomes unreadable", abort=True)
     _status_cmd("destroy", name, key_id, workspace)
 
@@ -324,7 +325,7 @@ def encrypt_cmd(
     from veil.crypto.streaming import encrypt_file
 
     if not input.is_file():
-        raise VeilError("input file not found", where=str(input))
+        raise InputError("input file not found", where=str(input))
     ws, km = _manager(workspace)
     with ws:
         name = keyset or OUTPUT_KEYSET
@@ -355,7 +356,7 @@ def decrypt_cmd(
     from veil.crypto.streaming import decrypt_file
 
     if not input.is_file():
-        raise VeilError("input file not found", where=str(input))
+        raise InputError("input file not found", where=str(input))
     kind = sniff(input)
     if kind == "parquet":
         raise NotCiphertextError("this is a plain (unencrypted) Parquet file, not a ciphertext",

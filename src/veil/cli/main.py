@@ -260,6 +260,10 @@ def _print_receipt(r: dict, path: Path) -> None:
                   f"{r['rejects']['path']}")
     for w in r.get("warnings", []):
         t.add_row("warning", w)
+    if r.get("audit"):
+        a = r["audit"]
+        t.add_row("audit", f"events {a['first_index']}..{a['last_index']} in log {a['origin']}, "
+                  f"signed head size {a['tree_size']} root {a['root'][:16]}…")
     t.add_row("receipt", str(path))
     console.print(t)
 
@@ -350,6 +354,16 @@ def ropa(
     console.print(f"Wrote records of processing for {len(rec['records'])} purpose(s): {md}, {js}")
     if rec["missing"]:
         err_console.print("[yellow]Missing items:[/] " + "; ".join(rec["missing"]))
+
+
+# -- the other layers' commands -----------------------------------------------------------
+def _register_subcommands() -> None:
+    from veil.cli.audit import audit_app
+
+    app.add_typer(audit_app, name="audit")
+
+
+_register_subcommands()
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -259,14 +259,16 @@ def output_encryption(
     provider: KeyProvider | None = None,
 ) -> OutputEncryption:
     """The encryption of run ``run_id``'s output: the workspace's streaming keyset ``keyset``
-    (``"output"`` by default, created on first use when the workspace has a KEK)."""
+    (``"output"`` by default, created on first use when the workspace has a KEK). ``provider``
+    replaces the workspace's `KeyManager` (a manager is asked to ``ensure`` the keyset)."""
     from veil.crypto.manager import OUTPUT_KEYSET, KeyManager
 
     name = keyset or OUTPUT_KEYSET
-    if provider is not None:
-        ks = provider.keyset(name)
+    source: Any = provider if provider is not None else KeyManager(workspace)
+    if hasattr(source, "ensure"):
+        ks = source.ensure(name, "streaming", "files at rest (run outputs)")
     else:
-        ks = KeyManager(workspace).ensure(name, "streaming", "files at rest (run outputs)")
+        ks = source.keyset(name)
     return OutputEncryption(ks, name, run_associated_data(run_id))
 
 

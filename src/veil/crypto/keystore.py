@@ -462,19 +462,5 @@ class StoreSubjectKeys(SubjectKeys):
                 if w != TOMBSTONE:
                     self._put(s, AESGCM(self.kek.unwrap(w, self._wrap_aad(s))))
 
-    def encrypt_many(
-        self, subjects: Sequence[str], plaintexts: Sequence[bytes], associated_data: bytes = b""
-    ) -> list[bytes]:
-        self.prefetch(subjects, create=True)
-        return super().encrypt_many(subjects, plaintexts, associated_data)
-
-    def decrypt_many(
-        self,
-        subjects: Sequence[str],
-        ciphertexts: Sequence[bytes],
-        associated_data: bytes = b"",
-        *,
-        erased: Any = ErasedError,
-    ) -> list[Any]:
-        self.prefetch(subjects)
-        return super().decrypt_many(subjects, ciphertexts, associated_data, erased=erased)
+    def _prefetch(self, subjects: list[str], create: bool) -> None:
+        self.prefetch(subjects, create=create)

@@ -347,7 +347,7 @@ def _decrypt_segments(
     chosen: StreamingKey | None = None
     aes: AESGCM | None = None
     first_pt = memoryview(b"")
-    short = False
+    short = cut = False
     for k in candidates:
         first_ct = k.segment_size - hlen
         seg = head[: min(got, first_ct)]
@@ -360,10 +360,21 @@ def _decrypt_segments(
         try:
             _decrypt_into(a, prefix + _COUNTER(0, last), seg, buf)
         except InvalidTag:
+            if last and len(seg) == first_ct:  # a full first segment: was more cut off?
+                try:
+                    _decrypt_into(a, prefix + _COUNTER(0, False), seg, buf)
+                    cut = True
+                except InvalidTag:
+                    pass
             continue
         chosen, aes, first_pt = k, a, buf
         break
     if chosen is None or aes is None:
+        if cut:
+            raise TamperedError(
+                "ciphertext ends after its first segment, which is not the last (truncated)",
+                where=at(1),
+            )
         if short:
             raise TamperedError("ciphertext ends inside its first segment (truncated)", where=at(0))
         raise WrongKeyError(

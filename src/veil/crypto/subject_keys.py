@@ -202,6 +202,21 @@ class SubjectKeys:
                 where=f"subject {subject}",
             ) from None
 
+    def _windows(
+        self, subjects: Sequence[str], create: bool
+    ) -> Iterator[tuple[str, list[int]]]:
+        """(subject, row indexes) pairs, in windows of at most ``cache_size`` subjects; each
+        window is handed to `_prefetch` first (a store-backed subclass loads it in bulk)."""
+        items = list(self._groups(subjects).items())
+        step = self.cache_size
+        for lo in range(0, len(items), step):
+            window = items[lo : lo + step]
+            self._prefetch([s for s, _ in window], create)
+            yield from window
+
+    def _prefetch(self, subjects: list[str], create: bool) -> None:
+        """Hook: load these subjects' keys ahead of use (nothing to do for a mapping store)."""
+
     @staticmethod
     def _groups(subjects: Sequence[str]) -> dict[str, list[int]]:
         """Row indexes per subject. Working subject by subject keeps each key's AES context hot
@@ -226,7 +241,7 @@ class SubjectKeys:
             raise ValueError(f"{n} records but {len(subjects)} subjects")
         out: list[bytes] = [b""] * n
         pool = os.urandom(NONCE_SIZE * n)
-        for s, rows in self._groups(subjects).items():
+        for s, rows in self._windows(subjects, create=True):
             enc = self._primitive(s, create=True).encrypt
             aad = self._aad(s, associated_data)
             for i in rows:
@@ -252,7 +267,7 @@ class SubjectKeys:
         out: list[Any] = [erased] * n
         i = 0
         try:
-            for s, rows in self._groups(subjects).items():
+            for s, rows in self._windows(subjects, create=False):
                 try:
                     dec = self._primitive(s, create=False).decrypt
                 except ErasedError:

@@ -6,6 +6,7 @@ A failed run leaves nothing at the output path (and removes its temporary file).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 import os
 import uuid
 from pathlib import Path
@@ -115,8 +116,11 @@ class ParquetSink:
             self.rows += table.num_rows
         self._pending, self._pending_rows = [], 0
 
-    def commit(self) -> str:
-        """Finish, verify the row count, publish; returns the output's SHA-256."""
+    def commit(self, before_publish: Callable[[], None] | None = None) -> str:
+        """Finish, verify the row count, publish; returns the output's SHA-256.
+
+        `before_publish` runs once the output is complete and verified but not yet visible
+        (the run records its audit events there); if it raises, nothing is published."""
         self._flush()
         assert self._writer is not None
         self._writer.close()
@@ -138,6 +142,12 @@ class ParquetSink:
         if self._target is None:
             self.digest = sha256_file(self.tmp)
             self.bytes = self.tmp.stat().st_size
+        if before_publish is not None:
+            try:
+                before_publish()
+            except BaseException:
+                self.abort()
+                raise
         publish(self.tmp, self.path)
         assert self.digest is not None
         return self.digest

@@ -24,6 +24,7 @@ from veil import __version__ as VEIL_VERSION
 from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.pipeline.audit_events import record_failure, record_run
 from veil.pipeline.minimize import Minimize
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.receipt import Receipt, rows_section
@@ -162,18 +163,28 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         t0 = time.perf_counter()
         if rejects_file is not None:
             rejects_file.close()
-        out_digest = sink.commit()
-        t_write += time.perf_counter() - t0
+        done: dict[str, Receipt] = {}
+
+        def before_publish() -> None:
+            # Output complete and verified, not yet visible: write the receipt and the audit
+            # trail now, so a failure here still publishes nothing.
+            dropped = Counter(ctx.dropped_rows)
+            if rejected:
+                dropped["rejected: bad input"] = len(rejected)
+            assert sink is not None and sink.digest is not None
+            rec = _receipt(run_id, started, datetime.now(UTC), actor, pol, plan, src, out_path,
+                           sink, sink.digest, rows_in + len(rejected), sink.rows, dropped,
+                           stages, stats, rejected, rejects_path, t_read,
+                           t_write + time.perf_counter() - t0, time.perf_counter() - t_start)
+            rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
+            done["receipt"] = rec
+
+        out_digest = sink.commit(before_publish)
+        rec = done["receipt"]
+        finished = rec.finished_at
         rows_out = sink.rows
         if rejected:
             publish(rejects_tmp, rejects_path)
-        dropped = Counter(ctx.dropped_rows)
-        if rejected:
-            dropped["rejected: bad input"] = len(rejected)
-        finished = datetime.now(UTC)
-        rec = _receipt(run_id, started, finished, actor, pol, plan, src, out_path, sink,
-                       out_digest, rows_in + len(rejected), rows_out, dropped, stages, stats,
-                       rejected, rejects_path, t_read, t_write, time.perf_counter() - t_start)
         rec.write(receipt_path)
     except BaseException as exc:
         if sink is not None:
@@ -182,6 +193,10 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             rejects_file.close()
         rejects_tmp.unlink(missing_ok=True)
         _record_failure(ws, run_id, exc)
+        try:
+            record_failure(ws, plan, run_id, actor, exc)
+        except Exception:
+            pass  # the original error matters more than the bookkeeping
         raise
     with ws.engine.begin() as conn:
         conn.execute(runs.update().where(runs.c.id == run_id).values(

@@ -5,71 +5,144 @@
   ordered EMD), (alpha,k)-anonymity, delta-disclosure, uniqueness and prosecutor risk.
 * :mod:`veil.risk.hierarchy`: ARX-format generalization hierarchies.
 * :mod:`veil.risk.anonymize`: the optimal full-domain generalization with record suppression.
+* :mod:`veil.risk.policy`: the ``risk:`` section of a policy dataset (:class:`RiskPolicy`).
+* :mod:`veil.risk.gate`: the release gate of a run (:func:`release_gate`).
+* :mod:`veil.risk.files`: the same on files (``veil risk``, ``veil anonymize``).
+
+Names are imported on first use, so that the policy loader can import
+:mod:`veil.risk.policy` (pydantic only) without numpy and pyarrow.
 
 Formulas and references: ``docs/risk.md``.
 """
 
-from veil.risk.anonymize import (
-    AlphaKAnonymity,
-    AnonymizationResult,
-    Anonymizer,
-    DeltaDisclosure,
-    Discernibility,
-    DistinctLDiversity,
-    EntropyLDiversity,
-    EqualDistanceTCloseness,
-    HierarchicalDistanceTCloseness,
-    KAnonymity,
-    LatticeEvaluation,
-    Loss,
-    NodeEvaluation,
-    NonUniformEntropy,
-    OrderedDistanceTCloseness,
-    PrivacyModel,
-    QualityModel,
-    RecursiveCLDiversity,
-    anonymize,
-)
-from veil.risk.hierarchy import Hierarchy, load_hierarchies
-from veil.risk.metrics import (
-    ClassAggregator,
-    EquivalenceClasses,
-    RiskReport,
-    SensitiveCounts,
-    SensitiveRisk,
-    aggregate,
-    measure,
-    report,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AlphaKAnonymity",
-    "AnonymizationResult",
-    "Anonymizer",
-    "ClassAggregator",
-    "DeltaDisclosure",
-    "Discernibility",
-    "DistinctLDiversity",
-    "EntropyLDiversity",
-    "EqualDistanceTCloseness",
-    "EquivalenceClasses",
-    "HierarchicalDistanceTCloseness",
-    "Hierarchy",
-    "KAnonymity",
-    "LatticeEvaluation",
-    "Loss",
-    "NodeEvaluation",
-    "NonUniformEntropy",
-    "OrderedDistanceTCloseness",
-    "PrivacyModel",
-    "QualityModel",
-    "RecursiveCLDiversity",
-    "RiskReport",
-    "SensitiveCounts",
-    "SensitiveRisk",
-    "aggregate",
-    "anonymize",
-    "load_hierarchies",
-    "measure",
-    "report",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    **{
+        name: "veil.risk.anonymize"
+        for name in (
+            "AlphaKAnonymity",
+            "AnonymizationResult",
+            "Anonymizer",
+            "DeltaDisclosure",
+            "Discernibility",
+            "DistinctLDiversity",
+            "EntropyLDiversity",
+            "EqualDistanceTCloseness",
+            "HierarchicalDistanceTCloseness",
+            "KAnonymity",
+            "LatticeEvaluation",
+            "Loss",
+            "NoSolution",
+            "NodeEvaluation",
+            "NonUniformEntropy",
+            "OrderedDistanceTCloseness",
+            "PrivacyModel",
+            "QualityModel",
+            "RecursiveCLDiversity",
+            "anonymize",
+        )
+    },
+    "Hierarchy": "veil.risk.hierarchy",
+    "load_hierarchies": "veil.risk.hierarchy",
+    **{
+        name: "veil.risk.metrics"
+        for name in (
+            "ClassAggregator",
+            "EquivalenceClasses",
+            "RiskReport",
+            "SensitiveCounts",
+            "SensitiveRisk",
+            "aggregate",
+            "measure",
+            "report",
+        )
+    },
+    **{
+        name: "veil.risk.policy"
+        for name in (
+            "AlphaKRule",
+            "DeltaDisclosureRule",
+            "LDiversityRule",
+            "RiskPolicy",
+            "RiskPolicyError",
+            "TClosenessRule",
+        )
+    },
+    **{
+        name: "veil.risk.gate"
+        for name in ("GateResult", "ModelCheck", "enforce", "privacy_models", "release_gate")
+    },
+    "anonymize_file": "veil.risk.files",
+    "measure_file": "veil.risk.files",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'veil.risk' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from veil.risk.anonymize import (  # noqa: F401
+        AlphaKAnonymity,
+        AnonymizationResult,
+        Anonymizer,
+        DeltaDisclosure,
+        Discernibility,
+        DistinctLDiversity,
+        EntropyLDiversity,
+        EqualDistanceTCloseness,
+        HierarchicalDistanceTCloseness,
+        KAnonymity,
+        LatticeEvaluation,
+        Loss,
+        NodeEvaluation,
+        NonUniformEntropy,
+        NoSolution,
+        OrderedDistanceTCloseness,
+        PrivacyModel,
+        QualityModel,
+        RecursiveCLDiversity,
+        anonymize,
+    )
+    from veil.risk.files import anonymize_file, measure_file  # noqa: F401
+    from veil.risk.gate import (  # noqa: F401
+        GateResult,
+        ModelCheck,
+        enforce,
+        privacy_models,
+        release_gate,
+    )
+    from veil.risk.hierarchy import Hierarchy, load_hierarchies  # noqa: F401
+    from veil.risk.metrics import (  # noqa: F401
+        ClassAggregator,
+        EquivalenceClasses,
+        RiskReport,
+        SensitiveCounts,
+        SensitiveRisk,
+        aggregate,
+        measure,
+        report,
+    )
+    from veil.risk.policy import (  # noqa: F401
+        AlphaKRule,
+        DeltaDisclosureRule,
+        LDiversityRule,
+        RiskPolicy,
+        RiskPolicyError,
+        TClosenessRule,
+    )

@@ -75,6 +75,7 @@ __all__ = [
     "KAnonymity",
     "LatticeEvaluation",
     "Loss",
+    "NoSolution",
     "NodeEvaluation",
     "NonUniformEntropy",
     "OrderedDistanceTCloseness",
@@ -88,6 +89,10 @@ _EPS = 1e-12
 _MAX_LATTICE = 2_000_000
 _CACHE_CLASSES = 2_000_000
 _CACHE_NODES = 256
+
+
+class NoSolution(PolicyError):
+    """No node of the lattice satisfies the privacy models within the suppression limit."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1067,7 +1072,7 @@ class Anonymizer:
             else:
                 done[i] = True
         if best_eval is None:
-            raise PolicyError(
+            raise NoSolution(
                 "no generalization satisfies the privacy models within the suppression limit "
                 f"({self.suppression_limit:.2%} of {self.records} records)"
             )

@@ -35,6 +35,7 @@ __all__ = [
     "SensitiveRisk",
     "aggregate",
     "alpha_k_anonymity",
+    "class_size_buckets",
     "class_size_distribution",
     "delta_disclosure",
     "distinct_l_diversity",
@@ -558,6 +559,32 @@ def class_size_distribution(ec: EquivalenceClasses) -> dict[int, int]:
     """Class size -> number of classes of that size."""
     sizes, counts = np.unique(ec.sizes, return_counts=True)
     return {int(s): int(c) for s, c in zip(sizes, counts, strict=True)}
+
+
+#: Lower bounds of the class-size buckets of :func:`class_size_buckets`.
+SIZE_BUCKETS = (1, 2, 3, 5, 10, 20, 50, 100, 1000, 10000)
+
+
+def class_size_buckets(
+    distribution: Mapping[int, int], bounds: Sequence[int] = SIZE_BUCKETS
+) -> list[dict[str, Any]]:
+    """The class size distribution in buckets (``1``, ``2``, ``3-4``, ``5-9``, ... ``10000+``):
+    one dict per non-empty bucket with ``label``, ``min``, ``max`` (None: open), ``classes``
+    and ``records`` (records in classes of that size)."""
+    out = []
+    for i, lo in enumerate(bounds):
+        hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else None
+        classes = records = 0
+        for size, count in distribution.items():
+            if size >= lo and (hi is None or size <= hi):
+                classes += count
+                records += size * count
+        if classes:
+            label = str(lo) if hi == lo else (f"{lo}+" if hi is None else f"{lo}-{hi}")
+            out.append(
+                {"label": label, "min": lo, "max": hi, "classes": classes, "records": records}
+            )
+    return out
 
 
 def sample_uniqueness(ec: EquivalenceClasses) -> float:
