@@ -154,6 +154,7 @@ def test_rotate_disable_list_rewrap(keyed: Any, capsys: Any,
     Path("b.txt").write_text("second")
     assert veil("encrypt", "b.txt", "b.enc") == 0
     assert veil("decrypt", "a.enc", "a.out") == 0 and Path("a.out").read_text() == "first"
+    capsys.readouterr()
     assert veil("keys", "list", "--json", "--events", "10") == 0
     listing = json.loads(capsys.readouterr().out)
     (ks,) = listing["keysets"]

@@ -159,7 +159,10 @@ def test_run_is_in_the_audit_log_and_the_receipt_quotes_the_head(files: Path, wo
     log = AuditLog(workspace)
     assert log.verify().size == a["tree_size"] == a["last_index"] + 1
     events = [log.get(i).event for i in range(a["first_index"], a["last_index"] + 1)]
-    assert [e.action for e in events] == ["run.stage.minimize", "run.stage.transform", "run"]
+    assert [e.action for e in events] == ["policy.version", "run.stage.minimize",
+                                          "run.stage.transform", "run"]
+    again = veil.run(files / "fail.yaml", "scoring", files / "in.csv", files / "o2.parquet")
+    assert again.receipt["audit"]["last_index"] - again.receipt["audit"]["first_index"] == 2
     run_event = events[-1]
     assert run_event.outcome == "success" and run_event.purpose == "scoring"
     assert run_event.counts["rows_out"] == 50

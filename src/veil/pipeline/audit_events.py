@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from veil.audit.event import AuditEvent
 from veil.audit.log import AuditLog
 from veil.pipeline.plan import Plan
 from veil.pipeline.stage import StageStats
+from veil.store.schema import runs
 from veil.store.workspace import Workspace
 
 
@@ -45,6 +48,12 @@ def record_run(ws: Workspace, plan: Plan, receipt: dict[str, Any], stats: list[S
         details={"run_id": run_id, "dataset": plan.dataset_id,
                  "fields_kept": len(receipt["fields"]["kept"]),
                  "fields_dropped": len(receipt["fields"]["dropped"])}))
+    if _first_use_of_policy(ws, receipt["policy"]["sha256"], run_id):
+        events.insert(0, AuditEvent(
+            time=now, actor=actor, action="policy.version", purpose=purpose, legal_basis=basis,
+            outcome="success", digests={"policy": f"sha256:{receipt['policy']['sha256']}"},
+            details={"path": str(receipt["policy"]["path"]), "name": receipt["policy"]["name"],
+                     "run_id": run_id}))
     log = AuditLog(ws)
     idxs = log.append(events)
     head = log.sign_head()
@@ -52,6 +61,14 @@ def record_run(ws: Workspace, plan: Plan, receipt: dict[str, Any], stats: list[S
     return {"origin": head.origin, "first_index": idxs[0], "last_index": idxs[-1],
             "tree_size": head.size, "root": head.root.hex(), "key_id": head.key_id,
             "checkpoint": head.to_note()}
+
+
+def _first_use_of_policy(ws: Workspace, digest: str, run_id: str) -> bool:
+    """A policy change is recorded the first time a run uses a policy version."""
+    with ws.engine.connect() as conn:
+        seen = conn.execute(sa.select(runs.c.id).where(
+            runs.c.policy_digest == digest, runs.c.id != run_id).limit(1)).first()
+    return seen is None
 
 
 def record_failure(ws: Workspace, plan: Plan, run_id: str, actor: str,

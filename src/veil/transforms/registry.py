@@ -2,13 +2,34 @@
 
 A transform checks its parameters against the field's declared type when the policy is
 checked (before any data is read) and then works on whole Arrow arrays. This module holds the
-registry and the two treatments every policy can use: ``keep`` and ``drop``.
+registry and the two treatments every policy can use: ``keep`` and ``drop``; the transform
+families (``basic``, ``pseudonymize``, ``tokenize``, ``fpe``, ``generalize``, ``dates``,
+``noise``, ``text``) register themselves when ``veil.transforms`` is imported.
+
+A `Transform` is:
+
+* ``check(field_def, params)``: raises ``ValueError`` with the reason when the transform does
+  not fit the field's declared type or the parameters are wrong (the plan turns it into a
+  ``PolicyError`` naming the field and the policy's file:line);
+* ``apply(array, params, ctx) -> array``: the field's values in, the treated values out (same
+  length, of the Arrow type of ``output_type``); ``ctx`` is the run's context (its plan, its
+  ``extras``: ``"keys"`` a `veil.transforms.keys.TransformKeys`, ``"subject_ids"`` the batch's
+  subject ids for per-subject transforms);
+* ``output_type(field_def, params)``: the policy type name of the output (``"string"`` for a
+  pseudonym of an integer id, say); the output schema of a run is built from it;
+* ``describe(params, ctx)``: what the receipt records: the transform, its parameters and the
+  ids of the keys it used (never a key);
+* ``needs_subject``: the transform needs the row's subject id (``date_shift``), so the dataset
+  must declare ``subject_id``;
+* ``check_files(field_def, params, base_dir)``: optional check of files the parameters name
+  (hierarchies), relative paths taken from ``base_dir`` (the policy file's folder).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +38,20 @@ from veil.policy.model import FieldDef
 
 Apply = Callable[[pa.Array, dict[str, Any], Any], pa.Array]
 Check = Callable[[FieldDef, dict[str, Any]], None]
+OutputType = Callable[[FieldDef, dict[str, Any]], str]
+Describe = Callable[[dict[str, Any], Any], dict[str, Any]]
+CheckFiles = Callable[[FieldDef, dict[str, Any], Path | None], None]
+
+
+def same_type(field: FieldDef, _params: dict[str, Any]) -> str:
+    return field.type
+
+
+def describe_params(name: str) -> Describe:
+    def describe(params: dict[str, Any], _ctx: Any) -> dict[str, Any]:
+        return {"transform": name, "params": dict(params)}
+
+    return describe
 
 
 @dataclass(frozen=True)
@@ -26,6 +61,17 @@ class Transform:
     check: Check
     apply: Apply
     drops_field: bool = False
+    output_type: OutputType = same_type
+    describe: Describe | None = None
+    needs_subject: bool = False
+    check_files: CheckFiles | None = None
+    example: str = ""
+
+    def info(self, params: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
+        """The receipt entry of this transform with ``params`` (key ids, never keys)."""
+        if self.describe is None:
+            return {"transform": self.name, "params": dict(params)}
+        return self.describe(dict(params), ctx)
 
 
 REGISTRY: dict[str, Transform] = {}
@@ -38,6 +84,15 @@ def register(t: Transform) -> Transform:
     return t
 
 
+def check_treatment(t: Transform, field: FieldDef, params: dict[str, Any],
+                    base_dir: str | Path | None = None) -> None:
+    """Every policy-time check of ``t`` on ``field`` (``ValueError`` with the reason):
+    parameters and type, then the files the parameters name (relative to ``base_dir``)."""
+    t.check(field, params)
+    if t.check_files is not None:
+        t.check_files(field, params, Path(base_dir) if base_dir is not None else None)
+
+
 def _no_params(_field: FieldDef, params: dict[str, Any]) -> None:
     if params:
         raise ValueError(f"takes no parameters (got {', '.join(sorted(params))})")
@@ -45,4 +100,5 @@ def _no_params(_field: FieldDef, params: dict[str, Any]) -> None:
 
 register(Transform("keep", "keep the value as it is", _no_params, lambda a, _p, _c: a))
 register(Transform("drop", "remove the field from the output", _no_params,
-                   lambda a, _p, _c: a, drops_field=True))
+                   lambda a, _p, _c: a, drops_field=True,
+                   example="email: drop"))

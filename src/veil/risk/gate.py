@@ -1,0 +1,628 @@
+"""The release gate: measure the table a run is about to publish, and fix it or refuse it.
+
+:func:`release_gate` works on the run's Parquet output while it is still under its temporary
+name. Pass 1 streams the quasi-identifier (QI) and sensitive columns into the equivalence-class
+aggregate and checks every privacy model of the dataset's :class:`~veil.risk.policy.RiskPolicy`.
+
+* Every model holds: the table is released as it is (``GateResult.passed``).
+* A model fails and ``auto_generalize`` is on: the optimal full-domain generalization with
+  record suppression is searched on that same aggregate (no second read for the search),
+  applied in pass 2 (generalized QIs, outliers removed) into a new Parquet file, and the
+  written batches are measured again as they go out; the new file is published only if every
+  model now holds.
+* Otherwise, or when no generalization meets the models within the suppression limit:
+  :class:`~veil.errors.RunRefused`, naming the models and their figures (never a value).
+
+Only the QIs present in the table are measured: a QI the purpose does not release is not in
+the table and cannot be linked. Sensitive-attribute rules on attributes that are not released
+are skipped (there is nothing to disclose) and listed as such in the receipt.
+
+:func:`enforce` is the same logic over any batch reader and sink (for encrypted outputs, or
+files in other formats); :func:`veil.risk.files.anonymize_file` uses it with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from veil.errors import InputError, RunRefused
+from veil.risk.anonymize import (
+    AlphaKAnonymity,
+    AnonymizationResult,
+    DeltaDisclosure,
+    Discernibility,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    EqualDistanceTCloseness,
+    HierarchicalDistanceTCloseness,
+    KAnonymity,
+    Loss,
+    NonUniformEntropy,
+    NoSolution,
+    OrderedDistanceTCloseness,
+    PrivacyModel,
+    QualityModel,
+    RecursiveCLDiversity,
+    anonymize,
+)
+from veil.risk.hierarchy import Hierarchy
+from veil.risk.metrics import (
+    ClassAggregator,
+    EquivalenceClasses,
+    RiskReport,
+    SensitiveCounts,
+    class_size_buckets,
+    per_class_delta,
+    per_class_distinct,
+    per_class_emd_equal,
+    per_class_emd_hierarchical,
+    per_class_emd_ordered,
+    per_class_entropy,
+    per_class_max_share,
+    per_class_recursive_ratio,
+    report,
+)
+from veil.risk.policy import (
+    AlphaKRule,
+    DeltaDisclosureRule,
+    LDiversityRule,
+    RiskPolicy,
+    TClosenessRule,
+)
+
+__all__ = [
+    "GateResult",
+    "ModelCheck",
+    "Reader",
+    "Sink",
+    "check_models",
+    "enforce",
+    "privacy_models",
+    "quality_model",
+    "release_gate",
+]
+
+BATCH_ROWS = 65_536
+#: Name of the constant column that stands for "no QI released": the whole table, one class.
+ALL_RECORDS = "__veil_all_records__"
+
+Reader = Callable[[Sequence[str] | None], Iterator[pa.RecordBatch]]
+"""``read(columns)``: a fresh stream of the table's batches (``None``: every column)."""
+
+
+class Sink(Protocol):
+    """Where the generalized table goes (:class:`veil.io.writers.ParquetSink` fits)."""
+
+    rows: int
+    bytes: int
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+
+    def commit(self) -> str: ...
+
+    def abort(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy -> models
+# ---------------------------------------------------------------------------------------------
+
+
+def quality_model(risk: RiskPolicy) -> QualityModel:
+    """The information-loss model the policy names."""
+    if risk.quality == "loss":
+        return Loss(risk.gs_factor)
+    if risk.quality == "discernibility":
+        return Discernibility()
+    return NonUniformEntropy(risk.gs_factor)
+
+
+def _rule_model(rule: Any, hierarchies: Mapping[str, Hierarchy]) -> PrivacyModel:
+    if isinstance(rule, LDiversityRule):
+        if rule.kind == "distinct":
+            return DistinctLDiversity(rule.attribute, int(rule.l))
+        if rule.kind == "entropy":
+            return EntropyLDiversity(rule.attribute, float(rule.l))
+        assert rule.c is not None
+        return RecursiveCLDiversity(rule.attribute, float(rule.c), int(rule.l))
+    if isinstance(rule, TClosenessRule):
+        if rule.distance == "equal":
+            return EqualDistanceTCloseness(rule.attribute, rule.t)
+        if rule.distance == "ordered":
+            return OrderedDistanceTCloseness(rule.attribute, rule.t, rule.order)
+        h = hierarchies.get(rule.attribute)
+        if h is None:
+            from veil.errors import PolicyError
+
+            raise PolicyError(
+                f"hierarchical t-closeness on '{rule.attribute}' needs a hierarchy for it"
+            )
+        return HierarchicalDistanceTCloseness(rule.attribute, rule.t, h)
+    if isinstance(rule, AlphaKRule):
+        return AlphaKAnonymity(rule.attribute, rule.alpha, rule.k, rule.value)
+    assert isinstance(rule, DeltaDisclosureRule)
+    return DeltaDisclosure(rule.attribute, rule.delta)
+
+
+def privacy_models(
+    risk: RiskPolicy,
+    hierarchies: Mapping[str, Hierarchy],
+    released: Collection[str] | None = None,
+) -> tuple[list[tuple[PrivacyModel, dict[str, Any]]], list[dict[str, Any]]]:
+    """The policy's privacy models with their descriptions, and the described rules skipped
+    because their attribute is not among the ``released`` columns (None: keep all)."""
+    models: list[tuple[PrivacyModel, dict[str, Any]]] = []
+    skipped: list[dict[str, Any]] = []
+    if risk.min_k is not None:
+        models.append((KAnonymity(risk.min_k), {"model": "k-anonymity", "k": risk.min_k}))
+    for rule in risk.rules:
+        if released is not None and rule.attribute not in released:
+            skipped.append({**rule.describe(), "reason": "attribute not released"})
+            continue
+        models.append((_rule_model(rule, hierarchies), rule.describe()))
+    return models, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking an aggregate
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """One privacy model on one table: its figure and how much of the table fails it.
+
+    ``figure`` names the table-level value (``k``, ``l``, ``t``, ``c*``, ``alpha``,
+    ``delta*``); ``requirement`` says what it must be.
+    """
+
+    model: dict[str, Any]
+    figure: str
+    value: float
+    requirement: str
+    failing_classes: int
+    failing_records: int
+    records: int
+
+    @property
+    def passed(self) -> bool:
+        return self.failing_classes == 0
+
+    def text(self) -> str:
+        m = self.model
+        name = m["model"] + (f" of '{m['attribute']}'" if "attribute" in m else "")
+        value = _fmt(self.value)
+        if self.passed:
+            return f"{name} ({self.requirement}): {self.figure} = {value}, holds"
+        return (
+            f"{name} ({self.requirement}) fails: {self.figure} = {value}; "
+            f"{self.failing_records:,} of {self.records:,} records in "
+            f"{self.failing_classes:,} classes that fail"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.model,
+            "figure": self.figure,
+            "value": self.value if math.isfinite(self.value) else None,
+            "requirement": self.requirement,
+            "passed": self.passed,
+            "failing_classes": self.failing_classes,
+            "failing_records": self.failing_records,
+        }
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "inf"
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:.4g}"
+
+
+def _figure(m: PrivacyModel, sizes: np.ndarray, sc: SensitiveCounts | None) -> tuple[str, float, str]:
+    if isinstance(m, KAnonymity):
+        return "k", float(sizes.min()), f"k >= {m.k}"
+    assert sc is not None
+    if isinstance(m, DistinctLDiversity):
+        return "l", float(per_class_distinct(sc, sizes).min()), f"l >= {m.l}"
+    if isinstance(m, EntropyLDiversity):
+        return "l", float(np.exp(per_class_entropy(sc, sizes).min())), f"l >= {m.l:g}"
+    if isinstance(m, RecursiveCLDiversity):
+        value = float(per_class_recursive_ratio(sc, sizes, m.l).max())
+        return "c*", value, f"c* < c = {m.c:g}, l = {m.l}"
+    if isinstance(m, EqualDistanceTCloseness):
+        return "t", float(per_class_emd_equal(sc, sizes).max()), f"t <= {m.t:g}"
+    if isinstance(m, OrderedDistanceTCloseness):
+        return "t", float(per_class_emd_ordered(sc, sizes, m.order).max()), f"t <= {m.t:g}"
+    if isinstance(m, HierarchicalDistanceTCloseness):
+        value = float(per_class_emd_hierarchical(sc, sizes, m.hierarchy).max())
+        return "t", value, f"t <= {m.t:g}"
+    if isinstance(m, AlphaKAnonymity):
+        value = float(per_class_max_share(sc, sizes, m.value).max())
+        return "alpha", value, f"alpha <= {m.alpha:g}, k >= {m.k}"
+    if isinstance(m, DeltaDisclosure):
+        return "delta*", float(per_class_delta(sc, sizes).max()), f"delta* < {m.delta:g}"
+    raise TypeError(f"unknown privacy model {type(m).__name__}")
+
+
+def check_models(
+    ec: EquivalenceClasses, models: Sequence[tuple[PrivacyModel, dict[str, Any]]]
+) -> list[ModelCheck]:
+    """Check every model on every class of ``ec`` (no suppression: a class that fails, fails)."""
+    out = []
+    for m, desc in models:
+        sc = ec.sensitive[m.attribute] if m.attribute is not None else None
+        failing = m.failing(ec.sizes, sc)
+        figure, value, requirement = _figure(m, ec.sizes, sc)
+        out.append(
+            ModelCheck(
+                model=desc,
+                figure=figure,
+                value=value,
+                requirement=requirement,
+                failing_classes=int(failing.sum()),
+                failing_records=int(ec.sizes[failing].sum()),
+                records=ec.records,
+            )
+        )
+    return out
+
+
+def _rebase(after: EquivalenceClasses, before: EquivalenceClasses) -> EquivalenceClasses:
+    """``after`` with each sensitive distribution compared with the ``before`` table's (as
+    the search enforced it), over the ``before`` value domain."""
+    sensitive = {}
+    for a, sc in after.sensitive.items():
+        ref = before.sensitive[a]
+        pos = pc.index_in(sc.values, value_set=ref.values)
+        if pos.null_count:  # cannot happen: generalization never invents sensitive values
+            raise InputError(f"column '{a}' holds a value that the measured table did not")
+        remap = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+        sensitive[a] = SensitiveCounts(
+            a, ref.values, sc.class_index, remap[sc.value_code], sc.counts, ref.totals()
+        )
+    return replace(after, sensitive=sensitive)
+
+
+# ---------------------------------------------------------------------------------------------
+# The result
+# ---------------------------------------------------------------------------------------------
+
+
+def _summary(r: RiskReport | None) -> dict[str, Any] | None:
+    """A report for the receipt: figures only (no class values, not even masked)."""
+    if r is None:
+        return None
+    d = r.to_dict()
+    d.pop("riskiest_classes", None)
+    d["class_size_distribution"] = class_size_buckets(r.class_size_distribution)
+    return d
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What the gate found and did.
+
+    ``passed``: the table met every model as it was, and is released untouched (``output``
+    is the measured file). Otherwise ``transformation`` is the applied generalization and
+    ``output`` the generalized file; ``after`` is measured on what was written.
+    """
+
+    passed: bool
+    before: RiskReport | None
+    after: RiskReport | None
+    transformation: AnonymizationResult | None
+    quasi_identifiers: tuple[str, ...] = ()
+    not_released: tuple[str, ...] = ()
+    models: tuple[dict[str, Any], ...] = ()
+    skipped_models: tuple[dict[str, Any], ...] = ()
+    checks_before: tuple[ModelCheck, ...] = ()
+    checks_after: tuple[ModelCheck, ...] = ()
+    rows_in: int = 0
+    rows_out: int = 0
+    suppression_limit: float = 0.0
+    auto_generalize: bool = False
+    hierarchies: dict[str, str] = field(default_factory=dict)
+    output: Path | None = None
+    sha256: str | None = None
+    bytes: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def generalized(self) -> bool:
+        return self.transformation is not None
+
+    @property
+    def suppressed_records(self) -> int:
+        return self.transformation.suppressed_records if self.transformation else 0
+
+    @property
+    def info_loss(self) -> float | None:
+        return self.transformation.info_loss if self.transformation else None
+
+    @property
+    def outcome(self) -> str:
+        if self.before is None:
+            return "empty"
+        return "generalized" if self.generalized else "passed"
+
+    def to_receipt(self) -> dict[str, Any]:
+        """The receipt's ``risk`` section: metrics before and after, the chosen level per QI,
+        information loss, suppressed records. Figures only, no values from the table."""
+        t = self.transformation
+        transformation = None
+        if t is not None:
+            transformation = {
+                "levels": {
+                    q: {
+                        "level": lv,
+                        "top": h.height,
+                        "hierarchy": self.hierarchies.get(q, "value or *"),
+                    }
+                    for q, lv, h in zip(t.quasi_identifiers, t.node, t.hierarchies, strict=True)
+                },
+                "quality_model": t.quality_model,
+                "information_loss": t.info_loss,
+                "suppressed_records": t.suppressed_records,
+                "suppressed_share": t.suppressed_share,
+                "nodes_evaluated": t.nodes_evaluated,
+                "nodes_total": t.nodes_total,
+                "search_seconds": round(t.elapsed_seconds, 4),
+            }
+        return {
+            "outcome": self.outcome,
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "quasi_identifiers_not_released": list(self.not_released),
+            "models": list(self.models),
+            "skipped_models": list(self.skipped_models),
+            "suppression_limit": self.suppression_limit,
+            "auto_generalize": self.auto_generalize,
+            "rows": {"in": self.rows_in, "out": self.rows_out,
+                     "suppressed": self.suppressed_records},
+            "checks_before": [c.to_dict() for c in self.checks_before],
+            "checks_after": [c.to_dict() for c in self.checks_after] if t is not None else None,
+            "before": _summary(self.before),
+            "after": _summary(self.after),
+            "transformation": transformation,
+            "information_loss": self.info_loss,
+            "suppressed_records": self.suppressed_records,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate
+# ---------------------------------------------------------------------------------------------
+
+
+def _with_constant(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for b in batches:
+        yield b.append_column(ALL_RECORDS, pa.array(np.zeros(b.num_rows, dtype=np.int8)))
+
+
+def _flat_hierarchy(column: str, values: pa.Array) -> Hierarchy:
+    """``value -> *`` for a QI without a hierarchy (keep it, or hide it as a whole)."""
+    strings = pc.cast(values.drop_null(), pa.string()).to_pylist()
+    return Hierarchy(column, [(s, "*") for s in strings] or [("*", "*")], source="value or *")
+
+
+def _source_name(h: Hierarchy) -> str:
+    if h.source is None:
+        return "given"
+    return h.source if h.source == "value or *" else Path(h.source).name
+
+
+def _refusal(checks: Sequence[ModelCheck], why: str) -> str:
+    failing = "; ".join(c.text() for c in checks if not c.passed)
+    return f"risk gate: the released table fails {failing}; {why}"
+
+
+def enforce(
+    read: Reader,
+    schema: pa.Schema,
+    risk: RiskPolicy,
+    hierarchies: Mapping[str, Hierarchy],
+    quasi_identifiers: Sequence[str],
+    *,
+    sink_factory: Callable[[pa.Schema], Sink],
+    sensitive: Sequence[str] = (),
+    force: bool = False,
+    top: int = 5,
+) -> GateResult:
+    """Measure the table ``read`` streams, and generalize it into a sink when it fails.
+
+    ``schema`` is the table's; QIs and attributes not in it are not measured. ``sensitive``
+    adds attributes to report on (dataset fields flagged sensitive) without enforcing
+    anything on them. ``force``: generalize (and write) even when the table already passes
+    (``veil anonymize``); the sink is then always committed. Raises :class:`RunRefused`
+    when the table fails and cannot (or may not) be fixed; nothing is committed then.
+    """
+    started = time.perf_counter()
+    columns = list(schema.names)
+    qis = [q for q in dict.fromkeys(quasi_identifiers) if q in columns]
+    not_released = tuple(q for q in dict.fromkeys(quasi_identifiers) if q not in columns)
+    pairs, skipped = privacy_models(risk, hierarchies, columns)
+    sens = list(
+        dict.fromkeys(
+            [m.attribute for m, _ in pairs if m.attribute is not None]
+            + [s for s in sensitive if s in columns and s not in qis]
+        )
+    )
+    sens_h = {a: hierarchies[a] for a in sens if a in hierarchies}
+    orders = {r.attribute: r.order for r in risk.t_closeness if r.order is not None}
+    recursive_l = next((int(r.l) for r in risk.l_diversity if r.kind == "recursive"), 2)
+    opts: dict[str, Any] = {
+        "risk_threshold": risk.risk_threshold,
+        "recursive_l": recursive_l,
+        "sensitive_hierarchies": sens_h,
+        "sensitive_orders": orders,
+        "top": top,
+    }
+    base = dict(
+        quasi_identifiers=tuple(qis),
+        not_released=not_released,
+        models=tuple(d for _, d in pairs),
+        skipped_models=tuple(skipped),
+        suppression_limit=risk.suppression_limit,
+        auto_generalize=risk.auto_generalize,
+    )
+
+    # pass 1: the aggregate (sensitive values checked against their hierarchies as read)
+    measured_qis = qis or [ALL_RECORDS]
+    agg = ClassAggregator(measured_qis, sens, hierarchies=sens_h)
+    stream = read([*qis, *sens])
+    for batch in _with_constant(stream) if not qis else stream:
+        agg.update(batch)
+    rows_in = agg.rows
+    if rows_in == 0:
+        if force:
+            raise InputError("empty table: there are no records to anonymize")
+        return GateResult(True, None, None, None, **base, seconds=time.perf_counter() - started)
+    ec = agg.finish()
+    before = report(ec, contributions=bool(qis), **opts)
+    if not qis:  # the whole table is one class; there are no QI values to show
+        before = replace(before, quasi_identifiers=(), riskiest_classes=())
+    checks = check_models(ec, pairs)
+    failing = any(not c.passed for c in checks)
+    if not failing and not force:
+        return GateResult(True, before, None, None, **base, checks_before=tuple(checks),
+                          rows_in=rows_in, rows_out=rows_in,
+                          seconds=time.perf_counter() - started)
+    if not force and not risk.auto_generalize:
+        raise RunRefused(_refusal(checks, "automatic generalization is off "
+                                  "(risk.auto_generalize: false): nothing was published"))
+    if not qis:
+        raise RunRefused(_refusal(checks, "no quasi-identifier is released, so generalization "
+                                  "cannot help: nothing was published"))
+
+    # the search, on the pass-1 aggregate
+    hs = {
+        q: hierarchies[q] if q in hierarchies else _flat_hierarchy(q, ec.dictionaries[j])
+        for j, q in enumerate(qis)
+    }
+    try:
+        result = anonymize(
+            ec, hs, [m for m, _ in pairs], suppression_limit=risk.suppression_limit,
+            quality=quality_model(risk), quasi_identifiers=qis,
+            risk_threshold=risk.risk_threshold, sensitive_hierarchies=sens_h,
+            sensitive_orders=orders, report_options={"recursive_l": recursive_l, "top": top},
+        )
+    except NoSolution:
+        limit = math.floor(risk.suppression_limit * rows_in + 1e-9)
+        raise RunRefused(_refusal(
+            checks,
+            f"no generalization of {', '.join(qis)} with the given hierarchies meets the "
+            f"models within the suppression limit ({risk.suppression_limit:.2%}, {limit:,} of "
+            f"{rows_in:,} records): nothing was published",
+        )) from None
+
+    # pass 2: apply, measure what goes out, commit only if it holds
+    levels = result.levels
+    out_schema = pa.schema(
+        [pa.field(f.name, pa.string(), nullable=True) if levels.get(f.name, 0) > 0 else f
+         for f in schema],
+        metadata=schema.metadata,
+    )
+    sink = sink_factory(out_schema)
+    try:
+        agg2 = ClassAggregator(qis, sens)
+        for batch in result.apply(read(None)):
+            if batch.schema != out_schema:
+                batch = pa.RecordBatch.from_arrays(
+                    [batch.column(f.name).cast(f.type) for f in out_schema], schema=out_schema
+                )
+            if batch.num_rows:
+                agg2.update(batch)
+                sink.write(batch)
+        rows_out = agg2.rows
+        expected = result.records - result.suppressed_records
+        if rows_out != expected:
+            raise InputError(
+                f"the table changed between the two passes: {rows_out:,} records written, "
+                f"{expected:,} expected"
+            )
+        after: RiskReport | None = None
+        checks_after: list[ModelCheck] = []
+        if rows_out:
+            after_ec = _rebase(agg2.finish(), ec)
+            after = report(after_ec, **opts)
+            checks_after = check_models(after_ec, pairs)
+            if any(not c.passed for c in checks_after):
+                raise RunRefused(_refusal(checks_after, "even after generalization (this is a "
+                                          "bug: please report it): nothing was published"))
+        digest = sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    return GateResult(
+        False if not force else not failing,
+        before,
+        after,
+        result,
+        **base,
+        checks_before=tuple(checks),
+        checks_after=tuple(checks_after),
+        rows_in=rows_in,
+        rows_out=rows_out,
+        hierarchies={q: _source_name(h) for q, h in hs.items()},
+        sha256=digest,
+        bytes=getattr(sink, "bytes", None),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _parquet_reader(path: Path) -> Reader:
+    def read(columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+        with pq.ParquetFile(path) as pf:
+            yield from pf.iter_batches(
+                batch_size=BATCH_ROWS,
+                columns=list(columns) if columns is not None else None,
+                use_threads=False,
+            )
+
+    return read
+
+
+def release_gate(
+    parquet_path: Path,
+    out_path: Path,
+    risk: RiskPolicy,
+    policy_dir: Path,
+    qis: Sequence[str],
+    *,
+    sensitive: Sequence[str] = (),
+    sink_factory: Callable[[pa.Schema], Sink] | None = None,
+) -> GateResult:
+    """The run's release gate on its (not yet published) Parquet output.
+
+    ``qis``: the dataset's quasi-identifiers (``risk.resolve_qis(dataset.fields)``); those
+    not in the file are not released and not measured. Passing: ``out_path`` is not touched
+    and ``result.output`` is ``parquet_path``. Failing with ``auto_generalize``: the
+    generalized table is written to ``out_path`` (through a temporary name, or through
+    ``sink_factory(schema)``, e.g. an encrypting :class:`~veil.io.writers.ParquetSink`) and
+    ``result.output`` is ``out_path``. Failing otherwise: :class:`RunRefused`, ``out_path``
+    not created.
+    """
+    from veil.io.writers import ParquetSink
+
+    parquet_path, out_path = Path(parquet_path), Path(out_path)
+    hierarchies = risk.load_hierarchies(policy_dir)
+    try:
+        with pq.ParquetFile(parquet_path) as pf:
+            schema = pf.schema_arrow
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+                         where=str(parquet_path)) from None
+    factory = sink_factory or (lambda s: ParquetSink(out_path, s))
+    result = enforce(_parquet_reader(parquet_path), schema, risk, hierarchies, qis,
+                     sink_factory=factory, sensitive=sensitive)
+    return replace(result, output=out_path if result.generalized else parquet_path)
