@@ -359,8 +359,10 @@ def ropa(
 # -- the other layers' commands -----------------------------------------------------------
 def _register_subcommands() -> None:
     from veil.cli.audit import audit_app
+    from veil.cli.risk import register as register_risk
 
     app.add_typer(audit_app, name="audit")
+    register_risk(app)
 
 
 _register_subcommands()

@@ -25,6 +25,7 @@ from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
 from veil.pipeline.audit_events import record_failure, record_run
+from veil.risk.gate import GateResult, release_gate
 from veil.pipeline.minimize import Minimize
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.receipt import Receipt, rows_section
@@ -164,10 +165,24 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         if rejects_file is not None:
             rejects_file.close()
         done: dict[str, Receipt] = {}
+        gate: GateResult | None = None
 
         def before_publish() -> None:
-            # Output complete and verified, not yet visible: write the receipt and the audit
-            # trail now, so a failure here still publishes nothing.
+            # Output complete and verified, not yet visible: apply the risk gate, then write
+            # the receipt and the audit trail, so a failure here still publishes nothing.
+            nonlocal gate
+            assert sink is not None
+            risk = plan.dataset.risk
+            if risk is not None:
+                gate = release_gate(
+                    sink.tmp, temp_path_for(out_path), risk, Path(pol.source).parent,
+                    risk.resolve_qis(plan.dataset.fields),
+                    sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive])
+                if gate.generalized:
+                    assert gate.output is not None and gate.sha256 is not None
+                    os.replace(gate.output, sink.tmp)
+                    sink.digest, sink.bytes, sink.rows = gate.sha256, gate.bytes or 0, gate.rows_out
+                    ctx.dropped_rows["suppressed by the risk gate"] += gate.suppressed_records
             dropped = Counter(ctx.dropped_rows)
             if rejected:
                 dropped["rejected: bad input"] = len(rejected)
@@ -176,6 +191,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
                            sink, sink.digest, rows_in + len(rejected), sink.rows, dropped,
                            stages, stats, rejected, rejects_path, t_read,
                            t_write + time.perf_counter() - t0, time.perf_counter() - t_start)
+            if gate is not None:
+                rec.extras["risk"] = gate.to_receipt()
             rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
             done["receipt"] = rec
 

@@ -58,7 +58,21 @@ def parse_policy(raw: bytes | str, source: str = "<policy>") -> Policy:
     policy._source = source
     policy._lines = lines
     policy._digest = hashlib.sha256(data_bytes).hexdigest()
+    _check_risk(policy, Path(source).parent)
     return policy
+
+
+def _check_risk(policy: Policy, policy_dir: Path) -> None:
+    """Risk sections name columns and hierarchy files: check them before any data is read."""
+    from veil.risk.policy import RiskPolicyError
+
+    for ds_name, ds in policy.datasets.items():
+        if ds.risk is not None:
+            try:
+                ds.risk.check(ds.fields, policy_dir)
+            except RiskPolicyError as exc:
+                raise PolicyError(f"datasets.{ds_name}.{exc}", where=policy.locate(
+                    "datasets", ds_name, "risk", *exc.path)) from None
 
 
 def _policy_error(exc: ValidationError, data: Any, lines: dict, source: str) -> PolicyError:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from veil.policy.taxonomy import BUILTIN_CATEGORIES, Category
+from veil.risk.policy import RiskPolicy
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
@@ -73,6 +74,7 @@ class Dataset(_Strict):
     subject_id: str | None = None
     on_bad_rows: BadRows = "fail"
     fields: dict[Ident, FieldDef]
+    risk: RiskPolicy | None = None  # the release gate: k, l, t and suppression (veil.risk)
 
     @field_validator("fields", mode="before")
     @classmethod

@@ -18,6 +18,8 @@ Formulas and references: ``docs/risk.md``.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
@@ -94,6 +96,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
+
+
+class _Package(types.ModuleType):
+    """``veil.risk.anonymize`` names both a submodule and the function users call. Importing
+    the submodule makes Python set the package attribute to the module; keep the function
+    there instead (``from veil.risk.anonymize import ...`` still reaches the module)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "anonymize" and isinstance(value, types.ModuleType):
+            value = value.anonymize
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

@@ -228,7 +228,9 @@ def _fmt(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:.4g}"
 
 
-def _figure(m: PrivacyModel, sizes: np.ndarray, sc: SensitiveCounts | None) -> tuple[str, float, str]:
+def _figure(
+    m: PrivacyModel, sizes: np.ndarray, sc: SensitiveCounts | None
+) -> tuple[str, float, str]:
     if isinstance(m, KAnonymity):
         return "k", float(sizes.min()), f"k >= {m.k}"
     assert sc is not None
@@ -386,8 +388,11 @@ class GateResult:
             "skipped_models": list(self.skipped_models),
             "suppression_limit": self.suppression_limit,
             "auto_generalize": self.auto_generalize,
-            "rows": {"in": self.rows_in, "out": self.rows_out,
-                     "suppressed": self.suppressed_records},
+            "rows": {
+                "in": self.rows_in,
+                "out": self.rows_out,
+                "suppressed": self.suppressed_records,
+            },
             "checks_before": [c.to_dict() for c in self.checks_before],
             "checks_after": [c.to_dict() for c in self.checks_after] if t is not None else None,
             "before": _summary(self.before),
@@ -421,9 +426,9 @@ def _source_name(h: Hierarchy) -> str:
     return h.source if h.source == "value or *" else Path(h.source).name
 
 
-def _refusal(checks: Sequence[ModelCheck], why: str) -> str:
+def _refusal(checks: Sequence[ModelCheck], why: str, subject: str) -> str:
     failing = "; ".join(c.text() for c in checks if not c.passed)
-    return f"risk gate: the released table fails {failing}; {why}"
+    return f"{subject} does not meet the privacy models: {failing}; {why}"
 
 
 def enforce(
@@ -437,6 +442,7 @@ def enforce(
     sensitive: Sequence[str] = (),
     force: bool = False,
     top: int = 5,
+    subject: str = "risk gate: the released table",
 ) -> GateResult:
     """Measure the table ``read`` streams, and generalize it into a sink when it fails.
 
@@ -467,7 +473,7 @@ def enforce(
         "sensitive_orders": orders,
         "top": top,
     }
-    base = dict(
+    base: dict[str, Any] = dict(
         quasi_identifiers=tuple(qis),
         not_released=not_released,
         models=tuple(d for _, d in pairs),
@@ -494,15 +500,35 @@ def enforce(
     checks = check_models(ec, pairs)
     failing = any(not c.passed for c in checks)
     if not failing and not force:
-        return GateResult(True, before, None, None, **base, checks_before=tuple(checks),
-                          rows_in=rows_in, rows_out=rows_in,
-                          seconds=time.perf_counter() - started)
+        return GateResult(
+            True,
+            before,
+            None,
+            None,
+            **base,
+            checks_before=tuple(checks),
+            rows_in=rows_in,
+            rows_out=rows_in,
+            seconds=time.perf_counter() - started,
+        )
     if not force and not risk.auto_generalize:
-        raise RunRefused(_refusal(checks, "automatic generalization is off "
-                                  "(risk.auto_generalize: false): nothing was published"))
+        raise RunRefused(
+            _refusal(
+                checks,
+                "automatic generalization is off "
+                "(risk.auto_generalize: false): nothing was published",
+                subject,
+            )
+        )
     if not qis:
-        raise RunRefused(_refusal(checks, "no quasi-identifier is released, so generalization "
-                                  "cannot help: nothing was published"))
+        raise RunRefused(
+            _refusal(
+                checks,
+                "no quasi-identifier is released, so generalization "
+                "cannot help: nothing was published",
+                subject,
+            )
+        )
 
     # the search, on the pass-1 aggregate
     hs = {
@@ -511,25 +537,36 @@ def enforce(
     }
     try:
         result = anonymize(
-            ec, hs, [m for m, _ in pairs], suppression_limit=risk.suppression_limit,
-            quality=quality_model(risk), quasi_identifiers=qis,
-            risk_threshold=risk.risk_threshold, sensitive_hierarchies=sens_h,
-            sensitive_orders=orders, report_options={"recursive_l": recursive_l, "top": top},
+            ec,
+            hs,
+            [m for m, _ in pairs],
+            suppression_limit=risk.suppression_limit,
+            quality=quality_model(risk),
+            quasi_identifiers=qis,
+            risk_threshold=risk.risk_threshold,
+            sensitive_hierarchies=sens_h,
+            sensitive_orders=orders,
+            report_options={"recursive_l": recursive_l, "top": top},
         )
     except NoSolution:
         limit = math.floor(risk.suppression_limit * rows_in + 1e-9)
-        raise RunRefused(_refusal(
-            checks,
-            f"no generalization of {', '.join(qis)} with the given hierarchies meets the "
-            f"models within the suppression limit ({risk.suppression_limit:.2%}, {limit:,} of "
-            f"{rows_in:,} records): nothing was published",
-        )) from None
+        raise RunRefused(
+            _refusal(
+                checks,
+                f"no generalization of {', '.join(qis)} with the given hierarchies meets the "
+                f"models within the suppression limit ({risk.suppression_limit:.2%}, {limit:,} of "
+                f"{rows_in:,} records): nothing was published",
+                subject,
+            )
+        ) from None
 
     # pass 2: apply, measure what goes out, commit only if it holds
     levels = result.levels
     out_schema = pa.schema(
-        [pa.field(f.name, pa.string(), nullable=True) if levels.get(f.name, 0) > 0 else f
-         for f in schema],
+        [
+            pa.field(f.name, pa.string(), nullable=True) if levels.get(f.name, 0) > 0 else f
+            for f in schema
+        ],
         metadata=schema.metadata,
     )
     sink = sink_factory(out_schema)
@@ -557,8 +594,14 @@ def enforce(
             after = report(after_ec, **opts)
             checks_after = check_models(after_ec, pairs)
             if any(not c.passed for c in checks_after):
-                raise RunRefused(_refusal(checks_after, "even after generalization (this is a "
-                                          "bug: please report it): nothing was published"))
+                raise RunRefused(
+                    _refusal(
+                        checks_after,
+                        "even after generalization (this is a "
+                        "bug: please report it): nothing was published",
+                        subject,
+                    )
+                )
         digest = sink.commit()
     except BaseException:
         sink.abort()
@@ -620,9 +663,17 @@ def release_gate(
         with pq.ParquetFile(parquet_path) as pf:
             schema = pf.schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"not a readable Parquet file ({str(exc).splitlines()[0]})",
-                         where=str(parquet_path)) from None
+        raise InputError(
+            f"not a readable Parquet file ({str(exc).splitlines()[0]})", where=str(parquet_path)
+        ) from None
     factory = sink_factory or (lambda s: ParquetSink(out_path, s))
-    result = enforce(_parquet_reader(parquet_path), schema, risk, hierarchies, qis,
-                     sink_factory=factory, sensitive=sensitive)
+    result = enforce(
+        _parquet_reader(parquet_path),
+        schema,
+        risk,
+        hierarchies,
+        qis,
+        sink_factory=factory,
+        sensitive=sensitive,
+    )
     return replace(result, output=out_path if result.generalized else parquet_path)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,8 +93,11 @@ class LDiversityRule(_Strict):
         return self
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"model": f"{self.kind} l-diversity", "attribute": self.attribute,
-                             "l": self.l if self.kind == "entropy" else int(self.l)}
+        d: dict[str, Any] = {
+            "model": f"{self.kind} l-diversity",
+            "attribute": self.attribute,
+            "l": self.l if self.kind == "entropy" else int(self.l),
+        }
         if self.c is not None:
             d["c"] = self.c
         return d
@@ -123,8 +127,11 @@ class TClosenessRule(_Strict):
         return self
 
     def describe(self) -> dict[str, Any]:
-        return {"model": f"t-closeness ({self.distance} distance)", "attribute": self.attribute,
-                "t": self.t}
+        return {
+            "model": f"t-closeness ({self.distance} distance)",
+            "attribute": self.attribute,
+            "t": self.t,
+        }
 
 
 class AlphaKRule(_Strict):
@@ -137,8 +144,12 @@ class AlphaKRule(_Strict):
     value: str | int | float | None = None
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"model": "(alpha,k)-anonymity", "attribute": self.attribute,
-                             "alpha": self.alpha, "k": self.k}
+        d: dict[str, Any] = {
+            "model": "(alpha,k)-anonymity",
+            "attribute": self.attribute,
+            "alpha": self.alpha,
+            "k": self.k,
+        }
         if self.value is not None:
             d["value"] = "(given)"  # the protected value itself may be telling
         return d
@@ -151,8 +162,11 @@ class DeltaDisclosureRule(_Strict):
     delta: float = Field(gt=0)
 
     def describe(self) -> dict[str, Any]:
-        return {"model": "delta-disclosure privacy", "attribute": self.attribute,
-                "delta": self.delta}
+        return {
+            "model": "delta-disclosure privacy",
+            "attribute": self.attribute,
+            "delta": self.delta,
+        }
 
 
 SensitiveRule = LDiversityRule | TClosenessRule | AlphaKRule | DeltaDisclosureRule
@@ -229,8 +243,12 @@ class RiskPolicy(_Strict):
     # -- views ---------------------------------------------------------------------------------
 
     def _rule_groups(self) -> list[tuple[str, tuple[SensitiveRule, ...]]]:
-        return [("l_diversity", self.l_diversity), ("t_closeness", self.t_closeness),
-                ("alpha_k", self.alpha_k), ("delta_disclosure", self.delta_disclosure)]
+        return [
+            ("l_diversity", self.l_diversity),
+            ("t_closeness", self.t_closeness),
+            ("alpha_k", self.alpha_k),
+            ("delta_disclosure", self.delta_disclosure),
+        ]
 
     @property
     def rules(self) -> tuple[SensitiveRule, ...]:
@@ -251,7 +269,7 @@ class RiskPolicy(_Strict):
             return list(self.quasi_identifiers)
         return [n for n, f in dataset_fields.items() if getattr(f, "quasi_identifier", False)]
 
-    def hierarchy_paths(self, policy_dir: str | Path) -> dict[str, Path]:
+    def hierarchy_paths(self, policy_dir: str | PathLike[str]) -> dict[str, Path]:
         """Column -> hierarchy file: the ``hierarchies`` entries and those of hierarchical
         t-closeness rules, resolved against ``policy_dir``."""
         base = Path(policy_dir)
@@ -261,11 +279,13 @@ class RiskPolicy(_Strict):
                 out[r.attribute] = base / r.hierarchy
         return out
 
-    def load_hierarchies(self, policy_dir: str | Path) -> dict[str, Hierarchy]:
+    def load_hierarchies(self, policy_dir: str | PathLike[str]) -> dict[str, Hierarchy]:
         """Read and validate every hierarchy file (PolicyError naming the file on failure)."""
         from veil.risk.hierarchy import Hierarchy
 
-        return {c: Hierarchy.from_csv(p, column=c) for c, p in self.hierarchy_paths(policy_dir).items()}
+        return {
+            c: Hierarchy.from_csv(p, column=c) for c, p in self.hierarchy_paths(policy_dir).items()
+        }
 
     def describe_models(self) -> list[dict[str, Any]]:
         """The privacy models as plain dicts (for receipts and reports)."""
@@ -277,7 +297,7 @@ class RiskPolicy(_Strict):
 
     # -- policy-check time ---------------------------------------------------------------------
 
-    def check(self, dataset_fields: Mapping[str, Any], policy_dir: str | Path) -> None:
+    def check(self, dataset_fields: Mapping[str, Any], policy_dir: str | PathLike[str]) -> None:
         """Validate the section against its dataset's fields and the hierarchy files.
 
         ``dataset_fields`` maps field names to their definitions (objects with ``type``,
@@ -322,8 +342,11 @@ class RiskPolicy(_Strict):
                     f"ordered distance needs a numeric or date field, or 'order' listing the "
                     f"values; '{t.attribute}' is {ftype}",
                 )
-            if (t.distance == "hierarchical" and t.hierarchy is None
-                    and t.attribute not in self.hierarchies):
+            if (
+                t.distance == "hierarchical"
+                and t.hierarchy is None
+                and t.attribute not in self.hierarchies
+            ):
                 raise RiskPolicyError(
                     ("t_closeness", i, "hierarchy"),
                     f"hierarchical distance needs a hierarchy for '{t.attribute}' (here, or in "
