@@ -10,8 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
-
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -42,7 +41,7 @@ app = typer.Typer(
 )
 
 WorkspaceOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
                  "nearest folder up with veil.toml)."),
 ]
@@ -179,19 +178,19 @@ def run(
     policy: Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")],
     purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from the policy.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output Parquet file.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset id (default: the purpose's "
+    dataset: Annotated[str | None, typer.Option(help="Dataset id (default: the purpose's "
                                                         "only dataset).")] = None,
-    table: Annotated[Optional[str], typer.Option(help="Table name for a database input.")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", help="Input format: csv, parquet, "
+    table: Annotated[str | None, typer.Option(help="Table name for a database input.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="Input format: csv, parquet, "
                                                   "jsonl (default: from the suffix).")] = None,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     quote_char: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
     encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
-    receipt: Annotated[Optional[Path], typer.Option(help="Receipt file (default: "
+    receipt: Annotated[Path | None, typer.Option(help="Receipt file (default: "
                                                     "OUTPUT.receipt.json).")] = None,
-    rejects: Annotated[Optional[Path], typer.Option(help="Rejects file for quarantined rows "
+    rejects: Annotated[Path | None, typer.Option(help="Rejects file for quarantined rows "
                                                     "(default: OUTPUT.rejects.jsonl).")] = None,
-    actor: Annotated[Optional[str], typer.Option(help="Who runs this (default: VEIL_ACTOR or "
+    actor: Annotated[str | None, typer.Option(help="Who runs this (default: VEIL_ACTOR or "
                                                  "the OS user).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
     workspace: WorkspaceOpt = None,
@@ -321,7 +320,7 @@ def sample(
                                          "or .jsonl).")],
     rows: Annotated[int, typer.Option(min=0, help="Number of rows.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
-    labels: Annotated[Optional[Path], typer.Option(help="Also write the personal-data spans of "
+    labels: Annotated[Path | None, typer.Option(help="Also write the personal-data spans of "
                                                    "each memo (JSON lines).")] = None,
 ) -> None:
     """Write a realistic synthetic customer/transaction table (names, IBANs, cards, national

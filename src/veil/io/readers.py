@@ -174,7 +174,8 @@ class CsvSource(Source):
                                         newlines_in_values=True, invalid_row_handler=invalid_row)
         conv_opts = pacsv.ConvertOptions(include_columns=list(columns),
                                          column_types={c: pa.string() for c in columns},
-                                         strings_can_be_null=False, quoted_strings_can_be_null=False)
+                                         strings_can_be_null=False,
+                                         quoted_strings_can_be_null=False)
         raw = _HashingFile(self.path, self)
         emitted = 0
         try:
@@ -335,7 +336,8 @@ class ParquetSource(Source):
                     if bad:
                         out = _drop_bad(out, bad, record, on_reject)
                     record += batch.num_rows
-                    self.position = int(self.size * (rg + 1) / max(1, self._file.num_row_groups))
+                    self.position = int((self.size or 0) * (rg + 1)
+                                        / max(1, self._file.num_row_groups))
                     if out.num_rows:
                         yield out
         except (pa.ArrowInvalid, OSError) as exc:
@@ -524,7 +526,8 @@ class SqlSource(Source):
             query = query.order_by(*pk)
         record = 0
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+            streaming = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS)
+            result = streaming.execute(query)
             for part in result.partitions(BATCH_ROWS):
                 arrays = [_json_column([row[i] for row in part], types.get(c, "string"))
                           if types.get(c, "string") == "string" else _sql_column(

@@ -91,10 +91,7 @@ def make_plan(policy: Policy, purpose_id: str, header: list[str],
     present = set(header)
 
     needed = [f for f, t in use.items() if not REGISTRY[t.transform].drops_field]
-    if ds.subject_id:
-        needed_for_run = [ds.subject_id]
-    else:
-        needed_for_run = []
+    needed_for_run = [ds.subject_id] if ds.subject_id else []
     missing = [f for f in dict.fromkeys(needed + needed_for_run) if f not in present]
     if missing:
         raise InputError(

@@ -27,7 +27,7 @@ class Receipt:
     rows: dict[str, Any]
     fields: dict[str, Any]
     stages: list[dict[str, Any]]
-    timings: dict[str, float]
+    timings: dict[str, float | int | None]
     rejects: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)

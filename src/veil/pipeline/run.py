@@ -25,7 +25,6 @@ from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
 from veil.pipeline.audit_events import record_failure, record_run
-from veil.risk.gate import GateResult, release_gate
 from veil.pipeline.minimize import Minimize
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.receipt import Receipt, rows_section
@@ -33,6 +32,7 @@ from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
 from veil.pipeline.treat import Treat
 from veil.policy.loader import load_policy
 from veil.policy.model import Policy
+from veil.risk.gate import GateResult, release_gate
 from veil.store.schema import runs
 from veil.store.workspace import Workspace
 

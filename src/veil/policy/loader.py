@@ -103,7 +103,7 @@ def _existing_prefix(loc: tuple, lines: dict) -> tuple:
     return p
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Any) -> str:
     kind = err["type"]
     if kind == "missing":
         return "required key is missing"

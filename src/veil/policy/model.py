@@ -191,7 +191,8 @@ class Purpose(_Strict):
             raise ValueError("legal_basis consent requires consent_required: true")
         if self.legal_basis == "legitimate_interests" and not self.legitimate_interest:
             raise ValueError(
-                "legal_basis legitimate_interests needs 'legitimate_interest' (the interest pursued)"
+                "legal_basis legitimate_interests needs 'legitimate_interest' "
+                "(the interest pursued)"
             )
         return self
 

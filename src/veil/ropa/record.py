@@ -138,8 +138,9 @@ def render_markdown(ropa: dict[str, Any]) -> str:
                 f"| (c) | Categories of data subjects | {_fmt(c['data_subjects'])} |"]
         pd = c["personal_data"]
         if isinstance(pd, list):
+            special = " **[Art. 9 special category]**"
             cats = "; ".join(
-                f"{x['description']}{' **[Art. 9 special category]**' if x['special_category'] else ''}"
+                f"{x['description']}{special if x['special_category'] else ''}"
                 f" ({', '.join(x['fields'])})" for x in pd)
         else:
             cats = _fmt(pd)
