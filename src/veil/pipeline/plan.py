@@ -5,13 +5,14 @@ read, so a policy mistake never costs a half-done run."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
 from veil.errors import InputError, PolicyError
 from veil.io.types import arrow_schema
 from veil.policy.model import Dataset, Policy, Purpose, Treatment
-from veil.transforms.registry import REGISTRY
+from veil.transforms.registry import REGISTRY, check_treatment
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,16 @@ class Plan:
         return {n: self.dataset.fields[n].type for n in self.read}
 
     @property
+    def output_types(self) -> dict[str, str]:
+        """Policy type of each output column: the field's type, or what its transform makes
+        of it (a pseudonym of an integer id is text)."""
+        return {f.name: REGISTRY[f.treatment.transform].output_type(
+                    self.dataset.fields[f.name], dict(f.treatment.params))
+                for f in self.output}
+
+    @property
     def output_schema(self) -> pa.Schema:
-        return arrow_schema([f.name for f in self.output], self.types)
+        return arrow_schema([f.name for f in self.output], self.output_types)
 
 
 def choose_dataset(policy: Policy, purpose_id: str, dataset: str | None) -> str:
@@ -62,6 +71,8 @@ def choose_dataset(policy: Policy, purpose_id: str, dataset: str | None) -> str:
 
 def check_treatments(policy: Policy, purpose_id: str | None = None) -> None:
     """Every treatment names a registered transform whose parameters fit the field."""
+    base_dir = (Path(policy.source).resolve().parent
+                if policy.source and not policy.source.startswith("<") else None)
     for p_id, purpose in policy.purposes.items():
         if purpose_id is not None and p_id != purpose_id:
             continue
@@ -75,10 +86,14 @@ def check_treatments(policy: Policy, purpose_id: str | None = None) -> None:
                     raise PolicyError(f"field '{f_name}': unknown transform '{treat.transform}' "
                                       f"(known: {known})", where=where)
                 try:
-                    t.check(fields[f_name], dict(treat.params))
+                    check_treatment(t, fields[f_name], dict(treat.params), base_dir)
                 except ValueError as exc:
                     raise PolicyError(f"field '{f_name}': transform '{treat.transform}' {exc}",
                                       where=where) from None
+                if t.needs_subject and not policy.datasets[ds_id].subject_id:
+                    raise PolicyError(f"field '{f_name}': transform '{treat.transform}' needs "
+                                      f"each row's subject: dataset '{ds_id}' declares no "
+                                      "subject_id", where=where)
 
 
 def make_plan(policy: Policy, purpose_id: str, header: list[str],

@@ -35,6 +35,7 @@ from veil.policy.model import Policy
 from veil.risk.gate import GateResult, release_gate
 from veil.store.schema import runs
 from veil.store.workspace import Workspace
+from veil.transforms.keys import TransformKeys, workspace_keys
 
 Progress = Callable[[int, int | None], None]
 MAX_QUARANTINE_SHARE = 1.0
@@ -87,6 +88,7 @@ def run(
     table: str | None = None,
     actor: str | None = None,
     progress: Progress | None = None,
+    keys: TransformKeys | None = None,
 ) -> RunResult:
     """Run `purpose` of `policy` over `source` and write the minimized result to `output`.
 
@@ -106,13 +108,15 @@ def run(
     receipt_path = Path(receipt) if receipt else out_path.with_name(out_path.name + ".receipt.json")
     rejects_path = (Path(rejects) if rejects
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
+    if keys is None:
+        keys = workspace_keys(ws)  # opens nothing until a keyed transform asks for a key
     return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                    actor or default_actor(), progress)
+                    actor or default_actor(), progress, keys)
 
 
 def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
              receipt_path: Path, rejects_path: Path, actor: str,
-             progress: Progress | None) -> RunResult:
+             progress: Progress | None, keys: TransformKeys) -> RunResult:
     run_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     t_start = time.perf_counter()
@@ -122,7 +126,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
             policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
 
-    ctx = RunContext(run_id=run_id, plan=plan)
+    ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys})
     stages = build_stages(plan)
     stats = [StageStats(s.name) for s in stages]
     quarantine = plan.dataset.on_bad_rows == "quarantine"

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from veil.pipeline.plan import FieldPlan
 from veil.pipeline.stage import RunContext
+from veil.transforms.context import describe_treatments, treat_batch
 from veil.transforms.registry import REGISTRY
 
 
@@ -17,17 +18,15 @@ class Treat:
     def __init__(self, fields: list[FieldPlan]) -> None:
         self.active = [(f.name, REGISTRY[f.treatment.transform], dict(f.treatment.params))
                        for f in fields if f.treatment.transform != "keep"]
+        self._described: dict[str, Any] | None = None
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
         if not self.active:
             return batch
-        names = batch.schema.names
-        arrays = list(batch.columns)
-        for name, transform, params in self.active:
-            i = names.index(name)
-            arrays[i] = transform.apply(arrays[i], params, ctx)
-        return pa.RecordBatch.from_arrays(arrays, names=names)
+        out = treat_batch(batch, self.active, ctx)
+        if self._described is None:  # key ids and run-fixed parameters, once per run
+            self._described = describe_treatments(self.active, ctx)
+        return out
 
     def describe(self) -> dict[str, Any]:
-        return {"transformed": {n: {"transform": t.name, "params": p}
-                                for n, t, p in self.active}}
+        return self._described or describe_treatments(self.active)

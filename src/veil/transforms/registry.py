@@ -98,7 +98,8 @@ def _no_params(_field: FieldDef, params: dict[str, Any]) -> None:
         raise ValueError(f"takes no parameters (got {', '.join(sorted(params))})")
 
 
-register(Transform("keep", "keep the value as it is", _no_params, lambda a, _p, _c: a))
+register(Transform("keep", "keep the value as it is", _no_params, lambda a, _p, _c: a,
+                   example="amount: keep"))
 register(Transform("drop", "remove the field from the output", _no_params,
                    lambda a, _p, _c: a, drops_field=True,
                    example="email: drop"))

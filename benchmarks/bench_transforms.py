@@ -1,0 +1,331 @@
+"""Benchmark the de-identification transforms, values per second on one core.
+
+Each figure is measured in a fresh Python process pinned to one core (``--core``), as CPU
+time (user + sys of that process, so it stays meaningful when other jobs share the machine),
+best of ``--repeat``; wall time is printed beside it. Targets (issue 4) and anchors:
+
+* HMAC-SHA256 pseudonyms (``pseudonymize``): target 1,500,000 values/s. Measured on unique
+  values (every value hashed: the worst case) and on a realistic repetition (``--repeat-factor``
+  rows per distinct value, as customer ids in a transaction table; each distinct value is
+  hashed once per batch).
+* AES-SIV tokens (``tokenize``): target 1,000,000 values/s; the same two inputs. The anchor is
+  ``cryptography``'s ``AESSIV.encrypt`` called once per value, in the same run.
+* Generalization: target 10,000,000 values/s (numeric bins of width 10 on int64); age bands,
+  months and postcode prefixes printed beside it.
+* Text redaction of detected spans: target 5x Presidio's anonymizer on the same texts and
+  spans (``presidio-anonymizer`` in its own virtualenv, ``--presidio-python``, run in a
+  subprocess; spans found once by Veil's discovery and handed to both, so only the
+  replacement is timed). Both replace each span with ``<TYPE>``.
+
+Batches are ``--batch`` values (64k rows, as the run hands them over). Small sizes by default:
+
+    .venv/bin/python benchmarks/bench_transforms.py
+    .venv/bin/python benchmarks/bench_transforms.py --n 1000000 --texts 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PRESIDIO = [Path("/tmp/presidio-venv/bin/python"),
+                    ROOT / "bench-data" / "presidio-venv" / "bin" / "python"]
+
+
+# --------------------------------------------------------------------------------------------
+# workers (child processes)
+
+
+def _rss_mib() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _clock(fn: Any, repeat: int) -> tuple[float, float]:
+    """Best (cpu, wall) seconds of ``fn()`` over ``repeat`` calls."""
+    best_cpu = best_wall = float("inf")
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        best_wall = min(best_wall, time.perf_counter() - t0)
+    return best_cpu, best_wall
+
+
+def _batches(values: list[Any], batch: int, typ: Any = None) -> list[Any]:
+    import pyarrow as pa
+
+    return [pa.array(values[i:i + batch], type=typ) for i in range(0, len(values), batch)]
+
+
+def _ids(n: int, rep: int) -> list[str]:
+    import numpy as np
+
+    if rep <= 1:
+        return [f"CUST-{i:09d}" for i in range(n)]
+    rng = np.random.default_rng(7)
+    distinct = max(1, n // rep)
+    return [f"CUST-{i:09d}" for i in rng.integers(0, distinct, n)]
+
+
+def worker(name: str, a: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    n, batch, repeat = a.n, a.batch, a.repeat
+    out: dict[str, Any] = {"name": name}
+    key = os.urandom(32)
+    if name in ("hmac_unique", "hmac_repeat"):
+        from veil.transforms.pseudonymize import pseudonyms
+
+        arrays = _batches(_ids(n, 1 if name == "hmac_unique" else a.repeat_factor), batch)
+        cpu, wall = _clock(lambda: [pseudonyms(x, key) for x in arrays], repeat)
+        out["values"] = n
+    elif name in ("token_unique", "token_repeat"):
+        from veil.transforms import InMemoryTransformKeys
+        from veil.transforms.tokenize import tokens
+
+        keys = InMemoryTransformKeys()
+        arrays = _batches(_ids(n, 1 if name == "token_unique" else a.repeat_factor), batch)
+        cpu, wall = _clock(lambda: [tokens(x, keys, "bench") for x in arrays], repeat)
+        out["values"] = n
+    elif name == "aessiv_anchor":
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+        enc = AESSIV(os.urandom(64)).encrypt
+        vals = [v.encode() for v in _ids(n, 1)]
+        ad = [b"veil.token.v1\x00bench"]
+        cpu, wall = _clock(lambda: [enc(v, ad) for v in vals], repeat)
+        out["values"] = n
+    elif name.startswith("gen_"):
+        import datetime as dt
+
+        from veil.transforms import generalize as g
+
+        m = a.gen_n
+        rng = np.random.default_rng(3)
+        if name == "gen_bins":
+            arrays = _batches(rng.integers(18, 95, m).tolist(), batch, pa.int64())
+            fn = lambda: [g.bin_width(x, 10) for x in arrays]  # noqa: E731
+        elif name == "gen_age_band":
+            days = rng.integers(-20000, 10000, m).astype("datetime64[D]")
+            arrays = [pa.array(days[i:i + batch]) for i in range(0, m, batch)]
+            fn = lambda: [g.age_band(x, dt.date(2025, 1, 1), 10, 90) for x in arrays]  # noqa: E731
+        elif name == "gen_month":
+            us = rng.integers(1.5e15, 1.7e15, m).astype("datetime64[us]")
+            arrays = [pa.array(us[i:i + batch]).cast(pa.timestamp("us", tz="UTC"))
+                      for i in range(0, m, batch)]
+            fn = lambda: [g.date_label(x, "month") for x in arrays]  # noqa: E731
+        else:
+            codes = [f"{v:05d}" for v in rng.integers(1000, 99999, m)]
+            arrays = _batches(codes, batch, pa.string())
+            fn = lambda: [g.prefix(x, 3) for x in arrays]  # noqa: E731
+        cpu, wall = _clock(fn, repeat)
+        out["values"] = m
+    elif name in ("text_veil", "text_veil_pseudonym"):
+        from veil.discovery.text import Span
+        from veil.transforms.text import redact_spans
+
+        data = json.loads(Path(a.spans_file).read_text("utf-8"))
+        texts = data["texts"]
+        spans = [[Span(s, e, t, 1.0) for s, e, t in row] for row in data["spans"]]
+        mode = "pseudonym" if name.endswith("pseudonym") else "type"
+        cpu, wall = _clock(lambda: redact_spans(texts, spans, mode=mode, key=key), repeat)
+        out["values"] = len(texts)
+        out["spans"] = sum(len(s) for s in spans)
+    else:
+        raise SystemExit(f"unknown worker {name}")
+    out.update(cpu=cpu, wall=wall, rss_mib=_rss_mib())
+    return out
+
+
+_PRESIDIO = r"""
+import json, sys, time, resource
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+data = json.load(open(sys.argv[1], encoding="utf-8"))
+repeat = int(sys.argv[2])
+texts = data["texts"]
+spans = [[RecognizerResult(t.upper(), s, e, 1.0) for s, e, t in row] for row in data["spans"]]
+types = sorted({t.upper() for row in data["spans"] for _, _, t in row})
+ops = {t: OperatorConfig("replace", {"new_value": f"<{t}>"}) for t in types}
+engine = AnonymizerEngine()
+def run():
+    out = []
+    for text, res in zip(texts, spans):
+        out.append(engine.anonymize(text=text, analyzer_results=res, operators=ops).text
+                   if res else text)
+    return out
+best_cpu = best_wall = float("inf")
+for _ in range(repeat):
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = run()
+    best_cpu = min(best_cpu, time.process_time() - c0)
+    best_wall = min(best_wall, time.perf_counter() - t0)
+print(json.dumps({"name": "text_presidio", "values": len(texts), "cpu": best_cpu,
+                  "wall": best_wall, "sample": result[:50],
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# parent
+
+
+def _child(name: str, a: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", name, "--n", str(a.n), "--gen-n",
+           str(a.gen_n), "--batch", str(a.batch), "--repeat", str(a.repeat),
+           "--repeat-factor", str(a.repeat_factor), *extra]
+    pin = ["taskset", "-c", str(a.core)] if _has_taskset() else []
+    r = subprocess.run(pin + cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"worker {name} failed:\n{r.stderr[-3000:]}")
+    return dict(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def _has_taskset() -> bool:
+    from shutil import which
+
+    return which("taskset") is not None
+
+
+def _spans_file(texts: int, tmp: Path) -> Path:
+    """Memos of the sample generator with the spans Veil's discovery finds in them."""
+    import pyarrow as pa
+
+    from veil.discovery.text import find_spans
+    from veil.sample.generator import generate
+
+    memos: list[str] = []
+    for b in generate(texts, seed=5, batch_size=min(texts, 65_536)):
+        memos += [m or "" for m in b.column(b.schema.get_field_index("memo")).to_pylist()]
+    found = find_spans(pa.array(memos, type=pa.string()))
+    path = tmp / "spans.json"
+    path.write_text(json.dumps({"texts": memos, "spans": [[(s.start, s.end, s.type) for s in row]
+                                                         for row in found]}), "utf-8")
+    return path
+
+
+def _rate(r: dict[str, Any]) -> float:
+    return float(r["values"]) / r["cpu"] if r["cpu"] > 0 else float("inf")
+
+
+def _line(label: str, r: dict[str, Any], target: float | None = None,
+          anchor: tuple[str, float] | None = None) -> None:
+    rate = _rate(r)
+    wall = r["values"] / r["wall"] if r["wall"] > 0 else float("inf")
+    tail = ""
+    if target is not None:
+        tail += f"  target {target:>12,.0f}  {'MET' if rate >= target else 'below'}"
+    if anchor is not None:
+        tail += f"  {rate / anchor[1]:.2f}x {anchor[0]}"
+    print(f"{label:<44} {rate:>13,.0f}/s cpu {wall:>13,.0f}/s wall  "
+          f"peak {r['rss_mib']:>6.0f} MiB{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=200_000, help="values for HMAC and AES-SIV")
+    ap.add_argument("--gen-n", type=int, default=2_000_000, help="values for generalization")
+    ap.add_argument("--texts", type=int, default=10_000, help="memos for text redaction")
+    ap.add_argument("--batch", type=int, default=65_536)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat-factor", type=int, default=20,
+                    help="rows per distinct value in the realistic-repetition inputs")
+    ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--presidio-python", type=Path, default=None)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--spans-file", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        print(json.dumps(worker(a.worker, a)))
+        return 0
+
+    print(f"veil transforms benchmark: {a.n:,} values (HMAC, AES-SIV), {a.gen_n:,} "
+          f"(generalization), {a.texts:,} memos; batches of {a.batch:,}; one core "
+          f"(#{a.core}); best of {a.repeat}; rates from CPU time")
+    print("\npseudonyms (HMAC-SHA256, 16 hex digits)")
+    hu = _child("hmac_unique", a, [])
+    _line("  unique values (every value hashed)", hu, 1_500_000)
+    hr = _child("hmac_repeat", a, [])
+    _line(f"  {a.repeat_factor} rows per distinct value", hr, 1_500_000)
+
+    print("\ntokens (AES-SIV, Tink format, base64url)")
+    anchor = _child("aessiv_anchor", a, [])
+    _line("  anchor: cryptography AESSIV, one call/value", anchor)
+    tu = _child("token_unique", a, [])
+    _line("  unique values", tu, 1_000_000, ("anchor", _rate(anchor)))
+    tr = _child("token_repeat", a, [])
+    _line(f"  {a.repeat_factor} rows per distinct value", tr, 1_000_000,
+          ("anchor", _rate(anchor)))
+
+    print("\ngeneralization")
+    gb = _child("gen_bins", a, [])
+    _line("  numeric bins (width 10, int64)", gb, 10_000_000)
+    for name, label in (("gen_age_band", "  birth date -> age band"),
+                        ("gen_month", "  timestamp -> month"),
+                        ("gen_prefix", "  postcode -> 3-character prefix")):
+        _line(label, _child(name, a, []))
+
+    print("\ntext redaction of detected spans (replace with <TYPE>)")
+    with tempfile.TemporaryDirectory() as tmp:
+        sf = _spans_file(a.texts, Path(tmp))
+        data = json.loads(sf.read_text("utf-8"))
+        n_spans = sum(len(s) for s in data["spans"])
+        print(f"  {len(data['texts']):,} memos, {n_spans:,} spans "
+              f"({sum(1 for s in data['spans'] if s):,} memos with spans)")
+        vt = _child("text_veil", a, ["--spans-file", str(sf)])
+        vp = _child("text_veil_pseudonym", a, ["--spans-file", str(sf)])
+        py = a.presidio_python or next((p for p in DEFAULT_PRESIDIO if p.exists()), None)
+        pr = None
+        if py is not None and Path(py).exists():
+            pin = ["taskset", "-c", str(a.core)] if _has_taskset() else []
+            r = subprocess.run(pin + [str(py), "-c", _PRESIDIO, str(sf), str(a.repeat)],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"  presidio failed: {r.stderr[-500:]}")
+            else:
+                pr = json.loads(r.stdout.strip().splitlines()[-1])
+                from veil.discovery.text import Span
+                from veil.transforms.text import redact_spans
+
+                ours = redact_spans(data["texts"][:50],
+                                    [[Span(s, e, t, 1.0) for s, e, t in row]
+                                     for row in data["spans"][:50]])
+                same = ours == pr["sample"]
+                _line("  anchor: presidio-anonymizer (replace)", pr)
+                print(f"    same output as Veil on the first 50 memos: {same}")
+        else:
+            print("  presidio-anonymizer not found: make a venv with it "
+                  "(python -m venv /tmp/presidio-venv && /tmp/presidio-venv/bin/pip install "
+                  "presidio-anonymizer) or pass --presidio-python")
+        if pr is not None:
+            _line("  veil redact_spans (type)", vt, None, ("presidio", _rate(pr)))
+            _line("  veil redact_spans (pseudonym)", vp, None, ("presidio", _rate(pr)))
+            ratio = _rate(vt) / _rate(pr)
+            print(f"    target 5x presidio: {ratio:.1f}x {'MET' if ratio >= 5 else 'below'}")
+        else:
+            _line("  veil redact_spans (type)", vt)
+            _line("  veil redact_spans (pseudonym)", vp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
