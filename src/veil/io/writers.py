@@ -6,9 +6,9 @@ A failed run leaves nothing at the output path (and removes its temporary file).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,9 @@ class ParquetSink:
         try:
             self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
                 self._target if self._target is not None else self.tmp, schema,
-                compression=compression, write_statistics=True
+                compression=compression, write_statistics=True,
+                # dictionary pages pay off for strings; for numbers they cost time, not space
+                use_dictionary=[f.name for f in schema if pa.types.is_string(f.type)] or False,
             )
         except BaseException:
             self.abort()
