@@ -84,7 +84,8 @@ def test_no_workspace(tmp_path: Path, monkeypatch, capsys) -> None:
 def test_every_command_has_help_with_an_example(capsys) -> None:
     commands = [["init"], ["db", "upgrade"], ["db", "current"], ["policy", "check"], ["run"],
                 ["runs", "list"], ["runs", "show"], ["sample"], ["ropa"], ["risk"],
-                ["anonymize"], ["audit", "verify"], ["audit", "prove"], ["audit", "log"]]
+                ["anonymize"], ["scan"], ["reidentify"], ["audit", "verify"], ["audit", "prove"],
+                ["audit", "log"]]
     for cmd in commands:
         assert veil(*cmd, "--help") == 0
         out = capsys.readouterr().out

@@ -231,3 +231,13 @@ def test_optional_ner_hook_adds_spans_but_not_over_checksums() -> None:
     hooked = SpanFinder(ner=spacy_ner(_FakeNlp())).find(texts)
     assert [(s.type, s.recognizer) for s in hooked[0]] == [("person", "spacy")]
     assert [s.type for s in hooked[1]] == ["iban"]
+
+
+def test_spanish_ids_with_a_failed_check_letter_veto_other_readings() -> None:
+    texts = ["Payment passport 48693243Y thank you", "passport Y3969601X ok", "DNI 12345678Z ok"]
+    got = [
+        [(t[s.start : s.end], s.type) for s in ss]
+        for t, ss in zip(texts, find_spans(texts), strict=True)
+    ]
+    assert got == [[], [], [("12345678Z", "national_id")]]
+    assert find_spans(["passport AAA123456 ok"])[0][0].type == "passport"  # other shapes still are

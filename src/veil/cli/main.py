@@ -359,10 +359,12 @@ def ropa(
 def _register_subcommands() -> None:
     from veil.cli.audit import audit_app
     from veil.cli.risk import register as register_risk
+    from veil.cli.scan import register as register_scan
     from veil.cli.transforms import register as register_transforms
 
     app.add_typer(audit_app, name="audit")
     register_risk(app)
+    register_scan(app)
     register_transforms(app)
 
 

