@@ -16,27 +16,20 @@ from rich.console import Console
 
 from veil.errors import InputError, VeilError
 
-HELP = """Find personal data in a CSV, Parquet, JSON-lines or text file, or a database table.
-
-For each column: the identifier types found (share of values that matched AND validated), a
-confidence, two masked examples, the data category and a suggested policy rule; free-text
-columns list the personal data embedded in them. Text files (.txt, .log, .md) list each span
-as line:column, type and masked value. Files up to 2 GiB are validated in full by default;
-larger ones are sampled (first 1,000,000 rows) unless --full. Unreadable rows are skipped and
-listed with their line; the scan goes on. Full identifiers are never printed.
-
-Examples:
-
-    veil scan transactions.csv
-
-    veil scan transactions.csv --sample 10000 --json
-
-    veil scan transactions.csv --policy-draft draft.yaml
-
-    veil scan postgresql://127.0.0.1/bank --table customers --policy policy.yaml
-
-    veil scan support_notes.txt
-"""
+HELP = (
+    "Find personal data in a CSV, Parquet, JSON-lines or text file, or a database table.\n\n"
+    "For each column: the identifier types found (share of values that matched AND validated), "
+    "a confidence, two masked examples, the data category and a suggested policy rule; "
+    "free-text columns list the personal data embedded in them. Text files (.txt, .log, .md) "
+    "list each span as line:column, type and masked value. Files up to 2 GiB are validated in "
+    "full by default; larger ones are sampled (first 1,000,000 rows) unless --full. Unreadable "
+    "rows are skipped and listed with their line; the scan goes on. Full identifiers are never "
+    "printed.\n\n"
+    "Example: veil scan transactions.csv --sample 10000 --json\n\n"
+    "Example: veil scan transactions.csv --policy-draft draft.yaml\n\n"
+    "Example: veil scan postgresql://127.0.0.1/bank --table customers --policy policy.yaml\n\n"
+    "Example: veil scan support_notes.txt\n"
+)
 
 
 def _consoles() -> tuple[Console, Console]:
