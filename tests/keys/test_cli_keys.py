@@ -31,7 +31,8 @@ def keyed(workspace: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
                         {"iterations": 2, "lanes": 1, "memory_cost_kib": 19 * 1024})
     assert veil("keys", "init") == 0
     out = capsys.readouterr().out
-    assert "Created KEK" in out and "Created streaming keyset output" in out
+    assert "Created KEK" in out and "recorded in veil.toml [keys]" in out
+    assert "Created streaming keyset output" in out
     return workspace
 
 
@@ -44,6 +45,7 @@ def _err(capsys: Any) -> str:
 @pytest.mark.parametrize("cmd", [
     ["keys"], ["keys", "init"], ["keys", "list"], ["keys", "rotate"], ["keys", "rewrap"],
     ["keys", "disable"], ["keys", "enable"], ["keys", "destroy"], ["keys", "events"],
+    ["keys", "export"],
     ["encrypt"], ["decrypt"],
 ])
 def test_help_has_an_example(cmd: list[str], capsys: Any) -> None:
@@ -61,14 +63,14 @@ def test_encrypt_decrypt_round_trip_and_tink_interop(keyed: Any, tmp_path: Path,
     assert data[:64] not in ct and ct[0] == 40  # Tink header: 1 + 32 + 7 bytes
     assert veil("decrypt", "plain.bin.enc", "back.bin", "-a", "export:2026-11") == 0
     assert Path("back.bin").read_bytes() == data
-    # Official Tink decrypts the CLI's file with the stored keyset.
+    # Official Tink decrypts the CLI's file with the keyset `veil keys export` writes.
     from tink import streaming_aead
 
-    from veil.crypto.manager import KeyManager
-
-    ks = KeyManager(keyed).keyset("output")
-    sa = tink.proto_keyset_format.parse(ks.to_binary(), token).primitive(
-        streaming_aead.StreamingAead)
+    assert veil("keys", "export", "output", "-o", "output.keyset.json") == 0
+    assert "keep it secret" in capsys.readouterr().out
+    assert (Path("output.keyset.json").stat().st_mode & 0o777) == 0o600
+    handle = tink.json_proto_keyset_format.parse(Path("output.keyset.json").read_text(), token)
+    sa = handle.primitive(streaming_aead.StreamingAead)
     with open("plain.bin.enc", "rb") as f, sa.new_decrypting_stream(f, b"export:2026-11") as ds:
         assert ds.read() == data
     # ... and Veil's CLI decrypts what tink-py wrote.
@@ -76,6 +78,12 @@ def test_encrypt_decrypt_round_trip_and_tink_interop(keyed: Any, tmp_path: Path,
         es.write(data[:777_777])
     assert veil("decrypt", "tink.enc", "tink.out", "--associated-data", "from-tink") == 0
     assert Path("tink.out").read_bytes() == data[:777_777]
+    capsys.readouterr()
+    assert veil("keys", "export", "output", "-o", "output.keyset.json") == 7  # never overwrites
+    assert "refusing to overwrite" in _err(capsys)
+    assert veil("keys", "events", "--limit", "2") == 0
+    assert [json.loads(x)["op"] for x in capsys.readouterr().out.splitlines()] == [
+        "export", "init"]  # one export recorded: the refused one wrote nothing
 
 
 def test_bad_input_is_one_line_exit_7_and_no_output(keyed: Any, capsys: Any,

@@ -14,7 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from veil.crypto.aead import InMemoryKeyProvider
-from veil.crypto.errors import CryptoError, KeysetError, NotCiphertextError, WrongKeyError
+from veil.crypto.errors import (
+    CryptoError,
+    KeyMissingError,
+    KeysetError,
+    NotCiphertextError,
+    WrongKeyError,
+)
 from veil.crypto.files import (
     FORMAT,
     OutputEncryption,
@@ -32,7 +38,9 @@ from veil.io.writers import ParquetSink
 def _table(n: int) -> pa.Table:
     return pa.table({
         "id": pa.array(range(n), pa.int64()),
-        "name": pa.array([f"pseudo-{i:07d}" for i in range(n)]),
+        # pseudonyms are high-entropy: the file does not compress away below a few segments
+        "name": pa.array([f"pseudo-{i:07d}-{hashlib.sha1(b'%d' % i).hexdigest()[:16]}"
+                          for i in range(n)]),
         "amount": pa.array([i * 0.25 for i in range(n)]),
     })
 
@@ -102,6 +110,9 @@ def test_failures_publish_nothing(tmp_path: Path) -> None:
 def test_output_encryption_from_the_workspace_and_read_via_receipt_or_store(
     workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("VEIL_KEK", raising=False)
+    with pytest.raises(KeyMissingError, match="veil keys init.*at_rest: false"):
+        output_encryption(workspace, "run-41")
     monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())  # the workspace's KEK (no [keys])
     km = KeyManager(workspace)
     enc = output_encryption(workspace, "run-42")  # creates the 'output' keyset on first use
@@ -168,6 +179,7 @@ def test_tampered_output_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "o.parquet"
     _write(out, _table(300_000), enc)
     data = bytearray(out.read_bytes())
+    assert len(data) > 2 << 20  # several segments
     provider = InMemoryKeyProvider({"output": ks})
     for pos in (len(data) // 2, len(data) - 1):
         bad = bytearray(data)

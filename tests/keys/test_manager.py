@@ -209,6 +209,7 @@ def test_rewrap_changes_only_the_wrapping(km: KeyManager, workspace: Any) -> Non
     with workspace.engine.connect() as conn:
         old_wrapped = conn.execute(sa.select(subject_keys.c.wrapped_key)).scalar()
 
+    old_kek = km.kek
     new = StaticKEK(os.urandom(32))
     assert km.rewrap(new) == {"keysets": 2, "subject_keys": 1}
     with pytest.raises(CryptoError, match="current KEK"):
@@ -231,6 +232,13 @@ def test_rewrap_changes_only_the_wrapping(km: KeyManager, workspace: Any) -> Non
         stale.keyset("output")
     with pytest.raises(WrongKeyError, match="wrapped under KEK"):
         stale.subject_keys().decrypt("p-7", rec, b"accounts")
+    # A writer still on the old KEK during the rotation: its key is reported, not lost, and a
+    # second rewrap from the old KEK moves what is left.
+    late = KeyManager(workspace, kek=old_kek).subject_keys().encrypt("p-late", b"late")
+    with pytest.raises(WrongKeyError, match="unfinished|finish"):
+        fresh.subject_keys().decrypt("p-late", late)
+    assert KeyManager(workspace, kek=old_kek).rewrap(new) == {"keysets": 0, "subject_keys": 1}
+    assert fresh.subject_keys().decrypt("p-late", late) == b"late"
 
 
 def test_other_process_sees_rotation_and_ensure(km: KeyManager, workspace: Any) -> None:
@@ -310,3 +318,36 @@ def test_missing_key_file_and_passphrase(workspace: Any, monkeypatch: pytest.Mon
     PassphraseFileKEK.create(root / "keys" / "none.json", "pw", kdf_params=FAST_KDF)
     with pytest.raises(KeyMissingError, match="VEIL_KEK_PASSPHRASE"):
         _ = KeyManager(workspace).kek  # no terminal under pytest, no variable
+
+
+def test_concurrent_ensure_and_key_creation_agree(km: KeyManager, workspace: Any) -> None:
+    """Several processes (threads with their own managers here) creating the same keyset and
+    the same subjects' keys at once end up with one keyset and one key per subject."""
+    import threading
+
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def worker() -> None:
+        try:
+            mine = KeyManager(workspace, kek=km.kek)
+            barrier.wait()
+            ks = mine.ensure("output", "streaming")
+            sk = mine.subject_keys()
+            cts = sk.encrypt_many([f"s{i}" for i in range(50)], [b"v"] * 50)
+            results.append((ks, cts))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len({r[0].primary_key_id for r in results}) == 1
+    assert [e["op"] for e in km.events()].count("init") == 1
+    reader = km.subject_keys()
+    for _, cts in results:  # everyone's records open with the one stored key per subject
+        assert reader.decrypt_many([f"s{i}" for i in range(50)], cts) == [b"v"] * 50

@@ -49,7 +49,7 @@ def test_shred_through_the_store(km: KeyManager, workspace: Any) -> None:
     with pytest.raises(ErasedError, match="erased"):
         fresh.decrypt_many(subjects, cts, b"accounts")
     got = fresh.decrypt_many(subjects, cts, b"accounts", erased=None)
-    assert got == [None if s == "p-0003" else v for s, v in zip(subjects, vals)]
+    assert got == [None if s == "p-0003" else v for s, v in zip(subjects, vals, strict=True)]
     assert fresh.is_erased("p-0003") and not fresh.has_key("p-0003") and fresh.has_key("p-0004")
     with pytest.raises(ErasedError):  # no silent new key for an erased subject
         fresh.encrypt("p-0003", b"new")

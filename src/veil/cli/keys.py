@@ -16,7 +16,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,13 +34,13 @@ keys_app = typer.Typer(
 )
 
 WorkspaceOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
                  "nearest folder up with veil.toml)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 KeyIdOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
 ]
 NEW_PASSPHRASE_ENV = "VEIL_KEK_NEW_PASSPHRASE"
@@ -81,8 +81,9 @@ def _keys_cell(keys: list[dict[str, Any]]) -> str:
 # -- keys ----------------------------------------------------------------------------------------
 @keys_app.command("init")
 def keys_init(
-    name: Annotated[Optional[str], typer.Argument(help="Keyset to create (default: 'output', "
-                                                  "the streaming keyset for files at rest).")] = None,
+    name: Annotated[str | None, typer.Argument(
+        help="Keyset to create (default: 'output', the streaming keyset for files at rest).",
+    )] = None,
     kind: Annotated[str, typer.Option(help="streaming (files), aead (fields) or daead "
                                       "(deterministic tokens).")] = "streaming",
     purpose: Annotated[str, typer.Option(help="What the keyset is for (shown by `list`).")] = "",
@@ -112,7 +113,7 @@ def keys_init(
             new = km.setup_kek(kek, path=kek_path, variable=kek_var)  # type: ignore[arg-type]
             made_kek = True
             console.print(f"Created KEK [bold]{new.kek_id}[/] ({kek}); recorded in veil.toml "
-                          "[keys]")
+                          "\\[keys]")
         target = name or OUTPUT_KEYSET
         if name is None and km.exists(target):
             if not made_kek:
@@ -182,7 +183,7 @@ def keys_rotate(
 def keys_rewrap(
     to: Annotated[str, typer.Option("--to", help="New KEK provider: passphrase-file or env.")]
     = "passphrase-file",
-    path: Annotated[Optional[str], typer.Option(help="New key file (passphrase-file; default "
+    path: Annotated[str | None, typer.Option(help="New key file (passphrase-file; default "
                                                 "keys/kek-<UTC time>.json).")] = None,
     variable: Annotated[str, typer.Option(help="Variable of the new env KEK.")] = "VEIL_KEK",
     workspace: WorkspaceOpt = None,
@@ -279,9 +280,40 @@ def keys_destroy(
     _status_cmd("destroy", name, key_id, workspace)
 
 
+@keys_app.command("export")
+def keys_export(
+    name: Annotated[str, typer.Argument(help="Keyset to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (mode 0600; "
+                                         "never overwritten).")],
+    binary: Annotated[bool, typer.Option("--binary", help="Tink's binary keyset format instead "
+                                         "of JSON.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write a keyset in clear, in Tink's keyset format, for a service that reads Veil's files
+    with official Tink (Java, Go, Python, C++). It is a secret: whoever holds it can decrypt.
+    The export is recorded as a key event.
+
+    Example: veil keys export output -o output.keyset.json
+    """
+    if output.exists():
+        raise CryptoError("refusing to overwrite an existing file", where=str(output))
+    ws, km = _manager(workspace)
+    with ws:
+        ks = km.export(name)
+    data = ks.to_binary() if binary else ks.to_json().encode("utf-8")
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CryptoError("refusing to overwrite an existing file", where=str(output)) from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    console.print(f"Exported keyset {escape(name)} ({len(ks.entries)} key(s), primary "
+                  f"{ks.primary_key_id}) to {escape(str(output))}: keep it secret")
+
+
 @keys_app.command("events")
 def keys_events(
-    keyset: Annotated[Optional[str], typer.Option(help="Only this keyset's events.")] = None,
+    keyset: Annotated[str | None, typer.Option(help="Only this keyset's events.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -297,12 +329,12 @@ def keys_events(
 
 # -- encrypt / decrypt ----------------------------------------------------------------------------
 KeysetOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--keyset", "-k", help="Streaming keyset (default: 'output'; for decrypt, the "
                  "one the file's receipt names)."),
 ]
 AdOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--associated-data", "-a", help="Context bound to the file (UTF-8 text); "
                  "decrypt needs the same. Default: empty (decrypt: what the receipt records)."),
 ]

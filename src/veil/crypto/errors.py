@@ -1,4 +1,4 @@
-"""The crypto layer's errors: all are `veil.errors.CryptoError`, so the CLI maps them to exit code 7.
+"""The crypto layer's errors: all are `veil.errors.CryptoError` (the CLI's exit code 7).
 
 Messages never hold key material or plaintext; `where` names the file, segment, row or subject
 pseudonym the problem was found at.

@@ -265,6 +265,14 @@ def output_encryption(
 
     name = keyset or OUTPUT_KEYSET
     source: Any = provider if provider is not None else KeyManager(workspace)
+    if provider is None and source.config() is None:
+        from veil.crypto.errors import KeyMissingError
+
+        raise KeyMissingError(
+            "the output is to be encrypted at rest (the policy's default) but this workspace "
+            "has no key-encryption key: run `veil keys init`, or set "
+            "`encryption: {at_rest: false}` on the purpose"
+        )
     if hasattr(source, "ensure"):
         ks = source.ensure(name, "streaming", "files at rest (run outputs)")
     else:
@@ -325,7 +333,7 @@ def _workspace(workspace: Workspace | str | os.PathLike[str] | None) -> Workspac
 
     if isinstance(workspace, Workspace):
         return workspace
-    return Workspace.find(workspace)
+    return Workspace.find(None if workspace is None else Path(workspace))
 
 
 def decrypt_to_buffer(

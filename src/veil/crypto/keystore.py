@@ -199,12 +199,13 @@ class SqlSubjectKeyStore:
         if bytes(wrapped) == TOMBSTONE:
             self.erase(subject)
             return
-        if not self.insert_many({subject: bytes(wrapped)}):
-            if not self._revive(subject, bytes(wrapped)):
-                raise CryptoError(
-                    "the subject already has a key (created concurrently); not overwritten",
-                    where=f"subject {subject}",
-                )
+        if not self.insert_many({subject: bytes(wrapped)}) and not self._revive(
+            subject, bytes(wrapped)
+        ):
+            raise CryptoError(
+                "the subject already has a key (created concurrently); not overwritten",
+                where=f"subject {subject}",
+            )
 
     def __delitem__(self, subject: str, /) -> None:
         self.erase(subject)
@@ -237,7 +238,9 @@ class SqlSubjectKeyStore:
         return out
 
     def insert_many(self, wrapped: dict[str, bytes]) -> set[str]:
-        """Insert keys for subjects that have no row; returns the subjects inserted."""
+        """Insert keys for subjects that have no row (an existing row, live or erased, is never
+        replaced, even when another process inserts it at the same moment); returns the
+        subjects whose key is now the one given."""
         if not wrapped:
             return set()
         t = self._t
@@ -245,21 +248,18 @@ class SqlSubjectKeyStore:
         inserted: set[str] = set()
         subs = list(wrapped)
         with write_transaction(self.engine, "storing subject keys") as conn, secure_delete(conn):
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            stmt = insert(t).on_conflict_do_nothing(index_elements=[t.c.subject])
             for chunk in _chunks(subs):
-                taken = set(
-                    conn.execute(sa.select(t.c.subject).where(t.c.subject.in_(chunk))).scalars()
+                conn.execute(stmt, [{"subject": s, "wrapped_key": wrapped[s],
+                                     "kek_id": self.kek_id, "created_at": at} for s in chunk])
+                stored = conn.execute(
+                    sa.select(t.c.subject, t.c.wrapped_key).where(t.c.subject.in_(chunk))
                 )
-                new = [s for s in chunk if s not in taken]
-                if new:
-                    conn.execute(
-                        t.insert(),
-                        [
-                            {"subject": s, "wrapped_key": wrapped[s], "kek_id": self.kek_id,
-                             "created_at": at}
-                            for s in new
-                        ],
-                    )
-                    inserted.update(new)
+                inserted.update(s for s, w in stored if w is not None and bytes(w) == wrapped[s])
         return inserted
 
     def _revive(self, subject: str, wrapped: bytes) -> bool:

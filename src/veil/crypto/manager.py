@@ -25,6 +25,7 @@ version in the store, so another process's rotation is seen on the next call).
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import hashlib
 import hmac
@@ -36,7 +37,7 @@ import sys
 import threading
 import tomllib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -545,17 +546,13 @@ class KeyManager:
 
     def ensure(self, name: str, kind: Kind = "streaming", purpose: str = "") -> Keyset:
         """The keyset ``name``, created (and recorded) first if the store has none."""
-        try:
-            return self.keyset(name)
-        except KeyMissingError:
-            if self.exists(name):
-                raise
-        try:
-            self.init(name, kind, purpose)
-        except KeysetError:
-            if not self.exists(name):  # not a lost creation race
-                raise
-        return self.keyset(name)
+        if not self.exists(name):
+            try:
+                self.init(name, kind, purpose)
+            except KeysetError:
+                if not self.exists(name):  # not a lost creation race
+                    raise
+        return self.keyset(name)  # a disabled or destroyed keyset is not replaced
 
     # operations -----------------------------------------------------------------------------
 
@@ -572,24 +569,29 @@ class KeyManager:
         _check_name(name)
         if kind not in KINDS:
             raise KeysetError(f"unknown key kind {kind!r} ({', '.join(KINDS)})")
-        ks = Keyset.generate(kind, **params)
+        ks = Keyset.generate(kind, **params)  # type: ignore[arg-type]
         kek = self.kek
         keysets = self._t[0]
         at = now()
         with write_transaction(self.engine, "creating a keyset") as conn:
             if conn.execute(sa.select(keysets.c.name).where(keysets.c.name == name)).first():
                 raise KeysetError(f"keyset {name!r} already exists (`veil keys rotate` adds a key)")
-            conn.execute(keysets.insert().values(
-                name=name, kind=kind, purpose=purpose[:255], status="ENABLED",
-                encrypted_keyset=self._wrap(name, ks), kek_id=kek.kek_id,
-                primary_key_id=ks.primary_key_id, version=1, created_at=at, updated_at=at))
+            try:
+                with conn.begin_nested():
+                    conn.execute(keysets.insert().values(
+                        name=name, kind=kind, purpose=purpose[:255], status="ENABLED",
+                        encrypted_keyset=self._wrap(name, ks), kek_id=kek.kek_id,
+                        primary_key_id=ks.primary_key_id, version=1, created_at=at,
+                        updated_at=at))
+            except sa.exc.IntegrityError:  # created by another process just now
+                raise KeysetError(f"keyset {name!r} already exists") from None
             ev = record_event(conn, self.actor, "init", keyset=name, key_id=ks.primary_key_id,
                               kek_id=kek.kek_id, detail={"kind": kind, "purpose": purpose},
                               at=at)
         self._notify([ev])
         return self.info(name)
 
-    def list(self) -> list[KeysetInfo]:
+    def list(self) -> builtins.list[KeysetInfo]:
         """All keysets, by name (no KEK needed: the key list is stored in clear beside the
         wrapped keyset, as in Tink's EncryptedKeyset)."""
         keysets = self._t[0]
@@ -712,7 +714,16 @@ class KeyManager:
         self._notify(events)
         return {"keysets": n_keysets, "subject_keys": n_subjects}
 
-    def events(self, keyset: str | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
+    def export(self, name: str) -> Keyset:
+        """The keyset in clear, for handing to another Tink implementation (recorded as an
+        ``export`` event). Whoever holds the export can decrypt everything under it."""
+        ks = self.keyset(name)
+        self._record("export", keyset=name, key_id=ks.primary_key_id, kek_id=self.kek.kek_id,
+                     detail={"keys": len(ks.entries)})
+        return ks
+
+    def events(self, keyset: str | None = None,
+               limit: int | None = 100) -> builtins.list[dict[str, Any]]:
         """Recorded key operations, newest first."""
         _, key_events, _ = self._t
         q = sa.select(key_events).order_by(key_events.c.id.desc())
@@ -739,13 +750,14 @@ class KeyManager:
         return StoreSubjectKeys(kek, store, cache_size=cache_size,
                                 namespace=SUBJECT_NAMESPACE, sync_interval=sync_interval)
 
-    def shred_subjects(self, subjects: list[str]) -> set[str]:
+    def shred_subjects(self, subjects: Iterable[str]) -> set[str]:
         """Erase subjects' keys (no KEK needed) and record one event; returns those whose live
         key was destroyed. Caches in other processes notice within their sync interval."""
+        subs = builtins.list(dict.fromkeys(subjects))
         store = SqlSubjectKeyStore(self.engine, kek_id="")
-        destroyed = store.erase_many(subjects)
+        destroyed = store.erase_many(subs)
         self._record("subject-shred",
-                     detail={"subjects": len(subjects), "keys_destroyed": len(destroyed)})
+                     detail={"subjects": len(subs), "keys_destroyed": len(destroyed)})
         return destroyed
 
 

@@ -86,7 +86,7 @@ class DatabaseTLS:
 
     def resolved(self, root: Path | None) -> DatabaseTLS:
         """File settings made absolute (relative to ``root``) and checked to exist."""
-        changes: dict[str, str] = {}
+        changes: dict[str, Any] = {}
         for name in _FILES:
             v = getattr(self, name)
             if v is None:

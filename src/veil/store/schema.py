@@ -104,3 +104,113 @@ audit_outbox = sa.Table(
     sa.UniqueConstraint("sink", "idx", name="uq_audit_outbox_sink_idx"),
     sa.Index("ix_audit_outbox_due", "sink", "next_attempt"),
 )
+
+
+# -- consent ledger (issue 6: append-only consent events, derived state, notices; veil.consent) ---
+# Times are integer microseconds since the Unix epoch, UTC ("_us"): exact, totally ordered, and
+# loaded straight into numpy for the bulk check. Events are never updated or deleted; the state
+# table holds, per (purpose, subject), what the last event in time order left, and is written in
+# the same transaction as the events.
+_CONSENT_INT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+consent_notices = sa.Table(
+    "consent_notices",  # versioned notice texts per purpose; seq orders the versions
+    metadata,
+    sa.Column("purpose", sa.String(128), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("effective_us", sa.BigInteger, nullable=False),
+    sa.Column("reconsent", sa.Boolean, nullable=False),  # earlier versions' consents lapse
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("purpose", "seq", name="uq_consent_notices_purpose_seq"),
+)
+
+consent_events = sa.Table(
+    "consent_events",  # append-only: granted | renewed | withdrawn | expired
+    metadata,
+    sa.Column("seq", _CONSENT_INT, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(256), nullable=False),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("recorded_us", sa.BigInteger, nullable=False),
+    sa.Column("notice_version", sa.String(64)),
+    sa.Column("notice_seq", sa.Integer),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("action", sa.Text),
+    sa.Column("evidence", sa.String(71)),
+    sa.Column("collector", sa.String(128), nullable=False),
+    sa.Column("expires_us", sa.BigInteger),
+    sa.Column("age", sa.SmallInteger),
+    sa.Column("minor", sa.Boolean),
+    sa.Column("guardian", sa.String(256)),
+    sa.Column("source", sa.Text),
+    sa.UniqueConstraint("event_id", name="uq_consent_events_event_id"),
+    sa.Index("ix_consent_events_key_time", "purpose", "subject", "time_us", "seq"),
+    sa.Index("ix_consent_events_subject", "subject", "time_us"),
+)
+
+consent_state = sa.Table(
+    "consent_state",  # per (purpose, subject): the state the last event left
+    metadata,
+    sa.Column("purpose", sa.String(128), primary_key=True),
+    sa.Column("subject", sa.String(256), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # granted | withdrawn | expired
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("expires_us", sa.BigInteger),
+    sa.Column("notice_version", sa.String(64)),
+    sa.Column("notice_seq", sa.Integer),
+    sa.Column("minor", sa.Boolean),
+    sqlite_with_rowid=False,
+)
+
+
+# -- keys (issue 7: key hierarchy and crypto-shredding; see veil.crypto.manager / keystore) ------
+# Secrets are stored only wrapped under the KEK; key_events never hold key material.
+_KEYS_INT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+keysets = sa.Table(
+    "keysets",  # one row per named Tink keyset, wrapped under the KEK (EncryptedKeyset)
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # streaming | aead | daead
+    sa.Column("purpose", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ENABLED | DISABLED | DESTROYED
+    sa.Column("encrypted_keyset", sa.LargeBinary),  # NULL once destroyed
+    sa.Column("kek_id", sa.String(128)),
+    sa.Column("primary_key_id", sa.BigInteger),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+key_events = sa.Table(
+    "key_events",  # every key operation: who, what, which keyset/key/KEK (no secrets)
+    metadata,
+    sa.Column("id", _KEYS_INT, primary_key=True, autoincrement=True),
+    sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("op", sa.String(32), nullable=False),
+    sa.Column("keyset", sa.String(128)),
+    sa.Column("key_id", sa.BigInteger),
+    sa.Column("kek_id", sa.String(128)),
+    sa.Column("detail", sa.Text),  # JSON
+    sa.Index("ix_key_events_time", "time"),
+    sa.Index("ix_key_events_keyset", "keyset"),
+)
+
+subject_keys = sa.Table(
+    "subject_keys",  # one random key per data subject (pseudonym), wrapped; NULL once erased
+    metadata,
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sa.Column("wrapped_key", sa.LargeBinary),
+    sa.Column("kek_id", sa.String(128)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_subject_keys_erased_at", "erased_at"),
+)
