@@ -45,8 +45,12 @@ def test_cli_quickstart_runs_as_written(tmp_path: Path) -> None:
 def test_library_quickstart_runs_as_written(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VEIL_KEK", raising=False)
     code = next(b for b in blocks("python") if "import veil" in b)
-    exec(compile(code, "README.md", "exec"), {})
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.environ.pop("VEIL_KEK", None)  # the snippet sets it for its own process
     assert "'out': 5000" in capsys.readouterr().out
     assert (tmp_path / "lib-demo" / "fraud.parquet").is_file()
 

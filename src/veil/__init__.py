@@ -27,6 +27,7 @@ _EXPORTS = {
     "AuditError": "veil.errors",
     "ConsentError": "veil.errors",
     "run": "veil.pipeline.run",
+    "read": "veil.crypto.files",
     "RunResult": "veil.pipeline.run",
     "Policy": "veil.policy",
     "load_policy": "veil.policy",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StoreError,
         VeilError,
     )
+    from veil.crypto.files import read  # noqa: F401
     from veil.pipeline.run import RunResult, run  # noqa: F401
     from veil.policy import Policy, load_policy  # noqa: F401
     from veil.ropa import build_ropa, write_ropa  # noqa: F401

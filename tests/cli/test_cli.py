@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
+import veil as veil_lib
 from veil.cli.main import main
 
 
@@ -28,7 +28,7 @@ def test_main_flow(workspace, tmp_path: Path, capsys) -> None:
                 "-o", "credit.parquet") == 0
     out = capsys.readouterr().out
     assert "succeeded" in out and "3,000 in -> 3,000 out" in out
-    table = pq.read_table("credit.parquet")
+    table = veil_lib.read("credit.parquet")
     assert "full_name" not in table.column_names and "iban" not in table.column_names
     receipt = json.loads(Path("credit.parquet.receipt.json").read_text())
     assert receipt["rows"]["out"] == 3000

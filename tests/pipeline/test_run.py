@@ -55,7 +55,7 @@ def files(workspace, tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_minimization_receipt_and_store(files: Path, workspace) -> None:
     out = files / "out.parquet"
     result = veil.run(files / "fail.yaml", "scoring", files / "in.csv", out)
-    table = pq.read_table(out)
+    table = veil.read(out)
     assert table.column_names == ["amount", "when"]  # deny by default: nothing else leaves
     assert table.num_rows == 50
     assert table.schema.field("amount").type == pa.float64()
@@ -123,20 +123,20 @@ def test_policy_field_missing_from_data(files: Path) -> None:
 def test_other_sources_give_the_same_output(files: Path) -> None:
     pd = pytest.importorskip("pandas")
     base = veil.run(files / "fail.yaml", "scoring", files / "in.csv", files / "a.parquet")
-    expected = pq.read_table(base.output)
+    expected = veil.read(base.output)
     frame = pd.read_csv(files / "in.csv")
     for i, src in enumerate([frame, expected.to_pandas()]):
         if i == 1:
             src = pd.concat([src, frame[["cid", "name"]]], axis=1)
         r = veil.run(files / "fail.yaml", "scoring", src, files / f"df{i}.parquet")
-        assert pq.read_table(r.output).equals(expected)
+        assert veil.read(r.output).equals(expected)
     jl = files / "in.jsonl"
     jl.write_text("".join(json.dumps(row) + "\n" for row in frame.astype(str).to_dict("records")))
     r = veil.run(files / "fail.yaml", "scoring", jl, files / "j.parquet")
-    assert pq.read_table(r.output).equals(expected)
+    assert veil.read(r.output).equals(expected)
     pq.write_table(pa.Table.from_pandas(frame), files / "in.parquet")
     r = veil.run(files / "fail.yaml", "scoring", files / "in.parquet", files / "p.parquet")
-    assert pq.read_table(r.output).equals(expected)
+    assert veil.read(r.output).equals(expected)
 
 
 def test_database_table_input(files: Path) -> None:
@@ -148,7 +148,7 @@ def test_database_table_input(files: Path) -> None:
         c.execute(sa.text("INSERT INTO tx VALUES ('C1', 'A', 1.5, '2024-01-01T00:00:00Z')"))
     eng.dispose()
     r = veil.run(files / "fail.yaml", "scoring", url, files / "db.parquet", table="tx")
-    assert pq.read_table(r.output).to_pylist()[0]["amount"] == 1.5
+    assert veil.read(r.output).to_pylist()[0]["amount"] == 1.5
 
 
 def test_run_is_in_the_audit_log_and_the_receipt_quotes_the_head(files: Path, workspace) -> None:
@@ -177,3 +177,19 @@ def test_run_is_in_the_audit_log_and_the_receipt_quotes_the_head(files: Path, wo
     failed = log.get(log.head().size - 1).event
     assert failed.action == "run" and failed.outcome == "failure"
     assert failed.details["error"] == "input error"
+
+
+def test_output_is_encrypted_at_rest_unless_the_purpose_says_otherwise(files: Path) -> None:
+    result = veil.run(files / "fail.yaml", "scoring", files / "in.csv", files / "enc.parquet")
+    enc = result.receipt["output"]["encryption"]
+    assert enc["format"] == "tink-aes-gcm-hkdf-streaming"
+    assert enc["associated_data"] == f"veil:run-output:v1:{result.run_id}"
+    with pytest.raises(pa.ArrowInvalid):
+        pq.read_table(files / "enc.parquet")  # ciphertext, not Parquet
+    assert veil.read(files / "enc.parquet").num_rows == 50
+    plain = (POLICY % "fail").replace("    retention: 2 years\n",
+                                      "    retention: 2 years\n    encryption: {at_rest: false}\n")
+    (files / "plain.yaml").write_text(plain)
+    result = veil.run(files / "plain.yaml", "scoring", files / "in.csv", files / "p.parquet")
+    assert result.receipt["output"]["encryption"] is None
+    assert pq.read_table(files / "p.parquet").num_rows == 50

@@ -358,11 +358,13 @@ def ropa(
 # -- the other layers' commands -----------------------------------------------------------
 def _register_subcommands() -> None:
     from veil.cli.audit import audit_app
+    from veil.cli.keys import register as register_keys
     from veil.cli.risk import register as register_risk
     from veil.cli.scan import register as register_scan
     from veil.cli.transforms import register as register_transforms
 
     app.add_typer(audit_app, name="audit")
+    register_keys(app)
     register_risk(app)
     register_scan(app)
     register_transforms(app)

@@ -150,7 +150,12 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
     rows_in = 0
     t_read = t_write = 0.0
     try:
-        sink = ParquetSink(out_path, plan.output_schema)
+        encryption = None
+        if plan.purpose.encryption.at_rest:
+            from veil.crypto.files import output_encryption
+
+            encryption = output_encryption(ws, run_id, plan.purpose.encryption.keyset)
+        sink = ParquetSink(out_path, plan.output_schema, encryption=encryption)
         batches = src.batches(plan.read, plan.types, on_reject)
         while True:
             t0 = time.perf_counter()
@@ -261,7 +266,8 @@ def _receipt(run_id: str, started: datetime, finished: datetime, actor: str, pol
         dataset=plan.dataset_id,
         input={"ref": src.name, "format": src.format, "sha256": src.digest, "bytes": src.size},
         output={"path": str(out_path), "format": "parquet", "sha256": out_digest,
-                "bytes": sink.bytes, "columns": [f.name for f in plan.output]},
+                "bytes": sink.bytes, "columns": [f.name for f in plan.output],
+                "encryption": sink.encryption_info},
         rows=rows_section(rows_in, rows_out, dropped),
         fields={"kept": [f.name for f in plan.output if f.treatment.transform == "keep"],
                 "transformed": transformed,

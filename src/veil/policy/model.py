@@ -161,6 +161,13 @@ def parse_retention(text: str) -> timedelta:
     raise ValueError(f"retention '{text}' is not like '5 years', '18 months', '30 days' or 'P5Y'")
 
 
+class Encryption(_Strict):
+    """How a purpose's output is protected at rest (Tink streaming AEAD, the workspace's keys)."""
+
+    at_rest: bool = True
+    keyset: Ident = "output"
+
+
 class Purpose(_Strict):
     description: str
     legal_basis: LegalBasis
@@ -170,6 +177,7 @@ class Purpose(_Strict):
     recipients: list[str] = []
     transfers: list[Transfer] = []
     datasets: dict[Ident, PurposeDataset]
+    encryption: Encryption = Encryption()
 
     @field_validator("legal_basis", mode="before")
     @classmethod

@@ -71,7 +71,10 @@ class Workspace:
         url = os.environ.get("VEIL_DATABASE_URL") or cfg.get("workspace", {}).get(
             "database_url", f"sqlite:///{DEFAULT_DB}"
         )
-        return cls(root=root, database_url=_anchor_sqlite(url, root))
+        from veil.crypto.tls import apply_database_tls
+
+        url = apply_database_tls(_anchor_sqlite(url, root), cfg.get("database"), root)
+        return cls(root=root, database_url=url)
 
     @classmethod
     def find(cls, explicit: str | Path | None = None, start: Path | None = None) -> Workspace:
