@@ -91,7 +91,8 @@ def test_keysets_are_stored_only_wrapped_and_bound_to_their_name(km: KeyManager,
         KeyManager(workspace, kek=StaticKEK(os.urandom(32))).keyset("a")
 
 
-def test_list_needs_no_kek_and_shows_keys(km: KeyManager, workspace: Any) -> None:
+def test_list_needs_no_kek_and_shows_keys(km: KeyManager, workspace: Any, monkeypatch) -> None:
+    monkeypatch.delenv("VEIL_KEK", raising=False)  # the fixture's env KEK would be found
     km.init("output", "streaming", "files at rest")
     km.rotate("output")
     km.init("tokens", "daead", "join tokens")
@@ -351,3 +352,17 @@ def test_concurrent_ensure_and_key_creation_agree(km: KeyManager, workspace: Any
     reader = km.subject_keys()
     for _, cts in results:  # everyone's records open with the one stored key per subject
         assert reader.decrypt_many([f"s{i}" for i in range(50)], cts) == [b"v"] * 50
+
+
+def test_key_operations_are_in_the_audit_log(km: KeyManager, workspace: Any) -> None:
+    from veil.audit.log import AuditLog
+
+    km.init("output", "streaming", "files at rest")
+    km.rotate("output")
+    log = AuditLog(workspace)
+    events = [log.get(i).event for i in range(log.head().size)]
+    actions = [e.action for e in events]
+    assert any(a.startswith("key.") and "init" in a for a in actions), actions
+    assert any("rotate" in a for a in actions), actions
+    assert all(e.details.get("keyset") == "output" for e in events if e.action.startswith("key."))
+    log.verify()

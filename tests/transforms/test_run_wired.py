@@ -25,7 +25,7 @@ def test_veil_run_with_several_transforms(workspace: Any, tmp_path: Path) -> Non
     policy = write_policy(tmp_path, FIELDS)
     keys = InMemoryTransformKeys()
     res = veil.run(policy, "scoring", tmp_path / "in.csv", tmp_path / "out.parquet", keys=keys)
-    t = pq.read_table(tmp_path / "out.parquet")
+    t = veil.read(tmp_path / "out.parquet")
     assert t.num_rows == 300 and "national_id" not in t.column_names
     assert t.schema.field("birth").type == pa.string()  # output types from the transforms
     rows = t.to_pylist()

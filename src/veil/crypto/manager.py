@@ -491,6 +491,7 @@ class KeyManager:
 
     def _notify(self, rows: list[dict[str, Any]]) -> None:
         if self.on_event is None:
+            _audit_key_events(self.workspace, rows)
             return
         for r in rows:
             self.on_event({**r, "time": _iso(r["time"])})
@@ -765,3 +766,24 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     from veil.store.schema import key_events, keysets, subject_keys
 
     return keysets, key_events, subject_keys
+
+
+def _audit_key_events(workspace: Workspace, rows: list[dict[str, Any]]) -> None:
+    """Every key operation also goes to the tamper-evident audit log (no key material)."""
+    from veil.audit.event import AuditEvent
+    from veil.audit.log import AuditLog
+
+    events = []
+    for r in rows:
+        t = r["time"]
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=UTC)
+        events.append(AuditEvent(
+            time=t, actor=str(r["actor"]), action=f"key.{r['op']}", purpose="key-management",
+            legal_basis="Art. 32 security of processing", outcome="success",
+            details={"keyset": r.get("keyset"), "key_id": r.get("key_id"),
+                     "kek_id": r.get("kek_id")}))
+    if events:
+        AuditLog(workspace).append(events)
