@@ -277,3 +277,17 @@ def test_usage_errors(sample_csv: Path, capsys) -> None:
     assert veil("scan", sample_csv, "--encoding", "klingon") == 4
     assert "unknown encoding" in capsys.readouterr().err
     assert veil("scan", sample_csv, "--sample", "0") == 2
+
+
+def test_scan_inside_a_workspace_is_audited(workspace, tmp_path) -> None:
+    from veil.audit.log import AuditLog
+    from veil.cli.main import main
+    from veil.sample import write_sample
+
+    write_sample("tx.csv", 300, seed=2)
+    assert main(["scan", "tx.csv", "--json"]) == 0
+    log = AuditLog(workspace)
+    event = log.get(log.head().size - 1).event
+    assert event.action == "scan" and event.counts["rows"] == 300
+    assert event.counts["pii_columns"] >= 10 and "account" in event.data_categories
+    assert event.digests["input"].startswith("sha256:")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -105,6 +105,11 @@ def scan(
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
     quote_char: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV and text files.")] = "utf-8",
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Record the scan in this workspace's audit log "
+                     "(default: the workspace found from the current folder, if any)."),
+    ] = None,
 ) -> None:
     """Find personal data in a file or database table (masked output only)."""
     from veil.discovery.report import render, to_json
@@ -164,12 +169,47 @@ def scan(
         print(to_json(result))
     else:
         render(result, out)
+    _audit_scan(result, workspace)
     if policy_draft is not None:
         err.print(
             f"Wrote a starter policy to {policy_draft}: fill in the controller and the "
             "purpose, then check it with `veil policy check`",
             highlight=False,
         )
+
+
+def _audit_scan(result: Any, workspace: Path | None) -> None:
+    """Inside a workspace, a scan is a processing operation too: record it (no values)."""
+    from veil.errors import StoreError
+    from veil.pipeline.run import default_actor
+    from veil.store.workspace import Workspace
+
+    try:
+        ws = Workspace.find(workspace).ready()
+    except StoreError:
+        if workspace is not None:
+            raise
+        return  # scanning outside a workspace records nothing
+    from datetime import UTC, datetime
+
+    from veil.audit.event import AuditEvent
+    from veil.audit.log import AuditLog
+
+    counts = {"skipped": int(getattr(result.skipped, "count", 0))}
+    cats: set[str] = set()
+    if hasattr(result, "report"):
+        counts.update(rows=int(result.rows), columns=len(result.report.columns),
+                      pii_columns=len(result.report.pii_columns))
+        pii = [result.report.column(n) for n in result.report.pii_columns]
+        cats = {c.category for c in pii if c is not None and c.category}
+    digests = {"input": f"sha256:{result.sha256}"} if getattr(result, "sha256", None) else {}
+    with ws:
+        AuditLog(ws).append([AuditEvent(
+            time=datetime.now(UTC), actor=default_actor(), action="scan", purpose="discovery",
+            legal_basis="Art. 5(2) accountability", outcome="success", data_categories=sorted(cats),
+            counts=counts, digests=digests,
+            details={"source": str(result.source)[:500],
+                     "mode": str(getattr(result, "mode", "full")), "kind": str(result.kind)})])
 
 
 def _progress(err: Console):  # type: ignore[no-untyped-def]
