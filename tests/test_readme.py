@@ -61,3 +61,35 @@ def test_policy_example_in_readme_is_valid() -> None:
     yaml_block = blocks("yaml")[0]
     policy = parse_policy(yaml_block, source="README.md")
     assert "credit_scoring" in policy.purposes
+
+
+def test_every_treatment_example_in_the_readme_passes_the_policy_check() -> None:
+    from veil.pipeline.plan import check_treatments
+    from veil.policy import parse_policy
+    from veil.transforms import REGISTRY
+
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", README, flags=re.M)
+    assert {name for name, _ in rows} == set(REGISTRY), "README lists every transform"
+    types = {"amount": "float", "birth_date": "date", "transaction_time": "timestamp",
+             "annual_income": "float"}
+    categories = {"memo": "free_text", "card_number": "card", "iban": "account",
+                  "amount": "transaction", "annual_income": "income_credit"}
+    for name, example in rows:
+        field = example.split(":", 1)[0]
+        text = f"""
+controller: {{name: B, contact: c}}
+datasets:
+  d:
+    subject_id: sid
+    fields:
+      sid: direct_identifier
+      {field}: {{category: {categories.get(field, "direct_identifier")},
+                 type: {types.get(field, "string")}}}
+purposes:
+  p:
+    description: x
+    legal_basis: contract
+    retention: 1 year
+    datasets: {{d: {{fields: {{{example}}}}}}}
+"""
+        check_treatments(parse_policy(text, source=f"README:{name}"))
