@@ -46,8 +46,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_leaves_time", "audit_leaves", ["time"])
     op.create_index("ix_audit_leaves_action", "audit_leaves", ["action"])
-    op.create_index("ix_audit_leaves_purpose", "audit_leaves", ["purpose"])
-    op.create_index("ix_audit_leaves_actor", "audit_leaves", ["actor"])
 
     op.create_table(
         "audit_nodes",
@@ -87,7 +85,7 @@ def downgrade() -> None:
     op.drop_table("audit_outbox")
     op.drop_table("audit_heads")
     op.drop_table("audit_nodes")
-    for name in ("actor", "purpose", "action", "time"):
+    for name in ("action", "time"):
         op.drop_index(f"ix_audit_leaves_{name}", table_name="audit_leaves")
     op.drop_table("audit_leaves")
     op.drop_table("audit_state")
