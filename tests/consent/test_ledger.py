@@ -235,13 +235,8 @@ def test_notices_and_reconsent(ledger: Ledger) -> None:
 
 
 def test_minors_flagged_when_the_policy_sets_an_age(workspace, policy) -> None:
-    from veil.policy.model import Purpose
-
-    class AgedPurpose(Purpose):  # the policy field the lead adds to Purpose: consent_min_age
-        consent_min_age: int | None = None
-
     offers = policy.purposes["offers"]
-    aged = AgedPurpose(**offers.model_dump(), consent_min_age=16)
+    aged = offers.model_copy(update={"consent_min_age": 16})
     pol = policy.model_copy(update={"purposes": {**policy.purposes, "offers": aged}})
     ledger = Ledger(workspace, pol)
     with pytest.raises(ConsentError, match="needs the subject's age"):

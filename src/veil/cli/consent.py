@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +23,8 @@ from rich.table import Table
 
 from veil.errors import ConsentError
 
-console = Console(soft_wrap=True)
+# Pipes and logs get wide lines (no truncated tables); terminals use their own width.
+console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
 
 consent_app = typer.Typer(
     help="The consent ledger: record, withdraw, check and prove consent per purpose.\n\n"
@@ -272,8 +274,10 @@ def check(
 ) -> None:
     """Does SUBJECT hold valid consent to the purpose now (or --at a past time)?
 
-    Exit code 0 when it does, 9 when it does not (no consent, withdrawn, expired, outdated
-    notice). Example: veil consent check C-1 --purpose personalised_offers -p policy.yaml
+    Exit code 0 when it does; 9, with the reason on stderr, when it does not (no consent,
+    withdrawn, expired, outdated notice).
+
+    Example: veil consent check C-1 --purpose personalised_offers -p policy.yaml
     """
     ws, ledger = _ledger(workspace, policy)
     with ws:
@@ -283,26 +287,28 @@ def check(
         st = ledger.check(subject, purpose, at, notice_version=notice)
     if as_json:
         _print_json(st.to_json())
-    else:
-        from veil.consent.models import format_us, to_us
+        if not st.valid:
+            raise ConsentError(f"no valid consent: {st.reason} ({st.subject_ref}, purpose "
+                               f"'{purpose}')")
+        return
+    from veil.consent.models import format_us, to_us
 
-        when = format_us(to_us(st.at))
-        colour = "green" if st.valid else "red"
-        detail = []
-        if st.status:
-            detail.append(f"{st.status} since {format_us(to_us(st.since))}" if st.since
-                          else st.status)
-        if st.notice_version:
-            detail.append(f"notice {st.notice_version}")
-        if st.expires:
-            detail.append(f"expires {format_us(to_us(st.expires))}")
-        if st.minor:
-            detail.append("minor")
-        more = f" ({escape(', '.join(detail))})" if detail else ""
-        console.print(f"[{colour}]{'valid' if st.valid else 'not valid'}[/]: {st.subject_ref}, "
-                      f"purpose [bold]{escape(purpose)}[/] at {when}: {st.reason}{more}")
+    when = format_us(to_us(st.at))
+    detail = []
+    if st.status:
+        detail.append(f"{st.status} since {format_us(to_us(st.since))}" if st.since
+                      else st.status)
+    if st.notice_version:
+        detail.append(f"notice {st.notice_version}")
+    if st.expires:
+        detail.append(f"expires {format_us(to_us(st.expires))}")
+    if st.minor:
+        detail.append("minor")
+    more = f" ({', '.join(detail)})" if detail else ""
+    line = f"{st.subject_ref}, purpose '{purpose}' at {when}: {st.reason}{more}"
     if not st.valid:
-        raise typer.Exit(ConsentError.exit_code)
+        raise ConsentError(f"no valid consent: {line}")
+    console.print(f"[green]valid[/]: {escape(line)}")
 
 
 @consent_app.command("history")

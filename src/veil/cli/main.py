@@ -358,12 +358,14 @@ def ropa(
 # -- the other layers' commands -----------------------------------------------------------
 def _register_subcommands() -> None:
     from veil.cli.audit import audit_app
+    from veil.cli.consent import consent_app
     from veil.cli.keys import register as register_keys
     from veil.cli.risk import register as register_risk
     from veil.cli.scan import register as register_scan
     from veil.cli.transforms import register as register_transforms
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(consent_app, name="consent")
     register_keys(app)
     register_risk(app)
     register_scan(app)

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import veil
 from veil.consent.models import (
     KINDS,
     REASONS,
@@ -164,7 +163,8 @@ def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
                            f"{', '.join(KINDS)}", where=where)
     try:
         t = parse_time(v["time"] or "", "column 'time'")
-        expires = parse_time(v["expires"], "column 'expires'") if v.get("expires") else None
+        raw_expires = v.get("expires")
+        expires = parse_time(raw_expires, "column 'expires'") if raw_expires else None
     except ConsentError as exc:
         raise ConsentError(exc.message, where=where) from None
     age: int | None = None
@@ -218,6 +218,8 @@ def subject_record(ledger: Ledger, subject: str, *, policy: Policy | None = None
 
     For the subject's own copy (Art. 15) or another system: this is the one export that names
     the subject, so write it only where the subject's data may go."""
+    from veil import __version__
+
     pol = policy or ledger.policy
     events = ledger.history(subject)  # raises for an unknown subject
     by_purpose: dict[str, list[Event]] = {}
@@ -248,7 +250,7 @@ def subject_record(ledger: Ledger, subject: str, *, policy: Policy | None = None
         "schema_version": "veil.consent-record/1",
         "conforms_to": "ISO/IEC TS 27560:2023 consent record information structure",
         "record_type": "consent_record",
-        "generator": f"veil {veil.__version__}",
+        "generator": f"veil {__version__}",
         "generated_at": format_us(now),
         "pii_principal_id": subject,
         "pii_controllers": _controllers(pol),
@@ -349,7 +351,7 @@ def write_csv(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> None:
                        list(REQUIRED), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
 
 
 __all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "read_csv",

@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from veil.consent.models import (
+    EVENT_COLUMNS,
     KINDS,
     OK,
     REASONS,
+    STATE_COLUMNS,
+    STATUS_AFTER,
     ConsentEvent,
     ConsentStatus,
     Event,
@@ -267,8 +270,9 @@ class Ledger:
             event_id = check_event_id(ev.event_id) if ev.event_id else uuid.uuid4().hex
             source = check_text(ev.source, "source", 512)
         except ConsentError as exc:
-            if exc.where is None and getattr(ev, "source", None):
-                raise ConsentError(exc.message, where=ev.source) from None
+            source = getattr(ev, "source", None)
+            if source and exc.where != source:  # the row beats the policy file as the place
+                raise ConsentError(exc.message, where=source) from None
             raise
         return Event(event_id=event_id, subject=subject, purpose=ev.purpose, kind=kind,
                      time_us=t, channel=channel, collector=collector, notice_version=version,
@@ -330,20 +334,20 @@ class Ledger:
                         raise ConsentError(f"{why} ({self.ref(e.subject)}, purpose "
                                            f"'{e.purpose}', {format_us(e.time_us)})",
                                            where=e.source)
-                    status = state_after(e).status
+                    status = STATUS_AFTER[e.kind]
                 new = state_after(evs[-1])
             else:
                 new = self._refold(conn, key, evs)
             if new != old:
                 new_states[key] = new
         # 5. write: events, then states
-        conn.execute(consent_events.insert(), [e.row() for e in events])
-        inserts = [{"purpose": k[0], "subject": k[1], **s.row()}
-                   for k, s in new_states.items() if k not in states]
+        _insert(conn, consent_events, EVENT_COLUMNS, [e.values() for e in events])
+        ordered = sorted(new_states.items())  # one lock order for every writer
+        inserts = [(k[0], k[1], *s.values()) for k, s in ordered if k not in states]
         updates = [{"k_purpose": k[0], "k_subject": k[1], **s.row()}
-                   for k, s in new_states.items() if k in states]
+                   for k, s in ordered if k in states]
         if inserts:
-            conn.execute(consent_state.insert(), inserts)
+            _insert(conn, consent_state, ("purpose", "subject", *STATE_COLUMNS), inserts)
         if updates:
             conn.execute(
                 consent_state.update()
@@ -406,7 +410,7 @@ class Ledger:
                     f"this backdated event would make the stored event '{e.event_id}' "
                     f"({e.kind} at {format_us(e.time_us)}) a {why} ({self.ref(subject)}, "
                     f"purpose '{purpose}')", where=culprit.source)
-            status = state_after(e).status
+            status = STATUS_AFTER[e.kind]
             last = e
         assert last is not None
         return state_after(last)
@@ -546,7 +550,7 @@ class Ledger:
         return Ledger._CUR  # type: ignore[return-value]
 
     def _check_args(self, subject: str, purpose: str,
-                    at: datetime | str | None) -> tuple[int, bool]:
+                    at: datetime | str | int | None) -> tuple[int, bool]:
         check_subject(subject)
         self._purpose(purpose)
         if at is None:
@@ -591,7 +595,7 @@ class Ledger:
             raise ConsentError(f"unknown notice version '{version}' of purpose '{purpose}'")
         return int(seq)
 
-    def check(self, subject: str, purpose: str, at: datetime | str | None = None, *,
+    def check(self, subject: str, purpose: str, at: datetime | str | int | None = None, *,
               notice_version: str | None = None) -> ConsentStatus:
         """Does `subject` hold valid consent to `purpose` now (or at the past time `at`)?
 
@@ -636,7 +640,7 @@ class Ledger:
         self._aloop = loop
         return self._aengine
 
-    async def acheck(self, subject: str, purpose: str, at: datetime | str | None = None, *,
+    async def acheck(self, subject: str, purpose: str, at: datetime | str | int | None = None, *,
                      notice_version: str | None = None) -> ConsentStatus:
         """:meth:`check` on an async driver (aiosqlite or psycopg's async mode)."""
         at_us, as_of = self._check_args(subject, purpose, at)
@@ -669,7 +673,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ bulk
 
-    def snapshot(self, purpose: str, at: datetime | str | None = None, *,
+    def snapshot(self, purpose: str, at: datetime | str | int | None = None, *,
                  notice_version: str | None = None) -> ConsentSnapshot:
         """The purpose's consent state at `at` (default now), loaded once for bulk checks."""
         from veil.consent.bulk import load_snapshot
@@ -682,7 +686,7 @@ class Ledger:
             return load_snapshot(conn, purpose, at_us, req)
 
     def check_many(self, subjects: pa.Array | pa.ChunkedArray | Sequence[str | None],
-                   purpose: str, at: datetime | str | None = None, *,
+                   purpose: str, at: datetime | str | int | None = None, *,
                    notice_version: str | None = None) -> BulkCheck:
         """Check a column of subject ids at once: a boolean mask and a reason code per row."""
         return self.snapshot(purpose, at, notice_version=notice_version).check(subjects)
@@ -738,6 +742,16 @@ class Ledger:
         with self._read("reading the consent ledger") as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(consent_events))
                        .scalar() or 0)
+
+
+def _insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+            rows: list[tuple[Any, ...]]) -> None:
+    """A plain DBAPI executemany: SQLAlchemy's per-row parameter work would cost more than the
+    inserts themselves on this hot path (the values are plain ints, strings, bools, None)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
 
 def _event_from_row(r: Any) -> Event:

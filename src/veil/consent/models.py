@@ -61,6 +61,15 @@ _NOT_AN_ACTION = re.compile(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "subject", "purpose", "kind", "time_us", "recorded_us", "notice_version",
+    "notice_seq", "channel", "action", "evidence", "collector", "expires_us", "age", "minor",
+    "guardian", "source",
+)
+STATE_COLUMNS: tuple[str, ...] = (
+    "status", "time_us", "event_id", "expires_us", "notice_version", "notice_seq", "minor",
+)
+
 
 # --------------------------------------------------------------------------- time
 
@@ -133,7 +142,8 @@ class SubjectRef:
     """Keyed short pseudonyms of subject ids for messages: errors and logs never echo an id.
 
     The key is 32 random bytes in ``<workspace>/keys/consent_ref.key`` (created 0600 on first
-    use); without a workspace, a random per-process key. ``ref('C-1')`` -> ``'subject #3fa1c09e2b'``.
+    use); without a workspace, a random per-process key.
+    ``ref('C-1')`` -> ``'subject #3fa1c09e2b'``.
     """
 
     def __init__(self, root: Path | None = None) -> None:
@@ -224,6 +234,13 @@ class Event:
     recorded_us: int = 0
     seq: int = 0  # append order (0 until stored)
 
+    def values(self) -> tuple[Any, ...]:
+        """The stored columns, in EVENT_COLUMNS order."""
+        return (self.event_id, self.subject, self.purpose, self.kind, self.time_us,
+                self.recorded_us, self.notice_version, self.notice_seq, self.channel,
+                self.action, self.evidence, self.collector, self.expires_us, self.age,
+                self.minor, self.guardian, self.source)
+
     def row(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id, "subject": self.subject, "purpose": self.purpose,
@@ -259,21 +276,26 @@ class State:
     notice_seq: int | None = None
     minor: bool | None = None
 
+    def values(self) -> tuple[Any, ...]:
+        """The stored columns, in STATE_COLUMNS order."""
+        return (self.status, self.time_us, self.event_id, self.expires_us, self.notice_version,
+                self.notice_seq, self.minor)
+
     def row(self) -> dict[str, Any]:
         return {"status": self.status, "time_us": self.time_us, "event_id": self.event_id,
                 "expires_us": self.expires_us, "notice_version": self.notice_version,
                 "notice_seq": self.notice_seq, "minor": self.minor}
 
 
-_STATUS_OF = {"granted": "granted", "renewed": "granted", "withdrawn": "withdrawn",
-              "expired": "expired"}
+STATUS_AFTER: dict[str, str] = {"granted": "granted", "renewed": "granted",
+                                "withdrawn": "withdrawn", "expired": "expired"}
 
 
 def state_after(event: Event) -> State:
     """The state an event leaves behind: it depends on that event alone."""
     granted = event.kind in ("granted", "renewed")
     return State(
-        status=_STATUS_OF[event.kind], time_us=event.time_us, event_id=event.event_id,
+        status=STATUS_AFTER[event.kind], time_us=event.time_us, event_id=event.event_id,
         expires_us=event.expires_us if granted else None,
         notice_version=event.notice_version if granted else None,
         notice_seq=event.notice_seq if granted else None,
@@ -289,7 +311,7 @@ def transition(previous: str | None, kind: str) -> str | None:
         if previous is None:
             return "renewal without a prior grant"
         if previous == "withdrawn":
-            return None
+            return "renewal after a withdrawal: the subject must grant consent anew"
         return None
     if kind == "withdrawn":
         if previous is None:

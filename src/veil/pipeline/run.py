@@ -68,9 +68,15 @@ def default_actor() -> str:
         return "unknown"
 
 
-def build_stages(plan: Plan) -> list[Stage]:
-    """The stages of a run, in the order of DESIGN.md's data flow."""
-    return [Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]
+def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:
+    """The stages of a run, in the order of DESIGN.md's data flow: consent (while the subject
+    id is still there), minimize, transform."""
+    stages: list[Stage] = []
+    if plan.purpose.needs_consent:
+        from veil.consent.stage import ConsentFilter
+
+        stages.append(ConsentFilter(plan, workspace, at))
+    return [*stages, Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]
 
 
 def run(
@@ -127,8 +133,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
 
     ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys})
-    stages = build_stages(plan)
-    stats = [StageStats(s.name) for s in stages]
+    stages: list[Stage] = []
+    stats: list[StageStats] = []
     quarantine = plan.dataset.on_bad_rows == "quarantine"
     rejected: list[Reject] = []
     rejects_tmp = temp_path_for(rejects_path)
@@ -150,6 +156,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
     rows_in = 0
     t_read = t_write = 0.0
     try:
+        stages = build_stages(plan, ws, started)
+        stats = [StageStats(s.name) for s in stages]
         encryption = None
         if plan.purpose.encryption.at_rest:
             from veil.crypto.files import output_encryption

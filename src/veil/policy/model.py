@@ -173,6 +173,7 @@ class Purpose(_Strict):
     legal_basis: LegalBasis
     legitimate_interest: str | None = None
     consent_required: bool | None = None
+    consent_min_age: int | None = Field(default=None, ge=1, le=18)  # Art. 8: minors' consent
     retention: str
     recipients: list[str] = []
     transfers: list[Transfer] = []
