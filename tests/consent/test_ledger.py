@@ -256,3 +256,19 @@ def test_check_of_unknown_purpose(ledger: Ledger) -> None:
         ledger.check("x", "nope")
     with pytest.raises(ConsentError, match="unknown purpose 'nope'"):
         ledger.check_many(["x"], "nope")
+
+
+def test_consent_changes_are_in_the_audit_log_by_pseudonym(workspace, policy) -> None:
+    from veil.audit.log import AuditLog
+
+    ledger = Ledger(workspace, policy)
+    ledger.grant("C-777", "offers", **WEB, notice_version="1", time=ago(2))
+    ledger.withdraw("C-777", "offers", channel="app", collector="app", time=ago(1))
+    log = AuditLog(workspace)
+    events = [log.get(i).event for i in range(log.head().size)]
+    kinds = [e.action for e in events if e.action.startswith("consent.")]
+    assert kinds[-2:] == ["consent.granted", "consent.withdrawn"]
+    subjects = {s for e in events for s in e.subjects}
+    assert len(subjects) == 1 and next(iter(subjects)).startswith("consent:")
+    assert "C-777" not in repr([e.to_json_obj() for e in events])
+    log.verify()

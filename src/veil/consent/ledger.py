@@ -25,7 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -97,6 +97,9 @@ def _retryable(exc: sa.exc.DBAPIError) -> bool:
     if state in ("40001", "40P01", "55P03"):
         return True
     return "locked" in str(orig).lower() or "busy" in str(orig).lower()
+
+
+_AUDIT_SUBJECTS = 1000  # subject pseudonyms per audit event
 
 
 class Ledger:
@@ -297,8 +300,32 @@ class Ledger:
                 also = f" (first at {first.source})" if first.source else ""
                 raise ConsentError(f"duplicate event id '{ev.event_id}'{also}", where=ev.source)
             seen[ev.event_id] = ev
-        return self._retrying("appending consent events",
-                              lambda conn: self._append_in(conn, prepared))  # type: ignore[no-any-return]
+        stored: list[Event] = self._retrying("appending consent events",
+                                             lambda conn: self._append_in(conn, prepared))
+        self._audit(stored)
+        return stored
+
+    def _audit(self, events: list[Event]) -> None:
+        """Consent changes go to the audit log too, subjects as keyed pseudonyms only."""
+        from veil.audit.event import AuditEvent
+        from veil.audit.log import AuditLog
+
+        groups: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
+        for e in events:
+            groups[(e.purpose, e.kind, e.collector)].append(e)
+        now = datetime.now(UTC)
+        audit = []
+        for (purpose, kind, collector), evs in groups.items():
+            for i in range(0, len(evs), _AUDIT_SUBJECTS):
+                part = evs[i:i + _AUDIT_SUBJECTS]
+                audit.append(AuditEvent(
+                    time=now, actor=collector[:128] or "unknown", action=f"consent.{kind}",
+                    purpose=purpose, legal_basis="consent", outcome="success",
+                    counts={"events": len(part)},
+                    subjects=sorted({f"consent:{self.ref.token(e.subject)}" for e in part}),
+                    details={"channels": ",".join(sorted({e.channel for e in part}))[:500]}))
+        if audit:
+            AuditLog(self.workspace).append(audit)
 
     def _append_in(self, conn: sa.Connection, events: list[Event]) -> list[Event]:
         ev_t, st_t = consent_events.c, consent_state.c
