@@ -322,17 +322,31 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
     labels: Annotated[Path | None, typer.Option(help="Also write the personal-data spans of "
                                                    "each memo (JSON lines).")] = None,
+    consents: Annotated[Path | None, typer.Option(help="Also write consent records (CSV) for "
+                                                  "the sample's customers, for "
+                                                  "`veil consent import`.")] = None,
 ) -> None:
     """Write a realistic synthetic customer/transaction table (names, IBANs, cards, national
     IDs, memos with personal data) for trying Veil.
 
-    Example: veil sample --rows 100000 --seed 7 -o transactions.csv
+    Example: veil sample --rows 100000 --seed 7 -o transactions.csv --consents consents.csv
     """
     from veil.sample import write_sample
 
     n = write_sample(output, rows, seed=seed, labels_path=labels)
     console.print(f"Wrote {n:,} synthetic rows to {output}"
                   + (f" (memo labels: {labels})" if labels else ""))
+    if consents is not None:
+        from veil.consent.interchange import write_csv
+        from veil.consent.sample import sample_consents
+        from veil.io.readers import open_source
+
+        src = open_source(output)
+        ids = [v for b in src.batches(["customer_id"], {}, lambda r: None)
+               for v in b.column(0).to_pylist()]
+        records = sample_consents(ids, seed=seed)
+        write_csv(records, consents)
+        console.print(f"Wrote {len(records):,} consent records to {consents}")
 
 
 # -- ropa ----------------------------------------------------------------------------------
