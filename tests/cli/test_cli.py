@@ -40,7 +40,7 @@ def test_main_flow(workspace, tmp_path: Path, capsys) -> None:
     assert veil("runs", "show", receipt["run_id"][:10]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "succeeded"
     assert veil("ropa", "--policy", "sample", "-o", "records") == 0
-    assert (Path("records") / "ropa.md").read_text().count("| (g) |") == 2
+    assert (Path("records") / "ropa.md").read_text().count("| (g) |") == 3
     assert veil("db", "current") == 0
     assert "up to date" in capsys.readouterr().out
 
@@ -104,3 +104,20 @@ def test_console_script_runs(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("veil ")
+
+
+def test_consent_purpose_end_to_end(workspace, capsys) -> None:
+    assert veil("sample", "--rows", "2000", "--seed", "5", "-o", "tx.csv",
+                "--consents", "consents.csv") == 0
+    Path("notice.txt").write_text("We suggest offers from your spending.\n")
+    assert veil("consent", "notice", "add", "personalised_offers", "--version", "1",
+                "--text-file", "notice.txt", "-p", "sample",
+                "--effective", "2024-01-01T00:00:00Z") == 0
+    assert veil("consent", "import", "consents.csv", "-p", "sample") == 0
+    capsys.readouterr()
+    assert veil("run", "-p", "sample", "--purpose", "personalised_offers", "tx.csv",
+                "-o", "offers.parquet", "--json") == 0
+    r = json.loads(capsys.readouterr().out)
+    dropped = r["rows"]["dropped"]
+    assert dropped.get("no consent", 0) > 0 and dropped.get("consent withdrawn", 0) > 0
+    assert r["rows"]["out"] + sum(dropped.values()) == r["rows"]["in"] == 2000

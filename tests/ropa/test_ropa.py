@@ -14,7 +14,8 @@ def test_sample_policy_record_is_complete(tmp_path: Path) -> None:
     md, js, rec = write_ropa(load_policy(SAMPLE_POLICY), tmp_path)
     assert rec["missing"] == []
     data = json.loads(js.read_text())
-    assert [r["purpose_id"] for r in data["records"]] == ["credit_scoring", "fraud_detection"]
+    assert [r["purpose_id"] for r in data["records"]] == ["credit_scoring", "fraud_detection",
+                                                          "personalised_offers"]
     fraud = data["records"][1]
     for key in ("a_controller", "b_purpose", "c_categories", "d_recipients", "e_transfers",
                 "f_erasure_time_limit", "g_security_measures"):

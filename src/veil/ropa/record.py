@@ -29,6 +29,8 @@ VEIL_MEASURES = [
     "Minimization by default: only fields a purpose lists leave a Veil run (deny by default)",
     "Every run writes a receipt with input/output SHA-256 digests and the policy digest",
     "Runs are recorded in the Veil store; failed runs publish no output",
+    "Every run, stage, consent change and key operation is appended to a tamper-evident audit "
+    "log (RFC 6962 Merkle tree, Ed25519-signed tree heads)",
 ]
 
 
@@ -67,6 +69,12 @@ def build_ropa(policy: Policy) -> dict[str, Any]:
                              if t.transform not in ("keep", "drop")})
         if transforms:
             measures.append("Field transforms applied in the run: " + ", ".join(transforms))
+        if p.encryption.at_rest:
+            measures.append("Outputs encrypted at rest (Tink AES-GCM-HKDF streaming AEAD, keys "
+                            "wrapped under a key-encryption key)")
+        if p.needs_consent:
+            measures.append("Rows are used only for subjects holding valid consent at run time "
+                            "(Veil consent ledger)")
         records.append({
             "purpose_id": p_id,
             "a_controller": controller,
