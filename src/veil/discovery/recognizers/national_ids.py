@@ -382,6 +382,7 @@ def validate_nino(value: str) -> bool:
 _VETO_SHAPES = {
     "es_dni": re.compile(r"\d{8}-?[A-Z]"),
     "es_nie": re.compile(r"[XYZ]-?\d{7}-?[A-Z]"),
+    "ie_pps": re.compile(r"\d{7}[A-W][A-IW]?"),  # check letter(s) after 7 digits
 }
 
 
