@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import veil
 import pytest
 
 from veil.errors import PolicyError, RunRefused
@@ -85,7 +85,7 @@ def test_the_run_generalizes_and_records_the_gate(workspace, project: Path) -> N
         result.receipt["rows"]["dropped"]["suppressed by the risk gate"]
         == (risk["suppressed_records"])
     )
-    table = pq.read_table(out)
+    table = veil.read(out)
     assert table.num_rows == result.rows_out
     sizes = table.group_by(["sex", "age", "race", "education"]).aggregate(
         [([], "count_all"), ("salary", "count_distinct")]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from veil import __version__ as VEIL_VERSION
@@ -191,14 +192,34 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             assert sink is not None
             risk = plan.dataset.risk
             if risk is not None:
+                gate_sinks: list[ParquetSink] = []
+                gate_out = temp_path_for(out_path)
+
+                def gate_sink(schema: pa.Schema) -> ParquetSink:
+                    s = ParquetSink(gate_out, schema, encryption=encryption)
+                    gate_sinks.append(s)
+                    return s
+
+                decrypt = None
+                if encryption is not None:
+                    from veil.crypto.files import decrypt_to_buffer
+
+                    enc = encryption
+
+                    def decrypt(p: Path) -> pa.Buffer:
+                        return decrypt_to_buffer(p, enc.keyset, enc.associated_data)
+
                 gate = release_gate(
-                    sink.tmp, temp_path_for(out_path), risk, Path(pol.source).parent,
+                    sink.tmp, gate_out, risk, Path(pol.source).parent,
                     risk.resolve_qis(plan.dataset.fields),
-                    sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive])
+                    sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive],
+                    sink_factory=gate_sink, decrypt=decrypt)
                 if gate.generalized:
                     assert gate.output is not None and gate.sha256 is not None
                     os.replace(gate.output, sink.tmp)
                     sink.digest, sink.bytes, sink.rows = gate.sha256, gate.bytes or 0, gate.rows_out
+                    if gate_sinks:
+                        sink.encryption_info = gate_sinks[-1].encryption_info
                     ctx.dropped_rows["suppressed by the risk gate"] += gate.suppressed_records
             dropped = Counter(ctx.dropped_rows)
             if rejected:

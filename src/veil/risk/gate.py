@@ -623,8 +623,10 @@ def enforce(
     )
 
 
-def _parquet_reader(path: Path) -> Reader:
+def _parquet_reader(path: Any) -> Reader:
     def read(columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+        if isinstance(path, pa.BufferReader):
+            path.seek(0)
         with pq.ParquetFile(path) as pf:
             yield from pf.iter_batches(
                 batch_size=BATCH_ROWS,
@@ -644,8 +646,12 @@ def release_gate(
     *,
     sensitive: Sequence[str] = (),
     sink_factory: Callable[[pa.Schema], Sink] | None = None,
+    decrypt: Callable[[Path], pa.Buffer] | None = None,
 ) -> GateResult:
     """The run's release gate on its (not yet published) Parquet output.
+
+    ``decrypt`` reads an output that is encrypted at rest: it returns the verified plaintext
+    (held in memory while the gate works, so a gated output's size counts against memory).
 
     ``qis``: the dataset's quasi-identifiers (``risk.resolve_qis(dataset.fields)``); those
     not in the file are not released and not measured. Passing: ``out_path`` is not touched
@@ -659,8 +665,9 @@ def release_gate(
 
     parquet_path, out_path = Path(parquet_path), Path(out_path)
     hierarchies = risk.load_hierarchies(policy_dir)
+    source: Any = pa.BufferReader(decrypt(parquet_path)) if decrypt else parquet_path
     try:
-        with pq.ParquetFile(parquet_path) as pf:
+        with pq.ParquetFile(source) as pf:
             schema = pf.schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(
@@ -668,7 +675,7 @@ def release_gate(
         ) from None
     factory = sink_factory or (lambda s: ParquetSink(out_path, s))
     result = enforce(
-        _parquet_reader(parquet_path),
+        _parquet_reader(source),
         schema,
         risk,
         hierarchies,
