@@ -54,6 +54,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from veil.crypto.files import read  # noqa: F401
     from veil.errors import (  # noqa: F401
         AuditError,
         ConsentError,
@@ -64,7 +65,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StoreError,
         VeilError,
     )
-    from veil.crypto.files import read  # noqa: F401
     from veil.pipeline.run import RunResult, run  # noqa: F401
     from veil.policy import Policy, load_policy  # noqa: F401
     from veil.ropa import build_ropa, write_ropa  # noqa: F401

@@ -7,9 +7,9 @@ import hashlib
 import json
 from pathlib import Path
 
-import veil
 import pytest
 
+import veil
 from veil.errors import PolicyError, RunRefused
 from veil.policy.model import Dataset
 
@@ -69,7 +69,6 @@ def project(tmp_path: Path, conformance_dir: Path) -> Path:
 
 
 def test_the_run_generalizes_and_records_the_gate(workspace, project: Path) -> None:
-    import veil
 
     out = project / "out.parquet"
     result = veil.run(
@@ -98,7 +97,6 @@ def test_the_run_generalizes_and_records_the_gate(workspace, project: Path) -> N
 
 
 def test_the_run_is_refused_and_publishes_nothing(workspace, project: Path) -> None:
-    import veil
 
     out = project / "off.parquet"
     with pytest.raises(RunRefused, match=r"k-anonymity \(k >= 5\) fails: k = 1"):
