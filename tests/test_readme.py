@@ -42,6 +42,19 @@ def test_cli_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert (q / "records" / "ropa.md").is_file()
 
 
+def test_dpo_commands_run_as_written(tmp_path: Path) -> None:
+    cli = next(b for b in blocks("bash") if b.startswith("source .venv/bin/activate"))
+    dpo = next(b for b in blocks("bash") if "veil consent import" in b)
+    if not (Path(sys.prefix) / "bin" / "activate").exists():
+        pytest.skip("tests are not running inside a virtual environment")
+    (tmp_path / ".venv").symlink_to(sys.prefix)
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", cli + dpo], cwd=tmp_path,
+                       capture_output=True, text=True, env=clean_env(), timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "VERIFIED" in r.stdout
+    assert (tmp_path / "quickstart" / "offers.parquet").is_file()
+
+
 def test_library_quickstart_runs_as_written(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
