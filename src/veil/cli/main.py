@@ -34,7 +34,7 @@ app = typer.Typer(
     "    veil run --policy sample --purpose credit_scoring tx.csv -o tx.parquet\n\n"
     + EXIT_HELP,
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
