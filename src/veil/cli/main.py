@@ -384,6 +384,9 @@ def _register_subcommands() -> None:
     register_risk(app)
     register_scan(app)
     register_transforms(app)
+    # issue 9 (dsr, lineage) registers here
+    # issue 10 (breach) registers here
+    # issue 11 (serve, apikey) registers here
 
 
 _register_subcommands()

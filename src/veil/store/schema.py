@@ -214,3 +214,15 @@ subject_keys = sa.Table(
     sa.Column("erased_at", sa.DateTime(timezone=True)),
     sa.Index("ix_subject_keys_erased_at", "erased_at"),
 )
+
+
+# -- lineage and data-subject requests (issue 9: veil.lineage, veil.rights) ----------------------
+# (end of issue 9 tables)
+
+
+# -- breaches (issue 10: veil.breach) -------------------------------------------------------------
+# (end of issue 10 tables)
+
+
+# -- API keys of the service (issue 11: veil.service) --------------------------------------------
+# (end of issue 11 tables)
