@@ -103,7 +103,6 @@ EXPECTED = {
     "memo": ("free_text", "free_text", "redact_text"),
 }
 NOT_PII = [
-    "customer_ref",
     "phone",
     "iban",
     "value_date",
@@ -138,6 +137,14 @@ def test_pii_columns_classified(report, column: str) -> None:
 def test_non_pii_columns_not_flagged(report, column: str) -> None:
     col = report.column(column)
     assert not col.pii and col.types == [], (column, col.types)
+
+
+def test_subject_key_flagged_by_name_only(report) -> None:
+    """customer_ref matches no recognizer, but a subject's own key is personal data."""
+    col = report.column("customer_ref")
+    assert col.pii and col.subject_key and col.types == []
+    assert (col.category, col.rule) == ("direct_identifier", "pseudonymize")
+    assert not report.column("counter").subject_key
 
 
 def test_name_is_support_only(report) -> None:

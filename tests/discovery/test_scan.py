@@ -41,7 +41,6 @@ EXPECTED = {
     "memo": "free_text",
 }
 NOT_PII = [
-    "customer_id",
     "gender",
     "country",
     "city",
@@ -84,6 +83,11 @@ def test_csv_pii_columns_found(csv_scan: SourceScan, column: str) -> None:
     assert col.pii and col.top_type == EXPECTED[column], (column, col.types)
     if not col.free_text:
         assert col.types[0].share >= 0.8 and len(col.types[0].examples) == 2
+
+
+def test_csv_subject_id_flagged_by_name(csv_scan: SourceScan) -> None:
+    col = csv_scan.column("customer_id")
+    assert col.pii and col.subject_key and col.category == "direct_identifier"
 
 
 def test_csv_no_false_positive_columns(csv_scan: SourceScan) -> None:

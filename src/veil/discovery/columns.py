@@ -69,6 +69,13 @@ NAME_HINTS: tuple[tuple[str, str], ...] = (
     (r"\bcity\b|\btown\b|country|region|\bstate\b|province|county|district", "location"),
     (r"employ|occupation|profession|job|education", "employment"),
 )
+# A column named like the data subject's own key (customer_id, client_no ...) is personal data
+# (a pseudonymous identifier, GDPR Recital 26) even though no recognizer matches its values.
+SUBJECT_ID_NAME = re.compile(
+    r"^(customer|client|subject|user|member|person|party|holder|cust|account_holder|borrower|"
+    r"applicant|employee|patient)[ _\-]?(id|no|nr|num|number|ref|key|code)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -103,12 +110,14 @@ class ColumnReport:
     text_values_scanned: int = 0
     truncated_values: int = 0
     name_hint: str | None = None
+    subject_key: bool = False  # named like the data subject's identifier (SUBJECT_ID_NAME)
     notes: list[str] = field(default_factory=list)
 
     @property
     def pii(self) -> bool:
-        """True when the column holds personal data found by value (or is free text)."""
-        return bool(self.types) or self.free_text
+        """True when the column holds personal data found by value, is free text, or is named
+        like the subject's identifier."""
+        return bool(self.types) or self.free_text or self.subject_key
 
     @property
     def top_type(self) -> str | None:
@@ -633,6 +642,13 @@ class _Scanner:
                         f"{rep.truncated_values} values longer than {self.max_value_chars} "
                         "characters were not matched against identifier patterns"
                     )
+                if SUBJECT_ID_NAME.match(name.strip()) and nn:
+                    rep.subject_key = True
+                    rep.category, rep.rule, rep.confidence = (
+                        "direct_identifier", "pseudonymize", 0.7)
+                    rep.notes.append("named like the data subject's identifier")
+                    out.append(rep)
+                    continue
                 rep.category = rep.name_hint
                 rep.rule = {
                     "transaction": "keep",

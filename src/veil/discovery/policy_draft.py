@@ -20,16 +20,12 @@ from typing import Any
 
 import yaml
 
-from veil.discovery.columns import ColumnReport
+from veil.discovery.columns import SUBJECT_ID_NAME, ColumnReport
 from veil.discovery.scan import SourceScan
 from veil.errors import InputError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_SUBJECT = re.compile(
-    r"^(customer|client|subject|user|member|person|party|holder|cust|account_holder|borrower|"
-    r"applicant|employee|patient)[ _\-]?(id|no|nr|num|number|ref|key|code)$",
-    re.IGNORECASE,
-)
+_SUBJECT = SUBJECT_ID_NAME
 _QUASI_CATEGORIES = {"demographic", "location", "employment"}
 _NOT_QUASI_TYPES = {"street_address"}
 # categories whose columns a starter purpose may keep as they are (still to be reviewed)

@@ -52,6 +52,8 @@ def _types_cell(c: ColumnReport) -> Text:
             t.append(": nothing found")
         return t
     if not c.types:
+        if c.subject_key:
+            return Text("subject identifier (by column name)", style="bold")
         return Text("-", style="dim")
     return Text(", ".join(f"{h.type} {_pct(h.share)}" for h in c.types), style="bold")
 
