@@ -232,6 +232,23 @@ def test_tokens_are_tink_deterministic_aead(tink: Any, token: Any) -> None:
     )
 
 
+@pytest.mark.parametrize("prefix", ["TINK", "RAW"])
+def test_tokenize_parts_are_tink_tokens(tink: Any, token: Any, prefix: str) -> None:
+    """The bulk path (prefix joined on by the caller) gives tink-py's ciphertexts."""
+    from tink import daead
+
+    ks = Keyset.generate("daead", output_prefix="TINK" if prefix == "TINK" else "RAW")
+    prim = tink.proto_keyset_format.parse(ks.to_binary(), token).primitive(daead.DeterministicAead)
+    tc = TokenCipher(ks)
+    values = [b"", b"x", b"customer-42", "Müller".encode(), b"a" * 100]
+    pfx, outs = tc.tokenize_parts(values, "customer_id")
+    assert len(pfx) == (5 if prefix == "TINK" else 0)
+    ad = TokenCipher.domain_data("customer_id")
+    for v, out in zip(values, outs, strict=True):
+        assert pfx + out == prim.encrypt_deterministically(v, ad) == tc.tokenize(v, "customer_id")
+    assert DeterministicAead(ks).encrypt_unprefixed(values, ad) == outs
+
+
 def test_token_tamper_and_bad_text() -> None:
     tc = TokenCipher(TOKEN_KS)
     tok = tc.tokenize(b"v", "d", text=True)

@@ -376,6 +376,18 @@ class DeterministicAead:
                     pass
         return None
 
+    @property
+    def prefix(self) -> bytes:
+        """The primary key's Tink output prefix (``0x01`` + key id; empty for a RAW key)."""
+        return self._prefix
+
+    def encrypt_unprefixed(self, plaintexts: Sequence[bytes], ad: bytes) -> list[bytes]:
+        """AES-SIV of each plaintext (no None) under the primary key, without the prefix:
+        the ciphertext of ``plaintexts[i]`` is ``prefix + out[i]``. For callers that join the
+        prefix on in bulk, one concatenation per value less than `encrypt_batch`."""
+        enc, adl = self._enc, [ad]
+        return [enc(p, adl) for p in plaintexts]
+
     def encrypt_batch(self, plaintexts: Sequence[bytes | None], ad: bytes) -> list[bytes | None]:
         enc, prefix, adl = self._enc, self._prefix, [ad]
         if prefix:
@@ -613,6 +625,13 @@ class TokenCipher:
         out = self.tokenize_many([value], domain, text=text)
         assert out[0] is not None
         return out[0]
+
+    def tokenize_parts(self, values: Sequence[bytes], domain: str) -> tuple[bytes, list[bytes]]:
+        """``(prefix, outputs)`` for non-null byte ``values``: the token of ``values[i]`` is
+        ``prefix + outputs[i]`` (what `tokenize` returns). For callers that assemble the
+        tokens in bulk, as the ``tokenize`` transform does into base64url with numpy."""
+        d = self._daead
+        return d.prefix, d.encrypt_unprefixed(values, self.domain_data(domain))
 
     def detokenize(self, token: bytes | str, domain: str) -> bytes:
         out = self.detokenize_many([token], domain)

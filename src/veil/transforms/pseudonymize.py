@@ -13,7 +13,8 @@
   billions of values.
 * Integer values are hashed in their decimal form, so an integer ``42`` and the text
   ``"42"`` get the same pseudonym (they join).
-* Each distinct value is hashed once per batch (dictionary encoding).
+* Each distinct value is hashed once per batch (dictionary encoding), except in a batch
+  whose values do not repeat (`veil.transforms._common.distinct_or_rows`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import pyarrow as pa
 from veil.policy.model import FieldDef
 from veil.transforms._common import (
     allowed,
-    distinct_bytes,
+    distinct_or_rows,
     domain_param,
     hex_labels,
     hmac_many,
     int_param,
+    spread,
     str_param,
     types,
 )
@@ -46,10 +48,9 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]{0,32}$")
 def pseudonyms(values: pa.Array | pa.ChunkedArray, key: bytes, *, length: int = DEFAULT_LENGTH,
                prefix: str = "") -> pa.Array:
     """Pseudonyms of ``values`` (Arrow ``string``; nulls stay null) under ``key``."""
-    distinct, indices = distinct_bytes(values)
-    blob = hmac_many(key, LABEL, distinct)
-    labels = hex_labels(blob, 32, len(distinct), length, prefix.encode("ascii"))
-    return labels.take(indices)
+    items, indices = distinct_or_rows(values)
+    blob = hmac_many(key, LABEL, items.to_pylist())
+    return spread(hex_labels(blob, 32, len(items), length, prefix.encode("ascii")), indices)
 
 
 def _check(field: FieldDef, params: dict[str, Any]) -> None:

@@ -21,14 +21,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
 from veil.policy.model import FieldDef
 from veil.transforms._common import (
     allowed,
     b64url_strings,
-    distinct_bytes,
+    distinct_or_rows,
     domain_param,
+    spread,
     types,
 )
 from veil.transforms.keys import (
@@ -45,14 +47,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
 
 ACTION = "reidentify"
+SIV_SIZE = 16  # AES-SIV output = the synthetic IV, then as many bytes as the value
 
 
 def tokens(values: pa.Array | pa.ChunkedArray, keys: TransformKeys, domain: str) -> pa.Array:
     """Tokens of ``values`` (Arrow ``string``; nulls stay null), each distinct value encrypted
-    once."""
-    distinct, indices = distinct_bytes(values)
-    raw = keys.token_cipher(domain).tokenize_many(distinct, domain)
-    return b64url_strings(raw).take(indices)
+    once (every row, in a batch whose values do not repeat: `distinct_or_rows`); the Tink
+    prefix is joined on while the base64url is written, not per value."""
+    items, indices = distinct_or_rows(values)
+    prefix, raw = keys.token_cipher(domain).tokenize_parts(items.to_pylist(), domain)
+    lengths = pc.binary_length(items).to_numpy(zero_copy_only=False) + SIV_SIZE
+    return spread(b64url_strings(raw, prefix, lengths), indices)
 
 
 def detokenize(toks: Sequence[str | None] | pa.Array, keys: TransformKeys,
