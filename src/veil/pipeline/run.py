@@ -22,9 +22,11 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from veil import __version__ as VEIL_VERSION
+from veil.consent.models import SubjectRef
 from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
 from veil.pipeline.audit_events import record_failure, record_run
 from veil.pipeline.minimize import Minimize
 from veil.pipeline.plan import Plan, make_plan
@@ -33,6 +35,7 @@ from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
 from veil.pipeline.treat import Treat
 from veil.policy.loader import load_policy
 from veil.policy.model import Policy
+from veil.rights.exclusions import REASONS as _EXCLUSIONS
 from veil.risk.gate import GateResult, release_gate
 from veil.store.schema import runs
 from veil.store.workspace import Workspace
@@ -40,6 +43,7 @@ from veil.transforms.keys import TransformKeys, workspace_keys
 
 Progress = Callable[[int, int | None], None]
 MAX_QUARANTINE_SHARE = 1.0
+EXCLUSION_REASONS = frozenset(_EXCLUSIONS.values())
 
 
 @dataclass
@@ -70,13 +74,18 @@ def default_actor() -> str:
 
 
 def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:
-    """The stages of a run, in the order of DESIGN.md's data flow: consent (while the subject
-    id is still there), minimize, transform."""
+    """The stages of a run, in the order of DESIGN.md's data flow: consent and data-subject
+    rights exclusions (while the subject id is still there), minimize, transform."""
     stages: list[Stage] = []
     if plan.purpose.needs_consent:
         from veil.consent.stage import ConsentFilter
 
         stages.append(ConsentFilter(plan, workspace, at))
+    from veil.rights.exclusions import RightsFilter
+
+    rights = RightsFilter.for_run(plan, workspace)  # None (no stage, no cost) without exclusions
+    if rights is not None:
+        stages.append(rights)
     return [*stages, Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]
 
 
@@ -133,7 +142,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
             policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
 
-    ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys})
+    ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys, "workspace": ws})
+    lineage = LineageCollector() if plan.dataset.subject_id else None
     stages: list[Stage] = []
     stats: list[StageStats] = []
     quarantine = plan.dataset.on_bad_rows == "quarantine"
@@ -174,6 +184,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
                 break
             rows_in += batch.num_rows
             out = run_stages(stages, stats, batch, ctx)
+            if lineage is not None:  # the subject ids of the rows that left the stages
+                lineage.add(ctx.extras.get("subject_ids"))
             t0 = time.perf_counter()
             sink.write(out)
             t_write += time.perf_counter() - t0
@@ -225,13 +237,26 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             if rejected:
                 dropped["rejected: bad input"] = len(rejected)
             assert sink is not None and sink.digest is not None
+            subjects = (lineage.finish(SubjectRef(ws.root)) if lineage is not None
+                        else PseudonymSet.from_digests(b""))
             rec = _receipt(run_id, started, datetime.now(UTC), actor, pol, plan, src, out_path,
                            sink, sink.digest, rows_in + len(rejected), sink.rows, dropped,
                            stages, stats, rejected, rejects_path, t_read,
                            t_write + time.perf_counter() - t0, time.perf_counter() - t_start)
             if gate is not None:
                 rec.extras["risk"] = gate.to_receipt()
+            rec.extras["lineage"] = {"subjects": len(subjects),
+                                     "subject_id": plan.dataset.subject_id}
+            excluded = {k: v for k, v in dropped.items() if k in EXCLUSION_REASONS}
+            if excluded:
+                rec.extras["exclusions"] = excluded
             rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
+            with ws.engine.begin() as conn:  # removed again if publishing fails
+                record_output(conn, run_id=run_id, output=str(out_path.resolve()),
+                              digest=sink.digest, purpose=plan.purpose_id,
+                              dataset=plan.dataset_id, rows=sink.rows, subjects=subjects,
+                              categories=[plan.dataset.fields[f.name].category
+                                          for f in plan.output])
             done["receipt"] = rec
 
         out_digest = sink.commit(before_publish)
@@ -247,6 +272,10 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         if rejects_file is not None and not rejects_file.closed:
             rejects_file.close()
         rejects_tmp.unlink(missing_ok=True)
+        try:
+            discard_output(ws.engine, run_id)
+        except sa.exc.SQLAlchemyError:
+            pass  # the original error matters more than the bookkeeping
         _record_failure(ws, run_id, exc)
         try:
             record_failure(ws, plan, run_id, actor, exc)

@@ -37,12 +37,39 @@ class Contact(_Strict):
 
 
 class Controller(_Strict):
+    class Authority(_Strict):
+        """The lead supervisory authority that breach notifications go to (Art. 33, 55-56)."""
+
+        name: str
+        email: str | None = None
+        url: str | None = None
+        country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+
+        def line(self) -> str:
+            return ", ".join([self.name] + [p for p in (self.email, self.url, self.country) if p])
+
     name: str
     contact: str
     address: str | None = None
     dpo: Contact | None = None
     eu_representative: Contact | None = None
     joint_controllers: list[Contact] = []
+    supervisory_authority: Controller.Authority | None = None
+    timezone: str | None = None  # IANA name: the DPO's time zone for showing breach deadlines
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone '{value}' is not an IANA time zone name "
+                             "(e.g. Europe/Berlin)") from None
+        return value
 
 
 class CategoryDef(_Strict):
@@ -65,6 +92,32 @@ class FieldDef(_Strict):
 
 
 BadRows = Literal["fail", "quarantine"]
+ErasureMode = Literal["delete", "mask"]
+
+
+class DatasetStore(_Strict):
+    """Where the dataset's rows live, so data-subject requests can find, delete, mask or correct
+    them (veil.rights): a database table reached by SQLAlchemy (SQLite, PostgreSQL).
+
+    ``url`` may use ``${VAR}`` or ``${VAR:-default}``, expanded when the store is opened (so a
+    password stays in the environment); a relative SQLite path is taken from the workspace.
+    ``erasure: delete`` (the default) deletes the subject's rows; ``mask`` keeps the rows (when
+    they must stay, e.g. ledger totals) and sets the ``mask`` fields to null.
+    """
+
+    url: str
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+                       max_length=128)
+    erasure: ErasureMode = "delete"
+    mask: list[str] = []
+
+    @model_validator(mode="after")
+    def _mask_fields(self) -> DatasetStore:
+        if self.erasure == "mask" and not self.mask:
+            raise ValueError("erasure: mask needs 'mask': the fields to set to null")
+        if self.erasure == "delete" and self.mask:
+            raise ValueError("'mask' fields are only used with erasure: mask")
+        return self
 
 
 class Dataset(_Strict):
@@ -75,6 +128,7 @@ class Dataset(_Strict):
     on_bad_rows: BadRows = "fail"
     fields: dict[Ident, FieldDef]
     risk: RiskPolicy | None = None  # the release gate: k, l, t and suppression (veil.risk)
+    store: DatasetStore | None = None  # where its rows live, for data-subject requests
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -88,6 +142,17 @@ class Dataset(_Strict):
     def _subject_declared(self) -> Dataset:
         if self.subject_id is not None and self.subject_id not in self.fields:
             raise ValueError(f"subject_id '{self.subject_id}' is not one of the dataset's fields")
+        if self.store is not None:
+            if self.subject_id is None:
+                raise _RefError(("store",), "a registered store needs the dataset's subject_id "
+                                "(the column that finds a subject's rows)")
+            for i, f in enumerate(self.store.mask):
+                if f not in self.fields:
+                    raise _RefError(("store", "mask", i),
+                                    f"mask field '{f}' is not one of the dataset's fields")
+                if f == self.subject_id:
+                    raise _RefError(("store", "mask", i), "the subject_id cannot be masked "
+                                    "(use erasure: delete to remove the rows)")
         return self
 
 
@@ -144,13 +209,14 @@ _BASIS_ALIASES = {
     "6(1)(f)": "legitimate_interests",
 }
 
-_RETENTION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_RETENTION = re.compile(r"^\s*(\d+)\s*(day|week|month|year|d|w|m|y)s?\s*$", re.IGNORECASE)
 _ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
-_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365, "d": 1, "w": 7, "m": 30,
+              "y": 365}
 
 
 def parse_retention(text: str) -> timedelta:
-    """'5 years', '18 months', '30 days' or ISO 8601 'P5Y' -> an approximate timedelta."""
+    """'5 years', '18 months', '30 days', '5y' or ISO 8601 'P5Y' -> an approximate timedelta."""
     m = _RETENTION.match(text)
     if m:
         return timedelta(days=int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()])
@@ -218,6 +284,47 @@ class Purpose(_Strict):
         return LEGAL_BASIS_ARTICLE[self.legal_basis]
 
 
+class LegalHold(_Strict):
+    """Data the controller must keep despite an erasure request (Art. 17(3)(b)), e.g. the
+    anti-money-laundering record keeping of Directive (EU) 2015/849 Art. 40: the named
+    datasets (or the datasets holding the named categories) are restricted instead of erased,
+    for ``period`` from the request, and the erasure's answer says why."""
+
+    legal_basis: str
+    period: str
+    description: str | None = None
+    datasets: list[str] = []
+    categories: list[str] = []
+
+    @field_validator("period")
+    @classmethod
+    def _period_ok(cls, value: str) -> str:
+        parse_retention(value)
+        return value
+
+    @model_validator(mode="after")
+    def _scope(self) -> LegalHold:
+        if not self.datasets and not self.categories:
+            raise ValueError("a legal hold names the 'datasets' or 'categories' it holds")
+        return self
+
+    @property
+    def period_length(self) -> timedelta:
+        return parse_retention(self.period)
+
+
+RequestKind = Literal["access", "portability", "rectification", "erasure", "restriction",
+                      "objection"]
+
+
+class Rights(_Strict):
+    """Settings for data-subject requests (veil.rights)."""
+
+    refuse: list[RequestKind] = []  # request types this controller does not take (say why)
+    refuse_reason: str | None = None
+    due_soon_days: int = Field(default=7, ge=1, le=60)
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     name: str | None = None
@@ -229,6 +336,8 @@ class Policy(_Strict):
     recognizers: list[dict[str, Any]] = []
     datasets: dict[Ident, Dataset]
     purposes: dict[Ident, Purpose]
+    legal_holds: dict[Ident, LegalHold] = {}
+    rights: Rights = Rights()
 
     # Where the policy came from, for error messages that name file:line.
     _source: str = PrivateAttr(default="<policy>")
@@ -262,7 +371,24 @@ class Policy(_Strict):
                             ("purposes", p_name, "datasets", ds_name, "fields", f_name),
                             f"field '{f_name}' is not declared in dataset '{ds_name}'",
                         )
+        for h_name, hold in self.legal_holds.items():
+            for i, ds_name in enumerate(hold.datasets):
+                if ds_name not in self.datasets:
+                    raise _RefError(("legal_holds", h_name, "datasets", i),
+                                    f"legal hold names dataset '{ds_name}', which the policy "
+                                    "does not declare")
+            for i, cat in enumerate(hold.categories):
+                if cat not in known:
+                    raise _RefError(("legal_holds", h_name, "categories", i),
+                                    f"unknown data category '{cat}'")
         return self
+
+    def holds_for(self, dataset: str) -> list[tuple[str, LegalHold]]:
+        """The legal holds that keep (part of) this dataset, by name."""
+        ds = self.datasets[dataset]
+        cats = {f.category for f in ds.fields.values()}
+        return [(name, h) for name, h in self.legal_holds.items()
+                if dataset in h.datasets or cats & set(h.categories)]
 
     # -- lookups ---------------------------------------------------------------------------
     @property
@@ -300,6 +426,6 @@ class Policy(_Strict):
 class _RefError(ValueError):
     """A cross-reference error that knows the key path it belongs to."""
 
-    def __init__(self, path: tuple[str, ...], message: str) -> None:
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
         self.path = path
         super().__init__(message)

@@ -28,6 +28,7 @@ from veil.transforms import (  # noqa: F401 - registers the transforms
     generalize,
     noise,
     pseudonymize,
+    subject_encrypt,
     text,
     tokenize,
 )

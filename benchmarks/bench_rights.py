@@ -1,0 +1,153 @@
+"""Benchmark for data-subject rights (issue 9): erasure of one subject, and the access package
+of one subject, in a workspace holding N (default 1,000,000) subjects: a registered SQLite store
+with one row per subject (indexed on the subject id), one subject key per subject (transform
+`encrypt` in a run over all of them), and that run's lineage set (N pseudonyms).
+
+Targets: erasure < 1 s, access package < 2 s, one core, memory peak printed. Also printed: the
+run's lineage cost (collecting distinct ids per batch + one HMAC per distinct id at the end) on
+the sample's 1,000,000-row CSV.
+
+Anchor: Fides (ethyca) is the reference DSR tool, but it is a server with its own PostgreSQL,
+Redis and web UI, distributed through Docker images and PyPI packages that pull in a service
+stack; it cannot be installed and run offline here, so no Fides figure is printed beside
+Veil's. Not a test: run it by hand.
+
+    .venv/bin/python benchmarks/bench_rights.py [--subjects 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import DATA, ensure_sample, measure  # noqa: E402
+
+POLICY = """\
+version: 1
+controller: {name: Bench Bank, contact: dpo@bench.example}
+datasets:
+  customers:
+    subject_id: customer_id
+    store: {url: "sqlite:///store.db", table: customers}
+    fields:
+      customer_id: direct_identifier
+      email: contact
+      balance: {category: income_credit, type: float}
+purposes:
+  scoring:
+    description: bench
+    legal_basis: legitimate_interests
+    legitimate_interest: bench
+    retention: 1 year
+    datasets:
+      customers:
+        fields:
+          customer_id: {transform: pseudonymize}
+          email: {transform: encrypt}
+          balance: keep
+"""
+
+SETUP = """
+import veil
+from veil.policy import load_policy
+from veil.rights import load_store
+ws, _ = veil.init_workspace({ws!r})
+pol = load_policy({policy!r})
+load_store(pol, "customers", {csv!r}, ws)
+r = veil.run(pol, "scoring", {csv!r}, {out!r}, workspace=ws)
+extra = r.receipt["lineage"]["subjects"]
+"""
+
+ERASE = """
+from veil.policy import load_policy
+from veil.rights import Requests
+from veil.store.workspace import Workspace
+ws = Workspace.open({ws!r})
+reqs = Requests(ws, load_policy({policy!r}))
+t0 = time.perf_counter()
+rec = reqs.run(reqs.open("erasure", {subject!r}).id)
+extra = rec.result["outcome"]
+"""
+
+ACCESS = """
+from veil.policy import load_policy
+from veil.rights import Requests
+from veil.store.workspace import Workspace
+ws = Workspace.open({ws!r})
+reqs = Requests(ws, load_policy({policy!r}))
+t0 = time.perf_counter()
+rec = reqs.run(reqs.open("access", {subject!r}).id)
+extra = rec.result["rows"]
+"""
+
+LINEAGE = """
+import pyarrow.csv as pcsv
+from veil.consent.models import SubjectRef
+from veil.lineage import LineageCollector
+opts = pcsv.ConvertOptions(include_columns=["customer_id"])
+reader = pcsv.open_csv({csv!r}, convert_options=opts)
+batches = list(reader)
+t0 = time.perf_counter()
+c = LineageCollector()
+for b in batches:
+    c.add(b.column(0))
+extra = len(c.finish(SubjectRef(None)))
+"""
+
+
+def make_customers(n: int, path: Path) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if path.exists():
+        return path
+    ids = pa.array([f"C{i:08d}" for i in range(n)])
+    emails = pa.array([f"user{i}@mail.example" for i in range(n)])
+    bal = pa.array(np.random.default_rng(1).normal(2000, 500, n).round(2))
+    pcsv.write_csv(pa.table({"customer_id": ids, "email": emails, "balance": bal}), path)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--subjects", type=int, default=1_000_000)
+    args = ap.parse_args()
+    n = args.subjects
+    DATA.mkdir(exist_ok=True)
+    work = DATA / f"rights_{n}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    csv = make_customers(n, DATA / f"customers_{n}.csv")
+    policy = work / "policy.yaml"
+    policy.write_text(POLICY)
+    env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode(), "VEIL_ACTOR": "bench"}
+    env.pop("VEIL_DATABASE_URL", None)
+    ws = str(work / "ws")
+    fmt = {"ws": ws, "policy": str(policy), "csv": str(csv), "out": str(work / "out.parquet")}
+    setup = measure(SETUP.format(**fmt), env=env)
+    print(f"setup: {n:,} subjects stored, keyed and in one output's lineage set "
+          f"({setup['extra']:,} pseudonyms) in {setup['seconds']:.1f} s")
+    print("anchor: Fides is not installable offline (a Docker/PostgreSQL/Redis service); "
+          "no anchor figure")
+    for label, code, subject, target in (
+            ("access package, one subject", ACCESS, "C00000042", 2.0),
+            ("erasure, one subject", ERASE, "C00000042", 1.0)):
+        r = measure(code.format(subject=subject, **fmt), env=env)
+        ok = "OK" if r["seconds"] < target else "SLOWER THAN TARGET"
+        print(f"{label:<30} {r['seconds']:.3f} s (target < {target:.0f} s, {ok}), "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB, result: {r['extra']}")
+    sample = ensure_sample(1_000_000)
+    lin = measure(LINEAGE.format(csv=str(sample)))
+    print(f"run lineage cost on the 1,000,000-row sample: {lin['seconds']:.3f} s for "
+          f"{lin['extra']:,} distinct subjects (collect per batch + one HMAC each), "
+          f"peak RSS {lin['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

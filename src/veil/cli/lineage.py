@@ -1,0 +1,150 @@
+"""`veil lineage ...`: which outputs and trained models hold whose data.
+
+Registered by the main app with ``register(app)``; every command calls `veil.lineage.Lineage`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+
+lineage_app = typer.Typer(
+    help="Lineage: the subjects in each run output, and the models trained on outputs.\n\n"
+    "Example: veil lineage subject CUST-0000042",
+    no_args_is_help=True, rich_markup_mode="markdown",
+)
+
+WorkspaceOpt = Annotated[Path | None, typer.Option(
+    "--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the nearest folder "
+    "up with veil.toml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _lineage(workspace: Path | None):  # type: ignore[no-untyped-def]
+    from veil.lineage import Lineage
+    from veil.store.workspace import Workspace
+
+    return Lineage(Workspace.find(workspace))
+
+
+def _outputs_table(outputs: list) -> Table:  # type: ignore[type-arg]
+    t = Table("run", "created (UTC)", "purpose", "rows", "subjects", "output")
+    for o in outputs:
+        d = o.to_dict()
+        t.add_row(o.run_id[:12], d["created_at"][:19], o.purpose, f"{o.rows:,}",
+                  f"{o.subject_count:,}", escape(o.output))
+    return t
+
+
+@lineage_app.command("outputs")
+def outputs_cmd(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """List every recorded run output with its subject count.
+
+    Example: veil lineage outputs
+    """
+    outs = _lineage(workspace).outputs()
+    if as_json:
+        print(json.dumps([o.to_dict() for o in outs], indent=2))
+        return
+    console.print(_outputs_table(outs))
+
+
+@lineage_app.command("register-model")
+def register_model_cmd(
+    model: Annotated[str, typer.Argument(help="Model name (e.g. credit-pd.v3).")],
+    trained_on: Annotated[list[str], typer.Option(
+        "--trained-on", help="Run id (or prefix) or output path it was trained on; repeatable.")],
+    description: Annotated[str | None, typer.Option(help="What the model is.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who registers (default: VEIL_ACTOR or "
+                                              "the OS user).")] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record that a model was trained on run outputs, so erasures can list it for rebuilding.
+
+    Example: veil lineage register-model credit-pd.v3 --trained-on credit.parquet
+    """
+    from veil.pipeline.run import default_actor
+
+    m = _lineage(workspace).register_model(model, trained_on, actor=actor or default_actor(),
+                                           description=description)
+    if as_json:
+        print(json.dumps(m.to_dict(), indent=2))
+        return
+    console.print(f"Registered model [bold]{escape(m.name)}[/], trained on "
+                  f"{', '.join(r[:12] for r in m.trained_on)}")
+
+
+@lineage_app.command("models")
+def models_cmd(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """List registered models and the runs they were trained on.
+
+    Example: veil lineage models
+    """
+    models = _lineage(workspace).models()
+    if as_json:
+        print(json.dumps([m.to_dict() for m in models], indent=2))
+        return
+    t = Table("model", "registered (UTC)", "by", "trained on")
+    for m in models:
+        t.add_row(escape(m.name), m.to_dict()["registered_at"][:19], escape(m.registered_by),
+                  ", ".join(r[:12] for r in m.trained_on))
+    console.print(t)
+
+
+@lineage_app.command("subject")
+def subject_cmd(
+    subject: Annotated[str, typer.Argument(help="Subject id, as in the data (never echoed).")],
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List every run output and registered model that contains a subject's data.
+
+    Example: veil lineage subject CUST-0000042
+    """
+    s = _lineage(workspace).subject(subject)
+    if as_json:
+        print(json.dumps(s.to_dict(), indent=2))
+        return
+    console.print(f"Subject #{s.subject[:10]}: {len(s.outputs)} output(s), "
+                  f"{len(s.models)} model(s)")
+    if s.outputs:
+        console.print(_outputs_table(s.outputs))
+    for m in s.models:
+        console.print(f"model [bold]{escape(m.name)}[/] (trained on "
+                      f"{', '.join(r[:12] for r in m.trained_on)})")
+
+
+@lineage_app.command("show")
+def show_cmd(
+    output: Annotated[str, typer.Argument(help="Run id (or prefix) or output path.")],
+    subjects: Annotated[bool, typer.Option("--subjects", help="Also list the subjects' "
+                                           "pseudonyms (32 hex digits each).")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show one output's lineage record as JSON.
+
+    Example: veil lineage show credit.parquet
+    """
+    lin = _lineage(workspace)
+    o = lin.output(output)
+    d = o.to_dict()
+    if subjects:
+        d["subject_pseudonyms"] = lin.subjects_of(o.run_id)
+    print(json.dumps(d, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``lineage`` to the main app (idempotent)."""
+    if not any(g.typer_instance is lineage_app for g in app.registered_groups):
+        app.add_typer(lineage_app, name="lineage")

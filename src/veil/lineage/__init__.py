@@ -1,0 +1,364 @@
+"""Lineage: which data subjects went into which run output, and which models were trained on it.
+
+Every published run output gets one row in ``lineage_outputs`` holding ONE compact set of the
+subjects whose rows it contains: the sorted 16-byte prefixes of their keyed pseudonyms
+(`veil.consent.models.SubjectRef` tokens, HMAC-SHA256), as one blob that numpy binary-searches.
+One row per output, not one per subject: a million-subject output costs 16 MB and one lookup
+costs a ``searchsorted``. Models are registered by users against the runs they were trained on
+(``veil lineage register-model``), so `Lineage.subject` answers the question no other tool can:
+which outputs and which trained models contain this person's data (Art. 15(1)(c), and the
+rebuild list of an erasure).
+
+The set holds the subjects of the rows that left the run's stages (after consent and rights
+exclusions); rows the risk gate suppressed afterwards are still counted (a safe superset).
+Pseudonym prefixes of 128 bits make an accidental match between two subjects negligible
+(about n^2 / 2^129).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from veil.errors import InputError, StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.consent.models import SubjectRef
+    from veil.store.workspace import Workspace
+
+__all__ = [
+    "PREFIX_BYTES",
+    "Lineage",
+    "LineageCollector",
+    "ModelRecord",
+    "OutputRecord",
+    "PseudonymSet",
+    "SubjectLineage",
+    "discard_output",
+    "record_output",
+]
+
+PREFIX_BYTES = 16
+_DTYPE = np.dtype(f"S{PREFIX_BYTES}")
+
+
+class PseudonymSet:
+    """A sorted, de-duplicated array of 16-byte pseudonym prefixes with exact membership."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, prefixes: np.ndarray) -> None:
+        self._a = prefixes
+
+    @classmethod
+    def from_digests(cls, blob: bytes, width: int = 32) -> PseudonymSet:
+        """From concatenated digests of ``width`` bytes (their first 16 bytes are kept)."""
+        n = len(blob) // width
+        raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :PREFIX_BYTES]
+        return cls(np.unique(np.ascontiguousarray(raw).view(_DTYPE).reshape(n)))
+
+    @classmethod
+    def from_hex(cls, tokens: list[str]) -> PseudonymSet:
+        """From hex pseudonyms (at least 32 hex digits each)."""
+        try:
+            blob = b"".join(bytes.fromhex(t[:PREFIX_BYTES * 2]) for t in tokens)
+        except ValueError:
+            raise InputError("a pseudonym is not hexadecimal") from None
+        if len(blob) != PREFIX_BYTES * len(tokens):
+            raise InputError(f"a pseudonym is shorter than {PREFIX_BYTES * 2} hex digits")
+        return cls.from_digests(blob, PREFIX_BYTES)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> PseudonymSet:
+        """From `to_bytes` output (already sorted and unique)."""
+        if len(blob) % PREFIX_BYTES:
+            raise StoreError("a lineage set is corrupt (length is not a multiple of 16)")
+        return cls(np.frombuffer(blob, dtype=_DTYPE))
+
+    def to_bytes(self) -> bytes:
+        return self._a.tobytes()
+
+    def __len__(self) -> int:
+        return int(self._a.shape[0])
+
+    def _key(self, token: str) -> np.ndarray:
+        raw = bytes.fromhex(token[:PREFIX_BYTES * 2])
+        if len(raw) != PREFIX_BYTES:
+            raise InputError(f"a pseudonym has at least {PREFIX_BYTES * 2} hex digits")
+        return np.frombuffer(raw, dtype=_DTYPE)
+
+    def __contains__(self, token: object) -> bool:
+        if not isinstance(token, str) or len(self) == 0:
+            return False
+        try:
+            k = self._key(token)
+        except ValueError:
+            return False
+        i = int(np.searchsorted(self._a, k)[0])
+        # compare as fixed-width arrays: a numpy bytes scalar drops trailing NUL bytes
+        return i < len(self) and bool(self._a[i:i + 1] == k)
+
+    def hex(self) -> list[str]:
+        """The prefixes as 32-digit hex strings (what audit events accept as subjects)."""
+        raw = self.to_bytes()
+        return [raw[i:i + PREFIX_BYTES].hex() for i in range(0, len(raw), PREFIX_BYTES)]
+
+
+class LineageCollector:
+    """Gathers a run's distinct subject ids batch by batch (``pc.unique``, cheap), and HMACs
+    only the run's distinct ids once, at the end."""
+
+    def __init__(self) -> None:
+        self._parts: list[pa.Array] = []
+        self._size = 0
+
+    def add(self, ids: pa.Array | pa.ChunkedArray | None) -> None:
+        if ids is None or len(ids) == 0:
+            return
+        u = pc.unique(ids)
+        if isinstance(u, pa.ChunkedArray):
+            u = u.combine_chunks()
+        self._parts.append(u)
+        self._size += len(u)
+        if self._size > 4_000_000 and len(self._parts) > 1:  # keep memory bounded
+            self._parts = [self._merged()]
+            self._size = len(self._parts[0])
+
+    def _merged(self) -> pa.Array:
+        if not self._parts:
+            return pa.array([], type=pa.string())
+        types = {p.type for p in self._parts}
+        parts = self._parts if len(types) == 1 else [p.cast(pa.string()) for p in self._parts]
+        arr = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
+        return pc.unique(arr)
+
+    def finish(self, ref: SubjectRef) -> PseudonymSet:
+        from veil.transforms._common import hmac_many, to_text
+
+        ids = to_text(self._merged()).drop_null()
+        values = ids.cast(pa.binary()).to_pylist()
+        return PseudonymSet.from_digests(hmac_many(ref._load(), b"", values))
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    run_id: str
+    output: str
+    digest: str
+    purpose: str
+    dataset: str
+    created_at: datetime
+    rows: int
+    subject_count: int
+    categories: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "output": self.output, "sha256": self.digest,
+                "purpose": self.purpose, "dataset": self.dataset,
+                "created_at": _iso(self.created_at), "rows": self.rows,
+                "subjects": self.subject_count, "data_categories": list(self.categories)}
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    name: str
+    trained_on: list[str]
+    registered_at: datetime
+    registered_by: str
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "trained_on": list(self.trained_on),
+                "registered_at": _iso(self.registered_at), "registered_by": self.registered_by,
+                "description": self.description}
+
+
+@dataclass(frozen=True)
+class SubjectLineage:
+    subject: str  # the subject's pseudonym (hex), never the id
+    outputs: list[OutputRecord]
+    models: list[ModelRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "outputs": [o.to_dict() for o in self.outputs],
+                "models": [m.to_dict() for m in self.models]}
+
+
+def _iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
+    from veil.store.schema import lineage_model_runs, lineage_models, lineage_outputs
+
+    return lineage_outputs, lineage_models, lineage_model_runs
+
+
+def record_output(conn: sa.Connection, *, run_id: str, output: str, digest: str, purpose: str,
+                  dataset: str, rows: int, categories: list[str], subjects: PseudonymSet,
+                  at: datetime | None = None) -> None:
+    """Write one output's lineage row (inside the run's before-publish transaction)."""
+    t = _tables()[0]
+    conn.execute(t.insert().values(
+        run_id=run_id, output_ref=output, output_digest=digest, purpose=purpose,
+        dataset=dataset, created_at=at or datetime.now(UTC), rows=rows,
+        subject_count=len(subjects), categories=json.dumps(sorted(set(categories))),
+        subjects=subjects.to_bytes()))
+
+
+def discard_output(engine: sa.Engine, run_id: str) -> None:
+    """Remove a run's lineage row (the run failed after writing it: nothing was published)."""
+    t = _tables()[0]
+    with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.run_id == run_id))
+
+
+def _output_of(row: Any) -> OutputRecord:
+    return OutputRecord(run_id=row.run_id, output=row.output_ref, digest=row.output_digest,
+                        purpose=row.purpose, dataset=row.dataset,
+                        created_at=_utc(row.created_at), rows=int(row.rows),
+                        subject_count=int(row.subject_count),
+                        categories=list(json.loads(row.categories or "[]")))
+
+
+class Lineage:
+    """The workspace's lineage: outputs, the subjects in each, and models trained on them."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace.ready()
+        self.engine = workspace.engine
+        from veil.consent.models import SubjectRef
+
+        self.ref = SubjectRef(workspace.root)
+
+    def _cols(self) -> list[Any]:
+        t = _tables()[0]
+        return [c for c in t.c if c.name != "subjects"]
+
+    def outputs(self) -> list[OutputRecord]:
+        """Every recorded output, oldest first."""
+        t = _tables()[0]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*self._cols()).order_by(t.c.created_at, t.c.run_id))
+            return [_output_of(r) for r in rows]
+
+    def output(self, ref: str) -> OutputRecord:
+        """One output, by run id (or a unique prefix of 6+ characters) or output path."""
+        return _output_of(self._row(ref))
+
+    def _row(self, ref: str, *, with_subjects: bool = False) -> Any:
+        t = _tables()[0]
+        cols = list(t.c) if with_subjects else self._cols()
+        ref = str(ref).strip()
+        if not ref:
+            raise InputError("an output reference is empty: give a run id or an output path")
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*cols).where(t.c.run_id == ref)).all()
+            if not rows and len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
+                rows = conn.execute(sa.select(*cols).where(t.c.run_id.like(ref + "%"))).all()
+            if not rows:
+                paths = {ref, str(Path(ref).resolve())}
+                rows = conn.execute(sa.select(*cols).where(t.c.output_ref.in_(paths))
+                                    .order_by(t.c.created_at.desc())).all()[:1]
+        if not rows:
+            raise InputError(f"no recorded run output '{ref}' (give a run id from "
+                             "`veil lineage outputs` or the output path a run wrote)")
+        if len(rows) > 1:
+            raise InputError(f"run id prefix '{ref}' is ambiguous ({len(rows)} runs match)")
+        return rows[0]
+
+    def subjects_of(self, run_id: str) -> list[str]:
+        """The pseudonym prefixes (32 hex digits) of the subjects in one output."""
+        return PseudonymSet.from_bytes(bytes(self._row(run_id, with_subjects=True).subjects)).hex()
+
+    def token(self, subject_id: str) -> str:
+        """The subject's pseudonym (64 hex digits) in this workspace."""
+        if not isinstance(subject_id, str) or not subject_id.strip():
+            raise InputError("a subject id is empty")
+        return self.ref.token(subject_id)
+
+    def subject(self, subject_id: str) -> SubjectLineage:
+        """Every output and model that contains the subject (by id; looked up by pseudonym)."""
+        return self.subject_by_token(self.token(subject_id))
+
+    def subject_by_token(self, token: str) -> SubjectLineage:
+        t = _tables()[0]
+        found: list[OutputRecord] = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(sa.select(t).order_by(t.c.created_at, t.c.run_id)):
+                if token in PseudonymSet.from_bytes(bytes(r.subjects)):
+                    found.append(_output_of(r))
+        runs = {o.run_id for o in found}
+        models = [m for m in self.models() if runs & set(m.trained_on)]
+        return SubjectLineage(token, found, models)
+
+    def register_model(self, name: str, trained_on: list[str], *, actor: str,
+                       description: str | None = None) -> ModelRecord:
+        """Record that model ``name`` was trained on these run outputs (run ids or paths)."""
+        from veil.policy.model import IDENT
+
+        if not isinstance(name, str) or not re.match(IDENT, name) or len(name) > 128:
+            raise InputError(f"model name {name!r} is not a name (letters, digits, _ . -)")
+        if not trained_on:
+            raise InputError("--trained-on needs at least one run (a run id or output path)")
+        outs = [self.output(r) for r in trained_on]
+        run_ids = list(dict.fromkeys(o.run_id for o in outs))
+        _, tm, tr = _tables()
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(tm.c.name).where(tm.c.name == name)).first():
+                    raise InputError(f"model '{name}' is already registered (choose a new name "
+                                     "for a retrained version, e.g. name.v2)")
+                conn.execute(tm.insert().values(name=name, description=description,
+                                                registered_at=now, registered_by=actor))
+                conn.execute(tr.insert(), [{"model": name, "run_id": r} for r in run_ids])
+        except sa.exc.IntegrityError:
+            raise InputError(f"model '{name}' is already registered") from None
+        self._audit(actor, name, outs)
+        return ModelRecord(name, run_ids, now, actor, description)
+
+    def _audit(self, actor: str, name: str, outs: list[OutputRecord]) -> None:
+        from veil.audit.event import AuditEvent
+        from veil.audit.log import AuditLog
+
+        purposes = sorted({o.purpose for o in outs})
+        cats = sorted({c for o in outs for c in o.categories})
+        AuditLog(self.workspace).append([AuditEvent(
+            time=datetime.now(UTC), actor=actor or "unknown", action="lineage.model.register",
+            purpose=",".join(purposes)[:200], legal_basis="Art. 5(2) accountability",
+            outcome="success", data_categories=cats,
+            counts={"runs": len(outs), "subjects": sum(o.subject_count for o in outs)},
+            digests={f"output:{o.run_id}": f"sha256:{o.digest}" for o in outs},
+            details={"model": name})])
+
+    def models(self) -> list[ModelRecord]:
+        _, tm, tr = _tables()
+        with self.engine.connect() as conn:
+            runs: dict[str, list[str]] = {}
+            for m, r in conn.execute(sa.select(tr.c.model, tr.c.run_id).order_by(tr.c.run_id)):
+                runs.setdefault(m, []).append(r)
+            return [ModelRecord(r.name, runs.get(r.name, []), _utc(r.registered_at),
+                                r.registered_by, r.description)
+                    for r in conn.execute(sa.select(tm).order_by(tm.c.registered_at, tm.c.name))]
+
+    def model(self, name: str) -> ModelRecord:
+        for m in self.models():
+            if m.name == name:
+                return m
+        raise InputError(f"no registered model '{name}' (see `veil lineage models`)")

@@ -1,0 +1,202 @@
+"""Access and portability packages (JSON + a readable HTML page), encrypted at rest, and the
+erasure certificate.
+
+A package holds what Art. 15(1) lists: the data held in the registered stores (read in clear
+for the package), the consent history, the purposes with their legal bases, recipients,
+transfers and retention, the sources, and the run outputs and trained models that used the
+subject's data (lineage). A portability package (Art. 20) holds the data of the datasets used
+by purposes based on consent or a contract, machine-readable.
+
+Both files are written encrypted with the workspace's ``dsr-packages`` streaming keyset (Tink
+AES-GCM-HKDF streaming), bound to ``veil:dsr-package:v1:<request id>:<file name>``, under
+``<workspace>/dsr/<request id>/``; `Requests.export` decrypts them, recorded, for delivery
+through the controller's secure channel. The erasure certificate holds no personal data (the
+subject is a pseudonym) and is written in clear beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from veil.errors import InputError
+from veil.io.writers import atomic_write_bytes
+from veil.rights.requests import KINDS, PACKAGE_KEYSET, PORTABLE_BASES, iso
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.rights.requests import RequestRecord, Requests, StepContext
+
+YOUR_RIGHTS = [
+    "Art. 16: have inaccurate data corrected (rectification).",
+    "Art. 17: have your data erased where the law allows.",
+    "Art. 18: have processing restricted.",
+    "Art. 20: receive the data you provided in a machine-readable format.",
+    "Art. 21: object to processing based on legitimate interests or a public task.",
+    "Art. 77: lodge a complaint with a supervisory authority.",
+]
+
+
+def _ad(request_id: str, name: str) -> bytes:
+    return f"veil:dsr-package:v1:{request_id}:{name}".encode()
+
+
+def build_package(ctx: StepContext) -> dict[str, Any]:
+    """The package as a dict (personal data: it is only ever written encrypted)."""
+    from veil.lineage import Lineage
+    from veil.rights.exclusions import subject_exclusions
+    from veil.rights.steps import _history, _stores
+
+    pol, r = ctx.policy, ctx.request
+    portable = r.kind == "portability"
+    datasets_used = {d for p in pol.purposes.values() for d in p.datasets
+                     if not portable or p.legal_basis in PORTABLE_BASES}
+    data: dict[str, Any] = {}
+    for d, store in _stores(ctx).items():
+        if d not in datasets_used:
+            continue
+        ds = pol.datasets[d]
+        data[d] = {"description": ds.description, "source": ds.source,
+                   "store": store.table_name,
+                   "data_categories": sorted({f.category for f in ds.fields.values()}),
+                   "rows": store.rows(ctx.subject_id)}
+    c = pol.controller
+    pkg: dict[str, Any] = {
+        "format": "veil.dsr-package.v1",
+        "package": f"{r.kind} ({KINDS[r.kind]})",
+        "request": {"id": r.id, "received_at": iso(r.received_at), "due_at": iso(r.due_at)},
+        "generated_at": iso(datetime.now(UTC)),
+        "controller": {"name": c.name, "contact": c.contact, "address": c.address,
+                       "dpo": c.dpo.line() if c.dpo else None},
+        "subject": {"id": ctx.subject_id, "pseudonym": ctx.token},
+        "data": data,
+    }
+    if portable:
+        return pkg
+    lin = Lineage(ctx.workspace).subject_by_token(ctx.token)
+    used = {o.purpose for o in lin.outputs}
+    pkg["consent"] = [e.to_json() for e in _history(ctx)]
+    pkg["processing"] = [
+        {"purpose": pid, "description": p.description, "legal_basis": p.legal_basis_text,
+         "legitimate_interest": p.legitimate_interest, "retention": p.retention,
+         "recipients": list(p.recipients),
+         "transfers": [t.model_dump() for t in p.transfers],
+         "data_categories": sorted({pol.datasets[d].fields[f].category
+                                    for d, u in p.datasets.items() for f in u.fields}),
+         "datasets": sorted(p.datasets), "your_data_used_in_outputs": pid in used}
+        for pid, p in pol.purposes.items()]
+    pkg["recipients"] = sorted({x for p in pol.purposes.values() for x in p.recipients})
+    pkg["retention"] = {pid: p.retention for pid, p in pol.purposes.items()}
+    pkg["sources"] = {d: ds.source for d, ds in pol.datasets.items()}
+    pkg["outputs"] = [o.to_dict() for o in lin.outputs]
+    pkg["models"] = [m.to_dict() for m in lin.models]
+    with ctx.workspace.engine.connect() as conn:
+        pkg["restrictions"] = subject_exclusions(conn, ctx.token)
+    pkg["your_rights"] = YOUR_RIGHTS
+    return pkg
+
+
+def write_package(ctx: StepContext, pkg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Encrypt the JSON and HTML into the request's folder; returns name, path and digest."""
+    from veil.crypto.manager import KeyManager
+    from veil.crypto.streaming import encrypt_bytes
+
+    ks = KeyManager(ctx.workspace, actor=ctx.actor).ensure(
+        PACKAGE_KEYSET, "streaming", "veil dsr: access and portability packages")
+    folder = ctx.requests.folder(ctx.request.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    contents = {"package.json": (json.dumps(pkg, indent=2, ensure_ascii=False, default=str)
+                                 + "\n").encode("utf-8"),
+                "package.html": render_html(pkg, "Your personal data").encode("utf-8")}
+    for name, data in contents.items():
+        ct = encrypt_bytes(data, ks, _ad(ctx.request.id, name))
+        path = folder / f"{name}.enc"
+        atomic_write_bytes(path, ct)
+        out.append({"name": name, "path": str(path), "keyset": PACKAGE_KEYSET,
+                    "associated_data": _ad(ctx.request.id, name).decode(),
+                    "sha256": hashlib.sha256(ct).hexdigest()})
+    return out
+
+
+def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Path]:
+    from veil.crypto.manager import KeyManager
+    from veil.crypto.streaming import decrypt_bytes
+
+    files = next((s["detail"]["files"] for s in rec.steps
+                  if s["step"] == "package" and s["status"] == "done"), None)
+    if not files:
+        raise InputError(f"request {rec.id} has no package (only access and portability "
+                         "requests that ran have one)")
+    ks = KeyManager(reqs.workspace).keyset(PACKAGE_KEYSET)
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for f in files:
+        src = Path(f["path"])
+        try:
+            ct = src.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the package: {exc.strerror}", where=str(src)) from None
+        data = decrypt_bytes(ct, ks, f["associated_data"].encode())
+        dst = output / f["name"]
+        atomic_write_bytes(dst, data)
+        written.append(dst)
+    return written
+
+
+def write_certificate(ctx: StepContext, cert: dict[str, Any]) -> list[str]:
+    folder = ctx.requests.folder(ctx.request.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    js = folder / "erasure-certificate.json"
+    page = folder / "erasure-certificate.html"
+    atomic_write_bytes(js, (json.dumps(cert, indent=2, ensure_ascii=False) + "\n").encode())
+    atomic_write_bytes(page, render_html(cert, "Erasure certificate").encode("utf-8"))
+    return [str(js), str(page)]
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;"
+        "color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid "
+        "#ccc;padding:.3em .6em;vertical-align:top;text-align:left}th{background:#f3f3f3}"
+        "h2{margin-top:1.5em;border-bottom:1px solid #ddd}")
+
+
+def _title(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dict):
+        if not v:
+            return "<em>none</em>"
+        return ("<table>" + "".join(f"<tr><th>{html.escape(_title(str(k)))}</th>"
+                                    f"<td>{_value(x)}</td></tr>" for k, x in v.items())
+                + "</table>")
+    if isinstance(v, list):
+        if not v:
+            return "<em>none</em>"
+        if all(isinstance(x, dict) for x in v):
+            keys = list(dict.fromkeys(k for x in v for k in x))
+            head = "".join(f"<th>{html.escape(_title(str(k)))}</th>" for k in keys)
+            body = "".join("<tr>" + "".join(f"<td>{_value(x.get(k))}</td>" for k in keys)
+                           + "</tr>" for x in v)
+            return f"<table><tr>{head}</tr>{body}</table>"
+        return "<ul>" + "".join(f"<li>{_value(x)}</li>" for x in v) + "</ul>"
+    if v is None:
+        return "<em>-</em>"
+    return html.escape(str(v))
+
+
+def render_html(doc: dict[str, Any], title: str) -> str:
+    """A readable page of a package or certificate: one section per top-level key."""
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>"
+             f"{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for k, v in doc.items():
+        parts.append(f"<h2>{html.escape(_title(k))}</h2>{_value(v)}")
+    parts.append("</body></html>\n")
+    return "".join(parts)
