@@ -193,26 +193,42 @@ def run(
     actor: Annotated[str | None, typer.Option(help="Who runs this (default: VEIL_ACTOR or "
                                                  "the OS user).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
+    engine: Annotated[str, typer.Option(help="Where the stages run: local (this process) or "
+                                             "spark (the active Spark cluster, or local[*]; "
+                                             "needs the 'spark' extra).")] = "local",
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run a purpose of a policy over INPUT: keep only what the purpose needs, write Parquet and
     a receipt.
 
     Example: veil run --policy sample --purpose credit_scoring tx.csv -o credit.parquet
+
+    On Spark: veil run --engine spark --policy sample --purpose credit_scoring tx.csv -o out.parquet
     """
     from veil.io.readers import CsvOptions
     from veil.pipeline.run import run as run_fn
 
     if len(delimiter) != 1 or len(quote_char) != 1:
         raise VeilError("--delimiter and --quote-char take one character each")
-    progress_cb, stop = _progress()
-    try:
-        result = run_fn(_policy_path(policy), purpose, input, output, dataset=dataset,
-                        workspace=workspace, receipt=receipt, rejects=rejects,
-                        csv_options=CsvOptions(delimiter, quote_char, encoding),
-                        input_format=format, table=table, actor=actor, progress=progress_cb)
-    finally:
-        stop()
+    if engine not in ("local", "spark"):
+        raise VeilError(f"unknown --engine '{engine}' (local or spark)")
+    if engine == "spark":
+        from veil.spark.engine import run as spark_run
+
+        result = spark_run(input, _policy_path(policy), purpose, output, dataset=dataset,
+                         workspace=workspace, receipt=receipt, rejects=rejects,
+                         csv_options=CsvOptions(delimiter, quote_char, encoding),
+                         input_format=format, table=table, actor=actor)
+    else:
+        progress_cb, stop = _progress()
+        try:
+            result = run_fn(_policy_path(policy), purpose, input, output, dataset=dataset,
+                            workspace=workspace, receipt=receipt, rejects=rejects,
+                            csv_options=CsvOptions(delimiter, quote_char, encoding),
+                            input_format=format, table=table, actor=actor,
+                            progress=progress_cb)
+        finally:
+            stop()
     if as_json:
         print(json.dumps(result.receipt, indent=2, ensure_ascii=False))
         return
@@ -385,8 +401,17 @@ def _register_subcommands() -> None:
     register_scan(app)
     register_transforms(app)
     # issue 9 (dsr, lineage) registers here
-    # issue 10 (breach) registers here
-    # issue 11 (serve, apikey) registers here
+    from veil.cli.dsr import register as register_dsr
+    from veil.cli.lineage import register as register_lineage
+
+    register_dsr(app)
+    register_lineage(app)
+    from veil.cli.breach import register as register_breach
+
+    register_breach(app)  # issue 10 (breach)
+    from veil.cli.service import register as register_service
+
+    register_service(app)  # issue 11 (serve, apikey)
 
 
 _register_subcommands()

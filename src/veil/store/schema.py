@@ -217,12 +217,209 @@ subject_keys = sa.Table(
 
 
 # -- lineage and data-subject requests (issue 9: veil.lineage, veil.rights) ----------------------
+# Subjects appear only as keyed pseudonyms (HMAC-SHA256 hex of the subject id under the workspace's
+# subject-reference key, veil.consent.models.SubjectRef); lineage keeps per output ONE sorted blob
+# of 16-byte pseudonym prefixes (binary searched), not one row per subject.
+lineage_outputs = sa.Table(
+    "lineage_outputs",  # one row per published run output: what it holds and whose data
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("output_ref", sa.Text, nullable=False),
+    sa.Column("output_digest", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("subject_count", sa.BigInteger, nullable=False),
+    sa.Column("categories", sa.Text, nullable=False),  # JSON list of the kept fields' categories
+    sa.Column("subjects", sa.LargeBinary, nullable=False),  # sorted 16-byte pseudonym prefixes
+    sa.Index("ix_lineage_outputs_created_at", "created_at"),
+)
+
+lineage_models = sa.Table(
+    "lineage_models",  # models trained on run outputs (registered by users)
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("description", sa.Text),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registered_by", sa.String(128), nullable=False),
+)
+
+lineage_model_runs = sa.Table(
+    "lineage_model_runs",  # model -> the run outputs it was trained on
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Index("ix_lineage_model_runs_run_id", "run_id"),
+)
+
+dsr_requests = sa.Table(
+    "dsr_requests",  # data-subject requests (Art. 15-21); the subject id only AEAD-encrypted
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(64), nullable=False),  # pseudonym (hex)
+    sa.Column("sealed", sa.LargeBinary),  # AEAD(subject id + details); NULL once erased
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("extended_months", sa.Integer, nullable=False),
+    sa.Column("extension_reason", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("verification", sa.Text),
+    sa.Column("purposes", sa.Text),  # JSON list or NULL (all that apply)
+    sa.Column("policy_path", sa.Text, nullable=False),
+    sa.Column("opened_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("close_note", sa.Text),
+    sa.Column("result", sa.JSON),  # the answer: no personal data
+    sa.Column("error", sa.Text),
+    sa.Index("ix_dsr_requests_due_at", "status", "due_at"),
+    sa.Index("ix_dsr_requests_subject", "subject"),
+)
+
+dsr_steps = sa.Table(
+    "dsr_steps",  # each step of a request's run, recorded once done (reruns skip done steps)
+    metadata,
+    sa.Column("request_id", sa.String(16), primary_key=True),
+    sa.Column("step", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # done | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.JSON),
+)
+
+rights_exclusions = sa.Table(
+    "rights_exclusions",  # subjects left out of runs: erased, restricted (Art. 18), objected
+    metadata,
+    sa.Column("subject", sa.String(64), primary_key=True),  # pseudonym (hex)
+    sa.Column("reason", sa.String(16), primary_key=True),  # erased | restricted | objected
+    sa.Column("purpose", sa.String(128), primary_key=True),  # a purpose id, or '*' for all
+    sa.Column("request_id", sa.String(16)),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lifted_at", sa.DateTime(timezone=True)),
+    sa.Column("note", sa.Text),
+    sa.Index("ix_rights_exclusions_active", "lifted_at", "purpose"),
+)
 # (end of issue 9 tables)
 
 
 # -- breaches (issue 10: veil.breach) -------------------------------------------------------------
+# Times are aware UTC datetimes. A breach row holds its facts; what was exposed, who was notified
+# and every step taken are rows of their own, so the Art. 33(5) register is a join, not a blob.
+_BREACH_INT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+breaches = sa.Table(
+    "breaches",  # one row per breach (shown as BR-0001); version guards concurrent updates
+    metadata,
+    sa.Column("id", _BREACH_INT, primary_key=True, autoincrement=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | closed
+    sa.Column("nature", sa.JSON, nullable=False),  # confidentiality, integrity, availability
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("occurred_until", sa.DateTime(timezone=True)),
+    sa.Column("aware_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("circumstances", sa.JSON, nullable=False),  # recipients, malicious, recoverable
+    sa.Column("consequences", sa.JSON, nullable=False),  # likely consequences (text list)
+    sa.Column("measures", sa.JSON, nullable=False),  # measures taken or proposed (text list)
+    sa.Column("controller", sa.JSON),  # snapshot: name, contact, DPO, authority, timezone
+    sa.Column("scope", sa.JSON),  # evidence-based scope (counts, categories, flags; no ids)
+    sa.Column("assessment", sa.JSON),  # the latest risk assessment, every factor recorded
+    sa.Column("decision", sa.String(32)),  # none | authority | authority_and_subjects
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("close_reason", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_breaches_status", "status"),
+)
+
+breach_items = sa.Table(
+    "breach_items",  # what was exposed: an output (run), a dataset, a keyset, a window, other
+    metadata,
+    sa.Column("breach_id", _BREACH_INT, sa.ForeignKey("breaches.id"), primary_key=True,
+              autoincrement=False),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("encrypted", sa.Boolean),
+    sa.Column("keyset", sa.String(128)),
+    sa.Column("key_exposed", sa.Boolean),  # as declared by the DPO (evidence is in `detail`)
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+breach_subjects = sa.Table(
+    "breach_subjects",  # the subject pseudonyms in scope (from lineage), for Art. 34 notices
+    metadata,
+    sa.Column("breach_id", _BREACH_INT, sa.ForeignKey("breaches.id"), primary_key=True,
+              autoincrement=False),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+breach_notifications = sa.Table(
+    "breach_notifications",  # authority (initial / follow-up / final), subjects, public
+    metadata,
+    sa.Column("id", _BREACH_INT, primary_key=True, autoincrement=True),
+    sa.Column("breach_id", _BREACH_INT, sa.ForeignKey("breaches.id"), nullable=False),
+    sa.Column("recipient", sa.String(16), nullable=False),  # authority | subjects | public
+    sa.Column("phase", sa.String(16), nullable=False),  # initial | follow_up | final | single
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("delay_reason", sa.Text),
+    sa.Column("reference", sa.Text),  # the authority's case number, the mailing id, ...
+    sa.Column("channel", sa.Text),
+    sa.Column("content_sha256", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_by", sa.String(128), nullable=False),
+    sa.Index("ix_breach_notifications_breach_id", "breach_id"),
+)
+
+breach_steps = sa.Table(
+    "breach_steps",  # every step taken on a breach, in order (mirrors its audit events)
+    metadata,
+    sa.Column("id", _BREACH_INT, primary_key=True, autoincrement=True),
+    sa.Column("breach_id", _BREACH_INT, sa.ForeignKey("breaches.id"), nullable=False),
+    sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Index("ix_breach_steps_breach_id", "breach_id"),
+)
 # (end of issue 10 tables)
 
 
 # -- API keys of the service (issue 11: veil.service) --------------------------------------------
+# Times are integer microseconds since the Unix epoch, UTC ("_us"), as in the consent ledger.
+# Secrets are never stored: only HMAC-SHA256(pepper, id:secret) (see veil.service.apikeys).
+
+api_keys = sa.Table(
+    "api_keys",  # one row per API key of the service; revoked keys stay (who, when)
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # dpo | engineer | service | auditor
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("expires_us", sa.BigInteger),
+    sa.Column("revoked_us", sa.BigInteger),
+    sa.Column("revoked_by", sa.String(128)),
+    sa.Column("last_used_us", sa.BigInteger),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",  # short-lived bearer tokens issued for a key (POST /v1/auth/token)
+    metadata,
+    sa.Column("token_id", sa.String(16), primary_key=True),
+    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.key_id"), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("expires_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_api_tokens_key_id", "key_id"),
+    sa.Index("ix_api_tokens_expires_us", "expires_us"),
+)
 # (end of issue 11 tables)

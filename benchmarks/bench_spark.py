@@ -1,0 +1,121 @@
+"""Benchmark for the Spark engine (issue 12): the full run, local engine vs Spark ``local[2]``.
+
+Figures: rows/s of the local engine (one core, as in bench_run) and of ``veil.spark.run`` on a
+``local[2]`` session over the same sample CSV (the sample policy's ``credit_scoring`` purpose:
+minimization, a keyed pseudonym, an age band; input: a sample Parquet file, output: encrypted
+Parquet), the overhead ratio (local rows/s over Spark
+rows/s), the peak RSS of the driver (Python) and of the JVM, and the partition-level
+throughput that the scaling estimate in docs/_pending/spark.md is made from: rows per second
+of stage work per executor core, and the driver's write rate (the single output's ceiling).
+Not a test: run it by hand.
+
+    .venv/bin/python benchmarks/bench_spark.py [--rows 10000000] [--partitions 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import DATA, measure  # noqa: E402
+
+LOCAL = """
+import veil
+import veil.pipeline.run
+t0 = time.perf_counter()
+r = veil.run({policy!r}, "credit_scoring", {src!r}, {out!r}, workspace={ws!r})
+extra = r.rows_out
+"""
+
+SPARK = r"""
+import json, resource, sys, time
+from veil.spark import run, session
+spark = session("local[2]", **{{"spark.sql.files.maxPartitionBytes": str({split}),
+                                 # the output streams through the driver: no result cap, and
+                                 # heap for a few partitions' results in flight
+                                 "spark.driver.maxResultSize": "0",
+                                 "spark.driver.memory": "4g"}})
+spark.range(1).count()  # JVM and session up before the clock starts
+t0 = time.perf_counter()
+r = run({src!r}, {policy!r}, "credit_scoring", {out!r}, workspace={ws!r}, spark=spark)
+seconds = time.perf_counter() - t0
+rec = r.receipt
+jvm_pid = spark.sparkContext._gateway.proc.pid
+hwm = [x for x in open(f"/proc/{{jvm_pid}}/status") if x.startswith("VmHWM")]
+print("@@RESULT@@" + json.dumps({{
+    "seconds": seconds, "rows_out": r.rows_out,
+    "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "jvm_rss_mb": int(hwm[0].split()[1]) / 1024 if hwm else None,
+    "stage_seconds": sum(s["seconds"] for s in rec["stages"]),
+    "write_seconds": rec["timings_seconds"]["write"],
+    "partitions": rec["engine"]["partitions"]}}))
+spark.stop()
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--partitions", type=int, default=8,
+                    help="about how many input splits Spark reads the input in")
+    args = ap.parse_args()
+
+    from veil.crypto.kek import EnvKEK
+    from veil.sample.paths import SAMPLE_POLICY
+    from veil.store.workspace import Workspace, init_workspace
+
+    src = DATA / f"sample_{args.rows}_1.parquet"  # a data lake's format: columnar, splittable
+    if not src.exists():
+        from veil.sample import write_sample
+
+        DATA.mkdir(exist_ok=True)
+        write_sample(src, args.rows, seed=1)
+    ws = DATA / "spark_ws"
+    kek_file = DATA / "spark_ws.kek"
+    if not kek_file.exists():
+        kek_file.write_text(EnvKEK.new_secret())
+    os.environ["VEIL_KEK"] = kek_file.read_text().strip()
+    base64.b64decode(os.environ["VEIL_KEK"])
+    if not (ws / "veil.toml").exists():
+        init_workspace(ws)[0].close()
+    Workspace.open(ws).close()
+    split = max(1 << 20, src.stat().st_size // args.partitions + 1)
+    print(f"input: {src.name}, {args.rows:,} rows, {src.stat().st_size / 1e6:,.0f} MB")
+
+    local = measure(LOCAL.format(policy=str(SAMPLE_POLICY), src=str(src),
+                                 out=str(DATA / "spark_bench_local.parquet"), ws=str(ws)))
+    code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
+                        out=str(DATA / "spark_bench_spark.parquet"), ws=str(ws))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=os.environ.copy())
+    if r.returncode != 0:
+        raise SystemExit(f"Spark child failed:\n{r.stderr[-3000:]}")
+    spark = json.loads([x for x in r.stdout.splitlines()
+                        if x.startswith("@@RESULT@@")][-1][len("@@RESULT@@"):])
+    assert spark["rows_out"] == local["extra"], "the two engines disagree on the row count"
+
+    local_rps = args.rows / local["seconds"]
+    spark_rps = args.rows / spark["seconds"]
+    per_core = args.rows / spark["stage_seconds"] if spark["stage_seconds"] else float("nan")
+    sink_rps = args.rows / spark["write_seconds"] if spark["write_seconds"] else float("nan")
+    print(f"local engine (1 core):     {local_rps:>12,.0f} rows/s  {local['seconds']:7.1f} s  "
+          f"peak RSS {local['peak_rss_mb']:,.0f} MB")
+    print(f"spark local[2]:            {spark_rps:>12,.0f} rows/s  {spark['seconds']:7.1f} s  "
+          f"driver RSS {spark['driver_rss_mb']:,.0f} MB, JVM RSS {spark['jvm_rss_mb']:,.0f} MB, "
+          f"{spark['partitions']} partitions")
+    print(f"overhead ratio (local / spark rows/s): {local_rps / spark_rps:.2f}")
+    print(f"partition level: stage work {per_core:,.0f} rows/s per executor core; "
+          f"driver sink {sink_rps:,.0f} rows/s")
+    print(f"scaling estimate: min(cores x {per_core:,.0f}, {sink_rps:,.0f}) rows/s, "
+          f"e.g. 16 cores -> {min(16 * per_core, sink_rps):,.0f} rows/s "
+          "(plus Spark's own scan and Arrow exchange per row: see docs)")
+
+
+if __name__ == "__main__":
+    main()

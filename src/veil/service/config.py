@@ -1,0 +1,138 @@
+"""The service's settings: ``[service]`` in ``veil.toml``, overridden by ``veil serve`` options.
+
+::
+
+    [service]
+    host = "127.0.0.1"
+    port = 8600
+    policy = "policy.yaml"            # the policy in force (consent purposes, ROPA)
+    max_body_bytes = 1048576          # JSON bodies (413 beyond)
+    max_upload_bytes = 33554432       # uploaded files to scan (413 beyond)
+    rate_limit = 100                  # requests per second per key (token bucket; 0: off)
+    rate_burst = 200                  # bucket size
+    cors_origins = []                 # CORS is off unless origins are listed
+    token_minutes = 15                # lifetime of bearer tokens from POST /v1/auth/token
+
+    [service.tls]                     # see veil.crypto.tls.ServerTLS
+    certfile = "certs/server.pem"
+    keyfile = "certs/server.key"
+
+Without ``[service.tls]`` the service listens only on a loopback address (put it behind a TLS
+terminating proxy, or give it certificates).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from veil.crypto.tls import ServerTLS
+from veil.errors import InputError, StoreError
+
+_INTS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30),
+         "max_upload_bytes": (1024, 1 << 34), "rate_burst": (1, 1_000_000),
+         "token_minutes": (1, 720)}
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything :func:`veil.service.create_app` and :func:`veil.service.serve` need."""
+
+    workspace: Path
+    policy: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8600
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 32 << 20
+    rate_limit: float = 100.0
+    rate_burst: int = 200
+    cors_origins: tuple[str, ...] = ()
+    token_minutes: int = 15
+    tls: ServerTLS | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in _INTS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise InputError(f"[service] {name} must be a whole number in {lo}..{hi}")
+        if isinstance(self.rate_limit, bool) or not isinstance(self.rate_limit, int | float) \
+                or not 0 <= self.rate_limit <= 1_000_000:
+            raise InputError("[service] rate_limit must be a number of requests per second "
+                             "(0 turns rate limiting off)")
+        for o in self.cors_origins:
+            if not isinstance(o, str) or not (o.startswith("https://") or o.startswith("http://")):
+                raise InputError(f"[service] cors_origins: '{str(o)[:60]}' is not an origin "
+                                 "like https://app.example-bank.eu")
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def check_listen(self) -> None:
+        """Refuse plain HTTP on a non-loopback address: personal data must not cross a network
+        unencrypted."""
+        if self.tls is None and not self.loopback:
+            raise InputError(f"refusing to serve plain HTTP on {self.host}: give [service.tls] "
+                             "certificates (or --certfile/--keyfile), or listen on 127.0.0.1 "
+                             "behind a TLS-terminating proxy")
+
+    @classmethod
+    def load(cls, workspace: Path, **overrides: Any) -> ServiceConfig:
+        """``[service]`` of the workspace's ``veil.toml``, then ``overrides`` (None: not given)."""
+        root = Path(workspace).resolve()
+        cfg_path = root / "veil.toml"
+        try:
+            cfg = tomllib.loads(cfg_path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise StoreError("not a Veil workspace (no veil.toml)", where=str(root)) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"invalid workspace config: {exc}", where=str(cfg_path)) from None
+        table = dict(cfg.get("service") or {})
+        if not isinstance(table, dict):
+            raise InputError("[service] must be a table", where=str(cfg_path))
+        tls_table = table.pop("tls", None)
+        known = {f.name for f in fields(cls)} - {"workspace", "tls", "extra"}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise InputError(f"[service] unknown setting(s): {', '.join(unknown)} (known: "
+                             f"{', '.join(sorted(known))})", where=str(cfg_path))
+        values: dict[str, Any] = dict(table)
+        if "cors_origins" in values:
+            if not isinstance(values["cors_origins"], list):
+                raise InputError("[service] cors_origins must be a list", where=str(cfg_path))
+            values["cors_origins"] = tuple(values["cors_origins"])
+        if "policy" in values:
+            if not isinstance(values["policy"], str):
+                raise InputError("[service] policy must be a path", where=str(cfg_path))
+            values["policy"] = _path(values["policy"], root)
+        tls = ServerTLS.from_config(tls_table, root) if tls_table is not None else None
+        config = cls(workspace=root, tls=tls, **values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "policy" in given and given["policy"] != "sample":
+            given["policy"] = Path(given["policy"])
+        elif given.get("policy") == "sample":
+            from veil.sample.paths import SAMPLE_POLICY
+
+            given["policy"] = SAMPLE_POLICY
+        return replace(config, **given) if given else config
+
+
+def _path(value: str, root: Path) -> Path:
+    if value == "sample":
+        from veil.sample.paths import SAMPLE_POLICY
+
+        return SAMPLE_POLICY
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+__all__ = ["ServiceConfig"]

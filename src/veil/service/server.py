@@ -1,0 +1,73 @@
+"""Run the service on uvicorn (``veil serve``): TLS from certificate files, Veil's own logs.
+
+Uvicorn's access log is off: it prints the raw path and query string, which could hold ids.
+Veil's access log (logger ``veil.service.access``) prints the route template, the status, the
+time taken and the key id instead. The TLS context is Veil's own (``ServerTLS.ssl_context``:
+minimum version, client certificates), not uvicorn's default one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from veil.service.config import ServiceConfig
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_config(level: str = "info") -> dict[str, Any]:
+    """The logging setup of ``veil serve`` (stderr; uvicorn's access logger silenced)."""
+    lvl = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": lvl, "propagate": False},
+            "uvicorn.error": {"level": lvl},
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            "veil.service": {"handlers": ["stderr"], "level": lvl, "propagate": False},
+        },
+    }
+
+
+def uvicorn_config(config: ServiceConfig, *, app: Any = None, log_level: str = "info",
+                   configure_logging: bool = True) -> Any:
+    """A loaded ``uvicorn.Config`` for the service (used by :func:`serve` and the tests;
+    ``configure_logging=False`` leaves the process's logging as it is)."""
+    import uvicorn
+
+    from veil.service.app import create_app
+
+    config.check_listen()
+    tls_opts: dict[str, Any] = {}
+    ctx = None
+    if config.tls is not None:
+        ctx = config.tls.ssl_context()  # fails here, with the file named, not mid-handshake
+        tls_opts = config.tls.uvicorn_options()
+    ucfg = uvicorn.Config(
+        app if app is not None else create_app(config), host=config.host, port=config.port,
+        access_log=False, log_level=log_level,
+        log_config=log_config(log_level) if configure_logging else None,
+        server_header=False, proxy_headers=False, lifespan="on", **tls_opts)
+    ucfg.load()
+    if ctx is not None:
+        ucfg.ssl = ctx
+    return ucfg
+
+
+def serve(config: ServiceConfig, *, log_level: str = "info") -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(config, log_level=log_level))
+    logging.getLogger("veil.service").info(
+        "serving on %s://%s:%d (workspace %s)", "https" if config.tls else "http", config.host,
+        config.port, config.workspace.name)
+    server.run()
+
+
+__all__ = ["log_config", "serve", "uvicorn_config"]

@@ -1,0 +1,363 @@
+"""The Spark engine against the local engine on the same data: same rows (order aside), same
+receipt figures, equivalent audit events; keys never in the closure or the plan."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'veil[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("no Java runtime on PATH: Spark needs Java 17", allow_module_level=True)
+
+import pyarrow.parquet as pq  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+import veil  # noqa: E402
+from veil.errors import InputError  # noqa: E402
+
+POLICY = """\
+version: 1
+controller: {name: Bank, contact: privacy@bank.example}
+datasets:
+  tx:
+    subject_id: customer_id
+    on_bad_rows: BAD
+    fields:
+      customer_id: direct_identifier
+      full_name: direct_identifier
+      iban: account
+      country: {category: location, quasi_identifier: true}
+      employment_status: {category: employment, quasi_identifier: true}
+      amount: {category: transaction, type: float}
+      transaction_time: {category: transaction, type: timestamp}
+      merchant_category: transaction
+      memo: free_text
+purposes:
+  offers:
+    description: offers to customers who opted in
+    legal_basis: consent
+    retention: 1 year
+    datasets:
+      tx:
+        fields:
+          customer_id: {transform: pseudonymize, length: 16, prefix: o_}
+          iban: tokenize
+          memo: redact_text
+          country: keep
+          amount: keep
+          transaction_time: {transform: generalize, method: month}
+          merchant_category: keep
+"""
+
+RISK_POLICY = """\
+version: 1
+controller: {name: Test Bank, contact: dpo@example.com}
+datasets:
+  people:
+    subject_id: id
+    fields:
+      id: {category: direct_identifier}
+      sex: {category: demographic, quasi_identifier: true}
+      age: {category: demographic, type: integer, quasi_identifier: true}
+      race: {category: racial_ethnic_origin, quasi_identifier: true}
+      education: {category: demographic, quasi_identifier: true}
+      salary: {category: income_credit, sensitive: true}
+    risk:
+      min_k: 5
+      l_diversity: {attribute: salary, l: 2}
+      suppression_limit: 4%
+      auto_generalize: true
+      hierarchies:
+        age: h/age.csv
+        education: h/education.csv
+purposes:
+  research:
+    description: statistics
+    legal_basis: legitimate_interests
+    legitimate_interest: research
+    retention: 1 year
+    datasets:
+      people:
+        fields: {sex: keep, age: keep, race: keep, education: keep, salary: keep}
+"""
+
+
+#: Spark's workers inherit the environment of the JVM, started once per test session: the
+#: KEK variable must be set before it starts (as on a cluster, where executors get it from
+#: their own environment, never from the job).
+from veil.crypto.kek import EnvKEK  # noqa: E402
+
+KEK_SECRET = EnvKEK.new_secret()
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    import os
+
+    from veil.spark import session
+
+    os.environ["VEIL_KEK"] = KEK_SECRET
+
+    s = session("local[2]", **{"spark.sql.shuffle.partitions": "2",
+                               "spark.default.parallelism": "2"})
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A SQLite workspace with the session's environment KEK."""
+    from veil.store.workspace import init_workspace
+
+    monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VEIL_WORKSPACE", raising=False)
+    monkeypatch.setenv("VEIL_KEK", KEK_SECRET)
+    w, _ = init_workspace(tmp_path / "ws")
+    monkeypatch.chdir(w.root)
+    yield w
+    w.close()
+
+
+def _sample(folder: Path, rows: int = 2500) -> Path:
+    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", str(rows), "--seed", "3",
+                    "-o", str(folder / "tx.parquet"), "--consents",
+                    str(folder / "consents.csv")], check=True, capture_output=True)
+    return folder / "tx.parquet"
+
+
+def _rows(path: Path) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in veil.read(path).to_pylist())
+
+
+def _audit(ws: Any, run_id: str) -> list[str]:
+    """The run's audit events without what differs by nature (time, run id, digests)."""
+    from veil.audit.log import AuditLog
+
+    out = []
+    for e in AuditLog(ws).events():
+        ev = json.loads(e.data)
+        details = ev.get("details") or {}
+        if details.get("run_id") == run_id and ev["action"] != "policy.version":
+            ev.pop("time", None)
+            ev.pop("digests", None)
+            details.pop("run_id")
+            out.append(json.dumps(ev, sort_keys=True))
+    return sorted(out)
+
+
+def _same_receipt(local: dict[str, Any], remote: dict[str, Any]) -> None:
+    assert remote["rows"] == local["rows"]
+    assert remote["fields"] == local["fields"]  # includes each key's id: the same keys
+    assert [(s["stage"], s["rows_in"], s["rows_out"]) for s in remote["stages"]] == [
+        (s["stage"], s["rows_in"], s["rows_out"]) for s in local["stages"]]
+    assert remote["lineage"] == local["lineage"]
+    assert remote.get("exclusions") == local.get("exclusions")
+    assert remote["output"]["columns"] == local["output"]["columns"]
+    assert remote["output"]["encryption"]["format"] == local["output"]["encryption"]["format"]
+    assert remote["engine"]["name"] == "spark"
+
+
+def test_consent_rights_and_keyed_transforms_match_the_local_run(ws, tmp_path: Path,
+                                                                 spark) -> None:
+    from veil.consent.interchange import import_csv
+    from veil.consent.ledger import Ledger
+    from veil.consent.models import SubjectRef
+    from veil.rights.exclusions import add_exclusions
+    from veil.spark import run
+    from veil.transforms.subject_encrypt import subject_tokens
+
+    data = _sample(tmp_path)
+    (tmp_path / "p.yaml").write_text(POLICY.replace("BAD", "fail"))
+    policy = veil.load_policy(tmp_path / "p.yaml")
+    consents = (tmp_path / "consents.csv").read_text().replace("personalised_offers", "offers")
+    (tmp_path / "consents.csv").write_text(consents)
+    import_csv(Ledger(ws, policy), tmp_path / "consents.csv")
+    granted = [line.split(",")[0] for line in consents.splitlines()[1:] if ",granted," in line]
+    with ws.engine.begin() as conn:  # two customers erased: their rows must go too
+        for sid in granted[:2]:
+            tok = subject_tokens(SubjectRef(ws.root), [sid.encode()])[0]
+            add_exclusions(conn, tok, "erased", ["offers"], None)
+
+    local = veil.run(policy, "offers", data, tmp_path / "local.parquet")
+    df = spark.read.parquet(str(data)).repartition(3)
+    remote = run(df, policy, "offers", tmp_path / "spark.parquet", spark=spark)
+
+    assert remote.rows_out == local.rows_out > 0
+    assert local.receipt["rows"]["dropped"]["no consent"] > 0
+    assert local.receipt["rows"]["dropped"]["excluded: subject erased (Art. 17)"] > 0
+    assert _rows(remote.output) == _rows(local.output)
+    _same_receipt(local.receipt, remote.receipt)
+    assert remote.receipt["engine"]["partitions"] == 3
+    with pytest.raises(Exception):  # noqa: B017 - encrypted at rest, like the local output
+        pq.read_table(remote.output)
+    assert _audit(ws, remote.run_id) == _audit(ws, local.run_id)
+    from veil.lineage import Lineage
+
+    lin = Lineage(ws)
+    some = next(r for r in veil.read(tmp_path / "local.parquet").to_pylist())
+    assert some  # lineage: a subject kept by both runs is found in both outputs
+    kept = [s for s in granted[2:]][:50]
+    found = {o.run_id for sid in kept for o in lin.subject(sid).outputs}
+    assert {local.run_id, remote.run_id} <= found
+
+
+def test_the_risk_gate_gives_the_same_figures(ws, tmp_path: Path, conformance_dir: Path,
+                                              spark) -> None:
+    from veil.spark import run
+
+    adult = conformance_dir / "adult"
+    (tmp_path / "h").mkdir()
+    for q in ("age", "education"):
+        (tmp_path / "h" / f"{q}.csv").write_text((adult / f"adult_hierarchy_{q}.csv").read_text())
+    lines = (adult / "adult.csv").read_text().splitlines()[1:]
+    rows = ["id,sex,age,race,education,salary"]
+    for i, line in enumerate(lines, start=1):
+        sex, age, race, _ms, edu, _nc, _wc, _occ, salary = line.split(";")
+        rows.append(f"{i},{sex},{age},{race},{edu},{salary}")
+    (tmp_path / "people.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "p.yaml").write_text(RISK_POLICY)
+
+    local = veil.run(tmp_path / "p.yaml", "research", tmp_path / "people.csv",
+                     tmp_path / "local.parquet")
+    remote = run(tmp_path / "people.csv", tmp_path / "p.yaml", "research",
+                 tmp_path / "spark.parquet", spark=spark)
+    a, b = local.receipt["risk"], remote.receipt["risk"]
+    assert a["outcome"] == "generalized"
+    for key in ("outcome", "rows", "checks_before", "checks_after", "before", "after",
+                "information_loss", "suppressed_records", "quasi_identifiers", "models"):
+        assert b[key] == a[key], key
+    assert b["transformation"]["levels"] == a["transformation"]["levels"]
+    assert remote.receipt["rows"] == local.receipt["rows"]
+    assert remote.receipt["input"]["sha256"] == local.receipt["input"]["sha256"]  # the file's
+    assert _rows(remote.output) == _rows(local.output)
+
+
+def test_no_key_in_the_closure_or_the_plan(ws, tmp_path: Path, spark, monkeypatch) -> None:
+    from pyspark import cloudpickle
+
+    import veil.spark.engine as engine
+    from veil.crypto.manager import KeyManager
+    from veil.spark import run
+    from veil.transforms.keys import workspace_keys
+
+    data = _sample(tmp_path, 500)
+    policy = POLICY.replace("BAD", "fail").replace("legal_basis: consent",
+                                                   "legal_basis: contract")
+    (tmp_path / "p.yaml").write_text(policy)
+    jobs: list[Any] = []
+    frames: list[Any] = []
+    real_post_init = engine.PartitionJob.__post_init__
+    real_batches = engine.arrow_batches
+
+    def post_init(self) -> None:  # type: ignore[no-untyped-def]
+        jobs.append(self)
+        real_post_init(self)
+
+    def batches(df):  # type: ignore[no-untyped-def]
+        frames.append(df)
+        return real_batches(df)
+
+    monkeypatch.setattr(engine.PartitionJob, "__post_init__", post_init)
+    monkeypatch.setattr(engine, "arrow_batches", batches)
+    run(spark.read.parquet(str(data)), tmp_path / "p.yaml", "offers",
+        tmp_path / "out.parquet", spark=spark)
+
+    keys = workspace_keys(ws)
+    cipher = keys.token_cipher("offers")
+    secrets = [keys.hmac_key("offers"), base64.b64decode(__import__("os").environ["VEIL_KEK"])]
+    for ks in (cipher.keyset, KeyManager(ws).keyset("output")):
+        secrets.append(ks.primary.material.key_value)  # type: ignore[union-attr]
+    pickled = cloudpickle.dumps(jobs[0])
+    plan = frames[-1]._jdf.queryExecution().toString()
+    assert len(pickled) > 1000 and "MapInArrow" in plan.replace(" ", "")
+    for s in secrets:
+        for form in (s, s.hex().encode(), base64.b64encode(s)):
+            assert form not in pickled
+            assert form.decode("latin-1") not in plan
+    assert "wrapped" not in repr(jobs[0].keys) and "KeysetTransformKeys" not in repr(jobs[0])
+
+
+def test_a_bad_value_fails_the_run_names_the_place_and_publishes_nothing(ws, tmp_path: Path,
+                                                                        spark) -> None:
+    from veil.spark import run
+
+    (tmp_path / "p.yaml").write_text(POLICY.replace("BAD", "fail").replace(
+        "legal_basis: consent", "legal_basis: contract"))
+    rows = [("C1", "Ann", "DE", "x", "1.5", "2024-01-01T00:00:00Z", "food", "hi", "DE00")] * 3
+    rows.append(("C2", "Bob", "DE", "x", "lots", "2024-01-01T00:00:00Z", "food", "hi", "DE00"))
+    df = spark.createDataFrame(rows, ["customer_id", "full_name", "country",
+                                      "employment_status", "amount", "transaction_time",
+                                      "merchant_category", "memo", "iban"]).coalesce(1)
+    with pytest.raises(InputError) as err:
+        run(df, tmp_path / "p.yaml", "offers", tmp_path / "out.parquet", spark=spark)
+    assert "row 4" in str(err.value) and "column 'amount'" in str(err.value)
+    assert "lots" not in str(err.value) and "Bob" not in str(err.value)
+    assert not (tmp_path / "out.parquet").exists()
+    assert not list(tmp_path.glob(".out.parquet*"))
+    from veil.store.schema import runs
+
+    with ws.engine.connect() as conn:
+        status = conn.execute(sa.select(runs.c.status)).scalars().all()
+    assert status == ["failed"]
+
+
+def test_quarantine_sets_bad_rows_aside(ws, tmp_path: Path, spark) -> None:
+    from veil.spark import run
+
+    (tmp_path / "p.yaml").write_text(POLICY.replace("BAD", "quarantine").replace(
+        "legal_basis: consent", "legal_basis: contract"))
+    rows = [("C1", "Ann", "DE", "x", "1.5", "2024-01-01T00:00:00Z", "food", "hi", "DE00")] * 3
+    rows.append(("C2", "Bob", "DE", "x", "lots", "2024-01-01T00:00:00Z", "food", "hi", "DE00"))
+    df = spark.createDataFrame(rows, ["customer_id", "full_name", "country",
+                                      "employment_status", "amount", "transaction_time",
+                                      "merchant_category", "memo", "iban"])
+    result = run(df, tmp_path / "p.yaml", "offers", tmp_path / "out.parquet", spark=spark)
+    assert result.receipt["rows"] == {"in": 4, "out": 3, "dropped": {"rejected: bad input": 1}}
+    assert result.rejects_path is not None
+    assert "lots" in result.rejects_path.read_text()  # the raw row goes to the rejects file only
+
+
+def test_scan_gives_the_local_report(tmp_path: Path, spark) -> None:
+    from veil.discovery.scan import scan_source
+    from veil.spark import scan
+
+    data = _sample(tmp_path, 1500)
+    local = scan_source(pq.read_table(data)).to_dict()
+    remote = scan(spark.read.parquet(str(data))).to_dict()
+    for key in ("source", "seconds", "rows_per_second", "notes"):
+        local.pop(key, None)
+        remote.pop(key, None)
+    assert remote == local
+    assert any(c.get("category") for c in remote["columns"])
+
+
+def test_cli_engine_spark_matches_the_local_engine(ws, tmp_path: Path, spark) -> None:
+    from typer.testing import CliRunner
+
+    from veil.cli.main import app
+
+    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", "1000", "-o",
+                    str(tmp_path / "tx.csv")], check=True, capture_output=True)
+    out = {}
+    for engine in ("local", "spark"):
+        res = CliRunner().invoke(app, ["run", "--engine", engine, "--policy", "sample",
+                                       "--purpose", "credit_scoring", str(tmp_path / "tx.csv"),
+                                       "-o", str(tmp_path / f"{engine}.parquet"), "--json"])
+        assert res.exit_code == 0, res.output
+        out[engine] = json.loads(res.output[res.output.index("{"):])
+    assert out["spark"]["engine"]["name"] == "spark"
+    assert out["spark"]["input"]["sha256"] == out["local"]["input"]["sha256"]
+    assert out["spark"]["rows"] == out["local"]["rows"]
+    assert _rows(tmp_path / "spark.parquet") == _rows(tmp_path / "local.parquet")
+    bad = CliRunner().invoke(app, ["run", "--engine", "flink", "--policy", "sample",
+                                   "--purpose", "credit_scoring", str(tmp_path / "tx.csv"),
+                                   "-o", str(tmp_path / "x.parquet")])
+    assert bad.exit_code != 0 and "unknown --engine 'flink'" in str(bad.exception)
