@@ -311,15 +311,16 @@ class SqlSubjectKeyStore:
         return destroyed
 
     def changed_since(self, since: datetime) -> list[str]:
-        """Subjects erased or re-keyed at or after ``since`` (for other processes' caches)."""
+        """Subjects erased at or after ``since`` (for other processes' caches).
+
+        A re-keyed subject was erased first (a key is only ever replaced after erasure), so
+        erasure times alone cover it; new keys are not "changes" (nobody can have cached a key
+        that did not exist), and counting them would empty a busy writer's cache every second.
+        """
         t = self._t
         with read_connection(self.engine, "reading subject key changes") as conn:
             return list(
-                conn.execute(
-                    sa.select(t.c.subject).where(
-                        sa.or_(t.c.erased_at >= since, t.c.created_at >= since)
-                    )
-                ).scalars()
+                conn.execute(sa.select(t.c.subject).where(t.c.erased_at >= since)).scalars()
             )
 
     def rewrap_all(self, conn: sa.Connection, old: KEK, new: KEK, aad_for: Any) -> int:
@@ -454,10 +455,14 @@ class StoreSubjectKeys(SubjectKeys):
             if create:
                 new = [s for s in missing if s not in found]
                 if new:
-                    self.store.insert_many(
-                        {s: self.kek.wrap(secrets.token_bytes(32), self._wrap_aad(s)) for s in new}
-                    )
-                    found.update(self.store.get_many(new))  # ours, or a concurrent winner's
+                    made = {s: secrets.token_bytes(32) for s in new}
+                    wrapped = {s: self.kek.wrap(k, self._wrap_aad(s)) for s, k in made.items()}
+                    ours = self.store.insert_many(wrapped)
+                    for s in ours:  # no unwrap needed for keys we just made
+                        self._put(s, AESGCM(made[s]))
+                    lost = [s for s in new if s not in ours]
+                    if lost:  # a concurrent writer won: use theirs
+                        found.update(self.store.get_many(lost))
             for s, w in found.items():
                 if w != TOMBSTONE:
                     self._put(s, AESGCM(self.kek.unwrap(w, self._wrap_aad(s))))
