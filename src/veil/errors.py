@@ -34,6 +34,10 @@ class InputError(VeilError):
     kind = "input error"
 
 
+class NotFoundError(InputError):
+    """A named record (request, breach, output ...) does not exist; the service answers 404."""
+
+
 class StoreError(VeilError):
     """The workspace or its database is missing, unreachable or at the wrong schema."""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from veil.errors import InputError, StoreError
+from veil.errors import InputError, NotFoundError, StoreError
 from veil.incidents import risk as risk_rules
 from veil.incidents.clock import (
     NOTIFY_WITHIN,
@@ -213,7 +213,7 @@ class Breaches:
         with self.workspace.engine.connect() as conn:
             b = self._load(conn, bid)
         if b is None:
-            raise InputError(f"unknown breach {breach_ref(bid)} (see `veil breach list`)",
+            raise NotFoundError(f"unknown breach {breach_ref(bid)} (see `veil breach list`)",
                              where="breach")
         return b
 

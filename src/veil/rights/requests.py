@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from veil.errors import InputError, PolicyError, RunRefused, VeilError
+from veil.errors import InputError, NotFoundError, PolicyError, RunRefused, VeilError
 from veil.store.schema import dsr_requests, dsr_steps
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -337,7 +337,7 @@ class Requests:
             if not rows and len(rid) >= 4 and rid.isalnum():
                 rows = conn.execute(sa.select(t).where(t.c.id.like(rid + "%"))).all()
             if not rows:
-                raise InputError(f"no request '{request_id}' (see `veil dsr list`)")
+                raise NotFoundError(f"no request '{request_id}' (see `veil dsr list`)")
             if len(rows) > 1:
                 raise InputError(f"request id prefix '{request_id}' is ambiguous")
             steps = [{"step": r.step, "status": r.status, "attempts": r.attempts,

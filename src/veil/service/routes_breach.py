@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from veil.errors import InputError
+from veil.errors import NotFoundError
 from veil.service.app import ERRORS, Caller, perm, service_of
 from veil.service.models import Time, _In
 
@@ -82,10 +82,8 @@ def _register(request: Request, who: Any = None) -> Any:
 async def _call(fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
     try:
         b = await run_in_threadpool(fn, *args, **kw)
-    except InputError as exc:
-        if exc.message.startswith("unknown breach"):
-            raise HTTPException(404, exc.message) from None
-        raise
+    except NotFoundError as exc:
+        raise HTTPException(404, exc.message) from None
     out: dict[str, Any] = b.to_json()
     return out
 

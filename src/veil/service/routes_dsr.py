@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from veil.errors import InputError
+from veil.errors import NotFoundError
 from veil.service.app import ERRORS, Caller, perm, service_of
 from veil.service.models import PurposeId, Subject, Time, _In
 
@@ -52,10 +52,8 @@ def _requests(request: Request) -> Any:
 async def _call(fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
     try:
         rec = await run_in_threadpool(fn, *args, **kw)
-    except InputError as exc:
-        if exc.message.startswith("no request"):
-            raise HTTPException(404, exc.message) from None
-        raise
+    except NotFoundError as exc:
+        raise HTTPException(404, exc.message) from None
     out: dict[str, Any] = rec.to_dict()
     return out
 
