@@ -133,14 +133,8 @@ def run(
 def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
              receipt_path: Path, rejects_path: Path, actor: str,
              progress: Progress | None, keys: TransformKeys) -> RunResult:
-    run_id = uuid.uuid4().hex
-    started = datetime.now(UTC)
     t_start = time.perf_counter()
-    with ws.engine.begin() as conn:
-        conn.execute(runs.insert().values(
-            id=run_id, started_at=started, status="running", actor=actor,
-            purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
-            policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
+    run_id, started = start_run(ws, pol, plan, src.name, out_path, actor)
 
     ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys, "workspace": ws})
     lineage = LineageCollector() if plan.dataset.subject_id else None
@@ -237,26 +231,13 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
             if rejected:
                 dropped["rejected: bad input"] = len(rejected)
             assert sink is not None and sink.digest is not None
-            subjects = (lineage.finish(SubjectRef(ws.root)) if lineage is not None
-                        else PseudonymSet.from_digests(b""))
             rec = _receipt(run_id, started, datetime.now(UTC), actor, pol, plan, src, out_path,
                            sink, sink.digest, rows_in + len(rejected), sink.rows, dropped,
                            stages, stats, rejected, rejects_path, t_read,
                            t_write + time.perf_counter() - t0, time.perf_counter() - t_start)
             if gate is not None:
                 rec.extras["risk"] = gate.to_receipt()
-            rec.extras["lineage"] = {"subjects": len(subjects),
-                                     "subject_id": plan.dataset.subject_id}
-            excluded = {k: v for k, v in dropped.items() if k in EXCLUSION_REASONS}
-            if excluded:
-                rec.extras["exclusions"] = excluded
-            rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
-            with ws.engine.begin() as conn:  # removed again if publishing fails
-                record_output(conn, run_id=run_id, output=str(out_path.resolve()),
-                              digest=sink.digest, purpose=plan.purpose_id,
-                              dataset=plan.dataset_id, rows=sink.rows, subjects=subjects,
-                              categories=[plan.dataset.fields[f.name].category
-                                          for f in plan.output])
+            seal_run(ws, plan, rec, stats, actor, sink, lineage, dropped)
             done["receipt"] = rec
 
         out_digest = sink.commit(before_publish)
@@ -272,23 +253,70 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         if rejects_file is not None and not rejects_file.closed:
             rejects_file.close()
         rejects_tmp.unlink(missing_ok=True)
-        try:
-            discard_output(ws.engine, run_id)
-        except sa.exc.SQLAlchemyError:
-            pass  # the original error matters more than the bookkeeping
-        _record_failure(ws, run_id, exc)
-        try:
-            record_failure(ws, plan, run_id, actor, exc)
-        except Exception:
-            pass  # the original error matters more than the bookkeeping
+        fail_run(ws, plan, run_id, actor, exc)
         raise
-    with ws.engine.begin() as conn:
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            finished_at=finished, status="succeeded", input_digest=src.digest,
-            output_digest=out_digest, rows_in=rows_in + len(rejected), rows_out=rows_out,
-            receipt=rec.to_dict()))
+    finish_run(ws, run_id, rec, finished, src.digest, out_digest, rows_in + len(rejected),
+               rows_out)
     return RunResult(run_id, out_path, receipt_path, rec.to_dict(),
                      rejects_path if rejected else None)
+
+
+# -- the bookkeeping both engines share (local here, Spark in veil.spark.engine) ---------------
+def start_run(ws: Workspace, pol: Policy, plan: Plan, input_ref: str, out_path: Path,
+              actor: str) -> tuple[str, datetime]:
+    """Record a run as running; returns its id and start time."""
+    run_id = uuid.uuid4().hex
+    started = datetime.now(UTC)
+    with ws.engine.begin() as conn:
+        conn.execute(runs.insert().values(
+            id=run_id, started_at=started, status="running", actor=actor,
+            purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
+            policy_digest=pol.digest, input_ref=input_ref, output_ref=str(out_path)))
+    return run_id, started
+
+
+def seal_run(ws: Workspace, plan: Plan, rec: Receipt, stats: list[StageStats], actor: str,
+             sink: ParquetSink, lineage: LineageCollector | None, dropped: Counter[str],
+             extras: dict[str, Any] | None = None) -> None:
+    """Before publishing: lineage and exclusion sections, the audit events, the lineage row
+    (all undone by `fail_run` if publishing fails)."""
+    assert sink.digest is not None
+    subjects = (lineage.finish(SubjectRef(ws.root)) if lineage is not None
+                else PseudonymSet.from_digests(b""))
+    rec.extras["lineage"] = {"subjects": len(subjects), "subject_id": plan.dataset.subject_id}
+    excluded = {k: v for k, v in dropped.items() if k in EXCLUSION_REASONS}
+    if excluded:
+        rec.extras["exclusions"] = excluded
+    rec.extras.update(extras or {})
+    rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
+    with ws.engine.begin() as conn:  # removed again if publishing fails
+        record_output(conn, run_id=rec.run_id, output=str(sink.path.resolve()),
+                      digest=sink.digest, purpose=plan.purpose_id, dataset=plan.dataset_id,
+                      rows=sink.rows, subjects=subjects,
+                      categories=[plan.dataset.fields[f.name].category for f in plan.output])
+
+
+def fail_run(ws: Workspace, plan: Plan, run_id: str, actor: str, exc: BaseException) -> None:
+    """A run failed: drop its lineage row, mark it failed, record the failure event."""
+    try:
+        discard_output(ws.engine, run_id)
+    except sa.exc.SQLAlchemyError:
+        pass  # the original error matters more than the bookkeeping
+    _record_failure(ws, run_id, exc)
+    try:
+        record_failure(ws, plan, run_id, actor, exc)
+    except Exception:
+        pass  # the original error matters more than the bookkeeping
+
+
+def finish_run(ws: Workspace, run_id: str, rec: Receipt, finished: datetime,
+               input_digest: str | None, output_digest: str, rows_in: int, rows_out: int) -> None:
+    """A run published its output: mark it succeeded with its receipt."""
+    with ws.engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            finished_at=finished, status="succeeded", input_digest=input_digest,
+            output_digest=output_digest, rows_in=rows_in, rows_out=rows_out,
+            receipt=rec.to_dict()))
 
 
 def _record_failure(ws: Workspace, run_id: str, exc: BaseException) -> None:

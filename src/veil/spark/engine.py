@@ -34,7 +34,6 @@ import json
 import os
 import pickle
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,30 +44,28 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlalchemy as sa
 
-from veil.consent.models import SubjectRef
 from veil.errors import InputError, PolicyError, RunRefused, VeilError
 from veil.io.readers import CsvOptions, Reject
 from veil.io.types import conform
 from veil.io.writers import ParquetSink, publish, temp_path_for
-from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
-from veil.pipeline.audit_events import record_failure, record_run
+from veil.lineage import LineageCollector
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.run import (
-    EXCLUSION_REASONS,
     RunResult,
     _receipt,
-    _record_failure,
     build_stages,
     default_actor,
+    fail_run,
+    finish_run,
+    seal_run,
+    start_run,
 )
 from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
 from veil.policy.loader import load_policy
 from veil.policy.model import Policy
 from veil.spark.collect import arrow_batches
 from veil.spark.keys import RecordingKeys, ShippedKeys, ship_keys
-from veil.store.schema import runs
 from veil.store.workspace import Workspace
 from veil.transforms.keys import workspace_keys
 
@@ -506,14 +503,8 @@ def _spark_schema(schema: pa.Schema) -> Any:
 def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, spark: Any,
              out_path: Path, receipt_path: Path, rejects_path: Path, actor: str,
              broadcast: bool | None) -> SparkRunResult:
-    run_id = uuid.uuid4().hex
-    started = datetime.now(UTC)
     t_start = time.perf_counter()
-    with ws.engine.begin() as conn:
-        conn.execute(runs.insert().values(
-            id=run_id, started_at=started, status="running", actor=actor,
-            purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
-            policy_digest=pol.digest, input_ref=src.name, output_ref=str(out_path)))
+    run_id, started = start_run(ws, pol, plan, src.name, out_path, actor)
     sink: ParquetSink | None = None
     rejects_tmp = temp_path_for(rejects_path)
     try:
@@ -617,26 +608,13 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
                            time.perf_counter() - t_start)
             if gate is not None:
                 rec.extras["risk"] = gate.to_receipt()
-            subjects = (lineage.finish(SubjectRef(ws.root)) if lineage is not None
-                        else PseudonymSet.from_digests(b""))
-            rec.extras["lineage"] = {"subjects": len(subjects),
-                                     "subject_id": plan.dataset.subject_id}
-            excluded = {k: v for k, v in dropped.items() if k in EXCLUSION_REASONS}
-            if excluded:
-                rec.extras["exclusions"] = excluded
-            rec.extras["engine"] = {
+            engine = {
                 "name": "spark", "spark_version": spark.version,
                 "master": spark.sparkContext.master, "partitions": merged.partitions,
                 "input_digest": ("sha256 of the input file" if src.format != "spark" else
                                  "sha256 of the sorted per-partition sha256 of the Arrow IPC "
                                  "stream of the columns read")}
-            rec.extras["audit"] = record_run(ws, plan, rec.to_dict(), stats, actor)
-            with ws.engine.begin() as conn:  # removed again if publishing fails
-                record_output(conn, run_id=run_id, output=str(out_path.resolve()),
-                              digest=sink.digest, purpose=plan.purpose_id,
-                              dataset=plan.dataset_id, rows=sink.rows, subjects=subjects,
-                              categories=[plan.dataset.fields[f.name].category
-                                          for f in plan.output])
+            seal_run(ws, plan, rec, stats, actor, sink, lineage, dropped, {"engine": engine})
             done["receipt"] = rec
 
         out_digest = sink.commit(before_publish)
@@ -648,21 +626,10 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
         if sink is not None:
             sink.abort()
         rejects_tmp.unlink(missing_ok=True)
-        try:
-            discard_output(ws.engine, run_id)
-        except sa.exc.SQLAlchemyError:
-            pass  # the original error matters more than the bookkeeping
-        _record_failure(ws, run_id, exc)
-        try:
-            record_failure(ws, plan, run_id, actor, exc)
-        except Exception:
-            pass  # the original error matters more than the bookkeeping
+        fail_run(ws, plan, run_id, actor, exc)
         raise
-    with ws.engine.begin() as conn:
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            finished_at=rec.finished_at, status="succeeded", input_digest=src.digest,
-            output_digest=out_digest, rows_in=merged.rows_in, rows_out=sink.rows,
-            receipt=rec.to_dict()))
+    finish_run(ws, run_id, rec, rec.finished_at, src.digest, out_digest, merged.rows_in,
+               sink.rows)
     return SparkRunResult(run_id, out_path, receipt_path, rec.to_dict(),
                           rejects_path if rejected else None)
 
