@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import veil
@@ -423,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except VeilError as exc:
-        err_console.print(f"[red]veil: {exc.kind}:[/] {exc}", markup=True, highlight=False,
-                          soft_wrap=True)
+        # the message may hold user text such as "[/x]": never read it as Rich markup
+        err_console.print(f"[red]veil: {exc.kind}:[/] {escape(str(exc))}", markup=True,
+                          highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
