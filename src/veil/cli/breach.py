@@ -41,8 +41,19 @@ PolicyOpt = Annotated[str | None, typer.Option(
     "authority and time zone (default: the policy of the first exposed output's run).")]
 RefArg = Annotated[str, typer.Argument(help="The breach, e.g. BR-0001 (or 1).")]
 TzOpt = Annotated[str | None, typer.Option(
-    "--tz", help="IANA time zone to show times in and to read times without an offset "
-    "(default: the policy's controller.timezone, else UTC).")]
+    "--tz", help="IANA time zone to show times in, for this command only (default: the "
+    "breach's own zone, set by open or update --tz).")]
+StoredTzOpt = Annotated[str | None, typer.Option(
+    "--tz", help="IANA time zone of the breach: read times without an offset in it and show "
+    "the breach in it from now on, in every command and draft (default: the policy's "
+    "controller.timezone, else UTC).")]
+RecipientsHelp = (
+    "Who got the data: **unknown** (default), **public**, or **known**: a known, trusted "
+    "recipient (e.g. a wrong but trusted branch or partner bound by confidentiality) who is "
+    "not expected to misuse it and has returned or deleted it. *known* makes the likelihood "
+    "low and lowers the decision one step (e.g. a high-severity card leak is then notified to "
+    "the authority only, not to the people affected); the assessment records this. If in "
+    "doubt, leave it unknown.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who does this (default: "
                                               "VEIL_ACTOR or the OS user).")]
@@ -85,7 +96,7 @@ def _reg(workspace: Path | None, policy: str | None = None, actor: str | None = 
     from veil.store.workspace import Workspace
 
     pol = _policy(policy)
-    return Breaches(Workspace.find(workspace), policy=pol, actor=actor)
+    return Breaches(Workspace.find(workspace), policy=pol, actor=actor, cli=True)
 
 
 def _windows(values: list[str] | None) -> list[tuple[str, str]]:
@@ -114,6 +125,7 @@ def _print_json(obj: Any) -> None:
 
 def _summary(b: Any, tz: str | None) -> None:
     from veil.incidents.clock import local
+    from veil.incidents.scope import records_text, subjects_text
 
     tz = _tz(b, tz)
     s = b.scope or {}
@@ -129,10 +141,10 @@ def _summary(b: Any, tz: str | None) -> None:
     clk = b.clock()
     style = {"overdue": "red", "notified_late": "red", "running": "yellow"}.get(clk.state, "green")
     t.add_row("clock", f"[{style}]{escape(clk.text(tz))}[/]")
-    t.add_row("subjects", f"{subj.get('count')}" + ("" if subj.get("exact")
-                                                     else f" (at most {subj.get('upper_bound')})")
-              + f" from {subj.get('source')}")
-    t.add_row("records", str((s.get("records") or {}).get("count")))
+    t.add_row("subjects", escape(subjects_text(subj)))
+    for why in subj.get("basis") or []:
+        t.add_row("", escape(f"  {why}"))
+    t.add_row("records", escape(records_text(s.get("records") or {})))
     t.add_row("categories", ", ".join(s.get("categories") or []) or "none")
     flags = [f"special: {', '.join(s['special'])}" for _ in [0] if s.get("special")]
     flags += [f"criminal: {', '.join(s['criminal'])}" for _ in [0] if s.get("criminal")]
@@ -143,14 +155,16 @@ def _summary(b: Any, tz: str | None) -> None:
                "encrypted, KEY EXPOSED" if it.get("encrypted") else "in clear")
         if it["kind"] in ("keyset", "other"):
             enc = "key compromised" if it["kind"] == "keyset" else "declared"
-        t.add_row("exposed", escape(f"{it['kind']} {it['ref']}"
+        name = it.get("output") if it["kind"] == "output" and it.get("output") else it["ref"]
+        t.add_row("exposed", escape(f"{it['kind']} {name}"
                                     + (f" (run {it['run_id'][:12]})" if it.get("run_id") else "")
                                     + f": {it.get('records') or '-'} records, {enc}"))
     a = b.assessment
     if a:
-        t.add_row("assessment", f"{a['severity']} severity (SE {a['score']:g}), likelihood "
-                  f"{a['likelihood']}: {a['risk']}" + (" [STALE: assess again]"
-                                                       if a.get("stale") else ""))
+        t.add_row("assessment", escape(
+            f"{a['severity']} severity (SE {a['score']:g}), likelihood {a['likelihood']}"
+            + (f" ({a['likelihood_reason']})" if a.get("likelihood_reason") else "")
+            + f": {a['risk']}") + (" [STALE: assess again]" if a.get("stale") else ""))
         t.add_row("decision", escape(b.decision + (f" (override: {a['override']['reason']})"
                                                    if a.get("override") else "")))
         for e in a.get("exceptions") or []:
@@ -190,8 +204,7 @@ def open_cmd(
     key_exposed: KeyExposedOpt = None,
     encrypted_dataset: Annotated[bool, typer.Option(
         "--encrypted-dataset", help="The --dataset copies were encrypted (declared).")] = False,
-    recipients: Annotated[str, typer.Option("--recipients", help="Who got the data: unknown, "
-                                            "known (a trusted recipient) or public.")] = "unknown",
+    recipients: Annotated[str, typer.Option("--recipients", help=RecipientsHelp)] = "unknown",
     malicious: Annotated[bool, typer.Option("--malicious", help="Malicious intent (theft, "
                                             "attack).")] = False,
     not_recoverable: Annotated[bool, typer.Option(
@@ -203,7 +216,7 @@ def open_cmd(
     records: Annotated[int | None, typer.Option("--records", help="Estimated records of the "
                                                 "--other items.")] = None,
     category: CategoryOpt = None,
-    tz: TzOpt = None,
+    tz: StoredTzOpt = None,
     policy: PolicyOpt = None,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
@@ -248,7 +261,7 @@ def update_cmd(
     window: WindowsOpt = None,
     other: OtherOpt = None,
     key_exposed: KeyExposedOpt = None,
-    recipients: Annotated[str | None, typer.Option("--recipients")] = None,
+    recipients: Annotated[str | None, typer.Option("--recipients", help=RecipientsHelp)] = None,
     malicious: Annotated[bool | None, typer.Option("--malicious/--not-malicious")] = None,
     recoverable: Annotated[bool | None, typer.Option("--recoverable/--not-recoverable")] = None,
     consequence: ConsequenceOpt = None,
@@ -258,7 +271,7 @@ def update_cmd(
     category: CategoryOpt = None,
     rescope: Annotated[bool, typer.Option("--rescope", help="Recompute the scope from the "
                                           "evidence now.")] = False,
-    tz: TzOpt = None,
+    tz: StoredTzOpt = None,
     policy: PolicyOpt = None,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
@@ -341,7 +354,9 @@ def notify_cmd(
                                                 "...")] = None,
     content: Annotated[Path | None, typer.Option("--content", help="The file sent (its SHA-256 "
                                                  "is recorded).")] = None,
-    tz: TzOpt = None,
+    tz: Annotated[str | None, typer.Option(
+        "--tz", help="IANA time zone to read --sent in when it has no offset and to show the "
+        "clock in (default: the breach's zone).")] = None,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
@@ -442,21 +457,28 @@ def draft_cmd(
     ref: RefArg,
     out: Annotated[Path, typer.Option("--output", "-o", help="Folder for the drafts.")]
     = Path("."),
+    phase: Annotated[str | None, typer.Option(
+        "--phase", help="single (complete), initial (further information will follow), "
+        "follow_up or final (Art. 33(4)). Default: single; follow_up once an initial "
+        "notification to the authority is recorded; final once a single or final one is.")]
+    = None,
+    subjects_notice: Annotated[bool | None, typer.Option(
+        "--subjects-notice/--no-subjects-notice", help="Also write the notice to the people "
+        "affected (default: only when the decision includes telling them).")] = None,
     tz: TzOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Write the Art. 33(3) notification (JSON, Markdown, HTML) and the plain-language notice
-    to subjects (Markdown, HTML). Missing contents are marked MISSING.
+    """Write the Art. 33(3) notification to the authority (JSON, Markdown, HTML) and, when the
+    decision includes the people affected, the plain-language notice to them (Markdown,
+    HTML). Missing contents are marked MISSING.
 
-    Example: veil breach draft BR-0001 -o drafts
+    Example: veil breach draft BR-0001 --phase initial -o drafts
     """
-    from veil.incidents.drafts import notification
-
     reg = _reg(workspace)
-    paths = reg.draft(ref, out, tz=tz)
+    paths = reg.draft(ref, out, tz=tz, phase=phase, subjects_notice=subjects_notice)
     for p in paths.values():
         console.print(f"Wrote {p}")
-    missing = notification(reg.get(ref), tz=tz)["missing"]
+    missing = json.loads(paths["authority.json"].read_text())["missing"]
     if missing:
         console.print("[yellow]Missing before sending:[/] " + escape("; ".join(missing)))
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veil.errors import InputError
-from veil.incidents.clock import iso, local
+from veil.incidents.clock import iso, local, parse_time, zone
+from veil.incidents.scope import records_text, subjects_text
 from veil.io.writers import atomic_write_bytes
 from veil.policy.taxonomy import BUILTIN_CATEGORIES
 
@@ -63,6 +64,49 @@ ADVICE: dict[str, str] = {
     "government_id": "Watch for letters about credit or accounts you did not apply for; you "
                      "can ask a credit agency to flag your file.",
     "transaction": "Be wary of messages that quote your recent purchases to win your trust.",
+}
+
+#: The data categories in words for the people affected (Art. 34(2): clear and plain language).
+PLAIN_CATEGORIES: dict[str, str] = {
+    "direct_identifier": "your name and your customer number or login",
+    "contact": "your contact details (e-mail address, phone number or postal address)",
+    "government_id": "an official identification number (such as your ID card or tax number)",
+    "account": "your bank account details (such as your IBAN)",
+    "card": "your payment card number",
+    "transaction": "details of your payments (amounts, dates, shops or payees)",
+    "income_credit": "information about your income, balances, debts or credit rating",
+    "location": "your address or where you were",
+    "online_identifier": "online identifiers such as your IP address or device id",
+    "demographic": "personal details such as your date of birth, gender or nationality",
+    "employment": "information about your job or education",
+    "free_text": "notes written about you, which may contain other personal details",
+    "inferred": "scores or assessments we made about you",
+}
+
+#: What could happen to the people affected, in their words, by data category.
+PLAIN_CONSEQUENCES: dict[str, str] = {
+    "card": "Someone could try to pay with your card.",
+    "account": "Someone could try to set up direct debits or payments from your account.",
+    "transaction": "Someone could learn about your spending, or quote it in a fake message "
+                   "to make it look genuine.",
+    "income_credit": "Someone could learn about your financial situation.",
+    "government_id": "Someone could try to pretend to be you, for example to apply for credit "
+                     "in your name.",
+    "contact": "You may receive fake e-mails, texts or calls that try to get more information "
+               "or money from you.",
+    "location": "Someone could learn where you live.",
+    "online_identifier": "You could be tracked online.",
+    "demographic": "Someone could learn personal details such as your age.",
+    "employment": "Someone could learn about your job.",
+    "free_text": "Someone could learn what our notes about you say.",
+    "inferred": "Someone could learn how we assessed you.",
+}
+PHASE_TEXT = {
+    "single": "single notification: complete, no further information is expected",
+    "initial": "initial notification - further information will follow (Art. 33(4))",
+    "follow_up": "follow-up to the notification of {first} - further information will "
+                 "follow (Art. 33(4))",
+    "final": "final notification, completing the notification of {first} (Art. 33(4))",
 }
 
 
@@ -163,7 +207,12 @@ def _measures(b: Breach) -> list[str]:
 
 def notification(b: Breach, *, tz: str | None = None, now: datetime | None = None,
                  phase: str | None = None) -> dict[str, Any]:
-    """The Art. 33(3) notification as a JSON-ready dict (contents (a)-(d) and the timeline)."""
+    """The Art. 33(3) notification as a JSON-ready dict (contents (a)-(d) and the timeline).
+
+    ``phase`` (Art. 33(4)) defaults to ``single``, or ``follow_up`` once a notification to the
+    authority is recorded; ``follow_up`` and ``final`` need one."""
+    from veil.incidents.register import PHASES
+
     now = now or datetime.now(UTC)
     tz = tz or b.timezone
     ctl = b.controller or {}
@@ -192,13 +241,20 @@ def notification(b: Breach, *, tz: str | None = None, now: datetime | None = Non
         missing.append("an up-to-date risk assessment (the record changed since: assess again)")
     clk = b.clock(now)
     first = b.first_authority_notification()
+    if phase is None:  # what comes next: the complete one, a follow-up, or the record of it
+        done = any(n["recipient"] == "authority" and n["phase"] in ("single", "final")
+                   for n in b.notifications)
+        phase = "single" if first is None else "final" if done else "follow_up"
+    if phase not in PHASES:
+        raise InputError(f"phase '{phase}' is not one of {', '.join(PHASES)}", where="--phase")
+    if phase in ("follow_up", "final") and first is None:
+        raise InputError(f"{b.ref} has no notification to the authority yet: a {phase} "
+                         "draft follows one (draft --phase single or initial)", where="--phase")
     delays = [n["delay_reason"] for n in b.notifications
               if n["recipient"] == "authority" and n.get("delay_reason")]
     late = clk.state in ("overdue", "notified_late") or (first is None and now > clk.deadline)
     if late and not delays:
         missing.append("reasons for the delay (Art. 33(1): notified after 72 hours)")
-    final = any(n["recipient"] == "authority" and n["phase"] in ("final", "single")
-                for n in b.notifications)
     who = sorted({str(i.get("subject_kind")) for i in scope.get("items", [])
                   if i.get("subject_kind")})
     subj = scope.get("subjects") or {}
@@ -208,34 +264,48 @@ def notification(b: Breach, *, tz: str | None = None, now: datetime | None = Non
         "breach": b.ref,
         "title": b.title,
         "status": b.status,
-        "phase": phase or ("initial" if first is None and b.status == "open" else "follow_up"),
-        "further_information_to_follow": not final and b.status == "open",
+        "phase": phase,
+        "phase_text": PHASE_TEXT[phase].format(
+            first=local(parse_time(first["sent_at"], "sent_at"), tz) if first else ""),
+        "further_information_to_follow": phase in ("initial", "follow_up"),
         "addressed_to": authority or "MISSING: supervisory authority",
         "controller": {"name": ctl.get("name"), "contact": ctl.get("contact"),
                        "address": ctl.get("address")} if ctl else "MISSING: controller",
         "contact_point": contact or "MISSING: DPO or other contact point",
         "timeline": {
+            "timezone": tz or "UTC",
             "occurred_at": iso(b.occurred_at),
+            "occurred_at_local": local(b.occurred_at, tz),
             "occurred_until": iso(b.occurred_until) if b.occurred_until else None,
+            "occurred_until_local": local(b.occurred_until, tz) if b.occurred_until else None,
             "aware_at": iso(b.aware_at),
+            "aware_at_local": local(b.aware_at, tz),
             "deadline": iso(clk.deadline),
             "deadline_local": local(clk.deadline, tz),
             "clock": clk.text(tz),
             "notified_at": iso(clk.notified_at) if clk.notified_at else None,
+            "notified_at_local": local(clk.notified_at, tz) if clk.notified_at else None,
             "late": late,
             "reasons_for_delay": delays,
         },
         "nature": {"types": b.nature, "description": b.description or b.title},
         "subjects": {"categories": who or ["MISSING: categories of data subjects"],
                      "approximate_number": subj.get("count"), "exact": subj.get("exact"),
-                     "upper_bound": subj.get("upper_bound"), "source": subj.get("source")},
-        "records": {"approximate_number": recs.get("count"), "exact": recs.get("exact")},
+                     "upper_bound": subj.get("upper_bound"), "source": subj.get("source"),
+                     "from_lineage": subj.get("from_lineage"),
+                     "estimated_by_dpo": subj.get("estimated"),
+                     "basis": list(subj.get("basis") or []),
+                     "text": subjects_text(subj)},
+        "records": {"approximate_number": recs.get("count"), "exact": recs.get("exact"),
+                    "source": recs.get("source"), "estimated_by_dpo": recs.get("estimated"),
+                    "text": records_text(recs)},
         "data_categories": _category_rows(b),
         "special_categories": scope.get("special") or [],
         "financial_data": scope.get("financial") or [],
         "likely_consequences": likely_consequences(b),
         "measures": measures or ["MISSING: measures taken or proposed"],
         "risk_assessment": ({k: a.get(k) for k in ("method", "severity", "score", "likelihood",
+                                                   "likelihood_reason",
                                                    "risk", "decision", "computed_decision",
                                                    "override", "exceptions",
                                                    "subjects_communication")}
@@ -256,17 +326,14 @@ def notification_blocks(n: dict[str, Any]) -> list[Block]:
     ctl = n["controller"]
     ctl_line = (", ".join(str(v) for v in ctl.values() if v) if isinstance(ctl, dict) else ctl)
     subj, recs = n["subjects"], n["records"]
-    approx = "" if subj.get("exact") else " (approximate)"
     blocks: list[Block] = [
         ("h1", f"Personal data breach notification {n['breach']} (Art. 33 GDPR)"),
         ("table", [("To", auth_line), ("Controller", ctl_line),
                    ("DPO / contact point (Art. 33(3)(b))", n["contact_point"]),
-                   ("Phase", n["phase"] + (" - further information will follow "
-                                           "(Art. 33(4))"
-                                           if n["further_information_to_follow"] else "")),
-                   ("Breach occurred", tl["occurred_at"] + (f" until {tl['occurred_until']}"
-                                                            if tl["occurred_until"] else "")),
-                   ("Controller became aware", tl["aware_at"]),
+                   ("Phase", n["phase_text"]),
+                   ("Breach occurred", tl["occurred_at_local"]
+                    + (f" until {tl['occurred_until_local']}" if tl["occurred_until"] else "")),
+                   ("Controller became aware", tl["aware_at_local"]),
                    ("72-hour deadline", f"{tl['deadline']} ({tl['deadline_local']})"),
                    ("Status", tl["clock"])]),
         ("h2", "Nature of the breach (Art. 33(3)(a))"),
@@ -274,12 +341,9 @@ def notification_blocks(n: dict[str, Any]) -> list[Block]:
          else f"{n['title']}: {n['nature']['description']}"),
         ("p", "Type: loss of " + ", ".join(n["nature"]["types"])),
         ("table", [("Categories of data subjects", ", ".join(subj["categories"])),
-                   ("Number of data subjects", f"{subj['approximate_number']}{approx}"
-                    + (f", at most {subj['upper_bound']}"
-                       if subj.get("upper_bound") != subj["approximate_number"] else "")),
-                   ("Number of personal data records",
-                    f"{recs['approximate_number']}"
-                    + ("" if recs.get("exact") else " (approximate)")),
+                   ("Number of data subjects", subj["text"]
+                    + "".join(f"; {x}" for x in subj.get("basis") or [])),
+                   ("Number of personal data records", recs["text"]),
                    ("Special categories (Art. 9/10)",
                     ", ".join(n["special_categories"]) or "none"),
                    ("Financial data", ", ".join(n["financial_data"]) or "none")]),
@@ -297,7 +361,10 @@ def notification_blocks(n: dict[str, Any]) -> list[Block]:
         blocks += [("h2", "Risk assessment"),
                    ("table", [("Method", a["method"]),
                               ("Severity", f"{a['severity']} (score {a['score']})"),
-                              ("Likelihood", a["likelihood"]), ("Result", a["risk"]),
+                              ("Likelihood", a["likelihood"]
+                               + (f" ({a['likelihood_reason']})"
+                                  if a.get("likelihood_reason") else "")),
+                              ("Result", a["risk"]),
                               ("Decision", a["decision"]
                                + (f" (override: {a['override']['reason']})"
                                   if a.get("override") else "")),
@@ -312,8 +379,44 @@ def notification_blocks(n: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def subject_notice(b: Breach, *, now: datetime | None = None) -> tuple[list[Block], list[str]]:
-    """The plain-language Art. 34(2) notice to the people affected, and what it lacks."""
+def subjects_concerned(b: Breach) -> bool:
+    """Does the breach's decision include telling the people affected (Art. 34)?"""
+    return b.decision == "authority_and_subjects" and \
+        (b.assessment or {}).get("subjects_communication") in ("individual", "public")
+
+
+def _day(t: datetime, tz: str | None) -> str:
+    lt = t.astimezone(zone(tz))
+    return f"{lt.day} {lt:%B %Y}"
+
+
+def plain_consequences(b: Breach) -> list[str]:
+    """What could happen to the people affected, in plain words (no authority jargon)."""
+    scope = b.scope or {}
+    out: list[str] = []
+    if scope.get("all_unintelligible"):
+        out.append("We do not expect any harm to you: the data was encrypted and the key "
+                   "needed to read it was not exposed.")
+    else:
+        cats = scope.get("intelligible_categories") or []
+        out += [PLAIN_CONSEQUENCES[c] for c in cats if c in PLAIN_CONSEQUENCES]
+        if scope.get("special") or scope.get("criminal"):
+            out.append("Sensitive information about you could become known to others, which "
+                       "could be distressing or lead to unfair treatment.")
+    if "availability" in b.nature:
+        out.append("Some of our services that use this information may not have worked for a "
+                   "while.")
+    if "integrity" in b.nature:
+        out.append("Some of your information may have been changed without permission.")
+    return out + list(b.consequences)
+
+
+def subject_notice(b: Breach, *, now: datetime | None = None,
+                   tz: str | None = None) -> tuple[list[Block], list[str]]:
+    """The Art. 34(2) notice to the people affected, in plain language: what happened, what
+    data, what it may mean for them, what we did, what they can do, whom to contact. Dates are
+    days in the breach's time zone. Returns the blocks and what it lacks."""
+    tz = tz or b.timezone
     ctl = b.controller or {}
     scope = b.scope or {}
     missing: list[str] = []
@@ -324,7 +427,9 @@ def subject_notice(b: Breach, *, now: datetime | None = None) -> tuple[list[Bloc
         missing.append("a contact point (controller.dpo in the policy)")
     name = ctl.get("name") or "We"
     cats = scope.get("intelligible_categories") or scope.get("categories") or []
-    what = [BUILTIN_CATEGORIES[c].description if c in BUILTIN_CATEGORIES else c for c in cats]
+    what = [PLAIN_CATEGORIES.get(c) or (BUILTIN_CATEGORIES[c].description
+                                        if c in BUILTIN_CATEGORIES else c) for c in cats
+            if c != "non_personal"]
     measures = list(b.measures)
     if not measures:
         missing.append("what we have done (veil breach update --measure)")
@@ -332,17 +437,21 @@ def subject_notice(b: Breach, *, now: datetime | None = None) -> tuple[list[Bloc
     advice.append("If you have questions, or think you are affected in a way not described "
                   "here, contact us (details below).")
     auth = ctl.get("supervisory_authority") or {}
+    started, found = _day(b.occurred_at, tz), _day(b.aware_at, tz)
+    when = (f"It started on {started}, and we found out about it on {found}." if started != found
+            else f"It happened on {started}, and we found out about it the same day.")
     blocks: list[Block] = [
         ("h1", "Important: a security incident involving your personal data"),
         ("p", f"{name} is writing to tell you about an incident that affects some of your "
               "personal data. We are sorry this happened."),
         ("h2", "What happened"),
-        ("p", f"{b.description or b.title} (started {b.occurred_at:%d %B %Y}; we found out on "
-              f"{b.aware_at:%d %B %Y})."),
+        ("p", b.description or b.title),
+        ("p", when),
         ("h2", "What information was involved"),
-        ("ul", what or ["MISSING: categories of data"]),
+        ("ul", what or ["MISSING: what information was involved"]),
         ("h2", "What this may mean for you"),
-        ("ul", likely_consequences(b) or ["We do not expect harm, but want you to know."]),
+        ("ul", plain_consequences(b) or ["We do not expect any harm to you, but we want you "
+                                         "to know."]),
         ("h2", "What we have done"),
         ("ul", measures or ["MISSING: measures taken"]),
         ("h2", "What you can do"),
@@ -351,8 +460,8 @@ def subject_notice(b: Breach, *, now: datetime | None = None) -> tuple[list[Bloc
         ("p", f"Our data protection officer: {contact or 'MISSING: contact point'}."),
     ]
     if auth:
-        blocks.append(("p", "You also have the right to complain to the supervisory authority: "
-                            + ", ".join(str(v) for v in auth.values() if v) + "."))
+        blocks.append(("p", "You also have the right to complain to the data protection "
+                            "authority: " + ", ".join(str(v) for v in auth.values() if v) + "."))
     if missing:
         blocks += [("h2", "Missing before sending"), ("ul", missing)]
     return blocks, missing
@@ -366,10 +475,14 @@ def _json_bytes(obj: Any) -> bytes:
 
 
 def write_drafts(reg: Breaches, ref: str | int, out_dir: str | Path, *, tz: str | None = None,
-                 now: datetime | None = None) -> dict[str, Path]:
-    """Write ``BR-0001.authority.{json,md,html}`` and ``BR-0001.subjects.{md,html}`` into
-    ``out_dir``; returns them by kind. Recorded as a step and an audit event (digests)."""
+                 now: datetime | None = None, phase: str | None = None,
+                 subjects_notice: bool | None = None) -> dict[str, Path]:
+    """Write ``BR-0001.authority.{json,md,html}`` (the notification for ``phase``) and, when the
+    decision includes the subjects or ``subjects_notice`` is True, ``BR-0001.subjects.{md,html}``
+    into ``out_dir``; returns them by kind. Recorded as a step and an audit event (digests)."""
     b = reg.get(ref)
+    if tz is not None:
+        zone(tz)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("not a folder", where=str(out))
@@ -377,18 +490,19 @@ def write_drafts(reg: Breaches, ref: str | int, out_dir: str | Path, *, tz: str 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder: {exc.strerror}", where=str(out)) from None
-    n = notification(b, tz=tz, now=now)
+    n = notification(b, tz=tz, now=now, phase=phase)
     blocks = notification_blocks(n)
-    sblocks, _ = subject_notice(b, now=now)
     title = f"Breach notification {b.ref}"
     files = {
         "authority.json": _json_bytes(n),
         "authority.md": render_markdown(blocks).encode(),
         "authority.html": render_html(blocks, title).encode(),
-        "subjects.md": render_markdown(sblocks).encode(),
-        "subjects.html": render_html(sblocks, "A security incident involving your data")
-        .encode(),
     }
+    if subjects_notice if subjects_notice is not None else subjects_concerned(b):
+        sblocks, _ = subject_notice(b, now=now, tz=tz)
+        files["subjects.md"] = render_markdown(sblocks).encode()
+        files["subjects.html"] = render_html(
+            sblocks, "A security incident involving your data").encode()
     paths: dict[str, Path] = {}
     for kind, data in files.items():
         p = out / f"{b.ref}.{kind}"
@@ -397,7 +511,8 @@ def write_drafts(reg: Breaches, ref: str | int, out_dir: str | Path, *, tz: str 
         except OSError as exc:
             raise InputError(f"cannot write the draft: {exc.strerror}", where=str(p)) from None
         paths[kind] = p
-    reg.record_draft(b, "authority+subjects", {
+    kind = f"authority ({n['phase']})" + (" + subjects" if "subjects.md" in files else "")
+    reg.record_draft(b, kind, {
         k.replace(".", "_"): "sha256:" + hashlib.sha256(v).hexdigest() for k, v in files.items()})
     return paths
 

@@ -10,18 +10,19 @@ categories and subject pseudonyms only.
 from __future__ import annotations
 
 import builtins
+import functools
 import getpass
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
-from veil.errors import InputError, NotFoundError, StoreError
+from veil.errors import ConflictError, InputError, NotFoundError, StoreError, VeilError
 from veil.incidents import risk as risk_rules
 from veil.incidents.clock import (
     NOTIFY_WITHIN,
@@ -52,6 +53,45 @@ AUDIT_PURPOSE = "breach-management"
 AUDIT_BASIS = "Art. 33-34 GDPR"
 _AUDIT_SUBJECTS = 1000
 _REF = re.compile(r"^(?:BR-?)?0*(\d{1,12})$", re.IGNORECASE)
+
+
+#: Where the Python API's errors point: the parameter, not the CLI option (``veil breach``
+#: keeps the options; the REST service's body fields are the parameter names).
+_PARAMS = {"--title": "title", "--description": "description", "--occurred": "occurred_at",
+           "--aware": "aware_at", "--until": "occurred_until", "--nature": "nature",
+           "--recipients": "recipients", "--tz": "tz", "--subjects": "estimate_subjects",
+           "--records": "estimate_records", "--category": "categories",
+           "--key-exposed": "key_exposed", "--status": "status", "--exception": "exceptions",
+           "--override": "override", "--reason": "reason", "--to": "recipient",
+           "--sent": "sent_at", "--phase": "phase", "--delay-reason": "delay_reason",
+           "--output": "outputs", "--dataset": "datasets", "--keyset": "keysets",
+           "--window": "windows", "--other": "other", "--consequence": "consequences",
+           "--measure": "measures"}
+_UPDATE_PARAMS = {**_PARAMS, **{f"--{k}": f"add_{v}" for k, v in (
+    ("output", "outputs"), ("dataset", "datasets"), ("keyset", "keysets"),
+    ("window", "windows"), ("other", "other"), ("consequence", "consequences"),
+    ("measure", "measures"))}}
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _api_where(names: dict[str, str]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Rename a CLI option in an error's ``where`` to the parameter, unless called by the CLI."""
+    def deco(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def wrapper(*args: _P.args, **kw: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kw)
+            except VeilError as exc:
+                if getattr(args[0], "cli", False) or exc.where not in names:
+                    raise
+                try:
+                    new = type(exc)(exc.message, where=names[str(exc.where)])
+                except TypeError:  # a subclass with another constructor: keep it as it is
+                    raise exc from None
+                raise new from None
+        return wrapper
+    return deco
 
 
 def breach_ref(n: int) -> str:
@@ -121,6 +161,7 @@ class Breach:
     closed_at: datetime | None
     close_reason: str | None
     version: int
+    display_tz: str | None = None  # stored at open/update (--tz), else the policy's zone
     items: list[Item] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
@@ -131,7 +172,9 @@ class Breach:
 
     @property
     def timezone(self) -> str | None:
-        return (self.controller or {}).get("timezone")
+        """The zone this breach's times are shown in: the one given at open or update, else
+        the policy's ``controller.timezone``, else None (UTC)."""
+        return self.display_tz or (self.controller or {}).get("timezone")
 
     def first_authority_notification(self) -> dict[str, Any] | None:
         sent = [n for n in self.notifications if n["recipient"] == "authority"]
@@ -147,8 +190,12 @@ class Breach:
         tz = tz or self.timezone
         return {
             "id": self.ref, "title": self.title, "status": self.status, "nature": self.nature,
-            "description": self.description, "occurred_at": iso(self.occurred_at),
+            "description": self.description, "timezone": tz or "UTC",
+            "occurred_at": iso(self.occurred_at),
+            "occurred_at_local": local(self.occurred_at, tz),
             "occurred_until": iso(self.occurred_until) if self.occurred_until else None,
+            "occurred_until_local": (local(self.occurred_until, tz) if self.occurred_until
+                                     else None),
             "aware_at": iso(self.aware_at), "aware_at_local": local(self.aware_at, tz),
             "clock": self.clock(now).to_json(tz),
             "circumstances": self.circumstances, "consequences": self.consequences,
@@ -193,10 +240,12 @@ class Breaches:
     """
 
     def __init__(self, workspace: Workspace, *, policy: Any | None = None,
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, cli: bool = False) -> None:
         self.workspace = workspace.ready()
         self.policy = policy
         self.actor = _actor(actor)
+        #: errors name CLI options (``--aware``) rather than parameters (``aware_at``)
+        self.cli = cli
 
     # -- reading ---------------------------------------------------------------------------
     @staticmethod
@@ -217,6 +266,7 @@ class Breaches:
                              where="breach")
         return b
 
+    @_api_where(_PARAMS)
     def list(self, *, status: str | None = None) -> builtins.list[Breach]:
         if status not in (None, "open", "closed"):
             raise InputError(f"status '{status}' is not open or closed", where="--status")
@@ -266,7 +316,8 @@ class Breaches:
             decision=r.decision, created_at=as_utc(r.created_at), created_by=r.created_by,
             updated_at=as_utc(r.updated_at),
             closed_at=as_utc(r.closed_at) if r.closed_at else None,
-            close_reason=r.close_reason, version=r.version, items=items,
+            close_reason=r.close_reason, version=r.version, display_tz=r.timezone,
+            items=items,
             notifications=notes, steps=steps)
 
     # -- evidence --------------------------------------------------------------------------
@@ -345,6 +396,7 @@ class Breaches:
                 raise InputError(f"the end of the breach {iso(occurred_until)} is in the future "
                                  "(leave it out while it goes on)", where="--until")
 
+    @_api_where(_PARAMS)
     def open(
         self,
         *,
@@ -381,6 +433,8 @@ class Breaches:
         title = (title or "").strip()
         if not title:
             raise InputError("a breach needs a title", where="--title")
+        if tz is not None:
+            zone(tz)
         occ = parse_time(occurred_at, "--occurred", tz)
         aware = parse_time(aware_at, "--aware", tz)
         until = parse_time(occurred_until, "--until", tz) if occurred_until is not None else None
@@ -405,7 +459,9 @@ class Breaches:
                    occurred_at=occ, occurred_until=until, aware_at=aware, circumstances=circ,
                    consequences=_texts(consequences, "--consequence"),
                    measures=_texts(measures, "--measure"),
-                   controller=controller_snapshot(policy), scope=scope, assessment=None,
+                   controller=controller_snapshot(policy),
+                   timezone=tz or (controller_snapshot(policy) or {}).get("timezone") or "UTC",
+                   scope=scope, assessment=None,
                    decision=None, created_at=now, created_by=self.actor, updated_at=now,
                    closed_at=None, close_reason=None, version=1)
         try:
@@ -425,6 +481,7 @@ class Breaches:
             "deadline": iso(aware + NOTIFY_WITHIN), "items": len(items)})
         return self.get(bid)
 
+    @_api_where(_UPDATE_PARAMS)
     def update(
         self,
         ref: str | int,
@@ -464,6 +521,11 @@ class Breaches:
             changes["title"] = title.strip()
         if description is not None:
             changes["description"] = description.strip()
+        if tz is not None:
+            zone(tz)
+            if tz != b.display_tz:
+                changes["timezone"] = tz
+        tz = tz or b.timezone  # times without an offset are read in the breach's zone
         occ = parse_time(occurred_at, "--occurred", tz) if occurred_at is not None \
             else b.occurred_at
         aware = parse_time(aware_at, "--aware", tz) if aware_at is not None else b.aware_at
@@ -551,6 +613,7 @@ class Breaches:
                     details={"changed": ",".join(sorted(changes))[:500]})
         return self.get(b.id)
 
+    @_api_where(_PARAMS)
     def assess(self, ref: str | int, *, exceptions: dict[str, str] | None = None,
                override: str | None = None, reason: str | None = None) -> Breach:
         """Run the documented rule set (:mod:`veil.incidents.risk`) and record the result."""
@@ -565,7 +628,8 @@ class Breaches:
         result["assessed_at"] = iso(now)
         result["assessed_by"] = self.actor
         summary = (f"assessed: severity {result['severity']} (SE {result['score']:g}), "
-                   f"likelihood {result['likelihood']}, decision {result['decision']}")
+                   f"likelihood {result['likelihood']} ({result['likelihood_reason']}), "
+                   f"decision {result['decision']}")
         if result["override"]:
             summary += f" (override of {result['computed_decision']}: {reason})"
         if result["exceptions"]:
@@ -584,6 +648,7 @@ class Breaches:
             "override": bool(result["override"])})
         return self.get(b.id)
 
+    @_api_where(_PARAMS)
     def notify(self, ref: str | int, *, recipient: str = "authority",
                sent_at: datetime | str | None = None, phase: str = "single",
                delay_reason: str | None = None, reference: str | None = None,
@@ -601,7 +666,7 @@ class Breaches:
         if phase not in PHASES:
             raise InputError(f"phase '{phase}' is not one of {', '.join(PHASES)}",
                              where="--phase")
-        sent = parse_time(sent_at, "--sent", tz) if sent_at is not None else now
+        sent = parse_time(sent_at, "--sent", tz or b.timezone) if sent_at is not None else now
         if sent > now:
             raise InputError(f"the sending time {iso(sent)} is in the future", where="--sent")
         if sent < b.aware_at:
@@ -646,6 +711,7 @@ class Breaches:
             digests={"content": f"sha256:{digest}"} if digest else None)
         return self.get(b.id)
 
+    @_api_where(_PARAMS)
     def close(self, ref: str | int, *, reason: str, force: bool = False) -> Breach:
         """Close a breach once assessed and the notifications its decision requires are
         recorded (``force`` closes anyway; the reason then says why)."""
@@ -671,12 +737,16 @@ class Breaches:
                     details={"forced": force, "decision": b.decision})
         return self.get(b.id)
 
-    def draft(self, ref: str | int, out_dir: str | Path, *,
-              tz: str | None = None) -> dict[str, Path]:
-        """Write the Art. 33(3) notification (JSON, Markdown, HTML) and the Art. 34 notice."""
+    @_api_where(_PARAMS)
+    def draft(self, ref: str | int, out_dir: str | Path, *, tz: str | None = None,
+              phase: str | None = None, subjects_notice: bool | None = None) -> dict[str, Path]:
+        """Write the Art. 33(3) notification (JSON, Markdown, HTML) for ``phase`` (default:
+        single; follow_up after an initial notification; final after a complete one) and, when the
+        decision includes the subjects (or ``subjects_notice`` is True), the Art. 34 notice."""
         from veil.incidents.drafts import write_drafts
 
-        return write_drafts(self, ref, out_dir, tz=tz)
+        return write_drafts(self, ref, out_dir, tz=tz, phase=phase,
+                            subjects_notice=subjects_notice)
 
     def export_register(self, out_dir: str | Path) -> dict[str, Path]:
         """Write the Art. 33(5) register of every breach as CSV and JSON."""
@@ -701,28 +771,46 @@ class Breaches:
             digests=digests)
 
     # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def required_recipients(b: Breach) -> builtins.list[str]:
+        """Who the breach's decision says must be notified: authority, subjects or public."""
+        need: list[str] = []
+        if b.decision in ("authority", "authority_and_subjects"):
+            need.append("authority")
+        comm = (b.assessment or {}).get("subjects_communication")
+        if b.decision == "authority_and_subjects":
+            if comm == "individual":
+                need.append("subjects")
+            elif comm == "public":
+                need.append("public")
+        return need
+
     def _missing_for_close(self, b: Breach) -> str | None:
         if b.assessment is None:
             return "it has not been assessed (`veil breach assess`)"
         if b.assessment.get("stale"):
             return "its assessment predates later changes: assess again"
-        sent = {n["recipient"] for n in b.notifications}
-        if b.decision in ("authority", "authority_and_subjects") and "authority" not in sent:
-            return "the authority has not been notified"
-        comm = b.assessment.get("subjects_communication")
-        if b.decision == "authority_and_subjects":
-            if comm == "individual" and "subjects" not in sent:
-                return "the subjects have not been told (Art. 34)"
-            if comm == "public" and "public" not in sent:
-                return "the public communication (Art. 34(3)(c)) is not recorded"
-        return None
+        what = {"authority": "the authority has not been notified",
+                "subjects": "the subjects have not been told (Art. 34)",
+                "public": "the public communication (Art. 34(3)(c)) is not recorded"}
+        problems: list[str] = []
+        for rcp in self.required_recipients(b):
+            phases = [n["phase"] for n in b.notifications if n["recipient"] == rcp]
+            if not phases:
+                problems.append(what[rcp])
+            elif not {"single", "final"} & set(phases):
+                problems.append(f"the notification to the {rcp} has only its "
+                                + " and ".join(dict.fromkeys(p.replace("_", "-")
+                                                             for p in phases))
+                                + " phase: record the final one (Art. 33(4): --phase final)")
+        return "; ".join(problems) or None
 
     def _open_breach(self, ref: str | int) -> Breach:
         b = self.get(ref)
         if b.status == "closed":
             assert b.closed_at is not None
-            raise InputError(f"{b.ref} is closed (since {iso(b.closed_at)}): a closed breach "
-                             "cannot change; open a new one that refers to it", where=b.ref)
+            raise ConflictError(f"closed since {iso(b.closed_at)}: a closed breach cannot "
+                                "change; open a new one that refers to it", where=b.ref)
         return b
 
     @staticmethod
@@ -756,8 +844,8 @@ class Breaches:
             breaches.c.id == b.id, breaches.c.version == b.version, breaches.c.status == "open")
             .values(**values, updated_at=now, version=b.version + 1))
         if res.rowcount != 1:
-            raise StoreError(f"{b.ref} was changed by someone else meanwhile: show it and "
-                             "try again", where=b.ref)
+            raise StoreError("changed by someone else meanwhile: show it and try again",
+                             where=b.ref)
 
     def _write_items(self, conn: sa.Connection, bid: int, items: Sequence[Item]) -> None:
         if items:

@@ -37,6 +37,11 @@ METHOD = ("ENISA 2013 severity (SE = DPC x EI + CB) with EDPB Guidelines 9/2022 
 DECISIONS = ("none", "authority", "authority_and_subjects")
 RECIPIENTS = ("unknown", "known", "public")
 
+#: What ``recipients="known"`` asserts, recorded with every assessment that relies on it.
+KNOWN_RECIPIENT = ("sent only to a known, trusted recipient (e.g. a wrong but trusted branch or "
+                   "partner bound by confidentiality) who is not expected to misuse it and has "
+                   "returned or deleted it (EDPB Guidelines 9/2022)")
+
 _BEHAVIOURAL = {"location", "online_identifier", "free_text", "inferred"}
 _LEVELS = ((2.0, "low"), (3.0, "medium"), (4.0, "high"))
 
@@ -157,15 +162,18 @@ def assess(scope: dict[str, Any], nature: list[str], circumstances: dict[str, An
     factor("severity score (SE)", score, severity, f"{dpc:g} x {ei:g} + {cb:g}")
     # likelihood
     if unintelligible and "confidentiality" in nature and len(nature) == 1:
-        likelihood = "remote"
+        likelihood, lwhy = "remote", "the data is unintelligible to whoever holds it"
     elif malicious or recipients == "public":
-        likelihood = "high"
+        likelihood, lwhy = "high", ("malicious intent" if malicious
+                                    else "the data was made public")
     elif recipients == "known":
-        likelihood = "low"
+        likelihood, lwhy = "low", KNOWN_RECIPIENT
     else:
-        likelihood = "medium"
-    factor("likelihood", likelihood, "EDPB 9/2022: who holds the data and with what intent",
-           "breach record, encryption evidence")
+        likelihood, lwhy = "medium", "unknown recipients, no sign of malicious intent"
+    factor("likelihood", likelihood, lwhy + ("; lowers the decision by one step"
+                                             if likelihood == "low" else ""),
+           "EDPB Guidelines 9/2022: who holds the data and with what intent (breach record, "
+           "encryption evidence)")
     # decision
     steps = {"low": 0, "medium": 1, "high": 2, "very high": 2}[severity]
     if likelihood == "remote":
@@ -203,7 +211,7 @@ def assess(scope: dict[str, Any], nature: list[str], circumstances: dict[str, An
     return {
         "method": METHOD,
         "dpc": dpc, "ei": ei, "cb": cb, "score": score, "severity": severity,
-        "likelihood": likelihood, "risk": risk,
+        "likelihood": likelihood, "likelihood_reason": lwhy, "risk": risk,
         "special_categories": special,
         "financial": list(scope.get("financial") or []),
         "computed_decision": computed,

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,28 @@ def _load_policy(path: str | None, digest: str | None) -> tuple[Any | None, str 
     return pol, None
 
 
+def _receipt(run: Any) -> dict[str, Any]:
+    r = run.receipt
+    if isinstance(r, dict):
+        return r
+    try:
+        out = json.loads(r or "{}")
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def input_key(run: Any) -> str:
+    """What identifies the file a run read: its SHA-256, else the reference it was given."""
+    return f"sha256:{run.input_digest}" if run.input_digest else f"ref:{run.input_ref}"
+
+
 class Evidence:
-    """Looks up outputs, datasets and keysets in the workspace's store (read only)."""
+    """Looks up outputs, datasets and keysets in the workspace's store (read only).
+
+    Every lookup is a query on indexed columns (run id, output path, dataset) and the audit
+    event of a run is read by its index from the receipt: cost does not grow with history.
+    """
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
@@ -94,6 +114,34 @@ class Evidence:
         with self.ws.engine.connect() as conn:
             return list(conn.execute(q.order_by(runs.c.finished_at.desc())).all())
 
+    def _path_candidates(self, ref: str) -> list[str]:
+        """The forms a path may have been stored in: as given, absolute, relative to the
+        current folder or to the workspace."""
+        out = {ref}
+        bases = [Path.cwd().resolve(), Path(self.ws.root).resolve()]
+        for base in bases:
+            p = Path(ref) if Path(ref).is_absolute() else base / ref
+            try:
+                rp = p.resolve()
+            except (OSError, RuntimeError):
+                continue
+            out.add(str(rp))
+            for b2 in bases:
+                try:
+                    out.add(str(rp.relative_to(b2)))
+                except ValueError:
+                    pass
+        return sorted(out)
+
+    def _lineage_run_ids(self, paths: Sequence[str]) -> list[str]:
+        if self.lineage is None:
+            return []
+        from veil.store.schema import lineage_outputs as lo
+
+        with self.ws.engine.connect() as conn:
+            return list(conn.execute(sa.select(lo.c.run_id).where(lo.c.output_ref.in_(paths)))
+                        .scalars())
+
     def run_of(self, ref: str, where: str = "--output") -> Any:
         """The succeeded run that wrote output ``ref`` (a run id, an 8+ character prefix of
         one, or the output's path). When several runs wrote the same path, the file's SHA-256
@@ -101,12 +149,6 @@ class Evidence:
         ref = ref.strip()
         if not ref:
             raise InputError("empty output reference", where=where)
-        if self.lineage is not None:
-            try:
-                rec = self.lineage.output(ref)
-                ref = str(getattr(rec, "run_id", ref))
-            except VeilError:
-                pass  # fall through to the runs table, which gives the one clear error below
         hexish = all(c in "0123456789abcdef" for c in ref.lower())
         if hexish and len(ref) >= 8:
             found = self._runs(runs.c.id.startswith(ref.lower()))
@@ -115,13 +157,13 @@ class Evidence:
             if len(found) > 1:
                 raise InputError(f"run id prefix '{ref}' is ambiguous ({len(found)} runs): give "
                                  "more characters", where=where)
-        candidates = {ref}
-        for base in (Path.cwd(), self.ws.root):
-            p = Path(ref) if Path(ref).is_absolute() else base / ref
-            candidates.add(str(p.resolve()))
-        found = [r for r in self._runs() if r.output_ref in candidates
-                 or str((self.ws.root / r.output_ref).resolve()) in candidates
-                 or str(Path(r.output_ref).resolve()) in candidates]
+        paths = self._path_candidates(ref)
+        found = self._runs(runs.c.output_ref.in_(paths))
+        seen = {r.id for r in found}
+        extra = [i for i in self._lineage_run_ids(paths) if i not in seen]
+        if extra:
+            found += self._runs(runs.c.id.in_(extra))
+            found.sort(key=lambda r: as_utc(r.finished_at or r.started_at), reverse=True)
         if not found:
             raise InputError(f"unknown output '{ref}': no successful run wrote it (see `veil "
                              "runs list`; give a run id or the output path)", where=where)
@@ -134,14 +176,33 @@ class Evidence:
                     return same[0]
         return found[0]  # newest first
 
-    def categories_from_audit(self, run_id: str) -> list[str] | None:
-        """The data categories the run's audit event recorded (tamper-evident evidence)."""
-        from veil.audit.log import AuditLog
+    def categories_from_audit(self, run: Any) -> list[str] | None:
+        """The data categories the run's own audit event recorded (tamper-evident evidence).
 
-        for ev in AuditLog(self.ws).events(action="run", outcome="success", newest_first=True):
-            e = ev.event
-            if e.details.get("run_id") == run_id:
+        The receipt names the event's index; only when it does not (or the event there is not
+        this run's) are the ``run`` events of the run's time span searched."""
+        from veil.audit.log import AuditLog
+        from veil.errors import AuditError
+
+        log = AuditLog(self.ws)
+
+        def ours(e: Any) -> bool:
+            return bool(e.action == "run" and e.outcome == "success"
+                        and e.details.get("run_id") == run.id)
+
+        idx = (_receipt(run).get("audit") or {}).get("last_index")
+        if isinstance(idx, int) and not isinstance(idx, bool):
+            try:
+                e = log.get(idx).event
+            except AuditError:
+                e = None
+            if e is not None and ours(e):
                 return list(e.data_categories)
+        start = as_utc(run.started_at)
+        end = as_utc(run.finished_at or run.started_at) + timedelta(seconds=1)
+        for ev in log.events(action="run", outcome="success", since=start, until=end):
+            if ours(ev.event):
+                return list(ev.event.data_categories)
         return None
 
     def subjects_of(self, run_id: str) -> list[str] | None:
@@ -150,7 +211,7 @@ class Evidence:
             return None
         try:
             return [str(s) for s in self.lineage.subjects_of(run_id)]
-        except InputError:  # a run from before lineage was recorded, or one without subject ids
+        except InputError:  # a run from before lineage was recorded
             return None
 
     # -- keys ------------------------------------------------------------------------------
@@ -171,8 +232,13 @@ class Evidence:
     # -- items -----------------------------------------------------------------------------
     def output_item(self, ref: str, *, key_exposed: bool | None = None,
                     via: str | None = None) -> Item:
-        run = self.run_of(ref)
-        receipt = run.receipt if isinstance(run.receipt, dict) else json.loads(run.receipt or "{}")
+        """The output ``ref`` (path or run id) as the DPO named it."""
+        return self.run_item(self.run_of(ref), ref=ref, key_exposed=key_exposed, via=via)
+
+    def run_item(self, run: Any, *, ref: str | None = None, key_exposed: bool | None = None,
+                 via: str | None = None) -> Item:
+        """One run's output: what it holds (receipt, policy, audit event), whether encrypted."""
+        receipt = _receipt(run)
         out = receipt.get("output", {})
         enc = out.get("encryption")
         fields = receipt.get("fields", {})
@@ -185,7 +251,7 @@ class Evidence:
         if pol is not None and run.dataset in pol.datasets:
             by_col = {c: f.category for c, f in pol.datasets[run.dataset].fields.items()}
             who = pol.datasets[run.dataset].subjects
-        cats = self.categories_from_audit(run.id)
+        cats = self.categories_from_audit(run)
         if cats is None:
             notes.append("no audit event for the run: categories from the policy")
             cats = sorted({by_col[c] for c in columns if c in by_col})
@@ -198,35 +264,63 @@ class Evidence:
                 continue
             t = transformed.get(c, "keep")
             (clear if t == "keep" else reversible if t in REVERSIBLE else oneway).append(c)
+        lin = receipt.get("lineage")
         detail: dict[str, Any] = {
             "output": run.output_ref, "output_sha256": run.output_digest,
-            "purpose": run.purpose, "dataset": run.dataset,
+            "purpose": run.purpose, "dataset": run.dataset, "input": run.input_ref,
+            "input_key": input_key(run),
             "created_at": iso(as_utc(run.finished_at or run.started_at)),
             "records": run.rows_out, "categories": cats, "columns": columns,
             "identifying_in_clear": clear, "identifying_reversible": reversible,
             "identifying_one_way": oneway, "policy": run.policy_path, "notes": notes,
             "subject_kind": who,
+            # False: the run had no subject id column, so lineage cannot count its subjects
+            "subject_id": (bool(lin.get("subject_id")) if isinstance(lin, dict) else None),
         }
         if via:
             detail["via"] = via
         keyset = enc.get("keyset") if isinstance(enc, dict) else None
         if keyset:
             detail["key_id"] = enc.get("key_id")
-        return Item("output", ref, run_id=run.id, encrypted=bool(enc), keyset=keyset,
-                    key_exposed=key_exposed, detail=detail)
+        return Item("output", ref or run.output_ref, run_id=run.id, encrypted=bool(enc),
+                    keyset=keyset, key_exposed=key_exposed, detail=detail)
 
     def window_items(self, start: datetime, end: datetime,
                      key_exposed: bool | None = None) -> list[Item]:
-        """Every output written in [start, end) (e.g. all a misconfigured bucket received)."""
+        """Every output written in [start, end) (e.g. all a misconfigured bucket received),
+        each named by its output path (the run id stays in ``run_id``)."""
         if end <= start:
             raise InputError("the window's end is not after its start", where="--window")
         found = self._runs(runs.c.finished_at >= start, runs.c.finished_at < end)
-        return [self.output_item(r.id, key_exposed=key_exposed,
-                                 via=f"window {iso(start)}/{iso(end)}")
+        return [self.run_item(r, key_exposed=key_exposed, via=f"window {iso(start)}/{iso(end)}")
                 for r in reversed(found)]
 
-    def dataset_item(self, name: str, policy: Any | None) -> Item:
-        """A whole source dataset (e.g. the raw table on a lost laptop): every field in clear."""
+    def _runs_of_input(self, found: Sequence[Any], chosen: str) -> list[Any]:
+        """The runs among ``found`` that read ``chosen``: a path (as given to the run, or a
+        file with the same SHA-256) or a run id (prefix)."""
+        paths = set(self._path_candidates(chosen))
+        sel = [r for r in found if r.input_ref in paths]
+        if not sel:
+            p = Path(chosen) if Path(chosen).is_absolute() else Path.cwd() / chosen
+            if p.is_file():
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()
+                sel = [r for r in found if r.input_digest == digest]
+        if not sel and len(chosen) >= 8:
+            sel = [r for r in found if r.id.startswith(chosen.lower())]
+        if not sel:
+            return []
+        keys = {input_key(r) for r in sel}
+        return [r for r in found if input_key(r) in keys]
+
+    def dataset_item(self, spec: str, policy: Any | None) -> Item:
+        """A whole source dataset (e.g. the raw table on a lost laptop): every field in clear.
+
+        ``spec`` is the policy's dataset name, or ``NAME=INPUT`` naming the file the runs
+        read (its path, or a run id that read it) when runs read the dataset from more than
+        one file: subjects and records then describe that file only."""
+        name, sep, chosen = (s.strip() for s in spec.partition("="))
+        if not name or (sep and not chosen):
+            raise InputError(f"'{spec}' is not a dataset name or NAME=INPUT", where="--dataset")
         found = self._runs(runs.c.dataset == name)
         pol = policy
         notes: list[str] = []
@@ -239,18 +333,41 @@ class Evidence:
                                  "not declare it", where="--dataset")
             raise InputError(f"dataset '{name}' is not declared in the policy: give --policy",
                              where="--dataset")
+        groups: dict[str, list[Any]] = {}
+        for r in found:
+            groups.setdefault(input_key(r), []).append(r)
+        if chosen:
+            sel = self._runs_of_input(found, chosen)
+            if not sel:
+                raise InputError(f"no run of dataset '{name}' read '{chosen}'"
+                                 + (" (it was read from: " + ", ".join(
+                                     g[0].input_ref for g in list(groups.values())[:5]) + ")"
+                                    if groups else ""), where="--dataset")
+        elif len(groups) > 1:
+            listed = ", ".join(f"{g[0].input_ref} ({len(g)} run(s))"
+                               for g in list(groups.values())[:5])
+            first = next(iter(groups.values()))[0].input_ref
+            raise InputError(f"dataset '{name}' was read from {len(groups)} different files "
+                             f"({listed}): name the exposed one, e.g. "
+                             f"--dataset {name}={first}", where="--dataset")
+        else:
+            sel = found
         fields = pol.datasets[name].fields
         cats = sorted({f.category for f in fields.values()})
         clear = sorted(c for c, f in fields.items() if f.category in IDENTIFYING)
-        records = max((r.rows_in or 0 for r in found), default=None)
+        records = max((r.rows_in for r in sel if r.rows_in is not None), default=None)
         if records is None:
             notes.append("no run read this dataset: give --records to estimate its size")
-        return Item("dataset", name, encrypted=False, detail={
+        return Item("dataset", spec.strip(), encrypted=False, detail={
             "dataset": name, "records": records, "categories": cats,
+            "input": sel[0].input_ref if sel else None,
+            "input_key": input_key(sel[0]) if sel else None,
             "identifying_in_clear": clear, "identifying_reversible": [],
             "identifying_one_way": [], "columns": sorted(fields),
-            "runs": [r.id for r in found[:20]], "notes": notes,
-            "subject_kind": pol.datasets[name].subjects})
+            "runs": [{"run_id": r.id, "rows_in": r.rows_in, "rows_out": r.rows_out}
+                     for r in sel],
+            "notes": notes, "subject_kind": pol.datasets[name].subjects,
+            "subject_id": bool(pol.datasets[name].subject_id)})
 
     def keyset_item(self, name: str) -> Item:
         state = self.keyset_state(name)
@@ -259,47 +376,85 @@ class Evidence:
         return Item("keyset", name, keyset=name, key_exposed=True, detail={"keyset_state": state})
 
 
+def _subjects_of_item(ev: Evidence, it: Item) -> tuple[set[str] | None, int, str]:
+    """(pseudonyms from lineage or None, subjects possibly beyond them, why) for one item.
+
+    An output with lineage is exact. A dataset is the union of the lineage of the runs that
+    read that very file; rows those runs dropped are not in any lineage, so each may be one
+    more subject (the least number of dropped rows of any run bounds them)."""
+    recs = int(it.detail.get("records") or 0)
+    if it.kind == "output":
+        if it.detail.get("subject_id") is False:
+            return None, recs, (f"{it.ref}: the run had no subject id column: at most one "
+                                "subject per record")
+        subs = ev.subjects_of(it.run_id or "")
+        if subs is None:
+            return None, recs, (f"{it.ref}: no lineage for the run: at most one subject per "
+                                "record")
+        return set(subs), 0, ""
+    # dataset
+    if not it.detail.get("subject_id"):
+        return None, recs, (f"dataset {it.ref}: no subject id column in the policy: at most "
+                            "one subject per record")
+    found: set[str] = set()
+    covered = 0
+    for r in it.detail.get("runs") or []:
+        subs = ev.subjects_of(r["run_id"])
+        if subs is None:
+            continue
+        found.update(subs)
+        covered = max(covered, int(r.get("rows_out") or 0))
+    if not found and covered == 0:
+        return None, recs, (f"dataset {it.ref}: no run that read it has lineage: at most one "
+                            "subject per record")
+    rest = max(0, recs - covered)
+    why = "" if rest == 0 else (f"dataset {it.ref}: {rest} record(s) no run's lineage covers "
+                                "(rows the runs dropped): at most one more subject each")
+    return found, rest, why
+
+
 def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, Any] | None = None,
                   custom_categories: dict[str, Category] | None = None) -> tuple[dict[str, Any],
                                                                                   list[str]]:
     """The breach's scope from its items: (scope without ids, sorted subject pseudonyms).
 
-    Subjects are the union of the lineage pseudonyms of every exposed output (exact); a dataset
-    or an output without lineage adds its records as an upper bound; DPO estimates (``other``
-    items, ``subjects``/``records``) are added and marked as such.
+    Subjects are the union of the lineage pseudonyms of the exposed outputs and of the runs
+    that read an exposed dataset file (exact when lineage covers every record). Records are
+    the sum of the records of exactly those outputs and files (an output made from an exposed
+    file is not counted twice). Where lineage is missing, the records bound the subjects from
+    above and the scope says why; DPO estimates are added and labelled as such, per figure.
     """
     est = estimates or {}
     custom = custom_categories or {}
     exposed_keysets = {i.ref for i in items if i.kind == "keyset"}
     pseudonyms: set[str] = set()
-    exact = ev.lineage is not None
-    upper = 0
+    beyond = 0  # subjects possibly not in `pseudonyms` (records without lineage)
+    bases: list[str] = []
+    from_lineage = False
     records = 0
     records_known = True
     cats: set[str] = set(est.get("categories") or [])
     warnings: list[str] = []
     summaries: list[dict[str, Any]] = []
+    dataset_inputs = {i.detail.get("input_key") for i in items if i.kind == "dataset"} - {None}
     for it in items:
         s = it.to_json()
-        if it.kind == "output":
-            subs = ev.subjects_of(it.run_id or "")
-            if subs is None:
-                exact = False
-                upper += int(it.detail.get("records") or 0)
-                s["subjects"] = None
-            else:
+        if it.kind in ("output", "dataset"):
+            subs, more, why = _subjects_of_item(ev, it)
+            if subs is not None:
+                from_lineage = True
                 pseudonyms.update(subs)
-                s["subjects"] = len(set(subs))
+            beyond += more
+            if why:
+                bases.append(why)
+            s["subjects"] = None if subs is None else len(subs)
+            s["subjects_upper_bound"] = (len(subs) if subs is not None else 0) + more
+        if it.kind == "output":
             key = _key_status(ev, it, exposed_keysets)
             s.update(key)
             if key["unintelligible"]:
                 s["note"] = "encrypted and the key is safe: the data is unintelligible"
         elif it.kind == "dataset":
-            exact = False
-            upper += int(it.detail.get("records") or 0)
-            for o in ev.lineage.outputs() if ev.lineage is not None else []:
-                if o.dataset == it.ref:
-                    pseudonyms.update(ev.subjects_of(o.run_id) or [])
             s.update(unintelligible=False, key_safe=None)
         elif it.kind == "keyset":
             under = [o.ref for o in items if o.kind == "output" and o.keyset == it.ref]
@@ -312,17 +467,43 @@ def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, A
         if it.kind in ("output", "dataset"):
             if it.detail.get("records") is None:
                 records_known = False
-            records += int(it.detail.get("records") or 0)
+            if it.kind == "output" and it.detail.get("input_key") in dataset_inputs:
+                s["records_counted_in"] = "the exposed dataset file it was made from"
+            else:
+                records += int(it.detail.get("records") or 0)
             cats.update(it.detail.get("categories") or [])
             warnings += it.detail.get("notes") or []
         summaries.append(s)
-    if est.get("records") is not None:
-        records += int(est["records"])
-    n_subjects = len(pseudonyms)
-    if est.get("subjects") is not None:
-        n_subjects += int(est["subjects"])
-        exact = False
-    if not exact and ev.lineage is None and any(i.kind == "output" for i in items):
+    has_evidence = any(i.kind in ("output", "dataset") for i in items)
+    # subjects: lineage, receipts (records as an upper bound), DPO estimate
+    n_lineage = len(pseudonyms)
+    est_subjects = est.get("subjects")
+    n_subjects = n_lineage + int(est_subjects or 0)
+    sources: list[str] = []
+    if from_lineage:
+        sources.append("lineage")
+    if beyond:
+        sources.append("receipts (upper bound)")
+    if est_subjects is not None:
+        sources.append("DPO estimate")
+        bases.append(f"{int(est_subjects)} subject(s) estimated by the DPO for items Veil has "
+                     "no record of")
+    if not sources:
+        sources.append("none: no evidence and no estimate (give --subjects)")
+    subjects = {"count": n_subjects, "exact": beyond == 0 and est_subjects is None
+                and has_evidence, "upper_bound": n_subjects + beyond,
+                "source": " + ".join(sources), "from_lineage": n_lineage if from_lineage
+                else None, "estimated": est_subjects, "basis": bases}
+    # records: receipts and DPO estimate
+    est_records = est.get("records")
+    rsources = (["receipts"] if has_evidence else []) + \
+        (["DPO estimate"] if est_records is not None else [])
+    if est_records is not None:
+        records += int(est_records)
+    recs = {"count": records, "exact": records_known and has_evidence and est_records is None,
+            "source": " + ".join(rsources) or "none: no evidence and no estimate (give --records)",
+            "estimated": est_records}
+    if ev.lineage is None and any(i.kind == "output" for i in items):
         warnings.append("no lineage in this Veil: subject counts are bounded by record counts")
     exposed = [s for s in summaries if s["kind"] in ("output", "dataset", "other")]
     flags = {c: _category(c, custom) for c in sorted(cats)}
@@ -332,10 +513,8 @@ def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, A
             intelligible_cats.update(s.get("categories") or [])
     scope = {
         "computed_at": iso(datetime.now(UTC)),
-        "subjects": {"count": n_subjects, "exact": exact,
-                     "upper_bound": max(n_subjects, n_subjects + upper) if upper else n_subjects,
-                     "source": "lineage" if ev.lineage is not None else "records (no lineage)"},
-        "records": {"count": records, "exact": records_known and est.get("records") is None},
+        "subjects": subjects,
+        "records": recs,
         "categories": sorted(cats),
         "intelligible_categories": sorted(intelligible_cats),
         "special": [c for c, k in flags.items() if k.special],
@@ -347,6 +526,28 @@ def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, A
         "warnings": sorted(set(warnings)),
     }
     return scope, sorted(pseudonyms)
+
+
+def subjects_text(subj: dict[str, Any]) -> str:
+    """The subject figure for people: the count, whether exact or a bound and where from."""
+    count, upper = subj.get("count"), subj.get("upper_bound")
+    src = subj.get("source") or "unknown"
+    if src.startswith("none"):
+        return "unknown: " + src.partition(": ")[2]
+    if subj.get("exact"):
+        return f"{count} (exact, from {src})"
+    if upper is not None and upper != count:
+        return f"at least {count}, at most {upper} ({src})"
+    return f"{count} (approximate: {src})"
+
+
+def records_text(recs: dict[str, Any]) -> str:
+    count = recs.get("count")
+    src = recs.get("source") or "unknown"
+    if src.startswith("none"):
+        return "unknown: " + src.partition(": ")[2]
+    return f"{count} (exact, from {src})" if recs.get("exact") else \
+        f"{count} (approximate: {src})"
 
 
 def _key_status(ev: Evidence, it: Item, exposed_keysets: Iterable[str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("consequences", sa.JSON, nullable=False),
         sa.Column("measures", sa.JSON, nullable=False),
         sa.Column("controller", sa.JSON),
+        sa.Column("timezone", sa.String(64)),
         sa.Column("scope", sa.JSON),
         sa.Column("assessment", sa.JSON),
         sa.Column("decision", sa.String(32)),
