@@ -38,6 +38,11 @@ class NotFoundError(InputError):
     """A named record (request, breach, output ...) does not exist; the service answers 404."""
 
 
+class ConflictError(InputError):
+    """The record's state forbids the change (a closed breach or request); the service answers
+    409."""
+
+
 class StoreError(VeilError):
     """The workspace or its database is missing, unreachable or at the wrong schema."""
 

@@ -80,10 +80,9 @@ def capture_service_logs() -> Iterator[list[str]]:
 
 
 def make_workspace(root: Path) -> Any:
-    from veil.store.workspace import init_workspace
-
     from veil.consent import Ledger
     from veil.policy import load_policy
+    from veil.store.workspace import init_workspace
 
     ws, _ = init_workspace(root)
     (root / "policy.yaml").write_text(POLICY, "utf-8")

@@ -92,7 +92,7 @@ def test_bad_certificate_files_are_one_clear_error(tmp_path: Path, monkeypatch) 
                                               str(tmp_path / "other.key")))
     with pytest.raises(TLSConfigError, match="cannot load the certificate or key"):
         uvicorn_config(config)
-    config = ServiceConfig.load(root, tls=ServerTLS(str(tmp_path / "nope.pem"),
-                                                    str(tmp_path / "other.key")))
-    with pytest.raises(TLSConfigError, match="file not found"):
-        uvicorn_config(config)
+    with pytest.raises(TLSConfigError, match="TLS certfile: file not found") as info:
+        ServiceConfig.load(root, tls=ServerTLS(str(tmp_path / "nope.pem"),
+                                               str(tmp_path / "other.key")))
+    assert info.value.where == str(tmp_path / "nope.pem")  # the file is named

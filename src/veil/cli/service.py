@@ -11,7 +11,7 @@ import getpass
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +62,9 @@ def serve(
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     rate_limit: Annotated[float | None, typer.Option(help="Requests per second per key "
                                                      "(0: off; default 100).")] = None,
+    burst: Annotated[int | None, typer.Option(help="Requests a key may send at once before "
+                                              "the rate applies (default: one second's "
+                                              "worth of --rate-limit).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -72,6 +75,8 @@ def serve(
     (`/openapi.json`) needs an API key from `veil apikey create`.
 
     Example: veil serve --policy policy.yaml --port 8600
+
+    Example: veil serve --rate-limit 5 --burst 10
 
     Example: veil serve --host 0.0.0.0 --certfile certs/server.pem --keyfile certs/server.key
     """
@@ -84,12 +89,15 @@ def serve(
         raise InputError(f"--log-level {log_level!r}: debug, info, warning or error")
     if (certfile is None) != (keyfile is None):
         raise InputError("--certfile and --keyfile go together")
+    for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        if path is not None and not path.is_file():
+            raise InputError(f"{flag} {path}: file not found")
     with Workspace.find(workspace) as ws:
         root = ws.root
     tls = ServerTLS(str(certfile.resolve()), str(keyfile.resolve())) \
         if certfile is not None and keyfile is not None else None
     config = ServiceConfig.load(root, policy=policy, host=host, port=port, rate_limit=rate_limit,
-                                tls=tls)
+                                rate_burst=burst, tls=tls)
     run(config, log_level=log_level)
 
 
@@ -116,12 +124,13 @@ def create(
 
     if expires and expires_in:
         raise InputError("give --expires or --expires-in, not both")
-    when = None
+    when: datetime | timedelta | None = None
     if expires_in:
         try:
-            when = parse_retention(expires_in)
-        except ValueError as exc:
-            raise InputError(f"--expires-in: {exc}") from None
+            when = parse_retention(expires_in.strip())
+        except ValueError:
+            raise InputError(f"--expires-in '{expires_in}' is not a lifetime like '90 days', "
+                             "'12 months' or 'P1Y'") from None
     elif expires:
         try:
             when = parse_time(expires, "--expires")

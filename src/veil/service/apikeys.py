@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -245,7 +245,9 @@ class ApiKeyStore:
         return self.get(key_id), f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def revoke(self, key_id: str, *, by: str) -> ApiKey:
-        """Revoke a key (and with it every bearer token issued for it), from now on."""
+        """Revoke a key (and with it every bearer token issued for it), from now on. The
+        tokens stay stored until they expire, so a token holder is told "revoked" (each token
+        use checks its key), not "invalid"."""
         key = self.get(key_id)
         if key.revoked is not None:
             raise InputError(f"API key {key_id} is already revoked ({_iso(key.revoked)})")
@@ -253,7 +255,6 @@ class ApiKeyStore:
             conn.execute(api_keys.update().where(api_keys.c.key_id == key_id,
                                                  api_keys.c.revoked_us.is_(None))
                          .values(revoked_us=_now_us(), revoked_by=by[:128] or "unknown"))
-            conn.execute(api_tokens.delete().where(api_tokens.c.key_id == key_id))
         self._audit(by, "apikey.revoked", {"key_id": key_id, "role": key.role})
         return self.get(key_id)
 
@@ -346,7 +347,7 @@ class _Tx:
             raise StoreError(f"{self.doing}: database error ({_short(exc)})") from None
         return conn
 
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
         try:
             self._cm.__exit__(et, ev, tb)
         except sa.exc.DBAPIError as exc:

@@ -15,7 +15,10 @@ calls, or CPU-bound ones for which an async driver would gain nothing.
 Authentication: ``X-API-Key: veil_<id>_<secret>`` or ``Authorization: Bearer <key or token>``.
 Authorization: every route names one permission (``x-permission`` in the OpenAPI document); the
 roles hold permissions as :mod:`veil.service.roles` says. A refusal answers 403 and is appended to
-the audit log (``service.denied``, actor ``key:<id>``).
+the audit log (``service.denied``, actor ``key:<id>``), coalesced: the first refusal per key and
+permission in a minute is recorded, later ones in that minute are counted into the next event
+(``counts.suppressed``) or, at shutdown, into a ``service.denied_summary`` event, so a key cannot
+flood the log.
 """
 
 from __future__ import annotations
@@ -46,9 +49,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veil.errors import (
     AuditError,
+    ConflictError,
     ConsentError,
     CryptoError,
     InputError,
+    NotFoundError,
     PolicyError,
     RunRefused,
     StoreError,
@@ -74,12 +79,15 @@ log = logging.getLogger("veil.service")
 SCAN_PATH = "/v1/scan"
 _TOUCH_EVERY = 60.0  # seconds between last-used updates of one key
 _FAILED_AUTH_RATE = 5.0  # failed authentications per second per client address (burst 20)
+DENIED_WINDOW = 60.0  # seconds: one service.denied event per key and permission in a window
+_CLOCK_SKEW = timedelta(minutes=5)  # a consent check "at" may be this far ahead of our clock
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": m.ErrorOut, "description": "Malformed request"},
     401: {"model": m.ErrorOut, "description": "Missing, invalid, expired or revoked credentials"},
     403: {"model": m.ErrorOut, "description": "The caller's role lacks the permission"},
     404: {"model": m.ErrorOut, "description": "Not found"},
+    409: {"model": m.ErrorOut, "description": "The record's state forbids the change (closed)"},
     413: {"model": m.ErrorOut, "description": "Request body too large"},
     422: {"model": m.ErrorOut, "description": "Invalid input (names the field)"},
     429: {"model": m.ErrorOut, "description": "Rate limit of the key exceeded"},
@@ -87,7 +95,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _STATUS: list[tuple[type[VeilError], int]] = [
-    (AuthError, 401), (InputError, 422), (PolicyError, 422), (ConsentError, 422),
+    (AuthError, 401), (NotFoundError, 404), (ConflictError, 409), (InputError, 422),
+    (PolicyError, 422), (ConsentError, 422),
     (AuditError, 422), (RunRefused, 409), (CryptoError, 422), (StoreError, 503),
 ]
 
@@ -113,7 +122,7 @@ class Service:
         self.ledger = Ledger(self.workspace, self.policy)
         self.audit = AuditLog(self.workspace)
         self.keys = ApiKeyStore(self.workspace)
-        self.limiter = RateLimiter(config.rate_limit, config.rate_burst)
+        self.limiter = RateLimiter(config.rate_limit, config.burst)
         self.failures = RateLimiter(_FAILED_AUTH_RATE, 20)
         self._aengine: Any = None
         self._aloop: asyncio.AbstractEventLoop | None = None
@@ -132,6 +141,30 @@ class Service:
             self._reader_sql = {"key": str(KEY_ROW.compile(dialect=dialect)),
                                 "token": str(TOKEN_ROW.compile(dialect=dialect))}
         self._verified: tuple[int, dict[str, Any]] | None = None
+        # (key id, permission) -> (start of its window, refusals not yet recorded)
+        self._denied: dict[tuple[str, str], tuple[float, int]] = {}
+        self._scrubs = self._server_paths()
+
+    def _server_paths(self) -> list[tuple[str, str]]:
+        """Server file paths an error may quote, longest first, and what to say instead."""
+        pairs: dict[str, str] = {}
+        if self.policy is not None:
+            src = str(self.policy.source)
+            for p in {src, str(Path(src).resolve()), str(self.config.policy or src)}:
+                pairs[p] = "policy"
+        root = str(Path(self.workspace.root).resolve())
+        pairs[root] = "<workspace>"
+        pairs[str(self.workspace.root)] = "<workspace>"
+        return sorted(((k, v) for k, v in pairs.items() if k and k != "."),
+                      key=lambda kv: -len(kv[0]))
+
+    def scrub(self, text: str | None) -> str | None:
+        """``text`` without server file paths (the policy file becomes "policy")."""
+        if not text:
+            return text
+        for path, say in self._scrubs:
+            text = text.replace(path, say)
+        return text
 
     # -- async store access (the per-request key check)
 
@@ -199,16 +232,47 @@ class Service:
 
     async def record_denied(self, principal: Principal, permission: str, method: str,
                             route: str) -> None:
+        """Append ``service.denied`` for the first refusal of a key and permission in a
+        window of DENIED_WINDOW seconds; count the others into the next event."""
+        now = time.monotonic()
+        slot = (principal.key_id, permission)
+        start, pending = self._denied.get(slot, (-DENIED_WINDOW, 0))
+        if now - start < DENIED_WINDOW:
+            self._denied[slot] = (start, pending + 1)
+            return
+        self._denied[slot] = (now, 0)
+        if len(self._denied) > 100_000:  # bounded: drop windows that ended, oldest first
+            for k in [k for k, (s, n) in self._denied.items() if now - s >= DENIED_WINDOW
+                      and n == 0][:50_000]:
+                del self._denied[k]
         await run_in_threadpool(
             self.audit.record, principal.actor, "service.denied", purpose=AUDIT_PURPOSE,
             legal_basis=AUDIT_BASIS, outcome="denied",
+            counts={"suppressed": pending},
             details={"permission": permission, "role": principal.role, "method": method,
-                     "route": route, "via": principal.via})
+                     "route": route, "via": principal.via,
+                     "window_seconds": int(DENIED_WINDOW)})
+
+    def flush_denied(self) -> None:
+        """At shutdown: one ``service.denied_summary`` per key and permission whose refusals
+        were counted but not yet recorded."""
+        for (key_id, permission), (_, pending) in sorted(self._denied.items()):
+            if pending:
+                self.audit.record(f"key:{key_id}", "service.denied_summary",
+                                  purpose=AUDIT_PURPOSE, legal_basis=AUDIT_BASIS,
+                                  outcome="denied", counts={"suppressed": pending},
+                                  details={"permission": permission,
+                                           "window_seconds": int(DENIED_WINDOW)})
+        self._denied.clear()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+        try:
+            await run_in_threadpool(self.flush_denied)
+        except VeilError as exc:
+            log.warning("could not record the refusals counted at shutdown: %s", exc.kind)
         if self._aengine is not None:
             await self._aengine.dispose()
             self._aengine = None
@@ -247,36 +311,51 @@ def require(permission: str) -> Callable[..., Any]:
         api_key: Annotated[str | None, Security(_api_key)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
     ) -> Principal:
-        svc = service_of(request)
         presented = api_key or (bearer.credentials if bearer is not None else None)
-        challenge = {"WWW-Authenticate": 'Bearer realm="veil"'}
-        if not presented:
-            raise HTTPException(401, "credentials required: send X-API-Key or "
-                                "Authorization: Bearer", headers=challenge)
-        try:
-            principal = await svc.authenticate(presented)
-        except AuthError as exc:
-            wait = svc.failures.take(_client(request))
-            if wait:
-                raise HTTPException(429, "too many failed authentications: slow down",
-                                    headers={"Retry-After": str(math.ceil(wait))}) from None
-            log.info("authentication refused: %s", exc.message)
-            raise HTTPException(401, exc.message, headers=challenge) from None
-        request.state.principal = principal
-        wait = svc.limiter.take(principal.key_id)
-        if wait:
-            raise HTTPException(429, f"rate limit of key {principal.key_id} exceeded "
-                                f"({svc.config.rate_limit:g} requests/s)",
-                                headers={"Retry-After": str(math.ceil(wait))})
-        if not allowed(principal.role, permission):
-            route = getattr(request.scope.get("route"), "path", request.url.path)
-            await svc.record_denied(principal, permission, request.method, route)
-            raise HTTPException(403, f"role '{principal.role}' lacks the permission "
-                                f"'{permission}' (key {principal.key_id}); the refusal is "
-                                "recorded in the audit log")
-        return principal
+        return await admit(request, presented, permission)
 
     return dependency
+
+
+def _presented(request: Request) -> str | None:
+    """The credential of a request, read from its headers as the security schemes do."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key
+    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
+async def admit(request: Request, presented: str | None, permission: str) -> Principal:
+    """Authenticate ``presented``, apply the key's rate limit, check its role holds
+    ``permission``: the principal, or 401 / 429 / 403 (a 403 is recorded, coalesced)."""
+    svc = service_of(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="veil"'}
+    if not presented:
+        raise HTTPException(401, "credentials required: send X-API-Key or "
+                            "Authorization: Bearer", headers=challenge)
+    try:
+        principal = await svc.authenticate(presented)
+    except AuthError as exc:
+        wait = svc.failures.take(_client(request))
+        if wait:
+            raise HTTPException(429, "too many failed authentications: slow down",
+                                headers={"Retry-After": str(math.ceil(wait))}) from None
+        log.info("authentication refused: %s", exc.message)
+        raise HTTPException(401, exc.message, headers=challenge) from None
+    request.state.principal = principal
+    wait = svc.limiter.take(principal.key_id)
+    if wait:
+        raise HTTPException(429, f"rate limit of key {principal.key_id} exceeded "
+                            f"({svc.config.rate_limit:g} requests/s)",
+                            headers={"Retry-After": str(math.ceil(wait))})
+    if not allowed(principal.role, permission):
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        await svc.record_denied(principal, permission, request.method, route)
+        raise HTTPException(403, f"role '{principal.role}' lacks the permission "
+                            f"'{permission}' (key {principal.key_id}); refusals are recorded "
+                            "in the audit log")
+    return principal
 
 
 def perm(permission: str, **kw: Any) -> dict[str, Any]:
@@ -329,6 +408,21 @@ async def _known(svc: Service, subject: str) -> None:
     if not await run_in_threadpool(svc.ledger.knows, subject):
         raise HTTPException(404, f"unknown subject: the ledger has no consent events for "
                             f"{svc.ledger.ref(subject)}")
+
+
+def _not_future(at: str | None) -> None:
+    """A check "as of" a time answers for the past or now: a future ``at`` (beyond a few
+    minutes of clock skew) is refused, not answered with today's state."""
+    if at is None:
+        return
+    try:
+        when = _parse_iso(at)
+    except ValueError:
+        return  # the ledger's parser gives the one clear error
+    if when > datetime.now(UTC) + _CLOCK_SKEW:
+        raise InputError(f"at {_iso(when)} is in the future: consent is checked now or at a "
+                         f"past time (up to {int(_CLOCK_SKEW.total_seconds() // 60)} minutes "
+                         "of clock skew allowed)", where="body.at")
 
 
 def _need_policy(svc: Service) -> Any:
@@ -433,6 +527,7 @@ async def consent_check(request: Request, body: m.CheckIn) -> m.CheckOut:
     """Does the subject hold valid consent to the purpose now (or at a past time)? A subject the
     ledger does not know has "no consent"."""
     svc = service_of(request)
+    _not_future(body.at)
     if svc.inline:
         st = svc.ledger.check(body.subject, body.purpose, body.at,
                               notice_version=body.notice_version)
@@ -450,6 +545,7 @@ async def consent_check_bulk(request: Request, body: m.BulkCheckIn) -> m.BulkChe
     from veil.consent.models import REASONS
 
     svc = service_of(request)
+    _not_future(body.at)
 
     def run() -> m.BulkCheckOut:
         snap = svc.ledger.snapshot(body.purpose, body.at, notice_version=body.notice_version)
@@ -656,19 +752,24 @@ async def scan(
     """Scan an uploaded file (CSV, Parquet, JSON lines or text) for personal data: per column the
     types found, confidence, masked examples and a suggested rule (``veil scan``'s report).
     Values are never returned unmasked; the upload is deleted after the scan."""
+    import anyio
+
     from veil.discovery import scan_source
 
     svc = service_of(request)
     fd, tmp = tempfile.mkstemp(prefix="veil-upload-", suffix=_SUFFIX[format])
     try:
         size = 0
-        with os.fdopen(fd, "wb") as fh:
+        # anyio's file object writes in a worker thread: up to max_upload_bytes of disk writes
+        # must not stall the event loop (and every other request with it).
+        async with anyio.wrap_file(os.fdopen(fd, "wb")) as fh:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > svc.config.max_upload_bytes:
                     raise HTTPException(413, f"upload is larger than "
                                         f"{svc.config.max_upload_bytes} bytes")
-                fh.write(chunk)
+                if chunk:
+                    await fh.write(chunk)
         if size == 0:
             raise InputError("empty upload: nothing to scan", where="body")
         label = name or f"upload{_SUFFIX[format]}"
@@ -706,6 +807,25 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _permission_of(request: Request) -> str:
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    return str(extra.get("x-permission") or "auth.self")
+
+
+def _json_position(error: dict[str, Any], exc: RequestValidationError) -> str:
+    """"malformed JSON at line L column C: <reason>" from the decoder's character offset."""
+    loc = error.get("loc") or ()
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else None
+    doc = exc.body if isinstance(exc.body, str) else None
+    reason = str((error.get("ctx") or {}).get("error") or "not JSON")
+    if pos is None or doc is None:
+        return f"malformed JSON: {reason}"
+    line = doc.count("\n", 0, pos) + 1
+    col = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"malformed JSON at line {line} column {col}: {reason}"
+
+
 def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None = None
               ) -> FastAPI:
     """The FastAPI app over ``service`` (None: routes only, e.g. for the OpenAPI document)."""
@@ -724,8 +844,8 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
             "Consent, data-subject requests, audit proofs, breaches, policy and records of "
             "processing over the network. Every endpoint except `/health`, `/ready` and this "
             "document needs credentials (`X-API-Key` or `Authorization: Bearer`); each names "
-            "the permission it needs in `x-permission`. Subject ids travel only in request bodies; responses "
-            "name subjects by keyed pseudonym."),
+            "the permission it needs in `x-permission`. Subject ids travel only in request "
+            "bodies; responses name subjects by keyed pseudonym."),
         docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
     app.state.service = service
     app.include_router(public)
@@ -735,6 +855,18 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        bad_json = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:
+            # FastAPI parses the body before the route's dependencies run: authenticate (and
+            # authorize) here, so a caller without credentials learns nothing but 401.
+            try:
+                await admit(request, _presented(request), _permission_of(request))
+            except StarletteHTTPException as denied:
+                return await _http(request, denied)
+            except VeilError as failed:  # the store is down
+                return await _veil(request, failed)
+            return JSONResponse(error_body(400, "input error", _json_position(bad_json, exc),
+                                           where="body"), status_code=400)
         fields = _field_errors(exc)
         n = len(exc.errors())
         first = fields[0] if fields else {"field": "body", "message": "invalid"}
@@ -755,7 +887,11 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 422)
         if status == 503:
             log.error("store unavailable: %s", exc.message[:300])
-        return JSONResponse(error_body(status, exc.kind, exc.message, where=exc.where),
+        svc: Service | None = request.app.state.service
+        message, where = exc.message, exc.where
+        if svc is not None:  # never a server file path in an answer
+            message, where = svc.scrub(message) or "", svc.scrub(where)
+        return JSONResponse(error_body(status, exc.kind, message, where=where),
                             status_code=status,
                             headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 

@@ -9,7 +9,7 @@
     max_body_bytes = 1048576          # JSON bodies (413 beyond)
     max_upload_bytes = 33554432       # uploaded files to scan (413 beyond)
     rate_limit = 100                  # requests per second per key (token bucket; 0: off)
-    rate_burst = 200                  # bucket size
+    rate_burst = 100                  # bucket size (default: one second's worth of rate_limit)
     cors_origins = []                 # CORS is off unless origins are listed
     token_minutes = 15                # lifetime of bearer tokens from POST /v1/auth/token
 
@@ -24,17 +24,18 @@ terminating proxy, or give it certificates).
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from veil.crypto.tls import ServerTLS
+from veil.crypto.tls import ServerTLS, TLSConfigError
 from veil.errors import InputError, StoreError
 
 _INTS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30),
-         "max_upload_bytes": (1024, 1 << 34), "rate_burst": (1, 1_000_000),
-         "token_minutes": (1, 720)}
+         "max_upload_bytes": (1024, 1 << 34), "token_minutes": (1, 720)}
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ServiceConfig:
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 32 << 20
     rate_limit: float = 100.0
-    rate_burst: int = 200
+    rate_burst: int | None = None  # None: one second's worth of rate_limit (see ``burst``)
     cors_origins: tuple[str, ...] = ()
     token_minutes: int = 15
     tls: ServerTLS | None = None
@@ -63,10 +64,28 @@ class ServiceConfig:
                 or not 0 <= self.rate_limit <= 1_000_000:
             raise InputError("[service] rate_limit must be a number of requests per second "
                              "(0 turns rate limiting off)")
+        b = self.rate_burst
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int)
+                              or not 1 <= b <= 1_000_000):
+            raise InputError("[service] rate_burst must be a whole number in 1..1000000 (the "
+                             "requests a key may send at once)")
+        if self.tls is not None:
+            for name in ("certfile", "keyfile", "client_ca"):
+                path = getattr(self.tls, name, None)
+                if path and not os.path.isfile(path):
+                    raise TLSConfigError(f"TLS {name}: file not found", where=str(path))
         for o in self.cors_origins:
             if not isinstance(o, str) or not (o.startswith("https://") or o.startswith("http://")):
                 raise InputError(f"[service] cors_origins: '{str(o)[:60]}' is not an origin "
                                  "like https://app.example-bank.eu")
+
+    @property
+    def burst(self) -> int:
+        """The bucket size: ``rate_burst``, else one second's worth of ``rate_limit`` (at
+        least 1), so ``rate_limit = 5`` allows 5 requests at once, not 200."""
+        if self.rate_burst is not None:
+            return self.rate_burst
+        return max(1, math.ceil(self.rate_limit))
 
     @property
     def loopback(self) -> bool:

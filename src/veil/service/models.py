@@ -39,7 +39,7 @@ class GrantIn(_In):
 
     subject: Subject
     purpose: PurposeId
-    channel: Channel
+    channel: Channel  # type: ignore[valid-type]
     action: Annotated[str, Field(min_length=3, max_length=2000,
                                  description="What the subject did, e.g. \"clicked 'I agree'\"")]
     notice_version: Version | None = None
@@ -54,7 +54,7 @@ class GrantIn(_In):
 class WithdrawIn(_In):
     subject: Subject
     purpose: PurposeId
-    channel: Channel
+    channel: Channel  # type: ignore[valid-type]
     action: Text | None = None
     evidence: Evidence | None = None
     time: Time | None = None

@@ -28,7 +28,8 @@ PERMISSIONS: dict[str, str] = {
     "dsr.read": "show one data-subject request",
     "dsr.write": "open, run, close data-subject requests",
     "breach.read": "list and show breaches, export the breach register",
-    "breach.write": "record and update breaches",
+    "breach.write": "record, update, assess, notify and close breaches; write the notification "
+                    "drafts",
     "audit.read": "audit head, proofs, verification, events",
     "policy.read": "the policy in force",
     "ropa.read": "records of processing (Art. 30)",

@@ -2,10 +2,12 @@
 
 The subject id of a request goes in the body of ``POST /v1/dsr`` only; requests are stored and
 returned with the subject as a keyed pseudonym. Every write names the calling key as its actor.
+A record names the policy it was opened under by the policy's name, never by its server path.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -49,13 +51,47 @@ def _requests(request: Request) -> Any:
     return Requests(svc.workspace, svc.policy)
 
 
-async def _call(fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
+def _policy_name(svc: Any, path: str | None) -> str:
+    """The name a record shows for its policy: the policy's own ``name`` when it is the one
+    in force, else the file's name; never the server path."""
+    pol = svc.policy
+    if not path:
+        return "policy"
+    if pol is not None:
+        try:
+            same = Path(path).resolve() == Path(str(pol.source)).resolve()
+        except OSError:
+            same = False
+        if same:
+            return str(pol.name or Path(path).name)
+    return Path(path).name or "policy"
+
+
+def _scrubbed(svc: Any, value: Any, policy_path: str | None) -> Any:
+    """``value`` with every server path in it replaced (the policy's path by its name)."""
+    if isinstance(value, dict):
+        return {k: _scrubbed(svc, v, policy_path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(svc, v, policy_path) for v in value]
+    if isinstance(value, str) and value:
+        if policy_path and policy_path in value:
+            value = value.replace(policy_path, _policy_name(svc, policy_path))
+        return svc.scrub(value)
+    return value
+
+
+def _out(request: Request, rec: Any) -> dict[str, Any]:
+    svc = service_of(request)
+    out: dict[str, Any] = _scrubbed(svc, rec.to_dict(), getattr(rec, "policy_path", None))
+    return out
+
+
+async def _call(request: Request, fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
     try:
         rec = await run_in_threadpool(fn, *args, **kw)
     except NotFoundError as exc:
         raise HTTPException(404, exc.message) from None
-    out: dict[str, Any] = rec.to_dict()
-    return out
+    return _out(request, rec)
 
 
 @router.get("", response_model=list[dict[str, Any]], **perm("dsr.list"))
@@ -68,14 +104,14 @@ async def dsr_list(
     """Requests, overdue first, then due soon, then by due date (subjects as pseudonyms)."""
     reqs = _requests(request)
     recs = await run_in_threadpool(reqs.list, status=status, include_closed=include_closed)
-    return [r.to_dict() for r in recs]
+    return [_out(request, r) for r in recs]
 
 
 @router.post("", response_model=dict[str, Any], status_code=201, **perm("dsr.write"))
 async def dsr_open(request: Request, who: Caller, body: OpenIn) -> dict[str, Any]:
     """Record a request; a type the policy refuses is recorded as refused and answers 409."""
     reqs = _requests(request)
-    return await _call(reqs.open, body.kind, body.subject, received=body.received,
+    return await _call(request, reqs.open, body.kind, body.subject, received=body.received,
                        verification=body.verification, purposes=body.purposes,
                        details=body.details, actor=who.actor)
 
@@ -83,17 +119,18 @@ async def dsr_open(request: Request, who: Caller, body: OpenIn) -> dict[str, Any
 @router.get("/{request_id}", response_model=dict[str, Any], **perm("dsr.read"))
 async def dsr_show(request: Request, request_id: RequestId) -> dict[str, Any]:
     """One request with its recorded steps."""
-    return await _call(_requests(request).get, request_id)
+    return await _call(request, _requests(request).get, request_id)
 
 
 @router.post("/{request_id}/run", response_model=dict[str, Any], **perm("dsr.write"))
 async def dsr_run(request: Request, who: Caller, request_id: RequestId) -> dict[str, Any]:
     """Carry out the request (steps already done are skipped; a failure can be rerun)."""
-    return await _call(_requests(request).run, request_id, actor=who.actor)
+    return await _call(request, _requests(request).run, request_id, actor=who.actor)
 
 
 @router.post("/{request_id}/close", response_model=dict[str, Any], **perm("dsr.write"))
 async def dsr_close(request: Request, who: Caller, request_id: RequestId,
                     body: CloseIn) -> dict[str, Any]:
     """Close a request with a note (what the subject was told)."""
-    return await _call(_requests(request).close, request_id, body.note, actor=who.actor)
+    return await _call(request, _requests(request).close, request_id, body.note,
+                       actor=who.actor)

@@ -1,0 +1,275 @@
+"""The reviewer's findings on the service (issue 11), one test each: breach parity with the CLI,
+errors naming body fields and no server paths, 409 for closed records, authentication before
+JSON parsing, coalesced denials, revoked tokens, bursts, future consent checks, CLI messages."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import GRANT, SUBJECT, client_for
+
+BREACH = {"title": "Laptop lost", "occurred_at": "2026-01-01T08:00:00Z",
+          "aware_at": "2026-01-01T10:00:00Z", "nature": ["confidentiality"],
+          "other": ["printed customer list"], "estimate_subjects": 10}
+
+
+def _open(svc: Any, **extra: Any) -> str:
+    r = svc.client.post("/v1/breaches", headers=svc.h("dpo"), json={**BREACH, **extra})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_breach_api_does_what_the_cli_does(svc) -> None:
+    """open with windows / key_exposed / encrypted_datasets, update, assess with the Art. 34(3)
+    exceptions, notify with the content digest, draft in every format, close."""
+    from veil.audit.log import AuditLog
+
+    c, h = svc.client, svc.h("dpo")
+    r = c.post("/v1/breaches", headers=h, json={
+        **BREACH, "windows": [{"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T06:00:00Z"}],
+        "encrypted_datasets": True, "key_exposed": []})
+    assert r.status_code == 201, r.text
+    ref = r.json()["id"]
+    r = c.post(f"/v1/breaches/{ref}/update", headers=h, json={
+        "add_measures": ["Remote wipe of the laptop"], "add_consequences": ["phishing"],
+        "malicious": True, "estimate_subjects": 12})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert "Remote wipe of the laptop" in b["measures"] and b["circumstances"]["malicious"]
+    r = c.post(f"/v1/breaches/{ref}/update", headers=h, json={})
+    assert r.status_code == 422 and r.json()["error"]["where"] == "body"
+    r = c.post(f"/v1/breaches/{ref}/assess", headers=h, json={
+        "exception_c": "No current address for most subjects"})
+    assert r.status_code == 200, r.text
+    a = r.json()["assessment"]  # applied when the risk is high, else a factor says so
+    assert [e for e in a["exceptions"] if e["exception"].endswith("c")] or \
+        [f for f in a["factors"] if f["factor"] == "Art. 34(3) exceptions"
+         and "c" in f["value"]], a
+    opts = {"tz": "Europe/Berlin", "subjects_notice": True}
+    r = c.post(f"/v1/breaches/{ref}/draft", headers=h, json=opts)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["authority"]["breach"] == ref and d["authority_markdown"].strip()
+    assert d["authority_html"].startswith("<!DOCTYPE html>") and d["subjects_markdown"]
+    assert isinstance(d["missing"], list)
+    r = c.post(f"/v1/breaches/{ref}/draft", headers=h, params={"format": "markdown"},
+               json=opts)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/markdown")
+    assert r.text == d["authority_markdown"]
+    r = c.post(f"/v1/breaches/{ref}/draft", headers=h,
+               params={"format": "html", "notice": "subjects"}, json=opts)
+    assert r.headers["content-type"].startswith("text/html") and r.text == d["subjects_html"]
+    sent = d["authority_markdown"]
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={
+        "recipient": "authority", "delay_reason": "found the list only today",
+        "content": sent, "reference": "HBDI-2026-17"})
+    assert r.status_code == 200, r.text
+    pdf = b"%PDF-1.7 letter to subjects"
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={
+        "recipient": "public", "content_base64": base64.b64encode(pdf).decode()})
+    assert r.status_code == 200, r.text
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={
+        "recipient": "public", "content": "x", "content_base64": "eA=="})
+    assert r.status_code == 422
+    digests = [e.event.digests for e in AuditLog(svc.ws).events(action="breach.notify")]
+    assert {"content": "sha256:" + hashlib.sha256(sent.encode()).hexdigest()} in digests
+    assert {"content": "sha256:" + hashlib.sha256(pdf).hexdigest()} in digests
+    assert len(list(AuditLog(svc.ws).events(action="breach.draft"))) == 3
+    r = c.post(f"/v1/breaches/{ref}/close", headers=h, json={"reason": "done", "force": True})
+    assert r.status_code == 200, r.text
+    # a closed breach is a state conflict: 409, for every write
+    for path, body in (("update", {"add_measures": ["more"]}), ("assess", {}),
+                       ("notify", {"recipient": "authority"}), ("close", {"reason": "again"})):
+        r = c.post(f"/v1/breaches/{ref}/{path}", headers=h, json=body)
+        assert r.status_code == 409, (path, r.text)
+        assert r.json()["error"]["where"] == "path.ref" and "closed" in r.text
+    # the matrix: only the DPO writes
+    for role in ("engineer", "service", "auditor"):
+        r = c.post(f"/v1/breaches/{ref}/draft", headers=svc.h(role))
+        assert r.status_code == 403
+        r = c.post(f"/v1/breaches/{ref}/update", headers=svc.h(role), json={})
+        assert r.status_code == 403
+
+
+@pytest.mark.parametrize(("body", "where", "not_in"), [
+    ({"tz": "Mars/Olympus"}, "body.tz", "--tz"),
+    ({"aware_at": "2025-12-31T00:00:00Z"}, "body.aware_at", "--aware"),
+    ({"other": [], "outputs": ["no-such.parquet"]}, "body.outputs", "--output"),
+    ({"occurred_at": "2026-01-01T08:00:00"}, "body.occurred_at", "--tz"),
+    ({"other": []}, "body", "--other"),
+], ids=["tz", "aware", "output", "no offset", "nothing exposed"])
+def test_breach_errors_name_body_fields(svc, body, where, not_in) -> None:
+    r = svc.client.post("/v1/breaches", headers=svc.h("dpo"), json={**BREACH, **body})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["where"] == where, err
+    assert not_in not in err["message"], err
+
+
+def test_notify_and_assess_errors_name_body_fields(svc) -> None:
+    ref = _open(svc)
+    c, h = svc.client, svc.h("dpo")
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={"recipient": "authority"})
+    err = r.json()["error"]
+    assert r.status_code == 422 and err["where"] == "body.delay_reason", err
+    assert "--delay-reason" not in err["message"] and "delay_reason" in err["message"]
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h,
+               json={"sent_at": "2025-01-01T00:00:00Z", "delay_reason": "x"})
+    assert r.json()["error"]["where"] == "body.sent_at"
+    r = c.post(f"/v1/breaches/{ref}/assess", headers=h, json={"override": "none"})
+    assert r.status_code == 422 and r.json()["error"]["where"] == "body.reason"
+    r = c.post(f"/v1/breaches/{ref}/assess", headers=h, json={"exception_c": "   "})
+    assert r.status_code == 422 and r.json()["error"]["where"] == "body.exception_c"
+    r = c.post("/v1/breaches/BR-0999/update", headers=h, json={"add_measures": ["x"]})
+    assert r.status_code == 404
+
+
+def test_no_server_paths_in_answers(svc) -> None:
+    c = svc.client
+    root = str(svc.ws.root)
+    r = c.post("/v1/consent/check", headers=svc.h("service"),
+               json={"subject": SUBJECT, "purpose": "spam"})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert "unknown purpose 'spam'" in err["message"]
+    assert "policy.yaml" not in r.text and root not in r.text and err["where"] == "policy"
+    r = c.post("/v1/dsr", headers=svc.h("dpo"),
+               json={"kind": "access", "subject": SUBJECT, "verification": "ID checked"})
+    assert r.status_code == 201, r.text
+    rec = r.json()
+    assert rec["policy"] == "Service test bank" and root not in r.text
+    assert "policy.yaml" not in r.text
+    r = c.post(f"/v1/dsr/{rec['id']}/close", headers=svc.h("dpo"), json={"note": "told"})
+    assert r.status_code == 200
+    r = c.post(f"/v1/dsr/{rec['id']}/close", headers=svc.h("dpo"), json={"note": "again"})
+    assert r.status_code == 409 and "already closed" in r.json()["error"]["message"]
+    listed = c.get("/v1/dsr", headers=svc.h("dpo"), params={"include_closed": True})
+    assert root not in listed.text and "policy.yaml" not in listed.text
+
+
+def test_malformed_json_authenticates_first(svc) -> None:
+    c = svc.client
+    bad = b'{"subject": "a",\n  "purpose": }'
+    ct = {"Content-Type": "application/json"}
+    r = c.post("/v1/consent/check", headers=ct, content=bad)
+    assert r.status_code == 401 and "credentials required" in r.text
+    r = c.post("/v1/consent/check", headers={**ct, "X-API-Key": "veil_0123456789ab_" + "A" * 43},
+               content=bad)
+    assert r.status_code == 401 and "invalid API key" in r.text
+    r = c.post("/v1/consent/grant", headers={**ct, **svc.h("auditor")}, content=bad)
+    assert r.status_code == 403  # authorization too comes before the body
+    r = c.post("/v1/consent/check", headers={**ct, **svc.h("service")}, content=bad)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["message"].startswith("malformed JSON at line 2 column 14"), err
+    assert err["where"] == "body"
+    token = c.post("/v1/auth/token", headers=svc.h("service")).json()["access_token"]
+    r = c.post("/v1/consent/check", headers={**ct, "Authorization": f"Bearer {token}"},
+               content=b"{")
+    assert r.status_code == 400 and "line 1 column 2" in r.text
+
+
+def test_denials_are_coalesced(svc, monkeypatch) -> None:
+    from veil.audit.log import AuditLog
+    from veil.service import app as app_module
+
+    c, h = svc.client, svc.h("engineer")
+    actor = f"key:{svc.key_id('engineer')}"
+    for _ in range(30):
+        assert c.get("/v1/audit/head", headers=h).status_code == 403
+    assert c.get("/v1/breaches", headers=h).status_code == 403  # another permission
+
+    def denied() -> list[Any]:
+        return list(AuditLog(svc.ws).events(action="service.denied", actor=actor))
+
+    got = denied()
+    assert [e.event.details["permission"] for e in got] == ["audit.read", "breach.read"]
+    assert got[0].event.counts == {"suppressed": 0}
+    # the window ends: the next refusal is recorded with the 29 counted meanwhile
+    service = c.app.state.service
+    for slot, (start, n) in list(service._denied.items()):
+        service._denied[slot] = (start - app_module.DENIED_WINDOW, n)
+    assert c.get("/v1/audit/head", headers=h).status_code == 403
+    got = denied()
+    assert len(got) == 3 and got[-1].event.counts == {"suppressed": 29}
+    # refusals counted when the service stops are recorded in a summary
+    for _ in range(4):
+        c.get("/v1/audit/head", headers=h)
+    service.flush_denied()
+    summary = list(AuditLog(svc.ws).events(action="service.denied_summary", actor=actor))
+    assert len(summary) == 1 and summary[0].event.counts == {"suppressed": 4}
+
+
+def test_revoked_token_says_revoked(workspace) -> None:
+    from veil.service import ApiKeyStore
+
+    store = ApiKeyStore(workspace)
+    key, secret = store.create("service", "web-app", created_by="ops")
+    with client_for(workspace.root, rate_limit=0) as c:
+        tok = c.post("/v1/auth/token", headers={"X-API-Key": secret}).json()["access_token"]
+        store.revoke(key.key_id, by="ops")
+        r = c.get("/v1/auth/whoami", headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 401
+        token_id = tok.split("_")[1]
+        assert r.json()["error"]["message"] == \
+            f"bearer token (or its API key) {token_id} is revoked"
+        wrong = tok[:-4] + ("AAAA" if not tok.endswith("AAAA") else "BBBB")
+        r = c.get("/v1/auth/whoami", headers={"Authorization": f"Bearer {wrong}"})
+        assert r.json()["error"]["message"] == "invalid API key or token"  # no secret: no news
+
+
+def test_burst_defaults_to_one_second_of_rate(workspace) -> None:
+    from veil.service import ServiceConfig
+
+    assert ServiceConfig.load(workspace.root, rate_limit=5).burst == 5
+    assert ServiceConfig.load(workspace.root, rate_limit=0.5).burst == 1
+    assert ServiceConfig.load(workspace.root, rate_limit=5, rate_burst=12).burst == 12
+    keys = {"X-API-Key": ApiKeyStoreKey(workspace)}
+    with client_for(workspace.root, rate_limit=5) as c:
+        codes = [c.get("/v1/auth/whoami", headers=keys).status_code for _ in range(8)]
+    assert codes.count(200) in (5, 6) and codes[-1] == 429, codes
+
+
+def ApiKeyStoreKey(workspace: Any) -> str:  # noqa: N802 - reads as the value it gives
+    from veil.service import ApiKeyStore
+
+    return ApiKeyStore(workspace).create("dpo", "burst", created_by="tests")[1]
+
+
+def test_consent_check_refuses_a_future_at(svc) -> None:
+    c, h = svc.client, svc.h("service")
+    assert c.post("/v1/consent/grant", headers=h,
+                  json={"subject": SUBJECT, **GRANT}).status_code == 201
+    for path, body in (("/v1/consent/check", {"subject": SUBJECT, "purpose": "offers"}),
+                       ("/v1/consent/check-bulk", {"subjects": [SUBJECT], "purpose": "offers"})):
+        r = c.post(path, headers=h, json={**body, "at": "2099-01-01T00:00:00Z"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["where"] == "body.at" and "future" in r.text
+        soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+        r = c.post(path, headers=h, json={**body, "at": soon})  # clock skew is tolerated
+        assert r.status_code == 200, r.text
+
+
+def test_cli_messages_name_the_value_and_the_file(workspace, capsys) -> None:
+    from veil.cli import main as cli_main
+
+    assert cli_main.main(["apikey", "create", "--role", "dpo", "--name", "x",
+                          "--expires-in", "-3 days"]) == 4
+    err = capsys.readouterr().err
+    assert "--expires-in '-3 days' is not a lifetime" in err and "retention" not in err
+    assert cli_main.main(["serve", "--certfile", "nope.pem", "--keyfile", "nope.key"]) == 4
+    assert "--certfile nope.pem: file not found" in capsys.readouterr().err
+
+
+def test_serve_has_a_burst_option() -> None:
+    from typer.testing import CliRunner
+
+    from veil.cli import main as cli_main
+
+    out = CliRunner().invoke(cli_main.app, ["serve", "--help"]).output
+    assert "--burst" in out
