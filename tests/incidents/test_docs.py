@@ -1,4 +1,4 @@
-"""docs/_pending/breach.md runs as written, after the README's CLI quickstart setup."""
+"""docs/breach.md runs as written, after the README's CLI quickstart setup."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = (ROOT / "docs" / "_pending" / "breach.md").read_text()
+DOC = (ROOT / "docs" / "breach.md").read_text()
 SETUP = """\
 export VEIL_KEK_PASSPHRASE='a long passphrase for the docs test'
 veil init quickstart && cd quickstart

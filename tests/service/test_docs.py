@@ -1,4 +1,4 @@
-"""The service's README section runs as written: keys, `veil serve`, a consent check by curl."""
+"""docs/service.md runs as written: keys, `veil serve`, a consent check by curl."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _section() -> str:
-    pending = ROOT / "docs" / "_pending" / "service.md"
-    return pending.read_text("utf-8") if pending.is_file() else (ROOT / "README.md").read_text()
+    return (ROOT / "docs" / "service.md").read_text("utf-8")
 
 
 def _free_port() -> int:
