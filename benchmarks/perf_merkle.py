@@ -79,7 +79,8 @@ def main() -> None:
         proof = inclusion_proof(idx, n, store.get)
     dt = time.perf_counter() - t
     print(
-        f"inclusion_proof (n={n:,}):  {dt / k * 1e6:.1f} us/proof, {store.reads / k:.1f} reads/proof"
+        f"inclusion_proof (n={n:,}):  {dt / k * 1e6:.1f} us/proof, "
+        f"{store.reads / k:.1f} reads/proof"
     )
     t = time.perf_counter()
     for _ in range(k):

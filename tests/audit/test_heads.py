@@ -48,7 +48,8 @@ def test_checkpoint_body_is_c2sp_checkpoint() -> None:
     assert (
         body
         == (
-            f"{ORIGIN}\n3\n{base64.b64encode(ROOT).decode()}\ntimestamp 2024-05-01T12:00:00.250000Z\n"
+            f"{ORIGIN}\n3\n{base64.b64encode(ROOT).decode()}\n"
+            "timestamp 2024-05-01T12:00:00.250000Z\n"
         ).encode()
     )
 

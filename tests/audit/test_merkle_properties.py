@@ -37,7 +37,7 @@ def _store() -> MemoryNodeStore:
 STORE = _store()
 
 
-# --- RFC 6962 section 2.1.1 / 2.1.2 reference definitions (oracle, deliberately naive) --------
+# --- RFC 6962 section 2.1.1 / 2.1.2 reference definitions (oracle, deliberately naive) -----------
 
 
 def _k(n: int) -> int:
@@ -68,7 +68,7 @@ def ref_consistency(m: int, d: list[bytes]) -> list[bytes]:
     return ref_subproof(m, d, True)
 
 
-# --- strategies ---------------------------------------------------------------------------------
+# --- strategies ----------------------------------------------------------------------------------
 
 sizes = st.integers(min_value=1, max_value=MAX)
 
@@ -96,7 +96,7 @@ def _rejects(fn, *args) -> None:  # type: ignore[no-untyped-def]
         fn(*args)
 
 
-# --- inclusion ------------------------------------------------------------------------------------
+# --- inclusion -----------------------------------------------------------------------------------
 
 
 @settings(max_examples=300, deadline=None)
@@ -155,7 +155,7 @@ def test_inclusion_tampering_is_rejected(si: tuple[int, int], data: st.DataObjec
     _rejects(verify_inclusion, leaf, m, n2, proof, ROOTS[n2])
 
 
-# --- consistency ----------------------------------------------------------------------------------
+# --- consistency ---------------------------------------------------------------------------------
 
 
 @settings(max_examples=300, deadline=None)
@@ -212,7 +212,7 @@ def test_consistency_edge_cases() -> None:
     _rejects(verify_inclusion, LEAVES[0], True, 2, [LEAVES[0]], ROOTS[2])
 
 
-# --- the appender -----------------------------------------------------------------------------------
+# --- the appender --------------------------------------------------------------------------------
 
 
 def test_appender_matches_mth_for_every_size() -> None:

@@ -160,7 +160,7 @@ def test_library_error_messages_name_the_check(log: Log) -> None:
             verify_proof_file(bad[name], log.key.public_key())
 
 
-# --- the offline, standard-library-only verifier ----------------------------------------------------
+# --- the offline, standard-library-only verifier -------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ Node addressing (the "compact range" layout of transparency-dev/merkle/compact)
 ``NodeID(level, index)`` names the root of the *perfect* subtree over the leaves
 ``[index * 2**level, (index + 1) * 2**level)``. Level 0 holds the leaf hashes. A perfect subtree
 never changes once its last leaf is appended, so a log stores each of them exactly once, keyed by
-``(level, index)`` (about ``2 n`` rows for ``n`` leaves), and never updates a row. Every node a proof
+``(level, index)`` (about ``2 n`` rows for ``n`` leaves), and never updates a row. Every node a
+proof
 needs is such a perfect subtree (or, for the one "ephemeral" node on the right border, a fold of at
 most ``log2 n`` of them), so an inclusion or consistency proof costs ``O(log n)`` reads whatever
 the tree size, and the root of any tree size is a fold of its ``popcount(size)`` frontier nodes.
@@ -339,7 +340,8 @@ def _chain_border_right(seed: bytes, proof: Sequence[bytes]) -> bytes:
 def _match(computed: bytes, expected: bytes, what: str) -> None:
     if bytes(computed) != bytes(expected):
         raise AuditError(
-            f"{what} mismatch: proof gives {bytes(computed).hex()}, expected {bytes(expected).hex()}"
+            f"{what} mismatch: proof gives {bytes(computed).hex()}, "
+            f"expected {bytes(expected).hex()}"
         )
 
 

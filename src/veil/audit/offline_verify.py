@@ -225,7 +225,8 @@ def verify(proof: dict, trusted=None, trusted_pem=None) -> tuple:
             )
         if t_root != cp_root:
             raise ProofError(
-                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root {t_root.hex()}"
+                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root "
+                f"{t_root.hex()}"
             )
         report.append("anchor:     OK (size and root equal the trusted --size/--root)")
         anchored = True
@@ -297,7 +298,8 @@ def main(argv=None) -> int:
         print("VERIFIED")
         return 0
     print(
-        "CONSISTENT BUT NOT ANCHORED: pass --size and --root (or --public-key) from a source you trust"
+        "CONSISTENT BUT NOT ANCHORED: pass --size and --root (or --public-key) from a source "
+        "you trust"
     )
     return 3
 

@@ -440,7 +440,7 @@ class _Generator:
 
 
 def _calibrate(score: np.ndarray, eligible: np.ndarray, rate: float) -> np.ndarray:
-    """Probabilities sigmoid(b + score) with b chosen so the expected rate over all rows is `rate`."""
+    """Probabilities sigmoid(b + score), b chosen so the expected rate over all rows is `rate`."""
     n = len(score)
     lo, hi = -30.0, 10.0
     for _ in range(40):

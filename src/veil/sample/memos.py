@@ -545,7 +545,8 @@ def _order_numbers(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") 
     style = (k >> 2) % 7
     if style == 0:
         return [
-            f"{mer} order {_num(k, 5, 100, 999)}-{_num(k, 15, 10**6, 10**7)}-{_num(k, 39, 10**6, 10**7)}"
+            f"{mer} order {_num(k, 5, 100, 999)}-{_num(k, 15, 10**6, 10**7)}-"
+            f"{_num(k, 39, 10**6, 10**7)}"
         ]
     if style == 1:
         return [f"Order #A-{_num(k, 5, 100000, 999999)}"]
@@ -611,7 +612,8 @@ def _debit_plain(w: MemoWriter, c, p, k, mo, yr, amt, mer, cur, lang, mcc="") ->
         return [f"Mandate ref. MNDT-{yr}-{_num(k, 5, 1, 99999):05d}"]
     if style == 1:
         return [
-            f"{mer} contract no. {_num(k, 5, 10, 99)}-{_num(k, 12, 1000, 9999)}-{_num(k, 26, 10, 99)}"
+            f"{mer} contract no. {_num(k, 5, 10, 99)}-{_num(k, 12, 1000, 9999)}-"
+            f"{_num(k, 26, 10, 99)}"
         ]
     if style == 2:
         return [f"Policy {_num(k, 5, 10**6, 10**7)} premium {mo + 1:02d}/{yr}"]
