@@ -34,12 +34,14 @@ def test_due_dates_extension_and_order(bank) -> None:
     assert late.due_at == add_months(late.received_at, 1)
     assert [r.id for r in reqs.list()] == [late.id, soon.id, fresh.id]
     assert [r.urgency() for r in reqs.list()] == ["overdue", "due soon", ""]
-    ext = reqs.extend(late.id, 2, "complex: records in 14 systems")
-    assert ext.due_at == add_months(late.received_at, 3) and ext.extended_months == 2
+    with pytest.raises(InputError, match=r"was due on .*Art. 12\(3\).*overdue"):
+        reqs.extend(late.id, 2, "too late: the first month has passed")
+    ext = reqs.extend(soon.id, 2, "complex: records in 14 systems")
+    assert ext.due_at == add_months(soon.received_at, 3) and ext.extended_months == 2
     with pytest.raises(InputError, match="at most two further months"):
-        reqs.extend(late.id, 1, "more")
+        reqs.extend(soon.id, 1, "more")
     with pytest.raises(InputError, match="reason"):
-        reqs.extend(soon.id, 1, " ")
+        reqs.extend(fresh.id, 1, " ")
     closed = reqs.close(fresh.id, "withdrawn by the subject")
     assert closed.status == "closed" and fresh.id not in [r.id for r in reqs.list()]
     assert add_months(datetime(2025, 1, 31, tzinfo=UTC), 1) == datetime(2025, 2, 28, tzinfo=UTC)

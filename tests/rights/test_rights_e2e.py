@@ -65,11 +65,13 @@ def test_access_then_erasure(bank) -> None:
     assert e.status == "completed" and e.result["outcome"] == "erased"
     erased = e.result["stores"]["transactions"]
     assert (erased["action"], erased["rows"]) == ("deleted", bank.rows)
-    assert e.result["rebuild"] == {"outputs": [r.run_id], "models": ["offers-model"]}
+    assert e.result["rebuild"] == {"outputs": [r.run_id], "models": ["offers-model"],
+                                   "running": []}
     assert e.result["consent_withdrawn"] == ["personalised_offers"]
-    with pytest.raises(ErasedError):
+    with pytest.raises(ErasedError, match="destroyed by an erasure") as info:
         decrypt_values(ws, bank.subject, enc, dataset="transactions", field="email",
                        actor="dpo", reason="after erasure")
+    assert str(info.value).count("erased") == 0 and bank.subject not in str(info.value)
     store = Store(pol, "transactions", ws)
     assert store.count(bank.subject) == 0 and store.count(bank.other) > 0
     cert = json.loads(Path(e.result["certificate"][0]).read_text())

@@ -65,7 +65,7 @@ def _show(rec: Any, as_json: bool) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     for k in ("id", "kind", "article", "subject", "status", "received_at", "due_at",
               "urgency", "extended_months", "extension_reason", "verification", "purposes",
-              "error", "close_note"):
+              "hold_until", "running_since", "error", "close_note"):
         v = d[k]
         if v not in (None, "", 0) or k in ("id", "status", "due_at"):
             t.add_row(k.replace("_", " "), escape(str(v)))
@@ -83,6 +83,9 @@ def _show(rec: Any, as_json: bool) -> None:
         if r.get("rebuild"):
             console.print(f"rebuild outputs: {', '.join(r['rebuild'].get('outputs', [])) or '-'};"
                           f" models: {', '.join(r['rebuild'].get('models', [])) or '-'}")
+            if r["rebuild"].get("running"):
+                console.print("runs still running (may contain the subject: check after they "
+                              f"finish): {', '.join(r['rebuild']['running'])}")
         for f in r.get("certificate", []) or []:
             console.print(f"certificate: {escape(f)}")
         for f in r.get("files", []) or []:
@@ -103,7 +106,8 @@ def open_cmd(
     purpose: Annotated[list[str] | None, typer.Option(
         "--purpose", help="Purpose(s) concerned (restriction, objection); repeatable.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Rectification: FIELD=NEW_VALUE; repeatable.")] = None,
+        "--set", help="Rectification: FIELD=NEW_VALUE (checked against the field's type; "
+        "FIELD= with nothing after it sets the field to null); repeatable.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Rectification: the dataset (default: "
                                                 "every registered one with the fields).")
                        ] = None,
@@ -124,12 +128,12 @@ def open_cmd(
 
     details: dict[str, Any] = {}
     if set_:
-        fix = {}
-        for item in set_:
+        fix: dict[str, Any] = {}
+        for i, item in enumerate(set_, 1):
             k, sep, v = item.partition("=")
-            if not sep or not k.strip():
-                raise InputError(f"--set needs FIELD=VALUE, got '{item.split('=')[0]}...'")
-            fix[k.strip()] = v
+            if not sep or not k.strip():  # never echo it: the text may be personal data
+                raise InputError(f"--set #{i} is not FIELD=VALUE (e.g. --set email=new@x.eu)")
+            fix[k.strip()] = v if v != "" else None  # `--set field=` sets it to null
         details["corrections"] = fix
         if dataset:
             details["dataset"] = dataset
@@ -154,7 +158,8 @@ def list_cmd(
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """List requests: overdue first, then due soon, then by due date.
+    """List requests: overdue first, then due soon, then by due date. Erasures kept open by
+    a legal hold show "legal hold", and "hold ended: run again" once it has ended.
 
     Example: veil dsr list
     """
@@ -167,7 +172,8 @@ def list_cmd(
         d = r.to_dict()
         flag = d["urgency"]
         t.add_row(r.id, r.kind, f"#{r.subject[:10]}", r.status, d["received_at"][:10],
-                  d["due_at"][:10], f"[red]{flag}[/]" if flag == "overdue" else
+                  d["due_at"][:10], f"[red]{flag}[/]" if flag in ("overdue", "hold ended: "
+                                                                   "run again") else
                   (f"[yellow]{flag}[/]" if flag else ""))
     console.print(t)
 
@@ -183,6 +189,10 @@ def show_cmd(request: IdArg, as_json: JsonOpt = False, workspace: WorkspaceOpt =
 
 @dsr_app.command("run")
 def run_cmd(request: IdArg, policy: OptPolicyOpt = None, actor: ActorOpt = None,
+            force: Annotated[bool, typer.Option(
+                "--force", help="Take over a request another run holds (use only when that "
+                "run was killed; otherwise a lease older than 30 minutes is taken over).")
+            ] = False,
             as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
     """Carry out a request; rerun it after a failure (finished steps are skipped, each step is
     recorded).
@@ -190,11 +200,12 @@ def run_cmd(request: IdArg, policy: OptPolicyOpt = None, actor: ActorOpt = None,
     Access/portability: an encrypted package (JSON + HTML). Erasure: rows deleted or masked in
     the registered stores (restricted under a legal hold), consent withdrawn, the subject key
     shredded, later runs exclude the subject, a certificate lists what was done and the
-    outputs and models to rebuild.
+    outputs and models to rebuild. An erasure kept open by a legal hold (`veil dsr list` shows
+    "hold ended: run again") is run again after the hold ends to erase the held data.
 
     Example: veil dsr run 3f2a9c
     """
-    _show(_requests(workspace, policy).run(request, actor=actor), as_json)
+    _show(_requests(workspace, policy).run(request, actor=actor, force=force), as_json)
 
 
 @dsr_app.command("extend")
@@ -216,7 +227,8 @@ def close_cmd(request: IdArg,
               note: Annotated[str, typer.Option(help="What the subject was told.")],
               actor: ActorOpt = None, as_json: JsonOpt = False,
               workspace: WorkspaceOpt = None) -> None:
-    """Close a request with a note.
+    """Close a request with a note. A closed restriction or objection still excludes the
+    subject until `veil dsr lift`.
 
     Example: veil dsr close 3f2a9c --note "package sent via secure portal on 2025-03-04"
     """
@@ -229,7 +241,8 @@ def lift_cmd(request: IdArg,
                                                "(Art. 18(3)).")],
              actor: ActorOpt = None, as_json: JsonOpt = False,
              workspace: WorkspaceOpt = None) -> None:
-    """Lift a restriction or objection: the subject's rows come back into those purposes' runs.
+    """Lift a restriction or objection (completed or closed): the subject's rows come back
+    into those purposes' runs. Only this request's exclusions are lifted.
 
     Example: veil dsr lift 3f2a9c --note "accuracy verified; subject informed 2025-03-10"
     """

@@ -1,10 +1,12 @@
 """Lineage: which data subjects went into which run output, and which models were trained on it.
 
-Every published run output gets one row in ``lineage_outputs`` holding ONE compact set of the
-subjects whose rows it contains: the sorted 16-byte prefixes of their keyed pseudonyms
-(`veil.consent.models.SubjectRef` tokens, HMAC-SHA256), as one blob that numpy binary-searches.
-One row per output, not one per subject: a million-subject output costs 16 MB and one lookup
-costs a ``searchsorted``. Models are registered by users against the runs they were trained on
+Every published run output gets one row in ``lineage_outputs`` and its set of subjects: the
+sorted 16-byte prefixes of their keyed pseudonyms (`veil.consent.models.SubjectRef` tokens,
+HMAC-SHA256), split by their first 12 bits into up to 4096 bucket blobs (``lineage_subjects``,
+indexed on the bucket) that numpy binary-searches. A subject lookup reads only the subject's
+bucket of each output (about 4 KB per million-subject output), so an erasure or access request
+costs the same whatever the size and number of outputs; a million-subject output costs 16 MB.
+Models are registered by users against the runs they were trained on
 (``veil lineage register-model``), so `Lineage.subject` answers the question no other tool can:
 which outputs and which trained models contain this person's data (Art. 15(1)(c), and the
 rebuild list of an erasure).
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
 
 __all__ = [
+    "BUCKET_BITS",
     "PREFIX_BYTES",
     "Lineage",
     "LineageCollector",
@@ -43,12 +46,22 @@ __all__ = [
     "OutputRecord",
     "PseudonymSet",
     "SubjectLineage",
+    "bucket_of",
     "discard_output",
     "record_output",
 ]
 
 PREFIX_BYTES = 16
+BUCKET_BITS = 12
 _DTYPE = np.dtype(f"S{PREFIX_BYTES}")
+
+
+def bucket_of(token: str) -> int:
+    """The bucket (first 12 bits) of a hex pseudonym."""
+    try:
+        return int(token[:3], 16)
+    except ValueError:
+        raise InputError("a pseudonym is not hexadecimal") from None
 
 
 class PseudonymSet:
@@ -86,6 +99,20 @@ class PseudonymSet:
 
     def to_bytes(self) -> bytes:
         return self._a.tobytes()
+
+    def buckets(self) -> list[tuple[int, bytes]]:
+        """(bucket, blob) for every non-empty bucket; the blobs concatenated in bucket order
+        are `to_bytes` (the set is sorted)."""
+        if len(self) == 0:
+            return []
+        raw = self._a.view(np.uint8).reshape(len(self), PREFIX_BYTES)
+        b = (raw[:, 0].astype(np.int32) << 4) | (raw[:, 1].astype(np.int32) >> 4)
+        edges = np.flatnonzero(np.diff(b)) + 1
+        starts = np.concatenate(([0], edges))
+        ends = np.concatenate((edges, [len(b)]))
+        data = self.to_bytes()
+        return [(int(b[i]), data[i * PREFIX_BYTES:j * PREFIX_BYTES])
+                for i, j in zip(starts.tolist(), ends.tolist(), strict=True)]
 
     def __len__(self) -> int:
         return int(self._a.shape[0])
@@ -209,6 +236,12 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     return lineage_outputs, lineage_models, lineage_model_runs
 
 
+def _subjects_table() -> sa.Table:
+    from veil.store.schema import lineage_subjects
+
+    return lineage_subjects
+
+
 def record_output(conn: sa.Connection, *, run_id: str, output: str, digest: str, purpose: str,
                   dataset: str, rows: int, categories: list[str], subjects: PseudonymSet,
                   at: datetime | None = None) -> None:
@@ -217,14 +250,17 @@ def record_output(conn: sa.Connection, *, run_id: str, output: str, digest: str,
     conn.execute(t.insert().values(
         run_id=run_id, output_ref=output, output_digest=digest, purpose=purpose,
         dataset=dataset, created_at=at or datetime.now(UTC), rows=rows,
-        subject_count=len(subjects), categories=json.dumps(sorted(set(categories))),
-        subjects=subjects.to_bytes()))
+        subject_count=len(subjects), categories=json.dumps(sorted(set(categories)))))
+    blobs = [{"run_id": run_id, "bucket": b, "subjects": blob} for b, blob in subjects.buckets()]
+    if blobs:
+        conn.execute(_subjects_table().insert(), blobs)
 
 
 def discard_output(engine: sa.Engine, run_id: str) -> None:
     """Remove a run's lineage row (the run failed after writing it: nothing was published)."""
     t = _tables()[0]
     with engine.begin() as conn:
+        conn.execute(_subjects_table().delete().where(_subjects_table().c.run_id == run_id))
         conn.execute(t.delete().where(t.c.run_id == run_id))
 
 
@@ -247,8 +283,7 @@ class Lineage:
         self.ref = SubjectRef(workspace.root)
 
     def _cols(self) -> list[Any]:
-        t = _tables()[0]
-        return [c for c in t.c if c.name != "subjects"]
+        return list(_tables()[0].c)
 
     def outputs(self) -> list[OutputRecord]:
         """Every recorded output, oldest first."""
@@ -261,9 +296,9 @@ class Lineage:
         """One output, by run id (or a unique prefix of 6+ characters) or output path."""
         return _output_of(self._row(ref))
 
-    def _row(self, ref: str, *, with_subjects: bool = False) -> Any:
+    def _row(self, ref: str) -> Any:
         t = _tables()[0]
-        cols = list(t.c) if with_subjects else self._cols()
+        cols = self._cols()
         ref = str(ref).strip()
         if not ref:
             raise InputError("an output reference is empty: give a run id or an output path")
@@ -284,7 +319,12 @@ class Lineage:
 
     def subjects_of(self, run_id: str) -> list[str]:
         """The pseudonym prefixes (32 hex digits) of the subjects in one output."""
-        return PseudonymSet.from_bytes(bytes(self._row(run_id, with_subjects=True).subjects)).hex()
+        rid = self._row(run_id).run_id
+        s = _subjects_table()
+        with self.engine.connect() as conn:
+            blob = b"".join(bytes(b) for b in conn.execute(
+                sa.select(s.c.subjects).where(s.c.run_id == rid).order_by(s.c.bucket)).scalars())
+        return PseudonymSet.from_bytes(blob).hex()
 
     def token(self, subject_id: str) -> str:
         """The subject's pseudonym (64 hex digits) in this workspace."""
@@ -297,15 +337,30 @@ class Lineage:
         return self.subject_by_token(self.token(subject_id))
 
     def subject_by_token(self, token: str) -> SubjectLineage:
-        t = _tables()[0]
-        found: list[OutputRecord] = []
+        """Outputs holding the pseudonym: one indexed read of its bucket in every output."""
+        t, s = _tables()[0], _subjects_table()
+        hits: list[str] = []
         with self.engine.connect() as conn:
-            for r in conn.execute(sa.select(t).order_by(t.c.created_at, t.c.run_id)):
-                if token in PseudonymSet.from_bytes(bytes(r.subjects)):
-                    found.append(_output_of(r))
+            for rid, blob in conn.execute(sa.select(s.c.run_id, s.c.subjects)
+                                          .where(s.c.bucket == bucket_of(token))):
+                if token in PseudonymSet.from_bytes(bytes(blob)):
+                    hits.append(rid)
+            rows = conn.execute(sa.select(*self._cols()).where(t.c.run_id.in_(hits))
+                                .order_by(t.c.created_at, t.c.run_id)).all() if hits else []
+        found = [_output_of(r) for r in rows]
         runs = {o.run_id for o in found}
         models = [m for m in self.models() if runs & set(m.trained_on)]
         return SubjectLineage(token, found, models)
+
+    def running(self) -> list[dict[str, Any]]:
+        """Runs still running: their outputs are not recorded yet and may hold anyone."""
+        from veil.store.schema import runs
+
+        r = runs.c
+        with self.engine.connect() as conn:
+            return [{"run_id": x.id, "purpose": x.purpose, "started_at": _iso(x.started_at)}
+                    for x in conn.execute(sa.select(r.id, r.purpose, r.started_at)
+                                          .where(r.status == "running").order_by(r.started_at))]
 
     def register_model(self, name: str, trained_on: list[str], *, actor: str,
                        description: str | None = None) -> ModelRecord:

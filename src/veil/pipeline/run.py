@@ -76,16 +76,17 @@ def default_actor() -> str:
 def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:
     """The stages of a run, in the order of DESIGN.md's data flow: consent and data-subject
     rights exclusions (while the subject id is still there), minimize, transform."""
+    from veil.rights.exclusions import RightsFilter
+
     stages: list[Stage] = []
+    # rights first: an erased subject is counted "erased (Art. 17)", not "consent withdrawn"
+    rights = RightsFilter.for_run(plan, workspace)  # None (no stage, no cost) without exclusions
+    if rights is not None:
+        stages.append(rights)
     if plan.purpose.needs_consent:
         from veil.consent.stage import ConsentFilter
 
         stages.append(ConsentFilter(plan, workspace, at))
-    from veil.rights.exclusions import RightsFilter
-
-    rights = RightsFilter.for_run(plan, workspace)  # None (no stage, no cost) without exclusions
-    if rights is not None:
-        stages.append(rights)
     return [*stages, Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]
 
 

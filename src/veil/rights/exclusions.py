@@ -2,8 +2,11 @@
 and objecting (Art. 21: purposes based on legitimate interests or public task).
 
 Exclusions are stored by the subject's keyed pseudonym only (``rights_exclusions``), so an
-erased subject's id is never kept in clear. The run's ``rights`` stage (placed with the consent
-stage, while the subject id is still in the batch) loads the purpose's active exclusions once;
+erased subject's id is never kept in clear, and per request: each restriction or objection
+lifts only its own. The run's ``rights`` stage (placed before the consent stage, so an erased
+subject is counted as erased, not as "consent withdrawn") loads the purpose's active exclusions
+ONCE when the run starts (a snapshot, like consent: a request completed while a run is going
+applies from the next run);
 when there are none the stage is not added at all, so it costs nothing. Otherwise it HMACs each
 distinct id once per run (cached) and drops the matching rows, counting them in the receipt by
 reason.
@@ -51,45 +54,52 @@ def active_exclusions(conn: sa.Connection, purpose: str) -> dict[str, str]:
 
 def add_exclusions(conn: sa.Connection, subject: str, reason: str, purposes: list[str],
                    request_id: str | None, note: str | None = None) -> list[str]:
-    """Add (or re-activate) exclusions; returns the purposes newly excluded. Idempotent."""
+    """Add (or re-activate) one request's exclusions; returns the purposes newly excluded.
+    Idempotent. Exclusions are kept per request, so lifting one request never lifts another's
+    (a subject restricted twice stays restricted until both are lifted); ``None`` (an
+    exclusion made outside a request) is kept under the empty request id."""
     t = rights_exclusions
     now = datetime.now(UTC)
+    request_id = request_id or ""
     added = []
     for p in purposes:
-        row = conn.execute(sa.select(t.c.lifted_at).where(
-            t.c.subject == subject, t.c.reason == reason, t.c.purpose == p)).first()
+        key = (t.c.subject == subject, t.c.reason == reason, t.c.purpose == p,
+               t.c.request_id == request_id)
+        row = conn.execute(sa.select(t.c.lifted_at).where(*key)).first()
         if row is None:
             conn.execute(t.insert().values(subject=subject, reason=reason, purpose=p,
                                            request_id=request_id, since=now, note=note))
             added.append(p)
         elif row.lifted_at is not None:
-            conn.execute(t.update().where(t.c.subject == subject, t.c.reason == reason,
-                                          t.c.purpose == p)
-                         .values(lifted_at=None, since=now, request_id=request_id, note=note))
+            conn.execute(t.update().where(*key).values(lifted_at=None, since=now, note=note))
             added.append(p)
     return added
 
 
-def lift_exclusions(conn: sa.Connection, subject: str, reason: str,
-                    purposes: list[str] | None = None) -> list[str]:
-    """Lift active exclusions of one reason (all purposes, or those given); returns them."""
+def lift_exclusions(conn: sa.Connection, request_id: str) -> list[str]:
+    """Lift the active exclusions one request made; returns their purposes. Exclusions of
+    other requests (the same subject restricted or objecting again) stay."""
     t = rights_exclusions
-    q = sa.select(t.c.purpose).where(t.c.subject == subject, t.c.reason == reason,
-                                     t.c.lifted_at.is_(None))
-    if purposes is not None:
-        q = q.where(t.c.purpose.in_(purposes))
-    lifted = list(conn.execute(q).scalars())
+    q = sa.select(t.c.purpose).where(t.c.request_id == request_id, t.c.lifted_at.is_(None))
+    lifted = sorted(set(conn.execute(q).scalars()))
     if lifted:
-        conn.execute(t.update().where(t.c.subject == subject, t.c.reason == reason,
-                                      t.c.purpose.in_(lifted)).values(lifted_at=datetime.now(UTC)))
+        conn.execute(t.update().where(t.c.request_id == request_id, t.c.lifted_at.is_(None))
+                     .values(lifted_at=datetime.now(UTC)))
     return lifted
+
+
+def request_exclusions(conn: sa.Connection, request_id: str) -> list[str]:
+    """The purposes one request still excludes (active)."""
+    t = rights_exclusions
+    return sorted(set(conn.execute(sa.select(t.c.purpose).where(
+        t.c.request_id == request_id, t.c.lifted_at.is_(None))).scalars()))
 
 
 def subject_exclusions(conn: sa.Connection, subject: str) -> list[dict[str, Any]]:
     t = rights_exclusions
     rows = conn.execute(sa.select(t).where(t.c.subject == subject)
                         .order_by(t.c.since, t.c.purpose)).all()
-    return [{"reason": r.reason, "purpose": r.purpose, "request": r.request_id,
+    return [{"reason": r.reason, "purpose": r.purpose, "request": r.request_id or None,
              "since": _iso(r.since), "lifted_at": _iso(r.lifted_at) if r.lifted_at else None,
              "note": r.note} for r in rows]
 

@@ -4,8 +4,10 @@ erasure certificate.
 A package holds what Art. 15(1) lists: the data held in the registered stores (read in clear
 for the package), the consent history, the purposes with their legal bases, recipients,
 transfers and retention, the sources, and the run outputs and trained models that used the
-subject's data (lineage). A portability package (Art. 20) holds the data of the datasets used
-by purposes based on consent or a contract, machine-readable.
+subject's data (lineage). An access package covers EVERY registered store, whether a purpose
+uses it or not (Art. 15 is about all data held). A portability package (Art. 20) holds the
+data the subject provided: the registered stores of datasets used by purposes based on consent
+or a contract (Art. 20(1)(a)-(b)), machine-readable.
 
 Both files are written encrypted with the workspace's ``dsr-packages`` streaming keyset (Tink
 AES-GCM-HKDF streaming), bound to ``veil:dsr-package:v1:<request id>:<file name>``, under
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from veil.errors import InputError
+from veil.errors import InputError, RunRefused
 from veil.io.writers import atomic_write_bytes
 from veil.rights.requests import KINDS, PACKAGE_KEYSET, PORTABLE_BASES, iso
 
@@ -46,17 +48,18 @@ def _ad(request_id: str, name: str) -> bytes:
 
 def build_package(ctx: StepContext) -> dict[str, Any]:
     """The package as a dict (personal data: it is only ever written encrypted)."""
-    from veil.lineage import Lineage
     from veil.rights.exclusions import subject_exclusions
     from veil.rights.steps import _history, _stores
 
     pol, r = ctx.policy, ctx.request
     portable = r.kind == "portability"
-    datasets_used = {d for p in pol.purposes.values() for d in p.datasets
-                     if not portable or p.legal_basis in PORTABLE_BASES}
+    # Art. 15: every registered store (all data held, used by a purpose or not); Art. 20: the
+    # data the subject provided, i.e. the datasets used by consent or contract purposes
+    provided = {d for p in pol.purposes.values() for d in p.datasets
+                if p.legal_basis in PORTABLE_BASES}
     data: dict[str, Any] = {}
     for d, store in _stores(ctx).items():
-        if d not in datasets_used:
+        if portable and d not in provided:
             continue
         ds = pol.datasets[d]
         data[d] = {"description": ds.description, "source": ds.source,
@@ -76,7 +79,7 @@ def build_package(ctx: StepContext) -> dict[str, Any]:
     }
     if portable:
         return pkg
-    lin = Lineage(ctx.workspace).subject_by_token(ctx.token)
+    lin = ctx.lineage()
     used = {o.purpose for o in lin.outputs}
     pkg["consent"] = [e.to_json() for e in _history(ctx)]
     pkg["processing"] = [
@@ -126,13 +129,21 @@ def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Pa
     from veil.crypto.manager import KeyManager
     from veil.crypto.streaming import decrypt_bytes
 
-    files = next((s["detail"]["files"] for s in rec.steps
-                  if s["step"] == "package" and s["status"] == "done"), None)
+    step = next((s["detail"] for s in rec.steps
+                 if s["step"] == "package" and s["status"] == "done"), None)
+    if step and step.get("destroyed_by"):
+        raise RunRefused(f"request {rec.id}: the package was destroyed on "
+                         f"{step.get('destroyed_at')} by erasure request {step['destroyed_by']}"
+                         " (Art. 17); nothing can be exported")
+    files = (step or {}).get("files")
     if not files:
         raise InputError(f"request {rec.id} has no package (only access and portability "
                          "requests that ran have one)")
     ks = KeyManager(reqs.workspace).keyset(PACKAGE_KEYSET)
+    made = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
+    if made:
+        output.chmod(0o700)
     written = []
     for f in files:
         src = Path(f["path"])
@@ -142,9 +153,26 @@ def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Pa
             raise InputError(f"cannot read the package: {exc.strerror}", where=str(src)) from None
         data = decrypt_bytes(ct, ks, f["associated_data"].encode())
         dst = output / f["name"]
-        atomic_write_bytes(dst, data)
+        write_private(dst, data)  # personal data in clear: owner only, from the first byte
         written.append(dst)
     return written
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write a file created 0600 (never readable by others, not even briefly)."""
+    import os
+
+    from veil.io.writers import publish, temp_path_for
+
+    tmp = temp_path_for(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_certificate(ctx: StepContext, cert: dict[str, Any]) -> list[str]:

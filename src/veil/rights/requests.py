@@ -4,8 +4,20 @@ A request names its subject by keyed pseudonym (`SubjectRef` token) in every col
 event and message; the subject id itself (and a rectification's new values) is kept only
 sealed with the workspace's ``dsr`` AEAD keyset, bound to the request id, so a failed request
 can be rerun, and the seal is dropped once an erasure is done. Each step of a run is recorded
-in ``dsr_steps`` when it completes; a rerun skips finished steps, and every step is safe to
-repeat anyway (deleting deleted rows deletes nothing, shredding a shredded key destroys nothing).
+in ``dsr_steps``: a step whose effect is outside the workspace database (a registered store)
+first records "started" with the facts it found (e.g. the rows to delete), so a rerun after a
+crash reports what the first attempt did and what remains; a step whose effect is in the
+workspace database records its outcome in the same transaction. A rerun skips finished steps,
+and every step is safe to repeat anyway (deleting deleted rows deletes nothing, shredding a
+shredded key destroys nothing).
+
+A run holds the request by a lease (``lease_owner``, ``running_since``): the status changes from
+open/failed to running in one compare-and-swap UPDATE, so two runs at once cannot both act; a
+run killed mid-way leaves a lease that another run takes over once it is older than
+``LEASE_MINUTES`` (or at once with ``force=True``); every step record checks the lease, so a
+run that lost it stops. Completion writes the audit event first, then the status, result and
+the seal's removal in one transaction (a rerun after a crash in between adds the event only if
+it is missing).
 
 Deadlines (Art. 12(3)): one month from receipt, extendable by two further months with a
 recorded reason. `Requests.list` puts overdue and due-soon requests first.
@@ -26,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from veil.errors import InputError, NotFoundError, PolicyError, RunRefused, VeilError
+from veil.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PolicyError,
+    RunRefused,
+    VeilError,
+)
 from veil.store.schema import dsr_requests, dsr_steps
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +65,9 @@ PORTABLE_BASES = ("consent", "contract")
 OBJECTABLE_BASES = ("legitimate_interests", "public_task")
 DSR_KEYSET = "dsr"
 PACKAGE_KEYSET = "dsr-packages"
+LEASE_MINUTES = 30
+STATUSES = ("open", "running", "failed", "completed", "refused", "closed")
+PURPOSE_KINDS = ("restriction", "objection")
 
 
 def add_months(t: datetime, months: int) -> datetime:
@@ -83,10 +105,39 @@ def _parse_time(value: datetime | str | None, what: str) -> datetime:
     return t.astimezone(UTC)
 
 
+class LeaseLost(ConflictError):
+    """Another run took the request over (this one was presumed dead): stop, record nothing."""
+
+
 def default_actor() -> str:
     from veil.pipeline.run import default_actor as actor
 
     return actor()
+
+
+class _Row:
+    """Column values seen as a row (to build a RequestRecord before it is stored)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update({c.name: None for c in dsr_requests.c})
+        self.__dict__.update(values)
+
+
+def check_value(ftype: str, name: str, value: Any) -> Any:
+    """A rectification's new value, converted to the field's policy type with the same
+    conversions as reading data (`veil.io.types.conform`); InputError naming the field (never
+    the value: it is personal data). None (CLI ``--set field=``) means null."""
+    import pyarrow as pa
+
+    from veil.io.types import conform
+
+    if value is None or not isinstance(value, str) or ftype == "string":
+        return value
+    batch = pa.RecordBatch.from_pydict({name: pa.array([value], type=pa.string())})
+    out, bad = conform(batch, {name: ftype})
+    if bad:
+        raise InputError(f"field '{name}': the new value is not a valid {ftype}")
+    return out.column(0)[0].as_py()
 
 
 @dataclass
@@ -111,12 +162,18 @@ class RequestRecord:
     result: dict[str, Any] | None
     error: str | None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    lease_owner: str | None = None
+    running_since: datetime | None = None
+    hold_until: datetime | None = None
 
     @property
     def article(self) -> str:
         return KINDS[self.kind]
 
     def urgency(self, now: datetime | None = None, due_soon_days: int = 7) -> str:
+        now = now or datetime.now(UTC)
+        if self.status == "completed" and self.hold_until is not None:
+            return "hold ended: run again" if self.hold_until <= now else "legal hold"
         if self.status not in OPEN_STATES:
             return ""
         now = now or datetime.now(UTC)
@@ -136,6 +193,7 @@ class RequestRecord:
                 "policy": self.policy_path, "opened_by": self.opened_by,
                 "updated_at": iso(self.updated_at), "closed_at": iso(self.closed_at),
                 "close_note": self.close_note, "result": self.result, "error": self.error,
+                "running_since": iso(self.running_since), "hold_until": iso(self.hold_until),
                 "steps": self.steps}
 
 
@@ -147,7 +205,8 @@ def _record(r: Any, steps: list[dict[str, Any]] | None = None) -> RequestRecord:
         purposes=json.loads(r.purposes) if r.purposes else None, policy_path=r.policy_path,
         opened_by=r.opened_by, updated_at=_utc(r.updated_at),  # type: ignore[arg-type]
         closed_at=_utc(r.closed_at), close_note=r.close_note, result=r.result, error=r.error,
-        steps=steps or [])
+        steps=steps or [], lease_owner=r.lease_owner, running_since=_utc(r.running_since),
+        hold_until=_utc(r.hold_until))
 
 
 class Requests:
@@ -204,8 +263,8 @@ class Requests:
 
     def _unseal(self, request_id: str, sealed: bytes | None) -> dict[str, Any]:
         if sealed is None:
-            raise RunRefused(f"request {request_id}: the subject id was deleted when the "
-                             "erasure completed; open a new request to act again")
+            raise RunRefused(f"request {request_id}: the subject id was deleted by an erasure "
+                             "(Art. 17); open a new request to act again")
         return dict(json.loads(self._cipher().decrypt(bytes(sealed), self._ad(request_id))))
 
     def _audit(self, action: str, rec: RequestRecord | Any, actor: str, outcome: str = "success",
@@ -245,6 +304,9 @@ class Requests:
         if recv > datetime.now(UTC) + timedelta(minutes=5):
             raise InputError(f"received time {iso(recv)} is in the future")
         if purposes is not None:
+            if kind not in PURPOSE_KINDS:
+                raise InputError(f"--purpose is for restriction and objection requests; "
+                                 f"{kind} concerns all the subject's data")
             purposes = list(dict.fromkeys(purposes))
             for p in purposes:
                 pol.purpose(p)
@@ -261,19 +323,22 @@ class Requests:
         token = self.ref.token(subject)
         status = "refused" if refusal else "open"
         result = {"outcome": "refused", "reason": refusal} if refusal else None
-        with self.engine.begin() as conn:
-            conn.execute(dsr_requests.insert().values(
-                id=rid, kind=kind, subject=token,
-                sealed=None if refusal else self._seal(rid, {"subject": subject,
-                                                             "details": details}),
-                received_at=recv, due_at=add_months(recv, 1), extended_months=0,
-                status=status, verification=(verification or None),
-                purposes=json.dumps(purposes) if purposes is not None else None,
-                policy_path=pol.source, opened_by=actor, updated_at=now,
-                closed_at=now if refusal else None, result=result))
-        rec = self.get(rid)
-        self._audit("dsr.open", rec, actor, outcome="refused" if refusal else "success",
+        values = dict(
+            id=rid, kind=kind, subject=token,
+            sealed=None if refusal else self._seal(rid, {"subject": subject,
+                                                         "details": details}),
+            received_at=recv, due_at=add_months(recv, 1), extended_months=0,
+            status=status, verification=(verification or None),
+            purposes=json.dumps(purposes) if purposes is not None else None,
+            policy_path=pol.source, opened_by=actor, updated_at=now,
+            closed_at=now if refusal else None, result=result)
+        # the audit event first: a request never exists without its record in the log
+        self._audit("dsr.open", _record(_Row(values)), actor,
+                    outcome="refused" if refusal else "success",
                     details={"verified": bool(verification), "refusal": refusal})
+        with self.engine.begin() as conn:
+            conn.execute(dsr_requests.insert().values(**values))
+        rec = self.get(rid)
         if refusal:
             raise RunRefused(f"request {rid} ({KINDS[kind]}) refused and recorded: {refusal}",
                              where=pol.source)
@@ -327,6 +392,12 @@ class Requests:
         for d in details["datasets"]:
             if pol.datasets[d].subject_id in fix:
                 raise InputError("the subject id itself cannot be rectified")
+        for f, v in fix.items():
+            if v is not None and not isinstance(v, str | int | float | bool):
+                raise InputError(f"field '{f}': the new value must be text, a number, a "
+                                 "boolean or None (null)")
+            for d in details["datasets"]:
+                check_value(pol.datasets[d].fields[f].type, f, v)
 
     def get(self, request_id: str) -> RequestRecord:
         """One request with its recorded steps (id or a unique prefix of 4+ characters)."""
@@ -358,6 +429,8 @@ class Requests:
         ``include_closed`` (or ``status``)."""
         t = dsr_requests
         q = sa.select(t)
+        if status is not None and status not in STATUSES:
+            raise InputError(f"unknown status '{status}' (known: {', '.join(STATUSES)})")
         if status is not None:
             q = q.where(t.c.status == status)
         elif not include_closed:
@@ -368,9 +441,14 @@ class Requests:
             recs = [_record(r) for r in conn.execute(q)]
         now = datetime.now(UTC)
         soon = self._due_soon_days()
-        rank = {"overdue": 0, "due soon": 1, "": 2}
-        return sorted(recs, key=lambda r: (r.status not in OPEN_STATES,
-                                           rank[r.urgency(now, soon)], r.due_at, r.id))
+        rank = {"overdue": 0, "hold ended: run again": 0, "due soon": 1, "legal hold": 2,
+                "": 2}
+
+        def key(r: RequestRecord) -> tuple[bool, int, datetime, str]:
+            u = r.urgency(now, soon)
+            return (r.status not in OPEN_STATES and rank[u] != 0, rank[u], r.due_at, r.id)
+
+        return sorted(recs, key=key)
 
     def _due_soon_days(self) -> int:
         try:
@@ -390,6 +468,12 @@ class Requests:
                              "extended")
         if not isinstance(months, int) or months < 1:
             raise InputError("extend by 1 or 2 months")
+        first_due = add_months(rec.received_at, 1)
+        if datetime.now(UTC) > first_due:
+            raise InputError(f"request {rec.id} was due on {iso(first_due)}: Art. 12(3) lets "
+                             "the deadline be extended only within the first month (the "
+                             "subject must be told of the extension within one month of "
+                             "receipt); it is overdue, answer it now")
         if rec.extended_months + months > 2:
             raise InputError(f"Art. 12(3) allows at most two further months; request {rec.id} "
                              f"is already extended by {rec.extended_months}")
@@ -406,66 +490,97 @@ class Requests:
 
     def close(self, request_id: str, note: str, *, actor: str | None = None) -> RequestRecord:
         """Close a request with a note (what the subject was told). Closing one that has not
-        completed needs the note to say why."""
+        completed needs the note to say why. A restriction or objection keeps excluding the
+        subject after it is closed, until `lift` (which works on a closed request too)."""
         actor = actor or default_actor()
         rec = self.get(request_id)
         if rec.status in ("closed", "refused"):
-            raise InputError(f"request {rec.id} is already {rec.status}")
+            raise ConflictError(f"request {rec.id} is already {rec.status}")
+        if rec.status == "running":
+            raise ConflictError(f"request {rec.id} is running: wait for the run to finish")
         if not note or not note.strip():
             raise InputError("closing needs a note (what the subject was told)")
+        self._audit("dsr.close", rec, actor, details={"completed": rec.status == "completed"})
         with self.engine.begin() as conn:
             conn.execute(dsr_requests.update().where(dsr_requests.c.id == rec.id).values(
                 status="closed", close_note=note.strip(), closed_at=datetime.now(UTC),
                 updated_at=datetime.now(UTC)))
-        self._audit("dsr.close", rec, actor, details={"completed": rec.status == "completed"})
         return self.get(rec.id)
 
     def lift(self, request_id: str, note: str, *, actor: str | None = None) -> RequestRecord:
         """Lift a restriction or objection: the subject's rows come back into the runs of the
-        purposes concerned (Art. 18(3): tell the subject before lifting)."""
-        from veil.rights.exclusions import lift_exclusions
+        purposes concerned (Art. 18(3): tell the subject before lifting). Only this request's
+        exclusions are lifted (another request restricting the same subject still holds);
+        works on a completed or closed request whose exclusions are active."""
+        from veil.rights.exclusions import lift_exclusions, request_exclusions
 
         actor = actor or default_actor()
         rec = self.get(request_id)
-        if rec.kind not in ("restriction", "objection"):
+        if rec.kind not in PURPOSE_KINDS:
             raise InputError(f"only restrictions and objections are lifted, not {rec.kind}")
-        if rec.status != "completed":
-            raise InputError(f"request {rec.id} is {rec.status}: nothing to lift")
         if not note or not note.strip():
             raise InputError("lifting needs a note (why, and that the subject was told)")
-        reason = "restricted" if rec.kind == "restriction" else "objected"
+        with self.engine.connect() as conn:
+            active = request_exclusions(conn, rec.id)
+        if rec.status not in ("completed", "closed") or not active:
+            raise InputError(f"request {rec.id} is {rec.status} and excludes nothing: nothing "
+                             "to lift")
+        self._audit("dsr.lift", rec, actor, counts={"purposes": len(active)})
         with self.engine.begin() as conn:
-            lifted = lift_exclusions(conn, rec.subject, reason, rec.purposes)
+            lifted = lift_exclusions(conn, rec.id)
             result = dict(rec.result or {})
             result["lifted"] = {"at": iso(datetime.now(UTC)), "note": note.strip(),
                                 "purposes": lifted}
+            note_text = f"lifted: {note.strip()}"
+            if rec.close_note and rec.status == "closed":
+                note_text = f"{rec.close_note}; {note_text}"
             conn.execute(dsr_requests.update().where(dsr_requests.c.id == rec.id).values(
-                status="closed", result=result, close_note=f"lifted: {note.strip()}",
-                closed_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
-        self._audit("dsr.lift", rec, actor, counts={"purposes": len(lifted)})
+                status="closed", result=result, close_note=note_text,
+                closed_at=rec.closed_at or datetime.now(UTC), updated_at=datetime.now(UTC)))
         return self.get(rec.id)
 
     # -- run -------------------------------------------------------------------------------
 
-    def run(self, request_id: str, *, actor: str | None = None) -> RequestRecord:
-        """Carry out the request. Steps already done (by an earlier, failed run) are skipped;
-        each step is recorded; a failure marks the request failed and can be rerun."""
+    def run(self, request_id: str, *, actor: str | None = None, force: bool = False,
+            lease_minutes: int = LEASE_MINUTES) -> RequestRecord:
+        """Carry out the request. Steps already done (by an earlier, failed or killed run) are
+        skipped; each step is recorded; a failure marks the request failed and can be rerun.
+
+        The request is taken by a compare-and-swap (open/failed -> running) with a lease: a
+        request another run holds is refused (`ConflictError`) unless its lease is older than
+        ``lease_minutes`` or ``force`` (use it only when that run is known to be dead). An
+        erasure completed under a legal hold is run again once the hold has ended: the held
+        data is then erased and the seal dropped."""
         from veil.rights.steps import plan_steps
 
         actor = actor or default_actor()
         rec = self.get(request_id)
-        if rec.status == "completed":
+        now = datetime.now(UTC)
+        releasing = (rec.status == "completed" and rec.hold_until is not None
+                     and rec.hold_until <= now)
+        if rec.status == "completed" and not releasing:
             return rec  # idempotent: nothing left to do
-        if rec.status not in ("open", "failed"):
+        if rec.status not in ("open", "failed", "running", "completed"):
             raise InputError(f"request {rec.id} is {rec.status}: only open or failed requests "
                              "run")
+        owner = f"{default_actor()[:24]}@{os.uname().nodename[:20]}:{os.getpid()}:" \
+                f"{uuid.uuid4().hex[:8]}"
+        self._take(rec, owner, now, force=force, lease_minutes=lease_minutes,
+                   releasing=releasing)
+        rec = self.get(rec.id)
         pol = self.policy(rec.policy_path)
-        payload = self._unseal(rec.id, self._sealed(rec.id))
-        self._set(rec.id, status="running", error=None)
+        try:
+            payload = self._unseal(rec.id, self._sealed(rec.id))
+        except BaseException:
+            self._release(rec.id, owner, status="completed" if releasing else "failed")
+            raise
         done = {s["step"]: s for s in rec.steps if s["status"] == "done"}
         state: dict[str, Any] = {name: s["detail"] for name, s in done.items()}
+        prior = {s["step"]: (s["detail"] or {}).get("first_attempt") for s in rec.steps
+                 if s["status"] != "done" and (s["detail"] or {}).get("first_attempt")}
         ctx = StepContext(self, pol, rec, payload["subject"], payload.get("details") or {},
-                          actor, state)
+                          actor, state, owner=owner, prior=prior, releasing=releasing)
+        ran = 0
         try:
             while True:  # re-planned after each step: what `locate` finds decides the rest
                 pending = [(n, f) for n, f in plan_steps(ctx) if n not in state]
@@ -480,45 +595,124 @@ class Requests:
                     raise RunRefused(f"request {rec.id}: step '{name}' failed: "
                                      f"{type(exc).__name__}") from exc
                 state[name] = detail
-                self._step(rec.id, name, "done", detail)
+                ran += 1
+                if name not in ctx.recorded:
+                    self._step(rec.id, name, "done", detail, owner)
             result = ctx.result()
         except BaseException as exc:
             msg = exc.message if isinstance(exc, VeilError) else type(exc).__name__
             failed = next((n for n, _ in plan_steps(ctx) if n not in state), "run")
-            self._step(rec.id, failed, "failed", {"error": msg[:500]})
-            self._set(rec.id, status="failed", error=msg[:2000])
-            try:
-                self._audit("dsr.run", rec, actor, outcome="failure",
-                            details={"step": failed, "error": getattr(exc, "kind", "error")})
-            except VeilError:
-                pass  # the original error matters more
+            if not isinstance(exc, LeaseLost):
+                try:
+                    self._step(rec.id, failed, "failed", {"error": msg[:500]}, owner)
+                    self._release(rec.id, owner, status="completed" if releasing else "failed",
+                                  error=msg[:2000])
+                    self._audit("dsr.run", rec, actor, outcome="failure",
+                                details={"step": failed, "error": getattr(exc, "kind", "error")})
+                except VeilError:
+                    pass  # the original error matters more
             raise
-        self._set(rec.id, status="completed", result=result, error=None)
-        if rec.kind == "erasure":  # the subject id is no longer needed: drop the seal
-            self._set(rec.id, sealed=None)
-        self._audit("dsr.run", rec, actor, counts={k: v for k, v in ctx.counts.items()},
-                    details={"outcome": result.get("outcome")},
-                    categories=sorted(ctx.categories))
+        hold_until = ctx.hold_until()
+        # the audit event first, then status, result and seal in one transaction; a run that
+        # only finishes an interrupted completion adds the event only if it is missing
+        if ran or not self._audited(rec.id, "dsr.run"):
+            self._audit("dsr.run", rec, actor, counts={k: v for k, v in ctx.counts.items()},
+                        details={"outcome": result.get("outcome"),
+                                 "hold_released": releasing or None},
+                        categories=sorted(ctx.categories))
+        values: dict[str, Any] = {"status": "completed", "result": result, "error": None,
+                                  "lease_owner": None, "running_since": None,
+                                  "hold_until": hold_until}
+        if rec.kind == "erasure" and hold_until is None:
+            values["sealed"] = None  # the subject id is no longer needed: drop the seal
+        with self.engine.begin() as conn:
+            n = conn.execute(dsr_requests.update().where(
+                dsr_requests.c.id == rec.id, dsr_requests.c.lease_owner == owner)
+                .values(updated_at=datetime.now(UTC), **values)).rowcount
+        if n != 1:
+            raise LeaseLost(f"request {rec.id}: another run took it over before it completed")
         return self.get(rec.id)
 
-    def _set(self, request_id: str, **values: Any) -> None:
+    def _take(self, rec: RequestRecord, owner: str, now: datetime, *, force: bool,
+              lease_minutes: int, releasing: bool) -> None:
+        """Compare-and-swap to running; refuses a request another live run holds."""
+        t = dsr_requests.c
+        if releasing:
+            cond = sa.and_(t.status == "completed", t.hold_until.isnot(None),
+                           t.hold_until <= now)
+        else:
+            stale = sa.and_(t.status == "running",
+                            t.running_since < now - timedelta(minutes=lease_minutes))
+            if force:
+                stale = t.status == "running"
+            cond = sa.or_(t.status.in_(["open", "failed"]), stale)
         with self.engine.begin() as conn:
-            conn.execute(dsr_requests.update().where(dsr_requests.c.id == request_id)
-                         .values(updated_at=datetime.now(UTC), **values))
+            n = conn.execute(dsr_requests.update().where(t.id == rec.id, cond).values(
+                status="running", lease_owner=owner, running_since=now, updated_at=now,
+                error=None)).rowcount
+        if n == 1:
+            return
+        cur = self.get(rec.id)
+        if cur.status == "running":
+            raise ConflictError(
+                f"request {rec.id} is being run (since {iso(cur.running_since)}); if that run "
+                f"was killed, rerun after {lease_minutes} minutes or with --force")
+        if cur.status == "completed" and not releasing:
+            raise ConflictError(f"request {rec.id} was completed by another run meanwhile")
+        raise ConflictError(f"request {rec.id} is {cur.status}: only open or failed requests "
+                            "run")
 
-    def _step(self, request_id: str, step: str, status: str, detail: dict[str, Any]) -> None:
+    def _release(self, request_id: str, owner: str, *, status: str,
+                 error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(dsr_requests.update().where(
+                dsr_requests.c.id == request_id, dsr_requests.c.lease_owner == owner).values(
+                status=status, error=error, lease_owner=None, running_since=None,
+                updated_at=datetime.now(UTC)))
+
+    def _audited(self, request_id: str, action: str) -> bool:
+        """Whether the audit log holds a successful ``action`` event of this request."""
+        from veil.audit.log import AuditLog
+
+        for le in AuditLog(self.workspace).events(action=action, outcome="success",
+                                                  newest_first=True):
+            if le.event.details.get("request") == request_id:
+                return True
+        return False
+
+    def _step(self, request_id: str, step: str, status: str, detail: dict[str, Any],
+              owner: str | None = None, conn: sa.Connection | None = None) -> None:
+        """Record a step (in ``conn``'s transaction when given: with the step's effect). The
+        facts a "started" record holds are kept through failures; with ``owner`` the lease is
+        checked in the same transaction (a run that lost it stops)."""
+        if conn is None:
+            with self.engine.begin() as c:
+                self._step(request_id, step, status, detail, owner, c)
+            return
         s = dsr_steps
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(s.c.attempts).where(
-                s.c.request_id == request_id, s.c.step == step)).first()
-            if row is None:
-                conn.execute(s.insert().values(request_id=request_id, step=step, status=status,
-                                               attempts=1, at=now, detail=detail))
-            else:
-                conn.execute(s.update().where(s.c.request_id == request_id, s.c.step == step)
-                             .values(status=status, attempts=row.attempts + 1, at=now,
-                                     detail=detail))
+        if owner is not None:
+            n = conn.execute(dsr_requests.update().where(
+                dsr_requests.c.id == request_id, dsr_requests.c.lease_owner == owner)
+                .values(updated_at=now)).rowcount
+            if n != 1:
+                raise LeaseLost(f"request {request_id}: another run took it over (lease lost);"
+                                " this run stops")
+        row = conn.execute(sa.select(s.c.attempts, s.c.detail, s.c.status).where(
+            s.c.request_id == request_id, s.c.step == step)).first()
+        if row is not None and status != "done":
+            first = (row.detail or {}).get("first_attempt")
+            if first is not None and "first_attempt" not in detail:
+                detail = {**detail, "first_attempt": first}
+        if row is None:
+            conn.execute(s.insert().values(request_id=request_id, step=step, status=status,
+                                           attempts=1, at=now, detail=detail))
+        else:
+            # a new attempt: anything after a failure, or starting again after a kill
+            attempts = row.attempts + (1 if row.status == "failed" or (
+                status == "started" and row.status == "started") else 0)
+            conn.execute(s.update().where(s.c.request_id == request_id, s.c.step == step)
+                         .values(status=status, attempts=attempts, at=now, detail=detail))
 
     # -- packages --------------------------------------------------------------------------
 
@@ -552,9 +746,14 @@ class StepContext:
     details: dict[str, Any]
     actor: str
     state: dict[str, Any]
+    owner: str | None = None
+    prior: dict[str, Any] = field(default_factory=dict)  # first attempts' facts of unfinished steps
+    releasing: bool = False  # an erasure run again after its legal hold ended
     counts: dict[str, int] = field(default_factory=dict)
     categories: set[str] = field(default_factory=set)
+    recorded: set[str] = field(default_factory=set)  # steps recorded with their effect
     result_fn: Callable[[StepContext], dict[str, Any]] | None = None
+    _lineage: Any = None
 
     @property
     def workspace(self) -> Workspace:
@@ -563,6 +762,44 @@ class StepContext:
     @property
     def token(self) -> str:
         return self.request.subject
+
+    def lineage(self) -> Any:
+        """The subject's outputs and models, looked up once per run of the request."""
+        if self._lineage is None:
+            from veil.lineage import Lineage
+
+            self._lineage = Lineage(self.workspace).subject_by_token(self.token)
+        return self._lineage
+
+    def begin(self, step: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """Before an effect outside the workspace database: record the step "started" with
+        the facts found; a rerun gets the FIRST attempt's facts back (what was there before
+        anything was done), so the outcome reported is never "0 deleted" after a crash."""
+        first = self.prior.get(step)
+        if first is None:
+            first = facts
+            self.prior[step] = first
+        self.requests._step(self.request.id, step, "started", {"first_attempt": first},
+                            self.owner)
+        return dict(first)
+
+    def record(self, conn: sa.Connection, step: str, detail: dict[str, Any]) -> dict[str, Any]:
+        """Record the step done in ``conn``'s transaction (the one holding its effect)."""
+        self.requests._step(self.request.id, step, "done", detail, self.owner, conn)
+        self.recorded.add(step)
+        return detail
+
+    def hold_until(self) -> datetime | None:
+        """When the last legal hold on data this erasure kept ends (None: nothing held)."""
+        if self.request.kind != "erasure":
+            return None
+        released = {n.split(":", 1)[1] for n in self.state if n.startswith("release:")}
+        ends = [h["until"] for n, d in self.state.items()
+                if n.startswith("store:") and d and n.split(":", 1)[1] not in released
+                for h in d.get("holds", [])]
+        if not ends:
+            return None
+        return _parse_time(max(ends), "hold end")
 
     def result(self) -> dict[str, Any]:
         assert self.result_fn is not None

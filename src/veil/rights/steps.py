@@ -5,24 +5,29 @@
 access         locate, package (JSON + HTML, encrypted)
 portability    locate, package (the data provided under consent or contract, JSON + HTML)
 erasure        locate, store:<dataset> (delete, mask, or restrict under a legal hold),
-               consent (withdraw), exclude (erased: all purposes), shred (subject key),
-               lineage (outputs and models to rebuild), certificate
+               consent (withdraw, then the ledger's rows keep only the pseudonym), exclude
+               (erased: all purposes), shred (subject key), requests (other requests' sealed
+               ids and packages destroyed), lineage (outputs, models and running runs to
+               check), certificate; once a legal hold ends, a rerun adds release:<dataset>
+               and certificate:final
 restriction    locate, exclude (restricted: the purposes concerned)
 objection      locate, exclude (objected: legitimate-interest / public-task purposes)
-rectification  locate, store:<dataset> (correct), lineage (outputs to rebuild)
+rectification  locate, store:<dataset> (correct), lineage (outputs and models to rebuild)
 =============  ==========================================================================
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from veil.rights.requests import KINDS, StepContext, add_months, iso
-from veil.store.schema import dsr_requests, subject_keys
+from veil.errors import StoreError
+from veil.rights.requests import KINDS, StepContext, add_months, check_value, iso
+from veil.store.schema import dsr_requests, dsr_steps, subject_keys
 
 Step = Callable[[StepContext], dict[str, Any]]
 
@@ -40,7 +45,14 @@ def plan_steps(ctx: StepContext) -> list[tuple[str, Step]]:
             for ds in _store_datasets(ctx):
                 steps.append((f"store:{ds}", _erase_store(ds)))
             steps += [("consent", withdraw_consent), ("exclude", exclude), ("shred", shred),
-                      ("lineage", lineage), ("certificate", certificate)]
+                      ("requests", other_requests), ("lineage", lineage),
+                      ("certificate", certificate)]
+            if ctx.releasing:
+                for n, d in list(ctx.state.items()):
+                    if n.startswith("store:") and d and d.get("holds"):
+                        ds = n.split(":", 1)[1]
+                        steps.append((f"release:{ds}", _release_store(ds)))
+                steps.append(("certificate:final", certificate))
         ctx.result_fn = erasure_result
     elif kind in ("restriction", "objection"):
         if known:
@@ -65,17 +77,28 @@ def _stores(ctx: StepContext) -> dict[str, Any]:
     return {d: Store(ctx.policy, d, ctx.workspace) for d in _store_datasets(ctx)}
 
 
+def _found(store: Any, subject_id: str) -> int:
+    """The subject's rows that still hold erasable data (masked rows are not found again)."""
+    if store.spec.erasure == "mask":
+        return int(store.count_unmasked(subject_id, list(store.spec.mask)))
+    return int(store.count(subject_id))
+
+
 # -- locate ------------------------------------------------------------------------------------
 
 def locate(ctx: StepContext) -> dict[str, Any]:
     """Where the subject appears: stores, consent ledger, lineage, subject keys, earlier
     requests. Nothing anywhere: an unknown subject (a clear answer, no changes)."""
     from veil.consent.ledger import Ledger
-    from veil.lineage import Lineage
 
-    stores = {d: s.count(ctx.subject_id) for d, s in _stores(ctx).items()}
+    stores: dict[str, int] = {}
+    masked: dict[str, int] = {}
+    for d, s in _stores(ctx).items():
+        stores[d] = _found(s, ctx.subject_id)
+        if s.spec.erasure == "mask":
+            masked[d] = s.count(ctx.subject_id) - stores[d]
     consent = len(_history(ctx)) if Ledger(ctx.workspace).knows(ctx.subject_id) else 0
-    lin = Lineage(ctx.workspace).subject_by_token(ctx.token)
+    lin = ctx.lineage()
     t = dsr_requests.c
     k = subject_keys.c
     with ctx.workspace.engine.connect() as conn:
@@ -86,10 +109,11 @@ def locate(ctx: StepContext) -> dict[str, Any]:
             t.status.in_(["completed", "closed"]), t.sealed.is_(None))
             .order_by(t.updated_at)).first()
     known = bool(sum(stores.values()) or consent or lin.outputs or key_state != "none"
-                 or prev is not None)
+                 or prev is not None or sum(masked.values()))
     ctx.counts["rows_found"] = sum(stores.values())
-    return {"known": known, "stores": stores, "consent_events": consent,
-            "outputs": len(lin.outputs), "models": len(lin.models), "subject_key": key_state,
+    return {"known": known, "stores": stores, "masked_earlier": masked,
+            "consent_events": consent, "outputs": len(lin.outputs), "models": len(lin.models),
+            "subject_key": key_state,
             "previously_erased": ({"request": prev.id, "at": iso(prev.updated_at)}
                                   if prev is not None else None)}
 
@@ -137,10 +161,33 @@ def access_result(ctx: StepContext) -> dict[str, Any]:
 
 # -- erasure -----------------------------------------------------------------------------------
 
+_PERIOD = re.compile(r"^\s*(\d+)\s*(day|week|month|year|d|w|m|y)s?\s*$", re.IGNORECASE)
+_ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+
+def hold_end(start: datetime, period: str) -> datetime:
+    """``start`` plus a hold period in calendar terms: '5y' is the same month and day five
+    years later (29 February -> 28 February), months likewise; weeks and days exact."""
+    m = _PERIOD.match(period)
+    if m:
+        n, unit = int(m.group(1)), m.group(2).lower()[0]
+        if unit == "y":
+            return add_months(start, 12 * n)
+        if unit == "m":
+            return add_months(start, n)
+        return start + timedelta(days=n * (7 if unit == "w" else 1))
+    m = _ISO.match(period.strip().upper())
+    if not m or not any(m.groups()):
+        raise ValueError(f"hold period '{period}' is not a period")
+    y, mo, w, d = (int(g) if g else 0 for g in m.groups())
+    return add_months(start, 12 * y + mo) + timedelta(days=7 * w + d)
+
+
 def _holds(ctx: StepContext, dataset: str) -> list[dict[str, Any]]:
     recv = ctx.request.received_at
     return [{"hold": name, "legal_basis": h.legal_basis, "period": h.period,
-             "until": iso(recv + h.period_length)}
+             "until": iso(hold_end(recv, h.period)),
+             "whole_rows": dataset in h.datasets, "categories": list(h.categories)}
             for name, h in ctx.policy.holds_for(dataset)]
 
 
@@ -148,44 +195,125 @@ def _erase_store(dataset: str) -> Step:
     def step(ctx: StepContext) -> dict[str, Any]:
         from veil.rights.stores import Store
 
+        name = f"store:{dataset}"
         s = Store(ctx.policy, dataset, ctx.workspace)
-        ctx.categories.update(f.category for f in s.dataset.fields.values())
+        ds = s.dataset
+        ctx.categories.update(f.category for f in ds.fields.values())
         holds = _holds(ctx, dataset)
         if holds:
-            n = s.count(ctx.subject_id)
-            ctx.counts["rows_held"] = ctx.counts.get("rows_held", 0) + n
-            return {"action": "restricted (legal hold)", "rows": n, "holds": holds,
-                    "table": s.describe()}
+            return _hold_store(ctx, s, name, holds)
         if s.spec.erasure == "mask":
-            n = s.mask(ctx.subject_id)
-            ctx.counts["rows_masked"] = ctx.counts.get("rows_masked", 0) + n
-            return {"action": "masked", "rows": n, "fields": list(s.spec.mask),
-                    "table": s.describe()}
+            return _mask_store(ctx, s, name)
+        first = ctx.begin(name, {"rows_found": s.count(ctx.subject_id)})
         n = s.delete(ctx.subject_id)
-        ctx.counts["rows_deleted"] = ctx.counts.get("rows_deleted", 0) + n
-        return {"action": "deleted", "rows": n, "table": s.describe()}
+        rows = max(int(first["rows_found"]), n)
+        ctx.counts["rows_deleted"] = ctx.counts.get("rows_deleted", 0) + rows
+        return {"action": "deleted", "rows": rows, "deleted_this_attempt": n,
+                "deleted_earlier": rows - n, "remaining": s.count(ctx.subject_id),
+                "table": s.describe()}
+
+    return step
+
+
+def _mask_store(ctx: StepContext, s: Any, name: str, fields: list[str] | None = None,
+                why: str | None = None) -> dict[str, Any]:
+    fields = list(s.spec.mask if fields is None else fields)
+    total = s.count(ctx.subject_id)
+    first = ctx.begin(name, {"rows_found": s.count_unmasked(ctx.subject_id, fields),
+                             "rows": total})
+    n = s.mask(ctx.subject_id, fields)
+    kept = [c for c in s.columns() if c not in fields]
+    rows = max(int(first["rows_found"]), n)
+    ctx.counts["rows_masked"] = ctx.counts.get("rows_masked", 0) + rows
+    return {"action": "masked", "rows": rows, "rows_kept": total,
+            "masked_this_attempt": n, "masked_earlier": rows - n,
+            "fields": fields, "kept_columns": kept, "still_identifies_subject": s.key in kept,
+            "why": why or ("the policy keeps these rows (store erasure: mask); only the "
+                           "listed fields were set to null, the kept columns remain, "
+                           f"including the subject id '{s.key}'"),
+            "remaining_unmasked": s.count_unmasked(ctx.subject_id, fields),
+            "table": s.describe()}
+
+
+def _hold_store(ctx: StepContext, s: Any, name: str,
+                holds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Under a legal hold: whole rows kept when a hold names the dataset; a hold by
+    categories keeps only those fields (and the subject id), the others are masked when the
+    store allows null there."""
+    ds = s.dataset
+    detail: dict[str, Any] = {"action": "restricted (legal hold)", "holds": holds}
+    if not any(h["whole_rows"] for h in holds):
+        cats = {c for h in holds for c in h["categories"]}
+        keep = [f for f, fd in ds.fields.items() if fd.category in cats or f == s.key]
+        drop = [f for f in ds.fields if f not in keep and f in s.columns()]
+        try:
+            if drop:
+                m = _mask_store(ctx, s, name, drop, why="legal hold by categories: only the "
+                                "held fields are kept (restricted)")
+                detail.update({"masked_fields": drop, "rows_masked": m["rows"]})
+        except StoreError as exc:
+            detail["masked_fields"] = []
+            detail["mask_refused"] = exc.message[:300]
+        detail["kept_fields"] = keep if drop else list(ds.fields)
+    else:
+        detail["kept_fields"] = list(ds.fields)
+    n = s.count(ctx.subject_id)
+    ctx.counts["rows_held"] = ctx.counts.get("rows_held", 0) + n
+    detail.update({"rows": n, "table": s.describe()})
+    return detail
+
+
+def _release_store(dataset: str) -> Step:
+    def step(ctx: StepContext) -> dict[str, Any]:
+        from veil.rights.stores import Store
+
+        name = f"release:{dataset}"
+        s = Store(ctx.policy, dataset, ctx.workspace)
+        if s.spec.erasure == "mask":
+            d = _mask_store(ctx, s, name)
+            d["action"] = "masked after the legal hold ended"
+            return d
+        first = ctx.begin(name, {"rows_found": s.count(ctx.subject_id)})
+        n = s.delete(ctx.subject_id)
+        rows = max(int(first["rows_found"]), n)
+        ctx.counts["rows_deleted"] = ctx.counts.get("rows_deleted", 0) + rows
+        return {"action": "deleted after the legal hold ended", "rows": rows,
+                "remaining": s.count(ctx.subject_id), "table": s.describe()}
 
     return step
 
 
 def withdraw_consent(ctx: StepContext) -> dict[str, Any]:
-    """Record a withdrawal (Art. 7(3)) for every purpose whose consent is in force."""
+    """Record a withdrawal (Art. 7(3)) for every purpose whose consent is in force, then
+    replace the subject id in the ledger's rows by ``erased:<pseudonym>`` (the ledger keeps
+    its history and the audit log, already by pseudonym, its proof; the id itself goes)."""
     from veil.consent.ledger import Ledger
     from veil.consent.models import ConsentEvent
+    from veil.store.schema import consent_events, consent_state
 
     led = Ledger(ctx.workspace)
-    if not led.knows(ctx.subject_id):
-        return {"withdrawn": []}
-    last: dict[str, str] = {}
-    for e in led.history(ctx.subject_id):
-        last[e.purpose] = e.kind
-    live = sorted(p for p, k in last.items() if k in ("granted", "renewed"))
+    live: list[str] = []
+    if led.knows(ctx.subject_id):
+        last: dict[str, str] = {}
+        for e in led.history(ctx.subject_id):
+            last[e.purpose] = e.kind
+        live = sorted(p for p, k in last.items() if k in ("granted", "renewed"))
+    first = ctx.begin("consent", {"withdrawn": live})
     if live:
         led.append([ConsentEvent(ctx.subject_id, p, "withdrawn", "api", ctx.actor[:128],
                                  action=f"data-subject request {ctx.request.id} "
                                  f"({ctx.request.kind})") for p in live])
-    ctx.counts["consents_withdrawn"] = len(live)
-    return {"withdrawn": live}
+    gone = f"erased:{ctx.token}"
+    withdrawn = sorted(set(first["withdrawn"]) | set(live))
+    ctx.counts["consents_withdrawn"] = len(withdrawn)
+    with ctx.workspace.engine.begin() as conn:
+        ev = conn.execute(consent_events.update().where(
+            consent_events.c.subject == ctx.subject_id).values(subject=gone, guardian=None))
+        st = conn.execute(consent_state.update().where(
+            consent_state.c.subject == ctx.subject_id).values(subject=gone))
+        return ctx.record(conn, "consent", {
+            "withdrawn": withdrawn, "ledger_rows_pseudonymised": int(ev.rowcount)
+            + int(st.rowcount), "ledger_subject": "erased:<pseudonym>"})
 
 
 def exclude(ctx: StepContext) -> dict[str, Any]:
@@ -199,33 +327,83 @@ def exclude(ctx: StepContext) -> dict[str, Any]:
             if held:
                 add_exclusions(conn, ctx.token, "restricted", [ALL], ctx.request.id,
                                note="legal hold: kept data is restricted (Art. 17(3)(b))")
-            return {"reason": "erased", "purposes": [ALL], "restricted_for_hold": held}
+            return ctx.record(conn, "exclude", {"reason": "erased", "purposes": [ALL],
+                                                "restricted_for_hold": held})
         purposes = ctx.request.purposes
         if purposes is None:
             purposes = [ALL] if kind == "restriction" else []
         reason = "restricted" if kind == "restriction" else "objected"
         added = add_exclusions(conn, ctx.token, reason, purposes, ctx.request.id)
-    ctx.counts["purposes_excluded"] = len(purposes)
-    return {"reason": reason, "purposes": purposes, "newly_excluded": added}
+        ctx.counts["purposes_excluded"] = len(purposes)
+        return ctx.record(conn, "exclude", {"reason": reason, "purposes": purposes,
+                                            "newly_excluded": added})
 
 
 def shred(ctx: StepContext) -> dict[str, Any]:
+    """Destroy the subject key; the outcome is read back from the key store (the effect),
+    so a rerun after a crash still says "destroyed"."""
     from veil.crypto.manager import KeyManager
 
     destroyed = KeyManager(ctx.workspace, actor=ctx.actor).shred_subjects([ctx.token])
+    k = subject_keys.c
+    with ctx.workspace.engine.connect() as conn:
+        key = conn.execute(sa.select(k.erased_at).where(k.subject == ctx.token)).first()
+    before = (ctx.state.get("locate") or {}).get("subject_key")
+    if key is None:
+        state = "none (never made)"
+    elif key.erased_at is None:
+        raise StoreError(f"request {ctx.request.id}: the subject key is still live after "
+                         "shredding")
+    elif before == "erased":
+        state = "already destroyed (earlier erasure)"
+    else:
+        state = "destroyed"
     ctx.counts["keys_destroyed"] = len(destroyed)
-    return {"subject_key": "destroyed" if destroyed else "none live (already erased or never "
-            "made)"}
+    return {"subject_key": state, "destroyed_at": iso(key.erased_at) if key else None}
+
+
+def other_requests(ctx: StepContext) -> dict[str, Any]:
+    """Art. 17 reaches the subject's earlier requests too: their sealed ids (and a
+    rectification's new values) are dropped and their packages' files deleted, so nothing
+    can be exported or unsealed after the erasure. This erasure keeps its own seal until it
+    completes (or its legal hold ends)."""
+    t = dsr_requests.c
+    with ctx.workspace.engine.connect() as conn:
+        others = [r.id for r in conn.execute(sa.select(t.id).where(
+            t.subject == ctx.token, t.id != ctx.request.id))]
+    deleted = 0
+    for rid in others:  # files first (idempotent), then the records in one transaction
+        folder = ctx.requests.folder(rid)
+        for f in sorted(folder.glob("package.*.enc")) if folder.is_dir() else []:
+            f.unlink(missing_ok=True)
+            deleted += 1
+    st = dsr_steps.c
+    with ctx.workspace.engine.begin() as conn:
+        if others:
+            conn.execute(dsr_requests.update().where(t.id.in_(others)).values(sealed=None))
+            for row in conn.execute(sa.select(st.request_id, st.detail).where(
+                    st.request_id.in_(others), st.step == "package")).all():
+                detail = dict(row.detail or {})
+                if detail.get("destroyed_by"):
+                    continue
+                detail.update({"destroyed_by": ctx.request.id,
+                               "destroyed_at": iso(datetime.now(UTC))})
+                conn.execute(dsr_steps.update().where(st.request_id == row.request_id,
+                                                      st.step == "package")
+                             .values(detail=detail))
+        return ctx.record(conn, "requests", {"requests": others,
+                                             "package_files_deleted": deleted})
 
 
 def lineage(ctx: StepContext) -> dict[str, Any]:
     from veil.lineage import Lineage
 
-    lin = Lineage(ctx.workspace).subject_by_token(ctx.token)
+    lin = ctx.lineage()
     ctx.counts["outputs_to_rebuild"] = len(lin.outputs)
     ctx.counts["models_to_rebuild"] = len(lin.models)
     return {"outputs": [o.to_dict() for o in lin.outputs],
-            "models": [m.to_dict() for m in lin.models]}
+            "models": [m.to_dict() for m in lin.models],
+            "running": Lineage(ctx.workspace).running()}
 
 
 def certificate(ctx: StepContext) -> dict[str, Any]:
@@ -235,11 +413,21 @@ def certificate(ctx: StepContext) -> dict[str, Any]:
     return {"files": write_certificate(ctx, cert)}
 
 
+def _store_states(ctx: StepContext) -> dict[str, Any]:
+    out = {n.split(":", 1)[1]: d for n, d in ctx.state.items() if n.startswith("store:")}
+    for n, d in ctx.state.items():
+        if n.startswith("release:"):
+            out[n.split(":", 1)[1]] = {**d, "held_until_released": out.get(
+                n.split(":", 1)[1], {}).get("holds")}
+    return out
+
+
 def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
     pol = ctx.policy
-    stores = {n.split(":", 1)[1]: d for n, d in ctx.state.items() if n.startswith("store:")}
-    holds = [h for d in stores.values() for h in d.get("holds", [])]
-    lin = ctx.state.get("lineage") or {"outputs": [], "models": []}
+    stores = _store_states(ctx)
+    holds = [h for d in stores.values() if "held_until_released" not in d
+             for h in d.get("holds", [])]
+    lin = ctx.state.get("lineage") or {"outputs": [], "models": [], "running": []}
     r = ctx.request
     return {
         "certificate": "erasure (GDPR Art. 17)",
@@ -252,15 +440,30 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
         "policy": {"path": pol.source, "sha256": pol.digest},
         "stores": stores,
         "consent_withdrawn": (ctx.state.get("consent") or {}).get("withdrawn", []),
+        "consent_ledger": "subject id replaced by erased:<pseudonym>",
         "subject_key": (ctx.state.get("shred") or {}).get("subject_key"),
+        "earlier_requests": (ctx.state.get("requests") or {}).get("requests", []),
         "excluded_from_runs": "all purposes (erased)",
         "legal_holds": holds,
-        "rebuild": {"outputs": lin["outputs"], "models": lin["models"]},
+        "rebuild": {"outputs": lin["outputs"], "models": lin["models"],
+                    "check_after_they_finish": lin.get("running", [])},
         "previously_erased": (ctx.state.get("locate") or {}).get("previously_erased"),
         "note": ("Values encrypted under the subject's key (transform 'encrypt') in every "
                  "output and backup can no longer be decrypted. Outputs and models listed under "
-                 "'rebuild' contain the subject's data and must be rebuilt or retired."),
+                 "'rebuild' contain the subject's data and must be rebuilt or retired; runs "
+                 "still running when the erasure ran may contain the subject: check them after "
+                 "they finish."),
     }
+
+
+def _masked_text(stores: dict[str, Any]) -> str:
+    parts = []
+    for ds, d in stores.items():
+        if d.get("action", "").startswith("masked") and d.get("rows_kept"):
+            parts.append(f"in {ds}, {d['rows_kept']} row(s) are kept with "
+                         f"{', '.join(d['fields'])} set to null; "
+                         f"{', '.join(d['kept_columns'])} remain ({d['why']})")
+    return "; ".join(parts)
 
 
 def erasure_result(ctx: StepContext) -> dict[str, Any]:
@@ -270,13 +473,21 @@ def erasure_result(ctx: StepContext) -> dict[str, Any]:
     cert = erasure_certificate(ctx)
     holds = cert["legal_holds"]
     prev = cert["previously_erased"]
+    masked = _masked_text(cert["stores"])
     outcome = "erased except data under legal hold" if holds else "erased"
     answer = "The subject's data was erased."
+    if masked and not holds:
+        outcome = "erased except masked rows kept"
+        answer = f"The subject's data was erased, except: {masked}."
     if holds:
         answer = ("Data under legal hold is kept, restricted (excluded from every run), until "
                   "the hold ends: " + "; ".join(f"{h['hold']} ({h['legal_basis']}) until "
                                                  f"{h['until']}" for h in holds)
-                  + " (Art. 17(3)(b)). Everything else was erased.")
+                  + " (Art. 17(3)(b)); run the request again then to erase it. Everything "
+                  "else was erased." + (f" Masked: {masked}." if masked else ""))
+    if ctx.releasing:
+        answer = "The legal hold ended and the data it kept was erased. " + (
+            f"Masked: {masked}." if masked else "")
     if prev:
         found = (ctx.state.get("locate") or {}).get("stores", {})
         again = (f"{sum(found.values())} row(s) found again and handled as listed" if
@@ -288,8 +499,11 @@ def erasure_result(ctx: StepContext) -> dict[str, Any]:
             "stores": cert["stores"], "consent_withdrawn": cert["consent_withdrawn"],
             "subject_key": cert["subject_key"], "legal_holds": holds,
             "rebuild": {"outputs": [o["run_id"] for o in cert["rebuild"]["outputs"]],
-                        "models": [m["name"] for m in cert["rebuild"]["models"]]},
-            "certificate": (ctx.state.get("certificate") or {}).get("files", [])}
+                        "models": [m["name"] for m in cert["rebuild"]["models"]],
+                        "running": [x["run_id"] for x in
+                                    cert["rebuild"]["check_after_they_finish"]]},
+            "certificate": ((ctx.state.get("certificate:final")
+                             or ctx.state.get("certificate") or {}).get("files", []))}
 
 
 # -- restriction / objection -------------------------------------------------------------------
@@ -304,7 +518,8 @@ def exclusion_result(ctx: StepContext) -> dict[str, Any]:
             else "objected to (Art. 21)")
     return {"outcome": ex["reason"], "subject": ctx.token, "purposes": ex["purposes"],
             "answer": f"Processing {verb} for {what}: the subject's rows are left out of these "
-                      "purposes' runs until lifted (`veil dsr lift`)."}
+                      "purposes' runs until lifted (`veil dsr lift`), also after the request "
+                      "is closed."}
 
 
 # -- rectification -----------------------------------------------------------------------------
@@ -318,37 +533,15 @@ def _rectify_store(dataset: str) -> Step:
         n = s.update(ctx.subject_id, _typed(s, fix))
         ctx.counts["rows_corrected"] = ctx.counts.get("rows_corrected", 0) + n
         ctx.categories.update(s.dataset.fields[f].category for f in fix)
-        return {"action": "corrected", "rows": n, "fields": sorted(fix), "table": s.describe()}
+        return {"action": "corrected" if n else "no rows found", "rows": n,
+                "fields": sorted(fix), "table": s.describe()}
 
     return step
 
 
 def _typed(store: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Text from the CLI converted to the column's type (dates, numbers, booleans)."""
-    from veil.errors import InputError
-
-    out = {}
-    for k, v in values.items():
-        ftype = store.dataset.fields[k].type
-        if v is None or not isinstance(v, str) or ftype == "string":
-            out[k] = v
-            continue
-        try:
-            if ftype == "integer":
-                out[k] = int(v)
-            elif ftype in ("float", "decimal"):
-                out[k] = float(v)
-            elif ftype == "boolean":
-                out[k] = {"true": True, "false": False}[v.strip().lower()]
-            elif ftype == "date":
-                out[k] = datetime.fromisoformat(v).date()
-            elif ftype == "timestamp":
-                out[k] = datetime.fromisoformat(v.replace("Z", "+00:00"))
-            else:
-                out[k] = v
-        except (ValueError, KeyError):
-            raise InputError(f"field '{k}': the new value is not a valid {ftype}") from None
-    return out
+    """Values converted to the fields' types (as when reading data); checked at open too."""
+    return {k: check_value(store.dataset.fields[k].type, k, v) for k, v in values.items()}
 
 
 def rectification_result(ctx: StepContext) -> dict[str, Any]:
@@ -356,16 +549,25 @@ def rectification_result(ctx: StepContext) -> dict[str, Any]:
     if unknown:
         return unknown
     stores = {n.split(":", 1)[1]: d for n, d in ctx.state.items() if n.startswith("store:")}
-    lin = ctx.state.get("lineage") or {"outputs": []}
+    lin = ctx.state.get("lineage") or {"outputs": [], "models": []}
     fields = sorted(ctx.details["corrections"])
+    rows = sum(int(d.get("rows", 0)) for d in stores.values())
     recipients = sorted({r for p in ctx.policy.purposes.values()
                          for ds, use in p.datasets.items()
                          if ds in stores and set(fields) & set(use.fields) for r in p.recipients})
+    rebuild = {"outputs": [o["run_id"] for o in lin["outputs"]],
+               "models": [m["name"] for m in lin.get("models", [])]}
+    if not rows:
+        return {"outcome": "no rows found", "subject": ctx.token, "stores": stores,
+                "fields": fields, "notify_recipients": [], "rebuild": rebuild,
+                "answer": f"Nothing was corrected: no rows of this subject in "
+                          f"{', '.join(stores) or 'the registered stores'} (fields "
+                          f"{', '.join(fields)})."}
     return {"outcome": "rectified", "subject": ctx.token, "stores": stores, "fields": fields,
-            "notify_recipients": recipients,
-            "rebuild": {"outputs": [o["run_id"] for o in lin["outputs"]]},
-            "answer": f"Corrected {', '.join(fields)}; recipients to inform (Art. 19): "
-                      f"{', '.join(recipients) or 'none'}."}
+            "rows": rows, "notify_recipients": recipients, "rebuild": rebuild,
+            "answer": f"Corrected {', '.join(fields)} in {rows} row(s); recipients to inform "
+                      f"(Art. 19): {', '.join(recipients) or 'none'}; outputs and models to "
+                      "rebuild are listed."}
 
 
-__all__ = ["add_months", "plan_steps"]
+__all__ = ["add_months", "hold_end", "plan_steps"]

@@ -44,10 +44,19 @@ def expand_url(url: str, where: str) -> str:
     return _VAR.sub(sub, url)
 
 
-class Store:
-    """One dataset's registered store, opened for a workspace."""
+def _private(path: Path) -> None:
+    """Personal data on disk: owner-only (0600; its folder 0700 when we made it)."""
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists():
+            p.chmod(0o600)
 
-    def __init__(self, policy: Policy, dataset: str, workspace: Workspace) -> None:
+
+class Store:
+    """One dataset's registered store, opened for a workspace. A SQLite store must exist
+    (nothing creates an empty database by accident) unless ``create`` (`load_store`)."""
+
+    def __init__(self, policy: Policy, dataset: str, workspace: Workspace, *,
+                 create: bool = False) -> None:
         ds = policy.datasets[dataset]
         if ds.store is None or ds.subject_id is None:
             raise PolicyError(f"dataset '{dataset}' has no registered store",
@@ -62,10 +71,17 @@ class Store:
             u = sa.make_url(url)
         except sa.exc.ArgumentError:
             raise PolicyError("store url is not a database URL", where=self.where) from None
+        self.sqlite_path: Path | None = None
         if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
             p = Path(u.database)
             if not p.is_absolute():
-                u = u.set(database=str(workspace.root / p))
+                p = workspace.root / p
+                u = u.set(database=str(p))
+            self.sqlite_path = p
+            if not create and not p.exists():
+                raise StoreError(f"the store of dataset '{dataset}' does not exist: no file "
+                                 f"{p} (fill it with `veil dsr load-store {dataset} FILE`)",
+                                 where=self.where)
         self.url = u.render_as_string(hide_password=False)
         self.table_name = ds.store.table
         self._table: sa.Table | None = None
@@ -76,7 +92,14 @@ class Store:
         if e is None:
             from veil.store import db
 
-            e = _ENGINES[self.url] = db.create_engine(self.url)
+            try:
+                e = db.create_engine(self.url)
+            except (ImportError, sa.exc.NoSuchModuleError) as exc:
+                name = getattr(exc, "name", None) or sa.make_url(self.url).drivername
+                raise PolicyError(f"the store of dataset '{self.dataset_id}' needs the database "
+                                  f"driver '{name}', which is not installed (supported here: "
+                                  "SQLite and PostgreSQL)", where=self.where) from None
+            _ENGINES[self.url] = e
         return e
 
     def describe(self) -> str:
@@ -86,9 +109,14 @@ class Store:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            name = getattr(exc, "name", None) or "?"
+            raise PolicyError(f"the store of dataset '{self.dataset_id}' needs the database "
+                              f"driver '{name}', which is not installed",
+                              where=self.where) from None
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"{doing} in store of dataset '{self.dataset_id}' failed: "
-                             f"{type(exc.orig).__name__}", where=self.where) from None
+                             f"{_why(exc)}", where=self.where) from None
 
     @property
     def table(self) -> sa.Table:
@@ -133,6 +161,19 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)
                                     .where(self._match(subject_id))).scalar() or 0)
 
+    def count_unmasked(self, subject_id: str, fields: list[str]) -> int:
+        """The subject's rows where one of ``fields`` still holds a value (rows an earlier
+        masking erasure already nulled are not found again as new data)."""
+        cols = [self.table.c[f] for f in fields if f in self.table.c]
+        if not cols:
+            return 0
+        with self._errors("counting a subject's rows"), self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table).where(
+                self._match(subject_id), sa.or_(*[c.isnot(None) for c in cols]))).scalar() or 0)
+
+    def columns(self) -> list[str]:
+        return [c.name for c in self.table.c]
+
     def rows(self, subject_id: str) -> list[dict[str, Any]]:
         """The subject's rows, as JSON-ready dicts."""
         with self._errors("reading a subject's rows"), self.engine.connect() as conn:
@@ -143,15 +184,21 @@ class Store:
         with self._errors("deleting a subject's rows"), self.engine.begin() as conn:
             return int(conn.execute(self.table.delete().where(self._match(subject_id))).rowcount)
 
-    def mask(self, subject_id: str) -> int:
-        cols = [c for c in self.spec.mask if c in self.table.c]
-        missing = [c for c in self.spec.mask if c not in self.table.c]
+    def mask(self, subject_id: str, fields: list[str] | None = None) -> int:
+        """Null ``fields`` (default: the store's ``mask`` list) in the subject's rows that still
+        hold one of them; returns the rows changed (0 when already masked)."""
+        want = list(self.spec.mask if fields is None else fields)
+        cols = [c for c in want if c in self.table.c]
+        missing = [c for c in want if c not in self.table.c]
         if missing:
             raise StoreError(f"mask field(s) {', '.join(missing)} not in table "
                              f"'{self.table_name}'", where=self.where)
+        if not cols:
+            return 0
         with self._errors("masking a subject's rows"), self.engine.begin() as conn:
-            return int(conn.execute(self.table.update().where(self._match(subject_id))
-                                    .values({c: None for c in cols})).rowcount)
+            return int(conn.execute(self.table.update().where(
+                self._match(subject_id), sa.or_(*[self.table.c[c].isnot(None) for c in cols]))
+                .values({c: None for c in cols})).rowcount)
 
     def update(self, subject_id: str, values: dict[str, Any]) -> int:
         unknown = [c for c in values if c not in self.table.c]
@@ -164,6 +211,20 @@ class Store:
         with self._errors("correcting a subject's rows"), self.engine.begin() as conn:
             return int(conn.execute(self.table.update().where(self._match(subject_id))
                                     .values(values)).rowcount)
+
+
+def _why(exc: sa.exc.DBAPIError) -> str:
+    """What went wrong, without the URL or password: connection vs login vs the rest."""
+    text = str(exc.orig).lower()
+    if isinstance(exc, sa.exc.OperationalError):
+        if "password" in text or "authentication" in text or "role" in text:
+            return "login failed (user or password refused by the server)"
+        if ("connect" in text or "could not translate host" in text or "timeout" in text
+                or "refused" in text):
+            return "cannot connect to the database server (host, port or network)"
+        if "unable to open database" in text:
+            return "cannot open the database file"
+    return type(exc.orig).__name__
 
 
 def _jsonable(v: Any) -> Any:
@@ -191,12 +252,36 @@ def load_store(policy: Policy, dataset: str, source: str | Path, workspace: Work
                replace: bool = False) -> int:
     """Create the dataset's store table (typed from the policy, indexed on the subject id) and
     fill it from a file; returns the rows written. Refuses to touch an existing table unless
-    ``replace``. All or nothing: one transaction."""
-    from veil.io.readers import open_source
-
+    ``replace``. All or nothing: one transaction, and a SQLite file it had to create is
+    removed again on failure. The file is made owner-only (0600): it holds personal data."""
     if dataset not in policy.datasets:
         raise PolicyError(f"unknown dataset '{dataset}'", where=policy.source)
-    store = Store(policy, dataset, workspace)
+    store = Store(policy, dataset, workspace, create=True)
+    made = store.sqlite_path is not None and not store.sqlite_path.exists()
+    if made:
+        assert store.sqlite_path is not None
+        store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        store.sqlite_path.touch(mode=0o600)
+    try:
+        n = _load(store, policy, dataset, source, replace)
+    except BaseException:
+        if made and store.sqlite_path is not None:  # never leave an empty database behind
+            e = _ENGINES.pop(store.url, None)
+            if e is not None:
+                e.dispose()
+            for p in (store.sqlite_path, Path(f"{store.sqlite_path}-wal"),
+                      Path(f"{store.sqlite_path}-shm")):
+                p.unlink(missing_ok=True)
+        raise
+    if store.sqlite_path is not None:
+        _private(store.sqlite_path)
+    return n
+
+
+def _load(store: Store, policy: Policy, dataset: str, source: str | Path,
+          replace: bool) -> int:
+    from veil.io.readers import open_source
+
     src = open_source(source)
     header = src.header()
     ds = policy.datasets[dataset]

@@ -24,6 +24,7 @@ def decrypt_values(workspace: Workspace, subject_id: str, values: Sequence[str],
     from veil.audit.event import AuditEvent
     from veil.audit.log import AuditLog
     from veil.consent.models import SubjectRef
+    from veil.crypto.errors import ErasedError
     from veil.crypto.manager import KeyManager
     from veil.transforms.subject_encrypt import associated_data, decode
 
@@ -38,6 +39,11 @@ def decrypt_values(workspace: Workspace, subject_id: str, values: Sequence[str],
         raw = [decode(v) for v in values]
         out = keys.decrypt_many([token] * len(raw), raw, associated_data(dataset, field))
         return [bytes(b).decode("utf-8") for b in out]
+    except ErasedError:
+        outcome, error = "failure", "erased"
+        raise ErasedError("the subject's key was destroyed by an erasure (Art. 17): these "
+                          "values can no longer be decrypted",
+                          where=f"subject #{token[:10]}") from None
     except VeilError as exc:
         outcome, error = "failure", exc.kind
         raise

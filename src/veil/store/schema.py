@@ -218,8 +218,8 @@ subject_keys = sa.Table(
 
 # -- lineage and data-subject requests (issue 9: veil.lineage, veil.rights) ----------------------
 # Subjects appear only as keyed pseudonyms (HMAC-SHA256 hex of the subject id under the workspace's
-# subject-reference key, veil.consent.models.SubjectRef); lineage keeps per output ONE sorted blob
-# of 16-byte pseudonym prefixes (binary searched), not one row per subject.
+# subject-reference key, veil.consent.models.SubjectRef); lineage keeps per output its sorted
+# 16-byte pseudonym prefixes in up to 4096 bucket blobs (first 12 bits), not one row per subject.
 lineage_outputs = sa.Table(
     "lineage_outputs",  # one row per published run output: what it holds and whose data
     metadata,
@@ -232,8 +232,16 @@ lineage_outputs = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("subject_count", sa.BigInteger, nullable=False),
     sa.Column("categories", sa.Text, nullable=False),  # JSON list of the kept fields' categories
-    sa.Column("subjects", sa.LargeBinary, nullable=False),  # sorted 16-byte pseudonym prefixes
     sa.Index("ix_lineage_outputs_created_at", "created_at"),
+)
+
+lineage_subjects = sa.Table(
+    "lineage_subjects",  # an output's pseudonym prefixes, split in 4096 buckets by their first
+    metadata,  # 12 bits: a subject lookup reads one small blob per output, not the whole set
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("subjects", sa.LargeBinary, nullable=False),  # sorted 16-byte pseudonym prefixes
+    sa.Index("ix_lineage_subjects_bucket", "bucket"),
 )
 
 lineage_models = sa.Table(
@@ -274,6 +282,9 @@ dsr_requests = sa.Table(
     sa.Column("close_note", sa.Text),
     sa.Column("result", sa.JSON),  # the answer: no personal data
     sa.Column("error", sa.Text),
+    sa.Column("lease_owner", sa.String(64)),  # the run holding the request (status running)
+    sa.Column("running_since", sa.DateTime(timezone=True)),  # lease start (taken over if old)
+    sa.Column("hold_until", sa.DateTime(timezone=True)),  # erasure kept open by a legal hold
     sa.Index("ix_dsr_requests_due_at", "status", "due_at"),
     sa.Index("ix_dsr_requests_subject", "subject"),
 )
@@ -283,7 +294,7 @@ dsr_steps = sa.Table(
     metadata,
     sa.Column("request_id", sa.String(16), primary_key=True),
     sa.Column("step", sa.String(64), primary_key=True),
-    sa.Column("status", sa.String(16), nullable=False),  # done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # started | done | failed
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("detail", sa.JSON),
@@ -295,7 +306,7 @@ rights_exclusions = sa.Table(
     sa.Column("subject", sa.String(64), primary_key=True),  # pseudonym (hex)
     sa.Column("reason", sa.String(16), primary_key=True),  # erased | restricted | objected
     sa.Column("purpose", sa.String(128), primary_key=True),  # a purpose id, or '*' for all
-    sa.Column("request_id", sa.String(16)),
+    sa.Column("request_id", sa.String(16), primary_key=True),  # each request lifts its own
     sa.Column("since", sa.DateTime(timezone=True), nullable=False),
     sa.Column("lifted_at", sa.DateTime(timezone=True)),
     sa.Column("note", sa.Text),
@@ -324,6 +335,7 @@ breaches = sa.Table(
     sa.Column("consequences", sa.JSON, nullable=False),  # likely consequences (text list)
     sa.Column("measures", sa.JSON, nullable=False),  # measures taken or proposed (text list)
     sa.Column("controller", sa.JSON),  # snapshot: name, contact, DPO, authority, timezone
+    sa.Column("timezone", sa.String(64)),  # IANA zone times are shown in (--tz, else policy)
     sa.Column("scope", sa.JSON),  # evidence-based scope (counts, categories, flags; no ids)
     sa.Column("assessment", sa.JSON),  # the latest risk assessment, every factor recorded
     sa.Column("decision", sa.String(32)),  # none | authority | authority_and_subjects

@@ -26,10 +26,17 @@ def upgrade() -> None:
         sa.Column("rows", sa.BigInteger, nullable=False),
         sa.Column("subject_count", sa.BigInteger, nullable=False),
         sa.Column("categories", sa.Text, nullable=False),
-        sa.Column("subjects", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_lineage_outputs")),
     )
     op.create_index("ix_lineage_outputs_created_at", "lineage_outputs", ["created_at"])
+    op.create_table(
+        "lineage_subjects",
+        sa.Column("run_id", sa.String(32), nullable=False),
+        sa.Column("bucket", sa.Integer, nullable=False),
+        sa.Column("subjects", sa.LargeBinary, nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "bucket", name=op.f("pk_lineage_subjects")),
+    )
+    op.create_index("ix_lineage_subjects_bucket", "lineage_subjects", ["bucket"])
     op.create_table(
         "lineage_models",
         sa.Column("name", sa.String(128), nullable=False),
@@ -65,6 +72,9 @@ def upgrade() -> None:
         sa.Column("close_note", sa.Text),
         sa.Column("result", sa.JSON),
         sa.Column("error", sa.Text),
+        sa.Column("lease_owner", sa.String(64)),
+        sa.Column("running_since", sa.DateTime(timezone=True)),
+        sa.Column("hold_until", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dsr_requests")),
     )
     op.create_index("ix_dsr_requests_due_at", "dsr_requests", ["status", "due_at"])
@@ -84,11 +94,11 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("reason", sa.String(16), nullable=False),
         sa.Column("purpose", sa.String(128), nullable=False),
-        sa.Column("request_id", sa.String(16)),
+        sa.Column("request_id", sa.String(16), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lifted_at", sa.DateTime(timezone=True)),
         sa.Column("note", sa.Text),
-        sa.PrimaryKeyConstraint("subject", "reason", "purpose",
+        sa.PrimaryKeyConstraint("subject", "reason", "purpose", "request_id",
                                 name=op.f("pk_rights_exclusions")),
     )
     op.create_index("ix_rights_exclusions_active", "rights_exclusions", ["lifted_at", "purpose"])
@@ -104,5 +114,7 @@ def downgrade() -> None:
     op.drop_index("ix_lineage_model_runs_run_id", table_name="lineage_model_runs")
     op.drop_table("lineage_model_runs")
     op.drop_table("lineage_models")
+    op.drop_index("ix_lineage_subjects_bucket", table_name="lineage_subjects")
+    op.drop_table("lineage_subjects")
     op.drop_index("ix_lineage_outputs_created_at", table_name="lineage_outputs")
     op.drop_table("lineage_outputs")
