@@ -2,8 +2,11 @@
 
 Tables (``veil.store.schema``, "consent ledger" section):
 
-- ``consent_events``: one row per event, never updated or deleted; ``seq`` is the append order,
-  ``event_id`` is unique (a repeated id is refused, so a retried import cannot count twice).
+- ``consent_events``: one row per event, never deleted and never updated, with one exception:
+  an erasure (Art. 17, ``veil.rights``) replaces the subject id of that subject's rows in both
+  tables by ``erased:<pseudonym>``, so the history (and the audit log, already by pseudonym)
+  stays while the identifier goes; ``seq`` is the append order, ``event_id`` is unique (a
+  repeated id is refused, so a retried import cannot count twice).
 - ``consent_state``: per (purpose, subject), the state left by the last event in time order.
   It is written in the same transaction as the events, so it always equals a fold of them; it is
   what the single and bulk checks read.
