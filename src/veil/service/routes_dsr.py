@@ -123,9 +123,14 @@ async def dsr_show(request: Request, request_id: RequestId) -> dict[str, Any]:
 
 
 @router.post("/{request_id}/run", response_model=dict[str, Any], **perm("dsr.write"))
-async def dsr_run(request: Request, who: Caller, request_id: RequestId) -> dict[str, Any]:
-    """Carry out the request (steps already done are skipped; a failure can be rerun)."""
-    return await _call(request, _requests(request).run, request_id, actor=who.actor)
+async def dsr_run(request: Request, who: Caller, request_id: RequestId,
+                  force: Annotated[bool, Query(description="take over a run that holds the "
+                                               "request's lease (a crashed run)")] = False,
+                  ) -> dict[str, Any]:
+    """Carry out the request (steps already done are skipped; a failure can be rerun; a run
+    still holding the lease answers 409 unless `force`)."""
+    return await _call(request, _requests(request).run, request_id, actor=who.actor,
+                       force=force)
 
 
 @router.post("/{request_id}/close", response_model=dict[str, Any], **perm("dsr.write"))
