@@ -1,4 +1,4 @@
-"""docs/_pending/rights.md runs as written, after the README's CLI quickstart and DPO blocks:
+"""docs/rights.md runs as written, after the README's CLI quickstart and DPO blocks:
 the bash walk-through (access, export, erasure, show) and then the Python example."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-DOC = (ROOT / "docs" / "_pending" / "rights.md").read_text()
+DOC = (ROOT / "docs" / "rights.md").read_text()
 
 
 def _blocks(text: str, lang: str) -> list[str]:
