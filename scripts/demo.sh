@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite workspace in ./demo): set up, make sample data
 # and consents, scan it, run the sample policy's three purposes (the consent one filters rows),
-# verify the audit log, write the Art. 30 records.
+# answer one customer's access and erasure requests, record a breach, verify the audit log,
+# write the Art. 30 records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,6 +24,21 @@ veil consent import consents.csv -p sample
 veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.parquet
 veil run --policy sample --purpose fraud_detection transactions.csv -o fraud_detection.parquet
 veil run --policy sample --purpose personalised_offers transactions.csv -o offers.parquet
+# Lineage and data-subject rights: a model trained on the scoring output, then one customer's
+# access request and erasure (the bank's store is a SQLite table loaded from the sample).
+veil lineage register-model credit-model.v1 --trained-on credit_scoring.parquet
+veil dsr load-store transactions transactions.csv -p sample --replace
+SUBJECT="$(python -c 'import csv; print(next(csv.DictReader(open("transactions.csv")))["customer_id"])')"
+request_id() { python -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+ACCESS="$(veil dsr open access "$SUBJECT" -p sample --verification "demo" --json | request_id)"
+veil dsr run "$ACCESS"
+ERASURE="$(veil dsr open erasure "$SUBJECT" -p sample --verification "demo" --json | request_id)"
+veil dsr run "$ERASURE"
+veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.v2.parquet
+# A breach: the scoring output copied to a lost laptop (encrypted, key safe: documented only).
+AWARE=$(python -c 'from datetime import UTC, datetime, timedelta; print((datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+BREACH="$(veil breach open --title "Laptop with the scoring output lost" --occurred "$AWARE" --aware "$AWARE" --nature confidentiality --output credit_scoring.parquet --policy sample --json | request_id)"
+veil breach assess "$BREACH"
 veil audit verify
 veil ropa --policy sample -o .
 veil runs list --limit 5

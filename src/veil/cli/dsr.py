@@ -81,8 +81,10 @@ def _show(rec: Any, as_json: bool) -> None:
         if r.get("answer"):
             console.print(escape(r["answer"]))
         if r.get("rebuild"):
-            console.print(f"rebuild outputs: {', '.join(r['rebuild'].get('outputs', [])) or '-'};"
-                          f" models: {', '.join(r['rebuild'].get('models', [])) or '-'}")
+            rb = r["rebuild"]
+            outputs = rb.get("output_paths") or rb.get("outputs", [])
+            console.print(f"rebuild outputs: {escape(', '.join(outputs)) or '-'}; "
+                          f"models: {escape(', '.join(rb.get('models', []))) or '-'}")
             if r["rebuild"].get("running"):
                 console.print("runs still running (may contain the subject: check after they "
                               f"finish): {', '.join(r['rebuild']['running'])}")

@@ -499,6 +499,7 @@ def erasure_result(ctx: StepContext) -> dict[str, Any]:
             "stores": cert["stores"], "consent_withdrawn": cert["consent_withdrawn"],
             "subject_key": cert["subject_key"], "legal_holds": holds,
             "rebuild": {"outputs": [o["run_id"] for o in cert["rebuild"]["outputs"]],
+                        "output_paths": [o["output"] for o in cert["rebuild"]["outputs"]],
                         "models": [m["name"] for m in cert["rebuild"]["models"]],
                         "running": [x["run_id"] for x in
                                     cert["rebuild"]["check_after_they_finish"]]},
