@@ -1,4 +1,5 @@
-"""Benchmark for the Spark engine (issue 12): the full run, local engine vs Spark ``local[2]``.
+"""Benchmark for the Spark engine (issue 12): the full run, local engine vs Spark ``local[2]``,
+single output file (streamed through the driver) and parts mode (written by the executors).
 
 Figures: rows/s of the local engine (one core, as in bench_run) and of ``veil.spark.run`` on a
 ``local[2]`` session over the same sample CSV (the sample policy's ``credit_scoring`` purpose:
@@ -6,7 +7,9 @@ minimization, a keyed pseudonym, an age band; input: a sample Parquet file, outp
 Parquet), the overhead ratio (local rows/s over Spark
 rows/s), the peak RSS of the driver (Python) and of the JVM, and the partition-level
 throughput that the scaling estimate in docs/_pending/spark.md is made from: rows per second
-of stage work per executor core, and the driver's write rate (the single output's ceiling).
+of stage work per executor core, and the driver's write rate (the single output's ceiling);
+for parts mode, the executors' write rate per core (encode, encrypt, verify: summed over tasks)
+and the driver's check of the parts (hashing them all).
 Not a test: run it by hand.
 
     .venv/bin/python benchmarks/bench_spark.py [--rows 10000000] [--partitions 8]
@@ -15,11 +18,14 @@ Not a test: run it by hand.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -43,7 +49,8 @@ spark = session("local[2]", **{{"spark.sql.files.maxPartitionBytes": str({split}
                                  "spark.driver.memory": "4g"}})
 spark.range(1).count()  # JVM and session up before the clock starts
 t0 = time.perf_counter()
-r = run({src!r}, {policy!r}, "credit_scoring", {out!r}, workspace={ws!r}, spark=spark)
+r = run({src!r}, {policy!r}, "credit_scoring", {out!r}, workspace={ws!r}, spark=spark,
+        parts={parts!r})
 seconds = time.perf_counter() - t0
 rec = r.receipt
 jvm_pid = spark.sparkContext._gateway.proc.pid
@@ -54,7 +61,8 @@ print("@@RESULT@@" + json.dumps({{
     "jvm_rss_mb": int(hwm[0].split()[1]) / 1024 if hwm else None,
     "stage_seconds": sum(s["seconds"] for s in rec["stages"]),
     "write_seconds": rec["timings_seconds"]["write"],
-    "partitions": rec["engine"]["partitions"]}}))
+    "partitions": rec["engine"]["partitions"],
+    "verify_seconds": rec["engine"].get("parts_verify_seconds")}}))
 spark.stop()
 """
 
@@ -76,29 +84,34 @@ def main() -> None:
 
         DATA.mkdir(exist_ok=True)
         write_sample(src, args.rows, seed=1)
-    ws = DATA / "spark_ws"
-    kek_file = DATA / "spark_ws.kek"
-    if not kek_file.exists():
-        kek_file.write_text(EnvKEK.new_secret())
-    os.environ["VEIL_KEK"] = kek_file.read_text().strip()
+    # a fresh workspace (and KEK) per run: a workspace left from an older schema cannot skew
+    # or break the figures
+    ws = Path(tempfile.mkdtemp(prefix="spark_ws.", dir=DATA))
+    atexit.register(shutil.rmtree, ws, True)
+    os.environ["VEIL_KEK"] = EnvKEK.new_secret()
     base64.b64decode(os.environ["VEIL_KEK"])
-    if not (ws / "veil.toml").exists():
-        init_workspace(ws)[0].close()
+    init_workspace(ws)[0].close()
     Workspace.open(ws).close()
     split = max(1 << 20, src.stat().st_size // args.partitions + 1)
     print(f"input: {src.name}, {args.rows:,} rows, {src.stat().st_size / 1e6:,.0f} MB")
 
     local = measure(LOCAL.format(policy=str(SAMPLE_POLICY), src=str(src),
                                  out=str(DATA / "spark_bench_local.parquet"), ws=str(ws)))
-    code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
-                        out=str(DATA / "spark_bench_spark.parquet"), ws=str(ws))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=os.environ.copy())
-    if r.returncode != 0:
-        raise SystemExit(f"Spark child failed:\n{r.stderr[-3000:]}")
-    spark = json.loads([x for x in r.stdout.splitlines()
-                        if x.startswith("@@RESULT@@")][-1][len("@@RESULT@@"):])
-    assert spark["rows_out"] == local["extra"], "the two engines disagree on the row count"
+
+    def spark_run(out: Path, parts: bool) -> dict:
+        code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
+                            out=str(out), ws=str(ws), parts=parts)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=os.environ.copy())
+        if r.returncode != 0:
+            raise SystemExit(f"Spark child failed:\n{r.stderr[-3000:]}")
+        res = json.loads([x for x in r.stdout.splitlines()
+                          if x.startswith("@@RESULT@@")][-1][len("@@RESULT@@"):])
+        assert res["rows_out"] == local["extra"], "the engines disagree on the row count"
+        return res  # type: ignore[no-any-return]
+
+    spark = spark_run(DATA / "spark_bench_spark.parquet", False)
+    parts = spark_run(DATA / "spark_bench_parts", True)
 
     local_rps = args.rows / local["seconds"]
     spark_rps = args.rows / spark["seconds"]
@@ -109,12 +122,25 @@ def main() -> None:
     print(f"spark local[2]:            {spark_rps:>12,.0f} rows/s  {spark['seconds']:7.1f} s  "
           f"driver RSS {spark['driver_rss_mb']:,.0f} MB, JVM RSS {spark['jvm_rss_mb']:,.0f} MB, "
           f"{spark['partitions']} partitions")
-    print(f"overhead ratio (local / spark rows/s): {local_rps / spark_rps:.2f}")
+    parts_rps = args.rows / parts["seconds"]
+    print(f"spark local[2], parts:     {parts_rps:>12,.0f} rows/s  {parts['seconds']:7.1f} s  "
+          f"driver RSS {parts['driver_rss_mb']:,.0f} MB, JVM RSS {parts['jvm_rss_mb']:,.0f} MB, "
+          f"{parts['partitions']} parts")
+    print(f"overhead ratio (local / spark rows/s): single file {local_rps / spark_rps:.2f}, "
+          f"parts {local_rps / parts_rps:.2f}")
+    parts_core = args.rows / (parts["stage_seconds"] + parts["write_seconds"])
+    print(f"parts mode: stage work + part writing {parts_core:,.0f} rows/s per executor core "
+          f"(writing alone {args.rows / parts['write_seconds']:,.0f}); driver's check of the "
+          f"parts {parts['verify_seconds']:.2f} s "
+          f"({args.rows / max(parts['verify_seconds'], 1e-9):,.0f} rows/s)")
     print(f"partition level: stage work {per_core:,.0f} rows/s per executor core; "
           f"driver sink {sink_rps:,.0f} rows/s")
     print(f"scaling estimate: min(cores x {per_core:,.0f}, {sink_rps:,.0f}) rows/s, "
           f"e.g. 16 cores -> {min(16 * per_core, sink_rps):,.0f} rows/s "
           "(plus Spark's own scan and Arrow exchange per row: see docs)")
+    print(f"parts mode: about cores x {parts_core:,.0f} rows/s, e.g. 16 cores -> "
+          f"{16 * parts_core:,.0f} rows/s (bounded by executor cores and storage, not the "
+          "driver)")
 
 
 if __name__ == "__main__":

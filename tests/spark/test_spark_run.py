@@ -284,6 +284,20 @@ def test_no_key_in_the_closure_or_the_plan(ws, tmp_path: Path, spark, monkeypatc
             assert form.decode("latin-1") not in plan
     assert "wrapped" not in repr(jobs[0].keys) and "KeysetTransformKeys" not in repr(jobs[0])
 
+    # parts mode: the executors encrypt their parts, yet the closure holds the output keyset
+    # only wrapped under the KEK, and no key
+    run(spark.read.parquet(str(data)), tmp_path / "p.yaml", "offers",
+        tmp_path / "out.parts", spark=spark, parts=True)
+    assert jobs[-1].parts is not None and jobs[-1].parts.keyset is not None
+    pickled = cloudpickle.dumps(jobs[-1])
+    plan = frames[-1]._jdf.queryExecution().toString()
+    assert jobs[-1].parts.keyset.wrapped.wrapped in pickled  # what the executor unwraps
+    for s in secrets:
+        for form in (s, s.hex().encode(), base64.b64encode(s)):
+            assert form not in pickled
+            assert form.decode("latin-1") not in plan
+    assert "wrapped" not in repr(jobs[-1].parts.keyset)
+
 
 def test_a_bad_value_fails_the_run_names_the_place_and_publishes_nothing(ws, tmp_path: Path,
                                                                         spark) -> None:
@@ -361,3 +375,206 @@ def test_cli_engine_spark_matches_the_local_engine(ws, tmp_path: Path, spark) ->
                                    "--purpose", "credit_scoring", str(tmp_path / "tx.csv"),
                                    "-o", str(tmp_path / "x.parquet")])
     assert bad.exit_code != 0 and "unknown --engine 'flink'" in str(bad.exception)
+
+
+# ---------------------------------------------------------------------------------------------
+# parts mode: every task writes (and encrypts) its own part; the driver writes the manifest
+
+
+def _adult(tmp_path: Path, conformance_dir: Path) -> Path:
+    adult = conformance_dir / "adult"
+    (tmp_path / "h").mkdir(exist_ok=True)
+    for q in ("age", "education"):
+        (tmp_path / "h" / f"{q}.csv").write_text((adult / f"adult_hierarchy_{q}.csv").read_text())
+    rows = ["id,sex,age,race,education,salary"]
+    for i, line in enumerate((adult / "adult.csv").read_text().splitlines()[1:], start=1):
+        sex, age, race, _ms, edu, _nc, _wc, _occ, salary = line.split(";")
+        rows.append(f"{i},{sex},{age},{race},{edu},{salary}")
+    (tmp_path / "people.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "people.csv"
+
+
+def test_parts_mode_gives_the_local_and_single_file_rows_and_receipt(ws, tmp_path: Path,
+                                                                    spark) -> None:
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from veil.cli.main import app
+    from veil.consent.interchange import import_csv
+    from veil.consent.ledger import Ledger
+    from veil.spark import run
+
+    data = _sample(tmp_path, 2000)
+    (tmp_path / "p.yaml").write_text(POLICY.replace("BAD", "fail"))
+    policy = veil.load_policy(tmp_path / "p.yaml")
+    consents = (tmp_path / "consents.csv").read_text().replace("personalised_offers", "offers")
+    (tmp_path / "consents.csv").write_text(consents)
+    import_csv(Ledger(ws, policy), tmp_path / "consents.csv")
+
+    local = veil.run(policy, "offers", data, tmp_path / "local.parquet")
+    df = spark.read.parquet(str(data)).repartition(3)
+    single = run(df, policy, "offers", tmp_path / "spark.parquet", spark=spark)
+    parts = run(df, policy, "offers", str(tmp_path / "spark.parts") + "/", spark=spark)
+
+    folder = tmp_path / "spark.parts"
+    assert parts.output == folder and folder.is_dir()
+    assert sorted(f.name for f in folder.iterdir()) == [
+        "_manifest.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert not list(tmp_path.glob(".spark.parts*"))  # the temporary folder was renamed
+    assert local.receipt["rows"]["dropped"]["no consent"] > 0
+    assert _rows(folder) == _rows(single.output) == _rows(local.output)
+    _same_receipt(local.receipt, parts.receipt)
+    _same_receipt(single.receipt, parts.receipt)
+    rec = parts.receipt
+    assert rec["engine"]["output"] == "parts" and rec["output"]["parts"] == 3
+    manifest = (folder / "_manifest.json").read_bytes()
+    assert rec["output"]["sha256"] == hashlib.sha256(manifest).hexdigest()
+    doc = json.loads(manifest)
+    assert doc["rows"] == rec["rows"]["out"] == sum(p["rows"] for p in doc["parts"])
+    for p in doc["parts"]:  # each part encrypted at rest, with the digest on disk
+        assert hashlib.sha256((folder / p["name"]).read_bytes()).hexdigest() == p["sha256"]
+        with pytest.raises(Exception):  # noqa: B017 - not readable as plain Parquet
+            pq.read_table(folder / p["name"])
+    assert rec["output"]["encryption"]["key_id"] == single.receipt["output"]["encryption"][
+        "key_id"]
+    assert parts.run_id in rec["output"]["encryption"]["associated_data"]
+    assert _audit(ws, parts.run_id) == _audit(ws, single.run_id)
+    from veil.lineage import Lineage
+
+    granted = [line.split(",")[0] for line in consents.splitlines()[1:] if ",granted," in line]
+    found = {o.run_id for sid in granted[:30] for o in Lineage(ws).subject(sid).outputs}
+    assert {single.run_id, parts.run_id} <= found
+
+    # `veil decrypt` on the folder: one plain Parquet file, the same rows
+    res = CliRunner().invoke(app, ["decrypt", str(folder), str(tmp_path / "plain.parquet")])
+    assert res.exit_code == 0, res.output
+    assert sorted(json.dumps(r, sort_keys=True, default=str)
+                  for r in pq.read_table(tmp_path / "plain.parquet").to_pylist()) == _rows(folder)
+
+
+def test_a_tampered_missing_swapped_or_extra_part_is_detected(ws, tmp_path: Path,
+                                                              spark) -> None:
+    from typer.testing import CliRunner
+
+    from veil.cli.main import app
+    from veil.crypto.errors import CryptoError, TamperedError
+
+    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", "600", "-o",
+                    str(tmp_path / "tx.csv")], check=True, capture_output=True)
+    # (a CSV is spread over 2 x cores partitions: several parts)
+    res = CliRunner().invoke(app, ["run", "--engine", "spark", "--parts", "--policy", "sample",
+                                   "--purpose", "credit_scoring", str(tmp_path / "tx.csv"),
+                                   "-o", str(tmp_path / "out.parts")])
+    assert res.exit_code == 0, res.output
+    good = tmp_path / "out.parts"
+    receipt = tmp_path / "out.parts.receipt.json"
+    rows = _rows(good)
+    doc = json.loads((good / "_manifest.json").read_text())
+    names = [p["name"] for p in doc["parts"]]
+    assert len(names) >= 2 and len(rows) == doc["rows"] > 0
+
+    def copy(tag: str) -> Path:
+        dst = tmp_path / f"{tag}.parts"
+        shutil.copytree(good, dst)
+        shutil.copy(receipt, tmp_path / f"{tag}.parts.receipt.json")
+        return dst
+
+    flipped = copy("flipped")
+    blob = bytearray((flipped / names[1]).read_bytes())
+    blob[len(blob) // 2] ^= 1
+    (flipped / names[1]).write_bytes(bytes(blob))
+    with pytest.raises(TamperedError, match="part altered"):
+        veil.read(flipped)
+
+    missing = copy("missing")
+    (missing / names[0]).unlink()
+    with pytest.raises(TamperedError, match="part missing"):
+        veil.read(missing)
+    bad = CliRunner().invoke(app, ["decrypt", str(missing), str(tmp_path / "x.parquet")])
+    assert isinstance(bad.exception, TamperedError) and bad.exception.exit_code == 7
+    assert not (tmp_path / "x.parquet").exists()
+
+    extra = copy("extra")
+    shutil.copy(extra / names[0], extra / "part-00099.parquet")
+    with pytest.raises(TamperedError, match="not in the manifest"):
+        veil.read(extra)
+
+    # swap two parts and rewrite manifest and receipt to match: the per-part associated data
+    # (run id and part name) still refuses them
+    swapped = copy("swapped")
+    a, b = swapped / names[0], swapped / names[1]
+    a.rename(swapped / "tmp")
+    b.rename(a)
+    (swapped / "tmp").rename(b)
+    d = json.loads((swapped / "_manifest.json").read_text())
+    d["parts"][0]["sha256"], d["parts"][1]["sha256"] = (d["parts"][1]["sha256"],
+                                                        d["parts"][0]["sha256"])
+    d["parts"][0]["rows"], d["parts"][1]["rows"] = d["parts"][1]["rows"], d["parts"][0]["rows"]
+    data = json.dumps(d).encode()
+    (swapped / "_manifest.json").write_bytes(data)
+    r = json.loads((tmp_path / "swapped.parts.receipt.json").read_text())
+    r["output"]["sha256"] = __import__("hashlib").sha256(data).hexdigest()
+    (tmp_path / "swapped.parts.receipt.json").write_text(json.dumps(r))
+    with pytest.raises(CryptoError):
+        veil.read(swapped)
+
+    edited = copy("edited")  # a manifest the receipt does not record
+    d = json.loads((edited / "_manifest.json").read_text())
+    d["parts"] = d["parts"][1:]
+    (edited / "_manifest.json").write_text(json.dumps(d))
+    (edited / names[0]).unlink()
+    with pytest.raises(TamperedError, match="manifest is not the one"):
+        veil.read(edited)
+    assert _rows(good) == rows  # the original still reads
+
+
+def test_a_failed_parts_job_publishes_nothing(ws, tmp_path: Path, spark) -> None:
+    from veil.spark import run
+
+    (tmp_path / "p.yaml").write_text(POLICY.replace("BAD", "fail").replace(
+        "legal_basis: consent", "legal_basis: contract"))
+    rows = [("C1", "Ann", "DE", "x", "1.5", "2024-01-01T00:00:00Z", "food", "hi", "DE00")] * 6
+    rows.append(("C2", "Bob", "DE", "x", "lots", "2024-01-01T00:00:00Z", "food", "hi", "DE00"))
+    df = spark.createDataFrame(rows, ["customer_id", "full_name", "country",
+                                      "employment_status", "amount", "transaction_time",
+                                      "merchant_category", "memo", "iban"]).repartition(2)
+    with pytest.raises(InputError, match="column 'amount'"):
+        run(df, tmp_path / "p.yaml", "offers", tmp_path / "out.parts", spark=spark, parts=True)
+    assert not (tmp_path / "out.parts").exists()
+    assert not list(tmp_path.glob(".out.parts*"))  # the temporary folder and its parts: gone
+    assert not (tmp_path / "out.parts.receipt.json").exists()
+    from veil.store.schema import runs
+
+    with ws.engine.connect() as conn:
+        assert conn.execute(sa.select(runs.c.status)).scalars().all() == ["failed"]
+
+
+def test_parts_mode_risk_gate(ws, tmp_path: Path, conformance_dir: Path, spark) -> None:
+    """The same risk figures when the data passes; refused (nothing published) when the gate
+    would have to generalize."""
+    from veil.errors import RunRefused
+    from veil.spark import run
+
+    people = _adult(tmp_path, conformance_dir)
+    passing = RISK_POLICY.replace("demographic, type: integer, quasi_identifier: true",
+                                  "demographic, type: integer").replace(
+        "education: {category: demographic, quasi_identifier: true}",
+        "education: {category: demographic}").replace(
+        "      hierarchies:\n        age: h/age.csv\n        education: h/education.csv\n", "")
+    (tmp_path / "pass.yaml").write_text(passing)
+    local = veil.run(tmp_path / "pass.yaml", "research", people, tmp_path / "local.parquet")
+    remote = run(people, tmp_path / "pass.yaml", "research", tmp_path / "pass.parts",
+                 spark=spark, parts=True)
+    a, b = local.receipt["risk"], remote.receipt["risk"]
+    assert a["outcome"] == b["outcome"] == "passed"
+    for key in ("rows", "checks_before", "before", "quasi_identifiers", "models"):
+        assert b[key] == a[key], key
+    assert remote.receipt["rows"] == local.receipt["rows"]
+    assert _rows(remote.output) == _rows(local.output)
+
+    (tmp_path / "gen.yaml").write_text(RISK_POLICY)
+    with pytest.raises(RunRefused, match="single output file"):
+        run(people, tmp_path / "gen.yaml", "research", tmp_path / "gen.parts", spark=spark,
+            parts=True)
+    assert not (tmp_path / "gen.parts").exists() and not list(tmp_path.glob(".gen.parts*"))

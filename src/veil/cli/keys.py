@@ -387,6 +387,13 @@ def decrypt_cmd(
     from veil.crypto.manager import OUTPUT_KEYSET
     from veil.crypto.streaming import decrypt_file
 
+    if input.is_dir():  # a Spark run's parts folder: one plain Parquet file, every part verified
+        from veil.crypto.parts import decrypt_parts
+
+        n = decrypt_parts(input, output, workspace)
+        console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} ({n:,} rows, "
+                      "manifest and every part verified)")
+        return
     if not input.is_file():
         raise InputError("input file not found", where=str(input))
     kind = sniff(input)

@@ -197,6 +197,10 @@ def run(
     engine: Annotated[str, typer.Option(help="Where the stages run: local (this process) or "
                                              "spark (the active Spark cluster, or local[*]; "
                                              "needs the 'spark' extra).")] = "local",
+    parts: Annotated[bool, typer.Option("--parts", help="With --engine spark: OUTPUT is a "
+                                        "folder of Parquet parts, one per Spark task, written "
+                                        "(and encrypted) by the executors, with a manifest.")
+                     ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run a purpose of a policy over INPUT: keep only what the purpose needs, write Parquet and
@@ -205,21 +209,27 @@ def run(
     Example: veil run --policy sample --purpose credit_scoring tx.csv -o credit.parquet
 
     On Spark: veil run --engine spark --policy sample --purpose credit_scoring tx.csv -o out.parquet
+
+    Parts written by the executors: veil run --engine spark --parts ... -o credit.parts
     """
     from veil.io.readers import CsvOptions
+    from veil.pipeline.run import RunResult
     from veil.pipeline.run import run as run_fn
 
     if len(delimiter) != 1 or len(quote_char) != 1:
         raise VeilError("--delimiter and --quote-char take one character each")
     if engine not in ("local", "spark"):
         raise VeilError(f"unknown --engine '{engine}' (local or spark)")
+    if parts and engine != "spark":
+        raise VeilError("--parts needs --engine spark (the executors write the parts)")
+    result: RunResult
     if engine == "spark":
         from veil.spark.engine import run as spark_run
 
         result = spark_run(input, _policy_path(policy), purpose, output, dataset=dataset,
-                         workspace=workspace, receipt=receipt, rejects=rejects,
-                         csv_options=CsvOptions(delimiter, quote_char, encoding),
-                         input_format=format, table=table, actor=actor)
+                           workspace=workspace, receipt=receipt, rejects=rejects,
+                           csv_options=CsvOptions(delimiter, quote_char, encoding),
+                           input_format=format, table=table, actor=actor, parts=parts)
     else:
         progress_cb, stop = _progress()
         try:

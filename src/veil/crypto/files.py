@@ -369,6 +369,10 @@ def read(
     import pyarrow.parquet as pq
 
     p = Path(path)
+    if p.is_dir():  # a Spark run's folder of parts: manifest and every part verified
+        from veil.crypto.parts import read_parts
+
+        return read_parts(p, workspace, columns=columns, provider=provider)
     try:
         kind = sniff(p)
     except FileNotFoundError:

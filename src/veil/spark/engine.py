@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.crypto.parts import PartsOutput, PartsTarget
 from veil.errors import InputError, PolicyError, RunRefused, VeilError
 from veil.io.readers import CsvOptions, Reject
 from veil.io.types import conform
@@ -65,7 +66,7 @@ from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
 from veil.policy.loader import load_policy
 from veil.policy.model import Policy
 from veil.spark.collect import arrow_batches
-from veil.spark.keys import RecordingKeys, ShippedKeys, ship_keys
+from veil.spark.keys import RecordingKeys, ShippedKeys, ship_keys, ship_keyset
 from veil.store.workspace import Workspace
 from veil.transforms.keys import workspace_keys
 
@@ -158,10 +159,12 @@ class PartitionJob:
     rights: bool
     risk_columns: list[str] | None
     out_schema: pa.Schema
+    parts: PartsTarget | None = None  # parts mode: the task writes its own part
     spark_schema: pa.Schema = field(init=False)
 
     def __post_init__(self) -> None:
-        self.spark_schema = pa.schema([*self.out_schema, pa.field(STATS, pa.binary())])
+        data = [] if self.parts is not None else list(self.out_schema)
+        self.spark_schema = pa.schema([*data, pa.field(STATS, pa.binary())])
 
     def _data(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         cols = [batch.column(f.name).cast(f.type) for f in self.out_schema]
@@ -169,7 +172,7 @@ class PartitionJob:
                                           schema=self.spark_schema)
 
     def _stats(self, stats: dict[str, Any]) -> pa.RecordBatch:
-        cols = [pa.nulls(1, f.type) for f in self.out_schema]
+        cols = [pa.nulls(1, f.type) for f in self.spark_schema if f.name != STATS]
         blob = pa.array([pickle.dumps(stats, protocol=5)], pa.binary())
         return pa.RecordBatch.from_arrays([*cols, blob], schema=self.spark_schema)
 
@@ -188,7 +191,11 @@ class PartitionJob:
         rejects: list[dict[str, Any]] = []
         subjects: list[pa.Array] = []
         partials: list[pa.Table] = []
+        sink = None
+        t_write = 0.0
         try:
+            if self.parts is not None:
+                name, sink = self.parts.open(part, tc.attemptNumber() if tc is not None else 0)
             for raw in batches:
                 data = raw.select(read)
                 digest.update(_ipc(data))
@@ -224,13 +231,29 @@ class PartitionJob:
                     subjects.append(pc.unique(ids))
                 if self.risk_columns is not None and out.num_rows:
                     partials.append(_group(pa.Table.from_batches([out]), self.risk_columns))
-                if out.num_rows:
+                if out.num_rows and sink is not None:
+                    t0 = time.perf_counter()
+                    sink.write(pa.RecordBatch.from_arrays(
+                        [out.column(f.name).cast(f.type) for f in self.out_schema],
+                        schema=self.out_schema))
+                    t_write += time.perf_counter() - t0
+                elif out.num_rows:
                     yield self._data(out)
+            written = None
+            if sink is not None:
+                t0 = time.perf_counter()
+                written = self.parts.close(name, part, sink)  # type: ignore[union-attr]
+                sink = None
+                t_write += time.perf_counter() - t0
         except VeilError as exc:
+            if sink is not None:
+                sink.abort()
             yield self._stats({"error": {"type": type(exc).__name__, "message": exc.message,
                                          "where": exc.where}})
             return
         except Exception as exc:  # noqa: BLE001 - reported by kind only: no values in logs
+            if sink is not None:
+                sink.abort()
             yield self._stats({"error": {"type": "internal", "message": type(exc).__name__,
                                          "where": f"{self.source_name}: partition {part}"}})
             return
@@ -244,7 +267,7 @@ class PartitionJob:
             "partition": part, "rows_in": rows_in, "digest": digest.hexdigest(),
             "stages": [(s.rows_in, s.rows_out, s.seconds) for s in stats],
             "dropped": dict(ctx.dropped_rows), "rejects": rejects,
-            "subjects": ids_all, "risk": risk})
+            "subjects": ids_all, "risk": risk, "part": written, "write_seconds": t_write})
 
 
 def _ipc(batch: pa.RecordBatch) -> bytes:
@@ -294,6 +317,8 @@ class _Merged:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     subjects: list[pa.Array] = field(default_factory=list)
     risk: list[pa.Table] = field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    write_seconds: float = 0.0
     error: dict[str, Any] | None = None
 
     def add(self, s: dict[str, Any]) -> None:
@@ -314,6 +339,9 @@ class _Merged:
             self.subjects.append(s["subjects"])
         if s["risk"] is not None:
             self.risk.append(s["risk"])
+        if s["part"] is not None:
+            self.parts.append(s["part"])
+        self.write_seconds += s["write_seconds"]
 
 
 def _raise_error(err: dict[str, Any]) -> None:
@@ -379,14 +407,18 @@ def run(
     actor: str | None = None,
     spark: Any = None,
     broadcast_ledger: bool | None = None,
+    parts: bool = False,
 ) -> SparkRunResult:
     """Run `purpose` of `policy` over a Spark DataFrame (or a file Spark reads) on the cluster,
     and publish the result to `output` with one receipt and the run's audit events.
 
     Same stages, same receipt, same audit events as `veil.run`; rows come out in another
     order. `broadcast_ledger` forces (True) or forbids (False) broadcasting the consent
-    snapshot (default: broadcast up to 2,000,000 subjects). A path `source` is read by Spark
-    (`input_format`, `csv_options` as for `veil.run`; database tables: read them with
+    snapshot (default: broadcast up to 2,000,000 subjects). `parts` (or an `output` string
+    ending in "/") writes a folder of Parquet parts, one per Spark task, each written and
+    encrypted by its executor, with a manifest (:mod:`veil.crypto.parts`); a dataset whose risk
+    gate must generalize is then refused (use a single output file). A path `source` is read
+    by Spark (`input_format`, `csv_options` as for `veil.run`; database tables: read them with
     ``spark.read.jdbc`` and pass the DataFrame). Raises a `VeilError` and publishes nothing
     when the run cannot complete.
     """
@@ -398,8 +430,10 @@ def run(
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
     ws.ready()
     out_path = Path(output)
-    if out_path.suffix.lower() not in (".parquet", ".pq"):
-        raise InputError("output must be a Parquet file (.parquet)", where=str(out_path))
+    parts = parts or str(output).endswith(("/", os.sep))
+    if not parts and out_path.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError("output must be a Parquet file (.parquet), or a folder of parts "
+                         "(parts=True, or a path ending in '/')", where=str(out_path))
     df, src = _resolve_source(source, spark, input_format, csv_options or CsvOptions())
     if spark is None:
         spark = df.sparkSession
@@ -415,7 +449,7 @@ def run(
     rejects_path = (Path(rejects) if rejects
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
     return _execute(ws, pol, plan, df, src, spark, out_path, receipt_path, rejects_path,
-                    actor or default_actor(), broadcast_ledger)
+                    actor or default_actor(), broadcast_ledger, parts)
 
 
 def _prepare(plan: Plan, ws: Workspace, started: datetime, run_id: str
@@ -502,10 +536,11 @@ def _spark_schema(schema: pa.Schema) -> Any:
 
 def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, spark: Any,
              out_path: Path, receipt_path: Path, rejects_path: Path, actor: str,
-             broadcast: bool | None) -> SparkRunResult:
+             broadcast: bool | None, parts: bool = False) -> SparkRunResult:
     t_start = time.perf_counter()
     run_id, started = start_run(ws, pol, plan, src.name, out_path, actor)
     sink: ParquetSink | None = None
+    folder: PartsOutput | None = None
     rejects_tmp = temp_path_for(rejects_path)
     try:
         stages, remote, keys, (snapshot, rights) = _prepare(plan, ws, started, run_id)
@@ -519,9 +554,18 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
                 n for n, f in plan.dataset.fields.items() if f.sensitive]
             risk_cols = list(dict.fromkeys(
                 [*qis, *[a for a in attrs if a in out_names and a not in qis]]))
+        encryption = None
+        if plan.purpose.encryption.at_rest:
+            from veil.crypto.files import output_encryption
+
+            encryption = output_encryption(ws, run_id, plan.purpose.encryption.keyset)
+        if parts:
+            folder = PartsOutput(out_path, run_id, plan.output_schema, encryption,
+                                 ship_keyset(ws, encryption.keyset_name) if encryption else None)
         job = PartitionJob(run_id, plan, remote, keys, src.name,
                            plan.dataset.on_bad_rows == "quarantine", snapshot is not None,
-                           rights is not None, risk_cols, plan.output_schema)
+                           rights is not None, risk_cols, plan.output_schema,
+                           folder.target if folder is not None else None)
         data = df.select(*plan.read)
         cores = spark.sparkContext.defaultParallelism
         if src.format in ("csv", "jsonl", "ndjson", "json") and (
@@ -534,13 +578,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
         if snapshot is not None:
             data = _join_consent(data, spark, plan, snapshot, broadcast)
         staged = data.mapInArrow(job, _spark_schema(job.spark_schema))
-
-        encryption = None
-        if plan.purpose.encryption.at_rest:
-            from veil.crypto.files import output_encryption
-
-            encryption = output_encryption(ws, run_id, plan.purpose.encryption.keyset)
-        sink = ParquetSink(out_path, plan.output_schema, encryption=encryption)
+        if folder is None:
+            sink = ParquetSink(out_path, plan.output_schema, encryption=encryption)
         merged = _Merged()
         t_write = 0.0
         t_spark = time.perf_counter()
@@ -553,7 +592,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
                     if merged.error is not None:
                         break
                     batch = batch.filter(pc.is_null(blobs))
-                if batch.num_rows:
+                if batch.num_rows and sink is not None:
                     t0 = time.perf_counter()
                     sink.write(pa.RecordBatch.from_arrays(
                         [batch.column(f.name).cast(f.type) for f in plan.output_schema],
@@ -567,6 +606,9 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
         if merged.error is not None:
             _raise_error(merged.error)
         t_read = time.perf_counter() - t_spark - t_write
+        if folder is not None:
+            folder.collect(merged.parts)
+            t_write = merged.write_seconds  # summed over the tasks, like the stage seconds
         if merged.rejects and rejects_tmp is not None:
             with open(rejects_tmp, "w", encoding="utf-8") as f:
                 for r in merged.rejects:
@@ -590,11 +632,16 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
         done: dict[str, Any] = {}
         t0 = time.perf_counter()
 
+        out: Any = folder if folder is not None else sink
+
         def before_publish() -> None:
-            assert sink is not None and sink.digest is not None
+            assert out is not None and out.digest is not None
             dropped = Counter(merged.dropped)
             gate = None
-            if risk is not None:
+            if risk is not None and folder is not None:
+                gate = _gate_parts(merged, risk, pol, plan, risk_cols or [])
+            elif risk is not None:
+                assert sink is not None
                 gate = _gate(sink, merged, risk, pol, plan, encryption, risk_cols or [])
                 if gate.generalized:
                     dropped["suppressed by the risk gate"] += gate.suppressed_records
@@ -603,7 +650,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
             rec = _receipt(run_id, started, datetime.now(UTC), actor, pol, plan,
                            src,  # type: ignore[arg-type]  # the fields a receipt reads
                            out_path,
-                           sink, sink.digest, merged.rows_in, sink.rows, dropped, stages, stats,
+                           out, out.digest, merged.rows_in, out.rows, dropped, stages, stats,
                            rejected, rejects_path, t_read, t_write + time.perf_counter() - t0,
                            time.perf_counter() - t_start)
             if gate is not None:
@@ -611,13 +658,18 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
             engine = {
                 "name": "spark", "spark_version": spark.version,
                 "master": spark.sparkContext.master, "partitions": merged.partitions,
+                "output": "parts" if folder is not None else "single file",
                 "input_digest": ("sha256 of the input file" if src.format != "spark" else
                                  "sha256 of the sorted per-partition sha256 of the Arrow IPC "
                                  "stream of the columns read")}
-            seal_run(ws, plan, rec, stats, actor, sink, lineage, dropped, {"engine": engine})
+            if folder is not None:
+                engine["parts_verify_seconds"] = round(folder.verify_seconds, 4)
+                rec.output["format"] = "parquet parts"
+                rec.output["parts"] = len(folder.parts)
+            seal_run(ws, plan, rec, stats, actor, out, lineage, dropped, {"engine": engine})
             done["receipt"] = rec
 
-        out_digest = sink.commit(before_publish)
+        out_digest = out.commit(before_publish)
         rec = done["receipt"]
         if rejected:
             publish(rejects_tmp, rejects_path)
@@ -625,11 +677,13 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
     except BaseException as exc:
         if sink is not None:
             sink.abort()
+        if folder is not None:
+            folder.abort()
         rejects_tmp.unlink(missing_ok=True)
         fail_run(ws, plan, run_id, actor, exc)
         raise
     finish_run(ws, run_id, rec, rec.finished_at, src.digest, out_digest, merged.rows_in,
-               sink.rows)
+               out.rows)
     return SparkRunResult(run_id, out_path, receipt_path, rec.to_dict(),
                           rejects_path if rejected else None)
 
@@ -665,6 +719,43 @@ def _expand(grouped: pa.Table, columns: Sequence[str]) -> Iterator[pa.RecordBatc
             yield pa.RecordBatch.from_arrays([pa.nulls(len(pos), pa.int8())], ["__veil_rows"])
         else:
             yield table.take(pa.array(idx)).combine_chunks().to_batches()[0]
+
+
+def _gate_parts(merged: _Merged, risk: Any, pol: Policy, plan: Plan, columns: list[str]
+                ) -> Any:
+    """The release gate on the merged counts, for a parts output: the same checks and figures;
+    when the data passes, the parts are published as written. When it must generalize (or
+    suppress), the run is refused: rewriting every part through the mapping would need a
+    second pass over the whole output, which the single-file mode already does."""
+
+    def refuse(schema: pa.Schema) -> Any:
+        raise RunRefused(
+            "the risk gate must generalize or suppress this dataset before release, and a "
+            "parts output is published as the executors wrote it: run it with a single output "
+            "file (an output path ending in .parquet, without --parts), which applies the "
+            "generalization: nothing was published")
+
+    from veil.risk.gate import enforce
+
+    grouped = _merge(merged.risk, columns) if merged.risk else None
+
+    def read(cols: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+        assert cols is not None  # pass 2 never starts: `refuse` raises first
+        if grouped is None:
+            return iter(())
+        want = list(cols)
+        return (b.select(want) if want else b for b in _expand(grouped, columns))
+
+    try:
+        hierarchies = risk.load_hierarchies(Path(pol.source).parent)
+    except VeilError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PolicyError(f"risk hierarchies: {exc}") from exc
+    return replace(enforce(read, plan.output_schema, risk, hierarchies,
+                           risk.resolve_qis(plan.dataset.fields), sink_factory=refuse,
+                           sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive]),
+                   output=None)
 
 
 def _gate(sink: ParquetSink, merged: _Merged, risk: Any, pol: Policy, plan: Plan,

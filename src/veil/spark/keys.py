@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.crypto.kek import KEK
     from veil.store.workspace import Workspace
 
-__all__ = ["RecordingKeys", "ShippedKeys", "ship_keys"]
+__all__ = ["RecordingKeys", "ShippedKeys", "ShippedKeyset", "ship_keys", "ship_keyset"]
 
 _KEK_LOCK = threading.Lock()
 _KEKS: dict[tuple[str, str, str], KEK] = {}  # per executor process: the KEK opened once
@@ -133,11 +133,41 @@ class RecordingKeys:
         return self.inner.token_cipher(domain)  # type: ignore[no-any-return]
 
 
+class ShippedKeyset:
+    """One keyset by name (the output keyset, for executors writing encrypted parts): wrapped
+    under the KEK, unwrapped by `keyset()` on the executor, never pickled unwrapped."""
+
+    def __init__(self, wrapped: WrappedKeyset, kek_ref: KeysConfig) -> None:
+        self.wrapped = wrapped
+        self.kek_ref = kek_ref
+
+    @property
+    def name(self) -> str:
+        return self.wrapped.name
+
+    def keyset(self) -> Keyset:
+        return _ShippedProvider({self.name: self.wrapped}, self.kek_ref).keyset(self.name)
+
+    def __repr__(self) -> str:
+        return f"ShippedKeyset({self.name!r}, kek={self.kek_ref.describe()})"
+
+
+def ship_keyset(ws: Workspace, name: str) -> ShippedKeyset:
+    """The stored keyset ``name``, still wrapped, and the workspace's KEK reference."""
+    (wrapped,), cfg = _wrapped(ws, [name])
+    return ShippedKeyset(wrapped, cfg)
+
+
 def ship_keys(ws: Workspace, used: Iterable[tuple[KeyUse, str]]) -> ShippedKeys | None:
     """The wrapped keysets of ``used`` as stored, and the workspace's KEK reference."""
     names = sorted({KeysetTransformKeys.keyset_name(u, d) for u, d in used})
     if not names:
         return None
+    out, cfg = _wrapped(ws, names)
+    return ShippedKeys(out, cfg)
+
+
+def _wrapped(ws: Workspace, names: list[str]) -> tuple[list[WrappedKeyset], KeysConfig]:
     from veil.store.schema import keysets
 
     cfg = KeysConfig.from_workspace(ws.root)
@@ -154,4 +184,4 @@ def ship_keys(ws: Workspace, used: Iterable[tuple[KeyUse, str]]) -> ShippedKeys 
         if r.status == "DISABLED":
             raise KeyMissingError(f"keyset {n!r} is disabled (`veil keys enable {n}`)")
         out.append(WrappedKeyset(n, r.kind, r.kek_id, bytes(r.encrypted_keyset)))
-    return ShippedKeys(out, cfg)
+    return out, cfg
