@@ -66,7 +66,7 @@ def test_access_then_erasure(bank) -> None:
     erased = e.result["stores"]["transactions"]
     assert (erased["action"], erased["rows"]) == ("deleted", bank.rows)
     assert e.result["rebuild"] == {"outputs": [r.run_id], "models": ["offers-model"],
-                                   "running": []}
+                                   "output_paths": [str(r.output.resolve())], "running": []}
     assert e.result["consent_withdrawn"] == ["personalised_offers"]
     with pytest.raises(ErasedError, match="destroyed by an erasure") as info:
         decrypt_values(ws, bank.subject, enc, dataset="transactions", field="email",
