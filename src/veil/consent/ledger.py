@@ -561,7 +561,10 @@ class Ledger:
     _CUR = None  # compiled lazily (class-level cache of the statements)
 
     @staticmethod
-    def _stmts() -> tuple[sa.Select[Any], sa.Select[Any]]:
+    def check_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
+        """The two compiled queries of a single check (current state; state as of a time),
+        public so that a caller with its own connection (the service's hot path) runs the
+        same SQL."""
         if Ledger._CUR is None:
             s, e, n = consent_state.c, consent_events.c, consent_notices.c
             req = (sa.select(sa.func.max(n.seq))
@@ -579,8 +582,9 @@ class Ledger:
             Ledger._CUR = (current, as_of)  # type: ignore[assignment]
         return Ledger._CUR  # type: ignore[return-value]
 
-    def _check_args(self, subject: str, purpose: str,
+    def check_arguments(self, subject: str, purpose: str,
                     at: datetime | str | int | None) -> tuple[int, bool]:
+        """Validate a check's arguments: (time in µs, whether it is an as-of check)."""
         check_subject(subject)
         self._purpose(purpose)
         if at is None:
@@ -589,8 +593,9 @@ class Ledger:
         assert at_us is not None
         return at_us, True
 
-    def _status(self, subject: str, purpose: str, at_us: int, row: Any,
+    def status_from_row(self, subject: str, purpose: str, at_us: int, row: Any,
                 extra_req: int | None) -> ConsentStatus:
+        """Judge one state row (from `check_statements`) with the ledger's rules."""
         state: State | None = None
         req = None
         if row is not None:
@@ -634,13 +639,13 @@ class Ledger:
         older than ``notice_version`` when given). A subject the ledger does not know has
         "no consent".
         """
-        at_us, as_of = self._check_args(subject, purpose, at)
-        current, past = self._stmts()
+        at_us, as_of = self.check_arguments(subject, purpose, at)
+        current, past = self.check_statements()
         with self._read("checking consent") as conn:
             row = conn.execute(past if as_of else current,
                                {"p": purpose, "s": subject, "at": at_us}).first()
             extra = self._notice_seq(conn, purpose, notice_version)
-        return self._status(subject, purpose, at_us, row, extra)
+        return self.status_from_row(subject, purpose, at_us, row, extra)
 
     # ------------------------------------------------------------------ async
 
@@ -673,8 +678,8 @@ class Ledger:
     async def acheck(self, subject: str, purpose: str, at: datetime | str | int | None = None, *,
                      notice_version: str | None = None) -> ConsentStatus:
         """:meth:`check` on an async driver (aiosqlite or psycopg's async mode)."""
-        at_us, as_of = self._check_args(subject, purpose, at)
-        current, past = self._stmts()
+        at_us, as_of = self.check_arguments(subject, purpose, at)
+        current, past = self.check_statements()
         engine = self._async_engine()
         n = consent_notices.c
         try:
@@ -692,7 +697,7 @@ class Ledger:
                                            f"purpose '{purpose}'")
         except sa.exc.DBAPIError as exc:
             raise _db_error(exc, "checking consent") from None
-        return self._status(subject, purpose, at_us, row, extra)
+        return self.status_from_row(subject, purpose, at_us, row, extra)
 
     async def aclose(self) -> None:
         """Dispose of the async engine (call from the event loop that used it)."""
