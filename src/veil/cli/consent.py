@@ -8,7 +8,6 @@ Messages name subjects by a keyed pseudonym ("subject #3fa1c09e2b"), never by th
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veil._actor import default_actor
 from veil.errors import ConsentError
 
 # Pipes and logs get wide lines (no truncated tables); terminals use their own width.
@@ -83,18 +83,6 @@ def _ledger(workspace: Path | None, policy: str | None):  # type: ignore[no-unty
     return ws, Ledger(ws, pol)
 
 
-def _actor(value: str | None) -> str:
-    if value:
-        return value
-    env = os.environ.get("VEIL_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
 def _evidence(digest: str | None, file: Path | None) -> str | None:
     if digest and file:
         raise ConsentError("give --evidence or --evidence-file, not both")
@@ -153,7 +141,7 @@ def _grant_like(kind: str, subject: str, purpose: str, policy: str, channel: str
 
     ws, ledger = _ledger(workspace, policy)
     with ws:
-        ev = ConsentEvent(subject, purpose, kind, channel, _actor(collector), time, notice,
+        ev = ConsentEvent(subject, purpose, kind, channel, default_actor(collector), time, notice,
                           action, _evidence(evidence, evidence_file),
                           _expires(expires, valid_for, time), age, guardian, event_id)
         stored = ledger.append([ev])[0]
@@ -254,8 +242,8 @@ def withdraw(
 
     ws, ledger = _ledger(workspace, policy)
     with ws:
-        ev = ConsentEvent(subject, purpose, "withdrawn", channel, _actor(collector), time, None,
-                          action, _evidence(evidence, evidence_file), event_id=event_id)
+        ev = ConsentEvent(subject, purpose, "withdrawn", channel, default_actor(collector), time,
+                          None, action, _evidence(evidence, evidence_file), event_id=event_id)
         _recorded(ledger, ledger.append([ev])[0], as_json)
 
 
@@ -367,7 +355,7 @@ def import_(
         raise ConsentError("--delimiter takes one character")
     ws, ledger = _ledger(workspace, policy)
     with ws:
-        rep = import_csv(ledger, file, collector=_actor(collector), delimiter=delimiter,
+        rep = import_csv(ledger, file, collector=default_actor(collector), delimiter=delimiter,
                          encoding=encoding)
     if as_json:
         _print_json(rep.to_json())
@@ -451,7 +439,7 @@ def notice_add(
         raise ConsentError(f"cannot read file: {exc.strerror}", where=str(text_file)) from None
     ws, ledger = _ledger(workspace, policy)
     with ws:
-        n = ledger.add_notice(purpose, version, text, created_by=_actor(created_by),
+        n = ledger.add_notice(purpose, version, text, created_by=default_actor(created_by),
                               effective=effective, reconsent=reconsent)
     from veil.consent.models import format_us
 

@@ -7,7 +7,6 @@ creation, and never stored.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veil._actor import default_actor
 from veil.errors import InputError
 
 console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
@@ -37,16 +37,6 @@ WorkspaceOpt = Annotated[
                  "nearest folder up with veil.toml)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def _actor() -> str:
-    env = os.environ.get("VEIL_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def serve(
@@ -137,7 +127,7 @@ def create(
         except Exception as exc:  # ConsentError from the shared time parser
             raise InputError(str(exc)) from None
     with Workspace.find(workspace) as ws:
-        key, secret = ApiKeyStore(ws).create(role, name, expires=when, created_by=_actor())
+        key, secret = ApiKeyStore(ws).create(role, name, expires=when, created_by=default_actor())
     if as_json:
         print(json.dumps({**key.to_json(), "secret": secret}, indent=2))
         return
@@ -191,7 +181,7 @@ def revoke(
     from veil.store.workspace import Workspace
 
     with Workspace.find(workspace) as ws:
-        key = ApiKeyStore(ws).revoke(key_id, by=_actor())
+        key = ApiKeyStore(ws).revoke(key_id, by=default_actor())
     console.print(f"Revoked API key [bold]{key.key_id}[/] (role {key.role}, "
                   f"{escape(key.name)})")
 

@@ -150,26 +150,23 @@ class SubjectRef:
         self._root = root
         self._key: bytes | None = None
 
+    def key(self) -> bytes:
+        """The HMAC key of the references (``token(x) == HMAC-SHA256(key, x)``), for callers
+        that hash many ids in bulk (lineage, the ``encrypt`` transform)."""
+        return self._load()
+
     def _load(self) -> bytes:
         if self._key is not None:
             return self._key
         if self._root is None:
             self._key = secrets.token_bytes(32)
             return self._key
-        path = self._root / "keys" / "consent_ref.key"
+        from veil.store.workspace import secret_file
+
         try:
-            key = path.read_bytes()
-        except FileNotFoundError:
+            key = secret_file(self._root / "keys" / "consent_ref.key")
+        except OSError:  # a read-only workspace: per-process references are still pseudonyms
             key = secrets.token_bytes(32)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(key)
-            except FileExistsError:
-                key = path.read_bytes()
-            except OSError:
-                pass  # a read-only workspace: per-process references are still pseudonyms
         if len(key) < 16:
             key = hashlib.sha256(b"veil.consent.ref\0" + key).digest()
         self._key = key

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from veil._actor import default_actor
 from veil.crypto import _tink_proto as pb
 from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
 from veil.crypto.kek import ARGON2ID_DEFAULT, KEK, SCRYPT_DEFAULT, EnvKEK, PassphraseFileKEK
@@ -98,16 +99,6 @@ def _check_name(name: str) -> str:
             f"invalid keyset name {name!r} (letters, digits, _ . -; at most 128 characters)"
         )
     return name
-
-
-def _default_actor() -> str:
-    env = os.environ.get("VEIL_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,7 +417,7 @@ class KeyManager:
         self.workspace = workspace
         self._kek = kek
         self._passphrase = passphrase
-        self.actor = actor or _default_actor()
+        self.actor = default_actor(actor)
         self.on_event = on_event
         self._t = _tables()
 

@@ -47,6 +47,7 @@ import pyarrow as pa
 
 from veil.crypto.errors import CryptoError, TamperedError
 from veil.errors import InputError, VeilError
+from veil.io.writers import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.crypto.aead import KeyProvider
@@ -79,14 +80,6 @@ def part_associated_data(run_id: str, name: str) -> bytes:
 
 def part_name(partition: int) -> str:
     return f"part-{partition:05d}.parquet"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -192,7 +185,7 @@ class PartsOutput:
             f = self.tmp / p["file"]
             if not f.is_file():
                 return f"part {p['name']} is missing"
-            if f.stat().st_size != p["bytes"] or _sha256(f) != p["sha256"]:
+            if f.stat().st_size != p["bytes"] or sha256_file(f) != p["sha256"]:
                 return f"part {p['name']} does not have the digest its task reported"
             return None
 
@@ -337,7 +330,7 @@ def _parts(folder: Path, doc: dict[str, Any], workspace: Workspace | None,
         path = folder / p["name"]
         if not path.is_file():
             raise TamperedError("part missing", where=str(path))
-        if _sha256(path) != p["sha256"]:
+        if sha256_file(path) != p["sha256"]:
             raise TamperedError("part altered: its SHA-256 is not the manifest's", where=str(path))
         if keyset is None:
             src: Any = path

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import getpass
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
+from veil._actor import default_actor
 from veil.errors import ConflictError, InputError, NotFoundError, StoreError, VeilError
 from veil.incidents import risk as risk_rules
 from veil.incidents.clock import (
@@ -96,18 +95,6 @@ def _api_where(names: dict[str, str]) -> Callable[[Callable[_P, _R]], Callable[_
 
 def breach_ref(n: int) -> str:
     return f"BR-{n:04d}"
-
-
-def _actor(value: str | None) -> str:
-    if value:
-        return value[:128]
-    env = os.environ.get("VEIL_ACTOR")
-    if env:
-        return env[:128]
-    try:
-        return getpass.getuser()[:128]
-    except Exception:
-        return "unknown"
 
 
 def _texts(values: Iterable[str] | str | None, what: str) -> list[str]:
@@ -243,7 +230,7 @@ class Breaches:
                  actor: str | None = None, cli: bool = False) -> None:
         self.workspace = workspace.ready()
         self.policy = policy
-        self.actor = _actor(actor)
+        self.actor = default_actor(actor)[:128]
         #: errors name CLI options (``--aware``) rather than parameters (``aware_at``)
         self.cli = cli
 

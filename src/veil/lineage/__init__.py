@@ -191,7 +191,7 @@ class LineageCollector:
         ids = to_text(self._merged()).drop_null()
         with paused_gc():
             values = ids.cast(pa.binary()).to_pylist()
-            digests = hmac_many(ref._load(), b"", values)
+            digests = hmac_many(ref.key(), b"", values)
             del values
         return PseudonymSet.from_digests(digests)
 

@@ -6,7 +6,6 @@ whole input has been read and the output verified; a failed run publishes nothin
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import time
@@ -22,6 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from veil import __version__ as VEIL_VERSION
+from veil._actor import default_actor
 from veil.consent.models import SubjectRef
 from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
@@ -61,16 +61,6 @@ class RunResult:
     @property
     def rows_out(self) -> int:
         return int(self.receipt["rows"]["out"])
-
-
-def default_actor() -> str:
-    env = os.environ.get("VEIL_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:

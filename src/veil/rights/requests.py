@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from veil._actor import default_actor
 from veil.errors import (
     ConflictError,
     InputError,
@@ -107,12 +108,6 @@ def _parse_time(value: datetime | str | None, what: str) -> datetime:
 
 class LeaseLost(ConflictError):
     """Another run took the request over (this one was presumed dead): stop, record nothing."""
-
-
-def default_actor() -> str:
-    from veil.pipeline.run import default_actor as actor
-
-    return actor()
 
 
 class _Row:

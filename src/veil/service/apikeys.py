@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from veil.errors import InputError, StoreError, VeilError
 from veil.service.roles import ROLES
 from veil.store.schema import api_keys, api_tokens
+from veil.store.workspace import secret_file
 
 KEY_PREFIX = "veil"
 TOKEN_PREFIX = "vt"
@@ -144,21 +145,9 @@ def load_pepper(root: Path) -> bytes:
         return value
     path = root / PEPPER_FILE
     try:
-        value = path.read_bytes()
-    except FileNotFoundError:
-        value = secrets.token_bytes(32)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(value)
-        except FileExistsError:
-            value = path.read_bytes()
-        except OSError as exc:
-            raise StoreError(f"cannot create the service pepper: {exc.strerror}",
-                             where=str(path)) from None
+        value = secret_file(path)
     except OSError as exc:
-        raise StoreError(f"cannot read the service pepper: {exc.strerror}",
+        raise StoreError(f"cannot read or create the service pepper: {exc.strerror}",
                          where=str(path)) from None
     if len(value) < 16:
         raise StoreError("the service pepper file is too short (want 32 random bytes)",

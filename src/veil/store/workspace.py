@@ -8,6 +8,7 @@ Commands find the workspace like git finds a repository: `--workspace`, else the
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,3 +125,23 @@ def _anchor_sqlite(url: str, root: Path) -> str:
         if not p.is_absolute():
             return u.set(database=str(root / p)).render_as_string(hide_password=False)
     return url
+
+
+def secret_file(path: Path, size: int = 32) -> bytes:
+    """The random secret in ``path``, created (``size`` random bytes, mode 0600) on first use.
+
+    Creation is exclusive, so two processes starting at once end up with the same secret.
+    Raises OSError when the file can be neither read nor created."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_bytes(size)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(value)
+    return value

@@ -48,7 +48,7 @@ def associated_data(dataset: str, column: str) -> bytes:
 def subject_tokens(ref: SubjectRef, ids: Sequence[bytes]) -> list[str]:
     """The subjects' keyed pseudonyms (hex HMAC-SHA256, as `SubjectRef.token`) of UTF-8 ids,
     one keyed-state copy per id."""
-    key = ref._load()  # the subject-reference key; token(x) == HMAC(key, x)
+    key = ref.key()  # the subject-reference key; token(x) == HMAC(key, x)
     blob = hmac_many(key, b"", ids)
     return [blob[i:i + 32].hex() for i in range(0, len(blob), 32)]
 
