@@ -191,18 +191,18 @@ def _w_values(a: argparse.Namespace) -> dict[str, Any]:
             return tc.detokenize_many(c, "iban")
 
     else:
-        from veil.crypto.kek import StaticKEK
+        from veil.keys.kek import StaticKEK
 
         kek = StaticKEK(os.urandom(32))
         if a.op == "subject-store":  # the workspace's store (SQLite): bulk key creation
-            from veil.crypto.manager import KeyManager
+            from veil.keys.manager import KeyManager
             from veil.store.workspace import init_workspace
 
             os.environ.pop("VEIL_DATABASE_URL", None)
             ws, _ = init_workspace(a.dst)
             sk: Any = KeyManager(ws, kek=kek).subject_keys(cache_size=max(a.subjects, 1))
         else:
-            from veil.crypto.subject_keys import SubjectKeys
+            from veil.keys.subject_keys import SubjectKeys
 
             sk = SubjectKeys(kek, cache_size=max(a.subjects, 1))
         t0 = time.perf_counter()

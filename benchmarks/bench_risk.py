@@ -257,8 +257,8 @@ def _verdict(ok: bool) -> str:
 def bench_gate(repeat: int) -> dict:
     """The release gate of a run on Adult: read the staged Parquet, measure, search, write
     the generalized file, re-measure it (k = 5, 4 %, all nine QIs)."""
+    from veil.policy.risk import RiskPolicy
     from veil.risk.gate import release_gate
-    from veil.risk.policy import RiskPolicy
 
     table = pacsv.read_csv(ADULT / "adult.csv", parse_options=pacsv.ParseOptions(delimiter=";"))
     risk = RiskPolicy.model_validate(

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from veil._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from veil._version import __version__ as __version__
 
 _EXPORTS = {
     "VeilError": "veil.errors",
@@ -28,7 +27,7 @@ _EXPORTS = {
     "AuditError": "veil.errors",
     "ConsentError": "veil.errors",
     "run": "veil.pipeline.run",
-    "read": "veil.crypto.files",
+    "read": "veil.keys.files",
     "RunResult": "veil.pipeline.run",
     "Policy": "veil.policy",
     "load_policy": "veil.policy",
@@ -45,7 +44,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from veil.crypto.files import read  # noqa: F401
     from veil.errors import (  # noqa: F401
         AuditError,
         ConsentError,
@@ -56,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StoreError,
         VeilError,
     )
+    from veil.keys.files import read  # noqa: F401
     from veil.pipeline.run import RunResult, run  # noqa: F401
     from veil.policy import Policy, load_policy  # noqa: F401
     from veil.ropa import build_ropa, write_ropa  # noqa: F401

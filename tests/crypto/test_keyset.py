@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from veil.crypto import _tink_proto as pb
+from veil.crypto import tink_proto as pb
 from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
-from veil.crypto.kek import StaticKEK
 from veil.crypto.keyset import (
     AES_GCM_TYPE_URL,
     STREAMING_TYPE_URL,
@@ -21,6 +20,7 @@ from veil.crypto.keyset import (
     encrypt_keyset,
     keyset_from_any,
 )
+from veil.keys.kek import StaticKEK
 
 
 def _fields(desc: Any) -> dict[str, tuple[int, int, bool, str | None]]:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.crypto.errors import ErasedError, KeyMissingError, TamperedError, WrongKeyError
-from veil.crypto.kek import StaticKEK
-from veil.crypto.subject_keys import TOMBSTONE, InMemoryKeyStore, SubjectKeys
+from veil.keys.kek import StaticKEK
+from veil.keys.subject_keys import TOMBSTONE, InMemoryKeyStore, SubjectKeys
 
 KEK = StaticKEK(bytes(range(32)))
 

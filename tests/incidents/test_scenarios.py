@@ -59,7 +59,7 @@ def test_encrypted_output_with_safe_key_is_documented_not_notified(bank, tmp_pat
 
 
 def test_a_recorded_key_export_makes_the_same_output_readable(bank) -> None:
-    from veil.crypto.manager import KeyManager
+    from veil.keys.manager import KeyManager
 
     ws, pol, _, scoring = bank
     KeyManager(ws).export("output")  # the keyset left the key hierarchy in clear

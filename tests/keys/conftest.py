@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from veil.crypto.kek import StaticKEK
-from veil.crypto.manager import KeyManager
+from veil.keys.kek import StaticKEK
+from veil.keys.manager import KeyManager
 
 #: Cheapest Argon2id the key file accepts (the OWASP floor), to keep tests fast.
 FAST_KDF = {"iterations": 2, "lanes": 1, "memory_cost_kib": 19 * 1024}

@@ -1,5 +1,5 @@
 """Run outputs encrypted at rest: ParquetSink through an EncryptingWriter, read back with
-`veil.crypto.read`, by tink-py too, and nothing published when anything fails."""
+`veil.keys.read`, by tink-py too, and nothing published when anything fails."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from veil.crypto.errors import (
     NotCiphertextError,
     WrongKeyError,
 )
-from veil.crypto.files import (
+from veil.crypto.keyset import Keyset
+from veil.io.writers import ParquetSink
+from veil.keys.files import (
     FORMAT,
     OutputEncryption,
     output_encryption,
@@ -29,10 +31,8 @@ from veil.crypto.files import (
     run_associated_data,
     sniff,
 )
-from veil.crypto.kek import EnvKEK
-from veil.crypto.keyset import Keyset
-from veil.crypto.manager import KeyManager
-from veil.io.writers import ParquetSink
+from veil.keys.kek import EnvKEK
+from veil.keys.manager import KeyManager
 
 
 def _table(n: int) -> pa.Table:

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from veil.crypto.errors import CryptoError, ErasedError, KeyMissingError, TamperedError
-from veil.crypto.keystore import SqlSubjectKeyStore
-from veil.crypto.manager import KeyManager
-from veil.crypto.subject_keys import TOMBSTONE
+from veil.keys.keystore import SqlSubjectKeyStore
+from veil.keys.manager import KeyManager
+from veil.keys.subject_keys import TOMBSTONE
 from veil.store.schema import subject_keys
 
 SUBJECTS = [f"p-{i:04d}" for i in range(40)]
@@ -124,7 +124,7 @@ def test_sqlite_erasure_leaves_no_key_bytes_in_the_files(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """secure_delete + a WAL checkpoint: the erased wrapped key is in neither the database file
     nor its WAL afterwards (it was in them before)."""
-    from veil.crypto.kek import StaticKEK
+    from veil.keys.kek import StaticKEK
     from veil.store.workspace import init_workspace
 
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from veil.crypto.tls import DatabaseTLS, ServerTLS, TLSConfigError, apply_database_tls
 from veil.errors import StoreError
 from veil.store.db import create_engine
+from veil.store.tls import DatabaseTLS, ServerTLS, TLSConfigError, apply_database_tls
 
 trustme = pytest.importorskip("trustme", reason="trustme (test extra) makes the certificates")
 
@@ -185,8 +185,8 @@ def test_postgres_verify_full_with_trustme_certificates(tls_pg: dict[str, Any]) 
 def test_postgres_workspace_with_tls_settings(tls_pg: dict[str, Any], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The store itself over TLS: migrations and the key manager through a verify-full URL."""
-    from veil.crypto.kek import StaticKEK
-    from veil.crypto.manager import KeyManager
+    from veil.keys.kek import StaticKEK
+    from veil.keys.manager import KeyManager
     from veil.store.db import upgrade
     from veil.store.workspace import Workspace
 

@@ -72,7 +72,7 @@ def test_failed_request_reruns_and_nothing_is_lost(bank) -> None:
         reqs.run(rid)
     rec = reqs.get(rid)
     assert rec.status == "failed" and rec.steps[0]["status"] == "failed"
-    from veil.crypto.keystore import SqlSubjectKeyStore
+    from veil.keys.keystore import SqlSubjectKeyStore
     assert SqlSubjectKeyStore(bank.ws.engine, "").get(rec.subject) is None  # nothing shredded
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE tx_moved RENAME TO transactions")

@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from veil.errors import InputError, RunRefused
+from veil.policy.risk import RiskPolicy
 from veil.risk.gate import GateResult, enforce, release_gate
-from veil.risk.policy import RiskPolicy
+from veil.risk.hierarchy import policy_hierarchies
 
 AGE_H = "".join(f"{a};{a // 10 * 10}-{a // 10 * 10 + 9};*\n" for a in range(18, 100))
 CITY_H = "Springfield;North;*\nShelbyville;North;*\nOgdenville;South;*\nCapital City;South;*\n"
@@ -306,7 +307,7 @@ def test_enforce_with_another_sink(tmp_path: Path, pdir: Path) -> None:
         return sinks[-1]
 
     table = small_table(extra_rows=1)
-    hs = policy().load_hierarchies(pdir)
+    hs = policy_hierarchies(policy(), pdir)
     g = enforce(
         lambda cols: iter(
             table.select(cols).to_batches(max_chunksize=5)
@@ -467,7 +468,7 @@ def test_measure_only_and_every_rule_kind(tmp_path: Path, pdir: Path) -> None:
     assert g.passed, [c.text() for c in g.checks_before]
     figures = {(c.model["model"], c.figure): c.value for c in g.checks_before}
     ec = aggregate(table, ["age", "city"], ["diagnosis"])
-    h = risk.load_hierarchies(pdir)["diagnosis"]
+    h = policy_hierarchies(risk, pdir)["diagnosis"]
     assert figures[("t-closeness (hierarchical distance)", "t")] == pytest.approx(
         t_closeness_hierarchical(ec, "diagnosis", h)
     )

@@ -25,9 +25,9 @@ def _free_port() -> int:
 def test_service_over_tls(tmp_path: Path, monkeypatch) -> None:
     import uvicorn
 
-    from veil.crypto.tls import ServerTLS
     from veil.service import ServiceConfig
     from veil.service.server import uvicorn_config
+    from veil.store.tls import ServerTLS
 
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     root = tmp_path / "ws"
@@ -75,9 +75,9 @@ def test_service_over_tls(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_bad_certificate_files_are_one_clear_error(tmp_path: Path, monkeypatch) -> None:
-    from veil.crypto.tls import ServerTLS, TLSConfigError
     from veil.service import ServiceConfig
     from veil.service.server import uvicorn_config
+    from veil.store.tls import ServerTLS, TLSConfigError
 
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     root = tmp_path / "ws"

@@ -93,7 +93,7 @@ purposes:
 #: Spark's workers inherit the environment of the JVM, started once per test session: the
 #: KEK variable must be set before it starts (as on a cluster, where executors get it from
 #: their own environment, never from the job).
-from veil.crypto.kek import EnvKEK  # noqa: E402
+from veil.keys.kek import EnvKEK  # noqa: E402
 
 KEK_SECRET = EnvKEK.new_secret()
 
@@ -244,7 +244,7 @@ def test_no_key_in_the_closure_or_the_plan(ws, tmp_path: Path, spark, monkeypatc
     from pyspark import cloudpickle
 
     import veil.spark.engine as engine
-    from veil.crypto.manager import KeyManager
+    from veil.keys.manager import KeyManager
     from veil.spark import run
     from veil.transforms.keys import workspace_keys
 

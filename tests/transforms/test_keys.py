@@ -9,9 +9,9 @@ import pytest
 
 from veil.crypto.aead import InMemoryKeyProvider
 from veil.crypto.errors import KeyMissingError, KeysetError
-from veil.crypto.kek import StaticKEK
 from veil.crypto.keyset import Keyset
-from veil.crypto.manager import KeyManager
+from veil.keys.kek import StaticKEK
+from veil.keys.manager import KeyManager
 from veil.transforms.keys import (
     InMemoryTransformKeys,
     KeysetTransformKeys,

@@ -1,7 +1,7 @@
 """`veil keys ...`, `veil encrypt` and `veil decrypt`: the workspace's keys and encrypted files.
 
 The main app calls ``register(app)``, which adds the ``keys`` group and the two file commands.
-Every command calls the library (`veil.crypto.manager.KeyManager`, `veil.crypto.streaming`) and
+Every command calls the library (`veil.keys.manager.KeyManager`, `veil.crypto.streaming`) and
 prints its result; key and ciphertext problems are ``CryptoError`` (exit code 7), printed as one
 line that names what is wrong (wrong passphrase, missing or destroyed key, not a ciphertext,
 tampered or truncated ciphertext). A failed decryption leaves no output file.
@@ -63,7 +63,7 @@ def _prompter(env: str, label: str):  # type: ignore[no-untyped-def]
 
 
 def _manager(workspace: Path | None):  # type: ignore[no-untyped-def]
-    from veil.crypto.manager import PASSPHRASE_ENV, KeyManager
+    from veil.keys.manager import PASSPHRASE_ENV, KeyManager
     from veil.store.workspace import Workspace
 
     ws = Workspace.find(workspace).ready()
@@ -102,7 +102,7 @@ def keys_init(
 
     Example: VEIL_KEK_PASSPHRASE=... veil keys init
     """
-    from veil.crypto.manager import OUTPUT_KEYSET
+    from veil.keys.manager import OUTPUT_KEYSET
 
     if kek not in ("passphrase-file", "env"):
         raise CryptoError(f"--kek {kek!r}: use passphrase-file or env")
@@ -195,7 +195,7 @@ def keys_rewrap(
 
     Example: veil keys rewrap --path keys/kek-2027.json
     """
-    from veil.crypto.manager import KeysConfig, create_kek, write_keys_config
+    from veil.keys.manager import KeysConfig, create_kek, write_keys_config
 
     if to not in ("passphrase-file", "env"):
         raise CryptoError(f"--to {to!r}: use passphrase-file or env")
@@ -353,8 +353,8 @@ def encrypt_cmd(
 
     Example: veil encrypt report.csv report.csv.enc --associated-data "export:2026-11"
     """
-    from veil.crypto.manager import OUTPUT_KEYSET
     from veil.crypto.streaming import encrypt_file
+    from veil.keys.manager import OUTPUT_KEYSET
 
     if not input.is_file():
         raise InputError("input file not found", where=str(input))
@@ -383,12 +383,12 @@ def decrypt_cmd(
     Example: veil decrypt credit.parquet credit.plain.parquet
     """
     from veil.crypto.errors import NotCiphertextError
-    from veil.crypto.files import find_encryption, sniff
-    from veil.crypto.manager import OUTPUT_KEYSET
     from veil.crypto.streaming import decrypt_file
+    from veil.keys.files import find_encryption, sniff
+    from veil.keys.manager import OUTPUT_KEYSET
 
     if input.is_dir():  # a Spark run's parts folder: one plain Parquet file, every part verified
-        from veil.crypto.parts import decrypt_parts
+        from veil.keys.parts import decrypt_parts
 
         n = decrypt_parts(input, output, workspace)
         console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} ({n:,} rows, "

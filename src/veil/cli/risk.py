@@ -190,8 +190,8 @@ def anonymize_command(
     """
     from pydantic import ValidationError
 
+    from veil.policy.risk import RiskPolicy
     from veil.risk.files import anonymize_file
-    from veil.risk.policy import RiskPolicy
     from veil.risk.render import render_gate
 
     spec: dict[str, Any] = {

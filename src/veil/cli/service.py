@@ -70,9 +70,9 @@ def serve(
 
     Example: veil serve --host 0.0.0.0 --certfile certs/server.pem --keyfile certs/server.key
     """
-    from veil.crypto.tls import ServerTLS
     from veil.service import ServiceConfig
     from veil.service import serve as run
+    from veil.store.tls import ServerTLS
     from veil.store.workspace import Workspace
 
     if log_level not in ("debug", "info", "warning", "error"):

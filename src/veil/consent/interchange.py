@@ -218,7 +218,7 @@ def subject_record(ledger: Ledger, subject: str, *, policy: Policy | None = None
 
     For the subject's own copy (Art. 15) or another system: this is the one export that names
     the subject, so write it only where the subject's data may go."""
-    from veil import __version__
+    from veil._version import __version__
 
     pol = policy or ledger.policy
     events = ledger.history(subject)  # raises for an unknown subject

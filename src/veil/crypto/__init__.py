@@ -1,11 +1,10 @@
-"""Veil's crypto services: keysets, KEKs, streaming files, field AEAD, tokens, crypto-shredding,
-the workspace's key store, encrypted run outputs and TLS settings.
+"""Veil's cryptographic primitives and formats: Tink keysets, field AEAD, deterministic tokens,
+AES-GCM-HKDF streaming files.
 
 Everything here uses primitives from ``cryptography`` (OpenSSL) and published formats (Tink's
 keysets, AEAD, deterministic AEAD and AES-GCM-HKDF streaming), cross-tested against tink-py.
-
-Names are imported on first use (``from veil.crypto import KeyManager`` loads the store layer,
-``from veil.crypto import encrypt_file`` does not).
+The workspace's key management (KEK providers, the key store, subject keys, encrypted run
+outputs) is the recipe layer above this one: :mod:`veil.keys`.
 """
 
 from __future__ import annotations
@@ -32,11 +31,6 @@ _EXPORTS = {
     "NotCiphertextError": "veil.crypto.errors",
     "TamperedError": "veil.crypto.errors",
     "WrongKeyError": "veil.crypto.errors",
-    "KEK": "veil.crypto.kek",
-    "EnvKEK": "veil.crypto.kek",
-    "PassphraseFileKEK": "veil.crypto.kek",
-    "StaticKEK": "veil.crypto.kek",
-    "rewrap": "veil.crypto.kek",
     "AeadKey": "veil.crypto.keyset",
     "DeterministicKey": "veil.crypto.keyset",
     "KeyEntry": "veil.crypto.keyset",
@@ -51,25 +45,6 @@ _EXPORTS = {
     "decrypt_file": "veil.crypto.streaming",
     "encrypt_bytes": "veil.crypto.streaming",
     "encrypt_file": "veil.crypto.streaming",
-    "InMemoryKeyStore": "veil.crypto.subject_keys",
-    "SubjectKeys": "veil.crypto.subject_keys",
-    "WrappedKeyStore": "veil.crypto.subject_keys",
-    # the workspace's key store
-    "KeyManager": "veil.crypto.manager",
-    "KeysConfig": "veil.crypto.manager",
-    "KeysetInfo": "veil.crypto.manager",
-    "OUTPUT_KEYSET": "veil.crypto.manager",
-    "SqlSubjectKeyStore": "veil.crypto.keystore",
-    "StoreSubjectKeys": "veil.crypto.keystore",
-    # files at rest
-    "OutputEncryption": "veil.crypto.files",
-    "output_encryption": "veil.crypto.files",
-    "read": "veil.crypto.files",
-    "run_associated_data": "veil.crypto.files",
-    # in transit
-    "DatabaseTLS": "veil.crypto.tls",
-    "ServerTLS": "veil.crypto.tls",
-    "apply_database_tls": "veil.crypto.tls",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -99,13 +74,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         TamperedError,
         WrongKeyError,
     )
-    from veil.crypto.files import (  # noqa: F401
-        OutputEncryption,
-        output_encryption,
-        read,
-        run_associated_data,
-    )
-    from veil.crypto.kek import KEK, EnvKEK, PassphraseFileKEK, StaticKEK, rewrap  # noqa: F401
     from veil.crypto.keyset import (  # noqa: F401
         AeadKey,
         DeterministicKey,
@@ -116,13 +84,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         encrypt_keyset,
         keyset_from_any,
     )
-    from veil.crypto.keystore import SqlSubjectKeyStore, StoreSubjectKeys  # noqa: F401
-    from veil.crypto.manager import (  # noqa: F401
-        OUTPUT_KEYSET,
-        KeyManager,
-        KeysConfig,
-        KeysetInfo,
-    )
     from veil.crypto.streaming import (  # noqa: F401
         DecryptingReader,
         EncryptingWriter,
@@ -131,9 +92,3 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         encrypt_bytes,
         encrypt_file,
     )
-    from veil.crypto.subject_keys import (  # noqa: F401
-        InMemoryKeyStore,
-        SubjectKeys,
-        WrappedKeyStore,
-    )
-    from veil.crypto.tls import DatabaseTLS, ServerTLS, apply_database_tls  # noqa: F401

@@ -75,7 +75,7 @@ ReadInto = Callable[[memoryview], int]
 # keys and segment geometry
 
 
-def _streaming_keys(key: KeyLike) -> list[StreamingKey]:
+def streaming_keys(key: KeyLike) -> list[StreamingKey]:
     """Enabled streaming keys, primary first."""
     if isinstance(key, StreamingKey):
         return [key]
@@ -300,7 +300,7 @@ def _encrypt_loop(
         n, cap = m, pt_size
 
 
-def _decrypt_segments(
+def decrypt_segments(
     readinto: ReadInto, keys: list[StreamingKey], associated_data: bytes, where: str | None
 ) -> Generator[memoryview, None, None]:
     """Yield each segment's plaintext once it is authenticated (a view, valid until the next).
@@ -438,7 +438,7 @@ def encrypt_file(
     ``dst`` appears only when complete (temporary file + ``os.replace``); ``fsync=True`` also
     flushes it to disk before the rename. Memory use is three segments whatever the file size.
     """
-    k = _streaming_keys(key)
+    k = streaming_keys(key)
     if not k:
         raise KeysetError("the keyset has no enabled streaming key")
     aad = _aad(associated_data)
@@ -465,13 +465,13 @@ def decrypt_file(
     Any failure (wrong key or associated data, tampering, truncation, appended bytes) raises a
     `CryptoError` subclass and leaves no output file behind.
     """
-    keys = _streaming_keys(key)
+    keys = streaming_keys(key)
     aad = _aad(associated_data)
     with _open_source(src) as fin:
         out = _AtomicFile(dst, fsync)
         try:
             write = out.write
-            for pt in _decrypt_segments(fin.readinto, keys, aad, os.fspath(src)):
+            for pt in decrypt_segments(fin.readinto, keys, aad, os.fspath(src)):
                 _write_all(write, pt)
         except BaseException:
             out.abort()
@@ -492,7 +492,7 @@ def decrypt_bytes(ciphertext: bytes, key: KeyLike, associated_data: bytes | str 
     src = io.BytesIO(ciphertext)
     parts = [
         bytes(pt)
-        for pt in _decrypt_segments(src.readinto, _streaming_keys(key), _aad(associated_data), None)
+        for pt in decrypt_segments(src.readinto, streaming_keys(key), _aad(associated_data), None)
     ]
     return b"".join(parts)
 
@@ -521,7 +521,7 @@ class EncryptingWriter(io.RawIOBase):
         super().__init__()
         self._atomic: _AtomicFile | None = None
         self._finished = True  # until fully set up
-        keys = _streaming_keys(key)
+        keys = streaming_keys(key)
         if not keys:
             raise KeysetError("the keyset has no enabled streaming key")
         self._enc = _SegmentEncrypter(keys[0], _aad(associated_data))
@@ -631,7 +631,7 @@ class DecryptingReader(io.RawIOBase):
         self._segments: Generator[memoryview, None, None] | None = None
         self._cur = memoryview(b"")
         self._eof = False
-        keys, aad = _streaming_keys(key), _aad(associated_data)
+        keys, aad = streaming_keys(key), _aad(associated_data)
         if isinstance(src, (str, os.PathLike)):
             self._owned = _open_source(src)
             readinto: ReadInto = self._owned.readinto
@@ -640,7 +640,7 @@ class DecryptingReader(io.RawIOBase):
             readinto = _readinto_of(src)
             name = getattr(src, "name", None)
             where = name if isinstance(name, str) else None
-        self._segments = _decrypt_segments(readinto, keys, aad, where)
+        self._segments = decrypt_segments(readinto, keys, aad, where)
 
     def readable(self) -> bool:
         return True

@@ -914,9 +914,9 @@ def _fits(vals: pa.Array, kind: str) -> bool:
         elif kind == "date":
             pc.cast(vals, pa.date32())
         elif kind == "timestamp":
-            from veil.io.types import _parse_timestamp
+            from veil.io.types import parse_timestamp
 
-            _parse_timestamp(vals)
+            parse_timestamp(vals)
         return True
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return False

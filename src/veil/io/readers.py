@@ -582,7 +582,7 @@ def open_source(ref: Any, *, format: str | None = None, table: str | None = None
             raise InputError("a database input needs a table name (--table)", where=text)
         return SqlSource(text, table)
     path = Path(text)
-    fmt = (format or _format_of(path)).lower()
+    fmt = (format or format_of(path)).lower()
     if fmt == "csv":
         return CsvSource(path, csv_options)
     if fmt == "parquet":
@@ -592,7 +592,7 @@ def open_source(ref: Any, *, format: str | None = None, table: str | None = None
     raise InputError(f"unknown input format '{fmt}' (use csv, parquet or jsonl)", where=text)
 
 
-def _format_of(path: Path) -> str:
+def format_of(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     for s in reversed(suffixes):
         if s in (".csv", ".tsv", ".txt"):

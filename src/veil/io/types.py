@@ -72,7 +72,7 @@ def _cast(arr: pa.Array, kind: str, target: pa.DataType) -> tuple[pa.Array, list
         arr = pc.utf8_trim_whitespace(arr)
         arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
         if kind == "timestamp":
-            return _cast_or_find(arr, _parse_timestamp)
+            return _cast_or_find(arr, parse_timestamp)
     elif kind == "timestamp" and pa.types.is_timestamp(arr.type) and arr.type.tz is None:
         arr = pc.cast(arr, pa.timestamp("us"))  # naive timestamps are taken as UTC
     return _cast_or_find(arr, lambda a: pc.cast(a, target))
@@ -81,7 +81,7 @@ def _cast(arr: pa.Array, kind: str, target: pa.DataType) -> tuple[pa.Array, list
 _ZONED = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)$"
 
 
-def _parse_timestamp(a: pa.Array) -> pa.Array:
+def parse_timestamp(a: pa.Array) -> pa.Array:
     """ISO 8601 strings with or without a zone offset; those without are taken as UTC."""
     utc = pa.timestamp("us", tz="UTC")
     try:

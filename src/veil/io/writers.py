@@ -68,7 +68,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 class ParquetSink:
     """Parquet output with row groups of ~128k rows, published only by `commit()`.
 
-    With ``encryption`` (a `veil.crypto.files.OutputEncryption`) the Parquet bytes go straight
+    With ``encryption`` (a `veil.keys.files.OutputEncryption`) the Parquet bytes go straight
     into a Tink streaming ciphertext: no plaintext reaches the disk. `digest` and `bytes` are then
     the ciphertext's, and `encryption_info` the receipt's ``output.encryption`` section.
     """

@@ -186,9 +186,12 @@ class LineageCollector:
         return pc.unique(arr)
 
     def finish(self, ref: SubjectRef) -> PseudonymSet:
-        from veil.transforms._common import hmac_many, to_text
+        from veil.crypto.hmac import hmac_many
 
-        ids = to_text(self._merged()).drop_null()
+        ids = self._merged()
+        if not pa.types.is_string(ids.type):
+            ids = pc.cast(ids, pa.string())  # integers in decimal: the ids' text form
+        ids = ids.drop_null()
         with paused_gc():
             values = ids.cast(pa.binary()).to_pylist()
             digests = hmac_many(ref.key(), b"", values)

@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from veil import __version__ as VEIL_VERSION
 from veil._actor import default_actor
+from veil._version import __version__ as VEIL_VERSION
 from veil.consent.models import SubjectRef
 from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
@@ -156,7 +156,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         stats = [StageStats(s.name) for s in stages]
         encryption = None
         if plan.purpose.encryption.at_rest:
-            from veil.crypto.files import output_encryption
+            from veil.keys.files import output_encryption
 
             encryption = output_encryption(ws, run_id, plan.purpose.encryption.keyset)
         sink = ParquetSink(out_path, plan.output_schema, encryption=encryption)
@@ -199,7 +199,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
 
                 decrypt = None
                 if encryption is not None:
-                    from veil.crypto.files import decrypt_to_buffer
+                    from veil.keys.files import decrypt_to_buffer
 
                     enc = encryption
 

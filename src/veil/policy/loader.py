@@ -64,7 +64,7 @@ def parse_policy(raw: bytes | str, source: str = "<policy>") -> Policy:
 
 def _check_risk(policy: Policy, policy_dir: Path) -> None:
     """Risk sections name columns and hierarchy files: check them before any data is read."""
-    from veil.risk.policy import RiskPolicyError
+    from veil.policy.risk import RiskPolicyError
 
     for ds_name, ds in policy.datasets.items():
         if ds.risk is not None:

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from veil.policy.risk import RiskPolicy
 from veil.policy.taxonomy import BUILTIN_CATEGORIES, Category
-from veil.risk.policy import RiskPolicy
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]

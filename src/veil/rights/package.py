@@ -104,8 +104,8 @@ def build_package(ctx: StepContext) -> dict[str, Any]:
 
 def write_package(ctx: StepContext, pkg: dict[str, Any]) -> list[dict[str, Any]]:
     """Encrypt the JSON and HTML into the request's folder; returns name, path and digest."""
-    from veil.crypto.manager import KeyManager
     from veil.crypto.streaming import encrypt_bytes
+    from veil.keys.manager import KeyManager
 
     ks = KeyManager(ctx.workspace, actor=ctx.actor).ensure(
         PACKAGE_KEYSET, "streaming", "veil dsr: access and portability packages")
@@ -126,8 +126,8 @@ def write_package(ctx: StepContext, pkg: dict[str, Any]) -> list[dict[str, Any]]
 
 
 def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Path]:
-    from veil.crypto.manager import KeyManager
     from veil.crypto.streaming import decrypt_bytes
+    from veil.keys.manager import KeyManager
 
     step = next((s["detail"] for s in rec.steps
                  if s["step"] == "package" and s["status"] == "done"), None)

@@ -241,7 +241,7 @@ class Requests:
     def _cipher(self) -> Any:
         if self._aead is None:
             from veil.crypto.aead import Aead
-            from veil.crypto.manager import KeyManager
+            from veil.keys.manager import KeyManager
 
             ks = KeyManager(self.workspace).ensure(DSR_KEYSET, "aead",
                                                    "veil dsr: sealed subject ids of requests")

@@ -342,7 +342,7 @@ def exclude(ctx: StepContext) -> dict[str, Any]:
 def shred(ctx: StepContext) -> dict[str, Any]:
     """Destroy the subject key; the outcome is read back from the key store (the effect),
     so a rerun after a crash still says "destroyed"."""
-    from veil.crypto.manager import KeyManager
+    from veil.keys.manager import KeyManager
 
     destroyed = KeyManager(ctx.workspace, actor=ctx.actor).shred_subjects([ctx.token])
     k = subject_keys.c

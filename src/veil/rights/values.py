@@ -25,7 +25,7 @@ def decrypt_values(workspace: Workspace, subject_id: str, values: Sequence[str],
     from veil.audit.log import AuditLog
     from veil.consent.models import SubjectRef
     from veil.crypto.errors import ErasedError
-    from veil.crypto.manager import KeyManager
+    from veil.keys.manager import KeyManager
     from veil.transforms.subject_encrypt import associated_data, decode
 
     if not actor or not reason or not reason.strip():

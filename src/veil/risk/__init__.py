@@ -5,12 +5,12 @@
   ordered EMD), (alpha,k)-anonymity, delta-disclosure, uniqueness and prosecutor risk.
 * :mod:`veil.risk.hierarchy`: ARX-format generalization hierarchies.
 * :mod:`veil.risk.anonymize`: the optimal full-domain generalization with record suppression.
-* :mod:`veil.risk.policy`: the ``risk:`` section of a policy dataset (:class:`RiskPolicy`).
+* :mod:`veil.policy.risk`: the ``risk:`` section of a policy dataset (:class:`RiskPolicy`).
 * :mod:`veil.risk.gate`: the release gate of a run (:func:`release_gate`).
 * :mod:`veil.risk.files`: the same on files (``veil risk``, ``veil anonymize``).
 
 Names are imported on first use, so that the policy loader can import
-:mod:`veil.risk.policy` (pydantic only) without numpy and pyarrow.
+:mod:`veil.policy.risk` (pydantic only) without numpy and pyarrow.
 
 Formulas and references: ``docs/risk.md``.
 """
@@ -51,6 +51,7 @@ _EXPORTS = {
     },
     "Hierarchy": "veil.risk.hierarchy",
     "load_hierarchies": "veil.risk.hierarchy",
+    "policy_hierarchies": "veil.risk.hierarchy",
     **{
         name: "veil.risk.metrics"
         for name in (
@@ -65,7 +66,7 @@ _EXPORTS = {
         )
     },
     **{
-        name: "veil.risk.policy"
+        name: "veil.policy.risk"
         for name in (
             "AlphaKRule",
             "DeltaDisclosureRule",
@@ -104,6 +105,14 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from veil.policy.risk import (  # noqa: F401
+        AlphaKRule,
+        DeltaDisclosureRule,
+        LDiversityRule,
+        RiskPolicy,
+        RiskPolicyError,
+        TClosenessRule,
+    )
     from veil.risk.anonymize import (  # noqa: F401
         AlphaKAnonymity,
         AnonymizationResult,
@@ -134,7 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         privacy_models,
         release_gate,
     )
-    from veil.risk.hierarchy import Hierarchy, load_hierarchies  # noqa: F401
+    from veil.risk.hierarchy import Hierarchy, load_hierarchies, policy_hierarchies  # noqa: F401
     from veil.risk.metrics import (  # noqa: F401
         ClassAggregator,
         EquivalenceClasses,
@@ -144,12 +153,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         aggregate,
         measure,
         report,
-    )
-    from veil.risk.policy import (  # noqa: F401
-        AlphaKRule,
-        DeltaDisclosureRule,
-        LDiversityRule,
-        RiskPolicy,
-        RiskPolicyError,
-        TClosenessRule,
     )

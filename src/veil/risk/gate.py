@@ -2,7 +2,7 @@
 
 :func:`release_gate` works on the run's Parquet output while it is still under its temporary
 name. Pass 1 streams the quasi-identifier (QI) and sensitive columns into the equivalence-class
-aggregate and checks every privacy model of the dataset's :class:`~veil.risk.policy.RiskPolicy`.
+aggregate and checks every privacy model of the dataset's :class:`~veil.policy.risk.RiskPolicy`.
 
 * Every model holds: the table is released as it is (``GateResult.passed``).
 * A model fails and ``auto_generalize`` is on: the optimal full-domain generalization with
@@ -36,6 +36,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from veil.errors import InputError, RunRefused
+from veil.policy.risk import (
+    AlphaKRule,
+    DeltaDisclosureRule,
+    LDiversityRule,
+    RiskPolicy,
+    TClosenessRule,
+)
 from veil.risk.anonymize import (
     AlphaKAnonymity,
     AnonymizationResult,
@@ -55,7 +62,7 @@ from veil.risk.anonymize import (
     RecursiveCLDiversity,
     anonymize,
 )
-from veil.risk.hierarchy import Hierarchy
+from veil.risk.hierarchy import Hierarchy, policy_hierarchies
 from veil.risk.metrics import (
     ClassAggregator,
     EquivalenceClasses,
@@ -71,13 +78,6 @@ from veil.risk.metrics import (
     per_class_max_share,
     per_class_recursive_ratio,
     report,
-)
-from veil.risk.policy import (
-    AlphaKRule,
-    DeltaDisclosureRule,
-    LDiversityRule,
-    RiskPolicy,
-    TClosenessRule,
 )
 
 __all__ = [
@@ -623,7 +623,7 @@ def enforce(
     )
 
 
-def _parquet_reader(path: Any) -> Reader:
+def parquet_reader(path: Any) -> Reader:
     def read(columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
         if isinstance(path, pa.BufferReader):
             path.seek(0)
@@ -664,7 +664,7 @@ def release_gate(
     from veil.io.writers import ParquetSink
 
     parquet_path, out_path = Path(parquet_path), Path(out_path)
-    hierarchies = risk.load_hierarchies(policy_dir)
+    hierarchies = policy_hierarchies(risk, policy_dir)
     source: Any = pa.BufferReader(decrypt(parquet_path)) if decrypt else parquet_path
     try:
         with pq.ParquetFile(source) as pf:
@@ -675,7 +675,7 @@ def release_gate(
         ) from None
     factory = sink_factory or (lambda s: ParquetSink(out_path, s))
     result = enforce(
-        _parquet_reader(source),
+        parquet_reader(source),
         schema,
         risk,
         hierarchies,

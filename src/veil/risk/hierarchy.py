@@ -24,7 +24,6 @@ distinct values up once, map their codes to the level, and ``take()`` the labels
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -34,8 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, PolicyError
+from veil.policy.hierarchy_file import column_of, read_rows, validated_rows
+from veil.policy.risk import RiskPolicy
 
-__all__ = ["Hierarchy", "load_hierarchies"]
+__all__ = ["Hierarchy", "load_hierarchies", "policy_hierarchies", "to_string"]
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray | Sequence[object]) -> pa.Array:
@@ -50,7 +51,7 @@ def _at(row_offset: int | None, index: int) -> str:
     return "" if row_offset is None else f" at row {row_offset + index} (0-based)"
 
 
-def _to_string(values: pa.Array) -> pa.Array:
+def to_string(values: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
     if pa.types.is_string(values.type):
@@ -80,36 +81,8 @@ class Hierarchy:
     ) -> None:
         self.column = column
         self.source = source
-        where = f" ({source})" if source else ""
-        table = [tuple(str(cell) for cell in row) for row in rows]
-        table = [row for row in table if len(row) > 0 and not (len(row) == 1 and row[0] == "")]
-        if not table:
-            raise PolicyError(f"hierarchy for column '{column}'{where} is empty")
-        width = len(table[0])
-        for number, row in enumerate(table, start=1):
-            if len(row) != width:
-                raise PolicyError(
-                    f"hierarchy for column '{column}'{where}: row {number} (value '{row[0]}') "
-                    f"has {len(row)} levels, expected {width} like row 1 (value '{table[0][0]}')"
-                )
-        # Each label at level l must have exactly one parent at level l + 1. Level 0 is the
-        # value itself: a value listed twice with different generalizations fails here too.
-        for level in range(width - 1):
-            parent: dict[str, str] = {}
-            for row in table:
-                label, up = row[level], row[level + 1]
-                seen = parent.setdefault(label, up)
-                if seen != up:
-                    raise PolicyError(
-                        f"hierarchy for column '{column}'{where}: value '{label}' at level "
-                        f"{level} has two different parents at level {level + 1}: "
-                        f"'{seen}' and '{up}'"
-                    )
-        # Distinct values (duplicate identical rows are harmless and dropped).
-        unique_rows: dict[str, tuple[str, ...]] = {}
-        for row in table:
-            unique_rows.setdefault(row[0], row)
-        rows_u = list(unique_rows.values())
+        rows_u = validated_rows(column, rows, source=source)
+        width = len(rows_u[0])
         labels: list[list[str]] = []
         code_map = np.empty((len(rows_u), width), dtype=np.int64)
         for level in range(width):
@@ -140,15 +113,8 @@ class Hierarchy:
         """
         p = Path(path)
         if column is None:
-            stem = p.stem
-            column = stem.split("hierarchy_", 1)[1] if "hierarchy_" in stem else stem
-        try:
-            with p.open(newline="", encoding=encoding) as fh:
-                rows = list(csv.reader(fh, delimiter=delimiter))
-        except OSError as exc:
-            raise PolicyError(
-                f"cannot read hierarchy for column '{column}': {exc}", where=str(p)
-            ) from exc
+            column = column_of(p)
+        rows = read_rows(p, column, delimiter=delimiter, encoding=encoding)
         return cls(column, rows, source=str(p))
 
     # -- shape ---------------------------------------------------------------------------------
@@ -228,7 +194,7 @@ class Hierarchy:
         return dict_codes[indices.to_numpy(zero_copy_only=False)]
 
     def _lookup(self, distinct: pa.Array, indices: pa.Array, row_offset: int | None) -> np.ndarray:
-        as_str = _to_string(distinct)
+        as_str = to_string(distinct)
         found = pc.index_in(as_str, value_set=self._labels[0])
         if found.null_count:
             missing = pc.is_null(found)
@@ -269,3 +235,10 @@ def load_hierarchies(paths: Iterable[str | PathLike[str]]) -> dict[str, Hierarch
             raise PolicyError(f"two hierarchies for column '{h.column}'", where=str(path))
         result[h.column] = h
     return result
+
+
+def policy_hierarchies(risk: RiskPolicy, policy_dir: str | PathLike[str]) -> dict[str, Hierarchy]:
+    """Every hierarchy a policy's ``risk:`` section names, read and validated, by column
+    (paths relative to the policy file's folder)."""
+    return {c: Hierarchy.from_csv(p, column=c)
+            for c, p in risk.hierarchy_paths(policy_dir).items()}

@@ -13,7 +13,7 @@
     cors_origins = []                 # CORS is off unless origins are listed
     token_minutes = 15                # lifetime of bearer tokens from POST /v1/auth/token
 
-    [service.tls]                     # see veil.crypto.tls.ServerTLS
+    [service.tls]                     # see veil.store.tls.ServerTLS
     certfile = "certs/server.pem"
     keyfile = "certs/server.key"
 
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from veil.crypto.tls import ServerTLS, TLSConfigError
 from veil.errors import InputError, StoreError
+from veil.store.tls import ServerTLS, TLSConfigError
 
 _INTS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30),
          "max_upload_bytes": (1024, 1 << 34), "token_minutes": (1, 720)}

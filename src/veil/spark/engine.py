@@ -45,11 +45,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.crypto.parts import PartsOutput, PartsTarget
 from veil.errors import InputError, PolicyError, RunRefused, VeilError
 from veil.io.readers import CsvOptions, Reject
 from veil.io.types import conform
 from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.keys.parts import PartsOutput, PartsTarget
 from veil.lineage import LineageCollector
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.run import (
@@ -91,7 +91,7 @@ class SparkRunResult(RunResult):
     """A run's result; ``dataframe(spark)`` reads the published output back into Spark."""
 
     def dataframe(self, spark: Any, workspace: Workspace | str | Path | None = None) -> Any:
-        from veil.crypto.files import read
+        from veil.keys.files import read
 
         return spark.createDataFrame(read(self.output, workspace=workspace))
 
@@ -364,9 +364,9 @@ def _resolve_source(source: Any, spark: Any, input_format: str | None, csv: CsvO
     if not path.is_file():
         raise InputError("file not found" if not path.exists() else "is a folder, not a file",
                          where=str(path))
-    from veil.io.readers import _format_of
+    from veil.io.readers import format_of
 
-    fmt = (input_format or _format_of(path)).lower()
+    fmt = (input_format or format_of(path)).lower()
     if spark is None:
         from veil.spark.session import session
 
@@ -416,7 +416,7 @@ def run(
     order. `broadcast_ledger` forces (True) or forbids (False) broadcasting the consent
     snapshot (default: broadcast up to 2,000,000 subjects). `parts` (or an `output` string
     ending in "/") writes a folder of Parquet parts, one per Spark task, each written and
-    encrypted by its executor, with a manifest (:mod:`veil.crypto.parts`); a dataset whose risk
+    encrypted by its executor, with a manifest (:mod:`veil.keys.parts`); a dataset whose risk
     gate must generalize is then refused (use a single output file). A path `source` is read
     by Spark (`input_format`, `csv_options` as for `veil.run`; database tables: read them with
     ``spark.read.jdbc`` and pass the DataFrame). Raises a `VeilError` and publishes nothing
@@ -556,7 +556,7 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
                 [*qis, *[a for a in attrs if a in out_names and a not in qis]]))
         encryption = None
         if plan.purpose.encryption.at_rest:
-            from veil.crypto.files import output_encryption
+            from veil.keys.files import output_encryption
 
             encryption = output_encryption(ws, run_id, plan.purpose.encryption.keyset)
         if parts:
@@ -747,7 +747,9 @@ def _gate_parts(merged: _Merged, risk: Any, pol: Policy, plan: Plan, columns: li
         return (b.select(want) if want else b for b in _expand(grouped, columns))
 
     try:
-        hierarchies = risk.load_hierarchies(Path(pol.source).parent)
+        from veil.risk.hierarchy import policy_hierarchies
+
+        hierarchies = policy_hierarchies(risk, Path(pol.source).parent)
     except VeilError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -762,7 +764,7 @@ def _gate(sink: ParquetSink, merged: _Merged, risk: Any, pol: Policy, plan: Plan
           encryption: Any, columns: list[str]) -> Any:
     """`veil.risk.gate.enforce` with pass 1 served by the executors' partial counts and pass 2
     (only when it generalizes) by the staged output, exactly as the local run's gate."""
-    from veil.risk.gate import _parquet_reader, enforce
+    from veil.risk.gate import enforce, parquet_reader
 
     grouped = _merge(merged.risk, columns) if merged.risk else None
     staged: dict[str, Any] = {}
@@ -776,11 +778,11 @@ def _gate(sink: ParquetSink, merged: _Merged, risk: Any, pol: Policy, plan: Plan
         if "reader" not in staged:
             src: Any = sink.tmp
             if encryption is not None:
-                from veil.crypto.files import decrypt_to_buffer
+                from veil.keys.files import decrypt_to_buffer
 
                 src = pa.BufferReader(decrypt_to_buffer(sink.tmp, encryption.keyset,
                                                         encryption.associated_data))
-            staged["reader"] = _parquet_reader(src)
+            staged["reader"] = parquet_reader(src)
         return staged["reader"](None)  # type: ignore[no-any-return]
 
     gate_out = temp_path_for(sink.path)
@@ -792,7 +794,9 @@ def _gate(sink: ParquetSink, merged: _Merged, risk: Any, pol: Policy, plan: Plan
         return s
 
     try:
-        hierarchies = risk.load_hierarchies(Path(pol.source).parent)
+        from veil.risk.hierarchy import policy_hierarchies
+
+        hierarchies = policy_hierarchies(risk, Path(pol.source).parent)
     except VeilError:
         raise
     except Exception as exc:  # noqa: BLE001

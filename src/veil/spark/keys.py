@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from veil.crypto.aead import TokenCipher
 from veil.crypto.errors import KeyMissingError, WrongKeyError
 from veil.crypto.keyset import Keyset, decrypt_keyset
-from veil.crypto.manager import KeysConfig, keyset_associated_data, load_kek
+from veil.keys.manager import KeysConfig, keyset_associated_data, load_kek
 from veil.transforms.keys import KeysetTransformKeys, KeyUse
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.crypto.kek import KEK
+    from veil.keys.kek import KEK
     from veil.store.workspace import Workspace
 
 __all__ = ["RecordingKeys", "ShippedKeys", "ShippedKeyset", "ship_keys", "ship_keyset"]

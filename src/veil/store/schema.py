@@ -170,7 +170,7 @@ consent_state = sa.Table(
 )
 
 
-# -- keys (issue 7: key hierarchy and crypto-shredding; see veil.crypto.manager / keystore) ------
+# -- keys (issue 7: key hierarchy and crypto-shredding; see veil.keys.manager / keystore) ------
 # Secrets are stored only wrapped under the KEK; key_events never hold key material.
 _KEYS_INT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

@@ -72,7 +72,7 @@ class Workspace:
         url = os.environ.get("VEIL_DATABASE_URL") or cfg.get("workspace", {}).get(
             "database_url", f"sqlite:///{DEFAULT_DB}"
         )
-        from veil.crypto.tls import apply_database_tls
+        from veil.store.tls import apply_database_tls
 
         url = apply_database_tls(_anchor_sqlite(url, root), cfg.get("database"), root)
         return cls(root=root, database_url=url)

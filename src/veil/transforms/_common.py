@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
 
+from veil.crypto.hmac import hmac_many  # noqa: F401  (re-exported for the transform families)
 from veil.policy.model import FieldDef
 
 NUMERIC = ("integer", "float", "decimal")
@@ -237,29 +236,6 @@ def b64url_strings(items: Sequence[bytes], prefix: bytes = b"",
 
 
 # -- keyed hashes ---------------------------------------------------------------------------
-
-def hmac_many(key: bytes, label: bytes, values: Sequence[bytes]) -> bytes:
-    """HMAC-SHA256(key, label || v) of every value, concatenated (32 bytes each).
-
-    ``cryptography``'s HMAC keyed and fed ``label`` once, then copied per value: a copy
-    carries the keyed inner and outer states, so each value costs its own SHA-256 blocks and
-    no key setup. Of the vetted ways measured (``hmac.digest`` per value; the standard
-    library's OpenSSL HMAC copied; ``hashlib`` inner/outer states copied) this is the fastest
-    (benchmarks/bench_transforms.py prints the figures). Results equal
-    ``hmac.digest(key, label + v, "sha256")`` (tested).
-    """
-    h0 = crypto_hmac.HMAC(bytes(key), hashes.SHA256())
-    h0.update(label)
-    copy = h0.copy
-    update, finalize = crypto_hmac.HMAC.update, crypto_hmac.HMAC.finalize
-    out: list[bytes] = []
-    append = out.append
-    for v in values:
-        h = copy()
-        update(h, v)
-        append(finalize(h))
-    return b"".join(out)
-
 
 def uint64s(blob: bytes, n: int) -> np.ndarray:
     """The first 8 bytes of each 32-byte digest as big-endian unsigned 64-bit integers."""

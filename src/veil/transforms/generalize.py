@@ -233,9 +233,9 @@ def hierarchy_values(values: pa.Array, h: Any, level: int, on_missing: str = "er
         return pa.array([], type=pa.string())
     enc = pc.dictionary_encode(arr)
     distinct = enc.dictionary
-    from veil.risk.hierarchy import _to_string
+    from veil.risk.hierarchy import to_string
 
-    found = pc.is_in(_to_string(distinct), value_set=h.values)
+    found = pc.is_in(to_string(distinct), value_set=h.values)
     missing = len(distinct) - pc.sum(found).as_py() if len(distinct) else 0
     if missing and on_missing != "root":
         # never name the value: it may be personal data

@@ -25,7 +25,7 @@ Implementations:
   Pseudonyms are stable for as long as the object lives; pass it to several runs to keep
   them stable across runs.
 * `KeysetTransformKeys`: keys as keysets of a `veil.crypto.aead.KeyProvider` (the workspace's
-  `veil.crypto.manager.KeyManager`), wrapped under the KEK, named
+  `veil.keys.manager.KeyManager`), wrapped under the KEK, named
   ``transforms.<use>.<domain>``; created on first use when the provider can (``ensure``).
   HMAC and FPE keys are the 256-bit key of a dedicated AES-GCM keyset, used for nothing else.
 
@@ -220,7 +220,7 @@ def workspace_keys(workspace: Workspace, *, create: bool = True,
     on first use unless ``create=False`` (``manager_args`` go to `KeyManager`: ``kek``,
     ``passphrase``, ``actor``). Nothing is opened until a key is asked for."""
     def manager() -> Any:
-        from veil.crypto.manager import KeyManager
+        from veil.keys.manager import KeyManager
 
         return KeyManager(workspace, **manager_args)
 

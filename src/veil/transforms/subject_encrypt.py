@@ -1,13 +1,13 @@
 """``encrypt``: encrypt a field under the row's own subject key, so erasure crypto-shreds it.
 
-Each value is AES-256-GCM encrypted (``veil.crypto.subject_keys``) under a random key that
+Each value is AES-256-GCM encrypted (``veil.keys.subject_keys``) under a random key that
 belongs to the row's data subject alone, with the dataset and column bound as associated data
 (``"veil.encrypt.v1\\0" dataset "\\0" column``; the subject is bound by the subject-key layer).
 The subject is named by their keyed pseudonym (`veil.consent.models.SubjectRef` token), never by
 the id itself. The output is unpadded base64url text of ``nonce || ciphertext || tag``.
 
 Erasing the subject (``veil dsr run`` on an erasure request, or
-`veil.crypto.manager.KeyManager.shred_subjects`) deletes that key: every copy of every value
+`veil.keys.manager.KeyManager.shred_subjects`) deletes that key: every copy of every value
 encrypted for them, in any output or backup, is unreadable from then on, and decrypting raises
 `veil.crypto.errors.ErasedError`. `veil.rights.decrypt_values` is the recorded way back for an
 authorized caller (it needs the subject id and the workspace's KEK).
@@ -32,7 +32,7 @@ from veil.transforms.registry import Transform, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.consent.models import SubjectRef
-    from veil.crypto.subject_keys import SubjectKeys
+    from veil.keys.subject_keys import SubjectKeys
 
 LABEL = b"veil.encrypt.v1\x00"
 SUBJECT_KEYS = "subject_keys"
@@ -70,7 +70,7 @@ def run_subject_keys(ctx: Any) -> tuple[SubjectKeys, SubjectRef]:
             raise InputError("transform 'encrypt' needs a workspace (its subject keys live in "
                              "the workspace's store): run in a workspace")
         from veil.consent.models import SubjectRef
-        from veil.crypto.manager import KeyManager
+        from veil.keys.manager import KeyManager
 
         if keys is None:
             keys = extras[SUBJECT_KEYS] = KeyManager(ws).subject_keys()

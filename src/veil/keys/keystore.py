@@ -11,7 +11,7 @@ Three tables of ``veil.store.schema`` (the "keys" section):
 * ``subject_keys``: one row per data subject (by pseudonym): the subject's random key wrapped under
   the KEK (NULL once erased), the KEK's id, created/erased times.
 
-`SqlSubjectKeyStore` is the `veil.crypto.subject_keys.WrappedKeyStore` over ``subject_keys``, and
+`SqlSubjectKeyStore` is the `veil.keys.subject_keys.WrappedKeyStore` over ``subject_keys``, and
 `StoreSubjectKeys` the `SubjectKeys` that uses it in bulk and notices erasures made by other
 processes. On SQLite every write to ``subject_keys`` runs with ``PRAGMA secure_delete=ON`` (freed
 space is zeroed) and an erasure ends with a WAL checkpoint, so the wrapped key leaves the database
@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
-from veil.crypto.kek import KEK
-from veil.crypto.subject_keys import TOMBSTONE, SubjectKeys
 from veil.errors import StoreError
+from veil.keys.kek import KEK
+from veil.keys.subject_keys import TOMBSTONE, SubjectKeys
 
 __all__ = [
     "SqlSubjectKeyStore",

@@ -16,7 +16,7 @@ Example (YAML, inside ``datasets.<id>``)::
 The quasi-identifiers default to the dataset's fields flagged ``quasi_identifier: true``; only
 those the purpose releases (its output fields) are measured. This module needs only pydantic,
 so the policy loader can import it cheaply; hierarchies are read by :meth:`RiskPolicy.check`
-and :meth:`RiskPolicy.load_hierarchies`.
+and by :func:`veil.risk.hierarchy.policy_hierarchies`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ import math
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-if TYPE_CHECKING:
-    from veil.risk.hierarchy import Hierarchy
+from veil.policy.hierarchy_file import read_rows, validated_rows
 
 __all__ = [
     "AlphaKRule",
@@ -279,14 +278,6 @@ class RiskPolicy(_Strict):
                 out[r.attribute] = base / r.hierarchy
         return out
 
-    def load_hierarchies(self, policy_dir: str | PathLike[str]) -> dict[str, Hierarchy]:
-        """Read and validate every hierarchy file (PolicyError naming the file on failure)."""
-        from veil.risk.hierarchy import Hierarchy
-
-        return {
-            c: Hierarchy.from_csv(p, column=c) for c, p in self.hierarchy_paths(policy_dir).items()
-        }
-
     def describe_models(self) -> list[dict[str, Any]]:
         """The privacy models as plain dicts (for receipts and reports)."""
         out: list[dict[str, Any]] = []
@@ -360,8 +351,6 @@ class RiskPolicy(_Strict):
                     ("hierarchies", column),
                     f"'{column}' is neither a quasi-identifier nor a protected attribute",
                 )
-        from veil.risk.hierarchy import Hierarchy
-
         where: dict[str, tuple[str | int, ...]] = {c: ("hierarchies", c) for c in self.hierarchies}
         for i, t in enumerate(self.t_closeness):
             if t.hierarchy is not None:
@@ -372,7 +361,7 @@ class RiskPolicy(_Strict):
                     where[column], f"hierarchy file for '{column}' not found: {path}"
                 )
             try:
-                Hierarchy.from_csv(path, column=column)
+                validated_rows(column, read_rows(path, column), source=str(path))
             except VeilError as exc:
                 raise RiskPolicyError(where[column], exc.message) from None
             except (UnicodeDecodeError, csv.Error) as exc:

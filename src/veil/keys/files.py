@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from veil.crypto.errors import CryptoError, KeysetError, NotCiphertextError
 from veil.crypto.keyset import Keyset, StreamingKey
-from veil.crypto.streaming import EncryptingWriter, _decrypt_segments, _streaming_keys
+from veil.crypto.streaming import EncryptingWriter, decrypt_segments, streaming_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -195,7 +195,7 @@ def _verify(
     tail = bytearray()
     with io.FileIO(path, "rb") as f:
         src = _HashingReader(f)
-        for pt in _decrypt_segments(src.readinto, _streaming_keys(keyset), ad, str(path)):
+        for pt in decrypt_segments(src.readinto, streaming_keys(keyset), ad, str(path)):
             psha.update(pt)
             pn += len(pt)
             if footer:
@@ -261,7 +261,7 @@ def output_encryption(
     """The encryption of run ``run_id``'s output: the workspace's streaming keyset ``keyset``
     (``"output"`` by default, created on first use when the workspace has a KEK). ``provider``
     replaces the workspace's `KeyManager` (a manager is asked to ``ensure`` the keyset)."""
-    from veil.crypto.manager import OUTPUT_KEYSET, KeyManager
+    from veil.keys.manager import OUTPUT_KEYSET, KeyManager
 
     name = keyset or OUTPUT_KEYSET
     source: Any = provider if provider is not None else KeyManager(workspace)
@@ -344,7 +344,7 @@ def decrypt_to_buffer(
 
     out = pa.BufferOutputStream()
     with io.FileIO(os.fspath(path), "rb") as f:
-        for pt in _decrypt_segments(f.readinto, _streaming_keys(keyset), associated_data,
+        for pt in decrypt_segments(f.readinto, streaming_keys(keyset), associated_data,
                                     os.fspath(path)):
             out.write(pt)
     return out.getvalue()
@@ -370,7 +370,7 @@ def read(
 
     p = Path(path)
     if p.is_dir():  # a Spark run's folder of parts: manifest and every part verified
-        from veil.crypto.parts import read_parts
+        from veil.keys.parts import read_parts
 
         return read_parts(p, workspace, columns=columns, provider=provider)
     try:
@@ -391,14 +391,14 @@ def read(
         recorded = find_encryption(p, ws)
     name = keyset or (recorded or {}).get("keyset")
     if name is None:
-        from veil.crypto.manager import OUTPUT_KEYSET
+        from veil.keys.manager import OUTPUT_KEYSET
 
         name = OUTPUT_KEYSET
     if associated_data is None:
         associated_data = (recorded or {}).get("associated_data", "")
     ad = associated_data.encode("utf-8") if isinstance(associated_data, str) else associated_data
     if provider is None:
-        from veil.crypto.manager import KeyManager
+        from veil.keys.manager import KeyManager
 
         assert ws is not None
         provider = KeyManager(ws)

@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from veil._actor import default_actor
-from veil.crypto import _tink_proto as pb
+from veil.crypto import tink_proto as pb
 from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
-from veil.crypto.kek import ARGON2ID_DEFAULT, KEK, SCRYPT_DEFAULT, EnvKEK, PassphraseFileKEK
 from veil.crypto.keyset import Keyset, Kind, decrypt_keyset, encrypt_keyset
-from veil.crypto.keystore import (
+from veil.keys.kek import ARGON2ID_DEFAULT, KEK, SCRYPT_DEFAULT, EnvKEK, PassphraseFileKEK
+from veil.keys.keystore import (
     SqlSubjectKeyStore,
     StoreSubjectKeys,
     now,
@@ -60,7 +60,7 @@ from veil.crypto.keystore import (
     secure_delete,
     write_transaction,
 )
-from veil.crypto.subject_keys import SubjectKeys
+from veil.keys.subject_keys import SubjectKeys
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace

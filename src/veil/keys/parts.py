@@ -51,9 +51,9 @@ from veil.io.writers import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.crypto.aead import KeyProvider
-    from veil.crypto.files import OutputEncryption
     from veil.crypto.keyset import Keyset
     from veil.io.writers import ParquetSink
+    from veil.keys.files import OutputEncryption
     from veil.store.workspace import Workspace
 
 
@@ -109,8 +109,8 @@ class PartsTarget:
     def open(self, partition: int, attempt: int) -> tuple[str, ParquetSink]:
         """A sink for this task attempt's part (a name of its own: a retried or speculative
         attempt never overwrites another's file; the driver keeps the one Spark reported)."""
-        from veil.crypto.files import OutputEncryption
         from veil.io.writers import ParquetSink
+        from veil.keys.files import OutputEncryption
 
         folder = Path(self.folder)
         if not folder.is_dir():
@@ -220,7 +220,7 @@ class PartsOutput:
     def _encryption(self, parts: list[dict[str, Any]]) -> dict[str, Any] | None:
         if self.encryption is None:
             return None
-        from veil.crypto.files import FORMAT as FILE_FORMAT
+        from veil.keys.files import FORMAT as FILE_FORMAT
 
         ids = {p["key_id"] for p in parts}
         prim = self.encryption.keyset.primary
@@ -321,8 +321,8 @@ def _parts(folder: Path, doc: dict[str, Any], workspace: Workspace | None,
     keyset = None
     if enc is not None:
         if provider is None:
-            from veil.crypto.files import _workspace
-            from veil.crypto.manager import KeyManager
+            from veil.keys.files import _workspace
+            from veil.keys.manager import KeyManager
 
             provider = KeyManager(workspace or _workspace(None))
         keyset = provider.keyset(enc["keyset"])
@@ -335,7 +335,7 @@ def _parts(folder: Path, doc: dict[str, Any], workspace: Workspace | None,
         if keyset is None:
             src: Any = path
         else:
-            from veil.crypto.files import decrypt_to_buffer
+            from veil.keys.files import decrypt_to_buffer
 
             src = pa.BufferReader(decrypt_to_buffer(
                 path, keyset, part_associated_data(doc["run_id"], p["name"])))
@@ -348,7 +348,7 @@ def _parts(folder: Path, doc: dict[str, Any], workspace: Workspace | None,
 
 def _open(folder: Path, workspace: Workspace | str | os.PathLike[str] | None
           ) -> tuple[dict[str, Any], Workspace | None]:
-    from veil.crypto.files import _workspace
+    from veil.keys.files import _workspace
 
     ws = None
     try:
