@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
-from veil.errors import StoreError
 from veil.keys.kek import KEK
 from veil.keys.subject_keys import TOMBSTONE, SubjectKeys
+from veil.store.transactions import db_error, read_connection, write_transaction
 
 __all__ = [
     "SqlSubjectKeyStore",
@@ -58,47 +58,6 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def db_error(exc: sa.exc.DBAPIError, doing: str) -> StoreError:
-    """A one-line StoreError for a database failure (no SQL, no parameters: no secrets)."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig).splitlines()[0] if orig is not None and str(orig) else type(exc).__name__
-    if "no such table" in text or "does not exist" in text:
-        return StoreError(f"{doing}: the store has no key tables: run `veil db upgrade`")
-    return StoreError(f"{doing}: database error ({text[:200]})")
-
-
-@contextlib.contextmanager
-def write_transaction(engine: sa.Engine, doing: str) -> Iterator[sa.Connection]:
-    """A serialized write transaction: ``BEGIN IMMEDIATE`` on SQLite (so read-modify-write of a
-    keyset cannot interleave with another process), plain BEGIN elsewhere (use FOR UPDATE)."""
-    try:
-        conn = engine.connect()
-    except sa.exc.DBAPIError as exc:
-        raise db_error(exc, doing) from None
-    try:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
-        conn.commit()
-    except sa.exc.DBAPIError as exc:
-        conn.rollback()
-        raise db_error(exc, doing) from None
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def read_connection(engine: sa.Engine, doing: str) -> Iterator[sa.Connection]:
-    try:
-        with engine.connect() as conn:
-            yield conn
-    except sa.exc.DBAPIError as exc:
-        raise db_error(exc, doing) from None
 
 
 @contextlib.contextmanager

@@ -55,12 +55,11 @@ from veil.keys.keystore import (
     StoreSubjectKeys,
     now,
     purge_freed_space,
-    read_connection,
     record_event,
     secure_delete,
-    write_transaction,
 )
 from veil.keys.subject_keys import SubjectKeys
+from veil.store.transactions import read_connection, write_transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
