@@ -14,9 +14,20 @@ from veil.policy.model import Policy, _RefError
 from veil.policy.yamlines import DuplicateKeyError, load_with_lines
 
 
+#: The bundled sample policy: ``load_policy("sample")``, ``--policy sample``.
+SAMPLE_POLICY = Path(__file__).resolve().parent.parent / "sample" / "sample_policy.yaml"
+
+
+def policy_path(name: str | Path) -> Path:
+    """The file a policy name stands for: ``"sample"`` is the bundled sample policy, anything
+    else a path."""
+    return SAMPLE_POLICY if str(name) == "sample" else Path(name)
+
+
 def load_policy(path: str | Path) -> Policy:
-    """Read a YAML policy file and return the validated :class:`Policy`."""
-    path = Path(path)
+    """Read a YAML policy file (or ``"sample"``, the bundled sample policy) and return the
+    validated :class:`Policy`."""
+    path = policy_path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -1,5 +1,5 @@
 """Where the bundled sample policy lives (`--policy sample` on the command line)."""
 
-from pathlib import Path
+from veil.policy.loader import SAMPLE_POLICY
 
-SAMPLE_POLICY = Path(__file__).with_name("sample_policy.yaml")
+__all__ = ["SAMPLE_POLICY"]
