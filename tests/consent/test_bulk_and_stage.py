@@ -11,10 +11,10 @@ import pytest
 
 from veil.consent import ConsentEvent, Ledger
 from veil.consent import bulk as bulk_mod
-from veil.consent.stage import ConsentFilter
 from veil.errors import ConsentError, RunRefused
 from veil.pipeline.plan import make_plan
 from veil.pipeline.stage import RunContext
+from veil.pipeline.stages.consent import ConsentFilter
 
 WEB = {"channel": "web_form", "action": "clicked 'I agree'", "collector": "web-consent"}
 

@@ -28,11 +28,11 @@ from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.writers import ParquetSink, publish, temp_path_for
 from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
 from veil.pipeline.audit_events import record_failure, record_run
-from veil.pipeline.minimize import Minimize
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.receipt import Receipt, rows_section
 from veil.pipeline.stage import RunContext, Stage, StageStats, run_stages
-from veil.pipeline.treat import Treat
+from veil.pipeline.stages.minimize import Minimize
+from veil.pipeline.stages.treat import Treat
 from veil.policy.loader import load_policy
 from veil.policy.model import Policy
 from veil.rights.exclusions import REASONS as _EXCLUSIONS
@@ -66,7 +66,7 @@ class RunResult:
 def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:
     """The stages of a run, in the order of DESIGN.md's data flow: consent and data-subject
     rights exclusions (while the subject id is still there), minimize, transform."""
-    from veil.rights.exclusions import RightsFilter
+    from veil.pipeline.stages.rights import RightsFilter
 
     stages: list[Stage] = []
     # rights first: an erased subject is counted "erased (Art. 17)", not "consent withdrawn"
@@ -74,7 +74,7 @@ def build_stages(plan: Plan, workspace: Workspace, at: datetime) -> list[Stage]:
     if rights is not None:
         stages.append(rights)
     if plan.purpose.needs_consent:
-        from veil.consent.stage import ConsentFilter
+        from veil.pipeline.stages.consent import ConsentFilter
 
         stages.append(ConsentFilter(plan, workspace, at))
     return [*stages, Minimize([f.name for f in plan.output], plan.dropped), Treat(plan.output)]

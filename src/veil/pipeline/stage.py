@@ -7,21 +7,12 @@ stages run unchanged in the local engine and inside Spark's `mapInArrow`.
 from __future__ import annotations
 
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from veil.pipeline.plan import Plan
-
-
-@dataclass
-class RunContext:
-    run_id: str
-    plan: Plan
-    dropped_rows: Counter[str] = field(default_factory=Counter)  # reason -> rows
-    extras: dict[str, Any] = field(default_factory=dict)  # for later stages (keys, ledger)
+from veil.pipeline.context import RunContext
 
 
 class Stage(Protocol):

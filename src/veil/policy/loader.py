@@ -13,7 +13,6 @@ from veil.errors import PolicyError
 from veil.policy.model import Policy, _RefError
 from veil.policy.yamlines import DuplicateKeyError, load_with_lines
 
-
 #: The bundled sample policy: ``load_policy("sample")``, ``--policy sample``.
 SAMPLE_POLICY = Path(__file__).resolve().parent.parent / "sample" / "sample_policy.yaml"
 

@@ -22,7 +22,6 @@ _EXPORTS = {
     "KINDS": "veil.rights.requests",
     "RequestRecord": "veil.rights.requests",
     "Requests": "veil.rights.requests",
-    "RightsFilter": "veil.rights.exclusions",
     "Store": "veil.rights.stores",
     "decrypt_values": "veil.rights.values",
     "load_store": "veil.rights.stores",
@@ -33,7 +32,6 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.rights.exclusions import RightsFilter  # noqa: F401
     from veil.rights.requests import KINDS, RequestRecord, Requests  # noqa: F401
     from veil.rights.stores import Store, load_store  # noqa: F401
     from veil.rights.values import decrypt_values  # noqa: F401

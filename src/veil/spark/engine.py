@@ -460,15 +460,15 @@ def _prepare(plan: Plan, ws: Workspace, started: datetime, run_id: str
     The driver stages see one empty batch: the consent stage loads its snapshot, the
     transform stage describes itself with the driver's keys (which records their ids and
     creates missing keysets), and we learn which keysets the executors need."""
-    from veil.consent.stage import ConsentFilter
     from veil.io.types import arrow_schema
+    from veil.pipeline.stages.consent import ConsentFilter
 
     stages = build_stages(plan, ws, started)
     recording = RecordingKeys(workspace_keys(ws))
     ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": recording})
     batch = pa.RecordBatch.from_pylist([], schema=arrow_schema(plan.read, plan.types))
     run_stages(stages, [StageStats(s.name) for s in stages], batch, ctx)
-    from veil.rights.exclusions import RightsFilter
+    from veil.pipeline.stages.rights import RightsFilter
 
     snapshot = rights = None
     remote: list[Any] = []
@@ -690,8 +690,9 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, df: Any, src: _SparkInput, 
 
 def _driver_describe(stages: list[Stage], merged: _Merged) -> None:
     """What the driver's consent stage reports: rows checked and kept across partitions."""
-    from veil.consent.stage import ConsentFilter
-    from veil.rights.exclusions import REASONS, RightsFilter
+    from veil.pipeline.stages.consent import ConsentFilter
+    from veil.pipeline.stages.rights import RightsFilter
+    from veil.rights.exclusions import REASONS
 
     for s, acc in zip(stages, merged.stages, strict=False):
         if isinstance(s, ConsentFilter) and s.active:

@@ -23,8 +23,8 @@ from veil.consent.models import format_us, to_us
 from veil.errors import RunRefused
 
 if TYPE_CHECKING:
+    from veil.pipeline.context import RunContext
     from veil.pipeline.plan import Plan
-    from veil.pipeline.stage import RunContext
     from veil.store.workspace import Workspace
 
 

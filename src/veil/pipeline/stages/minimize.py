@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from veil.pipeline.stage import RunContext
+from veil.pipeline.context import RunContext
 
 
 class Minimize:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from veil.pipeline.context import RunContext
 
 from veil.consent.models import SubjectRef
+from veil.pipeline.context import RunContext
 from veil.pipeline.plan import Plan
 from veil.rights.exclusions import REASONS, active_exclusions
 from veil.store.workspace import Workspace

@@ -6,8 +6,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from veil.pipeline.context import RunContext
 from veil.pipeline.plan import FieldPlan
-from veil.pipeline.stage import RunContext
 from veil.transforms.context import describe_treatments, treat_batch
 from veil.transforms.registry import REGISTRY
 
