@@ -24,6 +24,7 @@ import os
 import secrets
 import tempfile
 import unicodedata
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
@@ -54,11 +55,41 @@ FILE_FORMAT = "veil-kek/1"
 ARGON2ID_DEFAULT = {"iterations": 3, "lanes": 4, "memory_cost_kib": 64 * 1024}
 #: scrypt with N = 2**17, r = 8, p = 1 (128 MiB), as OWASP recommends.
 SCRYPT_DEFAULT = {"n": 2**17, "r": 8, "p": 1}
-# Floors applied when creating a file (OWASP minimums) and ceilings when opening one (so a
-# crafted key file cannot make Veil allocate unbounded memory).
-_ARGON2_MIN = {"iterations": 2, "lanes": 1, "memory_cost_kib": 19 * 1024}
-_ARGON2_MAX = {"iterations": 64, "lanes": 64, "memory_cost_kib": 4 * 1024 * 1024}
-_SCRYPT_MIN_N, _SCRYPT_MAX_N = 2**15, 2**22
+
+
+@dataclass(frozen=True)
+class KdfBound:
+    """The accepted range of one KDF parameter: ``opening..high`` in a key file being opened,
+    ``creating..high`` for a new one. The floors for new files are OWASP's minimums; the
+    ceilings keep a crafted key file from making Veil allocate unbounded memory."""
+
+    opening: int
+    creating: int
+    high: int
+
+    def low(self, creating: bool) -> int:
+        return self.creating if creating else self.opening
+
+    def holds(self, value: int, creating: bool) -> bool:
+        return self.low(creating) <= value <= self.high
+
+
+#: Argon2id parameters and their bounds (RFC 9106; OWASP floors for new files).
+ARGON2ID_BOUNDS = {
+    "iterations": KdfBound(opening=1, creating=2, high=64),
+    "lanes": KdfBound(opening=1, creating=1, high=64),
+    "memory_cost_kib": KdfBound(opening=1, creating=19 * 1024, high=4 * 1024 * 1024),
+}
+#: Argon2 needs at least 8 KiB of memory per lane.
+ARGON2ID_MIN_KIB_PER_LANE = 8
+#: scrypt's cost ``n`` (a power of two) and the ceilings of ``r`` and ``p``.
+SCRYPT_BOUNDS = {
+    "n": KdfBound(opening=2, creating=2**15, high=2**22),
+    "r": KdfBound(opening=1, creating=1, high=32),
+    "p": KdfBound(opening=1, creating=1, high=16),
+}
+#: scrypt's memory, ``128 n r`` bytes, at most 2 GiB.
+SCRYPT_MAX_MEMORY = 2**31
 
 
 @runtime_checkable
@@ -169,38 +200,56 @@ def _unb64(s: Any, what: str, where: str) -> bytes:
         raise CryptoError(f"key file field {what} is not valid base64", where=where) from None
 
 
-def _check_kdf(kdf: dict[str, Any], where: str, creating: bool) -> None:
-    name = kdf.get("name")
-    if name == "argon2id":
-        if Argon2id is None:  # pragma: no cover
-            raise CryptoError("this cryptography build has no Argon2id", where=where)
-        for p in ("iterations", "lanes", "memory_cost_kib"):
-            v = kdf.get(p)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise CryptoError(f"Argon2id parameter {p} missing or not an integer", where=where)
-            if v < 1 or v > _ARGON2_MAX[p] or (creating and v < _ARGON2_MIN[p]):
-                raise CryptoError(
-                    f"Argon2id {p}={v} outside "
-                    f"{_ARGON2_MIN[p] if creating else 1}..{_ARGON2_MAX[p]}",
-                    where=where,
-                )
-        if kdf["memory_cost_kib"] < 8 * kdf["lanes"]:
-            raise CryptoError("Argon2id memory must be at least 8 KiB per lane", where=where)
-    elif name == "scrypt":
-        n, r, par = kdf.get("n"), kdf.get("r"), kdf.get("p")
-        if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in (n, r, par)):
-            raise CryptoError("scrypt parameters n, r, p must be positive integers", where=where)
-        assert isinstance(n, int) and isinstance(r, int) and isinstance(par, int)
-        if n < 2 or n & (n - 1) or n > _SCRYPT_MAX_N or (creating and n < _SCRYPT_MIN_N):
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_argon2id(kdf: dict[str, Any], where: str, creating: bool) -> None:
+    if Argon2id is None:  # pragma: no cover
+        raise CryptoError("this cryptography build has no Argon2id", where=where)
+    for p, bound in ARGON2ID_BOUNDS.items():
+        v = kdf.get(p)
+        if not _is_int(v):
+            raise CryptoError(f"Argon2id parameter {p} missing or not an integer", where=where)
+        if not bound.holds(v, creating):
             raise CryptoError(
-                f"scrypt n={n} must be a power of two in "
-                f"{_SCRYPT_MIN_N if creating else 2}..{_SCRYPT_MAX_N}",
-                where=where,
+                f"Argon2id {p}={v} outside {bound.low(creating)}..{bound.high}", where=where
             )
-        if r > 32 or par > 16 or 128 * n * r > 2**31:
-            raise CryptoError("scrypt r/p too large", where=where)
-    else:
+    if kdf["memory_cost_kib"] < ARGON2ID_MIN_KIB_PER_LANE * kdf["lanes"]:
+        raise CryptoError("Argon2id memory must be at least 8 KiB per lane", where=where)
+
+
+def _check_scrypt(kdf: dict[str, Any], where: str, creating: bool) -> None:
+    n, r, par = kdf.get("n"), kdf.get("r"), kdf.get("p")
+    if not all(_is_int(x) and x > 0 for x in (n, r, par)):
+        raise CryptoError("scrypt parameters n, r, p must be positive integers", where=where)
+    assert isinstance(n, int) and isinstance(r, int) and isinstance(par, int)
+    bound = SCRYPT_BOUNDS["n"]
+    if not bound.holds(n, creating) or n & (n - 1):
+        raise CryptoError(
+            f"scrypt n={n} must be a power of two in {bound.low(creating)}..{bound.high}",
+            where=where,
+        )
+    if (
+        r > SCRYPT_BOUNDS["r"].high
+        or par > SCRYPT_BOUNDS["p"].high
+        or 128 * n * r > SCRYPT_MAX_MEMORY
+    ):
+        raise CryptoError("scrypt r/p too large", where=where)
+
+
+#: KDF name -> the check of its parameters.
+_KDF_CHECKS = {"argon2id": _check_argon2id, "scrypt": _check_scrypt}
+
+
+def _check_kdf(kdf: dict[str, Any], where: str, creating: bool) -> None:
+    """Refuse a KDF that is unknown, or parameters outside :data:`ARGON2ID_BOUNDS` /
+    :data:`SCRYPT_BOUNDS`, or a salt shorter than 16 bytes."""
+    name = kdf.get("name")
+    check = _KDF_CHECKS.get(name) if isinstance(name, str) else None
+    if check is None:
         raise CryptoError(f"unknown KDF {name!r} (argon2id or scrypt)", where=where)
+    check(kdf, where, creating)
     salt = kdf.get("salt")
     if not isinstance(salt, str) or len(_unb64(salt, "kdf.salt", where)) < 16:
         raise CryptoError("KDF salt missing or shorter than 16 bytes", where=where)
