@@ -431,6 +431,256 @@ def _refusal(checks: Sequence[ModelCheck], why: str, subject: str) -> str:
     return f"{subject} does not meet the privacy models: {failing}; {why}"
 
 
+@dataclass(frozen=True)
+class _GatePlan:
+    """What the gate measures on one table, worked out from the schema and the policy.
+
+    ``quasi_identifiers``: the QIs present in the table (the others are ``not_released``);
+    ``sensitive``: the attributes the models name, then the extra ones reported on.
+    """
+
+    quasi_identifiers: list[str]
+    not_released: tuple[str, ...]
+    models: list[tuple[PrivacyModel, dict[str, Any]]]
+    skipped: list[dict[str, Any]]
+    sensitive: list[str]
+    sensitive_hierarchies: dict[str, Hierarchy]
+    orders: dict[str, tuple[str | int | float, ...]]
+    recursive_l: int
+    top: int
+
+    @property
+    def report_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~veil.risk.metrics.report`, but the threshold."""
+        return {
+            "recursive_l": self.recursive_l,
+            "sensitive_hierarchies": self.sensitive_hierarchies,
+            "sensitive_orders": self.orders,
+            "top": self.top,
+        }
+
+    def result_fields(self, risk: RiskPolicy) -> dict[str, Any]:
+        """The :class:`GateResult` fields every outcome shares."""
+        return dict(
+            quasi_identifiers=tuple(self.quasi_identifiers),
+            not_released=self.not_released,
+            models=tuple(d for _, d in self.models),
+            skipped_models=tuple(self.skipped),
+            suppression_limit=risk.suppression_limit,
+            auto_generalize=risk.auto_generalize,
+        )
+
+
+def _plan(
+    schema: pa.Schema,
+    risk: RiskPolicy,
+    hierarchies: Mapping[str, Hierarchy],
+    quasi_identifiers: Sequence[str],
+    sensitive: Sequence[str] = (),
+    top: int = 5,
+) -> _GatePlan:
+    """Which QIs, models and sensitive attributes apply to a table with ``schema``."""
+    columns = list(schema.names)
+    listed = list(dict.fromkeys(quasi_identifiers))
+    qis = [q for q in listed if q in columns]
+    pairs, skipped = privacy_models(risk, hierarchies, columns)
+    sens = list(
+        dict.fromkeys(
+            [m.attribute for m, _ in pairs if m.attribute is not None]
+            + [s for s in sensitive if s in columns and s not in qis]
+        )
+    )
+    return _GatePlan(
+        quasi_identifiers=qis,
+        not_released=tuple(q for q in listed if q not in columns),
+        models=pairs,
+        skipped=skipped,
+        sensitive=sens,
+        sensitive_hierarchies={a: hierarchies[a] for a in sens if a in hierarchies},
+        orders={r.attribute: r.order for r in risk.t_closeness if r.order is not None},
+        recursive_l=next((int(r.l) for r in risk.l_diversity if r.kind == "recursive"), 2),
+        top=top,
+    )
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """Pass 1: the table's aggregate, its report and the models checked on it."""
+
+    rows: int
+    classes: EquivalenceClasses
+    report: RiskReport
+    checks: list[ModelCheck]
+
+    @property
+    def failing(self) -> bool:
+        return any(not c.passed for c in self.checks)
+
+
+def _measure_pass(read: Reader, plan: _GatePlan, risk: RiskPolicy) -> _Measured | None:
+    """Pass 1: stream the QI and sensitive columns into the aggregate (sensitive values checked
+    against their hierarchies as read) and check every model. None: the table is empty."""
+    qis = plan.quasi_identifiers
+    agg = ClassAggregator(
+        qis or [ALL_RECORDS], plan.sensitive, hierarchies=plan.sensitive_hierarchies
+    )
+    stream = read([*qis, *plan.sensitive])
+    for batch in _with_constant(stream) if not qis else stream:
+        agg.update(batch)
+    rows = agg.rows
+    if rows == 0:
+        return None
+    ec = agg.finish()
+    before = report(
+        ec, contributions=bool(qis), risk_threshold=risk.risk_threshold, **plan.report_options
+    )
+    if not qis:  # the whole table is one class; there are no QI values to show
+        before = replace(before, quasi_identifiers=(), riskiest_classes=())
+    return _Measured(rows, ec, before, check_models(ec, plan.models))
+
+
+def _must_generalize(
+    measured: _Measured, plan: _GatePlan, risk: RiskPolicy, *, force: bool, subject: str
+) -> bool:
+    """Decide: False releases the table as it is; True generalizes it. Raises
+    :class:`RunRefused` when it fails and generalization is off or cannot help."""
+    if not force and not measured.failing:
+        return False
+    if not force and not risk.auto_generalize:
+        why = "automatic generalization is off (risk.auto_generalize: false)"
+    elif not plan.quasi_identifiers:
+        why = "no quasi-identifier is released, so generalization cannot help"
+    else:
+        return True
+    raise RunRefused(_refusal(measured.checks, f"{why}: nothing was published", subject))
+
+
+def _search(
+    measured: _Measured,
+    plan: _GatePlan,
+    risk: RiskPolicy,
+    hierarchies: Mapping[str, Hierarchy],
+    subject: str,
+) -> tuple[AnonymizationResult, dict[str, Hierarchy]]:
+    """The optimal generalization, searched on the pass-1 aggregate, and the hierarchies it
+    used (``value -> *`` for a QI without one). Refuses when none meets the models."""
+    qis, ec = plan.quasi_identifiers, measured.classes
+    hs = {
+        q: hierarchies[q] if q in hierarchies else _flat_hierarchy(q, ec.dictionaries[j])
+        for j, q in enumerate(qis)
+    }
+    try:
+        result = anonymize(
+            ec,
+            hs,
+            [m for m, _ in plan.models],
+            suppression_limit=risk.suppression_limit,
+            quality=quality_model(risk),
+            quasi_identifiers=qis,
+            risk_threshold=risk.risk_threshold,
+            sensitive_hierarchies=plan.sensitive_hierarchies,
+            sensitive_orders=plan.orders,
+            report_options={"recursive_l": plan.recursive_l, "top": plan.top},
+        )
+    except NoSolution:
+        rows = measured.rows
+        limit = math.floor(risk.suppression_limit * rows + 1e-9)
+        raise RunRefused(
+            _refusal(
+                measured.checks,
+                f"no generalization of {', '.join(qis)} with the given hierarchies meets the "
+                f"models within the suppression limit ({risk.suppression_limit:.2%}, {limit:,} of "
+                f"{rows:,} records): nothing was published",
+                subject,
+            )
+        ) from None
+    return result, hs
+
+
+@dataclass(frozen=True)
+class _Written:
+    """Pass 2: what went into the sink, measured as it went out."""
+
+    rows: int
+    after: RiskReport | None
+    checks: list[ModelCheck]
+    sha256: str
+    bytes: int | None
+
+
+def _output_schema(schema: pa.Schema, levels: Mapping[str, int]) -> pa.Schema:
+    """Generalized QIs become strings; the other columns keep their type."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.string(), nullable=True) if levels.get(f.name, 0) > 0 else f
+            for f in schema
+        ],
+        metadata=schema.metadata,
+    )
+
+
+def _write_generalized(
+    read: Reader, result: AnonymizationResult, out_schema: pa.Schema, sink: Sink, plan: _GatePlan
+) -> ClassAggregator:
+    """Apply the generalization batch by batch into ``sink``, counting what goes out."""
+    agg = ClassAggregator(plan.quasi_identifiers, plan.sensitive)
+    for batch in result.apply(read(None)):
+        if batch.schema != out_schema:
+            batch = pa.RecordBatch.from_arrays(
+                [batch.column(f.name).cast(f.type) for f in out_schema], schema=out_schema
+            )
+        if batch.num_rows:
+            agg.update(batch)
+            sink.write(batch)
+    return agg
+
+
+def _generalize_pass(
+    read: Reader,
+    schema: pa.Schema,
+    result: AnonymizationResult,
+    measured: _Measured,
+    plan: _GatePlan,
+    risk: RiskPolicy,
+    *,
+    sink_factory: Callable[[pa.Schema], Sink],
+    subject: str,
+) -> _Written:
+    """Pass 2: apply the generalization, measure what goes out, and commit the sink only if
+    every model holds on it (the sink is aborted on any failure)."""
+    out_schema = _output_schema(schema, result.levels)
+    sink = sink_factory(out_schema)
+    try:
+        agg = _write_generalized(read, result, out_schema, sink, plan)
+        rows_out = agg.rows
+        expected = result.records - result.suppressed_records
+        if rows_out != expected:
+            raise InputError(
+                f"the table changed between the two passes: {rows_out:,} records written, "
+                f"{expected:,} expected"
+            )
+        after: RiskReport | None = None
+        checks_after: list[ModelCheck] = []
+        if rows_out:
+            after_ec = _rebase(agg.finish(), measured.classes)
+            after = report(after_ec, risk_threshold=risk.risk_threshold, **plan.report_options)
+            checks_after = check_models(after_ec, plan.models)
+            if any(not c.passed for c in checks_after):
+                raise RunRefused(
+                    _refusal(
+                        checks_after,
+                        "even after generalization (this is a "
+                        "bug: please report it): nothing was published",
+                        subject,
+                    )
+                )
+        digest = sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    return _Written(rows_out, after, checks_after, digest, getattr(sink, "bytes", None))
+
+
 def enforce(
     read: Reader,
     schema: pa.Schema,
@@ -453,172 +703,43 @@ def enforce(
     when the table fails and cannot (or may not) be fixed; nothing is committed then.
     """
     started = time.perf_counter()
-    columns = list(schema.names)
-    qis = [q for q in dict.fromkeys(quasi_identifiers) if q in columns]
-    not_released = tuple(q for q in dict.fromkeys(quasi_identifiers) if q not in columns)
-    pairs, skipped = privacy_models(risk, hierarchies, columns)
-    sens = list(
-        dict.fromkeys(
-            [m.attribute for m, _ in pairs if m.attribute is not None]
-            + [s for s in sensitive if s in columns and s not in qis]
-        )
-    )
-    sens_h = {a: hierarchies[a] for a in sens if a in hierarchies}
-    orders = {r.attribute: r.order for r in risk.t_closeness if r.order is not None}
-    recursive_l = next((int(r.l) for r in risk.l_diversity if r.kind == "recursive"), 2)
-    opts: dict[str, Any] = {
-        "risk_threshold": risk.risk_threshold,
-        "recursive_l": recursive_l,
-        "sensitive_hierarchies": sens_h,
-        "sensitive_orders": orders,
-        "top": top,
-    }
-    base: dict[str, Any] = dict(
-        quasi_identifiers=tuple(qis),
-        not_released=not_released,
-        models=tuple(d for _, d in pairs),
-        skipped_models=tuple(skipped),
-        suppression_limit=risk.suppression_limit,
-        auto_generalize=risk.auto_generalize,
-    )
-
-    # pass 1: the aggregate (sensitive values checked against their hierarchies as read)
-    measured_qis = qis or [ALL_RECORDS]
-    agg = ClassAggregator(measured_qis, sens, hierarchies=sens_h)
-    stream = read([*qis, *sens])
-    for batch in _with_constant(stream) if not qis else stream:
-        agg.update(batch)
-    rows_in = agg.rows
-    if rows_in == 0:
+    plan = _plan(schema, risk, hierarchies, quasi_identifiers, sensitive, top)
+    fields = plan.result_fields(risk)
+    measured = _measure_pass(read, plan, risk)
+    if measured is None:
         if force:
             raise InputError("empty table: there are no records to anonymize")
-        return GateResult(True, None, None, None, **base, seconds=time.perf_counter() - started)
-    ec = agg.finish()
-    before = report(ec, contributions=bool(qis), **opts)
-    if not qis:  # the whole table is one class; there are no QI values to show
-        before = replace(before, quasi_identifiers=(), riskiest_classes=())
-    checks = check_models(ec, pairs)
-    failing = any(not c.passed for c in checks)
-    if not failing and not force:
+        return GateResult(True, None, None, None, **fields, seconds=time.perf_counter() - started)
+    rows_in = measured.rows
+    if not _must_generalize(measured, plan, risk, force=force, subject=subject):
         return GateResult(
             True,
-            before,
+            measured.report,
             None,
             None,
-            **base,
-            checks_before=tuple(checks),
+            **fields,
+            checks_before=tuple(measured.checks),
             rows_in=rows_in,
             rows_out=rows_in,
             seconds=time.perf_counter() - started,
         )
-    if not force and not risk.auto_generalize:
-        raise RunRefused(
-            _refusal(
-                checks,
-                "automatic generalization is off "
-                "(risk.auto_generalize: false): nothing was published",
-                subject,
-            )
-        )
-    if not qis:
-        raise RunRefused(
-            _refusal(
-                checks,
-                "no quasi-identifier is released, so generalization "
-                "cannot help: nothing was published",
-                subject,
-            )
-        )
-
-    # the search, on the pass-1 aggregate
-    hs = {
-        q: hierarchies[q] if q in hierarchies else _flat_hierarchy(q, ec.dictionaries[j])
-        for j, q in enumerate(qis)
-    }
-    try:
-        result = anonymize(
-            ec,
-            hs,
-            [m for m, _ in pairs],
-            suppression_limit=risk.suppression_limit,
-            quality=quality_model(risk),
-            quasi_identifiers=qis,
-            risk_threshold=risk.risk_threshold,
-            sensitive_hierarchies=sens_h,
-            sensitive_orders=orders,
-            report_options={"recursive_l": recursive_l, "top": top},
-        )
-    except NoSolution:
-        limit = math.floor(risk.suppression_limit * rows_in + 1e-9)
-        raise RunRefused(
-            _refusal(
-                checks,
-                f"no generalization of {', '.join(qis)} with the given hierarchies meets the "
-                f"models within the suppression limit ({risk.suppression_limit:.2%}, {limit:,} of "
-                f"{rows_in:,} records): nothing was published",
-                subject,
-            )
-        ) from None
-
-    # pass 2: apply, measure what goes out, commit only if it holds
-    levels = result.levels
-    out_schema = pa.schema(
-        [
-            pa.field(f.name, pa.string(), nullable=True) if levels.get(f.name, 0) > 0 else f
-            for f in schema
-        ],
-        metadata=schema.metadata,
+    result, hs = _search(measured, plan, risk, hierarchies, subject)
+    written = _generalize_pass(
+        read, schema, result, measured, plan, risk, sink_factory=sink_factory, subject=subject
     )
-    sink = sink_factory(out_schema)
-    try:
-        agg2 = ClassAggregator(qis, sens)
-        for batch in result.apply(read(None)):
-            if batch.schema != out_schema:
-                batch = pa.RecordBatch.from_arrays(
-                    [batch.column(f.name).cast(f.type) for f in out_schema], schema=out_schema
-                )
-            if batch.num_rows:
-                agg2.update(batch)
-                sink.write(batch)
-        rows_out = agg2.rows
-        expected = result.records - result.suppressed_records
-        if rows_out != expected:
-            raise InputError(
-                f"the table changed between the two passes: {rows_out:,} records written, "
-                f"{expected:,} expected"
-            )
-        after: RiskReport | None = None
-        checks_after: list[ModelCheck] = []
-        if rows_out:
-            after_ec = _rebase(agg2.finish(), ec)
-            after = report(after_ec, **opts)
-            checks_after = check_models(after_ec, pairs)
-            if any(not c.passed for c in checks_after):
-                raise RunRefused(
-                    _refusal(
-                        checks_after,
-                        "even after generalization (this is a "
-                        "bug: please report it): nothing was published",
-                        subject,
-                    )
-                )
-        digest = sink.commit()
-    except BaseException:
-        sink.abort()
-        raise
     return GateResult(
-        False if not force else not failing,
-        before,
-        after,
+        force and not measured.failing,
+        measured.report,
+        written.after,
         result,
-        **base,
-        checks_before=tuple(checks),
-        checks_after=tuple(checks_after),
+        **fields,
+        checks_before=tuple(measured.checks),
+        checks_after=tuple(written.checks),
         rows_in=rows_in,
-        rows_out=rows_out,
+        rows_out=written.rows,
         hierarchies={q: _source_name(h) for q, h in hs.items()},
-        sha256=digest,
-        bytes=getattr(sink, "bytes", None),
+        sha256=written.sha256,
+        bytes=written.bytes,
         seconds=time.perf_counter() - started,
     )
 
