@@ -1,0 +1,633 @@
+"""Which words of a capitalized run in free text form a person's name, and how sure.
+
+The decision is data: :data:`LEAD_RULES` say which words open a run without being part of the
+name ("Dear Mr John Smith"), :data:`TAIL_RULES` which words close it ("John Smith Jan"),
+:data:`NAME_SCORE_RULES` what the remaining name words are worth (first matching row of the
+name's shape wins), :data:`CONTEXT_BONUS` what a title, salutation or payee phrase adds, and
+:data:`RUN_VETOES` / :data:`SURROUNDING_VETOES` what makes it an organization or a town. A
+reviewer (or a DPO) can point at the row that decided; :func:`score_run` is the short engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from veil.discovery.recognizers._common import UPPER
+from veil.discovery.recognizers.dates import MONTHS
+from veil.discovery.recognizers.person_words import (
+    BANK_WORDS,
+    COMPANY_WORDS,
+    PAYEE_WORDS,
+    SALUTATIONS,
+    STOPWORDS,
+    TITLES,
+    name_lists,
+)
+
+# -- text matching ---------------------------------------------------------------------
+
+_LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
+TOKEN = UPPER + _LOWER_TAIL + r"*(?:-" + UPPER + _LOWER_TAIL + r"*)*"
+PARTICLE = (
+    r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
+)
+# an initial ("J. Duarte") counts as a token when a capitalized word follows
+_INITIAL = UPPER + r"\.(?=[ ]+" + UPPER + ")"
+_TOK = "(?:" + _INITIAL + "|" + TOKEN + ")"
+RUN_PATTERN = (
+    r"(?<![\w@.\-])" + _TOK + r"(?:[ ]+(?:" + PARTICLE + r"[ ]+){0,3}" + _TOK + r"){0,6}(?![\w@])"
+)
+_JOINERS = frozenset(("&", "and", "und", "et", "e", "y", "en", ","))
+_STRIP = ",;:()[]\"'"
+
+
+def company_follows(after: str) -> bool:
+    """A company suffix within the next few capitalized words ("GmbH", "& Co", "S.A.")."""
+    for w in after[:60].split()[:5]:
+        wl = w.lower().strip(_STRIP)
+        if wl in COMPANY_WORDS or wl.rstrip(".") in COMPANY_WORDS:
+            return True
+        if wl.startswith("&") and wl[1:] in ("co", "co."):
+            return True
+        if not (w[:1].isupper() or wl in _JOINERS or w == "&"):
+            return False
+    return False
+
+
+PARTICLES = frozenset(PARTICLE[3:-1].split("|"))
+# "Smith, Jones and Brown", "Bouvet & Fils": a list of surnames is a firm
+FIRM_AFTER = re.compile(
+    r"^(?:(?:,\s*"
+    + UPPER
+    + r"[\w'’\-]*)+,?\s+(?:and|und|et|e|y|en|&)\s+"
+    + UPPER
+    + r"|\s*&\s*"
+    + UPPER
+    + ")"
+)
+# a capitalized word right after a postcode is a town ("75001 Paris", "1012 AB Amsterdam")
+_AFTER_POSTCODE = re.compile(
+    r"(?<![\w\-])(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2}"
+    r"|[A-Z]\d{2} ?[A-Z0-9]{4})"
+    r"\s+$"
+)
+_JOIN_AFTER = re.compile(r"^,?\s+(?:and|und|et|e|y|en|&)\s+" + UPPER)
+_JOIN_BEFORE = re.compile(UPPER + r"[\w'’\-]*(?:,?\s+(?:and|und|et|e|y|en|&)|,)\s+$")
+
+
+def _in_firm(before: str, after: str) -> bool:
+    """A lone name inside "Collins, Howard and Martin" is part of a firm's name."""
+    return bool(_JOIN_AFTER.match(after) or _JOIN_BEFORE.search(before[-40:]))
+
+
+_SALUTE_WORDS = frozenset(w for w in SALUTATIONS if " " not in w)
+_PAYEE_SINGLE = frozenset(w for w in PAYEE_WORDS if " " not in w and len(w) > 2)
+_TITLE_WORDS = TITLES | {"sig.ra", "dott.ssa"}
+# first words of a run that make the rest a name candidate even when unknown ("Dear Xiomara")
+RUN_OPENERS = TITLES | _SALUTE_WORDS | _PAYEE_SINGLE
+_SALUTE_ALL = frozenset(SALUTATIONS)
+_PAYEE_ALL = frozenset(PAYEE_WORDS)
+_NO_CONTEXT = (False, False, False)
+
+
+def context_before(before_lower: str) -> tuple[bool, bool, bool]:
+    """(title, salutation, payee phrase) right before a name, from the last two words."""
+    tail = before_lower.rstrip()
+    if not tail or (tail[-1:] not in ".:,-" and not tail[-1:].isalpha()):
+        return _NO_CONTEXT
+    words = tail.rsplit(None, 2)[-2:]
+    last = words[-1].rstrip(":,-")
+    if not last:
+        if len(words) < 2:
+            return _NO_CONTEXT
+        last = words[-2].rstrip(":,-")
+        words = words[:-1]
+    if last.rstrip(".") in _TITLE_WORDS or last in _TITLE_WORDS:
+        return True, False, False
+    two = " ".join(w.rstrip(":,-") for w in words) if len(words) == 2 else last
+    if last in _SALUTE_ALL or two in _SALUTE_ALL:
+        return False, True, False
+    if last in _PAYEE_ALL or two in _PAYEE_ALL:
+        return False, False, True
+    return _NO_CONTEXT
+
+
+def norm(tok: str) -> str:
+    """An all-caps word as the name lists spell it ("SCHMIDT-WEBER" -> "Schmidt-Weber")."""
+    if tok.isupper() and len(tok) > 1:
+        return "-".join(p.capitalize() for p in tok.split("-"))
+    return tok
+
+
+def known(tok: str, names: frozenset[str]) -> bool:
+    """``tok`` (or every part of a double-barrelled ``tok``) is in ``names``."""
+    if tok in names:
+        return True
+    if "-" in tok:
+        parts = tok.split("-")
+        return all(p in names for p in parts if p)
+    return False
+
+
+def first_last(tokens: list[str], i: int, first: frozenset[str], last: frozenset[str]) -> bool:
+    """tokens[i] is a first name and the next non-particle token a last name."""
+    if i < 0 or i + 1 >= len(tokens) or norm(tokens[i]) not in first:
+        return False
+    j = i + 1
+    while j < len(tokens) - 1 and tokens[j] in PARTICLES:
+        j += 1
+    return known(norm(tokens[j]), last)
+
+
+def _is_initial(tok: str) -> bool:
+    return len(tok) == 2 and tok[1] == "."
+
+
+# -- the run being scored ----------------------------------------------------------------
+
+
+class Run:
+    """A capitalized run of words and what is known about it while it is scored: the bounds
+    of the name inside it (``lo``..``hi`` inclusive) and the context flags."""
+
+    def __init__(self, tokens: list[str], before: str, after: str) -> None:
+        self.tokens = tokens
+        self.before = before
+        self.after = after
+        self.first, self.last = name_lists()
+        self.lo = 0
+        self.hi = len(tokens) - 1
+        self.titled = self.salute = self.payee = False
+        self.allcaps = False
+
+    @property
+    def context(self) -> bool:
+        """A title, salutation or payee phrase introduces the name."""
+        return self.titled or self.salute or self.payee
+
+    def first_last(self, i: int) -> bool:
+        return first_last(self.tokens, i, self.first, self.last)
+
+    @cached_property
+    def norm(self) -> list[str]:
+        return [norm(t) for t in self.tokens]
+
+    @cached_property
+    def part(self) -> list[bool]:
+        return [t in PARTICLES for t in self.tokens]
+
+    @cached_property
+    def initial(self) -> list[bool]:
+        return [_is_initial(t) for t in self.tokens]
+
+    @cached_property
+    def keep(self) -> list[bool]:
+        """Words worth keeping in a name: known names (not particles) and initials."""
+        n, first, last = self.norm, self.first, self.last
+        return [
+            self.initial[i] or (not self.part[i] and (known(n[i], first) or known(n[i], last)))
+            for i in range(len(self.tokens))
+        ]
+
+    def fix_caps(self) -> None:
+        """Note whether every non-particle word between the bounds is in capitals ("SONIA
+        WUDARCZYK"); decided once, before unknown words are dropped."""
+        lo, part = self.lo, self.part
+        words = self.tokens[lo : self.hi + 1]
+        self.allcaps = all(t.isupper() for i, t in enumerate(words) if not part[lo + i])
+
+    # -- the name words (fixed once the bounds are final) --
+    @cached_property
+    def full(self) -> list[str]:
+        """The name's words without particles and initials, spelled as the name lists do."""
+        names = [self.norm[i] for i in range(self.lo, self.hi + 1) if not self.part[i]]
+        return [t for t in names if not _is_initial(t)]
+
+    @cached_property
+    def has_initials(self) -> bool:
+        span = range(self.lo, self.hi + 1)
+        return any(_is_initial(self.norm[i]) for i in span if not self.part[i])
+
+    def known_first(self, tok: str) -> bool:
+        return known(tok, self.first)
+
+    def known_last(self, tok: str) -> bool:
+        return known(tok, self.last)
+
+    def known_any(self, tok: str) -> bool:
+        return known(tok, self.first) or known(tok, self.last)
+
+    @property
+    def shape(self) -> str:
+        """Which family of :data:`NAME_SCORE_RULES` applies."""
+        if self.has_initials:
+            return "initials"
+        if len(self.full) == 1:
+            return "single"
+        return "all_caps" if self.allcaps else "full"
+
+
+# -- rule tables ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadRule:
+    """What a word at the start of a run is: ``effect`` is "title", "salutation" or "payee"
+    (a context word, skipped), "skip" (not part of the name) or "name" (the name starts)."""
+
+    name: str
+    matches: Callable[[Run, int], bool]
+    effect: str
+    why: str
+
+
+def _title_word(run: Run, i: int) -> bool:
+    low = run.tokens[i].lower()
+    if low in TITLES:
+        return True
+    # "Dr." is a title; "M." before a word is an initial ("M. Duarte"), before "J." a title
+    nxt = run.tokens[i + 1] if i < run.hi else ""
+    return (
+        low.endswith(".")
+        and low[:-1] in TITLES
+        and i < run.hi
+        and (len(low) > 2 or _is_initial(nxt))
+    )
+
+
+def _ordinary_word(run: Run, i: int) -> bool:
+    tok = run.tokens[i]
+    low = tok.lower()
+    return low in STOPWORDS or low in BANK_WORDS or tok in PARTICLES
+
+
+LEAD_RULES: tuple[LeadRule, ...] = (
+    LeadRule("title", _title_word, "title", '"Mr", "Frau", "Dr." before a name'),
+    LeadRule(
+        "salutation",
+        lambda r, i: r.tokens[i].lower() in _SALUTE_WORDS,
+        "salutation",
+        '"Dear", "Hallo" open a letter to a person',
+    ),
+    LeadRule(
+        "payee word",
+        lambda r, i: r.tokens[i].lower() in _PAYEE_SINGLE,
+        "payee",
+        '"Payee", "Beneficiary" name the person who follows',
+    ),
+    LeadRule(
+        "name word",
+        lambda r, i: not _ordinary_word(r, i),
+        "name",
+        "a word that is no memo word, bank word or particle starts the name",
+    ),
+    LeadRule(
+        "first name that is also a word",
+        lambda r, i: r.tokens[i].lower() in STOPWORDS and r.first_last(i),
+        "name",
+        '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
+    ),
+    LeadRule("memo word", lambda r, i: True, "skip", '"Paid", "SEPA", "von": not the name'),
+)
+
+
+@dataclass(frozen=True)
+class TailRule:
+    """A word at the end of a run that is not part of the name (dropped while one matches)."""
+
+    name: str
+    matches: Callable[[Run, int], bool]
+    why: str
+
+
+TAIL_RULES: tuple[TailRule, ...] = (
+    TailRule("particle", lambda r, i: r.tokens[i] in PARTICLES, '"van", "de" end no name'),
+    TailRule(
+        "lone letter",
+        lambda r, i: i > r.lo and len(r.tokens[i].rstrip(".")) == 1,
+        "an initial after the name belongs to what follows",
+    ),
+    TailRule("month", lambda r, i: i > r.lo and r.tokens[i].lower() in MONTHS, '"Anna Berg Jan"'),
+    TailRule(
+        "memo word",
+        lambda r, i: (
+            r.tokens[i].lower() in STOPWORDS
+            and not r.first_last(i - 1)
+            and not (i > r.lo and r.tokens[i - 1] in PARTICLES)
+        ),
+        '"John Smith Rent": a memo word, unless it is a surname after a first name '
+        '("Anna Rose") or a particle ("van Dam")',
+    ),
+)
+
+
+@dataclass(frozen=True)
+class NameScoreRule:
+    """The score of a name of ``shape`` ("initials", "single", "all_caps" or "full") when
+    ``applies``; the first matching row of the shape decides. 0.0 means "not a name"."""
+
+    name: str
+    shape: str
+    applies: Callable[[Run], bool]
+    score: float
+    why: str
+
+
+def _always(run: Run) -> bool:
+    return True
+
+
+def _lone_first_name(run: Run) -> bool:
+    return run.known_first(run.full[0]) and not _in_firm(run.before, run.after)
+
+
+def _caps_one_known(run: Run) -> bool:
+    return any(run.known_any(t) for t in run.full) and all(
+        len(t) >= 3 and t.lower() not in STOPWORDS for t in run.full
+    )
+
+
+NAME_SCORE_RULES: tuple[NameScoreRule, ...] = (
+    NameScoreRule(
+        "initials + known name",
+        "initials",
+        lambda r: r.known_any(r.full[-1]),
+        0.7,
+        '"J. Duarte", "M. J. Vranckx": initials and a known last word',
+    ),
+    NameScoreRule("initials + unknown name", "initials", _always, 0.55, '"F. Ponci"'),
+    NameScoreRule(
+        "title + known name",
+        "single",
+        lambda r: r.titled and r.known_any(r.full[0]),
+        0.8,
+        '"Mr Smith"',
+    ),
+    NameScoreRule("title + unknown name", "single", lambda r: r.titled, 0.65, '"Frau Xyzzy"'),
+    NameScoreRule(
+        "salutation + known name",
+        "single",
+        lambda r: r.salute and r.known_any(r.full[0]),
+        0.75,
+        '"Dear Anna"',
+    ),
+    NameScoreRule(
+        "salutation + unknown word",
+        "single",
+        lambda r: r.salute,
+        0.0,
+        '"Dear Customer": an unknown word after a salutation proves nothing',
+    ),
+    NameScoreRule(
+        "lone capitals or short word",
+        "single",
+        lambda r: r.allcaps or len(r.full[0]) < 3,
+        0.0,
+        '"ATM", "Al": codes and short words',
+    ),
+    NameScoreRule(
+        "payee + first name",
+        "single",
+        lambda r: r.payee and _lone_first_name(r),
+        0.65,
+        '"Pocket money Tony": a first name after a payee phrase, not inside a firm\'s name',
+    ),
+    NameScoreRule(
+        "first name opening the run",
+        "single",
+        lambda r: r.lo == 0 and _lone_first_name(r),
+        0.5,
+        '"Alma concert tickets"; not the tail of a longer name ("Air France")',
+    ),
+    NameScoreRule("other single word", "single", _always, 0.0, "one word alone is no name"),
+    NameScoreRule(
+        "capitals: first and last name",
+        "all_caps",
+        lambda r: any(r.known_first(t) for t in r.full) and any(r.known_last(t) for t in r.full),
+        0.7,
+        '"SONIA WUDARCZYK", "MANSVELD RAFAEL": order unknown',
+    ),
+    NameScoreRule(
+        "capitals: one known name",
+        "all_caps",
+        _caps_one_known,
+        0.55,
+        "one known name among words of three letters or more that are no memo words",
+    ),
+    NameScoreRule("capitals: no known name", "all_caps", _always, 0.0, '"SEPA TRANSFER"'),
+    NameScoreRule(
+        "first name + last name",
+        "full",
+        lambda r: (
+            r.known_first(r.full[0]) and (r.known_last(r.full[-1]) or any(r.part[r.lo : r.hi + 1]))
+        ),
+        0.85,
+        '"Anna Schmidt", "Daan van den Velden"',
+    ),
+    NameScoreRule(
+        "first name + unknown",
+        "full",
+        lambda r: r.known_first(r.full[0]),
+        0.7,
+        '"Anna Kowalczykowa"',
+    ),
+    NameScoreRule(
+        "all words known names",
+        "full",
+        lambda r: all(r.known_any(t) for t in r.full),
+        0.45,
+        '"Schmidt Weber": known names, first name not first',
+    ),
+    NameScoreRule(
+        "some word a known name",
+        "full",
+        lambda r: any(r.known_any(t) for t in r.full),
+        0.4,
+        '"Xiomara Schmidt"',
+    ),
+    NameScoreRule("capitalized words", "full", _always, 0.2, "capitalization alone"),
+)
+
+CONTEXT_BONUS = 0.15
+"""Added to a name of several words (or with initials) that a title, salutation or payee
+phrase introduces ("Transfer to Anna Schmidt"); single words have their own rows."""
+
+
+@dataclass(frozen=True)
+class Veto:
+    """A reason a run is not a person's name at all (an organization, a town)."""
+
+    name: str
+    applies: Callable[[list[str], str, str], bool]  # (tokens, before, after)
+    why: str
+
+
+RUN_VETOES: tuple[Veto, ...] = (
+    Veto(
+        "company word in the run",
+        lambda t, b, a: any(w.lower() in COMPANY_WORDS for w in t),
+        '"Deutsche Bank", "Acme Holding"',
+    ),
+)
+
+SURROUNDING_VETOES: tuple[Veto, ...] = (
+    Veto(
+        "company suffix follows",
+        lambda t, b, a: company_follows(a) or (a[:1] == "." and company_follows(t[-1] + a)),
+        '"Müller GmbH", "Bouvet et Fils", "Renaud S.A."',
+    ),
+    Veto("list of surnames", lambda t, b, a: bool(FIRM_AFTER.match(a)), '"Smith, Jones and Brown"'),
+    Veto(
+        "after a postcode",
+        lambda t, b, a: bool(_AFTER_POSTCODE.search(b)),
+        '"75001 Paris", "1012 AB Amsterdam": a town',
+    ),
+)
+
+
+# -- the engine ----------------------------------------------------------------------------
+
+
+def _skip_lead(run: Run) -> None:
+    """Move ``lo`` past the leading words that are not the name, noting context words."""
+    while run.lo <= run.hi:
+        rule = next(r for r in LEAD_RULES if r.matches(run, run.lo))
+        if rule.effect == "name":
+            break
+        if rule.effect != "skip":
+            setattr(run, _FLAG[rule.effect], True)
+        run.lo += 1
+    if run.lo == 0:
+        run.titled, run.salute, run.payee = context_before(run.before.lower())
+    elif run.titled:  # "Mr van Evelingen": the particle belongs to the surname
+        while run.lo > 0 and run.tokens[run.lo - 1] in PARTICLES:
+            run.lo -= 1
+
+
+_FLAG = {"title": "titled", "salutation": "salute", "payee": "payee"}
+
+
+def _drop_tail(run: Run) -> None:
+    while run.hi >= run.lo and any(r.matches(run, run.hi) for r in TAIL_RULES):
+        run.hi -= 1
+
+
+def _drop_unknown_lead(run: Run) -> None:
+    """Unknown leading words ("Paid Anna Schmidt") go unless a title or salutation precedes;
+    an all-caps run keeps them when it holds a known first name."""
+    if run.titled or run.salute:
+        return
+    lo, hi, part, keep = run.lo, run.hi, run.part, run.keep
+    caps_name = (
+        run.allcaps
+        and hi - lo <= 3
+        and any(run.known_first(run.norm[i]) for i in range(lo, hi + 1))
+    )
+    while lo < hi and (part[lo] or not keep[lo]) and not (caps_name and not part[lo]):
+        lo += 1
+    run.lo = lo
+
+
+def _drop_unknown_tail(run: Run) -> None:
+    """One unknown surname may follow a known first name or an initial ("Anna Kowalczykowa",
+    "J. Ponci", "Daan van den Velden"); more go ("John Smith Rotterdam"). All-caps runs keep
+    one unknown word next to a known one."""
+    lo, hi, part, keep, initial = run.lo, run.hi, run.part, run.keep, run.initial
+    while hi > lo and not keep[hi]:
+        j = hi - 1
+        while j > lo and part[j]:
+            j -= 1
+        unknown_before = any(not keep[i] and not part[i] for i in range(lo, j + 1))
+        if (
+            not unknown_before
+            and keep[j]
+            and (run.allcaps or initial[j] or part[hi - 1] or run.known_first(run.norm[j]))
+        ):
+            break
+        hi = j
+    run.hi = hi
+
+
+def name_score(run: Run) -> float:
+    """The first row of :data:`NAME_SCORE_RULES` for the run's shape, plus the context bonus."""
+    shape = run.shape
+    rule = next(r for r in NAME_SCORE_RULES if r.shape == shape and r.applies(run))
+    score = rule.score
+    if score and shape != "single" and run.context:
+        score += CONTEXT_BONUS
+    return score
+
+
+def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, float] | None:
+    """Which tokens of a capitalized run form a person name, and how sure: returns
+    (first token index, last token index inclusive, score) or None."""
+    if any(v.applies(tokens, before, after) for v in RUN_VETOES):
+        return None
+    run = Run(tokens, before, after)
+    _skip_lead(run)
+    _drop_tail(run)
+    if run.lo > run.hi:
+        return None
+    run.fix_caps()
+    _drop_unknown_lead(run)
+    _drop_unknown_tail(run)
+    if not run.full:
+        return None
+    score = name_score(run)
+    if score <= 0.0 or any(v.applies(tokens, before, after) for v in SURROUNDING_VETOES):
+        return None
+    return run.lo, run.hi, min(score, 1.0)
+
+
+# -- "Surname, First" ------------------------------------------------------------------------
+
+_RUN_RE = re.compile(RUN_PATTERN)
+
+
+def comma_name(
+    joined: str, start: int, end: int, limit: int, before: str
+) -> tuple[int, float] | None:
+    """ "Brown, Brandon" / "Salas Coronado, Amalia": a surname run at [start, end) followed
+    by ", " and first names. Returns (end of the name, score) or None."""
+    if joined[end : end + 2] != ", ":
+        return None
+    surnames = joined[start:end].split()
+    if not 1 <= len(surnames) <= 3 or not all(_surname_word(t) for t in surnames):
+        return None
+    stop = _given_names_end(joined, end + 2, limit)
+    if stop is None:
+        return None
+    after = joined[stop : min(limit, stop + 40)]
+    if (
+        company_follows(after)
+        or FIRM_AFTER.match(after)
+        or after.lstrip().startswith(("and ", "& ", "und ", "et ", "y "))
+    ):
+        return None
+    score = 0.75 if known(norm(surnames[-1]), name_lists()[1]) else 0.6
+    if any(context_before(before.lower())):
+        score += 0.1
+    return stop, min(score, 1.0)
+
+
+def _surname_word(t: str) -> bool:
+    low = t.lower()
+    return not (low in STOPWORDS or low in COMPANY_WORDS or low in TITLES or t.endswith("."))
+
+
+def _given_names_end(joined: str, pos: int, limit: int) -> int | None:
+    """End of the (up to two) known first names starting at ``pos``, or None."""
+    m = _RUN_RE.match(joined, pos, limit)
+    if m is None:
+        return None
+    first_names = name_lists()[0]
+    stop = None
+    for t in m.group().split()[:2]:
+        if not known(norm(t), first_names) or t.lower() in STOPWORDS:
+            break
+        pos = joined.index(t, pos) + len(t)
+        stop = pos
+    return stop
