@@ -12,8 +12,8 @@ import pytest
 from veil.consent import ConsentEvent, Ledger
 from veil.consent import bulk as bulk_mod
 from veil.errors import ConsentError, RunRefused
+from veil.pipeline.context import RunContext
 from veil.pipeline.plan import make_plan
-from veil.pipeline.stage import RunContext
 from veil.pipeline.stages.consent import ConsentFilter
 
 WEB = {"channel": "web_form", "action": "clicked 'I agree'", "collector": "web-consent"}

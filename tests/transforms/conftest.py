@@ -8,10 +8,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from veil.pipeline.context import RunContext
 from veil.pipeline.plan import Plan, make_plan
-from veil.pipeline.stage import RunContext
 from veil.policy import load_policy
-from veil.transforms import REGISTRY, InMemoryTransformKeys
+from veil.transforms import REGISTRY, InMemoryTransformKeys, TransformContext
 
 POLICY = """\
 version: 1
@@ -67,25 +67,20 @@ def make_ctx(tmp_path: Path, fields: dict[str, str], keys: Any = None,
     pol = load_policy(write_policy(tmp_path, fields))
     plan = make_plan(pol, purpose, ALL_FIELDS)
     ctx = RunContext(run_id=run_id, plan=plan,
-                     extras={"keys": keys if keys is not None else InMemoryTransformKeys()})
+                     keys=keys if keys is not None else InMemoryTransformKeys())
     active = [(f.name, REGISTRY[f.treatment.transform], dict(f.treatment.params))
               for f in plan.output if f.treatment.transform != "keep"]
     return ctx, plan, active
 
 
-class Ctx:
-    """A minimal run context for calling one transform's apply directly."""
-
-    def __init__(self, keys: Any = None, purpose: str = "scoring", run_id: str = "run-1",
-                 field: str | None = None, subject_ids: Any = None) -> None:
-        self.run_id = run_id
-        self.plan = type("P", (), {"purpose_id": purpose, "policy": None, "dataset": None})()
-        self.extras: dict[str, Any] = {"keys": keys if keys is not None
-                                       else InMemoryTransformKeys()}
-        if field is not None:
-            self.extras["field"] = field
-        if subject_ids is not None:
-            self.extras["subject_ids"] = pa.array(subject_ids)
+def Ctx(keys: Any = None, purpose: str = "scoring", run_id: str = "run-1",  # noqa: N802
+        field: str | None = None, subject_ids: Any = None,
+        no_keys: bool = False) -> TransformContext:
+    """A minimal transform context for calling one transform's apply directly."""
+    return TransformContext(
+        run_id=run_id, purpose_id=purpose,
+        keys=None if no_keys else keys if keys is not None else InMemoryTransformKeys(),
+        field=field, subject_ids=pa.array(subject_ids) if subject_ids is not None else None)
 
 
 @pytest.fixture

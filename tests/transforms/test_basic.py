@@ -32,7 +32,7 @@ def test_replace_value_or_type_name(tmp_path) -> None:  # type: ignore[no-untype
     ctx, plan, active = make_ctx(tmp_path, {"name": "replace", "age": "{transform: replace, "
                                             "value: 0}"})
     batch = pa.RecordBatch.from_pydict({"name": ["Hans", None], "age": pa.array([3, 4])})
-    out = treat_batch(batch, active, ctx)
+    out = treat_batch(batch, active, ctx.transforms)
     assert out.column(0).to_pylist() == ["<DIRECT_IDENTIFIER>", None]
     assert out.column(1).to_pylist() == [0, 0]
 

@@ -45,7 +45,7 @@ def test_age_band_is_exact_on_birthdays() -> None:
 
 def test_age_band_default_as_of_is_fixed_per_run_and_recorded() -> None:
     ctx = Ctx()
-    ctx.extras["generalize.as_of"] = dt.date(2020, 1, 1)
+    ctx.state.as_of = dt.date(2020, 1, 1)
     out = G.apply(pa.array([dt.date(2000, 1, 2)]), {"method": "age_band"}, ctx)
     assert out.to_pylist() == ["10-19"]
     assert G.info({"method": "age_band"}, ctx)["as_of"] == "2020-01-01"

@@ -1,6 +1,6 @@
 """Transforms inside a run: policy-time refusals with file:line, and a policy using several
 transforms end to end (source -> plan -> treat -> Parquet), with the run's context built here
-as the Treat stage will build it (ctx.extras["keys"], subject ids, field names)."""
+as the Treat stage builds it (keys, subject ids, field names)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from tests.transforms.conftest import ALL_FIELDS, write_policy
 from veil.errors import PolicyError
 from veil.io.readers import open_source
 from veil.io.types import arrow_schema
+from veil.pipeline.context import RunContext
 from veil.pipeline.plan import make_plan
-from veil.pipeline.stage import RunContext
 from veil.policy import load_policy
 from veil.transforms import REGISTRY, InMemoryTransformKeys, describe_treatments, treat_batch
 from veil.transforms.fpe import reverse
@@ -81,7 +81,7 @@ def _run(tmp_path: Path, keys: Any, run_id: str, rows: int = 300) -> tuple[pa.Ta
     policy = load_policy(write_policy(tmp_path, FIELDS))
     src = open_source(tmp_path / "in.csv")
     plan = make_plan(policy, "scoring", src.header())
-    ctx = RunContext(run_id=run_id, plan=plan, extras={"keys": keys})
+    ctx = RunContext(run_id=run_id, plan=plan, keys=keys).transforms
     active = [(f.name, REGISTRY[f.treatment.transform], dict(f.treatment.params))
               for f in plan.output if f.treatment.transform != "keep"]
     out_types = {f.name: REGISTRY[f.treatment.transform].output_type(

@@ -9,7 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from veil._version import __version__ as VEIL_VERSION
+from veil.io.readers import Reject
 from veil.io.writers import atomic_write_bytes
+from veil.pipeline.plan import Plan
+from veil.pipeline.stage import Stage, StageStats
+from veil.policy.model import Policy
 
 
 @dataclass
@@ -64,3 +69,47 @@ class Receipt:
 
 def rows_section(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any]:
     return {"in": rows_in, "out": rows_out, "dropped": dict(sorted(dropped.items()))}
+
+
+def build_receipt(*, run_id: str, started: datetime, finished: datetime, actor: str,
+                  pol: Policy, plan: Plan, source: Any, out_path: Path, output: Any,
+                  rows_in: int, dropped: Counter[str], stages: list[Stage],
+                  stats: list[StageStats], rejected: list[Reject], rejects_path: Path,
+                  t_read: float, t_write: float, total: float) -> Receipt:
+    """The receipt of a run that is about to publish, from what its runner knows: ``source``
+    has the input's ``name``, ``format``, ``digest`` and ``size``; ``output`` (a Parquet sink
+    or a parts folder) its ``digest``, ``rows``, ``bytes`` and ``encryption_info``."""
+    purpose = plan.purpose
+    transformed: dict[str, Any] = {}
+    for s in stages:
+        transformed.update(s.describe().get("transformed", {}))
+    warnings = []
+    if plan.missing_optional:
+        warnings.append("declared fields absent from the data (not needed for this purpose): "
+                        + ", ".join(plan.missing_optional))
+    return Receipt(
+        run_id=run_id, started_at=started, finished_at=finished, veil_version=VEIL_VERSION,
+        actor=actor,
+        policy={"path": pol.source, "sha256": pol.digest, "name": pol.name},
+        purpose={"id": plan.purpose_id, "description": purpose.description,
+                 "legal_basis": purpose.legal_basis, "legal_basis_text": purpose.legal_basis_text,
+                 "consent_required": purpose.needs_consent, "retention": purpose.retention},
+        dataset=plan.dataset_id,
+        input={"ref": source.name, "format": source.format, "sha256": source.digest,
+               "bytes": source.size},
+        output={"path": str(out_path), "format": "parquet", "sha256": output.digest,
+                "bytes": output.bytes, "columns": [f.name for f in plan.output],
+                "encryption": output.encryption_info},
+        rows=rows_section(rows_in, output.rows, dropped),
+        fields={"kept": [f.name for f in plan.output if f.treatment.transform == "keep"],
+                "transformed": transformed,
+                "dropped": [{"field": k, "reason": v} for k, v in plan.dropped.items()]},
+        stages=[s.to_dict() for s in stats],
+        timings={"read": round(t_read, 4), "write": round(t_write, 4), "total": round(total, 4),
+                 "rows_per_second": round(rows_in / total) if total > 0 else None},
+        rejects=({"count": len(rejected), "path": str(rejects_path),
+                  "first": [{"record": r.record, "line": r.line, "column": r.column,
+                             "reason": r.reason} for r in rejected[:10]]}
+                 if rejected else None),
+        warnings=warnings,
+    )

@@ -17,8 +17,8 @@ Importing this package registers every transform family in `REGISTRY`:
 =================  ==========================================================================
 
 Keyed transforms take their keys from the run's `veil.transforms.keys.TransformKeys`
-(``ctx.extras["keys"]``); see `veil.transforms.context` for everything a transform reads from
-the run's context.
+(``ctx.keys``); `veil.transforms.context.TransformContext` is everything a transform reads
+besides its values and parameters.
 """
 
 from veil.transforms import (  # noqa: F401 - registers the transforms
@@ -32,7 +32,12 @@ from veil.transforms import (  # noqa: F401 - registers the transforms
     text,
     tokenize,
 )
-from veil.transforms.context import describe_treatments, treat_batch
+from veil.transforms.context import (
+    TransformContext,
+    TransformState,
+    describe_treatments,
+    treat_batch,
+)
 from veil.transforms.keys import InMemoryTransformKeys, KeysetTransformKeys, TransformKeys
 from veil.transforms.registry import REGISTRY, Transform, check_treatment, register
 
@@ -41,7 +46,9 @@ __all__ = [
     "InMemoryTransformKeys",
     "KeysetTransformKeys",
     "Transform",
+    "TransformContext",
     "TransformKeys",
+    "TransformState",
     "check_treatment",
     "describe_treatments",
     "register",

@@ -30,7 +30,7 @@ from veil.transforms._common import (
     str_param,
     types,
 )
-from veil.transforms.context import field_def
+from veil.transforms.context import TransformContext, field_def
 from veil.transforms.registry import Transform, register
 
 # -- redact -------------------------------------------------------------------------------
@@ -87,7 +87,8 @@ def replace_values(values: pa.Array, field: FieldDef, params: dict[str, Any]) ->
     return _replace_with(values, _replacement(field, params), params.get("keep_nulls", True))
 
 
-def _replace_apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _replace_apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext
+                   ) -> pa.Array:
     return replace_values(values, field_def(ctx, "replace"), params)
 
 

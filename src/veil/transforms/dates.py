@@ -5,7 +5,7 @@ where ``choices`` are the whole days from ``min_days`` (default ``-max_days``) t
 zero left out unless ``allow_zero: true``. Intervals between one subject's dates (and so
 durations, orderings, weekdays modulo the shift) are kept; calendar dates are not. The key is
 the domain's HMAC key: the shift is stable across batches and runs of the same purpose, and
-unlinkable across purposes. Each row needs its subject id (``ctx.extras["subject_ids"]``, from
+unlinkable across purposes. Each row needs its subject id (``ctx.subject_ids``, from
 the dataset's ``subject_id``); a row without one, or without a date, gives null.
 """
 
@@ -29,7 +29,7 @@ from veil.transforms._common import (
     types,
     uint64s,
 )
-from veil.transforms.context import subject_ids
+from veil.transforms.context import TransformContext, subject_ids
 from veil.transforms.keys import domain_of, key_id, keys_from
 from veil.transforms.registry import Transform, register
 
@@ -85,13 +85,13 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     domain_param(params)
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     subjects = subject_ids(ctx, len(values), "date_shift")
     key = keys_from(ctx, "date_shift").hmac_key(domain_of(params, ctx))
     return shift(values, offsets(subjects, key, params))
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     ch = _choices(params)
     out: dict[str, Any] = {"transform": "date_shift", "params": dict(params),
                            "algorithm": "HMAC-SHA256(subject) -> day offset",
@@ -100,7 +100,7 @@ def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     if ctx is not None:
         d = domain_of(params, ctx)
         out.update(domain=d, key_id=key_id(keys_from(ctx, "date_shift"), "hmac", d),
-                   subject_id=getattr(getattr(ctx.plan, "dataset", None), "subject_id", None))
+                   subject_id=ctx.dataset.subject_id if ctx.dataset is not None else None)
     return out
 
 

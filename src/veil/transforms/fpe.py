@@ -59,6 +59,7 @@ from veil.transforms._common import (
     to_text,
     types,
 )
+from veil.transforms.context import TransformContext
 from veil.transforms.keys import domain_of, fingerprint, key_id, keys_from
 from veil.transforms.registry import Transform, register
 
@@ -286,12 +287,12 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     _ff3()
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     key = keys_from(ctx, "fpe").fpe_key(domain_of(params, ctx))
     return encrypt_values(values, key, params)
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     out: dict[str, Any] = {"transform": "fpe", "params": dict(params),
                            "algorithm": "FF3-1 (AES-256)"}
     if ctx is not None:

@@ -45,6 +45,7 @@ from veil.transforms._common import (
     str_param,
     types,
 )
+from veil.transforms.context import TransformContext
 from veil.transforms.registry import Transform, register
 
 METHODS = ("bins", "age_band", "month", "quarter", "year", "prefix", "hierarchy")
@@ -57,7 +58,6 @@ _PARAMS = {
     "prefix": ("length", "pad"),
     "hierarchy": ("file", "level", "on_missing"),
 }
-AS_OF = "generalize.as_of"  # ctx.extras: the run's reference date for age bands
 
 
 def _num(x: float) -> str:
@@ -177,14 +177,14 @@ def age_band(values: pa.Array, as_of: date, width: int = 10, top: int | None = N
     return _labelled(codes, valid, label)
 
 
-def _as_of(params: dict[str, Any], ctx: Any) -> date:
+def _as_of(params: dict[str, Any], ctx: TransformContext) -> date:
+    """The ``as_of`` parameter, else the run's reference date (fixed at its first use, so
+    every batch of a run bands ages alike)."""
     if "as_of" in params:
         return date.fromisoformat(str(params["as_of"]))
-    extras = getattr(ctx, "extras", None)
-    if isinstance(extras, dict):
-        got = extras.setdefault(AS_OF, datetime.now(UTC).date())
-        return got if isinstance(got, date) else date.fromisoformat(str(got))
-    return datetime.now(UTC).date()
+    if ctx.state.as_of is None:
+        ctx.state.as_of = datetime.now(UTC).date()
+    return ctx.state.as_of
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -209,14 +209,6 @@ def _resolve(file: str, base: Path | None) -> Path:
     if base is not None and (base / p).is_file():
         return base / p
     return p
-
-
-def _base_dir(ctx: Any) -> Path | None:
-    plan = getattr(ctx, "plan", None)
-    source = getattr(getattr(plan, "policy", None), "source", None)
-    if source and not str(source).startswith("<"):
-        return Path(source).resolve().parent
-    return None
 
 
 def _load(path: Path, column: str) -> Any:
@@ -325,7 +317,7 @@ def _check_files(field: FieldDef, params: dict[str, Any], base: Path | None) -> 
                          f"{h.height} ({path})")
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     method = params["method"]
     if method == "bins":
         if "width" in params:
@@ -337,21 +329,20 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
         return date_label(values, method)
     if method == "prefix":
         return prefix(values, params["length"], params.get("pad"))
-    path = _resolve(params["file"], _base_dir(ctx))
-    cache = ctx.extras.setdefault("generalize.hierarchies", {}) if hasattr(ctx, "extras") \
-        else {}
+    path = _resolve(params["file"], ctx.policy_dir)
+    cache = ctx.state.hierarchies
     h = cache.get(str(path))
     if h is None:
         h = cache[str(path)] = _load(path, "field")
     return hierarchy_values(values, h, params["level"], params.get("on_missing", "error"))
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     out: dict[str, Any] = {"transform": "generalize", "params": dict(params)}
     if params.get("method") == "age_band" and "as_of" not in params and ctx is not None:
         out["as_of"] = _as_of(params, ctx).isoformat()
     if params.get("method") == "hierarchy" and ctx is not None:
-        path = _resolve(params["file"], _base_dir(ctx))
+        path = _resolve(params["file"], ctx.policy_dir)
         if path.is_file():
             import hashlib
 

@@ -1,6 +1,6 @@
 """Key material for the keyed transforms, through one small interface.
 
-Transforms never see a key store: they ask the run's `TransformKeys` (``ctx.extras["keys"]``)
+Transforms never see a key store: they ask the run's `TransformKeys` (``ctx.keys``)
 for the key of a *domain*. The domain is the purpose id, so the same person gets unlinkable
 pseudonyms and tokens under two purposes, unless the policy links purposes on purpose by
 giving both the same ``domain:`` parameter.
@@ -48,6 +48,7 @@ from veil.crypto.keyset import AeadKey, Keyset
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
+    from veil.transforms.context import TransformContext
 
 __all__ = [
     "InMemoryTransformKeys",
@@ -227,29 +228,28 @@ def workspace_keys(workspace: Workspace, *, create: bool = True,
     return KeysetTransformKeys(manager, create=create)
 
 
-def keys_from(ctx: Any, transform: str) -> TransformKeys:
-    """The run's `TransformKeys` (``ctx.extras["keys"]``), or a clear error."""
-    extras = getattr(ctx, "extras", None)
-    keys = extras.get("keys") if isinstance(extras, dict) else None
+def keys_from(ctx: TransformContext, transform: str) -> TransformKeys:
+    """The run's `TransformKeys` (``ctx.keys``), or a clear error."""
+    keys = ctx.keys
     if keys is None:
         raise KeyMissingError(
             f"transform '{transform}' needs keys, but the run has no key provider "
-            "(ctx.extras['keys']: pass keys= to the run, e.g. "
+            "(TransformContext.keys: pass keys= to the run, e.g. "
             "veil.transforms.keys.InMemoryTransformKeys(), or run in a workspace with keys)"
         )
     if not isinstance(keys, TransformKeys):
-        raise KeyMissingError(f"ctx.extras['keys'] is a {type(keys).__name__}, not TransformKeys")
+        raise KeyMissingError(f"TransformContext.keys is a {type(keys).__name__}, "
+                              "not TransformKeys")
     return keys
 
 
-def domain_of(params: dict[str, Any], ctx: Any) -> str:
+def domain_of(params: dict[str, Any], ctx: TransformContext) -> str:
     """The key domain: the ``domain`` parameter (purposes linked on purpose), else the
     purpose id of the run."""
     d = params.get("domain")
     if d is not None:
         return check_domain(d)
-    plan = getattr(ctx, "plan", None)
-    purpose = getattr(plan, "purpose_id", None)
+    purpose = ctx.purpose_id
     if not purpose:
         raise KeyMissingError("no key domain: the run has no purpose and no 'domain' parameter")
     return check_domain(purpose)

@@ -37,12 +37,11 @@ from veil.transforms._common import (
     str_param,
     types,
 )
-from veil.transforms.context import field_name
+from veil.transforms.context import TransformContext, field_name
 from veil.transforms.keys import domain_of, key_id, keys_from
 from veil.transforms.registry import Transform, register
 
 LABEL = b"veil.noise.v1\x00"
-BATCHES = "noise.batches"  # ctx.extras: batches seen per field (the seed's counter)
 
 
 def scale(params: dict[str, Any]) -> float:
@@ -120,17 +119,17 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     domain_param(params)
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     name = field_name(ctx, "noise")
     key = keys_from(ctx, "noise").hmac_key(domain_of(params, ctx))
-    counters = ctx.extras.setdefault(BATCHES, {})
+    counters = ctx.state.noise_batches
     batch = counters.get(name, 0)
     counters[name] = batch + 1
-    rng = generator(key, str(ctx.run_id), name, batch, int(ctx.extras.get("partition", 0)))
+    rng = generator(key, str(ctx.run_id), name, batch, ctx.partition)
     return add_noise(values, params, rng)
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     mech = params["mechanism"]
     out: dict[str, Any] = {"transform": "noise", "params": dict(params), "mechanism": mech}
     out["scale" if mech == "laplace" else "sigma"] = scale(params)
@@ -142,7 +141,7 @@ def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     if ctx is not None:
         d = domain_of(params, ctx)
         out.update(domain=d, key_id=key_id(keys_from(ctx, "noise"), "hmac", d),
-                   run_id=str(getattr(ctx, "run_id", "")))
+                   run_id=ctx.run_id)
     return out
 
 

@@ -36,6 +36,7 @@ from veil.transforms._common import (
     str_param,
     types,
 )
+from veil.transforms.context import TransformContext
 from veil.transforms.keys import domain_of, key_id, keys_from
 from veil.transforms.registry import Transform, register
 
@@ -64,13 +65,13 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     domain_param(params)
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     key = keys_from(ctx, "pseudonymize").hmac_key(domain_of(params, ctx))
     return pseudonyms(values, key, length=params.get("length", DEFAULT_LENGTH),
                       prefix=params.get("prefix", ""))
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     out: dict[str, Any] = {"transform": "pseudonymize", "params": dict(params),
                            "algorithm": "HMAC-SHA256",
                            "length": params.get("length", DEFAULT_LENGTH)}

@@ -12,9 +12,9 @@ A `Transform` is:
   not fit the field's declared type or the parameters are wrong (the plan turns it into a
   ``PolicyError`` naming the field and the policy's file:line);
 * ``apply(array, params, ctx) -> array``: the field's values in, the treated values out (same
-  length, of the Arrow type of ``output_type``); ``ctx`` is the run's context (its plan, its
-  ``extras``: ``"keys"`` a `veil.transforms.keys.TransformKeys`, ``"subject_ids"`` the batch's
-  subject ids for per-subject transforms);
+  length, of the Arrow type of ``output_type``); ``ctx`` is a
+  `veil.transforms.context.TransformContext` (the run's purpose, dataset, keys, and the
+  field's name and the rows' subject ids for this call);
 * ``output_type(field_def, params)``: the policy type name of the output (``"string"`` for a
   pseudonym of an integer id, say); the output schema of a run is built from it;
 * ``describe(params, ctx)``: what the receipt records: the transform, its parameters and the
@@ -30,16 +30,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from veil.policy.model import FieldDef
 
-Apply = Callable[[pa.Array, dict[str, Any], Any], pa.Array]
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.transforms.context import TransformContext
+
+Apply = Callable[[pa.Array, dict[str, Any], "TransformContext"], pa.Array]
 Check = Callable[[FieldDef, dict[str, Any]], None]
 OutputType = Callable[[FieldDef, dict[str, Any]], str]
-Describe = Callable[[dict[str, Any], Any], dict[str, Any]]
+Describe = Callable[[dict[str, Any], "TransformContext | None"], dict[str, Any]]
 CheckFiles = Callable[[FieldDef, dict[str, Any], Path | None], None]
 
 
@@ -48,7 +51,7 @@ def same_type(field: FieldDef, _params: dict[str, Any]) -> str:
 
 
 def describe_params(name: str) -> Describe:
-    def describe(params: dict[str, Any], _ctx: Any) -> dict[str, Any]:
+    def describe(params: dict[str, Any], _ctx: TransformContext | None) -> dict[str, Any]:
         return {"transform": name, "params": dict(params)}
 
     return describe
@@ -67,7 +70,7 @@ class Transform:
     check_files: CheckFiles | None = None
     example: str = ""
 
-    def info(self, params: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
+    def info(self, params: dict[str, Any], ctx: TransformContext | None = None) -> dict[str, Any]:
         """The receipt entry of this transform with ``params`` (key ids, never keys)."""
         if self.describe is None:
             return {"transform": self.name, "params": dict(params)}

@@ -12,8 +12,8 @@ encrypted for them, in any output or backup, is unreadable from then on, and dec
 `veil.crypto.errors.ErasedError`. `veil.rights.decrypt_values` is the recorded way back for an
 authorized caller (it needs the subject id and the workspace's KEK).
 
-The run passes its workspace in ``ctx.extras["workspace"]``; tests and notebooks may pass a
-ready ``ctx.extras["subject_keys"]`` (`SubjectKeys`) and ``ctx.extras["subject_ref"]`` instead.
+The run passes its workspace in ``ctx.workspace``; tests and notebooks may set a ready
+``ctx.state.subject_keys`` (`SubjectKeys`) and ``ctx.state.subject_ref`` instead.
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ from veil.transforms.registry import Transform, register
 if TYPE_CHECKING:  # pragma: no cover
     from veil.consent.models import SubjectRef
     from veil.keys.subject_keys import SubjectKeys
+    from veil.transforms.context import TransformContext
 
 LABEL = b"veil.encrypt.v1\x00"
-SUBJECT_KEYS = "subject_keys"
-SUBJECT_REF = "subject_ref"
-WORKSPACE = "workspace"
 
 
 def associated_data(dataset: str, column: str) -> bytes:
@@ -53,19 +51,13 @@ def subject_tokens(ref: SubjectRef, ids: Sequence[bytes]) -> list[str]:
     return [blob[i:i + 32].hex() for i in range(0, len(blob), 32)]
 
 
-def _extras(ctx: Any) -> dict[str, Any]:
-    extras = getattr(ctx, "extras", None)
-    if not isinstance(extras, dict):
-        raise InputError("transform 'encrypt' needs the run's context (ctx.extras)")
-    return extras
-
-
-def run_subject_keys(ctx: Any) -> tuple[SubjectKeys, SubjectRef]:
-    """The run's subject keys and subject references (made once per run from its workspace)."""
-    extras = _extras(ctx)
-    keys, ref = extras.get(SUBJECT_KEYS), extras.get(SUBJECT_REF)
+def run_subject_keys(ctx: TransformContext) -> tuple[SubjectKeys, SubjectRef]:
+    """The run's subject keys and subject references (made once per run from its workspace,
+    unless the caller set them in ``ctx.state``)."""
+    state = ctx.state
+    keys, ref = state.subject_keys, state.subject_ref
     if keys is None or ref is None:
-        ws = extras.get(WORKSPACE)
+        ws = ctx.workspace
         if ws is None:
             raise InputError("transform 'encrypt' needs a workspace (its subject keys live in "
                              "the workspace's store): run in a workspace")
@@ -73,9 +65,9 @@ def run_subject_keys(ctx: Any) -> tuple[SubjectKeys, SubjectRef]:
         from veil.keys.manager import KeyManager
 
         if keys is None:
-            keys = extras[SUBJECT_KEYS] = KeyManager(ws).subject_keys()
+            keys = state.subject_keys = KeyManager(ws).subject_keys()
         if ref is None:
-            ref = extras[SUBJECT_REF] = SubjectRef(ws.root)
+            ref = state.subject_ref = SubjectRef(ws.root)
     return keys, ref
 
 
@@ -83,11 +75,11 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     allowed(params, ())
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     values = as_array(values)
     subjects = subject_ids(ctx, len(values), "encrypt")
     column = field_name(ctx, "encrypt")
-    dataset = str(getattr(getattr(ctx, "plan", None), "dataset_id", "") or "")
+    dataset = ctx.dataset_id
     keys, ref = run_subject_keys(ctx)
     ids = to_text(as_array(subjects)).to_pylist()
     texts = to_text(values).to_pylist()
@@ -109,7 +101,7 @@ def _output_type(_field: FieldDef, _params: dict[str, Any]) -> str:
     return "string"
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     return {"transform": "encrypt", "params": dict(params),
             "algorithm": "AES-256-GCM under the row's subject key (crypto-shredding)",
             "associated_data": "veil.encrypt.v1, dataset, column, subject pseudonym"}

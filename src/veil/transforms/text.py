@@ -35,12 +35,12 @@ from veil.transforms._common import (
     str_param,
     types,
 )
+from veil.transforms.context import TransformContext
 from veil.transforms.keys import domain_of, key_id, keys_from
 from veil.transforms.pseudonymize import LABEL as PSEUDONYM_LABEL
 from veil.transforms.registry import Transform, register
 
 MODES = ("type", "mask", "pseudonym")
-FINDERS = "redact_text.finders"  # ctx.extras: compiled span finders, per parameters
 
 
 def redact_spans(texts: Sequence[str | None], spans: Sequence[Sequence[Any]], *,
@@ -84,15 +84,14 @@ def redact_spans(texts: Sequence[str | None], spans: Sequence[Sequence[Any]], *,
     return out
 
 
-def _finder(params: dict[str, Any], ctx: Any) -> Any:
+def _finder(params: dict[str, Any], ctx: TransformContext) -> Any:
     from veil.discovery.registry import default_registry
     from veil.discovery.text import SpanFinder, default_finder
 
     wanted = tuple(sorted(params["types"])) if params.get("types") else None
     score = float(params.get("min_score", 0.5))
-    policy = getattr(getattr(ctx, "plan", None), "policy", None)
-    extra = list(getattr(policy, "recognizers", None) or [])
-    cache = ctx.extras.setdefault(FINDERS, {}) if hasattr(ctx, "extras") else {}
+    extra = list(ctx.policy.recognizers or []) if ctx.policy is not None else []
+    cache = ctx.state.finders
     k = (wanted, score)
     f = cache.get(k)
     if f is None:
@@ -152,7 +151,7 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     domain_param(params)
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     mode = params.get("mode", "type")
     arr = as_array(values)
     spans = _finder(params, ctx).find(arr)
@@ -163,7 +162,7 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
                         char=params.get("char", "*"))
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     out: dict[str, Any] = {"transform": "redact_text", "params": dict(params),
                            "mode": params.get("mode", "type")}
     if params.get("mode") == "pseudonym" and ctx is not None:

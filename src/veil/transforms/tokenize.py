@@ -33,6 +33,7 @@ from veil.transforms._common import (
     spread,
     types,
 )
+from veil.transforms.context import TransformContext
 from veil.transforms.keys import (
     TransformKeys,
     check_domain,
@@ -79,12 +80,12 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
     domain_param(params)
 
 
-def _apply(values: pa.Array, params: dict[str, Any], ctx: Any) -> pa.Array:
+def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
     d = domain_of(params, ctx)
     return tokens(values, keys_from(ctx, "tokenize"), d)
 
 
-def _describe(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
     out: dict[str, Any] = {"transform": "tokenize", "params": dict(params),
                            "algorithm": "AES-SIV (Tink deterministic AEAD), base64url"}
     if ctx is not None:

@@ -17,11 +17,12 @@ class Minimize:
         self.dropped = dropped
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
-        # per-subject transforms (date_shift) read the batch's subject ids from the context
+        # the subject-id column may leave the batch here: hand its ids on (per-subject
+        # transforms, lineage) in the context's slot this stage owns
         sid = ctx.plan.dataset.subject_id
-        if sid is not None and sid in batch.schema.names:
-            ctx.extras["subject_ids"] = batch.column(batch.schema.get_field_index(sid))
-        if batch.schema.names == self.columns:
+        names = batch.schema.names
+        ctx.subject_ids = batch.column(names.index(sid)) if sid in names else None
+        if names == self.columns:
             return batch
         return pa.RecordBatch.from_arrays([batch.column(c) for c in self.columns],
                                           names=self.columns)

@@ -23,9 +23,9 @@ class Treat:
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
         if not self.active:
             return batch
-        out = treat_batch(batch, self.active, ctx)
+        out = treat_batch(batch, self.active, ctx.transforms, ctx.subject_ids)
         if self._described is None:  # key ids and run-fixed parameters, once per run
-            self._described = describe_treatments(self.active, ctx)
+            self._described = describe_treatments(self.active, ctx.transforms)
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Entry point for ``spark-submit``: ``veil run --engine spark`` on the cluster spark-submit
 starts, with the same options as ``veil run``.
 
-    spark-submit --master 'local[2]' "$(python -m veil.spark.submit --path)" \\
+    spark-submit --master 'local[2]' "$(python -m veil.cli.spark_submit --path)" \\
         transactions.csv --policy sample --purpose credit_scoring -o credit.parquet
 """
 

@@ -1,0 +1,295 @@
+"""One run's life, owned by one object: start, feed, gate, seal, publish, or fail.
+
+Both engines drive a `Runner`: the local engine (`veil.pipeline.run`) feeds it the batches it
+reads; the Spark engine runs the same stages on executors and hands the runner what they
+produced. Whatever the engine, the run row in the store, the rejects file, the release gate,
+the receipt, the audit events, the lineage record and the atomic publish happen here, once:
+
+* ``Runner(...)`` records the run as running (its id and start time);
+* ``feed(batch)`` runs the stages over a batch and writes what leaves them (local engine);
+  ``write(batch)``, ``add_subjects(ids)``, ``set_aside(reject)`` take what executors made;
+* ``publish(...)`` finishes the output, applies the release gate, builds the receipt, writes
+  the audit events and lineage (undone if publishing fails), publishes output, rejects and
+  receipt, and marks the run succeeded;
+* leaving the ``with`` block by an exception aborts the output and marks the run failed:
+  a failed run publishes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from veil.consent.models import SubjectRef
+from veil.errors import VeilError
+from veil.io.readers import Reject
+from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
+from veil.pipeline.audit_events import record_failure, record_run
+from veil.pipeline.context import RunContext
+from veil.pipeline.plan import Plan
+from veil.pipeline.receipt import Receipt, build_receipt
+from veil.pipeline.stage import Stage, StageStats, run_stages
+from veil.pipeline.stages import build_stages
+from veil.policy.model import Policy
+from veil.rights.exclusions import REASONS as _EXCLUSIONS
+from veil.risk.gate import GateResult
+from veil.store.schema import runs
+from veil.store.workspace import Workspace
+from veil.transforms.keys import TransformKeys
+
+EXCLUSION_REASONS = frozenset(_EXCLUSIONS.values())
+SUPPRESSED = "suppressed by the risk gate"
+REJECTED = "rejected: bad input"
+
+
+class InputInfo(Protocol):
+    """What the receipt says about the input (a `veil.io.readers.Source` has these)."""
+
+    name: str
+    format: str
+    size: int | None
+
+    @property
+    def digest(self) -> str | None: ...
+
+
+class Output(Protocol):
+    """A run's output before publishing: a `ParquetSink` or a folder of parts."""
+
+    path: Path
+    rows: int
+    bytes: int
+    digest: str | None
+    encryption_info: dict[str, Any] | None
+
+    def commit(self, before_publish: Callable[[], None] | None = None) -> str: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    output: Path
+    receipt_path: Path
+    receipt: dict[str, Any]
+    rejects_path: Path | None = None
+
+    @property
+    def rows_in(self) -> int:
+        return int(self.receipt["rows"]["in"])
+
+    @property
+    def rows_out(self) -> int:
+        return int(self.receipt["rows"]["out"])
+
+
+Gate = Callable[[Output], GateResult | None]
+
+
+class Runner:
+    """Owns one run's life (see module doc). Use it as a context manager."""
+
+    def __init__(self, ws: Workspace, pol: Policy, plan: Plan, source: InputInfo,
+                 out_path: Path, receipt_path: Path, rejects_path: Path, actor: str,
+                 keys: TransformKeys | None) -> None:
+        self.t_start = time.perf_counter()
+        self.ws, self.pol, self.plan, self.source, self.actor = ws, pol, plan, source, actor
+        self.out_path, self.receipt_path, self.rejects_path = out_path, receipt_path, rejects_path
+        self.run_id = uuid.uuid4().hex
+        self.started = datetime.now(UTC)
+        with ws.engine.begin() as conn:
+            conn.execute(runs.insert().values(
+                id=self.run_id, started_at=self.started, status="running", actor=actor,
+                purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
+                policy_digest=pol.digest, input_ref=source.name, output_ref=str(out_path)))
+        self.ctx = RunContext(run_id=self.run_id, plan=plan, keys=keys, workspace=ws)
+        self.lineage = LineageCollector() if plan.dataset.subject_id else None
+        self.stages: list[Stage] = []
+        self.stats: list[StageStats] = []
+        self.output: Output | None = None
+        self.rows_in = 0  # rows read that reached the stages (rejects counted apart)
+        self.rejected: list[Reject] = []
+        self.t_read = self.t_write = 0.0
+        self.engine: dict[str, Any] | None = None  # the receipt's "engine" section (Spark)
+        self.output_details: dict[str, Any] = {}  # more of the receipt's "output" (parts)
+        self._rejects_tmp = temp_path_for(rejects_path)
+        self._rejects_file: IO[str] | None = None
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None:
+            self.fail(exc)
+
+    def build_stages(self) -> list[Stage]:
+        """The run's stages (consent and rights snapshots taken as of the run's start)."""
+        self.stages = build_stages(self.plan, self.ws, self.started)
+        self.stats = [StageStats(s.name) for s in self.stages]
+        return self.stages
+
+    def encryption(self) -> Any:
+        """The output's encryption at rest (`veil.keys.files.OutputEncryption`), or None."""
+        if not self.plan.purpose.encryption.at_rest:
+            return None
+        from veil.keys.files import output_encryption
+
+        return output_encryption(self.ws, self.run_id, self.plan.purpose.encryption.keyset)
+
+    def open_sink(self, encryption: Any) -> ParquetSink:
+        """A single Parquet file as the output (published by `publish`)."""
+        sink = ParquetSink(self.out_path, self.plan.output_schema, encryption=encryption)
+        self.output = sink
+        return sink
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def feed(self, batch: pa.RecordBatch) -> None:
+        """Run the stages over a batch read from the source and write what leaves them."""
+        self.rows_in += batch.num_rows
+        self.ctx.subject_ids = None
+        out = run_stages(self.stages, self.stats, batch, self.ctx)
+        self.add_subjects(self.ctx.subject_ids)
+        self.write(out)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        assert isinstance(self.output, ParquetSink)
+        t0 = time.perf_counter()
+        self.output.write(batch)
+        self.t_write += time.perf_counter() - t0
+
+    def add_subjects(self, ids: pa.Array | None) -> None:
+        """Lineage: the subject ids of rows that left the stages."""
+        if self.lineage is not None and ids is not None:
+            self.lineage.add(ids)
+
+    def set_aside(self, reject: Reject, row: dict[str, Any]) -> None:
+        """A row the source could not read, quarantined: ``row`` goes to the rejects file."""
+        self.rejected.append(Reject(reject.record, reject.line, reject.column, reject.reason))
+        if self._rejects_file is None:
+            self._rejects_file = open(self._rejects_tmp, "w", encoding="utf-8")  # noqa: SIM115
+        self._rejects_file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def publish(self, gate: Gate | None = None) -> RunResult:
+        """Finish and verify the output, apply the release gate (``gate``, the engine's way
+        of running it; by default on the staged output), then receipt, audit events and
+        lineage, then publish everything and mark the run succeeded."""
+        output = self.output
+        assert output is not None
+        if self._rejects_file is not None:
+            self._rejects_file.close()
+        t0 = time.perf_counter()
+        done: dict[str, Receipt] = {}
+
+        def before_publish() -> None:
+            # complete and verified, not yet visible: a failure here still publishes nothing
+            result = (gate or self._gate_staged)(output)
+            dropped = Counter(self.ctx.dropped_rows)
+            if result is not None and result.generalized:
+                dropped[SUPPRESSED] += result.suppressed_records
+            if self.rejected:
+                dropped[REJECTED] = len(self.rejected)
+            rec = self._receipt(output, dropped, time.perf_counter() - t0)
+            if result is not None:
+                rec.extras["risk"] = result.to_receipt()
+            self._seal(rec, output, dropped)
+            done["receipt"] = rec
+
+        out_digest = output.commit(before_publish)
+        rec = done["receipt"]
+        if self.rejected:
+            publish(self._rejects_tmp, self.rejects_path)
+        rec.write(self.receipt_path)
+        with self.ws.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == self.run_id).values(
+                finished_at=rec.finished_at, status="succeeded",
+                input_digest=self.source.digest, output_digest=out_digest,
+                rows_in=rec.rows["in"], rows_out=output.rows, receipt=rec.to_dict()))
+        return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
+                         self.rejects_path if self.rejected else None)
+
+    def _gate_staged(self, output: Output) -> GateResult | None:
+        if self.plan.dataset.risk is None:
+            return None
+        from veil.pipeline.gate import gate_staged
+
+        assert isinstance(output, ParquetSink)
+        return gate_staged(output, self.plan, self.policy_dir)
+
+    @property
+    def policy_dir(self) -> Path:
+        return Path(self.pol.source).parent
+
+    def _receipt(self, output: Output, dropped: Counter[str], t_finish: float) -> Receipt:
+        assert output.digest is not None
+        rec = build_receipt(
+            run_id=self.run_id, started=self.started, finished=datetime.now(UTC),
+            actor=self.actor, pol=self.pol, plan=self.plan, source=self.source,
+            out_path=self.out_path, output=output, rows_in=self.rows_in + len(self.rejected),
+            dropped=dropped, stages=self.stages, stats=self.stats, rejected=self.rejected,
+            rejects_path=self.rejects_path, t_read=self.t_read,
+            t_write=self.t_write + t_finish, total=time.perf_counter() - self.t_start)
+        rec.output.update(self.output_details)
+        return rec
+
+    def _seal(self, rec: Receipt, output: Output, dropped: Counter[str]) -> None:
+        """Lineage and exclusion sections, the audit events, the lineage row (removed again
+        by `fail` if publishing fails)."""
+        assert output.digest is not None
+        plan = self.plan
+        subjects = (self.lineage.finish(SubjectRef(self.ws.root)) if self.lineage is not None
+                    else PseudonymSet.from_digests(b""))
+        rec.extras["lineage"] = {"subjects": len(subjects), "subject_id": plan.dataset.subject_id}
+        excluded = {k: v for k, v in dropped.items() if k in EXCLUSION_REASONS}
+        if excluded:
+            rec.extras["exclusions"] = excluded
+        if self.engine is not None:
+            rec.extras["engine"] = self.engine
+        rec.extras["audit"] = record_run(self.ws, plan, rec.to_dict(), self.stats, self.actor)
+        with self.ws.engine.begin() as conn:
+            record_output(conn, run_id=rec.run_id, output=str(output.path.resolve()),
+                          digest=output.digest, purpose=plan.purpose_id,
+                          dataset=plan.dataset_id, rows=output.rows, subjects=subjects,
+                          categories=[plan.dataset.fields[f.name].category
+                                      for f in plan.output])
+
+    def fail(self, exc: BaseException) -> None:
+        """Abort the output and the rejects file, drop the lineage row, mark the run failed
+        and record the failure event. Bookkeeping errors never hide the original error."""
+        if self.output is not None:
+            self.output.abort()
+        if self._rejects_file is not None and not self._rejects_file.closed:
+            self._rejects_file.close()
+        self._rejects_tmp.unlink(missing_ok=True)
+        message = (str(exc) if isinstance(exc, VeilError)
+                   else f"internal error: {type(exc).__name__}")
+        try:
+            discard_output(self.ws.engine, self.run_id)
+        except sa.exc.SQLAlchemyError:
+            pass
+        try:
+            with self.ws.engine.begin() as conn:
+                conn.execute(runs.update().where(runs.c.id == self.run_id).values(
+                    finished_at=datetime.now(UTC), status="failed", error=message[:2000]))
+        except sa.exc.SQLAlchemyError:
+            pass
+        try:
+            record_failure(self.ws, self.plan, self.run_id, self.actor, exc)
+        except Exception:
+            pass
