@@ -47,28 +47,45 @@ CATEGORIES = (
 
 RULES = ("pseudonymize", "mask", "generalize", "redact_text", "drop", "keep")
 
-# type -> (data category, suggested policy rule)
-TYPE_INFO: dict[str, tuple[str, str]] = {
-    "person": ("direct_identifier", "pseudonymize"),
-    "email": ("contact", "pseudonymize"),
-    "phone": ("contact", "mask"),
-    "iban": ("account", "pseudonymize"),
-    "account_number": ("account", "pseudonymize"),
-    "bic": ("account", "generalize"),
-    "crypto_wallet": ("account", "pseudonymize"),
-    "card": ("card", "mask"),
-    "vat": ("government_id", "pseudonymize"),
-    "national_id": ("government_id", "drop"),
-    "us_ssn": ("government_id", "drop"),
-    "uk_nino": ("government_id", "drop"),
-    "passport": ("government_id", "drop"),
-    "date_of_birth": ("demographic", "generalize"),
-    "ip_address": ("online_identifier", "generalize"),
-    "mac_address": ("online_identifier", "pseudonymize"),
-    "postcode": ("location", "generalize"),
-    "street_address": ("location", "drop"),
-    "free_text": ("free_text", "redact_text"),
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """What an identifier type is in a policy: its data category and the rule a draft
+    suggests for a column holding it. Unpacks as ``(category, rule)``."""
+
+    category: str
+    rule: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.category, self.rule))
+
+
+DEFAULT_TYPE_INFO = TypeInfo("direct_identifier", "pseudonymize")
+"""For a type the table does not know (a user recognizer's own type)."""
+
+TYPE_INFO: dict[str, TypeInfo] = {
+    "person": TypeInfo("direct_identifier", "pseudonymize"),
+    "email": TypeInfo("contact", "pseudonymize"),
+    "phone": TypeInfo("contact", "mask"),
+    "iban": TypeInfo("account", "pseudonymize"),
+    "account_number": TypeInfo("account", "pseudonymize"),
+    "bic": TypeInfo("account", "generalize"),
+    "crypto_wallet": TypeInfo("account", "pseudonymize"),
+    "card": TypeInfo("card", "mask"),
+    "vat": TypeInfo("government_id", "pseudonymize"),
+    "national_id": TypeInfo("government_id", "drop"),
+    "us_ssn": TypeInfo("government_id", "drop"),
+    "uk_nino": TypeInfo("government_id", "drop"),
+    "passport": TypeInfo("government_id", "drop"),
+    "date_of_birth": TypeInfo("demographic", "generalize"),
+    "ip_address": TypeInfo("online_identifier", "generalize"),
+    "mac_address": TypeInfo("online_identifier", "pseudonymize"),
+    "postcode": TypeInfo("location", "generalize"),
+    "street_address": TypeInfo("location", "drop"),
+    "free_text": TypeInfo("free_text", "redact_text"),
 }
+"""type -> data category and suggested policy rule."""
 
 # Chance that a random candidate of the right shape passes a validator of this strength.
 # The column scanner rejects a column whose validation rate is near chance (random ids).
@@ -146,11 +163,11 @@ class Recognizer:
 
     @property
     def data_category(self) -> str:
-        return self.category or TYPE_INFO.get(self.type, ("direct_identifier", "pseudonymize"))[0]
+        return self.category or TYPE_INFO.get(self.type, DEFAULT_TYPE_INFO).category
 
     @property
     def suggested_rule(self) -> str:
-        return self.rule or TYPE_INFO.get(self.type, ("direct_identifier", "pseudonymize"))[1]
+        return self.rule or TYPE_INFO.get(self.type, DEFAULT_TYPE_INFO).rule
 
     @cached_property
     def has_value_group(self) -> bool:
@@ -357,58 +374,22 @@ def recognizer_from_config(spec: Mapping[str, Any]) -> Recognizer:
     ``value`` in ``pattern`` is what the validator checks (the span is the whole match)."""
     if not isinstance(spec, Mapping):
         raise PolicyError("a custom recognizer must be a mapping")
-    unknown = set(spec) - _CONFIG_KEYS
     name = spec.get("name")
     where = f"recognizer {name!r}" if name else "custom recognizer"
+    unknown = set(spec) - _CONFIG_KEYS
     if unknown:
         raise PolicyError(f"unknown field(s) {sorted(unknown)}", where=where)
     if not isinstance(name, str):
         raise PolicyError("field 'name' is required and must be a string", where=where)
-    pattern = spec.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
-        raise PolicyError("field 'pattern' is required and must be a regex string", where=where)
-    flags = 0
-    for f in spec.get("flags", []) or []:
-        if str(f).lower() in ("i", "ignorecase", "ignore_case"):
-            flags |= re.IGNORECASE
-        else:
-            raise PolicyError(f"unknown flag {f!r} (known: ignorecase)", where=where)
-    try:
-        re.compile(pattern, flags)
-    except re.error as exc:
-        raise PolicyError(f"field 'pattern' is not a valid regex: {exc}", where=where) from None
-    validator = None
+    pattern, flags = _config_pattern(spec, where)
     vname = spec.get("validator")
-    if vname is not None:
-        if not isinstance(vname, str):
-            raise PolicyError("field 'validator' must be a validator name", where=where)
-        validator = validator_by_name(vname)
-    context = spec.get("context", []) or []
-    if isinstance(context, str) or not all(isinstance(w, str) for w in context):
-        raise PolicyError("field 'context' must be a list of words", where=where)
+    validator = _config_validator(vname, where)
+    context = _config_context(spec, where)
     context_required = spec.get("context_required", bool(context) and validator is None)
-    score = spec.get("score", 0.8 if validator is not None else 0.6)
-    if not isinstance(score, (int, float)) or not 0 < float(score) <= 1:
-        raise PolicyError("field 'score' must be a number in (0, 1]", where=where)
-    category = spec.get("category")
-    if category is not None and category not in CATEGORIES:
-        raise PolicyError(
-            f"unknown category {category!r} (known: {', '.join(CATEGORIES)})", where=where
-        )
-    rule = spec.get("rule")
-    if rule is not None and rule not in RULES:
-        raise PolicyError(f"unknown rule {rule!r} (known: {', '.join(RULES)})", where=where)
-    value_pattern = spec.get("value_pattern")
-    if value_pattern is None and re2_accepts(pattern):
-        value_pattern = pattern
-    elif value_pattern is not None and not re2_accepts(value_pattern):
-        raise PolicyError("field 'value_pattern' is not a valid RE2 regex", where=where)
-    column_names = spec.get("column_names")
-    if column_names is not None:
-        try:
-            re.compile(column_names)
-        except (re.error, TypeError):
-            raise PolicyError("field 'column_names' is not a valid regex", where=where) from None
+    score = _config_score(spec, validator is not None, where)
+    category, rule = _config_category_rule(spec, where)
+    value_pattern = _config_value_pattern(spec, pattern, where)
+    column_names = _config_column_names(spec, where)
     try:
         return Recognizer(
             name=name,
@@ -417,9 +398,9 @@ def recognizer_from_config(spec: Mapping[str, Any]) -> Recognizer:
             validator=validator,
             validator_name=vname or "format",
             strength="library" if validator is not None else "format",
-            context=tuple(context),
+            context=context,
             context_required=bool(context_required),
-            score=float(score),
+            score=score,
             value_pattern=value_pattern,
             column_names=column_names,
             flags=flags,
@@ -428,6 +409,76 @@ def recognizer_from_config(spec: Mapping[str, Any]) -> Recognizer:
         )
     except PolicyError as exc:
         raise PolicyError(exc.message, where=where) from None
+
+
+def _config_pattern(spec: Mapping[str, Any], where: str) -> tuple[str, int]:
+    """The required ``pattern``, compiled with its ``flags`` to check it."""
+    pattern = spec.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise PolicyError("field 'pattern' is required and must be a regex string", where=where)
+    flags = 0
+    for f in spec.get("flags", []) or []:
+        if str(f).lower() not in ("i", "ignorecase", "ignore_case"):
+            raise PolicyError(f"unknown flag {f!r} (known: ignorecase)", where=where)
+        flags |= re.IGNORECASE
+    try:
+        re.compile(pattern, flags)
+    except re.error as exc:
+        raise PolicyError(f"field 'pattern' is not a valid regex: {exc}", where=where) from None
+    return pattern, flags
+
+
+def _config_validator(vname: Any, where: str) -> Validator | None:
+    if vname is None:
+        return None
+    if not isinstance(vname, str):
+        raise PolicyError("field 'validator' must be a validator name", where=where)
+    return validator_by_name(vname)
+
+
+def _config_context(spec: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    context = spec.get("context", []) or []
+    if isinstance(context, str) or not all(isinstance(w, str) for w in context):
+        raise PolicyError("field 'context' must be a list of words", where=where)
+    return tuple(context)
+
+
+def _config_score(spec: Mapping[str, Any], validated: bool, where: str) -> float:
+    score = spec.get("score", 0.8 if validated else 0.6)
+    if not isinstance(score, (int, float)) or not 0 < float(score) <= 1:
+        raise PolicyError("field 'score' must be a number in (0, 1]", where=where)
+    return float(score)
+
+
+def _config_category_rule(spec: Mapping[str, Any], where: str) -> tuple[str | None, str | None]:
+    category = spec.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise PolicyError(
+            f"unknown category {category!r} (known: {', '.join(CATEGORIES)})", where=where
+        )
+    rule = spec.get("rule")
+    if rule is not None and rule not in RULES:
+        raise PolicyError(f"unknown rule {rule!r} (known: {', '.join(RULES)})", where=where)
+    return category, rule
+
+
+def _config_value_pattern(spec: Mapping[str, Any], pattern: str, where: str) -> str | None:
+    value_pattern = spec.get("value_pattern")
+    if value_pattern is None and re2_accepts(pattern):
+        return pattern
+    if value_pattern is not None and not re2_accepts(value_pattern):
+        raise PolicyError("field 'value_pattern' is not a valid RE2 regex", where=where)
+    return value_pattern  # type: ignore[no-any-return]
+
+
+def _config_column_names(spec: Mapping[str, Any], where: str) -> str | None:
+    column_names = spec.get("column_names")
+    if column_names is not None:
+        try:
+            re.compile(column_names)
+        except (re.error, TypeError):
+            raise PolicyError("field 'column_names' is not a valid regex", where=where) from None
+    return column_names  # type: ignore[no-any-return]
 
 
 def re2_accepts(pattern: str) -> bool:

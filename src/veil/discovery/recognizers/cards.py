@@ -2,43 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from stdnum import luhn
 
 from veil.discovery.recognizers._common import NUM_L, NUM_R
 from veil.discovery.registry import Recognizer
 
-# Issuer identification ranges of the card networks (ISO/IEC 7812 IINs as published by the
-# networks): (first digits low, high, allowed lengths, brand). A table, not a checksum.
-# Maestro also issued 12-15 digit numbers; they are too easily confused with account numbers
-# in free text, so only 16-19 digits are taken.
-IIN_RANGES: tuple[tuple[int, int, tuple[int, ...], str], ...] = (
-    (4, 4, (13, 16, 19), "visa"),
-    (51, 55, (16,), "mastercard"),
-    (2221, 2720, (16,), "mastercard"),
-    (34, 34, (15,), "amex"),
-    (37, 37, (15,), "amex"),
-    (300, 305, (14, 15, 16, 17, 18, 19), "diners"),
-    (36, 36, (14, 15, 16, 17, 18, 19), "diners"),
-    (38, 39, (14, 15, 16, 17, 18, 19), "diners"),
-    (6011, 6011, (16, 17, 18, 19), "discover"),
-    (644, 649, (16, 17, 18, 19), "discover"),
-    (65, 65, (16, 17, 18, 19), "discover"),
-    (3528, 3589, (16, 17, 18, 19), "jcb"),
-    (62, 62, (16, 17, 18, 19), "unionpay"),
-    (2200, 2204, (16, 17, 18, 19), "mir"),
-    (50, 50, (16, 17, 18, 19), "maestro"),
-    (56, 69, (16, 17, 18, 19), "maestro"),
+
+@dataclass(frozen=True)
+class IssuerRange:
+    """Card numbers of ``brand`` start with a number from ``low`` to ``high`` (as many digits
+    as ``low`` has) and have one of ``lengths`` digits (ISO/IEC 7812 IINs as the networks
+    publish them)."""
+
+    brand: str
+    low: int
+    high: int
+    lengths: tuple[int, ...]
+
+    def fits(self, number: str) -> bool:
+        width = len(str(self.low))
+        return len(number) in self.lengths and self.low <= int(number[:width]) <= self.high
+
+
+_ANY = (16, 17, 18, 19)
+_DINERS = (14, 15, 16, 17, 18, 19)
+
+# A table, not a checksum. Maestro also issued 12-15 digit numbers; they are too easily
+# confused with account numbers in free text, so only 16-19 digits are taken.
+IIN_RANGES: tuple[IssuerRange, ...] = (
+    IssuerRange("visa", 4, 4, (13, 16, 19)),
+    IssuerRange("mastercard", 51, 55, (16,)),
+    IssuerRange("mastercard", 2221, 2720, (16,)),
+    IssuerRange("amex", 34, 34, (15,)),
+    IssuerRange("amex", 37, 37, (15,)),
+    IssuerRange("diners", 300, 305, _DINERS),
+    IssuerRange("diners", 36, 36, _DINERS),
+    IssuerRange("diners", 38, 39, _DINERS),
+    IssuerRange("discover", 6011, 6011, _ANY),
+    IssuerRange("discover", 644, 649, _ANY),
+    IssuerRange("discover", 65, 65, _ANY),
+    IssuerRange("jcb", 3528, 3589, _ANY),
+    IssuerRange("unionpay", 62, 62, _ANY),
+    IssuerRange("mir", 2200, 2204, _ANY),
+    IssuerRange("maestro", 50, 50, _ANY),
+    IssuerRange("maestro", 56, 69, _ANY),
 )
 
 
 def issuer(number: str) -> str | None:
     """The card brand whose IIN range and length fit ``number`` (digits only), or None."""
-    n = len(number)
-    for lo, hi, lengths, brand in IIN_RANGES:
-        width = len(str(lo))
-        if n in lengths and lo <= int(number[:width]) <= hi:
-            return brand
-    return None
+    return next((r.brand for r in IIN_RANGES if r.fits(number)), None)
 
 
 def _digits(value: str) -> str | None:

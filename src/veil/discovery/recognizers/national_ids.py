@@ -1,16 +1,17 @@
 """National identity and tax numbers (python-stdnum modules), US SSN, UK NINO.
 
-Each entry: recognizer name, stdnum module, type, core regex (RE2-compatible, used in text
-with number boundaries and as the whole-value pattern in columns), context words, whether
-context is required in text, base score. Plain digit runs with a weak check (mod 10/11)
-could be any invoice number, so they need a context word in text; distinctive formats
-(letters, separators, century signs) do not.
+Each entry of :data:`NATIONAL_IDS` is a :class:`NationalId` record: recognizer name, stdnum
+module, type, core regex (RE2-compatible, used in text with number boundaries and as the
+whole-value pattern in columns), context words, whether context is required in text, base
+score. Plain digit runs with a weak check (mod 10/11) could be any invoice number, so they
+need a context word in text; distinctive formats (letters, separators, century signs) do not.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+from dataclasses import dataclass
 
 from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
 from veil.discovery.registry import Recognizer
@@ -42,14 +43,33 @@ GENERIC_ID_CONTEXT = (
     "identità",
 )
 
-# name, module, type, core, context, context_required, score, column-name regex
-_TABLE: list[tuple[str, str, str, str, tuple[str, ...], bool, float, str]] = [
-    (
-        "de_idnr",
-        "de.idnr",
-        "national_id",
-        r"\d{2}(?: ?\d{3}){3}",
-        (
+
+@dataclass(frozen=True)
+class NationalId:
+    """One national identity or tax number checked by a python-stdnum module.
+
+    ``core`` is the number's shape (RE2-compatible: number boundaries are added in text, and
+    it is the whole-value pattern in columns); ``context_required`` says whether free text
+    needs a context word next to it (plain digit runs with a weak check do); ``column_names``
+    is a regex on column names that support the type.
+    """
+
+    name: str
+    module: str  # stdnum module
+    core: str
+    context: tuple[str, ...]
+    context_required: bool
+    column_names: str
+    type: str = "national_id"
+    score: float = 0.6
+
+
+NATIONAL_IDS: tuple[NationalId, ...] = (
+    NationalId(
+        name="de_idnr",
+        module="de.idnr",
+        core=r"\d{2}(?: ?\d{3}){3}",
+        context=(
             "steuer-id",
             "steuerid",
             "steuer id",
@@ -59,307 +79,306 @@ _TABLE: list[tuple[str, str, str, str, tuple[str, ...], bool, float, str]] = [
             "steueridentifikationsnummer",
             "steuer-identifikationsnummer",
         ),
-        True,
-        0.6,
-        r"idnr|steuer.?id|tax.?id",
+        context_required=True,
+        column_names="idnr|steuer.?id|tax.?id",
     ),
-    (
-        "de_stnr",
-        "de.stnr",
-        "national_id",
-        r"\d{2,3}/\d{3,4}/\d{4,5}|\d{10,13}",
-        ("steuernummer", "st.-nr", "st-nr", "stnr", "st.nr", "steuer-nr"),
-        True,
-        0.6,
-        r"stnr|steuernummer",
+    NationalId(
+        name="de_stnr",
+        module="de.stnr",
+        core=r"\d{2,3}/\d{3,4}/\d{4,5}|\d{10,13}",
+        context=("steuernummer", "st.-nr", "st-nr", "stnr", "st.nr", "steuer-nr"),
+        context_required=True,
+        column_names="stnr|steuernummer",
     ),
-    (
-        "fr_nir",
-        "fr.nir",
-        "national_id",
-        r"[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
-        ("nir", "sécurité sociale", "securite sociale", "sécu", "insee", "carte vitale"),
-        False,
-        0.6,
-        r"nir|insee|secu",
+    NationalId(
+        name="fr_nir",
+        module="fr.nir",
+        core=r"[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
+        context=("nir", "sécurité sociale", "securite sociale", "sécu", "insee", "carte vitale"),
+        context_required=False,
+        column_names="nir|insee|secu",
     ),
-    (
-        "fr_nif",
-        "fr.nif",
-        "national_id",
-        r"[0-3]\d(?: ?\d){11}",
-        ("nif", "numéro fiscal", "numero fiscal", "spi", "identifiant fiscal"),
-        True,
-        0.6,
-        r"\bnif|fiscal",
+    NationalId(
+        name="fr_nif",
+        module="fr.nif",
+        core=r"[0-3]\d(?: ?\d){11}",
+        context=("nif", "numéro fiscal", "numero fiscal", "spi", "identifiant fiscal"),
+        context_required=True,
+        column_names=r"\bnif|fiscal",
     ),
-    (
-        "it_codicefiscale",
-        "it.codicefiscale",
-        "national_id",
-        r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]",
-        ("codice fiscale", "cod. fisc", "c.f.", "cf", "tax code"),
-        False,
-        0.85,
-        r"codice|fiscale|\bcf\b",
+    NationalId(
+        name="it_codicefiscale",
+        module="it.codicefiscale",
+        core="[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]",
+        context=("codice fiscale", "cod. fisc", "c.f.", "cf", "tax code"),
+        context_required=False,
+        score=0.85,
+        column_names=r"codice|fiscale|\bcf\b",
     ),
-    (
-        "es_dni",
-        "es.dni",
-        "national_id",
-        r"\d{8}[ \-]?[A-Z]",
-        ("dni", "nif", "documento"),
-        False,
-        0.65,
-        r"\bdni|\bnif",
+    NationalId(
+        name="es_dni",
+        module="es.dni",
+        core=r"\d{8}[ \-]?[A-Z]",
+        context=("dni", "nif", "documento"),
+        context_required=False,
+        score=0.65,
+        column_names=r"\bdni|\bnif",
     ),
-    (
-        "es_nie",
-        "es.nie",
-        "national_id",
-        r"[XYZ][ \-]?\d{7}[ \-]?[A-Z]",
-        ("nie", "extranjero"),
-        False,
-        0.75,
-        r"\bnie\b",
+    NationalId(
+        name="es_nie",
+        module="es.nie",
+        core=r"[XYZ][ \-]?\d{7}[ \-]?[A-Z]",
+        context=("nie", "extranjero"),
+        context_required=False,
+        score=0.75,
+        column_names=r"\bnie\b",
     ),
-    (
-        "nl_bsn",
-        "nl.bsn",
-        "national_id",
-        r"\d{4}\.?\d{2}\.?\d{3}",
-        ("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer"),
-        True,
-        0.6,
-        r"bsn|sofi",
+    NationalId(
+        name="nl_bsn",
+        module="nl.bsn",
+        core=r"\d{4}\.?\d{2}\.?\d{3}",
+        context=("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer"),
+        context_required=True,
+        column_names="bsn|sofi",
     ),
-    (
-        "be_nn",
-        "be.nn",
-        "national_id",
-        r"\d{2}[ .]?\d{2}[ .]?\d{2}[ .\-]?\d{3}[ .\-]?\d{2}",
-        ("rijksregister", "national number", "numéro national", "nn", "insz", "niss", "rrn"),
-        True,
-        0.6,
-        r"rijksregister|insz|niss|rrn|national.?number",
+    NationalId(
+        name="be_nn",
+        module="be.nn",
+        core=r"\d{2}[ .]?\d{2}[ .]?\d{2}[ .\-]?\d{3}[ .\-]?\d{2}",
+        context=(
+            "rijksregister",
+            "national number",
+            "numéro national",
+            "nn",
+            "insz",
+            "niss",
+            "rrn",
+        ),
+        context_required=True,
+        column_names="rijksregister|insz|niss|rrn|national.?number",
     ),
-    (
-        "be_bis",
-        "be.bis",
-        "national_id",
-        r"\d{2}[ .]?\d{2}[ .]?\d{2}[ .\-]?\d{3}[ .\-]?\d{2}",
-        ("bis", "bis-nummer", "numéro bis", "insz", "niss"),
-        True,
-        0.6,
-        r"\bbis\b",
+    NationalId(
+        name="be_bis",
+        module="be.bis",
+        core=r"\d{2}[ .]?\d{2}[ .]?\d{2}[ .\-]?\d{3}[ .\-]?\d{2}",
+        context=("bis", "bis-nummer", "numéro bis", "insz", "niss"),
+        context_required=True,
+        column_names=r"\bbis\b",
     ),
-    (
-        "at_vnr",
-        "at.vnr",
-        "national_id",
-        r"\d{4} ?\d{6}",
-        ("versicherungsnummer", "svnr", "sv-nr", "sv-nummer", "sozialversicherung", "vsnr"),
-        True,
-        0.6,
-        r"svnr|vsnr|versicherungsnummer",
+    NationalId(
+        name="at_vnr",
+        module="at.vnr",
+        core=r"\d{4} ?\d{6}",
+        context=("versicherungsnummer", "svnr", "sv-nr", "sv-nummer", "sozialversicherung", "vsnr"),
+        context_required=True,
+        column_names="svnr|vsnr|versicherungsnummer",
     ),
-    (
-        "at_tin",
-        "at.tin",
-        "national_id",
-        r"\d{2}-?\d{3}/?\d{4}",
-        ("steuernummer", "abgabenkonto", "st.nr", "st.-nr"),
-        True,
-        0.6,
-        r"steuernummer|abgabenkonto",
+    NationalId(
+        name="at_tin",
+        module="at.tin",
+        core=r"\d{2}-?\d{3}/?\d{4}",
+        context=("steuernummer", "abgabenkonto", "st.nr", "st.-nr"),
+        context_required=True,
+        column_names="steuernummer|abgabenkonto",
     ),
-    ("pl_pesel", "pl.pesel", "national_id", r"\d{11}", ("pesel",), True, 0.6, r"pesel"),
-    (
-        "pt_nif",
-        "pt.nif",
-        "national_id",
-        r"\d{9}",
-        ("nif", "contribuinte", "número fiscal", "numero fiscal"),
-        True,
-        0.6,
-        r"\bnif|contribuinte",
+    NationalId(
+        name="pl_pesel",
+        module="pl.pesel",
+        core=r"\d{11}",
+        context=("pesel",),
+        context_required=True,
+        column_names="pesel",
     ),
-    (
-        "pt_cc",
-        "pt.cc",
-        "national_id",
-        r"\d{8} ?\d ?[A-Z]{2} ?\d",
-        ("cartão de cidadão", "cartao de cidadao", "cc"),
-        False,
-        0.8,
-        r"cartao|cidadao|\bcc\b",
+    NationalId(
+        name="pt_nif",
+        module="pt.nif",
+        core=r"\d{9}",
+        context=("nif", "contribuinte", "número fiscal", "numero fiscal"),
+        context_required=True,
+        column_names=r"\bnif|contribuinte",
     ),
-    (
-        "se_personnummer",
-        "se.personnummer",
-        "national_id",
-        r"(?:19|20)?\d{6}[\-+]?\d{4}",
-        ("personnummer", "personnr", "pnr"),
-        True,
-        0.6,
-        r"personnummer|personnr",
+    NationalId(
+        name="pt_cc",
+        module="pt.cc",
+        core=r"\d{8} ?\d ?[A-Z]{2} ?\d",
+        context=("cartão de cidadão", "cartao de cidadao", "cc"),
+        context_required=False,
+        score=0.8,
+        column_names=r"cartao|cidadao|\bcc\b",
     ),
-    (
-        "dk_cpr",
-        "dk.cpr",
-        "national_id",
-        r"\d{6}-?\d{4}",
-        ("cpr", "personnummer"),
-        True,
-        0.6,
-        r"\bcpr",
+    NationalId(
+        name="se_personnummer",
+        module="se.personnummer",
+        core=r"(?:19|20)?\d{6}[\-+]?\d{4}",
+        context=("personnummer", "personnr", "pnr"),
+        context_required=True,
+        column_names="personnummer|personnr",
     ),
-    (
-        "fi_hetu",
-        "fi.hetu",
-        "national_id",
-        r"\d{6}[\-+A-FU-Y]\d{3}[0-9A-Y]",
-        ("hetu", "henkilötunnus", "henkilotunnus", "personbeteckning"),
-        False,
-        0.8,
-        r"hetu|henkilotunnus",
+    NationalId(
+        name="dk_cpr",
+        module="dk.cpr",
+        core=r"\d{6}-?\d{4}",
+        context=("cpr", "personnummer"),
+        context_required=True,
+        column_names=r"\bcpr",
     ),
-    (
-        "ie_pps",
-        "ie.pps",
-        "national_id",
-        r"\d{7}[A-W][A-IW]?",
-        ("pps", "ppsn", "personal public service"),
-        False,
-        0.6,
-        r"\bpps",
+    NationalId(
+        name="fi_hetu",
+        module="fi.hetu",
+        core=r"\d{6}[\-+A-FU-Y]\d{3}[0-9A-Y]",
+        context=("hetu", "henkilötunnus", "henkilotunnus", "personbeteckning"),
+        context_required=False,
+        score=0.8,
+        column_names="hetu|henkilotunnus",
     ),
-    (
-        "gb_nhs",
-        "gb.nhs",
-        "national_id",
-        r"\d{3}[ \-]?\d{3}[ \-]?\d{4}",
-        ("nhs",),
-        True,
-        0.6,
-        r"\bnhs",
+    NationalId(
+        name="ie_pps",
+        module="ie.pps",
+        core=r"\d{7}[A-W][A-IW]?",
+        context=("pps", "ppsn", "personal public service"),
+        context_required=False,
+        column_names=r"\bpps",
     ),
-    (
-        "ch_ssn",
-        "ch.ssn",
-        "national_id",
-        r"756[. ]?\d{4}[. ]?\d{4}[. ]?\d{2}",
-        ("ahv", "avs", "sozialversicherungsnummer", "social security"),
-        False,
-        0.8,
-        r"ahv|avs",
+    NationalId(
+        name="gb_nhs",
+        module="gb.nhs",
+        core=r"\d{3}[ \-]?\d{3}[ \-]?\d{4}",
+        context=("nhs",),
+        context_required=True,
+        column_names=r"\bnhs",
     ),
-    (
-        "no_fodselsnummer",
-        "no.fodselsnummer",
-        "national_id",
-        r"\d{6} ?\d{5}",
-        ("fødselsnummer", "fodselsnummer", "personnummer"),
-        True,
-        0.6,
-        r"fodselsnummer|foedselsnummer",
+    NationalId(
+        name="ch_ssn",
+        module="ch.ssn",
+        core=r"756[. ]?\d{4}[. ]?\d{4}[. ]?\d{2}",
+        context=("ahv", "avs", "sozialversicherungsnummer", "social security"),
+        context_required=False,
+        score=0.8,
+        column_names="ahv|avs",
     ),
-    (
-        "cz_rc",
-        "cz.rc",
-        "national_id",
-        r"\d{6}/?\d{3,4}",
-        ("rodné číslo", "rodne cislo", "rč"),
-        True,
-        0.6,
-        r"rodne|\brc\b",
+    NationalId(
+        name="no_fodselsnummer",
+        module="no.fodselsnummer",
+        core=r"\d{6} ?\d{5}",
+        context=("fødselsnummer", "fodselsnummer", "personnummer"),
+        context_required=True,
+        column_names="fodselsnummer|foedselsnummer",
     ),
-    (
-        "sk_rc",
-        "sk.rc",
-        "national_id",
-        r"\d{6}/?\d{3,4}",
-        ("rodné číslo", "rodne cislo", "rč"),
-        True,
-        0.6,
-        r"rodne|\brc\b",
+    NationalId(
+        name="cz_rc",
+        module="cz.rc",
+        core=r"\d{6}/?\d{3,4}",
+        context=("rodné číslo", "rodne cislo", "rč"),
+        context_required=True,
+        column_names=r"rodne|\brc\b",
     ),
-    ("bg_egn", "bg.egn", "national_id", r"\d{10}", ("егн", "egn"), True, 0.6, r"\begn"),
-    (
-        "bg_pnf",
-        "bg.pnf",
-        "national_id",
-        r"\d{4} ?\d{3} ?\d{3}",
-        ("лнч", "pnf", "lnch"),
-        True,
-        0.6,
-        r"\bpnf|lnch",
+    NationalId(
+        name="sk_rc",
+        module="sk.rc",
+        core=r"\d{6}/?\d{3,4}",
+        context=("rodné číslo", "rodne cislo", "rč"),
+        context_required=True,
+        column_names=r"rodne|\brc\b",
     ),
-    ("ee_ik", "ee.ik", "national_id", r"[1-6]\d{10}", ("isikukood",), True, 0.6, r"isikukood"),
-    (
-        "lt_asmens",
-        "lt.asmens",
-        "national_id",
-        r"[1-6]\d{10}",
-        ("asmens kodas", "asmens"),
-        True,
-        0.6,
-        r"asmens",
+    NationalId(
+        name="bg_egn",
+        module="bg.egn",
+        core=r"\d{10}",
+        context=("егн", "egn"),
+        context_required=True,
+        column_names=r"\begn",
     ),
-    ("ro_cnp", "ro.cnp", "national_id", r"[1-9]\d{12}", ("cnp",), True, 0.6, r"\bcnp"),
-    ("si_emso", "si.emso", "national_id", r"\d{13}", ("emšo", "emso"), True, 0.6, r"emso"),
-    ("gr_amka", "gr.amka", "national_id", r"\d{11}", ("amka", "αμκα"), True, 0.6, r"amka"),
-    (
-        "us_ssn",
-        "us.ssn",
-        "us_ssn",
-        r"\d{3}-\d{2}-\d{4}",
-        ("ssn", "social security", "ss#", "ss no", "soc sec"),
-        False,
-        0.6,
-        r"ssn|social",
+    NationalId(
+        name="bg_pnf",
+        module="bg.pnf",
+        core=r"\d{4} ?\d{3} ?\d{3}",
+        context=("лнч", "pnf", "lnch"),
+        context_required=True,
+        column_names=r"\bpnf|lnch",
     ),
-    (
-        "us_ssn_plain",
-        "us.ssn",
-        "us_ssn",
-        r"\d{9}|\d{3} \d{2} \d{4}",
-        ("ssn", "social security", "ss#", "ss no", "soc sec"),
-        True,
-        0.6,
-        r"ssn|social",
+    NationalId(
+        name="ee_ik",
+        module="ee.ik",
+        core=r"[1-6]\d{10}",
+        context=("isikukood",),
+        context_required=True,
+        column_names="isikukood",
     ),
-    (
-        "us_itin",
-        "us.itin",
-        "national_id",
-        r"9\d{2}-?[5-9]\d-?\d{4}",
-        ("itin", "taxpayer", "tax id"),
-        True,
-        0.6,
-        r"itin",
+    NationalId(
+        name="lt_asmens",
+        module="lt.asmens",
+        core=r"[1-6]\d{10}",
+        context=("asmens kodas", "asmens"),
+        context_required=True,
+        column_names="asmens",
     ),
-    (
-        "us_ein",
-        "us.ein",
-        "national_id",
-        r"\d{2}-\d{7}|\d{9}",
-        ("ein", "employer identification", "fein"),
-        True,
-        0.6,
-        r"\bein\b|fein",
+    NationalId(
+        name="ro_cnp",
+        module="ro.cnp",
+        core=r"[1-9]\d{12}",
+        context=("cnp",),
+        context_required=True,
+        column_names=r"\bcnp",
     ),
-    (
-        "us_tin",
-        "us.tin",
-        "national_id",
-        r"\d{3}-\d{2}-\d{4}|\d{2}-\d{7}|\d{9}",
-        ("tin", "taxpayer", "tax id"),
-        True,
-        0.6,
-        r"\btin\b|taxpayer",
+    NationalId(
+        name="si_emso",
+        module="si.emso",
+        core=r"\d{13}",
+        context=("emšo", "emso"),
+        context_required=True,
+        column_names="emso",
     ),
-]
+    NationalId(
+        name="gr_amka",
+        module="gr.amka",
+        core=r"\d{11}",
+        context=("amka", "αμκα"),
+        context_required=True,
+        column_names="amka",
+    ),
+    NationalId(
+        name="us_ssn",
+        module="us.ssn",
+        type="us_ssn",
+        core=r"\d{3}-\d{2}-\d{4}",
+        context=("ssn", "social security", "ss#", "ss no", "soc sec"),
+        context_required=False,
+        column_names="ssn|social",
+    ),
+    NationalId(
+        name="us_ssn_plain",
+        module="us.ssn",
+        type="us_ssn",
+        core=r"\d{9}|\d{3} \d{2} \d{4}",
+        context=("ssn", "social security", "ss#", "ss no", "soc sec"),
+        context_required=True,
+        column_names="ssn|social",
+    ),
+    NationalId(
+        name="us_itin",
+        module="us.itin",
+        core=r"9\d{2}-?[5-9]\d-?\d{4}",
+        context=("itin", "taxpayer", "tax id"),
+        context_required=True,
+        column_names="itin",
+    ),
+    NationalId(
+        name="us_ein",
+        module="us.ein",
+        core=r"\d{2}-\d{7}|\d{9}",
+        context=("ein", "employer identification", "fein"),
+        context_required=True,
+        column_names=r"\bein\b|fein",
+    ),
+    NationalId(
+        name="us_tin",
+        module="us.tin",
+        core=r"\d{3}-\d{2}-\d{4}|\d{2}-\d{7}|\d{9}",
+        context=("tin", "taxpayer", "tax id"),
+        context_required=True,
+        column_names=r"\btin\b|taxpayer",
+    ),
+)
 
 _NATIONAL_COLUMNS = (
     r"national.?id|nat.?id|\bssn|social|tax.?id|\btin\b|steuer|identity|personal.?(?:id|n[ou])"
@@ -395,22 +414,22 @@ def _veto(name: str):  # type: ignore[no-untyped-def]
 
 def _recognizers() -> list[Recognizer]:
     recs: list[Recognizer] = []
-    for name, module, type_, core, ctx, required, score, cols in _TABLE:
-        mod = importlib.import_module(f"stdnum.{module}")
+    for nid in NATIONAL_IDS:
+        mod = importlib.import_module(f"stdnum.{nid.module}")
         recs.append(
             Recognizer(
-                veto=_veto(name),
-                name=name,
-                type=type_,
-                pattern=NUM_L + "(?:" + core + ")" + NUM_R,
-                value_pattern=core.replace("[A-Z", "[A-Za-z"),
+                veto=_veto(nid.name),
+                name=nid.name,
+                type=nid.type,
+                pattern=NUM_L + "(?:" + nid.core + ")" + NUM_R,
+                value_pattern=nid.core.replace("[A-Z", "[A-Za-z"),
                 validator=mod.is_valid,
-                validator_name=f"stdnum.{module}",
+                validator_name=f"stdnum.{nid.module}",
                 strength="checksum",
-                context=ctx + GENERIC_ID_CONTEXT,
-                context_required=required,
-                score=score,
-                column_names=cols + "|" + _NATIONAL_COLUMNS,
+                context=nid.context + GENERIC_ID_CONTEXT,
+                context_required=nid.context_required,
+                score=nid.score,
+                column_names=nid.column_names + "|" + _NATIONAL_COLUMNS,
             )
         )
     recs.append(
