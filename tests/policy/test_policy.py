@@ -139,3 +139,13 @@ def test_any_text_gives_a_policy_or_one_policy_error(text: str) -> None:
         parse_policy(text, source="fuzz.yaml")
     except PolicyError as exc:
         assert str(exc).startswith("fuzz.yaml")
+
+
+def test_sample_names_the_bundled_policy_in_the_library() -> None:
+    """`--policy sample` is resolved by the library, so the CLI, the service and a Python
+    caller mean the same file by it."""
+    from veil.policy import SAMPLE_POLICY, load_policy, policy_path
+
+    assert policy_path("sample") == SAMPLE_POLICY and SAMPLE_POLICY.is_file()
+    assert load_policy("sample").source == str(SAMPLE_POLICY)
+    assert policy_path("policies/sample.yaml").name == "sample.yaml"
