@@ -8,23 +8,17 @@ Messages name subjects by a keyed pseudonym ("subject #3fa1c09e2b"), never by th
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from veil._actor import default_actor
+from veil.cli.common import JsonOpt, PolicyOpt, WorkspaceOpt, console, print_json
 from veil.errors import ConsentError
-
-# Pipes and logs get wide lines (no truncated tables); terminals use their own width.
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
 
 consent_app = typer.Typer(
     help="The consent ledger: record, withdraw, check and prove consent per purpose.\n\n"
@@ -36,12 +30,6 @@ notice_app = typer.Typer(help="Versioned notice texts of consent purposes.",
                          no_args_is_help=True)
 consent_app.add_typer(notice_app, name="notice")
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
-                 "nearest folder up with veil.toml)."),
-]
-PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")]
 OptPolicyOpt = Annotated[str | None, typer.Option("--policy", "-p", help="Policy YAML file, or "
                                                   "'sample' (adds the purpose's details).")]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Purpose id from the policy (one: "
@@ -59,7 +47,6 @@ EvidenceOpt = Annotated[str | None, typer.Option(help="sha256:<hex> digest of th
                                                  "UI snapshot or recording.")]
 EvidenceFileOpt = Annotated[Path | None, typer.Option("--evidence-file", help="File whose "
                                                       "SHA-256 is the evidence.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _policy(value: str | None):  # type: ignore[no-untyped-def]
@@ -67,11 +54,7 @@ def _policy(value: str | None):  # type: ignore[no-untyped-def]
         return None
     from veil.policy import load_policy
 
-    if value == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        return load_policy(SAMPLE_POLICY)
-    return load_policy(Path(value))
+    return load_policy(value)
 
 
 def _ledger(workspace: Path | None, policy: str | None):  # type: ignore[no-untyped-def]
@@ -109,17 +92,13 @@ def _expires(expires: str | None, valid_for: str | None, time: str | None) -> st
     return expires
 
 
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
 def _recorded(ledger: Any, event: Any, as_json: bool) -> None:
     from veil.consent.models import format_us
 
     if as_json:
         d = event.to_json()
         d["subject"] = ledger.ref(event.subject)
-        _print_json(d)
+        print_json(d)
         return
     extra = f", notice {event.notice_version}" if event.notice_version else ""
     if event.expires_us is not None:
@@ -274,7 +253,7 @@ def check(
                                f"{ledger.ref(subject)}")
         st = ledger.check(subject, purpose, at, notice_version=notice)
     if as_json:
-        _print_json(st.to_json())
+        print_json(st.to_json())
         if not st.valid:
             raise ConsentError(f"no valid consent: {st.reason} ({st.subject_ref}, purpose "
                                f"'{purpose}')")
@@ -322,7 +301,7 @@ def history(
                 d = e.to_json()
                 d["subject"] = ledger.ref(e.subject)
                 out.append(d)
-            _print_json(out)
+            print_json(out)
             return
         t = Table("time (UTC)", "purpose", "event", "channel", "notice", "action", "collector",
                   "expires", "event id", title=f"Consent history of {ledger.ref(subject)}")
@@ -358,7 +337,7 @@ def import_(
         rep = import_csv(ledger, file, collector=default_actor(collector), delimiter=delimiter,
                          encoding=encoding)
     if as_json:
-        _print_json(rep.to_json())
+        print_json(rep.to_json())
         return
     kinds = ", ".join(f"{n:,} {k}" for k, n in rep.by_event.items())
     console.print(f"Imported {rep.events:,} consent events ({kinds}) for {rep.subjects:,} "
@@ -381,8 +360,7 @@ def export(
     Examples: veil consent export C-1 -p policy.yaml -o c1-consent.json;
     veil consent export --all -o ledger.jsonl
     """
-    from veil.consent.interchange import export_ledger, subject_record
-    from veil.io.writers import atomic_write_bytes
+    from veil.consent.interchange import export_ledger, subject_record, write_subject_record
 
     if all_ == (subject is not None):
         raise ConsentError("give a SUBJECT or --all (not both)")
@@ -395,16 +373,10 @@ def export(
             console.print(f"Wrote {n:,} consent events to {escape(str(output))}")
             return
         assert subject is not None
-        rec = subject_record(ledger, subject)
-        text = json.dumps(rec, indent=2, ensure_ascii=False) + "\n"
         if str(output) == "-":
-            print(text, end="")
+            print_json(subject_record(ledger, subject))
             return
-        try:
-            atomic_write_bytes(output, text.encode("utf-8"))
-        except OSError as exc:
-            raise ConsentError(f"cannot write the export: {exc.strerror}",
-                               where=str(output)) from None
+        rec = write_subject_record(ledger, subject, output)
         console.print(f"Wrote {len(rec['records'])} consent record(s) of {ledger.ref(subject)} "
                       f"to {escape(str(output))}")
 
@@ -468,7 +440,7 @@ def notice_list(
             ledger.purpose(purpose)
         notices = ledger.notices(purpose)
     if as_json:
-        _print_json([n.to_json() for n in notices])
+        print_json([n.to_json() for n in notices])
         return
     if not notices:
         console.print(f"Purpose {escape(purpose)} has no notices yet: add one with "

@@ -7,18 +7,22 @@ its result; subjects are shown by pseudonym only (the id is typed in, never echo
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+from veil.cli.common import (
+    JsonBriefOpt,
+    PolicyOpt,
+    RecordedActorOpt,
+    WorkspaceOpt,
+    console,
+    print_json,
+)
+from veil.policy import policy_path
 
 dsr_app = typer.Typer(
     help="Data-subject requests (GDPR Art. 15-21) with due dates, recorded steps, packages and "
@@ -27,39 +31,24 @@ dsr_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="markdown",
 )
 
-WorkspaceOpt = Annotated[Path | None, typer.Option(
-    "--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the nearest folder "
-    "up with veil.toml).")]
-PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")]
 OptPolicyOpt = Annotated[str | None, typer.Option(
     "--policy", "-p", help="Policy YAML file, or 'sample' (default: the one the request was "
     "opened with).")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who acts (default: VEIL_ACTOR or "
                                               "the OS user).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix).")]
-
-
-def _policy_arg(value: str | None) -> Any:
-    if value is None:
-        return None
-    if value == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        return SAMPLE_POLICY
-    return Path(value)
 
 
 def _requests(workspace: Path | None, policy: str | None) -> Any:
     from veil.rights import Requests
     from veil.store.workspace import Workspace
 
-    return Requests(Workspace.find(workspace), _policy_arg(policy))
+    return Requests(Workspace.find(workspace), None if policy is None else policy_path(policy))
 
 
 def _show(rec: Any, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
+        print_json(rec.to_dict())
         return
     d = rec.to_dict()
     t = Table(show_header=False, box=None, pad_edge=False)
@@ -114,7 +103,7 @@ def open_cmd(
                                                 "every registered one with the fields).")
                        ] = None,
     actor: ActorOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record a data-subject request; it is due one month after receipt (Art. 12(3)).
@@ -157,7 +146,7 @@ def list_cmd(
     all_: Annotated[bool, typer.Option("--all", help="Include closed and refused ones.")
                     ] = False,
     policy: OptPolicyOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List requests: overdue first, then due soon, then by due date. Erasures kept open by
@@ -167,7 +156,7 @@ def list_cmd(
     """
     recs = _requests(workspace, policy).list(status=status, include_closed=all_)
     if as_json:
-        print(json.dumps([r.to_dict() for r in recs], indent=2, ensure_ascii=False))
+        print_json([r.to_dict() for r in recs])
         return
     t = Table("request", "type", "subject", "status", "received", "due", "")
     for r in recs:
@@ -181,7 +170,7 @@ def list_cmd(
 
 
 @dsr_app.command("show")
-def show_cmd(request: IdArg, as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+def show_cmd(request: IdArg, as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) -> None:
     """Show a request: dates, status, recorded steps and the answer.
 
     Example: veil dsr show 3f2a9c
@@ -195,7 +184,7 @@ def run_cmd(request: IdArg, policy: OptPolicyOpt = None, actor: ActorOpt = None,
                 "--force", help="Take over a request another run holds (use only when that "
                 "run was killed; otherwise a lease older than 30 minutes is taken over).")
             ] = False,
-            as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+            as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) -> None:
     """Carry out a request; rerun it after a failure (finished steps are skipped, each step is
     recorded).
 
@@ -215,7 +204,7 @@ def extend_cmd(request: IdArg,
                months: Annotated[int, typer.Option(help="1 or 2 (Art. 12(3): at most two "
                                                    "further months in all).")],
                reason: Annotated[str, typer.Option(help="Why (the subject must be told).")],
-               actor: ActorOpt = None, as_json: JsonOpt = False,
+               actor: ActorOpt = None, as_json: JsonBriefOpt = False,
                workspace: WorkspaceOpt = None) -> None:
     """Extend a request's deadline by one or two months, with the reason recorded.
 
@@ -227,7 +216,7 @@ def extend_cmd(request: IdArg,
 @dsr_app.command("close")
 def close_cmd(request: IdArg,
               note: Annotated[str, typer.Option(help="What the subject was told.")],
-              actor: ActorOpt = None, as_json: JsonOpt = False,
+              actor: ActorOpt = None, as_json: JsonBriefOpt = False,
               workspace: WorkspaceOpt = None) -> None:
     """Close a request with a note. A closed restriction or objection still excludes the
     subject until `veil dsr lift`.
@@ -241,7 +230,7 @@ def close_cmd(request: IdArg,
 def lift_cmd(request: IdArg,
              note: Annotated[str, typer.Option(help="Why, and that the subject was told "
                                                "(Art. 18(3)).")],
-             actor: ActorOpt = None, as_json: JsonOpt = False,
+             actor: ActorOpt = None, as_json: JsonBriefOpt = False,
              workspace: WorkspaceOpt = None) -> None:
     """Lift a restriction or objection (completed or closed): the subject's rows come back
     into those purposes' runs. Only this request's exclusions are lifted.
@@ -274,8 +263,7 @@ def decrypt_cmd(
     dataset: Annotated[str, typer.Option(help="Dataset the values came from.")],
     field: Annotated[str, typer.Option(help="Field the values came from.")],
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
-    actor: Annotated[str, typer.Option("--actor", envvar="VEIL_ACTOR",
-                                       help="Who asks (recorded).")],
+    actor: RecordedActorOpt,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Decrypt values of transform 'encrypt' for one subject (recorded); fails with exit 7 once
@@ -311,7 +299,7 @@ def load_store_cmd(
     from veil.store.workspace import Workspace
 
     ws = Workspace.find(workspace).ready()
-    n = load_store(load_policy(_policy_arg(policy)), dataset, source, ws, replace=replace)
+    n = load_store(load_policy(policy), dataset, source, ws, replace=replace)
     console.print(f"Loaded {n:,} rows into the store of dataset {escape(dataset)}")
 
 

@@ -14,18 +14,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from veil.errors import CryptoError, InputError
-
-console = Console(width=None if sys.stdout.isatty() else 160)
+from veil.cli.common import JsonOpt, WorkspaceOpt, console, print_json
+from veil.errors import CryptoError
 
 keys_app = typer.Typer(
     help="Keys: the key-encryption key (KEK) and the keysets wrapped under it in the store.\n\n"
@@ -33,12 +30,6 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
-                 "nearest folder up with veil.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 KeyIdOpt = Annotated[
     int | None,
     typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
@@ -62,12 +53,19 @@ def _prompter(env: str, label: str):  # type: ignore[no-untyped-def]
     return get
 
 
+def _passphrase():  # type: ignore[no-untyped-def]
+    """The current KEK's passphrase: VEIL_KEK_PASSPHRASE, else a prompt."""
+    from veil.keys.manager import PASSPHRASE_ENV
+
+    return _prompter(PASSPHRASE_ENV, "KEK passphrase")
+
+
 def _manager(workspace: Path | None):  # type: ignore[no-untyped-def]
-    from veil.keys.manager import PASSPHRASE_ENV, KeyManager
+    from veil.keys.manager import KeyManager
     from veil.store.workspace import Workspace
 
     ws = Workspace.find(workspace).ready()
-    return ws, KeyManager(ws, passphrase=_prompter(PASSPHRASE_ENV, "KEK passphrase"))
+    return ws, KeyManager(ws, passphrase=_passphrase())
 
 
 def _keys_cell(keys: list[dict[str, Any]]) -> str:
@@ -147,7 +145,7 @@ def keys_list(
                                "keysets": [i.to_dict() for i in infos]}
         if events > 0:
             out["events"] = evs
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out, ensure_ascii=True, default=str)
         return
     console.print(f"KEK: {escape(cfg.describe()) if cfg else 'none (run `veil keys init`)'}")
     t = Table("keyset", "kind", "status", "purpose", "keys (* primary)", "KEK", "updated (UTC)")
@@ -195,32 +193,20 @@ def keys_rewrap(
 
     Example: veil keys rewrap --path keys/kek-2027.json
     """
-    from veil.keys.manager import KeysConfig, create_kek, write_keys_config
+    from veil.keys.kek_rotation import rotate_kek
 
     if to not in ("passphrase-file", "env"):
         raise CryptoError(f"--to {to!r}: use passphrase-file or env")
     ws, km = _manager(workspace)
     with ws:
-        old = km.kek  # asks for the current passphrase first
-        root = Path(ws.root)
-        if to == "passphrase-file":
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            p = Path(path or f"keys/kek-{stamp}.json")
-            cfg = KeysConfig("passphrase-file", path=p if p.is_absolute() else root / p)
-        else:
-            cfg = KeysConfig("env", variable=variable)
-        new = create_kek(cfg, _prompter(NEW_PASSPHRASE_ENV, "New KEK passphrase"))
-        if new.kek_id == old.kek_id:
-            raise CryptoError("the new KEK is the current KEK")
-        counts = km.rewrap(new)
-        write_keys_config(root, cfg.toml_table(root))
-    console.print(f"Re-wrapped {counts['keysets']} keyset(s) and {counts['subject_keys']} subject "
-                  f"key(s) from KEK {old.kek_id} to [bold]{new.kek_id}[/] ({cfg.describe()}); "
-                  "veil.toml updated")
-    old_path = getattr(old, "path", None)
-    if old_path:
-        console.print(f"The old key file {old_path} no longer protects anything here: destroy it "
-                      "(and its backups) to make old copies of the key store useless.")
+        done = rotate_kek(km, to, path=path, variable=variable,  # type: ignore[arg-type]
+                          passphrase=_prompter(NEW_PASSPHRASE_ENV, "New KEK passphrase"))
+    console.print(f"Re-wrapped {done.keysets} keyset(s) and {done.subject_keys} subject "
+                  f"key(s) from KEK {done.old_kek_id} to [bold]{done.new_kek_id}[/] "
+                  f"({done.config.describe()}); veil.toml updated")
+    if done.old_key_file:
+        console.print(f"The old key file {done.old_key_file} no longer protects anything here: "
+                      "destroy it (and its backups) to make old copies of the key store useless.")
 
 
 def _status_cmd(op: str, name: str, key_id: int | None, workspace: Path | None) -> None:
@@ -295,18 +281,10 @@ def keys_export(
 
     Example: veil keys export output -o output.keyset.json
     """
-    if output.exists():
-        raise CryptoError("refusing to overwrite an existing file", where=str(output))
-    ws, km = _manager(workspace)
-    with ws:
-        ks = km.export(name)
-    data = ks.to_binary() if binary else ks.to_json().encode("utf-8")
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise CryptoError("refusing to overwrite an existing file", where=str(output)) from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    from veil.keys.workspace_files import export_keyset
+
+    ks = export_keyset(name, output, binary=binary, workspace=workspace,
+                       passphrase=_passphrase())
     console.print(f"Exported keyset {escape(name)} ({len(ks.entries)} key(s), primary "
                   f"{ks.primary_key_id}) to {escape(str(output))}: keep it secret")
 
@@ -353,19 +331,12 @@ def encrypt_cmd(
 
     Example: veil encrypt report.csv report.csv.enc --associated-data "export:2026-11"
     """
-    from veil.crypto.streaming import encrypt_file
-    from veil.keys.manager import OUTPUT_KEYSET
+    from veil.keys.workspace_files import encrypt_workspace_file
 
-    if not input.is_file():
-        raise InputError("input file not found", where=str(input))
-    ws, km = _manager(workspace)
-    with ws:
-        name = keyset or OUTPUT_KEYSET
-        ks = km.ensure(name, "streaming") if name == OUTPUT_KEYSET else km.keyset(name)
-        ad = (associated_data or "").encode("utf-8")
-        encrypt_file(input, output, ks, ad, fsync=True)
+    used = encrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
+                                  workspace=workspace, passphrase=_passphrase())
     console.print(f"Encrypted {escape(str(input))} -> {escape(str(output))} (keyset "
-                  f"{escape(name)}, key {ks.primary_key_id}, {output.stat().st_size:,} bytes)")
+                  f"{escape(used.keyset)}, key {used.key_id}, {output.stat().st_size:,} bytes)")
 
 
 def decrypt_cmd(
@@ -382,10 +353,7 @@ def decrypt_cmd(
 
     Example: veil decrypt credit.parquet credit.plain.parquet
     """
-    from veil.crypto.errors import NotCiphertextError
-    from veil.crypto.streaming import decrypt_file
-    from veil.keys.files import find_encryption, sniff
-    from veil.keys.manager import OUTPUT_KEYSET
+    from veil.keys.workspace_files import decrypt_workspace_file
 
     if input.is_dir():  # a Spark run's parts folder: one plain Parquet file, every part verified
         from veil.keys.parts import decrypt_parts
@@ -394,27 +362,11 @@ def decrypt_cmd(
         console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} ({n:,} rows, "
                       "manifest and every part verified)")
         return
-    if not input.is_file():
-        raise InputError("input file not found", where=str(input))
-    kind = sniff(input)
-    if kind == "parquet":
-        raise NotCiphertextError("this is a plain (unencrypted) Parquet file, not a ciphertext",
-                                 where=str(input))
-    if kind != "tink-streaming":
-        raise NotCiphertextError("not a Veil/Tink streaming ciphertext (unknown header)",
-                                 where=str(input))
-    ws, km = _manager(workspace)
-    with ws:
-        recorded = None
-        if keyset is None or associated_data is None:
-            recorded = find_encryption(input, ws)
-        name = keyset or (recorded or {}).get("keyset") or OUTPUT_KEYSET
-        ad_text = associated_data if associated_data is not None else \
-            (recorded or {}).get("associated_data", "")
-        ks = km.keyset(name)
-        decrypt_file(input, output, ks, ad_text.encode("utf-8"), fsync=True)
+    used = decrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
+                                  workspace=workspace, passphrase=_passphrase())
     console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} (keyset "
-                  f"{escape(name)}, {output.stat().st_size:,} bytes, every segment verified)")
+                  f"{escape(used.keyset)}, {output.stat().st_size:,} bytes, every segment "
+                  "verified)")
 
 
 def register(app: typer.Typer) -> None:

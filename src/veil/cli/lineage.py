@@ -5,29 +5,21 @@ Registered by the main app with ``register(app)``; every command calls `veil.lin
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+from veil._actor import default_actor
+from veil.cli.common import JsonBriefOpt, WorkspaceOpt, console, print_json
 
 lineage_app = typer.Typer(
     help="Lineage: the subjects in each run output, and the models trained on outputs.\n\n"
     "Example: veil lineage subject CUST-0000042",
     no_args_is_help=True, rich_markup_mode="markdown",
 )
-
-WorkspaceOpt = Annotated[Path | None, typer.Option(
-    "--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the nearest folder "
-    "up with veil.toml).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _lineage(workspace: Path | None):  # type: ignore[no-untyped-def]
@@ -47,14 +39,14 @@ def _outputs_table(outputs: list) -> Table:  # type: ignore[type-arg]
 
 
 @lineage_app.command("outputs")
-def outputs_cmd(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+def outputs_cmd(as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) -> None:
     """List every recorded run output with its subject count.
 
     Example: veil lineage outputs
     """
     outs = _lineage(workspace).outputs()
     if as_json:
-        print(json.dumps([o.to_dict() for o in outs], indent=2))
+        print_json([o.to_dict() for o in outs], ensure_ascii=True)
         return
     console.print(_outputs_table(outs))
 
@@ -67,33 +59,31 @@ def register_model_cmd(
     description: Annotated[str | None, typer.Option(help="What the model is.")] = None,
     actor: Annotated[str | None, typer.Option(help="Who registers (default: VEIL_ACTOR or "
                                               "the OS user).")] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record that a model was trained on run outputs, so erasures can list it for rebuilding.
 
     Example: veil lineage register-model credit-pd.v3 --trained-on credit.parquet
     """
-    from veil.pipeline.run import default_actor
-
-    m = _lineage(workspace).register_model(model, trained_on, actor=actor or default_actor(),
+    m = _lineage(workspace).register_model(model, trained_on, actor=default_actor(actor),
                                            description=description)
     if as_json:
-        print(json.dumps(m.to_dict(), indent=2))
+        print_json(m.to_dict(), ensure_ascii=True)
         return
     console.print(f"Registered model [bold]{escape(m.name)}[/], trained on "
                   f"{', '.join(r[:12] for r in m.trained_on)}")
 
 
 @lineage_app.command("models")
-def models_cmd(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+def models_cmd(as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) -> None:
     """List registered models and the runs they were trained on.
 
     Example: veil lineage models
     """
     models = _lineage(workspace).models()
     if as_json:
-        print(json.dumps([m.to_dict() for m in models], indent=2))
+        print_json([m.to_dict() for m in models], ensure_ascii=True)
         return
     t = Table("model", "registered (UTC)", "by", "trained on")
     for m in models:
@@ -105,7 +95,7 @@ def models_cmd(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None
 @lineage_app.command("subject")
 def subject_cmd(
     subject: Annotated[str, typer.Argument(help="Subject id, as in the data (never echoed).")],
-    as_json: JsonOpt = False,
+    as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List every run output and registered model that contains a subject's data.
@@ -114,7 +104,7 @@ def subject_cmd(
     """
     s = _lineage(workspace).subject(subject)
     if as_json:
-        print(json.dumps(s.to_dict(), indent=2))
+        print_json(s.to_dict(), ensure_ascii=True)
         return
     console.print(f"Subject #{s.subject[:10]}: {len(s.outputs)} output(s), "
                   f"{len(s.models)} model(s)")
@@ -141,7 +131,7 @@ def show_cmd(
     d = o.to_dict()
     if subjects:
         d["subject_pseudonyms"] = lin.subjects_of(o.run_id)
-    print(json.dumps(d, indent=2))
+    print_json(d, ensure_ascii=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,24 +6,30 @@ Errors a user can fix print one line on stderr and exit with a documented code
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 import veil
+from veil.cli.common import (
+    DelimiterOpt,
+    EncodingOpt,
+    InputFormatOpt,
+    PolicyOpt,
+    QuoteCharOpt,
+    WorkspaceOpt,
+    console,
+    csv_options,
+    err_console,
+    print_error,
+    print_json,
+)
 from veil.errors import EXIT_CODES, VeilError
-
-# Pipes and logs get wide lines (no truncated tables); terminals use their own width.
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+from veil.policy import policy_path
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
 
@@ -41,13 +47,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
-                 "nearest folder up with veil.toml)."),
-]
-
-
 def _version(value: bool) -> None:
     if value:
         console.print(f"veil {veil.__version__}")
@@ -60,15 +59,6 @@ def _root(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Veil: GDPR-compliant data pipelines for financial AI."""
-
-
-def _policy_path(value: str) -> Path:
-    """'sample' names the bundled sample policy; anything else is a path."""
-    if value == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        return SAMPLE_POLICY
-    return Path(value)
 
 
 # -- init / db -----------------------------------------------------------------------------
@@ -143,24 +133,11 @@ def policy_check(
 
     Every error names file:line and the key. Example: veil policy check policy.yaml
     """
-    from veil.pipeline.plan import check_treatments
-    from veil.policy import load_policy
+    from veil.pipeline.policy_check import check_policy, summarize_policy
 
-    pol = load_policy(_policy_path(file))
-    check_treatments(pol)
-    summary = {
-        "policy": pol.source, "sha256": pol.digest, "controller": pol.controller.name,
-        "datasets": {d: {"fields": len(ds.fields), "subject_id": ds.subject_id,
-                         "quasi_identifiers": [f for f, v in ds.fields.items()
-                                               if v.quasi_identifier]}
-                     for d, ds in pol.datasets.items()},
-        "purposes": {p: {"legal_basis": pu.legal_basis_text, "consent_required": pu.needs_consent,
-                         "retention": pu.retention,
-                         "fields": {d: list(u.fields) for d, u in pu.datasets.items()}}
-                     for p, pu in pol.purposes.items()},
-    }
+    pol = check_policy(file)
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summarize_policy(pol), ensure_ascii=True)
         return
     console.print(f"[green]OK[/] {pol.source}: controller {pol.controller.name}, "
                   f"{len(pol.datasets)} dataset(s), {len(pol.purposes)} purpose(s)")
@@ -176,17 +153,16 @@ def policy_check(
 def run(
     input: Annotated[str, typer.Argument(help="CSV, Parquet or JSON-lines file, or a database "
                                               "URL (with --table).")],
-    policy: Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")],
+    policy: PolicyOpt,
     purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from the policy.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output Parquet file.")],
     dataset: Annotated[str | None, typer.Option(help="Dataset id (default: the purpose's "
                                                         "only dataset).")] = None,
     table: Annotated[str | None, typer.Option(help="Table name for a database input.")] = None,
-    format: Annotated[str | None, typer.Option("--format", help="Input format: csv, parquet, "
-                                                  "jsonl (default: from the suffix).")] = None,
-    delimiter: Annotated[str, typer.Option(help="CSV field delimiter.")] = ",",
-    quote_char: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
-    encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
+    format: InputFormatOpt = None,
+    delimiter: DelimiterOpt = ",",
+    quote_char: QuoteCharOpt = '"',
+    encoding: EncodingOpt = "utf-8",
     receipt: Annotated[Path | None, typer.Option(help="Receipt file (default: "
                                                     "OUTPUT.receipt.json).")] = None,
     rejects: Annotated[Path | None, typer.Option(help="Rejects file for quarantined rows "
@@ -212,12 +188,10 @@ def run(
 
     Parts written by the executors: veil run --engine spark --parts ... -o credit.parts
     """
-    from veil.io.readers import CsvOptions
     from veil.pipeline.run import RunResult
     from veil.pipeline.run import run as run_fn
 
-    if len(delimiter) != 1 or len(quote_char) != 1:
-        raise VeilError("--delimiter and --quote-char take one character each")
+    csv = csv_options(delimiter, quote_char, encoding)
     if engine not in ("local", "spark"):
         raise VeilError(f"unknown --engine '{engine}' (local or spark)")
     if parts and engine != "spark":
@@ -226,22 +200,22 @@ def run(
     if engine == "spark":
         from veil.spark.engine import run as spark_run
 
-        result = spark_run(input, _policy_path(policy), purpose, output, dataset=dataset,
+        result = spark_run(input, policy_path(policy), purpose, output, dataset=dataset,
                            workspace=workspace, receipt=receipt, rejects=rejects,
-                           csv_options=CsvOptions(delimiter, quote_char, encoding),
+                           csv_options=csv,
                            input_format=format, table=table, actor=actor, parts=parts)
     else:
         progress_cb, stop = _progress()
         try:
-            result = run_fn(_policy_path(policy), purpose, input, output, dataset=dataset,
+            result = run_fn(policy_path(policy), purpose, input, output, dataset=dataset,
                             workspace=workspace, receipt=receipt, rejects=rejects,
-                            csv_options=CsvOptions(delimiter, quote_char, encoding),
+                            csv_options=csv,
                             input_format=format, table=table, actor=actor,
                             progress=progress_cb)
         finally:
             stop()
     if as_json:
-        print(json.dumps(result.receipt, indent=2, ensure_ascii=False))
+        print_json(result.receipt)
         return
     _print_receipt(result.receipt, result.receipt_path)
 
@@ -337,7 +311,7 @@ def runs_show(
     from veil.store.workspace import Workspace
 
     with Workspace.find(workspace) as ws:
-        print(json.dumps(get_run(ws.ready(), run_id), indent=2, ensure_ascii=False))
+        print_json(get_run(ws.ready(), run_id))
 
 
 # -- sample --------------------------------------------------------------------------------
@@ -364,22 +338,16 @@ def sample(
     console.print(f"Wrote {n:,} synthetic rows to {output}"
                   + (f" (memo labels: {labels})" if labels else ""))
     if consents is not None:
-        from veil.consent.interchange import write_csv
-        from veil.consent.sample import sample_consents
-        from veil.io.readers import open_source
+        from veil.consent.sample import write_sample_consents
 
-        src = open_source(output)
-        ids = [v for b in src.batches(["customer_id"], {}, lambda r: None)
-               for v in b.column(0).to_pylist()]
-        records = sample_consents(ids, seed=seed)
-        write_csv(records, consents)
-        console.print(f"Wrote {len(records):,} consent records to {consents}")
+        count = write_sample_consents(output, consents, seed=seed)
+        console.print(f"Wrote {count:,} consent records to {consents}")
 
 
 # -- ropa ----------------------------------------------------------------------------------
 @app.command()
 def ropa(
-    policy: Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or 'sample'.")],
+    policy: PolicyOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for ropa.md and "
                                          "ropa.json.")] = Path("."),
 ) -> None:
@@ -390,7 +358,7 @@ def ropa(
     from veil.policy import load_policy
     from veil.ropa import write_ropa
 
-    md, js, rec = write_ropa(load_policy(_policy_path(policy)), output)
+    md, js, rec = write_ropa(load_policy(policy), output)
     console.print(f"Wrote records of processing for {len(rec['records'])} purpose(s): {md}, {js}")
     if rec["missing"]:
         err_console.print("[yellow]Missing items:[/] " + "; ".join(rec["missing"]))
@@ -434,9 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except VeilError as exc:
-        # the message may hold user text such as "[/x]": never read it as Rich markup
-        err_console.print(f"[red]veil: {exc.kind}:[/] {escape(str(exc))}", markup=True,
-                          highlight=False, soft_wrap=True)
+        print_error(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -342,6 +342,20 @@ def export_ledger(ledger: Ledger, path: str | os.PathLike[str]) -> int:
     return n
 
 
+def write_subject_record(ledger: Ledger, subject: str,
+                         path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write :func:`subject_record` as a JSON file (all or nothing); returns the record."""
+    from veil.io.writers import atomic_write_bytes
+
+    rec = subject_record(ledger, subject)
+    text = json.dumps(rec, indent=2, ensure_ascii=False) + "\n"
+    try:
+        atomic_write_bytes(Path(path), text.encode("utf-8"))
+    except OSError as exc:
+        raise ConsentError(f"cannot write the export: {exc.strerror}", where=str(path)) from None
+    return rec
+
+
 def write_csv(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> None:
     """Write consent rows (as :func:`veil.consent.sample.sample_consents` makes) as a CSV."""
     from veil.io.writers import atomic_write_bytes
@@ -355,4 +369,4 @@ def write_csv(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> None:
 
 
 __all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "read_csv",
-           "subject_record", "write_csv"]
+           "subject_record", "write_csv", "write_subject_record"]

@@ -8,6 +8,7 @@ sample transactions' period), never in the future.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -55,3 +56,20 @@ def sample_consents(customer_ids: Iterable[str], seed: int = 0, *,
             rows.append({**base, "event": "renewed", "time": format_us(int(t_later[i])) or "",
                          "action": "confirmed consent when asked again", "expires": ""})
     return rows
+
+
+def write_sample_consents(sample_table: str | os.PathLike[str], output: str | os.PathLike[str],
+                          seed: int = 0) -> int:
+    """Write consent records (CSV, for ``veil consent import``) for the customers of a table
+    written by :func:`veil.sample.write_sample`; returns how many records.
+
+    What ``veil sample --consents`` does, so a notebook can set up the same demo."""
+    from veil.consent.interchange import write_csv
+    from veil.io.readers import open_source
+
+    src = open_source(sample_table)
+    ids = [v for b in src.batches(["customer_id"], {}, lambda r: None)
+           for v in b.column(0).to_pylist()]
+    records = sample_consents(ids, seed=seed)
+    write_csv(records, output)
+    return len(records)
