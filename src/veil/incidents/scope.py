@@ -413,6 +413,119 @@ def _subjects_of_item(ev: Evidence, it: Item) -> tuple[set[str] | None, int, str
     return found, rest, why
 
 
+@dataclass
+class _Tally:
+    """What the exposed items add up to, gathered item by item."""
+
+    pseudonyms: set[str] = field(default_factory=set)
+    beyond: int = 0  # subjects possibly not in `pseudonyms` (records without lineage)
+    bases: list[str] = field(default_factory=list)
+    from_lineage: bool = False
+    records: int = 0
+    records_known: bool = True
+    categories: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def add_subjects(self, ev: Evidence, it: Item, s: dict[str, Any]) -> None:
+        subs, more, why = _subjects_of_item(ev, it)
+        if subs is not None:
+            self.from_lineage = True
+            self.pseudonyms.update(subs)
+        self.beyond += more
+        if why:
+            self.bases.append(why)
+        s["subjects"] = None if subs is None else len(subs)
+        s["subjects_upper_bound"] = (len(subs) if subs is not None else 0) + more
+
+    def add_records(self, it: Item, s: dict[str, Any], dataset_inputs: set[Any]) -> None:
+        if it.detail.get("records") is None:
+            self.records_known = False
+        if it.kind == "output" and it.detail.get("input_key") in dataset_inputs:
+            s["records_counted_in"] = "the exposed dataset file it was made from"
+        else:
+            self.records += int(it.detail.get("records") or 0)
+        self.categories.update(it.detail.get("categories") or [])
+        self.warnings += it.detail.get("notes") or []
+
+
+def _protection(ev: Evidence, it: Item, items: Sequence[Item],
+                exposed_keysets: set[str], tally: _Tally) -> dict[str, Any]:
+    """Whether an item is unintelligible to whoever holds it, and whether its key is safe."""
+    if it.kind == "output":
+        key = _key_status(ev, it, exposed_keysets)
+        if key["unintelligible"]:
+            key["note"] = "encrypted and the key is safe: the data is unintelligible"
+        return key
+    if it.kind == "keyset":
+        if not any(o.kind == "output" and o.keyset == it.ref for o in items):
+            tally.warnings.append(f"keyset '{it.ref}' is exposed but no exposed output uses it: "
+                                  "add the outputs encrypted under it whose files may be "
+                                  "reachable")
+        return {"unintelligible": None, "key_safe": False}
+    return {"unintelligible": False, "key_safe": None}  # a dataset, or what the DPO declared
+
+
+def _subjects(tally: _Tally, est: dict[str, Any], has_evidence: bool) -> dict[str, Any]:
+    """Subjects: lineage, receipts (records as an upper bound), the DPO's estimate."""
+    n_lineage = len(tally.pseudonyms)
+    est_subjects = est.get("subjects")
+    n_subjects = n_lineage + int(est_subjects or 0)
+    sources = [src for src, used in (("lineage", tally.from_lineage),
+                                     ("receipts (upper bound)", tally.beyond),
+                                     ("DPO estimate", est_subjects is not None)) if used]
+    bases = list(tally.bases)
+    if est_subjects is not None:
+        bases.append(f"{int(est_subjects)} subject(s) estimated by the DPO for items Veil has "
+                     "no record of")
+    return {"count": n_subjects,
+            "exact": tally.beyond == 0 and est_subjects is None and has_evidence,
+            "upper_bound": n_subjects + tally.beyond,
+            "source": " + ".join(sources) or "none: no evidence and no estimate (give --subjects)",
+            "from_lineage": n_lineage if tally.from_lineage else None,
+            "estimated": est_subjects, "basis": bases}
+
+
+def _records(tally: _Tally, est: dict[str, Any], has_evidence: bool) -> dict[str, Any]:
+    """Records: the receipts and the DPO's estimate."""
+    est_records = est.get("records")
+    sources = (["receipts"] if has_evidence else []) + \
+        (["DPO estimate"] if est_records is not None else [])
+    return {"count": tally.records + int(est_records or 0),
+            "exact": tally.records_known and has_evidence and est_records is None,
+            "source": " + ".join(sources) or "none: no evidence and no estimate (give --records)",
+            "estimated": est_records}
+
+
+def _categories(cats: set[str], est: dict[str, Any], exposed: Sequence[dict[str, Any]],
+                custom: dict[str, Category]) -> dict[str, Any]:
+    """Every category exposed, those readable to whoever holds them, and the flagged ones."""
+    flags = {c: _category(c, custom) for c in sorted(cats)}
+    intelligible = set(est.get("categories") or [])
+    for s in exposed:
+        if not s.get("unintelligible"):
+            intelligible.update(s.get("categories") or [])
+    return {"categories": sorted(cats), "intelligible_categories": sorted(intelligible),
+            "special": [c for c, k in flags.items() if k.special],
+            "criminal": [c for c, k in flags.items() if k.criminal],
+            "financial": [c for c, k in flags.items() if k.financial]}
+
+
+def _summaries(ev: Evidence, items: Sequence[Item], tally: _Tally) -> list[dict[str, Any]]:
+    """Each item as the scope shows it, its subjects, records and protection tallied."""
+    exposed_keysets = {i.ref for i in items if i.kind == "keyset"}
+    dataset_inputs = {i.detail.get("input_key") for i in items if i.kind == "dataset"} - {None}
+    summaries = []
+    for it in items:
+        s = it.to_json()
+        if it.kind in ("output", "dataset"):
+            tally.add_subjects(ev, it, s)
+        s.update(_protection(ev, it, items, exposed_keysets, tally))
+        if it.kind in ("output", "dataset"):
+            tally.add_records(it, s, dataset_inputs)
+        summaries.append(s)
+    return summaries
+
+
 def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, Any] | None = None,
                   custom_categories: dict[str, Category] | None = None) -> tuple[dict[str, Any],
                                                                                   list[str]]:
@@ -425,107 +538,24 @@ def compute_scope(ev: Evidence, items: Sequence[Item], *, estimates: dict[str, A
     above and the scope says why; DPO estimates are added and labelled as such, per figure.
     """
     est = estimates or {}
-    custom = custom_categories or {}
-    exposed_keysets = {i.ref for i in items if i.kind == "keyset"}
-    pseudonyms: set[str] = set()
-    beyond = 0  # subjects possibly not in `pseudonyms` (records without lineage)
-    bases: list[str] = []
-    from_lineage = False
-    records = 0
-    records_known = True
-    cats: set[str] = set(est.get("categories") or [])
-    warnings: list[str] = []
-    summaries: list[dict[str, Any]] = []
-    dataset_inputs = {i.detail.get("input_key") for i in items if i.kind == "dataset"} - {None}
-    for it in items:
-        s = it.to_json()
-        if it.kind in ("output", "dataset"):
-            subs, more, why = _subjects_of_item(ev, it)
-            if subs is not None:
-                from_lineage = True
-                pseudonyms.update(subs)
-            beyond += more
-            if why:
-                bases.append(why)
-            s["subjects"] = None if subs is None else len(subs)
-            s["subjects_upper_bound"] = (len(subs) if subs is not None else 0) + more
-        if it.kind == "output":
-            key = _key_status(ev, it, exposed_keysets)
-            s.update(key)
-            if key["unintelligible"]:
-                s["note"] = "encrypted and the key is safe: the data is unintelligible"
-        elif it.kind == "dataset":
-            s.update(unintelligible=False, key_safe=None)
-        elif it.kind == "keyset":
-            under = [o.ref for o in items if o.kind == "output" and o.keyset == it.ref]
-            if not under:
-                warnings.append(f"keyset '{it.ref}' is exposed but no exposed output uses it: "
-                                "add the outputs encrypted under it whose files may be reachable")
-            s.update(unintelligible=None, key_safe=False)
-        else:  # other: what the DPO declared
-            s.update(unintelligible=False, key_safe=None)
-        if it.kind in ("output", "dataset"):
-            if it.detail.get("records") is None:
-                records_known = False
-            if it.kind == "output" and it.detail.get("input_key") in dataset_inputs:
-                s["records_counted_in"] = "the exposed dataset file it was made from"
-            else:
-                records += int(it.detail.get("records") or 0)
-            cats.update(it.detail.get("categories") or [])
-            warnings += it.detail.get("notes") or []
-        summaries.append(s)
+    tally = _Tally(categories=set(est.get("categories") or []))
+    summaries = _summaries(ev, items, tally)
     has_evidence = any(i.kind in ("output", "dataset") for i in items)
-    # subjects: lineage, receipts (records as an upper bound), DPO estimate
-    n_lineage = len(pseudonyms)
-    est_subjects = est.get("subjects")
-    n_subjects = n_lineage + int(est_subjects or 0)
-    sources: list[str] = []
-    if from_lineage:
-        sources.append("lineage")
-    if beyond:
-        sources.append("receipts (upper bound)")
-    if est_subjects is not None:
-        sources.append("DPO estimate")
-        bases.append(f"{int(est_subjects)} subject(s) estimated by the DPO for items Veil has "
-                     "no record of")
-    if not sources:
-        sources.append("none: no evidence and no estimate (give --subjects)")
-    subjects = {"count": n_subjects, "exact": beyond == 0 and est_subjects is None
-                and has_evidence, "upper_bound": n_subjects + beyond,
-                "source": " + ".join(sources), "from_lineage": n_lineage if from_lineage
-                else None, "estimated": est_subjects, "basis": bases}
-    # records: receipts and DPO estimate
-    est_records = est.get("records")
-    rsources = (["receipts"] if has_evidence else []) + \
-        (["DPO estimate"] if est_records is not None else [])
-    if est_records is not None:
-        records += int(est_records)
-    recs = {"count": records, "exact": records_known and has_evidence and est_records is None,
-            "source": " + ".join(rsources) or "none: no evidence and no estimate (give --records)",
-            "estimated": est_records}
     if ev.lineage is None and any(i.kind == "output" for i in items):
-        warnings.append("no lineage in this Veil: subject counts are bounded by record counts")
+        tally.warnings.append("no lineage in this Veil: subject counts are bounded by record "
+                              "counts")
     exposed = [s for s in summaries if s["kind"] in ("output", "dataset", "other")]
-    flags = {c: _category(c, custom) for c in sorted(cats)}
-    intelligible_cats = set(est.get("categories") or [])
-    for s in exposed:
-        if not s.get("unintelligible"):
-            intelligible_cats.update(s.get("categories") or [])
     scope = {
         "computed_at": iso(datetime.now(UTC)),
-        "subjects": subjects,
-        "records": recs,
-        "categories": sorted(cats),
-        "intelligible_categories": sorted(intelligible_cats),
-        "special": [c for c, k in flags.items() if k.special],
-        "criminal": [c for c, k in flags.items() if k.criminal],
-        "financial": [c for c, k in flags.items() if k.financial],
+        "subjects": _subjects(tally, est, has_evidence),
+        "records": _records(tally, est, has_evidence),
+        **_categories(tally.categories, est, exposed, custom_categories or {}),
         "items": summaries,
         "all_unintelligible": bool(exposed) and all(s.get("unintelligible") for s in exposed)
         and not est.get("categories"),
-        "warnings": sorted(set(warnings)),
+        "warnings": sorted(set(tally.warnings)),
     }
-    return scope, sorted(pseudonyms)
+    return scope, sorted(tally.pseudonyms)
 
 
 def subjects_text(subj: dict[str, Any]) -> str:
