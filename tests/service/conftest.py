@@ -1,7 +1,7 @@
 """Fixtures of the service tests: a workspace with a consent policy, one key per role, a client.
 
 Every log record of the ``veil`` and ``uvicorn`` loggers during the session is kept in
-``CAPTURED`` for the log-capture test (tests/service/test_zz_logs.py, which runs last).
+``CAPTURED`` for the log-capture test (tests/service/test_logs_hold_no_personal_data.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ purposes:
 """
 
 # Subject ids that look like personal data on purpose: if any reached a log, the scanner would
-# find it (see test_zz_logs.py).
+# find it (see test_logs_hold_no_personal_data.py).
 SUBJECT = "anna.schmidt@example.com"
 SUBJECT2 = "DE89370400440532013000"
 GRANT = {"purpose": "offers", "channel": "web_form",

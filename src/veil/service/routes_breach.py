@@ -27,7 +27,8 @@ from pydantic import Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from veil.errors import InputError, NotFoundError, VeilError
-from veil.service.app import ERRORS, Caller, perm, service_of
+from veil.service.auth import perm
+from veil.service.deps import ERRORS, Caller, service_of
 from veil.service.models import Time, _In
 
 router = APIRouter(prefix="/v1/breaches", tags=["breaches"], responses=ERRORS)

@@ -16,7 +16,8 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from veil.errors import NotFoundError
-from veil.service.app import ERRORS, Caller, perm, service_of
+from veil.service.auth import perm
+from veil.service.deps import ERRORS, Caller, service_of
 from veil.service.models import PurposeId, Subject, Time, _In
 
 router = APIRouter(prefix="/v1/dsr", tags=["data-subject requests"], responses=ERRORS)
