@@ -1,11 +1,15 @@
 """Re-identification risk: measure it, and enforce it by generalization and suppression.
 
-* :mod:`veil.risk.metrics`: one streaming pass over Arrow batches -> equivalence classes ->
-  k-anonymity, l-diversity (distinct, entropy, recursive), t-closeness (equal, hierarchical,
-  ordered EMD), (alpha,k)-anonymity, delta-disclosure, uniqueness and prosecutor risk.
+* :mod:`veil.risk.classes`: one streaming pass over Arrow batches -> equivalence classes.
+* :mod:`veil.risk.metrics`: from the classes, k-anonymity, l-diversity (distinct, entropy,
+  recursive), t-closeness (equal, hierarchical, ordered EMD), (alpha,k)-anonymity,
+  delta-disclosure, uniqueness and prosecutor risk.
 * :mod:`veil.risk.hierarchy`: ARX-format generalization hierarchies.
-* :mod:`veil.risk.anonymize`: the optimal full-domain generalization with record suppression.
+* :mod:`veil.risk.anonymize`: the optimal full-domain generalization with record suppression
+  (:mod:`~veil.risk.privacy`, :mod:`~veil.risk.quality`, :mod:`~veil.risk.lattice`,
+  :mod:`~veil.risk.search`, :mod:`~veil.risk.result`).
 * :mod:`veil.policy.risk`: the ``risk:`` section of a policy dataset (:class:`RiskPolicy`).
+* :mod:`veil.risk.model_checks`: the policy's models, checked on a table (:class:`ModelCheck`).
 * :mod:`veil.risk.gate`: the release gate of a run (:func:`release_gate`).
 * :mod:`veil.risk.files`: the same on files (``veil risk``, ``veil anonymize``).
 
@@ -25,46 +29,38 @@ from veil._lazy import lazy_exports
 
 _EXPORTS = {
     **{
-        name: "veil.risk.anonymize"
+        name: "veil.risk.privacy"
         for name in (
             "AlphaKAnonymity",
-            "AnonymizationResult",
-            "Anonymizer",
             "DeltaDisclosure",
-            "Discernibility",
             "DistinctLDiversity",
             "EntropyLDiversity",
             "EqualDistanceTCloseness",
             "HierarchicalDistanceTCloseness",
             "KAnonymity",
-            "LatticeEvaluation",
-            "Loss",
-            "NoSolution",
-            "NodeEvaluation",
-            "NonUniformEntropy",
             "OrderedDistanceTCloseness",
             "PrivacyModel",
-            "QualityModel",
             "RecursiveCLDiversity",
-            "anonymize",
         )
     },
+    **{
+        name: "veil.risk.quality"
+        for name in ("Discernibility", "Loss", "NonUniformEntropy", "QualityModel")
+    },
+    "LatticeEvaluation": "veil.risk.lattice",
+    "NodeEvaluation": "veil.risk.lattice",
+    "AnonymizationResult": "veil.risk.result",
+    "Anonymizer": "veil.risk.anonymize",
+    "NoSolution": "veil.risk.anonymize",
+    "anonymize": "veil.risk.anonymize",
     "Hierarchy": "veil.risk.hierarchy",
     "load_hierarchies": "veil.risk.hierarchy",
     "policy_hierarchies": "veil.risk.hierarchy",
     **{
-        name: "veil.risk.metrics"
-        for name in (
-            "ClassAggregator",
-            "EquivalenceClasses",
-            "RiskReport",
-            "SensitiveCounts",
-            "SensitiveRisk",
-            "aggregate",
-            "measure",
-            "report",
-        )
+        name: "veil.risk.classes"
+        for name in ("ClassAggregator", "EquivalenceClasses", "SensitiveCounts", "aggregate")
     },
+    **{name: "veil.risk.metrics" for name in ("RiskReport", "SensitiveRisk", "measure", "report")},
     **{
         name: "veil.policy.risk"
         for name in (
@@ -76,10 +72,9 @@ _EXPORTS = {
             "TClosenessRule",
         )
     },
-    **{
-        name: "veil.risk.gate"
-        for name in ("GateResult", "ModelCheck", "enforce", "privacy_models", "release_gate")
-    },
+    "ModelCheck": "veil.risk.model_checks",
+    "privacy_models": "veil.risk.model_checks",
+    **{name: "veil.risk.gate" for name in ("GateResult", "enforce", "release_gate")},
     "anonymize_file": "veil.risk.files",
     "measure_file": "veil.risk.files",
 }
@@ -113,44 +108,35 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         RiskPolicyError,
         TClosenessRule,
     )
-    from veil.risk.anonymize import (  # noqa: F401
+    from veil.risk.anonymize import Anonymizer, NoSolution, anonymize  # noqa: F401
+    from veil.risk.classes import (  # noqa: F401
+        ClassAggregator,
+        EquivalenceClasses,
+        SensitiveCounts,
+        aggregate,
+    )
+    from veil.risk.files import anonymize_file, measure_file  # noqa: F401
+    from veil.risk.gate import GateResult, enforce, release_gate  # noqa: F401
+    from veil.risk.hierarchy import Hierarchy, load_hierarchies, policy_hierarchies  # noqa: F401
+    from veil.risk.lattice import LatticeEvaluation, NodeEvaluation  # noqa: F401
+    from veil.risk.metrics import RiskReport, SensitiveRisk, measure, report  # noqa: F401
+    from veil.risk.model_checks import ModelCheck, privacy_models  # noqa: F401
+    from veil.risk.privacy import (  # noqa: F401
         AlphaKAnonymity,
-        AnonymizationResult,
-        Anonymizer,
         DeltaDisclosure,
-        Discernibility,
         DistinctLDiversity,
         EntropyLDiversity,
         EqualDistanceTCloseness,
         HierarchicalDistanceTCloseness,
         KAnonymity,
-        LatticeEvaluation,
-        Loss,
-        NodeEvaluation,
-        NonUniformEntropy,
-        NoSolution,
         OrderedDistanceTCloseness,
         PrivacyModel,
-        QualityModel,
         RecursiveCLDiversity,
-        anonymize,
     )
-    from veil.risk.files import anonymize_file, measure_file  # noqa: F401
-    from veil.risk.gate import (  # noqa: F401
-        GateResult,
-        ModelCheck,
-        enforce,
-        privacy_models,
-        release_gate,
+    from veil.risk.quality import (  # noqa: F401
+        Discernibility,
+        Loss,
+        NonUniformEntropy,
+        QualityModel,
     )
-    from veil.risk.hierarchy import Hierarchy, load_hierarchies, policy_hierarchies  # noqa: F401
-    from veil.risk.metrics import (  # noqa: F401
-        ClassAggregator,
-        EquivalenceClasses,
-        RiskReport,
-        SensitiveCounts,
-        SensitiveRisk,
-        aggregate,
-        measure,
-        report,
-    )
+    from veil.risk.result import AnonymizationResult  # noqa: F401

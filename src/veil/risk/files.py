@@ -23,9 +23,10 @@ from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.types import arrow_schema
 from veil.io.writers import ParquetSink, publish, sha256_file, temp_path_for
 from veil.policy.risk import RiskPolicy
+from veil.risk.classes import aggregate
 from veil.risk.gate import GateResult, enforce
 from veil.risk.hierarchy import Hierarchy
-from veil.risk.metrics import RiskReport, aggregate, report
+from veil.risk.metrics import RiskReport, report
 
 __all__ = ["CsvSink", "anonymize_file", "measure_file"]
 

@@ -1,0 +1,206 @@
+"""The generalization lattice's data: classes at a node, and how they are computed.
+
+The aggregate's distinct QI combinations are encoded once as hierarchy codes
+(:class:`LevelCodes`); the classes of a node are *rolled up* from the classes of an already
+known finer node (:class:`RollUp`), not from the rows. This is sound because the hierarchies
+are consistent (a finer label has one coarser label). A bounded cache keeps the states the
+roll-up starts from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from veil.risk.classes import EquivalenceClasses, SensitiveCounts, combine_codes, group_keys
+from veil.risk.hierarchy import Hierarchy
+
+__all__ = [
+    "ClassState",
+    "LatticeEvaluation",
+    "LevelCodes",
+    "NodeEvaluation",
+    "RollUp",
+    "SensitivePairs",
+]
+
+#: The cache of rolled-up states holds at most this many classes in all ...
+CACHE_CLASSES = 2_000_000
+#: ... and at most this many nodes.
+CACHE_NODES = 256
+#: Level codes of every input class at every level are kept when they take fewer cells.
+ROW_LEVELS_CELLS = 1 << 24
+
+
+@dataclass(eq=False)
+class SensitivePairs:
+    """(class, sensitive value) counts of one sensitive attribute at one node."""
+
+    class_index: np.ndarray
+    value_code: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass(eq=False)
+class ClassState:
+    """Classes at one node: a representative input row per class, class sizes, pairs."""
+
+    rep: np.ndarray
+    sizes: np.ndarray
+    pairs: dict[str, SensitivePairs]
+
+
+@dataclass(frozen=True)
+class NodeEvaluation:
+    """One lattice node: is it anonymous, how many records it suppresses, its loss."""
+
+    node: tuple[int, ...]
+    anonymous: bool
+    suppressed: int
+    classes: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class LatticeEvaluation:
+    """Every node of the lattice (``nodes[i]`` levels, the others per node)."""
+
+    nodes: np.ndarray
+    anonymous: np.ndarray
+    suppressed: np.ndarray
+    loss: np.ndarray
+
+    def optimum(self) -> int:
+        """Index of the best anonymous node: least loss, then height, then levels."""
+        idx = np.flatnonzero(self.anonymous)
+        if not len(idx):
+            return -1
+        heights = self.nodes[idx].sum(axis=1)
+        keys = [self.nodes[idx, j] for j in range(self.nodes.shape[1] - 1, -1, -1)]
+        order = np.lexsort((*keys, heights, self.loss[idx]))
+        return int(idx[order[0]])
+
+
+class LevelCodes:
+    """The aggregate's input classes as hierarchy codes of each QI, at every level.
+
+    ``codes0[i, j]``: the leaf code of input class ``i`` in QI ``j``'s hierarchy (every value
+    checked: raises on a value the hierarchy lacks); ``value_counts[j]``: records per leaf.
+    """
+
+    def __init__(self, classes: EquivalenceClasses, hierarchies: Sequence[Hierarchy]) -> None:
+        d = len(hierarchies)
+        leaf_maps = [
+            h.encode(classes.dictionaries[j], row_offset=None) for j, h in enumerate(hierarchies)
+        ]
+        self.codes0 = np.stack(
+            [leaf_maps[j][classes.codes[:, j]] for j in range(d)], axis=1
+        ).astype(np.int64)
+        self.sizes0 = classes.sizes.astype(np.int64)
+        self.value_counts = [
+            np.bincount(
+                self.codes0[:, j], weights=self.sizes0, minlength=hierarchies[j].domain_size(0)
+            ).astype(np.int64)
+            for j in range(d)
+        ]
+        #: ``radix[j][lv]``: the number of labels of QI ``j`` at level ``lv``.
+        self.radix = [[h.domain_size(lv) for lv in range(h.levels)] for h in hierarchies]
+        # contiguous per-level maps and per-column codes; when small enough, the level code
+        # of every input row at every level (one gather per column per node)
+        self._level_maps = [
+            [np.ascontiguousarray(h.code_map[:, lv]) for lv in range(h.levels)] for h in hierarchies
+        ]
+        self._columns0 = [np.ascontiguousarray(self.codes0[:, j]) for j in range(d)]
+        self._row_levels: list[list[np.ndarray]] | None = None
+        if len(self.sizes0) * sum(h.levels for h in hierarchies) <= ROW_LEVELS_CELLS:
+            self._row_levels = [
+                [m[self._columns0[j]] for m in self._level_maps[j]] for j in range(d)
+            ]
+
+    def level_codes(self, j: int, rows: np.ndarray, level: int) -> np.ndarray:
+        """Level-``level`` codes of QI ``j`` for input rows ``rows``."""
+        if self._row_levels is not None:
+            return self._row_levels[j][level][rows]
+        return self._level_maps[j][level][self._columns0[j][rows]]
+
+    def input_state(self, sensitive: Mapping[str, SensitiveCounts]) -> ClassState:
+        """The input classes themselves (each its own representative)."""
+        return ClassState(
+            rep=np.arange(len(self.sizes0), dtype=np.int64),
+            sizes=self.sizes0,
+            pairs={
+                a: SensitivePairs(sc.class_index, sc.value_code, sc.counts)
+                for a, sc in sensitive.items()
+            },
+        )
+
+
+class RollUp:
+    """Classes at any node, rolled up from the best cached finer node (then cached).
+
+    The cache is bounded (:data:`CACHE_CLASSES`, :data:`CACHE_NODES`); the bottom node is
+    never evicted, so every node has a finer cached node to start from.
+    """
+
+    def __init__(
+        self, codes: LevelCodes, value_domains: Mapping[str, int], start: ClassState
+    ) -> None:
+        self.codes = codes
+        self.value_domains = dict(value_domains)
+        d = len(codes.radix)
+        self.bottom = self.derive(np.zeros(d, dtype=np.int64), start)
+        self._cache: dict[tuple[int, ...], ClassState] = {}
+        self._cache_levels = np.empty((0, d), dtype=np.int64)
+        self._cache_keys: list[tuple[int, ...]] = []
+        self.remember(np.zeros(d, dtype=np.int64), self.bottom)
+
+    def derive(self, node: np.ndarray, base: ClassState) -> ClassState:
+        """Classes at ``node`` rolled up from the classes of a finer node ``base``."""
+        level_codes, radix = self.codes.level_codes, self.codes.radix
+        cols = [level_codes(j, base.rep, int(node[j])) for j in range(len(node))]
+        key, space = combine_codes(cols, [radix[j][int(node[j])] for j in range(len(node))])
+        inverse, first, groups = group_keys(key, space)
+        sizes = np.bincount(inverse, weights=base.sizes, minlength=groups).astype(np.int64)
+        pairs = {}
+        for a, p in base.pairs.items():
+            m = self.value_domains[a]
+            cls = inverse[p.class_index]
+            pkey = cls * m + p.value_code
+            pinv, pfirst, pgroups = group_keys(pkey, groups * m)
+            pairs[a] = SensitivePairs(
+                class_index=cls[pfirst],
+                value_code=p.value_code[pfirst],
+                counts=np.bincount(pinv, weights=p.counts, minlength=pgroups).astype(np.int64),
+            )
+        return ClassState(rep=base.rep[first], sizes=sizes, pairs=pairs)
+
+    def remember(self, node: np.ndarray, state: ClassState) -> None:
+        """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)."""
+        key = tuple(int(x) for x in node)
+        if key in self._cache:
+            return
+        held = sum(len(s.rep) for s in self._cache.values())
+        while self._cache_keys[1:] and (
+            held + len(state.rep) > CACHE_CLASSES or len(self._cache_keys) >= CACHE_NODES
+        ):
+            old = self._cache_keys.pop(1)  # keep the bottom (index 0)
+            held -= len(self._cache.pop(old).rep)
+            self._cache_levels = np.delete(self._cache_levels, 1, axis=0)
+        self._cache[key] = state
+        self._cache_keys.append(key)
+        self._cache_levels = np.vstack([self._cache_levels, node[None, :]])
+
+    def state(self, node: np.ndarray) -> ClassState:
+        """Classes at ``node`` (rolled up from the cached finer node with the fewest classes)."""
+        key = tuple(int(x) for x in node)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        below = np.flatnonzero(np.all(self._cache_levels <= node, axis=1))
+        sizes = [len(self._cache[self._cache_keys[i]].rep) for i in below]
+        base = self._cache[self._cache_keys[int(below[int(np.argmin(sizes))])]]
+        result = self.derive(node, base)
+        self.remember(node, result)
+        return result

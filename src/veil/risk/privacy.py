@@ -1,0 +1,207 @@
+"""Privacy models: what every equivalence class of a released table must satisfy.
+
+Each model says which classes fail it (:meth:`PrivacyModel.failing`, vectorized over the
+classes) and whether it is monotone, which lets the lattice search propagate a node's result
+to its successors or predecessors (see :mod:`veil.risk.search`). Formulas: ``docs/risk.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.errors import PolicyError
+from veil.risk.classes import SensitiveCounts
+from veil.risk.hierarchy import Hierarchy
+from veil.risk.metrics import (
+    per_class_delta,
+    per_class_distinct,
+    per_class_emd_equal,
+    per_class_emd_hierarchical,
+    per_class_emd_ordered,
+    per_class_entropy,
+    per_class_max_share,
+    per_class_recursive_ratio,
+)
+
+__all__ = [
+    "AlphaKAnonymity",
+    "DeltaDisclosure",
+    "DistinctLDiversity",
+    "EntropyLDiversity",
+    "EqualDistanceTCloseness",
+    "HierarchicalDistanceTCloseness",
+    "KAnonymity",
+    "OrderedDistanceTCloseness",
+    "PrivacyModel",
+    "RecursiveCLDiversity",
+]
+
+_EPS = 1e-12
+
+
+class PrivacyModel(ABC):
+    """A privacy model checked per equivalence class.
+
+    ``monotonic_generalization``: without suppression, if a node satisfies the model so do
+    all its successors. ``monotonic_suppression``: the same with record suppression (a class
+    that passes, merged with any classes, still passes).
+    """
+
+    attribute: str | None
+    monotonic_generalization: bool = True
+    monotonic_suppression: bool = True
+
+    @property
+    def min_class_size(self) -> int:
+        """Classes smaller than this always fail the model (1: no such size)."""
+        return int(getattr(self, "k", 1))
+
+    @abstractmethod
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        """Boolean mask of the classes that violate the model."""
+
+
+@dataclass(frozen=True)
+class KAnonymity(PrivacyModel):
+    """Every class has at least ``k`` records (Sweeney 2002)."""
+
+    k: int
+    attribute: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise PolicyError(f"k-anonymity needs k >= 1, got {self.k}")
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        return sizes < self.k
+
+
+@dataclass(frozen=True)
+class DistinctLDiversity(PrivacyModel):
+    """Every class has at least ``l`` distinct values of ``attribute``.
+
+    Monotone with suppression too: a class holding a passing class has >= l values.
+    """
+
+    attribute: str
+    l: int  # noqa: E741
+
+    @property
+    def min_class_size(self) -> int:
+        return int(self.l)
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_distinct(sc, sizes) < self.l
+
+
+@dataclass(frozen=True)
+class EntropyLDiversity(PrivacyModel):
+    """Every class has sensitive-value entropy >= log(l) (Machanavajjhala et al. 2007)."""
+
+    attribute: str
+    l: float  # noqa: E741
+    monotonic_suppression = False
+
+    @property
+    def min_class_size(self) -> int:
+        return int(math.ceil(self.l - _EPS))
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_entropy(sc, sizes) < math.log(self.l) - _EPS
+
+
+@dataclass(frozen=True)
+class RecursiveCLDiversity(PrivacyModel):
+    """Every class has ``r1 < c (r_l + ... + r_m)`` (Machanavajjhala et al. 2007)."""
+
+    attribute: str
+    c: float
+    l: int  # noqa: E741
+    monotonic_suppression = False
+
+    @property
+    def min_class_size(self) -> int:
+        return int(self.l)
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return ~(per_class_recursive_ratio(sc, sizes, self.l) < self.c)
+
+
+@dataclass(frozen=True)
+class EqualDistanceTCloseness(PrivacyModel):
+    """Every class has equal-distance EMD <= t to the input distribution (Li et al. 2007)."""
+
+    attribute: str
+    t: float
+    monotonic_suppression = False
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_emd_equal(sc, sizes) > self.t + _EPS
+
+
+@dataclass(frozen=True)
+class HierarchicalDistanceTCloseness(PrivacyModel):
+    """Every class has hierarchical-distance EMD <= t (ground distance from ``hierarchy``)."""
+
+    attribute: str
+    t: float
+    hierarchy: Hierarchy
+    monotonic_suppression = False
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_emd_hierarchical(sc, sizes, self.hierarchy) > self.t + _EPS
+
+
+@dataclass(frozen=True)
+class OrderedDistanceTCloseness(PrivacyModel):
+    """Every class has ordered-distance EMD <= t (numeric values, or an explicit ``order``)."""
+
+    attribute: str
+    t: float
+    order: tuple[object, ...] | None = None
+    monotonic_suppression = False
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_emd_ordered(sc, sizes, self.order) > self.t + _EPS
+
+
+@dataclass(frozen=True)
+class AlphaKAnonymity(PrivacyModel):
+    """(alpha,k)-anonymity (Wong et al. 2006): every class has >= k records and no sensitive
+    value (or the given ``value``) makes up more than ``alpha`` of it."""
+
+    attribute: str
+    alpha: float
+    k: int
+    value: object | None = None
+    monotonic_suppression = False
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        share = per_class_max_share(sc, sizes, self.value)
+        return (sizes < self.k) | (share > self.alpha + _EPS)
+
+
+@dataclass(frozen=True)
+class DeltaDisclosure(PrivacyModel):
+    """delta-disclosure privacy (Brickell & Shmatikov 2008, as in ARX): for every class and
+    every value present in it, ``|log2(p(s|E) / p(s))| < delta``. Not monotone."""
+
+    attribute: str
+    delta: float
+    monotonic_generalization = False
+    monotonic_suppression = False
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_delta(sc, sizes) >= self.delta

@@ -1,0 +1,177 @@
+"""The search for the optimal node of the generalization lattice (after ARX's Flash).
+
+1. An incumbent: greedy descent from the top node, always to the anonymous direct
+   predecessor of least loss.
+2. Candidates are the nodes whose lower bound does not exceed the best loss so far,
+   classified top-down (highest first): a node that fails the monotone models takes its
+   whole down-set with it; when every model is monotone an anonymous node takes its up-set
+   too. Classification tries the hashed lower bound of suppression
+   (:class:`~veil.risk.small_classes.SmallClassBound`) first and the exact evaluation only
+   when that does not settle it. Anonymous candidates get their loss computed; every
+   improvement shrinks the candidate set. (Quality models with ``bottom_up`` visit bottom-up
+   instead, to use their dynamic bound.)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from veil.risk.lattice import ClassState, NodeEvaluation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.risk.anonymize import Anonymizer
+
+__all__ = ["LatticeSearch"]
+
+UNKNOWN, ANONYMOUS, FAILED = 0, 1, 2
+
+
+class LatticeSearch:
+    """One search over an :class:`~veil.risk.anonymize.Anonymizer`'s lattice.
+
+    ``status[i]``: what is known of node ``i`` (unknown, anonymous, failed); ``done[i]``:
+    its loss was considered (or it failed); ``dynamic``: bounds raised by the quality
+    model's per-node bound on successors. ``stats`` counts exact and quick evaluations.
+    """
+
+    def __init__(self, engine: Anonymizer) -> None:
+        self.engine = engine
+        self.nodes, self.heights = engine.nodes, engine.heights
+        n, d = self.nodes.shape
+        self.bounds = engine.quality.static_bounds(self.nodes)
+        self.dynamic = self.bounds.copy()
+        self.status = np.zeros(n, dtype=np.int8)
+        self.done = np.zeros(n, dtype=bool)
+        self.strides = np.array(
+            [math.prod(engine.shape[j + 1 :]) for j in range(d)], dtype=np.int64
+        )
+        self.best: tuple[float, int, tuple[int, ...]] | None = None
+        self.best_eval: NodeEvaluation | None = None
+        self.stats = {"exact": 0, "quick": 0, "quick_failed": 0}
+        #: anonymous nodes just classified: their state, outliers and suppressed records,
+        #: kept for :meth:`consider`, which follows at once
+        self._states: dict[int, tuple[ClassState, np.ndarray, int]] = {}
+
+    def run(self) -> NodeEvaluation | None:
+        """The optimal anonymous node (None: there is none)."""
+        self.greedy_descent()
+        self.sweep()
+        return self.best_eval
+
+    # -- propagation and classification -----------------------------------------------------
+
+    def mark(self, i: int, anon: bool, monotone_failure: bool = False) -> None:
+        """Record node ``i``'s result, and what it implies for its up- or down-set."""
+        monotone, nodes, status = self.engine.monotone, self.nodes, self.status
+        if anon and monotone:
+            status[np.all(nodes >= nodes[i], axis=1)] = ANONYMOUS
+        elif not anon and (monotone or monotone_failure):
+            status[np.all(nodes <= nodes[i], axis=1)] = FAILED
+        status[i] = ANONYMOUS if anon else FAILED
+
+    def _quickly_fails(self, i: int) -> bool:
+        """Do classes smaller than ``k_min`` (which fail a monotone model) surely hold more
+        records than may be suppressed?"""
+        engine = self.engine
+        if engine.small_classes.k_min <= 1:
+            return False
+        self.stats["quick"] += 1
+        if engine.small_classes.suppressed(self.nodes[i]) <= engine.max_outliers:
+            return False
+        self.stats["quick_failed"] += 1
+        return True
+
+    def classify(self, i: int) -> bool:
+        """Is node ``i`` anonymous? (Known, quickly refuted, or evaluated exactly.)"""
+        if self.status[i] != UNKNOWN:
+            return bool(self.status[i] == ANONYMOUS)
+        if self._quickly_fails(i):
+            self.mark(i, False, monotone_failure=True)
+            return False
+        engine = self.engine
+        st = engine.state(self.nodes[i])
+        out, sup, anon = engine.check(self.nodes[i], st)
+        self.stats["exact"] += 1
+        if anon:
+            self._states[i] = (st, out, sup)
+        monotone_failure = (
+            not anon
+            and not engine.monotone
+            and bool(engine.monotone_models)
+            and engine.fails_monotone_part(st)
+        )
+        self.mark(i, anon, monotone_failure=monotone_failure)
+        return anon
+
+    def consider(self, i: int) -> float:
+        """The loss of anonymous node ``i``; it becomes the best when it beats it."""
+        engine, nodes = self.engine, self.nodes
+        self.done[i] = True
+        if i in self._states:
+            st, out, sup = self._states.pop(i)
+        else:
+            st = engine.state(nodes[i])
+            out, sup, _ = engine.check(nodes[i], st)
+            self.stats["exact"] += 1
+        loss, bound = engine.quality.loss(engine, nodes[i], st, out)
+        if bound is not None:
+            up = np.all(nodes >= nodes[i], axis=1)
+            self.dynamic[up] = np.maximum(self.dynamic[up], bound)
+        cand = (loss, int(self.heights[i]), tuple(int(x) for x in nodes[i]))
+        if self.best is None or cand < self.best:
+            self.best = cand
+            self.best_eval = NodeEvaluation(cand[2], True, sup, len(st.sizes), loss)
+        return loss
+
+    # -- the two phases ----------------------------------------------------------------------
+
+    def greedy_descent(self) -> None:
+        """1. An incumbent (a heuristic: it only makes the bound tight early)."""
+        current = len(self.nodes) - 1  # the top node
+        while self.classify(current):
+            if not self.done[current]:
+                self.consider(current)
+            choice = self._best_predecessor(current)
+            if choice < 0:
+                break
+            current = choice
+
+    def _best_predecessor(self, current: int) -> int:
+        """The anonymous direct predecessor of least loss (-1: none)."""
+        choice, choice_loss = -1, math.inf
+        for j in range(self.nodes.shape[1]):
+            if self.nodes[current, j] == 0:
+                continue
+            p = current - int(self.strides[j])
+            if self.classify(p):
+                loss = self.consider(p) if not self.done[p] else math.inf
+                if loss < choice_loss:
+                    choice, choice_loss = p, loss
+        return choice
+
+    def limit(self) -> float:
+        """Nodes whose bound exceeds this cannot beat the best loss found."""
+        best = self.best
+        return math.inf if best is None else best[0] + 1e-9 * max(1.0, abs(best[0]))
+
+    def sweep(self) -> None:
+        """2. The candidates, in one pass over a fixed order (the limit only ever shrinks, so
+        a node skipped for its bound stays skippable)."""
+        bounds, heights = self.bounds, self.heights
+        if self.engine.quality.bottom_up:
+            order = np.lexsort((bounds, heights))  # bottom-up: bounds prune up-sets
+        else:
+            order = np.lexsort((bounds, -heights))  # top-down: failures prune down-sets
+        for i in order.tolist():
+            if self.done[i] or self.status[i] == FAILED:
+                continue
+            lim = self.limit()
+            if bounds[i] > lim or self.dynamic[i] > lim:
+                continue
+            if self.classify(i):
+                self.consider(i)
+            else:
+                self.done[i] = True
