@@ -14,6 +14,7 @@ from veil.audit.heads import (
     generate_signing_key,
     key_id,
     load_private_key_pem,
+    load_public_key_file,
     load_public_key_pem,
     private_key_to_pem,
     public_key_to_pem,
@@ -43,13 +44,15 @@ from veil.audit.merkle import (
 )
 from veil.audit.proofs import (
     PROOF_FORMAT,
+    TrustedHead,
     VerifiedProof,
     build_proof,
+    verify_proof_anchored,
     verify_proof_file,
     write_proof_file,
 )
 
-_LAZY = {"AuditLog", "AuditVerifyError", "verify_export"}
+_LAZY = {"AuditLog", "AuditVerifyError", "verify_export"}  # they load the store
 
 
 def __getattr__(name: str) -> Any:
@@ -72,6 +75,7 @@ __all__ = [
     "NodeStore",
     "ProofPlan",
     "SignedTreeHead",
+    "TrustedHead",
     "VerifiedProof",
     "build_proof",
     "canonical_json",
@@ -84,6 +88,7 @@ __all__ = [
     "key_id",
     "leaf_hash",
     "load_private_key_pem",
+    "load_public_key_file",
     "load_public_key_pem",
     "node_hash",
     "private_key_to_pem",
@@ -96,6 +101,7 @@ __all__ = [
     "verify_consistency",
     "verify_export",
     "verify_inclusion",
+    "verify_proof_anchored",
     "verify_proof_file",
     "verify_tree_head",
     "write_proof_file",

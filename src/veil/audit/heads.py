@@ -23,6 +23,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -84,6 +86,18 @@ def load_public_key_pem(data: bytes) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise CryptoError(f"the audit public key must be Ed25519, got {type(key).__name__}")
     return key
+
+
+def load_public_key_file(path: str | PathLike[str]) -> Ed25519PublicKey:
+    """The Ed25519 public key in a PEM file (a key you trust); AuditError naming the file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AuditError(f"cannot read the public key: {exc.strerror}", where=str(path)) from None
+    try:
+        return load_public_key_pem(data)
+    except CryptoError as exc:
+        raise AuditError(exc.message, where=str(path)) from None
 
 
 def _raw(key: Ed25519PublicKey) -> bytes:

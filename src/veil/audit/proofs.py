@@ -15,7 +15,8 @@ Format ``veil-audit-proof/v1`` (a JSON object, all fields required, no others)::
 
 Check one with :func:`verify_proof_file` or, without Veil installed, with the standard-library
 script ``veil/audit/offline_verify.py``. The embedded public key is a convenience, not a trust
-anchor: pass the key you trust (or compare its key id / the root with one published by the log).
+anchor: pass the key you trust (or compare its key id / the root with one published by the log);
+:func:`verify_proof_anchored` insists on such an anchor.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ class VerifiedProof:
     head: SignedTreeHead
     key_id: str
     key_trusted: bool
+
+
+@dataclass(frozen=True)
+class TrustedHead:
+    """A tree head you trust, known by its size and root (published by the log, say): a proof
+    anchored to it shows the event is in exactly that tree."""
+
+    size: int
+    root: bytes
 
 
 def build_proof(
@@ -211,3 +221,32 @@ def verify_proof_file(
         key_id=head.key_id,
         key_trusted=public_key is not None,
     )
+
+
+def verify_proof_anchored(
+    path_or_dict: str | PathLike[str] | Mapping[str, Any],
+    *,
+    public_key: Ed25519PublicKey | None = None,
+    trusted_head: TrustedHead | None = None,
+) -> VerifiedProof:
+    """Check a proof file against what you trust: the log's public key, a head (size and root)
+    you trust, or both; raise :class:`AuditError` if it is not anchored to either.
+
+    :func:`verify_proof_file` checks the file (with ``public_key`` when given, else only against
+    its embedded key); then the proof's signed head must be ``trusted_head``.
+    """
+    if public_key is None and trusted_head is None:
+        raise AuditError(
+            "nothing to anchor the proof to: give the public key you trust, or the size and "
+            "root of a head you trust"
+        )
+    result = verify_proof_file(path_or_dict, public_key)
+    if trusted_head is not None:
+        if result.head.size != trusted_head.size:
+            raise AuditError(
+                f"size mismatch: the proof's head has size {result.head.size}, "
+                f"you trust size {trusted_head.size}"
+            )
+        if result.head.root != trusted_head.root:
+            raise AuditError("root mismatch: the proof's head root is not the root you trust")
+    return result

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from veil.errors import AuditError, CryptoError
+from veil.errors import AuditError
 
 console = Console(soft_wrap=True)  # long lines (roots, paths) stay whole for copying
 
@@ -54,16 +54,9 @@ def _log(workspace: Path | None):  # type: ignore[no-untyped-def]
 def _public_key(path: Path | None):  # type: ignore[no-untyped-def]
     if path is None:
         return None
-    from veil.audit.heads import load_public_key_pem
+    from veil.audit.heads import load_public_key_file
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AuditError(f"cannot read the public key: {exc.strerror}", where=str(path)) from None
-    try:
-        return load_public_key_pem(data)
-    except CryptoError as exc:
-        raise AuditError(exc.message, where=str(path)) from None
+    return load_public_key_file(path)
 
 
 def _print_json(obj: Any) -> None:
@@ -271,7 +264,7 @@ def verify_proof_cmd(
 
     Example: veil audit verify-proof event42.proof.json --public-key audit-key.pem
     """
-    from veil.audit.proofs import verify_proof_file
+    from veil.audit.proofs import TrustedHead, verify_proof_anchored
     from veil.errors import StoreError
 
     if (size is None) != (head_root is None):
@@ -279,8 +272,11 @@ def verify_proof_cmd(
             "--size and --head-root go together (a root means nothing without its size)"
         )
     key = _public_key(public_key)
-    anchor = "your --public-key" if key is not None else None
-    if key is None and size is None:
+    trusted = None
+    if size is not None and head_root is not None:
+        trusted = TrustedHead(size, _parse_root(head_root))
+    anchors = ["your --public-key"] if key is not None else []
+    if key is None and trusted is None:
         try:
             ws, log = _log(workspace)
         except StoreError:
@@ -289,22 +285,13 @@ def verify_proof_cmd(
                 "--head-root, or run inside the log's workspace"
             ) from None
         with ws:
-            key = log.public_key()
-            origin = log.origin
-        if key is None:
-            raise AuditError("this workspace's log has no key yet; pass --public-key")
-        anchor = f"the key of this workspace's log {origin}"
-    result = verify_proof_file(file, key)
-    if size is not None and head_root is not None:
-        root = _parse_root(head_root)
-        if result.head.size != size:
-            raise AuditError(
-                f"size mismatch: the proof's head has size {result.head.size}, "
-                f"you trust size {size}"
-            )
-        if result.head.root != root:
-            raise AuditError("root mismatch: the proof's head root is not the root you trust")
-        anchor = (anchor + " and " if anchor else "") + "your --size/--head-root"
+            anchors.append(f"the key of this workspace's log {log.origin}")
+            result = log.verify_proof(file)
+    else:
+        result = verify_proof_anchored(file, public_key=key, trusted_head=trusted)
+    if trusted is not None:
+        anchors.append("your --size/--head-root")
+    anchor = " and ".join(anchors)
     e = result.event
     console.print(
         f"[green]VERIFIED[/]: event {result.leaf_index} ({escape(e.action)} by "
@@ -384,7 +371,7 @@ def verify_export_cmd(
 
     Example: veil audit verify-export audit-2024.jsonl --public-key audit-key.pem
     """
-    from veil.audit.log import verify_export
+    from veil.audit.export import verify_export
 
     r = verify_export(file, _public_key(public_key))
     trust = (

@@ -1,0 +1,147 @@
+"""The log's identity: its origin (its name in signed heads) and its Ed25519 signing key.
+
+Both are fixed the first time they are needed and recorded in the ``audit_state`` row, so that a
+later change (another ``[audit] origin``, a replaced key file) is refused instead of silently
+forking the log's history.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from veil.audit.heads import (
+    generate_signing_key,
+    key_id,
+    load_private_key_pem,
+    private_key_to_pem,
+    public_key_to_pem,
+)
+from veil.audit.storage import READING, STATE_ID, read_state
+from veil.errors import AuditError
+from veil.store.schema import audit_state
+from veil.store.transactions import read_connection, write_transaction
+from veil.store.workspace import CONFIG_NAME
+
+KEY_FILE = Path("keys") / "audit_signing.pem"
+"""Where the signing key lives, relative to the workspace root."""
+
+DEFAULT_ORIGIN_PREFIX = "veil.local/audit-"
+
+
+def load_signing_key(root: str | PathLike[str], *, create: bool) -> Ed25519PrivateKey | None:
+    """The workspace's Ed25519 signing key (``<root>/keys/audit_signing.pem``).
+
+    With ``create=True`` a missing key is generated and written with mode 0600 (atomically: a
+    concurrent creator's key wins and is loaded). Returns None when the key is missing and
+    ``create`` is False. This is the one place that reads the key file.
+    """
+    path = Path(root) / KEY_FILE
+    try:
+        return load_private_key_pem(path.read_bytes())
+    except FileNotFoundError:
+        if not create:
+            return None
+    except OSError as exc:
+        raise AuditError(
+            f"cannot read the audit signing key: {exc.strerror}", where=str(path)
+        ) from None
+    key = generate_signing_key()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(private_key_to_pem(key))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process created the key meanwhile
+            except FileExistsError:
+                return load_private_key_pem(path.read_bytes())
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise AuditError(
+            f"cannot create the audit signing key: {exc.strerror}", where=str(path)
+        ) from None
+    return key
+
+
+def read_audit_config(root: Path) -> dict[str, Any]:
+    """The ``[audit]`` table of the workspace's ``veil.toml`` (empty when there is none)."""
+    path = root / CONFIG_NAME
+    try:
+        cfg = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AuditError(f"invalid workspace config: {exc}", where=str(path)) from None
+    audit = cfg.get("audit", {})
+    if not isinstance(audit, dict):
+        raise AuditError("[audit] must be a table", where=str(path))
+    return audit
+
+
+def ensure_origin(engine: sa.Engine, wanted: str | None) -> str:
+    """The stored origin; a new log is named ``wanted`` (else a random ``veil.local/audit-<hex>``).
+
+    Refuses a ``wanted`` origin that differs from the one the log was created with.
+    """
+    with read_connection(engine, READING) as conn:
+        stored = read_state(conn).origin
+    if stored is None:
+        name = wanted or DEFAULT_ORIGIN_PREFIX + secrets.token_hex(8)
+        key_id(generate_signing_key().public_key(), name)  # validates the origin
+        with write_transaction(engine, "naming the audit log", durable=True) as conn:
+            conn.execute(
+                audit_state.update()
+                .where(audit_state.c.id == STATE_ID, audit_state.c.origin.is_(None))
+                .values(origin=name)
+            )
+            stored = read_state(conn).origin
+    if wanted is not None and stored != wanted:
+        raise AuditError(
+            f"this log's origin is {stored!r} (fixed when it was created), "
+            f"not {wanted!r}: change [audit] origin in {CONFIG_NAME} back"
+        )
+    return str(stored)
+
+
+def registered_signing_key(engine: sa.Engine, root: Path, origin: str) -> Ed25519PrivateKey:
+    """The workspace's signing key, checked against (or, the first time, recorded as) the log's.
+
+    Raises when the key file is missing for a log that has a key, or holds another key.
+    """
+    with read_connection(engine, READING) as conn:
+        st = read_state(conn)
+    key = load_signing_key(root, create=st.public_key is None)
+    if key is None:
+        raise AuditError(
+            f"the audit signing key is missing (the log's key id is {st.key_id}); "
+            "restore it from backup",
+            where=str(root / KEY_FILE),
+        )
+    pem = public_key_to_pem(key.public_key()).decode()
+    if st.public_key is None:
+        with write_transaction(engine, "registering the audit key", durable=True) as conn:
+            conn.execute(
+                audit_state.update()
+                .where(audit_state.c.id == STATE_ID, audit_state.c.public_key.is_(None))
+                .values(public_key=pem, key_id=key_id(key.public_key(), origin))
+            )
+            st = read_state(conn)
+    if st.public_key != pem:
+        raise AuditError(
+            f"the workspace signing key is not this log's key (key id {st.key_id})",
+            where=str(root / KEY_FILE),
+        )
+    return key
