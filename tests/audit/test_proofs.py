@@ -292,3 +292,41 @@ def test_offline_and_library_agree_on_the_merkle_rules(log: Log) -> None:
             except AuditError:
                 theirs = None
             assert ours == theirs, (i, j, n)
+
+
+def test_verify_proof_anchored_needs_a_key_or_a_head_you_trust(log: Log) -> None:
+    """The check `veil audit verify-proof` makes, for a Python caller: a proof is accepted only
+    when anchored to the log's key or to a head (size and root) the caller trusts."""
+    from veil.audit.proofs import TrustedHead, verify_proof_anchored
+
+    proof = log.proof(5)
+    with pytest.raises(AuditError, match="nothing to anchor the proof"):
+        verify_proof_anchored(proof)
+    by_key = verify_proof_anchored(proof, public_key=log.key.public_key())
+    assert by_key.key_trusted and by_key.leaf_index == 5
+    trusted = TrustedHead(log.head.size, log.head.root)
+    by_head = verify_proof_anchored(proof, trusted_head=trusted)
+    assert not by_head.key_trusted and by_head.head == log.head
+    with pytest.raises(AuditError, match="size mismatch"):
+        verify_proof_anchored(proof, trusted_head=TrustedHead(log.head.size - 1, log.head.root))
+    with pytest.raises(AuditError, match="root mismatch"):
+        verify_proof_anchored(proof, trusted_head=TrustedHead(log.head.size, b"\0" * 32))
+    other = generate_signing_key().public_key()
+    with pytest.raises(AuditError):
+        verify_proof_anchored(proof, public_key=other, trusted_head=trusted)
+
+
+def test_a_log_verifies_proofs_against_its_own_key(  # type: ignore[no-untyped-def]
+    audit_log, make_event
+) -> None:
+    from veil.audit.proofs import TrustedHead
+
+    with pytest.raises(AuditError, match="no key yet"):
+        audit_log.verify_proof({})
+    audit_log.append([make_event(i) for i in range(9)])
+    proof = audit_log.prove(4)
+    assert audit_log.verify_proof(proof).key_trusted
+    head = audit_log.signed_head()
+    assert audit_log.verify_proof(proof, trusted_head=TrustedHead(head.size, head.root))
+    with pytest.raises(AuditError, match="root mismatch"):
+        audit_log.verify_proof(proof, trusted_head=TrustedHead(head.size, b"\1" * 32))
