@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from veil.discovery import scan as scan_mod
+from veil.discovery import scan_readers
 from veil.discovery.scan import (
     SourceScan,
     TextFileScan,
@@ -143,7 +144,7 @@ def test_big_files_are_sampled_unless_full(files, monkeypatch) -> None:
 
 
 def test_rebatch_is_bounded_and_lazy(monkeypatch) -> None:
-    monkeypatch.setattr(scan_mod, "SCAN_BATCH_ROWS", 1000)
+    monkeypatch.setattr(scan_readers, "SCAN_BATCH_ROWS", 1000)
     schema = pa.schema([("a", pa.string())])
 
     def source():

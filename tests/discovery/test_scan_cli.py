@@ -288,6 +288,7 @@ def test_scan_inside_a_workspace_is_audited(workspace, tmp_path) -> None:
     assert main(["scan", "tx.csv", "--json"]) == 0
     log = AuditLog(workspace)
     event = log.get(log.head().size - 1).event
-    assert event.action == "scan" and event.counts["rows"] == 300
+    assert event.action == "discovery.scan" and event.counts["rows"] == 300
+    assert event.legal_basis == "Art. 5(2), 30 and 35 accountability"
     assert event.counts["pii_columns"] >= 10 and "account" in event.data_categories
     assert event.digests["input"].startswith("sha256:")

@@ -131,9 +131,9 @@ def scan(
         )
     pol = None
     if policy is not None:
-        from veil.discovery.scan import _load_policy
+        from veil.policy import load_policy
 
-        pol = _load_policy(policy)
+        pol = load_policy(policy)
     progress, stop = _progress(err)
     try:
         result = scan_source(
@@ -179,9 +179,9 @@ def scan(
 
 
 def _audit_scan(result: Any, workspace: Path | None) -> None:
-    """Inside a workspace, a scan is a processing operation too: record it (no values)."""
+    """Inside a workspace, a scan is a processing operation too: the library records it."""
+    from veil.discovery.scan import record_scan
     from veil.errors import StoreError
-    from veil.pipeline.run import default_actor
     from veil.store.workspace import Workspace
 
     try:
@@ -190,26 +190,8 @@ def _audit_scan(result: Any, workspace: Path | None) -> None:
         if workspace is not None:
             raise
         return  # scanning outside a workspace records nothing
-    from datetime import UTC, datetime
-
-    from veil.audit.event import AuditEvent
-    from veil.audit.log import AuditLog
-
-    counts = {"skipped": int(getattr(result.skipped, "count", 0))}
-    cats: set[str] = set()
-    if hasattr(result, "report"):
-        counts.update(rows=int(result.rows), columns=len(result.report.columns),
-                      pii_columns=len(result.report.pii_columns))
-        pii = [result.report.column(n) for n in result.report.pii_columns]
-        cats = {c.category for c in pii if c is not None and c.category}
-    digests = {"input": f"sha256:{result.sha256}"} if getattr(result, "sha256", None) else {}
     with ws:
-        AuditLog(ws).append([AuditEvent(
-            time=datetime.now(UTC), actor=default_actor(), action="scan", purpose="discovery",
-            legal_basis="Art. 5(2) accountability", outcome="success", data_categories=sorted(cats),
-            counts=counts, digests=digests,
-            details={"source": str(result.source)[:500],
-                     "mode": str(getattr(result, "mode", "full")), "kind": str(result.kind)})])
+        record_scan(ws, result)
 
 
 def _progress(err: Console):  # type: ignore[no-untyped-def]

@@ -510,6 +510,31 @@ def default_registry() -> Registry:
     return Registry(builtin_recognizers())
 
 
+def registry_for(
+    policy: Any = None, registry: Registry | None = None
+) -> tuple[Registry, list[str]]:
+    """The registry to scan with: ``registry`` (or the built-ins) plus the user recognizers of
+    ``policy`` (a :class:`veil.policy.Policy`, a path, or ``"sample"``). Returns the registry
+    and the names of the user recognizers added."""
+    from veil.policy import Policy, load_policy
+
+    reg = registry.copy() if registry is not None else default_registry()
+    if policy is None:
+        return reg, []
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    added: list[str] = []
+    for i, spec in enumerate(pol.recognizers):
+        try:
+            rec = reg.add_from_config(spec)
+        except PolicyError as exc:
+            raise PolicyError(
+                f"{exc.where + ': ' if exc.where else ''}{exc.message}",
+                where=pol.locate("recognizers", i),
+            ) from None
+        added.append(rec.name)
+    return reg, added
+
+
 def with_overrides(rec: Recognizer, **changes: Any) -> Recognizer:
     """A copy of ``rec`` with some fields changed (e.g. more context words)."""
     return replace(rec, **changes)
