@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from veil.consent import ConsentEvent, Ledger
-from veil.consent.ledger import _event_from_row
+from veil.consent.reading import event_from_row
 from veil.consent.models import fold, to_us
 from veil.store.schema import consent_events, consent_state
 from veil.store.workspace import Workspace, init_workspace
@@ -113,7 +113,7 @@ def test_eight_concurrent_writers(database_url: str, tmp_path: Path, monkeypatch
     assert set(ids) == expected_ids
     by_key = defaultdict(list)
     for r in rows:
-        by_key[(r.purpose, r.subject)].append(_event_from_row(r))
+        by_key[(r.purpose, r.subject)].append(event_from_row(r))
     assert set(by_key) == set(states)
     for key, evs in by_key.items():
         want = fold(evs)  # raises if any stored sequence broke the rules

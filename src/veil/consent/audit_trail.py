@@ -1,0 +1,41 @@
+"""Consent changes in the audit log: one event per (purpose, kind, collector) and up to
+``SUBJECTS_PER_EVENT`` subjects, each named by keyed pseudonym only (the log holds no direct
+personal data, so an erasure never conflicts with it)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from veil.consent.models import Event, SubjectRef
+
+if TYPE_CHECKING:
+    from veil.store.workspace import Workspace
+
+__all__ = ["SUBJECTS_PER_EVENT", "audit_consent_events"]
+
+SUBJECTS_PER_EVENT = 1000
+
+
+def audit_consent_events(workspace: Workspace, ref: SubjectRef, events: list[Event]) -> None:
+    """Append the audit events that record ``events`` (stored consent events)."""
+    from veil.audit.event import AuditEvent
+    from veil.audit.log import AuditLog
+
+    groups: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
+    for e in events:
+        groups[(e.purpose, e.kind, e.collector)].append(e)
+    now = datetime.now(UTC)
+    audit = []
+    for (purpose, kind, collector), evs in groups.items():
+        for i in range(0, len(evs), SUBJECTS_PER_EVENT):
+            part = evs[i:i + SUBJECTS_PER_EVENT]
+            audit.append(AuditEvent(
+                time=now, actor=collector[:128] or "unknown", action=f"consent.{kind}",
+                purpose=purpose, legal_basis="consent", outcome="success",
+                counts={"events": len(part)},
+                subjects=sorted({f"consent:{ref.token(e.subject)}" for e in part}),
+                details={"channels": ",".join(sorted({e.channel for e in part}))[:500]}))
+    if audit:
+        AuditLog(workspace).append(audit)
