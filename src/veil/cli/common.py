@@ -23,8 +23,14 @@ from veil.errors import VeilError
 if TYPE_CHECKING:
     from veil.io.readers import CsvOptions
 
-# Pipes and logs get wide lines (no truncated tables); terminals use their own width.
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+
+def stdout_console() -> Console:
+    """A console on stdout sized now: pipes and logs get wide lines (COLUMNS, else 160; no
+    truncated tables), terminals use their own width."""
+    return Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+
+
+console = stdout_console()
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 # -- options shared by several commands --------------------------------------------------------

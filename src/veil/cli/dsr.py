@@ -65,22 +65,26 @@ def _show(rec: Any, as_json: bool) -> None:
             st.add_row(s["step"], s["status"], str(s["attempts"]), s["at"] or "")
         console.print(st)
     if d["result"]:
-        r = d["result"]
-        console.print(f"[bold]outcome[/]: {escape(str(r.get('outcome')))}")
-        if r.get("answer"):
-            console.print(escape(r["answer"]))
-        if r.get("rebuild"):
-            rb = r["rebuild"]
-            outputs = rb.get("output_paths") or rb.get("outputs", [])
-            console.print(f"rebuild outputs: {escape(', '.join(outputs)) or '-'}; "
-                          f"models: {escape(', '.join(rb.get('models', []))) or '-'}")
-            if r["rebuild"].get("running"):
-                console.print("runs still running (may contain the subject: check after they "
-                              f"finish): {', '.join(r['rebuild']['running'])}")
-        for f in r.get("certificate", []) or []:
-            console.print(f"certificate: {escape(f)}")
-        for f in r.get("files", []) or []:
-            console.print(f"package (encrypted): {escape(f['path'])}")
+        _show_result(d["result"])
+
+
+def _show_result(r: dict[str, Any]) -> None:
+    """A request's answer: outcome, text, what to rebuild, certificate and package files."""
+    console.print(f"[bold]outcome[/]: {escape(str(r.get('outcome')))}")
+    if r.get("answer"):
+        console.print(escape(r["answer"]))
+    if r.get("rebuild"):
+        rb = r["rebuild"]
+        outputs = rb.get("output_paths") or rb.get("outputs", [])
+        console.print(f"rebuild outputs: {escape(', '.join(outputs)) or '-'}; "
+                      f"models: {escape(', '.join(rb.get('models', []))) or '-'}")
+        if r["rebuild"].get("running"):
+            console.print("runs still running (may contain the subject: check after they "
+                          f"finish): {', '.join(r['rebuild']['running'])}")
+    for f in r.get("certificate", []) or []:
+        console.print(f"certificate: {escape(f)}")
+    for f in r.get("files", []) or []:
+        console.print(f"package (encrypted): {escape(f['path'])}")
 
 
 @dsr_app.command("open")

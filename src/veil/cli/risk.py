@@ -7,24 +7,25 @@ and prints its result; bad input is a ``VeilError`` (one line, documented exit c
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from veil.cli.common import (
+    DelimiterOpt,
+    EncodingOpt,
+    InputFormatOpt,
+    JsonOpt,
+    QuoteCharOpt,
+    csv_options,
+    print_json,
+    stdout_console,
+)
 from veil.errors import PolicyError
 
 __all__ = ["register"]
-
-
-def _console() -> Console:
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-    return Console(width=width)
 
 
 def _split(values: Sequence[str] | None) -> list[str]:
@@ -48,14 +49,6 @@ def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def _csv_options(delimiter: str, quote_char: str, encoding: str):  # type: ignore[no-untyped-def]
-    from veil.io.readers import CsvOptions
-
-    if len(delimiter) != 1 or len(quote_char) != 1:
-        raise PolicyError("--delimiter and --quote-char take one character each")
-    return CsvOptions(delimiter, quote_char, encoding)
-
-
 QiOpt = Annotated[
     list[str],
     typer.Option("--qi", help="Quasi-identifier columns, comma-separated (or repeat --qi)."),
@@ -68,14 +61,6 @@ HierarchyOpt = Annotated[
         "one row per value, columns = levels). Repeat for each column.",
     ),
 ]
-FormatOpt = Annotated[
-    str | None,
-    typer.Option("--format", help="Input format: csv, parquet, jsonl (default: from the suffix)."),
-]
-DelimiterOpt = Annotated[str, typer.Option(help="CSV field delimiter.")]
-QuoteOpt = Annotated[str, typer.Option(help="CSV quote character.")]
-EncodingOpt = Annotated[str, typer.Option(help="CSV text encoding.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def risk_command(
@@ -103,9 +88,9 @@ def risk_command(
         int, typer.Option(help="l of the recursive (c,l)-diversity figure.")
     ] = 2,
     top: Annotated[int, typer.Option(min=0, help="How many riskiest classes to show.")] = 10,
-    format: FormatOpt = None,
+    format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
-    quote_char: QuoteOpt = '"',
+    quote_char: QuoteCharOpt = '"',
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,12 +113,12 @@ def risk_command(
         recursive_l=recursive_l,
         top=top,
         input_format=format,
-        csv_options=_csv_options(delimiter, quote_char, encoding),
+        csv_options=csv_options(delimiter, quote_char, encoding, error=PolicyError),
     )
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print_json(result.to_dict())
         return
-    render_report(result, _console(), source=file)
+    render_report(result, stdout_console(), source=file)
 
 
 def anonymize_command(
@@ -175,9 +160,9 @@ def anonymize_command(
     gs_factor: Annotated[
         float, typer.Option(help="Generalization vs suppression weight (ARX's gs-factor, 0..1).")
     ] = 0.5,
-    format: FormatOpt = None,
+    format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
-    quote_char: QuoteOpt = '"',
+    quote_char: QuoteCharOpt = '"',
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -231,14 +216,14 @@ def anonymize_command(
         risk,
         hierarchies=_pairs(hierarchy, "--hierarchy"),
         input_format=format,
-        csv_options=_csv_options(delimiter, quote_char, encoding),
+        csv_options=csv_options(delimiter, quote_char, encoding, error=PolicyError),
     )
     if as_json:
         body = result.to_receipt()
         body["output"] = {"path": str(output), "sha256": result.sha256, "bytes": result.bytes}
-        print(json.dumps(body, indent=2, ensure_ascii=False))
+        print_json(body)
         return
-    render_gate(result, _console(), output=str(output))
+    render_gate(result, stdout_console(), output=str(output))
 
 
 def register(app: typer.Typer) -> None:

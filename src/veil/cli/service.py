@@ -7,22 +7,17 @@ creation, and never stored.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from veil._actor import default_actor
+from veil.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from veil.errors import InputError
-
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
 
 apikey_app = typer.Typer(
     help="API keys of the compliance service: create (the secret is shown once), list, revoke."
@@ -30,14 +25,6 @@ apikey_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
-                 "nearest folder up with veil.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
 
 def serve(
     policy: Annotated[str | None, typer.Option("--policy", "-p", help="Policy YAML file (or "
@@ -129,7 +116,7 @@ def create(
     with Workspace.find(workspace) as ws:
         key, secret = ApiKeyStore(ws).create(role, name, expires=when, created_by=default_actor())
     if as_json:
-        print(json.dumps({**key.to_json(), "secret": secret}, indent=2))
+        print_json({**key.to_json(), "secret": secret}, ensure_ascii=True)
         return
     exp = key.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if key.expires else "never"
     console.print(f"Created API key [bold]{key.key_id}[/] (role {key.role}, expires {exp}). "
@@ -153,7 +140,7 @@ def list_(
     with Workspace.find(workspace) as ws:
         keys = ApiKeyStore(ws).list(include_revoked=not active)
     if as_json:
-        print(json.dumps([k.to_json() for k in keys], indent=2))
+        print_json([k.to_json() for k in keys], ensure_ascii=True)
         return
     if not keys:
         console.print("No API keys yet: create one with `veil apikey create`")

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from veil.cli.common import JsonBriefOpt, RecordedActorOpt, WorkspaceOpt
+
 _HELP = """Turn tokens back into the original values (authorized callers only; recorded).
 
 Reads the tokens given as arguments, or one per line from --from FILE ('-' for stdin), and
@@ -37,8 +39,7 @@ def reidentify_cmd(
     domain: Annotated[str, typer.Option("--domain", "-d",
                                         help="Key domain: the purpose id of the run that made "
                                         "the tokens (or its 'domain' parameter).")],
-    actor: Annotated[str, typer.Option("--actor", envvar="VEIL_ACTOR",
-                                       help="Who asks (recorded).")],
+    actor: RecordedActorOpt,
     reason: Annotated[str, typer.Option("--reason",
                                         help="Why (recorded; a case or ticket number, not "
                                         "personal data).")],
@@ -61,32 +62,21 @@ def reidentify_cmd(
         "--key-id", help="fpe: the key id from the run's receipt.")] = None,
     legal_basis: Annotated[str, typer.Option("--legal-basis",
                                              help="Legal basis (recorded).")] = "not stated",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    workspace: Annotated[Path | None, typer.Option(
-        "--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the nearest "
-        "folder up with veil.toml).")] = None,
+    as_json: JsonBriefOpt = False,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     from veil.errors import InputError
     from veil.store.workspace import Workspace
     from veil.transforms.tokenize import reidentify
 
-    items = list(values or [])
-    if from_file is not None:
-        text = sys.stdin.read() if str(from_file) == "-" else _read(from_file)
-        items += [line.strip() for line in text.splitlines() if line.strip()]
-    if not items:
-        raise InputError("no values: give them as arguments or with --from FILE")
+    items = _values(values, from_file)
     fpe_params: dict[str, Any] | None = None
     if transform == "fpe":
         if fmt is None:
             raise InputError("--transform fpe needs --format (card, iban or digits)")
-        fpe_params = {"format": fmt}
-        if keep_first is not None:
-            fpe_params["keep_first"] = keep_first
-        if keep_bank is not None:
-            fpe_params["keep_bank"] = keep_bank
-        if check_digit is not None:
-            fpe_params["check_digit"] = check_digit
+        given = {"format": fmt, "keep_first": keep_first, "keep_bank": keep_bank,
+                 "check_digit": check_digit}
+        fpe_params = {k: v for k, v in given.items() if v is not None}
     ws = Workspace.find(workspace).ready()
     out = reidentify(ws, items, domain=domain, actor=actor, reason=reason,
                      transform=transform, fpe_params=fpe_params, expected_key_id=key_id,
@@ -100,6 +90,19 @@ def reidentify_cmd(
         typer.echo(f"{t}\t{'' if v is None else v}")
 
 
+def _values(values: list[str] | None, from_file: Path | None) -> list[str]:
+    """The arguments, then the non-blank lines of --from (a file, or '-': stdin)."""
+    from veil.errors import InputError
+
+    items = list(values or [])
+    if from_file is not None:
+        text = sys.stdin.read() if str(from_file) == "-" else _read(from_file)
+        items += [line.strip() for line in text.splitlines() if line.strip()]
+    if not items:
+        raise InputError("no values: give them as arguments or with --from FILE")
+    return items
+
+
 def _read(path: Path) -> str:
     from veil.errors import InputError
 
@@ -109,9 +112,7 @@ def _read(path: Path) -> str:
         raise InputError(f"cannot read the values: {exc}", where=str(path)) from None
 
 
-def transforms_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def transforms_cmd(as_json: JsonBriefOpt = False) -> None:
     """List the transforms a policy can name, each with an example treatment.
 
     Example: veil transforms   (docs/transforms.md has every parameter)
