@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,15 @@ def _category(c: ColumnReport, subject: str | None) -> tuple[str, bool]:
     return "non_personal", True
 
 
+@dataclass(frozen=True)
+class _Treated:
+    """A column a purpose may only use with a treatment (listed as a comment)."""
+
+    name: str
+    rule: str
+    category: str
+
+
 def draft_policy(
     scan: SourceScan,
     *,
@@ -124,12 +134,23 @@ def draft_policy(
     if not _IDENT.match(ds):
         raise InputError(f"dataset id {ds!r} must be letters, digits, _ . - (start with a letter)")
     subject = guess_subject_id(scan)
-    day = (today or dt.date.today()).isoformat()
-    rep = scan.report
+    out = _header(scan, today or dt.date.today())
+    out += _custom_categories(scan.report.columns)
+    out += _recognizers(recognizers)
+    out += _dataset(scan, ds, subject)
+    keep: list[str] = []
+    treat: list[_Treated] = []
+    for c in scan.report.columns:
+        out += _field(scan, c, subject, keep, treat)
+    out += _purpose(ds, keep, treat)
+    return "\n".join(out) + "\n"
+
+
+def _header(scan: SourceScan, day: dt.date) -> list[str]:
     mode = "full scan" if scan.mode == "full" else "sample: the first rows only"
-    out: list[str] = [
-        f"# Starter policy drafted by `veil scan` from {scan.source} ({rep.rows:,} rows, {mode})"
-        f" on {day}.",
+    return [
+        f"# Starter policy drafted by `veil scan` from {scan.source} ({scan.report.rows:,} rows, "
+        f"{mode}) on {day.isoformat()}.",
         "# Every line below is a suggestion drawn from the values found: review each one.",
         "# 1. Fill in the controller (the policy does not load until you do).",
         "# 2. Check each field's category, type and quasi_identifier flag.",
@@ -140,23 +161,33 @@ def draft_policy(
         "  name:        # TODO: the controller's legal name",
         "  contact:     # TODO: privacy contact, e.g. an e-mail address",
     ]
+
+
+def _custom_categories(columns: Sequence[ColumnReport]) -> list[str]:
+    """Categories the scan used that the built-in taxonomy lacks: declared, to describe."""
     from veil.policy.taxonomy import BUILTIN_CATEGORIES
 
     custom = sorted(
-        {c.category for c in rep.columns if c.category and c.category not in BUILTIN_CATEGORIES}
+        {c.category for c in columns if c.category and c.category not in BUILTIN_CATEGORIES}
     )
-    if custom:
-        out.append("categories:")
-        for cat in custom:
-            out.append(f"  {_yaml_key(cat)}:")
-            out.append(f"    description: {_scalar('TODO: describe ' + cat)}")
-    if recognizers:
-        out.append("recognizers:")
-        dumped = yaml.safe_dump(
-            [dict(r) for r in recognizers], sort_keys=False, allow_unicode=True, width=100
-        )
-        out.extend("  " + line for line in dumped.rstrip("\n").splitlines())
-    out += [
+    out = ["categories:"] if custom else []
+    for cat in custom:
+        out.append(f"  {_yaml_key(cat)}:")
+        out.append(f"    description: {_scalar('TODO: describe ' + cat)}")
+    return out
+
+
+def _recognizers(recognizers: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not recognizers:
+        return []
+    dumped = yaml.safe_dump(
+        [dict(r) for r in recognizers], sort_keys=False, allow_unicode=True, width=100
+    )
+    return ["recognizers:"] + ["  " + line for line in dumped.rstrip("\n").splitlines()]
+
+
+def _dataset(scan: SourceScan, ds: str, subject: str | None) -> list[str]:
+    out = [
         "datasets:",
         f"  {ds}:",
         f"    description: {_scalar('TODO: what this dataset holds')}",
@@ -168,41 +199,52 @@ def draft_policy(
     else:
         out.append("    # subject_id: TODO     # the column that identifies the data subject")
     out.append("    fields:")
-    keep: list[str] = []
-    treat: list[tuple[str, str, str]] = []
-    for c in rep.columns:
-        name = c.name
-        cat, guess = _category(c, subject)
-        if not _IDENT.match(name):
-            out.append(
-                f"      # {json.dumps(name, ensure_ascii=False)}: cannot be a policy field name "
-                f"(letters, digits, _ . - only): rename the column ({_finding(c)})"
-            )
-            continue
-        attrs = [f"category: {_yaml_key(cat)}"]
-        ftype = scan.field_types.get(name, "string")
-        if ftype != "string":
-            attrs.append(f"type: {ftype}")
-        quasi = (cat in _QUASI_CATEGORIES and c.top_type not in _NOT_QUASI_TYPES) or (
-            c.top_type in ("date_of_birth", "postcode")
-        )
-        if quasi:
-            attrs.append("quasi_identifier: true")
-        comment = _finding(c) + (
-            "; category guessed from the name: check"
-            if guess and c.category
-            else "; check"
-            if guess
-            else ""
-        )
-        out.append(f"      {_yaml_key(name)}: {{{', '.join(attrs)}}}   # {comment}")
-        rule = c.rule if c.pii else None
-        if c.pii or name == subject or cat not in _KEEPABLE:
-            rule = rule or _RULE_BY_CATEGORY.get(cat, "drop")
-            treat.append((name, rule, cat))
-        else:
-            keep.append(name)
-    out += [
+    return out
+
+
+def _field(
+    scan: SourceScan,
+    c: ColumnReport,
+    subject: str | None,
+    keep: list[str],
+    treat: list[_Treated],
+) -> list[str]:
+    """The field line of column ``c``; notes whether a purpose may keep it or must treat it."""
+    name = c.name
+    if not _IDENT.match(name):
+        return [
+            f"      # {json.dumps(name, ensure_ascii=False)}: cannot be a policy field name "
+            f"(letters, digits, _ . - only): rename the column ({_finding(c)})"
+        ]
+    cat, guess = _category(c, subject)
+    attrs = [f"category: {_yaml_key(cat)}"]
+    ftype = scan.field_types.get(name, "string")
+    if ftype != "string":
+        attrs.append(f"type: {ftype}")
+    if _quasi(c, cat):
+        attrs.append("quasi_identifier: true")
+    if c.pii or name == subject or cat not in _KEEPABLE:
+        rule = (c.rule if c.pii else None) or _RULE_BY_CATEGORY.get(cat, "drop")
+        treat.append(_Treated(name, rule, cat))
+    else:
+        keep.append(name)
+    return [f"      {_yaml_key(name)}: {{{', '.join(attrs)}}}   # {_comment(c, guess)}"]
+
+
+def _quasi(c: ColumnReport, cat: str) -> bool:
+    return (cat in _QUASI_CATEGORIES and c.top_type not in _NOT_QUASI_TYPES) or (
+        c.top_type in ("date_of_birth", "postcode")
+    )
+
+
+def _comment(c: ColumnReport, guess: bool) -> str:
+    if guess and c.category:
+        return _finding(c) + "; category guessed from the name: check"
+    return _finding(c) + ("; check" if guess else "")
+
+
+def _purpose(ds: str, keep: list[str], treat: list[_Treated]) -> list[str]:
+    out = [
         "purposes:",
         "  todo_purpose:                 # TODO: name the purpose, e.g. credit_scoring",
         f"    description: {_scalar('TODO: what the data is used for')}",
@@ -211,19 +253,17 @@ def draft_policy(
         "    datasets:",
         f"      {ds}:",
     ]
-    usable = [n for n in keep]
-    if usable:
+    if keep:
         out.append("        fields:                 # deny by default: remove what is not needed")
-        for n in usable:
-            out.append(f"          {_yaml_key(n)}: keep")
+        out += [f"          {_yaml_key(n)}: keep" for n in keep]
     else:
         out.append("        fields: {}              # deny by default: add what is needed")
     if treat:
         out.append("          # personal data: uncomment what the purpose needs, with a treatment")
-        for n, rule, cat in treat:
-            if _IDENT.match(n):
-                out.append(f"          # {_yaml_key(n)}: {rule}   # {cat}")
-    return "\n".join(out) + "\n"
+        for t in treat:
+            if _IDENT.match(t.name):
+                out.append(f"          # {_yaml_key(t.name)}: {t.rule}   # {t.category}")
+    return out
 
 
 def write_policy_draft(
