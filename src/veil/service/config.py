@@ -56,6 +56,11 @@ class ServiceConfig:
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_numbers()
+        self._check_tls_files()
+        self._check_origins()
+
+    def _check_numbers(self) -> None:
         for name, (lo, hi) in _INTS.items():
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
@@ -69,11 +74,17 @@ class ServiceConfig:
                               or not 1 <= b <= 1_000_000):
             raise InputError("[service] rate_burst must be a whole number in 1..1000000 (the "
                              "requests a key may send at once)")
-        if self.tls is not None:
-            for name in ("certfile", "keyfile", "client_ca"):
-                path = getattr(self.tls, name, None)
-                if path and not os.path.isfile(path):
-                    raise TLSConfigError(f"TLS {name}: file not found", where=str(path))
+
+    def _check_tls_files(self) -> None:
+        """The certificate files exist (fails here, with the file named, not mid-handshake)."""
+        if self.tls is None:
+            return
+        for name in ("certfile", "keyfile", "client_ca"):
+            path = getattr(self.tls, name, None)
+            if path and not os.path.isfile(path):
+                raise TLSConfigError(f"TLS {name}: file not found", where=str(path))
+
+    def _check_origins(self) -> None:
         for o in self.cors_origins:
             if not isinstance(o, str) or not (o.startswith("https://") or o.startswith("http://")):
                 raise InputError(f"[service] cors_origins: '{str(o)[:60]}' is not an origin "
@@ -109,40 +120,59 @@ class ServiceConfig:
         """``[service]`` of the workspace's ``veil.toml``, then ``overrides`` (None: not given)."""
         root = Path(workspace).resolve()
         cfg_path = root / "veil.toml"
-        try:
-            cfg = tomllib.loads(cfg_path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise StoreError("not a Veil workspace (no veil.toml)", where=str(root)) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"invalid workspace config: {exc}", where=str(cfg_path)) from None
-        table = dict(cfg.get("service") or {})
-        if not isinstance(table, dict):
-            raise InputError("[service] must be a table", where=str(cfg_path))
+        table = _service_table(cfg_path, root)
         tls_table = table.pop("tls", None)
         known = {f.name for f in fields(cls)} - {"workspace", "tls", "extra"}
         unknown = sorted(set(table) - known)
         if unknown:
             raise InputError(f"[service] unknown setting(s): {', '.join(unknown)} (known: "
                              f"{', '.join(sorted(known))})", where=str(cfg_path))
-        values: dict[str, Any] = dict(table)
-        if "cors_origins" in values:
-            if not isinstance(values["cors_origins"], list):
-                raise InputError("[service] cors_origins must be a list", where=str(cfg_path))
-            values["cors_origins"] = tuple(values["cors_origins"])
-        if "policy" in values:
-            if not isinstance(values["policy"], str):
-                raise InputError("[service] policy must be a path", where=str(cfg_path))
-            values["policy"] = _path(values["policy"], root)
+        values = _table_values(table, cfg_path, root)
         tls = ServerTLS.from_config(tls_table, root) if tls_table is not None else None
         config = cls(workspace=root, tls=tls, **values)
-        given = {k: v for k, v in overrides.items() if v is not None}
-        if "policy" in given and given["policy"] != "sample":
-            given["policy"] = Path(given["policy"])
-        elif given.get("policy") == "sample":
-            from veil.sample.paths import SAMPLE_POLICY
-
-            given["policy"] = SAMPLE_POLICY
+        given = _given(overrides)
         return replace(config, **given) if given else config
+
+
+def _service_table(cfg_path: Path, root: Path) -> dict[str, Any]:
+    """``[service]`` of the workspace's ``veil.toml`` (a copy: the caller may pop from it)."""
+    try:
+        cfg = tomllib.loads(cfg_path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise StoreError("not a Veil workspace (no veil.toml)", where=str(root)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"invalid workspace config: {exc}", where=str(cfg_path)) from None
+    table = dict(cfg.get("service") or {})
+    if not isinstance(table, dict):
+        raise InputError("[service] must be a table", where=str(cfg_path))
+    return table
+
+
+def _table_values(table: dict[str, Any], cfg_path: Path, root: Path) -> dict[str, Any]:
+    """The settings of ``[service]`` as ServiceConfig takes them (a tuple of origins, the
+    policy as a path relative to the workspace)."""
+    values: dict[str, Any] = dict(table)
+    if "cors_origins" in values:
+        if not isinstance(values["cors_origins"], list):
+            raise InputError("[service] cors_origins must be a list", where=str(cfg_path))
+        values["cors_origins"] = tuple(values["cors_origins"])
+    if "policy" in values:
+        if not isinstance(values["policy"], str):
+            raise InputError("[service] policy must be a path", where=str(cfg_path))
+        values["policy"] = _path(values["policy"], root)
+    return values
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides given (None: not given); a policy of "sample" is the bundled one."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "policy" in given and given["policy"] != "sample":
+        given["policy"] = Path(given["policy"])
+    elif given.get("policy") == "sample":
+        from veil.sample.paths import SAMPLE_POLICY
+
+        given["policy"] = SAMPLE_POLICY
+    return given
 
 
 def _path(value: str, root: Path) -> Path:
