@@ -40,7 +40,7 @@ def _check_redact(_field: FieldDef, params: dict[str, Any]) -> None:
     allowed(params, ())
 
 
-def _redact(values: pa.Array, _params: dict[str, Any], _ctx: Any) -> pa.Array:
+def _redact(values: pa.Array, _params: dict[str, Any], _ctx: TransformContext) -> pa.Array:
     return pa.nulls(len(values), type=values.type)
 
 
@@ -155,7 +155,7 @@ def _check_mask(field: FieldDef, params: dict[str, Any]) -> None:
     str_param(params, "format", "auto", FORMATS)
 
 
-def _mask(values: pa.Array, params: dict[str, Any], _ctx: Any) -> pa.Array:
+def _mask(values: pa.Array, params: dict[str, Any], _ctx: TransformContext) -> pa.Array:
     fmt = params.get("format", "auto")
     first, last = params.get("keep_first"), params.get("keep_last")
     ch = params.get("char", "*")
