@@ -12,28 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from veil.errors import InputError, VeilError
-from veil.service.apikeys import Principal
 from veil.service.auth import require
 from veil.service.deps import ERRORS, Caller, service_of
-from veil.service.state import Service
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 SCAN_PATH = "/v1/scan"  # the one path whose body may be as large as max_upload_bytes
 
 _SUFFIX = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl", "text": ".txt"}
-
-
-async def record_scan_event(svc: Service, who: Principal, format: str, size: int,
-                            report: dict[str, Any]) -> None:
-    """The route's own ``discovery.scan`` audit event (to be replaced once the discovery
-    library writes its own scan event)."""
-    await run_in_threadpool(
-        svc.audit.record, who.actor, "discovery.scan", purpose="discovery",
-        legal_basis="Art. 30 and 35 accountability", outcome="success",
-        counts={"bytes": size, "rows": int(report.get("rows_scanned")
-                                            or report.get("lines_scanned") or 0)},
-        details={"format": format, "pii_columns": len(report.get("pii_columns") or [])})
 
 
 @router.post("/scan", response_model=dict[str, Any], tags=["scan"],
@@ -59,6 +45,7 @@ async def scan(
     import anyio
 
     from veil.discovery import scan_source
+    from veil.discovery.scan import record_scan
 
     svc = service_of(request)
     fd, tmp = tempfile.mkstemp(prefix="veil-upload-", suffix=_SUFFIX[format])
@@ -85,11 +72,13 @@ async def scan(
             raise type(exc)(exc.message.replace(tmp, label), where=where) from None
         report = result.to_dict()
         report["source"]["ref"] = label
-        await record_scan_event(svc, who, format, size, report)
+        # the library's one scan event, the same the CLI and a Python caller write
+        await run_in_threadpool(record_scan, svc.audit, result, actor=who.actor,
+                                source_name=label, size_bytes=size)
         return report
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
 
 
-__all__ = ["SCAN_PATH", "record_scan_event", "router"]
+__all__ = ["SCAN_PATH", "router"]
