@@ -202,3 +202,16 @@ def test_complexity_counts_like_radon(source: str, expected: int) -> None:
     fn = ast.parse(source).body[0]
     assert isinstance(fn, ast.FunctionDef)
     assert complexity(fn) == expected
+
+
+def test_the_readme_layout_table_matches_the_layers() -> None:
+    """The README's layout table names every package at its layer (docs and rules in step)."""
+    import re
+
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\w+) \| (.+) \|$", readme.split("## Layout", 1)[1],
+                           flags=re.M))
+    for layer, packages in LAYERS:
+        named = set(re.findall(r"`(\w+)/`", rows.get(layer, "")))
+        present = {p for p in packages if (SRC / p).is_dir()}
+        assert present <= named, f"README layout, {layer}: missing {sorted(present - named)}"
