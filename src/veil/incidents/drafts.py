@@ -17,19 +17,21 @@ import html
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veil.errors import InputError
-from veil.incidents.clock import iso, local, parse_time, zone
+from veil.incidents.clock import Clock, iso, local, parse_time, zone
 from veil.incidents.scope import records_text, subjects_text
 from veil.io.writers import atomic_write_bytes
 from veil.policy.taxonomy import BUILTIN_CATEGORIES
 
 if TYPE_CHECKING:
-    from veil.incidents.register import Breach, Breaches
+    from veil.incidents.breach import Breach
+    from veil.incidents.register import Breaches
 
 FORMAT = "veil-breach-notification/v1"
 REGISTER_FORMAT = "veil-breach-register/v1"
@@ -205,43 +207,65 @@ def _measures(b: Breach) -> list[str]:
     return list(b.measures) + facts
 
 
-def notification(b: Breach, *, tz: str | None = None, now: datetime | None = None,
-                 phase: str | None = None) -> dict[str, Any]:
-    """The Art. 33(3) notification as a JSON-ready dict (contents (a)-(d) and the timeline).
+@dataclass(frozen=True)
+class _Draft:
+    """What a notification is drafted from: the breach, seen from ``now`` in zone ``tz``."""
 
-    ``phase`` (Art. 33(4)) defaults to ``single``, or ``follow_up`` once a notification to the
-    authority is recorded; ``follow_up`` and ``final`` need one."""
-    from veil.incidents.register import PHASES
+    b: Breach
+    tz: str | None
+    now: datetime
+    phase: str
+    first: dict[str, Any] | None  # the first notification to the authority
+    clock: Clock
+    contact: str | None
+    measures: list[str]
+    delays: list[str]  # the reasons given for a late notification
+    late: bool
 
-    now = now or datetime.now(UTC)
-    tz = tz or b.timezone
-    ctl = b.controller or {}
-    scope = b.scope or {}
-    a = b.assessment or {}
-    missing: list[str] = []
-    authority = ctl.get("supervisory_authority")
-    if not authority:
-        missing.append("supervisory authority (controller.supervisory_authority in the policy)")
+    @property
+    def scope(self) -> dict[str, Any]:
+        return self.b.scope or {}
+
+
+#: Contents Art. 33(3) needs that the record may lack: when it is lacking, and what to say.
+MISSING: tuple[tuple[Callable[[_Draft], bool], str], ...] = (
+    (lambda d: not (d.b.controller or {}).get("supervisory_authority"),
+     "supervisory authority (controller.supervisory_authority in the policy)"),
+    (lambda d: d.contact is None,
+     "DPO or other contact point (Art. 33(3)(b): controller.dpo in the policy)"),
+    (lambda d: not d.measures,
+     "measures taken or proposed (Art. 33(3)(d): veil breach update --measure)"),
+    (lambda d: d.b.assessment is None, "risk assessment (veil breach assess)"),
+    (lambda d: bool((d.b.assessment or {}).get("stale")),
+     "an up-to-date risk assessment (the record changed since: assess again)"),
+    (lambda d: d.late and not d.delays,
+     "reasons for the delay (Art. 33(1): notified after 72 hours)"),
+)
+#: What the notification says of the assessment, and of each exposed item.
+ASSESSMENT_FIELDS = ("method", "severity", "score", "likelihood", "likelihood_reason", "risk",
+                     "decision", "computed_decision", "override", "exceptions",
+                     "subjects_communication")
+EXPOSED_FIELDS = ("kind", "ref", "run_id", "output", "purpose", "dataset", "records",
+                  "subjects", "encrypted", "key_safe")
+
+
+def _contact_point(ctl: dict[str, Any]) -> str | None:
+    """The DPO's name and contacts, else the controller's contact (Art. 33(3)(b))."""
     dpo = ctl.get("dpo") or None
     if dpo:
-        contact = ", ".join(str(v) for v in (dpo.get("name"), dpo.get("email"), dpo.get("phone"),
-                                             dpo.get("address")) if v)
-    elif ctl.get("contact"):
-        contact = f"{ctl.get('name')}, {ctl['contact']}"
-    else:
-        contact = None
-        missing.append("DPO or other contact point (Art. 33(3)(b): controller.dpo in the policy)")
-    measures = _measures(b)
-    if not measures:
-        missing.append("measures taken or proposed (Art. 33(3)(d): veil breach update "
-                       "--measure)")
-    if b.assessment is None:
-        missing.append("risk assessment (veil breach assess)")
-    elif a.get("stale"):
-        missing.append("an up-to-date risk assessment (the record changed since: assess again)")
-    clk = b.clock(now)
-    first = b.first_authority_notification()
-    if phase is None:  # what comes next: the complete one, a follow-up, or the record of it
+        return ", ".join(str(v) for v in (dpo.get("name"), dpo.get("email"), dpo.get("phone"),
+                                          dpo.get("address")) if v)
+    if ctl.get("contact"):
+        return f"{ctl.get('name')}, {ctl['contact']}"
+    return None
+
+
+def _phase(b: Breach, phase: str | None, first: dict[str, Any] | None) -> str:
+    """The phase asked for, else what comes next: the complete one, a follow-up, or the
+    record of a complete one (Art. 33(4))."""
+    from veil.incidents.notices import PHASES
+
+    if phase is None:
         done = any(n["recipient"] == "authority" and n["phase"] in ("single", "final")
                    for n in b.notifications)
         phase = "single" if first is None else "final" if done else "follow_up"
@@ -250,133 +274,197 @@ def notification(b: Breach, *, tz: str | None = None, now: datetime | None = Non
     if phase in ("follow_up", "final") and first is None:
         raise InputError(f"{b.ref} has no notification to the authority yet: a {phase} "
                          "draft follows one (draft --phase single or initial)", where="--phase")
+    return phase
+
+
+def _draft(b: Breach, tz: str | None, now: datetime, phase: str | None) -> _Draft:
+    clk = b.clock(now)
+    first = b.first_authority_notification()
+    phase = _phase(b, phase, first)
     delays = [n["delay_reason"] for n in b.notifications
               if n["recipient"] == "authority" and n.get("delay_reason")]
     late = clk.state in ("overdue", "notified_late") or (first is None and now > clk.deadline)
-    if late and not delays:
-        missing.append("reasons for the delay (Art. 33(1): notified after 72 hours)")
+    return _Draft(b=b, tz=tz, now=now, phase=phase, first=first, clock=clk,
+                  contact=_contact_point(b.controller or {}), measures=_measures(b),
+                  delays=delays, late=late)
+
+
+def _timeline(d: _Draft) -> dict[str, Any]:
+    b, tz, clk = d.b, d.tz, d.clock
+
+    def both(name: str, t: datetime | None) -> dict[str, Any]:
+        return {name: iso(t) if t else None, f"{name}_local": local(t, tz) if t else None}
+
+    return {"timezone": tz or "UTC", **both("occurred_at", b.occurred_at),
+            **both("occurred_until", b.occurred_until), **both("aware_at", b.aware_at),
+            **both("deadline", clk.deadline), "clock": clk.text(tz),
+            **both("notified_at", clk.notified_at), "late": d.late,
+            "reasons_for_delay": d.delays}
+
+
+def _subjects(scope: dict[str, Any]) -> dict[str, Any]:
+    subj = scope.get("subjects") or {}
     who = sorted({str(i.get("subject_kind")) for i in scope.get("items", [])
                   if i.get("subject_kind")})
-    subj = scope.get("subjects") or {}
+    return {"categories": who or ["MISSING: categories of data subjects"],
+            "approximate_number": subj.get("count"), "exact": subj.get("exact"),
+            "upper_bound": subj.get("upper_bound"), "source": subj.get("source"),
+            "from_lineage": subj.get("from_lineage"), "estimated_by_dpo": subj.get("estimated"),
+            "basis": list(subj.get("basis") or []), "text": subjects_text(subj)}
+
+
+def _records(scope: dict[str, Any]) -> dict[str, Any]:
     recs = scope.get("records") or {}
+    return {"approximate_number": recs.get("count"), "exact": recs.get("exact"),
+            "source": recs.get("source"), "estimated_by_dpo": recs.get("estimated"),
+            "text": records_text(recs)}
+
+
+def notification(b: Breach, *, tz: str | None = None, now: datetime | None = None,
+                 phase: str | None = None) -> dict[str, Any]:
+    """The Art. 33(3) notification as a JSON-ready dict (contents (a)-(d) and the timeline).
+
+    ``phase`` (Art. 33(4)) defaults to ``single``, or ``follow_up`` once a notification to the
+    authority is recorded; ``follow_up`` and ``final`` need one."""
+    d = _draft(b, tz or b.timezone, now or datetime.now(UTC), phase)
+    ctl, scope, a = b.controller or {}, d.scope, b.assessment or {}
+    first = d.first
     return {
-        "format": FORMAT,
-        "breach": b.ref,
-        "title": b.title,
-        "status": b.status,
-        "phase": phase,
-        "phase_text": PHASE_TEXT[phase].format(
-            first=local(parse_time(first["sent_at"], "sent_at"), tz) if first else ""),
-        "further_information_to_follow": phase in ("initial", "follow_up"),
-        "addressed_to": authority or "MISSING: supervisory authority",
+        "format": FORMAT, "breach": b.ref, "title": b.title, "status": b.status,
+        "phase": d.phase,
+        "phase_text": PHASE_TEXT[d.phase].format(
+            first=local(parse_time(first["sent_at"], "sent_at"), d.tz) if first else ""),
+        "further_information_to_follow": d.phase in ("initial", "follow_up"),
+        "addressed_to": ctl.get("supervisory_authority") or "MISSING: supervisory authority",
         "controller": {"name": ctl.get("name"), "contact": ctl.get("contact"),
                        "address": ctl.get("address")} if ctl else "MISSING: controller",
-        "contact_point": contact or "MISSING: DPO or other contact point",
-        "timeline": {
-            "timezone": tz or "UTC",
-            "occurred_at": iso(b.occurred_at),
-            "occurred_at_local": local(b.occurred_at, tz),
-            "occurred_until": iso(b.occurred_until) if b.occurred_until else None,
-            "occurred_until_local": local(b.occurred_until, tz) if b.occurred_until else None,
-            "aware_at": iso(b.aware_at),
-            "aware_at_local": local(b.aware_at, tz),
-            "deadline": iso(clk.deadline),
-            "deadline_local": local(clk.deadline, tz),
-            "clock": clk.text(tz),
-            "notified_at": iso(clk.notified_at) if clk.notified_at else None,
-            "notified_at_local": local(clk.notified_at, tz) if clk.notified_at else None,
-            "late": late,
-            "reasons_for_delay": delays,
-        },
+        "contact_point": d.contact or "MISSING: DPO or other contact point",
+        "timeline": _timeline(d),
         "nature": {"types": b.nature, "description": b.description or b.title},
-        "subjects": {"categories": who or ["MISSING: categories of data subjects"],
-                     "approximate_number": subj.get("count"), "exact": subj.get("exact"),
-                     "upper_bound": subj.get("upper_bound"), "source": subj.get("source"),
-                     "from_lineage": subj.get("from_lineage"),
-                     "estimated_by_dpo": subj.get("estimated"),
-                     "basis": list(subj.get("basis") or []),
-                     "text": subjects_text(subj)},
-        "records": {"approximate_number": recs.get("count"), "exact": recs.get("exact"),
-                    "source": recs.get("source"), "estimated_by_dpo": recs.get("estimated"),
-                    "text": records_text(recs)},
+        "subjects": _subjects(scope),
+        "records": _records(scope),
         "data_categories": _category_rows(b),
         "special_categories": scope.get("special") or [],
         "financial_data": scope.get("financial") or [],
         "likely_consequences": likely_consequences(b),
-        "measures": measures or ["MISSING: measures taken or proposed"],
-        "risk_assessment": ({k: a.get(k) for k in ("method", "severity", "score", "likelihood",
-                                                   "likelihood_reason",
-                                                   "risk", "decision", "computed_decision",
-                                                   "override", "exceptions",
-                                                   "subjects_communication")}
-                            if a else None),
-        "exposed": [{k: i.get(k) for k in ("kind", "ref", "run_id", "output", "purpose",
-                                           "dataset", "records", "subjects", "encrypted",
-                                           "key_safe")} for i in scope.get("items", [])],
-        "generated_at": iso(now),
-        "missing": missing,
+        "measures": d.measures or ["MISSING: measures taken or proposed"],
+        "risk_assessment": {k: a.get(k) for k in ASSESSMENT_FIELDS} if a else None,
+        "exposed": [{k: i.get(k) for k in EXPOSED_FIELDS} for i in scope.get("items", [])],
+        "generated_at": iso(d.now),
+        "missing": [text for lacking, text in MISSING if lacking(d)],
     }
 
 
-def notification_blocks(n: dict[str, Any]) -> list[Block]:
-    tl = n["timeline"]
-    auth = n["addressed_to"]
-    auth_line = (", ".join(str(v) for v in auth.values() if v) if isinstance(auth, dict)
-                 else auth)
-    ctl = n["controller"]
-    ctl_line = (", ".join(str(v) for v in ctl.values() if v) if isinstance(ctl, dict) else ctl)
-    subj, recs = n["subjects"], n["records"]
-    blocks: list[Block] = [
+# ------------------------------------------------------------------------------- wording
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a document: its heading (None: none) and blocks, when it applies."""
+
+    heading: str | None
+    blocks: Callable[[dict[str, Any]], list[Block]]
+    when: Callable[[dict[str, Any]], bool] = lambda n: True
+
+
+Row = tuple[str, Callable[[dict[str, Any]], Any]]
+
+
+def _line(v: Any) -> Any:
+    """A dict of contact details on one line (a MISSING text stays as it is)."""
+    return ", ".join(str(x) for x in v.values() if x) if isinstance(v, dict) else v
+
+
+def _rows(rows: Sequence[Row], data: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(label, value(data)) for label, value in rows]
+
+
+def _occurred(tl: dict[str, Any]) -> str:
+    return tl["occurred_at_local"] + (f" until {tl['occurred_until_local']}"
+                                      if tl["occurred_until"] else "")
+
+
+#: The overview table at the top of the notification.
+OVERVIEW: tuple[Row, ...] = (
+    ("To", lambda n: _line(n["addressed_to"])),
+    ("Controller", lambda n: _line(n["controller"])),
+    ("DPO / contact point (Art. 33(3)(b))", lambda n: n["contact_point"]),
+    ("Phase", lambda n: n["phase_text"]),
+    ("Breach occurred", lambda n: _occurred(n["timeline"])),
+    ("Controller became aware", lambda n: n["timeline"]["aware_at_local"]),
+    ("72-hour deadline",
+     lambda n: f"{n['timeline']['deadline']} ({n['timeline']['deadline_local']})"),
+    ("Status", lambda n: n["timeline"]["clock"]),
+)
+#: Who and how much (Art. 33(3)(a)).
+FIGURES: tuple[Row, ...] = (
+    ("Categories of data subjects", lambda n: ", ".join(n["subjects"]["categories"])),
+    ("Number of data subjects",
+     lambda n: n["subjects"]["text"] + "".join(f"; {x}" for x in n["subjects"].get("basis")
+                                               or [])),
+    ("Number of personal data records", lambda n: n["records"]["text"]),
+    ("Special categories (Art. 9/10)", lambda n: ", ".join(n["special_categories"]) or "none"),
+    ("Financial data", lambda n: ", ".join(n["financial_data"]) or "none"),
+)
+#: The risk assessment's table (rows read the assessment).
+ASSESSMENT: tuple[Row, ...] = (
+    ("Method", lambda a: a["method"]),
+    ("Severity", lambda a: f"{a['severity']} (score {a['score']})"),
+    ("Likelihood", lambda a: a["likelihood"] + (f" ({a['likelihood_reason']})"
+                                                 if a.get("likelihood_reason") else "")),
+    ("Result", lambda a: a["risk"]),
+    ("Decision", lambda a: a["decision"] + (f" (override: {a['override']['reason']})"
+                                             if a.get("override") else "")),
+    ("Communication to subjects", lambda a: a["subjects_communication"]),
+)
+
+
+def _nature_text(n: dict[str, Any]) -> str:
+    desc = n["nature"]["description"]
+    return n["title"] if desc == n["title"] else f"{n['title']}: {desc}"
+
+
+def _assessment_table(a: dict[str, Any]) -> list[Block]:
+    return [("table", _rows(ASSESSMENT, a) + [(f"Exception {e['exception']}", e["reason"])
+                                             for e in a.get("exceptions") or []])]
+
+
+#: The notification to the authority, section by section.
+NOTIFICATION: tuple[Section, ...] = (
+    Section(None, lambda n: [
         ("h1", f"Personal data breach notification {n['breach']} (Art. 33 GDPR)"),
-        ("table", [("To", auth_line), ("Controller", ctl_line),
-                   ("DPO / contact point (Art. 33(3)(b))", n["contact_point"]),
-                   ("Phase", n["phase_text"]),
-                   ("Breach occurred", tl["occurred_at_local"]
-                    + (f" until {tl['occurred_until_local']}" if tl["occurred_until"] else "")),
-                   ("Controller became aware", tl["aware_at_local"]),
-                   ("72-hour deadline", f"{tl['deadline']} ({tl['deadline_local']})"),
-                   ("Status", tl["clock"])]),
-        ("h2", "Nature of the breach (Art. 33(3)(a))"),
-        ("p", n["title"] if n["nature"]["description"] == n["title"]
-         else f"{n['title']}: {n['nature']['description']}"),
-        ("p", "Type: loss of " + ", ".join(n["nature"]["types"])),
-        ("table", [("Categories of data subjects", ", ".join(subj["categories"])),
-                   ("Number of data subjects", subj["text"]
-                    + "".join(f"; {x}" for x in subj.get("basis") or [])),
-                   ("Number of personal data records", recs["text"]),
-                   ("Special categories (Art. 9/10)",
-                    ", ".join(n["special_categories"]) or "none"),
-                   ("Financial data", ", ".join(n["financial_data"]) or "none")]),
-        ("h2", "Categories of personal data"),
+        ("table", _rows(OVERVIEW, n))]),
+    Section("Nature of the breach (Art. 33(3)(a))", lambda n: [
+        ("p", _nature_text(n)), ("p", "Type: loss of " + ", ".join(n["nature"]["types"])),
+        ("table", _rows(FIGURES, n))]),
+    Section("Categories of personal data", lambda n: [
         ("ul", [f"{c['id']}: {c['description']}"
                 + ("" if c["intelligible"] else " (encrypted, unintelligible)")
-                for c in n["data_categories"]] or ["none recorded"]),
-        ("h2", "Likely consequences (Art. 33(3)(c))"),
-        ("ul", n["likely_consequences"] or ["none identified"]),
-        ("h2", "Measures taken or proposed (Art. 33(3)(d))"),
-        ("ul", n["measures"]),
-    ]
-    a = n["risk_assessment"]
-    if a:
-        blocks += [("h2", "Risk assessment"),
-                   ("table", [("Method", a["method"]),
-                              ("Severity", f"{a['severity']} (score {a['score']})"),
-                              ("Likelihood", a["likelihood"]
-                               + (f" ({a['likelihood_reason']})"
-                                  if a.get("likelihood_reason") else "")),
-                              ("Result", a["risk"]),
-                              ("Decision", a["decision"]
-                               + (f" (override: {a['override']['reason']})"
-                                  if a.get("override") else "")),
-                              ("Communication to subjects", a["subjects_communication"])]
-                    + [(f"Exception {e['exception']}", e["reason"])
-                       for e in a.get("exceptions") or []])]
-    if tl["reasons_for_delay"] or tl["late"]:
-        blocks += [("h2", "Reasons for the delay (Art. 33(1))"),
-                   ("ul", tl["reasons_for_delay"] or ["MISSING: reasons for the delay"])]
-    if n["missing"]:
-        blocks += [("h2", "Missing before sending"), ("ul", n["missing"])]
+                for c in n["data_categories"]] or ["none recorded"])]),
+    Section("Likely consequences (Art. 33(3)(c))",
+            lambda n: [("ul", n["likely_consequences"] or ["none identified"])]),
+    Section("Measures taken or proposed (Art. 33(3)(d))", lambda n: [("ul", n["measures"])]),
+    Section("Risk assessment", lambda n: _assessment_table(n["risk_assessment"]),
+            when=lambda n: bool(n["risk_assessment"])),
+    Section("Reasons for the delay (Art. 33(1))",
+            lambda n: [("ul", n["timeline"]["reasons_for_delay"]
+                        or ["MISSING: reasons for the delay"])],
+            when=lambda n: bool(n["timeline"]["reasons_for_delay"] or n["timeline"]["late"])),
+    Section("Missing before sending", lambda n: [("ul", n["missing"])],
+            when=lambda n: bool(n["missing"])),
+)
+
+
+def render_sections(sections: Sequence[Section], data: dict[str, Any]) -> list[Block]:
+    """The blocks of the sections that apply to ``data``, each under its heading."""
+    blocks: list[Block] = []
+    for s in sections:
+        if s.when(data):
+            blocks += ([("h2", s.heading)] if s.heading else []) + s.blocks(data)
     return blocks
+
+
+def notification_blocks(n: dict[str, Any]) -> list[Block]:
+    return render_sections(NOTIFICATION, n)
 
 
 def subjects_concerned(b: Breach) -> bool:
@@ -411,60 +499,75 @@ def plain_consequences(b: Breach) -> list[str]:
     return out + list(b.consequences)
 
 
+def _plain_contact(ctl: dict[str, Any]) -> str | None:
+    dpo = ctl.get("dpo") or {}
+    return ", ".join(str(v) for v in (dpo.get("name"), dpo.get("email"), dpo.get("phone"))
+                     if v) or ctl.get("contact")
+
+
+def _plain_categories(cats: Sequence[str]) -> list[str]:
+    return [PLAIN_CATEGORIES.get(c) or (BUILTIN_CATEGORIES[c].description
+                                        if c in BUILTIN_CATEGORIES else c) for c in cats
+            if c != "non_personal"]
+
+
+def _when(b: Breach, tz: str | None) -> str:
+    started, found = _day(b.occurred_at, tz), _day(b.aware_at, tz)
+    return (f"It started on {started}, and we found out about it on {found}." if started != found
+            else f"It happened on {started}, and we found out about it the same day.")
+
+
+def _notice_facts(b: Breach, tz: str | None) -> dict[str, Any]:
+    """What the notice to the people affected says, gathered from the breach."""
+    ctl = b.controller or {}
+    scope = b.scope or {}
+    cats = scope.get("intelligible_categories") or scope.get("categories") or []
+    contact = _plain_contact(ctl)
+    missing = ((["a contact point (controller.dpo in the policy)"] if not contact else [])
+               + (["what we have done (veil breach update --measure)"]
+                  if not b.measures else []))
+    return {"name": ctl.get("name") or "We", "what_happened": b.description or b.title,
+            "when": _when(b, tz), "what": _plain_categories(cats),
+            "consequences": plain_consequences(b), "measures": list(b.measures),
+            "advice": [ADVICE[c] for c in cats if c in ADVICE] + [
+                "If you have questions, or think you are affected in a way not described "
+                "here, contact us (details below)."],
+            "contact": contact, "authority": ctl.get("supervisory_authority") or {},
+            "missing": missing}
+
+
+#: The notice to the people affected (Art. 34(2)), section by section, in plain words.
+SUBJECT_NOTICE: tuple[Section, ...] = (
+    Section(None, lambda f: [
+        ("h1", "Important: a security incident involving your personal data"),
+        ("p", f"{f['name']} is writing to tell you about an incident that affects some of your "
+              "personal data. We are sorry this happened.")]),
+    Section("What happened", lambda f: [("p", f["what_happened"]), ("p", f["when"])]),
+    Section("What information was involved",
+            lambda f: [("ul", f["what"] or ["MISSING: what information was involved"])]),
+    Section("What this may mean for you",
+            lambda f: [("ul", f["consequences"] or ["We do not expect any harm to you, but we "
+                                                    "want you to know."])]),
+    Section("What we have done", lambda f: [("ul", f["measures"] or ["MISSING: measures taken"])]),
+    Section("What you can do", lambda f: [("ul", f["advice"])]),
+    Section("Contact", lambda f: [
+        ("p", f"Our data protection officer: {f['contact'] or 'MISSING: contact point'}.")]),
+    Section(None, lambda f: [
+        ("p", "You also have the right to complain to the data protection authority: "
+              + ", ".join(str(v) for v in f["authority"].values() if v) + ".")],
+            when=lambda f: bool(f["authority"])),
+    Section("Missing before sending", lambda f: [("ul", f["missing"])],
+            when=lambda f: bool(f["missing"])),
+)
+
+
 def subject_notice(b: Breach, *, now: datetime | None = None,
                    tz: str | None = None) -> tuple[list[Block], list[str]]:
     """The Art. 34(2) notice to the people affected, in plain language: what happened, what
     data, what it may mean for them, what we did, what they can do, whom to contact. Dates are
     days in the breach's time zone. Returns the blocks and what it lacks."""
-    tz = tz or b.timezone
-    ctl = b.controller or {}
-    scope = b.scope or {}
-    missing: list[str] = []
-    dpo = ctl.get("dpo") or {}
-    contact = ", ".join(str(v) for v in (dpo.get("name"), dpo.get("email"), dpo.get("phone"))
-                        if v) or ctl.get("contact")
-    if not contact:
-        missing.append("a contact point (controller.dpo in the policy)")
-    name = ctl.get("name") or "We"
-    cats = scope.get("intelligible_categories") or scope.get("categories") or []
-    what = [PLAIN_CATEGORIES.get(c) or (BUILTIN_CATEGORIES[c].description
-                                        if c in BUILTIN_CATEGORIES else c) for c in cats
-            if c != "non_personal"]
-    measures = list(b.measures)
-    if not measures:
-        missing.append("what we have done (veil breach update --measure)")
-    advice = [ADVICE[c] for c in cats if c in ADVICE]
-    advice.append("If you have questions, or think you are affected in a way not described "
-                  "here, contact us (details below).")
-    auth = ctl.get("supervisory_authority") or {}
-    started, found = _day(b.occurred_at, tz), _day(b.aware_at, tz)
-    when = (f"It started on {started}, and we found out about it on {found}." if started != found
-            else f"It happened on {started}, and we found out about it the same day.")
-    blocks: list[Block] = [
-        ("h1", "Important: a security incident involving your personal data"),
-        ("p", f"{name} is writing to tell you about an incident that affects some of your "
-              "personal data. We are sorry this happened."),
-        ("h2", "What happened"),
-        ("p", b.description or b.title),
-        ("p", when),
-        ("h2", "What information was involved"),
-        ("ul", what or ["MISSING: what information was involved"]),
-        ("h2", "What this may mean for you"),
-        ("ul", plain_consequences(b) or ["We do not expect any harm to you, but we want you "
-                                         "to know."]),
-        ("h2", "What we have done"),
-        ("ul", measures or ["MISSING: measures taken"]),
-        ("h2", "What you can do"),
-        ("ul", advice),
-        ("h2", "Contact"),
-        ("p", f"Our data protection officer: {contact or 'MISSING: contact point'}."),
-    ]
-    if auth:
-        blocks.append(("p", "You also have the right to complain to the data protection "
-                            "authority: " + ", ".join(str(v) for v in auth.values() if v) + "."))
-    if missing:
-        blocks += [("h2", "Missing before sending"), ("ul", missing)]
-    return blocks, missing
+    facts = _notice_facts(b, tz or b.timezone)
+    return render_sections(SUBJECT_NOTICE, facts), facts["missing"]
 
 
 # ------------------------------------------------------------------------------- files
@@ -517,49 +620,66 @@ def write_drafts(reg: Breaches, ref: str | int, out_dir: str | Path, *, tz: str 
     return paths
 
 
-REGISTER_COLUMNS = (
-    "id", "title", "status", "nature", "occurred_at", "occurred_until", "aware_at", "deadline",
-    "subjects", "subjects_exact", "records", "categories", "special_categories",
-    "financial_data", "encrypted_key_safe", "severity", "likelihood", "decision",
-    "decision_override", "exceptions", "authority_notified_at", "notified_late",
-    "reasons_for_delay", "subjects_notified_at", "consequences", "measures", "closed_at",
-    "close_reason", "created_by",
-)
+def _sent(b: Breach, *to: str) -> list[dict[str, Any]]:
+    return [n for n in b.notifications if n["recipient"] in to]
+
+
+def _scope(b: Breach, key: str) -> Any:
+    return (b.scope or {}).get(key) or {}
+
+
+def _listed(b: Breach, *keys: str) -> str:
+    return ", ".join(c for k in keys for c in (b.scope or {}).get(k) or [])
+
+
+def _assessed(b: Breach, key: str) -> Any:
+    return (b.assessment or {}).get(key, "")
+
+
+#: The Art. 33(5) register: each column and how a breach fills it (facts, effects, remedial
+#: action).
+REGISTER: dict[str, Callable[[Breach], Any]] = {
+    "id": lambda b: b.ref,
+    "title": lambda b: b.title,
+    "status": lambda b: b.status,
+    "nature": lambda b: ", ".join(b.nature),
+    "occurred_at": lambda b: iso(b.occurred_at),
+    "occurred_until": lambda b: iso(b.occurred_until) if b.occurred_until else "",
+    "aware_at": lambda b: iso(b.aware_at),
+    "deadline": lambda b: iso(b.clock().deadline),
+    "subjects": lambda b: _scope(b, "subjects").get("count", ""),
+    "subjects_exact": lambda b: _scope(b, "subjects").get("exact", ""),
+    "records": lambda b: _scope(b, "records").get("count", ""),
+    "categories": lambda b: _listed(b, "categories"),
+    "special_categories": lambda b: _listed(b, "special", "criminal"),
+    "financial_data": lambda b: _listed(b, "financial"),
+    "encrypted_key_safe": lambda b: bool((b.scope or {}).get("all_unintelligible")),
+    "severity": lambda b: _assessed(b, "severity"),
+    "likelihood": lambda b: _assessed(b, "likelihood"),
+    "decision": lambda b: b.decision or "not assessed",
+    "decision_override": lambda b: (_assessed(b, "override") or {}).get("reason", "")
+    if b.assessment else "",
+    "exceptions": lambda b: "; ".join(f"{e['exception']}: {e['reason']}"
+                                      for e in _assessed(b, "exceptions") or []),
+    "authority_notified_at": lambda b: next(
+        (n["sent_at"] for n in _sent(b, "authority")), ""),
+    "notified_late": lambda b: any(n["late"] for n in _sent(b, "authority")),
+    "reasons_for_delay": lambda b: "; ".join(n["delay_reason"] for n in _sent(b, "authority")
+                                             if n["delay_reason"]),
+    "subjects_notified_at": lambda b: next(
+        (n["sent_at"] for n in _sent(b, "subjects", "public")), ""),
+    "consequences": lambda b: "; ".join(likely_consequences(b)),
+    "measures": lambda b: "; ".join(_measures(b)),
+    "closed_at": lambda b: iso(b.closed_at) if b.closed_at else "",
+    "close_reason": lambda b: b.close_reason or "",
+    "created_by": lambda b: b.created_by,
+}
+REGISTER_COLUMNS = tuple(REGISTER)
 
 
 def register_row(b: Breach) -> dict[str, Any]:
     """One breach as a row of the Art. 33(5) register: facts, effects, remedial action."""
-    scope = b.scope or {}
-    a = b.assessment or {}
-    auth = [n for n in b.notifications if n["recipient"] == "authority"]
-    subj = [n for n in b.notifications if n["recipient"] in ("subjects", "public")]
-    return {
-        "id": b.ref, "title": b.title, "status": b.status, "nature": ", ".join(b.nature),
-        "occurred_at": iso(b.occurred_at),
-        "occurred_until": iso(b.occurred_until) if b.occurred_until else "",
-        "aware_at": iso(b.aware_at), "deadline": iso(b.clock().deadline),
-        "subjects": (scope.get("subjects") or {}).get("count", ""),
-        "subjects_exact": (scope.get("subjects") or {}).get("exact", ""),
-        "records": (scope.get("records") or {}).get("count", ""),
-        "categories": ", ".join(scope.get("categories") or []),
-        "special_categories": ", ".join((scope.get("special") or [])
-                                        + (scope.get("criminal") or [])),
-        "financial_data": ", ".join(scope.get("financial") or []),
-        "encrypted_key_safe": bool(scope.get("all_unintelligible")),
-        "severity": a.get("severity", ""), "likelihood": a.get("likelihood", ""),
-        "decision": b.decision or "not assessed",
-        "decision_override": (a.get("override") or {}).get("reason", "") if a else "",
-        "exceptions": "; ".join(f"{e['exception']}: {e['reason']}"
-                                for e in a.get("exceptions") or []),
-        "authority_notified_at": auth[0]["sent_at"] if auth else "",
-        "notified_late": any(n["late"] for n in auth),
-        "reasons_for_delay": "; ".join(n["delay_reason"] for n in auth if n["delay_reason"]),
-        "subjects_notified_at": subj[0]["sent_at"] if subj else "",
-        "consequences": "; ".join(likely_consequences(b)),
-        "measures": "; ".join(_measures(b)),
-        "closed_at": iso(b.closed_at) if b.closed_at else "",
-        "close_reason": b.close_reason or "", "created_by": b.created_by,
-    }
+    return {column: cell(b) for column, cell in REGISTER.items()}
 
 
 def _csv_cell(v: Any) -> str:
