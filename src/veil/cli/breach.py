@@ -84,11 +84,7 @@ def _policy(value: str | None) -> Any:
         return None
     from veil.policy import load_policy
 
-    if value == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        return load_policy(SAMPLE_POLICY)
-    return load_policy(Path(value))
+    return load_policy(value)  # a path, or "sample" for the bundled policy
 
 
 def _reg(workspace: Path | None, policy: str | None = None, actor: str | None = None) -> Any:
@@ -123,59 +119,73 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _summary(b: Any, tz: str | None) -> None:
+_CLOCK_STYLE = {"overdue": "red", "notified_late": "red", "running": "yellow"}
+
+
+def _facts_rows(b: Any, tz: str | None) -> list[tuple[str, str]]:
     from veil.incidents.clock import local
+
+    clk = b.clock()
+    return [("breach", f"{b.ref} [{b.status}] {escape(b.title)}"),
+            ("nature", ", ".join(b.nature)),
+            ("occurred", local(b.occurred_at, tz)
+             + (f" until {local(b.occurred_until, tz)}" if b.occurred_until else "")),
+            ("aware", local(b.aware_at, tz)),
+            ("clock", f"[{_CLOCK_STYLE.get(clk.state, 'green')}]{escape(clk.text(tz))}[/]")]
+
+
+def _scope_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     from veil.incidents.scope import records_text, subjects_text
 
+    subj = s.get("subjects") or {}
+    flags = [f"{k}: {', '.join(s[k])}" for k in ("special", "criminal", "financial") if s.get(k)]
+    return ([("subjects", escape(subjects_text(subj)))]
+            + [("", escape(f"  {why}")) for why in subj.get("basis") or []]
+            + [("records", escape(records_text(s.get("records") or {}))),
+               ("categories", ", ".join(s.get("categories") or []) or "none"),
+               ("flagged", "; ".join(flags) or "none")]
+            + [("exposed", escape(_exposed(it))) for it in s.get("items", [])])
+
+
+def _exposed(it: dict[str, Any]) -> str:
+    """One exposed item: what, which run, how many records, how protected."""
+    if it["kind"] in ("keyset", "other"):
+        enc = "key compromised" if it["kind"] == "keyset" else "declared"
+    else:
+        enc = ("encrypted, key safe" if it.get("key_safe") else
+               "encrypted, KEY EXPOSED" if it.get("encrypted") else "in clear")
+    name = it.get("output") if it["kind"] == "output" and it.get("output") else it["ref"]
+    return (f"{it['kind']} {name}" + (f" (run {it['run_id'][:12]})" if it.get("run_id") else "")
+            + f": {it.get('records') or '-'} records, {enc}")
+
+
+def _assessment_rows(b: Any) -> list[tuple[str, str]]:
+    a = b.assessment
+    if not a:
+        return [("assessment", "not yet: run `veil breach assess " + b.ref + "`")]
+    said = (f"{a['severity']} severity (SE {a['score']:g}), likelihood {a['likelihood']}"
+            + (f" ({a['likelihood_reason']})" if a.get("likelihood_reason") else "")
+            + f": {a['risk']}")
+    override = f" (override: {a['override']['reason']})" if a.get("override") else ""
+    return ([("assessment", escape(said) + (" [STALE: assess again]" if a.get("stale") else "")),
+             ("decision", escape(b.decision + override))]
+            + [("exception", escape(f"Art. {e['exception']}: {e['reason']}"))
+               for e in a.get("exceptions") or []])
+
+
+def _summary(b: Any, tz: str | None) -> None:
     tz = _tz(b, tz)
     s = b.scope or {}
-    subj = s.get("subjects") or {}
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column(overflow="fold")
-    t.add_row("breach", f"{b.ref} [{b.status}] {escape(b.title)}")
-    t.add_row("nature", ", ".join(b.nature))
-    t.add_row("occurred", local(b.occurred_at, tz)
-              + (f" until {local(b.occurred_until, tz)}" if b.occurred_until else ""))
-    t.add_row("aware", local(b.aware_at, tz))
-    clk = b.clock()
-    style = {"overdue": "red", "notified_late": "red", "running": "yellow"}.get(clk.state, "green")
-    t.add_row("clock", f"[{style}]{escape(clk.text(tz))}[/]")
-    t.add_row("subjects", escape(subjects_text(subj)))
-    for why in subj.get("basis") or []:
-        t.add_row("", escape(f"  {why}"))
-    t.add_row("records", escape(records_text(s.get("records") or {})))
-    t.add_row("categories", ", ".join(s.get("categories") or []) or "none")
-    flags = [f"special: {', '.join(s['special'])}" for _ in [0] if s.get("special")]
-    flags += [f"criminal: {', '.join(s['criminal'])}" for _ in [0] if s.get("criminal")]
-    flags += [f"financial: {', '.join(s['financial'])}" for _ in [0] if s.get("financial")]
-    t.add_row("flagged", "; ".join(flags) or "none")
-    for it in s.get("items", []):
-        enc = ("encrypted, key safe" if it.get("key_safe") else
-               "encrypted, KEY EXPOSED" if it.get("encrypted") else "in clear")
-        if it["kind"] in ("keyset", "other"):
-            enc = "key compromised" if it["kind"] == "keyset" else "declared"
-        name = it.get("output") if it["kind"] == "output" and it.get("output") else it["ref"]
-        t.add_row("exposed", escape(f"{it['kind']} {name}"
-                                    + (f" (run {it['run_id'][:12]})" if it.get("run_id") else "")
-                                    + f": {it.get('records') or '-'} records, {enc}"))
-    a = b.assessment
-    if a:
-        t.add_row("assessment", escape(
-            f"{a['severity']} severity (SE {a['score']:g}), likelihood {a['likelihood']}"
-            + (f" ({a['likelihood_reason']})" if a.get("likelihood_reason") else "")
-            + f": {a['risk']}") + (" [STALE: assess again]" if a.get("stale") else ""))
-        t.add_row("decision", escape(b.decision + (f" (override: {a['override']['reason']})"
-                                                   if a.get("override") else "")))
-        for e in a.get("exceptions") or []:
-            t.add_row("exception", escape(f"Art. {e['exception']}: {e['reason']}"))
-    else:
-        t.add_row("assessment", "not yet: run `veil breach assess " + b.ref + "`")
-    for n in b.notifications:
-        t.add_row("notified", escape(f"{n['recipient']} ({n['phase']}) {local_of(n, tz)}"
-                                     + (f" LATE: {n['delay_reason']}" if n["late"] else "")))
-    for w in s.get("warnings") or []:
-        t.add_row("warning", f"[yellow]{escape(w)}[/]")
+    rows = (_facts_rows(b, tz) + _scope_rows(s) + _assessment_rows(b)
+            + [("notified", escape(f"{n['recipient']} ({n['phase']}) {local_of(n, tz)}"
+                                   + (f" LATE: {n['delay_reason']}" if n["late"] else "")))
+               for n in b.notifications]
+            + [("warning", f"[yellow]{escape(w)}[/]") for w in s.get("warnings") or []])
+    for label, value in rows:
+        t.add_row(label, value)
     console.print(t)
 
 
