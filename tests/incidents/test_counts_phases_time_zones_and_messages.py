@@ -1,6 +1,6 @@
-"""Regressions from the review of the breach module: subject and record counts, their sources,
-phased notifications, the breach's time zone, draft phases, the notice to the people affected,
-messages, the cost of evidence look-ups and the 'known recipients' rule. SQLite and PostgreSQL."""
+"""Subject and record counts and their sources, phased notifications, the breach's time zone,
+draft phases, the notice to the people affected, messages, the cost of evidence look-ups and the
+'known recipients' rule. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
