@@ -25,7 +25,7 @@ import secrets
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -200,7 +200,7 @@ def _unb64(s: Any, what: str, where: str) -> bytes:
         raise CryptoError(f"key file field {what} is not valid base64", where=where) from None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

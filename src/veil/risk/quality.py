@@ -25,9 +25,14 @@ class LatticeTables(Protocol):
     """What a quality model reads from the search (the :class:`~veil.risk.anonymize.Anonymizer`
     provides it): the QIs' hierarchies, the records per input value, and level codes."""
 
-    hierarchies: Sequence[Hierarchy]
-    value_counts: Sequence[np.ndarray]
-    records: int
+    @property
+    def hierarchies(self) -> Sequence[Hierarchy]: ...
+
+    @property
+    def value_counts(self) -> Sequence[np.ndarray]: ...
+
+    @property
+    def records(self) -> int: ...
 
     def level_codes(self, j: int, rows: np.ndarray, level: int) -> np.ndarray: ...
 
