@@ -30,14 +30,16 @@ def check_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
                .where(n.purpose == sa.bindparam("p"), n.reconsent.is_(True),
                       n.effective_us <= sa.bindparam("at"))
                .scalar_subquery())
-        current = (sa.select(s.status, s.time_us, s.event_id, s.expires_us,
-                             s.notice_version, s.notice_seq, s.minor, req.label("req"))
-                   .where(s.purpose == sa.bindparam("p"), s.subject == sa.bindparam("s")))
-        as_of = (sa.select(e.kind, e.time_us, e.event_id, e.expires_us, e.notice_version,
-                           e.notice_seq, e.minor, req.label("req"))
-                 .where(e.purpose == sa.bindparam("p"), e.subject == sa.bindparam("s"),
-                        e.time_us <= sa.bindparam("at"))
-                 .order_by(e.time_us.desc(), e.seq.desc()).limit(1))
+        current: sa.Select[Any] = (
+            sa.select(s.status, s.time_us, s.event_id, s.expires_us, s.notice_version,
+                      s.notice_seq, s.minor, req.label("req"))
+            .where(s.purpose == sa.bindparam("p"), s.subject == sa.bindparam("s")))
+        as_of: sa.Select[Any] = (
+            sa.select(e.kind, e.time_us, e.event_id, e.expires_us, e.notice_version,
+                      e.notice_seq, e.minor, req.label("req"))
+            .where(e.purpose == sa.bindparam("p"), e.subject == sa.bindparam("s"),
+                   e.time_us <= sa.bindparam("at"))
+            .order_by(e.time_us.desc(), e.seq.desc()).limit(1))
         _STATEMENTS = (current, as_of)
     return _STATEMENTS
 

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from veil.errors import InputError, RunRefused
 from veil.io.writers import atomic_write_bytes
-from veil.rights.requests import KINDS, PACKAGE_KEYSET, PORTABLE_BASES, iso
+from veil.rights.records import KINDS, PACKAGE_KEYSET, PORTABLE_BASES, iso
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.rights.requests import RequestRecord, Requests, StepContext
+    from veil.rights.context import StepContext
+    from veil.rights.records import RequestRecord
+    from veil.rights.requests import Requests
 
 YOUR_RIGHTS = [
     "Art. 16: have inaccurate data corrected (rectification).",

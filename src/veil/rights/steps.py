@@ -26,7 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from veil.errors import StoreError
-from veil.rights.requests import KINDS, StepContext, add_months, check_value, iso
+from veil.rights.context import StepContext
+from veil.rights.opening import check_value
+from veil.rights.records import KINDS, add_months, iso
 from veil.store.schema import dsr_requests, dsr_steps, subject_keys
 
 Step = Callable[[StepContext], dict[str, Any]]
