@@ -81,6 +81,30 @@ def _load_policy(path: str | None, digest: str | None) -> tuple[Any | None, str 
     return pol, None
 
 
+def _roles(pol: Any | None, dataset: str) -> tuple[dict[str, str], str | None]:
+    """The category of each column of ``dataset`` in the policy, and who its subjects are."""
+    if pol is None or dataset not in pol.datasets:
+        return {}, None
+    ds = pol.datasets[dataset]
+    return {c: f.category for c, f in ds.fields.items()}, ds.subjects
+
+
+def _identifying(columns: Sequence[str], by_col: dict[str, str],
+                 transformed: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """The columns that identify (or whose role is unknown): in clear, reversibly protected,
+    one-way pseudonymised."""
+    clear: list[str] = []
+    reversible: list[str] = []
+    oneway: list[str] = []
+    for c in columns:
+        cat = by_col.get(c)
+        if cat is not None and cat not in IDENTIFYING:
+            continue
+        t = transformed.get(c, "keep")
+        (clear if t == "keep" else reversible if t in REVERSIBLE else oneway).append(c)
+    return clear, reversible, oneway
+
+
 def _receipt(run: Any) -> dict[str, Any]:
     r = run.receipt
     if isinstance(r, dict):
@@ -246,24 +270,12 @@ class Evidence:
         columns = list(out.get("columns") or [])
         pol, note = _load_policy(run.policy_path, run.policy_digest)
         notes = [note] if note else []
-        by_col: dict[str, str] = {}
-        who = None
-        if pol is not None and run.dataset in pol.datasets:
-            by_col = {c: f.category for c, f in pol.datasets[run.dataset].fields.items()}
-            who = pol.datasets[run.dataset].subjects
+        by_col, who = _roles(pol, run.dataset)
         cats = self.categories_from_audit(run)
         if cats is None:
             notes.append("no audit event for the run: categories from the policy")
             cats = sorted({by_col[c] for c in columns if c in by_col})
-        clear: list[str] = []
-        reversible: list[str] = []
-        oneway: list[str] = []
-        for c in columns:
-            cat = by_col.get(c)
-            if cat is not None and cat not in IDENTIFYING:
-                continue
-            t = transformed.get(c, "keep")
-            (clear if t == "keep" else reversible if t in REVERSIBLE else oneway).append(c)
+        clear, reversible, oneway = _identifying(columns, by_col, transformed)
         lin = receipt.get("lineage")
         detail: dict[str, Any] = {
             "output": run.output_ref, "output_sha256": run.output_digest,
@@ -312,6 +324,29 @@ class Evidence:
         keys = {input_key(r) for r in sel}
         return [r for r in found if input_key(r) in keys]
 
+    def _runs_of_file(self, name: str, found: Sequence[Any], chosen: str) -> list[Any]:
+        """The runs of dataset ``name`` that read the file ``chosen`` (or the only file read);
+        InputError when that file was not read, or when several were and none is chosen."""
+        groups: dict[str, list[Any]] = {}
+        for r in found:
+            groups.setdefault(input_key(r), []).append(r)
+        if chosen:
+            sel = self._runs_of_input(found, chosen)
+            if not sel:
+                raise InputError(f"no run of dataset '{name}' read '{chosen}'"
+                                 + (" (it was read from: " + ", ".join(
+                                     g[0].input_ref for g in list(groups.values())[:5]) + ")"
+                                    if groups else ""), where="--dataset")
+            return sel
+        if len(groups) > 1:
+            listed = ", ".join(f"{g[0].input_ref} ({len(g)} run(s))"
+                               for g in list(groups.values())[:5])
+            first = next(iter(groups.values()))[0].input_ref
+            raise InputError(f"dataset '{name}' was read from {len(groups)} different files "
+                             f"({listed}): name the exposed one, e.g. "
+                             f"--dataset {name}={first}", where="--dataset")
+        return list(found)
+
     def dataset_item(self, spec: str, policy: Any | None) -> Item:
         """A whole source dataset (e.g. the raw table on a lost laptop): every field in clear.
 
@@ -333,25 +368,7 @@ class Evidence:
                                  "not declare it", where="--dataset")
             raise InputError(f"dataset '{name}' is not declared in the policy: give --policy",
                              where="--dataset")
-        groups: dict[str, list[Any]] = {}
-        for r in found:
-            groups.setdefault(input_key(r), []).append(r)
-        if chosen:
-            sel = self._runs_of_input(found, chosen)
-            if not sel:
-                raise InputError(f"no run of dataset '{name}' read '{chosen}'"
-                                 + (" (it was read from: " + ", ".join(
-                                     g[0].input_ref for g in list(groups.values())[:5]) + ")"
-                                    if groups else ""), where="--dataset")
-        elif len(groups) > 1:
-            listed = ", ".join(f"{g[0].input_ref} ({len(g)} run(s))"
-                               for g in list(groups.values())[:5])
-            first = next(iter(groups.values()))[0].input_ref
-            raise InputError(f"dataset '{name}' was read from {len(groups)} different files "
-                             f"({listed}): name the exposed one, e.g. "
-                             f"--dataset {name}={first}", where="--dataset")
-        else:
-            sel = found
+        sel = self._runs_of_file(name, found, chosen)
         fields = pol.datasets[name].fields
         cats = sorted({f.category for f in fields.values()})
         clear = sorted(c for c, f in fields.items() if f.category in IDENTIFYING)
