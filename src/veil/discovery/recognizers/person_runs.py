@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 
 from veil.discovery.recognizers._common import UPPER
 from veil.discovery.recognizers.dates import MONTHS
@@ -151,17 +150,39 @@ def _is_initial(tok: str) -> bool:
 
 class Run:
     """A capitalized run of words and what is known about it while it is scored: the bounds
-    of the name inside it (``lo``..``hi`` inclusive) and the context flags."""
+    of the name inside it (``lo``..``hi`` inclusive), the context flags, and (once the bounds
+    are set, :meth:`measure`) what each word is."""
+
+    __slots__ = (
+        "after",
+        "allcaps",
+        "before",
+        "first",
+        "full",
+        "has_initials",
+        "hi",
+        "initial",
+        "keep",
+        "last",
+        "lo",
+        "low",
+        "norm",
+        "part",
+        "payee",
+        "salute",
+        "titled",
+        "tokens",
+    )
 
     def __init__(self, tokens: list[str], before: str, after: str) -> None:
         self.tokens = tokens
+        self.low = [t.lower() for t in tokens]
         self.before = before
         self.after = after
         self.first, self.last = name_lists()
         self.lo = 0
         self.hi = len(tokens) - 1
         self.titled = self.salute = self.payee = False
-        self.allcaps = False
 
     @property
     def context(self) -> bool:
@@ -171,45 +192,28 @@ class Run:
     def first_last(self, i: int) -> bool:
         return first_last(self.tokens, i, self.first, self.last)
 
-    @cached_property
-    def norm(self) -> list[str]:
-        return [norm(t) for t in self.tokens]
-
-    @cached_property
-    def part(self) -> list[bool]:
-        return [t in PARTICLES for t in self.tokens]
-
-    @cached_property
-    def initial(self) -> list[bool]:
-        return [_is_initial(t) for t in self.tokens]
-
-    @cached_property
-    def keep(self) -> list[bool]:
-        """Words worth keeping in a name: known names (not particles) and initials."""
-        n, first, last = self.norm, self.first, self.last
-        return [
-            self.initial[i] or (not self.part[i] and (known(n[i], first) or known(n[i], last)))
-            for i in range(len(self.tokens))
+    def measure(self) -> None:
+        """Each word's spelling in the name lists, whether it is a particle, an initial or
+        worth keeping (a known name or an initial), and whether the run between the bounds
+        is in capitals ("SONIA WUDARCZYK"): decided once, before unknown words are dropped."""
+        first, last = self.first, self.last
+        self.norm = n = [norm(t) for t in self.tokens]
+        self.part = part = [t in PARTICLES for t in self.tokens]
+        self.initial = initial = [_is_initial(t) for t in self.tokens]
+        self.keep = [
+            initial[i] or (not part[i] and (known(n[i], first) or known(n[i], last)))
+            for i in range(len(n))
         ]
-
-    def fix_caps(self) -> None:
-        """Note whether every non-particle word between the bounds is in capitals ("SONIA
-        WUDARCZYK"); decided once, before unknown words are dropped."""
-        lo, part = self.lo, self.part
+        lo = self.lo
         words = self.tokens[lo : self.hi + 1]
         self.allcaps = all(t.isupper() for i, t in enumerate(words) if not part[lo + i])
 
-    # -- the name words (fixed once the bounds are final) --
-    @cached_property
-    def full(self) -> list[str]:
-        """The name's words without particles and initials, spelled as the name lists do."""
+    def settle(self) -> None:
+        """The name's words once the bounds are final: without particles and initials,
+        spelled as the name lists do (``full``), and whether initials were among them."""
         names = [self.norm[i] for i in range(self.lo, self.hi + 1) if not self.part[i]]
-        return [t for t in names if not _is_initial(t)]
-
-    @cached_property
-    def has_initials(self) -> bool:
-        span = range(self.lo, self.hi + 1)
-        return any(_is_initial(self.norm[i]) for i in span if not self.part[i])
+        self.full = [t for t in names if not _is_initial(t)]
+        self.has_initials = len(self.full) < len(names)
 
     def known_first(self, tok: str) -> bool:
         return known(tok, self.first)
@@ -245,7 +249,7 @@ class LeadRule:
 
 
 def _title_word(run: Run, i: int) -> bool:
-    low = run.tokens[i].lower()
+    low = run.low[i]
     if low in TITLES:
         return True
     # "Dr." is a title; "M." before a word is an initial ("M. Duarte"), before "J." a title
@@ -259,22 +263,21 @@ def _title_word(run: Run, i: int) -> bool:
 
 
 def _ordinary_word(run: Run, i: int) -> bool:
-    tok = run.tokens[i]
-    low = tok.lower()
-    return low in STOPWORDS or low in BANK_WORDS or tok in PARTICLES
+    low = run.low[i]
+    return low in STOPWORDS or low in BANK_WORDS or run.tokens[i] in PARTICLES
 
 
 LEAD_RULES: tuple[LeadRule, ...] = (
     LeadRule("title", _title_word, "title", '"Mr", "Frau", "Dr." before a name'),
     LeadRule(
         "salutation",
-        lambda r, i: r.tokens[i].lower() in _SALUTE_WORDS,
+        lambda r, i: r.low[i] in _SALUTE_WORDS,
         "salutation",
         '"Dear", "Hallo" open a letter to a person',
     ),
     LeadRule(
         "payee word",
-        lambda r, i: r.tokens[i].lower() in _PAYEE_SINGLE,
+        lambda r, i: r.low[i] in _PAYEE_SINGLE,
         "payee",
         '"Payee", "Beneficiary" name the person who follows',
     ),
@@ -286,7 +289,7 @@ LEAD_RULES: tuple[LeadRule, ...] = (
     ),
     LeadRule(
         "first name that is also a word",
-        lambda r, i: r.tokens[i].lower() in STOPWORDS and r.first_last(i),
+        lambda r, i: r.low[i] in STOPWORDS and r.first_last(i),
         "name",
         '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
     ),
@@ -310,11 +313,11 @@ TAIL_RULES: tuple[TailRule, ...] = (
         lambda r, i: i > r.lo and len(r.tokens[i].rstrip(".")) == 1,
         "an initial after the name belongs to what follows",
     ),
-    TailRule("month", lambda r, i: i > r.lo and r.tokens[i].lower() in MONTHS, '"Anna Berg Jan"'),
+    TailRule("month", lambda r, i: i > r.lo and r.low[i] in MONTHS, '"Anna Berg Jan"'),
     TailRule(
         "memo word",
         lambda r, i: (
-            r.tokens[i].lower() in STOPWORDS
+            r.low[i] in STOPWORDS
             and not r.first_last(i - 1)
             and not (i > r.lo and r.tokens[i - 1] in PARTICLES)
         ),
@@ -456,19 +459,25 @@ CONTEXT_BONUS = 0.15
 phrase introduces ("Transfer to Anna Schmidt"); single words have their own rows."""
 
 
+_BY_SHAPE: dict[str, tuple[NameScoreRule, ...]] = {
+    shape: tuple(r for r in NAME_SCORE_RULES if r.shape == shape)
+    for shape in ("initials", "single", "all_caps", "full")
+}
+
+
 @dataclass(frozen=True)
 class Veto:
     """A reason a run is not a person's name at all (an organization, a town)."""
 
     name: str
-    applies: Callable[[list[str], str, str], bool]  # (tokens, before, after)
+    applies: Callable[[Run], bool]
     why: str
 
 
 RUN_VETOES: tuple[Veto, ...] = (
     Veto(
         "company word in the run",
-        lambda t, b, a: any(w.lower() in COMPANY_WORDS for w in t),
+        lambda r: any(w in COMPANY_WORDS for w in r.low),
         '"Deutsche Bank", "Acme Holding"',
     ),
 )
@@ -476,13 +485,16 @@ RUN_VETOES: tuple[Veto, ...] = (
 SURROUNDING_VETOES: tuple[Veto, ...] = (
     Veto(
         "company suffix follows",
-        lambda t, b, a: company_follows(a) or (a[:1] == "." and company_follows(t[-1] + a)),
+        lambda r: (
+            company_follows(r.after)
+            or (r.after[:1] == "." and company_follows(r.tokens[-1] + r.after))
+        ),
         '"Müller GmbH", "Bouvet et Fils", "Renaud S.A."',
     ),
-    Veto("list of surnames", lambda t, b, a: bool(FIRM_AFTER.match(a)), '"Smith, Jones and Brown"'),
+    Veto("list of surnames", lambda r: bool(FIRM_AFTER.match(r.after)), '"Smith, Jones and Brown"'),
     Veto(
         "after a postcode",
-        lambda t, b, a: bool(_AFTER_POSTCODE.search(b)),
+        lambda r: bool(_AFTER_POSTCODE.search(r.before)),
         '"75001 Paris", "1012 AB Amsterdam": a town',
     ),
 )
@@ -491,14 +503,25 @@ SURROUNDING_VETOES: tuple[Veto, ...] = (
 # -- the engine ----------------------------------------------------------------------------
 
 
+def _vetoed(run: Run, vetoes: tuple[Veto, ...]) -> bool:
+    for veto in vetoes:  # noqa: SIM110 - a plain loop: cheaper than any() on this hot path
+        if veto.applies(run):
+            return True
+    return False
+
+
 def _skip_lead(run: Run) -> None:
     """Move ``lo`` past the leading words that are not the name, noting context words."""
     while run.lo <= run.hi:
-        rule = next(r for r in LEAD_RULES if r.matches(run, run.lo))
-        if rule.effect == "name":
+        effect = "name"
+        for rule in LEAD_RULES:  # the first row that matches (the last matches every word)
+            if rule.matches(run, run.lo):
+                effect = rule.effect
+                break
+        if effect == "name":
             break
-        if rule.effect != "skip":
-            setattr(run, _FLAG[rule.effect], True)
+        if effect != "skip":
+            setattr(run, _FLAG[effect], True)
         run.lo += 1
     if run.lo == 0:
         run.titled, run.salute, run.payee = context_before(run.before.lower())
@@ -510,8 +533,15 @@ def _skip_lead(run: Run) -> None:
 _FLAG = {"title": "titled", "salutation": "salute", "payee": "payee"}
 
 
+def _tail_word(run: Run, i: int) -> bool:
+    for rule in TAIL_RULES:  # noqa: SIM110 - a plain loop: cheaper than any()
+        if rule.matches(run, i):
+            return True
+    return False
+
+
 def _drop_tail(run: Run) -> None:
-    while run.hi >= run.lo and any(r.matches(run, run.hi) for r in TAIL_RULES):
+    while run.hi >= run.lo and _tail_word(run, run.hi):
         run.hi -= 1
 
 
@@ -554,8 +584,11 @@ def _drop_unknown_tail(run: Run) -> None:
 def name_score(run: Run) -> float:
     """The first row of :data:`NAME_SCORE_RULES` for the run's shape, plus the context bonus."""
     shape = run.shape
-    rule = next(r for r in NAME_SCORE_RULES if r.shape == shape and r.applies(run))
-    score = rule.score
+    score = 0.0
+    for rule in _BY_SHAPE[shape]:
+        if rule.applies(run):
+            score = rule.score
+            break
     if score and shape != "single" and run.context:
         score += CONTEXT_BONUS
     return score
@@ -564,20 +597,21 @@ def name_score(run: Run) -> float:
 def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, float] | None:
     """Which tokens of a capitalized run form a person name, and how sure: returns
     (first token index, last token index inclusive, score) or None."""
-    if any(v.applies(tokens, before, after) for v in RUN_VETOES):
-        return None
     run = Run(tokens, before, after)
+    if _vetoed(run, RUN_VETOES):
+        return None
     _skip_lead(run)
     _drop_tail(run)
     if run.lo > run.hi:
         return None
-    run.fix_caps()
+    run.measure()
     _drop_unknown_lead(run)
     _drop_unknown_tail(run)
+    run.settle()
     if not run.full:
         return None
     score = name_score(run)
-    if score <= 0.0 or any(v.applies(tokens, before, after) for v in SURROUNDING_VETOES):
+    if score <= 0.0 or _vetoed(run, SURROUNDING_VETOES):
         return None
     return run.lo, run.hi, min(score, 1.0)
 

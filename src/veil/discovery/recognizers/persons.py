@@ -68,10 +68,12 @@ _VALUE_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
 
 @dataclass(frozen=True)
 class ValueScoreRule:
-    """The score of a column value whose name words (titles and particles left out, spelled
-    as the name lists do) satisfy ``applies``; the first matching row decides."""
+    """The score of a column value of ``words`` ("one" or "several") name words (titles and
+    particles left out, spelled as the name lists do) that satisfy ``applies``; the first
+    matching row decides, and a value no row matches scores 0.0."""
 
     name: str
+    words: str
     applies: Callable[[list[str], frozenset[str], frozenset[str]], bool]  # words, first, last
     score: float
     why: str
@@ -83,26 +85,29 @@ def _no_memo_word(words: list[str]) -> bool:
 
 VALUE_SCORE_RULES: tuple[ValueScoreRule, ...] = (
     ValueScoreRule(
-        "single memo word",
-        lambda w, f, last: len(w) == 1 and w[0].lower() in STOPWORDS,
+        "memo word",
+        "one",
+        lambda w, f, last: w[0].lower() in STOPWORDS,
         0.0,
         '"Rent", "Paris": a word of payment memos',
     ),
     ValueScoreRule(
-        "single known name",
-        lambda w, f, last: len(w) == 1 and (known(w[0], f) or known(w[0], last)),
+        "known name",
+        "one",
+        lambda w, f, last: known(w[0], f) or known(w[0], last),
         0.5,
         '"Anna": a name, but single names are also cities and products',
     ),
-    ValueScoreRule("single unknown word", lambda w, f, last: len(w) == 1, 0.0, '"Xyzzy"'),
     ValueScoreRule(
         "first name + last name",
+        "several",
         lambda w, f, last: known(w[0], f) and known(w[-1], last),
         0.9,
         '"Anna Schmidt", "SCHMIDT, Anna"',
     ),
     ValueScoreRule(
         "first name or two surnames, no memo word",
+        "several",
         lambda w, f, last: (
             (known(w[0], f) or (known(w[-1], last) and known(w[0], last))) and _no_memo_word(w)
         ),
@@ -110,6 +115,9 @@ VALUE_SCORE_RULES: tuple[ValueScoreRule, ...] = (
         '"Anna Kowalczykowa", "Salas Coronado"',
     ),
 )
+_VALUE_RULES = {
+    words: tuple(r for r in VALUE_SCORE_RULES if r.words == words) for words in ("one", "several")
+}
 
 
 def _name_words(value: str) -> list[str] | None:
@@ -150,7 +158,7 @@ def person_value_score(value: str) -> float:
         return 0.0
     first, last = name_lists()
     normed = [norm(t) for t in words]
-    for rule in VALUE_SCORE_RULES:
+    for rule in _VALUE_RULES["one" if len(normed) == 1 else "several"]:
         if rule.applies(normed, first, last):
             return rule.score
     return 0.0
