@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.csv as pcsv
 import pytest
 
+import veil
 from veil.policy import load_policy
 from veil.sample import SAMPLE_POLICY, write_sample
 
@@ -51,3 +52,24 @@ def bank(workspace, database_url, monkeypatch) -> Bank:
                   collector="test", notice_version="1")
     email = t.column("email")[0].as_py()
     return Bank(workspace, policy, csv, subject, email, ids.count(subject), other)
+
+
+def _edited_sample_policy(text: str = "", *, before_datasets: str = "",  # type: ignore[no-untyped-def]
+                          replace: tuple[str, str] | None = None):
+    base = Path(SAMPLE_POLICY).read_text()
+    if replace:
+        assert replace[0] in base
+        base = base.replace(replace[0], replace[1])
+    if before_datasets:
+        base = base.replace("datasets:\n  transactions:", "datasets:\n" + before_datasets
+                            + "  transactions:", 1)
+    p = Path("policy.yaml")
+    p.write_text(base + text)
+    return veil.load_policy(p)
+
+
+@pytest.fixture
+def edited_policy():  # type: ignore[no-untyped-def]
+    """The sample policy with text appended (or inserted before the datasets, or replaced),
+    written to policy.yaml and loaded: ``edited_policy(text, before_datasets=, replace=)``."""
+    return _edited_sample_policy

@@ -1,0 +1,106 @@
+"""Erasure (Art. 17) reaches the subject's earlier requests and consent ids and keeps them out
+of later runs; masked rows say what remains and are not found again; legal holds keep the
+fields they cover for calendar periods, and a rerun erases them once the hold ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import veil
+from veil.errors import RunRefused
+from veil.rights import Requests, Store
+from veil.rights.steps import hold_end
+from veil.store.schema import consent_events, consent_state, dsr_requests
+
+ERASED = "excluded: subject erased (Art. 17)"
+
+
+def test_erasure_destroys_earlier_requests_and_consent_ids(bank) -> None:
+    reqs = Requests(bank.ws, bank.policy)
+    access = reqs.run(reqs.open("access", bank.subject).id)
+    rect = reqs.open("rectification", bank.subject, details={"corrections": {"city": "Gent"}})
+    files = [Path(f["path"]) for f in access.result["files"]]
+    assert all(f.exists() for f in files)
+    e = reqs.run(reqs.open("erasure", bank.subject).id)
+    assert e.status == "completed"
+    assert sorted(e.result["stores"]) == ["transactions"]
+    assert not any(f.exists() for f in files)  # package files deleted
+    with pytest.raises(RunRefused, match=r"destroyed .* by erasure request " + e.id):
+        reqs.export(access.id, "out", reason="after erasure")
+    assert not Path("out/package.json").exists()
+    for rid in (access.id, rect.id):  # no seal left anywhere: subject id and new values gone
+        assert reqs._sealed(rid) is None
+        with pytest.raises(RunRefused, match="deleted by an erasure"):
+            reqs._unseal(rid, reqs._sealed(rid))
+    with bank.ws.engine.connect() as conn:
+        ids = set(conn.execute(sa.select(consent_events.c.subject)).scalars())
+        ids |= set(conn.execute(sa.select(consent_state.c.subject)).scalars())
+    assert bank.subject not in ids and f"erased:{e.subject}" in ids and bank.other in ids
+    assert e.result["consent_withdrawn"] == ["personalised_offers"]
+
+
+def test_erased_subjects_are_counted_as_erased_in_consent_purposes(bank) -> None:
+    reqs = Requests(bank.ws, bank.policy)
+    reqs.run(reqs.open("erasure", bank.subject).id)
+    r = veil.run(bank.policy, "personalised_offers", str(bank.csv), "o.parquet",
+                 workspace=bank.ws)
+    assert r.receipt["exclusions"] == {ERASED: bank.rows}
+    assert r.receipt["rows"]["dropped"][ERASED] == bank.rows
+
+
+def test_mask_erasure_says_what_remains_and_is_not_found_again(bank, edited_policy) -> None:
+    pol = edited_policy(replace=("erasure: delete ", "erasure: mask\n      mask: [email, phone, "
+                           "full_name]\n      #"))
+    reqs = Requests(bank.ws, pol)
+    e = reqs.run(reqs.open("erasure", bank.subject).id)
+    assert e.result["outcome"] == "erased except masked rows kept"
+    st = e.result["stores"]["transactions"]
+    assert st["action"] == "masked" and st["rows"] == bank.rows
+    assert st["fields"] == ["email", "phone", "full_name"]
+    assert "iban" in st["kept_columns"] and "customer_id" in st["kept_columns"]
+    assert st["still_identifies_subject"] and "iban" in e.result["answer"]
+    again = reqs.run(reqs.open("erasure", bank.subject).id)
+    assert again.result["outcome"] == "already erased"
+    assert "nothing more was held" in again.result["answer"]
+    assert again.result["stores"]["transactions"]["rows"] == 0
+
+
+def test_hold_periods_are_calendar_years() -> None:
+    assert hold_end(datetime(2024, 2, 29, 10, tzinfo=UTC), "5y") == datetime(2029, 2, 28, 10,
+                                                                              tzinfo=UTC)
+    assert hold_end(datetime(2025, 3, 1, tzinfo=UTC), "5 years") == datetime(2030, 3, 1,
+                                                                            tzinfo=UTC)
+    assert hold_end(datetime(2025, 1, 31, tzinfo=UTC), "P1M") == datetime(2025, 2, 28,
+                                                                         tzinfo=UTC)
+
+
+def test_hold_by_categories_keeps_those_fields_and_ends(bank, edited_policy) -> None:
+    pol = edited_policy("legal_holds:\n  aml:\n    legal_basis: AMLD (EU) 2015/849 Art. 40\n"
+                  "    period: 5y\n    categories: [transaction]\n")
+    reqs = Requests(bank.ws, pol)
+    e = reqs.run(reqs.open("erasure", bank.subject,
+                           received=datetime(2024, 2, 29, 9, tzinfo=UTC)).id)
+    assert e.result["outcome"] == "erased except data under legal hold"
+    assert e.result["legal_holds"][0]["until"] == "2029-02-28T09:00:00Z"
+    assert e.hold_until == datetime(2029, 2, 28, 9, tzinfo=UTC)
+    st = e.result["stores"]["transactions"]
+    assert "amount" in st["kept_fields"] and "email" in st["masked_fields"]
+    rows = Store(pol, "transactions", bank.ws).rows(bank.subject)
+    assert len(rows) == bank.rows and {r["email"] for r in rows} == {None}
+    assert all(r["amount"] is not None for r in rows)
+    assert reqs._sealed(e.id) is not None  # kept until the hold ends
+    assert reqs.run(e.id).hold_until is not None  # not yet: nothing to do
+    assert [r.urgency() for r in reqs.list() if r.id == e.id] == ["legal hold"]
+    with bank.ws.engine.begin() as conn:  # time passes
+        conn.execute(dsr_requests.update().where(dsr_requests.c.id == e.id).values(
+            hold_until=datetime.now(UTC) - timedelta(days=1)))
+    assert [r.urgency() for r in reqs.list() if r.id == e.id] == ["hold ended: run again"]
+    done = reqs.run(e.id)
+    assert done.status == "completed" and done.hold_until is None
+    assert Store(pol, "transactions", bank.ws).count(bank.subject) == 0
+    assert reqs._sealed(e.id) is None and done.result["legal_holds"] == []
+    assert any(s["step"] == "certificate:final" for s in done.steps)
