@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from veil.consent import ConsentEvent, Ledger
-from veil.consent.reading import event_from_row
 from veil.consent.models import fold, to_us
+from veil.consent.reading import event_from_row
 from veil.store.schema import consent_events, consent_state
 from veil.store.workspace import Workspace, init_workspace
 
