@@ -240,25 +240,26 @@ class Run:
 @dataclass(frozen=True)
 class LeadRule:
     """What a word at the start of a run is: ``effect`` is "title", "salutation" or "payee"
-    (a context word, skipped), "skip" (not part of the name) or "name" (the name starts)."""
+    (a context word, skipped), "skip" (not part of the name) or "name" (the name starts).
+
+    A row matches when the lower-cased word is in ``words`` or, for rows that need more than
+    the word itself, when ``matches(run, index)`` holds."""
 
     name: str
-    matches: Callable[[Run, int], bool]
     effect: str
     why: str
+    words: frozenset[str] | None = None
+    matches: Callable[[Run, int], bool] | None = None
 
 
-def _title_word(run: Run, i: int) -> bool:
+def _dotted_title(run: Run, i: int) -> bool:
+    """ "Dr." is a title; "M." before a word is an initial ("M. Duarte"), before "J." a title."""
     low = run.low[i]
-    if low in TITLES:
-        return True
-    # "Dr." is a title; "M." before a word is an initial ("M. Duarte"), before "J." a title
-    nxt = run.tokens[i + 1] if i < run.hi else ""
     return (
         low.endswith(".")
         and low[:-1] in TITLES
         and i < run.hi
-        and (len(low) > 2 or _is_initial(nxt))
+        and (len(low) > 2 or _is_initial(run.tokens[i + 1]))
     )
 
 
@@ -268,32 +269,25 @@ def _ordinary_word(run: Run, i: int) -> bool:
 
 
 LEAD_RULES: tuple[LeadRule, ...] = (
-    LeadRule("title", _title_word, "title", '"Mr", "Frau", "Dr." before a name'),
+    LeadRule("title", "title", '"Mr", "Frau", "Sra" before a name', words=TITLES),
+    LeadRule("abbreviated title", "title", '"Dr.", "M. J."', matches=_dotted_title),
     LeadRule(
-        "salutation",
-        lambda r, i: r.low[i] in _SALUTE_WORDS,
-        "salutation",
-        '"Dear", "Hallo" open a letter to a person',
+        "salutation", "salutation", '"Dear", "Hallo" open a letter to a person', _SALUTE_WORDS
     ),
-    LeadRule(
-        "payee word",
-        lambda r, i: r.low[i] in _PAYEE_SINGLE,
-        "payee",
-        '"Payee", "Beneficiary" name the person who follows',
-    ),
+    LeadRule("payee word", "payee", '"Payee", "Beneficiary" name who follows', words=_PAYEE_SINGLE),
     LeadRule(
         "name word",
-        lambda r, i: not _ordinary_word(r, i),
         "name",
         "a word that is no memo word, bank word or particle starts the name",
+        matches=lambda r, i: not _ordinary_word(r, i),
     ),
     LeadRule(
         "first name that is also a word",
-        lambda r, i: r.low[i] in STOPWORDS and r.first_last(i),
         "name",
         '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
+        matches=lambda r, i: r.low[i] in STOPWORDS and r.first_last(i),
     ),
-    LeadRule("memo word", lambda r, i: True, "skip", '"Paid", "SEPA", "von": not the name'),
+    LeadRule("memo word", "skip", '"Paid", "SEPA", "von": not the name', matches=lambda r, i: True),
 )
 
 
@@ -503,21 +497,20 @@ SURROUNDING_VETOES: tuple[Veto, ...] = (
 # -- the engine ----------------------------------------------------------------------------
 
 
-def _vetoed(run: Run, vetoes: tuple[Veto, ...]) -> bool:
-    for veto in vetoes:  # noqa: SIM110 - a plain loop: cheaper than any() on this hot path
-        if veto.applies(run):
-            return True
-    return False
-
-
 def _skip_lead(run: Run) -> None:
     """Move ``lo`` past the leading words that are not the name, noting context words."""
     while run.lo <= run.hi:
         effect = "name"
+        low = run.low[run.lo]
         for rule in LEAD_RULES:  # the first row that matches (the last matches every word)
-            if rule.matches(run, run.lo):
-                effect = rule.effect
-                break
+            words = rule.words
+            if words is not None:
+                if low not in words:
+                    continue
+            elif not rule.matches(run, run.lo):  # type: ignore[misc]
+                continue
+            effect = rule.effect
+            break
         if effect == "name":
             break
         if effect != "skip":
@@ -533,15 +526,14 @@ def _skip_lead(run: Run) -> None:
 _FLAG = {"title": "titled", "salutation": "salute", "payee": "payee"}
 
 
-def _tail_word(run: Run, i: int) -> bool:
-    for rule in TAIL_RULES:  # noqa: SIM110 - a plain loop: cheaper than any()
-        if rule.matches(run, i):
-            return True
-    return False
-
-
 def _drop_tail(run: Run) -> None:
-    while run.hi >= run.lo and _tail_word(run, run.hi):
+    """Move ``hi`` back while a row of :data:`TAIL_RULES` matches the last word."""
+    while run.hi >= run.lo:
+        for rule in TAIL_RULES:
+            if rule.matches(run, run.hi):
+                break
+        else:
+            return
         run.hi -= 1
 
 
@@ -598,8 +590,9 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     """Which tokens of a capitalized run form a person name, and how sure: returns
     (first token index, last token index inclusive, score) or None."""
     run = Run(tokens, before, after)
-    if _vetoed(run, RUN_VETOES):
-        return None
+    for veto in RUN_VETOES:
+        if veto.applies(run):
+            return None
     _skip_lead(run)
     _drop_tail(run)
     if run.lo > run.hi:
@@ -611,8 +604,11 @@ def score_run(tokens: list[str], before: str, after: str) -> tuple[int, int, flo
     if not run.full:
         return None
     score = name_score(run)
-    if score <= 0.0 or _vetoed(run, SURROUNDING_VETOES):
+    if score <= 0.0:
         return None
+    for veto in SURROUNDING_VETOES:
+        if veto.applies(run):
+            return None
     return run.lo, run.hi, min(score, 1.0)
 
 
