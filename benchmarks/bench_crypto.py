@@ -191,7 +191,7 @@ def _w_values(a: argparse.Namespace) -> dict[str, Any]:
             return tc.detokenize_many(c, "iban")
 
     else:
-        from veil.keys.kek import StaticKEK
+        from veil.kek.providers import StaticKEK
 
         kek = StaticKEK(os.urandom(32))
         if a.op == "subject-store":  # the workspace's store (SQLite): bulk key creation

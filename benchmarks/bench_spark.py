@@ -74,7 +74,7 @@ def main() -> None:
                     help="about how many input splits Spark reads the input in")
     args = ap.parse_args()
 
-    from veil.keys.kek import EnvKEK
+    from veil.kek.providers import EnvKEK
     from veil.sample.paths import SAMPLE_POLICY
     from veil.store.workspace import Workspace, init_workspace
 

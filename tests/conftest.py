@@ -85,7 +85,7 @@ def workspace(tmp_path: Path, database_url: str, monkeypatch):
     else:
         monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     monkeypatch.delenv("VEIL_WORKSPACE", raising=False)
-    from veil.keys.kek import EnvKEK
+    from veil.kek.providers import EnvKEK
 
     monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())  # run outputs are encrypted at rest
     ws, _ = init_workspace(root)

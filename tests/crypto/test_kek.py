@@ -11,7 +11,7 @@ import pytest
 
 from veil.crypto.errors import CryptoError, KeyMissingError, WrongKeyError
 from veil.crypto.keyset import Keyset, decrypt_keyset, encrypt_keyset
-from veil.keys.kek import KEK, EnvKEK, PassphraseFileKEK, StaticKEK, rewrap
+from veil.kek.providers import KEK, EnvKEK, PassphraseFileKEK, StaticKEK, rewrap
 
 # The floors the module enforces (OWASP minimums) keep these tests fast.
 FAST_ARGON2 = {"iterations": 2, "lanes": 1, "memory_cost_kib": 19 * 1024}

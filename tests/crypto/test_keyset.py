@@ -20,7 +20,7 @@ from veil.crypto.keyset import (
     encrypt_keyset,
     keyset_from_any,
 )
-from veil.keys.kek import StaticKEK
+from veil.kek.providers import StaticKEK
 
 
 def _fields(desc: Any) -> dict[str, tuple[int, int, bool, str | None]]:

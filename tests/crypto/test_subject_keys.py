@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.crypto.errors import ErasedError, KeyMissingError, TamperedError, WrongKeyError
-from veil.keys.kek import StaticKEK
+from veil.kek.providers import StaticKEK
 from veil.keys.subject_keys import TOMBSTONE, InMemoryKeyStore, SubjectKeys
 
 KEK = StaticKEK(bytes(range(32)))

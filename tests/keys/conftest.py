@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from veil.keys.kek import StaticKEK
+from veil.kek.providers import StaticKEK
 from veil.keys.manager import KeyManager
 
 #: Cheapest Argon2id the key file accepts (the OWASP floor), to keep tests fast.

@@ -27,7 +27,7 @@ def keyed(workspace: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
     """A workspace after `veil keys init` with a passphrase-file KEK."""
     monkeypatch.setenv("VEIL_KEK_PASSPHRASE", PASS)
     monkeypatch.delenv("VEIL_KEK", raising=False)
-    monkeypatch.setattr("veil.keys.manager.ARGON2ID_DEFAULT",
+    monkeypatch.setattr("veil.kek.config.ARGON2ID_DEFAULT",
                         {"iterations": 2, "lanes": 1, "memory_cost_kib": 19 * 1024})
     assert veil("keys", "init") == 0
     out = capsys.readouterr().out
@@ -127,9 +127,9 @@ def test_bad_input_is_one_line_exit_7_and_no_output(keyed: Any, capsys: Any,
     refused(["decrypt", "p.enc", "out.csv", "-a", "other context"], "wrong key")
     refused(["decrypt", "p.enc", "out.csv", "--keyset", "nope"], "no keyset named 'nope'")
     monkeypatch.setenv("VEIL_KEK_PASSPHRASE", "wrong horse")
-    from veil.keys import manager
+    from veil.kek.config import clear_kek_cache
 
-    manager._KEK_CACHE.clear()
+    clear_kek_cache()
     refused(["decrypt", "p.enc", "out.csv"], "wrong passphrase")
     monkeypatch.delenv("VEIL_KEK_PASSPHRASE")
     refused(["decrypt", "p.enc", "out.csv"], "VEIL_KEK_PASSPHRASE")

@@ -23,6 +23,7 @@ from veil.crypto.errors import (
 )
 from veil.crypto.keyset import Keyset
 from veil.io.writers import ParquetSink
+from veil.kek.providers import EnvKEK
 from veil.keys.files import (
     FORMAT,
     OutputEncryption,
@@ -31,7 +32,6 @@ from veil.keys.files import (
     run_associated_data,
     sniff,
 )
-from veil.keys.kek import EnvKEK
 from veil.keys.manager import KeyManager
 
 

@@ -16,7 +16,7 @@ from veil.crypto.aead import FieldCipher, FieldContext
 from veil.crypto.errors import CryptoError, KeyMissingError, KeysetError, WrongKeyError
 from veil.crypto.keyset import AeadKey, StreamingKey
 from veil.crypto.streaming import decrypt_bytes, encrypt_bytes
-from veil.keys.kek import EnvKEK, PassphraseFileKEK, StaticKEK
+from veil.kek.providers import EnvKEK, PassphraseFileKEK, StaticKEK
 from veil.keys.manager import KeyManager, KeysConfig, write_keys_config
 from veil.store.schema import key_events, keysets, subject_keys
 
@@ -264,7 +264,7 @@ def test_kek_from_workspace_config(workspace: Any, monkeypatch: pytest.MonkeyPat
 
     # passphrase-file, created through the manager; veil.toml gets a [keys] table.
     km = KeyManager(workspace, passphrase="right horse")
-    monkeypatch.setattr("veil.keys.manager.ARGON2ID_DEFAULT", FAST_KDF)
+    monkeypatch.setattr("veil.kek.config.ARGON2ID_DEFAULT", FAST_KDF)
     made = km.setup_kek("passphrase-file", path="keys/kek.json")
     assert (root / "keys" / "kek.json").is_file()
     cfg = KeysConfig.from_workspace(root)

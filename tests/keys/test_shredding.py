@@ -124,7 +124,7 @@ def test_sqlite_erasure_leaves_no_key_bytes_in_the_files(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """secure_delete + a WAL checkpoint: the erased wrapped key is in neither the database file
     nor its WAL afterwards (it was in them before)."""
-    from veil.keys.kek import StaticKEK
+    from veil.kek.providers import StaticKEK
     from veil.store.workspace import init_workspace
 
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)

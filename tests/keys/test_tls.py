@@ -185,7 +185,7 @@ def test_postgres_verify_full_with_trustme_certificates(tls_pg: dict[str, Any]) 
 def test_postgres_workspace_with_tls_settings(tls_pg: dict[str, Any], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The store itself over TLS: migrations and the key manager through a verify-full URL."""
-    from veil.keys.kek import StaticKEK
+    from veil.kek.providers import StaticKEK
     from veil.keys.manager import KeyManager
     from veil.store.db import upgrade
     from veil.store.workspace import Workspace

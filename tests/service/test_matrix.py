@@ -52,7 +52,7 @@ def _routes(app: Any) -> dict[tuple[str, str], str]:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> Iterator[Any]:
-    from veil.keys.kek import EnvKEK
+    from veil.kek.providers import EnvKEK
 
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("VEIL_DATABASE_URL", raising=False)

@@ -57,7 +57,7 @@ def test_document_declares_auth_and_permissions() -> None:
 def service_env(tmp_path_factory) -> Iterator[tuple[Any, dict[str, str]]]:
     from fastapi.testclient import TestClient
 
-    from veil.keys.kek import EnvKEK
+    from veil.kek.providers import EnvKEK
     from veil.service import ServiceConfig, create_app
 
     with pytest.MonkeyPatch.context() as mp:

@@ -93,7 +93,7 @@ purposes:
 #: Spark's workers inherit the environment of the JVM, started once per test session: the
 #: KEK variable must be set before it starts (as on a cluster, where executors get it from
 #: their own environment, never from the job).
-from veil.keys.kek import EnvKEK  # noqa: E402
+from veil.kek.providers import EnvKEK  # noqa: E402
 
 KEK_SECRET = EnvKEK.new_secret()
 

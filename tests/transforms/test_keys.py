@@ -10,7 +10,7 @@ import pytest
 from veil.crypto.aead import InMemoryKeyProvider
 from veil.crypto.errors import KeyMissingError, KeysetError
 from veil.crypto.keyset import Keyset
-from veil.keys.kek import StaticKEK
+from veil.kek.providers import StaticKEK
 from veil.keys.manager import KeyManager
 from veil.transforms.keys import (
     InMemoryTransformKeys,

@@ -491,7 +491,7 @@ def _entry(material: Material, key_id: int, output_prefix: Prefix | None) -> Key
 
 
 class KeysetWrapper(Protocol):
-    """Anything that can wrap bytes under a key-encryption key (see `veil.keys.kek`)."""
+    """Anything that can wrap bytes under a key-encryption key (see `veil.kek.providers`)."""
 
     def wrap(self, plaintext: bytes, aad: bytes) -> bytes: ...
 
@@ -502,7 +502,7 @@ def encrypt_keyset(keyset: Keyset, kek: KeysetWrapper, associated_data: bytes) -
     """Tink's ``EncryptedKeyset`` (binary): the keyset wrapped under ``kek`` with
     ``associated_data`` bound (e.g. ``b"veil:keyset:" + name``), plus its secret-free info.
 
-    With a KEK whose output is Tink's raw AES-GCM format (all of `veil.keys.kek`), this is what
+    With a KEK whose output is Tink's raw AES-GCM format (all of `veil.kek.providers`), this is what
     ``tink.proto_keyset_format.serialize_encrypted`` writes for the same AEAD key.
     """
     msg = pb.EncryptedKeyset()

@@ -1,11 +1,10 @@
 """The workspace's key management, the recipe layer above :mod:`veil.crypto`'s primitives.
 
-KEK providers (a passphrase-protected key file, an environment secret), the key store that keeps
-keysets and subject keys wrapped under the KEK, crypto-shredding of subject keys, and encrypted
-run outputs (single files and folders of parts).
+The key store that keeps keysets and subject keys wrapped under the KEK (:mod:`veil.kek`),
+crypto-shredding of subject keys, and encrypted run outputs (single files and folders of parts).
 
 Names are imported on first use (``from veil.keys import KeyManager`` loads the store layer,
-``from veil.keys import EnvKEK`` does not).
+``from veil.keys import read`` does not load the key manager).
 """
 
 from __future__ import annotations
@@ -15,11 +14,6 @@ from typing import TYPE_CHECKING
 from veil._lazy import lazy_exports
 
 _EXPORTS = {
-    "KEK": "veil.keys.kek",
-    "EnvKEK": "veil.keys.kek",
-    "PassphraseFileKEK": "veil.keys.kek",
-    "StaticKEK": "veil.keys.kek",
-    "rewrap": "veil.keys.kek",
     "InMemoryKeyStore": "veil.keys.subject_keys",
     "SubjectKeys": "veil.keys.subject_keys",
     "WrappedKeyStore": "veil.keys.subject_keys",
@@ -48,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         read,
         run_associated_data,
     )
-    from veil.keys.kek import KEK, EnvKEK, PassphraseFileKEK, StaticKEK, rewrap  # noqa: F401
     from veil.keys.keystore import SqlSubjectKeyStore, StoreSubjectKeys  # noqa: F401
     from veil.keys.manager import (  # noqa: F401
         OUTPUT_KEYSET,

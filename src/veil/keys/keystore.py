@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
-from veil.keys.kek import KEK
+from veil.kek.providers import KEK
 from veil.keys.subject_keys import TOMBSTONE, SubjectKeys
 from veil.store.transactions import db_error, read_connection, write_transaction
 

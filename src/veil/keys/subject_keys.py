@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import CryptoError, ErasedError, KeyMissingError, TamperedError
-from veil.keys.kek import KEK
+from veil.kek.providers import KEK
 
 __all__ = ["TOMBSTONE", "InMemoryKeyStore", "SubjectKeys", "WrappedKeyStore"]
 

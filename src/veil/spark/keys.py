@@ -26,7 +26,7 @@ from veil.keys.manager import KeysConfig, keyset_associated_data, load_kek
 from veil.transforms.keys import KeysetTransformKeys, KeyUse
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.keys.kek import KEK
+    from veil.kek.providers import KEK
     from veil.store.workspace import Workspace
 
 __all__ = ["RecordingKeys", "ShippedKeys", "ShippedKeyset", "ship_keys", "ship_keyset"]

@@ -153,7 +153,7 @@ class StaticKEK(_AesGcmKEK):
 class EnvKEK(_AesGcmKEK):
     """A KEK read from an environment variable holding base64 of 32 random bytes.
 
-    Make one with ``python -c "from veil.keys.kek import EnvKEK; print(EnvKEK.new_secret())"``.
+    Make one with ``python -c "from veil.kek.providers import EnvKEK; print(EnvKEK.new_secret())"``.
     """
 
     def __init__(self, var: str = "VEIL_KEK", environ: dict[str, str] | None = None) -> None:
