@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("interfaces", ("cli", "service", "ui", "spark", "stream", "__init__", "__main__")),
     ("workflows", ("pipeline", "rights", "decisions", "lifecycle", "incidents", "ropa", "dpia")),
     ("capabilities", ("discovery", "transforms", "risk", "consent", "lineage", "sample")),
-    ("services", ("keys", "audit", "kek")),
+    ("services", ("keys", "audit", "kek", "detect")),
     ("primitives", ("crypto",)),
     ("foundation", ("policy", "store", "io", "errors", "_actor", "_lazy", "_version")),
 ]

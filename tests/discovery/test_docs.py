@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from veil.discovery.registry import Registry, recognizer_from_config
+from veil.detect.registry import Registry, recognizer_from_config
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "discovery.md").read_text()
 

@@ -65,7 +65,7 @@ def test_subject_guess_and_dataset_ids() -> None:
 def test_user_recognizers_are_carried_into_the_draft(tmp_path: Path) -> None:
     specs = [{"name": "loyalty_no", "pattern": r"LOY\d{8}", "category": "direct_identifier"}]
     t = pa.table({"member": [f"LOY{10000000 + i}" for i in range(40)]})
-    from veil.discovery.registry import default_registry
+    from veil.detect.registry import default_registry
 
     reg = default_registry()
     reg.add_all_from_config(specs)

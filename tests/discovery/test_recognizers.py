@@ -7,8 +7,8 @@ import random
 from pathlib import Path
 
 from veil.discovery import find_spans, mask
-from veil.discovery.recognizers import cards, contact, crypto, dates, national_ids, network, persons
-from veil.discovery.registry import default_registry
+from veil.detect.recognizers import cards, contact, crypto, dates, national_ids, network, persons
+from veil.detect.registry import default_registry
 
 
 def test_card_issuer_ranges_and_luhn() -> None:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from veil.discovery import find_spans, scan_table
-from veil.discovery.registry import (
+from veil.detect.registry import (
     CATEGORIES,
     RULES,
     TYPE_INFO,
@@ -64,7 +64,7 @@ def test_every_builtin_regex_compiles_in_python_and_re2() -> None:
 def test_eu_vat_covers_every_member_state() -> None:
     from stdnum.eu import vat
 
-    from veil.discovery.recognizers.vat import EU_PREFIXES
+    from veil.detect.recognizers.vat import EU_PREFIXES
 
     assert {p.lower() for p in EU_PREFIXES} - {"el"} >= {s for s in vat.MEMBER_STATES} - {"gr"}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from veil.discovery.registry import default_registry, validator_by_name
+from veil.detect.registry import default_registry, validator_by_name
 
 # module -> recognizer name, ("recognizer", country) for country-specific IBAN modules, or
 # "validator:<name>" for financial numbers that are not personal data (ISIN, LEI, ...):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.transforms.conftest import Ctx
-from veil.discovery.text import Span
+from veil.detect.text import Span
 from veil.policy.model import FieldDef
 from veil.transforms import REGISTRY, InMemoryTransformKeys
 from veil.transforms.pseudonymize import pseudonyms

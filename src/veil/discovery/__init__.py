@@ -13,9 +13,9 @@ Public entry points::
 from __future__ import annotations
 
 from veil.discovery.columns import ColumnReport, ScanReport, TypeHit, scan_table
-from veil.discovery.masking import mask
+from veil.detect.masking import mask
 from veil.discovery.policy_draft import draft_policy, write_policy_draft
-from veil.discovery.registry import (
+from veil.detect.registry import (
     CATEGORIES,
     RULES,
     TYPE_INFO,
@@ -36,7 +36,7 @@ from veil.discovery.scan import (
     scan_source,
     scan_text_file,
 )
-from veil.discovery.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
+from veil.detect.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
 
 __all__ = [
     "CATEGORIES",

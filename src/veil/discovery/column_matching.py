@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.discovery.column_state import ColumnState
-from veil.discovery.masking import mask
-from veil.discovery.registry import Recognizer
+from veil.detect.masking import mask
+from veil.detect.registry import Recognizer
 
 ROUTING_SAMPLE = 256
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level

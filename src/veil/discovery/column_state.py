@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from veil.discovery.column_report import ColumnReport
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 
 @dataclass

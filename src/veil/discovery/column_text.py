@@ -1,5 +1,5 @@
 """Free-text columns: long, varied strings whose embedded personal data is summarized with
-the span finder of :mod:`veil.discovery.text` (per type: how many values hold one, and two
+the span finder of :mod:`veil.detect.text` (per type: how many values hold one, and two
 masked examples), on up to ``text_sample`` distinct values per column."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.discovery.column_state import ColumnState
-from veil.discovery.masking import mask
-from veil.discovery.text import SpanFinder
+from veil.detect.masking import mask
+from veil.detect.text import SpanFinder
 
 
 def looks_like_text(

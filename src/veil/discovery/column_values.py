@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.discovery.column_state import ColumnState
-from veil.discovery.masking import mask
+from veil.detect.masking import mask
 
 _NOT_UTF8 = "values that are not valid UTF-8 were decoded with replacement characters"
 

@@ -17,7 +17,7 @@ numbers, dates of birth). Per column and per Arrow batch:
    card column ~100%) (:mod:`.column_verdicts`).
 
 Long, varied strings are free text: their embedded personal data is summarized with
-:func:`veil.discovery.text.find_spans` (:mod:`.column_text`).
+:func:`veil.detect.text.find_spans` (:mod:`.column_text`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from veil.discovery.column_state import ColumnState
 from veil.discovery.column_text import TextSummary, looks_like_text
 from veil.discovery.column_values import COUNTERS, add_dates, as_text, value_kind
 from veil.discovery.column_verdicts import NAME_HINTS, SUBJECT_ID_NAME, NameHint, Verdicts
-from veil.discovery.registry import Registry, default_registry
-from veil.discovery.text import SpanFinder, default_finder
+from veil.detect.registry import Registry, default_registry
+from veil.detect.text import SpanFinder, default_finder
 from veil.errors import InputError
 
 __all__ = [

@@ -85,8 +85,8 @@ def redact_spans(texts: Sequence[str | None], spans: Sequence[Sequence[Any]], *,
 
 
 def _finder(params: dict[str, Any], ctx: TransformContext) -> Any:
-    from veil.discovery.registry import default_registry
-    from veil.discovery.text import SpanFinder, default_finder
+    from veil.detect.registry import default_registry
+    from veil.detect.text import SpanFinder, default_finder
 
     wanted = tuple(sorted(params["types"])) if params.get("types") else None
     score = float(params.get("min_score", 0.5))

@@ -6,7 +6,7 @@ import ipaddress
 
 from stdnum import mac
 
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 
 def validate_ipv4(value: str) -> bool:

@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.discovery.recognizers import persons
-from veil.discovery.registry import Recognizer, Registry, default_registry
+from veil.detect.recognizers import persons
+from veil.detect.registry import Recognizer, Registry, default_registry
 
 MAX_TEXT_CHARS = 100_000
 CONTEXT_BONUS = 0.3

@@ -8,7 +8,7 @@ import re
 
 from stdnum import bitcoin
 
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 _ETH = re.compile(r"0x[0-9a-fA-F]{40}")
 

@@ -11,8 +11,8 @@ import re
 
 from stdnum.nl import postcode as nl_postcode
 
-from veil.discovery.recognizers._common import LETTER, NUM_L, NUM_R, UPPER
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import LETTER, NUM_L, NUM_R, UPPER
+from veil.detect.registry import Recognizer
 
 POSTAL_CONTEXT = (
     "zip",

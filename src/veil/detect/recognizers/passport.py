@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 _FORMAT = re.compile(r"[A-Z0-9]{6,9}")
 

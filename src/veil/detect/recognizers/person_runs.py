@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from veil.discovery.recognizers._common import UPPER
-from veil.discovery.recognizers.dates import MONTHS
-from veil.discovery.recognizers.person_words import (
+from veil.detect.recognizers._common import UPPER
+from veil.detect.recognizers.dates import MONTHS
+from veil.detect.recognizers.person_words import (
     BANK_WORDS,
     COMPANY_WORDS,
     PAYEE_WORDS,

@@ -4,7 +4,7 @@ A :class:`Recognizer` is data, not a class hierarchy: a regex that finds *candid
 free text, and as a whole column value), a validator from a well-kept library that
 confirms them (python-stdnum, schwifty, phonenumbers, ipaddress), context words that raise
 the score (or are required), and a few hints for column scanning. The engines in
-``veil.discovery.text`` and ``veil.discovery.columns`` run the regexes over whole Arrow
+``veil.detect.text`` and ``veil.discovery.columns`` run the regexes over whole Arrow
 arrays or joined text and call validators only on candidates, each distinct value once.
 
 Users add their own recognizers from a dict (the policy file feeds it)::
@@ -238,7 +238,7 @@ VALIDATORS: dict[str, Validator] = {}
 
 
 def _init_validators() -> None:
-    from veil.discovery.recognizers import cards, contact, crypto, network
+    from veil.detect.recognizers import cards, contact, crypto, network
 
     VALIDATORS.update(
         {
@@ -499,7 +499,7 @@ _DEFAULT: list[Recognizer] = []
 def builtin_recognizers() -> list[Recognizer]:
     """The built-in recognizers (built once)."""
     if not _DEFAULT:
-        from veil.discovery.recognizers import all_recognizers
+        from veil.detect.recognizers import all_recognizers
 
         _DEFAULT.extend(all_recognizers())
     return list(_DEFAULT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 FAMILIES = (
     "cards",
@@ -24,6 +24,6 @@ def all_recognizers() -> list[Recognizer]:
 
     recs: list[Recognizer] = []
     for fam in FAMILIES:
-        mod = importlib.import_module(f"veil.discovery.recognizers.{fam}")
+        mod = importlib.import_module(f"veil.detect.recognizers.{fam}")
         recs.extend(mod.RECOGNIZERS)
     return recs

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import ALNUM_L, ALNUM_R
+from veil.detect.registry import Recognizer
 
 EU_PREFIXES = (
     "AT",

@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Iterator
 
-from veil.discovery.recognizers.dates import MONTHS
+from veil.detect.recognizers.dates import MONTHS
 
 
 def _words(text: str, sep: str | None = None) -> list[str]:

@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from veil.discovery.recognizers._common import UPPER_CHARS
-from veil.discovery.recognizers.person_runs import (
+from veil.detect.recognizers._common import UPPER_CHARS
+from veil.detect.recognizers.person_runs import (
     PARTICLE,
     PARTICLES,
     RUN_OPENERS,
@@ -31,7 +31,7 @@ from veil.discovery.recognizers.person_runs import (
     norm,
     score_run,
 )
-from veil.discovery.recognizers.person_words import (
+from veil.detect.recognizers.person_words import (
     COMPANY_WORDS,
     NAME_LOCALES,
     PAYEE_WORDS,
@@ -40,7 +40,7 @@ from veil.discovery.recognizers.person_words import (
     TITLES,
     name_lists,
 )
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 __all__ = [
     "COMPANY_WORDS",

@@ -7,8 +7,8 @@ from functools import lru_cache
 
 from stdnum import bic, iban
 
-from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
+from veil.detect.registry import Recognizer
 
 
 @lru_cache(maxsize=256)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from veil.discovery.registry import Recognizer
+from veil.detect.registry import Recognizer
 
 MONTHS: dict[str, int] = {}
 for _i, _names in enumerate(

@@ -13,8 +13,8 @@ import importlib
 import re
 from dataclasses import dataclass
 
-from veil.discovery.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import ALNUM_L, ALNUM_R, NUM_L, NUM_R
+from veil.detect.registry import Recognizer
 
 GENERIC_ID_CONTEXT = (
     "national id",

@@ -7,8 +7,8 @@ from functools import lru_cache
 
 import phonenumbers
 
-from veil.discovery.recognizers._common import NUM_R
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import NUM_R
+from veil.detect.registry import Recognizer
 
 _EMAIL_CORE = (
     r"[A-Za-z0-9](?:[A-Za-z0-9._%+\-]{0,63})@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from stdnum import luhn
 
-from veil.discovery.recognizers._common import NUM_L, NUM_R
-from veil.discovery.registry import Recognizer
+from veil.detect.recognizers._common import NUM_L, NUM_R
+from veil.detect.registry import Recognizer
 
 
 @dataclass(frozen=True)
