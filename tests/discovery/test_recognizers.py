@@ -6,9 +6,9 @@ import json
 import random
 from pathlib import Path
 
-from veil.discovery import find_spans, mask
 from veil.detect.recognizers import cards, contact, crypto, dates, national_ids, network, persons
 from veil.detect.registry import default_registry
+from veil.discovery import find_spans, mask
 
 
 def test_card_issuer_ranges_and_luhn() -> None:

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from veil.discovery import find_spans, scan_table
 from veil.detect.registry import (
     CATEGORIES,
     RULES,
@@ -19,6 +18,7 @@ from veil.detect.registry import (
     recognizer_from_config,
     validator_by_name,
 )
+from veil.discovery import find_spans, scan_table
 from veil.errors import PolicyError
 
 REQUIRED_TYPES = {

@@ -12,9 +12,7 @@ Public entry points::
 
 from __future__ import annotations
 
-from veil.discovery.columns import ColumnReport, ScanReport, TypeHit, scan_table
 from veil.detect.masking import mask
-from veil.discovery.policy_draft import draft_policy, write_policy_draft
 from veil.detect.registry import (
     CATEGORIES,
     RULES,
@@ -27,6 +25,9 @@ from veil.detect.registry import (
     recognizer_from_config,
     validator_by_name,
 )
+from veil.detect.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
+from veil.discovery.columns import ColumnReport, ScanReport, TypeHit, scan_table
+from veil.discovery.policy_draft import draft_policy, write_policy_draft
 from veil.discovery.scan import (
     FULL_SCAN_MAX_BYTES,
     Skipped,
@@ -36,7 +37,6 @@ from veil.discovery.scan import (
     scan_source,
     scan_text_file,
 )
-from veil.detect.text import Span, SpanFinder, TextScan, find_spans, spacy_ner
 
 __all__ = [
     "CATEGORIES",

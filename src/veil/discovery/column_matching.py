@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.discovery.column_state import ColumnState
 from veil.detect.masking import mask
 from veil.detect.registry import Recognizer
+from veil.discovery.column_state import ColumnState
 
 ROUTING_SAMPLE = 256
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from veil.discovery.column_report import ColumnReport
 from veil.detect.registry import Recognizer
+from veil.discovery.column_report import ColumnReport
 
 
 @dataclass

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.discovery.column_state import ColumnState
 from veil.detect.masking import mask
 from veil.detect.text import SpanFinder
+from veil.discovery.column_state import ColumnState
 
 
 def looks_like_text(

@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.discovery.column_state import ColumnState
 from veil.detect.masking import mask
+from veil.discovery.column_state import ColumnState
 
 _NOT_UTF8 = "values that are not valid UTF-8 were decoded with replacement characters"
 

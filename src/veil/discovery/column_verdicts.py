@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from veil.detect.registry import DEFAULT_TYPE_INFO, TYPE_INFO, Recognizer, normalize_column_name
 from veil.discovery.column_report import ColumnReport, TypeHit
 from veil.discovery.column_state import ColumnState, TypeAcc
-from veil.detect.registry import DEFAULT_TYPE_INFO, TYPE_INFO, Recognizer, normalize_column_name
 
 _STRENGTH_FACTOR = {"checksum": 1.0, "library": 0.95, "format": 0.85, "context": 0.75}
 _MIN_RATE = 0.6  # validated / candidates, per type

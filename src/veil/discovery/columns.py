@@ -31,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.detect.registry import Registry, default_registry
+from veil.detect.text import SpanFinder, default_finder
 from veil.discovery.column_input import BATCH_ROWS, batches_of, leaves
 from veil.discovery.column_matching import (
     CACHE_BUDGET,
@@ -43,8 +45,6 @@ from veil.discovery.column_state import ColumnState
 from veil.discovery.column_text import TextSummary, looks_like_text
 from veil.discovery.column_values import COUNTERS, add_dates, as_text, value_kind
 from veil.discovery.column_verdicts import NAME_HINTS, SUBJECT_ID_NAME, NameHint, Verdicts
-from veil.detect.registry import Registry, default_registry
-from veil.detect.text import SpanFinder, default_finder
 from veil.errors import InputError
 
 __all__ = [

@@ -30,8 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from veil.discovery.columns import MAX_VALUE_CHARS, TEXT_SAMPLE, ScanReport, scan_table
 from veil.detect.registry import Registry, registry_for
+from veil.discovery.columns import MAX_VALUE_CHARS, TEXT_SAMPLE, ScanReport, scan_table
 from veil.discovery.scan_audit import SCAN_ACTION, SCAN_LEGAL_BASIS, record_scan
 from veil.discovery.scan_formats import TEXT_SUFFIXES, sniff_format
 from veil.discovery.scan_readers import (

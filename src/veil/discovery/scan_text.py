@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from veil.discovery.columns import MAX_VALUE_CHARS
 from veil.detect.masking import mask
 from veil.detect.registry import Registry, registry_for
+from veil.detect.text import SpanFinder, default_finder
+from veil.discovery.columns import MAX_VALUE_CHARS
 from veil.discovery.scan_readers import physical_lines
 from veil.discovery.scan_results import SkipLog, Skipped, TextFileScan, TextSpan
-from veil.detect.text import SpanFinder, default_finder
 
 MAX_SPANS = 10_000  # spans of a text file listed one by one (all are counted)
 TEXT_BATCH_LINES = 20_000
