@@ -1,12 +1,14 @@
 """The workspace's KEK: which provider ``veil.toml``'s ``[keys]`` table names, and opening it.
 
     [keys]
-    kek = "passphrase-file"          # or "env"
+    kek = "passphrase-file"   # or "env", "pkcs11" (veil.kek.pkcs11), "aws-kms" (veil.kek.kms)
     path = "keys/kek.json"           # passphrase-file: the key file, relative to the workspace
 
-The passphrase comes from ``VEIL_KEK_PASSPHRASE``, else a prompt on a terminal. An opened
-passphrase-file KEK is cached per process (keyed by the file's digest and a keyed hash of the
-passphrase), so a run pays the memory-hard KDF once.
+The passphrase comes from ``VEIL_KEK_PASSPHRASE``, the HSM's PIN from ``VEIL_HSM_PIN`` (else a
+prompt on a terminal); neither is ever read from ``veil.toml``. An opened KEK is cached per
+process (a key file by its digest and a keyed hash of the passphrase, an HSM key by module,
+token, label and a keyed hash of the PIN, a KMS key by key id, region and endpoint), so a run
+pays the memory-hard KDF, the HSM login or the KMS client set-up once.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from veil.crypto.errors import CryptoError, KeyMissingError
+from veil.kek.kms import KmsSettings, open_kms_kek
+from veil.kek.pkcs11 import HSM_PIN_ENV, Pkcs11Settings, close_sessions, open_pkcs11_kek
 from veil.kek.providers import ARGON2ID_DEFAULT, KEK, SCRYPT_DEFAULT, EnvKEK, PassphraseFileKEK
 
 __all__ = [
     "DEFAULT_KEK_PATH",
     "DEFAULT_KEK_VAR",
     "PASSPHRASE_ENV",
+    "PROVIDERS",
     "KeysConfig",
     "clear_kek_cache",
     "Passphrase",
@@ -52,16 +57,33 @@ Passphrase = str | bytes | Callable[[bool], str | bytes] | None
 # configuration
 
 
+Provider = Literal["passphrase-file", "env", "pkcs11", "aws-kms"]
+#: The providers ``[keys] kek`` may name.
+PROVIDERS: tuple[str, ...] = ("passphrase-file", "env", "pkcs11", "aws-kms")
+#: The settings each provider reads from ``[keys]`` (anything else is refused).
+PROVIDER_FIELDS: dict[str, tuple[str, ...]] = {
+    "passphrase-file": ("path", "kdf", "kdf_params"),
+    "env": ("variable",),
+    "pkcs11": Pkcs11Settings.FIELDS,
+    "aws-kms": KmsSettings.FIELDS,
+}
+#: Settings that must never be in ``veil.toml``, and where they come from instead.
+SECRET_SETTINGS = {"pin": HSM_PIN_ENV, "passphrase": PASSPHRASE_ENV,
+                   "aws_secret_access_key": "the AWS credential chain"}
+
+
 @dataclass(frozen=True)
 class KeysConfig:
     """The ``[keys]`` table of ``veil.toml``: which KEK provider and where it is."""
 
-    kek: Literal["passphrase-file", "env"]
+    kek: Provider
     path: Path | None = None
     variable: str = DEFAULT_KEK_VAR
     kdf: str = "argon2id"
     kdf_params: dict[str, int] | None = None
     explicit: bool = True  # False when inferred (no [keys] table)
+    hsm: Pkcs11Settings | None = None  # kek = "pkcs11"
+    kms: KmsSettings | None = None  # kek = "aws-kms"
 
     @classmethod
     def from_workspace(cls, root: Path) -> KeysConfig | None:
@@ -79,37 +101,40 @@ class KeysConfig:
             if (root / DEFAULT_KEK_PATH).is_file():
                 return cls("passphrase-file", path=root / DEFAULT_KEK_PATH, explicit=False)
             return None
-        where = f"{cfg_path} [keys]"
         if not isinstance(keys, dict):
             raise CryptoError("[keys] must be a table", where=str(cfg_path))
-        unknown = sorted(set(keys) - {"kek", "path", "variable", "kdf", "kdf_params"})
-        if unknown:
-            raise CryptoError(f"unknown setting(s) {', '.join(unknown)}", where=where)
+        return cls.from_table(keys, root, where=f"{cfg_path} [keys]")
+
+    @classmethod
+    def from_table(cls, keys: dict[str, Any], root: Path, where: str) -> KeysConfig:
+        """The configuration a ``[keys]`` table describes (paths relative to ``root``)."""
         kind = keys.get("kek", "passphrase-file")
-        if kind == "passphrase-file":
-            p = Path(str(keys.get("path", DEFAULT_KEK_PATH)))
-            kdf = str(keys.get("kdf", "argon2id"))
-            params = keys.get("kdf_params")
-            if params is not None and not (
-                isinstance(params, dict) and all(isinstance(v, int) for v in params.values())
-            ):
-                raise CryptoError("kdf_params must be a table of integers", where=where)
-            return cls("passphrase-file", path=p if p.is_absolute() else root / p, kdf=kdf,
-                       kdf_params=params)
-        if kind == "env":
-            var = keys.get("variable", DEFAULT_KEK_VAR)
-            if not isinstance(var, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var):
-                raise CryptoError(f"variable {var!r} is not an environment variable name",
+        if kind not in PROVIDERS:
+            raise CryptoError(f"kek = {kind!r}: use one of {', '.join(PROVIDERS)}", where=where)
+        for name, source in SECRET_SETTINGS.items():
+            if name in keys:
+                raise CryptoError(f"{name} must not be in veil.toml: it comes from {source}",
                                   where=where)
-            return cls("env", variable=var)
-        raise CryptoError(f"kek = {kind!r}: use \"passphrase-file\" or \"env\"", where=where)
+        unknown = sorted(set(keys) - {"kek", *PROVIDER_FIELDS[kind]})
+        if unknown:
+            raise CryptoError(f"unknown setting(s) {', '.join(unknown)} for kek = {kind!r}",
+                              where=where)
+        return _PARSERS[kind](keys, root, where)
 
     def describe(self) -> str:
+        if self.hsm is not None:
+            return self.hsm.describe()
+        if self.kms is not None:
+            return self.kms.describe()
         if self.kek == "env":
             return f"env {self.variable}"
         return f"passphrase-file {self.path}"
 
     def toml_table(self, root: Path) -> dict[str, Any]:
+        if self.hsm is not None:
+            return self.hsm.toml_table()
+        if self.kms is not None:
+            return self.kms.toml_table()
         if self.kek == "env":
             return {"kek": "env", "variable": self.variable}
         assert self.path is not None
@@ -123,6 +148,42 @@ class KeysConfig:
         if self.kdf_params:
             out["kdf_params"] = dict(self.kdf_params)
         return out
+
+
+def _parse_file(keys: dict[str, Any], root: Path, where: str) -> KeysConfig:
+    p = Path(str(keys.get("path", DEFAULT_KEK_PATH)))
+    kdf = str(keys.get("kdf", "argon2id"))
+    params = keys.get("kdf_params")
+    if params is not None and not (
+        isinstance(params, dict) and all(isinstance(v, int) for v in params.values())
+    ):
+        raise CryptoError("kdf_params must be a table of integers", where=where)
+    return KeysConfig("passphrase-file", path=p if p.is_absolute() else root / p, kdf=kdf,
+                      kdf_params=params)
+
+
+def _parse_env(keys: dict[str, Any], root: Path, where: str) -> KeysConfig:
+    var = keys.get("variable", DEFAULT_KEK_VAR)
+    if not isinstance(var, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var):
+        raise CryptoError(f"variable {var!r} is not an environment variable name", where=where)
+    return KeysConfig("env", variable=var)
+
+
+def _parse_pkcs11(keys: dict[str, Any], root: Path, where: str) -> KeysConfig:
+    return KeysConfig("pkcs11", hsm=Pkcs11Settings.from_table(keys, where))
+
+
+def _parse_kms(keys: dict[str, Any], root: Path, where: str) -> KeysConfig:
+    return KeysConfig("aws-kms", kms=KmsSettings.from_table(keys, where))
+
+
+#: Provider -> the parser of its ``[keys]`` table.
+_PARSERS: dict[str, Callable[[dict[str, Any], Path, str], KeysConfig]] = {
+    "passphrase-file": _parse_file,
+    "env": _parse_env,
+    "pkcs11": _parse_pkcs11,
+    "aws-kms": _parse_kms,
+}
 
 
 def _toml_value(v: Any) -> str:
@@ -198,11 +259,42 @@ def _get_passphrase(source: Passphrase, confirm: bool) -> str | bytes:
     )
 
 
-def load_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
-    """Open the configured KEK (a wrong passphrase raises `WrongKeyError`)."""
-    if cfg.kek == "env":
-        return EnvKEK(cfg.variable)
+def _get_pin(where: str) -> str:
+    pin = os.environ.get(HSM_PIN_ENV)
+    if pin:
+        return pin
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass("HSM user PIN: ")
+    raise KeyMissingError(f"the HSM needs its user PIN: set {HSM_PIN_ENV} (or run on a "
+                          "terminal); it is never read from veil.toml", where=where)
+
+
+def _cached(key: tuple[str, ...], open_: Callable[[], KEK]) -> KEK:
+    """The KEK cached under ``key`` in this process, opened by ``open_`` on a miss."""
+    with _CACHE_LOCK:
+        hit = _KEK_CACHE.get(key)
+    if hit is not None:
+        return hit
+    kek = open_()
+    with _CACHE_LOCK:
+        return _KEK_CACHE.setdefault(key, kek)
+
+
+def _tag(secret: str | bytes) -> str:
+    b = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    return hmac.new(_PROCESS_SECRET, b, hashlib.sha256).hexdigest()
+
+
+def _load_file(cfg: KeysConfig, passphrase: Passphrase, create: bool) -> KEK:
     assert cfg.path is not None
+    if create:
+        cfg.path.parent.mkdir(parents=True, exist_ok=True)
+        if cfg.kdf not in ("argon2id", "scrypt"):
+            raise CryptoError(f"unknown KDF {cfg.kdf!r} (argon2id or scrypt)")
+        params = cfg.kdf_params or (ARGON2ID_DEFAULT if cfg.kdf == "argon2id"
+                                    else SCRYPT_DEFAULT)
+        return PassphraseFileKEK.create(cfg.path, _get_passphrase(passphrase, confirm=True),
+                                        kdf=cfg.kdf, kdf_params=params)
     path = os.path.realpath(cfg.path)
     try:
         with open(path, "rb") as f:
@@ -213,37 +305,59 @@ def load_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
             where=str(cfg.path),
         ) from None
     pw = _get_passphrase(passphrase, confirm=False)
-    pw_b = pw.encode("utf-8") if isinstance(pw, str) else bytes(pw)
-    tag = hmac.new(_PROCESS_SECRET, pw_b, hashlib.sha256).hexdigest()
-    key = ("file", path, digest, tag)
-    with _CACHE_LOCK:
-        hit = _KEK_CACHE.get(key)
-    if hit is not None:
-        return hit
-    kek = PassphraseFileKEK.open(path, pw)
-    with _CACHE_LOCK:
-        _KEK_CACHE[key] = kek
-    return kek
+    return _cached(("file", path, digest, _tag(pw)), lambda: PassphraseFileKEK.open(path, pw))
+
+
+def _load_env(cfg: KeysConfig, passphrase: Passphrase, create: bool) -> KEK:
+    return EnvKEK(cfg.variable)
+
+
+def _load_pkcs11(cfg: KeysConfig, passphrase: Passphrase, create: bool) -> KEK:
+    hsm = cfg.hsm
+    assert hsm is not None
+    where = "veil.toml [keys] (pkcs11)"
+    pin = _get_pin(where)
+    key = ("pkcs11", os.path.realpath(hsm.module), hsm.token, hsm.key, _tag(pin))
+    if create:
+        with _CACHE_LOCK:
+            _KEK_CACHE.pop(key, None)
+    return _cached(key, lambda: open_pkcs11_kek(hsm, pin, create=create, where=where))
+
+
+def _load_kms(cfg: KeysConfig, passphrase: Passphrase, create: bool) -> KEK:
+    kms = cfg.kms
+    assert kms is not None
+    key = ("aws-kms", kms.key_id, kms.region, kms.endpoint_url or "")
+    return _cached(key, lambda: open_kms_kek(kms, where="veil.toml [keys] (aws-kms)"))
+
+
+#: Provider -> how to open (``create``: make) its KEK.
+_LOADERS: dict[str, Callable[[KeysConfig, Passphrase, bool], KEK]] = {
+    "passphrase-file": _load_file,
+    "env": _load_env,
+    "pkcs11": _load_pkcs11,
+    "aws-kms": _load_kms,
+}
+
+
+def load_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
+    """Open the configured KEK, cached per process (a wrong passphrase or PIN raises
+    `WrongKeyError`). The HSM session and the KMS client are opened once per process."""
+    return _LOADERS[cfg.kek](cfg, passphrase, False)
 
 
 def clear_kek_cache() -> None:
-    """Forget every opened KEK of this process (tests; after a passphrase change)."""
+    """Forget every opened KEK of this process and log out of HSM tokens (tests; after a
+    passphrase change)."""
     with _CACHE_LOCK:
         _KEK_CACHE.clear()
+    close_sessions()
 
 
 def create_kek(cfg: KeysConfig, passphrase: Passphrase = None) -> KEK:
-    """Make a new KEK as ``cfg`` describes (a new key file; an env KEK must already be set)."""
-    if cfg.kek == "env":
-        return EnvKEK(cfg.variable)
-    assert cfg.path is not None
-    cfg.path.parent.mkdir(parents=True, exist_ok=True)
-    if cfg.kdf not in ("argon2id", "scrypt"):
-        raise CryptoError(f"unknown KDF {cfg.kdf!r} (argon2id or scrypt)")
-    params = cfg.kdf_params or (ARGON2ID_DEFAULT if cfg.kdf == "argon2id" else SCRYPT_DEFAULT)
-    return PassphraseFileKEK.create(
-        cfg.path, _get_passphrase(passphrase, confirm=True), kdf=cfg.kdf, kdf_params=params
-    )
+    """Make a new KEK as ``cfg`` describes: a new key file; a new AES-256 key in the HSM token
+    unless it has one with that label. An env KEK must already be set, a KMS key must exist."""
+    return _LOADERS[cfg.kek](cfg, passphrase, True)
 
 
 def workspace_kek(root: Path, passphrase: Passphrase = None) -> KEK:
