@@ -261,8 +261,10 @@ class KeyManager:
         variable: str = DEFAULT_KEK_VAR,
         kdf: str = "argon2id",
         kdf_params: dict[str, int] | None = None,
+        config: KeysConfig | None = None,
     ) -> KEK:
-        """Create the workspace's KEK and write ``[keys]`` into ``veil.toml``.
+        """Create the workspace's KEK and write ``[keys]`` into ``veil.toml`` (``config``: a
+        ready configuration, e.g. an HSM or KMS key, instead of ``kek``/``path``/``variable``).
 
         Refused when a KEK is already configured (use `rewrap` to change it)."""
         root = Path(self.workspace.root)
@@ -273,8 +275,8 @@ class KeyManager:
                 "`veil keys rewrap` changes it"
             )
         p = Path(path)
-        cfg = KeysConfig(kek, path=p if p.is_absolute() else root / p, variable=variable,
-                         kdf=kdf, kdf_params=kdf_params)
+        cfg = config or KeysConfig(kek, path=p if p.is_absolute() else root / p,
+                                   variable=variable, kdf=kdf, kdf_params=kdf_params)
         new = create_kek(cfg, self._passphrase)
         write_keys_config(root, cfg.toml_table(root))
         self._kek = new
@@ -472,10 +474,12 @@ class KeyManager:
         under it is unreadable from then on."""
         return self._set_status(name, "DESTROYED", key_id)
 
-    def rewrap(self, new_kek: KEK) -> dict[str, int]:
+    def rewrap(self, new_kek: KEK, *,
+               before_commit: Callable[[], None] | None = None) -> dict[str, int]:
         """KEK rotation: re-wrap every keyset and subject key under ``new_kek`` in one
         transaction, without touching any data encrypted under them. Afterwards this manager
-        uses ``new_kek`` (the caller points ``veil.toml`` at it: `veil keys rewrap` does)."""
+        uses ``new_kek`` (the caller points ``veil.toml`` at it: `veil keys rewrap` does, in
+        ``before_commit``, called inside the transaction: if it raises, nothing is committed)."""
         old = self.kek
         if new_kek.kek_id == old.kek_id:
             raise CryptoError("the new KEK is the current KEK")
@@ -507,6 +511,8 @@ class KeyManager:
                 conn, self.actor, "kek-rotate", kek_id=new_kek.kek_id,
                 detail={"from_kek": old.kek_id, "keysets": n_keysets,
                         "subject_keys": n_subjects}))
+            if before_commit is not None:
+                before_commit()
         self._kek = new_kek
         _cache_drop(self._url)
         purge_freed_space(self.engine, keysets.name)
