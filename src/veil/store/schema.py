@@ -209,10 +209,25 @@ subject_keys = sa.Table(
     metadata,
     sa.Column("subject", sa.String(255), primary_key=True),
     sa.Column("wrapped_key", sa.LargeBinary),
-    sa.Column("kek_id", sa.String(128)),
+    sa.Column("kek_id", sa.String(128)),  # set only for a key wrapped directly under the KEK
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("erased_at", sa.DateTime(timezone=True)),
+    sa.Column("epoch", sa.Integer),  # the key epoch wrapping it (NULL: directly under the KEK)
     sa.Index("ix_subject_keys_erased_at", "erased_at"),
+    sa.Index("ix_subject_keys_epoch", "epoch"),
+)
+
+# -- key epochs (issue 17: subject keys wrapped under a rotating epoch key; veil.keys.epochs) ---
+# The epoch keys themselves are NOT in the database: each is sealed under the KEK in
+# keys/epochs/epoch-<id>.sealed, so a database backup alone never holds them.
+key_epochs = sa.Table(
+    "key_epochs",  # one row per epoch: its dates and a check value of its key (no key material)
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True)),  # NULL: the current epoch
+    sa.Column("destroyed_at", sa.DateTime(timezone=True)),  # its key file deleted
+    sa.Column("key_check", sa.String(64), nullable=False),  # HMAC(key, label): which key it is
 )
 
 
