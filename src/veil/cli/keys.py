@@ -35,6 +35,16 @@ KeyIdOpt = Annotated[
     typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
 ]
 NEW_PASSPHRASE_ENV = "VEIL_KEK_NEW_PASSPHRASE"
+ModuleOpt = Annotated[str | None, typer.Option(
+    "--module", help="pkcs11: the HSM's PKCS#11 library (e.g. "
+    "/usr/lib/softhsm/libsofthsm2.so); the PIN comes from VEIL_HSM_PIN.")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="pkcs11: the token's label.")]
+KeyOpt = Annotated[str | None, typer.Option(
+    "--key", help="pkcs11: the AES key's label (created in the token if missing); aws-kms: "
+    "the KMS key (ARN, key id or alias/NAME).")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="aws-kms: the key's region.")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    "--endpoint-url", help="aws-kms: a KMS endpoint other than AWS's (a local KMS).")]
 
 
 def _prompter(env: str, label: str):  # type: ignore[no-untyped-def]
@@ -86,29 +96,46 @@ def keys_init(
                                       "(deterministic tokens).")] = "streaming",
     purpose: Annotated[str, typer.Option(help="What the keyset is for (shown by `list`).")] = "",
     kek: Annotated[str, typer.Option("--kek", help="KEK provider when the workspace has none "
-                                     "yet: passphrase-file or env.")] = "passphrase-file",
+                                     "yet: passphrase-file, env, pkcs11 (an HSM) or aws-kms.")]
+    = "passphrase-file",
     kek_path: Annotated[str, typer.Option(help="Key file for a passphrase-file KEK (relative to "
                                           "the workspace).")] = "keys/kek.json",
     kek_var: Annotated[str, typer.Option(help="Variable holding an env KEK (base64 of 32 "
                                          "bytes).")] = "VEIL_KEK",
+    module: ModuleOpt = None,
+    token: TokenOpt = None,
+    key: KeyOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Set up the workspace's KEK (first time) and create a keyset.
 
     The first run creates the KEK (a key file protected by a passphrase, asked twice or taken from
-    VEIL_KEK_PASSPHRASE) and records it in veil.toml [keys].
+    VEIL_KEK_PASSPHRASE; or an AES-256 key in an HSM token, made there if missing, never
+    extractable; or names an existing AWS KMS key) and records it in veil.toml [keys].
 
     Example: VEIL_KEK_PASSPHRASE=... veil keys init
+
+    Example: VEIL_HSM_PIN=... veil keys init --kek pkcs11 --module
+    /usr/lib/softhsm/libsofthsm2.so --token veil --key veil-kek
     """
+    from veil.keys.kek_rotation import ProviderOptions, provider_config
     from veil.keys.manager import OUTPUT_KEYSET
 
-    if kek not in ("passphrase-file", "env"):
-        raise CryptoError(f"--kek {kek!r}: use passphrase-file or env")
     ws, km = _manager(workspace)
     with ws:
+        cfg = None
+        if kek in ("pkcs11", "aws-kms") or any((module, token, key, region, endpoint_url)):
+            cfg = provider_config(Path(ws.root), ProviderOptions(
+                kek, module=module, token=token, key=key, region=region,
+                endpoint_url=endpoint_url), default_path=kek_path)
+        elif kek not in ("passphrase-file", "env"):
+            raise CryptoError(f"--kek {kek!r}: use passphrase-file, env, pkcs11 or aws-kms")
         made_kek = False
-        if km.config() is None:
-            new = km.setup_kek(kek, path=kek_path, variable=kek_var)  # type: ignore[arg-type]
+        if km.config() is None or (cfg is not None and not km.config().explicit):
+            new = km.setup_kek(kek, path=kek_path, variable=kek_var,  # type: ignore[arg-type]
+                               config=cfg)
             made_kek = True
             console.print(f"Created KEK [bold]{new.kek_id}[/] ({kek}); recorded in veil.toml "
                           "\\[keys]")
@@ -179,34 +206,57 @@ def keys_rotate(
 
 @keys_app.command("rewrap")
 def keys_rewrap(
-    to: Annotated[str, typer.Option("--to", help="New KEK provider: passphrase-file or env.")]
-    = "passphrase-file",
+    to: Annotated[str, typer.Option("--to", help="New KEK provider: passphrase-file, env, "
+                                    "pkcs11 (an HSM) or aws-kms.")] = "passphrase-file",
     path: Annotated[str | None, typer.Option(help="New key file (passphrase-file; default "
                                                 "keys/kek-<UTC time>.json).")] = None,
-    variable: Annotated[str, typer.Option(help="Variable of the new env KEK.")] = "VEIL_KEK",
+    variable: Annotated[str | None, typer.Option(help="Variable of the new env KEK (default "
+                                                      "VEIL_KEK).")] = None,
+    module: ModuleOpt = None,
+    token: TokenOpt = None,
+    key: KeyOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Rotate the KEK: re-wrap every keyset and subject key under a new KEK, without touching
-    encrypted data, then point veil.toml at the new KEK.
+    """Move to a new KEK (same provider or another): re-wrap every keyset, subject key and
+    sealed secret (keys/*.sealed) under it, without touching encrypted data, then point
+    veil.toml at it. A failure before the end leaves the workspace on the old KEK.
 
-    The new passphrase comes from VEIL_KEK_NEW_PASSPHRASE or a prompt.
+    The new passphrase comes from VEIL_KEK_NEW_PASSPHRASE or a prompt; an HSM's PIN from
+    VEIL_HSM_PIN; KMS credentials from the AWS chain.
 
     Example: veil keys rewrap --path keys/kek-2027.json
-    """
-    from veil.keys.kek_rotation import rotate_kek
 
-    if to not in ("passphrase-file", "env"):
-        raise CryptoError(f"--to {to!r}: use passphrase-file or env")
+    Example: VEIL_HSM_PIN=... veil keys rewrap --to pkcs11 --module
+    /usr/lib/softhsm/libsofthsm2.so --token veil --key veil-kek
+    """
+    from datetime import UTC, datetime
+
+    from veil.keys.kek_rotation import ProviderOptions, provider_config, rotate_kek
+
+    if to == "env" and variable is None:
+        variable = "VEIL_KEK"
     ws, km = _manager(workspace)
     with ws:
-        done = rotate_kek(km, to, path=path, variable=variable,  # type: ignore[arg-type]
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        cfg = provider_config(Path(ws.root), ProviderOptions(
+            to, path=path, variable=variable, module=module, token=token, key=key,
+            region=region, endpoint_url=endpoint_url), default_path=f"keys/kek-{stamp}.json")
+        done = rotate_kek(km, cfg,
                           passphrase=_prompter(NEW_PASSPHRASE_ENV, "New KEK passphrase"))
-    console.print(f"Re-wrapped {done.keysets} keyset(s) and {done.subject_keys} subject "
-                  f"key(s) from KEK {done.old_kek_id} to [bold]{done.new_kek_id}[/] "
-                  f"({done.config.describe()}); veil.toml updated")
-    if done.old_key_file:
-        console.print(f"The old key file {done.old_key_file} no longer protects anything here: "
-                      "destroy it (and its backups) to make old copies of the key store useless.")
+    console.print(f"Re-wrapped {done.keysets} keyset(s), {done.subject_keys} subject key(s) "
+                  f"and {done.sealed_secrets} sealed secret(s) from KEK {done.old_kek_id} to "
+                  f"[bold]{escape(done.new_kek_id)}[/] ({escape(done.config.describe())}); "
+                  "veil.toml updated")
+    old = done.old_config
+    if old is not None:
+        what = {"passphrase-file": f"the old key file {old.path}",
+                "pkcs11": "the old HSM key", "aws-kms": "the old KMS key"}.get(old.kek)
+        if what:
+            console.print(f"{escape(what)} ({escape(done.old_kek_id)}) no longer protects "
+                          "anything here: destroy it (and its backups) to make old copies of "
+                          "the key store useless.")
 
 
 def _status_cmd(op: str, name: str, key_id: int | None, workspace: Path | None) -> None:

@@ -26,7 +26,7 @@ from veil.crypto.errors import CryptoError
 from veil.kek.config import workspace_kek
 from veil.kek.providers import KEK
 
-__all__ = ["FORMAT", "sealed_path", "sealed_secret", "seal_to"]
+__all__ = ["FORMAT", "reseal", "sealed_path", "sealed_secret", "seal_to"]
 
 FORMAT = "veil-sealed/1"
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -80,6 +80,16 @@ def _open(path: Path, name: str, data: bytes, kek: KEK) -> bytes:
     except (ValueError, KeyError, TypeError) as exc:
         raise CryptoError(f"damaged sealed secret ({exc})", where=str(path)) from None
     return kek.unwrap(wrapped, _aad(name))
+
+
+def reseal(path: Path, data: bytes, old: KEK, new: KEK) -> bytes:
+    """The sealed document ``data`` (read from ``path``) unsealed with ``old`` and sealed again
+    under ``new`` (KEK rotation: `veil keys rewrap`); a document not sealed by ``old`` raises."""
+    try:
+        name = json.loads(data)["name"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CryptoError(f"damaged sealed secret ({exc})", where=str(path)) from None
+    return seal_to(path, str(name), _open(path, str(name), data, old), new)
 
 
 def sealed_secret(root: Path, name: str, *, make: Callable[[], bytes] | None = None,
