@@ -26,7 +26,7 @@ from veil.crypto.errors import CryptoError
 from veil.kek.config import workspace_kek
 from veil.kek.providers import KEK
 
-__all__ = ["FORMAT", "reseal", "sealed_path", "sealed_secret", "seal_to"]
+__all__ = ["FORMAT", "open_sealed", "reseal", "sealed_path", "sealed_secret", "seal_to"]
 
 FORMAT = "veil-sealed/1"
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -80,6 +80,12 @@ def _open(path: Path, name: str, data: bytes, kek: KEK) -> bytes:
     except (ValueError, KeyError, TypeError) as exc:
         raise CryptoError(f"damaged sealed secret ({exc})", where=str(path)) from None
     return kek.unwrap(wrapped, _aad(name))
+
+
+def open_sealed(path: Path, name: str, kek: KEK) -> bytes:
+    """The secret ``name`` sealed in the document at ``path`` (any folder: key epochs keep
+    theirs in ``keys/epochs/``), unsealed with ``kek``; FileNotFoundError when it is missing."""
+    return _open(path, name, path.read_bytes(), kek)
 
 
 def reseal(path: Path, data: bytes, old: KEK, new: KEK) -> bytes:
