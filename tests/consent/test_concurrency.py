@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from veil.consent import ConsentEvent, Ledger
 from veil.consent.models import fold, to_us
 from veil.consent.reading import event_from_row
+from veil.kek.providers import EnvKEK
 from veil.store.schema import consent_events, consent_state
 from veil.store.workspace import Workspace, init_workspace
 
@@ -55,6 +56,7 @@ def test_eight_concurrent_writers(database_url: str, tmp_path: Path, monkeypatch
     if not database_url.startswith("postgresql"):
         pytest.skip("concurrent writers are tested on PostgreSQL (SQLite has one writer)")
     monkeypatch.setenv("VEIL_DATABASE_URL", database_url)
+    monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())  # seals the subject-reference key
     ws, _ = init_workspace(tmp_path / "ws")
     ws.close()
     base = to_us(datetime.now(UTC) - timedelta(days=2))

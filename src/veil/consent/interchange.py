@@ -322,13 +322,13 @@ def _processing(pol: Policy | None, purpose: str) -> dict[str, Any]:
 def export_ledger(ledger: Ledger, path: str | os.PathLike[str]) -> int:
     """Write every event as one JSON line, in append order; published atomically. Returns the
     number of events."""
-    from veil.io.writers import publish, temp_path_for
+    from veil.io.writers import open_private, publish, temp_path_for
 
     target = Path(path)
     tmp = temp_path_for(target)
     n = 0
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open_private(tmp, "w", encoding="utf-8") as fh:
             for e in ledger.events():
                 fh.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
                 n += 1

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from veil.errors import ConsentError
+from veil.errors import ConsentError, StoreError
 
 EventKind = Literal["granted", "renewed", "withdrawn", "expired"]
 KINDS: tuple[str, ...] = ("granted", "renewed", "withdrawn", "expired")
@@ -138,11 +138,18 @@ def as_time(value: datetime | str | int | None, what: str = "time") -> int | Non
 # --------------------------------------------------------------------------- subject references
 
 
+SUBJECT_REF_SECRET = "subject_ref"  # keys/subject_ref.sealed
+LEGACY_REF_KEY = Path("keys") / "consent_ref.key"  # the plaintext key of older versions
+
+
 class SubjectRef:
     """Keyed short pseudonyms of subject ids for messages: errors and logs never echo an id.
 
-    The key is 32 random bytes in ``<workspace>/keys/consent_ref.key`` (created 0600 on first
-    use); without a workspace, a random per-process key.
+    The key is 32 random bytes sealed under the workspace's KEK in
+    ``<workspace>/keys/subject_ref.sealed`` (made on first use; a plaintext
+    ``keys/consent_ref.key`` an older version left is sealed and removed), so a copy of the
+    workspace without the KEK cannot recompute a subject's pseudonym. A workspace without a KEK
+    gets the KEK's clear error; without a workspace, a random per-process key.
     ``ref('C-1')`` -> ``'subject #3fa1c09e2b'``.
     """
 
@@ -161,13 +168,14 @@ class SubjectRef:
         if self._root is None:
             self._key = secrets.token_bytes(32)
             return self._key
-        from veil.store.workspace import secret_file
+        from veil.kek.sealed import sealed_path, sealed_secret
 
-        try:
-            key = secret_file(self._root / "keys" / "consent_ref.key")
-        except OSError:  # a read-only workspace: per-process references are still pseudonyms
-            key = secrets.token_bytes(32)
-        if len(key) < 16:
+        try:  # unwrapped once per process (sealed_secret caches), then once per instance
+            key = sealed_secret(self._root, SUBJECT_REF_SECRET, legacy=self._root / LEGACY_REF_KEY)
+        except OSError as exc:
+            raise StoreError(f"cannot read or create the subject-reference key: {exc.strerror}",
+                             where=str(sealed_path(self._root, SUBJECT_REF_SECRET))) from None
+        if len(key) < 16:  # a short legacy key: stretched as before, so pseudonyms stay
             key = hashlib.sha256(b"veil.consent.ref\0" + key).digest()
         self._key = key
         return key

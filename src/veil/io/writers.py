@@ -1,6 +1,8 @@
 """Sinks that publish atomically: write to a temporary name, verify, then rename.
 
-A failed run leaves nothing at the output path (and removes its temporary file).
+A failed run leaves nothing at the output path (and removes its temporary file). What Veil
+writes holds data about people (outputs, rejects, receipts, packages), so its files are
+created owner-only (0600), temporary files included: never readable by others, not even briefly.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 from veil.errors import InputError
 
 ROW_GROUP_ROWS = 131072
+PRIVATE_MODE = 0o600
 
 
 def temp_path_for(path: Path) -> Path:
@@ -30,6 +33,24 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def create_private(path: Path) -> None:
+    """Create the new, empty file ``path`` with mode 0600 (fails if it exists). A writer that
+    then opens it for writing (truncating) keeps the mode."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+
+
+def open_private(path: Path, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+    """``open(path, mode)`` for a new file created 0600 (``w`` modes only)."""
+    if not mode.startswith("w"):
+        raise ValueError(f"open_private writes new files, not mode {mode!r}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    try:
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _fsync(path: Path) -> None:
@@ -58,7 +79,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     tmp = temp_path_for(path)
     try:
-        tmp.write_bytes(data)
+        with open_private(tmp) as f:
+            f.write(data)
         publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -88,10 +110,12 @@ class ParquetSink:
         self.encryption = encryption
         self.encryption_info: dict[str, Any] | None = None
         self._target: Any = None
-        if encryption is not None:
-            self._target = encryption.open(self.tmp)
+        self._writer: pq.ParquetWriter | None = None
         try:
-            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            create_private(self.tmp)  # the writers below truncate it, keeping the mode
+            if encryption is not None:
+                self._target = encryption.open(self.tmp)
+            self._writer = pq.ParquetWriter(
                 self._target if self._target is not None else self.tmp, schema,
                 compression=compression, write_statistics=True,
                 # dictionary pages pay off for strings; for numbers they cost time, not space

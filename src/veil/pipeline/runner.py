@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from veil.consent.models import SubjectRef
 from veil.errors import VeilError
 from veil.io.readers import Reject
-from veil.io.writers import ParquetSink, publish, temp_path_for
+from veil.io.writers import ParquetSink, open_private, publish, temp_path_for
 from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
 from veil.pipeline.audit_events import record_failure, record_run
 from veil.pipeline.context import RunContext
@@ -181,7 +181,7 @@ class Runner:
         """A row the source could not read, quarantined: ``row`` goes to the rejects file."""
         self.rejected.append(Reject(reject.record, reject.line, reject.column, reject.reason))
         if self._rejects_file is None:
-            self._rejects_file = open(self._rejects_tmp, "w", encoding="utf-8")  # noqa: SIM115
+            self._rejects_file = open_private(self._rejects_tmp, "w", encoding="utf-8")
         self._rejects_file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
     # -- the end ---------------------------------------------------------------------------

@@ -21,7 +21,13 @@ import pyarrow.csv as pacsv
 from veil.errors import InputError, PolicyError, VeilError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
 from veil.io.types import arrow_schema
-from veil.io.writers import ParquetSink, publish, sha256_file, temp_path_for
+from veil.io.writers import (
+    ParquetSink,
+    create_private,
+    publish,
+    sha256_file,
+    temp_path_for,
+)
 from veil.policy.risk import RiskPolicy
 from veil.risk.classes import aggregate
 from veil.risk.gate import GateResult, enforce
@@ -169,6 +175,7 @@ class CsvSink:
         self.tmp = temp_path_for(self.path)
         self.rows = 0
         self.bytes = 0
+        create_private(self.tmp)  # 0600; the writer truncates it, keeping the mode
         self._writer: pacsv.CSVWriter | None = pacsv.CSVWriter(str(self.tmp), schema)
 
     def write(self, batch: pa.RecordBatch) -> None:

@@ -3,8 +3,9 @@
 A key is shown once, at creation: ``veil_<key id>_<secret>``; the store keeps only
 ``HMAC-SHA256(pepper, "<key id>:<secret>")``. Why a keyed fast hash and not scrypt: the secret is
 256 random bits, so there is nothing for a slow KDF to protect (slow hashes defend low-entropy
-passwords against guessing); the pepper (32 random bytes in ``<workspace>/keys/service_pepper.key``,
-or ``VEIL_SERVICE_PEPPER`` in hex) means a copy of the database alone cannot even test a guess;
+passwords against guessing); the pepper (32 random bytes sealed under the workspace's KEK in
+``<workspace>/keys/service_pepper.sealed``, or ``VEIL_SERVICE_PEPPER`` in hex) means a copy of the
+database, or of the whole workspace without the KEK, cannot even test a guess;
 and a check costs microseconds, so every request can verify its key against the store, which is
 what makes a revocation take effect on the next request.
 
@@ -29,13 +30,14 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from veil.errors import InputError, StoreError, VeilError
+from veil.kek.sealed import sealed_path, sealed_secret
 from veil.service.roles import ROLES
 from veil.store.schema import api_keys, api_tokens
-from veil.store.workspace import secret_file
 
 KEY_PREFIX = "veil"
 TOKEN_PREFIX = "vt"
-PEPPER_FILE = Path("keys") / "service_pepper.key"
+PEPPER_SECRET = "service_pepper"  # keys/service_pepper.sealed
+LEGACY_PEPPER_FILE = Path("keys") / "service_pepper.key"  # plaintext, from older versions
 PEPPER_ENV = "VEIL_SERVICE_PEPPER"
 AUDIT_PURPOSE = "service-access"
 AUDIT_BASIS = "Art. 32 security of processing"
@@ -131,9 +133,10 @@ def parse_credential(presented: str) -> tuple[str, str, str]:
 
 
 def load_pepper(root: Path) -> bytes:
-    """The server-side HMAC key: ``VEIL_SERVICE_PEPPER`` (hex), else the workspace's pepper file
-    (32 random bytes, created mode 0600 on first use). Every process that creates or checks keys
-    of one store needs the same pepper."""
+    """The server-side HMAC key: ``VEIL_SERVICE_PEPPER`` (hex), else the workspace's pepper
+    (32 random bytes sealed under the KEK, made on first use; a plaintext pepper file an older
+    version left is sealed and removed, so existing API keys keep working). Every process that
+    creates or checks keys of one store needs the same pepper."""
     env = os.environ.get(PEPPER_ENV)
     if env:
         try:
@@ -143,14 +146,14 @@ def load_pepper(root: Path) -> bytes:
         if len(value) < 16:
             raise StoreError(f"{PEPPER_ENV} must hold at least 16 bytes (32 hex digits)")
         return value
-    path = root / PEPPER_FILE
+    path = sealed_path(root, PEPPER_SECRET)
     try:
-        value = secret_file(path)
+        value = sealed_secret(root, PEPPER_SECRET, legacy=root / LEGACY_PEPPER_FILE)
     except OSError as exc:
         raise StoreError(f"cannot read or create the service pepper: {exc.strerror}",
                          where=str(path)) from None
     if len(value) < 16:
-        raise StoreError("the service pepper file is too short (want 32 random bytes)",
+        raise StoreError("the service pepper is too short (want 32 random bytes)",
                          where=str(path))
     return value
 

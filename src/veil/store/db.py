@@ -1,7 +1,12 @@
-"""Engines and migrations: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""Engines and migrations: SQLite in WAL mode by default, PostgreSQL by URL.
+
+A SQLite database file is created owner-only (0600) before SQLite opens it; SQLite gives its
+WAL and shared-memory files the database file's mode, so they are owner-only too.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,6 +30,12 @@ def create_engine(url: str) -> sa.Engine:
         sa_url = sa_url.set(drivername="postgresql+psycopg")
     if sa_url.get_backend_name() == "sqlite":
         engine = sa.create_engine(sa_url, connect_args={"timeout": 30})
+        path = sqlite_file(sa_url)
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _create_private(*_args):  # type: ignore[no-untyped-def]
+            if path is not None:
+                create_private(path)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -36,6 +47,33 @@ def create_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(sa_url, pool_pre_ping=True)
+
+
+def sqlite_file(url: str | sa.URL) -> Path | None:
+    """The database file of a SQLite URL; None for other databases, memory and URI names."""
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    name = u.database
+    if u.get_backend_name() != "sqlite" or not name or name == ":memory:" \
+            or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def sqlite_companions(path: Path) -> tuple[Path, Path]:
+    """The WAL and shared-memory files SQLite keeps beside a database in WAL mode."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def create_private(path: Path) -> None:
+    """Create an empty ``path`` with mode 0600 unless it exists (SQLite reads an empty file as
+    an empty database). Errors are left for SQLite to report in its own words."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass
 
 
 def _redact(url: str) -> str:

@@ -3,12 +3,14 @@
 Commands find the workspace like git finds a repository: `--workspace`, else the
 `VEIL_WORKSPACE` variable, else the nearest `veil.toml` up from the current folder.
 `VEIL_DATABASE_URL` overrides the database (PostgreSQL for teams).
+
+What a workspace holds is private to its owner: the SQLite database (and its WAL and shared
+memory files) is created 0600, and ``keys/`` (the KEK file, the sealed secrets) 0700.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from veil.store import db
 
 CONFIG_NAME = "veil.toml"
 DEFAULT_DB = "veil.db"
+KEYS_DIR = "keys"
 
 _TEMPLATE = """\
 # Veil workspace. Paths are relative to this folder.
@@ -110,8 +113,25 @@ def init_workspace(root: str | Path) -> tuple[Workspace, bool]:
         except OSError as exc:
             raise StoreError(f"cannot create workspace: {exc.strerror}", where=str(root)) from None
     ws = Workspace.open(root)
+    _owner_only(ws)
     db.upgrade(ws.engine)
     return ws, created
+
+
+def _owner_only(ws: Workspace) -> None:
+    """Make ``keys/`` (0700) and tighten what an older version left readable by others: the
+    folder, and the SQLite database with its WAL and shared-memory files (0600)."""
+    keys = ws.root / KEYS_DIR
+    try:
+        keys.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(keys, 0o700)
+        sqlite = db.sqlite_file(ws.database_url)
+        for p in (sqlite, *db.sqlite_companions(sqlite)) if sqlite is not None else ():
+            if p.exists():
+                os.chmod(p, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot make the workspace owner-only: {exc.strerror}",
+                         where=str(exc.filename or ws.root)) from None
 
 
 def _anchor_sqlite(url: str, root: Path) -> str:
@@ -126,22 +146,3 @@ def _anchor_sqlite(url: str, root: Path) -> str:
             return u.set(database=str(root / p)).render_as_string(hide_password=False)
     return url
 
-
-def secret_file(path: Path, size: int = 32) -> bytes:
-    """The random secret in ``path``, created (``size`` random bytes, mode 0600) on first use.
-
-    Creation is exclusive, so two processes starting at once end up with the same secret.
-    Raises OSError when the file can be neither read nor created."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    value = secrets.token_bytes(size)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(value)
-    return value
