@@ -26,6 +26,7 @@ from veil.audit.log import (
     KEY_FILE,
     AuditLog,
     AuditVerifyError,
+    load_signing_key,
     verify_export,
 )
 from veil.audit.merkle import (
@@ -234,11 +235,19 @@ def test_inclusion_proof_reads_log_n_nodes_in_one_query(audit_log: AuditLog, mak
     assert len(statements) <= 3  # the state row (size check), the nodes, maybe a pool ping
 
 
-def test_signing_key_file_and_registration(audit_log: AuditLog, make_event) -> None:
+def test_signing_key_is_sealed_and_registered(audit_log: AuditLog, make_event) -> None:
+    from veil.kek.config import workspace_kek
+    from veil.kek.sealed import seal_to
+
     audit_log.append([make_event(0)])
     head = audit_log.sign_head()
-    path = audit_log.workspace.root / KEY_FILE
+    root = audit_log.workspace.root
+    path = root / "keys" / "audit_signing.sealed"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not (root / KEY_FILE).exists()  # never a plaintext key file
+    raw = load_signing_key(root, create=False).private_bytes_raw()  # type: ignore[union-attr]
+    for f in (root / "keys").iterdir():
+        assert raw not in f.read_bytes() and b"PRIVATE KEY" not in f.read_bytes(), f
     pk = audit_log.public_key()
     assert pk is not None
     verify_tree_head(head, pk)
@@ -246,9 +255,11 @@ def test_signing_key_file_and_registration(audit_log: AuditLog, make_event) -> N
         kid = conn.execute(sa.select(audit_state.c.key_id)).scalar()
     assert kid == head.key_id
 
-    # another key in the key file: refused, never silently used
+    # another key, sealed under the same KEK: refused, never silently used
     saved = path.read_bytes()
-    path.write_bytes(private_key_to_pem(generate_signing_key()))
+    path.unlink()
+    other = generate_signing_key().private_bytes_raw()
+    path.write_bytes(seal_to(path, "audit_signing", other, workspace_kek(root)))
     audit_log.append([make_event(1)])
     with pytest.raises(AuditError, match="not this log's key"):
         AuditLog(audit_log.workspace, sinks=[]).sign_head()
@@ -259,6 +270,32 @@ def test_signing_key_file_and_registration(audit_log: AuditLog, make_event) -> N
         AuditLog(audit_log.workspace, sinks=[]).sign_head()
     path.write_bytes(saved)
     assert AuditLog(audit_log.workspace, sinks=[]).sign_head().size == 2
+
+
+def test_without_the_kek_no_head_can_be_signed(audit_log: AuditLog, make_event,
+                                               monkeypatch) -> None:
+    from veil.errors import CryptoError
+
+    audit_log.append([make_event(0)])
+    audit_log.sign_head()
+    audit_log.append([make_event(1)])
+    monkeypatch.delenv("VEIL_KEK")
+    with pytest.raises(CryptoError):
+        AuditLog(audit_log.workspace, sinks=[]).sign_head()
+    assert AuditLog(audit_log.workspace, sinks=[]).verify().size == 2  # verifying needs no KEK
+
+
+def test_a_plaintext_key_of_an_older_version_is_sealed_and_removed(audit_log: AuditLog,
+                                                                   make_event) -> None:
+    root = audit_log.workspace.root
+    legacy = generate_signing_key()
+    (root / "keys").mkdir(exist_ok=True)
+    (root / KEY_FILE).write_bytes(private_key_to_pem(legacy))
+    audit_log.append([make_event(0)])
+    head = audit_log.sign_head()
+    verify_tree_head(head, legacy.public_key())
+    assert not (root / KEY_FILE).exists()
+    assert (root / "keys" / "audit_signing.sealed").is_file()
 
 
 def test_origin_from_config_is_fixed(workspace, make_event) -> None:
@@ -280,7 +317,10 @@ def test_default_origin_is_unique_per_log(audit_log: AuditLog) -> None:
 def test_proof_from_another_log_is_refused(tmp_path: Path, monkeypatch, make_event) -> None:
     from veil.store.workspace import init_workspace
 
+    from veil.kek.providers import EnvKEK
+
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+    monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())
     a, _ = init_workspace(tmp_path / "a")
     b, _ = init_workspace(tmp_path / "b")
     la, lb = AuditLog(a, sinks=[]), AuditLog(b, sinks=[])

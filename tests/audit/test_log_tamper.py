@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from veil.audit.heads import generate_signing_key, public_key_to_pem, sign_tree_head
+from veil.audit.heads import generate_signing_key, key_id, public_key_to_pem, sign_tree_head
 from veil.audit.log import AuditLog, AuditVerifyError
 from veil.store.schema import audit_heads, audit_leaves, audit_state
 
@@ -232,11 +232,12 @@ def test_rewritten_log_with_a_forged_head_is_caught_by_the_key(tampered: Tampere
     evil = generate_signing_key()
     with log.engine.begin() as conn:
         conn.execute(
-            audit_state.update().values(public_key=public_key_to_pem(evil.public_key()).decode())
+            audit_state.update().values(public_key=public_key_to_pem(evil.public_key()).decode(),
+                                        key_id=key_id(evil.public_key(), log.origin))
         )
     with pytest.raises(AuditVerifyError, match="not the workspace's signing key"):
         log.verify()
-    trusted = tampered.log.workspace.root / "keys" / "audit_signing.pem"
+    trusted = tampered.log.workspace.root / "keys" / "audit_signing.sealed"
     trusted.unlink()  # even without the key file, a trusted public key catches the forgery
     forged = [dict(r) for r in tampered.heads]
     for r in forged:

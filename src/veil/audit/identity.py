@@ -7,7 +7,6 @@ forking the log's history.
 
 from __future__ import annotations
 
-import os
 import secrets
 import tomllib
 from os import PathLike
@@ -15,65 +14,79 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from veil.audit.heads import (
     generate_signing_key,
     key_id,
     load_private_key_pem,
-    private_key_to_pem,
     public_key_to_pem,
 )
 from veil.audit.storage import READING, STATE_ID, read_state
-from veil.errors import AuditError
+from veil.errors import AuditError, CryptoError
+from veil.kek.sealed import sealed_path, sealed_secret
 from veil.store.schema import audit_state
 from veil.store.transactions import read_connection, write_transaction
 from veil.store.workspace import CONFIG_NAME
 
 KEY_FILE = Path("keys") / "audit_signing.pem"
-"""Where the signing key lives, relative to the workspace root."""
+"""Where older versions kept the signing key in clear (PKCS#8 PEM), relative to the workspace
+root. Such a file is sealed under the KEK on first use and then removed."""
+
+SEALED_NAME = "audit_signing"
+"""The name of the sealed signing key: ``<workspace>/keys/audit_signing.sealed``."""
 
 DEFAULT_ORIGIN_PREFIX = "veil.local/audit-"
 
 
-def load_signing_key(root: str | PathLike[str], *, create: bool) -> Ed25519PrivateKey | None:
-    """The workspace's Ed25519 signing key (``<root>/keys/audit_signing.pem``).
+def _raw_private(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
 
-    With ``create=True`` a missing key is generated and written with mode 0600 (atomically: a
-    concurrent creator's key wins and is loaded). Returns None when the key is missing and
-    ``create`` is False. This is the one place that reads the key file.
+
+def _decode_key(secret: bytes, where: Path) -> Ed25519PrivateKey:
+    """The sealed secret as a key: 32 raw bytes, or the PEM an older version kept in clear."""
+    try:
+        if len(secret) == 32:
+            return Ed25519PrivateKey.from_private_bytes(secret)
+        return load_private_key_pem(secret)
+    except (ValueError, CryptoError) as exc:
+        raise AuditError(
+            f"the sealed audit signing key is damaged ({exc})", where=str(where)
+        ) from None
+
+
+def signing_key_exists(root: str | PathLike[str]) -> bool:
+    """Whether the workspace has a signing key (sealed, or a legacy plaintext file)."""
+    return sealed_path(Path(root), SEALED_NAME).is_file() or (Path(root) / KEY_FILE).is_file()
+
+
+def load_signing_key(root: str | PathLike[str], *, create: bool) -> Ed25519PrivateKey | None:
+    """The workspace's Ed25519 signing key, sealed under the KEK (``keys/audit_signing.sealed``).
+
+    Unsealing needs the workspace's KEK: a copy of the workspace and its database without the
+    KEK cannot sign a head. A plaintext ``keys/audit_signing.pem`` left by an older version is
+    sealed on first use and removed. With ``create=True`` a missing key is generated (a
+    concurrent creator's key wins). Returns None when there is no key and ``create`` is False.
     """
-    path = Path(root) / KEY_FILE
+    root = Path(root)
+    path = sealed_path(root, SEALED_NAME)
+    if not create and not signing_key_exists(root):
+        return None
     try:
-        return load_private_key_pem(path.read_bytes())
-    except FileNotFoundError:
-        if not create:
-            return None
+        secret = sealed_secret(
+            root,
+            SEALED_NAME,
+            legacy=root / KEY_FILE,
+            make=lambda: _raw_private(generate_signing_key()),
+        )
     except OSError as exc:
         raise AuditError(
-            f"cannot read the audit signing key: {exc.strerror}", where=str(path)
+            f"cannot read or create the audit signing key: {exc.strerror}", where=str(path)
         ) from None
-    key = generate_signing_key()
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(private_key_to_pem(key))
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)  # fails if another process created the key meanwhile
-            except FileExistsError:
-                return load_private_key_pem(path.read_bytes())
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OSError as exc:
-        raise AuditError(
-            f"cannot create the audit signing key: {exc.strerror}", where=str(path)
-        ) from None
-    return key
+    return _decode_key(secret, path)
 
 
 def read_audit_config(root: Path) -> dict[str, Any]:
@@ -128,7 +141,7 @@ def registered_signing_key(engine: sa.Engine, root: Path, origin: str) -> Ed2551
         raise AuditError(
             f"the audit signing key is missing (the log's key id is {st.key_id}); "
             "restore it from backup",
-            where=str(root / KEY_FILE),
+            where=str(sealed_path(root, SEALED_NAME)),
         )
     pem = public_key_to_pem(key.public_key()).decode()
     if st.public_key is None:
@@ -142,6 +155,6 @@ def registered_signing_key(engine: sa.Engine, root: Path, origin: str) -> Ed2551
     if st.public_key != pem:
         raise AuditError(
             f"the workspace signing key is not this log's key (key id {st.key_id})",
-            where=str(root / KEY_FILE),
+            where=str(sealed_path(root, SEALED_NAME)),
         )
     return key

@@ -6,7 +6,8 @@ Copy this one file anywhere and run::
     python3 offline_verify.py PROOF.json --size <N> --root <hex or base64 root>
 
 where N and the root are those of a checkpoint you trust (published by the log operator, or
-witnessed), for the same tree size as the proof.
+witnessed): the proof's own checkpoint, or an older one when the file holds a consistency proof
+from it (``veil audit prove IDX --from N``). A file may hold only a consistency proof.
 
 What it checks, using only ``hashlib``, ``base64`` and ``json``:
 
@@ -15,9 +16,13 @@ What it checks, using only ``hashlib``, ``base64`` and ``json``:
    origin and tree size;
 3. the event's leaf hash, SHA-256(0x00 || event bytes), combined with the audit path by the strict
    RFC 9162 / RFC 6962 rules, gives exactly the checkpoint's root;
-4. the checkpoint's size and root are the ones you trust (``--size``/``--root``), obtained from
-   the log operator over another channel. Both are needed: RFC 6962 verification is relative to a
-   (size, root) pair, and a bare root does not pin the tree size or the leaf index.
+4. a consistency proof in the file (``"consistency": {"old_size", "old_root", "proof"}``) shows,
+   by RFC 9162 section 2.1.4.2, that the tree of ``old_size`` leaves is a prefix of the
+   checkpoint's tree;
+5. the checkpoint's size and root are the ones you trust (``--size``/``--root``), or the file's
+   consistency proof starts from exactly the size and root you trust; obtained from the log
+   operator or a witness over another channel. Both are needed: RFC 6962 verification is
+   relative to a (size, root) pair, and a bare root does not pin the tree size or leaf index.
 
 What it cannot check without a third-party library: the Ed25519 signature on the checkpoint (the
 standard library has no Ed25519, and this project writes no cryptography of its own). Without
@@ -43,16 +48,9 @@ import re
 import sys
 
 FORMAT = "veil-audit-proof/v1"
-FIELDS = {
-    "format",
-    "origin",
-    "leaf_index",
-    "tree_size",
-    "event",
-    "inclusion_path",
-    "checkpoint",
-    "public_key",
-}
+BASE_FIELDS = {"format", "origin", "tree_size", "checkpoint", "public_key"}
+EVENT_FIELDS = {"leaf_index", "event", "inclusion_path"}
+FIELDS = BASE_FIELDS | EVENT_FIELDS | {"consistency"}
 HASH_SIZE = 32
 SIG_PREFIX = "\u2014 "
 
@@ -88,6 +86,55 @@ def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: list) -
     for h in proof[inner:]:
         res = node_hash(h, res)
     return res
+
+
+def check_consistency(size1: int, size2: int, proof: list, root1: bytes, root2: bytes) -> None:
+    """RFC 9162 section 2.1.4.2: the tree (size1, root1) is a prefix of (size2, root2)."""
+    if not 0 <= size1 <= size2:
+        raise ProofError(f"consistency: old size {size1} is beyond the new size {size2}")
+    if any(len(h) != HASH_SIZE for h in proof):
+        raise ProofError("consistency: every proof hash must be 32 bytes")
+    if size1 == size2:
+        if proof or root1 != root2:
+            raise ProofError("consistency: equal sizes need equal roots and an empty proof")
+        return
+    if size1 == 0:
+        if proof or root1 != hashlib.sha256(b"").digest():
+            raise ProofError("consistency: the empty tree has the empty root and no proof")
+        return
+    if not proof:
+        raise ProofError("consistency: empty proof")
+    if size1 & (size1 - 1) == 0:
+        proof = [root1, *proof]
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            raise ProofError("consistency: proof too long")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while not (fn & 1 or fn == 0):
+                    fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofError("consistency: proof too short")
+    if fr != root1:
+        raise ProofError("consistency: the proof does not give the old root (a fork)")
+    if sr != root2:
+        raise ProofError("consistency: the proof does not give the checkpoint's root")
+
+
+def hex_list(v, what: str) -> list:
+    if not isinstance(v, list) or not all(
+        isinstance(h, str) and re.fullmatch(r"[0-9a-f]*", h) and len(h) % 2 == 0 for h in v
+    ):
+        raise ProofError(f"{what} must be a list of lowercase hex strings")
+    return [bytes.fromhex(h) for h in v]
 
 
 def b64(text, what: str) -> bytes:
@@ -179,32 +226,69 @@ def check_signature(pem: bytes, name: str, key_id: str, signature: bytes, body: 
     return True
 
 
+def _nonneg(name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ProofError(f"{name} must be a non-negative integer")
+    return v
+
+
+def _shape(proof) -> bool:
+    """Check the fields; True when the file proves an event."""
+    if not isinstance(proof, dict):
+        raise ProofError("proof file must hold a JSON object")
+    has_event = bool(EVENT_FIELDS & set(proof))
+    want = BASE_FIELDS | (EVENT_FIELDS if has_event else set())
+    if not want <= set(proof) <= FIELDS or not (has_event or "consistency" in proof):
+        raise ProofError(
+            f"proof fields must be {sorted(BASE_FIELDS)} with {sorted(EVENT_FIELDS)}, "
+            "'consistency' or both"
+        )
+    if proof["format"] != FORMAT:
+        raise ProofError(f"unsupported format {proof['format']!r}")
+    return has_event
+
+
+def _older(c, cp_size: int, cp_root: bytes) -> tuple:
+    """The file's consistency proof, checked: the (old size, old root) the checkpoint extends."""
+    if not isinstance(c, dict) or set(c) != {"old_size", "old_root", "proof"}:
+        raise ProofError("consistency must be an object with old_size, old_root and proof")
+    old_size = _nonneg("consistency.old_size", c["old_size"])
+    (old_root,) = hex_list([c["old_root"]], "consistency.old_root")
+    if len(old_root) != HASH_SIZE:
+        raise ProofError("consistency.old_root must be 32 bytes")
+    check_consistency(old_size, cp_size, hex_list(c["proof"], "consistency.proof"), old_root,
+                      cp_root)
+    return old_size, old_root
+
+
+def _anchor(trusted, cp_size: int, cp_root: bytes, older) -> str:
+    t_size, t_root = trusted
+    if older is not None and t_size == older[0] and t_size != cp_size:
+        if t_root != older[1]:
+            raise ProofError(
+                f"root mismatch: the proof extends a head of size {t_size} whose root is not "
+                "the trusted root (the log was rewritten)"
+            )
+        return f"anchor:     OK (the checkpoint extends the trusted size {t_size} and its root)"
+    if t_size != cp_size:
+        raise ProofError(
+            f"size mismatch: checkpoint size {cp_size} is not the trusted size {t_size}"
+        )
+    if t_root != cp_root:
+        raise ProofError(
+            f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root "
+            f"{t_root.hex()}"
+        )
+    return "anchor:     OK (size and root equal the trusted --size/--root)"
+
+
 def verify(proof: dict, trusted=None, trusted_pem=None) -> tuple:
     """Verify a proof object; ``trusted`` is a (size, root) pair you trust, or None.
 
-    Returns (event_obj, report_lines, anchored). Raises ProofError naming the failed check.
+    Returns (event_obj or None, report_lines, anchored). Raises ProofError naming the failed check.
     """
-    if not isinstance(proof, dict):
-        raise ProofError("proof file must hold a JSON object")
-    if set(proof) != FIELDS:
-        raise ProofError(f"proof fields must be exactly {sorted(FIELDS)}")
-    if proof["format"] != FORMAT:
-        raise ProofError(f"unsupported format {proof['format']!r}")
-    index, size = proof["leaf_index"], proof["tree_size"]
-    for name, v in (("leaf_index", index), ("tree_size", size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ProofError(f"{name} must be a non-negative integer")
-    event_bytes = b64(proof["event"], "event")
-    try:
-        event = json.loads(event_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ProofError("event is not UTF-8 JSON") from None
-    path = proof["inclusion_path"]
-    if not isinstance(path, list) or not all(
-        isinstance(h, str) and re.fullmatch(r"[0-9a-f]*", h) and len(h) % 2 == 0 for h in path
-    ):
-        raise ProofError("inclusion_path must be a list of lowercase hex strings")
-    path = [bytes.fromhex(h) for h in path]
+    has_event = _shape(proof)
+    size = _nonneg("tree_size", proof["tree_size"])
     origin, cp_size, cp_root, ts, key_id, signature, body = parse_checkpoint(proof["checkpoint"])
     if origin != proof["origin"]:
         raise ProofError(f"origin mismatch: file {proof['origin']!r}, checkpoint {origin!r}")
@@ -214,21 +298,15 @@ def verify(proof: dict, trusted=None, trusted_pem=None) -> tuple:
         f"log:        {origin}",
         f"checkpoint: size {cp_size}, root {cp_root.hex()}, {ts} (key id {key_id})",
     ]
+    older = None
+    if "consistency" in proof:
+        older = _older(proof["consistency"], cp_size, cp_root)
+        report.append(f"consistency: OK (the tree of size {older[0]} is a prefix of this one)")
 
     # 1. is the checkpoint one we trust?
     anchored = False
     if trusted is not None:
-        t_size, t_root = trusted
-        if t_size != cp_size:
-            raise ProofError(
-                f"size mismatch: checkpoint size {cp_size} is not the trusted size {t_size}"
-            )
-        if t_root != cp_root:
-            raise ProofError(
-                f"root mismatch: checkpoint root {cp_root.hex()} is not the trusted root "
-                f"{t_root.hex()}"
-            )
-        report.append("anchor:     OK (size and root equal the trusted --size/--root)")
+        report.append(_anchor(trusted, cp_size, cp_root, older))
         anchored = True
     if trusted_pem is not None:
         if check_signature(trusted_pem, origin, key_id, signature, body) is None:
@@ -246,8 +324,17 @@ def verify(proof: dict, trusted=None, trusted_pem=None) -> tuple:
             report.append("signature:  NOT CHECKED (no Ed25519 in the standard library)")
         else:
             report.append("signature:  OK under the key embedded in the file (not a trust anchor)")
+    if not has_event:
+        return None, report, anchored
 
     # 2. is the event in that tree?
+    index = _nonneg("leaf_index", proof["leaf_index"])
+    event_bytes = b64(proof["event"], "event")
+    try:
+        event = json.loads(event_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProofError("event is not UTF-8 JSON") from None
+    path = hex_list(proof["inclusion_path"], "inclusion_path")
     lh = leaf_hash(event_bytes)
     computed = root_from_inclusion_proof(lh, index, size, path)
     if computed != cp_root:
@@ -292,8 +379,9 @@ def main(argv=None) -> int:
         return 1
     if not args.quiet:
         print("\n".join(report))
-        print("event:")
-        print(json.dumps(event, indent=2, sort_keys=True, ensure_ascii=False))
+        if event is not None:
+            print("event:")
+            print(json.dumps(event, indent=2, sort_keys=True, ensure_ascii=False))
     if anchored:
         print("VERIFIED")
         return 0

@@ -13,6 +13,15 @@ Format ``veil-audit-proof/v1`` (a JSON object, all fields required, no others)::
       "public_key": "<PEM (SubjectPublicKeyInfo) of the log's Ed25519 key>"
     }
 
+With ``veil audit prove --from SIZE`` the file also (or only) holds a consistency proof that the
+head of ``SIZE`` leaves is a prefix of the checkpoint's tree; the event fields (``leaf_index``,
+``event``, ``inclusion_path``) are then optional, all or none::
+
+      "consistency": {"old_size": <SIZE>, "old_root": "<hex>", "proof": ["<hex>", ...]}
+
+A verifier who trusts an older head (its size and root) checks the consistency proof from it, and
+so trusts the newer checkpoint and any event proven under it.
+
 Check one with :func:`verify_proof_file` or, without Veil installed, with the standard-library
 script ``veil/audit/offline_verify.py``. The embedded public key is a convenience, not a trust
 anchor: pass the key you trust (or compare its key id / the root with one published by the log);
@@ -39,37 +48,20 @@ from veil.audit.heads import (
     public_key_to_pem,
     verify_tree_head,
 )
-from veil.audit.merkle import GetNode, inclusion_proof, leaf_hash, verify_inclusion
+from veil.audit.merkle import (
+    GetNode,
+    empty_root,
+    inclusion_proof,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from veil.errors import AuditError, CryptoError
 
 PROOF_FORMAT = "veil-audit-proof/v1"
-_KEYS = frozenset(
-    {
-        "format",
-        "origin",
-        "leaf_index",
-        "tree_size",
-        "event",
-        "inclusion_path",
-        "checkpoint",
-        "public_key",
-    }
-)
-
-
-@dataclass(frozen=True)
-class VerifiedProof:
-    """What a valid proof file establishes.
-
-    ``key_trusted`` is False when the signature was checked only against the key embedded in the
-    file (which proves internal consistency, not that the log signed it).
-    """
-
-    event: AuditEvent
-    leaf_index: int
-    head: SignedTreeHead
-    key_id: str
-    key_trusted: bool
+_BASE = frozenset({"format", "origin", "tree_size", "checkpoint", "public_key"})
+_INCLUSION = frozenset({"leaf_index", "event", "inclusion_path"})
+_KEYS = _BASE | _INCLUSION | {"consistency"}
 
 
 @dataclass(frozen=True)
@@ -81,30 +73,58 @@ class TrustedHead:
     root: bytes
 
 
+@dataclass(frozen=True)
+class VerifiedProof:
+    """What a valid proof file establishes.
+
+    ``key_trusted`` is False when the signature was checked only against the key embedded in the
+    file (which proves internal consistency, not that the log signed it). ``event`` and
+    ``leaf_index`` are None for a consistency-only file; ``consistent_from`` is the (size, root)
+    the file proves the checkpoint's tree extends, if it holds a consistency proof.
+    """
+
+    event: AuditEvent | None
+    leaf_index: int | None
+    head: SignedTreeHead
+    key_id: str
+    key_trusted: bool
+    consistent_from: TrustedHead | None = None
+
+
 def build_proof(
     *,
-    event_bytes: bytes,
-    leaf_index: int,
+    event_bytes: bytes | None,
+    leaf_index: int | None,
     head: SignedTreeHead,
     get_node: GetNode,
     public_key: Ed25519PublicKey,
+    consistency: tuple[int, bytes, list[bytes]] | None = None,
 ) -> dict[str, Any]:
-    """Assemble (and verify) the proof file object for the event at ``leaf_index`` under ``head``.
+    """Assemble (and verify) the proof file object for the event at ``leaf_index`` under ``head``
+    (None: no event) and, with ``consistency`` = (old size, old root, proof), the consistency
+    of the old head with ``head``.
 
     ``get_node`` reads the log's stored subtree hashes. The result is checked with
     :func:`verify_proof_file` before it is returned, so a log never hands out a bad proof.
     """
-    path = inclusion_proof(leaf_index, head.size, get_node)
-    proof = {
+    proof: dict[str, Any] = {
         "format": PROOF_FORMAT,
         "origin": head.origin,
-        "leaf_index": leaf_index,
         "tree_size": head.size,
-        "event": base64.b64encode(event_bytes).decode(),
-        "inclusion_path": [h.hex() for h in path],
         "checkpoint": head.to_note(),
         "public_key": public_key_to_pem(public_key).decode(),
     }
+    if leaf_index is not None and event_bytes is not None:
+        path = inclusion_proof(leaf_index, head.size, get_node)
+        proof |= {
+            "leaf_index": leaf_index,
+            "event": base64.b64encode(event_bytes).decode(),
+            "inclusion_path": [h.hex() for h in path],
+        }
+    if consistency is not None:
+        old_size, old_root, hashes = consistency
+        proof["consistency"] = {"old_size": old_size, "old_root": old_root.hex(),
+                                "proof": [h.hex() for h in hashes]}
     verify_proof_file(proof, public_key)
     return proof
 
@@ -136,18 +156,37 @@ def _int(d: Mapping[str, Any], name: str) -> int:
     return v
 
 
-def _hex_list(v: object) -> list[bytes]:
+def _hex_list(v: object, name: str = "inclusion_path") -> list[bytes]:
     if not isinstance(v, Sequence) or isinstance(v, str):
-        raise AuditError("inclusion_path must be a list of hex strings")
+        raise AuditError(f"{name} must be a list of hex strings")
     out = []
     for i, h in enumerate(v):
         if not isinstance(h, str) or h != h.lower():
-            raise AuditError(f"inclusion_path[{i}] must be lowercase hex")
+            raise AuditError(f"{name}[{i}] must be lowercase hex")
         try:
             out.append(bytes.fromhex(h))
         except ValueError:
-            raise AuditError(f"inclusion_path[{i}] is not hex") from None
+            raise AuditError(f"{name}[{i}] is not hex") from None
     return out
+
+
+def _consistency(c: object, head: SignedTreeHead) -> TrustedHead:
+    """Check the file's consistency proof; the (old size, old root) it proves ``head`` extends."""
+    if not isinstance(c, Mapping) or set(c) != {"old_size", "old_root", "proof"}:
+        raise AuditError("consistency must be an object with old_size, old_root and proof")
+    old_size = _int(c, "old_size")
+    (old_root,) = _hex_list([c["old_root"]], "consistency.old_root")
+    if len(old_root) != 32:
+        raise AuditError("consistency.old_root must be 32 bytes of hex")
+    hashes = _hex_list(c["proof"], "consistency.proof")
+    if old_size > head.size:
+        raise AuditError(f"consistency: old_size {old_size} is beyond the checkpoint's size")
+    if old_size == 0:
+        if old_root != empty_root():
+            raise AuditError("consistency: a tree of size 0 has the empty root")
+    else:
+        verify_consistency(old_size, head.size, hashes, old_root, head.root)
+    return TrustedHead(old_size, old_root)
 
 
 def verify_proof_file(
@@ -164,7 +203,11 @@ def verify_proof_file(
     inclusion check meaningful: a bare root does not authenticate a tree size or leaf index.
     """
     d = _load(path_or_dict)
-    missing = sorted(_KEYS - set(d))
+    has_event = bool(_INCLUSION & set(d))
+    if not has_event and "consistency" not in d:
+        raise AuditError("proof file fields: missing leaf_index, event, inclusion_path "
+                         "(or a consistency proof)")
+    missing = sorted((_BASE | (_INCLUSION if has_event else frozenset())) - set(d))
     extra = sorted(set(d) - _KEYS)
     if missing or extra:
         raise AuditError(
@@ -176,15 +219,7 @@ def verify_proof_file(
         )
     if d["format"] != PROOF_FORMAT:
         raise AuditError(f"unsupported proof format {d['format']!r} (want {PROOF_FORMAT!r})")
-    leaf_index = _int(d, "leaf_index")
     tree_size = _int(d, "tree_size")
-    if not isinstance(d["event"], str):
-        raise AuditError("event must be base64 text")
-    try:
-        event_bytes = base64.b64decode(d["event"], validate=True)
-    except (binascii.Error, ValueError):
-        raise AuditError("event is not valid base64") from None
-    path = _hex_list(d["inclusion_path"])
     if not isinstance(d["checkpoint"], str):
         raise AuditError("checkpoint must be the signed note text")
     head = SignedTreeHead.from_note(d["checkpoint"])
@@ -212,15 +247,31 @@ def verify_proof_file(
         verify_tree_head(head, embedded)
 
     # 2. the event: canonical, and included in the signed tree at leaf_index
-    event = AuditEvent.from_canonical_bytes(event_bytes)
-    verify_inclusion(leaf_hash(event_bytes), leaf_index, tree_size, path, head.root)
+    event, leaf_index = _included(d, head) if has_event else (None, None)
+    # 3. the consistency proof from an older head, if any
+    older = _consistency(d["consistency"], head) if "consistency" in d else None
     return VerifiedProof(
         event=event,
         leaf_index=leaf_index,
         head=head,
         key_id=head.key_id,
         key_trusted=public_key is not None,
+        consistent_from=older,
     )
+
+
+def _included(d: Mapping[str, Any], head: SignedTreeHead) -> tuple[AuditEvent, int]:
+    leaf_index = _int(d, "leaf_index")
+    if not isinstance(d["event"], str):
+        raise AuditError("event must be base64 text")
+    try:
+        event_bytes = base64.b64decode(d["event"], validate=True)
+    except (binascii.Error, ValueError):
+        raise AuditError("event is not valid base64") from None
+    path = _hex_list(d["inclusion_path"])
+    event = AuditEvent.from_canonical_bytes(event_bytes)
+    verify_inclusion(leaf_hash(event_bytes), leaf_index, head.size, path, head.root)
+    return event, leaf_index
 
 
 def verify_proof_anchored(
@@ -233,7 +284,8 @@ def verify_proof_anchored(
     you trust, or both; raise :class:`AuditError` if it is not anchored to either.
 
     :func:`verify_proof_file` checks the file (with ``public_key`` when given, else only against
-    its embedded key); then the proof's signed head must be ``trusted_head``.
+    its embedded key); then the proof's signed head must be ``trusted_head``, or extend it by
+    the file's consistency proof (``veil audit prove --from SIZE``).
     """
     if public_key is None and trusted_head is None:
         raise AuditError(
@@ -241,7 +293,14 @@ def verify_proof_anchored(
             "root of a head you trust"
         )
     result = verify_proof_file(path_or_dict, public_key)
-    if trusted_head is not None:
+    older = result.consistent_from
+    if trusted_head is not None and older is not None and trusted_head.size == older.size:
+        if older.root != trusted_head.root:
+            raise AuditError(
+                f"root mismatch: the proof extends a head of size {older.size} with another root "
+                "than the one you trust (the log was rewritten)"
+            )
+    elif trusted_head is not None:
         if result.head.size != trusted_head.size:
             raise AuditError(
                 f"size mismatch: the proof's head has size {result.head.size}, "

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from veil.audit.event import format_time
 from veil.errors import AuditError
 
 SD_ID = "veil@32473"
@@ -81,6 +82,13 @@ class SinkRecord:
         )
 
 
+def checkpoint_line(head: Any) -> bytes:
+    """A signed tree head as one JSON object: ``{"checkpoint":"<note>","origin":..,"size":N}``
+    (the line a sink receives at each ``veil audit checkpoint``)."""
+    return json.dumps({"checkpoint": head.to_note(), "origin": head.origin, "size": head.size},
+                      ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
 @runtime_checkable
 class Sink(Protocol):
     """Anything with a ``name`` and ``send(records)`` that raises when it did not deliver."""
@@ -107,7 +115,9 @@ class JsonlSink:
         self.path = Path(path)
 
     def send(self, records: Sequence[SinkRecord]) -> None:
-        body = b"".join(r.json_line() + b"\n" for r in records)
+        self._append(b"".join(r.json_line() + b"\n" for r in records))
+
+    def _append(self, body: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "ab+") as f:
             # After a crash in the middle of a write the file may end without a newline: start a
@@ -119,6 +129,10 @@ class JsonlSink:
             f.write(body)
             f.flush()
             os.fsync(f.fileno())
+
+    def send_checkpoint(self, head: Any) -> None:
+        """Append the signed head as ``{"checkpoint": "<note>", "origin": ..., "size": N}``."""
+        self._append(checkpoint_line(head) + b"\n")
 
     def __repr__(self) -> str:
         return f"JsonlSink({self.name!r}, {str(self.path)!r})"
@@ -258,6 +272,27 @@ class SyslogSink:
             s.sendall(b"".join(str(len(m)).encode() + b" " + m for m in msgs))
             s.shutdown(socket.SHUT_WR)
 
+    def send_checkpoint(self, head: Any) -> None:
+        """One RFC 5424 message, MSGID ``checkpoint``, the signed note as its MSG."""
+        params = " ".join(f'{k}="{_sd_escape(v)}"' for k, v in (
+            ("origin", head.origin), ("size", str(head.size)), ("root", head.root.hex()),
+            ("key_id", head.key_id)))
+        msg = (f"<{self.facility * 8 + 6}>1 {format_time(head.timestamp)} "
+               f"{_printusascii(self.hostname, 255)} {_printusascii(self.app_name, 48)} "
+               f"{os.getpid()} checkpoint [{self.sd_id} {params}] ").encode()
+        msg += b"\xef\xbb\xbf" + head.to_note().encode()
+        if self.transport == "udp":
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+            family, _, _, _, addr = infos[0]
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.settimeout(self.timeout)
+                s.connect(addr)
+                s.send(msg)
+            return
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as s:
+            s.sendall(str(len(msg)).encode() + b" " + msg)
+            s.shutdown(socket.SHUT_WR)
+
     def __repr__(self) -> str:
         return f"SyslogSink({self.name!r}, '{self.host}:{self.port}', {self.transport!r})"
 
@@ -293,7 +328,13 @@ class HttpSink:
         self._opener = urllib.request.build_opener(_NoRedirect)
 
     def send(self, records: Sequence[SinkRecord]) -> None:
-        body = b"".join(r.json_line() + b"\n" for r in records)
+        self._post(b"".join(r.json_line() + b"\n" for r in records))
+
+    def send_checkpoint(self, head: Any) -> None:
+        """POST the signed head as one JSON line (see :func:`checkpoint_line`)."""
+        self._post(checkpoint_line(head) + b"\n")
+
+    def _post(self, body: bytes) -> None:
         req = urllib.request.Request(self.url, data=body, method="POST", headers=self.headers)
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:

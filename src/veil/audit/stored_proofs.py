@@ -44,24 +44,45 @@ def root_at(engine: sa.Engine, size: int) -> bytes:
 
 
 def event_proof(
-    engine: sa.Engine, idx: int, head: SignedTreeHead, public_key: Ed25519PublicKey
+    engine: sa.Engine,
+    idx: int | None,
+    head: SignedTreeHead,
+    public_key: Ed25519PublicKey,
+    from_size: int | None = None,
 ) -> dict[str, Any]:
-    """The (verified) ``veil-audit-proof/v1`` object of event ``idx`` under ``head``."""
+    """The (verified) ``veil-audit-proof/v1`` object of event ``idx`` (None: no event) under
+    ``head``, with the consistency proof from the tree of ``from_size`` leaves when given."""
     with read_connection(engine, READING) as conn:
         current = int(read_state(conn).size)
         if head.size > current:
             raise AuditError(f"head size {head.size} is beyond the log's size {current}")
-        data = conn.execute(
-            sa.select(audit_leaves.c.event).where(audit_leaves.c.idx == idx)
-        ).scalar()
-        if data is None:
-            raise AuditError(f"event {idx} is missing from the store: run `veil audit verify`")
-        plan = inclusion_plan(idx, head.size)
-        got = dict(zip(plan.ids, read_nodes(conn, plan.ids), strict=True))
+        got: dict[NodeID, bytes] = {}
+        data = None
+        if idx is not None:
+            data = conn.execute(
+                sa.select(audit_leaves.c.event).where(audit_leaves.c.idx == idx)
+            ).scalar()
+            if data is None:
+                raise AuditError(f"event {idx} is missing from the store: run `veil audit verify`")
+            plan = inclusion_plan(idx, head.size)
+            got = dict(zip(plan.ids, read_nodes(conn, plan.ids), strict=True))
+        consistency = None
+        if from_size is not None:
+            if not 0 <= from_size <= head.size:
+                raise AuditError(
+                    f"--from {from_size}: must be between 0 and the head's size {head.size}"
+                )
+            old_root = CompactRange(from_size, read_nodes(conn, range_nodes(0, from_size))).root()
+            hashes: list[bytes] = []
+            if 0 < from_size < head.size:
+                cplan = consistency_plan(from_size, head.size)
+                hashes = cplan.rehash(read_nodes(conn, cplan.ids))
+            consistency = (from_size, old_root, hashes)
     return build_proof(
-        event_bytes=bytes(data),
+        event_bytes=bytes(data) if data is not None else None,
         leaf_index=idx,
         head=head,
         get_node=lambda lv, ix: got[NodeID(lv, ix)],
         public_key=public_key,
+        consistency=consistency,
     )

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from veil.audit.event import format_time
-from veil.audit.heads import SignedTreeHead, load_public_key_pem, verify_tree_head
+from veil.audit.heads import SignedTreeHead, key_id, load_public_key_pem, verify_tree_head
 from veil.audit.identity import load_signing_key
 from veil.audit.merkle import NodeID
 from veil.audit.storage import READING, read_state
 from veil.audit.tree_check import LeafMismatch, TreeChecker
 from veil.audit.verify_error import AuditVerifyError
-from veil.errors import AuditError, VeilError
+from veil.errors import AuditError, CryptoError, VeilError
 from veil.store.schema import audit_heads, audit_leaves, audit_nodes
 from veil.store.transactions import read_connection
 
@@ -102,11 +102,28 @@ def verify_log(
 
 
 def _stored_key(st: Any, workspace_root: Path) -> Ed25519PublicKey | None:
-    """The log's key as stored, which must be the workspace key file's when there is one."""
+    """The log's key as stored, checked against the state's key id and, when the workspace's
+    KEK is at hand, against the sealed signing key (a verifier without the KEK skips that)."""
     if not st.public_key:
+        if st.key_id is not None:
+            raise AuditVerifyError(0, "state", "the state names a key id but holds no public key")
         return None
-    pk = load_public_key_pem(st.public_key.encode())
-    on_disk = load_signing_key(workspace_root, create=False)
+    try:
+        pk = load_public_key_pem(str(st.public_key).encode())
+    except CryptoError as exc:
+        raise AuditVerifyError(0, "state", f"the stored public key: {exc.message}") from None
+    try:
+        want = key_id(pk, st.origin)
+    except AuditError as exc:
+        raise AuditVerifyError(0, "state", f"the stored origin: {exc.message}") from None
+    if st.key_id != want:
+        raise AuditVerifyError(
+            0, "state", f"the stored key id {st.key_id!r} is not the stored key's ({want})"
+        )
+    try:
+        on_disk = load_signing_key(workspace_root, create=False)
+    except CryptoError:
+        on_disk = None  # no KEK here: the heads are still checked under the stored key
     if on_disk is not None and on_disk.public_key().public_bytes_raw() != pk.public_bytes_raw():
         raise AuditVerifyError(
             0,
