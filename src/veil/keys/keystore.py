@@ -9,15 +9,21 @@ Three tables of ``veil.store.schema`` (the "keys" section):
 * ``key_events``: one row per key operation (time, actor, op, keyset, key id, KEK id, a JSON detail
   without secrets).
 * ``subject_keys``: one row per data subject (by pseudonym): the subject's random key wrapped under
-  the KEK (NULL once erased), the KEK's id, created/erased times.
+  a key epoch (``epoch``; `veil.keys.epochs`) or, as older versions stored it, directly under the
+  KEK (``epoch`` NULL, ``kek_id`` set); the blob is NULL once erased; created/erased times.
 
 `SqlSubjectKeyStore` is the `veil.keys.subject_keys.WrappedKeyStore` over ``subject_keys``, and
 `StoreSubjectKeys` the `SubjectKeys` that uses it in bulk and notices erasures made by other
-processes. On SQLite every write to ``subject_keys`` runs with ``PRAGMA secure_delete=ON`` (freed
-space is zeroed) and an erasure ends with a WAL checkpoint, so the wrapped key leaves the database
-files; on PostgreSQL an erasure deletes the blob and asks for a ``VACUUM`` of the table (old row
-versions can linger in free space, WAL archives and backups: they stay wrapped under the KEK, which
-is why a KEK rotation after erasures is the complete answer; see docs/crypto.md).
+processes. The store hands out and takes wrapped keys as ``epoch (4 bytes, big-endian; 0: the
+KEK) || wrapped key`` (`join_wrapped`, `split_wrapped`), so the wrapping object (an epoch
+keyring) knows which key opens each one; a key wrapped under an epoch that is no longer current
+is refused (`StaleEpochError`: a rotation just happened, wrap again).
+
+On SQLite every write to ``subject_keys`` runs with ``PRAGMA secure_delete=ON`` (freed space is
+zeroed) and an erasure ends with a WAL checkpoint, so the wrapped key leaves the database files;
+on PostgreSQL an erasure deletes the blob and asks for a ``VACUUM`` of the table (old row
+versions can linger in free space, WAL archives and backups, wrapped under their epoch: see
+docs/crypto.md, "Backups").
 """
 
 from __future__ import annotations
@@ -40,20 +46,54 @@ from veil.store.transactions import db_error, read_connection, write_transaction
 
 __all__ = [
     "SqlSubjectKeyStore",
+    "StaleEpochError",
     "StoreSubjectKeys",
     "db_error",
+    "join_wrapped",
     "record_event",
     "secure_delete",
+    "split_wrapped",
     "write_transaction",
 ]
 
 _CHUNK = 500  # subjects per IN (...) query: well under every backend's parameter limit
+_STALE_RETRIES = 5  # wraps of a new key tried while epochs rotate under it
+
+
+class StaleEpochError(CryptoError):
+    """A new subject key was wrapped under an epoch that is no longer current: wrap again."""
+
+    kind = "stale key epoch"
+
+
+def join_wrapped(epoch: int | None, wrapped: bytes) -> bytes:
+    """The store's form of a wrapped key: the wrapping epoch (0: the KEK), then the blob."""
+    return int(epoch or 0).to_bytes(4, "big") + bytes(wrapped)
+
+
+def split_wrapped(blob: bytes) -> tuple[int | None, bytes]:
+    """(epoch or None for the KEK, wrapped key) of a `join_wrapped` blob."""
+    if len(blob) < 4:
+        raise CryptoError("wrapped subject key too short (damaged)")
+    epoch = int.from_bytes(blob[:4], "big")
+    return (epoch or None), bytes(blob[4:])
 
 
 def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     from veil.store.schema import key_events, keysets, subject_keys
 
     return keysets, key_events, subject_keys
+
+
+def current_epoch(conn: sa.Connection, *, share: bool = False) -> int | None:
+    """The current key epoch's id (None: no epoch yet). ``share`` (PostgreSQL) holds the row
+    against a concurrent rotation until the transaction ends."""
+    from veil.store.schema import key_epochs
+
+    q = sa.select(key_epochs.c.id).where(key_epochs.c.retired_at.is_(None))
+    if share and conn.dialect.name != "sqlite":
+        q = q.with_for_update(read=True)
+    return conn.execute(q.order_by(key_epochs.c.id.desc()).limit(1)).scalar()
 
 
 def now() -> datetime:
@@ -179,13 +219,16 @@ class SqlSubjectKeyStore:
         with read_connection(self.engine, "reading subject keys") as conn:
             for chunk in _chunks(subs):
                 rows = conn.execute(
-                    sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id).where(
+                    sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id, t.c.epoch).where(
                         t.c.subject.in_(chunk)
                     )
                 )
-                for s, w, kid in rows:
+                for s, w, kid, epoch in rows:
                     if w is None:
                         out[s] = TOMBSTONE
+                        continue
+                    if epoch is not None:
+                        out[s] = join_wrapped(epoch, w)
                         continue
                     if kid != self.kek_id:
                         raise WrongKeyError(
@@ -193,43 +236,62 @@ class SqlSubjectKeyStore:
                             f"KEK is {self.kek_id} (finish `veil keys rewrap` with the old KEK)",
                             where=f"subject {s}",
                         )
-                    out[s] = bytes(w)
+                    out[s] = join_wrapped(None, w)
         return out
 
+    @staticmethod
+    def _row_values(blob: bytes, kek_id: str) -> dict[str, Any]:
+        epoch, wrapped = split_wrapped(blob)
+        return {"wrapped_key": wrapped, "epoch": epoch,
+                "kek_id": kek_id if epoch is None else None}
+
+    @staticmethod
+    def _check_epoch(conn: sa.Connection, epochs: Iterable[int | None], current: int | None,
+                     ) -> None:
+        if any(e != current for e in epochs):
+            raise StaleEpochError("a key epoch rotation happened while this key was wrapped")
+
     def insert_many(self, wrapped: dict[str, bytes]) -> set[str]:
-        """Insert keys for subjects that have no row (an existing row, live or erased, is never
-        replaced, even when another process inserts it at the same moment); returns the
-        subjects whose key is now the one given."""
+        """Insert keys (`join_wrapped` blobs) for subjects that have no row (an existing row,
+        live or erased, is never replaced, even when another process inserts it at the same
+        moment); returns the subjects whose key is now the one given. A key wrapped under an
+        epoch that is not current raises `StaleEpochError` and nothing is stored."""
         if not wrapped:
             return set()
         t = self._t
         at = now()
         inserted: set[str] = set()
-        subs = list(wrapped)
+        values = {s: self._row_values(b, self.kek_id) for s, b in wrapped.items()}
         with write_transaction(self.engine, "storing subject keys") as conn, secure_delete(conn):
             if conn.dialect.name == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert
             else:
                 from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            current = current_epoch(conn, share=True)
             stmt = insert(t).on_conflict_do_nothing(index_elements=[t.c.subject])
-            for chunk in _chunks(subs):
-                conn.execute(stmt, [{"subject": s, "wrapped_key": wrapped[s],
-                                     "kek_id": self.kek_id, "created_at": at} for s in chunk])
+            for chunk in _chunks(list(values)):
+                conn.execute(stmt, [{"subject": s, "created_at": at, **values[s]} for s in chunk])
                 stored = conn.execute(
                     sa.select(t.c.subject, t.c.wrapped_key).where(t.c.subject.in_(chunk))
                 )
-                inserted.update(s for s, w in stored if w is not None and bytes(w) == wrapped[s])
+                inserted.update(s for s, w in stored
+                                if w is not None and bytes(w) == values[s]["wrapped_key"])
+            self._check_epoch(conn, (values[s]["epoch"] for s in inserted), current)
         return inserted
 
     def _revive(self, subject: str, wrapped: bytes) -> bool:
         """Give an erased subject a new key (`SubjectKeys.create(recreate_erased=True)`)."""
         t = self._t
+        values = self._row_values(wrapped, self.kek_id)
         with write_transaction(self.engine, "storing a subject key") as conn, secure_delete(conn):
+            current = current_epoch(conn, share=True)
             res = conn.execute(
                 t.update()
                 .where(t.c.subject == subject, t.c.wrapped_key.is_(None))
-                .values(wrapped_key=wrapped, kek_id=self.kek_id, created_at=now())
+                .values(created_at=now(), **values)
             )
+            if res.rowcount:
+                self._check_epoch(conn, [values["epoch"]], current)
             return bool(res.rowcount)
 
     def erase(self, subject: str) -> bool:
@@ -283,14 +345,15 @@ class SqlSubjectKeyStore:
             )
 
     def rewrap_all(self, conn: sa.Connection, old: KEK, new: KEK, aad_for: Any) -> int:
-        """Re-wrap every live subject key from ``old`` to ``new`` inside ``conn``'s transaction."""
+        """Re-wrap every live subject key wrapped directly under ``old`` (no epoch: keys an
+        older version stored) to ``new`` inside ``conn``'s transaction."""
         t = self._t
         n = 0
         last = ""
         while True:
             rows = conn.execute(
                 sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id)
-                .where(t.c.subject > last, t.c.wrapped_key.is_not(None))
+                .where(t.c.subject > last, t.c.wrapped_key.is_not(None), t.c.epoch.is_(None))
                 .order_by(t.c.subject)
                 .limit(_CHUNK)
             ).all()
@@ -344,8 +407,12 @@ class StoreSubjectKeys(SubjectKeys):
     # cross-process erasure ------------------------------------------------------------------
 
     def sync(self) -> list[str]:
-        """Drop from the cache every subject erased or re-keyed since the last sync."""
+        """Drop from the cache every subject erased or re-keyed since the last sync (and let
+        the wrapping keyring see epoch rotations and destructions)."""
         with self._lock:
+            refresh = getattr(self.kek, "refresh", None)
+            if refresh is not None:
+                refresh()
             started = now()
             # A margin covers clock skew between writers and commit delays.
             changed = self.store.changed_since(self._synced_at - timedelta(seconds=5))
@@ -374,11 +441,7 @@ class StoreSubjectKeys(SubjectKeys):
                     raise ErasedError("erased", where=f"subject {subject}")
                 return False
             key = secrets.token_bytes(32)
-            wrapped = self.kek.wrap(key, self._wrap_aad(subject))
-            if cur is None:
-                made = bool(self.store.insert_many({subject: wrapped}))
-            else:
-                made = self.store._revive(subject, wrapped)
+            made = bool(self._store_new({subject: key}, revive=cur is not None))
             if made:
                 self._put(subject, AESGCM(key))
             else:  # someone else was first: use theirs
@@ -388,6 +451,23 @@ class StoreSubjectKeys(SubjectKeys):
                     raise ErasedError("erased", where=f"subject {subject}")
                 self._put(subject, AESGCM(self.kek.unwrap(stored, self._wrap_aad(subject))))
             return made
+
+    def _store_new(self, keys: dict[str, bytes], *, revive: bool = False) -> set[str]:
+        """Wrap and store new keys; the subjects whose key is now the given one. A rotation
+        racing with this (`StaleEpochError`) makes the keyring look again and wrap anew."""
+        for _ in range(_STALE_RETRIES):
+            wrapped = {s: self.kek.wrap(k, self._wrap_aad(s)) for s, k in keys.items()}
+            try:
+                if revive:
+                    return {s for s, w in wrapped.items() if self.store._revive(s, w)}
+                return self.store.insert_many(wrapped)
+            except StaleEpochError:
+                refresh = getattr(self.kek, "refresh", None)
+                if refresh is None:
+                    raise
+                refresh()
+        raise CryptoError("the key epoch kept changing while new subject keys were stored: "
+                          "try again")
 
     def shred(self, subject: str) -> bool:
         return subject in self.shred_many([subject])
@@ -415,8 +495,7 @@ class StoreSubjectKeys(SubjectKeys):
                 new = [s for s in missing if s not in found]
                 if new:
                     made = {s: secrets.token_bytes(32) for s in new}
-                    wrapped = {s: self.kek.wrap(k, self._wrap_aad(s)) for s, k in made.items()}
-                    ours = self.store.insert_many(wrapped)
+                    ours = self._store_new(made)
                     for s in ours:  # no unwrap needed for keys we just made
                         self._put(s, AESGCM(made[s]))
                     lost = [s for s in new if s not in ours]

@@ -53,6 +53,7 @@ from veil.kek.config import (  # noqa: F401 - re-exported for callers of the key
     write_keys_config,
 )
 from veil.kek.providers import KEK
+from veil.keys.epochs import EpochRotation, EpochSchedule, KeyEpochs
 from veil.keys.keystore import (
     SqlSubjectKeyStore,
     StoreSubjectKeys,
@@ -483,6 +484,13 @@ class KeyManager:
         old = self.kek
         if new_kek.kek_id == old.kek_id:
             raise CryptoError("the new KEK is the current KEK")
+        if before_commit is None:  # called directly: the epoch keys (keys/epochs/) move too
+            switch = self.epochs(kek=old).reseal_switch(old, new_kek)
+            try:
+                return self.rewrap(new_kek, before_commit=switch)
+            except BaseException:
+                switch.undo()
+                raise
         keysets, _, _ = self._t
         sk_store = SqlSubjectKeyStore(self.engine, old.kek_id)
         aad_for = SubjectKeys(old, namespace=SUBJECT_NAMESPACE)._wrap_aad
@@ -549,11 +557,24 @@ class KeyManager:
 
     def subject_keys(self, *, cache_size: int = 4096,
                      sync_interval: float | None = 1.0) -> StoreSubjectKeys:
-        """Per-subject keys in this workspace's store (crypto-shredding)."""
+        """Per-subject keys in this workspace's store (crypto-shredding), wrapped under the
+        current key epoch (the first use makes the first epoch)."""
         kek = self.kek
         store = SqlSubjectKeyStore(self.engine, kek.kek_id)
-        return StoreSubjectKeys(kek, store, cache_size=cache_size,
+        return StoreSubjectKeys(self.epochs().keyring(), store, cache_size=cache_size,
                                 namespace=SUBJECT_NAMESPACE, sync_interval=sync_interval)
+
+    def epochs(self, *, kek: KEK | None = None) -> KeyEpochs:
+        """The workspace's key epochs (listing needs no KEK; the KEK opens on first need)."""
+        return KeyEpochs(Path(self.workspace.root), self.engine,
+                         kek if kek is not None else (lambda: self.kek), actor=self.actor,
+                         namespace=SUBJECT_NAMESPACE, notify=self._notify)
+
+    def rotate_epoch(self, schedule: EpochSchedule | None = None, *,
+                     now: datetime | None = None, force: bool = False) -> EpochRotation:
+        """`veil keys rotate-epoch`: a new epoch when due (or ``force``), then the retired
+        epochs past the backup retention destroyed (`veil.keys.epochs.KeyEpochs.rotate`)."""
+        return self.epochs().rotate(schedule or EpochSchedule(), now=now, force=force)
 
     def shred_subjects(self, subjects: Iterable[str]) -> set[str]:
         """Erase subjects' keys (no KEK needed) and record one event; returns those whose live

@@ -1,12 +1,14 @@
-"""Crypto-shredding: one random key per data subject, stored wrapped under the KEK.
+"""Crypto-shredding: one random key per data subject, stored only wrapped.
 
 Each subject (named by pseudonym, never by direct identifier) gets a fresh random 256-bit
-AES-GCM key the first time something is encrypted for them. The key is stored only wrapped under
-the KEK, with the subject bound as associated data (a wrapped key cannot be moved to another
-subject). `SubjectKeys.shred` deletes the wrapped key and leaves a tombstone; from then on every
-ciphertext made for that subject, in any copy or backup, is unreadable and decrypting raises
-`ErasedError`. Keys are random, never derived from a master key and the subject id, so a shredded
-key cannot be re-derived.
+AES-GCM key the first time something is encrypted for them. The key is stored only wrapped (by
+any `veil.kek.providers.KEK`: the workspace's key manager wraps it under the current key
+epoch, see `veil.keys.epochs`), with the subject bound as associated data (a wrapped key cannot
+be moved to another subject). `SubjectKeys.shred` deletes the wrapped key from the store and
+leaves a tombstone; from then on decrypting with that store raises `ErasedError`. A copy of the
+store made before the shred still holds the wrapped key: how long such copies stay readable is
+the key epochs' business (docs/crypto.md, "Backups"). Keys are random, never derived from a
+master key and the subject id, so a shredded key cannot be re-derived.
 
 Storage is a mapping-like `WrappedKeyStore` (a dict works; `InMemoryKeyStore` is the reference);
 the SQLAlchemy store implements the same four members. An empty value is a tombstone.
@@ -30,7 +32,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from veil.crypto.errors import CryptoError, ErasedError, KeyMissingError, TamperedError
 from veil.kek.providers import KEK
 
-__all__ = ["TOMBSTONE", "InMemoryKeyStore", "SubjectKeys", "WrappedKeyStore"]
+__all__ = [
+    "TOMBSTONE",
+    "InMemoryKeyStore",
+    "SubjectKeys",
+    "WrappedKeyStore",
+    "subject_wrap_aad",
+]
 
 TOMBSTONE = b""
 NONCE_SIZE = 12
@@ -77,6 +85,12 @@ def _subject_bytes(subject: str) -> bytes:
     return subject.encode("utf-8")
 
 
+def subject_wrap_aad(namespace: str, subject: str) -> bytes:
+    """What a wrapped subject key is bound to: its namespace and subject."""
+    return b"veil.subject-key.v1\x00" + namespace.encode("utf-8") + b"\x00" + _subject_bytes(
+        subject)
+
+
 class SubjectKeys:
     """Per-subject keys with an LRU cache of ready AES-GCM primitives.
 
@@ -100,14 +114,14 @@ class SubjectKeys:
         self.kek = kek
         self.store: WrappedKeyStore = store if store is not None else InMemoryKeyStore()
         self.cache_size = cache_size
-        self._wrap_tag = b"veil.subject-key.v1\x00" + namespace.encode("utf-8") + b"\x00"
+        self.namespace = namespace
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._lock = threading.RLock()
 
     # key lifecycle --------------------------------------------------------------------------
 
     def _wrap_aad(self, subject: str) -> bytes:
-        return self._wrap_tag + _subject_bytes(subject)
+        return subject_wrap_aad(self.namespace, subject)
 
     def create(self, subject: str, *, recreate_erased: bool = False) -> bool:
         """Make the subject's key if it has none; True if one was made. An erased subject gets

@@ -325,6 +325,39 @@ class Rights(_Strict):
     due_soon_days: int = Field(default=7, ge=1, le=60)
 
 
+class Keys(_Strict):
+    """Key epochs (veil.keys.epochs): subject keys are wrapped under an epoch key that
+    ``veil keys rotate-epoch`` replaces every ``epoch_rotation``; a retired epoch's key is
+    destroyed once ``backup_retention`` (how long the controller keeps database backups) has
+    passed, so backups taken before an erasure stop decrypting the erased subject's values.
+    Unset: epochs rotate only when asked, and retired ones are never destroyed."""
+
+    epoch_rotation: str | None = None
+    backup_retention: str | None = None
+
+    @field_validator("epoch_rotation", "backup_retention")
+    @classmethod
+    def _duration_ok(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_retention(value)
+        return value
+
+    @field_validator("epoch_rotation")
+    @classmethod
+    def _rotation_positive(cls, value: str | None) -> str | None:
+        if value is not None and parse_retention(value) < timedelta(days=1):
+            raise ValueError("epoch_rotation must be at least 1 day")
+        return value
+
+    @property
+    def rotation_period(self) -> timedelta | None:
+        return None if self.epoch_rotation is None else parse_retention(self.epoch_rotation)
+
+    @property
+    def retention_period(self) -> timedelta | None:
+        return None if self.backup_retention is None else parse_retention(self.backup_retention)
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     name: str | None = None
@@ -338,6 +371,7 @@ class Policy(_Strict):
     purposes: dict[Ident, Purpose]
     legal_holds: dict[Ident, LegalHold] = {}
     rights: Rights = Rights()
+    keys: Keys = Keys()
 
     # Where the policy came from, for error messages that name file:line.
     _source: str = PrivateAttr(default="<policy>")
