@@ -79,7 +79,7 @@ def test_reidentify_records_in_the_audit_log(workspace: Any,
                      keys=store_keys)
     assert out == ["C1", "C2", "C1"]
     (ev,) = _events(workspace)
-    assert ev["actor"] == "alice" and ev["outcome"] == "succeeded"
+    assert ev["actor"] == "alice" and ev["outcome"] == "success"
     assert ev["purpose"] == "scoring"
     assert ev["details"]["reason"] == "case 2024-117"
     assert ev["details"]["key_id"].startswith("token:scoring:")
@@ -96,7 +96,7 @@ def test_reidentify_failure_is_recorded_and_raised(workspace: Any,
         reidentify(workspace, toks, domain="scoring", actor="bob", reason="case 9",
                    keys=store_keys)
     (ev,) = _events(workspace)
-    assert ev["outcome"] == "failed" and ev["actor"] == "bob"
+    assert ev["outcome"] == "failure" and ev["actor"] == "bob"
 
 
 def test_reidentify_needs_actor_and_reason(workspace: Any) -> None:
@@ -113,7 +113,7 @@ def test_reidentify_does_not_create_keys(workspace: Any, monkeypatch: Any) -> No
     monkeypatch.setenv("VEIL_KEK", base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(KeyMissingError):
         reidentify(workspace, ["AAAA"], domain="scoring", actor="a", reason="case 1")
-    assert [e["outcome"] for e in _events(workspace)] == ["failed"]
+    assert [e["outcome"] for e in _events(workspace)] == ["failure"]
 
 
 def test_cli_reidentify(workspace: Any, monkeypatch: Any, capsys: Any) -> None:
@@ -146,7 +146,7 @@ def test_cli_reidentify(workspace: Any, monkeypatch: Any, capsys: Any) -> None:
     assert code == 7
     code = main(["reidentify", "--domain", "scoring", "--actor", "alice", toks[0]])
     assert code == 2  # no --reason: usage error
-    assert [e["outcome"] for e in _events(workspace)] == ["succeeded", "failed"]
+    assert [e["outcome"] for e in _events(workspace)] == ["success", "failure"]
     assert all(kw["create"] is False for kw in seen)  # reidentify never creates keys
 
 

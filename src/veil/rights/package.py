@@ -127,8 +127,15 @@ def write_package(ctx: StepContext, pkg: dict[str, Any]) -> list[dict[str, Any]]
     return out
 
 
-def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Path]:
+def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path, *, actor: str,
+                    reason: str) -> list[Path]:
+    """Decrypt a request's package files into ``output`` (a folder, created 0700), each file
+    0600. All or nothing: every file is decrypted before any is written. Recorded as one
+    ``dsr.export`` event (`veil.keys.key_use`): the request, the subject's pseudonym, the
+    keyset and key ids, byte counts and ``sha256:`` digests of the encrypted and written
+    files; a failed decryption too, and then nothing is written."""
     from veil.crypto.streaming import decrypt_bytes
+    from veil.keys.key_use import recorded_use
     from veil.keys.manager import KeyManager
 
     step = next((s["detail"] for s in rec.steps
@@ -141,23 +148,45 @@ def decrypt_package(reqs: Requests, rec: RequestRecord, output: Path) -> list[Pa
     if not files:
         raise InputError(f"request {rec.id} has no package (only access and portability "
                          "requests that ran have one)")
-    ks = KeyManager(reqs.workspace).keyset(PACKAGE_KEYSET)
-    made = not output.exists()
-    output.mkdir(parents=True, exist_ok=True)
-    if made:
-        output.chmod(0o700)
-    written = []
-    for f in files:
-        src = Path(f["path"])
-        try:
-            ct = src.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read the package: {exc.strerror}", where=str(src)) from None
-        data = decrypt_bytes(ct, ks, f["associated_data"].encode())
-        dst = output / f["name"]
-        write_private(dst, data)  # personal data in clear: owner only, from the first byte
-        written.append(dst)
-    return written
+    if output.exists() and not output.is_dir():
+        raise InputError("the output must be a folder", where=str(output))
+    details = {"request": rec.id, "kind": rec.kind, "reason": reason.strip()[:200],
+               "keyset": PACKAGE_KEYSET}
+    with recorded_use(reqs.workspace, "dsr.export", actor=actor, purpose="data-subject-rights",
+                      legal_basis=KINDS[rec.kind], details=details) as use:
+        use.subjects.append(f"dsr:{rec.subject}")
+        km = KeyManager(reqs.workspace, actor=actor)
+        ks = km.keyset(PACKAGE_KEYSET)
+        use.key_ids(e.key_id for e in ks.enabled("streaming"))
+        use.details["kek_id"] = km.kek.kek_id
+        plain: dict[str, bytes] = {}
+        read = 0
+        for f in files:
+            src = Path(f["path"])
+            try:
+                ct = src.read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read the package: {exc.strerror}",
+                                 where=str(src)) from None
+            read += len(ct)
+            use.digests[f"input:{f['name']}"] = _sha256(ct)
+            plain[f["name"]] = decrypt_bytes(ct, ks, f["associated_data"].encode())
+        use.counts.update(files=len(plain), input_bytes=read,
+                          output_bytes=sum(len(d) for d in plain.values()))
+        if not output.exists():
+            output.mkdir(parents=True)
+            output.chmod(0o700)
+            use.published.append(output)
+        for name, data in plain.items():
+            dst = output / name
+            write_private(dst, data)  # personal data in clear: owner only, from the first byte
+            use.published.append(dst)
+            use.digests[f"output:{name}"] = _sha256(data)
+    return [output / name for name in plain]
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def write_private(path: Path, data: bytes) -> None:

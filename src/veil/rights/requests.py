@@ -38,7 +38,6 @@ import sqlalchemy as sa
 
 from veil._actor import default_actor
 from veil.errors import InputError, PolicyError
-from veil.rights.audit_trail import audit_request
 from veil.rights.closing import close_request, extend_request, lift_request
 from veil.rights.context import StepContext
 from veil.rights.lease import LeaseLost, record_step
@@ -201,17 +200,14 @@ class Requests:
     def export(self, request_id: str, output: str | Path, *, actor: str | None = None,
                reason: str) -> builtins.list[Path]:
         """Decrypt a request's package into ``output`` (a folder) for handing over through a
-        secure channel; recorded (actor, reason)."""
+        secure channel; recorded as one ``dsr.export`` event (actor, reason, key, digests)."""
         from veil.rights.package import decrypt_package
 
         actor = actor or default_actor()
         rec = self.get(request_id)
         if not reason or not reason.strip():
             raise InputError("export needs a reason (e.g. 'sent via secure portal, ticket 42')")
-        files = decrypt_package(self, rec, Path(output))
-        audit_request(self.workspace, "dsr.export", rec, actor, counts={"files": len(files)},
-                      details={"reason": reason.strip()[:200]})
-        return files
+        return decrypt_package(self, rec, Path(output), actor=actor, reason=reason)
 
 
 def fsync_dir(path: Path) -> None:

@@ -8,10 +8,11 @@ A token that was altered, or that comes from another key or domain, does not dec
 (`veil.crypto.errors.TamperedError`): a wrong key never yields a value.
 
 `reidentify` is the only way back (and ``veil reidentify`` its command): it needs the
-workspace's keys (so the KEK), an actor and a reason, and it appends an audit event
-(action ``reidentify``: actor, domain, reason, counts, a digest of the tokens; never the
-values) to the workspace's tamper-evident audit log before it returns anything. A failed
-attempt (wrong key, altered token) is recorded too.
+workspace's keys (so the KEK), an actor and a reason, and it appends one audit event
+(action ``reidentify``: actor, domain, reason, key id, counts, a digest of the tokens; never
+the values, nor a digest of them) to the workspace's tamper-evident audit log before it
+returns anything. A failed attempt (no KEK, wrong key, altered token) is recorded too, with
+outcome ``failure`` and the error's kind.
 """
 
 from __future__ import annotations
@@ -146,8 +147,6 @@ def reidentify(
         from veil.audit.log import AuditLog
 
         audit = AuditLog(workspace)
-    if keys is None:
-        keys = workspace_keys(workspace, create=False, actor=actor)
     category = data_category or (
         "direct_identifier" if transform == "tokenize"
         else "card" if (fpe_params or {}).get("format") == "card" else "account")
@@ -162,6 +161,8 @@ def reidentify(
                      counts=counts, digests=digests, details={**details, **more})
 
     try:
+        if keys is None:
+            keys = workspace_keys(workspace, create=False, actor=actor)
         if transform == "tokenize":
             details["key_id"] = key_id(keys, "token", domain)
             out = detokenize(items, keys, domain)
@@ -179,7 +180,7 @@ def reidentify(
             out = reverse(pa.array(items, type=pa.string()), key, fpe_params,
                           expected_key_id=expected_key_id).to_pylist()
     except VeilError as exc:
-        record("failed", error=exc.kind)
+        record("failure", error=exc.kind)
         raise
-    record("succeeded")
+    record("success")
     return out
