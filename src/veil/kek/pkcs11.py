@@ -264,8 +264,11 @@ class Pkcs11KEK:
         return GCMParams(iv, aad or None, TAG_SIZE * 8)
 
     def _check_process(self) -> None:
-        """After a fork, log in again from this process and find the same key."""
-        if self._ts.pid != os.getpid():
+        """After a fork, or once the session was closed (`close_sessions`), log in again and
+        find the same key."""
+        with _SESSIONS_LOCK:
+            current = _SESSIONS.get((os.path.realpath(self.settings.module), self.settings.token))
+        if current is not self._ts or self._ts.pid != os.getpid():
             again = open_pkcs11_kek(self.settings, self._pin, where=self._kek_id)
             if again.kek_id != self._kek_id:
                 raise WrongKeyError(f"the token now holds another key labelled "
