@@ -70,7 +70,9 @@ __all__ = [
 _CHUNK = 500
 _LOCK_ID = 0x7665696C_65706F63  # "veilepoc": PostgreSQL advisory lock of epoch changes
 _NONCE = 12
-_KEYS: dict[tuple[str, int, str, str], AESGCM] = {}  # (root, epoch, kek id, check) -> key
+#: (root, epoch, kek id, key check, file signature) -> key: a rewritten file (resealed under
+#: another KEK, replaced) is read again, so the cache never answers for a KEK the file refuses.
+_KEYS: dict[tuple[Any, ...], AESGCM] = {}
 _KEYS_LOCK = threading.Lock()
 
 
@@ -250,6 +252,7 @@ class KeyEpochs:
         self.notify = notify
         self._rows: dict[int, Epoch] = {}
         self._current: int | None = None
+        self._ready: dict[int, AESGCM] = {}  # this object's epoch keys, checked once
         self._lock = threading.RLock()
 
     # reading (no KEK) -----------------------------------------------------------------------
@@ -276,6 +279,7 @@ class KeyEpochs:
             self._current = cur[-1] if cur else None
             for e in epochs:
                 if e.status == "destroyed":
+                    self._ready.pop(e.id, None)
                     _forget(self.root, e.id)
 
     def live_keys(self) -> dict[int | None, int]:
@@ -297,6 +301,9 @@ class KeyEpochs:
 
     def key(self, epoch: int) -> AESGCM:
         """Epoch ``epoch``'s key, from this process's cache or its sealed file."""
+        ready = self._ready.get(epoch)
+        if ready is not None:
+            return ready
         row = self._rows.get(epoch)
         if row is None:
             self.refresh()
@@ -308,20 +315,24 @@ class KeyEpochs:
                 f"key epoch {epoch} was destroyed on {_iso(row.destroyed_at)} (its backup "
                 "retention had passed): subject keys wrapped under it cannot be opened")
         kek = self.kek
-        ck = (str(self.root.resolve()), epoch, kek.kek_id, row.key_check)
+        ck = self._cache_key(epoch, kek, row.key_check)
         with _KEYS_LOCK:
-            hit = _KEYS.get(ck)
-        if hit is not None:
-            return hit
-        raw = epoch_files.read_epoch_key(self.root, epoch, kek)
-        if not hmac.compare_digest(key_check(raw), row.key_check):
-            raise CryptoError(f"the key file of epoch {epoch} holds another key than this "
-                              "store's epoch (a file from another workspace?)",
-                              where=str(epoch_files.epoch_path(self.root, epoch)))
-        aes = AESGCM(raw)
-        with _KEYS_LOCK:
-            _KEYS[ck] = aes
+            aes = _KEYS.get(ck) if ck is not None else None
+        if aes is None:
+            aes = AESGCM(self._raw_key(row))  # a missing file raises here
+            if ck is not None:
+                with _KEYS_LOCK:
+                    _KEYS[ck] = aes
+        self._ready[epoch] = aes
         return aes
+
+    def _cache_key(self, epoch: int, kek: KEK, check: str) -> tuple[Any, ...] | None:
+        try:
+            st = epoch_files.epoch_path(self.root, epoch).stat()
+        except FileNotFoundError:
+            return None  # reading it says what is wrong
+        return (str(self.root.resolve()), epoch, kek.kek_id, check, st.st_ino, st.st_mtime_ns,
+                st.st_size)
 
     def keyring(self) -> EpochKeyring:
         """The wrapping object for `veil.keys.keystore.StoreSubjectKeys` (makes the first
@@ -352,9 +363,10 @@ class KeyEpochs:
         key = secrets.token_bytes(32)
         epoch_files.write_epoch_key(self.root, new_id, key, self.kek)
         conn.execute(t.insert().values(id=new_id, created_at=at, key_check=key_check(key)))
-        with _KEYS_LOCK:
-            _KEYS[(str(self.root.resolve()), new_id, self.kek.kek_id, key_check(key))] = (
-                AESGCM(key))
+        ck = self._cache_key(new_id, self.kek, key_check(key))
+        if ck is not None:
+            with _KEYS_LOCK:
+                _KEYS[ck] = AESGCM(key)
         return new_id, key
 
     def _rewrap(self, conn: sa.Connection, target: int, key: bytes,
@@ -465,7 +477,7 @@ class KeyEpochs:
                         ) -> list[int]:
         """Destroy every retired epoch whose retention has passed: rewrap any live key still
         under it (a straggler), mark it destroyed, then shred its file. Files of epochs already
-        marked destroyed (a crash after the mark) and orphans of failed rotations go too."""
+        marked destroyed (a crash after the mark) go too."""
         at = now or datetime.now(UTC)
         done: list[int] = []
         for e in self.history():
@@ -499,19 +511,19 @@ class KeyEpochs:
     def _raw_key(self, epoch: Epoch) -> bytes:
         raw = epoch_files.read_epoch_key(self.root, epoch.id, self.kek)
         if not hmac.compare_digest(key_check(raw), epoch.key_check):
-            raise CryptoError(f"the key file of epoch {epoch.id} holds another key")
+            raise CryptoError(f"the key file of epoch {epoch.id} holds another key than this "
+                              "store's epoch (a file from another workspace?)",
+                              where=str(epoch_files.epoch_path(self.root, epoch.id)))
         return raw
 
     def _sweep(self) -> None:
-        """Shred files no store row needs: destroyed epochs' (a crash between the mark and the
-        deletion) and failed rotations' (ids below the newest epoch that have no row). Files
-        above the newest row are kept: they may belong to a newer copy of this store."""
-        rows = {e.id: e for e in self.history()}
-        newest = max(rows, default=0)
-        for i in epoch_files.epoch_file_ids(self.root):
-            e = rows.get(i)
-            if (e is not None and e.destroyed_at is not None) or (e is None and i < newest):
-                epoch_files.shred_epoch_file(self.root, i)
+        """Shred the files of epochs the store marks destroyed (a crash between the mark and
+        the deletion). Files without a row are left alone: a failed rotation's (no key
+        depends on it) or a newer copy of this store's (a restored backup must not delete
+        them)."""
+        for e in self.history():
+            if e.destroyed_at is not None:
+                epoch_files.shred_epoch_file(self.root, e.id)
 
     def _done(self, events: list[dict[str, Any]]) -> None:
         if events and self.notify is not None:
