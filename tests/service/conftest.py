@@ -79,12 +79,29 @@ def capture_service_logs() -> Iterator[list[str]]:
         lg.setLevel(level)
 
 
+#: The environment variable that holds the KEK of workspaces made by `make_workspace` (set for
+#: the session by `service_kek`): the KEK seals the API-key pepper and the subjects' pseudonym key.
+SERVICE_KEK_VAR = "VEIL_TEST_SERVICE_KEK"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_kek() -> Iterator[None]:
+    from veil.kek.providers import EnvKEK
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SERVICE_KEK_VAR, EnvKEK.new_secret())
+        yield
+
+
 def make_workspace(root: Path) -> Any:
+    """A workspace with an env KEK (`SERVICE_KEK_VAR`), the test policy and a notice."""
     from veil.consent import Ledger
+    from veil.kek.config import write_keys_config
     from veil.policy import load_policy
     from veil.store.workspace import init_workspace
 
     ws, _ = init_workspace(root)
+    write_keys_config(root, {"kek": "env", "variable": SERVICE_KEK_VAR})
     (root / "policy.yaml").write_text(POLICY, "utf-8")
     Ledger(ws, load_policy(root / "policy.yaml")).add_notice(
         "offers", "1", "We use your transactions to tailor offers.\n", created_by="tests",
