@@ -315,9 +315,8 @@ def test_default_origin_is_unique_per_log(audit_log: AuditLog) -> None:
 
 
 def test_proof_from_another_log_is_refused(tmp_path: Path, monkeypatch, make_event) -> None:
-    from veil.store.workspace import init_workspace
-
     from veil.kek.providers import EnvKEK
+    from veil.store.workspace import init_workspace
 
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())

@@ -4,15 +4,19 @@ veil.service.roles: allowed calls get through (2xx), the others get 403 and an a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.service.conftest import GRANT, SUBJECT, client_for, make_keys, make_workspace
+from veil.audit.heads import generate_signing_key
 from veil.service.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, allowed, matrix_markdown
 
 CSV = b"customer,email\nAnna Schmidt,anna.schmidt@example.com\nJan Novak,jan.novak@example.org\n"
+
+_WITNESSED_KEY = generate_signing_key()
 
 # One valid request per route (method, route template) -> (path, request kwargs).
 SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
@@ -121,6 +125,30 @@ EXTRA_SAMPLES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/breaches/{ref}/close"): lambda c, k: (
         f"/v1/breaches/{_breach(c, k)}/close", {"json": {"reason": "recovered", "force": True}}),
 }
+
+
+def _witness_body() -> dict[str, Any]:
+    """A checkpoint of a small foreign log (the same one every time: the witness co-signs it
+    once, then answers it again)."""
+    from veil.audit.heads import public_key_to_pem, sign_tree_head
+    from veil.audit.merkle import root_from_leaves
+
+    key = _WITNESSED_KEY
+    head = sign_tree_head(key, "matrix.example/log", 2, root_from_leaves([b"a", b"b"]),
+                          datetime(2026, 1, 1, tzinfo=UTC))
+    pem = public_key_to_pem(key.public_key()).decode()
+    return {"checkpoint": head.to_note(), "public_key": pem, "old_size": 0, "consistency": []}
+
+
+def _witnessed(client: Any, keys: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    client.post("/v1/witness/matrix.example/log", headers={"X-API-Key": keys["dpo"]},
+                json=_witness_body())
+    return "/v1/witness/matrix.example/log", {}
+
+
+EXTRA_SAMPLES[("GET", "/v1/witness/{origin}")] = _witnessed
+EXTRA_SAMPLES[("POST", "/v1/witness/{origin}")] = lambda c, k: (
+    "/v1/witness/matrix.example/log", {"json": _witness_body()})
 
 
 def _sample(client: Any, keys: dict[str, str], method: str, template: str

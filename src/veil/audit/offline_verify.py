@@ -94,13 +94,11 @@ def check_consistency(size1: int, size2: int, proof: list, root1: bytes, root2: 
         raise ProofError(f"consistency: old size {size1} is beyond the new size {size2}")
     if any(len(h) != HASH_SIZE for h in proof):
         raise ProofError("consistency: every proof hash must be 32 bytes")
+    if size1 == 0:
+        raise ProofError("consistency: a proof from the empty tree is meaningless")
     if size1 == size2:
         if proof or root1 != root2:
             raise ProofError("consistency: equal sizes need equal roots and an empty proof")
-        return
-    if size1 == 0:
-        if proof or root1 != hashlib.sha256(b"").digest():
-            raise ProofError("consistency: the empty tree has the empty root and no proof")
         return
     if not proof:
         raise ProofError("consistency: empty proof")

@@ -50,7 +50,6 @@ from veil.audit.heads import (
 )
 from veil.audit.merkle import (
     GetNode,
-    empty_root,
     inclusion_proof,
     leaf_hash,
     verify_consistency,
@@ -181,11 +180,7 @@ def _consistency(c: object, head: SignedTreeHead) -> TrustedHead:
     hashes = _hex_list(c["proof"], "consistency.proof")
     if old_size > head.size:
         raise AuditError(f"consistency: old_size {old_size} is beyond the checkpoint's size")
-    if old_size == 0:
-        if old_root != empty_root():
-            raise AuditError("consistency: a tree of size 0 has the empty root")
-    else:
-        verify_consistency(old_size, head.size, hashes, old_root, head.root)
+    verify_consistency(old_size, head.size, hashes, old_root, head.root)
     return TrustedHead(old_size, old_root)
 
 

@@ -68,9 +68,9 @@ def event_proof(
             got = dict(zip(plan.ids, read_nodes(conn, plan.ids), strict=True))
         consistency = None
         if from_size is not None:
-            if not 0 <= from_size <= head.size:
+            if not 1 <= from_size <= head.size:
                 raise AuditError(
-                    f"--from {from_size}: must be between 0 and the head's size {head.size}"
+                    f"--from {from_size}: must be between 1 and the head's size {head.size}"
                 )
             old_root = CompactRange(from_size, read_nodes(conn, range_nodes(0, from_size))).root()
             hashes: list[bytes] = []

@@ -121,6 +121,7 @@ class Witness:
         consistency proof from it; ``public_key_pem`` is the log's key (pinned on first sight).
         """
         head = SignedTreeHead.from_note(note)
+        name, key = self.name, self.key()  # before the write transaction (they may write)
         try:
             given = load_public_key_pem(public_key_pem.encode())
         except CryptoError as exc:
@@ -135,8 +136,7 @@ class Witness:
             _check(head, pinned, given, prev, old_size, proof)
             if prev is not None and prev.size == head.size:
                 return prev  # already co-signed: the same checkpoint, idempotent
-            cosigned = with_cosignature(head.to_note(), cosign(self.key(), self.name, head,
-                                                               int(time.time())))
+            cosigned = with_cosignature(head.to_note(), cosign(key, name, head, int(time.time())))
             values = {"public_key": public_key_to_pem(pinned).decode(),
                       "key_id": key_id(pinned, head.origin), "size": head.size,
                       "root": head.root, "note": cosigned,
@@ -171,14 +171,14 @@ def _check(head: SignedTreeHead, pinned: Ed25519PublicKey, given: Ed25519PublicK
     if head.size < prev.size:
         raise WitnessRefused("rollback", f"rollback: the witness holds size {prev.size} for "
                              f"{head.origin!r}, the checkpoint has size {head.size}")
-    if old_size != prev.size:
-        raise WitnessRefused("stale", f"the witness holds size {prev.size} for {head.origin!r}, "
-                             f"the proof is from size {old_size}: fetch it and prove again")
     if head.size == prev.size:
         if head.root != prev.root:
             raise WitnessRefused("fork", f"fork: another root for size {head.size} of "
                                  f"{head.origin!r}")
         return
+    if old_size != prev.size:
+        raise WitnessRefused("stale", f"the witness holds size {prev.size} for {head.origin!r}, "
+                             f"the proof is from size {old_size}: fetch it and prove again")
     try:
         check_prefix(prev.size, prev.root, head.size, head.root, proof)
     except AuditError as exc:

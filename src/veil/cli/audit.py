@@ -23,7 +23,8 @@ from veil.errors import AuditError
 console = Console(soft_wrap=True)  # long lines (roots, paths) stay whole for copying
 
 audit_app = typer.Typer(
-    help="The tamper-evident audit log: list, prove, verify, export and forward events.\n\n"
+    help="The tamper-evident audit log: list, prove, verify, checkpoint, export and forward "
+    "events.\n\n"
     "Example: veil audit verify",
     no_args_is_help=True,
 )
@@ -216,19 +217,34 @@ def public_key_cmd(
 # -- prove / verify-proof ------------------------------------------------------------------
 @audit_app.command("prove")
 def prove_cmd(
-    idx: Annotated[int, typer.Argument(min=0, help="Event index.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Proof file to write (JSON).")],
+    idx: Annotated[int | None, typer.Argument(min=0, help="Event index.")] = None,
+    from_size: Annotated[
+        int | None,
+        typer.Option(
+            "--from",
+            min=0,
+            help="Also prove that the head of this size (one you trust) is a prefix of the "
+            "current signed head (a consistency proof).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Write a self-contained proof that event IDX is in the log under a signed head.
+    """Write a self-contained proof that event IDX is in the log under a signed head, and/or
+    (--from SIZE) that the log of SIZE events is a prefix of it.
 
-    Example: veil audit prove 42 -o event42.proof.json
+    Example: veil audit prove 42 --from 40 -o event42.proof.json
     """
+    if idx is None and from_size is None:
+        raise AuditError("give an event index, --from SIZE, or both")
     ws, log = _log(workspace)
     with ws:
-        proof = log.prove(idx, output)
+        proof = log.prove(idx, output, from_size=from_size)
+    what = [f"event {idx}"] if idx is not None else []
+    what += [f"consistency from size {from_size:,}"] if from_size is not None else []
     console.print(
-        f"Wrote proof of event {idx} under the head of size {proof['tree_size']:,} to {output}"
+        f"Wrote proof of {' and '.join(what)} under the head of size {proof['tree_size']:,} "
+        f"to {output}"
     )
 
 
@@ -293,34 +309,66 @@ def verify_proof_cmd(
         anchors.append("your --size/--head-root")
     anchor = " and ".join(anchors)
     e = result.event
-    console.print(
-        f"[green]VERIFIED[/]: event {result.leaf_index} ({escape(e.action)} by "
-        f"{escape(e.actor)}, {escape(e.outcome)}) is in log {result.head.origin} "
-        f"of size {result.head.size:,} "
-        f"(key id {result.key_id}), anchored by {anchor}"
+    what = (
+        f"event {result.leaf_index} ({escape(e.action)} by {escape(e.actor)}, "
+        f"{escape(e.outcome)}) is in log {result.head.origin} of size {result.head.size:,}"
+        if e is not None
+        else f"the head of log {result.head.origin} of size {result.head.size:,} is valid"
     )
+    if result.consistent_from is not None:
+        what += f", which extends its tree of size {result.consistent_from.size:,}"
+    console.print(f"[green]VERIFIED[/]: {what} (key id {result.key_id}), anchored by {anchor}")
 
 
 # -- verify --------------------------------------------------------------------------------
 @audit_app.command("verify")
 def verify_cmd(
     public_key: PublicKeyOpt = None,
+    trusted_head: Annotated[
+        Path | None,
+        typer.Option(
+            "--trusted-head",
+            help="A checkpoint you trust (saved by `veil audit checkpoint -o`, or a witness's): "
+            "the log must still hold it and extend it.",
+        ),
+    ] = None,
+    witness: Annotated[
+        bool,
+        typer.Option("--witness", help="Also check the log against every configured witness."),
+    ] = False,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Recompute the whole tree from the stored events and check every node and signed head.
+    """Recompute the whole tree from the stored events and check every node and signed head;
+    with --trusted-head or --witness, also that the log extends the heads witnessed before.
 
-    Exits 8 naming the first bad index and the failed check.
+    Exits 8 naming the first bad index and the failed check, a witness that disagrees, or a
+    witness that could not be reached.
 
-    Example: veil audit verify
+    Example: veil audit verify --trusted-head head-2024-05.checkpoint --witness
     """
+    from veil.audit.trust import load_trusted_head, verify_from_trusted
+
+    key = _public_key(public_key)
+    head = load_trusted_head(trusted_head) if trusted_head is not None else None
     ws, log = _log(workspace)
+    checks = []
     with ws:
-        r = log.verify(public_key=_public_key(public_key))
+        if head is not None:
+            verify_from_trusted(log, head, public_key=key, source=str(trusted_head), full=False)
+        if witness:
+            r, checks = log.verify_witnesses(public_key=key)
+        else:
+            r = log.verify(public_key=key)
+    _print_verified(r, head, checks, as_json)
+    _fail_on_witnesses(checks)
+
+
+def _print_verified(r: Any, head: Any, checks: list[Any], as_json: bool) -> None:
     if as_json:
         _print_json(
             {
-                "ok": True,
+                "ok": all(c.status in ("ok", "empty") for c in checks),
                 "origin": r.origin,
                 "size": r.size,
                 "root": r.root.hex(),
@@ -329,6 +377,11 @@ def verify_cmd(
                 "nodes_checked": r.nodes_checked,
                 "key_id": r.key_id,
                 "seconds": round(r.seconds, 3),
+                "trusted_head_size": head.size if head is not None else None,
+                "witnesses": [
+                    {"name": c.name, "status": c.status, "detail": c.detail, "size": c.size}
+                    for c in checks
+                ],
             }
         )
         return
@@ -339,6 +392,78 @@ def verify_cmd(
         f"(root {r.root.hex()[:16]}…, key id {r.key_id or '-'})"
         + (f"; {unsigned:,} newest event(s) not yet under a signed head" if unsigned else "")
     )
+    if head is not None:
+        console.print(f"[green]OK[/]: the log extends the trusted head of size {head.size:,}")
+    for c in checks:
+        mark = {"ok": "[green]OK[/]", "empty": "--"}.get(c.status, "[red]FAILED[/]")
+        console.print(f"{mark}: witness {escape(c.name)}: {escape(c.detail)}")
+
+
+def _fail_on_witnesses(checks: list[Any]) -> None:
+    bad = [c for c in checks if c.status == "failed"]
+    if bad:
+        raise AuditError(
+            "the log disagrees with witness(es) "
+            + "; ".join(f"{c.name}: {c.detail}" for c in bad)
+        )
+    down = [c for c in checks if c.status == "unreachable"]
+    if down:
+        raise AuditError(
+            "could not reach witness(es) "
+            + "; ".join(f"{c.name} ({c.detail})" for c in down)
+            + ": the log is not checked against them"
+        )
+
+
+# -- checkpoint ----------------------------------------------------------------------------
+@audit_app.command("checkpoint")
+def checkpoint_cmd(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also save the checkpoint to this file."),
+    ] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Sign the current head and publish it (a checkpoint) to every witness and audit sink.
+
+    A witness that fails keeps the head in the checkpoint outbox and is retried at the next
+    checkpoint; appends never wait for it. Exits 8 naming the witnesses that failed.
+
+    Example: veil audit checkpoint -o head.checkpoint
+    """
+    ws, log = _log(workspace)
+    with ws:
+        rep = log.checkpoint()
+    note = rep.head.to_note()
+    if output is not None:
+        output.write_text(note, encoding="utf-8")
+    if as_json:
+        _print_json(
+            {
+                "head": rep.head.to_dict() | {"note": note},
+                "published": [
+                    {"name": p.name, "ok": p.ok, "detail": p.detail, "attempts": p.attempts,
+                     "pending_since": p.pending_since}
+                    for p in rep.published
+                ],
+            }
+        )
+    else:
+        console.print(f"checkpoint: log {rep.head.origin}, size {rep.head.size:,}, "
+                      f"key id {rep.head.key_id}" + (f", saved to {output}" if output else ""))
+        if not rep.published:
+            console.print("No witnesses configured ([audit.witnesses] in veil.toml).",
+                          markup=False)
+        for p in rep.published:
+            state = "ok" if p.ok else f"FAILED ({p.attempts} attempt(s) since {p.pending_since})"
+            console.print(f"{p.name}: {state}: {p.detail}", markup=False)
+    if rep.failed:
+        raise AuditError(
+            "witness(es) did not take the checkpoint of size "
+            f"{rep.head.size}: " + "; ".join(f"{p.name} ({p.detail})" for p in rep.failed)
+            + ": retried at the next checkpoint"
+        )
 
 
 # -- export --------------------------------------------------------------------------------

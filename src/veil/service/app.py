@@ -25,6 +25,7 @@ from veil.service import (
     routes_policy,
     routes_ropa,
     routes_scan,
+    routes_witness,
 )
 from veil.service.auth import require
 from veil.service.config import ServiceConfig
@@ -35,7 +36,7 @@ from veil.service.state import Service
 # The routers, in the order the OpenAPI document lists their paths.
 CORE_ROUTERS: list[APIRouter] = [
     routes_health.router, routes_auth.router, routes_consent.router, routes_audit.router,
-    routes_policy.router, routes_ropa.router, routes_scan.router,
+    routes_policy.router, routes_ropa.router, routes_scan.router, routes_witness.router,
 ]
 WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router]
 

@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, str] = {
     "breach.write": "record, update, assess, notify and close breaches; write the notification "
                     "drafts",
     "audit.read": "audit head, proofs, verification, events",
+    "witness.read": "the checkpoints this service witnessed for other logs",
+    "witness.cosign": "submit a log's checkpoint for this service to check and co-sign",
     "policy.read": "the policy in force",
     "ropa.read": "records of processing (Art. 30)",
     "scan": "scan an uploaded file for personal data",
@@ -39,8 +41,10 @@ PERMISSIONS: dict[str, str] = {
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "dpo": frozenset(PERMISSIONS),
     "engineer": frozenset({"auth.self", "consent.check", "policy.read", "ropa.read", "scan"}),
-    "service": frozenset({"auth.self", "consent.write", "consent.check", "consent.receipt"}),
-    "auditor": frozenset({"auth.self", "audit.read", "ropa.read", "breach.read", "dsr.list"}),
+    "service": frozenset({"auth.self", "consent.write", "consent.check", "consent.receipt",
+                          "witness.read", "witness.cosign"}),
+    "auditor": frozenset({"auth.self", "audit.read", "ropa.read", "breach.read", "dsr.list",
+                          "witness.read"}),
 }
 
 

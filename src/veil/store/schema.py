@@ -105,6 +105,30 @@ audit_outbox = sa.Table(
     sa.Index("ix_audit_outbox_due", "sink", "next_attempt"),
 )
 
+# -- audit witnesses (issue 17: checkpoints published outside the workspace; veil.audit) ---------
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",  # per witness of this log: the latest head not yet published to it
+    metadata,
+    sa.Column("witness", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),  # the head it should hold
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("since", sa.String(27), nullable=False),  # first failed attempt
+    sa.Column("last_error", sa.Text),
+)
+
+audit_witnessed = sa.Table(
+    "audit_witnessed",  # this workspace as a witness: per log origin, the key pinned on first
+    metadata,           # sight and the latest checkpoint it checked and co-signed
+    sa.Column("origin", sa.String(255), primary_key=True),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(8), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),  # the checkpoint with this witness's cosignature
+    sa.Column("updated", sa.String(27), nullable=False),
+)
+
 
 # -- consent ledger (issue 6: append-only consent events, derived state, notices; veil.consent) ---
 # Times are integer microseconds since the Unix epoch, UTC ("_us"): exact, totally ordered, and
