@@ -150,6 +150,52 @@ def test_an_unrecorded_decryption_is_withdrawn(keyed: Any, monkeypatch: pytest.M
     assert not Path("back.txt").exists()
 
 
+class _Ref:
+    """The output keyset as an executor would get it (`WrappedKeysetRef`)."""
+
+    name = "output"
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    def keyset(self) -> Any:
+        return KeyManager(self.ws).keyset("output")
+
+
+def _parts_folder(ws: Any, path: Path) -> None:
+    """An encrypted parts folder of two parts and its receipt, as a Spark run leaves them."""
+    from veil.keys.files import OutputEncryption
+    from veil.keys.parts import PartsOutput
+
+    table = pa.table({"customer": ["jane", "joe", "ann"], "score": [1, 2, 3]})
+    enc = OutputEncryption(KeyManager(ws).keyset("output"), "output", b"unused")
+    out = PartsOutput(path, "run-1", table.schema, enc, _Ref(ws))
+    reported = []
+    for i, batch in enumerate(table.to_batches(max_chunksize=2)):
+        name, sink = out.target.open(i, 0)
+        sink.write(batch)
+        reported.append(out.target.close(name, i, sink))
+    out.collect(reported)
+    digest = out.commit()
+    receipt = path.with_name(path.name + ".receipt.json")
+    receipt.write_text(json.dumps({"output": {"sha256": digest}}))
+
+
+def test_decrypting_a_parts_folder_is_one_event(keyed: Any, capsys: Any) -> None:
+    ws = keyed
+    _parts_folder(ws, Path("out.parts"))
+    n = _size(ws)
+    assert main(["decrypt", "out.parts", "plain.parquet", "--actor", "ops-7"]) == 0
+    ((ev, raw),) = _new_events(ws, n)
+    assert ev["action"] == "key.decrypt" and ev["outcome"] == "success"
+    assert ev["details"]["keyset"] == "output" and ev["counts"]["rows"] == 3
+    assert ev["digests"] == {"input": _sha("out.parts/_manifest.json"),
+                             "output": _sha("plain.parquet")}
+    _no_content(raw, "out.parts", "plain.parquet")
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+
+
 def test_reidentify_is_one_event_with_the_key_id(keyed: Any, capsys: Any) -> None:
     from veil.transforms.keys import key_id, workspace_keys
     from veil.transforms.tokenize import tokens

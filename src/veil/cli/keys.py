@@ -4,7 +4,9 @@ The main app calls ``register(app)``, which adds the ``keys`` group and the two 
 Every command calls the library (`veil.keys.manager.KeyManager`, `veil.crypto.streaming`) and
 prints its result; key and ciphertext problems are ``CryptoError`` (exit code 7), printed as one
 line that names what is wrong (wrong passphrase, missing or destroyed key, not a ciphertext,
-tampered or truncated ciphertext). A failed decryption leaves no output file.
+tampered or truncated ciphertext). A failed decryption leaves no output file. ``encrypt``,
+``decrypt`` and ``keys export`` are each one audit event (``key.encrypt``, ``key.decrypt``,
+``key.export``: ``--actor``, keyset, key ids, digests; `veil.keys.key_use`), failures too.
 
 The KEK passphrase comes from ``VEIL_KEK_PASSPHRASE``, else a prompt on a terminal.
 """
@@ -30,6 +32,11 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 
+KeyUserOpt = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who uses the key (recorded in the audit event; default: "
+                 "VEIL_ACTOR, else the OS user)."),
+]
 KeyIdOpt = Annotated[
     int | None,
     typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
@@ -323,18 +330,19 @@ def keys_export(
                                          "never overwritten).")],
     binary: Annotated[bool, typer.Option("--binary", help="Tink's binary keyset format instead "
                                          "of JSON.")] = False,
+    actor: KeyUserOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Write a keyset in clear, in Tink's keyset format, for a service that reads Veil's files
     with official Tink (Java, Go, Python, C++). It is a secret: whoever holds it can decrypt.
-    The export is recorded as a key event.
+    The export is recorded as a key event and a ``key.export`` audit event.
 
     Example: veil keys export output -o output.keyset.json
     """
     from veil.keys.workspace_files import export_keyset
 
     ks = export_keyset(name, output, binary=binary, workspace=workspace,
-                       passphrase=_passphrase())
+                       passphrase=_passphrase(), actor=actor)
     console.print(f"Exported keyset {escape(name)} ({len(ks.entries)} key(s), primary "
                   f"{ks.primary_key_id}) to {escape(str(output))}: keep it secret")
 
@@ -374,6 +382,7 @@ def encrypt_cmd(
                                            "complete).")],
     keyset: KeysetOpt = None,
     associated_data: AdOpt = None,
+    actor: KeyUserOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Encrypt a file in Tink's AES-GCM-HKDF streaming format (1 MiB segments), readable by
@@ -384,7 +393,7 @@ def encrypt_cmd(
     from veil.keys.workspace_files import encrypt_workspace_file
 
     used = encrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
-                                  workspace=workspace, passphrase=_passphrase())
+                                  workspace=workspace, passphrase=_passphrase(), actor=actor)
     console.print(f"Encrypted {escape(str(input))} -> {escape(str(output))} (keyset "
                   f"{escape(used.keyset)}, key {used.key_id}, {output.stat().st_size:,} bytes)")
 
@@ -396,6 +405,7 @@ def decrypt_cmd(
                                            "has been verified).")],
     keyset: KeysetOpt = None,
     associated_data: AdOpt = None,
+    actor: KeyUserOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Decrypt a Tink AES-GCM-HKDF streaming file. Nothing is written unless the whole file
@@ -403,17 +413,16 @@ def decrypt_cmd(
 
     Example: veil decrypt credit.parquet credit.plain.parquet
     """
-    from veil.keys.workspace_files import decrypt_workspace_file
+    from veil.keys.workspace_files import decrypt_workspace_file, decrypt_workspace_parts
 
     if input.is_dir():  # a Spark run's parts folder: one plain Parquet file, every part verified
-        from veil.keys.parts import decrypt_parts
-
-        n = decrypt_parts(input, output, workspace)
+        n = decrypt_workspace_parts(input, output, workspace=workspace,
+                                    passphrase=_passphrase(), actor=actor)
         console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} ({n:,} rows, "
                       "manifest and every part verified)")
         return
     used = decrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
-                                  workspace=workspace, passphrase=_passphrase())
+                                  workspace=workspace, passphrase=_passphrase(), actor=actor)
     console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} (keyset "
                   f"{escape(used.keyset)}, {output.stat().st_size:,} bytes, every segment "
                   "verified)")
