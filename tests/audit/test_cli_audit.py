@@ -29,6 +29,7 @@ COMMANDS = [
     "export",
     "verify-export",
     "deliver",
+    "checkpoint",
 ]
 
 

@@ -44,11 +44,22 @@ def test_cli_walkthrough_runs(workspace, make_event, capsys) -> None:
     assert offline.main(["event0.proof.json", "--public-key", "audit-key.pem", "--quiet"]) == 0
 
 
+def test_witness_config_example_is_valid(tmp_path: Path, monkeypatch) -> None:
+    import tomllib
+
+    from veil.audit.witnesses import witnesses_from_config
+
+    monkeypatch.setenv("VEIL_WITNESS_TOKEN", "x")
+    cfg = tomllib.loads(block("toml", 0))
+    ws = witnesses_from_config(cfg["audit"]["witnesses"], tmp_path)
+    assert [w.name for w in ws] == ["worm", "archive", "second-site"]
+
+
 def test_sink_config_example_is_valid(tmp_path: Path, monkeypatch) -> None:
     import tomllib
 
     monkeypatch.setenv("VEIL_AUDIT_HTTP_TOKEN", "x")
-    cfg = tomllib.loads(block("toml"))
+    cfg = tomllib.loads(block("toml", 1))
     assert cfg["audit"]["origin"] == "bank.example/veil-audit"
     sinks = sinks_from_config(cfg["audit"]["sinks"], tmp_path)
     assert [s.name for s in sinks] == ["archive", "siem", "hook"]
