@@ -179,7 +179,7 @@ def test_key_events_record_every_operation_without_secrets(km: KeyManager,
     evs = km.events()
     ops = [e["op"] for e in reversed(evs)]
     assert ops == ["init", "rotate", "disable", "destroy", "disable", "enable",
-                   "subject-shred", "rewrap", "kek-rotate"]
+                   "epoch-create", "subject-shred", "rewrap", "kek-rotate"]
     assert [e["op"] for e in seen] == ops  # on_event saw each one after it committed
     by_op = {e["op"]: e for e in evs}
     assert by_op["init"]["key_id"] == kid1 and by_op["rotate"]["key_id"] == kid2
@@ -209,10 +209,14 @@ def test_rewrap_changes_only_the_wrapping(km: KeyManager, workspace: Any) -> Non
     old_blobs = {n: _blob(workspace, n) for n in before}
     with workspace.engine.connect() as conn:
         old_wrapped = conn.execute(sa.select(subject_keys.c.wrapped_key)).scalar()
+    epoch_file = Path(workspace.root) / "keys" / "epochs" / "epoch-1.sealed"
+    old_epoch_file = epoch_file.read_bytes()
 
     old_kek = km.kek
     new = StaticKEK(os.urandom(32))
-    assert km.rewrap(new) == {"keysets": 2, "subject_keys": 1}
+    # Subject keys hang off the KEK through their epoch: the epoch's key file is resealed,
+    # the subject key rows stay as they are.
+    assert km.rewrap(new) == {"keysets": 2, "subject_keys": 0}
     with pytest.raises(CryptoError, match="current KEK"):
         km.rewrap(new)
 
@@ -225,21 +229,20 @@ def test_rewrap_changes_only_the_wrapping(km: KeyManager, workspace: Any) -> Non
     assert FieldCipher(fresh.keyset("fields")).decrypt(field_ct, CTX) == b"v"
     assert fresh.subject_keys().decrypt("p-7", rec, b"accounts") == b"balance"
     with workspace.engine.connect() as conn:
-        row = conn.execute(sa.select(subject_keys.c.wrapped_key, subject_keys.c.kek_id)).one()
-    assert row.wrapped_key != old_wrapped and row.kek_id == new.kek_id
+        row = conn.execute(sa.select(subject_keys.c.wrapped_key, subject_keys.c.epoch)).one()
+    assert row.wrapped_key == old_wrapped and row.epoch == 1
+    assert epoch_file.read_bytes() != old_epoch_file
     # The old KEK opens nothing any more (a process still using it gets a clear error).
     stale = KeyManager(workspace, kek=StaticKEK(b"\x00" * 32))
     with pytest.raises(WrongKeyError, match="wrapped under KEK"):
         stale.keyset("output")
     with pytest.raises(WrongKeyError, match="wrapped under KEK"):
         stale.subject_keys().decrypt("p-7", rec, b"accounts")
-    # A writer still on the old KEK during the rotation: its key is reported, not lost, and a
-    # second rewrap from the old KEK moves what is left.
-    late = KeyManager(workspace, kek=old_kek).subject_keys().encrypt("p-late", b"late")
-    with pytest.raises(WrongKeyError, match="unfinished|finish"):
-        fresh.subject_keys().decrypt("p-late", late)
-    assert KeyManager(workspace, kek=old_kek).rewrap(new) == {"keysets": 0, "subject_keys": 1}
-    assert fresh.subject_keys().decrypt("p-late", late) == b"late"
+    # A writer still on the old KEK after the rotation: refused with a clear error, nothing
+    # written.
+    with pytest.raises(WrongKeyError, match="unfinished"):
+        KeyManager(workspace, kek=old_kek).subject_keys().encrypt("p-late", b"late")
+    assert fresh.subject_keys().has_key("p-late") is False
 
 
 def test_other_process_sees_rotation_and_ensure(km: KeyManager, workspace: Any) -> None:

@@ -363,6 +363,112 @@ def keys_events(
             print(json.dumps(ev, default=str))
 
 
+# -- key epochs (subject keys; veil.keys.epochs) -------------------------------------------------
+EpochPolicyOpt = Annotated[
+    str | None,
+    typer.Option("--policy", "-p", help="Policy YAML file (or 'sample') whose keys: "
+                 "{epoch_rotation, backup_retention} apply. Without it the epoch rotates now "
+                 "and retired epochs are kept."),
+]
+
+
+def _schedule(policy: str | None):  # type: ignore[no-untyped-def]
+    from veil.keys.epochs import EpochSchedule
+
+    if policy is None:
+        return EpochSchedule()
+    from veil.policy import load_policy
+
+    return EpochSchedule.from_policy(load_policy(policy))
+
+
+def _day(t: Any) -> str:
+    return "-" if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(t: Any) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")
+
+
+@keys_app.command("rotate-epoch")
+def keys_rotate_epoch(
+    policy: EpochPolicyOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rotate even if the epoch is not "
+                                        "due yet.")] = False,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Rotate the key epoch when the policy says it is due: a new epoch key, every live subject
+    key rewrapped under it, the old epoch retired; then destroy the retired epochs whose
+    backup retention has passed (backups taken while they were current stop decrypting erased
+    subjects). Safe to run daily: it does only what is due.
+
+    Example: veil keys rotate-epoch --policy policy.yaml
+    """
+    schedule = _schedule(policy)
+    ws, km = _manager(workspace)
+    with ws:
+        done = km.rotate_epoch(schedule, force=force)
+    if as_json:
+        print_json(done.to_dict())
+        return
+    if done.rotated:
+        console.print(f"Epoch [bold]{done.current}[/] is current: {done.subject_keys:,} subject "
+                      f"key(s) rewrapped; retired epoch(s) {', '.join(map(str, done.retired))}")
+    else:
+        console.print(f"Epoch {done.current} stays current ({escape(done.reason)})")
+    if done.destroyed:
+        console.print(f"Destroyed epoch(s) {', '.join(map(str, done.destroyed))}: their backup "
+                      "retention had passed")
+    if schedule.retention is None:
+        console.print("No backup retention (policy keys.backup_retention): retired epochs are "
+                      "kept, so backups stay readable with the KEK and keys/epochs/.")
+    if done.next_due is not None:
+        console.print(f"Next rotation due {_day(done.next_due)}")
+
+
+@keys_app.command("epochs")
+def keys_epochs(
+    policy: EpochPolicyOpt = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List the key epochs with their dates, live subject keys and (with --policy) when each
+    is due to retire or to be destroyed. Needs no KEK.
+
+    Example: veil keys epochs --policy policy.yaml
+    """
+    from veil.keys.epoch_files import epoch_file_ids
+
+    schedule = _schedule(policy)
+    ws, km = _manager(workspace)
+    with ws:
+        ep = km.epochs()
+        rows = ep.history()
+        live = ep.live_keys()
+        files = epoch_file_ids(ws.root)
+    out = [{**e.to_dict(), "subject_keys": live.get(e.id, 0), "key_file": e.id in files,
+            "retire_due": _iso(schedule.retire_due(e)) if e.status == "current" else None,
+            "destroy_due": _iso(schedule.destroy_due(e)) if e.status == "retired" else None}
+           for e in rows]
+    if as_json:
+        print_json({"epochs": out, "kek_wrapped_subject_keys": live.get(None, 0),
+                    **schedule.to_dict()})
+        return
+    t = Table("epoch", "status", "created", "retired", "destroyed", "subject keys", "key file",
+              "due")
+    for e, o in zip(rows, out, strict=True):
+        due = (f"retire {_day(schedule.retire_due(e))}" if o["retire_due"] else
+               f"destroy {_day(schedule.destroy_due(e))}" if o["destroy_due"] else "-")
+        t.add_row(str(e.id), e.status, _day(e.created_at), _day(e.retired_at),
+                  _day(e.destroyed_at), f"{o['subject_keys']:,}",
+                  "present" if o["key_file"] else "-", due)
+    console.print(t)
+    if live.get(None):
+        console.print(f"{live[None]:,} subject key(s) still wrapped directly under the KEK: "
+                      "`veil keys rotate-epoch` moves them into an epoch.")
+
+
 # -- encrypt / decrypt ----------------------------------------------------------------------------
 KeysetOpt = Annotated[
     str | None,
