@@ -455,6 +455,9 @@ def keys_epochs(
         print_json({"epochs": out, "kek_wrapped_subject_keys": live.get(None, 0),
                     **schedule.to_dict()})
         return
+    if not rows:
+        console.print("No key epochs yet: the first subject key makes epoch 1.")
+        return
     t = Table("epoch", "status", "created", "retired", "destroyed", "subject keys", "key file",
               "due")
     for e, o in zip(rows, out, strict=True):

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from veil.errors import StoreError
 from veil.rights.context import StepContext
+from veil.rights.erasure_statements import erasure_statements
 from veil.rights.opening import check_value
 from veil.rights.records import KINDS, add_months, iso
 from veil.store.schema import dsr_requests, dsr_steps, subject_keys
@@ -361,7 +362,19 @@ def shred(ctx: StepContext) -> dict[str, Any]:
     else:
         state = "destroyed"
     ctx.counts["keys_destroyed"] = len(destroyed)
-    return {"subject_key": state, "destroyed_at": iso(key.erased_at) if key else None}
+    erased_at = key.erased_at if key else None
+    return {"subject_key": state, "destroyed_at": iso(erased_at),
+            "backups": _backups(ctx, erased_at)}
+
+
+def _backups(ctx: StepContext, erased_at: datetime | str | None) -> dict[str, Any]:
+    """When backups taken before the erasure stop decrypting the subject's values (from the
+    key epoch current at ``erased_at`` and the policy's keys: settings)."""
+    from veil.keys.epochs import EpochSchedule, backup_horizon
+
+    when = datetime.fromisoformat(erased_at) if isinstance(erased_at, str) else erased_at
+    return backup_horizon(ctx.workspace.engine, EpochSchedule.from_policy(ctx.policy),
+                          when).to_dict()
 
 
 def other_requests(ctx: StepContext) -> dict[str, Any]:
@@ -431,6 +444,10 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
              for h in d.get("holds", [])]
     lin = ctx.state.get("lineage") or {"outputs": [], "models": [], "running": []}
     r = ctx.request
+    shredded = ctx.state.get("shred") or {}
+    backups = shredded.get("backups") or _backups(ctx, shredded.get("destroyed_at"))
+    said = erasure_statements(shredded.get("subject_key"), shredded.get("destroyed_at"),
+                              backups)
     return {
         "certificate": "erasure (GDPR Art. 17)",
         "request": {"id": r.id, "received_at": iso(r.received_at), "due_at": iso(r.due_at),
@@ -443,18 +460,21 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
         "stores": stores,
         "consent_withdrawn": (ctx.state.get("consent") or {}).get("withdrawn", []),
         "consent_ledger": "subject id replaced by erased:<pseudonym>",
-        "subject_key": (ctx.state.get("shred") or {}).get("subject_key"),
+        "subject_key": shredded.get("subject_key"),
+        "readable_now": said["readable_now"],
+        "backups": {**backups, "statement": said["backups"]},
         "earlier_requests": (ctx.state.get("requests") or {}).get("requests", []),
         "excluded_from_runs": "all purposes (erased)",
         "legal_holds": holds,
         "rebuild": {"outputs": lin["outputs"], "models": lin["models"],
                     "check_after_they_finish": lin.get("running", [])},
         "previously_erased": (ctx.state.get("locate") or {}).get("previously_erased"),
-        "note": ("Values encrypted under the subject's key (transform 'encrypt') in every "
-                 "output and backup can no longer be decrypted. Outputs and models listed under "
-                 "'rebuild' contain the subject's data and must be rebuilt or retired; runs "
-                 "still running when the erasure ran may contain the subject: check them after "
-                 "they finish."),
+        "note": ("'readable_now' and 'backups' concern values encrypted under the subject's "
+                 "key (transform 'encrypt'). Other copies of the subject's data are not covered "
+                 "by them: outputs and models listed under 'rebuild' contain the subject's data "
+                 "and must be rebuilt or retired; runs still running when the erasure ran may "
+                 "contain the subject: check them after they finish; backups of the registered "
+                 "stores keep the rows they copied until those backups are deleted."),
     }
 
 
