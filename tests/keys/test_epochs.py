@@ -49,8 +49,8 @@ def _readable(ws: Any, kek: Any, cts: list[bytes]) -> list[bytes | None]:
     return fresh.decrypt_many(SUBJECTS, cts, b"ad", erased=None)
 
 
-def test_rotation_keeps_keys_and_destroys_old_epochs_after_the_retention(km: KeyManager,
-                                                                         workspace: Any) -> None:
+def test_rotation_keeps_keys_and_destroys_old_epochs_after_the_retention(
+        km: KeyManager, workspace: Any, tmp_path: Path) -> None:
     cts = _encrypt_all(km)
     first = km.epochs().history()
     assert [e.status for e in first] == ["current"] and first[0].id == 1
@@ -73,9 +73,14 @@ def test_rotation_keeps_keys_and_destroys_old_epochs_after_the_retention(km: Key
     assert third.rotated and third.retired == [2] and third.destroyed == []  # 30 < 35 days
     again = km.rotate_epoch(SCHEDULE, now=t0 + 2 * MONTH)  # idempotent
     assert not again.rotated and again.destroyed == []
+    sealed = epoch_files.epoch_path(root, 1)
+    before = sealed.read_bytes()
+    os.link(sealed, tmp_path / "second-name")  # sees the file's blocks after the unlink
     fourth = km.rotate_epoch(SCHEDULE, now=t0 + MONTH + RETENTION)
     assert not fourth.rotated and fourth.destroyed == [1]
     assert epoch_files.epoch_file_ids(root) == {2, 3}
+    left = (tmp_path / "second-name").read_bytes()
+    assert len(left) == len(before) and left != before and b"veil-sealed" not in left
     statuses = {e.id: e.status for e in km.epochs().history()}
     assert statuses == {1: "destroyed", 2: "retired", 3: "current"}
     assert _readable(workspace, km.kek, cts) == [s.encode() for s in SUBJECTS]
@@ -233,7 +238,11 @@ def test_writers_never_leave_a_key_under_a_retired_epoch(km: KeyManager,
     assert fresh.decrypt("p-late", late) == b"late" and fresh.decrypt("p-000", first) == b"x"
 
 
-def test_kek_rotation_moves_the_epoch_keys(km: KeyManager, workspace: Any) -> None:
+def test_kek_rotation_moves_the_epoch_keys(km: KeyManager, workspace: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from veil.kek.providers import EnvKEK
+    from veil.keys.kek_rotation import rotate_kek
+
     cts = _encrypt_all(km)
     old = km.kek
     new = StaticKEK(os.urandom(32))
@@ -241,6 +250,11 @@ def test_kek_rotation_moves_the_epoch_keys(km: KeyManager, workspace: Any) -> No
     assert _readable(workspace, new, cts) == [s.encode() for s in SUBJECTS]
     with pytest.raises(WrongKeyError, match="not wrapped under KEK"):
         KeyManager(workspace, kek=old).subject_keys().decrypt(SUBJECTS[0], cts[0], b"ad")
+    # `veil keys rewrap` (rotate_kek) moves them with the workspace's other sealed secrets.
+    monkeypatch.setenv("NEXT_KEK", EnvKEK.new_secret())
+    done = rotate_kek(KeyManager(workspace, kek=new), "env", variable="NEXT_KEK")
+    assert done.sealed_secrets >= 1
+    assert _readable(workspace, EnvKEK("NEXT_KEK"), cts) == [s.encode() for s in SUBJECTS]
 
 
 def test_an_epoch_file_from_elsewhere_is_refused(km: KeyManager, workspace: Any) -> None:
