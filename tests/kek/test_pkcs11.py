@@ -109,6 +109,11 @@ def test_wrapping_is_self_describing_and_bound_to_its_associated_data(hsm: SoftH
                             create=True)
     with pytest.raises(WrongKeyError):
         other.unwrap(blob, b"veil:keyset:output")
+    from veil.crypto.errors import KeyMissingError
+
+    with pytest.raises(KeyMissingError, match="no AES key labelled 'absent' in token "
+                                              "'veil-test' .fix .keys. key"):
+        open_pkcs11_kek(Pkcs11Settings(hsm.module, hsm.token, "absent"), hsm.pin)
 
 
 class CountingKEK:

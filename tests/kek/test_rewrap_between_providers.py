@@ -62,7 +62,10 @@ def _sealed(root: Path) -> dict[str, str]:
     return {p.name: json.loads(p.read_text())["kek_id"] for p in (root / "keys").rglob("*.sealed")}
 
 
-@pytest.mark.parametrize("fail_at", [1, 3, 6, 100])
+@pytest.mark.parametrize(("database_url", "fail_at"), [
+    ("sqlite", 1), ("sqlite", 3), ("sqlite", 6), ("sqlite", 100),
+    pytest.param("postgresql", 6, marks=pytest.mark.postgres),
+], indirect=["database_url"])
 def test_a_failure_before_the_commit_leaves_the_old_kek(keyed: Any, fail_at: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """fail_at 1: the probe; 3: a sealed secret; 6: a keyset in the store; 100: the switch of
