@@ -143,6 +143,7 @@ class Ledger:
         if not prepared:
             return []
         refuse_repeated_ids(prepared)
+        self.ref.key()  # the audit trail needs it: no KEK, no write (not a half-recorded append)
         stored: list[Event] = retrying(self.engine, "appending consent events",
                                        lambda conn: append_in(conn, prepared, self.ref))
         audit_consent_events(self.workspace, self.ref, stored)
