@@ -53,6 +53,7 @@ from veil.audit.merkle import CompactRange
 from veil.audit.outbox import Backoff, DeliveryReport, Outbox
 from veil.audit.proofs import TrustedHead, VerifiedProof, verify_proof_anchored, write_proof_file
 from veil.audit.query import EventFilter, iter_events
+from veil.audit.screen import screen_events
 from veil.audit.sinks import Sink, sinks_from_config
 from veil.audit.storage import (
     READING,
@@ -163,6 +164,7 @@ class AuditLog:
                 raise AuditError(f"events[{i}] is a {type(e).__name__}, not an AuditEvent")
         if not evs:
             return []
+        screen_events(evs)  # no personal data in free text (veil.audit.screen)
         datas = [e.canonical_bytes() for e in evs]
         hashes = [hashlib.sha256(b"\x00" + d).digest() for d in datas]
         sinks = [s.name for s in self.sinks]

@@ -1,0 +1,198 @@
+"""The text of audit events, screened for personal data before the events are written.
+
+An event holds no direct personal data: its subjects are pseudonyms (checked by shape in
+:mod:`veil.audit.event`). Its other text can still carry what a person typed or a path held:
+``--actor alice@example.com``, ``--reason "asked by Maria Schneider"``, an IBAN in ``details``.
+:func:`screen_events` runs that text through Veil's own span finder (:mod:`veil.detect`) and
+refuses the whole batch on the first value holding personal data, naming the field and the kind,
+never the value. :meth:`veil.audit.log.AuditLog.append` calls it, so every writer (CLI, service,
+Python callers) passes here; events read back from the store are not screened again.
+
+Screened: ``actor``, ``action``, ``purpose``, ``legal_basis``, ``outcome``, each data category,
+the keys of ``counts``, the keys and values of ``digests``, the keys and the string values of
+``details``. Not screened: numbers (a card number given as an int passes) and ``subjects``
+(pseudonyms, checked by shape).
+
+Appends run in the thousands (runs, consent imports) and a finder call costs milliseconds, so
+the finder sees only what could hold something: values already seen clean are skipped (most
+repeat: actor, purpose, keys), whole digests and ids Veil makes are skipped
+(:func:`machine_token`), a value none of :data:`SUSPECT_RULES` fires on is clean, and the values
+of a batch that remain go to the finder in one columnar call. The rules are meant as a superset
+of what the finder reports (a test checks it on generated text); they are not a proof.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from veil.errors import AuditError
+
+if TYPE_CHECKING:
+    from veil.audit.event import AuditEvent
+    from veil.detect.text import SpanFinder
+
+__all__ = ["SUSPECT_RULES", "FieldText", "SuspectRule", "free_text", "machine_token",
+           "screen_events", "suspect"]
+
+ADVICE = "name people by role or pseudonym"
+MIN_SCORE = 0.5  # the finder's own default: the screen refuses what discovery reports
+
+
+@dataclass(frozen=True)
+class SuspectRule:
+    """A cheap sign that a value could hold what the finder reports (``catches``): a regex
+    (``pattern``) or, where a string method is faster, a ``test``."""
+
+    name: str
+    catches: str
+    pattern: str | None = None
+    test: Callable[[str], bool] | None = None
+
+
+SUSPECT_RULES: tuple[SuspectRule, ...] = (
+    SuspectRule("at sign", "e-mail addresses", test=lambda v: "@" in v),
+    SuspectRule("capital letter", "names of people, streets and towns; IBANs, VAT, passport and "
+                "national ids with letters; wallet addresses in base58",
+                test=lambda v: v != v.lower()),
+    SuspectRule("four digits", "cards, phone numbers, account and national ids, dates of birth, "
+                "postcodes, IPv4 addresses", pattern=r"\d(?:[\s./()+-]{0,2}\d){3}"),
+    SuspectRule("colon groups", "IPv6 and MAC addresses", pattern=r":[0-9a-f]{0,4}:"),
+    SuspectRule("wallet prefix", "bitcoin (bech32) and ethereum addresses in lower case",
+                pattern=r"bc1|0x[0-9a-f]{40}"),
+)
+"""The prefilter: a value none of them fires on is not sent to the finder."""
+
+_TESTS = tuple(r.test for r in SUSPECT_RULES if r.test is not None)
+_PATTERNS = re.compile("|".join(f"(?:{r.pattern})" for r in SUSPECT_RULES if r.pattern))
+
+_HEX = "0123456789abcdef"
+_PREFIX = "abcdefghijklmnopqrstuvwxyz0123456789._-"
+_HASH_LENGTHS = frozenset((32, 40, 64, 96, 128))
+
+
+def machine_token(value: str) -> bool:
+    """A whole value that is a digest or an id Veil makes: lower-case hex of a hash's length
+    (32, 40, 64, 96 or 128 digits) or a UUID, after an optional ``name:`` prefix
+    (``sha256:<hex>``, a run id). No IBAN, card or phone number has that shape."""
+    head, colon, body = value.rpartition(":")
+    if colon and (not head or len(head) > 32 or head.strip(_PREFIX)):
+        return False
+    n = len(body)
+    if n in _HASH_LENGTHS:
+        return not body.strip(_HEX)
+    return (n == 36 and body[8] == body[13] == body[18] == body[23] == "-"
+            and not body.replace("-", "").strip(_HEX))
+
+
+def _fires(value: str) -> bool:
+    return any(t(value) for t in _TESTS) or _PATTERNS.search(value) is not None
+
+
+def suspect(value: str) -> bool:
+    """Whether the finder must see ``value`` (a rule fires and it is no machine token)."""
+    return not machine_token(value) and _fires(value)
+
+
+@dataclass(frozen=True)
+class FieldText:
+    """One screened string: which event of the batch, and the field as the error names it."""
+
+    event: int
+    field: str
+    value: str
+    is_key: bool = False
+
+
+def free_text(event: AuditEvent, index: int = 0) -> Iterator[FieldText]:
+    """Every screened string of ``event`` (a mapping's keys before their values)."""
+    for name in ("actor", "action", "purpose", "legal_basis", "outcome"):
+        yield FieldText(index, name, getattr(event, name))
+    for i, cat in enumerate(event.data_categories):
+        yield FieldText(index, f"data_categories[{i}]", cat)
+    for k in event.counts:
+        yield FieldText(index, "counts", k, True)
+    for k, v in event.digests.items():
+        yield FieldText(index, "digests", k, True)
+        yield FieldText(index, f"digests.{k}", v)
+    for k, d in event.details.items():
+        yield FieldText(index, "details", k, True)
+        if isinstance(d, str):
+            yield FieldText(index, f"details.{k}", d)
+
+
+def _strings(event: AuditEvent, out: list[str]) -> None:
+    """The values of :func:`free_text`, without the bookkeeping (the hot path)."""
+    out += (event.actor, event.action, event.purpose, event.legal_basis, event.outcome)
+    out += event.data_categories
+    out += event.counts
+    if event.digests:
+        out += event.digests
+        out += event.digests.values()
+    out += event.details
+    out += [v for v in event.details.values() if type(v) is str]
+
+
+_CLEAN: set[str] = set()  # values seen clean (by the rules or the finder); most repeat
+_CLEAN_MAX = 100_000
+
+
+def screen_events(events: Sequence[AuditEvent]) -> None:
+    """Refuse the batch (AuditError, exit 8) if a screened value holds personal data; the error
+    names the field and the kind, never the value. Nothing is written then."""
+    values: list[str] = []
+    for e in events:
+        _strings(e, values)
+    fresh = set(values)
+    fresh -= _CLEAN
+    if len(_CLEAN) > _CLEAN_MAX:
+        _CLEAN.clear()
+    doubtful = []
+    for v in fresh:
+        if machine_token(v):
+            continue  # unique by nature: not worth remembering
+        if _fires(v):
+            doubtful.append(v)
+        else:
+            _CLEAN.add(v)
+    if not doubtful:
+        return
+    flagged: dict[str, list[str]] = {}
+    for v, spans in zip(doubtful, _finder().find(doubtful), strict=True):
+        if spans:
+            flagged[v] = sorted({s.type for s in spans})
+        else:
+            _CLEAN.add(v)
+    if flagged:
+        first = next(t for i, e in enumerate(events) for t in free_text(e, i)
+                     if t.value in flagged)
+        raise _refusal(first, flagged[first.value], len(events))
+
+
+def _refusal(t: FieldText, kinds: list[str], batch: int) -> AuditError:
+    where = f" (event {t.event + 1} of {batch})" if batch > 1 else ""
+    what = ", ".join(kinds)
+    if t.is_key:
+        return AuditError(f"audit event field '{t.field}'{where} has a key that holds personal "
+                          f"data ({what}): {ADVICE}")
+    return AuditError(f"audit event field '{t.field}'{where} holds personal data ({what}): "
+                      f"{ADVICE}")
+
+
+_FINDER: list[SpanFinder] = []
+_FINDER_LOCK = threading.Lock()
+
+
+def _finder() -> SpanFinder:
+    """The shared span finder, built on first need (importing it costs ~0.2 s and its first call
+    ~0.4 s; an append whose values all pass the rules pays neither)."""
+    if not _FINDER:
+        with _FINDER_LOCK:
+            if not _FINDER:
+                from veil.detect.text import default_finder
+
+                _FINDER.append(default_finder(MIN_SCORE))
+    return _FINDER[0]
