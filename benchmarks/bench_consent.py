@@ -102,6 +102,9 @@ def main() -> None:
     if root.exists():
         shutil.rmtree(root)
     os.environ.pop("VEIL_DATABASE_URL", None)
+    from veil.kek.providers import EnvKEK
+
+    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())  # seals the pseudonym key
     ws, _ = init_workspace(root)
     ledger = Ledger(ws)
 

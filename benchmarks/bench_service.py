@@ -253,6 +253,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     args = ap.parse_args()
     rates = [500, 700, 1000, 1400, 1700, 2000, 2800, 4000]
+    from veil.kek.providers import EnvKEK
+
+    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())  # seals the pepper and pseudonym key
     with tempfile.TemporaryDirectory(prefix="veil-bench-service-") as tmp:
         root = Path(tmp) / "ws"
         env = {k: v for k, v in os.environ.items()
