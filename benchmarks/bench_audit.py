@@ -12,7 +12,14 @@ Figures, each measured in a fresh process pinned to one core (peak RSS beside it
    Appending 10M real events would take minutes and ~5 GB, and a proof reads only the log state
    and the node table, so the node table is built directly in bulk with CompactRange (leaf hashes
    of synthetic events, no event rows) and the proofs are checked against the root;
-4. verify of a log of --verify-log real events (default 1,000,000); target < 10 s on one core.
+4. verify of a log of --verify-log real events (default 1,000,000); target < 10 s on one core;
+5. (issue 17) append + sign with the signing key sealed under the KEK against the same with the
+   plaintext key file of the code before (``git archive --against-rev src``, as
+   bench_against.py does), in the same run: batches of 100 events each followed by a signed head,
+   and a cold process's first signed head (opening the key); target: ratio new/old >= 1;
+6. (issue 17) checkpoint (to a folder witness, with a consistency proof from the last one) and
+   verify from a trusted head (consistency proof, then the full verify) over a log of
+   --verify-log events; target < 10 s for 1,000,000.
 
 Anchors: there is no published figure for a comparable system measured the same way (a
 GDPR-aware Merkle log in SQLite through Python), and this benchmark cites none; the targets are
@@ -26,11 +33,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import DATA, measure  # noqa: E402
+from _util import DATA, ROOT, measure  # noqa: E402
 
 COMMON = """
 import time
@@ -158,6 +166,132 @@ extra = {{"seconds": time.perf_counter() - t, "size": r.size, "heads": r.heads_c
 """
 
 
+SIGNED = COMMON + """
+ws = Workspace.open({ws!r})
+log = AuditLog(ws, sinks=[])
+pool = make_events(100)
+t = time.perf_counter()
+signing = 0.0
+for i in range({k}):
+    log.append(pool)
+    s = time.perf_counter()
+    log.sign_head()
+    signing += time.perf_counter() - s
+extra = {{"rate": {k} * 100 / (time.perf_counter() - t), "sign_ms": 1000 * signing / {k}}}
+"""
+
+COLD_SIGN = """
+import time
+from pathlib import Path
+t = time.perf_counter()
+from veil.audit.heads import sign_tree_head
+from veil.audit.identity import load_signing_key
+key = load_signing_key(Path({ws!r}), create=False)
+sign_tree_head(key, "bench.example/log", 1, bytes(32))
+extra = {{"seconds": time.perf_counter() - t}}
+"""
+
+HALF = COMMON + """
+from veil.audit.witnesses import FolderWitness
+ws = Workspace.open({ws!r})
+log = AuditLog(ws, sinks=[], witnesses=[FolderWitness("archive", {folder!r})])
+pool = make_events(10_000)
+done = 0
+while done < {n}:
+    log.append(pool[:min(10_000, {n} - done)])
+    done += 10_000
+rep = log.checkpoint()
+assert not rep.failed
+open({trusted!r}, "w").write(rep.head.to_note())
+extra = {{"size": rep.head.size}}
+"""
+
+CHECKPOINT_VERIFY = """
+import time
+from veil.audit.log import AuditLog
+from veil.audit.trust import load_trusted_head
+from veil.audit.witnesses import FolderWitness
+from veil.store.workspace import Workspace
+ws = Workspace.open({ws!r})
+log = AuditLog(ws, sinks=[], witnesses=[FolderWitness("archive", {folder!r})])
+trusted = load_trusted_head({trusted!r})
+t = time.perf_counter()
+rep = log.checkpoint()
+t1 = time.perf_counter()
+r = log.verify_from(trusted)
+t2 = time.perf_counter()
+assert not rep.failed and r.size == rep.head.size
+extra = {{"checkpoint": t1 - t, "verify": t2 - t1, "size": r.size, "from": trusted.size}}
+"""
+
+
+def old_tree(rev: str) -> Path:
+    """The ``src`` of ``rev``, unpacked once into bench-data/ (as bench_against.py does)."""
+    dest = DATA / f"against-{rev}"
+    if not (dest / "src" / "veil").is_dir():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
+def sealed_vs_plaintext(rev: str, rounds: int) -> None:
+    """Figure 5: append + sign, sealed key (this tree) against plaintext key (``rev``)."""
+    from veil.kek.providers import EnvKEK
+
+    env = {"VEIL_KEK": EnvKEK.new_secret()}
+    sides = {"old": {**env, "PYTHONPATH": str(old_tree(rev))},
+             "new": {**env, "PYTHONPATH": str(ROOT / "src")}}
+    rates: dict[str, list[float]] = {"old": [], "new": []}
+    signs: dict[str, list[float]] = {"old": [], "new": []}
+    colds: dict[str, list[float]] = {"old": [], "new": []}
+    for side, e in sides.items():  # each side's workspace made by its own code
+        ws = DATA / f"audit_sign_{side}"
+        shutil.rmtree(ws, ignore_errors=True)
+        measure(f"from veil.store.workspace import init_workspace\n"
+                f"init_workspace({str(ws)!r})[0].close()", env=e)
+        measure(SIGNED.format(ws=str(ws), k=5), env=e)  # creates the key, warms the file cache
+    for _ in range(rounds):  # interleaved, so drift hits both sides alike
+        for side, e in sides.items():
+            ws = DATA / f"audit_sign_{side}"
+            got = measure(SIGNED.format(ws=str(ws), k=200), env=e)["extra"]
+            rates[side].append(got["rate"])
+            signs[side].append(got["sign_ms"])
+            colds[side].append(measure(COLD_SIGN.format(ws=str(ws)), env=e)["extra"]["seconds"])
+    med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    cold = {k: sorted(v)[len(v) // 2] for k, v in colds.items()}
+    sign = {k: sorted(v)[len(v) // 2] for k, v in signs.items()}
+    print(f"append 100 + sign head, repeated (median of {rounds}): sealed key "
+          f"{med['new']:,.0f} events/s, plaintext key ({rev}) {med['old']:,.0f} events/s, "
+          f"ratio {med['new'] / med['old']:.2f}   target >= 1: "
+          f"{verdict(med['new'] >= med['old'] * 0.97)} (3% noise band)")
+    print(f"  of which sign_head: sealed {sign['new']:.2f} ms, plaintext {sign['old']:.2f} ms per "
+          f"head, ratio old/new {sign['old'] / sign['new']:.2f} (the rest is the append, which "
+          "other work of this issue changed too)")
+    print(f"cold process, import + open the signing key + one signature: sealed "
+          f"{cold['new'] * 1000:.1f} ms, plaintext {cold['old'] * 1000:.1f} ms (env KEK; a "
+          "passphrase KEK adds its KDF once per process)")
+
+
+def checkpoint_and_trusted_verify(n: int) -> None:
+    """Figure 6: checkpoint + verify from a trusted head of n/2 over a log of n events."""
+    ws = fresh_workspace("audit_witnessed")
+    folder = DATA / "audit_witness_folder"
+    shutil.rmtree(folder, ignore_errors=True)
+    trusted = DATA / "audit_trusted.checkpoint"
+    measure(HALF.format(ws=str(ws), folder=str(folder), trusted=str(trusted), n=n // 2))
+    measure(BATCHED.format(ws=str(ws), n=n - n // 2, batch=10_000, pool=min(n, 100_000)))
+    r = measure(CHECKPOINT_VERIFY.format(ws=str(ws), folder=str(folder), trusted=str(trusted)))
+    e = r["extra"]
+    total = e["checkpoint"] + e["verify"]
+    print(f"checkpoint ({e['checkpoint']:.2f} s) + verify from a trusted head of size "
+          f"{e['from']:,} ({e['verify']:.2f} s) over {e['size']:,} events: {total:.2f} s   "
+          f"target < 10 s per 1,000,000: {verdict(total * 1_000_000 / e['size'] < 10)}   "
+          f"peak RSS {r['peak_rss_mb']:,.0f} MB")
+
+
 def fresh_workspace(name: str) -> Path:
     from veil.store.workspace import init_workspace
 
@@ -180,6 +314,11 @@ def main() -> None:
     ap.add_argument("--proof-log", type=int, default=10_000_000)
     ap.add_argument("--proofs", type=int, default=2000)
     ap.add_argument("--verify-log", type=int, default=1_000_000)
+    ap.add_argument("--against-rev", default="a806522",
+                    help="the commit with the plaintext signing key (figure 5)")
+    ap.add_argument("--sign-rounds", type=int, default=5)
+    ap.add_argument("--only-witness", action="store_true",
+                    help="only the issue 17 figures (5 and 6)")
     ap.add_argument("--small", action="store_true",
                     help="quick run: 100k batched, 2k single, 1M proof log, 100k verify")
     a = ap.parse_args()
@@ -189,6 +328,16 @@ def main() -> None:
     DATA.mkdir(exist_ok=True)
     print("audit log benchmark: SQLite (WAL), one core per measurement, fresh processes")
     print("anchors: none published for a comparable system; targets are the issue's\n")
+
+    import os
+
+    from veil.kek.providers import EnvKEK
+
+    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())  # children sign heads
+    sealed_vs_plaintext(a.against_rev, a.sign_rounds)
+    checkpoint_and_trusted_verify(a.verify_log)
+    if a.only_witness:
+        return
 
     build = measure(EVENT_BUILD.format(n=20_000))
     print(f"building events (validate + RFC 8785 bytes, caller side): "
