@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from veil.audit.event import AuditEvent
 from veil.audit.log import AuditLog
-from veil.audit.screen import SUSPECT_RULES, free_text, machine_token, screen_events, suspect
+from veil.audit.screen import (
+    SUSPECT_RULES,
+    free_text,
+    machine_token,
+    screen_events,
+    screen_text,
+    suspect,
+)
 from veil.cli import main as cli_main
 from veil.detect import find_spans
 from veil.errors import AuditError
@@ -84,6 +91,13 @@ def test_a_key_holding_personal_data_is_refused_without_naming_it() -> None:
     assert EMAIL not in str(err.value)
     with pytest.raises(AuditError, match="'digests' has a key"):
         screen_events([event(digests={f"output:{NAME}.csv": "sha256:" + "ab" * 32})])
+
+
+def test_text_can_be_screened_before_anything_is_stored() -> None:
+    screen_text({"actor": ["web", "app"], "details.channels": "web_form"})
+    with pytest.raises(AuditError, match=r"^audit event field 'actor' holds personal data "
+                       r"\(email\): name people by role or pseudonym$"):
+        screen_text({"actor": ["web", EMAIL]})
 
 
 VEIL_OWN = [

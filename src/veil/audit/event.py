@@ -1,7 +1,8 @@
 """Audit events and their canonical bytes (the leaf inputs of the audit Merkle tree).
 
 An event records one processing operation and holds no direct personal data: data subjects appear
-only as pseudonyms (see :data:`PSEUDONYM_PATTERN`). Its canonical form is RFC 8785 (JSON
+only as pseudonyms (see :data:`PSEUDONYM_PATTERN`), and its free text (actor, purpose, details, ...)
+is screened by :mod:`veil.audit.screen` when it is appended. Its canonical form is RFC 8785 (JSON
 Canonicalization Scheme) JSON, produced by the ``rfc8785`` package, of this object::
 
     {"action": str, "actor": str, "counts": {str: int}, "data_categories": [str],

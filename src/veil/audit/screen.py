@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from veil.detect.text import SpanFinder
 
 __all__ = ["SUSPECT_RULES", "FieldText", "SuspectRule", "free_text", "machine_token",
-           "screen_events", "suspect"]
+           "screen_events", "screen_text", "suspect"]
 
 ADVICE = "name people by role or pseudonym"
 MIN_SCORE = 0.5  # the finder's own default: the screen refuses what discovery reports
@@ -146,6 +146,27 @@ def screen_events(events: Sequence[AuditEvent]) -> None:
     values: list[str] = []
     for e in events:
         _strings(e, values)
+    flagged = _flagged(values)
+    if flagged:
+        first = next(t for i, e in enumerate(events) for t in free_text(e, i)
+                     if t.value in flagged)
+        raise _refusal(first, flagged[first.value], len(events))
+
+
+def screen_text(fields: Mapping[str, str | Iterable[str]]) -> None:
+    """The same refusal for text a later audit event will carry, checked before anything is
+    stored (e.g. ``{"actor": collector}`` before a ledger write): field name -> value(s)."""
+    texts = [FieldText(0, name, v) for name, vs in fields.items()
+             for v in ([vs] if isinstance(vs, str) else vs)]
+    flagged = _flagged(t.value for t in texts)
+    if flagged:
+        first = next(t for t in texts if t.value in flagged)
+        raise _refusal(first, flagged[first.value], 1)
+
+
+def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
+    """value -> the kinds of personal data the finder reports in it, for the values that hold
+    some (one finder call for all the values the rules cannot clear)."""
     fresh = set(values)
     fresh -= _CLEAN
     if len(_CLEAN) > _CLEAN_MAX:
@@ -158,18 +179,14 @@ def screen_events(events: Sequence[AuditEvent]) -> None:
             doubtful.append(v)
         else:
             _CLEAN.add(v)
-    if not doubtful:
-        return
     flagged: dict[str, list[str]] = {}
-    for v, spans in zip(doubtful, _finder().find(doubtful), strict=True):
-        if spans:
-            flagged[v] = sorted({s.type for s in spans})
-        else:
-            _CLEAN.add(v)
-    if flagged:
-        first = next(t for i, e in enumerate(events) for t in free_text(e, i)
-                     if t.value in flagged)
-        raise _refusal(first, flagged[first.value], len(events))
+    if doubtful:
+        for v, spans in zip(doubtful, _finder().find(doubtful), strict=True):
+            if spans:
+                flagged[v] = sorted({s.type for s in spans})
+            else:
+                _CLEAN.add(v)
+    return flagged
 
 
 def _refusal(t: FieldText, kinds: list[str], batch: int) -> AuditError:
