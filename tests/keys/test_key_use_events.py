@@ -206,7 +206,7 @@ def test_reidentify_is_one_event_with_the_key_id(keyed: Any, capsys: Any) -> Non
     n = _size(ws)
     capsys.readouterr()
     assert main(["reidentify", "--domain", "scoring", "--actor", "ops-7", "--reason",
-                 "case 2024-117", *toks]) == 0
+                 "case 2024-117", "--", *toks]) == 0
     assert "CUST-0000042" in capsys.readouterr().out
     ((ev, raw),) = _new_events(ws, n)
     assert ev["action"] == "reidentify" and ev["outcome"] == "success"
@@ -218,7 +218,7 @@ def test_reidentify_is_one_event_with_the_key_id(keyed: Any, capsys: Any) -> Non
     n = _size(ws)
     bad = toks[0][:8] + ("A" if toks[0][8] != "A" else "B") + toks[0][9:]
     assert main(["reidentify", "--domain", "scoring", "--actor", "ops-7", "--reason",
-                 "case 2024-117", bad]) == 7
+                 "case 2024-117", "--", bad]) == 7
     ((ev, _),) = _new_events(ws, n)
     assert ev["outcome"] == "failure" and ev["details"]["error"] == "tampered ciphertext"
     capsys.readouterr()
