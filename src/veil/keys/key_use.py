@@ -20,7 +20,7 @@ data).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +111,7 @@ def _failed(workspace: Workspace, use: KeyUseEvent, exc: Exception) -> None:
 @contextmanager
 def recorded_use(workspace: Workspace, action: str, *, actor: str,
                  purpose: str = KEY_PURPOSE, legal_basis: str = KEY_LEGAL_BASIS,
-                 details: dict[str, Scalar] | None = None) -> Iterator[KeyUseEvent]:
+                 details: Mapping[str, Scalar] | None = None) -> Iterator[KeyUseEvent]:
     """Run the body as one key use and append its event: ``success`` when the body returns,
     ``failure`` (the error's kind only) when it raises an exception, which then goes on."""
     use = KeyUseEvent(action, actor, purpose, legal_basis, dict(details or {}))
