@@ -16,6 +16,7 @@ from veil.audit.event import AuditEvent
 from veil.audit.log import AuditLog
 from veil.audit.screen import (
     SUSPECT_RULES,
+    bare_number,
     free_text,
     machine_token,
     screen_events,
@@ -149,6 +150,16 @@ def test_each_prefilter_rule_sends_what_it_catches_to_the_finder() -> None:
         assert machine_token(token) and not suspect(token)
     for not_a_token in ("de89370400440532013000", "4111111111111111", "sha256:" + "AB" * 32):
         assert not machine_token(not_a_token)
+    assert bare_number("1234567890") and not suspect("1234567890")  # a key id
+    for number in ("004930901820", "411111111111", "4111111111111111"):
+        assert not bare_number(number)  # international dialling form, long enough for a card
+    assert find_spans(["004930901820"])[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[1-9][0-9]{0,10}|0[1-9][0-9]{0,9}", fullmatch=True))
+def test_the_finder_reports_nothing_in_a_bare_number(number: str) -> None:
+    assert bare_number(number) and find_spans([number]) == [[]], number
 
 
 WORDS = st.sampled_from(["account", "acct", "iban", "phone", "tel", "born", "dob", "ssn",

@@ -15,10 +15,11 @@ the keys of ``counts``, the keys and values of ``digests``, the keys and the str
 
 Appends run in the thousands (runs, consent imports) and a finder call costs milliseconds, so
 the finder sees only what could hold something: values already seen clean are skipped (most
-repeat: actor, purpose, keys), whole digests and ids Veil makes are skipped
-(:func:`machine_token`), a value none of :data:`SUSPECT_RULES` fires on is clean, and the values
-of a batch that remain go to the finder in one columnar call. The rules are meant as a superset
-of what the finder reports (a test checks it on generated text); they are not a proof.
+repeat: actor, purpose, keys), so are whole digests and ids Veil makes (:func:`machine_token`)
+and bare key ids and counters (:func:`bare_number`); a value none of :data:`SUSPECT_RULES`
+fires on is clean; the values of a batch that remain go to the finder in one columnar call.
+The rules are meant as a superset of what the finder reports (tests check it on generated
+text); they are not a proof.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from veil.audit.event import AuditEvent
     from veil.detect.text import SpanFinder
 
-__all__ = ["SUSPECT_RULES", "FieldText", "SuspectRule", "free_text", "machine_token",
+__all__ = ["SUSPECT_RULES", "FieldText", "SuspectRule", "bare_number", "free_text", "machine_token",
            "screen_events", "screen_text", "suspect"]
 
 ADVICE = "name people by role or pseudonym"
@@ -88,13 +89,20 @@ def machine_token(value: str) -> bool:
             and not body.replace("-", "").strip(_HEX))
 
 
+def bare_number(value: str) -> bool:
+    """A value of 1 to 11 digits alone, not in international dialling form (``00...``): a key
+    id or a counter. Too short for a card, and the national ids and phone numbers of that length
+    are reported only with context words, which a bare number has none of."""
+    return len(value) <= 11 and value.isdigit() and value.isascii() and not value.startswith("00")
+
+
 def _fires(value: str) -> bool:
     return any(t(value) for t in _TESTS) or _PATTERNS.search(value) is not None
 
 
 def suspect(value: str) -> bool:
     """Whether the finder must see ``value`` (a rule fires and it is no machine token)."""
-    return not machine_token(value) and _fires(value)
+    return not machine_token(value) and not bare_number(value) and _fires(value)
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,7 @@ def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
         _CLEAN.clear()
     doubtful = []
     for v in fresh:
-        if machine_token(v):
+        if machine_token(v) or bare_number(v):
             continue  # unique by nature: not worth remembering
         if _fires(v):
             doubtful.append(v)
