@@ -8,10 +8,12 @@ refuses the whole batch on the first value holding personal data, naming the fie
 never the value. :meth:`veil.audit.log.AuditLog.append` calls it, so every writer (CLI, service,
 Python callers) passes here; events read back from the store are not screened again.
 
-Screened: ``actor``, ``action``, ``purpose``, ``legal_basis``, ``outcome``, each data category,
-the keys of ``counts``, the keys and values of ``digests``, the keys and the string values of
-``details``. Not screened: numbers (a card number given as an int passes) and ``subjects``
-(pseudonyms, checked by shape).
+Screened: the fields a person's text or a path can reach: ``actor``, ``purpose``, the keys and
+values of ``digests``, the keys and the string values of ``details`` (reasons, notes, titles,
+names of files). Not screened: the vocabulary Veil's code and the policy's legal-basis list
+supply (``action``, ``legal_basis``, ``outcome``, data categories, the keys of ``counts``),
+numbers (a card number given as an int passes) and ``subjects`` (pseudonyms, checked by
+shape).
 
 Appends run in the thousands (runs, consent imports) and a finder call costs milliseconds, so
 the finder sees only what could hold something: values already seen clean are skipped (most
@@ -117,12 +119,8 @@ class FieldText:
 
 def free_text(event: AuditEvent, index: int = 0) -> Iterator[FieldText]:
     """Every screened string of ``event`` (a mapping's keys before their values)."""
-    for name in ("actor", "action", "purpose", "legal_basis", "outcome"):
+    for name in ("actor", "purpose"):
         yield FieldText(index, name, getattr(event, name))
-    for i, cat in enumerate(event.data_categories):
-        yield FieldText(index, f"data_categories[{i}]", cat)
-    for k in event.counts:
-        yield FieldText(index, "counts", k, True)
     for k, v in event.digests.items():
         yield FieldText(index, "digests", k, True)
         yield FieldText(index, f"digests.{k}", v)
@@ -134,9 +132,7 @@ def free_text(event: AuditEvent, index: int = 0) -> Iterator[FieldText]:
 
 def _strings(event: AuditEvent, out: list[str]) -> None:
     """The values of :func:`free_text`, without the bookkeeping (the hot path)."""
-    out += (event.actor, event.action, event.purpose, event.legal_basis, event.outcome)
-    out += event.data_categories
-    out += event.counts
+    out += (event.actor, event.purpose)
     if event.digests:
         out += event.digests
         out += event.digests.values()
