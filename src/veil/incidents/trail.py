@@ -20,6 +20,9 @@ class BreachTrail:
     """Writes the audit events of one actor's breach handling."""
 
     def __init__(self, workspace: Workspace, actor: str) -> None:
+        from veil.audit.screen import screen_text
+
+        screen_text({"actor": actor})  # refused before any breach row is stored, not after
         self.workspace = workspace
         self.actor = actor
 
