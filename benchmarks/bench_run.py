@@ -34,7 +34,7 @@ def minimize_only_policy() -> Path:
     is minimization alone (the sample purpose's transforms are measured on their own line)."""
     import yaml
 
-    from veil.sample.paths import SAMPLE_POLICY
+    from veil.policy import SAMPLE_POLICY
 
     doc = yaml.safe_load(SAMPLE_POLICY.read_text())
     fields = doc["purposes"]["credit_scoring"]["datasets"]["transactions"]["fields"]
@@ -47,7 +47,7 @@ def minimize_only_policy() -> Path:
 NAIVE = """
 import pandas as pd
 from veil.policy import load_policy
-from veil.sample.paths import SAMPLE_POLICY
+from veil.policy import SAMPLE_POLICY
 keep = list(load_policy(SAMPLE_POLICY).purposes["credit_scoring"].datasets["transactions"].fields)
 t0 = time.perf_counter()
 df = pd.read_csv({src!r})
@@ -78,7 +78,7 @@ def main() -> None:
     # The run encrypts its output at rest by default: give it a key-encryption key.
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode()}
     minimize = str(minimize_only_policy())
-    from veil.sample.paths import SAMPLE_POLICY
+    from veil.policy import SAMPLE_POLICY
 
     v = measure(VEIL.format(policy=minimize, src=str(src), out=str(out), ws=str(ws)),
                 core=a.core, env=env)

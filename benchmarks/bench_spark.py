@@ -75,7 +75,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from veil.kek.providers import EnvKEK
-    from veil.sample.paths import SAMPLE_POLICY
+    from veil.policy import SAMPLE_POLICY
     from veil.store.workspace import Workspace, init_workspace
 
     src = DATA / f"sample_{args.rows}_1.parquet"  # a data lake's format: columnar, splittable

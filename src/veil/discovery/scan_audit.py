@@ -67,7 +67,7 @@ def _append(
         outcome="success",
         data_categories=scan_categories(result),
         counts=scan_counts(result, size_bytes),
-        digests={"input": f"sha256:{result.sha256}"} if getattr(result, "sha256", None) else {},
+        digests=_digests(result),
         details={
             "source": str(source_name or result.source)[:MAX_SOURCE_CHARS],
             "format": str(result.format),
@@ -102,6 +102,12 @@ def scan_categories(result: ScanResult) -> list[str]:
     report = result.report
     pii = [report.column(n) for n in report.pii_columns]
     return sorted({c.category for c in pii if c is not None and c.category})
+
+
+def _digests(result: ScanResult) -> dict[str, str]:
+    """The input's digest, when the scan read the whole file (a text-file scan has none)."""
+    digest = getattr(result, "sha256", None)
+    return {"input": f"sha256:{digest}"} if digest else {}
 
 
 def _mode(result: Any) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.errors import InputError, StoreError
+from veil.policy.loader import policy_path
 from veil.store.tls import ServerTLS, TLSConfigError
 
 _INTS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30),
@@ -166,21 +167,13 @@ def _table_values(table: dict[str, Any], cfg_path: Path, root: Path) -> dict[str
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:
     """The overrides given (None: not given); a policy of "sample" is the bundled one."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    if "policy" in given and given["policy"] != "sample":
-        given["policy"] = Path(given["policy"])
-    elif given.get("policy") == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        given["policy"] = SAMPLE_POLICY
+    if "policy" in given:
+        given["policy"] = policy_path(given["policy"])
     return given
 
 
 def _path(value: str, root: Path) -> Path:
-    if value == "sample":
-        from veil.sample.paths import SAMPLE_POLICY
-
-        return SAMPLE_POLICY
-    p = Path(value).expanduser()
+    p = policy_path(value).expanduser()
     return p if p.is_absolute() else root / p
 
 
