@@ -5,6 +5,7 @@ personal data, so an erasure never conflicts with it)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,18 @@ from veil.consent.models import Event, SubjectRef
 if TYPE_CHECKING:
     from veil.store.workspace import Workspace
 
-__all__ = ["SUBJECTS_PER_EVENT", "audit_consent_events"]
+__all__ = ["SUBJECTS_PER_EVENT", "audit_consent_events", "screen_consent_text"]
 
 SUBJECTS_PER_EVENT = 1000
+
+
+def screen_consent_text(collectors: Iterable[str], channels: Iterable[str]) -> None:
+    """Refuse, before anything is stored, the text the audit events of an append would carry
+    if it holds personal data (the audit screen would refuse the events after the write)."""
+    from veil.audit.screen import screen_text
+
+    screen_text({"actor": sorted({c[:128] or "unknown" for c in collectors}),
+                 "details.channels": sorted(set(channels))})
 
 
 def audit_consent_events(workspace: Workspace, ref: SubjectRef, events: list[Event]) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from veil.consent import reading
 from veil.consent.appending import append_in
 from veil.consent.async_checks import AsyncChecks
-from veil.consent.audit_trail import audit_consent_events
+from veil.consent.audit_trail import audit_consent_events, screen_consent_text
 from veil.consent.checks import check_statements, status_from_row
 from veil.consent.models import (
     ConsentEvent,
@@ -144,6 +144,7 @@ class Ledger:
             return []
         refuse_repeated_ids(prepared)
         self.ref.key()  # the audit trail needs it: no KEK, no write (not a half-recorded append)
+        screen_consent_text((e.collector for e in prepared), (e.channel for e in prepared))
         stored: list[Event] = retrying(self.engine, "appending consent events",
                                        lambda conn: append_in(conn, prepared, self.ref))
         audit_consent_events(self.workspace, self.ref, stored)
