@@ -10,9 +10,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 ROWS=${ROWS:-100000}
 # The key-encryption key's passphrase: set your own; this default is for the demo only.
 export VEIL_KEK_PASSPHRASE=${VEIL_KEK_PASSPHRASE:-veil-demo-passphrase-change-me}
+# Each run starts from a fresh demo/ (the previous demo's workspace and outputs are replaced).
+rm -rf demo
 veil init demo
 cd demo
-if ! grep -q '^\[keys\]' veil.toml; then veil keys init; fi
+veil keys init
 veil sample --rows "$ROWS" --seed 42 -o transactions.csv --labels memo_labels.jsonl \
   --consents consents.csv
 veil policy check sample
