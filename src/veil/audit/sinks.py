@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from veil.audit.config_tables import typed_tables
 from veil.audit.event import format_time
 from veil.errors import AuditError
 
@@ -373,19 +374,8 @@ _KEYS: dict[str, set[str]] = {
 
 def sinks_from_config(table: object, root: str | os.PathLike[str]) -> list[Sink]:
     """Build the sinks of a ``[audit.sinks]`` table (one sub-table per sink, named by its key)."""
-    if not isinstance(table, Mapping):
-        raise AuditError("[audit.sinks] must be a table of sink tables", where="veil.toml")
     out: list[Sink] = []
-    for name, cfg in table.items():
-        where = f"veil.toml [audit.sinks.{name}]"
-        if not isinstance(cfg, Mapping):
-            raise AuditError("a sink must be a table", where=where)
-        kind = cfg.get("type")
-        if kind not in _KEYS:
-            raise AuditError(f"type must be one of {sorted(_KEYS)}, got {kind!r}", where=where)
-        unknown = sorted(set(cfg) - _KEYS[kind])
-        if unknown:
-            raise AuditError(f"unknown key(s) {', '.join(unknown)} for a {kind} sink", where=where)
+    for name, kind, cfg, where in typed_tables(table, "sinks", _KEYS, "sink"):
         try:
             if kind == "jsonl":
                 path = Path(_str(cfg, "path", where))

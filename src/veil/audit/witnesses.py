@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from veil.audit.config_tables import typed_tables
 from veil.audit.cosign import verify_cosignature
 from veil.audit.heads import SignedTreeHead, load_public_key_file
 from veil.audit.trust import check_prefix
@@ -301,20 +302,8 @@ def _http(name: str, cfg: Mapping[str, Any], where: str) -> HttpWitness:
 
 def witnesses_from_config(table: object, root: str | os.PathLike[str]) -> list[WitnessTarget]:
     """The witnesses of a ``[audit.witnesses]`` table (one sub-table per witness)."""
-    if not isinstance(table, Mapping):
-        raise AuditError("[audit.witnesses] must be a table of witness tables", where="veil.toml")
     out: list[WitnessTarget] = []
-    for name, cfg in table.items():
-        where = f"veil.toml [audit.witnesses.{name}]"
-        if not isinstance(cfg, Mapping):
-            raise AuditError("a witness must be a table", where=where)
-        kind = cfg.get("type")
-        if kind not in _KEYS:
-            raise AuditError(f"type must be one of {sorted(_KEYS)}, got {kind!r}", where=where)
-        unknown = sorted(set(cfg) - _KEYS[kind])
-        if unknown:
-            raise AuditError(f"unknown key(s) {', '.join(unknown)} for a {kind} witness",
-                             where=where)
+    for name, kind, cfg, where in typed_tables(table, "witnesses", _KEYS, "witness"):
         try:
             if kind == "file":
                 out.append(FileWitness(name, _outside(cfg, Path(root), where)))
