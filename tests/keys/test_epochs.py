@@ -27,11 +27,13 @@ from veil.keys import epoch_files
 from veil.keys.epochs import EpochSchedule, horizon
 from veil.keys.manager import KeyManager
 from veil.keys.subject_keys import InMemoryKeyStore, SubjectKeys
+from veil.policy.duration import Duration
 from veil.store.schema import key_epochs, subject_keys
 from veil.store.workspace import Workspace
 
 MONTH, RETENTION = timedelta(days=30), timedelta(days=35)
-SCHEDULE = EpochSchedule(MONTH, RETENTION, "1 month", "35 days")
+SCHED_MONTH, SCHED_RETENTION = Duration(days=30), Duration(days=35)
+SCHEDULE = EpochSchedule(SCHED_MONTH, SCHED_RETENTION, "30 days", "35 days")
 SUBJECTS = [f"p-{i:03d}" for i in range(30)]
 
 
@@ -229,7 +231,7 @@ def test_writers_never_leave_a_key_under_a_retired_epoch(km: KeyManager,
     with workspace.engine.begin() as conn:
         conn.execute(t.update().where(t.c.subject == "p-000").values(
             wrapped_key=under_1.wrapped_key, epoch=1))
-    short = EpochSchedule(MONTH, timedelta(days=5))
+    short = EpochSchedule(SCHED_MONTH, Duration(days=5))
     done = other.rotate_epoch(short, now=t0 + MONTH + timedelta(days=5))
     assert not done.rotated and done.destroyed == [1]
     assert other.events(limit=1)[0]["detail"]["stragglers_rewrapped"] == 1
@@ -288,13 +290,14 @@ def test_horizon_of_an_erasure_mid_epoch(erased: datetime, case: str, retire_by:
     h = horizon(_epoch(T0), SCHEDULE, erased)
     assert (h.case, h.retire_by, h.unreadable_after, h.overdue) == (case, retire_by, after,
                                                                     overdue)
-    assert h.to_dict()["epoch_rotation"] == "1 month"
+    assert h.to_dict()["epoch_rotation"] == "30 days"
 
 
 def test_horizon_without_a_schedule_or_an_epoch() -> None:
     assert horizon(None, SCHEDULE, T0).case == "kek"
-    assert horizon(_epoch(T0), EpochSchedule(MONTH, None, "1 month"), T0).case == "unscheduled"
-    assert horizon(_epoch(T0), EpochSchedule(None, RETENTION), T0).unreadable_after is None
+    unscheduled = EpochSchedule(SCHED_MONTH, None, "30 days")
+    assert horizon(_epoch(T0), unscheduled, T0).case == "unscheduled"
+    assert horizon(_epoch(T0), EpochSchedule(None, SCHED_RETENTION), T0).unreadable_after is None
     retired_late = horizon(_epoch(T0, retired=T0 + MONTH + timedelta(days=2)), SCHEDULE, T0)
     assert retired_late.unreadable_after == T0 + MONTH + timedelta(days=2) + RETENTION
 
@@ -313,7 +316,7 @@ def test_cli_rotate_epoch_and_epochs(workspace: Any, capsys: Any, tmp_path: Path
     KeyManager(workspace).subject_keys().encrypt("p-1", b"x")
     policy = tmp_path / "p.yaml"
     policy.write_text(Path(SAMPLE_POLICY).read_text()
-                      + "\nkeys: {epoch_rotation: 1 month, backup_retention: 35 days}\n")
+                      + "\nkeys: {epoch_rotation: 30 days, backup_retention: 35 days}\n")
     assert main(["keys", "rotate-epoch", "--policy", str(policy), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["rotated"] is False and out["current"] == 1 and out["next_due"]

@@ -18,11 +18,13 @@ import veil
 from veil.crypto.errors import CryptoError
 from veil.keys.epochs import EpochSchedule
 from veil.keys.manager import KeyManager
+from veil.policy.duration import Duration
 from veil.rights import Requests, decrypt_values
 from veil.store.workspace import Workspace
 
-KEYS = "\nkeys: {epoch_rotation: 1 month, backup_retention: 35 days}\n"
+KEYS = "\nkeys: {epoch_rotation: 30 days, backup_retention: 35 days}\n"
 MONTH, RETENTION = timedelta(days=30), timedelta(days=35)
+SCHED_MONTH, SCHED_RETENTION = Duration(days=30), Duration(days=35)
 
 
 def _emails(bank, subject: str) -> list[str]:
@@ -74,7 +76,7 @@ def test_certificate_date_is_when_a_backup_from_before_the_erasure_stops_decrypt
     assert (b["case"], b["epoch"], b["rotation_overdue"]) == ("scheduled", 2, False)
     assert _when(b["erased_at"]) == erased_at and _when(b["epoch_retires_by"]) == retire_by
     assert _when(b["unreadable_after"]) == date
-    assert (b["epoch_rotation"], b["backup_retention"]) == ("1 month", "35 days")
+    assert (b["epoch_rotation"], b["backup_retention"]) == ("30 days", "35 days")
     for part in (b["unreadable_after"], b["epoch_retires_by"], "veil keys rotate-epoch",
                  "keys/epochs/ is not part of those backups"):
         assert part in b["statement"]
@@ -106,7 +108,7 @@ def test_certificate_date_is_when_a_backup_from_before_the_erasure_stops_decrypt
 
 @pytest.mark.parametrize(("policy_keys", "case", "says"), [
     ("", "unscheduled", "keys.epoch_rotation or keys.backup_retention"),
-    ("\nkeys: {epoch_rotation: 1 month}\n", "unscheduled", "no keys.backup_retention"),
+    ("\nkeys: {epoch_rotation: 30 days}\n", "unscheduled", "no keys.backup_retention"),
 ])
 def test_without_an_epoch_schedule_the_certificate_says_backups_stay_readable(
         bank, edited_policy, policy_keys: str, case: str, says: str) -> None:
@@ -123,7 +125,7 @@ def test_every_backup_case_has_a_sentence_that_names_its_limit() -> None:
     from veil.rights.erasure_statements import BACKUP_STATEMENTS, erasure_statements
 
     t0 = datetime.fromisoformat("2027-01-01T00:00:00+00:00")
-    sched = EpochSchedule(MONTH, RETENTION, "1 month", "35 days")
+    sched = EpochSchedule(SCHED_MONTH, SCHED_RETENTION, "30 days", "35 days")
     cases = {
         "no-key": BackupHorizon("no-key", schedule=sched),
         "kek": horizon(None, sched, t0),

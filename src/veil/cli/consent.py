@@ -83,12 +83,11 @@ def _expires(expires: str | None, valid_for: str | None, time: str | None) -> st
         from veil.consent.models import parse_time
         from veil.policy.model import parse_retention
 
-        try:
-            delta = parse_retention(valid_for)
-        except ValueError as exc:
-            raise ConsentError(f"--valid-for: {exc}") from None
         start = parse_time(time, "--time") if time else datetime.now(UTC)
-        return start + delta
+        try:
+            return parse_retention(valid_for, "--valid-for").after(start)
+        except ValueError as exc:
+            raise ConsentError(str(exc)) from None
     return expires
 
 

@@ -7,7 +7,7 @@ creation, and never stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -101,13 +101,12 @@ def create(
 
     if expires and expires_in:
         raise InputError("give --expires or --expires-in, not both")
-    when: datetime | timedelta | None = None
+    when: datetime | None = None
     if expires_in:
         try:
-            when = parse_retention(expires_in.strip())
-        except ValueError:
-            raise InputError(f"--expires-in '{expires_in}' is not a lifetime like '90 days', "
-                             "'12 months' or 'P1Y'") from None
+            when = parse_retention(expires_in.strip(), "--expires-in").after(datetime.now(UTC))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     elif expires:
         try:
             when = parse_time(expires, "--expires")

@@ -32,7 +32,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ from veil.keys.subject_keys import subject_wrap_aad
 from veil.store.transactions import read_connection, write_transaction
 
 if TYPE_CHECKING:  # pragma: no cover
+    from veil.policy.duration import Duration
     from veil.policy.model import Policy
 
 __all__ = [
@@ -141,8 +142,8 @@ class EpochSchedule:
     None means "not set": without ``rotation`` an epoch is retired only by an explicit rotation;
     without ``retention`` a retired epoch is never destroyed (backups never expire)."""
 
-    rotation: timedelta | None = None
-    retention: timedelta | None = None
+    rotation: Duration | None = None
+    retention: Duration | None = None
     rotation_text: str | None = None
     retention_text: str | None = None
 
@@ -156,13 +157,13 @@ class EpochSchedule:
 
     def retire_due(self, epoch: Epoch) -> datetime | None:
         """When ``epoch`` is due to retire (None: no rotation period)."""
-        return None if self.rotation is None else epoch.created_at + self.rotation
+        return None if self.rotation is None else self.rotation.after(epoch.created_at)
 
     def destroy_due(self, epoch: Epoch) -> datetime | None:
         """When the retired ``epoch`` may be destroyed (None: not retired, or no retention)."""
         if epoch.retired_at is None or self.retention is None:
             return None
-        return epoch.retired_at + self.retention
+        return self.retention.after(epoch.retired_at)
 
     def to_dict(self) -> dict[str, str | None]:
         return {"epoch_rotation": self.rotation_text, "backup_retention": self.retention_text}
@@ -607,7 +608,7 @@ def horizon(epoch: Epoch | None, schedule: EpochSchedule, erased_at: datetime) -
     overdue = epoch.retired_at is None and retire < erased_at
     effective = max(retire, erased_at)
     return BackupHorizon("scheduled", erased_at, epoch.id, epoch.created_at, effective,
-                         effective + schedule.retention, overdue, schedule)
+                         schedule.retention.after(effective), overdue, schedule)
 
 
 def backup_horizon(engine: sa.Engine, schedule: EpochSchedule,

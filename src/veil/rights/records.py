@@ -3,13 +3,13 @@ record of a stored request (no personal data: the subject is a pseudonym)."""
 
 from __future__ import annotations
 
-import calendar
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from veil.errors import InputError
+from veil.policy.duration import Duration
 from veil.store.schema import dsr_requests
 
 __all__ = ["DSR_KEYSET", "KINDS", "LEASE_MINUTES", "OBJECTABLE_BASES", "OPEN_STATES",
@@ -36,9 +36,7 @@ PURPOSE_KINDS = ("restriction", "objection")
 
 def add_months(t: datetime, months: int) -> datetime:
     """Same day ``months`` later (the month's last day when it has fewer days)."""
-    m = t.month - 1 + months
-    y, m = t.year + m // 12, m % 12 + 1
-    return t.replace(year=y, month=m, day=min(t.day, calendar.monthrange(y, m)[1]))
+    return Duration(months=months).after(t)
 
 
 def utc(t: datetime | None) -> datetime | None:

@@ -18,14 +18,14 @@ rectification  locate, store:<dataset> (correct), lineage (outputs and models to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from veil.errors import StoreError
+from veil.policy.duration import Duration
 from veil.rights.context import StepContext
 from veil.rights.erasure_statements import erasure_statements
 from veil.rights.opening import check_value
@@ -164,26 +164,9 @@ def access_result(ctx: StepContext) -> dict[str, Any]:
 
 # -- erasure -----------------------------------------------------------------------------------
 
-_PERIOD = re.compile(r"^\s*(\d+)\s*(day|week|month|year|d|w|m|y)s?\s*$", re.IGNORECASE)
-_ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
-
-
 def hold_end(start: datetime, period: str) -> datetime:
-    """``start`` plus a hold period in calendar terms: '5y' is the same month and day five
-    years later (29 February -> 28 February), months likewise; weeks and days exact."""
-    m = _PERIOD.match(period)
-    if m:
-        n, unit = int(m.group(1)), m.group(2).lower()[0]
-        if unit == "y":
-            return add_months(start, 12 * n)
-        if unit == "m":
-            return add_months(start, n)
-        return start + timedelta(days=n * (7 if unit == "w" else 1))
-    m = _ISO.match(period.strip().upper())
-    if not m or not any(m.groups()):
-        raise ValueError(f"hold period '{period}' is not a period")
-    y, mo, w, d = (int(g) if g else 0 for g in m.groups())
-    return add_months(start, 12 * y + mo) + timedelta(days=7 * w + d)
+    """``start`` plus a hold period, calendar-correct (`veil.policy.duration.Duration`)."""
+    return Duration.parse(period, what="hold period").after(start)
 
 
 def _holds(ctx: StepContext, dataset: str) -> list[dict[str, Any]]:
@@ -575,9 +558,11 @@ def rectification_result(ctx: StepContext) -> dict[str, Any]:
     lin = ctx.state.get("lineage") or {"outputs": [], "models": []}
     fields = sorted(ctx.details["corrections"])
     rows = sum(int(d.get("rows", 0)) for d in stores.values())
-    recipients = sorted({r for p in ctx.policy.purposes.values()
+    recipients = sorted({ctx.policy.recipients[r].name
+                         for p in ctx.policy.purposes.values()
                          for ds, use in p.datasets.items()
-                         if ds in stores and set(fields) & set(use.fields) for r in p.recipients})
+                         if ds in stores and set(fields) & set(use.fields)
+                         for r in p.recipients})
     rebuild = {"outputs": [o["run_id"] for o in lin["outputs"]],
                "models": [m["name"] for m in lin.get("models", [])]}
     if not rows:

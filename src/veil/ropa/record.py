@@ -91,7 +91,7 @@ def build_ropa(policy: Policy) -> dict[str, Any]:
                             else "none: no transfers to third countries or international "
                                  "organisations are declared"),
             "f_erasure_time_limit": {"retention": p.retention,
-                                     "days": p.retention_period.days},
+                                     "iso_8601": p.retention_period.iso()},
             "g_security_measures": measures,
         })
     return {
