@@ -30,11 +30,14 @@ veil run --policy sample --purpose personalised_offers transactions.csv -o offer
 # access request and erasure (the bank's store is a SQLite table loaded from the sample).
 veil lineage register-model credit-model.v1 --trained-on credit_scoring.parquet
 veil dsr load-store transactions transactions.csv -p sample --replace
-SUBJECT="$(python -c 'import csv; print(next(csv.DictReader(open("transactions.csv")))["customer_id"])')"
+# Two customers: one asks for access (the package stays in demo/dsr/), another for erasure.
+read -r SUBJECT OTHER < <(python -c 'import csv
+ids = dict.fromkeys(r["customer_id"] for r in csv.DictReader(open("transactions.csv")))
+print(*list(ids)[:2])')
 request_id() { python -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 ACCESS="$(veil dsr open access "$SUBJECT" -p sample --verification "demo" --json | request_id)"
 veil dsr run "$ACCESS"
-ERASURE="$(veil dsr open erasure "$SUBJECT" -p sample --verification "demo" --json | request_id)"
+ERASURE="$(veil dsr open erasure "$OTHER" -p sample --verification "demo" --json | request_id)"
 veil dsr run "$ERASURE"
 veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.v2.parquet
 # A breach: the scoring output copied to a lost laptop (encrypted, key safe: documented only).
