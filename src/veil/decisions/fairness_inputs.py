@@ -1,0 +1,122 @@
+"""The two tables a fairness check joins: decisions (from the ledger or a table) and the protected
+attributes (the caller's table, pseudonymised on reading).
+
+Decisions become ``subject`` (pseudonym), ``selected`` (the outcome is the favourable one) and
+``actual`` (the observed outcome, NaN when unknown). Only automated decisions count (a record
+whose ``decided_by`` starts with ``model:``): the check is about the model's behaviour.
+
+Protected attributes: a table with a ``subject_id`` column (the ids the ledger was given; they are
+replaced by the workspace's keyed pseudonyms at once) or a ``subject`` column (pseudonyms already),
+plus one column per attribute the policy lists; other columns are dropped on reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from veil.errors import InputError
+
+__all__ = ["decisions_frame", "protected_frame"]
+
+
+def _pandas(table: Any, where: str) -> Any:
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        return table
+    if hasattr(table, "to_pandas"):  # pyarrow Table / RecordBatch, polars
+        return table.to_pandas()
+    if isinstance(table, str | Path):
+        path = Path(table)
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the table: {exc}", where=str(path)) from None
+    raise InputError(f"expected a DataFrame, Arrow table or CSV path, got {type(table).__name__}",
+                     where=where)
+
+
+def _from_records(records: list[Any], positive: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    auto = [r for r in records if str(r.decided_by).startswith("model:")]
+    actual = [getattr(r, "actual", None) for r in auto]
+    return pd.DataFrame({
+        "subject": [r.subject for r in auto],
+        "selected": np.array([r.outcome == positive for r in auto], dtype=bool),
+        "actual": np.array([np.nan if a is None else float(a) for a in actual], dtype=float),
+    })
+
+
+def _within(df: Any, purpose: str | None, since: datetime | None,
+            until: datetime | None) -> Any:
+    import pandas as pd
+
+    if purpose is not None and "purpose" in df.columns:
+        df = df[df["purpose"] == purpose]
+    if "decided_by" in df.columns:
+        df = df[df["decided_by"].astype(str).str.startswith("model:")]
+    if (since or until) and "decided_at" in df.columns:
+        t = pd.to_datetime(df["decided_at"], utc=True)
+        keep = pd.Series(True, index=df.index)
+        if since is not None:
+            keep &= t >= pd.Timestamp(since)
+        if until is not None:
+            keep &= t < pd.Timestamp(until)
+        df = df[keep]
+    return df
+
+
+def decisions_frame(source: Any, *, purpose: str | None, since: datetime | None,
+                    until: datetime | None, positive: str = "approve") -> Any:
+    """(subject, selected, actual) of the automated decisions in [since, until)."""
+    import numpy as np
+    import pandas as pd
+
+    if hasattr(source, "list") and callable(source.list):  # a DecisionLedger
+        return _from_records(list(source.list(purpose=purpose, since=since, until=until)),
+                             positive)
+    if isinstance(source, list | tuple):
+        return _from_records(list(source), positive)
+    df = _within(_pandas(source, "decisions"), purpose, since, until)
+    if "subject" not in df.columns or not {"outcome", "selected"} & set(df.columns):
+        raise InputError("a decisions table needs columns subject and outcome (or selected)",
+                         where="decisions")
+    selected = (df["selected"].to_numpy(dtype=bool) if "selected" in df.columns
+                else (df["outcome"] == positive).to_numpy())
+    actual = (pd.to_numeric(df["actual"], errors="coerce").to_numpy(dtype=float)
+              if "actual" in df.columns else np.full(len(df), np.nan))
+    return pd.DataFrame({"subject": df["subject"].to_numpy(), "selected": selected,
+                         "actual": actual})
+
+
+def protected_frame(table: Any, attributes: list[str], *, ref_key: bytes | None) -> Any:
+    """(subject, *attributes) with pseudonyms; `InputError` for a missing column or a subject
+    listed twice (named by row number, never by id)."""
+    df = _pandas(table, "protected")
+    missing = [a for a in attributes if a not in df.columns]
+    if missing:
+        raise InputError(f"missing protected attribute column(s): {', '.join(missing)}",
+                         where="protected")
+    if "subject_id" in df.columns:
+        if ref_key is None:
+            raise InputError("subject_id needs a workspace to pseudonymise it", where="protected")
+        subjects = [hmac.new(ref_key, str(s).encode("utf-8", "surrogatepass"),
+                             hashlib.sha256).hexdigest() for s in df["subject_id"]]
+    elif "subject" in df.columns:
+        subjects = [str(s) for s in df["subject"]]
+    else:
+        raise InputError("the protected attributes need a subject_id (or subject) column",
+                         where="protected")
+    out = df[attributes].astype(str).copy()
+    out.insert(0, "subject", subjects)
+    dup = out["subject"].duplicated()
+    if dup.any():
+        row = int(dup.to_numpy().argmax()) + 2  # +1 header line, +1 one-based
+        raise InputError("a subject is listed twice", where=f"protected row {row}")
+    return out
