@@ -474,3 +474,177 @@ api_tokens = sa.Table(
     sa.Index("ix_api_tokens_expires_us", "expires_us"),
 )
 # (end of issue 11 tables)
+
+
+# -- decision ledger (issue 19: veil.decisions.ledger) -------------------------------------------
+# Append-only: a decision row is never updated or deleted. Contests, reviews and observed
+# outcomes are rows of decision_events; a human decision that replaces an automated one is a new
+# decisions row with final_of set. The subject is a keyed pseudonym; the inputs (and a contest's
+# statement, a review's rationale) are encrypted under the subject's own key, so erasure shreds
+# them while the record, which holds no personal data, stays.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("subject", sa.String(64), nullable=False),  # pseudonym (hex)
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON [{feature, contribution}]
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),
+    sa.Column("final_of", sa.String(32)),  # the automated decision a human one replaces
+    sa.Column("review", sa.String(16)),  # routed to review: refusal | near_threshold
+    sa.Column("review_due", sa.DateTime(timezone=True)),
+    sa.Column("session", sa.String(32)),  # the batch or online session (period of use)
+    sa.Column("retain_until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("inputs", sa.LargeBinary),  # features, AES-GCM under the subject's key
+    sa.Index("ix_decisions_subject", "subject"),
+    sa.Index("ix_decisions_decided_at", "decided_at"),
+    sa.Index("ix_decisions_model", "model", "model_version"),
+    sa.Index("ix_decisions_final_of", "final_of"),
+)
+
+decision_events = sa.Table(
+    "decision_events",  # contests, reviews and observed outcomes of decisions (append-only)
+    metadata,
+    sa.Column("id", _KEYS_INT, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # contest | review | actual
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("by", sa.String(128), nullable=False),
+    sa.Column("due", sa.DateTime(timezone=True)),  # a contest's review due date
+    sa.Column("outcome", sa.String(64)),  # a review's outcome; the observed actual (0/1)
+    sa.Column("final_id", sa.String(32)),  # a review's final decision row
+    sa.Column("text", sa.LargeBinary),  # statement / rationale, under the subject's key
+    sa.Index("ix_decision_events_decision_id", "decision_id"),
+)
+
+decision_sessions = sa.Table(
+    "decision_sessions",  # each batch or online scoring session: the period of use (AI Act 12)
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # batch | online
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("decisions", sa.BigInteger, nullable=False),
+    sa.Column("skipped", sa.BigInteger, nullable=False),  # objecting subjects refused
+    sa.Column("by", sa.String(128), nullable=False),
+)
+# (end of issue 19 decision ledger tables)
+
+
+# -- model registry (issue 19: veil.decisions.registry) ------------------------------------------
+# One row per registered model version; the estimator itself is a file in the workspace whose
+# sha256 is kept here and checked before it is loaded. `gate` is the training-data check's result
+# (consent, stale subjects, risk figures, an accepted-stale reason); `card` the model card (JSON).
+decision_models = sa.Table(
+    "decision_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # linear | tree | external
+    sa.Column("artifact", sa.Text),  # path relative to the workspace root
+    sa.Column("artifact_sha256", sa.String(64)),
+    sa.Column("trained_on", sa.JSON, nullable=False),  # run ids
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registered_by", sa.String(128), nullable=False),
+    sa.Column("gate", sa.JSON, nullable=False),
+    sa.Column("card", sa.JSON, nullable=False),
+    sa.Index("ix_decision_models_purpose", "purpose"),
+)
+# (end of issue 19 model registry tables)
+
+
+# -- propagation and recipients (issue 18: veil.lineage marks, veil.lifecycle) -------------------
+# Subjects by pseudonym only; a notice's subject id (the recipient needs it) is AEAD-sealed under
+# the workspace's ``recipient-notices`` keyset, and only a hash of its acknowledgement token kept.
+lineage_marks = sa.Table(
+    "lineage_marks",  # an output or model holds a subject who was erased, withdrew, objected or
+    metadata,         # was restricted; what was done about it (flag, purge, rebuild, retrain)
+    sa.Column("kind", sa.String(8), primary_key=True),  # output | model
+    sa.Column("target", sa.String(128), primary_key=True),  # run id or model name
+    sa.Column("subject", sa.String(64), primary_key=True),  # pseudonym (hex)
+    sa.Column("reason", sa.String(16), primary_key=True),  # erased|withdrawn|objected|restricted
+    sa.Column("source", sa.String(160), nullable=False),  # request id, or consent:<purpose>
+    sa.Column("action", sa.String(16), nullable=False),  # flag | purge | rebuild | retrain
+    sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),  # purged or rebuilt without them
+    sa.Column("note", sa.Text),
+    sa.Index("ix_lineage_marks_target", "kind", "target"),
+)
+
+lineage_stale_accepts = sa.Table(
+    "lineage_stale_accepts",  # a model registered on stale training data anyway: why, by whom
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("stale", sa.JSON, nullable=False),  # the stale counts per run at registration
+    sa.Column("accepted_by", sa.String(128), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+recipient_notices = sa.Table(
+    "recipient_notices",  # the Art. 19 outbox: one notice per (request, recipient)
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("recipient", sa.String(128), nullable=False),
+    sa.Column("request_id", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # rectification | erasure | restriction
+    sa.Column("subject", sa.String(64), nullable=False),  # pseudonym (hex)
+    sa.Column("purposes", sa.JSON, nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),  # webhook | email | manual
+    sa.Column("sealed", sa.LargeBinary),  # AEAD(payload with the subject id and ack token)
+    sa.Column("token_hash", sa.String(64), nullable=False),  # sha256 of the ack token
+    sa.Column("status", sa.String(16), nullable=False),  # pending|sent|acknowledged|failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
+    sa.Column("acknowledged_by", sa.String(128)),
+    sa.UniqueConstraint("request_id", "recipient", name="uq_recipient_notices_request_id"),
+    sa.Index("ix_recipient_notices_due", "status", "next_attempt"),
+)
+# (end of issue 18 propagation tables)
+
+
+# -- retention (issue 18: veil.lifecycle.retention_*) -----------------------------------------------
+# One row per published run output: its expiry (run start + the purpose's retention, calendar
+# months), the keyset that alone encrypts it (crypto-shredding per output), a legal hold, and the
+# disposal's progress. A disposal moves intent -> file_deleted -> key_destroyed -> done, each
+# step recorded before the next starts, so a sweep killed at any point is re-run to completion.
+retention_outputs = sa.Table(
+    "retention_outputs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("output_ref", sa.Text, nullable=False),
+    sa.Column("output_digest", sa.String(64)),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("retention", sa.String(64), nullable=False),  # the rule, as the policy wrote it
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("keyset", sa.String(128)),  # the keyset that encrypts it (NULL: written in clear)
+    sa.Column("own_key", sa.Boolean, nullable=False),  # the keyset is this output's alone
+    sa.Column("hold_reason", sa.Text),  # a legal hold (NULL: none)
+    sa.Column("held_at", sa.DateTime(timezone=True)),
+    sa.Column("held_by", sa.String(128)),
+    sa.Column("state", sa.String(16), nullable=False),  # live | intent | file_deleted
+    #                                                     | key_destroyed | done
+    sa.Column("disposal_reason", sa.Text),
+    sa.Column("disposal_actor", sa.String(128)),
+    sa.Column("disposal_started_at", sa.DateTime(timezone=True)),
+    sa.Column("disposed_at", sa.DateTime(timezone=True)),
+    sa.Column("certificate", sa.Text),  # path of the disposal certificate (JSON)
+    sa.Index("ix_retention_outputs_expires_at", "state", "expires_at"),
+)
+# (end of issue 18 retention tables)
