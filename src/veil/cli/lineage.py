@@ -57,27 +57,39 @@ def register_model_cmd(
     trained_on: Annotated[list[str], typer.Option(
         "--trained-on", help="Run id (or prefix) or output path it was trained on; repeatable.")],
     description: Annotated[str | None, typer.Option(help="What the model is.")] = None,
+    accept_stale: Annotated[bool, typer.Option(
+        "--accept-stale", help="Register even though the training data holds subjects erased, "
+        "withdrawn, objecting or restricted since (needs --reason; recorded).")] = False,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why the stale data is accepted (kept with the model and in the "
+        "audit event).")] = None,
     actor: Annotated[str | None, typer.Option(help="Who registers (default: VEIL_ACTOR or "
                                               "the OS user).")] = None,
     as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Record that a model was trained on run outputs, so erasures can list it for rebuilding.
+    """Record that a model was trained on run outputs, so erasures can flag it for retraining.
+
+    Refused when an output holds subjects erased, withdrawn, objecting or restricted since it
+    was made, unless --accept-stale --reason TEXT.
 
     Example: veil lineage register-model credit-pd.v3 --trained-on credit.parquet
     """
     m = _lineage(workspace).register_model(model, trained_on, actor=default_actor(actor),
-                                           description=description)
+                                           description=description,
+                                           accept_stale=accept_stale, reason=reason)
     if as_json:
         print_json(m.to_dict(), ensure_ascii=True)
         return
     console.print(f"Registered model [bold]{escape(m.name)}[/], trained on "
-                  f"{', '.join(r[:12] for r in m.trained_on)}")
+                  f"{', '.join(r[:12] for r in m.trained_on)}"
+                  + (" (stale data accepted)" if m.accepted_stale else ""))
 
 
 @lineage_app.command("models")
 def models_cmd(as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) -> None:
-    """List registered models and the runs they were trained on.
+    """List registered models, the runs they were trained on, and those to retrain (with the
+    number of subjects erased, withdrawn, objecting or restricted since).
 
     Example: veil lineage models
     """
@@ -85,10 +97,12 @@ def models_cmd(as_json: JsonBriefOpt = False, workspace: WorkspaceOpt = None) ->
     if as_json:
         print_json([m.to_dict() for m in models], ensure_ascii=True)
         return
-    t = Table("model", "registered (UTC)", "by", "trained on")
+    t = Table("model", "registered (UTC)", "by", "trained on", "retrain")
     for m in models:
+        flag = (f"yes ({m.retrain_subjects} subject{'s' if m.retrain_subjects != 1 else ''})"
+                if m.retrain_subjects else "no")
         t.add_row(escape(m.name), m.to_dict()["registered_at"][:19], escape(m.registered_by),
-                  ", ".join(r[:12] for r in m.trained_on))
+                  ", ".join(r[:12] for r in m.trained_on), flag)
     console.print(t)
 
 

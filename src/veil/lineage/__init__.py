@@ -19,22 +19,20 @@ Pseudonym prefixes of 128 bits make an accidental match between two subjects neg
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from veil.errors import InputError, StoreError
+from veil.errors import InputError, RunRefused
+from veil.lineage.sets import BUCKET_BITS, PREFIX_BYTES, PseudonymSet, bucket_of, paused_gc
+from veil.lineage.stale import StaleReport, stale_subjects
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.consent.models import SubjectRef
@@ -48,114 +46,14 @@ __all__ = [
     "ModelRecord",
     "OutputRecord",
     "PseudonymSet",
+    "StaleReport",
     "SubjectLineage",
     "bucket_of",
     "discard_output",
+    "paused_gc",
     "record_output",
+    "stale_subjects",
 ]
-
-PREFIX_BYTES = 16
-BUCKET_BITS = 12
-_DTYPE = np.dtype(f"S{PREFIX_BYTES}")
-
-
-def bucket_of(token: str) -> int:
-    """The bucket (first 12 bits) of a hex pseudonym."""
-    try:
-        return int(token[:3], 16)
-    except ValueError:
-        raise InputError("a pseudonym is not hexadecimal") from None
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many short-lived objects (one per subject or
-    bucket) are made: a full collection walks the run's whole heap (~65 ms each in a run);
-    these objects hold no cycles, so reference counting frees them anyway."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class PseudonymSet:
-    """A sorted, de-duplicated array of 16-byte pseudonym prefixes with exact membership."""
-
-    __slots__ = ("_a",)
-
-    def __init__(self, prefixes: np.ndarray) -> None:
-        self._a = prefixes
-
-    @classmethod
-    def from_digests(cls, blob: bytes, width: int = 32) -> PseudonymSet:
-        """From concatenated digests of ``width`` bytes (their first 16 bytes are kept)."""
-        n = len(blob) // width
-        raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :PREFIX_BYTES]
-        return cls(np.unique(np.ascontiguousarray(raw).view(_DTYPE).reshape(n)))
-
-    @classmethod
-    def from_hex(cls, tokens: list[str]) -> PseudonymSet:
-        """From hex pseudonyms (at least 32 hex digits each)."""
-        try:
-            blob = b"".join(bytes.fromhex(t[:PREFIX_BYTES * 2]) for t in tokens)
-        except ValueError:
-            raise InputError("a pseudonym is not hexadecimal") from None
-        if len(blob) != PREFIX_BYTES * len(tokens):
-            raise InputError(f"a pseudonym is shorter than {PREFIX_BYTES * 2} hex digits")
-        return cls.from_digests(blob, PREFIX_BYTES)
-
-    @classmethod
-    def from_bytes(cls, blob: bytes) -> PseudonymSet:
-        """From `to_bytes` output (already sorted and unique)."""
-        if len(blob) % PREFIX_BYTES:
-            raise StoreError("a lineage set is corrupt (length is not a multiple of 16)")
-        return cls(np.frombuffer(blob, dtype=_DTYPE))
-
-    def to_bytes(self) -> bytes:
-        return self._a.tobytes()
-
-    def buckets(self) -> list[tuple[int, bytes]]:
-        """(bucket, blob) for every non-empty bucket; the blobs concatenated in bucket order
-        are `to_bytes` (the set is sorted)."""
-        if len(self) == 0:
-            return []
-        raw = self._a.view(np.uint8).reshape(len(self), PREFIX_BYTES)
-        b = (raw[:, 0].astype(np.int32) << 4) | (raw[:, 1].astype(np.int32) >> 4)
-        edges = np.flatnonzero(np.diff(b)) + 1
-        starts = np.concatenate(([0], edges))
-        ends = np.concatenate((edges, [len(b)]))
-        data = self.to_bytes()
-        return [(int(b[i]), data[i * PREFIX_BYTES:j * PREFIX_BYTES])
-                for i, j in zip(starts.tolist(), ends.tolist(), strict=True)]
-
-    def __len__(self) -> int:
-        return int(self._a.shape[0])
-
-    def _key(self, token: str) -> np.ndarray:
-        raw = bytes.fromhex(token[:PREFIX_BYTES * 2])
-        if len(raw) != PREFIX_BYTES:
-            raise InputError(f"a pseudonym has at least {PREFIX_BYTES * 2} hex digits")
-        return np.frombuffer(raw, dtype=_DTYPE)
-
-    def __contains__(self, token: object) -> bool:
-        if not isinstance(token, str) or len(self) == 0:
-            return False
-        try:
-            k = self._key(token)
-        except ValueError:
-            return False
-        i = int(np.searchsorted(self._a, k)[0])
-        # compare as fixed-width arrays: a numpy bytes scalar drops trailing NUL bytes
-        return i < len(self) and bool(self._a[i:i + 1] == k)
-
-    def hex(self) -> list[str]:
-        """The prefixes as 32-digit hex strings (what audit events accept as subjects)."""
-        raw = self.to_bytes()
-        return [raw[i:i + PREFIX_BYTES].hex() for i in range(0, len(raw), PREFIX_BYTES)]
-
 
 class LineageCollector:
     """Gathers a run's distinct subject ids batch by batch (``pc.unique``, cheap), and HMACs
@@ -225,11 +123,16 @@ class ModelRecord:
     registered_at: datetime
     registered_by: str
     description: str | None = None
+    retrain_subjects: int = 0  # subjects marked since (erased, withdrawn, ...): retrain it
+    accepted_stale: str | None = None  # the reason given to register it on stale data
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "trained_on": list(self.trained_on),
                 "registered_at": _iso(self.registered_at), "registered_by": self.registered_by,
-                "description": self.description}
+                "description": self.description,
+                "needs_retraining": self.retrain_subjects > 0,
+                "affected_subjects": self.retrain_subjects,
+                "accepted_stale": self.accepted_stale}
 
 
 @dataclass(frozen=True)
@@ -388,18 +291,33 @@ class Lineage:
                                           .where(r.status == "running").order_by(r.started_at))]
 
     def register_model(self, name: str, trained_on: list[str], *, actor: str,
-                       description: str | None = None) -> ModelRecord:
-        """Record that model ``name`` was trained on these run outputs (run ids or paths)."""
+                       description: str | None = None, accept_stale: bool = False,
+                       reason: str | None = None) -> ModelRecord:
+        """Record that model ``name`` was trained on these run outputs (run ids or paths).
+
+        Refused (`RunRefused`) when an output holds subjects erased, withdrawn, objecting or
+        restricted since (`stale_subjects`): the model would keep what it learnt from them.
+        ``accept_stale`` with a ``reason`` registers it anyway; the reason and the counts are
+        kept with the model and in the audit event."""
         from veil.policy.model import IDENT
 
         if not isinstance(name, str) or not re.match(IDENT, name) or len(name) > 128:
             raise InputError(f"model name {name!r} is not a name (letters, digits, _ . -)")
         if not trained_on:
             raise InputError("--trained-on needs at least one run (a run id or output path)")
+        if accept_stale and not (reason and reason.strip()):
+            raise InputError("--accept-stale needs --reason TEXT (why the model may keep "
+                             "stale subjects' data)")
         outs = [self.output(r) for r in trained_on]
         run_ids = list(dict.fromkeys(o.run_id for o in outs))
+        stale = [r for r in (stale_subjects(self.workspace, rid) for rid in run_ids) if r]
+        if stale and not accept_stale:
+            raise RunRefused(
+                f"the training data holds {_stale_text(stale)}; retrain on a fresh run, or "
+                "register with --accept-stale --reason TEXT", where=f"model '{name}'")
         _, tm, tr = _tables()
         now = datetime.now(UTC)
+        why = reason.strip()[:2000] if accept_stale and stale and reason else None
         try:
             with self.engine.begin() as conn:
                 if conn.execute(sa.select(tm.c.name).where(tm.c.name == name)).first():
@@ -408,33 +326,51 @@ class Lineage:
                 conn.execute(tm.insert().values(name=name, description=description,
                                                 registered_at=now, registered_by=actor))
                 conn.execute(tr.insert(), [{"model": name, "run_id": r} for r in run_ids])
+                if why:
+                    from veil.store.schema import lineage_stale_accepts
+
+                    conn.execute(lineage_stale_accepts.insert().values(
+                        model=name, reason=why, stale=[r.to_dict() for r in stale],
+                        accepted_by=actor, accepted_at=now))
         except sa.exc.IntegrityError:
             raise InputError(f"model '{name}' is already registered") from None
-        self._audit(actor, name, outs)
-        return ModelRecord(name, run_ids, now, actor, description)
+        self._audit(actor, name, outs, stale if why else [], why)
+        return ModelRecord(name, run_ids, now, actor, description, accepted_stale=why)
 
-    def _audit(self, actor: str, name: str, outs: list[OutputRecord]) -> None:
+    def _audit(self, actor: str, name: str, outs: list[OutputRecord],
+               stale: list[StaleReport], why: str | None) -> None:
         from veil.audit.event import AuditEvent
         from veil.audit.log import AuditLog
 
         purposes = sorted({o.purpose for o in outs})
         cats = sorted({c for o in outs for c in o.categories})
+        counts = {"runs": len(outs), "subjects": sum(o.subject_count for o in outs)}
+        details: dict[str, Any] = {"model": name}
+        if why:
+            counts["stale_subjects"] = sum(r.total for r in stale)
+            details.update({"accepted_stale": why, "stale": _stale_text(stale)})
         AuditLog(self.workspace).append([AuditEvent(
             time=datetime.now(UTC), actor=actor or "unknown", action="lineage.model.register",
             purpose=",".join(purposes)[:200], legal_basis="Art. 5(2) accountability",
-            outcome="success", data_categories=cats,
-            counts={"runs": len(outs), "subjects": sum(o.subject_count for o in outs)},
+            outcome="success", data_categories=cats, counts=counts,
             digests={f"output:{o.run_id}": f"sha256:{o.digest}" for o in outs},
-            details={"model": name})])
+            details=details)])
 
     def models(self) -> list[ModelRecord]:
+        """Registered models, with how many marked subjects each must be retrained without."""
+        from veil.lineage.marks import flagged_models
+        from veil.store.schema import lineage_stale_accepts as ta
+
         _, tm, tr = _tables()
         with self.engine.connect() as conn:
             runs: dict[str, list[str]] = {}
             for m, r in conn.execute(sa.select(tr.c.model, tr.c.run_id).order_by(tr.c.run_id)):
                 runs.setdefault(m, []).append(r)
+            flags = flagged_models(conn)
+            accepted = dict(conn.execute(sa.select(ta.c.model, ta.c.reason)).all())
             return [ModelRecord(r.name, runs.get(r.name, []), _utc(r.registered_at),
-                                r.registered_by, r.description)
+                                r.registered_by, r.description, flags.get(r.name, 0),
+                                accepted.get(r.name))
                     for r in conn.execute(sa.select(tm).order_by(tm.c.registered_at, tm.c.name))]
 
     def model(self, name: str) -> ModelRecord:
@@ -442,3 +378,10 @@ class Lineage:
             if m.name == name:
                 return m
         raise InputError(f"no registered model '{name}' (see `veil lineage models`)")
+
+
+def _stale_text(stale: list[StaleReport]) -> str:
+    """'3 subjects (2 erased, 1 withdrawn)' over all the outputs."""
+    total = StaleReport("", "", *(sum(getattr(r, k) for r in stale)
+                                  for k in ("erased", "withdrawn", "objecting", "restricted")))
+    return total.describe()
