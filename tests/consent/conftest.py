@@ -25,12 +25,14 @@ datasets:
   accounts:
     fields:
       iban: account
+recipients:
+  marketing: {name: Marketing team, role: internal}
 purposes:
   offers:
     description: Personalised offers from transaction history
     legal_basis: consent
     retention: 2 years
-    recipients: [Marketing team]
+    recipients: [marketing]
     datasets:
       customers: {fields: {customer_id: keep, balance: keep}}
   newsletter:

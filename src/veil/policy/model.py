@@ -8,32 +8,24 @@ run plan checks that the name exists.
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from veil.policy.automated import AutomatedDecisions as AutomatedDecisions
+from veil.policy.automated import DecisionFeature as DecisionFeature
+from veil.policy.automated import DecisionReview as DecisionReview
+from veil.policy.base import IDENT as IDENT
+from veil.policy.base import Contact as Contact
+from veil.policy.base import Ident as Ident
+from veil.policy.base import _Strict
+from veil.policy.duration import Duration
+from veil.policy.recipients import Notify as Notify
+from veil.policy.recipients import Recipient as Recipient
+from veil.policy.recipients import RecordRetention as RecordRetention
+from veil.policy.recipients import Transfer as Transfer
 from veil.policy.risk import RiskPolicy
 from veil.policy.taxonomy import BUILTIN_CATEGORIES, Category
-
-IDENT = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
-Ident = Annotated[str, Field(pattern=IDENT, max_length=128)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class Contact(_Strict):
-    name: str
-    email: str | None = None
-    phone: str | None = None
-    address: str | None = None
-
-    def line(self) -> str:
-        parts = [self.name] + [p for p in (self.email, self.phone, self.address) if p]
-        return ", ".join(parts)
 
 
 class Controller(_Strict):
@@ -177,12 +169,6 @@ class PurposeDataset(_Strict):
     fields: dict[Ident, Treatment]
 
 
-class Transfer(_Strict):
-    country: str
-    recipient: str
-    safeguard: str
-
-
 LegalBasis = Literal[
     "consent",
     "contract",
@@ -209,22 +195,13 @@ _BASIS_ALIASES = {
     "6(1)(f)": "legitimate_interests",
 }
 
-_RETENTION = re.compile(r"^\s*(\d+)\s*(day|week|month|year|d|w|m|y)s?\s*$", re.IGNORECASE)
-_ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
-_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365, "d": 1, "w": 7, "m": 30,
-              "y": 365}
+def parse_retention(text: str, what: str = "retention") -> Duration:
+    """'5 years', '18 months', '30 days', '5y' or ISO 8601 'P5Y' -> a calendar `Duration`."""
+    return Duration.parse(text, what=what)
 
 
-def parse_retention(text: str) -> timedelta:
-    """'5 years', '18 months', '30 days', '5y' or ISO 8601 'P5Y' -> an approximate timedelta."""
-    m = _RETENTION.match(text)
-    if m:
-        return timedelta(days=int(m.group(1)) * _UNIT_DAYS[m.group(2).lower()])
-    m = _ISO_DURATION.match(text.strip().upper())
-    if m and any(m.groups()):
-        y, mo, w, d = (int(g) if g else 0 for g in m.groups())
-        return timedelta(days=y * 365 + mo * 30 + w * 7 + d)
-    raise ValueError(f"retention '{text}' is not like '5 years', '18 months', '30 days' or 'P5Y'")
+#: Art. 9(2) points (a) to (j): the condition that lifts the ban on special categories.
+SpecialCondition = Literal["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
 
 
 class Encryption(_Strict):
@@ -241,10 +218,17 @@ class Purpose(_Strict):
     consent_required: bool | None = None
     consent_min_age: int | None = Field(default=None, ge=1, le=18)  # Art. 8: minors' consent
     retention: str
-    recipients: list[str] = []
+    recipients: list[Ident] = []  # ids from the policy's `recipients:` register
     transfers: list[Transfer] = []
     datasets: dict[Ident, PurposeDataset]
     encryption: Encryption = Encryption()
+    # What `veil dsr run` does to this purpose's outputs that hold an erased, withdrawn,
+    # objecting or restricted subject: rebuild them, purge them, or flag them for a person.
+    on_erasure: Literal["rebuild", "purge", "flag"] = "flag"
+    dpia: str | None = None  # reference of the purpose's DPIA (Art. 35)
+    special_categories_condition: SpecialCondition | None = None  # Art. 9(2) letter
+    criminal_data_authorisation: str | None = None  # Art. 10: the authorising law
+    automated_decisions: AutomatedDecisions | None = None  # Art. 22; absent: none made
 
     @field_validator("legal_basis", mode="before")
     @classmethod
@@ -252,6 +236,22 @@ class Purpose(_Strict):
         if isinstance(value, str):
             v = value.strip().lower().replace("art. ", "").replace("art.", "").strip()
             return _BASIS_ALIASES.get(v, v)
+        return value
+
+    @field_validator("special_categories_condition", mode="before")
+    @classmethod
+    def _condition_letter(cls, value: Any) -> Any:
+        # "a", "(a)", "9(2)(a)" and "Art. 9(2)(a)" all mean point (a).
+        if isinstance(value, str):
+            v = value.strip().lower().replace("art.", "").strip().removeprefix("9(2)")
+            return v.strip("() ")
+        return value
+
+    @field_validator("dpia", "criminal_data_authorisation")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: leave the key out or give the reference")
         return value
 
     @field_validator("retention")
@@ -276,7 +276,7 @@ class Purpose(_Strict):
         return bool(self.consent_required) or self.legal_basis == "consent"
 
     @property
-    def retention_period(self) -> timedelta:
+    def retention_period(self) -> Duration:
         return parse_retention(self.retention)
 
     @property
@@ -299,7 +299,7 @@ class LegalHold(_Strict):
     @field_validator("period")
     @classmethod
     def _period_ok(cls, value: str) -> str:
-        parse_retention(value)
+        parse_retention(value, "period")
         return value
 
     @model_validator(mode="after")
@@ -309,8 +309,8 @@ class LegalHold(_Strict):
         return self
 
     @property
-    def period_length(self) -> timedelta:
-        return parse_retention(self.period)
+    def period_length(self) -> Duration:
+        return parse_retention(self.period, "period")
 
 
 RequestKind = Literal["access", "portability", "rectification", "erasure", "restriction",
@@ -345,16 +345,16 @@ class Keys(_Strict):
     @field_validator("epoch_rotation")
     @classmethod
     def _rotation_positive(cls, value: str | None) -> str | None:
-        if value is not None and parse_retention(value) < timedelta(days=1):
+        if value is not None and not parse_retention(value).covers(Duration(days=1)):
             raise ValueError("epoch_rotation must be at least 1 day")
         return value
 
     @property
-    def rotation_period(self) -> timedelta | None:
+    def rotation_period(self) -> Duration | None:
         return None if self.epoch_rotation is None else parse_retention(self.epoch_rotation)
 
     @property
-    def retention_period(self) -> timedelta | None:
+    def retention_period(self) -> Duration | None:
         return None if self.backup_retention is None else parse_retention(self.backup_retention)
 
 
@@ -372,6 +372,9 @@ class Policy(_Strict):
     legal_holds: dict[Ident, LegalHold] = {}
     rights: Rights = Rights()
     keys: Keys = Keys()
+    # The register of recipients and processors that purposes refer to by id (Art. 19, 28).
+    recipients: dict[Ident, Recipient] = {}
+    retention: RecordRetention = RecordRetention()  # the store's own personal records
 
     # Where the policy came from, for error messages that name file:line.
     _source: str = PrivateAttr(default="<policy>")
@@ -405,6 +408,8 @@ class Policy(_Strict):
                             ("purposes", p_name, "datasets", ds_name, "fields", f_name),
                             f"field '{f_name}' is not declared in dataset '{ds_name}'",
                         )
+            self._recipient_refs(p_name, p)
+            self._feature_refs(p_name, p)
         for h_name, hold in self.legal_holds.items():
             for i, ds_name in enumerate(hold.datasets):
                 if ds_name not in self.datasets:
@@ -416,6 +421,37 @@ class Policy(_Strict):
                     raise _RefError(("legal_holds", h_name, "categories", i),
                                     f"unknown data category '{cat}'")
         return self
+
+    def _recipient_refs(self, p_name: str, p: Purpose) -> None:
+        for i, r in enumerate(p.recipients):
+            if r not in self.recipients:
+                raise _RefError(("purposes", p_name, "recipients", i),
+                                f"unknown recipient '{r}' (declare it under the top-level "
+                                f"'recipients:'; known: {', '.join(self.recipients) or 'none'})")
+        for i, t in enumerate(p.transfers):
+            if t.recipient not in self.recipients:
+                raise _RefError(("purposes", p_name, "transfers", i, "recipient"),
+                                f"transfer to unknown recipient '{t.recipient}' (declare it "
+                                "under the top-level 'recipients:')")
+
+    def _feature_refs(self, p_name: str, p: Purpose) -> None:
+        ad = p.automated_decisions
+        if ad is None:
+            return
+        used = {f for u in p.datasets.values() for f in u.fields}
+        for name in ad.features:
+            if ad.feature_field(name) not in used:
+                raise _RefError(("purposes", p_name, "automated_decisions", "features", name),
+                                f"decision feature '{name}' comes from field "
+                                f"'{ad.feature_field(name)}', which the purpose does not use "
+                                "(give 'field:' or add the field to the purpose)")
+
+    def recipients_of(self, purpose_id: str) -> list[tuple[str, Recipient]]:
+        """The recipients of a purpose's data, by id: those it lists, then those it transfers
+        to without listing them."""
+        p = self.purpose(purpose_id)
+        ids = list(dict.fromkeys([*p.recipients, *(t.recipient for t in p.transfers)]))
+        return [(r, self.recipients[r]) for r in ids]
 
     def holds_for(self, dataset: str) -> list[tuple[str, LegalHold]]:
         """The legal holds that keep (part of) this dataset, by name."""

@@ -159,7 +159,7 @@ def render_markdown(ropa: dict[str, Any]) -> str:
             f"{t['recipient']} ({t['country']}), safeguard: {t['safeguard']}" for t in tr)
         out += [f"| (e) | Third-country transfers | {trs} |",
                 f"| (f) | Time limit for erasure | {r['f_erasure_time_limit']['retention']} "
-                f"(~{r['f_erasure_time_limit']['days']} days) |",
+                f"({r['f_erasure_time_limit']['iso_8601']}) |",
                 f"| (g) | Security measures | {_fmt(r['g_security_measures'])} |", ""]
     return "\n".join(out)
 
