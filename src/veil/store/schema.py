@@ -618,7 +618,7 @@ recipient_notices = sa.Table(
 # (end of issue 18 propagation tables)
 
 
-# -- retention (issue 18: veil.lifecycle.retention_*) -----------------------------------------------
+# -- retention (issue 18: veil.lifecycle.retention_*) ------------------------------------------
 # One row per published run output: its expiry (run start + the purpose's retention, calendar
 # months), the keyset that alone encrypts it (crypto-shredding per output), a legal hold, and the
 # disposal's progress. A disposal moves intent -> file_deleted -> key_destroyed -> done, each

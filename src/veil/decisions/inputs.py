@@ -1,0 +1,78 @@
+"""A batch's inputs made uniform before anything is recorded: the feature frame (pyarrow
+Table, pandas DataFrame or a mapping of columns) as rows, the scores as floats, the reasons as
+`Reason` lists, each checked against the batch's length; and who is left out (Art. 21
+objection, Art. 18 restriction, Art. 17 erasure) read from the rights exclusions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from veil.decisions.explain import Reason, coerce_reasons
+from veil.errors import InputError
+from veil.store.schema import rights_exclusions
+
+__all__ = ["as_rows", "as_scores", "as_reasons", "excluded"]
+
+_CHUNK = 500
+ALL = "*"  # an exclusion of every purpose (veil.rights.exclusions.ALL)
+
+
+def as_rows(features: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """(feature names, one dict per row) of a pyarrow Table, pandas DataFrame or mapping of
+    equally long columns."""
+    import pyarrow as pa
+
+    if isinstance(features, Mapping) and not hasattr(features, "columns"):
+        features = pa.table({str(k): list(v) for k, v in features.items()})
+    elif not isinstance(features, pa.Table):
+        if not hasattr(features, "columns"):
+            raise InputError("features must be a pyarrow Table, a pandas DataFrame or a "
+                             "mapping of columns", where="features")
+        features = pa.Table.from_pandas(features, preserve_index=False)
+    return [str(c) for c in features.column_names], features.to_pylist()
+
+
+def as_scores(scores: Any, n: int) -> list[float]:
+    try:
+        out = [float(s) for s in scores]
+    except (TypeError, ValueError):
+        raise InputError("scores must be numbers", where="scores") from None
+    if len(out) != n:
+        raise InputError(f"{len(out)} scores for {n} decisions", where="scores")
+    bad = next((i for i, s in enumerate(out) if not math.isfinite(s)), None)
+    if bad is not None:
+        raise InputError("a score must be a finite number", where=f"scores[{bad}]")
+    return out
+
+
+def as_reasons(reasons: Sequence[Any] | None, n: int) -> list[list[Reason]]:
+    if reasons is None:
+        return [[] for _ in range(n)]
+    if len(reasons) != n:
+        raise InputError(f"{len(reasons)} reason lists for {n} decisions", where="reasons")
+    return [coerce_reasons(r) if r is not None else [] for r in reasons]
+
+
+def excluded(conn: sa.Connection, purpose: str, subjects: Sequence[str]) -> dict[str, str]:
+    """pseudonym -> reason (erased | restricted | objected) of every subject here with an
+    active exclusion from ``purpose`` (a data-subject request made it)."""
+    t = rights_exclusions.c
+    active = (t.lifted_at.is_(None), t.purpose.in_([purpose, ALL]))
+    subs = sorted(set(subjects))
+    out: dict[str, str] = {}
+    if len(subs) > 20 * _CHUNK:  # a big batch: every active exclusion at once
+        wanted = set(subs)
+        for s, r in conn.execute(sa.select(t.subject, t.reason).where(*active)):
+            if s in wanted:
+                out.setdefault(s, r)
+        return out
+    for lo in range(0, len(subs), _CHUNK):
+        part = subs[lo:lo + _CHUNK]
+        for s, r in conn.execute(sa.select(t.subject, t.reason).where(
+                t.subject.in_(part), *active)):
+            out.setdefault(s, r)
+    return out

@@ -1,0 +1,83 @@
+"""A decision's inputs (and a contest's statement, a review's rationale) sealed under the
+subject's own key (`veil.keys.subject_keys`): erasing the subject destroys that key, so these
+become unreadable everywhere, backups included, while the decision record stays.
+
+Plaintext: JSON ``{"id": <decision id>, "f": {feature: value}}`` (the id inside binds the
+ciphertext to its decision: a ciphertext moved to another decision of the same subject does not
+open as that decision's); associated data ``veil.decision.v1\\0<kind>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from veil.crypto.errors import ErasedError, KeyMissingError
+from veil.errors import CryptoError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.keys.subject_keys import SubjectKeys
+
+__all__ = ["open_inputs", "open_text", "seal_inputs", "seal_text"]
+
+_AD_INPUTS = b"veil.decision.v1\x00inputs"
+_AD_TEXT = b"veil.decision.v1\x00text"
+
+
+def _plain(v: Any) -> Any:
+    """JSON for numpy scalars, dates and anything else a feature frame may hold."""
+    item = getattr(v, "item", None)
+    if item is not None:
+        return item()
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return str(v)
+
+
+def encode(decision_id: str, features: Mapping[str, Any]) -> bytes:
+    return json.dumps({"id": decision_id, "f": features}, separators=(",", ":"),
+                      default=_plain, allow_nan=True).encode("utf-8")
+
+
+def seal_inputs(keys: SubjectKeys, subjects: Sequence[str], ids: Sequence[str],
+                rows: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """One ciphertext per decision, each under its subject's key (made on first use)."""
+    plain = [encode(i, r) for i, r in zip(ids, rows, strict=True)]
+    return keys.encrypt_many(subjects, plain, _AD_INPUTS)
+
+
+def open_inputs(keys: SubjectKeys, subject: str, decision_id: str,
+                sealed: bytes | None) -> dict[str, Any] | None:
+    """The decision's features, or None once the subject's key is destroyed."""
+    if sealed is None:
+        return None
+    try:
+        doc = json.loads(keys.decrypt(subject, bytes(sealed), _AD_INPUTS))
+    except (ErasedError, KeyMissingError):
+        return None
+    if doc.get("id") != decision_id:
+        raise CryptoError("the stored inputs belong to another decision",
+                          where=f"decision {decision_id}")
+    features: dict[str, Any] = doc["f"]
+    return features
+
+
+def seal_text(keys: SubjectKeys, subject: str, decision_id: str, text: str) -> bytes:
+    return keys.encrypt(subject, encode(decision_id, {"text": text}), _AD_TEXT)
+
+
+def open_text(keys: SubjectKeys, subject: str, decision_id: str,
+              sealed: bytes | None) -> str | None:
+    """A statement or rationale, or None once the subject is erased."""
+    if sealed is None:
+        return None
+    try:
+        doc = json.loads(keys.decrypt(subject, bytes(sealed), _AD_TEXT))
+    except (ErasedError, KeyMissingError):
+        return None
+    if doc.get("id") != decision_id:
+        raise CryptoError("the stored text belongs to another decision",
+                          where=f"decision {decision_id}")
+    return str(doc["f"]["text"])
