@@ -9,7 +9,7 @@ and the new states. States are locked and written in one order (sorted keys) by 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from veil.consent.models import (
     Event,
     State,
     format_us,
+    now_us,
     state_after,
     transition,
 )
@@ -39,9 +40,14 @@ Key = tuple[str, str]  # (purpose, subject)
 Namer = Callable[[str], str]  # subject id -> its pseudonym, for messages
 
 
-def append_in(conn: sa.Connection, events: list[Event], ref: Namer) -> list[Event]:
+def append_in(conn: sa.Connection, events: list[Event], ref: Namer,
+              stamp_now: Collection[str] = ()) -> list[Event]:
     """Store ``events`` (validated, ids unique in the batch) and the states they leave;
-    returns them as stored (notices resolved). Raises ConsentError, storing nothing."""
+    returns them as stored (notices resolved). Raises ConsentError, storing nothing.
+
+    Events named in ``stamp_now`` had no time of their own: they are stamped with the time
+    taken once the keys are locked (never before the key's stored state), so a writer that
+    took "now" before another's later-stamped event committed is not taken for backdating."""
     _refuse_stored_ids(conn, events)
     notices = notices_in(conn, {e.purpose for e in events})
     events = [resolve_notice(e, notices.get(e.purpose, [])) for e in events]
@@ -49,6 +55,11 @@ def append_in(conn: sa.Connection, events: list[Event], ref: Namer) -> list[Even
     for e in events:
         keys[(e.purpose, e.subject)].append(e)
     states = _lock_states(conn, keys)
+    if stamp_now:
+        events = _stamped(events, states, set(stamp_now))
+        keys = defaultdict(list)
+        for e in events:
+            keys[(e.purpose, e.subject)].append(e)
     new_states = {}
     for key, evs in keys.items():
         evs.sort(key=lambda e: e.time_us)  # stable: same-time events keep batch order
@@ -57,6 +68,22 @@ def append_in(conn: sa.Connection, events: list[Event], ref: Namer) -> list[Even
             new_states[key] = new
     _write(conn, events, new_states, states)
     return events
+
+
+def _stamped(events: list[Event], states: dict[Key, State], ids: set[str]) -> list[Event]:
+    """``events`` with those in ``ids`` stamped now (under the lock), after the stored state."""
+    now = now_us()
+    out = []
+    for e in events:
+        if e.event_id in ids:
+            old = states.get((e.purpose, e.subject))
+            t = max(now, e.time_us, old.time_us + 1 if old else 0)
+            if e.expires_us is not None and e.expires_us <= t:
+                raise ConsentError(f"expiry {format_us(e.expires_us)} is not after the event "
+                                   f"time {format_us(t)}", where=e.source)
+            e = replace(e, time_us=t)
+        out.append(e)
+    return out
 
 
 def _refuse_stored_ids(conn: sa.Connection, events: list[Event]) -> None:

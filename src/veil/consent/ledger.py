@@ -139,14 +139,20 @@ class Ledger:
         a prior grant, a backdated event that would make a stored one invalid.
         """
         now = now_us()
-        prepared = [prepare_event(e, now, self.policy) for e in events]
+        given = list(events)
+        prepared = [prepare_event(e, now, self.policy) for e in given]
         if not prepared:
             return []
         refuse_repeated_ids(prepared)
+        # Events without a time of their own are "now": stamped again under the lock, so a
+        # withdrawal racing a grant is never refused as backdated (Art. 7(3)).
+        stamp_now = {p.event_id for g, p in zip(given, prepared, strict=True)
+                     if getattr(g, "time", None) is None}
         self.ref.key()  # the audit trail needs it: no KEK, no write (not a half-recorded append)
         screen_consent_text((e.collector for e in prepared), (e.channel for e in prepared))
-        stored: list[Event] = retrying(self.engine, "appending consent events",
-                                       lambda conn: append_in(conn, prepared, self.ref))
+        stored: list[Event] = retrying(
+            self.engine, "appending consent events",
+            lambda conn: append_in(conn, prepared, self.ref, stamp_now=stamp_now))
         audit_consent_events(self.workspace, self.ref, stored)
         return stored
 
