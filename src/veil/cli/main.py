@@ -391,6 +391,9 @@ def _register_subcommands() -> None:
     from veil.cli.service import register as register_service
 
     register_service(app)  # issue 11 (serve, apikey)
+    from veil.cli.decisions import register as register_decisions
+
+    register_decisions(app)  # issue 19 (decisions)
 
 
 _register_subcommands()
