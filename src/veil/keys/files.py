@@ -257,10 +257,14 @@ def output_encryption(
     keyset: str | None = None,
     *,
     provider: KeyProvider | None = None,
+    own_key: bool = False,
 ) -> OutputEncryption:
     """The encryption of run ``run_id``'s output: the workspace's streaming keyset ``keyset``
-    (``"output"`` by default, created on first use when the workspace has a KEK). ``provider``
-    replaces the workspace's `KeyManager` (a manager is asked to ``ensure`` the keyset)."""
+    (``"output"`` by default, created on first use when the workspace has a KEK). With
+    ``own_key`` (what runs do) the default is instead a fresh keyset of this output alone,
+    ``output.<run id>``, so destroying it at the output's retention end kills every copy; a
+    keyset named otherwise is shared by the outputs that name it. ``provider`` replaces the
+    workspace's `KeyManager` (a manager is asked to ``ensure`` the keyset)."""
     from veil.keys.manager import OUTPUT_KEYSET, KeyManager
 
     name = keyset or OUTPUT_KEYSET
@@ -273,7 +277,10 @@ def output_encryption(
             "has no key-encryption key: run `veil keys init`, or set "
             "`encryption: {at_rest: false}` on the purpose"
         )
-    if hasattr(source, "ensure"):
+    if own_key and provider is None and name == OUTPUT_KEYSET:
+        # a keyset of this output alone, destroyed when the output is disposed of
+        name, ks = source.output_keyset(run_id)
+    elif hasattr(source, "ensure"):
         ks = source.ensure(name, "streaming", "files at rest (run outputs)")
     else:
         ks = source.keyset(name)

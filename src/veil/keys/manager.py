@@ -71,16 +71,20 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_KEK_PATH",
     "OUTPUT_KEYSET",
+    "OUTPUT_KEYSET_PREFIX",
     "PASSPHRASE_ENV",
     "KeyManager",
     "KeysConfig",
     "KeysetInfo",
     "keyset_associated_data",
+    "output_keyset_name",
     "write_keys_config",
 ]
 
 #: The streaming keyset run outputs and `veil encrypt` use unless told otherwise.
 OUTPUT_KEYSET = "output"
+#: Keysets of one run output alone: ``output.<run id>`` (`KeyManager.output_keyset`).
+OUTPUT_KEYSET_PREFIX = "output."
 SUBJECT_NAMESPACE = "veil"
 KINDS: tuple[Kind, ...] = ("streaming", "aead", "daead")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
@@ -90,6 +94,19 @@ Status = Literal["ENABLED", "DISABLED", "DESTROYED"]
 def keyset_associated_data(name: str) -> bytes:
     """What a stored keyset is bound to: its wrapped blob cannot be moved to another name."""
     return b"veil:keyset:" + name.encode("utf-8")
+
+
+def output_keyset_name(run_id: str) -> str:
+    """The name of the keyset that encrypts run ``run_id``'s output alone."""
+    return OUTPUT_KEYSET_PREFIX + run_id
+
+
+def _destroyed(row: Any) -> KeyMissingError:
+    if row.name.startswith(OUTPUT_KEYSET_PREFIX):
+        return KeyMissingError(
+            f"keyset {row.name!r} was destroyed when its run output was disposed of "
+            f"(retention, {_iso(row.updated_at)}): no copy of that output can be decrypted")
+    return KeyMissingError(f"keyset {row.name!r} was destroyed")
 
 
 def _check_name(name: str) -> str:
@@ -337,7 +354,7 @@ class KeyManager:
                 f"keyset {name!r} is disabled (`veil keys enable {name}` re-enables it)"
             )
         if row.status == "DESTROYED" or row.encrypted_keyset is None:
-            raise KeyMissingError(f"keyset {name!r} was destroyed")
+            raise _destroyed(row)
         self._check_kek(row)  # the cache serves only holders of the row's KEK
         hit = _cache_get(self._url, name, row.version, row.kek_id)
         if hit is not None:
@@ -368,6 +385,16 @@ class KeyManager:
     def init(self, name: str, kind: Kind = "streaming", purpose: str = "",
              **params: int) -> KeysetInfo:
         """Create keyset ``name`` with one fresh key (``params``: see `Keyset.generate`)."""
+        self._create(name, kind, purpose, **params)
+        return self.info(name)
+
+    def output_keyset(self, run_id: str) -> tuple[str, Keyset]:
+        """A fresh streaming keyset of one run output alone (``output.<run id>``, one KEK
+        wrap): destroying it (`destroy_many`) makes every copy of the file unreadable."""
+        name = output_keyset_name(run_id)
+        return name, self._create(name, "streaming", f"run output {run_id} (its own key)")
+
+    def _create(self, name: str, kind: Kind, purpose: str, **params: int) -> Keyset:
         _check_name(name)
         if kind not in KINDS:
             raise KeysetError(f"unknown key kind {kind!r} ({', '.join(KINDS)})")
@@ -391,7 +418,7 @@ class KeyManager:
                               kek_id=kek.kek_id, detail={"kind": kind, "purpose": purpose},
                               at=at)
         self._notify([ev])
-        return self.info(name)
+        return ks
 
     def list(self) -> builtins.list[KeysetInfo]:
         """All keysets, by name (no KEK needed: the key list is stored in clear beside the
@@ -462,6 +489,14 @@ class KeyManager:
             purge_freed_space(self.engine, keysets.name)
         self._notify([ev])
         return self.info(name)
+
+    def destroy_many(self, names: Iterable[str], *,
+                     before_commit: Callable[[sa.Connection], None] | None = None,
+                     ) -> builtins.list[str]:
+        """Destroy keysets in one transaction (`veil.keys.output_keys.destroy_keysets`)."""
+        from veil.keys.output_keys import destroy_keysets
+
+        return destroy_keysets(self, names, before_commit=before_commit)
 
     def disable(self, name: str, key_id: int | None = None) -> KeysetInfo:
         """Disable one key (it stops decrypting) or the whole keyset (reversible)."""

@@ -44,7 +44,7 @@ from veil.pipeline.stages import build_stages
 from veil.policy.model import Policy
 from veil.rights.exclusions import REASONS as _EXCLUSIONS
 from veil.risk.gate import GateResult
-from veil.store.schema import runs
+from veil.store.schema import retention_outputs, runs
 from veil.store.workspace import Workspace
 from veil.transforms.keys import TransformKeys
 
@@ -126,6 +126,7 @@ class Runner:
         self.output_details: dict[str, Any] = {}  # more of the receipt's "output" (parts)
         self._rejects_tmp = temp_path_for(rejects_path)
         self._rejects_file: IO[str] | None = None
+        self.own_keyset: str | None = None  # the output's own keyset (destroyed if it fails)
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -148,7 +149,10 @@ class Runner:
             return None
         from veil.keys.files import output_encryption
 
-        return output_encryption(self.ws, self.run_id, self.plan.purpose.encryption.keyset)
+        enc = output_encryption(self.ws, self.run_id, self.plan.purpose.encryption.keyset,
+                                own_key=True)  # the default keyset: one per output
+        self.own_keyset = enc.keyset_name if enc.keyset_name.endswith(self.run_id) else None
+        return enc
 
     def open_sink(self, encryption: Any) -> ParquetSink:
         """A single Parquet file as the output (published by `publish`)."""
@@ -221,6 +225,15 @@ class Runner:
                 finished_at=rec.finished_at, status="succeeded",
                 input_digest=self.source.digest, output_digest=out_digest,
                 rows_in=rec.rows["in"], rows_out=output.rows, receipt=rec.to_dict()))
+            keyset = (output.encryption_info or {}).get("keyset")
+            from veil.keys.manager import OUTPUT_KEYSET_PREFIX
+
+            conn.execute(retention_outputs.insert().values(
+                run_id=self.run_id, output_ref=str(output.path.resolve()),
+                output_digest=out_digest, purpose=self.plan.purpose_id,
+                retention=self.plan.purpose.retention, created_at=self.started,
+                expires_at=self.expires_at, keyset=keyset, state="live",
+                own_key=bool(keyset and keyset.startswith(OUTPUT_KEYSET_PREFIX))))
         return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
                          self.rejects_path if self.rejected else None)
 
@@ -246,7 +259,14 @@ class Runner:
             rejects_path=self.rejects_path, t_read=self.t_read,
             t_write=self.t_write + t_finish, total=time.perf_counter() - self.t_start)
         rec.output.update(self.output_details)
+        rec.purpose["expires_at"] = self.expires_at.isoformat().replace("+00:00", "Z")
         return rec
+
+    @property
+    def expires_at(self) -> datetime:
+        """The output's retention end: the run's start plus the purpose's retention, in
+        calendar units (`veil.lifecycle` disposes of it then)."""
+        return self.plan.purpose.retention_period.after(self.started)
 
     def _seal(self, rec: Receipt, output: Output, dropped: Counter[str]) -> None:
         """Lineage and exclusion sections, the audit events, the lineage row (removed again
@@ -289,6 +309,13 @@ class Runner:
                     finished_at=datetime.now(UTC), status="failed", error=message[:2000]))
         except sa.exc.SQLAlchemyError:
             pass
+        if self.own_keyset is not None:  # nothing was published under it
+            try:
+                from veil.keys.manager import KeyManager
+
+                KeyManager(self.ws, actor=self.actor).destroy_many([self.own_keyset])
+            except Exception:
+                pass
         try:
             record_failure(self.ws, self.plan, self.run_id, self.actor, exc)
         except Exception:

@@ -1,0 +1,38 @@
+"""After the run: retention of outputs and of the store's own records (issue 18).
+
+    from veil.lifecycle import retention_status, sweep, dispose_output
+    retention_status(ws)                     # every output: expiry, due, hold, disposal
+    sweep(ws, policy)                        # dispose of what expired (not held), purge records
+    dispose_output(ws, run_id, reason="...", actor="dpo")   # one output, now
+
+Disposing of an output deletes the file and destroys the keyset that alone encrypts it
+(``output.<run id>``), so copies die too; see `veil.lifecycle.retention_dispose`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from veil._lazy import lazy_exports
+
+_EXPORTS = {
+    "Disposal": "veil.lifecycle.retention_records",
+    "OutputRetention": "veil.lifecycle.retention_records",
+    "dispose_output": "veil.lifecycle.retention_dispose",
+    "retention_status": "veil.lifecycle.retention_status",
+    "SweepReport": "veil.lifecycle.retention_sweep",
+    "sweep": "veil.lifecycle.retention_sweep",
+    "hold": "veil.lifecycle.retention_holds",
+    "release": "veil.lifecycle.retention_holds",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.lifecycle.retention_dispose import dispose_output  # noqa: F401
+    from veil.lifecycle.retention_holds import hold, release  # noqa: F401
+    from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
+    from veil.lifecycle.retention_status import retention_status  # noqa: F401
+    from veil.lifecycle.retention_sweep import SweepReport, sweep  # noqa: F401
