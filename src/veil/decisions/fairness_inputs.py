@@ -2,8 +2,9 @@
 attributes (the caller's table, pseudonymised on reading).
 
 Decisions become ``subject`` (pseudonym), ``selected`` (the outcome is the favourable one) and
-``actual`` (the observed outcome, NaN when unknown). Only automated decisions count (a record
-whose ``decided_by`` starts with ``model:``): the check is about the model's behaviour.
+``actual`` (the observed outcome, NaN when unknown). Only automated decisions count (records
+with no ``final_of``; in a table, rows whose ``final_of`` is empty when that column is there): the
+check is about the model's behaviour.
 
 Protected attributes: a table with a ``subject_id`` column (the ids the ledger was given; they are
 replaced by the workspace's keyed pseudonyms at once) or a ``subject`` column (pseudonyms already),
@@ -44,7 +45,7 @@ def _from_records(records: list[Any], positive: str) -> Any:
     import numpy as np
     import pandas as pd
 
-    auto = [r for r in records if str(r.decided_by).startswith("model:")]
+    auto = [r for r in records if getattr(r, "final_of", None) is None]
     actual = [getattr(r, "actual", None) for r in auto]
     return pd.DataFrame({
         "subject": [r.subject for r in auto],
@@ -59,8 +60,8 @@ def _within(df: Any, purpose: str | None, since: datetime | None,
 
     if purpose is not None and "purpose" in df.columns:
         df = df[df["purpose"] == purpose]
-    if "decided_by" in df.columns:
-        df = df[df["decided_by"].astype(str).str.startswith("model:")]
+    if "final_of" in df.columns:
+        df = df[df["final_of"].isna() | (df["final_of"] == "")]
     if (since or until) and "decided_at" in df.columns:
         t = pd.to_datetime(df["decided_at"], utc=True)
         keep = pd.Series(True, index=df.index)
