@@ -100,8 +100,19 @@ def build_package(ctx: StepContext) -> dict[str, Any]:
     pkg["models"] = [m.to_dict() for m in lin.models]
     with ctx.workspace.engine.connect() as conn:
         pkg["restrictions"] = subject_exclusions(conn, ctx.token)
+    pkg["automated_decisions"] = _decisions(ctx)
     pkg["your_rights"] = YOUR_RIGHTS
     return pkg
+
+
+def _decisions(ctx: StepContext) -> list[dict[str, Any]]:
+    """Art. 15(1)(h): the automated decisions about the person, each with its explanation and
+    review history (`veil.decisions.access`)."""
+    from veil.decisions.access import access_section
+    from veil.decisions.ledger import DecisionLedger
+
+    return access_section(DecisionLedger(ctx.workspace, ctx.policy), ctx.subject_id,
+                          actor=ctx.actor)
 
 
 def write_package(ctx: StepContext, pkg: dict[str, Any]) -> list[dict[str, Any]]:
