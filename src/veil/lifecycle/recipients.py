@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from veil.policy.model import Policy
 
-__all__ = ["channel_of", "recipients_of_purposes", "register"]
+__all__ = ["channel_of", "recipients_of_purposes", "recipients_register"]
 
 
 def channel_of(recipient: Any) -> tuple[str, str | None]:
@@ -26,7 +26,7 @@ def channel_of(recipient: Any) -> tuple[str, str | None]:
     return "manual", None
 
 
-def register(policy: Policy) -> list[dict[str, Any]]:
+def recipients_register(policy: Policy) -> list[dict[str, Any]]:
     """Every recipient with its role, Art. 28 contract, country, channel and the purposes
     whose data it receives."""
     uses: dict[str, list[str]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["REASONS", "flagged_models", "mark", "marks_of", "resolve"]
+__all__ = ["REASONS", "flagged_models", "mark", "marks_of", "pending", "resolve"]
 
 REASONS = ("erased", "withdrawn", "objected", "restricted")
 
@@ -71,3 +71,14 @@ def marks_of(conn: sa.Connection, kind: str, target: str) -> list[dict[str, Any]
              "action": r.action, "marked_at": r.marked_at.isoformat(),
              "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
              "note": r.note} for r in rows]
+
+
+def pending(conn: sa.Connection, subject: str, source: str) -> list[tuple[str, str, datetime]]:
+    """(run id, action, marked at) of the subject's output marks from ``source`` that asked
+    for a purge or a rebuild and are not resolved yet (an interrupted propagation)."""
+    t = _table()
+    rows = conn.execute(sa.select(t.c.target, t.c.action, t.c.marked_at).where(
+        t.c.kind == "output", t.c.subject == subject, t.c.source == source[:160],
+        t.c.resolved_at.is_(None), t.c.action.in_(["purge", "rebuild"]))
+        .order_by(t.c.marked_at, t.c.target)).all()
+    return [(r.target, r.action, r.marked_at) for r in rows]

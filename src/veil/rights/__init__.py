@@ -22,6 +22,8 @@ _EXPORTS = {
     "KINDS": "veil.rights.requests",
     "RequestRecord": "veil.rights.requests",
     "Requests": "veil.rights.requests",
+    "StepContext": "veil.rights.context",
+    "StepHooks": "veil.rights.context",
     "Store": "veil.rights.stores",
     "decrypt_values": "veil.rights.values",
     "load_store": "veil.rights.stores",
@@ -32,6 +34,7 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from veil.rights.context import StepContext, StepHooks  # noqa: F401
     from veil.rights.requests import KINDS, RequestRecord, Requests  # noqa: F401
     from veil.rights.stores import Store, load_store  # noqa: F401
     from veil.rights.values import decrypt_values  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from veil.rights.requests import Requests
     from veil.store.workspace import Workspace
 
-__all__ = ["StepContext"]
+__all__ = ["StepContext", "StepHooks"]
+
+
+class StepHooks(Protocol):
+    """Steps a layer above rights adds to a request's run (`veil.lifecycle`: propagation to
+    outputs and models, Art. 19 notices): ``(name, step)`` pairs for a request kind, run
+    after the kind's own steps (an erasure's before its certificate, which lists them)."""
+
+    def steps(self, kind: str) -> list[tuple[str, Callable[[StepContext], dict[str, Any]]]]: ...
 
 
 @dataclass
@@ -37,6 +45,7 @@ class StepContext:
     categories: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)  # steps recorded with their effect
     result_fn: Callable[[StepContext], dict[str, Any]] | None = None
+    hooks: StepHooks | None = None
     _lineage: Any = None
 
     @property

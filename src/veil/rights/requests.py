@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from veil._actor import default_actor
 from veil.errors import InputError, PolicyError
 from veil.rights.closing import close_request, extend_request, lift_request
-from veil.rights.context import StepContext
+from veil.rights.context import StepContext, StepHooks
 from veil.rights.lease import LeaseLost, record_step
 from veil.rights.listing import get_request, list_requests
 from veil.rights.opening import check_value, open_request
@@ -68,7 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["DSR_KEYSET", "KINDS", "LEASE_MINUTES", "OBJECTABLE_BASES", "OPEN_STATES",
            "PACKAGE_KEYSET", "PORTABLE_BASES", "PURPOSE_KINDS", "STATUSES", "LeaseLost",
-           "RequestRecord", "Requests", "StepContext", "add_months", "check_value", "fsync_dir",
+           "RequestRecord", "Requests", "StepContext", "StepHooks", "add_months", "check_value", "fsync_dir",
            "iso"]
 
 
@@ -81,7 +81,10 @@ class Requests:
     'erased'
     """
 
-    def __init__(self, workspace: Workspace, policy: Policy | str | Path | None = None) -> None:
+    def __init__(self, workspace: Workspace, policy: Policy | str | Path | None = None, *,
+                 hooks: StepHooks | None = None) -> None:
+        """``hooks``: steps a layer above adds to runs (`veil.lifecycle.requests` gives
+        propagation to outputs and models and Art. 19 notices; the CLI and service use it)."""
         from veil.consent.models import SubjectRef
 
         self.workspace = workspace.ready()
@@ -89,6 +92,7 @@ class Requests:
         self._policy = policy
         self.ref = SubjectRef(workspace.root)
         self.seals = Seals(self.workspace)
+        self.hooks = hooks
 
     def policy(self, path: str | None = None) -> Policy:
         """The policy given (loaded once), else the one at ``path`` (a request's own)."""

@@ -69,7 +69,8 @@ def _context(reqs: Requests, rec: RequestRecord, actor: str, owner: str,
     prior = {s["step"]: (s["detail"] or {}).get("first_attempt") for s in rec.steps
              if s["status"] != "done" and (s["detail"] or {}).get("first_attempt")}
     return StepContext(reqs, pol, rec, payload["subject"], payload.get("details") or {},
-                       actor, state, owner=owner, prior=prior, releasing=releasing)
+                       actor, state, owner=owner, prior=prior, releasing=releasing,
+                       hooks=reqs.hooks)
 
 
 def _run_steps(ctx: StepContext) -> tuple[int, dict[str, Any]]:

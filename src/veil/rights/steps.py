@@ -48,7 +48,7 @@ def plan_steps(ctx: StepContext) -> list[tuple[str, Step]]:
             for ds in _store_datasets(ctx):
                 steps.append((f"store:{ds}", _erase_store(ds)))
             steps += [("consent", withdraw_consent), ("exclude", exclude), ("shred", shred),
-                      ("requests", other_requests), ("lineage", lineage),
+                      ("requests", other_requests), ("lineage", lineage), *_hooked(ctx),
                       ("certificate", certificate)]
             if ctx.releasing:
                 for n, d in list(ctx.state.items()):
@@ -59,15 +59,20 @@ def plan_steps(ctx: StepContext) -> list[tuple[str, Step]]:
         ctx.result_fn = erasure_result
     elif kind in ("restriction", "objection"):
         if known:
-            steps.append(("exclude", exclude))
+            steps += [("exclude", exclude), *_hooked(ctx)]
         ctx.result_fn = exclusion_result
     elif kind == "rectification":
         if known:
             for ds in ctx.details.get("datasets") or []:
                 steps.append((f"store:{ds}", _rectify_store(ds)))
-            steps.append(("lineage", lineage))
+            steps += [("lineage", lineage), *_hooked(ctx)]
         ctx.result_fn = rectification_result
     return steps
+
+
+def _hooked(ctx: StepContext) -> list[tuple[str, Step]]:
+    """The steps a layer above adds (`StepHooks`: propagation, Art. 19 notices)."""
+    return list(ctx.hooks.steps(ctx.request.kind)) if ctx.hooks is not None else []
 
 
 def _store_datasets(ctx: StepContext) -> list[str]:
@@ -451,14 +456,26 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
         "legal_holds": holds,
         "rebuild": {"outputs": lin["outputs"], "models": lin["models"],
                     "check_after_they_finish": lin.get("running", [])},
+        "propagation": _propagation(ctx),
+        "recipients_notified": (ctx.state.get("notify") or {}).get("notices"),
         "previously_erased": (ctx.state.get("locate") or {}).get("previously_erased"),
         "note": ("'readable_now' and 'backups' concern values encrypted under the subject's "
                  "key (transform 'encrypt'). Other copies of the subject's data are not covered "
                  "by them: outputs and models listed under 'rebuild' contain the subject's data "
                  "and must be rebuilt or retired; runs still running when the erasure ran may "
                  "contain the subject: check them after they finish; backups of the registered "
-                 "stores keep the rows they copied until those backups are deleted."),
+                 "stores keep the rows they copied until those backups are deleted. "
+                 "'propagation' (when run) says what was done to those outputs and models: "
+                 "rebuilt without the subject, purged, or flagged for a person to act."),
     }
+
+
+def _propagation(ctx: StepContext) -> dict[str, Any] | None:
+    """What propagation did to the outputs and models holding the subject (None: not run)."""
+    p = ctx.state.get("propagate")
+    if p is None:
+        return None
+    return {k: p.get(k, []) for k in ("rebuilt", "purged", "flagged", "models_to_retrain")}
 
 
 def _masked_text(stores: dict[str, Any]) -> str:
@@ -508,6 +525,8 @@ def erasure_result(ctx: StepContext) -> dict[str, Any]:
                         "models": [m["name"] for m in cert["rebuild"]["models"]],
                         "running": [x["run_id"] for x in
                                     cert["rebuild"]["check_after_they_finish"]]},
+            "propagation": cert["propagation"],
+            "recipients_notified": cert["recipients_notified"],
             "certificate": ((ctx.state.get("certificate:final")
                              or ctx.state.get("certificate") or {}).get("files", []))}
 
@@ -523,6 +542,8 @@ def exclusion_result(ctx: StepContext) -> dict[str, Any]:
     verb = ("restricted (Art. 18)" if ctx.request.kind == "restriction"
             else "objected to (Art. 21)")
     return {"outcome": ex["reason"], "subject": ctx.token, "purposes": ex["purposes"],
+            "propagation": _propagation(ctx),
+            "recipients_notified": (ctx.state.get("notify") or {}).get("notices"),
             "answer": f"Processing {verb} for {what}: the subject's rows are left out of these "
                       "purposes' runs until lifted (`veil dsr lift`), also after the request "
                       "is closed."}
@@ -573,6 +594,7 @@ def rectification_result(ctx: StepContext) -> dict[str, Any]:
                           f"{', '.join(fields)})."}
     return {"outcome": "rectified", "subject": ctx.token, "stores": stores, "fields": fields,
             "rows": rows, "notify_recipients": recipients, "rebuild": rebuild,
+            "recipients_notified": (ctx.state.get("notify") or {}).get("notices"),
             "answer": f"Corrected {', '.join(fields)} in {rows} row(s); recipients to inform "
                       f"(Art. 19): {', '.join(recipients) or 'none'}; outputs and models to "
                       "rebuild are listed."}
