@@ -266,6 +266,25 @@ def queue_cmd(actor: ActorOpt = None, as_json: JsonBriefOpt = False,
     console.print(t)
 
 
+def _add_model_group() -> None:
+    from veil.cli.decision_models import model_app  # the model registry (register, card, ...)
+
+    decisions_app.add_typer(model_app, name="model")
+
+
+_add_model_group()
+
+
+def _add_explain_commands() -> None:
+    from veil.cli.decisions_explain import explain_cmd, fairness_cmd  # explanations, bias
+
+    decisions_app.command("explain")(explain_cmd)
+    decisions_app.command("fairness")(fairness_cmd)
+
+
+_add_explain_commands()
+
+
 def register(app: typer.Typer) -> None:
     """Add ``decisions`` to the main app (idempotent)."""
     if not any(g.typer_instance is decisions_app for g in app.registered_groups):

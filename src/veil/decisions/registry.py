@@ -236,13 +236,19 @@ class ModelRegistry:
     def register(self, name: str, *, purpose: str, features: list[str], trained_on: list[str],
                  threshold: float = 0.5, estimator: Any = None, kind: str | None = None,
                  metrics: dict[str, Any] | None = None, holdout: tuple[Any, Any] | None = None,
-                 fairness: dict[str, Any] | None = None, accept_stale: bool = False,
+                 protected: Any = None, fairness: dict[str, Any] | None = None,
+                 accept_stale: bool = False,
                  reason: str | None = None, actor: str | None = None,
                  description: str | None = None) -> RegisteredModel:
         """Check the training data, save the estimator, write the model card, record the
         version (next for ``name``) and tell lineage. Refused (RunRefused, nothing stored) when
         the gate fails; stale subjects alone may be accepted with ``accept_stale`` and a
-        ``reason`` (recorded on the card and in the audit event)."""
+        ``reason`` (recorded on the card and in the audit event).
+
+        ``holdout`` (X, y) gives the card AUC, accuracy and Brier score; with ``protected`` (a
+        table of the policy's protected attributes, one row per holdout row, in the same order)
+        the card also gets a fairness report of the holdout's decisions (score >= threshold is
+        an approval; y = 1 the favourable outcome). ``fairness`` is a report made elsewhere."""
         from veil._actor import default_actor
         from veil.decisions.model_metrics import clean_metrics, holdout_metrics
 
@@ -266,6 +272,14 @@ class ModelRegistry:
             if estimator is None:
                 raise InputError("a holdout needs the estimator", where="model register")
             mets.update(holdout_metrics(estimator, holdout[0], holdout[1], float(threshold)))
+        if protected is not None:
+            if holdout is None or estimator is None:
+                raise InputError("protected attributes need the estimator and a holdout",
+                                 where="model register")
+            from veil.decisions.model_fairness import holdout_fairness
+
+            fairness = holdout_fairness(self._policy(), purpose, estimator, holdout,
+                                        protected, float(threshold))
         return self._store(name, purpose, features, float(threshold), kind, estimator, gate,
                            outs, mets, fairness, actor, description)
 
@@ -304,8 +318,9 @@ class ModelRegistry:
             raise InputError(f"model {model.id} was registered at the same time by someone "
                              "else: register again", where="model register") from None
         try:
-            Lineage(self.workspace).register_model(model.id, model.trained_on, actor=actor,
-                                                   description=description)
+            Lineage(self.workspace).register_model(
+                model.id, model.trained_on, actor=actor, description=description,
+                accept_stale=gate.accepted_stale, reason=gate.reason)
         except Exception:
             with self.engine.begin() as conn:
                 conn.execute(t.delete().where(t.c.name == name, t.c.version == version))

@@ -1,8 +1,9 @@
 """How many of a training output's subjects are erased, withdrawn or objecting now.
 
-Lineage answers this (``veil.lineage.stale_subjects``) when it offers it; until then, the active
-rights exclusions (erased, objected: for every purpose or the output's) are matched against the
-output's pseudonym set here. That fallback does not see consent withdrawals.
+Lineage answers this (``veil.lineage.stale_subjects``: erased, withdrawn for the output's purpose,
+objecting, restricted, each subject once under its strongest reason). Should lineage not offer
+it, the active rights exclusions (erased, objected) are matched against the output's pseudonym
+set here; that fallback does not see consent withdrawals.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
 
 
+_REASONS = ("erased", "withdrawn", "objecting", "restricted")
+
+
 def _counts(found: Any) -> dict[str, int]:
-    """Normalise what lineage returns: {why: count | [pseudonyms]}, [pseudonyms], or an object
-    with a ``by_reason`` mapping."""
-    if hasattr(found, "by_reason"):
-        found = found.by_reason
+    """Normalise what lineage returns: a report with a count per reason, {why: count |
+    [pseudonyms]}, or [pseudonyms]."""
+    if all(hasattr(found, k) for k in _REASONS):
+        return {k: int(getattr(found, k)) for k in _REASONS}
     if isinstance(found, Mapping):
         return {str(k): (v if isinstance(v, int) else len(v)) for k, v in found.items()}
     if isinstance(found, int):
