@@ -41,6 +41,8 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("GET", "/v1/ropa.md"): ("/v1/ropa.md", {}),
     ("POST", "/v1/scan"): ("/v1/scan", {"params": {"format": "csv", "name": "people.csv"},
                                         "content": CSV}),
+    ("GET", "/v1/retention"): ("/v1/retention", {}),
+    ("POST", "/v1/retention/sweep"): ("/v1/retention/sweep", {"json": {"dry_run": True}}),
 }
 
 

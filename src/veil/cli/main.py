@@ -120,6 +120,20 @@ def _safe_url(url: str) -> str:
 
 
 # -- policy --------------------------------------------------------------------------------
+def _workspace_if_any(explicit: Path | None):  # type: ignore[no-untyped-def]
+    """The workspace named or found here, ready; None outside one (only when not named)."""
+    from veil.errors import StoreError
+    from veil.store.workspace import Workspace
+
+    if explicit is not None:
+        return Workspace.find(explicit).ready()
+    try:
+        ws = Workspace.find()
+    except StoreError:
+        return None
+    return ws.ready()
+
+
 policy_app = typer.Typer(help="Policy files: validate and summarize.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
@@ -128,19 +142,38 @@ app.add_typer(policy_app, name="policy")
 def policy_check(
     file: Annotated[str, typer.Argument(help="Policy YAML file, or 'sample'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Validate a policy file and summarize its datasets and purposes.
 
-    Every error names file:line and the key. Example: veil policy check policy.yaml
+    Fails, naming file:line and the key, on a malformed policy and on what the law forbids
+    (Art. 9 data without an Art. 9(2) condition, Art. 10 data without an authorisation,
+    transfers without a Chapter V ground, automated decisions without an Art. 22 basis,
+    safeguards, overseers or six months of logs). Inside a workspace, a consent purpose without
+    a notice fails too. Warns when a purpose meets two or more EDPB high-risk criteria and
+    names no DPIA. Example: veil policy check policy.yaml
     """
-    from veil.pipeline.policy_check import check_policy, summarize_policy
+    from veil.errors import PolicyError
+    from veil.pipeline.policy_check import check_policy, policy_findings, summarize_policy
 
     pol = check_policy(file)
+    findings = policy_findings(pol, _workspace_if_any(workspace))
+    errors = [f for f in findings if f.severity == "error"]
+    for f in errors[:-1]:  # every error gets its line; the last one sets the exit code
+        print_error(PolicyError(f"{f.key()}: {f.message} [{f.article}]",
+                                where=pol.locate(*f.path)))
+    if errors:
+        last = errors[-1]
+        raise PolicyError(f"{last.key()}: {last.message} [{last.article}]",
+                          where=pol.locate(*last.path))
     if as_json:
-        print_json(summarize_policy(pol), ensure_ascii=True)
+        print_json(summarize_policy(pol, findings), ensure_ascii=True)
         return
     console.print(f"[green]OK[/] {pol.source}: controller {pol.controller.name}, "
                   f"{len(pol.datasets)} dataset(s), {len(pol.purposes)} purpose(s)")
+    for f in findings:
+        err_console.print(f"veil: warning: {f.line(pol)}", markup=False, highlight=False,
+                          soft_wrap=True)
     t = Table("purpose", "legal basis", "consent", "retention", "fields used")
     for p, pu in pol.purposes.items():
         t.add_row(p, pu.legal_basis_text, "yes" if pu.needs_consent else "no", pu.retention,
@@ -394,6 +427,9 @@ def _register_subcommands() -> None:
     from veil.cli.decisions import register as register_decisions
 
     register_decisions(app)  # issue 19 (decisions)
+    from veil.cli.retention import register as register_retention
+
+    register_retention(app)  # issue 18 (retention)
 
 
 _register_subcommands()

@@ -23,6 +23,7 @@ from veil.service import (
     routes_dsr,
     routes_health,
     routes_policy,
+    routes_retention,
     routes_ropa,
     routes_scan,
     routes_witness,
@@ -38,7 +39,8 @@ CORE_ROUTERS: list[APIRouter] = [
     routes_health.router, routes_auth.router, routes_consent.router, routes_audit.router,
     routes_policy.router, routes_ropa.router, routes_scan.router, routes_witness.router,
 ]
-WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router]
+WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router,
+                                     routes_retention.router]
 
 DESCRIPTION = (
     "Consent, data-subject requests, audit proofs, breaches, policy and records of "

@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, str] = {
     "witness.cosign": "submit a log's checkpoint for this service to check and co-sign",
     "policy.read": "the policy in force",
     "ropa.read": "records of processing (Art. 30)",
+    "retention.read": "outputs due for disposal (retention) and their legal holds",
+    "retention.write": "run the retention sweep (deletes expired outputs, destroys their keys)",
     "scan": "scan an uploaded file for personal data",
 }
 
@@ -44,7 +46,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "service": frozenset({"auth.self", "consent.write", "consent.check", "consent.receipt",
                           "witness.read", "witness.cosign"}),
     "auditor": frozenset({"auth.self", "audit.read", "ropa.read", "breach.read", "dsr.list",
-                          "witness.read"}),
+                          "witness.read", "retention.read"}),
 }
 
 
