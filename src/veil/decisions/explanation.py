@@ -22,7 +22,7 @@ from typing import Any
 
 from veil.decisions.explain import Reason, coerce_reasons, plain_reasons
 
-__all__ = ["Explanation", "explain_decision"]
+__all__ = ["Explanation", "explain_decision", "explanation_for"]
 
 #: Art. 22(3) safeguards: what the person may do, and the article.
 _RIGHTS = {
@@ -204,3 +204,19 @@ def explain_decision(record: Any, policy: Any, model: Any = None, *,
         factors=_factors(reasons, features), rights=rights, contact=_contact(policy),
         history=_history(history), inputs_available=bool(record.inputs_available),
         final_of=getattr(record, "final_of", None))
+
+
+def explanation_for(ledger: Any, decision_id: str, *, actor: str | None = None) -> Explanation:
+    """The explanation of a decision in ``ledger`` (a `DecisionLedger`): the record (its reading
+    recorded in the audit log as ``decision.show`` by ``actor``), its review history (of the
+    automated decision a final one replaces), and the registered model when it is there."""
+    from veil._actor import default_actor
+    from veil.errors import InputError
+
+    rec = ledger.get(decision_id, actor=default_actor(actor))
+    history = ledger.history(rec.final_of or rec.id)
+    try:
+        model = ledger.model(rec.model, rec.model_version)
+    except InputError:  # the model's registration is gone: the record still explains itself
+        model = None
+    return explain_decision(rec, ledger.policy, model, history=history)
