@@ -38,6 +38,22 @@ def holdout_fairness(policy: Policy, purpose: str, estimator: Any, holdout: tupl
     prot = prot.drop(columns=[c for c in ("subject", "subject_id") if c in prot.columns])
     prot.insert(0, "subject", subjects)
     report = fairness_report(decisions, prot, policy=policy, purpose=purpose, plots=False)
-    out = report.to_dict()
+    out = _plain(report.to_dict())
     out["source"] = "holdout at registration (score >= threshold counted as an approval)"
     return out
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe: tuples as lists, numpy scalars as Python numbers, NaN and inf as None (the
+    card is stored as JSON, also on PostgreSQL, which refuses NaN)."""
+    import math
+
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, str | bytes):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
