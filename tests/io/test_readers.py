@@ -190,3 +190,34 @@ def test_conform_keeps_good_integers_and_reports_exactly_the_bad(values: list) -
 def test_record_number_skips_rejected_records(skipped: list[int], k: int) -> None:
     kept = [r for r in range(1, 200) if r not in set(skipped)]
     assert _record_number(k, skipped) == kept[k]
+
+
+# -- CSV as people make it (issue 25 item 5) ---------------------------------------------------
+
+def test_excel_csv_utf8_with_a_byte_order_mark_and_quoted_header(tmp_path: Path) -> None:
+    text = '\ufeff"id","n"\r\n"a","1"\r\n"b","2"\r\n'
+    src = open_source(write(tmp_path, "excel.csv", text))
+    assert src.header() == ["id", "n"]
+    table, rejects = read_all(src, ["id", "n"])
+    assert rejects == [] and table.column("id").to_pylist() == ["a", "b"]
+    assert table.column("n").to_pylist() == [1, 2]
+
+
+def test_out_of_range_numbers_and_nul_bytes_are_rejected_with_row_and_column(
+        tmp_path: Path) -> None:
+    huge = "1" + "0" * 400
+    p = write(tmp_path, "odd.csv", f"id,x\na,1.5\nb,{huge}\nc\x00d,2\n")
+    table, rejects = read_all(open_source(p), ["id", "x"])
+    assert table.column("id").to_pylist() == ["a"]
+    by_line = {r.line: r for r in rejects}
+    assert by_line[3].column == "x" and "out of range" in by_line[3].reason
+    assert by_line[4].column == "id" and "NUL" in by_line[4].reason
+
+
+def test_a_field_longer_than_a_record_may_be_names_its_line_and_column(tmp_path: Path) -> None:
+    big = "x" * (3 << 20)
+    p = write(tmp_path, "big.csv", f"id,memo\na,short\nb,{big}\n")
+    with pytest.raises(InputError) as err:
+        read_all(open_source(p), ["id"])
+    assert err.value.where == f"{p}:3" and "column memo" in str(err.value)
+    assert "3.1 MB" in str(err.value)

@@ -140,6 +140,7 @@ class CsvSource(Source):
                              where=f"{self.name}:1") from None
         except LookupError:
             raise InputError(f"unknown encoding '{o.encoding}'") from None
+        text = text.lstrip("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
         try:
             row = next(csv.reader([text.rstrip("\r\n")], delimiter=o.delimiter,
                                   quotechar=o.quote_char), None)
@@ -255,6 +256,8 @@ class CsvSource(Source):
     def _locate_error(self, exc: Exception) -> InputError:
         """Error path: turn an Arrow parse error into one message that names the line."""
         msg = str(exc).splitlines()[0]
+        if "straddl" in msg:
+            return self._field_too_long()
         if self.options.encoding.lower().replace("-", "").replace("_", "") == "utf8":
             line = _first_bad_utf8_line(self.path)
             if line is not None:
@@ -265,6 +268,33 @@ class CsvSource(Source):
         reason = re.sub(r"^CSV parse error: (Row #\d+: )?", "", msg)
         reason = reason.split(":", 1)[0] if "Expected" in reason else reason
         return InputError(f"unreadable CSV: {reason}", where=where)
+
+
+    def _field_too_long(self) -> InputError:
+        """Error path: a record longer than the reader's block; name its line and column."""
+        o = self.options
+        limit = csv.field_size_limit()
+        csv.field_size_limit(1 << 30)
+        try:
+            with open(self.path, newline="", encoding=o.encoding, errors="replace") as f:
+                reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
+                names = next(reader, [])
+                start = 2
+                for row in reader:
+                    if sum(len(v) for v in row) >= CSV_BLOCK // 2:
+                        col = max(range(len(row)), key=lambda i: len(row[i]))
+                        name = names[col].lstrip("\ufeff") if col < len(names) else f"#{col + 1}"
+                        return InputError(
+                            f"column {name}: a field of {len(row[col]) / 1e6:.1f} MB is longer "
+                            f"than a CSV record may be ({CSV_BLOCK // (1 << 20)} MB)",
+                            where=f"{self.name}:{start}")
+                    start = reader.line_num + 1
+        except csv.Error:
+            pass
+        finally:
+            csv.field_size_limit(limit)
+        return InputError(f"a CSV record is longer than {CSV_BLOCK // (1 << 20)} MB",
+                          where=self.name)
 
 
 def _record_number(emitted_index: int, skipped: list[int]) -> int:

@@ -52,19 +52,45 @@ def conform(batch: pa.RecordBatch, types: dict[str, str]) -> tuple[pa.RecordBatc
     for name, arr in zip(batch.schema.names, batch.columns, strict=True):
         kind = types.get(name, "string")
         target = ARROW_TYPES[kind]
-        if arr.type == target:
-            arrays.append(arr)
-            continue
-        out, bad_rows = _cast(arr, kind, target)
-        bad.extend(BadValue(i, name, f"not {_DESCRIBE.get(kind, kind)}") for i in bad_rows)
+        if arr.type == target and kind != "string":
+            out = arr
+        else:
+            out, bad_rows = _cast(arr, kind, target)
+            bad.extend(BadValue(i, name, f"not {_DESCRIBE.get(kind, kind)}") for i in bad_rows)
+        if kind == "float":
+            out, far = _finite(out)
+            bad.extend(BadValue(i, name, "a number out of range (not finite)") for i in far)
+        elif kind == "string":
+            out, nul = _without_nul(out)
+            bad.extend(BadValue(i, name, "contains a NUL byte") for i in nul)
         arrays.append(out)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), bad
+
+
+def _finite(arr: pa.Array) -> tuple[pa.Array, list[int]]:
+    """A 400-digit number becomes inf when cast: report it instead of passing it on."""
+    inf = pc.fill_null(pc.is_inf(arr), False)
+    if not pc.any(inf).as_py():
+        return arr, []
+    rows = pc.indices_nonzero(inf).to_pylist()
+    return pc.if_else(inf, pa.scalar(None, arr.type), arr), rows
+
+
+def _without_nul(arr: pa.Array) -> tuple[pa.Array, list[int]]:
+    """NUL bytes in text break C string handling downstream (and hide data): report them."""
+    nul = pc.fill_null(pc.match_substring(arr, "\x00"), False)
+    if not pc.any(nul).as_py():
+        return arr, []
+    rows = pc.indices_nonzero(nul).to_pylist()
+    return pc.if_else(nul, pa.scalar(None, arr.type), arr), rows
 
 
 def _cast(arr: pa.Array, kind: str, target: pa.DataType) -> tuple[pa.Array, list[int]]:
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if kind == "string":
+        if arr.type == target:
+            return arr, []
         if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
             return pc.cast(arr, target), []
         return _cast_or_find(arr, lambda a: pc.cast(a, target))
