@@ -17,11 +17,11 @@ cd demo
 veil keys init
 veil sample --rows "$ROWS" --seed 42 -o transactions.csv --labels memo_labels.jsonl \
   --consents consents.csv
-veil policy check sample
 veil scan transactions.csv --sample 20000
 printf 'We use your card spending to suggest offers. You can withdraw at any time.\n' > notice_v1.txt
 veil consent notice add personalised_offers --version 1 --text-file notice_v1.txt -p sample \
   --effective 2024-01-01T00:00:00Z
+veil policy check sample             # inside a workspace: consent purposes need their notice
 veil consent import consents.csv -p sample
 veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.parquet
 veil run --policy sample --purpose fraud_detection transactions.csv -o fraud_detection.parquet

@@ -22,6 +22,11 @@ def veil(*args: str) -> int:
 
 def test_main_flow(workspace, tmp_path: Path, capsys) -> None:
     assert veil("sample", "--rows", "3000", "--seed", "3", "-o", "tx.csv") == 0
+    assert veil("policy", "check", "sample") == 3  # in a workspace: the consent notice is missing
+    assert "personalised_offers" in capsys.readouterr().err
+    Path("notice.txt").write_text("We use your card spending to suggest offers.\n")
+    assert veil("consent", "notice", "add", "personalised_offers", "--version", "1",
+                "--text-file", "notice.txt", "-p", "sample") == 0
     assert veil("policy", "check", "sample") == 0
     assert "credit_scoring" in capsys.readouterr().out
     assert veil("run", "--policy", "sample", "--purpose", "credit_scoring", "tx.csv",

@@ -39,6 +39,7 @@ purposes:
   care:
     description: d
     legal_basis: consent
+    special_categories_condition: a
     retention: 30 days
     datasets: {t: {fields: {health_note: keep, cid: keep}}}
 """)

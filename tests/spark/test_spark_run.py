@@ -83,6 +83,7 @@ purposes:
     description: statistics
     legal_basis: legitimate_interests
     legitimate_interest: research
+    special_categories_condition: j   # Art. 9(2)(j): statistics (race is Art. 9 data)
     retention: 1 year
     datasets:
       people:

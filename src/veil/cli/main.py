@@ -430,6 +430,9 @@ def _register_subcommands() -> None:
     from veil.cli.retention import register as register_retention
 
     register_retention(app)  # issue 18 (retention)
+    from veil.cli.recipients import register as register_recipients
+
+    register_recipients(app)  # issue 18 (recipients, Art. 19 notices)
 
 
 _register_subcommands()

@@ -1,13 +1,25 @@
-"""What ``veil policy check`` reports: a policy that loads, whose treatments can all run, and a
-summary of its datasets and purposes."""
+"""What ``veil policy check`` reports: a policy that loads (the legal rules of
+veil.policy.legal included), whose treatments can all run, whose consent purposes have a notice
+in the workspace, and a summary of its datasets and purposes with the warnings a DPO should
+read."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from veil.consent.notices import read_notices
+from veil.consent.models import now_us
 from veil.pipeline.plan import check_treatments
 from veil.policy import Policy, load_policy
+from veil.policy.legal import Finding, legal_warnings
+
+if TYPE_CHECKING:
+    from veil.store.workspace import Workspace
+
+#: The rule a consent purpose without a notice breaks: consent is informed (Art. 4(11), 7(1))
+#: and the information of Art. 13 is given when the data is collected.
+NOTICE_ARTICLE = "Art. 4(11), 7(1), 13 GDPR"
 
 
 def check_policy(name: str | Path) -> Policy:
@@ -18,9 +30,32 @@ def check_policy(name: str | Path) -> Policy:
     return policy
 
 
-def summarize_policy(policy: Policy) -> dict[str, Any]:
+def missing_notices(policy: Policy, workspace: Workspace) -> list[Finding]:
+    """Consent purposes with no notice version in effect now in the workspace's store."""
+    now = now_us()
+    out = []
+    for pid, p in policy.purposes.items():
+        if not p.needs_consent:
+            continue
+        notices = read_notices(workspace.engine, pid)
+        if not any(n.effective_us <= now for n in notices):
+            state = "only notices that take effect later" if notices else "no notice"
+            out.append(Finding(
+                "consent_notice", NOTICE_ARTICLE, "error", pid, ("purposes", pid),
+                f"consent purpose '{pid}' has {state} in the workspace: add the text people "
+                f"are shown with `veil consent notice add {pid} --version 1 --text-file FILE`"))
+    return out
+
+
+def policy_findings(policy: Policy, workspace: Workspace | None = None) -> list[Finding]:
+    """Errors that need the workspace (missing consent notices) and the policy's warnings."""
+    found = missing_notices(policy, workspace) if workspace is not None else []
+    return found + legal_warnings(policy)
+
+
+def summarize_policy(policy: Policy, findings: list[Finding] | None = None) -> dict[str, Any]:
     """The policy's datasets (fields, subject id, quasi-identifiers) and purposes (legal basis,
-    consent, retention, fields used), as JSON-ready data."""
+    consent, retention, fields used, recipients, DPIA), and its findings, as JSON-ready data."""
     return {
         "policy": policy.source, "sha256": policy.digest, "controller": policy.controller.name,
         "datasets": {d: {"fields": len(ds.fields), "subject_id": ds.subject_id,
@@ -29,6 +64,12 @@ def summarize_policy(policy: Policy) -> dict[str, Any]:
                      for d, ds in policy.datasets.items()},
         "purposes": {p: {"legal_basis": pu.legal_basis_text, "consent_required": pu.needs_consent,
                          "retention": pu.retention,
-                         "fields": {d: list(u.fields) for d, u in pu.datasets.items()}}
+                         "fields": {d: list(u.fields) for d, u in pu.datasets.items()},
+                         "recipients": [r for r, _ in policy.recipients_of(p)],
+                         "on_erasure": pu.on_erasure, "dpia": pu.dpia,
+                         "automated_decisions": pu.automated_decisions is not None}
                      for p, pu in policy.purposes.items()},
+        "recipients": {r: {"name": x.name, "role": x.role, "country": x.country}
+                       for r, x in policy.recipients.items()},
+        "findings": [f.to_dict(policy) for f in findings or []],
     }

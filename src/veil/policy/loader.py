@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from veil.errors import PolicyError
+from veil.policy.legal import enforce_legal
 from veil.policy.model import Policy, _RefError
 from veil.policy.yamlines import DuplicateKeyError, load_with_lines
 
@@ -69,6 +70,7 @@ def parse_policy(raw: bytes | str, source: str = "<policy>") -> Policy:
     policy._lines = lines
     policy._digest = hashlib.sha256(data_bytes).hexdigest()
     _check_risk(policy, Path(source).parent)
+    enforce_legal(policy)  # what the law forbids never loads (veil run refuses too)
     return policy
 
 
