@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from veil.errors import InputError, NotFoundError
+from veil.rights.package_state import package_state
 from veil.rights.records import OPEN_STATES, STATUSES, RequestRecord, iso, record_from_row
 from veil.store.schema import dsr_requests, dsr_steps
 
@@ -34,7 +35,10 @@ def get_request(engine: sa.Engine, request_id: str) -> RequestRecord:
                   "at": iso(r.at), "detail": r.detail}
                  for r in conn.execute(sa.select(s).where(s.c.request_id == rows[0].id)
                                        .order_by(s.c.at, s.c.step))]
-    return record_from_row(rows[0], steps)
+    rec = record_from_row(rows[0], steps)
+    detail = next((s["detail"] for s in steps if s["step"] == "package"), None)
+    rec.package = package_state(rec.kind, rec.result, detail)
+    return rec
 
 
 def list_requests(engine: sa.Engine, *, status: str | None, include_closed: bool,
@@ -53,6 +57,12 @@ def list_requests(engine: sa.Engine, *, status: str | None, include_closed: bool
         q = q.where(t.c.subject == subject_token)
     with engine.connect() as conn:
         recs = [record_from_row(r) for r in conn.execute(q)]
+        packaged = [r.id for r in recs if r.kind in ("access", "portability") and r.result]
+        details = dict(conn.execute(sa.select(dsr_steps.c.request_id, dsr_steps.c.detail).where(
+            dsr_steps.c.step == "package", dsr_steps.c.request_id.in_(packaged))).all()
+            ) if packaged else {}
+    for r in recs:
+        r.package = package_state(r.kind, r.result, details.get(r.id))
     now = datetime.now(UTC)
 
     def key(r: RequestRecord) -> tuple[bool, int, datetime, str]:

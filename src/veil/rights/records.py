@@ -10,6 +10,7 @@ from typing import Any
 
 from veil.errors import InputError
 from veil.policy.duration import Duration
+from veil.rights.package_state import honest_result
 from veil.store.schema import dsr_requests
 
 __all__ = ["DSR_KEYSET", "KINDS", "LEASE_MINUTES", "OBJECTABLE_BASES", "OPEN_STATES",
@@ -95,6 +96,7 @@ class RequestRecord:
     lease_owner: str | None = None
     running_since: datetime | None = None
     hold_until: datetime | None = None
+    package: str | None = None  # the package's state now (`veil.rights.package_state`)
 
     @property
     def article(self) -> str:
@@ -122,7 +124,8 @@ class RequestRecord:
                 "verification": self.verification, "purposes": self.purposes,
                 "policy": self.policy_path, "opened_by": self.opened_by,
                 "updated_at": iso(self.updated_at), "closed_at": iso(self.closed_at),
-                "close_note": self.close_note, "result": self.result, "error": self.error,
+                "close_note": self.close_note, "package": self.package,
+                "result": honest_result(self.result, self.package), "error": self.error,
                 "running_since": iso(self.running_since), "hold_until": iso(self.hold_until),
                 "steps": self.steps}
 
