@@ -213,16 +213,25 @@ def withdraw(
 ) -> None:
     """Record that SUBJECT withdrew consent to a purpose; effective from its time (Art. 7(3)).
 
-    Runs that start after it no longer use the subject's rows. Example:
+    Runs that start after it no longer use the subject's rows; outputs of the purpose that hold
+    the subject are then flagged, purged or rebuilt (the purpose's on_erasure) and models
+    trained on them flagged for retraining. Example:
     veil consent withdraw C-1 --purpose personalised_offers -p policy.yaml --channel app
     """
     from veil.consent.models import ConsentEvent
+    from veil.lifecycle import propagate_withdrawal
 
     ws, ledger = _ledger(workspace, policy)
     with ws:
         ev = ConsentEvent(subject, purpose, "withdrawn", channel, default_actor(collector), time,
                           None, action, _evidence(evidence, evidence_file), event_id=event_id)
         _recorded(ledger, ledger.append([ev])[0], as_json)
+        p = propagate_withdrawal(ws, _policy(policy), subject, [purpose],
+                                 actor=default_actor(collector))
+        if p.outputs and not as_json:
+            console.print(f"Outputs holding the subject: {len(p.of('rebuilt'))} rebuilt, "
+                          f"{len(p.of('purged'))} purged, {len(p.of('flagged'))} flagged; "
+                          f"{len(p.models)} model(s) to retrain")
 
 
 # -- check / history -----------------------------------------------------------------------

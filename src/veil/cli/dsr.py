@@ -40,10 +40,10 @@ IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix).")]
 
 
 def _requests(workspace: Path | None, policy: str | None) -> Any:
-    from veil.rights import Requests
+    from veil.lifecycle import requests  # runs also propagate and notify (Art. 19)
     from veil.store.workspace import Workspace
 
-    return Requests(Workspace.find(workspace), None if policy is None else policy_path(policy))
+    return requests(Workspace.find(workspace), None if policy is None else policy_path(policy))
 
 
 def _show(rec: Any, as_json: bool) -> None:

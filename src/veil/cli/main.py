@@ -433,6 +433,9 @@ def _register_subcommands() -> None:
     from veil.cli.recipients import register as register_recipients
 
     register_recipients(app)  # issue 18 (recipients, Art. 19 notices)
+    from veil.cli.dpia import register as register_dpia
+
+    register_dpia(app)  # issue 18 (DPIA, Art. 35)
 
 
 _register_subcommands()

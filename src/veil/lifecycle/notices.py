@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["NOTICE_KEYSET", "Notice", "acknowledge", "enqueue", "list_notices", "sealed_payload"]
 
 NOTICE_KEYSET = "recipient-notices"
-ACK_PATH = "/recipients/notices/{id}/ack"
+ACK_PATH = "/v1/recipients/notices/{id}/ack"
 STATUSES = ("pending", "sent", "acknowledged", "failed")
 WHAT = {"rectification": "rectified (Art. 16)", "erasure": "erased (Art. 17(1))",
         "restriction": "restricted (Art. 18)"}

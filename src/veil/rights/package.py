@@ -93,7 +93,7 @@ def build_package(ctx: StepContext) -> dict[str, Any]:
                                     for d, u in p.datasets.items() for f in u.fields}),
          "datasets": sorted(p.datasets), "your_data_used_in_outputs": pid in used}
         for pid, p in pol.purposes.items()]
-    pkg["recipients"] = sorted({x for p in pol.purposes.values() for x in p.recipients})
+    pkg["recipients"] = _recipients(pol, used)
     pkg["retention"] = {pid: p.retention for pid, p in pol.purposes.items()}
     pkg["sources"] = {d: ds.source for d, ds in pol.datasets.items()}
     pkg["outputs"] = [o.to_dict() for o in lin.outputs]
@@ -215,6 +215,21 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _recipients(pol: Any, used: set[str]) -> list[dict[str, Any]]:
+    """Art. 15(1)(c): who receives (or may receive) the data of each purpose: the register's
+    name, role, country, an Art. 28 contract for processors, and whether the subject's data
+    went into that purpose's outputs."""
+    out: dict[str, dict[str, Any]] = {}
+    for pid in pol.purposes:
+        for rid, r in pol.recipients_of(pid):
+            d = out.setdefault(rid, {"id": rid, "name": r.name, "role": r.role,
+                                     "country": r.country, "contract": r.contract,
+                                     "purposes": [], "received_your_data": False})
+            d["purposes"].append(pid)
+            d["received_your_data"] = d["received_your_data"] or pid in used
+    return sorted(out.values(), key=lambda d: d["id"])
 
 
 def write_certificate(ctx: StepContext, cert: dict[str, Any]) -> list[str]:

@@ -20,9 +20,11 @@ from veil.service import (
     routes_auth,
     routes_breach,
     routes_consent,
+    routes_decisions,
     routes_dsr,
     routes_health,
     routes_policy,
+    routes_recipients,
     routes_retention,
     routes_ropa,
     routes_scan,
@@ -40,7 +42,8 @@ CORE_ROUTERS: list[APIRouter] = [
     routes_policy.router, routes_ropa.router, routes_scan.router, routes_witness.router,
 ]
 WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router,
-                                     routes_retention.router]
+                                     routes_retention.router, routes_recipients.router,
+                                     routes_decisions.router]
 
 DESCRIPTION = (
     "Consent, data-subject requests, audit proofs, breaches, policy and records of "

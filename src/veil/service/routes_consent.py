@@ -94,8 +94,16 @@ async def consent_renew(request: Request, who: Caller, body: m.GrantIn) -> m.Con
              tags=["consent"], **perm("consent.write"))
 async def consent_withdraw(request: Request, who: Caller,
                            body: m.WithdrawIn) -> m.ConsentEventOut:
-    """Record a withdrawal (Art. 7(3)): effective from its time, as easy as granting."""
-    return await _append(service_of(request), who, "withdrawn", body)
+    """Record a withdrawal (Art. 7(3)): effective from its time, as easy as granting. Then
+    outputs of the purpose holding the subject are flagged, purged or rebuilt (on_erasure)
+    and models trained on them flagged for retraining."""
+    from veil.lifecycle import propagate_withdrawal
+
+    svc = service_of(request)
+    out = await _append(svc, who, "withdrawn", body)
+    await run_in_threadpool(propagate_withdrawal, svc.workspace, svc.policy, body.subject,
+                            [body.purpose], actor=who.actor)
+    return out
 
 
 @router.post("/consent/check", response_model=m.CheckOut, tags=["consent"],

@@ -46,10 +46,10 @@ class CloseIn(_In):
 
 
 def _requests(request: Request) -> Any:
-    from veil.rights import Requests
+    from veil.lifecycle import requests  # runs also propagate and notify (Art. 19)
 
     svc = service_of(request)
-    return Requests(svc.workspace, svc.policy)
+    return requests(svc.workspace, svc.policy)
 
 
 def _policy_name(svc: Any, path: str | None) -> str:
