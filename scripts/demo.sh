@@ -44,6 +44,10 @@ veil run --policy sample --purpose credit_scoring transactions.csv -o credit_sco
 AWARE=$(python -c 'from datetime import UTC, datetime, timedelta; print((datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 BREACH="$(veil breach open --title "Laptop with the scoring output lost" --occurred "$AWARE" --aware "$AWARE" --nature confidentiality --output credit_scoring.parquet --policy sample --json | request_id)"
 veil breach assess "$BREACH"
+# Credit decisions (Art. 22 GDPR, AI Act): train a model on the scoring output, register it
+# through the training-data gate, score applicants into the ledger, contest and review one,
+# write the model card, the fairness report and one explanation into demo/decisions/.
+python ../scripts/demo_credit.py -p sample
 veil audit verify
 veil ropa --policy sample -o .
 veil runs list --limit 5

@@ -90,6 +90,8 @@ def infer_kind(estimator: Any) -> str:
     external (anything else: reason codes then come from the caller)."""
     if estimator is None:
         return "external"
+    steps = getattr(estimator, "steps", None)  # a Pipeline: its final estimator decides
+    estimator = steps[-1][1] if steps else estimator
     if hasattr(estimator, "coef_"):
         return "linear"
     if any(hasattr(estimator, a) for a in ("estimators_", "tree_", "get_booster", "booster_")):
