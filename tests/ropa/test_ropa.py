@@ -21,12 +21,20 @@ def test_sample_policy_record_is_complete(tmp_path: Path) -> None:
                 "f_erasure_time_limit", "g_security_measures"):
         assert fraud[key], key
     assert fraud["e_transfers"][0]["country"] == "US"
+    assert fraud["e_transfers"][0]["safeguard"] == "adequacy"
+    roles = {r["id"]: (r["role"], r["country"], r["contract"]) for r in fraud["d_recipients"]}
+    assert roles["card_scheme"] == ("third_party", "US", None)
+    assert roles["cloud_hosting"] == ("processor", "DE", "DPA-2024-017, signed 2024-03-01")
     assert fraud["b_purpose"]["legal_basis"] == "Art. 6(1)(c) legal obligation"
     cats = {c["category"] for c in fraud["c_categories"]["personal_data"]}
     assert {"transaction", "online_identifier", "location"} <= cats
     text = md.read_text()
     for item in "abcdefg":
         assert f"| ({item}) |" in text
+    assert ("Analytics platform hosting provider (processor, DE, Art. 28(3) contract "
+            "DPA-2024-017, signed 2024-03-01)") in text
+    assert ("Card scheme fraud analytics service (US), safeguard: adequacy: EU-US Data "
+            "Privacy Framework") in text
 
 
 def test_missing_items_are_marked_not_omitted() -> None:

@@ -99,7 +99,8 @@ def _risk_lines(r: dict[str, Any] | None) -> list[str]:
         out.append(f"Risk gate: {gate.get('outcome')}; quasi-identifiers "
                    f"{', '.join(gate.get('quasi_identifiers') or []) or 'none'}; k = "
                    f"{after.get('k')}; highest prosecutor risk "
-                   f"{after.get('prosecutor_risk_highest')}; average {after.get('prosecutor_risk_average')}; records at risk "
+                   f"{after.get('prosecutor_risk_highest')}; average "
+                   f"{after.get('prosecutor_risk_average')}; records at risk "
                    f"{after.get('records_at_risk')}; sample uniqueness "
                    f"{after.get('sample_uniqueness')}.")
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.io.writers import atomic_write_bytes
-from veil.policy.model import Policy
+from veil.policy.model import Policy, Transfer
 from veil.transforms.registry import REGISTRY
 
 ITEMS = {
@@ -36,6 +36,31 @@ VEIL_MEASURES = [
 
 def _missing(what: str) -> dict[str, Any]:
     return {"status": "missing", "note": what}
+
+
+def _recipients(policy: Policy, purpose_id: str) -> list[dict[str, Any]]:
+    """Art. 30(1)(d): each recipient of the purpose's data with its role, where it receives
+    the data and, for a processor, its Art. 28(3) contract."""
+    return [{"id": r, "name": x.name, "role": x.role, "country": x.country,
+             "contract": x.contract} for r, x in policy.recipients_of(purpose_id)]
+
+
+def _transfer(policy: Policy, t: Transfer) -> dict[str, Any]:
+    """Art. 30(1)(e): the transfer and its safeguard (Art. 46) or derogation (Art. 49(1))."""
+    rec = policy.recipients.get(t.recipient)
+    return {**t.model_dump(), "recipient_name": rec.name if rec else t.recipient}
+
+
+def _recipient_text(r: dict[str, Any]) -> str:
+    where = f", {r['country']}" if r["country"] else ""
+    contract = f", Art. 28(3) contract {r['contract']}" if r["contract"] else ""
+    return f"{r['name']} ({r['role'].replace('_', ' ')}{where}{contract})"
+
+
+def _transfer_text(t: dict[str, Any]) -> str:
+    ground = t["safeguard"] + (f" Art. 49(1)({t['derogation']})" if t.get("derogation") else "")
+    ref = f": {t['reference']}" if t.get("reference") else ""
+    return f"{t['recipient_name']} ({t['country']}), safeguard: {ground}{ref}"
 
 
 def build_ropa(policy: Policy) -> dict[str, Any]:
@@ -86,8 +111,9 @@ def build_ropa(policy: Policy) -> dict[str, Any]:
                 "personal_data": personal or _missing("the purpose uses no personal data fields"),
                 "special_categories_present": any(v["special_category"] for v in personal),
             },
-            "d_recipients": p.recipients or _missing(f"purposes.{p_id}.recipients"),
-            "e_transfers": ([t.model_dump() for t in p.transfers] if p.transfers
+            "d_recipients": _recipients(policy, p_id) or _missing(
+                f"purposes.{p_id}.recipients"),
+            "e_transfers": ([_transfer(policy, t) for t in p.transfers] if p.transfers
                             else "none: no transfers to third countries or international "
                                  "organisations are declared"),
             "f_erasure_time_limit": {"retention": p.retention,
@@ -119,6 +145,8 @@ def _fmt(v: Any) -> str:
         return f"**MISSING**: add {v['note']}"
     if isinstance(v, list):
         return "; ".join(_fmt(x) for x in v) if v else "none"
+    if isinstance(v, dict) and "role" in v:
+        return _recipient_text(v)
     if v is None:
         return "not given"
     return str(v)
@@ -155,8 +183,7 @@ def render_markdown(ropa: dict[str, Any]) -> str:
         out += [f"| (c) | Categories of personal data | {cats} |",
                 f"| (d) | Recipients | {_fmt(r['d_recipients'])} |"]
         tr = r["e_transfers"]
-        trs = tr if isinstance(tr, str) else "; ".join(
-            f"{t['recipient']} ({t['country']}), safeguard: {t['safeguard']}" for t in tr)
+        trs = tr if isinstance(tr, str) else "; ".join(_transfer_text(t) for t in tr)
         out += [f"| (e) | Third-country transfers | {trs} |",
                 f"| (f) | Time limit for erasure | {r['f_erasure_time_limit']['retention']} "
                 f"({r['f_erasure_time_limit']['iso_8601']}) |",
