@@ -47,8 +47,9 @@ WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router,
 
 DESCRIPTION = (
     "Consent, data-subject requests, audit proofs, breaches, policy and records of "
-    "processing over the network. Every endpoint except `/health`, `/ready` and this "
-    "document needs credentials (`X-API-Key` or `Authorization: Bearer`); each names "
+    "processing over the network. Every endpoint except `/health`, `/ready`, this "
+    "document and a recipient's notice acknowledgement (authenticated by the notice's own "
+    "token) needs credentials (`X-API-Key` or `Authorization: Bearer`); each names "
     "the permission it needs in `x-permission`. Subject ids travel only in request "
     "bodies; responses name subjects by keyed pseudonym.")
 
