@@ -4,8 +4,6 @@ consents lose their evidence past the period; open requests and live consents ar
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 
 from veil.audit.log import AuditLog

@@ -28,7 +28,8 @@ def _add(ws: Any, run_id: str, expires: datetime, *, output: str = "/nonexistent
             keyset=None, own_key=False, state=state, hold_reason=hold))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(offsets=st.lists(st.tuples(st.integers(-4000, 4000), st.sampled_from(["live", "done"]),
                                   st.booleans()), max_size=12),
        now=st.integers(-4000, 4000))
