@@ -42,7 +42,17 @@ purposes:
     retention: 5 years
     datasets:
       customers: {fields: {customer_id: keep, balance: keep}}
+    automated_decisions:
+      decision: Approve or refuse a loan application
+      basis: contract
+      safeguards: [human_intervention, express_view, contest]
+      overseers: [Head of credit risk]
+      features:
+        balance: {reason: Your account balance is low}
 """
+
+#: The decision model every service test workspace has registered (purpose scoring).
+MODEL = "score"
 
 # Subject ids that look like personal data on purpose: if any reached a log, the scanner would
 # find it (see test_logs_hold_no_personal_data.py).
@@ -106,6 +116,9 @@ def make_workspace(root: Path) -> Any:
     Ledger(ws, load_policy(root / "policy.yaml")).add_notice(
         "offers", "1", "We use your transactions to tailor offers.\n", created_by="tests",
         effective="2024-01-01T00:00:00Z")
+    from tests.decisions.ledger_fixtures import add_model
+
+    add_model(ws, MODEL, purpose="scoring", features=["balance"])
     return ws
 
 
@@ -113,8 +126,9 @@ def make_keys(ws: Any) -> dict[str, str]:
     from veil.service import ApiKeyStore
 
     store = ApiKeyStore(ws)
-    return {role: store.create(role, f"test-{role}", created_by="tests")[1]
-            for role in ("dpo", "engineer", "service", "auditor")}
+    from veil.service.roles import ROLES
+
+    return {role: store.create(role, f"test-{role}", created_by="tests")[1] for role in ROLES}
 
 
 def client_for(root: Path, **settings: Any) -> Any:

@@ -149,6 +149,29 @@ def _witnessed(client: Any, keys: dict[str, str]) -> tuple[str, dict[str, Any]]:
 
 
 EXTRA_SAMPLES[("GET", "/v1/witness/{origin}")] = _witnessed
+
+
+def _decision(client: Any, keys: dict[str, str], score: float = 0.1) -> str:
+    """A refusal (routed to review) recorded by the dpo key."""
+    r = client.post("/v1/decisions", headers={"X-API-Key": keys["dpo"]}, json={
+        "model": "score", "subject": SUBJECT, "features": {"balance": 12.5}, "score": score})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+EXTRA_SAMPLES.update({
+    ("POST", "/v1/decisions"): lambda c, k: ("/v1/decisions", {"json": {
+        "model": "score", "subject": SUBJECT, "features": {"balance": 12.5}, "score": 0.7}}),
+    ("GET", "/v1/decisions"): lambda c, k: ("/v1/decisions", {"params": {"limit": 5}}),
+    ("GET", "/v1/decisions/queue"): lambda c, k: ("/v1/decisions/queue", {}),
+    ("GET", "/v1/decisions/{decision_id}"): lambda c, k: (
+        f"/v1/decisions/{_decision(c, k)}", {}),
+    ("POST", "/v1/decisions/{decision_id}/contest"): lambda c, k: (
+        f"/v1/decisions/{_decision(c, k)}/contest", {"json": {"statement": "I disagree"}}),
+    ("POST", "/v1/decisions/{decision_id}/review"): lambda c, k: (
+        f"/v1/decisions/{_decision(c, k)}/review", {"json": {
+            "outcome": "approve", "rationale": "checked", "reviewer": "Credit review team"}}),
+})
 EXTRA_SAMPLES[("POST", "/v1/witness/{origin}")] = lambda c, k: (
     "/v1/witness/matrix.example/log", {"json": _witness_body()})
 

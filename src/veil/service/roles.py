@@ -7,7 +7,7 @@ with every role from the same tables, so the three cannot drift apart.
 
 from __future__ import annotations
 
-ROLES: tuple[str, ...] = ("dpo", "engineer", "service", "auditor")
+ROLES: tuple[str, ...] = ("dpo", "engineer", "service", "auditor", "reviewer")
 
 ROLE_HELP: dict[str, str] = {
     "dpo": "Data Protection Officer: everything, including data-subject requests and breaches",
@@ -15,6 +15,8 @@ ROLE_HELP: dict[str, str] = {
     "service": "a bank application: record and check consent at the customer's click",
     "auditor": "read-only: audit log and proofs, records of processing, breach register, "
                "request list",
+    "reviewer": "a credit decision reviewer: the decisions, the review queue and reviews "
+                "(Art. 22(3) human intervention)",
 }
 
 # permission -> what it allows (the order is the order of the docs' table)
@@ -38,15 +40,21 @@ PERMISSIONS: dict[str, str] = {
     "retention.read": "outputs due for disposal (retention) and their legal holds",
     "retention.write": "run the retention sweep (deletes expired outputs, destroys their keys)",
     "scan": "scan an uploaded file for personal data",
+    "decisions.read": "list and show automated decisions (pseudonymous), the review queue",
+    "decisions.write": "record a model's decision about a person",
+    "decisions.contest": "contest a decision for the person (their point of view)",
+    "decisions.review": "record a human review: the final decision",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "dpo": frozenset(PERMISSIONS),
     "engineer": frozenset({"auth.self", "consent.check", "policy.read", "ropa.read", "scan"}),
     "service": frozenset({"auth.self", "consent.write", "consent.check", "consent.receipt",
-                          "witness.read", "witness.cosign"}),
+                          "witness.read", "witness.cosign", "decisions.write",
+                          "decisions.contest"}),
     "auditor": frozenset({"auth.self", "audit.read", "ropa.read", "breach.read", "dsr.list",
-                          "witness.read", "retention.read"}),
+                          "witness.read", "retention.read", "decisions.read"}),
+    "reviewer": frozenset({"auth.self", "decisions.read", "decisions.review"}),
 }
 
 
