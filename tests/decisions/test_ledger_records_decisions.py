@@ -140,8 +140,25 @@ def test_scoring_session_records_its_period_of_use(ledger) -> None:
     sess = ledger.sessions(MODEL)
     assert [(x["kind"], x["decisions"], x["skipped"]) for x in sess] == [("online", 1, 1)]
     assert sess[0]["ended_at"] is not None
-    actions = [e.event.action for e in AuditLog(ledger.workspace).events(action="decision.*")]
-    assert actions == ["decision.session.start", "decision.record", "decision.session.end"]
+    events = [e.event for e in AuditLog(ledger.workspace).events(action="decision.*")]
+    assert [e.action for e in events] == [
+        "decision.session.start", "decision.session.decisions", "decision.session.end"]
+    assert list(events[1].subjects) == [a.subject] and events[1].details["first"] == a.id
+
+
+def test_a_session_can_audit_each_decision_and_groups_the_others(ledger) -> None:
+    with ledger.scoring(MODEL, audit_every=None) as s:
+        a = s.decide("S-1", FEATS, 0.8)
+    with ledger.scoring(MODEL, audit_every=3600) as s2:
+        recs = [s2.decide(f"G-{i}", FEATS, 0.8) for i in range(5)]
+    log = AuditLog(ledger.workspace)
+    (each,) = [e.event for e in log.events(action="decision.record")]
+    assert each.details["decision"] == a.id
+    groups = [e.event for e in log.events(action="decision.session.decisions")]
+    assert [g.counts["decisions"] for g in groups] == [1, 4]  # first at once, rest at the end
+    import hashlib
+    assert groups[1].digests["decisions"] == "sha256:" + hashlib.sha256(
+        "\n".join(r.id for r in recs[1:]).encode()).hexdigest()
 
 
 def test_list_filters(ledger) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from veil.decisions import ledger_store as store
 from veil.decisions import trail
 from veil.decisions.inputs import as_reasons, as_rows, as_scores, excluded
@@ -22,7 +24,28 @@ from veil.store.transactions import read_connection, write_transaction
 if TYPE_CHECKING:  # pragma: no cover
     from veil.decisions.ledger import DecisionLedger, RecordedBatch
 
-__all__ = ["record_batch"]
+__all__ = ["insert_rows", "record_batch"]
+
+_COLUMNS = [c.name for c in decisions.columns]
+
+
+def time_binder(dialect: sa.Dialect) -> Any:
+    """The driver value of a time as SQLAlchemy's DateTime column writes it on ``dialect`` (a
+    batch converts its few distinct times once, not per row)."""
+    proc = decisions.c.decided_at.type.bind_processor(dialect)
+    return (lambda v: v) if proc is None else (lambda v: None if v is None else proc(v))
+
+
+def insert_rows(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Decision rows (tuples in the table's column order, times through `time_binder`) by one
+    driver-level executemany: SQLAlchemy's per-row parameter processing would cost more than
+    the inserts themselves."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(_COLUMNS))})")
+    conn.exec_driver_sql(sql, rows)
 
 
 def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any], features: Any,
@@ -54,6 +77,8 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
     session, retain = new_id(), rules.retain_until(when)
     ids = [new_id() for _ in keep]
     sealed = seal_inputs(ledger.keys, [tokens[i] for i in keep], ids, [rows[i] for i in keep])
+    bind = time_binder(ledger.engine.dialect)
+    due, at_b, retain_b = bind(rules.due("due", when)), bind(when), bind(retain)
     out = []
     review = 0
     for j, i in enumerate(keep):
@@ -61,19 +86,15 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
         o = (outcomes[i] if outcomes is not None else None) or default_outcome(s, t)
         why = rules.route(o, s, t)
         review += why is not None
-        out.append({"id": ids[j], "model": m.name, "model_version": m.version,
-                    "purpose": m.purpose, "subject": tokens[i], "score": s, "threshold": t,
-                    "outcome": str(o)[:64], "reasons": store.reasons_json(rs[i]),
-                    "decided_at": when, "decided_by": by, "final_of": None, "review": why,
-                    "review_due": rules.due(why, when), "session": session,
-                    "retain_until": retain, "inputs": sealed[j]})
+        out.append((ids[j], m.name, m.version, m.purpose, tokens[i], s, t, str(o)[:64],
+                    store.reasons_json(rs[i]), at_b, by, None, why,
+                    due if why is not None else None, session, retain_b, sealed[j]))
     with write_transaction(ledger.engine, "recording a batch of decisions") as conn:
         conn.execute(decision_sessions.insert().values(
             id=session, model=m.name, model_version=m.version, kind="batch", started_at=when,
             ended_at=datetime.now(UTC), decisions=len(out), skipped=sum(skipped.values()),
             by=by))
-        if out:
-            conn.execute(decisions.insert(), out)
+        insert_rows(conn, out)
     counts = {"decisions": len(out), "review": review,
               **{f"skipped_{k}": v for k, v in sorted(skipped.items())}}
     ledger.audit([trail.batch_event(by, m.purpose, rules.legal_basis, ids, counts=counts,

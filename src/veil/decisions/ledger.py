@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -45,7 +46,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.keys.subject_keys import SubjectKeys
     from veil.store.workspace import Workspace
 
-__all__ = ["DecisionLedger", "RecordedBatch"]
+__all__ = ["MODEL_TTL", "DecisionLedger", "RecordedBatch"]
+
+#: Seconds a "latest version" model lookup is reused before the registry is asked again.
+MODEL_TTL = 5.0
 
 
 class RecordedBatch(builtins.list[str]):
@@ -82,6 +86,7 @@ class DecisionLedger:
         self._ref_key: bytes | None = None
         self._log: Any = None
         self._registry: Any = None
+        self._models: dict[tuple[str, int | None], tuple[RegisteredModel, float]] = {}
 
     # infrastructure -------------------------------------------------------------------------
 
@@ -117,12 +122,19 @@ class DecisionLedger:
         return out
 
     def model(self, name: str, version: int | None = None) -> RegisteredModel:
-        """The registered model (latest version unless given); `InputError` if unknown."""
+        """The registered model (latest version unless given); `InputError` if unknown. A
+        version is immutable, so it is kept; "the latest" is looked up again after
+        `MODEL_TTL` seconds (a newly registered version is used from then on)."""
+        key = (name, version)
+        hit = self._models.get(key)
+        if hit is not None and (version is not None or time.monotonic() < hit[1]):
+            return hit[0]
         if self._registry is None:
             from veil.decisions.registry import ModelRegistry
 
             self._registry = ModelRegistry(self.workspace, self.policy)
         m: RegisteredModel = self._registry.get(name, version)
+        self._models[key] = (m, time.monotonic() + MODEL_TTL)
         return m
 
     def rules(self, purpose: str) -> DecisionRules:
@@ -149,6 +161,21 @@ class DecisionLedger:
         """Record one decision (online use) with its own audit event; `InputError` for an
         unknown model or purpose, undeclared features or an excluded subject (nothing is
         recorded)."""
+        rec, legal_basis = self._record_one(
+            model, subject_id, features, score, outcome=outcome, threshold=threshold,
+            reasons=reasons, decided_by=decided_by, at=at, version=version, session=session)
+        self.audit([trail.event(
+            "decision.record", rec.decided_by, rec.purpose, legal_basis, subjects=[rec.subject],
+            counts={"decisions": 1, "review": int(rec.review is not None)},
+            details={"decision": rec.id, "model": rec.model, "version": rec.model_version,
+                     "outcome": rec.outcome, "session": session})])
+        return rec
+
+    def _record_one(self, model: str, subject_id: str, features: Mapping[str, Any],
+                    score: float, *, outcome: str | None, threshold: float | None,
+                    reasons: Any, decided_by: str | None, at: datetime | None,
+                    version: int | None, session: str | None) -> tuple[DecisionRecord, str]:
+        """`record` without its audit event (a scoring session audits in groups)."""
         m = self.model(model, version)
         rules = self.rules(m.purpose)
         rules.check_features(features)
@@ -166,12 +193,8 @@ class DecisionLedger:
         row["inputs"] = seal_inputs(self.keys, [token], [row["id"]], [dict(features)])[0]
         with write_transaction(self.engine, "recording a decision") as conn:
             conn.execute(decisions.insert(), [row])
-        self.audit([trail.event(
-            "decision.record", by, m.purpose, rules.legal_basis, subjects=[token],
-            counts={"decisions": 1, "review": int(row["review"] is not None)},
-            details={"decision": row["id"], "model": m.name, "version": m.version,
-                     "outcome": row["outcome"], "session": session})])
-        return self._record_of(row, status="review" if row["review"] else "final")
+        return (self._record_of(row, status="review" if row["review"] else "final"),
+                rules.legal_basis)
 
     def _row(self, m: RegisteredModel, rules: DecisionRules, token: str, score: float,
              threshold: float | None, outcome: str | None, reasons: list[Reason], by: str,
@@ -212,14 +235,16 @@ class DecisionLedger:
                             at=at, version=version)
 
     @contextlib.contextmanager
-    def scoring(self, model: str, *, version: int | None = None,
-                by: str | None = None) -> Iterator[ScoringSession]:
+    def scoring(self, model: str, *, version: int | None = None, by: str | None = None,
+                audit_every: float | None = 1.0) -> Iterator[ScoringSession]:
         """An online scoring session: ``with ledger.scoring("credit-pd") as s:
         s.decide(subject_id, features, score)``. Its start and end are recorded (the period of
-        use); each decision gets its own audit event."""
+        use). Its decisions are audited in groups: one event per ``audit_every`` seconds (and
+        at the end) naming their ids' digest and subjects; ``None``: one event per decision
+        (see docs/decisions.md for the trade-off)."""
         from veil.decisions.session import ScoringSession
 
-        s = ScoringSession(self, self.model(model, version), by=by)
+        s = ScoringSession(self, self.model(model, version), by=by, audit_every=audit_every)
         s.start()
         try:
             yield s
