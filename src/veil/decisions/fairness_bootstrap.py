@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CellCounts", "bootstrap_intervals", "cell_counts", "figures"]
+__all__ = ["NEG", "POS", "UNKNOWN", "CellCounts", "bootstrap_intervals", "cell_counts", "figures"]
 
 UNKNOWN, NEG, POS = 0, 1, 2  # actual outcome states
 

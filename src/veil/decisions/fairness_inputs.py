@@ -110,7 +110,7 @@ def protected_frame(table: Any, attributes: list[str], *, ref_key: bytes | None)
         subjects = [hmac.new(ref_key, str(s).encode("utf-8", "surrogatepass"),
                              hashlib.sha256).hexdigest() for s in df["subject_id"]]
     elif "subject" in df.columns:
-        subjects = [str(s) for s in df["subject"]]
+        subjects = df["subject"].astype(str).to_numpy()
     else:
         raise InputError("the protected attributes need a subject_id (or subject) column",
                          where="protected")
