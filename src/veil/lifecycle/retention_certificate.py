@@ -45,5 +45,9 @@ def write_certificate(ws: Workspace, disposals: Sequence[Disposal], *, actor: st
                      "keyset that alone encrypted it was destroyed, so no copy of the file "
                      "(backups included) can be decrypted.",
     }
-    atomic_write_bytes(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
+    # one output per line: readable, and the C encoder (an indented dump is pure Python)
+    rows = ",\n    ".join(json.dumps(o, ensure_ascii=False) for o in doc.pop("outputs"))
+    text = json.dumps({**doc, "outputs": "@outputs@"}, indent=2, ensure_ascii=False)
+    text = text.replace('"@outputs@"', f"[\n    {rows}\n  ]" if rows else "[]")
+    atomic_write_bytes(path, (text + "\n").encode())
     return path

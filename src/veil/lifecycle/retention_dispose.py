@@ -21,7 +21,7 @@ Everything is done in batches, so a sweep of 10,000 outputs costs a handful of t
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -39,7 +39,6 @@ from veil.lifecycle.retention_records import (
     Disposal,
     OutputRetention,
     find_output,
-    retention_of,
 )
 from veil.store.schema import lineage_subjects, retention_outputs, runs
 from veil.store.transactions import read_connection, write_transaction
@@ -118,13 +117,16 @@ def dispose_rows(ws: Workspace, recs: Sequence[OutputRetention], *, reason: str,
                 state="intent", disposal_reason=reason[:2000], disposal_actor=actor[:128],
                 disposal_started_at=started))
     hook("intent")
-    rows = _load(ws, ids)
+    # the rows as the store now has them (known here: no need to read 10,000 rows back)
+    rows = [r if r.state != "live" else replace(
+        r, state="intent", disposal_reason=reason, disposal_started_at=started)
+        for r in recs if r.state != "done"]
     files = _delete_files(ws, [r for r in rows if r.state == "intent"])
     _mark(ws, ids, "intent", "file_deleted")
     hook("file_deleted")
     _destroy_keys(ws, ids, [r.keyset for r in rows if r.own_key and r.keyset], actor)
     hook("key_destroyed")
-    rows = _load(ws, ids)
+    rows = [replace(r, state="key_destroyed") if r.state != "done" else r for r in rows]
     disposals = [Disposal(r.run_id, r.output, r.digest, r.purpose, r.retention, r.expires_at,
                           r.disposal_reason or reason, actor, files.get(r.run_id, "deleted"),
                           r.keyset, _key_text(r), None) for r in rows]
@@ -148,16 +150,6 @@ def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
     return [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
-def _load(ws: Workspace, ids: Sequence[str]) -> list[OutputRetention]:
-    t = retention_outputs
-    out: list[OutputRetention] = []
-    with read_connection(ws.engine, "reading retention records") as conn:
-        for chunk in _chunks(ids):
-            out += [retention_of(r) for r in conn.execute(
-                sa.select(t).where(t.c.run_id.in_(chunk)).order_by(t.c.run_id))]
-    return out
-
-
 def _mark(ws: Workspace, ids: Sequence[str], old: str, new: str,
           conn: sa.Connection | None = None) -> None:
     t = retention_outputs
@@ -171,16 +163,14 @@ def _mark(ws: Workspace, ids: Sequence[str], old: str, new: str,
 
 
 def _rejects_paths(ws: Workspace, ids: Sequence[str]) -> dict[str, str]:
-    """The rejects file each run set aside (raw rows that could not be read), if any."""
+    """The rejects file each run set aside (raw rows that could not be read), if any (read
+    from the receipts by the database's JSON functions: no receipt is parsed here)."""
+    path = runs.c.receipt["rejects"]["path"].as_string()
     out: dict[str, str] = {}
     with read_connection(ws.engine, "reading run receipts") as conn:
         for chunk in _chunks(ids):
-            for rid, rec in conn.execute(sa.select(runs.c.id, runs.c.receipt).where(
-                    runs.c.id.in_(chunk))):
-                doc = json.loads(rec) if isinstance(rec, str) else (rec or {})
-                path = (doc.get("rejects") or {}).get("path")
-                if path:
-                    out[rid] = path
+            out.update(conn.execute(sa.select(runs.c.id, path).where(
+                runs.c.id.in_(chunk), path.is_not(None))).all())
     return out
 
 
@@ -189,17 +179,17 @@ def _delete_files(ws: Workspace, recs: Sequence[OutputRetention]) -> dict[str, s
     rejects = _rejects_paths(ws, [r.run_id for r in recs])
     said: dict[str, str] = {}
     for r in recs:
-        p = Path(r.output)
         try:
-            if p.is_dir():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
+            try:
+                os.unlink(r.output)
+            except IsADirectoryError:  # a Spark run's folder of parts
+                shutil.rmtree(r.output)
             said[r.run_id] = "deleted"
         except FileNotFoundError:
             said[r.run_id] = "already absent"
         except OSError as exc:
-            raise InputError(f"cannot delete the output: {exc.strerror}", where=str(p)) from None
+            raise InputError(f"cannot delete the output: {exc.strerror}",
+                             where=r.output) from None
         if r.run_id in rejects:
             Path(rejects[r.run_id]).unlink(missing_ok=True)
     return said
@@ -246,10 +236,10 @@ def _audit(ws: Workspace, recs: Sequence[OutputRetention], actor: str,
     for r in todo:
         if r.run_id in done:
             continue
-        details: dict[str, Any] = {"run_id": r.run_id, "rule": r.retention,
+        details: dict[str, Any] = {"run_id": r.run_id,  # the rule: in the reason
                                    "reason": (r.disposal_reason or "")[:200],
-                                   "keyset": r.keyset, "key": _key_text(r)[:80],
-                                   "expires_at": r.expires_at.isoformat()}
+                                   "key": "destroyed" if r.own_key and r.keyset
+                                   else r.keyset or "none"}
         if now is not None:
             details["as_of"] = now.isoformat()
         events.append(AuditEvent(
