@@ -49,6 +49,7 @@ purposes:
       overseers: [Head of credit risk]
       features:
         balance: {reason: Your account balance is low}
+      protected_attributes: [gender, age_band]
 """
 
 #: The decision model every service test workspace has registered (purpose scoring).

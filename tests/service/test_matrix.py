@@ -171,6 +171,11 @@ EXTRA_SAMPLES.update({
     ("POST", "/v1/decisions/{decision_id}/review"): lambda c, k: (
         f"/v1/decisions/{_decision(c, k)}/review", {"json": {
             "outcome": "approve", "rationale": "checked", "reviewer": "Credit review team"}}),
+    ("GET", "/v1/decisions/{decision_id}/explanation"): lambda c, k: (
+        f"/v1/decisions/{_decision(c, k)}/explanation", {"params": {"format": "md"}}),
+    ("POST", "/v1/decisions/fairness"): lambda c, k: ("/v1/decisions/fairness", {"json": {
+        "protected": [{"subject_id": SUBJECT, "gender": "f", "age_band": "30-44"}],
+        "resamples": 10}}),
 })
 EXTRA_SAMPLES[("POST", "/v1/witness/{origin}")] = lambda c, k: (
     "/v1/witness/matrix.example/log", {"json": _witness_body()})

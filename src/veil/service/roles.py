@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, str] = {
     "decisions.write": "record a model's decision about a person",
     "decisions.contest": "contest a decision for the person (their point of view)",
     "decisions.review": "record a human review: the final decision",
+    "decisions.fairness": "run a bias check with protected attributes (Art. 10(5) AI Act: "
+                          "used for the check only, never stored)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -166,3 +166,62 @@ async def decision_review(request: Request, decision_id: DecisionId, body: Revie
                                   rationale=body.rationale)
     out: dict[str, Any] = rec.to_dict()
     return out
+
+
+@router.get("/{decision_id}/explanation", response_model=None, **perm("decisions.read"))
+async def decision_explanation(
+    request: Request, decision_id: DecisionId, who: Caller,
+    format: Annotated[str, Query(pattern="^(json|md|html)$")] = "json",  # noqa: A002
+) -> Any:
+    """The explanation for the person (Art. 15(1)(h) GDPR, Art. 86 AI Act): outcome, model,
+    main factors in plain language, score and threshold, rights, review history; ``format``
+    json (default), md or html. Works after erasure, from the stored reason codes."""
+    from fastapi.responses import HTMLResponse, PlainTextResponse
+
+    from veil.decisions.explanation import explanation_for
+
+    _policy(request)
+    ex = await run_in_threadpool(explanation_for, _ledger(request), decision_id,
+                                 actor=who.actor)
+    if format == "md":
+        return PlainTextResponse(ex.to_markdown(), media_type="text/markdown; charset=utf-8")
+    if format == "html":
+        return HTMLResponse(ex.to_html())
+    return ex.to_dict()
+
+
+class FairnessIn(_In):
+    """A bias check (Art. 10(2)(f) AI Act) over the decisions of a period. The protected
+    attributes are used for this check only, in memory, and discarded (Art. 10(5))."""
+
+    protected: Annotated[list[dict[str, Annotated[str, Field(max_length=200)]]], Field(
+        min_length=1, max_length=1_000_000, description=(
+            "One row per person: subject_id and each protected attribute the policy lists"))]
+    purpose: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    since: Time | None = None
+    until: Time | None = None
+    positive: Annotated[str, Field(min_length=1, max_length=64)] = "approve"
+    resamples: Annotated[int, Field(ge=0, le=10_000)] = 1000
+    seed: int = 0
+
+
+@router.post("/fairness", response_model=dict[str, Any], **perm("decisions.fairness"))
+async def decision_fairness(request: Request, body: FairnessIn, who: Caller) -> dict[str, Any]:
+    """Selection rates, error rates where actual outcomes are recorded, demographic-parity and
+    equalized-odds differences by protected attribute (Fairlearn), bootstrap intervals; the
+    report (figures only) is an audit event. No plots over the API (the CLI writes them)."""
+    import pandas as pd
+
+    from veil.decisions.fairness import fairness_report
+
+    _policy(request)
+    led = _ledger(request)
+    table = pd.DataFrame(body.protected)
+    report = await run_in_threadpool(
+        fairness_report, led, table, policy=led.policy, purpose=body.purpose,
+        since=_time(body.since, "since"), until=_time(body.until, "until"),
+        positive=body.positive, resamples=body.resamples, seed=body.seed, plots=False,
+        actor=who.actor)
+    del table
+    out: dict[str, Any] = report.to_dict()
+    return out
