@@ -35,7 +35,8 @@ def test_explain_a_refusal_then_after_review_and_after_erasure(ledger, capsys):
     assert "- Your account balance is low (lowered the score)" in md
     assert "Outcome: refuse" in md and "CUST-7" not in md
 
-    assert veil("decisions", "contest", "-p", "sample", rec.id, "--statement", "My income doubled") == 0
+    assert veil("decisions", "contest", "-p", "sample", rec.id,
+                "--statement", "My income doubled") == 0
     assert veil("decisions", "review", "-p", "sample", rec.id, "--reviewer", "Head of credit risk",
                 "--outcome", "approve", "--rationale", "Payslips checked") == 0
     capsys.readouterr()
@@ -71,7 +72,8 @@ def test_fairness_writes_the_report_and_records_figures(ledger, capsys):
     pd.DataFrame({"subject_id": ids, "gender": rng.choice(["f", "m"], n),
                   "age_band": rng.choice(["20-39", "40-59", "60+"], n)}
                  ).to_csv("protected.csv", index=False)
-    assert veil("decisions", "fairness", "-p", "sample", "--protected", "protected.csv", "-o", "fair",
+    assert veil("decisions", "fairness", "-p", "sample", "--protected", "protected.csv",
+                "-o", "fair",
                 "--resamples", "100") == 0
     assert "50 of 50 decisions matched" in capsys.readouterr().out
     report = json.loads(Path("fair/fairness.json").read_text())

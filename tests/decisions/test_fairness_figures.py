@@ -168,7 +168,8 @@ def test_bad_input_gets_one_clear_error():
         fairness_report(dec, pd.concat([prot, prot.iloc[:1]]), policy=POLICY, plots=False)
     assert e.value.where == "protected row 62"
     with pytest.raises(InputError, match="no decision matches"):
-        fairness_report(dec, prot.assign(subject=[f"z{i}" for i in range(60)]), policy=POLICY, plots=False)
+        fairness_report(dec, prot.assign(subject=[f"z{i}" for i in range(60)]), policy=POLICY,
+                        plots=False)
     with pytest.raises(PolicyError, match="no automated_decisions"):
         fairness_report(dec, prot, policy=POLICY, purpose="marketing", plots=False)
     empty = NS(purposes={"p": NS(automated_decisions=NS(protected_attributes=[]))})
