@@ -1,0 +1,241 @@
+"""Benchmark of the decision ledger (issue 19). Not a test: run it by hand.
+
+Figures, each beside its goal (issue 19), on SQLite, one process:
+
+1. ``--decisions`` decisions (distinct subjects) recorded with ``DecisionLedger.record_batch``
+   in batches of ``--batch``: the rate including the subject pseudonyms, one new random key per
+   subject (wrapped and stored), the inputs sealed under it, the rows and one audit event per
+   batch (goal: >= 50,000 decisions/s). Anchor, interleaved batch by batch in the same process:
+   a plain SQLite ``executemany`` of the same rows (the inputs as clear JSON) into a bare table
+   of the same shape, in one transaction per batch.
+2. One online decision (``DecisionLedger.record``: its own transaction and its own audit event,
+   a new subject each time) paced at 200/s: p50 / p99 (goal: p99 < 5 ms).
+3. The same through the service (``POST /v1/decisions`` on loopback, ``veil serve`` in its own
+   process, open loop at 200/s, latency from the scheduled time): p50 / p99 (goal < 20 ms).
+
+Peak RSS of this process (and the server's) is printed.
+
+    .venv/bin/python benchmarks/bench_decisions.py                     # 1M decisions
+    .venv/bin/python benchmarks/bench_decisions.py --decisions 100000 --online 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+POLICY_PURPOSE = "credit_scoring"  # the sample policy's purpose with automated_decisions
+MODEL = "credit-pd"
+FEATURES = ["annual_income", "account_balance", "amount"]
+
+
+def _register(ws) -> None:  # type: ignore[no-untyped-def]
+    """The model row, written directly (setup only: registering checks a pipeline run)."""
+    from veil.store.schema import decision_models
+
+    with ws.engine.begin() as conn:
+        conn.execute(decision_models.insert().values(
+            name=MODEL, version=1, purpose=POLICY_PURPOSE, features=FEATURES, threshold=0.5,
+            kind="external", artifact=None, artifact_sha256=None, trained_on=[],
+            registered_at=datetime.now(UTC), registered_by="bench", gate={}, card={}))
+
+
+def _frame(lo: int, n: int, rng: random.Random):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    subjects = [f"CUST-{i:09d}" for i in range(lo, lo + n)]
+    table = pa.table({"annual_income": [rng.uniform(10_000, 150_000) for _ in range(n)],
+                      "account_balance": [rng.uniform(-500, 50_000) for _ in range(n)],
+                      "amount": [rng.uniform(1, 5_000) for _ in range(n)]})
+    scores = [rng.random() for _ in range(n)]
+    return subjects, table, scores
+
+
+ANCHOR_DDL = """CREATE TABLE d (id TEXT PRIMARY KEY, model TEXT, model_version INT,
+purpose TEXT, subject TEXT, score REAL, threshold REAL, outcome TEXT, reasons TEXT,
+decided_at TEXT, decided_by TEXT, final_of TEXT, review TEXT, review_due TEXT, session TEXT,
+retain_until TEXT, inputs BLOB)"""
+
+
+def _anchor(db: sqlite3.Connection, subjects, table, scores) -> float:  # type: ignore[no-untyped-def]
+    """The same rows into a bare SQLite table: ids, clear JSON inputs, one transaction."""
+    import uuid
+
+    t0 = time.perf_counter()
+    rows = table.to_pylist()
+    now = datetime.now(UTC).isoformat()
+    data = [(uuid.uuid4().hex, MODEL, 1, POLICY_PURPOSE, s, sc, 0.5,
+             "approve" if sc >= 0.5 else "refuse", "[]", now, "model:credit-pd.v1", None,
+             None, None, "batch", now, json.dumps(r).encode())
+            for s, sc, r in zip(subjects, scores, rows, strict=True)]
+    with db:
+        db.executemany("INSERT INTO d VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", data)
+    return time.perf_counter() - t0
+
+
+def batches(led, total: int, size: int, anchor_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(7)
+    db = sqlite3.connect(anchor_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(ANCHOR_DDL)
+    ours, theirs = [], []
+    for lo in range(0, total, size):
+        n = min(size, total - lo)
+        subjects, table, scores = _frame(lo, n, rng)
+        t0 = time.perf_counter()
+        led.record_batch(MODEL, subjects, table, scores)
+        ours.append((n, time.perf_counter() - t0))
+        theirs.append((n, _anchor(db, [f"A{s}" for s in subjects], table, scores)))
+    db.close()
+    o_rate = [n / t for n, t in ours]
+    a_rate = [n / t for n, t in theirs]
+    total_t = sum(t for _, t in ours)
+    print(f"batches: {total:,} decisions in {len(ours)} batches of {size:,}")
+    print(f"  ledger : {total / total_t:,.0f} decisions/s overall, median batch "
+          f"{statistics.median(o_rate):,.0f}/s (goal >= 50,000/s)")
+    print(f"  anchor : median batch {statistics.median(a_rate):,.0f}/s (SQLite executemany "
+          f"of the same rows, clear inputs)")
+    ratio = statistics.median(a_rate) / statistics.median(o_rate)
+    print(f"  ratio  : anchor / ledger = {ratio:.1f}x")
+
+
+def _pct(lat: list[float], q: float) -> float:
+    lat = sorted(lat)
+    return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
+
+
+def _paced(decide, n: int, rate: float, prefix: str) -> list[float]:  # type: ignore[no-untyped-def]
+    rng = random.Random(9)
+    feats = {"annual_income": 42_000.0, "account_balance": 1_200.0, "amount": 250.0}
+    for i in range(50):  # warm-up
+        decide(f"WARM-{prefix}-{i}", feats, rng.random())
+    lat = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        at = t0 + i / rate
+        d = at - time.perf_counter()
+        if d > 0:
+            time.sleep(d)
+        decide(f"{prefix}-{i:07d}", feats, rng.random())
+        lat.append(time.perf_counter() - at)
+    return lat
+
+
+def online(led, n: int, rate: float) -> None:  # type: ignore[no-untyped-def]
+    """Latency from each decision's scheduled time (a late start counts)."""
+    lat = _paced(lambda s, f, sc: led.record(MODEL, s, f, sc), n, rate, "REC")
+    print(f"online, Python API, {rate:.0f}/s, {n:,} new subjects, paced:")
+    print(f"  record()         (own transaction + own audit event): p50 {_pct(lat, .5):.2f} ms, "
+          f"p99 {_pct(lat, .99):.2f} ms, max {max(lat) * 1000:.1f} ms (goal p99 < 5 ms)")
+    with led.scoring(MODEL) as s:
+        lat = _paced(s.decide, n, rate, "SES")
+    print(f"  scoring() session (own transaction, audit event per second): p50 "
+          f"{_pct(lat, .5):.2f} ms, p99 {_pct(lat, .99):.2f} ms, max {max(lat) * 1000:.1f} ms")
+
+
+def service(root: Path, n: int, rate: float) -> None:
+    from bench_service import Conn, free_port, peak_rss_mib, wait_ready
+
+    from veil.service import ApiKeyStore
+    from veil.store.workspace import Workspace
+
+    with Workspace.open(root) as ws:
+        _, secret = ApiKeyStore(ws).create("service", "bench", created_by="bench")
+    port = free_port()
+    veil = Path(sys.executable).with_name("veil")
+    server = subprocess.Popen(
+        [str(veil), "serve", "-w", str(root), "--policy", "sample", "--port", str(port),
+         "--rate-limit", "0", "--log-level", "warning"],
+        env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_ready(port, server)
+        headers = [("x-api-key", secret)]
+
+        def body(i: int) -> bytes:
+            return json.dumps({"model": MODEL, "subject": f"SVC-{i:07d}", "score": 0.7,
+                               "features": {"annual_income": 42000.0, "amount": 250.0}}
+                              ).encode()
+
+        async def go() -> tuple[list[float], int]:
+            pool = [Conn(port) for _ in range(16)]
+            for c in pool:
+                await c.open()
+            for i in range(30):  # warm-up
+                await pool[0].post("/v1/decisions", headers, body(10**6 + i))
+            queue: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
+            t0 = time.perf_counter() + 0.05
+            for i in range(n):
+                queue.put_nowait((i, t0 + i / rate))
+            lat: list[float] = []
+            errors = 0
+
+            async def worker(c: Conn) -> None:
+                nonlocal errors
+                while not queue.empty():
+                    i, at = queue.get_nowait()
+                    d = at - time.perf_counter()
+                    if d > 0:
+                        await asyncio.sleep(d)
+                    if await c.post("/v1/decisions", headers, body(i)) != 201:
+                        errors += 1
+                    lat.append(time.perf_counter() - at)
+
+            await asyncio.gather(*(worker(c) for c in pool))
+            for c in pool:
+                await c.close()
+            return lat, errors
+
+        lat, errors = asyncio.run(go())
+        print(f"online, service (POST /v1/decisions, loopback), {rate:.0f}/s, {n:,} requests:"
+              f"\n  p50 {_pct(lat, .5):.2f} ms, p99 {_pct(lat, .99):.2f} ms, errors {errors} "
+              f"(goal p99 < 20 ms); server peak RSS {peak_rss_mib(server.pid):.0f} MiB")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--decisions", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--online", type=int, default=2_000, help="online decisions per figure")
+    ap.add_argument("--rate", type=float, default=200.0)
+    args = ap.parse_args()
+
+    from veil.kek.providers import EnvKEK
+
+    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
+    os.environ.pop("VEIL_DATABASE_URL", None)
+    from veil.decisions import DecisionLedger
+    from veil.policy import load_policy
+    from veil.store.workspace import init_workspace
+
+    with tempfile.TemporaryDirectory(prefix="veil-bench-decisions-") as tmp:
+        root = Path(tmp) / "ws"
+        ws, _ = init_workspace(root)
+        _register(ws)
+        led = DecisionLedger(ws, load_policy("sample"))
+        batches(led, args.decisions, args.batch, Path(tmp) / "anchor.db")
+        online(led, args.online, args.rate)
+        ws.close()
+        service(root, args.online, args.rate)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
