@@ -3,6 +3,7 @@ explanation and review history; erasure shreds the decision inputs (and the cont
 while the record and its explanation from the stored reason codes stay; an objection under
 Art. 21 keeps the person out of later scoring."""
 
+# ruff: noqa: F811  (pytest fixtures imported from ledger_fixtures are parameters here)
 from __future__ import annotations
 
 import json

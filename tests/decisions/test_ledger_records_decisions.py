@@ -2,6 +2,7 @@
 refusals (unknown model or purpose, undeclared features, objecting subjects) that record
 nothing, the audit trail, and append-only storage."""
 
+# ruff: noqa: F811  (pytest fixtures imported from ledger_fixtures are parameters here)
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 (a new row linked to the automated one), the refusals that record nothing, and a property test
 that the ledger stays append-only through any sequence of contests and reviews."""
 
+# ruff: noqa: F811  (pytest fixtures imported from ledger_fixtures are parameters here)
 from __future__ import annotations
 
 from datetime import timedelta
