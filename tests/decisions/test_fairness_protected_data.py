@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.decisions.ledger_fixtures import FEATURES, MODEL, add_model
 
+from tests.decisions.ledger_fixtures import FEATURES, MODEL, add_model
 from veil.decisions.fairness import fairness_report
 
 MARK = "zqprotectedzq"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.decisions.ledger_fixtures import MODEL, ledger, policy  # noqa: F401
+from tests.decisions.ledger_fixtures import MODEL
 from veil.errors import InputError
 
 FEATS = {"annual_income": 28000.0, "account_balance": 120.5}

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from tests.decisions.ledger_fixtures import MODEL, add_model, ledger, policy  # noqa: F401
+from tests.decisions.ledger_fixtures import MODEL, add_model
 from veil.audit.log import AuditLog
 from veil.errors import InputError, NotFoundError
 from veil.store.schema import decision_sessions, decisions

@@ -11,12 +11,12 @@ import stat
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.decisions.registry_fixtures import FEATURES, trained  # noqa: F401
+from tests.decisions.registry_fixtures import FEATURES
 from veil.decisions.registry import ModelRegistry
 
 
 @pytest.fixture
-def registered(trained):  # type: ignore[no-untyped-def]  # noqa: F811
+def registered(trained):  # type: ignore[no-untyped-def]
     m = ModelRegistry(trained.ws, trained.policy).register(
         "credit-pd", purpose="credit_scoring", features=FEATURES, trained_on=[trained.run_id],
         estimator=trained.estimator, threshold=0.5, holdout=(trained.X, trained.y),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from tests.decisions.registry_fixtures import FEATURES, trained  # noqa: F401
+from tests.decisions.registry_fixtures import FEATURES
 from veil.consent.models import SubjectRef
 from veil.decisions.registry import ModelRegistry
 from veil.errors import CryptoError, InputError, RunRefused

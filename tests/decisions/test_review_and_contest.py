@@ -13,7 +13,7 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.decisions.ledger_fixtures import MODEL, ledger, policy  # noqa: F401
+from tests.decisions.ledger_fixtures import MODEL
 from veil.audit.log import AuditLog
 from veil.errors import ConflictError, InputError, NotFoundError
 from veil.store.schema import decision_events, decisions

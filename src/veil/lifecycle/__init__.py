@@ -49,11 +49,6 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.lifecycle.retention_dispose import dispose_output  # noqa: F401
-    from veil.lifecycle.retention_holds import hold, release  # noqa: F401
-    from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
-    from veil.lifecycle.retention_status import retention_status  # noqa: F401
-    from veil.lifecycle.retention_sweep import SweepReport, sweep  # noqa: F401
     from veil.lifecycle.notices import Notice, acknowledge, list_notices  # noqa: F401
     from veil.lifecycle.notices_delivery import deliver  # noqa: F401
     from veil.lifecycle.propagation import (  # noqa: F401
@@ -63,3 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from veil.lifecycle.propagation_requests import requests  # noqa: F401
     from veil.lifecycle.recipients import recipients_register  # noqa: F401
+    from veil.lifecycle.retention_dispose import dispose_output  # noqa: F401
+    from veil.lifecycle.retention_holds import hold, release  # noqa: F401
+    from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
+    from veil.lifecycle.retention_status import retention_status  # noqa: F401
+    from veil.lifecycle.retention_sweep import SweepReport, sweep  # noqa: F401

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from veil.consent.notices import read_notices
 from veil.consent.models import now_us
+from veil.consent.notices import read_notices
 from veil.pipeline.plan import check_treatments
 from veil.policy import Policy, load_policy
 from veil.policy.legal import Finding, legal_warnings

@@ -68,8 +68,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["DSR_KEYSET", "KINDS", "LEASE_MINUTES", "OBJECTABLE_BASES", "OPEN_STATES",
            "PACKAGE_KEYSET", "PORTABLE_BASES", "PURPOSE_KINDS", "STATUSES", "LeaseLost",
-           "RequestRecord", "Requests", "StepContext", "StepHooks", "add_months", "check_value", "fsync_dir",
-           "iso"]
+           "RequestRecord", "Requests", "StepContext", "StepHooks", "add_months", "check_value",
+           "fsync_dir", "iso"]
 
 
 class Requests:
