@@ -92,6 +92,10 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
         app.include_router(router)
     for exc_class, handler in HANDLERS:
         app.add_exception_handler(exc_class, handler)
+    from veil.service.roles import allowed
+    from veil.ui import mount as mount_ui
+
+    mount_ui(app, allowed=allowed)  # the DPO's pages under /ui/ (same store, same roles)
     _add_middleware(app, service.config if service is not None else None)
     return app
 

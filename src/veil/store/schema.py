@@ -271,6 +271,7 @@ lineage_outputs = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("subject_count", sa.BigInteger, nullable=False),
     sa.Column("categories", sa.Text, nullable=False),  # JSON list of the kept fields' categories
+    sa.Column("replaced_by", sa.String(32)),  # the run that overwrote this output (issue 25)
     sa.Index("ix_lineage_outputs_created_at", "created_at"),
 )
 
@@ -475,6 +476,37 @@ api_tokens = sa.Table(
 )
 # (end of issue 11 tables)
 
+# -- the DPO's web pages (issue 20: veil.ui.sessions) -----------------------------------------
+# A browser session is a row keyed by the SHA-256 of its cookie's random id (a copy of the
+# database gives no usable cookie); its CSRF token is random too. A session from an API key dies
+# with the key (the lookup joins api_keys). A one-time login link (``veil ui``) is a row keyed by
+# the SHA-256 of its token, spent by one UPDATE.
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("sid_hash", sa.String(64), primary_key=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("key_id", sa.String(16)),  # NULL: logged in by a one-time link
+    sa.Column("via", sa.String(16), nullable=False),  # api-key | link
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("seen_us", sa.BigInteger, nullable=False),
+    sa.Column("expires_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_ui_sessions_expires_us", "expires_us"),
+)
+ui_links = sa.Table(
+    "ui_links",
+    metadata,
+    sa.Column("link_hash", sa.String(64), primary_key=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("expires_us", sa.BigInteger, nullable=False),
+    sa.Column("used_us", sa.BigInteger),
+)
+# (end of issue 20 tables)
+
 
 # -- decision ledger (issue 19: veil.decisions.ledger) -------------------------------------------
 # Append-only: a decision row is never updated or deleted. Contests, reviews and observed
@@ -645,6 +677,31 @@ retention_outputs = sa.Table(
     sa.Column("disposal_started_at", sa.DateTime(timezone=True)),
     sa.Column("disposed_at", sa.DateTime(timezone=True)),
     sa.Column("certificate", sa.Text),  # path of the disposal certificate (JSON)
+    sa.Column("replaced_by", sa.String(32)),  # the run that overwrote the file (issue 25): a
+    #                                           disposal then leaves the path's file alone
     sa.Index("ix_retention_outputs_expires_at", "state", "expires_at"),
 )
 # (end of issue 18 retention tables)
+
+
+# -- run leases (issue 25: veil.pipeline.lease, veil.pipeline.recovery) -------------------------
+# One row per run in progress, keyed by its output path: a second run to the same path finds the
+# row and is refused. The holder (host, pid, process start) and a heartbeat tell whether it
+# still lives; ``files`` lists its temporary files and, once the run is committed, the renames
+# that publish it (so a run killed at any point is rolled back or finished by the next command).
+run_leases = sa.Table(
+    "run_leases",
+    metadata,
+    sa.Column("output_key", sa.String(64), primary_key=True),  # sha256 of the resolved path
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("output_ref", sa.Text, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("proc_start", sa.BigInteger),  # the holder's start (Linux clock ticks): pid reuse
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),  # writing | publishing
+    sa.Column("files", sa.JSON, nullable=False),  # {"temp": [...], "moves": [[tmp, final]]}
+    sa.UniqueConstraint("run_id"),
+)
+# (end of issue 25 tables)
