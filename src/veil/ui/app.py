@@ -12,13 +12,13 @@ import mimetypes
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
-from veil.ui.pages import breaches, consent, login, requests, runs, today
+from veil.ui.pages import breaches, consent, decisions, login, records, requests, runs, today
 from veil.ui.render import HERE
 
 STATIC = (HERE / "static").resolve()
 
 # The page modules, in the order of the navigation bar (R2b: consent, runs, records, decisions).
-PAGES = [login, today, requests, breaches, consent, runs]
+PAGES = [login, today, requests, breaches, consent, runs, records, decisions]
 
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
           ".png": "image/png", ".txt": "text/plain"}

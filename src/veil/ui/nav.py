@@ -19,7 +19,10 @@ NAV: list[NavItem] = [
     NavItem("/ui/", "Today", None),
     NavItem("/ui/requests", "Requests", "dsr.list"),
     NavItem("/ui/breaches", "Breaches", "breach.read"),
-    # R2b: Consent, Runs, Records, Decisions
+    NavItem("/ui/consent", "Consent", "consent.check"),
+    NavItem("/ui/runs", "Runs", "ropa.read"),
+    NavItem("/ui/records", "Records", "ropa.read"),
+    NavItem("/ui/decisions", "Decisions", "decisions.read"),
 ]
 
 __all__ = ["NAV", "NavItem"]
