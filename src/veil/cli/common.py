@@ -34,7 +34,30 @@ console = stdout_console()
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 # -- options shared by several commands --------------------------------------------------------
+def recover_on_open(value: Path | None) -> Path | None:
+    """Every command that opens a workspace first recovers the runs whose holder is gone
+    (`veil.pipeline.recovery`: one query when none is); it never stops the command."""
+    try:
+        from veil.pipeline.recovery import recover_stale_runs
+        from veil.store.workspace import Workspace
+
+        with Workspace.find(value) as ws:
+            done = recover_stale_runs(ws)
+    except Exception:  # noqa: BLE001 - the command reports the workspace's problems itself
+        return value
+    for r in done:
+        err_console.print(f"veil: recovered {r.line()}", markup=False, highlight=False,
+                          soft_wrap=True)
+    return value
+
+
 WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
+                 "nearest folder up with veil.toml).", callback=recover_on_open),
+]
+#: The same option without recovery on open (`veil doctor` reports before it repairs).
+InspectWorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default: VEIL_WORKSPACE or the "
                  "nearest folder up with veil.toml)."),

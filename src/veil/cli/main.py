@@ -210,6 +210,11 @@ def run(
                                         "folder of Parquet parts, one per Spark task, written "
                                         "(and encrypted) by the executors, with a manifest.")
                      ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUTPUT "
+                                            "(recorded: an audit event, and the old output's "
+                                            "lineage and retention say which run replaced "
+                                            "it). Without it an existing OUTPUT is refused.")
+                         ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run a purpose of a policy over INPUT: keep only what the purpose needs, write Parquet and
@@ -220,6 +225,9 @@ def run(
     On Spark: veil run --engine spark --policy sample --purpose credit_scoring tx.csv -o out.parquet
 
     Parts written by the executors: veil run --engine spark --parts ... -o credit.parts
+
+    Again over an earlier output: veil run --overwrite -p sample --purpose credit_scoring tx.csv
+    -o credit.parquet
     """
     from veil.pipeline.run import RunResult
     from veil.pipeline.run import run as run_fn
@@ -244,7 +252,7 @@ def run(
                             workspace=workspace, receipt=receipt, rejects=rejects,
                             csv_options=csv,
                             input_format=format, table=table, actor=actor,
-                            progress=progress_cb)
+                            progress=progress_cb, overwrite=overwrite)
         finally:
             stop()
     if as_json:

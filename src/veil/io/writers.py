@@ -96,14 +96,14 @@ class ParquetSink:
     """
 
     def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd",
-                 encryption: Any = None) -> None:
+                 encryption: Any = None, tmp: Path | None = None) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise InputError("output is a folder, not a file", where=str(self.path))
         if not self.path.parent.is_dir():
             raise InputError("output folder does not exist", where=str(self.path.parent))
         self.schema = schema
-        self.tmp = temp_path_for(self.path)
+        self.tmp = tmp or temp_path_for(self.path)  # a run names it (its lease lists it)
         self.rows = 0
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0

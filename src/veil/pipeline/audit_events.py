@@ -80,3 +80,15 @@ def record_failure(ws: Workspace, plan: Plan, run_id: str, actor: str,
         legal_basis=plan.purpose.legal_basis, outcome="failure",
         data_categories=_categories(plan),
         details={"run_id": run_id, "dataset": plan.dataset_id, "error": str(kind)})])
+
+
+def record_overwrite(ws: Workspace, plan: Plan, run_id: str, replaced: list[str],
+                     actor: str) -> None:
+    """An output replaced by a run (``overwrite``): which runs' outputs it replaces. Written
+    before the run commits, so the log never lacks it for a published replacement."""
+    AuditLog(ws).append([AuditEvent(
+        time=datetime.now(UTC), actor=actor, action="run.overwrite", purpose=plan.purpose_id,
+        legal_basis=plan.purpose.legal_basis, outcome="success",
+        data_categories=_categories(plan), counts={"outputs_replaced": len(replaced)},
+        details={"run_id": run_id, "dataset": plan.dataset_id,
+                 "replaces": ",".join(r[:32] for r in replaced[:20])})])

@@ -43,12 +43,15 @@ def run(
     actor: str | None = None,
     progress: Progress | None = None,
     keys: TransformKeys | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run `purpose` of `policy` over `source` and write the minimized result to `output`.
 
     `source` is a path (CSV, Parquet, JSON lines), a database URL with `table`, or a pandas /
     Polars / Arrow table. Returns the receipt; raises a `VeilError` and publishes nothing when
-    the run cannot complete.
+    the run cannot complete. An existing `output` is replaced only with ``overwrite=True``
+    (recorded: an audit event, and the old output's lineage and retention rows name the run
+    that replaced it); a path another run is writing is refused (`RunRefused`).
     """
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol.purpose(purpose)  # unknown purpose: fail before touching anything
@@ -65,14 +68,15 @@ def run(
     if keys is None:
         keys = workspace_keys(ws)  # opens nothing until a keyed transform asks for a key
     return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                    actor or default_actor(), progress, keys)
+                    actor or default_actor(), progress, keys, overwrite)
 
 
 def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
              receipt_path: Path, rejects_path: Path, actor: str,
-             progress: Progress | None, keys: TransformKeys) -> RunResult:
+             progress: Progress | None, keys: TransformKeys, overwrite: bool) -> RunResult:
     quarantine = plan.dataset.on_bad_rows == "quarantine"
-    with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path, actor, keys) as run:
+    with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path, actor, keys,
+                overwrite=overwrite) as run:
 
         def on_reject(r: Reject) -> None:
             if not quarantine:

@@ -5,19 +5,23 @@ reads; the Spark engine runs the same stages on executors and hands the runner w
 produced. Whatever the engine, the run row in the store, the rejects file, the release gate,
 the receipt, the audit events, the lineage record and the atomic publish happen here, once:
 
-* ``Runner(...)`` records the run as running (its id and start time);
+* ``Runner(...)`` records the run as running (its id and start time) and takes the lease on
+  its output path (`veil.pipeline.lease`): a path another live run writes is refused, and an
+  existing output is replaced only with ``overwrite``;
 * ``feed(batch)`` runs the stages over a batch and writes what leaves them (local engine);
   ``write(batch)``, ``add_subjects(ids)``, ``set_aside(reject)`` take what executors made;
 * ``publish(...)`` finishes the output, applies the release gate, builds the receipt, writes
-  the audit events and lineage (undone if publishing fails), publishes output, rejects and
-  receipt, and marks the run succeeded;
-* leaving the ``with`` block by an exception aborts the output and marks the run failed:
-  a failed run publishes nothing.
+  the audit events and lineage, then commits the run in one transaction and renames output,
+  receipt and rejects into place (`veil.pipeline.publishing` says in which order and what a
+  crash between leaves);
+* leaving the ``with`` block by an exception before the commit aborts the output and marks
+  the run failed: a failed run publishes nothing. After the commit the renames are finished.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -31,14 +35,17 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from veil.consent.models import SubjectRef
-from veil.errors import VeilError
+from veil.errors import RunRefused, VeilError
 from veil.io.readers import Reject
 from veil.io.writers import ParquetSink, open_private, publish, temp_path_for
-from veil.lineage import LineageCollector, PseudonymSet, discard_output, record_output
-from veil.pipeline.audit_events import record_failure, record_run
+from veil.lineage import LineageCollector, PseudonymSet, record_output
+from veil.pipeline.audit_events import record_failure, record_overwrite, record_run
 from veil.pipeline.context import RunContext
+from veil.pipeline.lease import RunLease, lease_of
 from veil.pipeline.plan import Plan
+from veil.pipeline.publishing import fsync_path, mark_replaced, replaced_runs, start_run
 from veil.pipeline.receipt import Receipt, build_receipt
+from veil.pipeline.recovery import abandon, recover
 from veil.pipeline.stage import Stage, StageStats, run_stages
 from veil.pipeline.stages import build_stages
 from veil.policy.model import Policy
@@ -68,6 +75,7 @@ class Output(Protocol):
     """A run's output before publishing: a `ParquetSink` or a folder of parts."""
 
     path: Path
+    tmp: Path  # where it is written until published
     rows: int
     bytes: int
     digest: str | None
@@ -103,17 +111,29 @@ class Runner:
 
     def __init__(self, ws: Workspace, pol: Policy, plan: Plan, source: InputInfo,
                  out_path: Path, receipt_path: Path, rejects_path: Path, actor: str,
-                 keys: TransformKeys | None) -> None:
+                 keys: TransformKeys | None, *, overwrite: bool = False) -> None:
         self.t_start = time.perf_counter()
         self.ws, self.pol, self.plan, self.source, self.actor = ws, pol, plan, source, actor
         self.out_path, self.receipt_path, self.rejects_path = out_path, receipt_path, rejects_path
         self.run_id = uuid.uuid4().hex
         self.started = datetime.now(UTC)
-        with ws.engine.begin() as conn:
+        self.overwrite = overwrite
+        self.out_tmp = temp_path_for(out_path)
+        self._rejects_tmp = temp_path_for(rejects_path)
+        self._receipt_tmp = temp_path_for(receipt_path)
+        self.lease = RunLease(ws.engine, self.run_id, out_path)
+        self._moves: list[tuple[Path, Path]] = []  # set at the commit point
+        self._committed = False
+
+        def insert_run(conn: sa.Connection) -> None:
             conn.execute(runs.insert().values(
                 id=self.run_id, started_at=self.started, status="running", actor=actor,
                 purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
                 policy_digest=pol.digest, input_ref=source.name, output_ref=str(out_path)))
+
+        start_run(ws, self.lease, insert_run, [self.out_tmp, self._rejects_tmp,
+                                               self._receipt_tmp],
+                  overwrite=overwrite, now=self.started)
         self.ctx = RunContext(run_id=self.run_id, plan=plan, keys=keys, workspace=ws)
         self.lineage = LineageCollector() if plan.dataset.subject_id else None
         self.stages: list[Stage] = []
@@ -124,7 +144,6 @@ class Runner:
         self.t_read = self.t_write = 0.0
         self.engine: dict[str, Any] | None = None  # the receipt's "engine" section (Spark)
         self.output_details: dict[str, Any] = {}  # more of the receipt's "output" (parts)
-        self._rejects_tmp = temp_path_for(rejects_path)
         self._rejects_file: IO[str] | None = None
         self.own_keyset: str | None = None  # the output's own keyset (destroyed if it fails)
 
@@ -156,7 +175,8 @@ class Runner:
 
     def open_sink(self, encryption: Any) -> ParquetSink:
         """A single Parquet file as the output (published by `publish`)."""
-        sink = ParquetSink(self.out_path, self.plan.output_schema, encryption=encryption)
+        sink = ParquetSink(self.out_path, self.plan.output_schema, encryption=encryption,
+                           tmp=self.out_tmp)
         self.output = sink
         return sink
 
@@ -193,7 +213,7 @@ class Runner:
     def publish(self, gate: Gate | None = None) -> RunResult:
         """Finish and verify the output, apply the release gate (``gate``, the engine's way
         of running it; by default on the staged output), then receipt, audit events and
-        lineage, then publish everything and mark the run succeeded."""
+        lineage, then commit the run and publish everything (`veil.pipeline.publishing`)."""
         output = self.output
         assert output is not None
         if self._rejects_file is not None:
@@ -213,29 +233,59 @@ class Runner:
             if result is not None:
                 rec.extras["risk"] = result.to_receipt()
             self._seal(rec, output, dropped)
+            self._commit(rec, output)
             done["receipt"] = rec
 
-        out_digest = output.commit(before_publish)
+        output.commit(before_publish)  # renames the output into place
         rec = done["receipt"]
+        for tmp, final in self._moves[1:]:  # then the receipt, then the rejects
+            publish(tmp, final)
+        self.lease.release()
+        return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
+                         self.rejects_path if self.rejected else None)
+
+    def _commit(self, rec: Receipt, output: Output) -> None:
+        """The commit point (see `veil.pipeline.publishing`): receipt and rejects complete in
+        their temporary files, then one transaction: the run succeeded, its retention row,
+        "replaced by" on what it overwrites, and the renames still to do on its lease."""
+        assert output.digest is not None
+        replaced = replaced_runs(self.ws, self.out_path) if self.out_path.exists() else []
+        if replaced:
+            record_overwrite(self.ws, self.plan, self.run_id, replaced, self.actor)
+        with open_private(self._receipt_tmp) as f:
+            f.write(rec.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        moves = [(output.tmp, self.out_path), (self._receipt_tmp, self.receipt_path)]
         if self.rejected:
-            publish(self._rejects_tmp, self.rejects_path)
-        rec.write(self.receipt_path)
+            moves.append((self._rejects_tmp, self.rejects_path))
+        for tmp, _ in moves:
+            fsync_path(tmp)
+        keyset = (output.encryption_info or {}).get("keyset")
+        from veil.keys.manager import OUTPUT_KEYSET_PREFIX
+
         with self.ws.engine.begin() as conn:
+            if not self.lease.publishing(conn, moves):
+                raise RunRefused("this run lost its lease on the output (another process "
+                                 "presumed it dead and cleaned up): nothing was published",
+                                 where=str(self.out_path))
             conn.execute(runs.update().where(runs.c.id == self.run_id).values(
                 finished_at=rec.finished_at, status="succeeded",
-                input_digest=self.source.digest, output_digest=out_digest,
+                input_digest=self.source.digest, output_digest=output.digest,
                 rows_in=rec.rows["in"], rows_out=output.rows, receipt=rec.to_dict()))
-            keyset = (output.encryption_info or {}).get("keyset")
-            from veil.keys.manager import OUTPUT_KEYSET_PREFIX
-
             conn.execute(retention_outputs.insert().values(
                 run_id=self.run_id, output_ref=str(output.path.resolve()),
-                output_digest=out_digest, purpose=self.plan.purpose_id,
+                output_digest=output.digest, purpose=self.plan.purpose_id,
                 retention=self.plan.purpose.retention, created_at=self.started,
                 expires_at=self.expires_at, keyset=keyset, state="live",
                 own_key=bool(keyset and keyset.startswith(OUTPUT_KEYSET_PREFIX))))
-        return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
-                         self.rejects_path if self.rejected else None)
+            mark_replaced(conn, replaced, self.run_id)
+        self._committed, self._moves = True, moves
+        if self.out_path.is_file():  # an overwritten output's receipt goes before the output
+            try:
+                self.receipt_path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def _gate_staged(self, output: Output) -> GateResult | None:
         if self.plan.dataset.risk is None:
@@ -290,30 +340,37 @@ class Runner:
                                       for f in plan.output])
 
     def fail(self, exc: BaseException) -> None:
-        """Abort the output and the rejects file, drop the lineage row, mark the run failed
-        and record the failure event. Bookkeeping errors never hide the original error."""
+        """Before the commit point: abort the output, rejects and receipt, mark the run failed
+        and undo its records (lineage, lease, its own keyset: `veil.pipeline.recovery.abandon`)
+        and record the failure event. After it: finish publishing (or, if the output is gone,
+        roll back) as recovery would. Bookkeeping errors never hide the original error."""
+        self.lease.stop()
+        if self._committed:
+            try:
+                with self.ws.engine.connect() as conn:
+                    held = lease_of(conn, run_id=self.run_id)
+                if held is not None:
+                    recover(self.ws, held, "it failed after its commit point "
+                            f"({getattr(exc, 'kind', None) or type(exc).__name__})")
+            except Exception:
+                pass
+            return
         if self.output is not None:
             self.output.abort()
         if self._rejects_file is not None and not self._rejects_file.closed:
             self._rejects_file.close()
-        self._rejects_tmp.unlink(missing_ok=True)
+        for tmp in (self._rejects_tmp, self._receipt_tmp):
+            tmp.unlink(missing_ok=True)
         message = (str(exc) if isinstance(exc, VeilError)
                    else f"internal error: {type(exc).__name__}")
         try:
-            discard_output(self.ws.engine, self.run_id)
-        except sa.exc.SQLAlchemyError:
-            pass
-        try:
-            with self.ws.engine.begin() as conn:
-                conn.execute(runs.update().where(runs.c.id == self.run_id).values(
-                    finished_at=datetime.now(UTC), status="failed", error=message[:2000]))
-        except sa.exc.SQLAlchemyError:
-            pass
-        if self.own_keyset is not None:  # nothing was published under it
+            abandon(self.ws, self.run_id, message, actor=self.actor)
+        except Exception:
             try:
-                from veil.keys.manager import KeyManager
-
-                KeyManager(self.ws, actor=self.actor).destroy_many([self.own_keyset])
+                self.lease.release()
+                with self.ws.engine.begin() as conn:
+                    conn.execute(runs.update().where(runs.c.id == self.run_id).values(
+                        finished_at=datetime.now(UTC), status="failed", error=message[:2000]))
             except Exception:
                 pass
         try:
