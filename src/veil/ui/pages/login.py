@@ -39,8 +39,9 @@ def _login_page(request: Request, next_path: str, error: str | None = None,
 @router.get("/login")
 async def login_form(request: Request,
                      next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
-    if await optional_session(request) is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+    # Always the form, even with a live session: logging in replaces that session, so a
+    # session planted in the browser by someone else is never kept by a redirect.
+    await optional_session(request)
     return _login_page(request, next or "/ui/")
 
 
