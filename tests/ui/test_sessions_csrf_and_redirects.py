@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.ui.conftest import Site, csrf_of, login
+from veil.store.schema import ui_sessions
 from veil.ui.auth import COOKIE, safe_next
 from veil.ui.sessions import IDLE, SessionStore, digest, now_us
-from veil.store.schema import ui_sessions
 
 PAGES = ["/ui/", "/ui/requests", "/ui/requests/abcd1234", "/ui/breaches",
          "/ui/breaches/BR-0001", "/ui/requests/abcd1234/confirm?action=run"]
