@@ -43,7 +43,13 @@ from typing import Any
 import numpy as np
 
 from veil.errors import PolicyError
-from veil.risk.classes import DataSource, EquivalenceClasses, SensitiveCounts, aggregate
+from veil.risk.classes import (
+    DataSource,
+    EquivalenceClasses,
+    SensitiveCounts,
+    aggregate,
+    aggregate_with_population,
+)
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.lattice import (
     ClassState,
@@ -69,6 +75,7 @@ from veil.risk.quality import Discernibility, Loss, NonUniformEntropy, QualityMo
 from veil.risk.result import AnonymizationResult
 from veil.risk.search import LatticeSearch
 from veil.risk.small_classes import SmallClassBound
+from veil.risk.table_models import TableModel
 
 __all__ = [
     "AlphaKAnonymity",
@@ -121,10 +128,15 @@ class Anonymizer:
         self.quasi_identifiers = classes.quasi_identifiers
         self.hierarchies = tuple(hierarchies[q] for q in self.quasi_identifiers)
         self.classes = classes
-        self.models = tuple(models)
+        self.records = classes.records
+        self.models = tuple(m.bind(self.records) for m in models)
+        self.table_models = tuple(m for m in self.models if isinstance(m, TableModel))
+        self.class_models = tuple(m for m in self.models if not isinstance(m, TableModel))
+        self.presence_models = tuple(
+            m for m in self.models if getattr(m, "needs_population", False)
+        )
         self.suppression_limit = suppression_limit
         self.quality = quality if quality is not None else NonUniformEntropy()
-        self.records = classes.records
         self.max_outliers = int(math.floor(suppression_limit * self.records + 1e-9))
         #: the models whose failures propagate to a node's down-set (with suppression:
         #: monotone under suppression; without: under generalization)
@@ -185,19 +197,44 @@ class Anonymizer:
     def _failing(self, state: ClassState, models: Sequence[PrivacyModel]) -> np.ndarray:
         fails = np.zeros(len(state.sizes), dtype=bool)
         for m in models:
+            if isinstance(m, TableModel):
+                continue
+            if getattr(m, "needs_population", False):
+                assert state.population is not None
+                fails |= m.failing_presence(state.sizes, state.population)  # type: ignore[attr-defined]
+                continue
             sc = self._node_sensitive(state, m.attribute) if m.attribute is not None else None
             fails |= m.failing(state.sizes, sc)
         return fails
 
     def outliers(self, state: ClassState) -> np.ndarray:
-        """Classes failing at least one privacy model."""
-        return self._failing(state, self.models)
+        """Classes to suppress: those failing a per-class model, then the smallest ones a
+        table model needs suppressed (see :mod:`veil.risk.table_models`)."""
+        out = self._failing(state, self.class_models)
+        for m in self.table_models:
+            out |= m.to_suppress(state.sizes, ~out)
+        return out
+
+    def _presence_blocked(self, state: ClassState) -> bool:
+        """Does a population class without sample records fail delta-presence? Its records
+        are public and cannot be suppressed: no suppression makes the node anonymous."""
+        if not self.presence_models or state.population is None:
+            return False
+        empty = state.sizes == 0
+        if not empty.any():
+            return False
+        for m in self.presence_models:
+            fails = m.failing_presence(state.sizes, state.population)  # type: ignore[attr-defined]
+            if (fails & empty).any():
+                return True
+        return False
 
     def check(self, node: np.ndarray, state: ClassState) -> tuple[np.ndarray, int, bool]:
         """(outlier mask, suppressed records, anonymous?) of the classes at ``node``."""
         out = self.outliers(state)
         suppressed = int(state.sizes[out].sum())
-        return out, suppressed, suppressed <= self.max_outliers
+        anonymous = suppressed <= self.max_outliers and not self._presence_blocked(state)
+        return out, suppressed, anonymous
 
     def fails_monotone_part(self, state: ClassState) -> bool:
         """Do the monotone models alone suppress too much? Then every predecessor fails too,
@@ -276,7 +313,7 @@ class Anonymizer:
         arr = self._validate_node(node)
         st = self.state(arr)
         out = self.outliers(st)
-        keep = ~out
+        keep = ~out & (st.sizes > 0)
         codes = np.stack(
             [self.level_codes(j, st.rep, int(arr[j])) for j in range(len(arr))], axis=1
         )
@@ -319,6 +356,8 @@ def _check_setup(
         if q not in hierarchies:
             raise PolicyError(f"quasi-identifier '{q}' has no generalization hierarchy")
     for m in models:
+        if getattr(m, "needs_population", False) and classes.population is None:
+            raise PolicyError("delta-presence needs a population table (population=...)")
         if m.attribute is not None and m.attribute not in classes.sensitive:
             raise PolicyError(
                 f"{type(m).__name__} refers to '{m.attribute}', which was not aggregated "
@@ -350,13 +389,16 @@ def anonymize(
     sensitive_hierarchies: Mapping[str, Hierarchy] | None = None,
     sensitive_orders: Mapping[str, Sequence[object]] | None = None,
     report_options: Mapping[str, Any] | None = None,
+    population: DataSource | None = None,
 ) -> AnonymizationResult:
     """Find the optimal full-domain generalization (with suppression) of a table.
 
     The QIs are ``quasi_identifiers`` (default: the keys of ``hierarchies``, in order); the
     sensitive attributes are those the models name. The data is read once; every QI value is
     checked against its hierarchy as it is read. Use ``result.apply(stream)`` for the second
-    pass that writes the anonymized batches.
+    pass that writes the anonymized batches. ``population``: the population table the data
+    is a sample of (needed by :class:`~veil.risk.table_models.DeltaPresence`); its classes
+    are generalized with the sample's, and the data's records must all be in it.
     """
     started = time.perf_counter()
     qis = tuple(quasi_identifiers) if quasi_identifiers is not None else tuple(hierarchies)
@@ -364,7 +406,11 @@ def anonymize(
         if q not in hierarchies:
             raise PolicyError(f"quasi-identifier '{q}' has no generalization hierarchy")
     sensitive = tuple(dict.fromkeys(m.attribute for m in models if m.attribute is not None))
-    ec = aggregate(data, qis, sensitive, hierarchies={q: hierarchies[q] for q in qis})
+    qi_hs = {q: hierarchies[q] for q in qis}
+    if population is not None and not isinstance(data, EquivalenceClasses):
+        ec = aggregate_with_population(data, population, qis, sensitive, hierarchies=qi_hs)
+    else:
+        ec = aggregate(data, qis, sensitive, hierarchies=qi_hs)
     engine = Anonymizer(
         ec, hierarchies, models, suppression_limit=suppression_limit, quality=quality
     )
@@ -376,10 +422,11 @@ def anonymize(
         "sensitive_orders": sensitive_orders,
         **dict(report_options or {}),
     }
-    before = report(ec, **opts)
+    before = report(ec.sample_only(), **opts)
     released, st, out = engine.released_classes(best.node)
     after = report(released, **opts) if released is not None else None
     codes = np.stack([engine.level_codes(j, st.rep, best.node[j]) for j in range(len(qis))], axis=1)
+    out = out | (st.sizes == 0)  # classes of the population alone: nothing of the sample
     return AnonymizationResult(
         quasi_identifiers=qis,
         node=best.node,

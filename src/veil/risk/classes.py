@@ -27,6 +27,7 @@ __all__ = [
     "EquivalenceClasses",
     "SensitiveCounts",
     "aggregate",
+    "aggregate_with_population",
     "combine_codes",
     "group_keys",
     "iter_batches",
@@ -138,6 +139,9 @@ class EquivalenceClasses:
     codes: np.ndarray
     sizes: np.ndarray
     sensitive: Mapping[str, SensitiveCounts] = field(default_factory=dict)
+    #: With a population table (delta-presence): the records of each class in the
+    #: population; ``sizes`` then count the sample's records and may be 0.
+    population: np.ndarray | None = None
 
     @property
     def records(self) -> int:
@@ -153,6 +157,22 @@ class EquivalenceClasses:
             q: self.dictionaries[j][int(self.codes[index, j])].as_py()
             for j, q in enumerate(self.quasi_identifiers)
         }
+
+    def sample_only(self) -> EquivalenceClasses:
+        """The classes that hold sample records, without the population counts."""
+        if self.population is None:
+            return self
+        keep = self.sizes > 0
+        new_index = np.cumsum(keep) - 1
+        sensitive = {
+            a: SensitiveCounts(
+                a, sc.values, new_index[sc.class_index], sc.value_code, sc.counts, sc.reference
+            )
+            for a, sc in self.sensitive.items()
+        }
+        return EquivalenceClasses(
+            self.quasi_identifiers, self.dictionaries, self.codes[keep], self.sizes[keep], sensitive
+        )
 
     def projected_sizes(self, keep: Sequence[int]) -> np.ndarray:
         """Class sizes when only the QIs at positions ``keep`` are quasi-identifiers."""
@@ -397,6 +417,7 @@ class ClassAggregator:
         *,
         hierarchies: Mapping[str, Hierarchy] | None = None,
         buffer_rows: int = 1 << 20,
+        share_dictionaries: ClassAggregator | None = None,
     ) -> None:
         qis = tuple(quasi_identifiers)
         if not qis:
@@ -412,6 +433,9 @@ class ClassAggregator:
         self.sensitive = sens
         self.rows = 0
         self._dicts = {c: _Dictionary(c, hs.get(c)) for c in (*qis, *sens)}
+        if share_dictionaries is not None:  # codes comparable with the other aggregate's
+            for q in qis:
+                self._dicts[q] = share_dictionaries._dicts[q]
         d = len(qis)
         self._parts: dict[str | None, _Partials] = {
             None: _Partials(d, buffer_rows),
@@ -519,3 +543,56 @@ def aggregate(
     for batch in iter_batches(data):
         agg.update(batch)
     return agg.finish()
+
+
+def aggregate_with_population(
+    sample: DataSource,
+    population: DataSource,
+    quasi_identifiers: Sequence[str],
+    sensitive: Sequence[str] = (),
+    *,
+    hierarchies: Mapping[str, Hierarchy] | None = None,
+) -> EquivalenceClasses:
+    """The classes of a population table, with the records a sample (a subset of it) holds
+    in each (``sizes``, possibly 0) and the population's (``population``). Sensitive
+    attributes are read from the sample only. Every sample record must fall in a class of
+    the population (an :class:`InputError` otherwise)."""
+    pop_agg = ClassAggregator(quasi_identifiers, hierarchies=hierarchies)
+    for batch in iter_batches(population):
+        pop_agg.update(batch)
+    smp_agg = ClassAggregator(
+        quasi_identifiers, sensitive, hierarchies=hierarchies, share_dictionaries=pop_agg
+    )
+    for batch in iter_batches(sample):
+        smp_agg.update(batch)
+    if pop_agg.rows == 0:
+        raise InputError("empty population table")
+    smp = smp_agg.finish()
+    pop = pop_agg.finish()  # same (shared, final) dictionaries: codes are comparable
+    radices = [len(v) for v in smp.dictionaries]
+    d = len(radices)
+    both = np.concatenate([pop.codes, smp.codes])
+    keys, _ = combine_codes([both[:, j] for j in range(d)], radices)
+    pkeys, skeys = keys[: len(pop.sizes)], keys[len(pop.sizes) :]
+    order = np.argsort(pkeys, kind="stable")
+    pos = np.clip(np.searchsorted(pkeys[order], skeys), 0, max(len(pkeys) - 1, 0))
+    target = order[pos]
+    missing = pkeys[target] != skeys
+    if missing.any():
+        raise InputError(
+            f"{int(smp.sizes[missing].sum()):,} records of the sample fall in "
+            f"{int(missing.sum()):,} classes the population table does not have: the sample "
+            f"must be a subset of the population"
+        )
+    sizes = np.zeros(len(pop.sizes), dtype=np.int64)
+    sizes[target] = smp.sizes
+    if (sizes > pop.sizes).any():
+        raise InputError("a class holds more records in the sample than in the population")
+    sens = {
+        a: SensitiveCounts(a, sc.values, target[sc.class_index], sc.value_code, sc.counts)
+        for a, sc in smp.sensitive.items()
+    }
+    return EquivalenceClasses(
+        pop.quasi_identifiers, smp.dictionaries, pop.codes, sizes, sens, population=pop.sizes
+    )
+

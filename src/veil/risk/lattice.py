@@ -50,6 +50,8 @@ class ClassState:
     rep: np.ndarray
     sizes: np.ndarray
     pairs: dict[str, SensitivePairs]
+    #: records of each class in the population table (delta-presence), else None
+    population: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class LevelCodes:
             [leaf_maps[j][classes.codes[:, j]] for j in range(d)], axis=1
         ).astype(np.int64)
         self.sizes0 = classes.sizes.astype(np.int64)
+        self.population0 = (
+            None if classes.population is None else classes.population.astype(np.int64)
+        )
         self.value_counts = [
             np.bincount(
                 self.codes0[:, j], weights=self.sizes0, minlength=hierarchies[j].domain_size(0)
@@ -134,6 +139,7 @@ class LevelCodes:
                 a: SensitivePairs(sc.class_index, sc.value_code, sc.counts)
                 for a, sc in sensitive.items()
             },
+            population=self.population0,
         )
 
 
@@ -174,7 +180,12 @@ class RollUp:
                 value_code=p.value_code[pfirst],
                 counts=np.bincount(pinv, weights=p.counts, minlength=pgroups).astype(np.int64),
             )
-        return ClassState(rep=base.rep[first], sizes=sizes, pairs=pairs)
+        population = None
+        if base.population is not None:
+            population = np.bincount(inverse, weights=base.population, minlength=groups).astype(
+                np.int64
+            )
+        return ClassState(rep=base.rep[first], sizes=sizes, pairs=pairs, population=population)
 
     def remember(self, node: np.ndarray, state: ClassState) -> None:
         """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)."""

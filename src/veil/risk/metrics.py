@@ -128,9 +128,17 @@ def records_at_risk(ec: EquivalenceClasses, threshold: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def _class_starts(sc: SensitiveCounts, n_classes: int) -> np.ndarray:
-    """Index of the first pair of each class (pairs are sorted by class; every class has one)."""
-    return np.searchsorted(sc.class_index, np.arange(n_classes))
+def class_max(values: np.ndarray, class_index: np.ndarray, n_classes: int) -> np.ndarray:
+    """The largest of ``values`` per class (pairs sorted by class); 0 for a class without
+    pairs (an empty class of a population table)."""
+    out = np.zeros(n_classes)
+    if not len(values):
+        return out
+    first = np.ones(len(class_index), dtype=bool)
+    first[1:] = class_index[1:] != class_index[:-1]
+    starts = np.flatnonzero(first)
+    out[class_index[starts]] = np.maximum.reduceat(values, starts)
+    return out
 
 
 def _p(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
@@ -174,7 +182,7 @@ def per_class_max_share(
     p = _p(sc, sizes)
     n = len(sizes)
     if value is None:
-        return np.maximum.reduceat(p, _class_starts(sc, n)) if len(p) else np.zeros(n)
+        return class_max(p, sc.class_index, n)
     try:
         code = pc.index(sc.values, pa.scalar(value, type=sc.values.type)).as_py()
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
@@ -306,7 +314,7 @@ def per_class_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     p = _p(sc, sizes)
     with np.errstate(divide="ignore"):
         d = np.abs(np.log2(p / q))
-    return np.maximum.reduceat(d, _class_starts(sc, len(sizes)))
+    return class_max(d, sc.class_index, len(sizes))
 
 
 # Table-level values ------------------------------------------------------------------------

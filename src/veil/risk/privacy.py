@@ -16,6 +16,11 @@ import numpy as np
 from veil.errors import PolicyError
 from veil.risk.classes import SensitiveCounts
 from veil.risk.hierarchy import Hierarchy
+from veil.risk.likeness import (
+    per_class_beta_basic,
+    per_class_beta_enhanced_excess,
+    per_class_entropy_grassberger,
+)
 from veil.risk.metrics import (
     per_class_delta,
     per_class_distinct,
@@ -29,9 +34,11 @@ from veil.risk.metrics import (
 
 __all__ = [
     "AlphaKAnonymity",
+    "BasicBetaLikeness",
     "DeltaDisclosure",
     "DistinctLDiversity",
     "EntropyLDiversity",
+    "EnhancedBetaLikeness",
     "EqualDistanceTCloseness",
     "HierarchicalDistanceTCloseness",
     "KAnonymity",
@@ -63,6 +70,11 @@ class PrivacyModel(ABC):
     @abstractmethod
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         """Boolean mask of the classes that violate the model."""
+
+    def bind(self, records: int) -> PrivacyModel:
+        """The model for a table of ``records`` records (models that refer to a population
+        by its sampling fraction fix its size here)."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -99,21 +111,48 @@ class DistinctLDiversity(PrivacyModel):
         return per_class_distinct(sc, sizes) < self.l
 
 
+ENTROPY_ESTIMATORS = ("shannon", "grassberger")
+
+
 @dataclass(frozen=True)
 class EntropyLDiversity(PrivacyModel):
-    """Every class has sensitive-value entropy >= log(l) (Machanavajjhala et al. 2007)."""
+    """Every class has sensitive-value entropy >= log(l) (Machanavajjhala et al. 2007).
+
+    ``estimator``: ``shannon`` (the plug-in entropy of the class) or ``grassberger``
+    (Grassberger 2003's bias-corrected estimate, as ARX's ``GRASSBERGER``). Either way a
+    class needs at least ``ceil(l)`` distinct values (ARX). Not monotone with suppression;
+    with the Grassberger estimator not monotone under generalization either (the
+    correction depends on the class size).
+    """
 
     attribute: str
     l: float  # noqa: E741
+    estimator: str = "shannon"
     monotonic_suppression = False
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ENTROPY_ESTIMATORS:
+            raise PolicyError(
+                f"entropy estimator must be one of {', '.join(ENTROPY_ESTIMATORS)}, "
+                f"not {self.estimator!r}"
+            )
+        if self.estimator == "grassberger":
+            object.__setattr__(self, "monotonic_generalization", False)
 
     @property
     def min_class_size(self) -> int:
         return int(math.ceil(self.l - _EPS))
 
+    def entropy(self, sizes: np.ndarray, sc: SensitiveCounts) -> np.ndarray:
+        """The entropy (nats) of each class under the model's estimator."""
+        if self.estimator == "grassberger":
+            return per_class_entropy_grassberger(sc, sizes)
+        return per_class_entropy(sc, sizes)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
-        return per_class_entropy(sc, sizes) < math.log(self.l) - _EPS
+        few = per_class_distinct(sc, sizes) < self.min_class_size
+        return few | (self.entropy(sizes, sc) < math.log(self.l) - _EPS)
 
 
 @dataclass(frozen=True)
@@ -205,3 +244,43 @@ class DeltaDisclosure(PrivacyModel):
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_delta(sc, sizes) >= self.delta
+
+
+@dataclass(frozen=True)
+class BasicBetaLikeness(PrivacyModel):
+    """basic beta-likeness (Cao & Karras 2012, as ARX's ``BasicBLikeness``): in every class,
+    every value present has relative gain ``(p - q) / q <= beta`` over its share ``q`` in
+    the reference table. Monotone under generalization (a merged class's shares are
+    averages), not with suppression."""
+
+    attribute: str
+    beta: float
+    monotonic_suppression = False
+
+    def __post_init__(self) -> None:
+        if not self.beta > 0:
+            raise PolicyError(f"beta-likeness needs beta > 0, got {self.beta}")
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_beta_basic(sc, sizes) > self.beta + _EPS
+
+
+@dataclass(frozen=True)
+class EnhancedBetaLikeness(PrivacyModel):
+    """enhanced beta-likeness (Cao & Karras 2012, as ARX's ``EnhancedBLikeness``): the gain
+    of every value present is at most ``min(beta, -ln q)``, so that a rare value's share
+    cannot grow past ``q (1 - ln q)``. Monotone under generalization, not with
+    suppression."""
+
+    attribute: str
+    beta: float
+    monotonic_suppression = False
+
+    def __post_init__(self) -> None:
+        if not self.beta > 0:
+            raise PolicyError(f"beta-likeness needs beta > 0, got {self.beta}")
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        return per_class_beta_enhanced_excess(sc, sizes, self.beta) > _EPS

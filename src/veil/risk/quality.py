@@ -18,7 +18,88 @@ from veil.errors import PolicyError
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.lattice import ClassState
 
-__all__ = ["Discernibility", "LatticeTables", "Loss", "NonUniformEntropy", "QualityModel"]
+__all__ = [
+    "AGGREGATES",
+    "Discernibility",
+    "LatticeTables",
+    "Loss",
+    "NonUniformEntropy",
+    "QualityModel",
+    "RankLoss",
+    "aggregate_losses",
+    "check_aggregate",
+]
+
+#: How per-QI losses combine into one (ARX's ``AggregateFunction``).
+AGGREGATES = ("geometric", "arithmetic", "sum", "max", "rank")
+
+
+def check_aggregate(name: str) -> str:
+    if name not in AGGREGATES:
+        raise PolicyError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {name!r}")
+    return name
+
+
+class RankLoss(float):
+    """ARX's ``RANK`` aggregate: nodes are ordered by their per-QI losses sorted in
+    descending order, compared lexicographically. The float value is the largest per-QI
+    loss (a valid bound for pruning: it is the first thing compared)."""
+
+    vector: tuple[float, ...]
+
+    def __new__(cls, vector: np.ndarray) -> RankLoss:
+        v = tuple(sorted((float(x) for x in vector), reverse=True))
+        obj = super().__new__(cls, v[0] if v else 0.0)
+        obj.vector = v
+        return obj
+
+    def _key(self) -> tuple[float, ...]:
+        return self.vector
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, RankLoss):
+            return self.vector < other.vector
+        return float(self) < other  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        if isinstance(other, RankLoss):
+            return self.vector <= other.vector
+        return float(self) <= other  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, RankLoss):
+            return self.vector > other.vector
+        return float(self) > other  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        if isinstance(other, RankLoss):
+            return self.vector >= other.vector
+        return float(self) >= other  # type: ignore[operator]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RankLoss):
+            return self.vector == other.vector
+        return float(self) == other
+
+    def __hash__(self) -> int:
+        return hash(self.vector)
+
+
+def aggregate_losses(how: str, values: list[np.ndarray]) -> np.ndarray:
+    """Combine per-QI losses (arrays over nodes) as ARX does: ``geometric``:
+    ``prod (v_j + 1)^(1/d) - 1``; ``arithmetic``: the mean; ``sum``; ``max``; ``rank``: the
+    largest here (the lexicographic order is :class:`RankLoss`'s)."""
+    d = len(values)
+    if how == "geometric":
+        acc = np.ones_like(values[0], dtype=float)
+        for v in values:
+            acc = acc * np.power(v + 1.0, 1.0 / d)
+        return acc - 1.0
+    if how == "arithmetic":
+        return np.sum(values, axis=0) / d
+    if how == "sum":
+        return np.sum(values, axis=0)
+    return np.max(values, axis=0)  # max, and the bound of rank
 
 
 class LatticeTables(Protocol):
@@ -133,17 +214,19 @@ class NonUniformEntropy(QualityModel):
 
 
 class Loss(QualityModel):
-    """ARX's Loss metric (``MetricMDNMLoss``, Iyengar 2002), geometric-mean aggregate.
+    """ARX's Loss metric (``MetricMDNMLoss``, Iyengar 2002); aggregate: ``geometric`` mean
+    (ARX's default), ``arithmetic``, ``sum``, ``max`` or ``rank`` (:class:`RankLoss`).
 
     Per QI: each record costs the share of the hierarchy's values covered by its label
     (times g), a suppressed record costs 1 (s = 1) or ``share + s (1 - share)``; the sum is
     normalized to [0, 1] with ``min = g N / |domain|`` and ``max = N``. QIs are combined by
-    ``prod (v_j + 1)^(1/d) - 1``.
+    the aggregate (geometric: ``prod (v_j + 1)^(1/d) - 1``).
     """
 
     name = "loss"
 
-    def __init__(self, gs_factor: float = 0.5) -> None:
+    def __init__(self, gs_factor: float = 0.5, aggregate: str = "geometric") -> None:
+        self.aggregate = check_aggregate(aggregate)
         self.gs_factor = gs_factor
         self.g_factor, self.s_factor = _factors(gs_factor)
         self._share: list[list[np.ndarray]] = []
@@ -175,11 +258,7 @@ class Loss(QualityModel):
         return np.maximum((np.asarray(raw, dtype=float) - lo) / (hi - lo), 0.0)
 
     def _aggregate(self, values: list[np.ndarray]) -> np.ndarray:
-        d = len(values)
-        acc = np.ones_like(values[0])
-        for v in values:
-            acc = acc * np.power(v + 1.0, 1.0 / d)
-        return acc - 1.0
+        return aggregate_losses(self.aggregate, values)
 
     def static_bounds(self, nodes: np.ndarray) -> np.ndarray:
         return self._aggregate(
@@ -205,6 +284,8 @@ class Loss(QualityModel):
                 )
                 raw += float(np.sum(sup_cost - gen_cost))
             values.append(self._normalize(np.array([raw]), j))
+        if self.aggregate == "rank":
+            return RankLoss(np.array([v[0] for v in values])), None
         return float(self._aggregate(values)[0]), None
 
 

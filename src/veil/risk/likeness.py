@@ -1,0 +1,97 @@
+"""Per-class figures of the newer attribute-disclosure models: beta-likeness and the
+Grassberger entropy estimate (vectorized over the (class, value) pairs, like
+:mod:`veil.risk.metrics`).
+
+* **beta-likeness** (Cao & Karras 2012): the relative gain of a sensitive value in a class,
+  ``(p - q) / q`` (``p``: its share in the class, ``q``: in the reference table), must stay
+  within ``beta`` (*basic*) or within ``min(beta, -ln q)`` (*enhanced*, which protects rare
+  values more). As in ARX (``BasicBLikeness``, ``EnhancedBLikeness``) only the values
+  present in a class are checked (an absent value has gain -1).
+* **Grassberger's entropy estimate**: the plug-in (Shannon) entropy of a small class,
+  ``ln n - (1/n) sum_i n_i ln n_i``, underestimates the entropy of the distribution it was
+  drawn from. Grassberger (2003, eq. 35) replaces the logarithm by ``G(n) = psi(n) +
+  (-1)^n / 2 (psi((n+1)/2) - psi(n/2))``; as Stammler, Katzenbeisser & Hamacher (2016) and
+  ARX's ``EntropyLDiversity`` (estimator ``GRASSBERGER``) do, Veil substitutes it for both
+  logarithms: ``H_G = G(n) - (1/n) sum_i n_i G(n_i)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veil.risk.classes import SensitiveCounts
+from veil.risk.metrics import class_max
+from veil.risk.special import digamma
+
+__all__ = [
+    "grassberger_g",
+    "per_class_beta_basic",
+    "per_class_beta_enhanced_excess",
+    "per_class_entropy_grassberger",
+]
+
+
+def _gain(sc: SensitiveCounts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(relative gain ``(p - q) / q`` of each pair, ``q`` of each pair)."""
+    q = sc.reference_distribution()[sc.value_code]
+    p = sc.counts / sizes[sc.class_index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(q > 0, (p - q) / np.where(q > 0, q, 1.0), np.inf)
+    return gain, q
+
+
+def per_class_beta_basic(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
+    """The largest relative gain ``(p - q) / q`` of a value present in each class: the class
+    is basic beta-like iff this is ``<= beta``."""
+    n = len(sizes)
+    if not len(sc.counts):
+        return np.zeros(n)
+    gain, _ = _gain(sc, sizes)
+    return class_max(gain, sc.class_index, n)
+
+
+def per_class_beta_enhanced_excess(
+    sc: SensitiveCounts, sizes: np.ndarray, beta: float
+) -> np.ndarray:
+    """The largest ``gain - min(beta, -ln q)`` of a value present in each class: the class is
+    enhanced beta-like iff this is ``<= 0``."""
+    n = len(sizes)
+    if not len(sc.counts):
+        return np.zeros(n)
+    gain, q = _gain(sc, sizes)
+    with np.errstate(divide="ignore"):
+        bound = np.minimum(beta, -np.log(q))
+    return class_max(gain - bound, sc.class_index, n)
+
+
+def enhanced_beta(sc: SensitiveCounts, sizes: np.ndarray) -> float:
+    """The smallest beta for which every class is enhanced beta-like (inf: none, a value's
+    gain exceeds ``-ln q`` whatever beta is)."""
+    if not len(sc.counts):
+        return 0.0
+    gain, q = _gain(sc, sizes)
+    with np.errstate(divide="ignore"):
+        cap = -np.log(q)
+    if (gain > cap + 1e-12).any():
+        return float("inf")
+    return float(max(gain.max(), 0.0))
+
+
+def grassberger_g(counts: np.ndarray) -> np.ndarray:
+    """``G(n) = psi(n) + (-1)^n / 2 (psi((n+1)/2) - psi(n/2))`` for counts ``n >= 1``."""
+    n = np.asarray(counts, dtype=float)
+    sign = np.where(np.asarray(counts) % 2 == 0, 1.0, -1.0)
+    return digamma(n) + 0.5 * sign * (digamma((n + 1) / 2) - digamma(n / 2))
+
+
+def per_class_entropy_grassberger(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
+    """Grassberger's entropy estimate (nats) of the sensitive values in each class:
+    ``G(|E|) - (1/|E|) sum_i n_i G(n_i)``."""
+    n = len(sizes)
+    if not len(sc.counts):
+        return np.zeros(n)
+    uniq, inverse = np.unique(sc.counts, return_inverse=True)
+    g = grassberger_g(uniq)[inverse.reshape(-1)]
+    s = np.bincount(sc.class_index, weights=sc.counts * g, minlength=n)
+    safe = np.maximum(sizes, 1)
+    return np.where(sizes > 0, grassberger_g(safe) - s / safe, 0.0)
