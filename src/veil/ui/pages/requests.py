@@ -96,9 +96,10 @@ async def request_show(request: Request, request_id: str,
 
 
 def _has_package(rec: Any) -> bool:
-    return rec.kind in ("access", "portability") and any(
-        s["step"] == "package" and s["status"] == "done" for s in rec.steps) and \
-        rec.package in (None, "", "available")
+    """Whether the request has a package whose files are all there (not erased)."""
+    from veil.rights.package_state import READY
+
+    return bool(rec.package == READY)
 
 
 @router.get("/requests/{request_id}/confirm")
