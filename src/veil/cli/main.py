@@ -444,6 +444,9 @@ def _register_subcommands() -> None:
     from veil.cli.dpia import register as register_dpia
 
     register_dpia(app)  # issue 18 (DPIA, Art. 35)
+    from veil.cli.ui import register as register_ui
+
+    register_ui(app)  # issue 20 (the DPO's pages on one's own machine)
 
 
 _register_subcommands()
