@@ -113,6 +113,16 @@ async def breach_show(request: Request, ref: str, session: Read,
                 done=done if done in ("assess", "notify") else None)
 
 
+@router.get("/breaches/{ref}/clock")
+async def breach_clock(request: Request, ref: str, session: Read) -> Response:
+    """The clock part of the breach page alone (htmx refreshes it in place)."""
+    b = await call(request, _register(request, session.actor).get, _ref(ref))
+    c = b.clock()
+    return page(request, "_breach_clock.html", b=b, clock=c,
+                hours_left=c.left.total_seconds() / 3600,
+                clock_text=c.text(b.timezone or zone_name(request)))
+
+
 @router.post("/breaches/{ref}/assess")
 async def breach_assess(request: Request, ref: str, form: CheckedForm,
                         session: Write) -> Response:
