@@ -122,12 +122,13 @@ def test_cli_failures_exit_8_with_one_line(
     assert veil("audit", "export", str(exp)) == 0
     capsys.readouterr()
 
-    def fails(*args: str, match: str) -> None:
-        assert veil(*args) == 8
+    def fails(*args: str, match: str, code: int = 8) -> None:
+        assert veil(*args) == code
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and "Traceback" not in err and match in err, err
 
-    fails("audit", "show", "99", match="no event at index 99")
+    # an unknown index is exit 4 like every unknown id (tests/cli/test_exit_codes.py)
+    fails("audit", "show", "99", match="no event at index 99", code=4)
     with filled.engine.begin() as conn:
         data = conn.execute(sa.select(audit_leaves.c.event).where(audit_leaves.c.idx == 2)).scalar()
         conn.execute(

@@ -83,25 +83,24 @@ def test_consent_cli_flow(workspace, policy_file: Path, tmp_path: Path, capsys) 
     assert json.loads(capsys.readouterr().out)[0]["version"] == "1"
 
 
-@pytest.mark.parametrize(("args", "message"), [
+@pytest.mark.parametrize(("args", "code", "message"), [
     (["grant", SUBJECT, "--purpose", "marketing", "--channel", "app", "--action", "tapped"],
-     "unknown purpose 'marketing'"),
+     3, "unknown purpose 'marketing'"),  # exit 3 like `veil run` (tests/cli/test_exit_codes)
     (["grant", SUBJECT, "--purpose", "scoring", "--channel", "app", "--action", "tapped"],
-     "does not rely on consent"),
+     9, "does not rely on consent"),
     (["grant", SUBJECT, "--purpose", "offers", "--channel", "app", "--action",
-      "pre-ticked checkbox", "--notice", "1"], "not an explicit action"),
+      "pre-ticked checkbox", "--notice", "1"], 9, "not an explicit action"),
     (["grant", SUBJECT, "--purpose", "offers", "--channel", "app", "--action", "tapped",
-      "--notice", "1", "--time", "2999-01-01T00:00:00Z"], "in the future"),
+      "--notice", "1", "--time", "2999-01-01T00:00:00Z"], 9, "in the future"),
     (["withdraw", SUBJECT, "--purpose", "offers", "--channel", "app"],
-     "withdrawal without a prior grant"),
-    (["check", SUBJECT, "--purpose", "offers"], "unknown subject"),
+     9, "withdrawal without a prior grant"),
+    (["check", SUBJECT, "--purpose", "offers"], 9, "unknown subject"),
     (["grant", SUBJECT, "--purpose", "offers", "--channel", "app", "--action", "tapped",
-      "--notice", "1", "--valid-for", "forever"], "--valid-for"),
+      "--notice", "1", "--valid-for", "forever"], 4, "--valid-for"),  # a bad duration: input
 ])
-def test_cli_errors_are_one_line_exit_9_and_change_nothing(workspace, policy_file: Path,
-                                                           capsys, args: list[str],
-                                                           message: str) -> None:
-    assert veil("consent", *args, "-p", str(policy_file)) == 9
+def test_cli_errors_are_one_line_with_their_code_and_change_nothing(
+        workspace, policy_file: Path, capsys, args: list[str], code: int, message: str) -> None:
+    assert veil("consent", *args, "-p", str(policy_file)) == code
     err = capsys.readouterr().err
     assert message in err and SUBJECT not in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

@@ -25,7 +25,7 @@ from veil.audit.heads import SignedTreeHead, load_public_key_pem, verify_tree_he
 from veil.audit.merkle import CompactRange
 from veil.audit.storage import READING
 from veil.audit.verify_error import AuditVerifyError
-from veil.errors import AuditError
+from veil.errors import AuditError, AuditInputError
 from veil.store.schema import audit_leaves
 from veil.store.transactions import read_connection
 
@@ -159,7 +159,7 @@ def verify_export(
         with open(p, "rb") as f:
             return _ExportReader(f, str(p), public_key).read()
     except OSError as exc:
-        raise AuditError(f"cannot read the export: {exc.strerror}", where=str(p)) from None
+        raise AuditInputError(f"cannot read the export: {exc.strerror}", where=str(p)) from None
 
 
 class _ExportReader:

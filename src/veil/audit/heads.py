@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from veil.audit.event import format_time, parse_time
 from veil.audit.merkle import HASH_SIZE, MAX_TREE_SIZE
-from veil.errors import AuditError, CryptoError
+from veil.errors import AuditError, AuditInputError, CryptoError
 
 SIGNATURE_SIZE = 64
 _ALG_ED25519 = b"\x01"
@@ -93,7 +93,8 @@ def load_public_key_file(path: str | PathLike[str]) -> Ed25519PublicKey:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise AuditError(f"cannot read the public key: {exc.strerror}", where=str(path)) from None
+        raise AuditInputError(f"cannot read the public key: {exc.strerror}",
+                              where=str(path)) from None
     try:
         return load_public_key_pem(data)
     except CryptoError as exc:

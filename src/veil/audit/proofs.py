@@ -55,7 +55,7 @@ from veil.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from veil.errors import AuditError, CryptoError
+from veil.errors import AuditError, AuditInputError, CryptoError
 
 PROOF_FORMAT = "veil-audit-proof/v1"
 _BASE = frozenset({"format", "origin", "tree_size", "checkpoint", "public_key"})
@@ -140,7 +140,7 @@ def _load(path_or_dict: str | PathLike[str] | Mapping[str, Any]) -> Mapping[str,
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AuditError(f"cannot read proof file: {exc.strerror}", where=str(p)) from None
+        raise AuditInputError(f"cannot read proof file: {exc.strerror}", where=str(p)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AuditError(f"proof file is not UTF-8 JSON: {exc}", where=str(p)) from None
     if not isinstance(obj, dict):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from veil.audit.event import format_time
 from veil.audit.storage import READING, LoggedEvent, leaf_select, logged
-from veil.errors import AuditError
+from veil.errors import AuditInputError
 from veil.store.schema import audit_leaves
 from veil.store.transactions import read_connection
 
@@ -59,7 +59,7 @@ def time_bound(value: datetime | str) -> str:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise AuditError(f"time {value!r} is not an ISO date or date-time") from None
+        raise AuditInputError(f"time {value[:40]!r} is not an ISO date or date-time") from None
     return time_bound(dt)
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from veil.audit.heads import SignedTreeHead, key_id, verify_tree_head
 from veil.audit.merkle import empty_root, verify_consistency
 from veil.audit.verify_error import AuditVerifyError
-from veil.errors import AuditError
+from veil.errors import AuditError, AuditInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.audit.log import AuditLog
@@ -58,7 +58,8 @@ def load_trusted_head(path: str | PathLike[str]) -> SignedTreeHead:
     try:
         text = Path(path).read_text("utf-8")
     except OSError as exc:
-        raise AuditError(f"cannot read the trusted head: {exc.strerror}", where=str(path)) from None
+        raise AuditInputError(f"cannot read the trusted head: {exc.strerror}",
+                              where=str(path)) from None
     except UnicodeDecodeError:
         raise AuditError("the trusted head is not UTF-8 text", where=str(path)) from None
     try:

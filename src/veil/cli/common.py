@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from veil.errors import VeilError
+from veil.errors import InputError, VeilError
 
 if TYPE_CHECKING:
     from veil.io.readers import CsvOptions
@@ -77,9 +77,12 @@ DelimiterOpt = Annotated[str, typer.Option(help="CSV field delimiter.")]
 QuoteCharOpt = Annotated[str, typer.Option(help="CSV quote character.")]
 EncodingOpt = Annotated[str, typer.Option(help="CSV text encoding.")]
 
+#: The most rows a listing shows (--limit): more is a typing mistake, and says this bound.
+MAX_LIMIT = 1_000_000
+
 
 def csv_options(delimiter: str, quote_char: str, encoding: str,
-                error: type[VeilError] = VeilError) -> CsvOptions:
+                error: type[VeilError] = InputError) -> CsvOptions:
     """The CSV dialect of --delimiter/--quote-char/--encoding; `error` is the family the
     command reports a bad one in (its exit code)."""
     from veil.io.readers import CsvOptions

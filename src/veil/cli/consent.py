@@ -18,7 +18,7 @@ from rich.table import Table
 
 from veil._actor import default_actor
 from veil.cli.common import JsonOpt, PolicyOpt, WorkspaceOpt, console, print_json
-from veil.errors import ConsentError
+from veil.errors import ConsentError, ConsentInputError
 
 consent_app = typer.Typer(
     help="The consent ledger: record, withdraw, check and prove consent per purpose.\n\n"
@@ -87,7 +87,7 @@ def _expires(expires: str | None, valid_for: str | None, time: str | None) -> st
         try:
             return parse_retention(valid_for, "--valid-for").after(start)
         except ValueError as exc:
-            raise ConsentError(str(exc)) from None
+            raise ConsentInputError(str(exc)) from None
     return expires
 
 
@@ -256,6 +256,7 @@ def check(
     """
     ws, ledger = _ledger(workspace, policy)
     with ws:
+        ledger.check_arguments(subject, purpose, at)  # a bad purpose or time first (exit 3, 4)
         if not ledger.knows(subject):
             raise ConsentError(f"unknown subject: the ledger has no consent events for "
                                f"{ledger.ref(subject)}")
@@ -412,7 +413,7 @@ def notice_add(
     try:
         text = text_file.read_text("utf-8")
     except FileNotFoundError:
-        raise ConsentError("file not found", where=str(text_file)) from None
+        raise ConsentInputError("file not found", where=str(text_file)) from None
     except UnicodeDecodeError:
         raise ConsentError("the notice text is not UTF-8", where=str(text_file)) from None
     except OSError as exc:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 import veil
 from veil.cli.common import (
+    MAX_LIMIT,
     DelimiterOpt,
     EncodingOpt,
     InputFormatOpt,
@@ -28,7 +29,7 @@ from veil.cli.common import (
     print_error,
     print_json,
 )
-from veil.errors import EXIT_CODES, VeilError
+from veil.errors import EXIT_CODES, InputError, VeilError
 from veil.policy import policy_path
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
@@ -156,16 +157,14 @@ def policy_check(
     from veil.errors import PolicyError
     from veil.pipeline.policy_check import check_policy, policy_findings, summarize_policy
 
-    pol = check_policy(file)
+    try:
+        pol = check_policy(file)
+    except PolicyError as exc:
+        _raise_each(list(exc.problems))
+        raise
     findings = policy_findings(pol, _workspace_if_any(workspace))
-    errors = [f for f in findings if f.severity == "error"]
-    for f in errors[:-1]:  # every error gets its line; the last one sets the exit code
-        print_error(PolicyError(f"{f.key()}: {f.message} [{f.article}]",
-                                where=pol.locate(*f.path)))
-    if errors:
-        last = errors[-1]
-        raise PolicyError(f"{last.key()}: {last.message} [{last.article}]",
-                          where=pol.locate(*last.path))
+    _raise_each([PolicyError(f"{f.key()}: {f.message} [{f.article}]", where=pol.locate(*f.path))
+                 for f in findings if f.severity == "error"])
     if as_json:
         print_json(summarize_policy(pol, findings), ensure_ascii=True)
         return
@@ -179,6 +178,14 @@ def policy_check(
         t.add_row(p, pu.legal_basis_text, "yes" if pu.needs_consent else "no", pu.retention,
                   ", ".join(f for u in pu.datasets.values() for f in u.fields))
     console.print(t)
+
+
+def _raise_each(problems: list[VeilError]) -> None:
+    """Every problem gets its own line; the last one is raised and sets the exit code."""
+    for e in problems[:-1]:
+        print_error(e)
+    if problems:
+        raise problems[-1]
 
 
 # -- run -----------------------------------------------------------------------------------
@@ -234,9 +241,9 @@ def run(
 
     csv = csv_options(delimiter, quote_char, encoding)
     if engine not in ("local", "spark"):
-        raise VeilError(f"unknown --engine '{engine}' (local or spark)")
+        raise InputError(f"unknown --engine '{engine[:40]}' (local or spark)")
     if parts and engine != "spark":
-        raise VeilError("--parts needs --engine spark (the executors write the parts)")
+        raise InputError("--parts needs --engine spark (the executors write the parts)")
     result: RunResult
     if engine == "spark":
         from veil.spark.engine import run as spark_run
@@ -316,7 +323,8 @@ app.add_typer(runs_app, name="runs")
 
 @runs_app.command("list")
 def runs_list(
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="How many, newest first.")
+                     ] = 20,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List recent runs, newest first.
@@ -360,8 +368,10 @@ def runs_show(
 def sample(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv, .parquet "
                                          "or .jsonl).")],
-    rows: Annotated[int, typer.Option(min=0, help="Number of rows.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    rows: Annotated[int, typer.Option(min=0, max=1_000_000_000, help="Number of rows.")
+                    ] = 10_000,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1,
+                                      help="Random seed (same seed, same data).")] = 0,
     labels: Annotated[Path | None, typer.Option(help="Also write the personal-data spans of "
                                                    "each memo (JSON lines).")] = None,
     consents: Annotated[Path | None, typer.Option(help="Also write consent records (CSV) for "
@@ -447,6 +457,9 @@ def _register_subcommands() -> None:
     from veil.cli.ui import register as register_ui
 
     register_ui(app)  # issue 20 (the DPO's pages on one's own machine)
+    from veil.cli.doctor import register as register_doctor
+
+    register_doctor(app)  # issue 25 (crash recovery: veil doctor)
 
 
 _register_subcommands()

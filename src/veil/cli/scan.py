@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from veil.errors import InputError, VeilError
+from veil.errors import InputError
 
 HELP = (
     "Find personal data in a CSV, Parquet, JSON-lines or text file, or a database table.\n\n"
@@ -118,7 +118,7 @@ def scan(
 
     out, err = _consoles()
     if len(delimiter) != 1 or len(quote_char) != 1:
-        raise VeilError("--delimiter and --quote-char take one character each")
+        raise InputError("--delimiter and --quote-char take one character each")
     if format is not None and format.lower() not in ("csv", "parquet", "jsonl", "text"):
         raise InputError(f"unknown --format '{format}' (use csv, parquet, jsonl or text)")
     try:

@@ -55,7 +55,7 @@ from veil.consent.models import (
     now_us,
     parse_time,
 )
-from veil.errors import ConsentError
+from veil.errors import ConsentError, ConsentInputError
 
 if TYPE_CHECKING:
     from veil.consent.ledger import Ledger
@@ -110,9 +110,9 @@ def read_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
     try:
         fh = open(p, encoding=encoding, newline="")  # noqa: SIM115
     except FileNotFoundError:
-        raise ConsentError("file not found", where=str(p)) from None
+        raise ConsentInputError("file not found", where=str(p)) from None
     except OSError as exc:
-        raise ConsentError(f"cannot read file: {exc.strerror}", where=str(p)) from None
+        raise ConsentInputError(f"cannot read file: {exc.strerror}", where=str(p)) from None
     except LookupError:
         raise ConsentError(f"unknown text encoding '{encoding}'") from None
     events: list[ConsentEvent] = []

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from veil.errors import ConsentError, StoreError
+from veil.errors import ConsentError, ConsentInputError, StoreError
 
 EventKind = Literal["granted", "renewed", "withdrawn", "expired"]
 KINDS: tuple[str, ...] = ("granted", "renewed", "withdrawn", "expired")
@@ -107,16 +107,16 @@ def parse_time(text: str, what: str = "time") -> datetime:
     """ISO 8601 / RFC 3339 text with a UTC offset or Z -> aware datetime (UTC)."""
     raw = text.strip()
     if not raw:
-        raise ConsentError(f"{what} is empty")
+        raise ConsentInputError(f"{what} is empty")
     candidate = raw[:-1] + "+00:00" if raw[-1] in "zZ" else raw
     try:
         dt = datetime.fromisoformat(candidate)
     except ValueError:
-        raise ConsentError(f"{what} '{raw[:40]}' is not an ISO 8601 time like "
-                           "2026-03-01T09:30:00Z") from None
+        raise ConsentInputError(f"{what} '{raw[:40]}' is not an ISO 8601 time like "
+                                "2026-03-01T09:30:00Z") from None
     if dt.tzinfo is None:
-        raise ConsentError(f"{what} '{raw[:40]}' has no UTC offset: write it as UTC, e.g. "
-                           f"{dt.strftime('%Y-%m-%dT%H:%M:%S')}Z")
+        raise ConsentInputError(f"{what} '{raw[:40]}' has no UTC offset: write it as UTC, "
+                                f"e.g. {dt.strftime('%Y-%m-%dT%H:%M:%S')}Z")
     return dt.astimezone(UTC)
 
 

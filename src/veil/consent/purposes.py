@@ -30,11 +30,7 @@ def policy_purpose(policy: Policy | None, purpose: str, *,
     check_purpose_id(purpose)
     if policy is None:
         return None
-    p = policy.purposes.get(purpose)
-    if p is None:
-        known = ", ".join(sorted(policy.purposes)) or "none"
-        raise ConsentError(f"unknown purpose '{purpose}' (known: {known})",
-                           where=policy.source)
+    p = policy.purpose(purpose)  # an unknown purpose: UnknownPurposeError (exit 3)
     if granting and not p.needs_consent:
         raise ConsentError(f"purpose '{purpose}' does not rely on consent (legal basis: "
                            f"{p.legal_basis_text}); consent recorded for it would mislead",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from veil.errors import InputError, PolicyError, RunRefused, StoreError
+from veil.errors import InputError, NotFoundError, PolicyError, RunRefused, StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.decisions.training_gate import GateResult
@@ -128,7 +128,7 @@ class ModelRegistry:
         """A model by name (latest version) or ``name.v<k>``, or a given version."""
         t = _table()
         if version is None and isinstance(name, str):
-            m = re.match(r"^(.*)\.v(\d+)$", name)
+            m = re.match(r"^(.*)\.v(\d{1,9})$", name)  # a version fits the column
             if m and not self._exists(name):
                 name, version = m.group(1), int(m.group(2))
         q = sa.select(t).where(t.c.name == name)
@@ -138,8 +138,8 @@ class ModelRegistry:
             row = conn.execute(q).first()
         if row is None:
             which = f"'{name}'" + (f" version {version}" if version is not None else "")
-            raise InputError(f"no registered model {which} (see `veil decisions model list`)",
-                             where="model")
+            raise NotFoundError(f"no registered model {which} (see `veil decisions model list`)",
+                                where="model")
         return _model_of(row)
 
     def _exists(self, name: str) -> bool:
@@ -178,10 +178,7 @@ class ModelRegistry:
 
     def _decisions_of(self, purpose: str) -> Any:
         pol = self._policy()
-        if purpose not in pol.purposes:
-            known = ", ".join(sorted(pol.purposes)) or "none"
-            raise InputError(f"unknown purpose '{purpose}' (known: {known})",
-                             where=pol.source)
+        pol.purpose(purpose)  # an unknown purpose: UnknownPurposeError (exit 3)
         ad = getattr(pol.purposes[purpose], "automated_decisions", None)
         if ad is None:
             raise InputError(f"purpose '{purpose}' declares no automated_decisions: a decision "

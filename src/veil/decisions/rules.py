@@ -49,10 +49,7 @@ class DecisionRules:
     def of(cls, policy: Any, purpose: str) -> DecisionRules:
         """The rules of ``purpose``; `InputError` for an unknown purpose or one that makes no
         automated decisions (nothing is recorded)."""
-        p = policy.purposes.get(purpose)
-        if p is None:
-            raise InputError(f"unknown purpose '{purpose[:60]}' (not in the policy)",
-                             where="purpose")
+        p = policy.purpose(purpose)  # an unknown purpose: UnknownPurposeError (exit 3)
         ad = getattr(p, "automated_decisions", None)
         if ad is None:
             raise InputError(f"purpose '{purpose}' declares no automated_decisions: the policy "

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from veil.errors import VeilError
+from veil.errors import InputError, NotFoundError
 from veil.store.schema import runs
 from veil.store.workspace import Workspace
 
@@ -27,9 +27,10 @@ def list_runs(ws: Workspace, limit: int = 20) -> list[dict[str, Any]]:
 
 def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     with ws.engine.connect() as conn:
-        rows = conn.execute(sa.select(runs).where(runs.c.id.startswith(run_id)).limit(2)).all()
+        rows = conn.execute(sa.select(runs).where(
+            runs.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
     if not rows:
-        raise VeilError(f"no run with id '{run_id}'")
-    if len(rows) > 1:
-        raise VeilError(f"run id prefix '{run_id}' is ambiguous: give more characters")
+        raise NotFoundError(f"no run with id '{run_id[:40]}' (see `veil runs list`)")
+    if len(rows) > 1 or not run_id:
+        raise InputError(f"run id prefix '{run_id[:40]}' is ambiguous: give more characters")
     return _row(rows[0])

@@ -71,8 +71,16 @@ def choose_dataset(policy: Policy, purpose_id: str, dataset: str | None) -> str:
 
 def check_treatments(policy: Policy, purpose_id: str | None = None) -> None:
     """Every treatment names a registered transform whose parameters fit the field."""
+    problems = treatment_errors(policy, purpose_id)
+    if problems:
+        raise PolicyError.several(problems)
+
+
+def treatment_errors(policy: Policy, purpose_id: str | None = None) -> list[PolicyError]:
+    """Every treatment that names an unknown transform or parameters that do not fit."""
     base_dir = (Path(policy.source).resolve().parent
                 if policy.source and not policy.source.startswith("<") else None)
+    out: list[PolicyError] = []
     for p_id, purpose in policy.purposes.items():
         if purpose_id is not None and p_id != purpose_id:
             continue
@@ -83,17 +91,19 @@ def check_treatments(policy: Policy, purpose_id: str | None = None) -> None:
                 t = REGISTRY.get(treat.transform)
                 if t is None:
                     known = ", ".join(sorted(REGISTRY))
-                    raise PolicyError(f"field '{f_name}': unknown transform '{treat.transform}' "
-                                      f"(known: {known})", where=where)
+                    out.append(PolicyError(f"field '{f_name}': unknown transform "
+                                           f"'{treat.transform}' (known: {known})", where=where))
+                    continue
                 try:
                     check_treatment(t, fields[f_name], dict(treat.params), base_dir)
                 except ValueError as exc:
-                    raise PolicyError(f"field '{f_name}': transform '{treat.transform}' {exc}",
-                                      where=where) from None
+                    out.append(PolicyError(f"field '{f_name}': transform '{treat.transform}' "
+                                           f"{exc}", where=where))
                 if t.needs_subject and not policy.datasets[ds_id].subject_id:
-                    raise PolicyError(f"field '{f_name}': transform '{treat.transform}' needs "
-                                      f"each row's subject: dataset '{ds_id}' declares no "
-                                      "subject_id", where=where)
+                    out.append(PolicyError(f"field '{f_name}': transform '{treat.transform}' "
+                                           f"needs each row's subject: dataset '{ds_id}' "
+                                           "declares no subject_id", where=where))
+    return out
 
 
 def make_plan(policy: Policy, purpose_id: str, header: list[str],

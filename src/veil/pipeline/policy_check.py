@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from veil.consent.models import now_us
 from veil.consent.notices import read_notices
-from veil.pipeline.plan import check_treatments
-from veil.policy import Policy, load_policy
+from veil.errors import PolicyError
+from veil.pipeline.plan import treatment_errors
+from veil.policy import Policy
 from veil.policy.legal import Finding, legal_warnings
+from veil.policy.loader import load_policy_problems
 
 if TYPE_CHECKING:
     from veil.store.workspace import Workspace
@@ -24,9 +26,14 @@ NOTICE_ARTICLE = "Art. 4(11), 7(1), 13 GDPR"
 
 def check_policy(name: str | Path) -> Policy:
     """Load a policy file (or ``"sample"``) and check every purpose's treatments; the errors
-    name file:line and the key."""
-    policy = load_policy(name)
-    check_treatments(policy)
+    name file:line and the key. One `PolicyError` stands for all: its ``problems`` lists every
+    one found (schema errors, else legal rules, risk sections and treatments)."""
+    policy, problems = load_policy_problems(name)
+    if policy is not None:
+        problems = problems + treatment_errors(policy)
+    if problems:
+        raise PolicyError.several(problems)
+    assert policy is not None
     return policy
 
 

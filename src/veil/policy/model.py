@@ -485,11 +485,13 @@ class Policy(_Strict):
         return f"{self._source}:{line}" if line else self._source
 
     def purpose(self, purpose_id: str) -> Purpose:
-        from veil.errors import PolicyError
+        """The purpose declared under ``purpose_id``; `UnknownPurposeError` (exit 3) if none."""
+        from veil.errors import UnknownPurposeError
 
         if purpose_id not in self.purposes:
             known = ", ".join(sorted(self.purposes)) or "none"
-            raise PolicyError(f"unknown purpose '{purpose_id}' (known: {known})", where=self.source)
+            raise UnknownPurposeError(f"unknown purpose '{str(purpose_id)[:60]}' "
+                                      f"(known: {known})", where=self.source)
         return self.purposes[purpose_id]
 
 

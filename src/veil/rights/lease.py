@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from veil._actor import default_actor
-from veil.errors import ConflictError
+from veil.errors import ConflictError, InProgressError
 from veil.rights.records import RequestRecord, iso
 from veil.store.schema import dsr_requests, dsr_steps
 
@@ -56,7 +56,7 @@ def take_lease(reqs: Requests, rec: RequestRecord, owner: str, now: datetime, *,
         return
     cur = reqs.get(rec.id)
     if cur.status == "running":
-        raise ConflictError(
+        raise InProgressError(
             f"request {rec.id} is being run (since {iso(cur.running_since)}); if that run "
             f"was killed, rerun after {lease_minutes} minutes or with --force")
     if cur.status == "completed" and not releasing:

@@ -26,13 +26,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from veil.errors import VeilError
+from veil.errors import InputError
 from veil.sample.customers import PERIOD_DAYS, PERIOD_END, Pool, build_pool, random_ip
 from veil.sample.locales import COUNTRIES, MERCHANTS_COMMON, MERCHANTS_LOCAL
 from veil.sample.memos import TEMPLATES, MemoWriter, assemble, merchant_override, template_ids
 
 CHUNK = 65_536  # rows drawn per seeded chunk; output batches are re-cut from these
 MAX_POOL = 200_000
+#: The most rows and the largest seed a sample takes (a bigger number is a typing mistake).
+MAX_ROWS = 1_000_000_000
+MAX_SEED = 2**63 - 1
 
 SCHEMA = pa.schema(
     [
@@ -185,12 +188,14 @@ def _merchant_table() -> tuple[
 
 
 def _check_args(rows: int, seed: int, batch_size: int = 1) -> None:
-    if not isinstance(rows, int) or rows < 0:
-        raise VeilError(f"rows must be a non-negative integer, got {rows!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise VeilError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(rows, int) or not 0 <= rows <= MAX_ROWS:
+        raise InputError(f"rows must be a whole number from 0 to {MAX_ROWS:,}, got "
+                         f"{str(rows)[:40]}")
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got "
+                         f"{str(seed)[:40]}")
     if batch_size < 1:
-        raise VeilError(f"batch_size must be at least 1, got {batch_size!r}")
+        raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
 
 
 def pool_size(rows: int) -> int:
@@ -562,7 +567,7 @@ def write_sample(
     target = Path(path)
     fmt = fmt or _FORMATS.get(target.suffix.lower())
     if fmt not in ("csv", "parquet", "jsonl"):
-        raise VeilError(
+        raise InputError(
             f"cannot tell the output format from {target.name!r}: use .csv, .parquet or "
             ".jsonl, or pass fmt",
             where=str(target),
