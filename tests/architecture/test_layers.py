@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "veil"
 #: the root package's own helpers, shared by every layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("interfaces", ("cli", "service", "ui", "spark", "stream", "__init__", "__main__")),
-    ("workflows", ("pipeline", "rights", "decisions", "lifecycle", "incidents", "ropa", "dpia")),
+    ("workflows", ("pipeline", "rights", "decisions", "lifecycle", "incidents", "ropa", "dpia",
+                   "doctor")),
     ("capabilities", ("discovery", "transforms", "risk", "consent", "lineage", "sample")),
     ("services", ("keys", "audit", "kek", "detect")),
     ("primitives", ("crypto",)),

@@ -79,6 +79,10 @@ EncodingOpt = Annotated[str, typer.Option(help="CSV text encoding.")]
 
 #: The most rows a listing shows (--limit): more is a typing mistake, and says this bound.
 MAX_LIMIT = 1_000_000
+#: The largest count a user may type (rows, records, subjects, resamples ...).
+MAX_COUNT = 1_000_000_000_000
+#: The largest seed, and the largest audit index or tree size (a signed 64-bit number).
+MAX_SEED = MAX_INDEX = 2**63 - 1
 
 
 def csv_options(delimiter: str, quote_char: str, encoding: str,

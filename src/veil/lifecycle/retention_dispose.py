@@ -174,11 +174,28 @@ def _rejects_paths(ws: Workspace, ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _replaced(ws: Workspace, ids: Sequence[str]) -> dict[str, str]:
+    """The outputs among ``ids`` that a later run overwrote, with that run."""
+    t = retention_outputs.c
+    out: dict[str, str] = {}
+    with read_connection(ws.engine, "reading retention records") as conn:
+        for chunk in _chunks(ids):
+            out.update(conn.execute(sa.select(t.run_id, t.replaced_by).where(
+                t.run_id.in_(chunk), t.replaced_by.is_not(None))).all())
+    return out
+
+
 def _delete_files(ws: Workspace, recs: Sequence[OutputRetention]) -> dict[str, str]:
-    """Remove each output (file or parts folder) and its rejects file; idempotent."""
+    """Remove each output (file or parts folder) and its rejects file; idempotent. An output
+    another run overwrote (``replaced_by``) is not there any more: the path holds the newer
+    run's output, which stays."""
     rejects = _rejects_paths(ws, [r.run_id for r in recs])
+    replaced = _replaced(ws, [r.run_id for r in recs])
     said: dict[str, str] = {}
     for r in recs:
+        if r.run_id in replaced:
+            said[r.run_id] = f"already absent (replaced by run {replaced[r.run_id]})"
+            continue
         try:
             try:
                 os.unlink(r.output)

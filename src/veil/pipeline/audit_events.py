@@ -22,8 +22,10 @@ def _categories(plan: Plan) -> list[str]:
 
 
 def record_run(ws: Workspace, plan: Plan, receipt: dict[str, Any], stats: list[StageStats],
-               actor: str) -> dict[str, Any]:
-    """Append the run's events, sign a head; returns the receipt's `audit` section."""
+               actor: str, replaces: list[str] | None = None) -> dict[str, Any]:
+    """Append the run's events, sign a head; returns the receipt's `audit` section.
+    ``replaces``: the runs whose published output this one overwrites (a ``run.overwrite``
+    event names them)."""
     now = datetime.now(UTC)
     purpose, basis = plan.purpose_id, plan.purpose.legal_basis
     cats = _categories(plan)
@@ -48,6 +50,13 @@ def record_run(ws: Workspace, plan: Plan, receipt: dict[str, Any], stats: list[S
         details={"run_id": run_id, "dataset": plan.dataset_id,
                  "fields_kept": len(receipt["fields"]["kept"]),
                  "fields_dropped": len(receipt["fields"]["dropped"])}))
+    if replaces:
+        events.append(AuditEvent(
+            time=now, actor=actor, action="run.overwrite", purpose=purpose, legal_basis=basis,
+            outcome="success", data_categories=cats, counts={"outputs_replaced": len(replaces)},
+            digests={"output": f"sha256:{receipt['output']['sha256']}"},
+            details={"run_id": run_id, "dataset": plan.dataset_id,
+                     "replaces": ",".join(r[:32] for r in replaces[:20])}))
     if _first_use_of_policy(ws, receipt["policy"]["sha256"], run_id):
         events.insert(0, AuditEvent(
             time=now, actor=actor, action="policy.version", purpose=purpose, legal_basis=basis,
@@ -80,15 +89,3 @@ def record_failure(ws: Workspace, plan: Plan, run_id: str, actor: str,
         legal_basis=plan.purpose.legal_basis, outcome="failure",
         data_categories=_categories(plan),
         details={"run_id": run_id, "dataset": plan.dataset_id, "error": str(kind)})])
-
-
-def record_overwrite(ws: Workspace, plan: Plan, run_id: str, replaced: list[str],
-                     actor: str) -> None:
-    """An output replaced by a run (``overwrite``): which runs' outputs it replaces. Written
-    before the run commits, so the log never lacks it for a published replacement."""
-    AuditLog(ws).append([AuditEvent(
-        time=datetime.now(UTC), actor=actor, action="run.overwrite", purpose=plan.purpose_id,
-        legal_basis=plan.purpose.legal_basis, outcome="success",
-        data_categories=_categories(plan), counts={"outputs_replaced": len(replaced)},
-        details={"run_id": run_id, "dataset": plan.dataset_id,
-                 "replaces": ",".join(r[:32] for r in replaced[:20])})])

@@ -78,9 +78,9 @@ def _published(path: Path) -> bool:
     return path.is_file() or (path / "_manifest.json").is_file()
 
 
-def replaced_runs(ws: Workspace, output: Path) -> list[str]:
-    """The runs whose live, published output is the file at ``output`` (an overwrite replaces
-    them)."""
+def replaced_runs(ws: Workspace, output: Path, run_id: str) -> list[str]:
+    """The runs (other than ``run_id``) whose live, published output is the file at
+    ``output`` (an overwrite replaces them)."""
     ref = str(output.resolve())
     t = retention_outputs.c
     with ws.engine.connect() as conn:
@@ -89,6 +89,7 @@ def replaced_runs(ws: Workspace, output: Path) -> list[str]:
         lo = lineage_outputs.c
         ids |= set(conn.execute(sa.select(lo.run_id).where(
             lo.output_ref == ref, lo.replaced_by.is_(None))).scalars())
+    ids.discard(run_id)
     return sorted(ids)
 
 

@@ -39,7 +39,7 @@ from veil.errors import RunRefused, VeilError
 from veil.io.readers import Reject
 from veil.io.writers import ParquetSink, open_private, publish, temp_path_for
 from veil.lineage import LineageCollector, PseudonymSet, record_output
-from veil.pipeline.audit_events import record_failure, record_overwrite, record_run
+from veil.pipeline.audit_events import record_failure, record_run
 from veil.pipeline.context import RunContext
 from veil.pipeline.lease import RunLease, lease_of
 from veil.pipeline.plan import Plan
@@ -232,8 +232,10 @@ class Runner:
             rec = self._receipt(output, dropped, time.perf_counter() - t0)
             if result is not None:
                 rec.extras["risk"] = result.to_receipt()
-            self._seal(rec, output, dropped)
-            self._commit(rec, output)
+            replaced = (replaced_runs(self.ws, self.out_path, self.run_id)
+                        if self.out_path.exists() else [])
+            self._seal(rec, output, dropped, replaced)
+            self._commit(rec, output, replaced)
             done["receipt"] = rec
 
         output.commit(before_publish)  # renames the output into place
@@ -244,14 +246,11 @@ class Runner:
         return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
                          self.rejects_path if self.rejected else None)
 
-    def _commit(self, rec: Receipt, output: Output) -> None:
+    def _commit(self, rec: Receipt, output: Output, replaced: list[str]) -> None:
         """The commit point (see `veil.pipeline.publishing`): receipt and rejects complete in
         their temporary files, then one transaction: the run succeeded, its retention row,
         "replaced by" on what it overwrites, and the renames still to do on its lease."""
         assert output.digest is not None
-        replaced = replaced_runs(self.ws, self.out_path) if self.out_path.exists() else []
-        if replaced:
-            record_overwrite(self.ws, self.plan, self.run_id, replaced, self.actor)
         with open_private(self._receipt_tmp) as f:
             f.write(rec.to_json())
             f.flush()
@@ -318,9 +317,10 @@ class Runner:
         calendar units (`veil.lifecycle` disposes of it then)."""
         return self.plan.purpose.retention_period.after(self.started)
 
-    def _seal(self, rec: Receipt, output: Output, dropped: Counter[str]) -> None:
+    def _seal(self, rec: Receipt, output: Output, dropped: Counter[str],
+              replaced: list[str]) -> None:
         """Lineage and exclusion sections, the audit events, the lineage row (removed again
-        by `fail` if publishing fails)."""
+        by `fail` if publishing fails); ``replaced``: the runs whose output this overwrites."""
         assert output.digest is not None
         plan = self.plan
         subjects = (self.lineage.finish(SubjectRef(self.ws.root)) if self.lineage is not None
@@ -331,7 +331,10 @@ class Runner:
             rec.extras["exclusions"] = excluded
         if self.engine is not None:
             rec.extras["engine"] = self.engine
-        rec.extras["audit"] = record_run(self.ws, plan, rec.to_dict(), self.stats, self.actor)
+        if replaced:
+            rec.extras["replaces"] = replaced
+        rec.extras["audit"] = record_run(self.ws, plan, rec.to_dict(), self.stats, self.actor,
+                                         replaced)
         with self.ws.engine.begin() as conn:
             record_output(conn, run_id=rec.run_id, output=str(output.path.resolve()),
                           digest=output.digest, purpose=plan.purpose_id,
