@@ -235,3 +235,12 @@ def test_assets_come_only_from_the_static_folder(site: Site) -> None:
     for bad in ("/ui/static/../sessions.py", "/ui/static/%2e%2e/sessions.py",
                 "/ui/static/../../veil/__init__.py", "/ui/static/vendor"):
         assert c.get(bad).status_code == 404, bad
+
+
+def test_failed_logins_are_throttled_per_address(site: Site) -> None:
+    c = site.client()
+    token = csrf_of(c.get("/ui/login").text, "/ui/login")
+    bad = {"key": "veil_000000000000_" + "A" * 43, "csrf": token}
+    codes = [c.post("/ui/login", data=bad).status_code for _ in range(21)]
+    assert codes[:20] == [401] * 20 and codes[20] == 429
+    assert len(events(site, "ui.login")) == 20  # the throttled one is not recorded
