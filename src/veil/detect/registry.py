@@ -48,7 +48,6 @@ CATEGORIES = (
 RULES = ("pseudonymize", "mask", "generalize", "redact_text", "drop", "keep")
 
 
-
 @dataclass(frozen=True)
 class TypeInfo:
     """What an identifier type is in a policy: its data category and the rule a draft
@@ -83,6 +82,7 @@ TYPE_INFO: dict[str, TypeInfo] = {
     "mac_address": TypeInfo("online_identifier", "pseudonymize"),
     "postcode": TypeInfo("location", "generalize"),
     "street_address": TypeInfo("location", "drop"),
+    "city": TypeInfo("location", "generalize"),
     "free_text": TypeInfo("free_text", "redact_text"),
 }
 """type -> data category and suggested policy rule."""

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.detect.proper_nouns import ProperNounScanner
 from veil.detect.recognizers import persons
 from veil.detect.registry import Recognizer, Registry, default_registry
 
@@ -37,6 +38,7 @@ MAX_TEXT_CHARS = 100_000
 CONTEXT_BONUS = 0.3
 _RANK = {"checksum": 3, "library": 2, "format": 1, "context": 1}
 _SEP = "\x00"
+_PROPER = frozenset(("person", "city"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,9 @@ class _Group:
     def __init__(self, recs: list[Recognizer]) -> None:
         self.recs = recs
         self.regex = recs[0].regex
-        self.is_person = recs[0].name == "person" and recs[0].type == "person"
+        names = {r.name for r in recs}
+        self.is_person = recs[0].pattern == persons.RUN_PATTERN and bool(names & _PROPER)
+        self.proper: ProperNounScanner | None = None
         self.ctx = [_ctx_regex(r.context) for r in recs]
         self.window = max(r.context_window for r in recs)
         # groups whose prefilter is just their context words share one RE2 pass
@@ -207,6 +211,14 @@ class SpanFinder:
             if g.ctx_words is not None:
                 words |= g.ctx_words
         self._ctx_union = _re2_words(words) if words else None
+        for g in self.groups:
+            if g.is_person:
+                names = {r.name for r in g.recs}
+                g.proper = ProperNounScanner(
+                    person="person" if "person" in names else None,
+                    city="city" if "city" in names else None,
+                    min_score=min_score,
+                )
         self.min_score = min_score
         self.max_chars = max_chars
         self._cache: dict[str, dict[str, float]] = {}
@@ -384,67 +396,11 @@ class SpanFinder:
         values: list[str],
         cands: dict[int, list[tuple[int, int, int, float, str, str]]],
     ) -> None:
-        rec = group.recs[0]
-        first, last = persons.name_lists()
-        stop = persons.STOPWORDS
-        titles = persons.TITLES
-        openers = persons.RUN_OPENERS
-        min_score = self.min_score
-        idx_list = idx.tolist()
-        for m in group.regex.finditer(joined):
-            run = m.group()
-            s = m.start()
-            e = m.end()
-            words = run.split()
-            if joined[e : e + 2] == ", ":  # "Brown, Brandon"
-                k = bisect_right(starts, s) - 1
-                base = starts[k]
-                tend = base + len(values[idx_list[k]])
-                got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
-                if got_c is not None and got_c[1] >= min_score:
-                    cands.setdefault(idx_list[k], []).append(
-                        (s - base, got_c[0] - base, 1, got_c[1], rec.type, rec.name)
-                    )
-            if len(words) == 1:
-                # one word: a known name (or both parts of a hyphenated one), or a title before
-                low = run.lower()
-                if low in stop or low in titles:
-                    continue
-                if (
-                    run not in first
-                    and run not in last
-                    and not _maybe_titled(joined, s)
-                    and ("-" not in run or not all(p in first for p in run.split("-")))
-                ):
-                    continue
-            elif words[0].lower() not in openers:
-                for w in words:
-                    if (
-                        w in first
-                        or w in last
-                        or w[-1] == "."
-                        or (w.isupper() and (w.capitalize() in first or w.capitalize() in last))
-                    ):
-                        break
-                else:
-                    if not _maybe_titled(joined, s):
-                        continue
-            k = bisect_right(starts, s) - 1
-            base = starts[k]
-            ti = idx_list[k]
-            tend = base + len(values[ti])
-            got = persons.score_run(
-                words, joined[max(base, s - 40) : s], joined[e : min(tend, e + 40)]
-            )
-            if got is None:
-                continue
-            lo, hi, score = got
-            if score < min_score:
-                continue
-            toks = [(t.start(), t.end()) for t in _WORD.finditer(run)]
-            cands.setdefault(ti, []).append(
-                (s + toks[lo][0] - base, s + toks[hi][1] - base, 1, score, rec.type, rec.name)
-            )
+        def add(ti: int, cand: tuple[int, int, int, float, str, str]) -> None:
+            cands.setdefault(ti, []).append(cand)
+
+        assert group.proper is not None
+        group.proper.scan(joined, starts, idx.tolist(), values, add)
 
 
 def _covered(
@@ -455,13 +411,6 @@ def _covered(
         if c[0] <= s and e <= c[1] and c[2] >= rank and ((c[1] - c[0]) > (e - s) or c[4] == type_):
             return True
     return False
-
-
-_WORD = re.compile(r"\S+")
-
-
-def _maybe_titled(joined: str, s: int) -> bool:
-    return persons.context_before(joined[max(0, s - 12) : s].lower())[0]
 
 
 def _join(values: list[str], idx: np.ndarray) -> tuple[str, list[int], np.ndarray]:

@@ -16,6 +16,7 @@ FAMILIES = (
     "location",
     "passport",
     "persons",
+    "places",
 )
 
 

@@ -16,20 +16,24 @@ from dataclasses import dataclass
 
 from veil.detect.recognizers._common import UPPER
 from veil.detect.recognizers.dates import MONTHS
+from veil.detect.recognizers.lexicon import fold
+from veil.detect.recognizers.lexicon import names as lexicon_names
 from veil.detect.recognizers.person_words import (
     BANK_WORDS,
     COMPANY_WORDS,
     PAYEE_WORDS,
+    PERSON_VERBS,
     SALUTATIONS,
     STOPWORDS,
     TITLES,
+    VENUE_WORDS,
     name_lists,
 )
 
 # -- text matching ---------------------------------------------------------------------
 
 _LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
-TOKEN = UPPER + _LOWER_TAIL + r"*(?:-" + UPPER + _LOWER_TAIL + r"*)*"
+TOKEN = UPPER + _LOWER_TAIL + r"*(?:-[^\W\d_]" + _LOWER_TAIL + r"*)*"
 PARTICLE = (
     r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
 )
@@ -57,6 +61,12 @@ def company_follows(after: str) -> bool:
 
 
 PARTICLES = frozenset(PARTICLE[3:-1].split("|"))
+INNER_PARTICLES = frozenset(
+    ("al", "el", "bin", "ibn", "bint", "binti", "abu", "abd", "van", "von", "de", "da", "di")
+    + ("del", "della", "dos", "das", "du", "le", "la", "ter", "ten", "ap")
+)
+"""Particles also written with a capital or in capitals inside a name ("Ahmed bin Rashid Al
+Maktoum", "NGUYEN VAN AN", "Ana Paula Da Silva"): never at its ends."""
 # "Smith, Jones and Brown", "Bouvet & Fils": a list of surnames is a firm
 FIRM_AFTER = re.compile(
     r"^(?:(?:,\s*"
@@ -122,18 +132,19 @@ def norm(tok: str) -> str:
 
 
 def known(tok: str, names: frozenset[str]) -> bool:
-    """``tok`` (or every part of a double-barrelled ``tok``) is in ``names``."""
-    if tok in names:
+    """``tok`` (or every part of a double-barrelled ``tok``) is in ``names`` (folded words)."""
+    key = fold(tok)
+    if key in names:
         return True
-    if "-" in tok:
-        parts = tok.split("-")
-        return all(p in names for p in parts if p)
+    if "-" in key:
+        parts = [p for p in key.split("-") if p]
+        return bool(parts) and all(p in names for p in parts)
     return False
 
 
 def first_last(tokens: list[str], i: int, first: frozenset[str], last: frozenset[str]) -> bool:
     """tokens[i] is a first name and the next non-particle token a last name."""
-    if i < 0 or i + 1 >= len(tokens) or norm(tokens[i]) not in first:
+    if i < 0 or i + 1 >= len(tokens) or not known(tokens[i], first):
         return False
     j = i + 1
     while j < len(tokens) - 1 and tokens[j] in PARTICLES:
@@ -198,7 +209,11 @@ class Run:
         is in capitals ("SONIA WUDARCZYK"): decided once, before unknown words are dropped."""
         first, last = self.first, self.last
         self.norm = n = [norm(t) for t in self.tokens]
-        self.part = part = [t in PARTICLES for t in self.tokens]
+        last_i = len(self.tokens) - 1
+        self.part = part = [
+            t in PARTICLES or (0 < i < last_i and t.lower() in INNER_PARTICLES)
+            for i, t in enumerate(self.tokens)
+        ]
         self.initial = initial = [_is_initial(t) for t in self.tokens]
         self.keep = [
             initial[i] or (not part[i] and (known(n[i], first) or known(n[i], last)))
@@ -285,7 +300,9 @@ LEAD_RULES: tuple[LeadRule, ...] = (
         "first name that is also a word",
         "name",
         '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
-        matches=lambda r, i: r.low[i] in STOPWORDS and r.first_last(i),
+        matches=lambda r, i: (
+            r.low[i] in STOPWORDS and r.first_last(i) and lexicon_names().is_top_first(r.tokens[i])
+        ),
     ),
     LeadRule("memo word", "skip", '"Paid", "SEPA", "von": not the name', matches=lambda r, i: True),
 )
@@ -307,11 +324,25 @@ TAIL_RULES: tuple[TailRule, ...] = (
         lambda r, i: i > r.lo and len(r.tokens[i].rstrip(".")) == 1,
         "an initial after the name belongs to what follows",
     ),
-    TailRule("month", lambda r, i: i > r.lo and r.low[i] in MONTHS, '"Anna Berg Jan"'),
+    TailRule(
+        "month",
+        lambda r, i: (
+            i > r.lo
+            and r.low[i] in MONTHS
+            and (
+                r.after.lstrip()[:1].isdigit()
+                or len(r.tokens[i]) > 3
+                or not (r.known_any(r.tokens[i]) or lexicon_names().is_weak(r.tokens[i]))
+            )
+        ),
+        '"Anna Berg March", "Anna Berg Jan 2024"; a short month word that is also a name '
+        'stays ("Tran Thi Mai")',
+    ),
     TailRule(
         "memo word",
         lambda r, i: (
             r.low[i] in STOPWORDS
+            and r.low[i] not in MONTHS  # the month row decides those
             and not r.first_last(i - 1)
             and not (i > r.lo and r.tokens[i - 1] in PARTICLES)
         ),
@@ -338,7 +369,22 @@ def _always(run: Run) -> bool:
 
 
 def _lone_first_name(run: Run) -> bool:
-    return run.known_first(run.full[0]) and not _in_firm(run.before, run.after)
+    """A known first name, not one of a firm's surnames ("Collins, Howard and Martin"); a very
+    common first name may stand in a list ("Dinner with Lars and Ingrid")."""
+    tok = run.full[0]
+    if not run.known_first(tok):
+        return False
+    return lexicon_names().is_top_first(tok) or not _in_firm(run.before, run.after)
+
+
+def _opens_with_verb(run: Run) -> bool:
+    """ "Rafael paid the rent", "Hiroshi: called twice": a very common first name opening the
+    text, followed by a verb of what people do (or by nothing)."""
+    if run.lo != 0 or not lexicon_names().is_top_first(run.full[0]):
+        return False
+    after = run.after.strip(" ,:;-")
+    nxt = after.split(None, 1)[0].lower() if after else ""
+    return not nxt or nxt in PERSON_VERBS
 
 
 def _caps_one_known(run: Run) -> bool:
@@ -395,9 +441,10 @@ NAME_SCORE_RULES: tuple[NameScoreRule, ...] = (
     NameScoreRule(
         "first name opening the run",
         "single",
-        lambda r: r.lo == 0 and _lone_first_name(r),
+        lambda r: _opens_with_verb(r) and _lone_first_name(r),
         0.5,
-        '"Alma concert tickets"; not the tail of a longer name ("Air France")',
+        '"Rafael paid"; not "Grant application fee", "Hope this helps", nor the tail of a '
+        'longer name ("Air France")',
     ),
     NameScoreRule("other single word", "single", _always, 0.0, "one word alone is no name"),
     NameScoreRule(
@@ -435,8 +482,8 @@ NAME_SCORE_RULES: tuple[NameScoreRule, ...] = (
         "all words known names",
         "full",
         lambda r: all(r.known_any(t) for t in r.full),
-        0.45,
-        '"Schmidt Weber": known names, first name not first',
+        0.6,
+        '"Wanjiru Kamau", "Schmidt Weber": known names, first name not first',
     ),
     NameScoreRule(
         "some word a known name",
@@ -474,9 +521,22 @@ RUN_VETOES: tuple[Veto, ...] = (
         lambda r: any(w in COMPANY_WORDS for w in r.low),
         '"Deutsche Bank", "Acme Holding"',
     ),
+    Veto("article opens the run", lambda r: r.low[0] == "the", '"The Ivy", "The Body Shop"'),
 )
 
+
+def _venue_follows(run: Run) -> bool:
+    """The name's last word, or the capitalized word after it, is a place or organization."""
+    words = run.low[run.hi : run.hi + 2]
+    return any(w.strip(".,") in VENUE_WORDS for w in words)
+
+
 SURROUNDING_VETOES: tuple[Veto, ...] = (
+    Veto(
+        "place or organization noun ends or follows the name",
+        _venue_follows,
+        '"Royal Albert Hall", "Western Union", "Apple Store", "Smith Street"',
+    ),
     Veto(
         "company suffix follows",
         lambda r: (

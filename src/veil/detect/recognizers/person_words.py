@@ -1,19 +1,16 @@
 """Words that tell a person's name from other capitalized words, and the name lists.
 
-First- and last-name lists come from Faker's person providers for the European locales (built
-once into frozensets on first use). The word lists are the context around a name: titles
-("Mr", "Frau", "Mme", "Sra."), salutations ("Dear", "Hi", "Hallo"), payee phrases ("transfer
-to", "paid by", "from", "for"), company suffixes ("GmbH", "Ltd": an organization, not a
-person) and capitalized words of payment memos that are also in the name lists.
+First- and last-name lists come from :mod:`.lexicon` (names-dataset, built into
+``veil/detect/data/`` at build time; never Faker's, which ``veil sample`` uses). The word
+lists are the context around a name: titles ("Mr", "Frau", "Mme", "Sra."), salutations
+("Dear", "Hi", "Hallo"), payee phrases ("transfer to", "paid by", "from", "for"), company
+suffixes ("GmbH", "Ltd": an organization, not a person) and capitalized words of payment memos
+that are also in the name lists.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
-import threading
-from collections.abc import Iterator
-
+from veil.detect.recognizers import lexicon
 from veil.detect.recognizers.dates import MONTHS
 
 
@@ -21,20 +18,40 @@ def _words(text: str, sep: str | None = None) -> list[str]:
     return [w for w in text.split(sep) if w]
 
 
-NAME_LOCALES = tuple(
-    _words(
-        "en_US en_GB en_IE en_IN de_DE de_AT de_CH fr_FR fr_BE fr_CH it_IT es_ES es_MX pt_PT "
-        "pt_BR nl_NL nl_BE pl_PL cs_CZ sk_SK sl_SI hr_HR hu_HU ro_RO bg_BG el_GR da_DK sv_SE "
-        "no_NO fi_FI et_EE lt_LT lv_LV tr_TR uk_UA ru_RU"
-    )
-)
-
 TITLES = frozenset(
     _words(
         "dame dhr don dott dottssa doña dr dña fr frau herr hr m madam mevr miss mlle mme mmes "
-        "mr mrs ms mx pan pani prof sig signor signora sigra sir sr sra srta"
+        "mr mrs ms mx pan pani prof sig signor signora sigra sir sr sra srta "
+        # kinship words used as titles in payment memos ("Gift from Uncle Tunde")
+        "uncle aunt auntie grandma grandpa granny cousin onkel tante oma opa tío tía tio tia "
+        "zio zia oncle nonna nonno babcia dziadek ciocia wujek"
     )
 )
+
+VENUE_WORDS = frozenset(
+    _words(
+        "airlines airport airways apartments bakery bar beach bistro books bridge cafe café "
+        "card center centre church cinema clinic club college communications company deli "
+        "energy express financial foods gallery garden gardens grill group gym hall hospital "
+        "hostel hotel house inn insurance kitchen labs lodge mall market media motors museum "
+        "outlet park pharmacy pier plaza press pub records resort restaurant salon school "
+        "shop spa square stadium station store studio studios telecom theater theatre tours "
+        "tower travel union university"
+    )
+)
+"""Head nouns of places and organizations: a run ending in one is no person's name
+("Royal Albert Hall", "Western Union", "Apple Store", "Green Park Station")."""
+
+PERSON_VERBS = frozenset(
+    _words(
+        "paid pays sent sends asked asks called calls requested requests withdrew withdrawn "
+        "deposited deposits transferred transfers disputes disputed updated changed signed "
+        "wrote writes owes owed said says wants needs approved declined received receives "
+        "bought sold booked opened closed lent borrowed reported complained visited confirmed "
+        "zahlt zahlte überwies paga pagó pagou paie payé betaalt betaalde płaci zapłacił"
+    )
+)
+"""Verbs that make a lone first name opening a text a person ("Rafael paid the rent")."""
 
 SALUTATIONS = tuple(
     _words(
@@ -116,43 +133,13 @@ STOPWORDS = frozenset(
     )
 ) | frozenset(MONTHS)
 
-_lock = threading.Lock()
-_NAMES: tuple[frozenset[str], frozenset[str]] | None = None
-
 
 def name_lists() -> tuple[frozenset[str], frozenset[str]]:
-    """(first names, last names) from Faker's person providers; built once, lazily."""
-    global _NAMES
-    if _NAMES is None:
-        with _lock:
-            if _NAMES is None:
-                first: set[str] = set()
-                last: set[str] = set()
-                for loc in NAME_LOCALES:
-                    try:
-                        prov = importlib.import_module(f"faker.providers.person.{loc}").Provider
-                    except ImportError:
-                        continue
-                    for attr in (
-                        "first_names",
-                        "first_names_male",
-                        "first_names_female",
-                        "first_names_nonbinary",
-                    ):
-                        first.update(_names(getattr(prov, attr, ())))
-                    for attr in ("last_names", "last_names_male", "last_names_female"):
-                        last.update(_names(getattr(prov, attr, ())))
-                _NAMES = (frozenset(first), frozenset(last))
-    return _NAMES
-
-
-def _names(values: object) -> Iterator[str]:
-    for v in values or ():  # type: ignore[attr-defined]
-        if isinstance(v, str) and v and v[0].isupper():
-            yield v
-            for part in re.split(r"[\s\-]", v):
-                if len(part) > 1 and part[0].isupper():
-                    yield part
+    """(first names, last names) as folded words (:func:`.lexicon.fold`) from the name lexicon
+    built from names-dataset (:mod:`.lexicon`); names that are also common words are left
+    out (``lexicon.names().weak``)."""
+    lex = lexicon.names()
+    return lex.first, lex.last
 
 
 BANK_WORDS = frozenset(

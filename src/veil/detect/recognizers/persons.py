@@ -1,8 +1,8 @@
 """Person names without a language model.
 
 Evidence, cheapest first: capitalization (a run of capitalized words), first- and last-name
-lists (Faker's person providers for the European locales, built once into frozensets on
-first use), the words right before the run (titles "Mr", "Frau", "Mme", "Sra."; salutations
+lists (names-dataset's first and last names of 105 countries, :mod:`.lexicon`), the words
+right before the run (titles "Mr", "Frau", "Mme", "Sra."; salutations
 "Dear", "Hi", "Hallo"; payee phrases "transfer to", "paid by", "from", "for"), and what
 follows (a company suffix such as "GmbH" or "Ltd" means an organization, not a person).
 
@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from veil.detect.recognizers import lexicon
 from veil.detect.recognizers._common import UPPER_CHARS
 from veil.detect.recognizers.person_runs import (
     PARTICLE,
@@ -33,18 +34,17 @@ from veil.detect.recognizers.person_runs import (
 )
 from veil.detect.recognizers.person_words import (
     COMPANY_WORDS,
-    NAME_LOCALES,
     PAYEE_WORDS,
     SALUTATIONS,
     STOPWORDS,
     TITLES,
+    VENUE_WORDS,
     name_lists,
 )
 from veil.detect.registry import Recognizer
 
 __all__ = [
     "COMPANY_WORDS",
-    "NAME_LOCALES",
     "PARTICLE",
     "PAYEE_WORDS",
     "RECOGNIZERS",
@@ -53,11 +53,14 @@ __all__ = [
     "SALUTATIONS",
     "STOPWORDS",
     "TITLES",
+    "VENUE_WORDS",
     "TOKEN",
     "VALUE_SCORE_RULES",
     "comma_name",
     "company_follows",
     "context_before",
+    "is_function_word",
+    "known",
     "name_lists",
     "person_value_score",
     "score_run",
@@ -150,6 +153,12 @@ def _capitalized_word(bare: str) -> bool:
     return bool(_VALUE_TOKEN.fullmatch(bare))
 
 
+def is_function_word(word: str) -> bool:
+    """A memo word, title or common word: never a lower-case name ("for rent", "to mr")."""
+    low = word.lower()
+    return low in STOPWORDS or low in TITLES or low in COMPANY_WORDS or lexicon.names().is_weak(low)
+
+
 def person_value_score(value: str) -> float:
     """Score of a whole column value as a person name ("Anna Schmidt", "SCHMIDT, Anna",
     "Dr. Hans Müller"); 0.0 when it is not one. Single names score 0.5 at most."""
@@ -171,7 +180,7 @@ RECOGNIZERS = [
         pattern=RUN_PATTERN,
         value_pattern="[A-Za-zÀ-ɏ][^0-9@&+/:;=_#%]{1,79}",
         validator=person_value_score,
-        validator_name="name lists (Faker) + capitalization + context",
+        validator_name="name lists (names-dataset) + capitalization + context",
         strength="format",
         score=0.85,
         column_names=(

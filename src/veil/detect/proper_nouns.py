@@ -1,0 +1,239 @@
+"""People and towns in free text: one pass over runs of capitalized words, one over lower-case
+words after a payee phrase.
+
+A run ("Wire to Zhang Wei Shanghai office") is first searched for a town of the gazetteer
+(:func:`.recognizers.lexicon.cities`) at either end; the town becomes a ``city`` span and the
+rest of the run is scored as a name by the rule tables of :mod:`.recognizers.person_runs`.
+A whole run that is a town ("Lunch at Santa Monica pier") is no person unless a title
+introduces it. Lower-case names ("transfer to john smith") count only after a payee phrase,
+when every word is a known name that is no common word.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+
+from veil.detect.recognizers import lexicon, persons
+from veil.detect.recognizers.person_runs import RUN_PATTERN, context_before
+
+Cand = tuple[int, int, int, float, str, str]
+
+_RUN = re.compile(RUN_PATTERN)
+_WORD = re.compile(r"\S+")
+_CITY_CONTEXT = re.compile(
+    r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
+    r"à|en|a|de|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
+    r"ciudad|stadt|ville|città|cidade|stad|miasto)|[,(/]|\d)\s*$",
+    re.IGNORECASE,
+)
+_MAX_CITY_WORDS = 4
+
+
+def find_city(words: list[str], towns: dict[str, int]) -> tuple[int, int] | None:
+    """The longest run of words ``words[i:j]`` that is a town and touches an end of the run
+    (a town inside a name is no town: "Anna Florence Smith")."""
+    n = len(words)
+    for size in range(min(n, _MAX_CITY_WORDS), 0, -1):
+        for i in (n - size, 0) if n > size else (0,):
+            key = lexicon.fold(" ".join(w.strip(",.;:") for w in words[i : i + size]))
+            if key in towns:
+                return i, i + size
+    return None
+
+
+def city_score(words: list[str], pop: int, before: str, titled: bool) -> float:
+    """How sure a run of words is a town: several words or a big town are surer, a place
+    word or preposition before it ("in", "at", "from", a comma) adds; a title removes."""
+    if titled:
+        return 0.0
+    score = 0.7 if len(words) > 1 else 0.55
+    if pop >= 1_000_000:
+        score += 0.1
+    if _CITY_CONTEXT.search(before[-12:]):
+        score += 0.15
+    return min(score, 0.95)
+
+
+def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
+    """A town at an end of the run, not a word of a name: a one-word town that is also a name
+    word, a title or an acronym ("Eze", "Mrs", "ATM") needs a place word before it, and so
+    does a small one-word town; a town between two parts of the run is none."""
+    if i > 0 and j < len(words):
+        return False
+    if j < len(words) and words[j].lower().strip(".,") in persons.VENUE_WORDS:
+        return False  # "Golden Gate Bridge", "Frankfurt Airport": a place in the town
+    if len(town) > 1:
+        return True
+    w = town[0].strip(",.;:")
+    if w.lower() in persons.TITLES or (w.isupper() and len(w) <= 3):
+        return False
+    lex = lexicon.names()
+    first, last = lex.is_first(w), lex.is_last(w)
+    pop = lexicon.cities(lexicon.CITY_MIN_POPULATION).get(lexicon.fold(w), 0)
+    # "Victoria Álvarez", "Olga Ivanova": the name goes on
+    if len(words) > 1 and ((i == 0 and first) or (j == len(words) and last and pop < 1_000_000)):
+        return False
+    if _CITY_CONTEXT.search(before[-12:]) or pop >= 500_000:
+        return True
+    return pop >= 100_000 and not (first or last)
+
+
+class ProperNounScanner:
+    """Scans joined texts for ``person`` and ``city`` spans (either may be switched off)."""
+
+    def __init__(
+        self,
+        *,
+        person: str | None = "person",
+        city: str | None = "city",
+        city_min_population: int = lexicon.CITY_MIN_POPULATION,
+        min_score: float = 0.5,
+    ) -> None:
+        self.person = person  # recognizer name or None
+        self.city = city
+        self.min_pop = city_min_population
+        self.min_score = min_score
+
+    def scan(
+        self,
+        joined: str,
+        starts: list[int],
+        idx: list[int],
+        values: list[str],
+        add: Callable[[int, Cand], None],
+    ) -> None:
+        towns = lexicon.cities(self.min_pop) if self.city else {}
+        for m in _RUN.finditer(joined):
+            s, e = m.span()
+            k = bisect_right(starts, s) - 1
+            base = starts[k]
+            ti = idx[k]
+            tend = base + len(values[ti])
+            self._run(joined, s, e, base, tend, ti, towns, add)
+        if self.person:
+            self._lower(joined, starts, idx, values, add)
+
+    # -- capitalized runs ---------------------------------------------------------------
+    def _run(
+        self,
+        joined: str,
+        s: int,
+        e: int,
+        base: int,
+        tend: int,
+        ti: int,
+        towns: dict[str, int],
+        add: Callable[[int, Cand], None],
+    ) -> None:
+        run = joined[s:e]
+        toks = [(t.start() + s, t.end() + s) for t in _WORD.finditer(run)]
+        words = [joined[a:b] for a, b in toks]
+        lo, hi = 0, len(words)
+        if towns:
+            got = find_city(words, towns)
+            if got is not None:
+                i, j = got
+                cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
+                town = words[i:j]
+                if _town_plausible(town, words, i, j, cb):
+                    lo, hi = (0, i) if i > 0 else (j, len(words))
+                    titled = context_before(cb.lower())[0]
+                    pop = towns[lexicon.fold(" ".join(w.strip(",.;:") for w in town))]
+                    score = city_score(town, pop, cb, titled)
+                    a, b = toks[i][0], toks[j - 1][1]
+                    b -= len(joined[a:b]) - len(joined[a:b].rstrip(",.;:"))
+                    if score >= self.min_score:
+                        add(ti, (a - base, b - base, 1, score, "city", self.city or "city"))
+                    if lo >= hi:
+                        if not titled:
+                            return
+                        lo, hi = i, j
+        if not self.person or lo >= hi:
+            return
+        sub = words[lo:hi]
+        ps, pe = toks[lo][0], toks[hi - 1][1]
+        self._person(joined, sub, ps, pe, base, tend, ti, toks[lo:hi], add)
+
+    def _person(
+        self,
+        joined: str,
+        words: list[str],
+        s: int,
+        e: int,
+        base: int,
+        tend: int,
+        ti: int,
+        toks: list[tuple[int, int]],
+        add: Callable[[int, Cand], None],
+    ) -> None:
+        name = self.person or "person"
+        if not _worth_scoring(words, joined[max(base, s - 12) : s]):
+            return
+        if joined[e : e + 2] == ", ":  # "Brown, Brandon"
+            got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
+            if got_c is not None and got_c[1] >= self.min_score:
+                add(ti, (s - base, got_c[0] - base, 1, got_c[1], "person", name))
+        got = persons.score_run(words, joined[max(base, s - 40) : s], joined[e : min(tend, e + 40)])
+        if got is None:
+            return
+        lo, hi, score = got
+        if score >= self.min_score:
+            add(ti, (toks[lo][0] - base, toks[hi][1] - base, 1, score, "person", name))
+
+    # -- lower case ---------------------------------------------------------------------
+    def _lower(
+        self,
+        joined: str,
+        starts: list[int],
+        idx: list[int],
+        values: list[str],
+        add: Callable[[int, Cand], None],
+    ) -> None:
+        lex = lexicon.names()
+        for m in _LOWER.finditer(joined):
+            words = m.group("name").split()
+            keep = 0
+            for w in words:
+                if not w.islower() or persons.is_function_word(w) or not lex.is_name(w):
+                    break
+                keep += 1
+            if keep == 0:
+                continue
+            words = words[:keep]
+            s = m.start("name")
+            k = bisect_right(starts, s) - 1
+            tend = starts[k] + len(values[idx[k]])
+            if keep == 1:
+                tail = joined[m.end("name") : min(tend, m.end("name") + 2)]
+                if not lex.is_top_first(words[0]) or tail[:1].isalpha() or tail[1:2].islower():
+                    continue  # "to mark as paid": a verb, not a name
+                score = 0.6
+            elif lex.is_first(words[0]) and lex.is_last(words[-1]):
+                score = 0.8
+            else:
+                continue
+            e = s + len(" ".join(words))
+            if joined[s:e] != " ".join(words):
+                continue  # separated by more than one space
+            add(idx[k], (s - starts[k], e - starts[k], 1, score, "person", self.person or ""))
+
+
+def _worth_scoring(words: list[str], before: str) -> bool:
+    """Cheap test before the rule tables: a known name word, an initial, an opening title or
+    payee word, or a title right before the run."""
+    if words[0].lower() in persons.RUN_OPENERS:
+        return True
+    lex = lexicon.names()
+    for w in words:
+        if w[-1] == "." or lex.is_name(w):
+            return True
+    return context_before(before.lower())[0]
+
+
+_LOWER = re.compile(
+    r"(?i:\b(?:to|from|for|by|payee|payer|beneficiary|dear|hi|hello|thanks|mr|mrs|ms|"
+    r"an|von|für|à|pour|par|aan|van|voor|para|per|da|dla|od)\b[:,]?[ ]+)"
+    r"(?P<name>[a-zß-öø-ÿā-ž]{2,}(?:[ ][a-zß-öø-ÿā-ž]{2,}){0,2})(?![\w@])"
+)
