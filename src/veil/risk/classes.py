@@ -78,7 +78,7 @@ def group_keys(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray, int
     n = len(key)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), 0
-    if space <= max(4 * n, 1 << 16):
+    if space <= 4 * n + 4096:
         first = np.full(space, -1, dtype=np.int64)
         first[key[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
         present = first >= 0

@@ -29,7 +29,7 @@ __all__ = [
 #: The cache of rolled-up states holds at most this many classes in all ...
 CACHE_CLASSES = 2_000_000
 #: ... and at most this many nodes.
-CACHE_NODES = 256
+CACHE_NODES = 4096
 #: Level codes of every input class at every level are kept when they take fewer cells.
 ROW_LEVELS_CELLS = 1 << 24
 
@@ -160,6 +160,7 @@ class RollUp:
         self._cache: dict[tuple[int, ...], ClassState] = {}
         self._cache_levels = np.empty((0, d), dtype=np.int64)
         self._cache_keys: list[tuple[int, ...]] = []
+        self._held = 0  # classes held by the cache
         self.remember(np.zeros(d, dtype=np.int64), self.bottom)
 
     def derive(self, node: np.ndarray, base: ClassState) -> ClassState:
@@ -192,14 +193,14 @@ class RollUp:
         key = tuple(int(x) for x in node)
         if key in self._cache:
             return
-        held = sum(len(s.rep) for s in self._cache.values())
         while self._cache_keys[1:] and (
-            held + len(state.rep) > CACHE_CLASSES or len(self._cache_keys) >= CACHE_NODES
+            self._held + len(state.rep) > CACHE_CLASSES or len(self._cache_keys) >= CACHE_NODES
         ):
             old = self._cache_keys.pop(1)  # keep the bottom (index 0)
-            held -= len(self._cache.pop(old).rep)
+            self._held -= len(self._cache.pop(old).rep)
             self._cache_levels = np.delete(self._cache_levels, 1, axis=0)
         self._cache[key] = state
+        self._held += len(state.rep)
         self._cache_keys.append(key)
         self._cache_levels = np.vstack([self._cache_levels, node[None, :]])
 

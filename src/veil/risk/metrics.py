@@ -281,31 +281,53 @@ def per_class_emd_hierarchical(
     labels present in the class contribute, so the cost is linear in the pairs.
     """
     n = len(sizes)
-    leaf = hierarchy.encode(sc.values, row_offset=None)
-    levels = [hierarchy.code_map[leaf, lv] for lv in range(hierarchy.levels)]
-    height = hierarchy.height
-    if hierarchy.domain_size(height) > 1:  # no single root: add one above the top level
-        levels.append(np.zeros(len(leaf), dtype=np.int64))
-        height += 1
+    levels = _value_levels(hierarchy, sc.values)
+    height = len(levels) - 1
     if height == 0:
         return np.zeros(n)
     q_val = sc.reference_distribution()
     p = sc.counts / sizes[sc.class_index]
-    a_prev = np.zeros(n)
+    # level 0: the (class, value) pairs are the (class, label) pairs
+    q0 = q_val[sc.value_code]
+    a_prev = np.bincount(sc.class_index, weights=np.abs(p - q0) - q0, minlength=n)
     total = np.zeros(n)
-    for lv, label_of_value in enumerate(levels):
-        width = int(label_of_value.max()) + 1 if len(label_of_value) else 1
-        labels = label_of_value[sc.value_code]
-        q_label = np.bincount(label_of_value, weights=q_val, minlength=width)
-        key, space = combine_codes([sc.class_index, labels], [n, width])
-        inverse, first, groups = group_keys(key, space)
-        p_n = np.bincount(inverse, weights=p, minlength=groups)
-        q_n = q_label[labels[first]]
-        a = np.bincount(sc.class_index[first], weights=np.abs(p_n - q_n) - q_n, minlength=n)
-        if lv > 0:
-            total += lv * (a_prev - a)
-        a_prev = a.astype(float)
+    for lv in range(1, height + 1):
+        label_of_value = levels[lv]
+        if lv == height:  # the root: one label with p = q = 1 in every (non-empty) class
+            a = np.where(sizes > 0, -1.0, 0.0)
+        else:
+            width = int(label_of_value.max()) + 1 if len(label_of_value) else 1
+            labels = label_of_value[sc.value_code]
+            q_label = np.bincount(label_of_value, weights=q_val, minlength=width)
+            key, space = combine_codes([sc.class_index, labels], [n, width])
+            inverse, first, groups = group_keys(key, space)
+            p_n = np.bincount(inverse, weights=p, minlength=groups)
+            q_n = q_label[labels[first]]
+            a = np.bincount(sc.class_index[first], weights=np.abs(p_n - q_n) - q_n, minlength=n)
+        total += lv * (a_prev - a)
+        a_prev = a
     return np.clip(total / (2.0 * height), 0.0, 1.0)
+
+
+_LEVELS_CACHE: dict[tuple[int, int], tuple[Hierarchy, pa.Array, list[np.ndarray]]] = {}
+
+
+def _value_levels(hierarchy: Hierarchy, values: pa.Array) -> list[np.ndarray]:
+    """The label code of each value at every level, up to a single root (a virtual one
+    when the top level has several labels). Memoized per (hierarchy, values) object: the
+    lattice search asks for the same pair at every node."""
+    key = (id(hierarchy), id(values))
+    hit = _LEVELS_CACHE.get(key)
+    if hit is not None and hit[0] is hierarchy and hit[1] is values:
+        return hit[2]
+    leaf = hierarchy.encode(values, row_offset=None)
+    levels = [hierarchy.code_map[leaf, lv] for lv in range(hierarchy.levels)]
+    if hierarchy.domain_size(hierarchy.height) > 1:  # no single root: add one
+        levels.append(np.zeros(len(leaf), dtype=np.int64))
+    if len(_LEVELS_CACHE) >= 32:
+        _LEVELS_CACHE.clear()
+    _LEVELS_CACHE[key] = (hierarchy, values, levels)
+    return levels
 
 
 def per_class_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:

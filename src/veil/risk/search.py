@@ -9,7 +9,8 @@
    (:class:`~veil.risk.small_classes.SmallClassBound`) first and the exact evaluation only
    when that does not settle it. Anonymous candidates get their loss computed; every
    improvement shrinks the candidate set. (Quality models with ``bottom_up`` visit bottom-up
-   instead, to use their dynamic bound.)
+   instead, to use their dynamic bound; so do non-monotone model sets, whose failures prune
+   little and whose exact evaluations are cheaper rolled up from evaluated predecessors.)
 """
 
 from __future__ import annotations
@@ -161,8 +162,10 @@ class LatticeSearch:
         """2. The candidates, in one pass over a fixed order (the limit only ever shrinks, so
         a node skipped for its bound stays skippable)."""
         bounds, heights = self.bounds, self.heights
-        if self.engine.quality.bottom_up:
-            order = np.lexsort((bounds, heights))  # bottom-up: bounds prune up-sets
+        if self.engine.quality.bottom_up or not self.engine.monotone:
+            # bottom-up: bounds prune up-sets; and without monotone models failures prune
+            # little, while a node's predecessors, evaluated first, are cheap roll-up bases
+            order = np.lexsort((bounds, heights))
         else:
             order = np.lexsort((bounds, -heights))  # top-down: failures prune down-sets
         for i in order.tolist():
