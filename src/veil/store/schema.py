@@ -190,6 +190,8 @@ consent_state = sa.Table(
     sa.Column("notice_version", sa.String(64)),
     sa.Column("notice_seq", sa.Integer),
     sa.Column("minor", sa.Boolean),
+    # consents lapsing soon (the DPO's Today page, issue 20): a range read, not a full scan
+    sa.Index("ix_consent_state_expiry", "status", "expires_us"),
     sqlite_with_rowid=False,
 )
 
