@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veil.cli.common import MAX_INDEX, MAX_LIMIT
 from veil.errors import AuditError
 
 console = Console(soft_wrap=True)  # long lines (roots, paths) stay whole for copying
@@ -80,7 +81,8 @@ def log_cmd(
     until: Annotated[
         str | None, typer.Option(help="Only events before this ISO date or time.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="How many, newest first.")
+                     ] = 20,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -128,7 +130,7 @@ def log_cmd(
 
 @audit_app.command("show")
 def show_cmd(
-    idx: Annotated[int, typer.Argument(min=0, help="Event index.")],
+    idx: Annotated[int, typer.Argument(min=0, max=MAX_INDEX, help="Event index.")],
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print one event as JSON, with its leaf hash and the signed head that covers it.
@@ -218,12 +220,14 @@ def public_key_cmd(
 @audit_app.command("prove")
 def prove_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Proof file to write (JSON).")],
-    idx: Annotated[int | None, typer.Argument(min=0, help="Event index.")] = None,
+    idx: Annotated[int | None, typer.Argument(min=0, max=MAX_INDEX, help="Event index.")
+                   ] = None,
     from_size: Annotated[
         int | None,
         typer.Option(
             "--from",
             min=0,
+            max=MAX_INDEX,
             help="Also prove that the head of this size (one you trust) is a prefix of the "
             "current signed head (a consistency proof).",
         ),
@@ -265,7 +269,8 @@ def verify_proof_cmd(
     public_key: PublicKeyOpt = None,
     size: Annotated[
         int | None,
-        typer.Option("--size", min=0, help="Tree size of a head you trust (with --head-root)."),
+        typer.Option("--size", min=0, max=MAX_INDEX,
+                     help="Tree size of a head you trust (with --head-root)."),
     ] = None,
     head_root: Annotated[
         str | None,

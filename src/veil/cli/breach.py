@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veil.cli.common import MAX_COUNT
 from veil.errors import InputError
 
 console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
@@ -221,9 +222,11 @@ def open_cmd(
         "--not-recoverable", help="Altered or lost data cannot be restored.")] = False,
     consequence: ConsequenceOpt = None,
     measure: MeasureOpt = None,
-    subjects: Annotated[int | None, typer.Option("--subjects", help="Estimated subjects of "
+    subjects: Annotated[int | None, typer.Option("--subjects", min=0, max=MAX_COUNT,
+                                                 help="Estimated subjects of "
                                                  "the --other items.")] = None,
-    records: Annotated[int | None, typer.Option("--records", help="Estimated records of the "
+    records: Annotated[int | None, typer.Option("--records", min=0, max=MAX_COUNT,
+                                                help="Estimated records of the "
                                                 "--other items.")] = None,
     category: CategoryOpt = None,
     tz: StoredTzOpt = None,
@@ -276,8 +279,8 @@ def update_cmd(
     recoverable: Annotated[bool | None, typer.Option("--recoverable/--not-recoverable")] = None,
     consequence: ConsequenceOpt = None,
     measure: MeasureOpt = None,
-    subjects: Annotated[int | None, typer.Option("--subjects")] = None,
-    records: Annotated[int | None, typer.Option("--records")] = None,
+    subjects: Annotated[int | None, typer.Option("--subjects", min=0, max=MAX_COUNT)] = None,
+    records: Annotated[int | None, typer.Option("--records", min=0, max=MAX_COUNT)] = None,
     category: CategoryOpt = None,
     rescope: Annotated[bool, typer.Option("--rescope", help="Recompute the scope from the "
                                           "evidence now.")] = False,

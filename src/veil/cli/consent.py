@@ -143,7 +143,8 @@ def grant(
     = None,
     valid_for: Annotated[str | None, typer.Option("--valid-for", help="Or how long it lasts: "
                                                   "'12 months', 'P2Y'.")] = None,
-    age: Annotated[int | None, typer.Option(help="Subject's age at consent (when the policy "
+    age: Annotated[int | None, typer.Option(min=0, max=150,
+                                            help="Subject's age at consent (when the policy "
                                             "sets consent_min_age).")] = None,
     guardian: Annotated[str | None, typer.Option(help="Holder of parental responsibility who "
                                                  "gave or authorised consent (Art. 8).")] = None,
@@ -177,7 +178,8 @@ def renew(
     expires: Annotated[str | None, typer.Option(help="When the renewed consent lapses.")] = None,
     valid_for: Annotated[str | None, typer.Option("--valid-for", help="Or how long it lasts.")]
     = None,
-    age: Annotated[int | None, typer.Option(help="Subject's age at renewal.")] = None,
+    age: Annotated[int | None, typer.Option(min=0, max=150,
+                                            help="Subject's age at renewal.")] = None,
     guardian: Annotated[str | None, typer.Option(help="Holder of parental responsibility.")]
     = None,
     time: TimeOpt = None,

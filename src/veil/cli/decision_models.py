@@ -106,7 +106,8 @@ def register_cmd(
     estimator: Annotated[Path | None, typer.Option(
         "--estimator", help="A scikit-learn estimator saved with joblib/pickle. Loading a pickle "
         "runs code: give only a file you made. It is copied into the workspace.")] = None,
-    threshold: Annotated[float, typer.Option(help="Score at or above which the decision is an "
+    threshold: Annotated[float, typer.Option(min=-1e12, max=1e12,
+                                             help="Score at or above which the decision is an "
                                              "approval.")] = 0.5,
     kind: Annotated[str | None, typer.Option(help="linear | tree | external (default: from the "
                                              "estimator).")] = None,
@@ -159,7 +160,8 @@ def register_cmd(
 @model_app.command("show")
 def show_cmd(
     name: Annotated[str, typer.Argument(help="Model name, or name.v<k>.")],
-    version: Annotated[int | None, typer.Option(help="Version (default: the latest).")] = None,
+    version: Annotated[int | None, typer.Option(min=1, max=999_999_999,
+                                                help="Version (default: the latest).")] = None,
     as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -179,7 +181,8 @@ def show_cmd(
 @model_app.command("card")
 def card_cmd(
     name: Annotated[str, typer.Argument(help="Model name, or name.v<k>.")],
-    version: Annotated[int | None, typer.Option(help="Version (default: the latest).")] = None,
+    version: Annotated[int | None, typer.Option(min=1, max=999_999_999,
+                                                help="Version (default: the latest).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the card here "
                                              "(.md or .json) instead of printing it.")] = None,
     as_json: JsonBriefOpt = False,

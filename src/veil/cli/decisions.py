@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from veil._actor import default_actor
-from veil.cli.common import JsonBriefOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import MAX_LIMIT, JsonBriefOpt, WorkspaceOpt, console, print_json
 from veil.errors import InputError
 
 decisions_app = typer.Typer(
@@ -105,7 +105,8 @@ def _table(recs: list[Any]) -> Table:
 def record_cmd(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
     subject: Annotated[str | None, typer.Argument(help="The person's id (one decision).")] = None,
-    score: Annotated[float | None, typer.Option(help="The model's score (one decision).")] = None,
+    score: Annotated[float | None, typer.Option(min=-1e12, max=1e12,
+                                                help="The model's score (one decision).")] = None,
     feature: Annotated[list[str] | None, typer.Option(
         "--feature", "-f", help="An input NAME=VALUE (one decision); repeatable.")] = None,
     reason: Annotated[list[str] | None, typer.Option(
@@ -115,7 +116,8 @@ def record_cmd(
         "other column is a feature.")] = None,
     subject_column: Annotated[str, typer.Option(help="The batch's subject id column.")] = "subject",
     score_column: Annotated[str, typer.Option(help="The batch's score column.")] = "score",
-    version: Annotated[int | None, typer.Option(help="Model version (default: latest).")] = None,
+    version: Annotated[int | None, typer.Option(min=1, max=999_999_999,
+                                                help="Model version (default: latest).")] = None,
     policy: NeedPolicyOpt = None,
     as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,
@@ -169,7 +171,8 @@ def list_cmd(
     since: Annotated[str | None, typer.Option(help="From this date (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this date (ISO 8601).")] = None,
     subject: Annotated[str | None, typer.Option(help="Only this person's decisions.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows read.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="At most this many rows read.")
+                     ] = 1000,
     actor: ActorOpt = None,
     as_json: JsonBriefOpt = False,
     workspace: WorkspaceOpt = None,

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from veil.cli.common import JsonBriefOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import MAX_SEED, JsonBriefOpt, WorkspaceOpt, console, print_json
 from veil.errors import InputError
 
 __all__ = ["explain_cmd", "fairness_cmd"]
@@ -116,8 +116,10 @@ def fairness_cmd(
     since: Annotated[str | None, typer.Option(help="From this date (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this date (ISO 8601).")] = None,
     positive: Annotated[str, typer.Option(help="The favourable outcome.")] = "approve",
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed (reports are reproducible).")] = 0,
+    resamples: Annotated[int, typer.Option(min=0, max=100_000,
+                                           help="Bootstrap resamples for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED,
+                                      help="Bootstrap seed (reports are reproducible).")] = 0,
     policy: Annotated[str | None, typer.Option("--policy", "-p", help="Policy YAML file, or "
                                                "'sample' (required).")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who runs the check "

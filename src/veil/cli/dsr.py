@@ -205,7 +205,8 @@ def run_cmd(request: IdArg, policy: OptPolicyOpt = None, actor: ActorOpt = None,
 
 @dsr_app.command("extend")
 def extend_cmd(request: IdArg,
-               months: Annotated[int, typer.Option(help="1 or 2 (Art. 12(3): at most two "
+               months: Annotated[int, typer.Option(min=1, max=2,
+                                                   help="1 or 2 (Art. 12(3): at most two "
                                                    "further months in all).")],
                reason: Annotated[str, typer.Option(help="Why (the subject must be told).")],
                actor: ActorOpt = None, as_json: JsonBriefOpt = False,

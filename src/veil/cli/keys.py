@@ -23,7 +23,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from veil.cli.common import JsonOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import MAX_LIMIT, JsonOpt, WorkspaceOpt, console, print_json
 from veil.errors import CryptoError
 
 keys_app = typer.Typer(
@@ -39,7 +39,8 @@ KeyUserOpt = Annotated[
 ]
 KeyIdOpt = Annotated[
     int | None,
-    typer.Option("--key-id", help="One key of the keyset (default: the whole keyset)."),
+    typer.Option("--key-id", min=0, max=2**32 - 1,
+                 help="One key of the keyset (default: the whole keyset)."),
 ]
 NEW_PASSPHRASE_ENV = "VEIL_KEK_NEW_PASSPHRASE"
 ModuleOpt = Annotated[str | None, typer.Option(
@@ -162,7 +163,8 @@ def keys_init(
 @keys_app.command("list")
 def keys_list(
     as_json: JsonOpt = False,
-    events: Annotated[int, typer.Option(help="Also show this many recent key events.")] = 0,
+    events: Annotated[int, typer.Option(min=0, max=MAX_LIMIT,
+                                        help="Also show this many recent key events.")] = 0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List the keysets: kind, status, keys (* = primary), KEK. Needs no passphrase.
@@ -350,7 +352,8 @@ def keys_export(
 @keys_app.command("events")
 def keys_events(
     keyset: Annotated[str | None, typer.Option(help="Only this keyset's events.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="How many, newest first.")
+                     ] = 50,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print recorded key operations (JSON lines, newest first; no secrets).

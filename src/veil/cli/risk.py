@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from veil.cli.common import (
+    MAX_COUNT,
+    MAX_LIMIT,
     DelimiterOpt,
     EncodingOpt,
     InputFormatOpt,
@@ -82,12 +84,14 @@ def risk_command(
         ),
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="Prosecutor risk above which a record is 'at risk'.")
+        float, typer.Option(min=0.0, max=1.0,
+                            help="Prosecutor risk above which a record is 'at risk'.")
     ] = 0.2,
     recursive_l: Annotated[
-        int, typer.Option(help="l of the recursive (c,l)-diversity figure.")
+        int, typer.Option(min=1, max=1_000_000, help="l of the recursive (c,l)-diversity figure.")
     ] = 2,
-    top: Annotated[int, typer.Option(min=0, help="How many riskiest classes to show.")] = 10,
+    top: Annotated[int, typer.Option(min=0, max=MAX_LIMIT,
+                                     help="How many riskiest classes to show.")] = 10,
     format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
     quote_char: QuoteCharOpt = '"',
@@ -113,7 +117,7 @@ def risk_command(
         recursive_l=recursive_l,
         top=top,
         input_format=format,
-        csv_options=csv_options(delimiter, quote_char, encoding, error=PolicyError),
+        csv_options=csv_options(delimiter, quote_char, encoding),
     )
     if as_json:
         print_json(result.to_dict())
@@ -128,7 +132,8 @@ def anonymize_command(
     hierarchy: HierarchyOpt = None,
     k: Annotated[
         int | None,
-        typer.Option("--k", min=1, help="k-anonymity: every class holds at least k records."),
+        typer.Option("--k", min=1, max=MAX_COUNT,
+                     help="k-anonymity: every class holds at least k records."),
     ] = None,
     l_diversity: Annotated[
         list[str] | None,
@@ -137,7 +142,8 @@ def anonymize_command(
     l_kind: Annotated[
         str, typer.Option(help="l-diversity kind: distinct, entropy or recursive.")
     ] = "distinct",
-    c: Annotated[float | None, typer.Option("--c", help="c of recursive (c,l)-diversity.")] = None,
+    c: Annotated[float | None, typer.Option("--c", min=0.0, max=1e9,
+                                            help="c of recursive (c,l)-diversity.")] = None,
     t_closeness: Annotated[
         list[str] | None,
         typer.Option("--t", help="ATTRIBUTE=T: t-closeness of a sensitive attribute."),
@@ -158,7 +164,8 @@ def anonymize_command(
         typer.Option(help="Information-loss model: non_uniform_entropy, loss or discernibility."),
     ] = "non_uniform_entropy",
     gs_factor: Annotated[
-        float, typer.Option(help="Generalization vs suppression weight (ARX's gs-factor, 0..1).")
+        float, typer.Option(min=0.0, max=1.0,
+                            help="Generalization vs suppression weight (ARX's gs-factor, 0..1).")
     ] = 0.5,
     format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
@@ -216,7 +223,7 @@ def anonymize_command(
         risk,
         hierarchies=_pairs(hierarchy, "--hierarchy"),
         input_format=format,
-        csv_options=csv_options(delimiter, quote_char, encoding, error=PolicyError),
+        csv_options=csv_options(delimiter, quote_char, encoding),
     )
     if as_json:
         body = result.to_receipt()

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from veil.cli.common import MAX_COUNT
 from veil.errors import InputError
 
 HELP = (
@@ -50,7 +51,8 @@ def scan(
     ] = None,
     sample: Annotated[
         int | None,
-        typer.Option("--sample", min=1, help="Quick look: scan the first N rows (lines) only."),
+        typer.Option("--sample", min=1, max=MAX_COUNT,
+                     help="Quick look: scan the first N rows (lines) only."),
     ] = None,
     full: Annotated[
         bool, typer.Option("--full", help="Validate every row even of a file larger than 2 GiB.")
@@ -87,6 +89,7 @@ def scan(
         typer.Option(
             "--max-cell-chars",
             min=16,
+            max=1_000_000_000,
             help="Longer cells (text lines) are scanned up to this length.",
         ),
     ] = 10_000,
@@ -95,6 +98,7 @@ def scan(
         typer.Option(
             "--text-sample",
             min=0,
+            max=MAX_COUNT,
             help="Distinct values of each free-text column to scan (0: all).",
         ),
     ] = 10_000,

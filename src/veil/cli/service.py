@@ -33,16 +33,22 @@ def serve(
     = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1; "
                                              "anything but loopback needs TLS).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8600).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8600).")
+                    ] = None,
     certfile: Annotated[Path | None, typer.Option(help="TLS certificate chain (PEM); or "
                                                   "[service.tls] in veil.toml.")] = None,
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
-    rate_limit: Annotated[float | None, typer.Option(help="Requests per second per key "
+    rate_limit: Annotated[float | None, typer.Option(min=0.0, max=1_000_000.0,
+                                                     help="Requests per second per key "
                                                      "(0: off; default 100).")] = None,
-    burst: Annotated[int | None, typer.Option(help="Requests a key may send at once before "
+    burst: Annotated[int | None, typer.Option(min=1, max=1_000_000,
+                                              help="Requests a key may send at once before "
                                               "the rate applies (default: one second's "
                                               "worth of --rate-limit).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[str | None, typer.Option(help="text or json (one JSON object per "
+                                                   "line with its request id); default "
+                                                   "[service] log_format, else text.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run the compliance service (REST API) over the workspace until stopped.
@@ -55,6 +61,8 @@ def serve(
 
     Example: veil serve --rate-limit 5 --burst 10
 
+    Example: veil serve --log-format json
+
     Example: veil serve --host 0.0.0.0 --certfile certs/server.pem --keyfile certs/server.key
     """
     from veil.service import ServiceConfig
@@ -64,6 +72,8 @@ def serve(
 
     if log_level not in ("debug", "info", "warning", "error"):
         raise InputError(f"--log-level {log_level!r}: debug, info, warning or error")
+    if log_format not in (None, "text", "json"):
+        raise InputError("--log-format: text or json")
     if (certfile is None) != (keyfile is None):
         raise InputError("--certfile and --keyfile go together")
     for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
@@ -74,7 +84,7 @@ def serve(
     tls = ServerTLS(str(certfile.resolve()), str(keyfile.resolve())) \
         if certfile is not None and keyfile is not None else None
     config = ServiceConfig.load(root, policy=policy, host=host, port=port, rate_limit=rate_limit,
-                                rate_burst=burst, tls=tls)
+                                rate_burst=burst, tls=tls, log_format=log_format)
     run(config, log_level=log_level)
 
 

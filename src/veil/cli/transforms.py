@@ -51,7 +51,7 @@ def reidentify_cmd(
         "--from", help="Read values one per line from this file ('-': stdin).")] = None,
     fmt: Annotated[str | None, typer.Option("--format",
                                                help="fpe: card, iban or digits.")] = None,
-    keep_first: Annotated[int | None, typer.Option("--keep-first",
+    keep_first: Annotated[int | None, typer.Option("--keep-first", min=0, max=64,
                                                       help="fpe: as in the policy.")] = None,
     keep_bank: Annotated[bool | None, typer.Option("--keep-bank/--no-keep-bank",
                                                       help="fpe iban: as in the policy.")

@@ -23,7 +23,7 @@ def ui(
     policy: Annotated[str | None, typer.Option("--policy", "-p", help="Policy YAML file (or "
                                                "'sample') in force. Default: [service] policy "
                                                "in veil.toml.")] = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8700,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8700,
     role: Annotated[str, typer.Option(help="The role the link opens: dpo, auditor, reviewer "
                                       "or engineer.")] = "dpo",
     actor: Annotated[str | None, typer.Option(help="Who you are in the audit log (default: "
