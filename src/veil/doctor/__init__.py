@@ -89,7 +89,9 @@ def _audit(ws: Workspace, found: list[Finding], actor: str) -> None:
 
     done = Counter(f.kind for f in found if f.repaired is not None)
     failed = sum(1 for f in found if f.error is not None)
-    AuditLog(ws).append([AuditEvent(
+    log = AuditLog(ws)
+    log.append([AuditEvent(
         time=datetime.now(UTC), actor=actor, action="doctor.repair", purpose="workspace",
         legal_basis=LEGAL_BASIS, outcome="failure" if failed else "success",
         counts={**{f"repaired:{k}": n for k, n in sorted(done.items())}, "failed": failed})])
+    log.deliver()  # as every operation does: a sink that is down never fails the repair

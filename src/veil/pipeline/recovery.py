@@ -225,9 +225,11 @@ def _audit(ws: Workspace, lease: Lease, purpose: str, result: str, actor: str,
     from veil.audit.event import AuditEvent
     from veil.audit.log import AuditLog
 
-    AuditLog(ws).append([AuditEvent(
+    log = AuditLog(ws)
+    log.append([AuditEvent(
         time=datetime.now(UTC), actor=actor, action=ACTION, purpose=purpose,
         legal_basis=LEGAL_BASIS, outcome="success" if result == "published" else "failure",
         counts={"temp_files_removed": removed},
         details={"run_id": lease.run_id, "phase": lease.phase, "result": result,
                  "cause": "its holder is gone"})])
+    log.deliver()  # as every operation does: a sink that is down never fails recovery
