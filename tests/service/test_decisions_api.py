@@ -68,7 +68,7 @@ def test_refusals_over_the_api(api) -> None:
     assert r.status_code == 422 and "not declared" in r.text
     r = client.post("/v1/decisions", headers=h["dpo"],
                     json={**base, "model": "nope", "features": {"balance": 1}})
-    assert r.status_code == 422
+    assert r.status_code == 404  # no such model: a named record that does not exist
     r = client.post(f"/v1/decisions/{'0' * 32}/contest", headers=h["dpo"],
                     json={"statement": "x"})
     assert r.status_code == 404

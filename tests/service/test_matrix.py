@@ -43,6 +43,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                                         "content": CSV}),
     ("GET", "/v1/retention"): ("/v1/retention", {}),
     ("POST", "/v1/retention/sweep"): ("/v1/retention/sweep", {"json": {"dry_run": True}}),
+    ("GET", "/metrics"): ("/metrics", {}),
 }
 
 

@@ -4,6 +4,7 @@ a bounded number of cases: no server errors, no schema violations)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -25,7 +27,7 @@ from tests.service.conftest import GRANT, SUBJECT, make_keys, make_workspace
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+          response_headers_conformance, response_schema_conformance, negative_data_rejection]
 
 
 def test_committed_document_matches_the_app() -> None:
@@ -83,23 +85,38 @@ def _operations(app: Any) -> list[Any]:
     return [result.ok() for result in loaded.get_all_operations()]
 
 
+def _rule_of(op: Any, message: str) -> bool:
+    """A 422 for schema-valid input names one of the operation's rules beyond the schema."""
+    from veil.service.contract import rules_for
+
+    return any(re.search(r.says, message) for r in rules_for(op.method, op.path))
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_keeps_its_document(service_env, mode: GenerationMode) -> None:
-    """Every operation, valid and invalid inputs (12 cases each, fixed seed): no 5xx, and every
-    status, content type, header and body as the document says."""
+    """Every operation, valid and invalid inputs (12 cases each, fixed seed): no 5xx; every
+    status, content type, header and body as the document says; schema-invalid input refused;
+    schema-valid input accepted, or refused (422) only by a rule the operation lists in
+    ``x-rules`` (the clock, the ledger's state, one field against another)."""
     app, keys = service_env
     headers = {"X-API-Key": keys["dpo"]}
     ops = _operations(app)
     assert len(ops) >= 17
-    cases = no_inputs = 0
+    cases = no_inputs = by_rule = 0
     for op in ops:
         @given(case=op.as_strategy(generation_mode=mode))
         @settings(max_examples=12, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         def run(case: Any) -> None:
-            nonlocal cases
+            nonlocal cases, by_rule
             cases += 1
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            response = case.call(headers=headers)
+            if mode is GenerationMode.POSITIVE and response.status_code in (400, 422):
+                message = response.json()["error"]["message"]
+                assert response.status_code == 422 and _rule_of(case.operation, message), \
+                    f"{case.operation.label}: schema-valid input refused: {message}"
+                by_rule += 1
+            case.validate_response(response, checks=CHECKS)
 
         try:
             run()
@@ -108,3 +125,24 @@ def test_api_keeps_its_document(service_env, mode: GenerationMode) -> None:
             assert mode is GenerationMode.NEGATIVE, op.label
             no_inputs += 1
     assert cases >= 5 * (len(ops) - no_inputs) and no_inputs < len(ops) // 2
+    print(f"schemathesis {mode.value}: {len(ops)} operations, {cases} cases, "
+          f"{by_rule} refused by a listed rule, 0 failures")
+
+
+def test_served_document_names_the_policy(service_env) -> None:
+    """The running service's document lists its purposes (by legal basis), the IANA zones and
+    the columns a bias check needs; the committed one keeps the markers."""
+    app, _ = service_env
+    doc = app.openapi()
+    grant = doc["components"]["schemas"]["GrantIn"]["properties"]["purpose"]
+    assert grant["enum"] == ["offers"]  # the consent-based purpose only
+    check = doc["components"]["schemas"]["CheckIn"]["properties"]["purpose"]
+    assert check["enum"] == ["offers", "scoring"]
+    breach = doc["components"]["schemas"]["veil__service__routes_breach__OpenIn"]
+    assert "Europe/Berlin" in json.dumps(breach)
+    fairness = doc["components"]["schemas"]["FairnessIn"]["properties"]["protected"]
+    assert fairness["items"]["required"] == ["subject_id", "age_band", "gender"]
+    committed = json.loads(DOC.read_text("utf-8"))
+    assert "enum" not in committed["components"]["schemas"]["GrantIn"]["properties"]["purpose"]
+    grant_op = committed["paths"]["/v1/consent/grant"]["post"]
+    assert any("future" in r["rule"] for r in grant_op["x-rules"])

@@ -93,7 +93,9 @@ def format_us(us: int | None) -> str | None:
     if us is None:
         return None
     dt = from_us(us)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    # four-digit years always (strftime's %Y gives "1-01-01" for year 1 on glibc)
+    text = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
+            f"{dt.second:02d}")
     if dt.microsecond:
         text += f".{dt.microsecond:06d}"
     return text + "Z"

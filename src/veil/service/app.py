@@ -23,6 +23,7 @@ from veil.service import (
     routes_decisions,
     routes_dsr,
     routes_health,
+    routes_metrics,
     routes_policy,
     routes_recipients,
     routes_retention,
@@ -32,14 +33,18 @@ from veil.service import (
 )
 from veil.service.auth import require
 from veil.service.config import ServiceConfig
+from veil.service.contract import committed, serve_exact_document
+from veil.service.echo import NoEcho
 from veil.service.exception_handlers import HANDLERS
 from veil.service.middleware import BodyLimit, Hardening
+from veil.service.observe import Observe
 from veil.service.state import Service
 
 # The routers, in the order the OpenAPI document lists their paths.
 CORE_ROUTERS: list[APIRouter] = [
     routes_health.router, routes_auth.router, routes_consent.router, routes_audit.router,
     routes_policy.router, routes_ropa.router, routes_scan.router, routes_witness.router,
+    routes_metrics.router,
 ]
 WORKFLOW_ROUTERS: list[APIRouter] = [routes_dsr.router, routes_breach.router,
                                      routes_retention.router, routes_recipients.router,
@@ -59,6 +64,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if app.state.service is not None:
         await app.state.service.close()
+    if getattr(app.state, "tracing", None) is not None:
+        app.state.tracing.shutdown()  # sends the spans still batched
 
 
 def _add_middleware(app: FastAPI, config: ServiceConfig | None) -> None:
@@ -74,7 +81,9 @@ def _add_middleware(app: FastAPI, config: ServiceConfig | None) -> None:
                        limit=(config or defaults).max_body_bytes,
                        upload_limit=(config or defaults).max_upload_bytes,
                        upload_paths=frozenset({routes_scan.SCAN_PATH}))
+    app.add_middleware(NoEcho)  # error answers never repeat the request's values
     app.add_middleware(Hardening, hsts=bool(config is not None and config.tls is not None))
+    app.add_middleware(Observe, state=app.state)  # request id, access log, metrics, traces
 
 
 def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None = None
@@ -87,6 +96,13 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
         title="Veil compliance service", version=veil.__version__, description=DESCRIPTION,
         docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=_lifespan)
     app.state.service = service
+    app.state.metrics = app.state.tracing = None
+    if service is not None:
+        from veil.service import metrics
+        from veil.service.tracing import Tracing
+
+        app.state.metrics = metrics.Metrics(service.workspace) if metrics.available() else None
+        app.state.tracing = Tracing.from_env()
     for router in [*CORE_ROUTERS, *(WORKFLOW_ROUTERS if extra_routers is None
                                      else extra_routers)]:
         app.include_router(router)
@@ -97,6 +113,8 @@ def build_app(service: Service | None, *, extra_routers: list[APIRouter] | None 
 
     mount_ui(app, allowed=allowed)  # the DPO's pages under /ui/ (same store, same roles)
     _add_middleware(app, service.config if service is not None else None)
+    if service is not None:  # the served document names the policy's purposes
+        serve_exact_document(app, service.policy)
     return app
 
 
@@ -118,7 +136,7 @@ def create_app(config: ServiceConfig | None = None, **settings: Any) -> FastAPI:
 
 def openapi_document() -> dict[str, Any]:
     """The service's OpenAPI document (committed as docs/openapi.json)."""
-    doc: dict[str, Any] = build_app(None).openapi()
+    doc: dict[str, Any] = committed(build_app(None).openapi())
     return doc
 
 

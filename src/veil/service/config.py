@@ -12,6 +12,8 @@
     rate_burst = 100                  # bucket size (default: one second's worth of rate_limit)
     cors_origins = []                 # CORS is off unless origins are listed
     token_minutes = 15                # lifetime of bearer tokens from POST /v1/auth/token
+    log_format = "text"               # or "json": one JSON object per line (veil.service.logs)
+    metrics_port = 9600               # optional: /metrics without credentials on 127.0.0.1 only
 
     [service.tls]                     # see veil.store.tls.ServerTLS
     certfile = "certs/server.pem"
@@ -54,12 +56,24 @@ class ServiceConfig:
     cors_origins: tuple[str, ...] = ()
     token_minutes: int = 15
     tls: ServerTLS | None = None
+    log_format: str = "text"
+    metrics_port: int | None = None  # a separate loopback bind for Prometheus (no credentials)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._check_numbers()
+        self._check_ops()
         self._check_tls_files()
         self._check_origins()
+
+    def _check_ops(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise InputError("[service] log_format must be \"text\" or \"json\"")
+        p = self.metrics_port
+        if p is not None and (isinstance(p, bool) or not isinstance(p, int)
+                              or not 1 <= p <= 65535 or p == self.port):
+            raise InputError("[service] metrics_port must be a port in 1..65535 other than "
+                             "the service's port")
 
     def _check_numbers(self) -> None:
         for name, (lo, hi) in _INTS.items():

@@ -28,6 +28,7 @@ from veil.errors import (
 from veil.service.apikeys import AuthError
 from veil.service.auth import admit, permission_of, presented_credential
 from veil.service.middleware import error_body
+from veil.service.models import PATTERN_MESSAGES
 
 log = logging.getLogger("veil.service")
 
@@ -50,6 +51,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         msg = str(e.get("msg", "invalid"))
         if e.get("type") == "extra_forbidden":
             msg = "unknown field"
+        elif e.get("type") == "string_pattern_mismatch":  # words, not the regular expression
+            msg = PATTERN_MESSAGES.get(str((e.get("ctx") or {}).get("pattern")), msg)
         out.append({"field": loc or "body", "message": msg, "type": str(e.get("type"))})
     return out
 

@@ -1,15 +1,13 @@
-"""ASGI layers around the app: body size limits, security headers, the access log, rate limits.
+"""ASGI layers around the app: body size limits, security headers, rate limits.
 
 They are plain ASGI (no per-request objects beyond what they need), so a request that is too
 large is refused before the app reads it, and every response, errors included, gets the
-headers. The access log names the route template (``/v1/dsr/{request_id}``), never the raw path
-or the query string, and the caller by key id; it never holds subject ids, bodies or secrets.
+headers. The access log, request ids, metrics and traces are :mod:`veil.service.observe`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,9 +20,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-access_log = logging.getLogger("veil.service.access")
-
 
 def error_body(status: int, kind: str, message: str, **extra: Any) -> dict[str, Any]:
     """The one error shape of the service."""
@@ -84,7 +79,7 @@ class BodyLimit:
 
 
 class Hardening:
-    """Security headers on every response, and the access log line of every request."""
+    """Security headers on every response."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
@@ -105,27 +100,15 @@ class Hardening:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
 
         async def with_headers(msg: Message) -> None:
-            nonlocal status
             if msg["type"] == "http.response.start":
-                status = msg["status"]
                 have = {k.lower() for k, _ in msg.get("headers", [])}
                 msg["headers"] = [*msg.get("headers", []),
                                   *(h for h in self.headers if h[0] not in have)]
             await send(msg)
 
-        try:
-            await self.app(scope, receive, with_headers)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "(no route)"
-            principal = (scope.get("state") or {}).get("principal")
-            who = principal.actor if principal is not None else "-"
-            access_log.info("%s %s %d %.1fms %s", scope.get("method", "?"), template, status,
-                            (time.perf_counter() - started) * 1000, who)
+        await self.app(scope, receive, with_headers)
 
 
 class RateLimiter:

@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, str] = {
     "decisions.review": "record a human review: the final decision",
     "decisions.fairness": "run a bias check with protected attributes (Art. 10(5) AI Act: "
                           "used for the check only, never stored)",
+    "metrics.read": "Prometheus metrics: request counts and latencies, backlogs and deadlines "
+                    "(no personal data)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -55,7 +57,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "witness.read", "witness.cosign", "decisions.write",
                           "decisions.contest"}),
     "auditor": frozenset({"auth.self", "audit.read", "ropa.read", "breach.read", "dsr.list",
-                          "witness.read", "retention.read", "decisions.read"}),
+                          "witness.read", "retention.read", "decisions.read", "metrics.read"}),
     "reviewer": frozenset({"auth.self", "decisions.read", "decisions.review"}),
 }
 

@@ -23,13 +23,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from veil.errors import InputError, NotFoundError, VeilError
 from veil.service.auth import perm
 from veil.service.deps import ERRORS, Caller, service_of
-from veil.service.models import Time, _In
+
+# Breach times may come without an offset: they are then read in the request's `tz`.
+from veil.service.models import LocalTime as Time
+from veil.service.models import WholeNumber, _In
 
 router = APIRouter(prefix="/v1/breaches", tags=["breaches"], responses=ERRORS)
 
@@ -39,8 +42,10 @@ Line = Annotated[str, Field(min_length=1, max_length=500)]
 Name = Annotated[str, Field(min_length=1, max_length=512)]
 Nature = Literal["confidentiality", "integrity", "availability"]
 Category = Annotated[str, Field(max_length=64)]
-Zone = Annotated[str, Field(max_length=64, description="IANA time zone for times without an "
-                            "offset (default: the policy's controller.timezone, else UTC)")]
+Zone = Annotated[str, Field(max_length=64, json_schema_extra={"x-timezone": True},
+                            description="IANA time zone for times without an offset (default: "
+                            "the policy's controller.timezone); the served document lists "
+                            "the names")]
 
 
 class Window(_In):
@@ -72,8 +77,8 @@ class OpenIn(_In):
     recoverable: bool = True
     consequences: Annotated[list[Line], Field(max_length=50)] = []
     measures: Annotated[list[Line], Field(max_length=50)] = []
-    estimate_subjects: Annotated[int, Field(ge=0, le=10**10)] | None = None
-    estimate_records: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    estimate_subjects: Annotated[int, Field(ge=0, le=10**10), WholeNumber] | None = None
+    estimate_records: Annotated[int, Field(ge=0, le=10**12), WholeNumber] | None = None
     categories: Annotated[list[Category], Field(max_length=50)] = []
     tz: Zone | None = None
 
@@ -100,8 +105,8 @@ class UpdateIn(_In):
     recoverable: bool | None = None
     add_consequences: Annotated[list[Line], Field(max_length=50)] = []
     add_measures: Annotated[list[Line], Field(max_length=50)] = []
-    estimate_subjects: Annotated[int, Field(ge=0, le=10**10)] | None = None
-    estimate_records: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    estimate_subjects: Annotated[int, Field(ge=0, le=10**10), WholeNumber] | None = None
+    estimate_records: Annotated[int, Field(ge=0, le=10**12), WholeNumber] | None = None
     categories: Annotated[list[Category], Field(max_length=50)] = []
     rescope: bool = Field(False, description="Recompute the scope from the evidence now")
     tz: Zone | None = None
@@ -127,9 +132,14 @@ class NotifyIn(_In):
     channel: Line | None = None
     content: Annotated[str, Field(min_length=1, max_length=500_000, description=(
         "The text sent (e.g. the Markdown draft): only its SHA-256 is recorded"))] | None = None
-    content_base64: Annotated[str, Field(min_length=4, max_length=700_000, description=(
-        "Or the file sent (e.g. a PDF), base64: only its SHA-256 is recorded"))] | None = None
+    content_base64: Annotated[str, Field(
+        min_length=4, max_length=700_000,
+        pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+        description="Or the file sent (e.g. a PDF), base64: only its SHA-256 is recorded"
+    )] | None = None
     tz: Zone | None = None
+    model_config = ConfigDict(  # one of content and content_base64, as the validator says
+        json_schema_extra={"not": {"required": ["content", "content_base64"]}})
 
     @model_validator(mode="after")
     def _one_content(self) -> NotifyIn:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from veil.errors import InputError
 from veil.service.auth import perm
 from veil.service.deps import ERRORS, Caller, need_policy, service_of
-from veil.service.models import Subject, Time, _In
+from veil.service.models import DecisionPurpose, Subject, Time, WholeNumber, _In
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERRORS)
 
@@ -40,7 +40,7 @@ class DecisionIn(_In):
     subject: Subject
     features: Annotated[dict[Feature, Value], Field(max_length=200)]
     score: float
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=1, le=2**31 - 1), WholeNumber] | None = None
     reasons: Annotated[dict[Feature, float], Field(max_length=200, description=(
         "Reason codes: feature -> contribution in score units (negative lowered the "
         "score)"))] | None = None
@@ -195,14 +195,15 @@ class FairnessIn(_In):
     attributes are used for this check only, in memory, and discarded (Art. 10(5))."""
 
     protected: Annotated[list[dict[str, Annotated[str, Field(max_length=200)]]], Field(
-        min_length=1, max_length=1_000_000, description=(
-            "One row per person: subject_id and each protected attribute the policy lists"))]
-    purpose: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+        min_length=1, max_length=1_000_000, json_schema_extra={"x-protected": True},
+        description=("One row per person: subject_id and each protected attribute the policy "
+                     "lists (the served document names them)"))]
+    purpose: DecisionPurpose | None = None
     since: Time | None = None
     until: Time | None = None
     positive: Annotated[str, Field(min_length=1, max_length=64)] = "approve"
-    resamples: Annotated[int, Field(ge=0, le=10_000)] = 1000
-    seed: int = 0
+    resamples: Annotated[int, Field(ge=0, le=10_000), WholeNumber] = 1000
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1), WholeNumber] = 0
 
 
 @router.post("/fairness", response_model=dict[str, Any], **perm("decisions.fairness"))

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from veil.service.auth import perm
 from veil.service.deps import ERRORS, service_of
+from veil.service.models import WholeNumber
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.audit.witness import Witness, WitnessedHead
@@ -33,13 +34,16 @@ Origin = Annotated[str, PathParam(min_length=1, max_length=255,
 class WitnessIn(BaseModel):
     """A checkpoint to witness."""
 
-    model_config = ConfigDict(extra="forbid")
-    checkpoint: str = Field(max_length=4000,
-                            description="The log's signed note (C2SP checkpoint)")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    checkpoint: str = Field(max_length=4000, pattern=r"\n$",
+                            description="The log's signed note (C2SP checkpoint: text ending "
+                            "with a newline)")
     public_key: str = Field(max_length=1000, description="PEM of the log's Ed25519 public key "
                             "(pinned the first time this witness sees the origin)")
-    old_size: int = Field(ge=0, le=2**63 - 1, description="The size this witness holds for the "
-                          "log, as the publisher read it (0: none)")
+    old_size: Annotated[int, Field(
+        ge=0, le=2**63 - 1,
+        description="The size this witness holds for the log, as the publisher read it (0: none)"),
+        WholeNumber]
     consistency: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
         default_factory=list, max_length=128,
         description="RFC 6962 consistency proof from old_size to the checkpoint's size (hex)")
