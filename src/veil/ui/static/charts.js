@@ -36,6 +36,10 @@
     var value = { beginAtZero: true, stacked: stacked };
     if (percent) {
       value.ticks = { callback: function (v) { return Math.round(v * 100) + "%"; } };
+    } else if (data.series.every(function (s) {
+      return s.data.every(function (v) { return v === null || Number.isInteger(v); });
+    })) {
+      value.ticks = { precision: 0 };  // counts: no 0.5 of a person
     }
     new window.Chart(canvas, {
       type: kind === "hbar" ? "bar" : kind,
