@@ -3,6 +3,7 @@ holds its permission; every count is one SQL aggregate (:mod:`veil.ui.queries`).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -91,18 +92,21 @@ async def verify_audit(request: Request, form: CheckedForm,
     from veil.ui import trail
 
     host = host_of(request)
-    checked_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    size = (await run_in_threadpool(host.audit.head)).size
-    try:
-        rep = await run_in_threadpool(host.audit.verify)
-        result: dict[str, Any] = {"ok": True, "size": rep.size, "checked_at": checked_at,
-                                  "latest_signed_size": rep.latest_signed_size,
-                                  "seconds": round(rep.seconds, 3)}
-    except AuditVerifyError as exc:
-        result = {"ok": False, "size": size, "failed_index": exc.index,
-                  "failed_check": exc.check, "detail": exc.detail, "checked_at": checked_at}
-    if hasattr(host, "verified"):
-        host.verified = (size, result)  # type: ignore[attr-defined]
+    lock = getattr(host, "verify_lock", None) or contextlib.nullcontext()
+    async with lock:  # one verification at a time, shared with GET /v1/audit/verify
+        checked_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        size = (await run_in_threadpool(host.audit.head)).size
+        try:
+            rep = await run_in_threadpool(host.audit.verify)
+            result: dict[str, Any] = {"ok": True, "size": rep.size, "checked_at": checked_at,
+                                      "latest_signed_size": rep.latest_signed_size,
+                                      "seconds": round(rep.seconds, 3)}
+        except AuditVerifyError as exc:
+            result = {"ok": False, "size": size, "failed_index": exc.index,
+                      "failed_check": exc.check, "detail": exc.detail,
+                      "checked_at": checked_at}
+        if hasattr(host, "verified"):
+            host.verified = (size, result)  # type: ignore[attr-defined]
     await trail.record(request, session.actor, "ui.audit_verify",
                        outcome="success" if result["ok"] else "failure",
                        details={"size": result["size"]})
