@@ -99,7 +99,9 @@ class Recognizer:
     ``pattern`` is a Python regex finding candidates inside free text. ``value_pattern`` is an
     RE2 regex (pyarrow.compute syntax, no look-arounds) that a whole column value must match
     (anchors are added); ``prefilter`` an RE2 regex, a superset of ``pattern``, used to pick
-    the texts worth scanning. ``validator`` confirms a candidate (True/False or a score).
+    the texts worth scanning (``gate``, a Python function, does the same for a few short
+    texts, where compiling RE2 would cost more than the scan). ``validator`` confirms a
+    candidate (True/False or a score).
     """
 
     name: str
@@ -125,6 +127,7 @@ class Recognizer:
     category: str | None = None
     rule: str | None = None
     context_window: int = 48
+    gate: Callable[[str], bool] | None = None  # cheap Python test for a few short texts
 
     def __post_init__(self) -> None:
         if not self.name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
