@@ -14,6 +14,9 @@ from veil.store.schema import dsr_requests, recipient_notices, retention_outputs
 from veil.store.workspace import Workspace
 
 Fix = Callable[[], str]
+#: A recipient notice due for longer than this is a backlog (a fresh one waits for the next
+#: `veil recipients deliver`).
+OVERDUE = timedelta(hours=1)
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -97,18 +100,20 @@ def _deliver_audit(ws: Workspace) -> Fix:
 
 
 def recipient_outbox(ws: Workspace, now: datetime) -> list[Finding]:
-    """Art. 19 notices due and not sent (repair: deliver now); notices that failed for good
-    are reported for a person to act."""
+    """Art. 19 notices due for over an hour and not sent (repair: deliver now); notices that
+    failed for good are reported for a person to act."""
     t = recipient_notices.c
     with ws.engine.connect() as conn:
         due = conn.execute(sa.select(sa.func.count()).where(
-            t.status == "pending", t.channel != "manual", t.next_attempt <= now)).scalar_one()
+            t.status == "pending", t.channel != "manual", t.next_attempt <= now - OVERDUE)
+        ).scalar_one()
         failed = conn.execute(sa.select(sa.func.count()).where(t.status == "failed")
                               ).scalar_one()
     out = []
     if due:
         out.append(Finding("recipient_outbox", "recipients", f"{due:,} recipient notice(s) "
-                           "are due and not sent", "deliver now", fix=_deliver_notices(ws)))
+                           "are overdue (due over an hour ago, not sent)", "deliver now",
+                           fix=_deliver_notices(ws)))
     if failed:
         out.append(Finding("recipient_failed", "recipients", f"{failed:,} recipient "
                            "notice(s) failed for good: a person must act (`veil recipients "
