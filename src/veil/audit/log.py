@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from os import PathLike
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from veil.audit import stored_heads, stored_proofs
@@ -70,7 +71,7 @@ from veil.audit.trust import TrustReport, verify_from_trusted
 from veil.audit.verify import VerifyReport, verify_log
 from veil.audit.verify_error import AuditVerifyError
 from veil.audit.witnesses import WitnessTarget, witnesses_from_config
-from veil.errors import AuditError
+from veil.errors import AuditError, AuditNotFoundError
 from veil.store.schema import audit_leaves
 from veil.store.transactions import read_connection
 from veil.store.workspace import Workspace
@@ -158,32 +159,73 @@ class AuditLog:
         Serialized against other writers (threads and processes). Each event is also queued in
         the outbox for every configured sink, in the same transaction.
         """
+        evs = self._checked(events)
+        if not evs:
+            return []
+        with self._lock:
+            # Plain DBAPI calls: SQLAlchemy's per-statement and per-row work would cost more
+            # than the inserts themselves (this is the hot path of every operation).
+            try:
+                with raw_write(self.engine, "appending to the audit log") as (cur, ph, sqlite):
+                    start = self._write(cur, ph, sqlite, evs)
+            except BaseException:
+                self._frontier = None  # CompactRange.append mutated it; reload next time
+                raise
+        return list(range(start, start + len(evs)))
+
+    def append_in(self, conn: sa.Connection, events: Iterable[AuditEvent]) -> list[int]:
+        """Append events inside the caller's open write transaction ``conn``
+        (`veil.store.transactions.write_transaction`): they commit or roll back with the
+        caller's rows, so an operation and its events are stored together or not at all.
+
+        The commit is the caller's: give ``write_transaction(..., durable=True)`` for the
+        durability :meth:`append` gives. A commit without it (SQLite ``synchronous=NORMAL``,
+        PostgreSQL ``synchronous_commit`` off) survives a process crash; a power loss may drop
+        the last such commits, events and rows together, never events under a signed head or
+        sent to a sink (signing a head and claiming outbox items commit durably first, and a
+        database's commits reach the disk in order). On PostgreSQL
+        the log's state row stays locked until the caller commits: keep the transaction short.
+        """
+        evs = self._checked(events)
+        if not evs:
+            return []
+        sqlite = conn.dialect.name == "sqlite"
+        cur = conn.connection.cursor()
+        with self._lock:
+            try:
+                start = self._write(cur, "?" if sqlite else "%s", sqlite, evs)
+            except BaseException:
+                self._frontier = None
+                raise
+            finally:
+                cur.close()
+        # Until the caller commits, the cached tree is ahead of the stored one; a rollback
+        # shows as a size or root mismatch and the next append reloads it (_frontier_at).
+        return list(range(start, start + len(evs)))
+
+    @staticmethod
+    def _checked(events: Iterable[AuditEvent]) -> list[AuditEvent]:
         evs = list(events)
         for i, e in enumerate(evs):
             if not isinstance(e, AuditEvent):
                 raise AuditError(f"events[{i}] is a {type(e).__name__}, not an AuditEvent")
-        if not evs:
-            return []
-        screen_events(evs)  # no personal data in free text (veil.audit.screen)
+        if evs:
+            screen_events(evs)  # no personal data in free text (veil.audit.screen)
+        return evs
+
+    def _write(self, cur: Any, ph: str, sqlite: bool, evs: list[AuditEvent]) -> int:
+        """Write ``evs`` as the next leaves with the DBAPI cursor of an open write transaction
+        (the caller holds ``self._lock``); returns the first index."""
         datas = [e.canonical_bytes() for e in evs]
         hashes = [hashlib.sha256(b"\x00" + d).digest() for d in datas]
-        sinks = [s.name for s in self.sinks]
-        with self._lock:
-            try:
-                # Plain DBAPI calls: SQLAlchemy's per-statement and per-row work would cost more
-                # than the inserts themselves (this is the hot path of every operation).
-                with raw_write(self.engine, "appending to the audit log") as (cur, ph, sqlite):
-                    lock = "" if sqlite else " FOR UPDATE"
-                    cur.execute(f"SELECT size, root FROM audit_state WHERE id = 1{lock}")
-                    start, root = cur.fetchone()
-                    frontier = self._frontier_at(cur, ph, start, bytes(root))
-                    res = frontier.append(hashes)
-                    insert_appended(cur, ph, start, evs, datas, hashes, res, sinks)
-            except BaseException:
-                self._frontier = None  # CompactRange.append mutated it; reload next time
-                raise
-            self._frontier = frontier
-        return list(range(start, start + len(evs)))
+        lock = "" if sqlite else " FOR UPDATE"
+        cur.execute(f"SELECT size, root FROM audit_state WHERE id = 1{lock}")
+        start, root = cur.fetchone()
+        frontier = self._frontier_at(cur, ph, start, bytes(root))
+        res = frontier.append(hashes)
+        insert_appended(cur, ph, start, evs, datas, hashes, res, [s.name for s in self.sinks])
+        self._frontier = frontier
+        return int(start)
 
     def _frontier_at(self, cur: Any, ph: str, size: int, root: bytes) -> CompactRange:
         """The cached compact range when it is still the stored tree's, else read from the store
@@ -284,7 +326,8 @@ class AuditLog:
             if head is None or head.size <= (idx or 0) or head.size < (from_size or 0):
                 head = self.sign_head()
         if idx is not None and (idx >= head.size or idx < 0):
-            raise AuditError(f"no event at index {idx} under the head of size {head.size}")
+            raise AuditNotFoundError(f"no event at index {idx} under the head of size "
+                                     f"{head.size}")
         public_key = self.public_key()
         if public_key is None:
             raise AuditError("the log has no public key yet: sign a head first")
@@ -313,7 +356,8 @@ class AuditLog:
         with read_connection(self.engine, READING) as conn:
             row = conn.execute(leaf_select().where(audit_leaves.c.idx == idx)).first()
         if row is None:
-            raise AuditError(f"no event at index {idx} (the log has {self.head().size})")
+            raise AuditNotFoundError(f"no event at index {idx} (the log has "
+                                     f"{self.head().size})")
         return logged(row)
 
     def events(

@@ -5,6 +5,7 @@ objection, Art. 18 restriction, Art. 17 erasure) read from the rights exclusions
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -60,9 +61,17 @@ def as_reasons(reasons: Sequence[Any] | None, n: int) -> list[list[Reason]]:
 def excluded(conn: sa.Connection, purpose: str, subjects: Sequence[str]) -> dict[str, str]:
     """pseudonym -> reason (erased | restricted | objected) of every subject here with an
     active exclusion from ``purpose`` (a data-subject request made it)."""
+    subs = sorted(set(subjects))
+    if len(subs) == 1:  # an online decision: plain DBAPI, no SQL compiled per call
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        with contextlib.closing(conn.connection.cursor()) as cur:
+            cur.execute("SELECT reason FROM rights_exclusions WHERE subject = " + mark +
+                        f" AND lifted_at IS NULL AND purpose IN ({mark}, {mark})",
+                        (subs[0], purpose, ALL))
+            rows = cur.fetchall()
+        return {subs[0]: rows[0][0]} if rows else {}
     t = rights_exclusions.c
     active = (t.lifted_at.is_(None), t.purpose.in_([purpose, ALL]))
-    subs = sorted(set(subjects))
     out: dict[str, str] = {}
     if len(subs) > 20 * _CHUNK:  # a big batch: every active exclusion at once
         wanted = set(subs)

@@ -21,8 +21,8 @@ import builtins
 import contextlib
 import hashlib
 import hmac
+import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,22 +31,23 @@ import sqlalchemy as sa
 
 from veil.decisions import ledger_store as store
 from veil.decisions import trail
-from veil.decisions.explain import Reason, coerce_reasons
-from veil.decisions.inputs import as_scores, excluded
+from veil.decisions.ids import new_id, subject8
+from veil.decisions.online import record_event, record_one
 from veil.decisions.records import DecisionRecord, HistoryEntry, QueueItem, iso
-from veil.decisions.rules import DecisionRules, default_outcome
-from veil.decisions.sealing import open_inputs, open_text, seal_inputs
+from veil.decisions.rules import DecisionRules
+from veil.decisions.sealing import open_inputs, open_text
 from veil.errors import InputError, NotFoundError
 from veil.store.schema import decision_events, decision_sessions, decisions
 from veil.store.transactions import read_connection, write_transaction
 
 if TYPE_CHECKING:  # pragma: no cover
+    from veil.audit.log import AuditLog
     from veil.decisions.registry import RegisteredModel
     from veil.decisions.session import ScoringSession
-    from veil.keys.subject_keys import SubjectKeys
+    from veil.keys.keystore import StoreSubjectKeys
     from veil.store.workspace import Workspace
 
-__all__ = ["MODEL_TTL", "DecisionLedger", "RecordedBatch"]
+__all__ = ["MODEL_TTL", "DecisionLedger", "RecordedBatch", "new_id"]
 
 #: Seconds a "latest version" model lookup is reused before the registry is asked again.
 MODEL_TTL = 5.0
@@ -70,10 +71,6 @@ class RecordedBatch(builtins.list[str]):
         return sum(self.skipped.values())
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
 class DecisionLedger:
     """The decisions of one workspace under one policy. Cheap to create; keys, the registry
     and the audit log open on first use."""
@@ -82,11 +79,13 @@ class DecisionLedger:
         self.workspace = workspace.ready()
         self.policy = policy
         self._rules: dict[str, DecisionRules] = {}
-        self._keys: SubjectKeys | None = None
+        self._keys: StoreSubjectKeys | None = None
         self._ref_key: bytes | None = None
-        self._log: Any = None
+        self._log: AuditLog | None = None
         self._registry: Any = None
         self._models: dict[tuple[str, int | None], tuple[RegisteredModel, float]] = {}
+        self._shared: dict[tuple[str, int], ScoringSession] = {}
+        self._shared_lock = threading.Lock()
 
     # infrastructure -------------------------------------------------------------------------
 
@@ -95,7 +94,7 @@ class DecisionLedger:
         return self.workspace.engine
 
     @property
-    def keys(self) -> SubjectKeys:
+    def keys(self) -> StoreSubjectKeys:
         if self._keys is None:
             from veil.keys.manager import KeyManager
 
@@ -143,14 +142,17 @@ class DecisionLedger:
             r = self._rules[purpose] = DecisionRules.of(self.policy, purpose)
         return r
 
-    def audit(self, events: Sequence[Any]) -> None:
-        if not events:
-            return
+    @property
+    def log(self) -> AuditLog:
         if self._log is None:
             from veil.audit.log import AuditLog
 
             self._log = AuditLog(self.workspace)
-        self._log.append(events)
+        return self._log
+
+    def audit(self, events: Sequence[Any]) -> None:
+        if events:
+            self.log.append(events)
 
     # recording ------------------------------------------------------------------------------
 
@@ -158,68 +160,13 @@ class DecisionLedger:
                *, outcome: str | None = None, threshold: float | None = None,
                reasons: Any = None, decided_by: str | None = None, at: datetime | None = None,
                version: int | None = None, session: str | None = None) -> DecisionRecord:
-        """Record one decision (online use) with its own audit event; `InputError` for an
-        unknown model or purpose, undeclared features or an excluded subject (nothing is
-        recorded)."""
-        rec, legal_basis = self._record_one(
-            model, subject_id, features, score, outcome=outcome, threshold=threshold,
-            reasons=reasons, decided_by=decided_by, at=at, version=version, session=session)
-        self.audit([trail.event(
-            "decision.record", rec.decided_by, rec.purpose, legal_basis, subjects=[rec.subject],
-            counts={"decisions": 1, "review": int(rec.review is not None)},
-            details={"decision": rec.id, "model": rec.model, "version": rec.model_version,
-                     "outcome": rec.outcome, "session": session})])
-        return rec
-
-    def _record_one(self, model: str, subject_id: str, features: Mapping[str, Any],
-                    score: float, *, outcome: str | None, threshold: float | None,
-                    reasons: Any, decided_by: str | None, at: datetime | None,
-                    version: int | None, session: str | None) -> tuple[DecisionRecord, str]:
-        """`record` without its audit event (a scoring session audits in groups)."""
-        m = self.model(model, version)
-        rules = self.rules(m.purpose)
-        rules.check_features(features)
-        (score,) = as_scores([score], 1)
-        token = self.token(subject_id)
-        with read_connection(self.engine, "checking the subject's exclusions") as conn:
-            why = excluded(conn, m.purpose, [token]).get(token)
-        if why is not None:
-            raise InputError(f"subject #{token[:10]} is excluded from '{m.purpose}' ({why}): "
-                             "no decision may be recorded", where="subject")
-        by = decided_by or f"model:{m.name}.v{m.version}"
-        trail.screen(actor=by)
-        row = self._row(m, rules, token, score, threshold, outcome,
-                        coerce_reasons(reasons) if reasons is not None else [], by, at, session)
-        row["inputs"] = seal_inputs(self.keys, [token], [row["id"]], [dict(features)])[0]
-        with write_transaction(self.engine, "recording a decision") as conn:
-            conn.execute(decisions.insert(), [row])
-        return (self._record_of(row, status="review" if row["review"] else "final"),
-                rules.legal_basis)
-
-    def _row(self, m: RegisteredModel, rules: DecisionRules, token: str, score: float,
-             threshold: float | None, outcome: str | None, reasons: list[Reason], by: str,
-             at: datetime | None, session: str | None) -> dict[str, Any]:
-        t = float(m.threshold if threshold is None else threshold)
-        out = outcome or default_outcome(score, t)
-        when = (at or datetime.now(UTC)).astimezone(UTC)
-        why = rules.route(out, score, t)
-        return {"id": new_id(), "model": m.name, "model_version": m.version,
-                "purpose": m.purpose, "subject": token, "score": score, "threshold": t,
-                "outcome": out[:64], "reasons": store.reasons_json(reasons), "decided_at": when,
-                "decided_by": by[:128], "final_of": None, "review": why,
-                "review_due": rules.due(why, when), "session": session,
-                "retain_until": rules.retain_until(when), "inputs": None}
-
-    def _record_of(self, row: Mapping[str, Any], status: str) -> DecisionRecord:
-        return DecisionRecord(
-            id=row["id"], model=row["model"], model_version=row["model_version"],
-            purpose=row["purpose"], subject=row["subject"], score=row["score"],
-            threshold=row["threshold"], outcome=row["outcome"],
-            reasons=store.reasons_of(row["reasons"]), decided_at=row["decided_at"],
-            decided_by=row["decided_by"], status=status, final_of=row["final_of"],
-            inputs_available=row["inputs"] is not None, review=row["review"],
-            review_due=row["review_due"], session=row["session"],
-            retain_until=row["retain_until"])
+        """Record one decision (online use) with its own audit event, in one durable
+        transaction (it returns once the disk has both); `InputError` for an unknown model or
+        purpose, undeclared features or an excluded subject (nothing is recorded). A scoring
+        loop is faster in a `scoring` session."""
+        return record_one(self, model, subject_id, features, score, outcome=outcome,
+                          threshold=threshold, reasons=reasons, decided_by=decided_by, at=at,
+                          version=version, session=session, durable=True, events=record_event)
 
     def record_batch(self, model: str, subject_ids: Sequence[Any], features: Any,
                      scores: Any, *, reasons: Sequence[Any] | None = None,
@@ -236,19 +183,45 @@ class DecisionLedger:
 
     @contextlib.contextmanager
     def scoring(self, model: str, *, version: int | None = None, by: str | None = None,
-                audit_every: float | None = 1.0) -> Iterator[ScoringSession]:
+                audit_every: float | None = 1.0, durable: bool = False,
+                sync_every: float | None = 1.0) -> Iterator[ScoringSession]:
         """An online scoring session: ``with ledger.scoring("credit-pd") as s:
         s.decide(subject_id, features, score)``. Its start and end are recorded (the period of
-        use). Its decisions are audited in groups: one event per ``audit_every`` seconds (and
-        at the end) naming their ids' digest and subjects; ``None``: one event per decision
-        (see docs/decisions.md for the trade-off)."""
+        use). Each decision is one transaction with the audit event due: one shared event per
+        ``audit_every`` seconds (and at the end) naming the ids' digest and subjects, or with
+        ``None`` its own. Commits do not wait for the disk unless ``durable``; a background
+        checkpoint every ``sync_every`` seconds writes them (`veil.decisions.session`)."""
         from veil.decisions.session import ScoringSession
 
-        s = ScoringSession(self, self.model(model, version), by=by, audit_every=audit_every)
+        s = ScoringSession(self, self.model(model, version), by=by, audit_every=audit_every,
+                           durable=durable, sync_every=sync_every)
         s.start()
         try:
             yield s
         finally:
+            s.end()
+
+    def shared_session(self, model: str, version: int | None = None) -> ScoringSession:
+        """A long-lived scoring session of a model version (the latest unless given), shared by
+        every caller of this ledger: the service records each request's decision in it, so a
+        decision is one transaction with no per-request setup. Each decision gets its own
+        audit event. `close` ends these sessions (their period of use)."""
+        from veil.decisions.session import ScoringSession
+
+        m = self.model(model, version)
+        with self._shared_lock:
+            s = self._shared.get((m.name, m.version))
+            if s is None:
+                s = ScoringSession(self, m, audit_every=None)
+                s.start()
+                self._shared[(m.name, m.version)] = s
+            return s
+
+    def close(self) -> None:
+        """End the shared sessions (`shared_session`)."""
+        with self._shared_lock:
+            sessions, self._shared = list(self._shared.values()), {}
+        for s in sessions:
             s.end()
 
     # reading --------------------------------------------------------------------------------
@@ -272,8 +245,11 @@ class DecisionLedger:
         c = decisions.c
         where = [w for w in (
             c.purpose == purpose if purpose else None, c.model == model if model else None,
-            c.decided_at >= since if since else None, c.decided_at < until if until else None,
-            c.subject == self.token(subject_id) if subject_id else None) if w is not None]
+            c.decided_at >= since if since else None, c.decided_at < until if until else None)
+            if w is not None]
+        if subject_id:
+            token = self.token(subject_id)
+            where += [c.subject8 == subject8(token), c.subject == token]
         with read_connection(self.engine, "listing decisions") as conn:
             recs = store.to_records(conn, store.load(conn, where, limit=limit))
         if status:

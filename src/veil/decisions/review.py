@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from veil.decisions import ledger_store as store
 from veil.decisions import trail
+from veil.decisions.ids import new_id, subject8
 from veil.decisions.records import DecisionRecord, QueueItem
 from veil.decisions.sealing import seal_text
 from veil.errors import ConflictError, InputError
@@ -81,7 +82,6 @@ def contest(ledger: DecisionLedger, decision_id: str, statement: str, *,
 
 def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: str,
            rationale: str) -> DecisionRecord:
-    from veil.decisions.ledger import new_id
 
     rec = ledger.get(decision_id)
     _automated(rec)
@@ -108,7 +108,8 @@ def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: 
             purpose=rec.purpose, subject=rec.subject, score=rec.score,
             threshold=rec.threshold, outcome=out, reasons=store.reasons_json(rec.reasons),
             decided_at=now, decided_by=who, final_of=rec.id, review=None, review_due=None,
-            session=None, retain_until=rules.retain_until(now), inputs=None))
+            session=None, retain_until=rules.retain_until(now), inputs=None,
+            subject8=subject8(rec.subject)))
         conn.execute(decision_events.insert().values(
             decision_id=rec.id, kind="review", at=now, by=who, outcome=out,
             final_id=final_id, text=sealed))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,7 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
 from veil.kek.providers import KEK
-from veil.keys.subject_keys import TOMBSTONE, SubjectKeys
+from veil.keys.subject_keys import NONCE_SIZE, TOMBSTONE, SubjectKeys
 from veil.store.transactions import db_error, read_connection, write_transaction
 
 __all__ = [
@@ -213,31 +214,72 @@ class SqlSubjectKeyStore:
 
     def get_many(self, subjects: Iterable[str]) -> dict[str, bytes]:
         """Wrapped keys (or TOMBSTONE) of the subjects that have a row."""
-        t = self._t
-        out: dict[str, bytes] = {}
         subs = list(dict.fromkeys(subjects))
         with read_connection(self.engine, "reading subject keys") as conn:
-            for chunk in _chunks(subs):
-                rows = conn.execute(
-                    sa.select(t.c.subject, t.c.wrapped_key, t.c.kek_id, t.c.epoch).where(
-                        t.c.subject.in_(chunk)
+            return self.read_in(conn, subs)
+
+    def read_in(self, conn: sa.Connection, subjects: Sequence[str]) -> dict[str, bytes]:
+        """`get_many` of distinct ``subjects`` through the caller's connection."""
+        out: dict[str, bytes] = {}
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for chunk in _chunks(subjects):
+            # Plain DBAPI: SQLAlchemy's per-statement work costs more than these lookups.
+            with contextlib.closing(conn.connection.cursor()) as cur:
+                cur.execute(
+                    "SELECT subject, wrapped_key, kek_id, epoch FROM subject_keys WHERE subject "
+                    f"IN ({', '.join([mark] * len(chunk))})", tuple(chunk))
+                found = cur.fetchall()
+            for s, w, kid, epoch in found:
+                if w is None:
+                    out[s] = TOMBSTONE
+                    continue
+                if epoch is not None:
+                    out[s] = join_wrapped(epoch, w)
+                    continue
+                if kid != self.kek_id:
+                    raise WrongKeyError(
+                        f"this subject's key is wrapped under KEK {kid}, but the workspace's "
+                        f"KEK is {self.kek_id} (finish `veil keys rewrap` with the old KEK)",
+                        where=f"subject {s}",
                     )
-                )
-                for s, w, kid, epoch in rows:
-                    if w is None:
-                        out[s] = TOMBSTONE
-                        continue
-                    if epoch is not None:
-                        out[s] = join_wrapped(epoch, w)
-                        continue
-                    if kid != self.kek_id:
-                        raise WrongKeyError(
-                            f"this subject's key is wrapped under KEK {kid}, but the workspace's "
-                            f"KEK is {self.kek_id} (finish `veil keys rewrap` with the old KEK)",
-                            where=f"subject {s}",
-                        )
-                    out[s] = join_wrapped(None, w)
+                out[s] = join_wrapped(None, w)
         return out
+
+    def insert_in(self, conn: sa.Connection, wrapped: dict[str, bytes]) -> dict[str, bytes]:
+        """Insert keys (`join_wrapped` blobs) of subjects without a row in the caller's write
+        transaction, by one driver-level executemany in subject order (the index pages are
+        visited once, in order). Returns the subjects whose row a concurrent writer made first,
+        with its blob (PostgreSQL; SQLite's write lock rules it out); their rows are kept."""
+        if not wrapped:
+            return {}
+        dialect = conn.dialect
+        bind = self._t.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        at = now() if bind is None else bind(now())
+        rows = []
+        for s in sorted(wrapped):
+            blob = wrapped[s]  # `join_wrapped` form, split inline (a batch's hot loop)
+            epoch = int.from_bytes(blob[:4], "big") or None
+            rows.append((s, blob[4:], self.kek_id if epoch is None else None, at, epoch))
+        sqlite = conn.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        sql = ("INSERT INTO subject_keys (subject, wrapped_key, kek_id, created_at, epoch) "
+               f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (subject) DO NOTHING")
+        with contextlib.closing(conn.connection.cursor()) as cur:
+            if not sqlite:
+                cur.executemany(sql, rows)
+            else:  # as `secure_delete`, without its statements when the setting is on
+                cur.execute("PRAGMA secure_delete")
+                was = int(cur.fetchall()[0][0] or 0)
+                if not was:
+                    cur.execute("PRAGMA secure_delete=ON")
+                try:
+                    cur.executemany(sql, rows)
+                finally:
+                    if not was:
+                        cur.execute("PRAGMA secure_delete=0")
+                return {}
+        stored = self.read_in(conn, sorted(wrapped))
+        return {s: b for s, b in stored.items() if b != wrapped[s]}
 
     @staticmethod
     def _row_values(blob: bytes, kek_id: str) -> dict[str, Any]:
@@ -507,3 +549,85 @@ class StoreSubjectKeys(SubjectKeys):
 
     def _prefetch(self, subjects: list[str], create: bool) -> None:
         self.prefetch(subjects, create=create)
+
+    # inside the caller's transaction --------------------------------------------------------
+
+    def encrypt_many_in(
+        self, conn: sa.Connection, subjects: Sequence[str], plaintexts: Sequence[bytes],
+        associated_data: bytes = b"",
+    ) -> list[bytes]:
+        """`encrypt_many` inside the caller's write transaction ``conn``: the keys the store
+        lacks are made, wrapped in one pass and inserted by one executemany in ``conn``, so
+        they commit or vanish with the caller's rows (one transaction for a batch of decisions
+        instead of one per subject). New keys enter the cache only through a later lookup, after
+        the commit: a key whose transaction rolled back is never used again."""
+        n = len(plaintexts)
+        if len(subjects) != n:
+            raise ValueError(f"{n} records but {len(subjects)} subjects")
+        self._maybe_sync()
+        groups = self._groups(subjects)
+        if not all(isinstance(s, str) and s for s in groups):
+            raise CryptoError("a subject must be a non-empty pseudonym string")
+        prims: dict[str, AESGCM] = {}
+        with self._lock:
+            for s in groups:
+                p = self._cache.get(s)
+                if p is not None:
+                    prims[s] = p
+        missing = [s for s in groups if s not in prims]
+        found = self.store.read_in(conn, missing)
+        for s, w in found.items():
+            if w == TOMBSTONE:
+                raise ErasedError("erased", where=f"subject {s}")
+            prims[s] = AESGCM(self.kek.unwrap(w, self._wrap_aad(s)))
+            with self._lock:
+                self._put(s, prims[s])
+        new = sorted(s for s in missing if s not in found)
+        if new:
+            prims.update(self._create_in(conn, new))
+        out: list[bytes] = [b""] * n
+        pool = os.urandom(NONCE_SIZE * n)
+        head = self._aad("s", b"")[:-5]  # `_aad` without its subject's length and name
+        for s, rows in groups.items():
+            enc = prims[s].encrypt
+            sb = s.encode("utf-8")
+            aad = head + len(sb).to_bytes(4, "big") + sb + associated_data
+            for i in rows:
+                j = NONCE_SIZE * i
+                nonce = pool[j : j + NONCE_SIZE]
+                out[i] = nonce + enc(nonce, plaintexts[i], aad)
+        return out
+
+    def _create_in(self, conn: sa.Connection, subjects: list[str]) -> dict[str, AESGCM]:
+        """New keys for ``subjects`` (none has a row), stored in ``conn``'s transaction."""
+        raw = os.urandom(32 * len(subjects))
+        keys = {s: raw[32 * i : 32 * i + 32] for i, s in enumerate(subjects)}
+        with contextlib.closing(conn.connection.cursor()) as cur:  # held against rotation (PG)
+            cur.execute("SELECT id FROM key_epochs WHERE retired_at IS NULL ORDER BY id DESC "
+                        "LIMIT 1" + ("" if conn.dialect.name == "sqlite" else " FOR SHARE"))
+            rows = cur.fetchall()
+        current = rows[0][0] if rows else None
+        mark = int(current or 0).to_bytes(4, "big")  # `join_wrapped`'s epoch prefix
+        wrap_many = getattr(self.kek, "wrap_many", None)
+        head = self._wrap_aad("s")[:-1]  # `_wrap_aad` without the subject
+        aads = [head + s.encode("utf-8") for s in keys]
+        for _ in range(_STALE_RETRIES):
+            blobs = (wrap_many(list(keys.values()), aads) if wrap_many is not None else
+                     [self.kek.wrap(k, a) for k, a in zip(keys.values(), aads, strict=True)])
+            wrapped = dict(zip(keys, blobs, strict=True))
+            if all(w[:4] == mark for w in blobs):
+                break
+            refresh = getattr(self.kek, "refresh", None)
+            if refresh is None:
+                raise StaleEpochError("a key epoch rotation happened while this key was wrapped")
+            refresh()
+        else:
+            raise CryptoError("the key epoch kept changing while new subject keys were stored: "
+                              "try again")
+        theirs = self.store.insert_in(conn, wrapped)
+        prims = {s: AESGCM(k) for s, k in keys.items() if s not in theirs}
+        for s, w in theirs.items():  # a concurrent writer was first (PostgreSQL): use theirs
+            if w == TOMBSTONE:
+                raise ErasedError("erased", where=f"subject {s}")
+            prims[s] = AESGCM(self.kek.unwrap(w, self._wrap_aad(s)))
+        return prims

@@ -91,13 +91,19 @@ def _time(text: str | None, field: str) -> datetime | None:
 @router.post("", status_code=201, response_model=dict[str, Any], **perm("decisions.write"))
 async def decision_record(request: Request, body: DecisionIn, who: Caller) -> dict[str, Any]:
     """Record one decision (each is an audit event); a subject who objected to the purpose is
-    refused (422)."""
+    refused (422). Recorded in the ledger's shared scoring session of the model version (one
+    transaction per decision, no per-request setup; written to disk within a second, see
+    docs/decisions.md)."""
     _policy(request)
     led = _ledger(request)
-    rec = await run_in_threadpool(
-        led.record, body.model, body.subject, body.features, body.score,
-        reasons=body.reasons, outcome=body.outcome, threshold=body.threshold,
-        version=body.version)
+    service_of(request).decision_ledger = led  # its shared sessions end with the service
+
+    def record() -> Any:
+        session = led.shared_session(body.model, body.version)
+        return session.decide(body.subject, body.features, body.score, reasons=body.reasons,
+                              outcome=body.outcome, threshold=body.threshold)
+
+    rec = await run_in_threadpool(record)
     out: dict[str, Any] = rec.to_dict()
     return out
 

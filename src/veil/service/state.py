@@ -62,6 +62,7 @@ class Service:
 
             self.policy = load_policy(config.policy)
         self.ledger = Ledger(self.workspace, self.policy)
+        self.decision_ledger: Any = None  # veil.decisions.DecisionLedger, made on first use
         self.audit = AuditLog(self.workspace)
         self.keys = ApiKeyStore(self.workspace)
         self.limiter = RateLimiter(config.rate_limit, config.burst)
@@ -223,6 +224,12 @@ class Service:
             await self._aengine.dispose()
             self._aengine = None
         await self.ledger.aclose()
+        decisions = self.decision_ledger
+        if decisions is not None:
+            try:  # ends the shared scoring sessions: their period of use, a durable commit
+                await run_in_threadpool(decisions.close)
+            except VeilError as exc:
+                log.warning("could not close the decision sessions at shutdown: %s", exc.kind)
         if self._reader is not None:
             self._reader.close()
             self._reader = None

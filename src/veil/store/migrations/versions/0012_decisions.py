@@ -36,12 +36,11 @@ def upgrade() -> None:
         sa.Column("session", sa.String(32)),
         sa.Column("retain_until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("inputs", sa.LargeBinary),
+        sa.Column("subject8", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decisions")),
     )
-    op.create_index("ix_decisions_subject", "decisions", ["subject"])
+    op.create_index("ix_decisions_subject8", "decisions", ["subject8"])
     op.create_index("ix_decisions_decided_at", "decisions", ["decided_at"])
-    op.create_index("ix_decisions_model", "decisions", ["model", "model_version"])
-    op.create_index("ix_decisions_final_of", "decisions", ["final_of"])
     op.create_table(
         "decision_events",
         sa.Column("id", _INT, autoincrement=True, nullable=False),
@@ -75,8 +74,6 @@ def downgrade() -> None:
     op.drop_table("decision_sessions")
     op.drop_index("ix_decision_events_decision_id", table_name="decision_events")
     op.drop_table("decision_events")
-    op.drop_index("ix_decisions_final_of", table_name="decisions")
-    op.drop_index("ix_decisions_model", table_name="decisions")
     op.drop_index("ix_decisions_decided_at", table_name="decisions")
-    op.drop_index("ix_decisions_subject", table_name="decisions")
+    op.drop_index("ix_decisions_subject8", table_name="decisions")
     op.drop_table("decisions")

@@ -1,0 +1,104 @@
+"""Writing decision rows: the transaction a decision or a batch is recorded in, a row built
+from a model's rules, and rows inserted by one driver-level executemany.
+
+A decision, its sealed inputs, its subject's new key and its audit event are written in one
+transaction (`transaction`): all of them or none. ``durable`` chooses when the commit returns:
+after the disk has it (SQLite ``synchronous=FULL``, one fsync) or at once (SQLite
+``synchronous=NORMAL``, PostgreSQL ``synchronous_commit`` off): a process crash loses nothing
+committed; a power loss may drop the last commits, each decision with its event, until a
+later durable commit or checkpoint writes them (the commits reach the disk in order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from veil.decisions import ledger_store as store
+from veil.decisions.explain import Reason
+from veil.decisions.ids import new_id, subject8
+from veil.decisions.records import DecisionRecord
+from veil.decisions.rules import DecisionRules, default_outcome
+from veil.store.schema import decisions
+from veil.store.transactions import write_transaction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from veil.decisions.registry import RegisteredModel
+
+__all__ = ["COLUMNS", "insert_rows", "record_of", "row_of", "time_binder", "transaction"]
+
+COLUMNS = [c.name for c in decisions.columns]
+
+
+@contextlib.contextmanager
+def transaction(engine: sa.Engine, doing: str, *, durable: bool) -> Iterator[sa.Connection]:
+    """A write transaction whose commit waits for the disk only when ``durable``."""
+    with write_transaction(engine, doing, durable=durable) as conn:
+        if not durable and conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield conn
+
+
+def time_binder(dialect: sa.Dialect) -> Any:
+    """The driver value of a time as SQLAlchemy's DateTime column writes it on ``dialect`` (a
+    batch converts its few distinct times once, not per row)."""
+    proc = decisions.c.decided_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return (lambda v: v) if proc is None else (lambda v: None if v is None else proc(v))
+
+
+def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Decision rows (tuples in `COLUMNS` order, times through `time_binder`) by one
+    driver-level executemany: SQLAlchemy's per-row parameter processing would cost more than
+    the inserts themselves."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+    with contextlib.closing(conn.connection.cursor()) as cur:
+        if len(rows) == 1:
+            cur.execute(sql, rows[0])
+        else:
+            cur.executemany(sql, list(rows))
+
+
+def insert_row(conn: sa.Connection, row: Mapping[str, Any]) -> None:
+    """One decision row given as a mapping of `COLUMNS`."""
+    bind = time_binder(conn.dialect)
+    times = ("decided_at", "review_due", "retain_until")
+    insert_rows(conn, [tuple(bind(row[c]) if c in times else row[c] for c in COLUMNS)])
+
+
+def row_of(m: RegisteredModel, rules: DecisionRules, token: str, score: float,
+           threshold: float | None, outcome: str | None, reasons: list[Reason], by: str,
+           at: datetime | None, session: str | None) -> dict[str, Any]:
+    """A decision row (inputs not yet sealed): outcome by the threshold unless given, routed
+    to review by the policy's rules, kept until the purpose's log retention ends."""
+    t = float(m.threshold if threshold is None else threshold)
+    out = outcome or default_outcome(score, t)
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    why = rules.route(out, score, t)
+    return {"id": new_id(), "model": m.name, "model_version": m.version,
+            "purpose": m.purpose, "subject": token, "score": score, "threshold": t,
+            "outcome": out[:64], "reasons": store.reasons_json(reasons), "decided_at": when,
+            "decided_by": by[:128], "final_of": None, "review": why,
+            "review_due": rules.due(why, when), "session": session,
+            "retain_until": rules.retain_until(when), "inputs": None,
+            "subject8": subject8(token)}
+
+
+def record_of(row: Mapping[str, Any]) -> DecisionRecord:
+    """The record of a row just written (nothing follows it yet)."""
+    return DecisionRecord(
+        id=row["id"], model=row["model"], model_version=row["model_version"],
+        purpose=row["purpose"], subject=row["subject"], score=row["score"],
+        threshold=row["threshold"], outcome=row["outcome"],
+        reasons=store.reasons_of(row["reasons"]), decided_at=row["decided_at"],
+        decided_by=row["decided_by"], status="review" if row["review"] else "final",
+        final_of=row["final_of"], inputs_available=row["inputs"] is not None,
+        review=row["review"], review_due=row["review_due"], session=row["session"],
+        retain_until=row["retain_until"])
