@@ -314,7 +314,7 @@ def test_bad_input() -> None:
     with pytest.raises(InputError, match="empty table"):
         measure(t.slice(0, 0), ["a"])
     with pytest.raises(PolicyError, match="at least one quasi-identifier"):
-        measure(t, [])
+        aggregate(t, [])
     with pytest.raises(PolicyError, match="both quasi-identifier and sensitive"):
         measure(t, ["a"], ["a"])
     with pytest.raises(PolicyError, match="not aggregated as a sensitive"):

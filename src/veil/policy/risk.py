@@ -13,6 +13,12 @@ Example (YAML, inside ``datasets.<id>``)::
         age: hierarchies/age.csv       # relative to the policy file's folder
         postcode: hierarchies/postcode.csv
 
+    risk:                              # the table is a 10% sample of the population
+      model: population
+      sampling_fraction: 10%
+      max_uniqueness: 0.01             # estimated population uniqueness (Dankar et al.)
+      max_risk: 0.2                    # highest journalist risk E[1/F | f]
+
 The quasi-identifiers default to the dataset's fields flagged ``quasi_identifier: true``; only
 those the purpose releases (its output fields) are measured. This module needs only pydantic,
 so the policy loader can import it cheaply; hierarchies are read by :meth:`RiskPolicy.check`
@@ -34,6 +40,7 @@ from veil.policy.hierarchy_file import read_rows, validated_rows
 
 __all__ = [
     "AlphaKRule",
+    "BetaLikenessRule",
     "DeltaDisclosureRule",
     "LDiversityRule",
     "RiskPolicy",
@@ -43,7 +50,18 @@ __all__ = [
 
 #: Field types of the policy model that have a natural order (ordered-distance t-closeness).
 ORDERED_TYPES = frozenset({"integer", "float", "decimal", "date", "timestamp"})
-Quality = Literal["non_uniform_entropy", "loss", "discernibility"]
+Quality = Literal[
+    "non_uniform_entropy",
+    "monotonic_non_uniform_entropy",
+    "loss",
+    "discernibility",
+    "dm_star",
+    "precision",
+    "height",
+    "aecs",
+]
+Aggregate = Literal["geometric", "arithmetic", "sum", "max", "rank"]
+PopulationModel = Literal["dankar", "pitman", "zayatz", "snb"]
 
 
 class RiskPolicyError(ValueError):
@@ -80,6 +98,7 @@ class LDiversityRule(_Strict):
     l: float = Field(ge=1)  # noqa: E741
     kind: Literal["distinct", "entropy", "recursive"] = "distinct"
     c: float | None = Field(default=None, gt=0)
+    estimator: Literal["shannon", "grassberger"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LDiversityRule:
@@ -89,6 +108,8 @@ class LDiversityRule(_Strict):
             raise ValueError("recursive (c,l)-diversity needs c")
         if self.kind != "recursive" and self.c is not None:
             raise ValueError(f"c applies only to kind recursive, not {self.kind}")
+        if self.estimator is not None and self.kind != "entropy":
+            raise ValueError(f"estimator applies only to kind entropy, not {self.kind}")
         return self
 
     def describe(self) -> dict[str, Any]:
@@ -99,6 +120,8 @@ class LDiversityRule(_Strict):
         }
         if self.c is not None:
             d["c"] = self.c
+        if self.estimator is not None:
+            d["estimator"] = self.estimator
         return d
 
 
@@ -168,7 +191,36 @@ class DeltaDisclosureRule(_Strict):
         }
 
 
-SensitiveRule = LDiversityRule | TClosenessRule | AlphaKRule | DeltaDisclosureRule
+class BetaLikenessRule(_Strict):
+    """beta-likeness (Cao & Karras 2012): the share of a value of ``attribute`` in a class
+    exceeds its share ``q`` in the table by at most ``beta`` times ``q`` (``basic``), or by at
+    most ``min(beta, -ln q)`` times (``enhanced``)."""
+
+    attribute: str
+    beta: float = Field(gt=0)
+    kind: Literal["basic", "enhanced"] = "enhanced"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": f"{self.kind} beta-likeness",
+            "attribute": self.attribute,
+            "beta": self.beta,
+        }
+
+
+SensitiveRule = (
+    LDiversityRule | TClosenessRule | AlphaKRule | DeltaDisclosureRule | BetaLikenessRule
+)
+
+
+def _fraction(value: Any) -> Any:
+    """``"4%"`` -> 0.04; anything else unchanged (the field's own type checks it)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100.0
+        except ValueError:
+            raise ValueError(f"'{value}' is not a percentage like '4%'") from None
+    return value
 
 
 class RiskPolicy(_Strict):
@@ -186,6 +238,14 @@ class RiskPolicy(_Strict):
     * ``hierarchies``: column -> ARX-format CSV, relative to the policy file's folder. A QI
       without one can only be kept or replaced by ``*`` as a whole.
     * ``risk_threshold``: prosecutor risk above which a record counts as "at risk" (reported).
+    * ``model``: ``sample`` (default) judges the table on its own; ``population`` treats it
+      as a sample of a population of which it is ``sampling_fraction`` (or which has
+      ``population_size`` records): uniqueness is then estimated in the population
+      (``population_model``: Dankar et al.'s rule, or Pitman, Zayatz, SNB) and a record's
+      risk is the journalist's ``E[1/F | f]``.
+    * ``max_uniqueness``, ``max_risk``, ``max_average_risk``: bounds on the share of unique
+      records, the highest and the average re-identification risk (of the sample, or of the
+      population under ``model: population``), enforced like the other models.
     """
 
     quasi_identifiers: tuple[str, ...] | None = None
@@ -194,27 +254,53 @@ class RiskPolicy(_Strict):
     t_closeness: tuple[TClosenessRule, ...] = ()
     alpha_k: tuple[AlphaKRule, ...] = ()
     delta_disclosure: tuple[DeltaDisclosureRule, ...] = ()
+    beta_likeness: tuple[BetaLikenessRule, ...] = ()
     suppression_limit: float = Field(default=0.0, ge=0, le=1)
     auto_generalize: bool = False
     quality: Quality = "non_uniform_entropy"
     gs_factor: float = Field(default=0.5, ge=0, le=1)
+    aggregate: Aggregate | None = None
     hierarchies: dict[str, str] = {}
     risk_threshold: float = Field(default=0.2, gt=0, le=1)
+    model: Literal["sample", "population"] = "sample"
+    sampling_fraction: float | None = Field(default=None, gt=0, le=1)
+    population_size: int | None = Field(default=None, ge=1)
+    population_model: PopulationModel = "dankar"
+    max_uniqueness: float | None = Field(default=None, ge=0, le=1)
+    max_risk: float | None = Field(default=None, gt=0, le=1)
+    max_average_risk: float | None = Field(default=None, gt=0, le=1)
 
-    @field_validator("l_diversity", "t_closeness", "alpha_k", "delta_disclosure", mode="before")
+    @field_validator(
+        "l_diversity", "t_closeness", "alpha_k", "delta_disclosure", "beta_likeness", mode="before"
+    )
     @classmethod
     def _rules(cls, value: Any) -> Any:
         return _one_or_many(value)
 
-    @field_validator("suppression_limit", mode="before")
+    @field_validator(
+        "suppression_limit", "sampling_fraction", "max_uniqueness", "max_risk",
+        "max_average_risk", mode="before",
+    )
     @classmethod
     def _percent(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().endswith("%"):
-            try:
-                return float(value.strip()[:-1]) / 100.0
-            except ValueError:
-                raise ValueError(f"'{value}' is not a percentage like '4%'") from None
-        return value
+        return _fraction(value)
+
+    @model_validator(mode="after")
+    def _population(self) -> RiskPolicy:
+        keys = ("sampling_fraction", "population_size")
+        given = [k for k in keys if getattr(self, k) is not None]
+        if self.model == "population" and len(given) != 1:
+            raise RiskPolicyError(
+                ("model",),
+                "model population needs the sampling_fraction or the population_size (one)",
+            )
+        if self.model == "sample" and given:
+            raise RiskPolicyError((given[0],), f"{given[0]} applies only to model population")
+        if self.aggregate is not None and self.quality not in ("loss", "precision"):
+            raise RiskPolicyError(
+                ("aggregate",), "aggregate applies only to quality loss or precision"
+            )
+        return self
 
     @field_validator("quasi_identifiers")
     @classmethod
@@ -247,6 +333,7 @@ class RiskPolicy(_Strict):
             ("t_closeness", self.t_closeness),
             ("alpha_k", self.alpha_k),
             ("delta_disclosure", self.delta_disclosure),
+            ("beta_likeness", self.beta_likeness),
         ]
 
     @property
@@ -256,7 +343,23 @@ class RiskPolicy(_Strict):
 
     @property
     def has_models(self) -> bool:
-        return self.min_k is not None or bool(self.rules)
+        return self.min_k is not None or bool(self.rules) or bool(self.risk_bounds())
+
+    def risk_bounds(self) -> list[tuple[str, float]]:
+        """The bounds on uniqueness and risk that are set: (key, value)."""
+        keys = ("max_uniqueness", "max_risk", "max_average_risk")
+        return [(k, getattr(self, k)) for k in keys if getattr(self, k) is not None]
+
+    def population_spec(self) -> dict[str, Any]:
+        """The population of ``model: population`` (empty for ``sample``)."""
+        if self.model != "population":
+            return {}
+        d: dict[str, Any] = {"population_model": self.population_model}
+        if self.sampling_fraction is not None:
+            d["sampling_fraction"] = self.sampling_fraction
+        else:
+            d["population_size"] = self.population_size
+        return d
 
     def sensitive_attributes(self) -> list[str]:
         """The attributes the rules protect (each once, in order)."""
@@ -284,7 +387,18 @@ class RiskPolicy(_Strict):
         if self.min_k is not None:
             out.append({"model": "k-anonymity", "k": self.min_k})
         out.extend(r.describe() for r in self.rules)
+        out.extend(self.describe_bound(k, v) for k, v in self.risk_bounds())
         return out
+
+    def describe_bound(self, key: str, value: float) -> dict[str, Any]:
+        """A bound on uniqueness or risk as a plain dict."""
+        population = self.model == "population"
+        names = {
+            "max_uniqueness": "population uniqueness" if population else "sample uniqueness",
+            "max_risk": "highest journalist risk" if population else "highest prosecutor risk",
+            "max_average_risk": "marketer risk" if population else "average prosecutor risk",
+        }
+        return {"model": names[key], "max": value, **self.population_spec()}
 
     # -- policy-check time ---------------------------------------------------------------------
 

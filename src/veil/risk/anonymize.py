@@ -212,7 +212,8 @@ class Anonymizer:
         table model needs suppressed (see :mod:`veil.risk.table_models`)."""
         out = self._failing(state, self.class_models)
         for m in self.table_models:
-            out |= m.to_suppress(state.sizes, ~out)
+            budget = self.max_outliers - int(state.sizes[out].sum())
+            out |= m.to_suppress(state.sizes, ~out, budget=max(budget, 0))
         return out
 
     def _presence_blocked(self, state: ClassState) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "SensitiveCounts",
     "aggregate",
     "aggregate_with_population",
+    "class_max",
     "combine_codes",
     "group_keys",
     "iter_batches",
@@ -86,6 +87,19 @@ def group_keys(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray, int
         return ids[key], first[present], int(ids[-1]) + 1
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     return inverse.astype(np.int64, copy=False).reshape(-1), first.astype(np.int64), len(first)
+
+
+def class_max(values: np.ndarray, class_index: np.ndarray, n_classes: int) -> np.ndarray:
+    """The largest of ``values`` per class (pairs sorted by class); 0 for a class without
+    pairs (an empty class of a population table)."""
+    out = np.zeros(n_classes)
+    if not len(values):
+        return out
+    first = np.ones(len(class_index), dtype=bool)
+    first[1:] = class_index[1:] != class_index[:-1]
+    starts = np.flatnonzero(first)
+    out[class_index[starts]] = np.maximum.reduceat(values, starts)
+    return out
 
 
 def _weighted_bincount(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:

@@ -231,6 +231,8 @@ class _GatePlan:
     orders: dict[str, tuple[str | int | float, ...]]
     recursive_l: int
     top: int
+    #: ``model: population``: the population for the reports (sampling fraction or size)
+    population: dict[str, Any] = field(default_factory=dict)
 
     @property
     def report_options(self) -> dict[str, Any]:
@@ -240,6 +242,7 @@ class _GatePlan:
             "sensitive_hierarchies": self.sensitive_hierarchies,
             "sensitive_orders": self.orders,
             "top": self.top,
+            **self.population,
         }
 
     def result_fields(self, risk: RiskPolicy) -> dict[str, Any]:
@@ -283,7 +286,22 @@ def _plan(
         orders={r.attribute: r.order for r in risk.t_closeness if r.order is not None},
         recursive_l=next((int(r.l) for r in risk.l_diversity if r.kind == "recursive"), 2),
         top=top,
+        population=_population_options(risk),
     )
+
+
+def _population_options(risk: RiskPolicy, size: float | None = None) -> dict[str, Any]:
+    """The report's population arguments for ``model: population`` (``size``: fixed once
+    the table is measured, so that suppression does not shrink the population)."""
+    if risk.model != "population":
+        return {}
+    if size is not None:
+        return {"population_size": size, "population_model": risk.population_model}
+    return {
+        "sampling_fraction": risk.sampling_fraction,
+        "population_size": risk.population_size,
+        "population_model": risk.population_model,
+    }
 
 
 @dataclass(frozen=True)
@@ -294,6 +312,8 @@ class _Measured:
     classes: EquivalenceClasses
     report: RiskReport
     checks: list[ModelCheck]
+    #: the plan's models bound to this table (a population's size fixed)
+    models: list[tuple[PrivacyModel, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def failing(self) -> bool:
@@ -319,7 +339,8 @@ def _measure_pass(read: Reader, plan: _GatePlan, risk: RiskPolicy) -> _Measured 
     )
     if not qis:  # the whole table is one class; there are no QI values to show
         before = replace(before, quasi_identifiers=(), riskiest_classes=())
-    return _Measured(rows, ec, before, check_models(ec, plan.models))
+    bound = [(m.bind(rows), d) for m, d in plan.models]
+    return _Measured(rows, ec, before, check_models(ec, bound), bound)
 
 
 def _must_generalize(
@@ -363,7 +384,7 @@ def _search(
             risk_threshold=risk.risk_threshold,
             sensitive_hierarchies=plan.sensitive_hierarchies,
             sensitive_orders=plan.orders,
-            report_options={"recursive_l": plan.recursive_l, "top": plan.top},
+            report_options={"recursive_l": plan.recursive_l, "top": plan.top, **plan.population},
         )
     except NoSolution:
         rows = measured.rows
@@ -510,6 +531,8 @@ def enforce(
             raise InputError("empty table: there are no records to anonymize")
         return GateResult(True, None, None, None, **fields, seconds=time.perf_counter() - started)
     rows_in = measured.rows
+    size = measured.report.population.population_size if measured.report.population else None
+    plan = replace(plan, models=measured.models, population=_population_options(risk, size))
     if not _must_generalize(measured, plan, risk, force=force, subject=subject):
         return GateResult(
             True,

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts
-from veil.risk.metrics import class_max
+from veil.risk.classes import SensitiveCounts, class_max
 from veil.risk.special import digamma
 
 __all__ = [
+    "enhanced_beta",
     "grassberger_g",
     "per_class_beta_basic",
     "per_class_beta_enhanced_excess",

@@ -13,8 +13,8 @@ every formula out with references.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,17 +22,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, PolicyError
+from veil.risk.attacker import AttackerRisk, sampled_risk
 from veil.risk.classes import (
     ClassAggregator,
     DataSource,
     EquivalenceClasses,
     SensitiveCounts,
     aggregate,
+    class_max,
     combine_codes,
     group_keys,
     iter_batches,
 )
 from veil.risk.hierarchy import Hierarchy
+from veil.risk.likeness import (
+    enhanced_beta,
+    per_class_beta_basic,
+    per_class_entropy_grassberger,
+)
+from veil.risk.population import PopulationUniqueness, population_uniqueness
 
 __all__ = [
     "ClassAggregator",
@@ -126,19 +134,6 @@ def records_at_risk(ec: EquivalenceClasses, threshold: float) -> float:
 # ---------------------------------------------------------------------------------------------
 # Attribute-disclosure metrics: per class, vectorized over (class, value) pairs
 # ---------------------------------------------------------------------------------------------
-
-
-def class_max(values: np.ndarray, class_index: np.ndarray, n_classes: int) -> np.ndarray:
-    """The largest of ``values`` per class (pairs sorted by class); 0 for a class without
-    pairs (an empty class of a population table)."""
-    out = np.zeros(n_classes)
-    if not len(values):
-        return out
-    first = np.ones(len(class_index), dtype=bool)
-    first[1:] = class_index[1:] != class_index[:-1]
-    starts = np.flatnonzero(first)
-    out[class_index[starts]] = np.maximum.reduceat(values, starts)
-    return out
 
 
 def _p(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
@@ -485,12 +480,16 @@ class SensitiveRisk:
     t_hierarchical: float | None
     alpha: float
     delta: float
+    entropy_l_grassberger: float | None = None
+    beta_basic: float | None = None
+    beta_enhanced: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "attribute": self.attribute,
             "distinct_l": self.distinct_l,
             "entropy_l": self.entropy_l,
+            "entropy_l_grassberger": self.entropy_l_grassberger,
             "recursive_l": self.recursive_l,
             "recursive_c": _finite(self.recursive_c),
             "t_equal": self.t_equal,
@@ -498,6 +497,8 @@ class SensitiveRisk:
             "t_hierarchical": self.t_hierarchical,
             "alpha": self.alpha,
             "delta": _finite(self.delta),
+            "beta_basic": _finite(self.beta_basic),
+            "beta_enhanced": _finite(self.beta_enhanced),
         }
 
 
@@ -518,6 +519,10 @@ class RiskReport:
     sensitive: dict[str, SensitiveRisk]
     qi_contributions: tuple[QIContribution, ...]
     riskiest_classes: tuple[RiskyClass, ...]
+    #: with a sampling fraction or population size: population uniqueness and the
+    #: journalist's and marketer's risks (:mod:`veil.risk.population`, ``.attacker``)
+    population: PopulationUniqueness | None = None
+    attacker: AttackerRisk | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite values become None)."""
@@ -547,6 +552,8 @@ class RiskReport:
                 {"size": r.size, "risk": r.risk, "values": dict(r.values)}
                 for r in self.riskiest_classes
             ],
+            "population": self.population.to_dict() if self.population else None,
+            "attacker": self.attacker.to_dict() if self.attacker else None,
         }
 
 
@@ -559,9 +566,16 @@ def report(
     sensitive_orders: Mapping[str, Sequence[object]] | None = None,
     top: int = 10,
     contributions: bool = True,
+    sampling_fraction: float | None = None,
+    population_size: float | None = None,
+    population_model: str = "dankar",
 ) -> RiskReport:
     """All metrics of an aggregate. Ordered-distance t is computed for numeric sensitive
-    attributes and those given an order; hierarchical t for those given a hierarchy."""
+    attributes and those given an order; hierarchical t for those given a hierarchy. With a
+    ``sampling_fraction`` (or ``population_size``) the report adds population uniqueness
+    (``population_model``) and the journalist's and marketer's risks."""
+    if ec.population is not None:
+        ec = ec.sample_only()
     if ec.records == 0:
         raise InputError("empty table: there are no records to measure")
     hier = dict(sensitive_hierarchies or {})
@@ -587,8 +601,20 @@ def report(
             t_hierarchical=t_h,
             alpha=float(per_class_max_share(sc, ec.sizes).max()),
             delta=float(per_class_delta(sc, ec.sizes).max()),
+            entropy_l_grassberger=_grassberger_l(sc, ec.sizes),
+            beta_basic=float(per_class_beta_basic(sc, ec.sizes).max()),
+            beta_enhanced=enhanced_beta(sc, ec.sizes),
         )
     highest, average = prosecutor_risk(ec)
+    population = attacker = None
+    if sampling_fraction is not None or population_size is not None:
+        population = population_uniqueness(
+            ec.sizes,
+            sampling_fraction=sampling_fraction,
+            population_size=population_size,
+            model=population_model,
+        )
+        attacker = sampled_risk(ec.sizes, population.sampling_fraction, risk_threshold)
     return RiskReport(
         quasi_identifiers=ec.quasi_identifiers,
         records=ec.records,
@@ -603,7 +629,15 @@ def report(
         sensitive=sens,
         qi_contributions=qi_contributions(ec) if contributions else (),
         riskiest_classes=riskiest_classes(ec, top),
+        population=population,
+        attacker=attacker,
     )
+
+
+def _grassberger_l(sc: SensitiveCounts, sizes: np.ndarray) -> float:
+    """``min_E exp(H_G(E))``: the largest l that Grassberger entropy l-diversity allows
+    (before its ``ceil(l)`` distinct values rule)."""
+    return float(np.exp(per_class_entropy_grassberger(sc, sizes).min()))
 
 
 def measure(
@@ -617,15 +651,41 @@ def measure(
     sensitive_orders: Mapping[str, Sequence[object]] | None = None,
     top: int = 10,
     contributions: bool = True,
+    sampling_fraction: float | None = None,
+    population_size: float | None = None,
+    population_model: str = "dankar",
 ) -> RiskReport:
-    """Measure the re-identification risk of a table or stream of batches, in one pass."""
-    ec = aggregate(data, quasi_identifiers, sensitive)
-    return report(
+    """Measure the re-identification risk of a table or stream of batches, in one pass.
+
+    Without quasi-identifiers the whole table is one class: the report then gives the
+    sensitive attributes' figures over the whole table (its entropy, for instance)."""
+    qis = tuple(quasi_identifiers)
+    if isinstance(data, EquivalenceClasses) or qis:
+        ec = aggregate(data, qis, sensitive)
+    else:
+        ec = aggregate(with_constant(iter_batches(data)), (ALL_RECORDS,), sensitive)
+    r = report(
         ec,
         risk_threshold=risk_threshold,
         recursive_l=recursive_l,
         sensitive_hierarchies=sensitive_hierarchies,
         sensitive_orders=sensitive_orders,
         top=top,
-        contributions=contributions,
+        contributions=contributions and bool(qis or isinstance(data, EquivalenceClasses)),
+        sampling_fraction=sampling_fraction,
+        population_size=population_size,
+        population_model=population_model,
     )
+    if ec.quasi_identifiers == (ALL_RECORDS,):
+        r = replace(r, quasi_identifiers=(), riskiest_classes=())
+    return r
+
+
+#: Name of the constant column that stands for "no QI": the whole table, one class.
+ALL_RECORDS = "__veil_all_records__"
+
+
+def with_constant(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches with a constant column :data:`ALL_RECORDS` (one class for all records)."""
+    for b in batches:
+        yield b.append_column(ALL_RECORDS, pa.array(np.zeros(b.num_rows, dtype=np.int8)))

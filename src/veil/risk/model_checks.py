@@ -17,6 +17,7 @@ import numpy as np
 
 from veil.policy.risk import (
     AlphaKRule,
+    BetaLikenessRule,
     DeltaDisclosureRule,
     LDiversityRule,
     RiskPolicy,
@@ -24,20 +25,22 @@ from veil.policy.risk import (
 )
 from veil.risk.classes import EquivalenceClasses, SensitiveCounts
 from veil.risk.hierarchy import Hierarchy
+from veil.risk.likeness import per_class_beta_basic, per_class_beta_enhanced_excess
 from veil.risk.metrics import (
     per_class_delta,
     per_class_distinct,
     per_class_emd_equal,
     per_class_emd_hierarchical,
     per_class_emd_ordered,
-    per_class_entropy,
     per_class_max_share,
     per_class_recursive_ratio,
 )
 from veil.risk.privacy import (
     AlphaKAnonymity,
+    BasicBetaLikeness,
     DeltaDisclosure,
     DistinctLDiversity,
+    EnhancedBetaLikeness,
     EntropyLDiversity,
     EqualDistanceTCloseness,
     HierarchicalDistanceTCloseness,
@@ -47,6 +50,15 @@ from veil.risk.privacy import (
     RecursiveCLDiversity,
 )
 from veil.risk.quality import Discernibility, Loss, NonUniformEntropy, QualityModel
+from veil.risk.quality_simple import AECS, DMStar, Height, MonotonicNonUniformEntropy, Precision
+from veil.risk.table_models import (
+    AverageRisk,
+    DeltaPresence,
+    HighestRisk,
+    Population,
+    TableModel,
+    UniquenessLimit,
+)
 
 __all__ = ["ModelCheck", "check_models", "privacy_models", "quality_model"]
 
@@ -58,19 +70,52 @@ __all__ = ["ModelCheck", "check_models", "privacy_models", "quality_model"]
 
 def quality_model(risk: RiskPolicy) -> QualityModel:
     """The information-loss model the policy names."""
+    simple: dict[str, type[QualityModel]] = {
+        "discernibility": Discernibility,
+        "dm_star": DMStar,
+        "monotonic_non_uniform_entropy": MonotonicNonUniformEntropy,
+        "height": Height,
+        "aecs": AECS,
+    }
+    if risk.quality in simple:
+        return simple[risk.quality]()
     if risk.quality == "loss":
-        return Loss(risk.gs_factor)
-    if risk.quality == "discernibility":
-        return Discernibility()
+        return Loss(risk.gs_factor, risk.aggregate or "geometric")
+    if risk.quality == "precision":
+        return Precision(risk.aggregate or "arithmetic")
     return NonUniformEntropy(risk.gs_factor)
 
 
+def population_of(risk: RiskPolicy) -> Population | None:
+    """The population of a ``model: population`` section (None for ``sample``)."""
+    if risk.model != "population":
+        return None
+    return Population(
+        sampling_fraction=risk.sampling_fraction,
+        size=None if risk.population_size is None else float(risk.population_size),
+        model=risk.population_model,
+    )
+
+
+def _bound_model(risk: RiskPolicy, key: str, value: float) -> PrivacyModel:
+    population = population_of(risk)
+    if key == "max_uniqueness":
+        return UniquenessLimit(value, population)
+    if key == "max_risk":
+        return HighestRisk(value, population)
+    return AverageRisk(value, population)
+
+
 def _rule_model(rule: Any, hierarchies: Mapping[str, Hierarchy]) -> PrivacyModel:
+    if isinstance(rule, BetaLikenessRule):
+        if rule.kind == "basic":
+            return BasicBetaLikeness(rule.attribute, rule.beta)
+        return EnhancedBetaLikeness(rule.attribute, rule.beta)
     if isinstance(rule, LDiversityRule):
         if rule.kind == "distinct":
             return DistinctLDiversity(rule.attribute, int(rule.l))
         if rule.kind == "entropy":
-            return EntropyLDiversity(rule.attribute, float(rule.l))
+            return EntropyLDiversity(rule.attribute, float(rule.l), rule.estimator or "shannon")
         assert rule.c is not None
         return RecursiveCLDiversity(rule.attribute, float(rule.c), int(rule.l))
     if isinstance(rule, TClosenessRule):
@@ -108,6 +153,8 @@ def privacy_models(
             skipped.append({**rule.describe(), "reason": "attribute not released"})
             continue
         models.append((_rule_model(rule, hierarchies), rule.describe()))
+    for key, value in risk.risk_bounds():
+        models.append((_bound_model(risk, key, value), risk.describe_bound(key, value)))
     return models, skipped
 
 
@@ -171,11 +218,23 @@ def _figure(
 ) -> tuple[str, float, str]:
     if isinstance(m, KAnonymity):
         return "k", float(sizes.min()), f"k >= {m.k}"
+    if isinstance(m, UniquenessLimit):
+        return "uniqueness", m.figure(sizes), f"uniqueness <= {m.max_share:g}"
+    if isinstance(m, AverageRisk):
+        return "average risk", m.figure(sizes), f"average risk <= {m.max_risk:g}"
+    if isinstance(m, HighestRisk):
+        return "highest risk", float(m.risk(sizes).max()), f"risk <= {m.max_risk:g}"
     assert sc is not None
+    if isinstance(m, BasicBetaLikeness):
+        value = float(per_class_beta_basic(sc, sizes).max())
+        return "beta*", value, f"beta* <= {m.beta:g}"
+    if isinstance(m, EnhancedBetaLikeness):
+        value = float(per_class_beta_enhanced_excess(sc, sizes, m.beta).max())
+        return "excess", value, f"gain <= min({m.beta:g}, -ln q)"
     if isinstance(m, DistinctLDiversity):
         return "l", float(per_class_distinct(sc, sizes).min()), f"l >= {m.l}"
     if isinstance(m, EntropyLDiversity):
-        return "l", float(np.exp(per_class_entropy(sc, sizes).min())), f"l >= {m.l:g}"
+        return "l", float(np.exp(m.entropy(sizes, sc).min())), f"l >= {m.l:g}"
     if isinstance(m, RecursiveCLDiversity):
         value = float(per_class_recursive_ratio(sc, sizes, m.l).max())
         return "c*", value, f"c* < c = {m.c:g}, l = {m.l}"
@@ -200,8 +259,13 @@ def check_models(
     """Check every model on every class of ``ec`` (no suppression: a class that fails, fails)."""
     out = []
     for m, desc in models:
+        if isinstance(m, DeltaPresence):
+            raise TypeError("delta-presence is checked by the anonymizer with its population")
         sc = ec.sensitive[m.attribute] if m.attribute is not None else None
-        failing = m.failing(ec.sizes, sc)
+        if isinstance(m, TableModel):
+            failing = m.to_suppress(ec.sizes, np.ones(len(ec.sizes), dtype=bool))
+        else:
+            failing = m.failing(ec.sizes, sc)
         figure, value, requirement = _figure(m, ec.sizes, sc)
         out.append(
             ModelCheck(

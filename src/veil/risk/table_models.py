@@ -106,15 +106,27 @@ class TableModel(PrivacyModel):
         sizes = sizes[sizes > 0]
         return not len(sizes) or self.figure(sizes) <= self.limit() + _EPS
 
-    def to_suppress(self, sizes: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    def to_suppress(
+        self, sizes: np.ndarray, kept: np.ndarray, budget: int | None = None
+    ) -> np.ndarray:
         """Classes (a mask over ``sizes``) to suppress, among the ``kept`` ones, smallest
-        first and as few as possible, so that the figure of the rest is within the limit."""
+        first and as few as possible, so that the figure of the rest is within the limit.
+
+        ``budget``: the records that may still be suppressed. When suppressing the smallest
+        classes up to the budget is not enough, every kept class is returned (the node fails
+        anyway; the caller need not know by how much) - one figure instead of a search."""
         out = np.zeros(len(sizes), dtype=bool)
         idx = np.flatnonzero(kept & (sizes > 0))
         if self.holds(sizes[idx]):
             return out
         order = idx[np.argsort(sizes[idx], kind="stable")]
         lo, hi = 0, len(order)  # holds(after removing hi) is true: an empty table holds
+        if budget is not None:
+            most = int(np.searchsorted(np.cumsum(sizes[order]), budget, side="right"))
+            if most < len(order) and not self.holds(sizes[order[most:]]):
+                out[order] = True
+                return out
+            hi = min(hi, max(most, 1))
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if self.holds(sizes[order[mid:]]):
@@ -141,16 +153,34 @@ class UniquenessLimit(TableModel):
     def figure(self, sizes: np.ndarray) -> float:
         if self.population is None:
             return float(sizes[sizes == 1].sum()) / float(sizes.sum())
+        if not (sizes == 1).any():
+            return 0.0  # no sample unique: every model estimates no population unique
         p = self.population
-        return population_uniqueness(
-            sizes,
-            sampling_fraction=p.sampling_fraction,
-            population_size=p.size,
-            model=p.model,
-        ).uniqueness
+        return _population_figure(sizes, p.sampling_fraction, p.size, p.model)
 
     def limit(self) -> float:
         return self.max_share
+
+
+_FIGURES: dict[tuple[bytes, float | None, float | None, str], float] = {}
+
+
+def _population_figure(
+    sizes: np.ndarray, fraction: float | None, size: float | None, model: str
+) -> float:
+    """Population uniqueness of a class-size vector, memoized on its histogram (the lattice
+    search meets the same histograms again and again)."""
+    hist_sizes, counts = np.unique(sizes, return_counts=True)
+    key = (np.stack([hist_sizes, counts]).astype(np.int64).tobytes(), fraction, size, model)
+    hit = _FIGURES.get(key)
+    if hit is None:
+        hit = population_uniqueness(
+            sizes, sampling_fraction=fraction, population_size=size, model=model
+        ).uniqueness
+        if len(_FIGURES) > 100_000:
+            _FIGURES.clear()
+        _FIGURES[key] = hit
+    return hit
 
 
 @dataclass(frozen=True)
