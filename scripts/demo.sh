@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite workspace in ./demo): set up, make sample data
 # and consents, scan it, run the sample policy's three purposes (the consent one filters rows),
-# answer one customer's access and erasure requests, record a breach, verify the audit log,
-# write the Art. 30 records.
+# answer one customer's access request and another's erasure (which reaches the outputs and the
+# recipients), score credit decisions with a registered model, record a breach, draft the DPIA,
+# verify the audit log, write the Art. 30 records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh ml   # the credit-decision part trains a scikit-learn model
 export PATH="$PWD/.venv/bin:$PATH"
 ROWS=${ROWS:-100000}
 # The key-encryption key's passphrase: set your own; this default is for the demo only.
@@ -27,7 +28,7 @@ veil run --policy sample --purpose credit_scoring transactions.csv -o credit_sco
 veil run --policy sample --purpose fraud_detection transactions.csv -o fraud_detection.parquet
 veil run --policy sample --purpose personalised_offers transactions.csv -o offers.parquet
 # Lineage and data-subject rights: a model trained on the scoring output, then one customer's
-# access request and erasure (the bank's store is a SQLite table loaded from the sample).
+# access request and another's erasure (the bank's store is a SQLite table loaded from the sample).
 veil lineage register-model credit-model.v1 --trained-on credit_scoring.parquet
 veil dsr load-store transactions transactions.csv -p sample --replace
 # Two customers: one asks for access (the package stays in demo/dsr/), another for erasure.
@@ -38,7 +39,10 @@ request_id() { python -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 ACCESS="$(veil dsr open access "$SUBJECT" -p sample --verification "demo" --json | request_id)"
 veil dsr run "$ACCESS"
 ERASURE="$(veil dsr open erasure "$OTHER" -p sample --verification "demo" --json | request_id)"
-veil dsr run "$ERASURE"
+veil dsr run "$ERASURE"          # credit_scoring.parquet is rebuilt without them (on_erasure: rebuild)
+veil recipients notices --pending # Art. 19: the recipients to tell, until they acknowledge
+veil lineage models               # the model trained before the erasure: to retrain
+veil retention status             # every output's expiry (calendar-correct) from its purpose
 veil run --policy sample --purpose credit_scoring transactions.csv -o credit_scoring.v2.parquet
 # A breach: the scoring output copied to a lost laptop (encrypted, key safe: documented only).
 AWARE=$(python -c 'from datetime import UTC, datetime, timedelta; print((datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
@@ -48,8 +52,9 @@ veil breach assess "$BREACH"
 # through the training-data gate, score applicants into the ledger, contest and review one,
 # write the model card, the fairness report and one explanation into demo/decisions/.
 python ../scripts/demo_credit.py -p sample
+veil dpia --policy sample --purpose credit_scoring -o dpia   # Art. 35 draft: profiling, Art. 22
 veil audit verify
 veil ropa --policy sample -o .
 veil runs list --limit 5
 echo
-echo "Done. Outputs, receipts and ropa.md are in $(pwd)"
+echo "Done. Outputs, receipts, dsr/, decisions/, dpia/ and ropa.md are in $(pwd)"
