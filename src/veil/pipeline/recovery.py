@@ -42,8 +42,8 @@ from veil.store.schema import (
 )
 from veil.store.workspace import Workspace
 
-__all__ = ["LEGAL_BASIS", "Recovered", "abandon", "is_temp_name", "recover",
-           "recover_stale_runs"]
+__all__ = ["LEGAL_BASIS", "Recovered", "abandon", "abandon_many", "is_temp_name", "recover",
+           "recover_many", "recover_stale_runs"]
 
 LEGAL_BASIS = "Art. 5(1)(f) integrity; Art. 32 security of processing"
 ACTION = "run.recover"
@@ -87,31 +87,47 @@ def recover_stale_runs(ws: Workspace, *, now: datetime | None = None,
             leases = read_leases(conn)
     except sa.exc.DBAPIError:
         return []
-    out = []
-    for lease in leases:
-        why = lease.stale_reason(now, limit)
-        if why is not None and claim(ws.engine, lease):
-            out.append(recover(ws, lease, why))
-    return out
+    stale = [(lease, why) for lease in leases if (why := lease.stale_reason(now, limit))]
+    if not stale:
+        return []
+    return recover_many(ws, [(lease, why) for lease, why in stale if claim(ws.engine, lease)])
 
 
 def recover(ws: Workspace, lease: Lease, reason: str, *, actor: str | None = None
             ) -> Recovered:
     """Roll back or finish one run whose lease this process has claimed."""
+    return recover_many(ws, [(lease, reason)], actor=actor)[0]
+
+
+def recover_many(ws: Workspace, claimed: list[tuple[Lease, str]], *,
+                 actor: str | None = None) -> list[Recovered]:
+    """Roll back or finish runs whose leases this process has claimed: the committed ones
+    whose output is intact are finished, the others rolled back together (one transaction,
+    one audit append)."""
+    if not claimed:
+        return []
     actor = default_actor(actor)
+    ids = [lease.run_id for lease, _ in claimed]
     with ws.engine.connect() as conn:
-        row = conn.execute(sa.select(runs.c.purpose, runs.c.output_digest)
-                           .where(runs.c.id == lease.run_id)).first()
-    purpose = row.purpose if row is not None else "unknown"
-    committed = lease.phase == "publishing" and row is not None and row.output_digest
-    if committed and _roll_forward(ws, lease, row.output_digest):
-        _audit(ws, lease, purpose, "published", actor, 0)
-        return Recovered(lease.run_id, lease.output_ref, lease.phase, "published", reason)
-    removed = remove_temp_files(lease)
-    abandon(ws, lease.run_id, f"abandoned: {reason}; nothing was published", actor=actor)
-    _audit(ws, lease, purpose, "rolled back", actor, len(removed))
-    return Recovered(lease.run_id, lease.output_ref, lease.phase, "rolled back", reason,
-                     tuple(removed))
+        rows = {r.id: r for r in conn.execute(sa.select(
+            runs.c.id, runs.c.purpose, runs.c.output_digest).where(runs.c.id.in_(ids)))}
+    done: list[Recovered] = []
+    back: list[tuple[Lease, str]] = []
+    for lease, why in claimed:
+        row = rows.get(lease.run_id)
+        if lease.phase == "publishing" and row is not None and row.output_digest \
+                and _roll_forward(ws, lease, row.output_digest):
+            done.append(Recovered(lease.run_id, lease.output_ref, lease.phase, "published",
+                                  why))
+        else:
+            back.append((lease, why))
+    for lease, why in back:
+        done.append(Recovered(lease.run_id, lease.output_ref, lease.phase, "rolled back", why,
+                              tuple(remove_temp_files(lease))))
+    abandon_many(ws, [(lease.run_id, f"abandoned: {why}; nothing was published")
+                      for lease, why in back], actor=actor)
+    _audit(ws, done, {r.id: r.purpose for r in rows.values()}, actor)
+    return done
 
 
 # -- rolling back ---------------------------------------------------------------------------
@@ -145,23 +161,37 @@ def remove_temp_files(lease: Lease) -> list[str]:
 
 
 def abandon(ws: Workspace, run_id: str, error: str, *, actor: str | None = None) -> None:
-    """Mark a run failed and undo its records in one transaction: its retention row, the
-    "replaced by" notes it made, its lineage and its lease; its own output keyset is destroyed
-    in the same transaction (nothing was published under it)."""
+    """Mark a run failed and undo its records (see `abandon_many`)."""
+    abandon_many(ws, [(run_id, error)], actor=actor)
+
+
+def abandon_many(ws: Workspace, failed: list[tuple[str, str]], *,
+                 actor: str | None = None) -> None:
+    """Mark runs failed (each with its error) and undo their records in one transaction:
+    their retention rows, the "replaced by" notes they made, their lineage and their leases;
+    their own output keysets are destroyed in the same transaction (nothing was published
+    under them)."""
+    if not failed:
+        return
     now = datetime.now(UTC)
+    ids = [run_id for run_id, _ in failed]
 
     def bookkeeping(conn: sa.Connection) -> None:
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            status="failed", finished_at=now, error=error[:2000]))
-        for t in (retention_outputs, lineage_outputs):
-            conn.execute(t.delete().where(t.c.run_id == run_id))
-            conn.execute(t.update().where(t.c.replaced_by == run_id).values(replaced_by=None))
-        conn.execute(lineage_subjects.delete().where(lineage_subjects.c.run_id == run_id))
-        conn.execute(run_leases.delete().where(run_leases.c.run_id == run_id))
+        for run_id, error in failed:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                status="failed", finished_at=now, error=error[:2000]))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for t in (retention_outputs, lineage_outputs):
+                conn.execute(t.delete().where(t.c.run_id.in_(chunk)))
+                conn.execute(t.update().where(t.c.replaced_by.in_(chunk))
+                             .values(replaced_by=None))
+            conn.execute(lineage_subjects.delete().where(lineage_subjects.c.run_id.in_(chunk)))
+            conn.execute(run_leases.delete().where(run_leases.c.run_id.in_(chunk)))
 
     from veil.keys.manager import KeyManager, output_keyset_name
 
-    KeyManager(ws, actor=actor).destroy_many([output_keyset_name(run_id)],
+    KeyManager(ws, actor=actor).destroy_many([output_keyset_name(i) for i in ids],
                                              before_commit=bookkeeping)
 
 
@@ -220,16 +250,19 @@ def replace_into(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _audit(ws: Workspace, lease: Lease, purpose: str, result: str, actor: str,
-           removed: int) -> None:
+def _audit(ws: Workspace, done: list[Recovered], purposes: dict[str, str],
+           actor: str) -> None:
+    """One ``run.recover`` event per run (outcome: success when its publishing was
+    finished, failure when it was rolled back), in one append."""
     from veil.audit.event import AuditEvent
     from veil.audit.log import AuditLog
 
+    now = datetime.now(UTC)
     log = AuditLog(ws)
     log.append([AuditEvent(
-        time=datetime.now(UTC), actor=actor, action=ACTION, purpose=purpose,
-        legal_basis=LEGAL_BASIS, outcome="success" if result == "published" else "failure",
-        counts={"temp_files_removed": removed},
-        details={"run_id": lease.run_id, "phase": lease.phase, "result": result,
-                 "cause": "its holder is gone"})])
+        time=now, actor=actor, action=ACTION, purpose=purposes.get(r.run_id, "unknown"),
+        legal_basis=LEGAL_BASIS, outcome="success" if r.result == "published" else "failure",
+        counts={"temp_files_removed": len(r.removed)},
+        details={"run_id": r.run_id, "phase": r.phase, "result": r.result,
+                 "cause": "its holder is gone"}) for r in done])
     log.deliver()  # as every operation does: a sink that is down never fails recovery
