@@ -181,6 +181,10 @@ def list_cmd(
 
     Example: veil decisions list --status review --since 2026-01-01
     """
+    from veil.decisions.records import STATUSES
+
+    if status is not None and status not in STATUSES:
+        raise InputError(f"--status: '{status[:40]}' is not one of {', '.join(STATUSES)}")
     recs = ledger(workspace, None).list(
         purpose=purpose, model=model, status=status, since=_when(since, "--since"),
         until=_when(until, "--until"), subject_id=subject, limit=limit,

@@ -129,8 +129,10 @@ def keys_init(
     /usr/lib/softhsm/libsofthsm2.so --token veil --key veil-kek
     """
     from veil.keys.kek_rotation import ProviderOptions, provider_config
-    from veil.keys.manager import OUTPUT_KEYSET
+    from veil.keys.manager import KINDS, OUTPUT_KEYSET
 
+    if kind not in KINDS:  # checked even when no keyset is made: never ignored silently
+        raise CryptoError(f"--kind {kind[:40]!r}: use {', '.join(KINDS)}")
     ws, km = _manager(workspace)
     with ws:
         cfg = None

@@ -6,6 +6,7 @@ Errors a user can fix print one line on stderr and exit with a documented code
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -466,10 +467,17 @@ _register_subcommands()
 
 
 # -- entry point ---------------------------------------------------------------------------
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command of the app, built once: building it costs more than most commands
+    (what `app(...)` would do on every call in a process that runs many, like the tests)."""
+    return typer.main.get_command(app)  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps errors to one line and a documented exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        _command()(args=argv, standalone_mode=False)
     except VeilError as exc:
         print_error(exc)
         return exc.exit_code
