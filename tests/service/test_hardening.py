@@ -42,7 +42,7 @@ BAD_GRANTS: list[tuple[str, Any, int, str]] = [
     ("pre-ticked", {"subject": SUBJECT, **GRANT, "action": "pre-ticked box"}, 422,
      "not an explicit action"),
     ("unknown purpose", {"subject": SUBJECT, **GRANT, "purpose": "spam"}, 422,
-     "unknown purpose 'spam'"),
+     "unknown purpose '…'"),
     ("not consent-based", {"subject": SUBJECT, **GRANT, "purpose": "scoring"}, 422,
      "does not rely on consent"),
     ("future time", {"subject": SUBJECT, **GRANT, "time": "2999-01-01T00:00:00Z"}, 422,

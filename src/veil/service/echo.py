@@ -5,9 +5,11 @@ A reflected value is how an error page becomes a cross-site script, how a path l
 server did with its input. The library's messages quote values on purpose (the CLI's user
 wants to see the bad value); the service takes them out of every error body at one place, so
 no route can forget: each string of the error body loses every value of the request (path
-parameters, query parameters and keys, the JSON body's keys and leaf values), quoted or not,
-and a quoted part that is the start of a value (a message cuts long values). What the caller
-sent is theirs to see; ``where`` names the field.
+parameters, query values, the JSON body's leaf values, and keys that do not read as field
+names), quoted or not, and a quoted part that is the start of a value (a message cuts long
+values). Values under 4 characters go only where quoted (inside a word they are harmless and
+taking them out would garble the message). What the caller sent is theirs to see; ``where``
+names the field.
 """
 
 from __future__ import annotations

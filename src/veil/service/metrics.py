@@ -49,12 +49,18 @@ class Metrics:
         self.latency = Histogram("veil_http_request_duration_seconds",
                                  "Time to answer a request", ("method", "route"),
                                  buckets=BUCKETS, registry=self.registry)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         if workspace is not None:
             self.registry.register(DutyCollector(workspace))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # one label lookup per (method, route, status), not per request
+            children = self._children[key] = (self.requests.labels(method, route, str(status)),
+                                              self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -54,11 +54,11 @@ DecisionPurpose = Annotated[str, Field(min_length=1, max_length=128,
                                        description="A purpose of the policy that declares "
                                                    "automated_decisions (the served document "
                                                    "lists them).")]
-Time = Annotated[str, Field(min_length=20, max_length=32, pattern=TIME_PATTERN,
+Time = Annotated[str, Field(pattern=TIME_PATTERN,  # the pattern bounds the length (20..32)
                             json_schema_extra={"format": "date-time"},
                             description="RFC 3339 time with a UTC offset, e.g. "
                                         "2026-03-01T09:30:00Z (years 1900 to 2999)")]
-LocalTime = Annotated[str, Field(min_length=19, max_length=32, pattern=LOCAL_TIME_PATTERN,
+LocalTime = Annotated[str, Field(pattern=LOCAL_TIME_PATTERN,
                                  description="RFC 3339 time, e.g. 2026-03-01T09:30:00Z; "
                                              "without an offset it is read in `tz`")]
 
