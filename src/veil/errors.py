@@ -142,7 +142,7 @@ class AuditNotFoundError(NotFoundError, AuditError):
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected internal error (a bug: please report it)",
-    2: "command-line usage error (unknown option, missing argument)",
+    2: "command-line usage error (unknown option, missing argument, number out of bounds)",
     3: "policy error",
     4: "input data error",
     5: "workspace or database error",
