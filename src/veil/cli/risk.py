@@ -51,9 +51,66 @@ def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
     return out
 
 
+def _orders(values: Sequence[str] | None) -> dict[str, list[str]]:
+    """`--order attr=low,mid,high` (repeat for several attributes)."""
+    out: dict[str, list[str]] = {}
+    for item in values or ():
+        name, sep, rest = item.partition("=")
+        order = [v.strip() for v in rest.split(",") if v.strip()]
+        if not sep or not name.strip() or not order:
+            raise PolicyError(f"--order takes ATTRIBUTE=VALUE1,VALUE2,..., got '{item}'")
+        if name.strip() in out:
+            raise PolicyError(f"--order is given twice for '{name.strip()}'")
+        out[name.strip()] = order
+    return out
+
+
+def _fraction(value: str | None, option: str) -> float | None:
+    """`0.1` or `10%` -> 0.1."""
+    if value is None:
+        return None
+    v = value.strip()
+    try:
+        return float(v[:-1]) / 100.0 if v.endswith("%") else float(v)
+    except ValueError:
+        raise PolicyError(f"{option} takes a share like 0.1 or 10%, got '{value}'") from None
+
+
 QiOpt = Annotated[
     list[str],
     typer.Option("--qi", help="Quasi-identifier columns, comma-separated (or repeat --qi)."),
+]
+OrderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--order",
+        help="ATTRIBUTE=V1,V2,...: the values of a text sensitive attribute in order "
+        "(ordered-distance t-closeness). Repeat for each attribute.",
+    ),
+]
+FractionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sampling-fraction",
+        help="The table is this share of its population (0.1 or 10%): adds population "
+        "uniqueness and journalist / marketer risk.",
+    ),
+]
+PopulationSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--population-size",
+        min=1,
+        max=10**12,
+        help="Records in the population (instead of --sampling-fraction).",
+    ),
+]
+PopulationModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--population-model",
+        help="Population uniqueness model: dankar (Dankar et al.'s rule), pitman, zayatz, snb.",
+    ),
 ]
 HierarchyOpt = Annotated[
     list[str] | None,
@@ -67,7 +124,14 @@ HierarchyOpt = Annotated[
 
 def risk_command(
     file: Annotated[str, typer.Argument(help="CSV, Parquet or JSON-lines file.")],
-    qi: QiOpt,
+    qi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--qi",
+            help="Quasi-identifier columns, comma-separated (or repeat --qi). None: the "
+            "whole table is one class (figures of the sensitive attributes over the table).",
+        ),
+    ] = None,
     sensitive: Annotated[
         list[str] | None,
         typer.Option(
@@ -92,6 +156,10 @@ def risk_command(
     ] = 2,
     top: Annotated[int, typer.Option(min=0, max=MAX_LIMIT,
                                      help="How many riskiest classes to show.")] = 10,
+    order: OrderOpt = None,
+    sampling_fraction: FractionOpt = None,
+    population_size: PopulationSizeOpt = None,
+    population_model: PopulationModelOpt = "dankar",
     format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
     quote_char: QuoteCharOpt = '"',
@@ -99,10 +167,13 @@ def risk_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the re-identification risk of FILE: k-anonymity, class sizes, uniqueness,
-    prosecutor risk, records at risk, l-diversity and t-closeness of sensitive attributes, the
-    riskiest classes (masked) and which quasi-identifier makes records unique.
+    prosecutor risk, records at risk, l-diversity, t-closeness and beta-likeness of
+    sensitive attributes, the riskiest classes (masked) and which quasi-identifier makes
+    records unique; with --sampling-fraction, population uniqueness and journalist and
+    marketer risk.
 
     Example: veil risk adult.csv --delimiter ';' --qi sex,age,race --sensitive salary-class
+    --sampling-fraction 10%
     """
     from veil.risk.files import measure_file
     from veil.risk.render import render_report
@@ -118,6 +189,10 @@ def risk_command(
         top=top,
         input_format=format,
         csv_options=csv_options(delimiter, quote_char, encoding),
+        orders=_orders(order),
+        sampling_fraction=_fraction(sampling_fraction, "--sampling-fraction"),
+        population_size=population_size,
+        population_model=population_model,
     )
     if as_json:
         print_json(result.to_dict())
@@ -142,8 +217,17 @@ def anonymize_command(
     l_kind: Annotated[
         str, typer.Option(help="l-diversity kind: distinct, entropy or recursive.")
     ] = "distinct",
+    l_estimator: Annotated[
+        str | None,
+        typer.Option(help="Entropy estimator of entropy l-diversity: shannon or grassberger."),
+    ] = None,
     c: Annotated[float | None, typer.Option("--c", min=0.0, max=1e9,
                                             help="c of recursive (c,l)-diversity.")] = None,
+    beta: Annotated[
+        list[str] | None,
+        typer.Option("--beta", help="ATTRIBUTE=BETA: beta-likeness of a sensitive attribute."),
+    ] = None,
+    beta_kind: Annotated[str, typer.Option(help="beta-likeness: enhanced or basic.")] = "enhanced",
     t_closeness: Annotated[
         list[str] | None,
         typer.Option("--t", help="ATTRIBUTE=T: t-closeness of a sensitive attribute."),
@@ -156,13 +240,46 @@ def anonymize_command(
             "the attribute)."
         ),
     ] = "equal",
+    order: OrderOpt = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="sample: judge the table on its own; population: as a sample of a "
+            "population (needs --sampling-fraction or --population-size)."
+        ),
+    ] = "sample",
+    sampling_fraction: FractionOpt = None,
+    population_size: PopulationSizeOpt = None,
+    population_model: PopulationModelOpt = "dankar",
+    max_uniqueness: Annotated[
+        str | None,
+        typer.Option(help="Largest share of unique records (sample, or population): 0.01 or 1%."),
+    ] = None,
+    max_risk: Annotated[
+        str | None,
+        typer.Option(help="Highest re-identification risk of a record (prosecutor or journalist)."),
+    ] = None,
+    max_average_risk: Annotated[
+        str | None,
+        typer.Option(help="Highest average risk (prosecutor, or marketer)."),
+    ] = None,
     suppression: Annotated[
         str, typer.Option(help="Largest share of records that may be suppressed: 0.04 or 4%.")
     ] = "0",
     quality: Annotated[
         str,
-        typer.Option(help="Information-loss model: non_uniform_entropy, loss or discernibility."),
+        typer.Option(
+            help="Information-loss model: non_uniform_entropy, monotonic_non_uniform_entropy, "
+            "loss, discernibility, dm_star, precision, height or aecs."
+        ),
     ] = "non_uniform_entropy",
+    aggregate: Annotated[
+        str | None,
+        typer.Option(
+            help="How loss and precision combine the quasi-identifiers: geometric, "
+            "arithmetic, sum, max or rank."
+        ),
+    ] = None,
     gs_factor: Annotated[
         float, typer.Option(min=0.0, max=1.0,
                             help="Generalization vs suppression weight (ARX's gs-factor, 0..1).")
@@ -179,6 +296,9 @@ def anonymize_command(
 
     Example: veil anonymize adult.csv --delimiter ';' -o safe.parquet --qi sex,age,race
     --hierarchy age=adult_hierarchy_age.csv --k 5 --suppression 4%
+
+    Example: veil anonymize adult.csv --delimiter ';' -o safe.csv --qi sex,age --k 2
+    --model population --sampling-fraction 1% --max-uniqueness 0.1%
     """
     from pydantic import ValidationError
 
@@ -190,23 +310,46 @@ def anonymize_command(
         "suppression_limit": suppression.strip(),
         "quality": quality,
         "gs_factor": gs_factor,
+        "model": model,
+        "population_model": population_model,
     }
     try:
         spec["suppression_limit"] = float(spec["suppression_limit"])
     except ValueError:
         pass  # "4%": the policy model parses it
-    if k is not None:
-        spec["min_k"] = k
+    optional = {
+        "min_k": k,
+        "aggregate": aggregate,
+        "sampling_fraction": sampling_fraction,
+        "population_size": population_size,
+        "max_uniqueness": max_uniqueness,
+        "max_risk": max_risk,
+        "max_average_risk": max_average_risk,
+    }
+    spec.update({key: v for key, v in optional.items() if v is not None})
     ls = _pairs(l_diversity, "--l")
     if ls:
+        extra: dict[str, Any] = {"c": c} if c is not None else {}
+        if l_estimator is not None:
+            extra["estimator"] = l_estimator
         spec["l_diversity"] = [
-            {"attribute": a, "l": v, "kind": l_kind, **({"c": c} if c is not None else {})}
-            for a, v in ls.items()
+            {"attribute": a, "l": v, "kind": l_kind, **extra} for a, v in ls.items()
         ]
+    orders = _orders(order)
     ts = _pairs(t_closeness, "--t")
     if ts:
         spec["t_closeness"] = [
-            {"attribute": a, "t": v, "distance": t_distance} for a, v in ts.items()
+            {"attribute": a, "t": v, "distance": t_distance}
+            | ({"order": orders[a]} if a in orders else {})
+            for a, v in ts.items()
+        ]
+    unused = sorted(set(orders) - set(ts))
+    if unused:
+        raise PolicyError(f"--order is given for '{unused[0]}', which has no --t")
+    bs = _pairs(beta, "--beta")
+    if bs:
+        spec["beta_likeness"] = [
+            {"attribute": a, "beta": v, "kind": beta_kind} for a, v in bs.items()
         ]
     try:
         risk = RiskPolicy.model_validate(spec)

@@ -156,6 +156,9 @@ class EquivalenceClasses:
     #: With a population table (delta-presence): the records of each class in the
     #: population; ``sizes`` then count the sample's records and may be 0.
     population: np.ndarray | None = None
+    #: When tracked (``ClassAggregator(track_rows=True)``): per QI, the 0-based row where
+    #: each dictionary value first appeared, so that a later error can name it.
+    first_rows: tuple[np.ndarray, ...] | None = None
 
     @property
     def records(self) -> int:
@@ -221,12 +224,16 @@ class _Dictionary:
     when new, appended), so the per-row work is one ``take``. Null is a value like any other.
     """
 
-    def __init__(self, column: str, hierarchy: Hierarchy | None = None) -> None:
+    def __init__(
+        self, column: str, hierarchy: Hierarchy | None = None, track_rows: bool = False
+    ) -> None:
         self.column = column
         self.hierarchy = hierarchy
         self.index: dict[object, int] = {}
         self.chunks: list[pa.Array] = []
         self.type: pa.DataType | None = None
+        #: the row where each code first appeared (when tracked)
+        self.first_rows: list[np.ndarray] | None = [] if track_rows else None
 
     def encode(self, values: pa.ChunkedArray | pa.Array, row_offset: int) -> np.ndarray:
         arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
@@ -275,7 +282,20 @@ class _Dictionary:
                     self.hierarchy.encode(arr, row_offset=row_offset)  # names the row
                     raise
             self.chunks.append(new)
-        return mapping[enc.indices.to_numpy(zero_copy_only=False)]
+        indices = enc.indices.to_numpy(zero_copy_only=False)
+        if fresh and self.first_rows is not None:
+            first = np.full(len(local), -1, dtype=np.int64)
+            first[indices[::-1]] = np.arange(len(indices) - 1, -1, -1, dtype=np.int64)
+            self.first_rows.append(row_offset + first[np.array(fresh, dtype=np.int64)])
+        return mapping[indices]
+
+    def rows(self) -> np.ndarray | None:
+        """The first row of each code (None: not tracked)."""
+        if self.first_rows is None:
+            return None
+        if not self.first_rows:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(self.first_rows)
 
     def values(self) -> pa.Array:
         if not self.chunks:
@@ -432,6 +452,7 @@ class ClassAggregator:
         hierarchies: Mapping[str, Hierarchy] | None = None,
         buffer_rows: int = 1 << 20,
         share_dictionaries: ClassAggregator | None = None,
+        track_rows: bool = False,
     ) -> None:
         qis = tuple(quasi_identifiers)
         if not qis:
@@ -446,7 +467,9 @@ class ClassAggregator:
         self.quasi_identifiers = qis
         self.sensitive = sens
         self.rows = 0
-        self._dicts = {c: _Dictionary(c, hs.get(c)) for c in (*qis, *sens)}
+        self._dicts = {
+            c: _Dictionary(c, hs.get(c), track_rows=track_rows and c in qis) for c in (*qis, *sens)
+        }
         if share_dictionaries is not None:  # codes comparable with the other aggregate's
             for q in qis:
                 self._dicts[q] = share_dictionaries._dicts[q]
@@ -483,10 +506,16 @@ class ClassAggregator:
         d = len(qis)
         dictionaries: list[pa.Array] = []
         ranks: list[np.ndarray] = []
+        first_rows: list[np.ndarray] = []
         for q in qis:
             values, rank = _sort_dictionary(self._dicts[q].values())
             dictionaries.append(values)
             ranks.append(rank)
+            rows = self._dicts[q].rows()
+            if rows is not None:
+                by_rank = np.empty(len(rank), dtype=np.int64)
+                by_rank[rank] = rows
+                first_rows.append(by_rank)
         radices = [len(v) for v in dictionaries]
         raw, sizes = self._parts[None].result()
         # classes in lexicographic order of their (sorted-dictionary) codes
@@ -513,7 +542,10 @@ class ClassAggregator:
             parts.keys, parts.counts, parts.tables = [], [], None
             parts.bits = [0] * parts.width
         self.rows = 0
-        return EquivalenceClasses(qis, tuple(dictionaries), codes, sizes, sensitive)
+        tracked = tuple(first_rows) if len(first_rows) == d else None
+        return EquivalenceClasses(
+            qis, tuple(dictionaries), codes, sizes, sensitive, first_rows=tracked
+        )
 
     def _pairs_to_classes(
         self, attribute: str, class_raw: list[np.ndarray], radices: list[int]

@@ -11,6 +11,7 @@ only the needed columns, as text (numbers only where an ordered distance needs t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from veil.policy.risk import RiskPolicy
 from veil.risk.classes import aggregate
 from veil.risk.gate import GateResult, enforce
 from veil.risk.hierarchy import Hierarchy
-from veil.risk.metrics import RiskReport, report
+from veil.risk.metrics import ALL_RECORDS, RiskReport, report, with_constant
 
 __all__ = ["CsvSink", "anonymize_file", "measure_file"]
 
@@ -100,18 +101,30 @@ def measure_file(
     top: int = 10,
     input_format: str | None = None,
     csv_options: CsvOptions | None = None,
+    orders: Mapping[str, Sequence[str]] | None = None,
+    sampling_fraction: float | None = None,
+    population_size: float | None = None,
+    population_model: str = "dankar",
 ) -> RiskReport:
     """Measure the re-identification risk of a file (``veil risk``).
 
     ``hierarchies``: column -> hierarchy (file or :class:`Hierarchy`); a QI's hierarchy is
     checked against the data (every value covered), a sensitive attribute's adds the
     hierarchical-distance t. ``numeric``: sensitive attributes read as numbers, which adds
-    the ordered-distance t. Every column is otherwise read as text.
+    the ordered-distance t; ``orders``: attribute -> its values in order, which adds the
+    ordered-distance t of a text attribute. Every column is otherwise read as text. Without
+    QIs the whole table is one class (the sensitive attributes' figures over the table).
+    ``sampling_fraction`` / ``population_size``: add population uniqueness
+    (``population_model``) and the journalist's and marketer's risks.
     """
     qis = _names(quasi_identifiers, "quasi-identifier")
     sens = _names(sensitive, "sensitive attribute")
-    if not qis:
-        raise PolicyError("give at least one quasi-identifier (--qi)")
+    if not qis and not sens:
+        raise PolicyError("give quasi-identifiers (--qi) or sensitive attributes (--sensitive)")
+    ordered = {a: list(v) for a, v in (orders or {}).items()}
+    for a in ordered:
+        if a not in sens:
+            raise PolicyError(f"ordered attribute '{a}' must also be a sensitive attribute")
     both = [s for s in sens if s in qis]
     if both:
         raise PolicyError(f"column '{both[0]}' cannot be both quasi-identifier and sensitive")
@@ -127,16 +140,25 @@ def measure_file(
     types = {c: "float" if c in nums else "string" for c in (*qis, *sens)}
     batches = src.batches([*qis, *sens], types, _raise_reject(src))
     try:
-        ec = aggregate(batches, qis, sens, hierarchies=hs)
+        if qis:
+            ec = aggregate(batches, qis, sens, hierarchies=hs)
+        else:
+            ec = aggregate(with_constant(batches), [ALL_RECORDS], sens, hierarchies=hs)
+        r = report(
+            ec,
+            risk_threshold=risk_threshold,
+            recursive_l=recursive_l,
+            sensitive_hierarchies={s: hs[s] for s in sens if s in hs},
+            sensitive_orders=ordered,
+            top=top,
+            contributions=bool(qis),
+            sampling_fraction=sampling_fraction,
+            population_size=population_size,
+            population_model=population_model,
+        )
     except VeilError as exc:
         raise _located(exc, src) from None
-    return report(
-        ec,
-        risk_threshold=risk_threshold,
-        recursive_l=recursive_l,
-        sensitive_hierarchies={s: hs[s] for s in sens if s in hs},
-        top=top,
-    )
+    return r if qis else replace(r, quasi_identifiers=(), riskiest_classes=())
 
 
 # -- anonymize -----------------------------------------------------------------------------------

@@ -320,12 +320,17 @@ class _Measured:
         return any(not c.passed for c in self.checks)
 
 
-def _measure_pass(read: Reader, plan: _GatePlan, risk: RiskPolicy) -> _Measured | None:
+def _measure_pass(
+    read: Reader, plan: _GatePlan, risk: RiskPolicy, *, track_rows: bool = False
+) -> _Measured | None:
     """Pass 1: stream the QI and sensitive columns into the aggregate (sensitive values checked
     against their hierarchies as read) and check every model. None: the table is empty."""
     qis = plan.quasi_identifiers
     agg = ClassAggregator(
-        qis or [ALL_RECORDS], plan.sensitive, hierarchies=plan.sensitive_hierarchies
+        qis or [ALL_RECORDS],
+        plan.sensitive,
+        hierarchies=plan.sensitive_hierarchies,
+        track_rows=track_rows,  # a value a hierarchy lacks is then named with its row
     )
     stream = read([*qis, *plan.sensitive])
     for batch in _with_constant(stream) if not qis else stream:
@@ -525,7 +530,7 @@ def enforce(
     started = time.perf_counter()
     plan = _plan(schema, risk, hierarchies, quasi_identifiers, sensitive, top)
     fields = plan.result_fields(risk)
-    measured = _measure_pass(read, plan, risk)
+    measured = _measure_pass(read, plan, risk, track_rows=force or risk.auto_generalize)
     if measured is None:
         if force:
             raise InputError("empty table: there are no records to anonymize")

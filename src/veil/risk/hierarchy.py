@@ -209,6 +209,14 @@ class Hierarchy:
             )
         return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
+    def missing(self, values: pa.Array) -> np.ndarray:
+        """Mask of the ``values`` the hierarchy does not cover (nulls included)."""
+        arr = _as_array(values)
+        found = pc.index_in(to_string(arr), value_set=self._labels[0])
+        return pc.is_null(found).to_numpy(zero_copy_only=False) | pc.is_null(arr).to_numpy(
+            zero_copy_only=False
+        )
+
     def check(self, values: pa.Array | pa.ChunkedArray, *, row_offset: int | None = 0) -> None:
         """Raise :class:`InputError` if any value is not covered (see :meth:`encode`)."""
         self.encode(values, row_offset=row_offset)

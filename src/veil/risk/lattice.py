@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from veil.errors import InputError
 from veil.risk.classes import EquivalenceClasses, SensitiveCounts, combine_codes, group_keys
 from veil.risk.hierarchy import Hierarchy
 
@@ -94,9 +95,7 @@ class LevelCodes:
 
     def __init__(self, classes: EquivalenceClasses, hierarchies: Sequence[Hierarchy]) -> None:
         d = len(hierarchies)
-        leaf_maps = [
-            h.encode(classes.dictionaries[j], row_offset=None) for j, h in enumerate(hierarchies)
-        ]
+        leaf_maps = [_leaf_codes(classes, j, h) for j, h in enumerate(hierarchies)]
         self.codes0 = np.stack(
             [leaf_maps[j][classes.codes[:, j]] for j in range(d)], axis=1
         ).astype(np.int64)
@@ -141,6 +140,30 @@ class LevelCodes:
             },
             population=self.population0,
         )
+
+
+def _leaf_codes(classes: EquivalenceClasses, j: int, h: Hierarchy) -> np.ndarray:
+    """QI ``j``'s dictionary in ``h``'s codes; a value ``h`` lacks is an :class:`InputError`
+    naming the row where it first appeared, when the aggregate tracked rows."""
+    values = classes.dictionaries[j]
+    try:
+        return h.encode(values, row_offset=None)
+    except InputError:
+        if classes.first_rows is None:
+            raise
+        miss = np.flatnonzero(h.missing(values))
+        i = int(miss[np.argmin(classes.first_rows[j][miss])])
+        row = int(classes.first_rows[j][i])
+        value = values[i].as_py()
+        if value is None:
+            raise InputError(
+                f"column '{h.column}': missing value (null) at row {row} (0-based); "
+                f"the generalization hierarchy does not cover nulls"
+            ) from None
+        raise InputError(
+            f"column '{h.column}': value '{value}' at row {row} (0-based) is not in its "
+            f"generalization hierarchy"
+        ) from None
 
 
 class RollUp:

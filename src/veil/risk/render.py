@@ -54,6 +54,25 @@ def summary_table(r: RiskReport) -> Table:
         f"{_pct(r.risk_threshold)}: classes smaller than "
         f"{_smallest_safe(r.risk_threshold):,})",
     )
+    p, a = r.population, r.attacker
+    if p is not None:
+        chosen = f", by {p.chosen}" if p.model == "dankar" else ""
+        t.add_row(
+            "population",
+            f"{p.population_size:,.0f} records (sampling fraction {_num(p.sampling_fraction)})",
+        )
+        t.add_row(
+            "population uniqueness",
+            f"{_pct(p.uniqueness)} estimated ({p.model}{chosen}; "
+            f"{p.uniques:,.0f} population uniques)",
+        )
+    if a is not None:
+        t.add_row(
+            "journalist risk",
+            f"highest {_pct(a.journalist_highest)}, average {_pct(a.journalist_average)}, "
+            f"{_pct(a.journalist_at_risk)} of records above {_pct(a.threshold)}",
+        )
+        t.add_row("marketer risk", f"{_pct(a.marketer)} of records re-identified on average")
     return t
 
 
@@ -102,6 +121,8 @@ def sensitive_table(r: RiskReport) -> Table | None:
         "t hierarchical",
         "alpha",
         "delta*",
+        "beta (basic)",
+        "beta (enh.)",
         title="Sensitive attributes (attribute disclosure)",
         title_justify="left",
     )
@@ -109,13 +130,16 @@ def sensitive_table(r: RiskReport) -> Table | None:
         t.add_row(
             escape(s.attribute),
             f"{s.distinct_l:,}",
-            _num(s.entropy_l),
+            _num(s.entropy_l)
+            + (f" (G {_num(s.entropy_l_grassberger)})" if s.entropy_l_grassberger else ""),
             f"{_num(s.recursive_c)} ({s.recursive_l})",
             _num(s.t_equal),
             _num(s.t_ordered),
             _num(s.t_hierarchical),
             _num(s.alpha),
             _num(s.delta),
+            _num(s.beta_basic),
+            _num(s.beta_enhanced),
         )
     return t
 
@@ -172,9 +196,8 @@ def render_report(r: RiskReport, console: Console, source: str | None = None) ->
     """Print a risk report: key figures, class sizes, sensitive attributes, which QI makes
     records unique, the riskiest classes (masked)."""
     where = f" of [bold]{escape(source)}[/]" if source else ""
-    console.print(
-        f"Re-identification risk{where}: quasi-identifiers {escape(', '.join(r.quasi_identifiers))}"
-    )
+    qis = ", ".join(r.quasi_identifiers) or "none (the whole table is one class)"
+    console.print(f"Re-identification risk{where}: quasi-identifiers {escape(qis)}")
     console.print(report_group(r))
 
 
