@@ -29,12 +29,20 @@ _CITY_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _MAX_CITY_WORDS = 4
+_PARTICLES_BEFORE = re.compile(
+    r"(?<![\w])(?:(?:van|von|der|den|de|da|di|del|della|du|dos|das|ten|ter|le|la|zu|vom)[ ]){1,3}$"
+)
 
 
 def find_city(words: list[str], towns: dict[str, int]) -> tuple[int, int] | None:
     """The longest run of words ``words[i:j]`` that is a town and touches an end of the run
     (a town inside a name is no town: "Anna Florence Smith")."""
     n = len(words)
+    heads = lexicon.city_heads()
+    if lexicon.fold(words[0]) not in heads and not any(
+        lexicon.fold(w) in heads for w in words[-_MAX_CITY_WORDS:]
+    ):
+        return None
     for size in range(min(n, _MAX_CITY_WORDS), 0, -1):
         for i in (n - size, 0) if n > size else (0,):
             key = lexicon.fold(" ".join(w.strip(",.;:") for w in words[i : i + size]))
@@ -72,8 +80,12 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
     lex = lexicon.names()
     first, last = lex.is_first(w), lex.is_last(w)
     pop = lexicon.cities(lexicon.CITY_MIN_POPULATION).get(lexicon.fold(w), 0)
-    # "Victoria Álvarez", "Olga Ivanova": the name goes on
-    if len(words) > 1 and ((i == 0 and first) or (j == len(words) and last and pop < 1_000_000)):
+    # "Victoria Álvarez", "Olga Ivanova", "Melchor Gimeno Sala": the name goes on
+    if len(words) > 1 and (
+        (i == 0 and first)
+        or (j == len(words) and pop < 100_000 and not _CITY_CONTEXT.search(before[-12:]))
+        or (j == len(words) and last and pop < 1_000_000)
+    ):
         return False
     if _CITY_CONTEXT.search(before[-12:]) or pop >= 500_000:
         return True
@@ -131,6 +143,12 @@ class ProperNounScanner:
         toks = [(t.start() + s, t.end() + s) for t in _WORD.finditer(run)]
         words = [joined[a:b] for a, b in toks]
         lo, hi = 0, len(words)
+        if self.person and joined[e : e + 2] == ", ":  # "Brown, Brandon", "Paris, Emmanuelle"
+            got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
+            if got_c is not None and got_c[1] >= self.min_score:
+                lead = _PARTICLES_BEFORE.search(joined[max(base, s - 24) : s])
+                a = s - (len(lead.group()) if lead else 0)  # "van der Laarse, Dewi"
+                add(ti, (a - base, got_c[0] - base, 1, got_c[1], "person", self.person))
         if towns:
             got = find_city(words, towns)
             if got is not None:
@@ -171,10 +189,6 @@ class ProperNounScanner:
         name = self.person or "person"
         if not _worth_scoring(words, joined[max(base, s - 12) : s]):
             return
-        if joined[e : e + 2] == ", ":  # "Brown, Brandon"
-            got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
-            if got_c is not None and got_c[1] >= self.min_score:
-                add(ti, (s - base, got_c[0] - base, 1, got_c[1], "person", name))
         got = persons.score_run(words, joined[max(base, s - 40) : s], joined[e : min(tend, e + 40)])
         if got is None:
             return

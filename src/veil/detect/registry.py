@@ -83,6 +83,9 @@ TYPE_INFO: dict[str, TypeInfo] = {
     "postcode": TypeInfo("location", "generalize"),
     "street_address": TypeInfo("location", "drop"),
     "city": TypeInfo("location", "generalize"),
+    "company_id": TypeInfo("government_id", "pseudonymize"),
+    "url": TypeInfo("online_identifier", "pseudonymize"),
+    "date": TypeInfo("demographic", "generalize"),
     "free_text": TypeInfo("free_text", "redact_text"),
 }
 """type -> data category and suggested policy rule."""

@@ -89,6 +89,14 @@ def _dob_hits(st: ColumnState) -> list[TypeHit]:
     ]
 
 
+def _min_rate(type_: str, support: bool) -> float:
+    """A gazetteer knows the real towns of 5,000 people or more: a column named like a town
+    column whose values are a third of the time such towns is one (villages, spellings)."""
+    if type_ == "city" and support:
+        return 0.3
+    return _MIN_RATE
+
+
 def _weak_shape(type_: str, recs: list[Recognizer]) -> bool:
     """Shapes that ordinary words or codes can take: a few repeated values prove little."""
     return (
@@ -148,7 +156,7 @@ class Verdicts:
         rate = acc.rows / acc.candidates if acc.candidates else 0.0
         recs = [r for r in self.recs if r.type == t and r.name in acc.recognizers]
         support = st.supported(self.recs, t)
-        if share < self._min_share(t, support) or rate < _MIN_RATE:
+        if share < self._min_share(t, support) or rate < _min_rate(t, support):
             return None
         if _weak_shape(t, recs) and not support and acc.distinct_validated < 5:
             return None  # a handful of repeated values proves little without a name hint

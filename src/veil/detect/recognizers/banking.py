@@ -21,15 +21,21 @@ def _iban_length(country: str) -> int | None:
         return None
 
 
+# between groups of four: a space, dash or dot, or a line break (a number wrapped in a memo)
+_GAP = r"(?:[ .\-]?\r?\n|[ .\-])"
+_SEPS = re.compile(r"[\s.\-]")
+
+
 def validate_iban(value: str) -> bool:
     """stdnum.iban: country format from the IBAN registry, ISO 7064 mod 97-10, and the
-    national check digits where stdnum knows them (BE, ES, NO, ...)."""
-    return bool(iban.is_valid(value))
+    national check digits where stdnum knows them (BE, ES, NO, ...). Spaces, dashes, dots
+    and line breaks between the groups are left out first."""
+    return bool(iban.is_valid(_SEPS.sub("", value)))
 
 
 def looks_like_iban(value: str) -> bool:
     """Country code of the registry and the exact length of that country's IBAN."""
-    c = iban.compact(value)
+    c = iban.compact(_SEPS.sub("", value))
     return len(c) >= 15 and _iban_length(c[:2]) == len(c) and c[2:4].isdigit()
 
 
@@ -73,12 +79,16 @@ RECOGNIZERS = [
         type="iban",
         pattern=(
             ALNUM_L
-            + r"(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,4})?"
-            + r"|[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,8}(?: ?[a-z0-9]{1,4})?)"
+            + (
+                r"(?:[A-Z]{2}\d{2}(?:_G?[A-Z0-9]{4}){2,8}(?:_G?[A-Z0-9]{1,4})?"
+                r"|[a-z]{2}\d{2}(?:_G?[a-z0-9]{4}){2,8}(?:_G?[a-z0-9]{1,4})?)"
+            ).replace("_G", _GAP)
             + ALNUM_R
         ),
-        value_pattern=r"[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30}",
-        prefilter=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}|[a-z]{2}\d{2} ?[a-z0-9]{4}",
+        value_pattern=r"[A-Za-z]{2}[0-9]{2}(?:[ .\-]?[A-Za-z0-9]){11,30}",
+        prefilter=(
+            r"[A-Z]{2}\d{2}[ .\-\r\n]{0,3}[A-Z0-9]{4}|[a-z]{2}\d{2}[ .\-\r\n]{0,3}[a-z0-9]{4}"
+        ),
         validator=validate_iban,
         validator_name="stdnum.iban",
         strength="checksum",

@@ -112,7 +112,60 @@ def validate_birth_date(value: str) -> bool:
     return _plausible(c, b, a) or _plausible(c, a, b)
 
 
+def validate_date(value: str) -> bool:
+    """A real calendar date between 1900 and 2100 (day/month order tried both ways)."""
+    v = value.strip().lower()
+    v = _TIME.sub("", v)
+    nums = [int(x) for x in _NUM_PARTS.findall(v)]
+    month_name = next((MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in MONTHS), None)
+    if month_name is not None:
+        return len(nums) >= 2 and _real(nums[-1], month_name, nums[0])
+    if len(nums) != 3:
+        return False
+    a, b, c = nums
+    if a > 1000:
+        return _real(a, b, c)
+    if c < 100:
+        c += 2000 if c < 70 else 1900
+    return _real(c, b, a) or _real(c, a, b)
+
+
+def _real(year: int, month: int, day: int) -> bool:
+    if not 1900 <= year <= 2100:
+        return False
+    try:
+        _dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+_TIME = re.compile(r"[t ]\d{1,2}:\d{2}.*$")
+_CLOCK = r"(?:[T ](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+\-]\d{2}:?\d{2})?)?"
+
 RECOGNIZERS = [
+    Recognizer(
+        name="date",
+        type="date",
+        pattern=r"(?<![\w./\-])(?:(?:"
+        + _NUMERIC
+        + ")"
+        + _CLOCK
+        + "|"
+        + _TEXTUAL
+        + r")(?![\w]|[./\-:]\d)",
+        value_pattern=_NUMERIC.replace("\\d", "[0-9]"),
+        prefilter=(
+            r"\d{1,4}[./\-]\d{1,2}[./\-]\d{2}|\d(?:st|nd|rd|th|er)?\.? (?:of |de |di )?\pL{3}"
+            r"|\pL{3}\.? \d{1,2}(?:st|nd|rd|th)?,? (?:19|20)\d\d"
+        ),
+        validator=validate_date,
+        validator_name="datetime (a real date)",
+        strength="format",
+        context=("date", "datum", "fecha", "data", "on", "le", "am", "dated", "signed"),
+        score=0.6,
+        in_columns=False,  # a date column is a transaction date unless a birth date says so
+    ),
     Recognizer(
         name="date_of_birth",
         type="date_of_birth",

@@ -120,6 +120,20 @@ def cities(min_population: int = CITY_MIN_POPULATION) -> dict[str, int]:
     return got
 
 
+_HEADS: list[frozenset[str]] = []
+
+
+def city_heads() -> frozenset[str]:
+    """The first words of every town name (folded): a run of words holds no town unless one
+    of its words is among them (a cheap test before the look-ups)."""
+    if not _HEADS:
+        towns = cities(0)
+        with _lock:
+            if not _HEADS:
+                _HEADS.append(frozenset(k.split(" ", 1)[0] for k in towns))
+    return _HEADS[0]
+
+
 def _read_cities(path: Path, min_population: int) -> dict[str, int]:
     out: dict[str, int] = {}
     with path.open(encoding="utf-8") as f:

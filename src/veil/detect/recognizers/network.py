@@ -10,16 +10,22 @@ from veil.detect.registry import Recognizer
 
 
 def validate_ipv4(value: str) -> bool:
+    """An IPv4 address, or a network in CIDR notation ("10.1.2.0/24")."""
     try:
-        ipaddress.IPv4Address(value.strip())
+        ipaddress.IPv4Interface(value.strip())
     except ValueError:
         return False
     return True
 
 
 def validate_ipv6(value: str) -> bool:
+    """An IPv6 address in any textual form (with an embedded IPv4 address, a zone id, a
+    CIDR prefix length)."""
+    v = value.strip()
+    addr, _, prefix = v.partition("/")
+    addr = addr.split("%", 1)[0]
     try:
-        ipaddress.IPv6Address(value.strip())
+        ipaddress.IPv6Interface(addr + ("/" + prefix if prefix else ""))
     except ValueError:
         return False
     return True
@@ -30,12 +36,44 @@ def validate_ip(value: str) -> bool:
 
 
 _V4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+_H = r"[0-9A-Fa-f]{1,4}"
+_V4R = _V4.replace("\\d", "[0-9]")
+# every textual form of RFC 4291 section 2.2 and RFC 5952: full, "::"-compressed, and with
+# an IPv4 address in the last 32 bits ("::ffff:192.0.2.1", "64:ff9b::192.0.2.33")
 _V6 = (
-    r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,5})?"
-    r"|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
-    r"|(?:[0-9A-Fa-f]{1,4}:){6}" + _V4.replace("\\d", "[0-9]")
+    r"(?:"
+    + _H
+    + r":){6}"
+    + _V4R
+    + r"|(?:"
+    + _H
+    + r":){1,5}:(?:"
+    + _H
+    + r":){0,4}"
+    + _V4R
+    + r"|::(?:"
+    + _H
+    + r":){0,5}"
+    + _V4R
+    + r"|(?:"
+    + _H
+    + r":){7}"
+    + _H
+    + r"|(?:"
+    + _H
+    + r":){1,7}:(?:"
+    + _H
+    + r"(?::"
+    + _H
+    + r"){0,5})?"
+    + r"|::(?:"
+    + _H
+    + r"(?::"
+    + _H
+    + r"){0,6})?"
 )
+_CIDR4 = r"(?:/(?:3[0-2]|[12]?\d))?"
+_CIDR6 = r"(?:%[0-9A-Za-z.\-]{1,16})?(?:/(?:12[0-8]|1[01]\d|[1-9]?\d))?"
 IP_CONTEXT = ("ip", "ip address", "ipv4", "ipv6", "host", "login from", "client", "device")
 
 _MAC = (
@@ -47,7 +85,7 @@ RECOGNIZERS = [
     Recognizer(
         name="ipv4",
         type="ip_address",
-        pattern=r"(?<![\w.:])" + _V4 + r"(?![\w:]|\.\d)",
+        pattern=r"(?<![\w.:])" + _V4 + _CIDR4 + r"(?![\w:/]|\.\d)",
         value_pattern=_V4.replace("\\d", "[0-9]"),
         prefilter=r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
         validator=validate_ipv4,
@@ -60,7 +98,7 @@ RECOGNIZERS = [
     Recognizer(
         name="ipv6",
         type="ip_address",
-        pattern=r"(?<![\w:.])(?:" + _V6 + r")(?![\w:.])",
+        pattern=r"(?<![\w:.])(?:" + _V6 + r")" + _CIDR6 + r"(?![\w:.%/])",
         value_pattern=_V6,
         prefilter=r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:",
         validator=validate_ipv6,

@@ -32,6 +32,9 @@ from veil.detect.recognizers.person_words import (
 
 # -- text matching ---------------------------------------------------------------------
 
+_ENGLISH_MONTHS = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
+)
 _LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
 TOKEN = UPPER + _LOWER_TAIL + r"*(?:-[^\W\d_]" + _LOWER_TAIL + r"*)*"
 PARTICLE = (
@@ -332,6 +335,7 @@ TAIL_RULES: tuple[TailRule, ...] = (
             and (
                 r.after.lstrip()[:1].isdigit()
                 or len(r.tokens[i]) > 3
+                or r.low[i] in _ENGLISH_MONTHS
                 or not (r.known_any(r.tokens[i]) or lexicon_names().is_weak(r.tokens[i]))
             )
         ),
@@ -374,17 +378,44 @@ def _lone_first_name(run: Run) -> bool:
     tok = run.full[0]
     if not run.known_first(tok):
         return False
-    return lexicon_names().is_top_first(tok) or not _in_firm(run.before, run.after)
+    if not _in_firm(run.before, run.after):
+        return True
+    # "Dinner with Lars and Ingrid": two common first names; "Collins, Howard and Martin",
+    # a list with commas, stays a firm
+    listed = ", " in run.before[-30:] or run.after.startswith(",")
+    return lexicon_names().is_top_first(tok) and not listed
 
 
 def _opens_with_verb(run: Run) -> bool:
     """ "Rafael paid the rent", "Hiroshi: called twice": a very common first name opening the
     text, followed by a verb of what people do (or by nothing)."""
-    if run.lo != 0 or not lexicon_names().is_top_first(run.full[0]):
+    if run.lo != 0:
         return False
+    lex = lexicon_names()
+    tok = run.full[0]
+    bare = run.after.lstrip(" ")
+    if not run.before.strip() and bare and bare[0] in "-–:,(/":  # "Lieze - birthday gift"
+        return lex.is_first(tok)
     after = run.after.strip(" ,:;-")
     nxt = after.split(None, 1)[0].lower() if after else ""
-    return not nxt or nxt in PERSON_VERBS
+    return lex.is_top_first(tok) and (not nxt or nxt in PERSON_VERBS)
+
+
+_LOWER_BEFORE = re.compile(r"(?:^|\s)[a-zß-ÿ]{2,}\s$")
+_LOWER_AFTER = re.compile(r"^\s[a-zß-ÿ]")
+
+
+def _first_name_in_sentence(run: Run) -> bool:
+    """ "Own transfer Haroldo to savings": a very common first name between lower-case words
+    (a capital inside a lower-case sentence marks a proper noun)."""
+    return (
+        run.lo == 0
+        and len(run.tokens) == 1
+        and bool(_LOWER_BEFORE.search(run.before[-20:]))
+        and bool(_LOWER_AFTER.match(run.after))
+        and lexicon_names().is_top_first(run.full[0])
+        and _lone_first_name(run)
+    )
 
 
 def _caps_one_known(run: Run) -> bool:
@@ -445,6 +476,13 @@ NAME_SCORE_RULES: tuple[NameScoreRule, ...] = (
         0.5,
         '"Rafael paid"; not "Grant application fee", "Hope this helps", nor the tail of a '
         'longer name ("Air France")',
+    ),
+    NameScoreRule(
+        "common first name inside a sentence",
+        "single",
+        _first_name_in_sentence,
+        0.55,
+        '"Own transfer Haroldo to savings"',
     ),
     NameScoreRule("other single word", "single", _always, 0.0, "one word alone is no name"),
     NameScoreRule(
