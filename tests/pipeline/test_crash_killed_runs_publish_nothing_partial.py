@@ -89,6 +89,7 @@ def test_killed_run_is_rolled_back_or_finished_by_doctor(sample, capsys, point: 
     if not committed:
         assert not out.exists()
     assert temps(Path(".")), "the kill should leave temporary files"
+    assert {Path(t).stat().st_mode & 0o777 for t in temps(Path("."))} == {0o600}
     assert status_of(ws, out) == ["succeeded" if committed else "running"]
     capsys.readouterr()
     assert veil("doctor", "--json") == 5
