@@ -76,3 +76,31 @@ def test_refusals_over_the_api(api) -> None:
     r = client.post("/v1/decisions", headers=h["engineer"],
                     json={**base, "features": {"balance": 1}})
     assert r.status_code == 403
+
+
+def test_the_service_records_through_one_session_ended_at_shutdown(tmp_path, monkeypatch) -> None:
+    """POST /v1/decisions reuses one scoring session per model version (no per-request setup);
+    each decision has its own audit event; stopping the service ends the session."""
+    from veil.audit.log import AuditLog
+    from veil.decisions import DecisionLedger
+    from veil.kek.providers import EnvKEK
+    from veil.store.workspace import Workspace
+
+    monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+    monkeypatch.setenv("VEIL_KEK", EnvKEK.new_secret())
+    root = tmp_path / "ws"
+    ws = make_workspace(root)
+    keys = make_keys(ws)
+    ws.close()
+    body = {"model": MODEL, "features": {"balance": 1.0}, "score": 0.8}
+    with client_for(root) as client:
+        got = [client.post("/v1/decisions", headers={"X-API-Key": keys["service"]},
+                           json={**body, "subject": f"SVC-{i}"}).json() for i in range(3)]
+    assert len({g["session"] for g in got}) == 1 and got[0]["session"] is not None
+    with Workspace.open(root) as ws2:
+        (s,) = [x for x in DecisionLedger(ws2, None).sessions() if x["id"] == got[0]["session"]]
+        assert s["kind"] == "online" and s["decisions"] == 3 and s["ended_at"] is not None
+        log = AuditLog(ws2)
+        assert [e.event.details["decision"] for e in log.events(action="decision.record")] == [
+            g["id"] for g in got]
+        assert len(list(log.events(action="decision.session.end"))) == 1

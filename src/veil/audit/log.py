@@ -189,6 +189,8 @@ class AuditLog:
         evs = self._checked(events)
         if not evs:
             return []
+        if not conn.in_transaction():  # so that the caller's commit commits these statements
+            conn.begin()
         sqlite = conn.dialect.name == "sqlite"
         cur = conn.connection.cursor()
         with self._lock:

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from veil.decisions import ledger_store as store
 from veil.decisions import trail
 from veil.decisions.ids import new_id, new_ids, subject8
-from veil.decisions.inputs import as_reasons, as_rows, as_scores, excluded
+from veil.decisions.inputs import as_columns, as_reasons, as_scores, excluded
 from veil.decisions.rows import insert_rows, time_binder, transaction
 from veil.decisions.rules import default_outcome
-from veil.decisions.sealing import seal_inputs_in
+from veil.decisions.sealing import encode_columns, seal_inputs_in
 from veil.errors import InputError
 from veil.store.schema import decision_sessions
 
@@ -41,9 +41,9 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
 
     m = ledger.model(model, version)
     rules = ledger.rules(m.purpose)
-    names, rows = as_rows(features)
+    names, columns = as_columns(features)
     rules.check_features(names)
-    n = len(rows)
+    n = len(columns[0]) if columns else 0
     if len(subject_ids) != n:
         raise InputError(f"{len(subject_ids)} subjects for {n} feature rows", where="subjects")
     sc = as_scores(scores, n)
@@ -62,8 +62,9 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
         keep = [i for i in range(n) if tokens[i] not in out_of]
         order = sorted(keep, key=tokens.__getitem__)
         id_of = dict(zip(order, new_ids(len(order)), strict=True))
-        sealed = seal_inputs_in(conn, keys, [tokens[i] for i in order],
-                                [id_of[i] for i in order], [rows[i] for i in order])
+        picked = [[col[i] for i in order] for col in columns]
+        plain = encode_columns([id_of[i] for i in order], names, picked)
+        sealed = seal_inputs_in(conn, keys, [tokens[i] for i in order], plain)
         bind = time_binder(conn.dialect)
         due, at_b, retain_b = bind(rules.due("due", when)), bind(when), bind(retain)
         no_reasons = store.reasons_json([])

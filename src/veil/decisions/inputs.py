@@ -16,25 +16,42 @@ from veil.decisions.explain import Reason, coerce_reasons
 from veil.errors import InputError
 from veil.store.schema import rights_exclusions
 
-__all__ = ["as_rows", "as_scores", "as_reasons", "excluded"]
+__all__ = ["as_columns", "as_rows", "as_scores", "as_reasons", "as_table", "excluded"]
 
 _CHUNK = 500
 ALL = "*"  # an exclusion of every purpose (veil.rights.exclusions.ALL)
 
 
-def as_rows(features: Any) -> tuple[list[str], list[dict[str, Any]]]:
-    """(feature names, one dict per row) of a pyarrow Table, pandas DataFrame or mapping of
-    equally long columns."""
+def as_table(features: Any) -> Any:
+    """A pyarrow Table of a pyarrow Table, pandas DataFrame or mapping of equally long
+    columns."""
     import pyarrow as pa
 
     if isinstance(features, Mapping) and not hasattr(features, "columns"):
-        features = pa.table({str(k): list(v) for k, v in features.items()})
-    elif not isinstance(features, pa.Table):
+        try:
+            return pa.table({str(k): list(v) for k, v in features.items()})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            raise InputError("a feature column mixes values of different types, or the "
+                             "columns differ in length", where="features") from None
+    if not isinstance(features, pa.Table):
         if not hasattr(features, "columns"):
             raise InputError("features must be a pyarrow Table, a pandas DataFrame or a "
                              "mapping of columns", where="features")
-        features = pa.Table.from_pandas(features, preserve_index=False)
-    return [str(c) for c in features.column_names], features.to_pylist()
+        return pa.Table.from_pandas(features, preserve_index=False)
+    return features
+
+
+def as_rows(features: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """(feature names, one dict per row) of a pyarrow Table, pandas DataFrame or mapping of
+    equally long columns."""
+    table = as_table(features)
+    return [str(c) for c in table.column_names], table.to_pylist()
+
+
+def as_columns(features: Any) -> tuple[list[str], list[list[Any]]]:
+    """(feature names, each column's values) of the same inputs (a batch seals by column)."""
+    table = as_table(features)
+    return [str(c) for c in table.column_names], [c.to_pylist() for c in table.columns]
 
 
 def as_scores(scores: Any, n: int) -> list[float]:

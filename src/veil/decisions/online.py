@@ -16,7 +16,7 @@ from veil.decisions.inputs import as_scores, excluded
 from veil.decisions.records import DecisionRecord
 from veil.decisions.rows import insert_row, record_of, row_of, transaction
 from veil.decisions.rules import DecisionRules
-from veil.decisions.sealing import seal_inputs_in
+from veil.decisions.sealing import encode, seal_inputs_in
 from veil.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,7 +64,7 @@ def record_one(ledger: DecisionLedger, model: str, subject_id: str,
         if why is not None:
             raise InputError(f"subject #{token[:10]} is excluded from '{m.purpose}' ({why}): "
                              "no decision may be recorded", where="subject")
-        row["inputs"] = seal_inputs_in(conn, keys, [token], [row["id"]], [dict(features)])[0]
+        row["inputs"] = seal_inputs_in(conn, keys, [token], [encode(row["id"], features)])[0]
         insert_row(conn, row)
         rec = record_of(row)
         log.append_in(conn, events(rec, rules))

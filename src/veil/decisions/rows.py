@@ -38,6 +38,8 @@ COLUMNS = [c.name for c in decisions.columns]
 def transaction(engine: sa.Engine, doing: str, *, durable: bool) -> Iterator[sa.Connection]:
     """A write transaction whose commit waits for the disk only when ``durable``."""
     with write_transaction(engine, doing, durable=durable) as conn:
+        if not conn.in_transaction():  # begun here, so the plain DBAPI statements inside
+            conn.begin()  # are committed with it (PostgreSQL begins on the first statement)
         if not durable and conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         yield conn
