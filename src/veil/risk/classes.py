@@ -29,6 +29,7 @@ __all__ = [
     "aggregate",
     "aggregate_with_population",
     "class_max",
+    "code_dtype",
     "combine_codes",
     "group_keys",
     "iter_batches",
@@ -100,6 +101,11 @@ def class_max(values: np.ndarray, class_index: np.ndarray, n_classes: int) -> np
     starts = np.flatnonzero(first)
     out[class_index[starts]] = np.maximum.reduceat(values, starts)
     return out
+
+
+def code_dtype(values: int) -> np.dtype:
+    """The smallest unsigned integer type that holds codes ``0 .. values - 1``."""
+    return np.dtype(np.min_scalar_type(max(values - 1, 0)))
 
 
 def _weighted_bincount(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
@@ -393,7 +399,7 @@ class _Partials:
             self.counts.append(counts.astype(np.int64))
             rows = len(keys)
         self.buffered += rows
-        if self.buffered > max(self.buffer_rows, 2 * self.merged):
+        if self.buffered > max(self.buffer_rows, self.merged + self.merged // 4):
             self.compact()
 
     def compact(self) -> None:
@@ -409,13 +415,25 @@ class _Partials:
             self.buffered = self.merged = sum(t.num_rows for t in self.tables)
             return
         if len(self.keys) > 1:
+            # the runs are sorted: a stable (merge) sort of their concatenation is cheap, and
+            # every temporary is one array of the buffered rows at a time
             keys = np.concatenate(self.keys)
+            self.keys = []
             counts = np.concatenate(self.counts)
-            self.keys, self.counts = [], []
-            uniq, inverse = np.unique(keys, return_inverse=True)
-            del keys
-            self.keys = [uniq]
-            self.counts = [_weighted_bincount(inverse.reshape(-1), counts, len(uniq))]
+            self.counts = []
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            counts = counts[order]
+            del order
+            first = np.empty(len(keys), dtype=bool)
+            first[:1] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            del first
+            self.counts = [np.add.reduceat(counts, starts) if len(keys) else counts]
+            del counts
+            self.keys = [keys[starts]]
+            del keys, starts
         self.buffered = self.merged = sum(len(k) for k in self.keys)
 
     def result(self) -> tuple[list[np.ndarray], np.ndarray]:
@@ -499,15 +517,14 @@ class ClassAggregator:
             else:
                 parts.add([*qcodes, codes[target]], [*qcards, len(self._dicts[target].index)])
 
-    def finish(self) -> EquivalenceClasses:
-        if self.rows == 0:
-            raise InputError("empty table: there are no records to measure")
-        qis = self.quasi_identifiers
-        d = len(qis)
+    def _sorted_dictionaries(
+        self,
+    ) -> tuple[list[pa.Array], list[np.ndarray], tuple[np.ndarray, ...] | None]:
+        """(sorted dictionary, rank of each raw code, first rows by rank) per QI."""
         dictionaries: list[pa.Array] = []
         ranks: list[np.ndarray] = []
         first_rows: list[np.ndarray] = []
-        for q in qis:
+        for q in self.quasi_identifiers:
             values, rank = _sort_dictionary(self._dicts[q].values())
             dictionaries.append(values)
             ranks.append(rank)
@@ -516,6 +533,105 @@ class ClassAggregator:
                 by_rank = np.empty(len(rank), dtype=np.int64)
                 by_rank[rank] = rows
                 first_rows.append(by_rank)
+        tracked = tuple(first_rows) if len(first_rows) == len(ranks) else None
+        return dictionaries, ranks, tracked
+
+    def _spent(self) -> None:
+        """The aggregator is spent: free the partials."""
+        for parts in self._parts.values():
+            parts.keys, parts.counts, parts.tables = [], [], None
+            parts.bits = [0] * parts.width
+        self.rows = 0
+
+    def finish(self) -> EquivalenceClasses:
+        """The equivalence classes, sorted by their (sorted-dictionary) codes."""
+        if self.rows == 0:
+            raise InputError("empty table: there are no records to measure")
+        main = self._parts[None]
+        main.compact()
+        packed = main.tables is None and all(
+            p.tables is None and p.bits[: main.width] == main.bits
+            for a, p in self._parts.items()
+            if a is not None
+        )
+        return self._finish_packed() if packed else self._finish_generic()
+
+    def _finish_packed(self) -> EquivalenceClasses:
+        """The classes from the packed keys, one array of the classes at a time (memory:
+        about 40 bytes per class at the peak, plus the pairs)."""
+        d = len(self.quasi_identifiers)
+        dictionaries, ranks, first_rows = self._sorted_dictionaries()
+        main = self._parts[None]
+        bits = list(main.bits)
+        keys = main.keys[0] if main.keys else np.empty(0, dtype=np.int64)
+        counts = main.counts[0] if main.counts else np.empty(0, dtype=np.int64)
+        main.keys, main.counts = [], []
+        n = len(keys)
+        ranked = np.zeros(n, dtype=np.int64)  # the keys, re-packed with the ranks
+        shift = sum(bits)
+        for j, b in enumerate(bits):
+            shift -= b
+            col = (keys >> shift) & ((1 << b) - 1)
+            ranked <<= b
+            ranked |= ranks[j][col]
+            del col
+        if not self.sensitive:
+            del keys
+        order = np.argsort(ranked, kind="stable")
+        ranked = ranked[order]
+        sizes = counts[order]
+        del counts
+        codes = np.empty((n, d), dtype=code_dtype(max((len(v) for v in dictionaries), default=1)))
+        shift = sum(bits)
+        for j, b in enumerate(bits):
+            shift -= b
+            codes[:, j] = (ranked >> shift) & ((1 << b) - 1)
+        del ranked
+        sensitive: dict[str, SensitiveCounts] = {}
+        if self.sensitive:
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n, dtype=np.int64)
+            del order
+            for s in self.sensitive:
+                parts = self._parts[s]
+                parts.compact()
+                pkeys, pcounts = parts.keys[0], parts.counts[0]
+                parts.keys, parts.counts = [], []
+                value_bits = parts.bits[d]
+                class_index = position[np.searchsorted(keys, pkeys >> value_bits)]
+                value_raw = pkeys & ((1 << value_bits) - 1)
+                del pkeys
+                sensitive[s] = self._pairs(s, class_index, value_raw, pcounts)
+        self._spent()
+        return EquivalenceClasses(
+            self.quasi_identifiers,
+            tuple(dictionaries),
+            codes,
+            sizes,
+            sensitive,
+            first_rows=first_rows,
+        )
+
+    def _pairs(
+        self, s: str, class_index: np.ndarray, value_raw: np.ndarray, counts: np.ndarray
+    ) -> SensitiveCounts:
+        """The (class, value) pairs of ``s``, sorted by class then value."""
+        values, rank = _sort_dictionary(self._dicts[s].values())
+        value_code = rank[value_raw]
+        porder = np.lexsort((value_code, class_index))
+        return SensitiveCounts(
+            attribute=s,
+            values=values,
+            class_index=class_index[porder],
+            value_code=value_code[porder],
+            counts=counts[porder],
+        )
+
+    def _finish_generic(self) -> EquivalenceClasses:
+        """The classes from code columns (when the codes outgrew 63 bits)."""
+        qis = self.quasi_identifiers
+        d = len(qis)
+        dictionaries, ranks, first_rows = self._sorted_dictionaries()
         radices = [len(v) for v in dictionaries]
         raw, sizes = self._parts[None].result()
         # classes in lexicographic order of their (sorted-dictionary) codes
@@ -524,27 +640,16 @@ class ClassAggregator:
         del keys
         raw = [c[order] for c in raw]
         sizes = sizes[order]
-        codes = np.stack([ranks[j][raw[j]] for j in range(d)], axis=1)
+        codes = np.stack([ranks[j][raw[j]] for j in range(d)], axis=1).astype(
+            code_dtype(max(radices, default=1))
+        )
         sensitive: dict[str, SensitiveCounts] = {}
         for s in self.sensitive:
             class_index, value_raw, counts = self._pairs_to_classes(s, raw, radices)
-            values, rank = _sort_dictionary(self._dicts[s].values())
-            value_code = rank[value_raw]
-            porder = np.lexsort((value_code, class_index))
-            sensitive[s] = SensitiveCounts(
-                attribute=s,
-                values=values,
-                class_index=class_index[porder],
-                value_code=value_code[porder],
-                counts=counts[porder],
-            )
-        for parts in self._parts.values():  # the aggregator is spent: free the partials
-            parts.keys, parts.counts, parts.tables = [], [], None
-            parts.bits = [0] * parts.width
-        self.rows = 0
-        tracked = tuple(first_rows) if len(first_rows) == d else None
+            sensitive[s] = self._pairs(s, class_index, value_raw, counts)
+        self._spent()
         return EquivalenceClasses(
-            qis, tuple(dictionaries), codes, sizes, sensitive, first_rows=tracked
+            qis, tuple(dictionaries), codes, sizes, sensitive, first_rows=first_rows
         )
 
     def _pairs_to_classes(
