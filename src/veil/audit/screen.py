@@ -168,6 +168,11 @@ def screen_text(fields: Mapping[str, str | Iterable[str]]) -> None:
         raise _refusal(first, flagged[first.value], 1)
 
 
+#: Kinds the finder reports that identify no one on their own and that audit events carry by
+#: design (times, endpoints, places of a breach): a date of birth, a name or an id still refuses.
+NOT_ON_THEIR_OWN = frozenset({"date", "url", "city"})
+
+
 def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
     """value -> the kinds of personal data the finder reports in it, for the values that hold
     some (one finder call for all the values the rules cannot clear)."""
@@ -186,8 +191,9 @@ def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
     flagged: dict[str, list[str]] = {}
     if doubtful:
         for v, spans in zip(doubtful, _finder().find(doubtful), strict=True):
-            if spans:
-                flagged[v] = sorted({s.type for s in spans})
+            kinds = sorted({s.type for s in spans} - NOT_ON_THEIR_OWN)
+            if kinds:
+                flagged[v] = kinds
             else:
                 _CLEAN.add(v)
     return flagged
