@@ -26,7 +26,6 @@ version in the store, so another process's rotation is seen on the next call).
 from __future__ import annotations
 
 import builtins
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -327,9 +326,14 @@ class KeyManager:
     def _check_kek(self, row: Any) -> KEK:
         kek = self.kek
         if row.kek_id != kek.kek_id:
+            var = str(kek.kek_id).split(":")[1] if str(kek.kek_id).startswith("env:") else None
+            hint = (f"{var} is not the secret these keys were made with: set that one again; "
+                    f"a new random {var} in each process cannot open earlier keys"
+                    if var and str(row.kek_id).startswith(f"env:{var}:")
+                    else "wrong key file, or an unfinished `veil keys rewrap`")
             raise WrongKeyError(
                 f"keyset {row.name!r} is wrapped under KEK {row.kek_id}, but the workspace's KEK "
-                f"is {kek.kek_id} (wrong key file, or an unfinished `veil keys rewrap`)"
+                f"is {kek.kek_id} ({hint})"
             )
         return kek
 
@@ -572,21 +576,10 @@ class KeyManager:
 
     def events(self, keyset: str | None = None,
                limit: int | None = 100) -> builtins.list[dict[str, Any]]:
-        """Recorded key operations, newest first."""
-        _, key_events, _ = self._t
-        q = sa.select(key_events).order_by(key_events.c.id.desc())
-        if keyset is not None:
-            q = q.where(key_events.c.keyset == keyset)
-        if limit is not None:
-            q = q.limit(limit)
-        with read_connection(self.engine, "reading key events") as conn:
-            rows = conn.execute(q).all()
-        return [
-            {"id": r.id, "time": _iso(r.time), "actor": r.actor, "op": r.op, "keyset": r.keyset,
-             "key_id": r.key_id, "kek_id": r.kek_id,
-             "detail": json.loads(r.detail) if r.detail else None}
-            for r in rows
-        ]
+        """Recorded key operations, newest first (`veil.keys.key_events.read_key_events`)."""
+        from veil.keys.key_events import read_key_events
+
+        return read_key_events(self.engine, keyset, limit)
 
     # subject keys ---------------------------------------------------------------------------
 
