@@ -133,3 +133,29 @@ def test_time_is_linear_in_length() -> None:
 
     small, big = cost(600), cost(2_400)  # ~50,000 and ~200,000 characters
     assert big / small < 6.0, (small, big)
+
+
+def test_one_text_and_many_texts_give_the_same_spans() -> None:
+    """The small-input path (Python gates) and the batch path (RE2 over Arrow) agree: the
+    gates are supersets of the RE2 prefilters."""
+    from evalset import load
+
+    texts = [e.text for name in ("names_dev", "names_test") for e in load(name)]
+    texts += [
+        f"IBAN {IBAN}",
+        f"card {CARD}",
+        "Delivery to 12 Baker Street, London",
+        "zip 75001 Paris",
+        "Lieferung an Müllerstraße 5, 10115 Berlin",
+        "DOB: 1985-03-12",
+        "d.o.b 03/04/1985",
+        "NIR 1 78 07 62 658 789 33",
+        "Steuernummer 21/815/08150",
+        "ip 64:ff9b::192.0.2.33",
+        "see https://example.org/x",
+        "Tel. 0612345678",
+        "codice fiscale RSSMRA85T10A562S",
+    ]
+    batch = find_spans(texts)  # more than 16 texts: pyarrow's RE2 prefilters
+    single = [find_spans([t])[0] for t in texts]  # one at a time: the Python gates
+    assert batch == single

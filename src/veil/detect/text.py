@@ -125,10 +125,11 @@ class _Group:
         self.ctx_words: frozenset[str] | None = None
         if all(r.context_required and r.context and r.context_fn is None for r in recs):
             self.ctx_words = frozenset(w for r in recs for w in r.context)
-        # the first word of each context phrase, for the small-input prefilter
-        self.ctx_first = frozenset(
-            m.group() for w in self.ctx_words or () for m in [_HEAD.search(w.lower())] if m
-        )
+        # the first word of each context phrase, for the small-input prefilter; phrases whose
+        # first word is a single letter ("d.o.b", "b.") are looked for as they are
+        firsts = [(w.lower(), _HEAD.search(w.lower())) for w in self.ctx_words or ()]
+        self.ctx_first = frozenset(m.group() for _w, m in firsts if m and len(m.group()) > 1)
+        self.ctx_short = tuple(w for w, m in firsts if not m or len(m.group()) < 2)
         pre: list[str] = []
         for r in recs:
             p = _prefilter(r)
@@ -141,6 +142,15 @@ class _Group:
         self.needs_digit = all(needs_digit(r.pattern, r.flags) for r in recs)
         gates = [r.gate for r in recs]
         self.gate = gates[0] if len(gates) == 1 else None
+
+    def ctx_in(self, text: str, heads: set[str]) -> bool:
+        """A context phrase of this group may be in ``text`` (a superset test)."""
+        if not self.ctx_first.isdisjoint(heads):
+            return True
+        if self.ctx_short:
+            low = text.lower()
+            return any(w in low for w in self.ctx_short)
+        return False
 
 
 def _py_regex(re2: str) -> re.Pattern[str] | None:
@@ -172,6 +182,7 @@ def _all(values: list[str]) -> np.ndarray:
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+_ONE = np.zeros(1, dtype=np.int64)  # the one text of a single-text call
 
 
 def _prefilter(rec: Recognizer) -> str | None:
@@ -361,10 +372,31 @@ class SpanFinder:
             spans[i] = _resolve(cs, vetoes.get(i, ()))
         return spans
 
+    @staticmethod
+    def _select_one(text: str) -> Callable[[_Group], np.ndarray | None]:
+        """The small-input selection for a single text, without per-group arrays."""
+        heads = _word_heads(text)
+        digit = _DIGIT.search(text) is not None
+
+        def one(group: _Group) -> np.ndarray | None:
+            if group.needs_digit and not digit:
+                return _EMPTY
+            if group.ctx_words is not None:
+                return _ONE if group.ctx_in(text, heads) else _EMPTY
+            if group.gate is not None:
+                return _ONE if group.gate(text) else _EMPTY
+            if group.py_prefilter is not None:
+                return _ONE if group.py_prefilter.search(text) else _EMPTY
+            return None if group.prefilter is None or group.is_person else _ONE
+
+        return one
+
     def _selector(self, values: list[str]) -> Callable[[_Group], np.ndarray | None]:
         """Which texts each group must scan (None: all). A few short texts are prefiltered
         by compiled Python regexes (no RE2 compilation per call: one 70-character text
         costs well under a millisecond); many texts by pyarrow's RE2 over the whole array."""
+        if len(values) == 1 and len(values[0]) <= SMALL_CHARS:
+            return self._select_one(values[0])
         if len(values) <= SMALL_TEXTS and sum(map(len, values)) <= SMALL_CHARS:
             heads = [_word_heads(t) for t in values]
             digits = [_DIGIT.search(t) is not None for t in values]
@@ -372,8 +404,7 @@ class SpanFinder:
             def small(group: _Group) -> np.ndarray | None:
                 rows = [i for i in range(len(values)) if digits[i] or not group.needs_digit]
                 if group.ctx_words is not None:
-                    first = group.ctx_first
-                    rows = [i for i in rows if not first.isdisjoint(heads[i])]
+                    rows = [i for i in rows if group.ctx_in(values[i], heads[i])]
                 elif group.gate is not None:
                     rows = [i for i in rows if group.gate(values[i])]
                 elif group.py_prefilter is not None:
