@@ -114,3 +114,26 @@ def test_roles_without_decisions_read_are_refused(site: Site) -> None:
     c = site.client("engineer")
     assert 'href="/ui/decisions"' not in c.get("/ui/").text
     assert c.get("/ui/decisions").status_code == 403
+
+
+def test_the_pages_queue_is_the_libraries_queue(site: Site) -> None:
+    """The page counts and cuts the queue in SQL; it lists what the library's queue lists, in
+    its order, with the same reasons and due dates (refusals, contests, reviewed ones out)."""
+    from veil.ui.pages.decisions_view import review_queue
+
+    ledger = DecisionLedger(site.ws, site.policy)
+    recs = [ledger.record(MODEL, f"C-{i}", {"balance": float(i)}, score,
+                          reasons={"balance": -0.1})
+            for i, score in enumerate([0.1, 0.2, 0.3, 0.9, 0.45, 0.52, 0.05])]
+    ledger.contest(recs[3].id, "please look again", by="service:web")
+    ledger.contest(recs[1].id, "my income rose", by="service:web")
+    ledger.review(recs[2].id, reviewer="credit-team", outcome="approve", rationale="checked")
+    now = datetime.now(UTC)
+    want = ledger.review_queue(now)
+    items, waiting, overdue = review_queue(site.ws.engine, now)
+    assert waiting == len(want) >= 4 and overdue == sum(i.overdue for i in want)
+    assert [(i.decision_id, i.why, i.due, i.overdue, i.model, i.outcome) for i in items] == [
+        (i.decision_id, i.why, i.due, i.overdue, i.model, i.outcome) for i in want]
+    assert recs[2].id not in {i.decision_id for i in items}  # reviewed
+    cut, total, _ = review_queue(site.ws.engine, now, limit=2)
+    assert [i.decision_id for i in cut] == [i.decision_id for i in want[:2]] and total == waiting

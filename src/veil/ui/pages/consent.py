@@ -48,14 +48,15 @@ def consent_purposes(policy: Any) -> list[str]:
     return [pid for pid, p in purposes.items() if getattr(p, "needs_consent", False)]
 
 
-def figures_cache(request: Request) -> FiguresCache:
+def figures_cache(request: Request) -> FiguresCache[ConsentFigures]:
     """The workspace's cache of figures (one per served workspace, on the app's state)."""
     import sqlalchemy as sa
 
     from veil.store.schema import consent_events
 
     state = request.app.state
-    caches: dict[int, FiguresCache] = getattr(state, "consent_figures", None) or {}
+    caches: dict[int, FiguresCache[ConsentFigures]] = getattr(state, "consent_figures",
+                                                              None) or {}
     state.consent_figures = caches
     engine = host_of(request).workspace.engine
     cache = caches.get(id(engine))
@@ -86,11 +87,11 @@ def charts(figures: ConsentFigures, zone: str) -> list[Chart]:
     return out
 
 
-async def _snapshot(request: Request) -> Snapshot:
+async def _snapshot(request: Request) -> Snapshot[ConsentFigures]:
     return await run_in_threadpool(figures_cache(request).get)
 
 
-def _figures_values(request: Request, snap: Snapshot) -> dict[str, Any]:
+def _figures_values(request: Request, snap: Snapshot[ConsentFigures]) -> dict[str, Any]:
     zone = zone_name(request)
     figures = snap.figures
     return {"snap": snap, "figures": figures,

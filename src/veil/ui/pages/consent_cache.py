@@ -1,4 +1,5 @@
-"""The Consent page's figures, kept between requests when they are costly to compute.
+"""Figures kept between requests when they are costly to compute: the Consent page's (and the
+Decisions page's 30-day counts, by the same rule).
 
 A ledger of a million subjects takes seconds to aggregate (a full pass over its tables), far
 more than a page may take. So: a small ledger (its figures computed in under
@@ -15,8 +16,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from veil.ui.pages.consent_figures import ConsentFigures
+
+class Timed(Protocol):
+    """Figures that say how long they took to compute."""
+
+    @property
+    def seconds(self) -> float: ...
+
+
+F = TypeVar("F", bound=Timed)
 
 FRESH_BELOW = 0.2  # seconds: figures this quick to compute are computed on every request
 INLINE_EVENTS = 100_000  # events: the first computation below this size runs in the request
@@ -24,30 +34,30 @@ MIN_AGE = 60.0  # seconds: large figures are recomputed at most this often (or 1
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Generic[F]):
     """What the page shows: the figures (None before the first computation ends), whether a
     computation is running, and the last computation's error (None when it succeeded)."""
 
-    figures: ConsentFigures | None
+    figures: F | None
     computing: bool
     error: str | None = None
 
 
-class FiguresCache:
+class FiguresCache(Generic[F]):
     """The last figures of one workspace; :meth:`get` never waits for a large ledger."""
 
-    def __init__(self, compute: Callable[[], ConsentFigures], size: Callable[[], int], *,
+    def __init__(self, compute: Callable[[], F], size: Callable[[], int], *,
                  fresh_below: float = FRESH_BELOW, inline_events: int = INLINE_EVENTS,
                  min_age: float = MIN_AGE) -> None:
         self._compute, self._size = compute, size
         self.fresh_below, self.inline_events, self.min_age = fresh_below, inline_events, min_age
         self._lock = threading.Lock()
-        self._figures: ConsentFigures | None = None
+        self._figures: F | None = None
         self._taken = 0.0  # monotonic time the figures were computed
         self._thread: threading.Thread | None = None
         self._error: str | None = None
 
-    def get(self) -> Snapshot:
+    def get(self) -> Snapshot[F]:
         """The figures to show now (computed in this call when that is cheap)."""
         with self._lock:
             figures, running = self._figures, self._running()
@@ -72,15 +82,15 @@ class FiguresCache:
     def _running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _inline(self) -> Snapshot:
+    def _inline(self) -> Snapshot[F]:
         self._store(self._compute())
         return Snapshot(self._figures, False, None)
 
-    def _store(self, figures: ConsentFigures) -> None:
+    def _store(self, figures: F) -> None:
         with self._lock:
             self._figures, self._taken, self._error = figures, time.monotonic(), None
 
-    def _start(self, figures: ConsentFigures | None) -> Snapshot:
+    def _start(self, figures: F | None) -> Snapshot[F]:
         with self._lock:
             if not self._running():
                 self._thread = threading.Thread(target=self._background, daemon=True,
@@ -99,4 +109,4 @@ class FiguresCache:
                 self._error, self._taken = f"the figures could not be computed: {message}", 0.0
 
 
-__all__ = ["FRESH_BELOW", "INLINE_EVENTS", "MIN_AGE", "FiguresCache", "Snapshot"]
+__all__ = ["FRESH_BELOW", "INLINE_EVENTS", "MIN_AGE", "FiguresCache", "Snapshot", "Timed"]

@@ -17,6 +17,7 @@ from veil.errors import VeilError
 from veil.ui.auth import need
 from veil.ui.host import host_of
 from veil.ui.pages import decisions_view
+from veil.ui.pages.consent_cache import FiguresCache
 from veil.ui.problems import PageProblem
 from veil.ui.render import page
 from veil.ui.sessions import UISession
@@ -38,12 +39,26 @@ def ledger_of(request: Request) -> Any:
     return led
 
 
+def counts_cache(request: Request) -> FiguresCache[decisions_view.RecentCounts]:
+    """The workspace's 30-day counts (one cache per served workspace, on the app's state)."""
+    state = request.app.state
+    caches: dict[int, FiguresCache[decisions_view.RecentCounts]] = getattr(
+        state, "decision_counts", None) or {}
+    state.decision_counts = caches
+    engine = host_of(request).workspace.engine
+    if id(engine) not in caches:
+        caches[id(engine)] = FiguresCache(lambda: decisions_view.recent_counts(engine),
+                                          lambda: 0)
+    return caches[id(engine)]
+
+
 @router.get("/decisions")
 async def decisions_page(request: Request,
                          session: Annotated[UISession, Depends(need(READ))]) -> Response:
     view = await run_in_threadpool(decisions_view.overview, ledger_of(request),
                                    actor=session.actor)
-    return page(request, "decisions.html", title="Decisions", view=view)
+    counts = await run_in_threadpool(counts_cache(request).get)
+    return page(request, "decisions.html", title="Decisions", view=view, counts=counts)
 
 
 @router.get("/decisions/{decision_id}")

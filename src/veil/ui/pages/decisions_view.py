@@ -1,7 +1,9 @@
-"""The Decisions pages' data: the review queue (``DecisionLedger.review_queue``, as
-``veil decisions queue`` and ``GET /v1/decisions/queue``), the last 30 days' decisions counted
-in the store, the registered models with the fairness figures of their cards, the bias checks
-recorded in the audit log, and one decision's explanation (``explanation_for``).
+"""The Decisions pages' data: the review queue (the decisions ``DecisionLedger.review_queue``
+lists, as ``veil decisions queue`` and ``GET /v1/decisions/queue`` do, counted and cut to the
+soonest due in SQL: the library's call loads every waiting decision, seconds with 10,000), the
+last 30 days' decisions counted in the store, the registered models with the fairness figures
+of their cards, the bias checks recorded in the audit log, and one decision's explanation
+(``explanation_for``).
 
 Everything here is pseudonymous: decisions name subjects by keyed pseudonym, fairness figures
 are per group, and protected attributes are never stored.
@@ -10,6 +12,7 @@ are per group, and protected attributes are never stored.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from veil.decisions.records import QueueItem
-from veil.store.schema import decision_models, decisions
+from veil.store.schema import decision_events, decision_models, decisions
 from veil.store.transactions import read_connection
 from veil.ui.charts import Chart, Series
 
@@ -48,18 +51,30 @@ class FairnessCheck:
 
 
 @dataclass(frozen=True)
+class RecentCounts:
+    """The decisions of the last 30 days: automated ones per purpose and outcome, and the
+    final decisions people made after a review. A pass over those days' rows: kept between
+    requests (``veil.ui.pages.consent_cache``) when it is costly."""
+
+    at: datetime
+    automated: list[tuple[str, str, int]]  # purpose, outcome, decisions
+    human: int
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class DecisionsOverview:
     queue: list[QueueItem]
     waiting: int
     overdue: int
-    recent: list[tuple[str, str, int]]  # purpose, outcome, decisions (last 30 days)
-    recent_human: int  # final decisions made by a person in the same days
     models: list[ModelFairness]
     checks: list[FairnessCheck]
 
 
-def recent_counts(engine: sa.Engine, now: datetime) -> tuple[list[tuple[str, str, int]], int]:
+def recent_counts(engine: sa.Engine, now: datetime | None = None) -> RecentCounts:
     """Automated decisions of the last 30 days per purpose and outcome, and the human ones."""
+    t0 = time.perf_counter()
+    now = now or datetime.now(UTC)
     d = decisions.c
     since = now - timedelta(days=RECENT_DAYS)
     with read_connection(engine, "counting decisions") as conn:
@@ -69,7 +84,8 @@ def recent_counts(engine: sa.Engine, now: datetime) -> tuple[list[tuple[str, str
             .group_by(d.purpose, d.outcome).order_by(d.purpose, d.outcome)).all()
         human = conn.execute(sa.select(sa.func.count()).where(
             d.decided_at >= since, d.final_of.is_not(None))).scalar()
-    return [(str(p), str(o), int(n)) for p, o, n in rows], int(human or 0)
+    return RecentCounts(now, [(str(p), str(o), int(n)) for p, o, n in rows], int(human or 0),
+                        time.perf_counter() - t0)
 
 
 def _ci(ci: Any) -> str:
@@ -130,14 +146,62 @@ def fairness_checks(workspace: Any, limit: int = 10) -> list[FairnessCheck]:
     return out
 
 
+def _utc(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def review_queue(engine: sa.Engine, now: datetime, limit: int = QUEUE_SHOWN
+                 ) -> tuple[list[QueueItem], int, int]:
+    """The soonest ``limit`` decisions waiting for a person, how many wait, how many overdue.
+
+    The same rule as ``veil.decisions.review.queue``: automated decisions (not a final human
+    one) not yet reviewed, routed to review or contested; due when the contest is (a contest
+    with a due date), else when the routing said. tests/ui check the two agree."""
+    d, e = decisions.c, decision_events.c
+    reviewed = sa.select(e.decision_id).where(e.kind == "review")
+    contest = (sa.select(e.decision_id.label("id"), sa.func.max(e.due).label("due"))
+               .where(e.kind == "contest").group_by(e.decision_id).subquery())
+    contested = sa.and_(contest.c.id.is_not(None), contest.c.due.is_not(None))
+    due = sa.case((contested, contest.c.due), else_=d.review_due)
+    why = sa.case((contested, sa.literal("contest")), else_=d.review)
+    waiting = (sa.select(d.id, d.model, d.model_version, d.purpose, d.outcome, d.score,
+                         d.threshold, d.decided_at, why.label("why"), due.label("due"))
+               .select_from(decisions.outerjoin(contest, contest.c.id == d.id))
+               .where(d.final_of.is_(None), d.id.not_in(reviewed),
+                      sa.or_(d.review.is_not(None), contest.c.id.is_not(None)),
+                      due.is_not(None)))
+    w = waiting.subquery()
+    with read_connection(engine, "reading the review queue") as conn:
+        total, overdue = conn.execute(sa.select(sa.func.count(), _count(w.c.due < now))).one()
+        rows = conn.execute(sa.select(w).order_by(w.c.due, w.c.id).limit(limit)).all()
+    items = []
+    for r in rows:
+        when = _utc(r.due) or now
+        items.append(QueueItem(decision_id=r.id, why=str(r.why), due=when, overdue=when < now,
+                               model=f"{r.model}.v{r.model_version}", purpose=r.purpose,
+                               outcome=r.outcome, score=r.score, threshold=r.threshold,
+                               since=_utc(r.decided_at) or now))
+    return items, int(total or 0), int(overdue or 0)
+
+
+def _count(cond: Any) -> Any:
+    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+
 def overview(ledger: Any, *, actor: str, now: datetime | None = None) -> DecisionsOverview:
-    """The Decisions page (the queue's reading is an audit event, as over the API)."""
+    """The Decisions page; reading the queue is an audit event (``decision.queue``, with the
+    counts, as the library's ``review_queue(actor=...)`` records it)."""
+    from veil.decisions import trail
+
     now = now or datetime.now(UTC)
-    queue = ledger.review_queue(now, actor=actor)
-    recent, human = recent_counts(ledger.engine, now)
+    queue, waiting, overdue = review_queue(ledger.engine, now)
+    ledger.audit([trail.event("decision.queue", actor, "decisions",
+                              "Art. 22(3) human intervention",
+                              counts={"waiting": waiting, "overdue": overdue})])
     return DecisionsOverview(
-        queue=queue[:QUEUE_SHOWN], waiting=len(queue), overdue=sum(i.overdue for i in queue),
-        recent=recent, recent_human=human, models=model_fairness(ledger.engine),
+        queue=queue, waiting=waiting, overdue=overdue, models=model_fairness(ledger.engine),
         checks=fairness_checks(ledger.workspace))
 
 
@@ -153,4 +217,5 @@ def factors_chart(explanation: Any) -> Chart | None:
 
 
 __all__ = ["DecisionsOverview", "FairnessCheck", "ModelFairness", "factors_chart",
-           "fairness_charts", "fairness_checks", "model_fairness", "overview", "recent_counts"]
+           "fairness_charts", "fairness_checks", "model_fairness", "overview", "recent_counts",
+           "RecentCounts", "review_queue"]

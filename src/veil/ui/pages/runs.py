@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from veil.errors import VeilError
+from veil.errors import NotFoundError, VeilError
 from veil.ui.auth import need
 from veil.ui.host import host_of
 from veil.ui.pages.runs_view import recent_runs, run_view
@@ -45,7 +45,7 @@ async def run_page(request: Request, run_id: str,
     try:
         view = await run_in_threadpool(run_view, host_of(request).workspace, run_id)
     except VeilError as exc:  # no such run, or an ambiguous prefix
-        status = 404 if exc.message.startswith("no run") else 422
+        status = 404 if isinstance(exc, NotFoundError) else 422
         raise PageProblem(status, "Not found" if status == 404 else "Check the id",
                           exc.message) from None
     return page(request, "runs_show.html", title=f"Run {view.run['id'][:12]}", view=view)
