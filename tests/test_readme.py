@@ -63,7 +63,8 @@ def test_library_quickstart_runs_as_written(tmp_path: Path, monkeypatch, capsys)
     try:
         exec(compile(code, "README.md", "exec"), {})
     finally:
-        os.environ.pop("VEIL_KEK", None)  # the snippet sets it for its own process
+        for var in ("VEIL_KEK", "VEIL_KEK_PASSPHRASE"):  # the snippet sets it for its process
+            os.environ.pop(var, None)
     assert "'out': 5000" in capsys.readouterr().out
     assert (tmp_path / "lib-demo" / "fraud.parquet").is_file()
 

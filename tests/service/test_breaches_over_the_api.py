@@ -62,7 +62,11 @@ def test_breach_api_does_what_the_cli_does(svc) -> None:
     r = c.post(f"/v1/breaches/{ref}/draft", headers=h,
                params={"format": "html", "notice": "subjects"}, json=opts)
     assert r.headers["content-type"].startswith("text/html") and r.text == d["subjects_html"]
-    sent = d["authority_markdown"]
+    # what is sent has its gaps filled: a text that still reads MISSING: is refused (422)
+    r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={
+        "recipient": "authority", "delay_reason": "x", "content": d["authority_markdown"]})
+    assert r.status_code == 422 and "MISSING item" in r.text, r.text
+    sent = d["authority_markdown"].replace("MISSING:", "to follow (Art. 33(4)):")
     r = c.post(f"/v1/breaches/{ref}/notify", headers=h, json={
         "recipient": "authority", "delay_reason": "found the list only today",
         "content": sent, "reference": "HBDI-2026-17"})

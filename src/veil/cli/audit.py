@@ -16,10 +16,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
-from veil.cli.common import MAX_INDEX, MAX_LIMIT
-from veil.errors import AuditError
+from veil.cli.common import MAX_INDEX, MAX_LIMIT, JsonOnlyOpt, stdout_console
+from veil.errors import AuditError, AuditInputError
 
 console = Console(soft_wrap=True)  # long lines (roots, paths) stay whole for copying
 
@@ -112,7 +112,10 @@ def log_cmd(
             ]
         )
         return
-    t = Table("idx", "time (UTC)", "actor", "action", "purpose", "outcome")
+    # an action name is never cut or wrapped, whatever the width (a pipe gets COLUMNS or 160)
+    action_col = Column("action", no_wrap=True, min_width=max((len(e.action) for e in items),
+                                                              default=6))
+    t = Table("idx", "time (UTC)", "actor", action_col, "purpose", "outcome")
     t.columns[1].no_wrap = True
     for e in items:
         t.add_row(
@@ -123,7 +126,7 @@ def log_cmd(
             escape(e.purpose),
             escape(e.outcome),
         )
-    console.print(t)
+    stdout_console().print(t)
     if not items:
         console.print("No matching events.")
 
@@ -131,6 +134,7 @@ def log_cmd(
 @audit_app.command("show")
 def show_cmd(
     idx: Annotated[int, typer.Argument(min=0, max=MAX_INDEX, help="Event index.")],
+    as_json: JsonOnlyOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print one event as JSON, with its leaf hash and the signed head that covers it.
@@ -276,6 +280,7 @@ def verify_proof_cmd(
         str | None,
         typer.Option("--head-root", help="Root (hex or base64) of that head (with --size)."),
     ] = None,
+    as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Check a proof file offline: the head's signature, and the event's inclusion under it.
@@ -288,8 +293,8 @@ def verify_proof_cmd(
     from veil.audit.proofs import TrustedHead, verify_proof_anchored
     from veil.errors import StoreError
 
-    if (size is None) != (head_root is None):
-        raise AuditError(
+    if (size is None) != (head_root is None):  # a usage mistake, not a failed proof
+        raise AuditInputError(
             "--size and --head-root go together (a root means nothing without its size)"
         )
     key = _public_key(public_key)
@@ -301,7 +306,7 @@ def verify_proof_cmd(
         try:
             ws, log = _log(workspace)
         except StoreError:
-            raise AuditError(
+            raise AuditInputError(
                 "nothing to anchor the proof to: pass --public-key, or --size and "
                 "--head-root, or run inside the log's workspace"
             ) from None
@@ -322,6 +327,15 @@ def verify_proof_cmd(
     )
     if result.consistent_from is not None:
         what += f", which extends its tree of size {result.consistent_from.size:,}"
+    if as_json:
+        _print_json({
+            "verified": True, "origin": result.head.origin, "size": result.head.size,
+            "index": result.leaf_index, "key_id": result.key_id, "anchored_by": anchors,
+            "event": None if e is None else {"action": e.action, "actor": e.actor,
+                                             "outcome": e.outcome},
+            "extends_size": None if result.consistent_from is None
+            else result.consistent_from.size})
+        return
     console.print(f"[green]VERIFIED[/]: {what} (key id {result.key_id}), anchored by {anchor}")
 
 
@@ -494,6 +508,7 @@ def export_cmd(
 def verify_export_cmd(
     file: Annotated[Path, typer.Argument(help="Export written by `veil audit export`.")],
     public_key: PublicKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check an export: every event, every signed head's signature and root, the trailer.
 
@@ -504,6 +519,10 @@ def verify_export_cmd(
     from veil.audit.export import verify_export
 
     r = verify_export(file, _public_key(public_key))
+    if as_json:
+        _print_json({"verified": True, "origin": r.origin, "size": r.size,
+                     "heads_checked": r.heads_checked, "key_trusted": r.key_trusted})
+        return
     trust = (
         "under your --public-key"
         if r.key_trusted

@@ -66,6 +66,10 @@ PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 #: The shorter wording of --json that the dsr, lineage and transforms commands show.
 JsonBriefOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: --json of a command that prints JSON anyway: accepted, so every command that shows data
+#: takes --json.
+JsonOnlyOpt = Annotated[bool, typer.Option("--json", help="JSON (its only form; accepted like "
+                                           "in every command that shows data).")]
 #: The person on whose behalf a recorded disclosure happens (reidentify, dsr decrypt): required.
 RecordedActorOpt = Annotated[str, typer.Option("--actor", envvar="VEIL_ACTOR",
                                                help="Who asks (recorded).")]

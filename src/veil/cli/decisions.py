@@ -15,7 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from veil._actor import default_actor
-from veil.cli.common import MAX_LIMIT, JsonBriefOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import (
+    MAX_LIMIT,
+    JsonBriefOpt,
+    JsonOnlyOpt,
+    WorkspaceOpt,
+    console,
+    print_json,
+)
 from veil.errors import InputError
 
 decisions_app = typer.Typer(
@@ -196,7 +203,8 @@ def list_cmd(
 
 
 @decisions_app.command("show")
-def show_cmd(decision: IdArg, actor: ActorOpt = None, workspace: WorkspaceOpt = None) -> None:
+def show_cmd(decision: IdArg, actor: ActorOpt = None, workspace: WorkspaceOpt = None,
+             as_json: JsonOnlyOpt = False) -> None:
     """Show one decision and its review history as JSON (recorded in the audit log).
 
     Example: veil decisions show 3f2a9c0e4b7d4e21a5c6b8d9e0f1a2b3

@@ -269,6 +269,8 @@ def decrypt_cmd(
     field: Annotated[str, typer.Option(help="Field the values came from.")],
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
     actor: RecordedActorOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of {value, plaintext} "
+                                          "instead of tab-separated lines.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Decrypt values of transform 'encrypt' for one subject (recorded); fails with exit 7 once
@@ -282,6 +284,9 @@ def decrypt_cmd(
 
     out = decrypt_values(Workspace.find(workspace), subject, values, dataset=dataset,
                          field=field, actor=actor, reason=reason)
+    if as_json:
+        print_json([{"value": v, "plaintext": p} for v, p in zip(values, out, strict=True)])
+        return
     for v, p in zip(values, out, strict=True):
         typer.echo(f"{v}\t{p}")
 

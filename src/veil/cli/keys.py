@@ -356,6 +356,8 @@ def keys_events(
     keyset: Annotated[str | None, typer.Option(help="Only this keyset's events.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="How many, newest first.")
                      ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list instead of JSON "
+                                          "lines.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print recorded key operations (JSON lines, newest first; no secrets).
@@ -364,8 +366,12 @@ def keys_events(
     """
     ws, km = _manager(workspace)
     with ws:
-        for ev in km.events(keyset, limit):
-            print(json.dumps(ev, default=str))
+        events = list(km.events(keyset, limit))
+    if as_json:
+        print_json(events, default=str)
+        return
+    for ev in events:
+        print(json.dumps(ev, default=str))
 
 
 # -- key epochs (subject keys; veil.keys.epochs) -------------------------------------------------
@@ -497,6 +503,7 @@ def encrypt_cmd(
     keyset: KeysetOpt = None,
     associated_data: AdOpt = None,
     actor: KeyUserOpt = None,
+    as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Encrypt a file in Tink's AES-GCM-HKDF streaming format (1 MiB segments), readable by
@@ -508,6 +515,10 @@ def encrypt_cmd(
 
     used = encrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
                                   workspace=workspace, passphrase=_passphrase(), actor=actor)
+    if as_json:
+        print_json({"input": str(input), "output": str(output), "keyset": used.keyset,
+                    "key_id": used.key_id, "bytes": output.stat().st_size})
+        return
     console.print(f"Encrypted {escape(str(input))} -> {escape(str(output))} (keyset "
                   f"{escape(used.keyset)}, key {used.key_id}, {output.stat().st_size:,} bytes)")
 
@@ -520,6 +531,7 @@ def decrypt_cmd(
     keyset: KeysetOpt = None,
     associated_data: AdOpt = None,
     actor: KeyUserOpt = None,
+    as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Decrypt a Tink AES-GCM-HKDF streaming file. Nothing is written unless the whole file
@@ -532,11 +544,19 @@ def decrypt_cmd(
     if input.is_dir():  # a Spark run's parts folder: one plain Parquet file, every part verified
         n = decrypt_workspace_parts(input, output, workspace=workspace,
                                     passphrase=_passphrase(), actor=actor)
+        if as_json:
+            print_json({"input": str(input), "output": str(output), "rows": n,
+                        "bytes": output.stat().st_size, "verified": True})
+            return
         console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} ({n:,} rows, "
                       "manifest and every part verified)")
         return
     used = decrypt_workspace_file(input, output, keyset=keyset, associated_data=associated_data,
                                   workspace=workspace, passphrase=_passphrase(), actor=actor)
+    if as_json:
+        print_json({"input": str(input), "output": str(output), "keyset": used.keyset,
+                    "key_id": used.key_id, "bytes": output.stat().st_size, "verified": True})
+        return
     console.print(f"Decrypted {escape(str(input))} -> {escape(str(output))} (keyset "
                   f"{escape(used.keyset)}, {output.stat().st_size:,} bytes, every segment "
                   "verified)")

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from veil._actor import default_actor
-from veil.cli.common import JsonBriefOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import JsonBriefOpt, JsonOnlyOpt, WorkspaceOpt, console, print_json
 
 lineage_app = typer.Typer(
     help="Lineage: the subjects in each run output, and the models trained on outputs.\n\n"
@@ -134,6 +134,7 @@ def show_cmd(
     output: Annotated[str, typer.Argument(help="Run id (or prefix) or output path.")],
     subjects: Annotated[bool, typer.Option("--subjects", help="Also list the subjects' "
                                            "pseudonyms (32 hex digits each).")] = False,
+    as_json: JsonOnlyOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show one output's lineage record as JSON.

@@ -21,6 +21,8 @@ from veil.cli.common import (
     DelimiterOpt,
     EncodingOpt,
     InputFormatOpt,
+    JsonOnlyOpt,
+    JsonOpt,
     PolicyOpt,
     QuoteCharOpt,
     WorkspaceOpt,
@@ -86,7 +88,7 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
-def db_upgrade(workspace: WorkspaceOpt = None) -> None:
+def db_upgrade(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Migrate the workspace's database to the newest schema (SQLite or VEIL_DATABASE_URL).
 
     Example: VEIL_DATABASE_URL=postgresql://postgres@127.0.0.1/test veil db upgrade
@@ -96,23 +98,30 @@ def db_upgrade(workspace: WorkspaceOpt = None) -> None:
 
     with Workspace.find(workspace) as ws:
         rev = db.upgrade(ws.engine)
-        console.print(f"Database {_safe_url(ws.database_url)} is at revision {rev} (head)")
+        url = _safe_url(ws.database_url)
+    if as_json:
+        print_json({"database": url, "revision": rev, "head": rev, "up_to_date": True})
+        return
+    console.print(f"Database {url} is at revision {rev} (head)")
 
 
 @db_app.command("current")
-def db_current(workspace: WorkspaceOpt = None) -> None:
+def db_current(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Show the database's schema revision and the newest one this Veil knows.
 
-    Example: veil db current
+    Example: veil db current --json
     """
     from veil.store import db
     from veil.store.workspace import Workspace
 
     with Workspace.find(workspace) as ws:
         cur, head = db.current_revision(ws.engine), db.head_revision()
-        state = "up to date" if cur == head else "needs `veil db upgrade`"
-        console.print(f"{_safe_url(ws.database_url)}: revision {cur or 'none'} "
-                      f"(head {head}, {state})")
+        url = _safe_url(ws.database_url)
+    if as_json:
+        print_json({"database": url, "revision": cur, "head": head, "up_to_date": cur == head})
+        return
+    state = "up to date" if cur == head else "needs `veil db upgrade`"
+    console.print(f"{url}: revision {cur or 'none'} (head {head}, {state})")
 
 
 def _safe_url(url: str) -> str:
@@ -326,17 +335,21 @@ app.add_typer(runs_app, name="runs")
 def runs_list(
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="How many, newest first.")
                      ] = 20,
+    as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List recent runs, newest first.
 
-    Example: veil runs list --limit 5
+    Example: veil runs list --limit 5 --json
     """
     from veil.pipeline.history import list_runs
     from veil.store.workspace import Workspace
 
     with Workspace.find(workspace) as ws:
         rows = list_runs(ws.ready(), limit)
+    if as_json:
+        print_json(rows, default=str)
+        return
     t = Table("run", "started (UTC)", "status", "purpose", "rows in", "rows out", "output")
     for r in rows:
         t.add_row(r["id"][:12], r["started_at"][:19], r["status"], r["purpose"],
@@ -351,6 +364,7 @@ def _n(v: int | None) -> str:
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    as_json: JsonOnlyOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print one run's record and receipt as JSON.
@@ -402,6 +416,8 @@ def ropa(
     policy: PolicyOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for ropa.md and "
                                          "ropa.json.")] = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the records (what "
+                                          "ropa.json holds) on stdout.")] = False,
 ) -> None:
     """Write the Art. 30(1) records of processing for every purpose (Markdown and JSON).
 
@@ -411,6 +427,9 @@ def ropa(
     from veil.ropa import write_ropa
 
     md, js, rec = write_ropa(load_policy(policy), output)
+    if as_json:
+        print_json(rec)
+        return
     console.print(f"Wrote records of processing for {len(rec['records'])} purpose(s): {md}, {js}")
     if rec["missing"]:
         err_console.print("[yellow]Missing items:[/] " + "; ".join(rec["missing"]))

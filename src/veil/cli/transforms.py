@@ -22,7 +22,7 @@ _HELP = """Turn tokens back into the original values (authorized callers only; r
 Reads the tokens given as arguments, or one per line from --from FILE ('-' for stdin), and
 prints one "token<TAB>value" line each (--json: a JSON list). Needs the workspace's keys, an
 --actor and a --reason; every call, failed or not, is an event in the audit log
-(`veil audit list`).
+(`veil audit log`).
 
 Example:
 

@@ -118,7 +118,7 @@ def parse_time(text: str, what: str = "time") -> datetime:
                                 "2026-03-01T09:30:00Z") from None
     if dt.tzinfo is None:
         raise ConsentInputError(f"{what} '{raw[:40]}' has no UTC offset: write it as UTC, "
-                                f"e.g. {dt.strftime('%Y-%m-%dT%H:%M:%S')}Z")
+                                f"e.g. {dt.isoformat(timespec='seconds')}Z")  # 0001, not 1
     return dt.astimezone(UTC)
 
 

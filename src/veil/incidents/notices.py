@@ -5,6 +5,7 @@ needs the reasons, Art. 33(1)), and which phases complete it (Art. 33(4))."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,15 +83,36 @@ def _text(v: str | None) -> str | None:
 
 def content_digest(content: bytes | Path | None) -> str | None:
     """The SHA-256 of what was sent (bytes, or a file to read), or None."""
-    if content is None:
-        return None
-    if isinstance(content, bytes):
-        return hashlib.sha256(content).hexdigest()
+    data = content_bytes(content)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def content_bytes(content: bytes | Path | None) -> bytes | None:
+    """What was sent: the bytes given, or the file's; None when nothing was given."""
+    if content is None or isinstance(content, bytes):
+        return content
     try:
-        return hashlib.sha256(Path(content).read_bytes()).hexdigest()
+        return Path(content).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the notification content: {exc.strerror}",
                          where=str(content)) from None
+
+
+def refuse_incomplete(content: bytes | Path | None) -> None:
+    """A notification is not recorded as sent while its text still reads ``MISSING: ...`` (a
+    draft whose gaps were never filled, e.g. ``MISSING: supervisory authority``). Information
+    that comes later is written as such ("to follow, Art. 33(4)") and sent in phases."""
+    data = content_bytes(content)
+    if data is None:
+        return
+    gaps = [re.split(r"\s*[|<\"]", line[line.index("MISSING:"):])[0].strip()
+            for line in data.decode("utf-8", "replace").splitlines() if "MISSING:" in line]
+    if gaps:
+        shown = "; ".join(g[:60] for g in gaps[:3]) + ("; ..." if len(gaps) > 3 else "")
+        raise InputError(f"the notification still reads {len(gaps)} MISSING item(s) "
+                         f"({shown}): fill them in (or write 'to follow, Art. 33(4)' and "
+                         "notify in phases) before recording it as sent",
+                         where=str(content) if isinstance(content, Path) else "content")
 
 
 def required_recipients(b: Breach) -> list[str]:

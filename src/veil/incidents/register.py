@@ -47,6 +47,7 @@ from veil.incidents.notices import (
     check_kind,
     content_digest,
     missing_for_close,
+    refuse_incomplete,
     required_recipients,
 )
 from veil.incidents.scope import Evidence
@@ -277,6 +278,7 @@ class Breaches:
         sent = parse_time(sent_at, "--sent", tz or b.timezone) if sent_at is not None else now
         notice = Notice(recipient, phase, sent, delay_reason, reference, channel)
         late = notice.check(b, now)
+        refuse_incomplete(content)
         digest = content_digest(content)
         self.store.change(b, now, {}, Step(
             "notify", f"notified {recipient} ({phase}) at {iso(sent)}" + (" LATE" if late else "")),

@@ -14,7 +14,7 @@ from veil.errors import PolicyError
 from veil.pipeline.plan import treatment_errors
 from veil.policy import Policy
 from veil.policy.legal import Finding, legal_warnings
-from veil.policy.loader import load_policy_problems
+from veil.policy.loader import in_file_order, load_policy_problems
 
 if TYPE_CHECKING:
     from veil.store.workspace import Workspace
@@ -30,7 +30,7 @@ def check_policy(name: str | Path) -> Policy:
     one found (schema errors, else legal rules, risk sections and treatments)."""
     policy, problems = load_policy_problems(name)
     if policy is not None:
-        problems = problems + treatment_errors(policy)
+        problems = in_file_order(problems + treatment_errors(policy))
     if problems:
         raise PolicyError.several(problems)
     assert policy is not None

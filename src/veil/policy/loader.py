@@ -91,7 +91,7 @@ def policy_problems(raw: bytes | str,
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        return None, _in_file_order(_schema_errors(exc, lines, source))
+        return None, in_file_order(_schema_errors(exc, lines, source))
     policy._source = source
     policy._lines = lines
     policy._digest = hashlib.sha256(data_bytes).hexdigest()
@@ -99,7 +99,7 @@ def policy_problems(raw: bytes | str,
     problems = _risk_errors(policy, Path(source).parent) + [
         PolicyError(f"{f.key()}: {f.message} [{f.article}]", where=policy.locate(*f.path))
         for f in legal_findings(policy)]
-    return policy, _in_file_order(problems)
+    return policy, in_file_order(problems)
 
 
 def _risk_errors(policy: Policy, policy_dir: Path) -> list[PolicyError]:
@@ -139,7 +139,7 @@ def _schema_errors(exc: ValidationError, lines: dict, source: str) -> list[Polic
     return out
 
 
-def _in_file_order(problems: list[PolicyError]) -> list[PolicyError]:
+def in_file_order(problems: list[PolicyError]) -> list[PolicyError]:
     """Sorted by line (stable: problems on one line keep their order)."""
     def line(e: PolicyError) -> int:
         tail = (e.where or "").rpartition(":")[2]
