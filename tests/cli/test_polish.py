@@ -256,3 +256,25 @@ def test_a_year_one_time_keeps_four_digits(workspace, capsys) -> None:
     code, _, err = veil(capsys, "consent", "check", "C-1", "--purpose", "personalised_offers",
                         "-p", "sample", "--at", "0001-01-01T00:00:00")
     assert code == 4 and "e.g. 0001-01-01T00:00:00Z" in err, err
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ("retention: 5 years", "retention: {big} years", "longer than 1000 years"),
+    ("amount: keep", "amount: {{transform: noise, mechanism: laplace, epsilon: {big}, "
+     "sensitivity: 1}}", "'epsilon' must be between -1e+15 and 1e+15"),
+    ("amount: keep", "amount: {{transform: noise, mechanism: laplace, epsilon: 1, "
+     "sensitivity: .inf}}", "'sensitivity' must be a finite number"),
+    ("    subject_id: customer_id\n", "    subject_id: customer_id\n    risk: {{min_k: {big}}}\n",
+     "less than or equal to 1000000000000"),
+])
+def test_an_absurd_number_in_a_policy_is_refused_with_its_bound(tmp_path: Path, capsys,
+                                                                 old: str, new: str,
+                                                                 says: str) -> None:
+    base = (POLICY.replace("health_note: keep, ", "").replace("{transform: bogus}", "keep")
+            .replace("fields: {union: keep}", "fields: {customer_id: drop}"))
+    assert old in base
+    path = tmp_path / "big.yaml"
+    path.write_text(base.replace(old, new.format(big="1" + "0" * 400), 1))
+    code, _, err = veil(capsys, "policy", "check", str(path))
+    assert code == 3 and says in err and "internal error" not in err, err
+    assert len(err) < 600  # the 400 digits are not echoed back

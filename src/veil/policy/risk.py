@@ -50,6 +50,9 @@ __all__ = [
 
 #: Field types of the policy model that have a natural order (ordered-distance t-closeness).
 ORDERED_TYPES = frozenset({"integer", "float", "decimal", "date", "timestamp"})
+#: The largest k, l, c, delta, beta or population a policy may name (a longer number is a
+#: typing mistake; the message says this bound).
+MAX_COUNT = 10**12
 Quality = Literal[
     "non_uniform_entropy",
     "monotonic_non_uniform_entropy",
@@ -95,9 +98,9 @@ class LDiversityRule(_Strict):
     """
 
     attribute: str
-    l: float = Field(ge=1)  # noqa: E741
+    l: float = Field(ge=1, le=MAX_COUNT)  # noqa: E741
     kind: Literal["distinct", "entropy", "recursive"] = "distinct"
-    c: float | None = Field(default=None, gt=0)
+    c: float | None = Field(default=None, gt=0, le=MAX_COUNT)
     estimator: Literal["shannon", "grassberger"] | None = None
 
     @model_validator(mode="after")
@@ -162,7 +165,7 @@ class AlphaKRule(_Strict):
 
     attribute: str
     alpha: float = Field(gt=0, le=1)
-    k: int = Field(default=1, ge=1)
+    k: int = Field(default=1, ge=1, le=MAX_COUNT)
     value: str | int | float | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -181,7 +184,7 @@ class DeltaDisclosureRule(_Strict):
     """delta-disclosure privacy: ``|log2(p(s|E) / p(s))| < delta`` for every value present."""
 
     attribute: str
-    delta: float = Field(gt=0)
+    delta: float = Field(gt=0, le=MAX_COUNT)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -197,7 +200,7 @@ class BetaLikenessRule(_Strict):
     most ``min(beta, -ln q)`` times (``enhanced``)."""
 
     attribute: str
-    beta: float = Field(gt=0)
+    beta: float = Field(gt=0, le=MAX_COUNT)
     kind: Literal["basic", "enhanced"] = "enhanced"
 
     def describe(self) -> dict[str, Any]:
@@ -249,7 +252,7 @@ class RiskPolicy(_Strict):
     """
 
     quasi_identifiers: tuple[str, ...] | None = None
-    min_k: int | None = Field(default=None, ge=1)
+    min_k: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     l_diversity: tuple[LDiversityRule, ...] = ()
     t_closeness: tuple[TClosenessRule, ...] = ()
     alpha_k: tuple[AlphaKRule, ...] = ()
@@ -264,7 +267,7 @@ class RiskPolicy(_Strict):
     risk_threshold: float = Field(default=0.2, gt=0, le=1)
     model: Literal["sample", "population"] = "sample"
     sampling_fraction: float | None = Field(default=None, gt=0, le=1)
-    population_size: int | None = Field(default=None, ge=1)
+    population_size: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     population_model: PopulationModel = "dankar"
     max_uniqueness: float | None = Field(default=None, ge=0, le=1)
     max_risk: float | None = Field(default=None, gt=0, le=1)

@@ -27,6 +27,7 @@ A `Transform` is:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,27 @@ def check_treatment(t: Transform, field: FieldDef, params: dict[str, Any],
                     base_dir: str | Path | None = None) -> None:
     """Every policy-time check of ``t`` on ``field`` (``ValueError`` with the reason):
     parameters and type, then the files the parameters name (relative to ``base_dir``)."""
+    for name, value in params.items():
+        _check_number(name, value)
     t.check(field, params)
     if t.check_files is not None:
         t.check_files(field, params, Path(base_dir) if base_dir is not None else None)
+
+
+#: The largest number a transform parameter takes: a longer one is a typing mistake, and would
+#: overflow a float (a 400-digit epsilon) before the transform could say what is wrong.
+MAX_PARAM = 10**15
+
+
+def _check_number(name: str, value: Any) -> None:
+    """A numeric parameter (or a list of them) is finite and at most ``MAX_PARAM`` in size."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"'{name}' must be a finite number")
+        if abs(v) > MAX_PARAM:
+            raise ValueError(f"'{name}' must be between -{MAX_PARAM:.0e} and {MAX_PARAM:.0e}")
 
 
 def _no_params(_field: FieldDef, params: dict[str, Any]) -> None:
