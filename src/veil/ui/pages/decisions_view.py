@@ -173,9 +173,13 @@ def review_queue(engine: sa.Engine, now: datetime, limit: int = QUEUE_SHOWN
                       sa.or_(d.review.is_not(None), contest.c.id.is_not(None)),
                       due.is_not(None)))
     w = waiting.subquery()
+    late = sa.case((w.c.due < now, 1), else_=0)
+    q = (sa.select(w, sa.func.count().over().label("total"),
+                   sa.func.sum(late).over().label("late"))
+         .order_by(w.c.due, w.c.id).limit(limit))  # one pass: the counts ride on each row
     with read_connection(engine, "reading the review queue") as conn:
-        total, overdue = conn.execute(sa.select(sa.func.count(), _count(w.c.due < now))).one()
-        rows = conn.execute(sa.select(w).order_by(w.c.due, w.c.id).limit(limit)).all()
+        rows = conn.execute(q).all()
+    total, overdue = (rows[0].total, rows[0].late) if rows else (0, 0)
     items = []
     for r in rows:
         when = _utc(r.due) or now
@@ -184,10 +188,6 @@ def review_queue(engine: sa.Engine, now: datetime, limit: int = QUEUE_SHOWN
                                outcome=r.outcome, score=r.score, threshold=r.threshold,
                                since=_utc(r.decided_at) or now))
     return items, int(total or 0), int(overdue or 0)
-
-
-def _count(cond: Any) -> Any:
-    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
 
 def overview(ledger: Any, *, actor: str, now: datetime | None = None) -> DecisionsOverview:
