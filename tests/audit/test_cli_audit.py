@@ -156,9 +156,10 @@ def test_cli_failures_exit_8_with_one_line(
         "00" * 32,
         match="root mismatch",
     )
-    fails("audit", "verify-proof", str(proof), "--size", "12", match="go together")
+    # a usage mistake is input (exit 4), not a failed verification (tests/cli/test_exit_codes.py)
+    fails("audit", "verify-proof", str(proof), "--size", "12", match="go together", code=4)
     elsewhere = tmp_path / "nowhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    fails("audit", "verify-proof", str(proof), match="nothing to anchor the proof")
+    fails("audit", "verify-proof", str(proof), match="nothing to anchor the proof", code=4)
     assert veil("audit", "verify-proof", str(proof), "--public-key", str(key)) == 0
