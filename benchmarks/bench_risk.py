@@ -9,6 +9,12 @@
     the first ``--sample`` rows only, Veil runs on the same sample too (a measured ratio), and
     pycanon's full-size time is a linear extrapolation, printed as such.
 (c) The release gate of a run on Adult (staged Parquet in, generalized Parquet out).
+(d) Every privacy model on Adult (eight QIs, occupation sensitive): its figure measured, and
+    the optimal anonymization with 4% suppression beside k-anonymity's time (the ratio);
+    beside pyCANON on the first ``--pycanon-rows`` rows where it has the model (same rows).
+(e) Every model's figure on ``--rows`` generated rows (5 QIs, ~10M classes at 12M rows).
+(f) Peak RSS per equivalence class at ``--classes-rows`` rows (about 10M classes), in a
+    fresh process: (peak - RSS before the aggregation) / classes.
 
 pycanon pins old numpy/pandas, so it is best kept in its own virtualenv: pass
 ``--pycanon-python /path/to/venv/bin/python`` (or set VEIL_PYCANON_PYTHON); the sample is
@@ -296,8 +302,18 @@ def main() -> None:
     ap.add_argument("--skip-metrics", action="store_true")
     ap.add_argument("--pycanon-python", default=os.environ.get("VEIL_PYCANON_PYTHON"))
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--models", action="store_true", help="run (d)-(f): every model")
+    ap.add_argument("--only-models", action="store_true", help="run (d)-(f) only")
+    ap.add_argument("--pycanon-rows", type=int, default=3000, help="Adult rows for pyCANON")
+    ap.add_argument("--classes-rows", type=int, default=12_000_000, help="rows for (e), (f)")
     args = ap.parse_args()
     results: dict = {}
+    if args.models or args.only_models:
+        results.update(run_models(args))
+        if args.only_models:
+            if args.json:
+                print(json.dumps(results, indent=2, default=str))
+            return
     if not args.skip_metrics:  # first: its RSS peak is not hidden by anything else
         m = bench_metrics(args.rows, args.batch, args.sample, args.pycanon_python)
         results["metrics"] = m
@@ -364,5 +380,68 @@ def main() -> None:
         print(json.dumps(results, indent=2, default=str))
 
 
+def run_models(args: argparse.Namespace) -> dict:
+    """(f) first (a fresh process), then (d) and (e); prints as it goes."""
+    from _risk_models import bench_models_10m, bench_models_adult, memory_code
+    from _util import measure as fresh
+
+    out: dict = {}
+    mem = fresh(memory_code(args.classes_rows, with_report=True))
+    e = mem["extra"]
+    per_class = (mem["peak_rss_mb"] - e["base_mb"]) * 2**20 / e["classes"]
+    out["memory"] = {**mem, "bytes_per_class": per_class}
+    print(
+        f"(f) {args.classes_rows:,} rows -> {e['classes']:,} classes (5 QIs), aggregate + report "
+        f"in a fresh process: peak RSS {mem['peak_rss_mb']:.0f} MB, {e['base_mb']:.0f} MB before "
+        f"the aggregation: {per_class:.1f} bytes per class "
+        f"(target < 64: {_verdict(per_class < 64)}); {mem['seconds']:.1f} s"
+    )
+    d = bench_models_adult(ADULT, args.repeat, args.pycanon_rows)
+    out["adult_models"] = d
+    print(
+        f"(d) Adult {d['rows']:,} rows, 8 QIs, occupation sensitive: aggregate "
+        f"{d['aggregate_seconds'] * 1000:.0f} ms CPU; each figure (median of {args.repeat}):"
+    )
+    canon = d["pycanon"]
+    for name, m in d["measure"].items():
+        line = f"    {name:42s} {m['seconds'] * 1000:9.2f} ms  = {_short(m['value'])}"
+        if canon and name in canon:
+            c = canon[name]
+            v = d["veil_sample"][name] + d["veil_sample_aggregate"]
+            line += (
+                f" | first {d['sample_rows']:,} rows: pyCANON {c['seconds']:.2f} s "
+                f"(= {_short(c['value'])}), Veil {v * 1000:.1f} ms incl. aggregate: "
+                f"{c['seconds'] / v:,.0f}x"
+            )
+        print(line)
+    if canon is None:
+        print("    pyCANON: not importable (PYTHONPATH=/path/pycanon-*.whl to compare)")
+    k_time = d["search"]["k-anonymity (k=5)"]["seconds"]
+    print("    optimal anonymization, 4% suppression (CPU s, ratio to k-anonymity's):")
+    for name, r in d["search"].items():
+        print(
+            f"    {name:42s} {r['seconds']:7.2f} s  {r['seconds'] / k_time:6.1f}x  "
+            f"node {r['node']} ({r['exact']} exact evaluations)"
+        )
+    m10 = bench_models_10m(args.classes_rows)
+    out["rows_models"] = m10
+    print(
+        f"(e) {m10['rows']:,} generated rows, {m10['classes']:,} classes: aggregate "
+        f"{m10['aggregate_seconds']:.1f} s CPU (generation not counted); each figure:"
+    )
+    for name, m in m10["measure"].items():
+        print(f"    {name:42s} {m['seconds']:8.2f} s  = {_short(m['value'])}")
+    return out
+
+
+def _short(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_short(x) for x in v) + ")"
+    return str(v)
+
+
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

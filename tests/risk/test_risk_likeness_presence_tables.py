@@ -13,7 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.errors import InputError, PolicyError
-from veil.risk import Anonymizer, Hierarchy, aggregate, anonymize
+from veil.risk import (
+    AlphaKAnonymity,
+    Anonymizer,
+    DeltaDisclosure,
+    EqualDistanceTCloseness,
+    HierarchicalDistanceTCloseness,
+    Hierarchy,
+    OrderedDistanceTCloseness,
+    aggregate,
+    anonymize,
+)
 from veil.risk.classes import aggregate_with_population
 from veil.risk.likeness import (
     enhanced_beta,
@@ -233,3 +243,29 @@ def test_population_uniqueness_limit_in_the_search(
     engine = Anonymizer(aggregate(adult_table, qis), hs, [model], suppression_limit=0.02)
     brute = engine.evaluate_all()
     assert result.node == tuple(brute.nodes[brute.optimum()])
+
+
+# -- the size below which a model always fails (the search's quick test relies on it) ---------
+
+S_LEVELS = Hierarchy("s", [("a", "ab", "*"), ("b", "ab", "*"), ("c", "cd", "*"), ("d", "cd", "*")])
+
+
+@given(tables(), st.floats(0.01, 0.9), st.floats(0.05, 4))
+@settings(max_examples=80, deadline=None)
+def test_classes_below_the_smallest_passing_size_fail(t: pa.Table, tt: float, b: float) -> None:
+    ec = aggregate(t, ["q"], ["s"])
+    sc = ec.sensitive["s"]
+    q = sc.reference_distribution()
+    order = tuple(v for v in "abcd" if v in set(sc.values.to_pylist()))
+    models = [
+        EqualDistanceTCloseness("s", tt),
+        OrderedDistanceTCloseness("s", tt, order=order),
+        HierarchicalDistanceTCloseness("s", tt, S_LEVELS),
+        BasicBetaLikeness("s", b),
+        EnhancedBetaLikeness("s", b),
+        DeltaDisclosure("s", b),
+        AlphaKAnonymity("s", tt, 1),
+    ]
+    for m in models:
+        small = ec.sizes < m.smallest_passing_size(q)
+        assert m.failing(ec.sizes, sc)[small].all(), m

@@ -163,12 +163,22 @@ class Anonymizer:
             self.codes.input_state(self.sensitive),
         )
         self.bottom = self.rollup.bottom
+        #: classes smaller than this fail some model whatever their content: the quick
+        #: failure test counts their records, and k-anonymity with this k, monotone, lets a
+        #: node that suppresses too many of them fail its whole down-set
+        self.k_min = max((self._smallest_passing(m) for m in self.models), default=1)
+        if self.k_min > 1 and not self.monotone:
+            self.monotone_models = (*self.monotone_models, KAnonymity(self.k_min))
         self.small_classes = SmallClassBound(
-            self.hierarchies,
-            self.bottom,
-            self.codes.level_codes,
-            max((m.min_class_size for m in self.models), default=1),
+            self.hierarchies, self.bottom, self.codes.level_codes, self.k_min
         )
+
+    def _smallest_passing(self, m: PrivacyModel) -> int:
+        ref = self._reference.get(m.attribute) if m.attribute is not None else None
+        if ref is None:
+            return m.smallest_passing_size(None)
+        total = ref.sum()
+        return m.smallest_passing_size(ref / total if total else ref.astype(float))
 
     # -- classes at a node -------------------------------------------------------------------
 

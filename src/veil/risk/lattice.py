@@ -30,9 +30,10 @@ __all__ = [
 #: The cache of rolled-up states holds at most this many classes in all ...
 CACHE_CLASSES = 2_000_000
 #: ... and at most this many nodes.
-CACHE_NODES = 4096
+CACHE_NODES = 1024
 #: Level codes of every input class at every level are kept when they take fewer cells.
 ROW_LEVELS_CELLS = 1 << 24
+_NEVER = np.iinfo(np.int64).max // 2
 
 
 @dataclass(eq=False)
@@ -180,10 +181,15 @@ class RollUp:
         self.value_domains = dict(value_domains)
         d = len(codes.radix)
         self.bottom = self.derive(np.zeros(d, dtype=np.int64), start)
-        self._cache: dict[tuple[int, ...], ClassState] = {}
-        self._cache_levels = np.empty((0, d), dtype=np.int64)
-        self._cache_keys: list[tuple[int, ...]] = []
+        # the cache: slot 0 holds the bottom for good, slots 1.. are reused in turn (FIFO);
+        # an empty slot has levels no node reaches, so it is never a base
+        self._states: dict[tuple[int, ...], ClassState] = {}
+        self._slot_key: list[tuple[int, ...] | None] = [None] * CACHE_NODES
+        self._levels = np.full((CACHE_NODES, d), _NEVER, dtype=np.int64)
+        self._sizes = np.full(CACHE_NODES, _NEVER, dtype=np.int64)
         self._held = 0  # classes held by the cache
+        self._next = 0
+        self._last: tuple[bytes, int, tuple[int, ...] | None] | None = None
         self.remember(np.zeros(d, dtype=np.int64), self.bottom)
 
     def derive(self, node: np.ndarray, base: ClassState) -> ClassState:
@@ -211,31 +217,59 @@ class RollUp:
             )
         return ClassState(rep=base.rep[first], sizes=sizes, pairs=pairs, population=population)
 
+    def _evict(self, slot: int) -> None:
+        key = self._slot_key[slot]
+        if key is None:
+            return
+        self._held -= len(self._states.pop(key).rep)
+        self._slot_key[slot] = None
+        self._levels[slot] = _NEVER
+        self._sizes[slot] = _NEVER
+
     def remember(self, node: np.ndarray, state: ClassState) -> None:
         """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)."""
         key = tuple(int(x) for x in node)
-        if key in self._cache:
+        if key in self._states:
             return
-        while self._cache_keys[1:] and (
-            self._held + len(state.rep) > CACHE_CLASSES or len(self._cache_keys) >= CACHE_NODES
-        ):
-            old = self._cache_keys.pop(1)  # keep the bottom (index 0)
-            self._held -= len(self._cache.pop(old).rep)
-            self._cache_levels = np.delete(self._cache_levels, 1, axis=0)
-        self._cache[key] = state
+        slot = self._next
+        self._evict(slot)
+        probe = slot
+        while self._held + len(state.rep) > CACHE_CLASSES:
+            probe = probe % (CACHE_NODES - 1) + 1
+            if probe == slot:
+                break
+            self._evict(probe)
+        self._slot_key[slot] = key
+        self._states[key] = state
+        self._levels[slot] = node
+        self._sizes[slot] = len(state.rep)
         self._held += len(state.rep)
-        self._cache_keys.append(key)
-        self._cache_levels = np.vstack([self._cache_levels, node[None, :]])
+        self._next = slot % (CACHE_NODES - 1) + 1
+
+    def _base_slot(self, node: np.ndarray) -> int:
+        """The cache slot of the finer node with the fewest classes (memoized for the node
+        just asked about: the search asks :meth:`base_rows`, then :meth:`state`)."""
+        key = node.tobytes()
+        last = self._last
+        if last is not None and last[0] == key and self._slot_key[last[1]] == last[2]:
+            return last[1]  # the same node, and its base is still cached
+        below = (self._levels <= node).all(axis=1)
+        slot = int(np.argmin(np.where(below, self._sizes, _NEVER)))
+        self._last = (key, slot, self._slot_key[slot])
+        return slot
+
+    def base_rows(self, node: np.ndarray) -> int:
+        """The classes of the cached node a roll-up to ``node`` would start from."""
+        return int(self._sizes[self._base_slot(node)])
 
     def state(self, node: np.ndarray) -> ClassState:
         """Classes at ``node`` (rolled up from the cached finer node with the fewest classes)."""
         key = tuple(int(x) for x in node)
-        hit = self._cache.get(key)
+        hit = self._states.get(key)
         if hit is not None:
             return hit
-        below = np.flatnonzero(np.all(self._cache_levels <= node, axis=1))
-        sizes = [len(self._cache[self._cache_keys[i]].rep) for i in below]
-        base = self._cache[self._cache_keys[int(below[int(np.argmin(sizes))])]]
+        slot = self._base_slot(node)
+        base = self._states[self._slot_key[slot]]  # type: ignore[index]
         result = self.derive(node, base)
         self.remember(node, result)
         return result

@@ -50,6 +50,24 @@ __all__ = [
 _EPS = 1e-12
 
 
+def _support_needed(caps: np.ndarray, strict: bool = False) -> int:
+    """The fewest values whose largest ``caps`` (bounds on a value's share in a class) can
+    add up to 1 (``strict``: exceed 1); a class with fewer distinct values, hence any class
+    with fewer records, cannot meet the bounds. ``len(caps) + 1`` when none can."""
+    cum = np.cumsum(np.sort(np.asarray(caps, dtype=float))[::-1])
+    ok = cum > 1.0 + _EPS if strict else cum >= 1.0 - 1e-9
+    hit = np.flatnonzero(ok)
+    return int(hit[0]) + 1 if len(hit) else len(cum) + 1
+
+
+def _mass_needed(q: np.ndarray, outside: float) -> int:
+    """The fewest values whose largest shares ``q`` leave at most ``outside`` of the mass
+    out: a class on fewer values is at total variation > ``outside`` from ``q``."""
+    cum = np.cumsum(np.sort(np.asarray(q, dtype=float))[::-1])
+    hit = np.flatnonzero(1.0 - cum <= outside + 1e-9)
+    return int(hit[0]) + 1 if len(hit) else len(cum)
+
+
 class PrivacyModel(ABC):
     """A privacy model checked per equivalence class.
 
@@ -70,6 +88,13 @@ class PrivacyModel(ABC):
     @abstractmethod
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         """Boolean mask of the classes that violate the model."""
+
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        """A class smaller than this fails the model whatever its content. ``reference``:
+        the shares of the sensitive values in the reference table (None for QI-only models).
+        The search turns it into a quick failure test and a monotone lower bound of the
+        records to suppress (:mod:`veil.risk.search`)."""
+        return self.min_class_size
 
     def bind(self, records: int) -> PrivacyModel:
         """The model for a table of ``records`` records (models that refer to a population
@@ -181,6 +206,10 @@ class EqualDistanceTCloseness(PrivacyModel):
     t: float
     monotonic_suppression = False
 
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # EMD = total variation >= the reference mass outside the class's values
+        return 1 if reference is None else _mass_needed(reference, self.t)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_emd_equal(sc, sizes) > self.t + _EPS
@@ -195,6 +224,15 @@ class HierarchicalDistanceTCloseness(PrivacyModel):
     hierarchy: Hierarchy
     monotonic_suppression = False
 
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # two values are at least 1/H apart (H with a virtual root if the top has several
+        # labels): EMD >= total variation / H
+        if reference is None:
+            return 1
+        h = self.hierarchy
+        height = h.height + (1 if h.domain_size(h.height) > 1 else 0)
+        return _mass_needed(reference, self.t * max(height, 1))
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_emd_hierarchical(sc, sizes, self.hierarchy) > self.t + _EPS
@@ -208,6 +246,12 @@ class OrderedDistanceTCloseness(PrivacyModel):
     t: float
     order: tuple[object, ...] | None = None
     monotonic_suppression = False
+
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # adjacent values are 1/(m-1) apart: EMD >= total variation / (m - 1)
+        if reference is None or len(reference) < 2:
+            return 1
+        return _mass_needed(reference, self.t * (len(reference) - 1))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -225,6 +269,12 @@ class AlphaKAnonymity(PrivacyModel):
     value: object | None = None
     monotonic_suppression = False
 
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # s records hold at most s values: the largest share is at least 1/s
+        if self.value is not None:
+            return self.k
+        return max(self.k, int(math.ceil(1.0 / self.alpha - 1e-9)))
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         share = per_class_max_share(sc, sizes, self.value)
@@ -240,6 +290,12 @@ class DeltaDisclosure(PrivacyModel):
     delta: float
     monotonic_generalization = False
     monotonic_suppression = False
+
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # every value present has p < q 2^delta: the values present must have sum q 2^delta > 1
+        if reference is None:
+            return 1
+        return _support_needed(reference * 2.0**self.delta, strict=True)
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -261,6 +317,10 @@ class BasicBetaLikeness(PrivacyModel):
         if not self.beta > 0:
             raise PolicyError(f"beta-likeness needs beta > 0, got {self.beta}")
 
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # every value present has p <= q (1 + beta)
+        return 1 if reference is None else _support_needed(reference * (1.0 + self.beta))
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_beta_basic(sc, sizes) > self.beta + _EPS
@@ -280,6 +340,15 @@ class EnhancedBetaLikeness(PrivacyModel):
     def __post_init__(self) -> None:
         if not self.beta > 0:
             raise PolicyError(f"beta-likeness needs beta > 0, got {self.beta}")
+
+    def smallest_passing_size(self, reference: np.ndarray | None) -> int:
+        # every value present has p <= q (1 + min(beta, -ln q))
+        if reference is None:
+            return 1
+        q = np.asarray(reference, dtype=float)
+        with np.errstate(divide="ignore"):
+            caps = q * (1.0 + np.minimum(self.beta, -np.log(np.where(q > 0, q, 1.0))))
+        return _support_needed(np.where(q > 0, caps, 0.0))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LatticeSearch"]
 
 UNKNOWN, ANONYMOUS, FAILED = 0, 1, 2
+#: The quick test hashes every input class; it is skipped when the node can be rolled up
+#: from a cached node with fewer than 1/QUICK_RATIO of them.
+QUICK_RATIO = 3
 
 
 class LatticeSearch:
@@ -79,6 +82,8 @@ class LatticeSearch:
         engine = self.engine
         if engine.small_classes.k_min <= 1:
             return False
+        if engine.rollup.base_rows(self.nodes[i]) * QUICK_RATIO < len(engine.bottom.rep):
+            return False  # a small cached base: the exact evaluation is cheaper than the test
         self.stats["quick"] += 1
         if engine.small_classes.suppressed(self.nodes[i]) <= engine.max_outliers:
             return False
