@@ -269,3 +269,25 @@ def test_classes_below_the_smallest_passing_size_fail(t: pa.Table, tt: float, b:
     for m in models:
         small = ec.sizes < m.smallest_passing_size(q)
         assert m.failing(ec.sizes, sc)[small].all(), m
+
+
+def test_utility_of_the_released_table_by_hand() -> None:
+    """Three classes: x (a a a c), y (a b b b b), z (c). With k = 2 and room to suppress z:
+    DM = 16 + 25 + 10 * 1, DM* = 16 + 25 + 1, AECS = 10 / (2 + 1); classification: x's
+    majority a leaves 1 record, y's majority b leaves 1, z suppressed: (1 + 1 + 1) / 10."""
+    from veil.risk import KAnonymity
+
+    ident = Hierarchy("q", [("x", "*"), ("y", "*"), ("z", "*")])
+    r = anonymize(
+        table(ROWS), {"q": ident}, [KAnonymity(2)], suppression_limit=0.1, utility_target="s"
+    )
+    assert r.levels == {"q": 0} and r.suppressed_records == 1
+    u = r.utility
+    assert (u.discernibility, u.dm_star) == (16 + 25 + 10, 16 + 25 + 1)
+    assert u.aecs == pytest.approx(10 / 3) and u.classes == 2 and u.released == 9
+    assert u.classification == pytest.approx(3 / 10)
+    # a tie (no strict majority) penalizes the whole class: q = * holds a 4, b 4, c 2
+    top = anonymize(
+        table(ROWS), {"q": ident}, [KAnonymity(10)], suppression_limit=0.0, utility_target="s"
+    )
+    assert top.levels == {"q": 1} and top.utility.classification == pytest.approx(1.0)

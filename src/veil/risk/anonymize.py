@@ -76,6 +76,7 @@ from veil.risk.result import AnonymizationResult
 from veil.risk.search import LatticeSearch
 from veil.risk.small_classes import SmallClassBound
 from veil.risk.table_models import TableModel
+from veil.risk.utility import utility_of
 
 __all__ = [
     "AlphaKAnonymity",
@@ -401,6 +402,7 @@ def anonymize(
     sensitive_orders: Mapping[str, Sequence[object]] | None = None,
     report_options: Mapping[str, Any] | None = None,
     population: DataSource | None = None,
+    utility_target: str | None = None,
 ) -> AnonymizationResult:
     """Find the optimal full-domain generalization (with suppression) of a table.
 
@@ -410,13 +412,22 @@ def anonymize(
     pass that writes the anonymized batches. ``population``: the population table the data
     is a sample of (needed by :class:`~veil.risk.table_models.DeltaPresence`); its classes
     are generalized with the sample's, and the data's records must all be in it.
+    ``utility_target``: a column to predict, for the classification metric of
+    ``result.utility`` (discernibility, DM* and AECS are always given).
     """
     started = time.perf_counter()
     qis = tuple(quasi_identifiers) if quasi_identifiers is not None else tuple(hierarchies)
     for q in qis:
         if q not in hierarchies:
             raise PolicyError(f"quasi-identifier '{q}' has no generalization hierarchy")
-    sensitive = tuple(dict.fromkeys(m.attribute for m in models if m.attribute is not None))
+    sensitive = tuple(
+        dict.fromkeys(
+            [m.attribute for m in models if m.attribute is not None]
+            + ([utility_target] if utility_target is not None else [])
+        )
+    )
+    if utility_target is not None and utility_target in qis:
+        raise PolicyError(f"the utility target '{utility_target}' is a quasi-identifier")
     qi_hs = {q: hierarchies[q] for q in qis}
     if population is not None and not isinstance(data, EquivalenceClasses):
         ec = aggregate_with_population(data, population, qis, sensitive, hierarchies=qi_hs)
@@ -454,4 +465,5 @@ def anonymize(
         hierarchies=engine.hierarchies,
         _class_codes=codes,
         _suppressed_class=out,
+        utility=utility_of(st, out, utility_target),
     )

@@ -161,6 +161,7 @@ class GateResult:
                 "suppressed_share": t.suppressed_share,
                 "nodes_evaluated": t.nodes_evaluated,
                 "nodes_total": t.nodes_total,
+                "utility": t.utility.to_dict() if t.utility is not None else None,
                 "search_seconds": round(t.elapsed_seconds, 4),
             }
         return {

@@ -20,6 +20,7 @@ from veil.errors import InputError, PolicyError
 from veil.risk.classes import DataSource, combine_codes, iter_batches
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.metrics import RiskReport
+from veil.risk.utility import Utility
 
 __all__ = ["AnonymizationResult"]
 
@@ -43,6 +44,9 @@ class AnonymizationResult:
     hierarchies: tuple[Hierarchy, ...] = field(repr=False)
     _class_codes: np.ndarray = field(repr=False)
     _suppressed_class: np.ndarray = field(repr=False)
+    #: discernibility, DM*, AECS and (with a target) the classification metric of the
+    #: released table (:mod:`veil.risk.utility`)
+    utility: Utility | None = None
 
     @property
     def levels(self) -> dict[str, int]:
@@ -67,6 +71,7 @@ class AnonymizationResult:
             "elapsed_seconds": self.elapsed_seconds,
             "before": self.before.to_dict(),
             "after": self.after.to_dict() if self.after is not None else None,
+            "utility": self.utility.to_dict() if self.utility is not None else None,
         }
 
     def apply(
