@@ -3,7 +3,9 @@
 * :mod:`veil.risk.classes`: one streaming pass over Arrow batches -> equivalence classes.
 * :mod:`veil.risk.metrics`: from the classes, k-anonymity, l-diversity (distinct, entropy,
   recursive), t-closeness (equal, hierarchical, ordered EMD), (alpha,k)-anonymity,
-  delta-disclosure, uniqueness and prosecutor risk.
+  delta-disclosure, beta-likeness, uniqueness and prosecutor risk.
+* :mod:`veil.risk.population`, :mod:`veil.risk.attacker`: population uniqueness (Pitman,
+  Zayatz, SNB, Dankar et al.'s rule), journalist and marketer risk.
 * :mod:`veil.risk.hierarchy`: ARX-format generalization hierarchies.
 * :mod:`veil.risk.anonymize`: the optimal full-domain generalization with record suppression
   (:mod:`~veil.risk.privacy`, :mod:`~veil.risk.quality`, :mod:`~veil.risk.lattice`,
@@ -32,8 +34,10 @@ _EXPORTS = {
         name: "veil.risk.privacy"
         for name in (
             "AlphaKAnonymity",
+            "BasicBetaLikeness",
             "DeltaDisclosure",
             "DistinctLDiversity",
+            "EnhancedBetaLikeness",
             "EntropyLDiversity",
             "EqualDistanceTCloseness",
             "HierarchicalDistanceTCloseness",
@@ -45,8 +49,29 @@ _EXPORTS = {
     },
     **{
         name: "veil.risk.quality"
-        for name in ("Discernibility", "Loss", "NonUniformEntropy", "QualityModel")
+        for name in ("Discernibility", "Loss", "NonUniformEntropy", "QualityModel", "RankLoss")
     },
+    **{
+        name: "veil.risk.quality_simple"
+        for name in ("AECS", "DMStar", "Height", "MonotonicNonUniformEntropy", "Precision")
+    },
+    **{
+        name: "veil.risk.table_models"
+        for name in (
+            "AverageRisk",
+            "DeltaPresence",
+            "HighestRisk",
+            "Population",
+            "TableModel",
+            "UniquenessLimit",
+        )
+    },
+    "PopulationUniqueness": "veil.risk.population",
+    "population_uniqueness": "veil.risk.population",
+    "AttackerRisk": "veil.risk.attacker",
+    "register_risk": "veil.risk.attacker",
+    "sampled_risk": "veil.risk.attacker",
+    "Utility": "veil.risk.utility",
     "LatticeEvaluation": "veil.risk.lattice",
     "NodeEvaluation": "veil.risk.lattice",
     "AnonymizationResult": "veil.risk.result",
@@ -58,13 +83,20 @@ _EXPORTS = {
     "policy_hierarchies": "veil.risk.hierarchy",
     **{
         name: "veil.risk.classes"
-        for name in ("ClassAggregator", "EquivalenceClasses", "SensitiveCounts", "aggregate")
+        for name in (
+            "ClassAggregator",
+            "EquivalenceClasses",
+            "SensitiveCounts",
+            "aggregate",
+            "aggregate_with_population",
+        )
     },
     **{name: "veil.risk.metrics" for name in ("RiskReport", "SensitiveRisk", "measure", "report")},
     **{
         name: "veil.policy.risk"
         for name in (
             "AlphaKRule",
+            "BetaLikenessRule",
             "DeltaDisclosureRule",
             "LDiversityRule",
             "RiskPolicy",
@@ -102,6 +134,7 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from veil.policy.risk import (  # noqa: F401
         AlphaKRule,
+        BetaLikenessRule,
         DeltaDisclosureRule,
         LDiversityRule,
         RiskPolicy,
@@ -109,11 +142,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         TClosenessRule,
     )
     from veil.risk.anonymize import Anonymizer, NoSolution, anonymize  # noqa: F401
+    from veil.risk.attacker import AttackerRisk, register_risk, sampled_risk  # noqa: F401
     from veil.risk.classes import (  # noqa: F401
         ClassAggregator,
         EquivalenceClasses,
         SensitiveCounts,
         aggregate,
+        aggregate_with_population,
     )
     from veil.risk.files import anonymize_file, measure_file  # noqa: F401
     from veil.risk.gate import GateResult, enforce, release_gate  # noqa: F401
@@ -121,10 +156,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from veil.risk.lattice import LatticeEvaluation, NodeEvaluation  # noqa: F401
     from veil.risk.metrics import RiskReport, SensitiveRisk, measure, report  # noqa: F401
     from veil.risk.model_checks import ModelCheck, privacy_models  # noqa: F401
+    from veil.risk.population import PopulationUniqueness, population_uniqueness  # noqa: F401
     from veil.risk.privacy import (  # noqa: F401
         AlphaKAnonymity,
+        BasicBetaLikeness,
         DeltaDisclosure,
         DistinctLDiversity,
+        EnhancedBetaLikeness,
         EntropyLDiversity,
         EqualDistanceTCloseness,
         HierarchicalDistanceTCloseness,
@@ -138,5 +176,22 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         Loss,
         NonUniformEntropy,
         QualityModel,
+        RankLoss,
+    )
+    from veil.risk.quality_simple import (  # noqa: F401
+        AECS,
+        DMStar,
+        Height,
+        MonotonicNonUniformEntropy,
+        Precision,
     )
     from veil.risk.result import AnonymizationResult  # noqa: F401
+    from veil.risk.table_models import (  # noqa: F401
+        AverageRisk,
+        DeltaPresence,
+        HighestRisk,
+        Population,
+        TableModel,
+        UniquenessLimit,
+    )
+    from veil.risk.utility import Utility  # noqa: F401
