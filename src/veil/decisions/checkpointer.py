@@ -2,8 +2,8 @@
 
 In WAL mode a commit appends pages to the WAL; the commit that takes the WAL past 1,000 pages
 then copies them into the database file and syncs both (an automatic checkpoint: two fsyncs
-inside that decision's call). An online decision writes a dozen pages, so at 200 decisions/s
-about one decision in eighty paid for a checkpoint: that was the p99. A `Checkpointer` gives
+inside that decision's call). An online decision writes about 16 pages (measured), so about
+one decision in sixty paid for a checkpoint: that was the p99. A `Checkpointer` gives
 a scoring session its own engine whose connections never checkpoint by themselves, and a
 background thread that checkpoints every ``every`` seconds (``PRAGMA wal_checkpoint(PASSIVE)``:
 it syncs the WAL, copies, syncs the database, and never blocks a writer). That checkpoint is
