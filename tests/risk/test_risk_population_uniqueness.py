@@ -253,3 +253,21 @@ def test_report_adds_population_figures(adult_table: pa.Table) -> None:
     d = r.to_dict()
     assert d["population"]["chosen"] == "pitman" and d["attacker"]["source"] == "sampling fraction"
     assert measure(adult_table, ["sex"]).to_dict()["population"] is None
+
+
+def test_the_docs_population_example_runs_as_written(monkeypatch, capsys) -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "risk.md").read_text()
+    block = next(
+        b
+        for b in re.findall(r"```python\n(.*?)```", docs, flags=re.S)
+        if "sampling_fraction=0.1" in b
+    )
+    monkeypatch.chdir(root)
+    exec(compile(block, "docs/risk.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    expected = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    assert out == expected
