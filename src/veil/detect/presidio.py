@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from veil.detect.registry import Recognizer
-from veil.detect.text import SpanFinder, default_finder
+from veil.detect.text import SpanFinder
 
 PRESIDIO_ENTITIES: dict[str, str] = {
     "person": "PERSON",
@@ -97,7 +97,11 @@ def veil_recognizer(finder: SpanFinder | None = None, *, language: str = "en") -
     one call per text) and reports Presidio entity names."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-    f = finder or default_finder()
+    if finder is None:  # every type, general dates and URLs too (Presidio reports them)
+        from veil.detect.registry import default_registry
+
+        finder = SpanFinder(types=default_registry().types())
+    f = finder
     entities = sorted(set(PRESIDIO_ENTITIES.values()) | set(RECOGNIZER_ENTITIES.values()))
 
     class VeilRecognizer(EntityRecognizer):  # type: ignore[misc]

@@ -104,7 +104,8 @@ class Recognizer:
     (anchors are added); ``prefilter`` an RE2 regex, a superset of ``pattern``, used to pick
     the texts worth scanning (``gate``, a Python function, does the same for a few short
     texts, where compiling RE2 would cost more than the scan). ``validator`` confirms a
-    candidate (True/False or a score).
+    candidate (True/False or a score). An ``optional`` recognizer (general dates, URLs: no
+    personal data by themselves) runs only when its type is asked for by name.
     """
 
     name: str
@@ -131,6 +132,7 @@ class Recognizer:
     rule: str | None = None
     context_window: int = 48
     gate: Callable[[str], bool] | None = None  # cheap Python test for a few short texts
+    optional: bool = False  # found only when its type is asked for (``types=[...]``)
 
     def __post_init__(self) -> None:
         if not self.name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):

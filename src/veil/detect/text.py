@@ -261,6 +261,8 @@ class SpanFinder:
         if types is not None:
             wanted = set(types)
             recs = [r for r in recs if r.type in wanted]
+        else:  # dates and URLs are no personal data by themselves: asked for by name only
+            recs = [r for r in recs if not r.optional]
         groups: dict[tuple[str, int], list[Recognizer]] = {}
         for r in recs:
             groups.setdefault((r.pattern, r.flags), []).append(r)

@@ -147,6 +147,7 @@ RECOGNIZERS = [
     Recognizer(
         name="date",
         type="date",
+        optional=True,
         pattern=r"(?<![\w./\-])(?:(?:"
         + _NUMERIC
         + ")"

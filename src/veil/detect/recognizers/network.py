@@ -11,8 +11,12 @@ from veil.detect.registry import Recognizer
 
 def validate_ipv4(value: str) -> bool:
     """An IPv4 address, or a network in CIDR notation ("10.1.2.0/24")."""
+    v = value.strip()
     try:
-        ipaddress.IPv4Interface(value.strip())
+        if "/" not in v:
+            ipaddress.IPv4Address(v)
+        else:
+            ipaddress.IPv4Interface(v)
     except ValueError:
         return False
     return True

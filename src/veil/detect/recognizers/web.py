@@ -29,6 +29,7 @@ RECOGNIZERS = [
     Recognizer(
         name="url",
         type="url",
+        optional=True,
         pattern=r"(?<![\w@.\-])" + _URL,
         value_pattern=r"(?:(?:https?|ftp)://|www\.)[^\s]+",
         prefilter=r"(?i:https?://|ftp://|www\.)",
