@@ -43,7 +43,9 @@ def test_encrypted_output_with_safe_key_is_documented_not_notified(bank, tmp_pat
     assert {k: s["subjects"][k] for k in ("count", "exact", "upper_bound", "source")} == \
         {"count": SUBJECTS, "exact": True, "upper_bound": SUBJECTS, "source": "lineage"}
     assert s["records"]["count"] == 10
-    assert s["items"][0]["key_safe"] is True and s["items"][0]["keyset"] == "output"
+    # the output's own keyset (issue 18: one per output, destroyed when it is disposed of)
+    assert s["items"][0]["key_safe"] is True
+    assert s["items"][0]["keyset"] == f"output.{scoring.run_id}"
     b = reg.assess(b.ref)
     a = b.assessment
     assert (b.decision, a["likelihood"], a["ei"]) == ("none", "remote", 0.0)
@@ -62,7 +64,7 @@ def test_a_recorded_key_export_makes_the_same_output_readable(bank) -> None:
     from veil.keys.manager import KeyManager
 
     ws, pol, _, scoring = bank
-    KeyManager(ws).export("output")  # the keyset left the key hierarchy in clear
+    KeyManager(ws).export(f"output.{scoring.run_id}")  # the output's key left in clear
     b = Breaches(ws, policy=pol).open(
         title="Laptop stolen", occurred_at=_ago(hours=3), aware_at=_ago(hours=2),
         nature="confidentiality", outputs=[scoring.run_id])

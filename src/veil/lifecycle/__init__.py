@@ -28,7 +28,7 @@ _EXPORTS = {
     "Disposal": "veil.lifecycle.retention_records",
     "OutputRetention": "veil.lifecycle.retention_records",
     "dispose_output": "veil.lifecycle.retention_dispose",
-    "retention_status": "veil.lifecycle.retention_status",
+    "retention_status": "veil.lifecycle.retention_listing",
     "SweepReport": "veil.lifecycle.retention_sweep",
     "sweep": "veil.lifecycle.retention_sweep",
     "hold": "veil.lifecycle.retention_holds",
@@ -61,5 +61,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.lifecycle.retention_dispose import dispose_output  # noqa: F401
     from veil.lifecycle.retention_holds import hold, release  # noqa: F401
     from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
-    from veil.lifecycle.retention_status import retention_status  # noqa: F401
+    from veil.lifecycle.retention_listing import retention_status  # noqa: F401
     from veil.lifecycle.retention_sweep import SweepReport, sweep  # noqa: F401
