@@ -87,6 +87,11 @@ def no_serious_violation(browser: Any, live: Live, populated: dict[str, str],
     page.wait_for_selector("#lookup-result")
     found["consent-lookup"] = serious(page)
     page.screenshot(path=str(screenshots / "consent-lookup.png"), full_page=True)
+    page.goto("/ui/records")  # printable: navigation and forms left out, the records kept
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible()
+    assert page.get_by_role("heading", name="Purpose offers").is_visible()
+    page.emulate_media(media="screen")
     context.close()
     assert {k: v for k, v in found.items() if v} == {}
 

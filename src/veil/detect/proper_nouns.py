@@ -25,10 +25,11 @@ _WORD = re.compile(r"\S+")
 _CITY_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
     r"à|en|a|de|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
-    r"ciudad|stadt|ville|città|cidade|stad|miasto)|[,(/]|\d)\s*$",
+    r"ciudad|stadt|ville|città|cidade|stad|miasto)|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
     re.IGNORECASE,
 )
 _MAX_CITY_WORDS = 4
+_INITIAL = re.compile(r"[^\W\d_]\.")
 _PARTICLES_BEFORE = re.compile(
     r"(?<![\w])(?:(?:van|von|der|den|de|da|di|del|della|du|dos|das|ten|ter|le|la|zu|vom)[ ]){1,3}$"
 )
@@ -74,6 +75,8 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
         return False  # "Golden Gate Bridge", "Frankfurt Airport": a place in the town
     if len(town) > 1:
         return True
+    if i > 0 and _INITIAL.fullmatch(words[i - 1]):
+        return False  # "M. J. Paris": a surname after an initial
     w = town[0].strip(",.;:")
     if w.lower() in persons.TITLES or (w.isupper() and len(w) <= 3):
         return False
@@ -87,7 +90,12 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
         or (j == len(words) and last and pop < 1_000_000)
     ):
         return False
-    if _CITY_CONTEXT.search(before[-12:]) or pop >= 500_000:
+    placed = bool(_CITY_CONTEXT.search(before[-12:]))
+    if not placed and (not before.strip() or (i == 0 and j < len(words))):
+        # "Carrefour 15.88 EUR", "Delta Air Lines": a text or a longer run opening with a
+        # town's name is most often a shop's or a firm's; only a city of a million counts
+        return pop >= 1_000_000
+    if placed or pop >= 500_000:
         return True
     return pop >= 100_000 and not (first or last)
 

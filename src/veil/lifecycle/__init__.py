@@ -60,6 +60,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.lifecycle.recipients import recipients_register  # noqa: F401
     from veil.lifecycle.retention_dispose import dispose_output  # noqa: F401
     from veil.lifecycle.retention_holds import hold, release  # noqa: F401
-    from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
     from veil.lifecycle.retention_listing import retention_status  # noqa: F401
+    from veil.lifecycle.retention_records import Disposal, OutputRetention  # noqa: F401
     from veil.lifecycle.retention_sweep import SweepReport, sweep  # noqa: F401

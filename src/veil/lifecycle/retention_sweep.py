@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from veil._actor import default_actor
 from veil.errors import PolicyError
 from veil.lifecycle.retention_dispose import Hook, dispose_rows
-from veil.lifecycle.retention_records import Disposal, OutputRetention, iso, parse_now
 from veil.lifecycle.retention_listing import retention_status
+from veil.lifecycle.retention_records import Disposal, OutputRetention, iso, parse_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.policy.model import Policy

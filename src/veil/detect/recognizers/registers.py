@@ -82,8 +82,12 @@ ENTRIES: tuple[NationalId, ...] = (
         type="account_number",
     ),
     NationalId(  # "VAT 12-3456789": the US has no VAT; a form asking for one gets the EIN
-        "us_ein_vat", "us.ein", r"\d{2}-\d{7}",
-        ("vat", "vat no", "vat number", "tax id", "tax number"), True, r"\bein\b",
+        "us_ein_vat",
+        "us.ein",
+        r"\d{2}-\d{7}",
+        ("vat", "vat no", "vat number", "tax id", "tax number"),
+        True,
+        r"\bein\b",
     ),
     NationalId(
         "de_rvnr",
