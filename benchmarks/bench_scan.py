@@ -409,6 +409,13 @@ def print_prf_table(
         )
 
 
+def _share(free: list[int], pred: list[set]) -> str:
+    """ "k of n (p%)": PII-free texts (indexes ``free``) that got some span in ``pred``."""
+    seen = [i for i in free if i < len(pred)]
+    k = sum(1 for i in seen if pred[i])
+    return f"{k:,} of {len(seen):,} ({k / max(len(seen), 1):.2%})"
+
+
 def ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "-"
@@ -671,6 +678,14 @@ extra = {"cpu": time.process_time() - t1, "spans": len(spans), "hwm": HWM}
         "Presidio" if presidio else "",
         support,
     )
+    free = [i for i, g in enumerate(gold) if not g]
+    veil_free = sum(1 for i in free if pred_all[i])
+    print(
+        f"  PII-free memos (no label): Veil flags {veil_free:,} of {len(free):,} "
+        f"({veil_free / max(len(free), 1):.2%}; target < 2%)"
+        + (f"; Presidio {_share(free, pr_pred)}" if presidio is not None else "")
+    )
+    results["pii_free_flagged"] = veil_free / max(len(free), 1)
     print(
         "  (types the generator labels; Veil also reported "
         + (", ".join(f"{k} {v:,}" for k, v in sorted(extra_types.items())) or "nothing else")
