@@ -143,7 +143,7 @@ def test_cli_messages_name_the_value_and_the_file(workspace, capsys) -> None:
     assert cli_main.main(["apikey", "create", "--role", "dpo", "--name", "x",
                           "--expires-in", "-3 days"]) == 4
     err = capsys.readouterr().err
-    assert "--expires-in '-3 days' is not a lifetime" in err and "retention" not in err
+    assert "--expires-in '-3 days' is not a duration" in err and "retention" not in err
     assert cli_main.main(["serve", "--certfile", "nope.pem", "--keyfile", "nope.key"]) == 4
     assert "--certfile nope.pem: file not found" in capsys.readouterr().err
 
