@@ -131,7 +131,7 @@ def bench_models_adult(adult: Path, repeat: int, pycanon_rows: int) -> dict:
         measure[name] = {"seconds": secs, "value": value}
     sample = table.slice(0, pycanon_rows)
     sec = aggregate(sample, qis, [SA])
-    veil_sample = {name: _cpu(fn, repeat)[0] for name, fn in _measures(sec, {}).items()}
+    veil_sample = {name: _cpu(fn, repeat) for name, fn in _measures(sec, {}).items()}
     veil_sample_agg = _cpu(lambda: aggregate(sample, qis, [SA]), repeat)[0]
     canon = _pycanon(sample, qis)
     occupation = hs_all[SA]

@@ -407,11 +407,12 @@ def run_models(args: argparse.Namespace) -> dict:
         line = f"    {name:42s} {m['seconds'] * 1000:9.2f} ms  = {_short(m['value'])}"
         if canon and name in canon:
             c = canon[name]
-            v = d["veil_sample"][name] + d["veil_sample_aggregate"]
+            secs, value = d["veil_sample"][name]
+            v = secs + d["veil_sample_aggregate"]
             line += (
                 f" | first {d['sample_rows']:,} rows: pyCANON {c['seconds']:.2f} s "
-                f"(= {_short(c['value'])}), Veil {v * 1000:.1f} ms incl. aggregate: "
-                f"{c['seconds'] / v:,.0f}x"
+                f"= {_short(c['value'])}, Veil {v * 1000:.1f} ms incl. aggregate = "
+                f"{_short(value)}: {c['seconds'] / v:,.0f}x"
             )
         print(line)
     if canon is None:

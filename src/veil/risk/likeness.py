@@ -17,6 +17,8 @@ Grassberger entropy estimate (vectorized over the (class, value) pairs, like
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from veil.risk.classes import SensitiveCounts, class_max
@@ -77,11 +79,30 @@ def enhanced_beta(sc: SensitiveCounts, sizes: np.ndarray) -> float:
     return float(max(gain.max(), 0.0))
 
 
+def _g(n: np.ndarray) -> np.ndarray:
+    m = np.asarray(n, dtype=float)
+    sign = np.where(np.asarray(n) % 2 == 0, 1.0, -1.0)
+    return digamma(m) + 0.5 * sign * (digamma((m + 1) / 2) - digamma(m / 2))
+
+
+@functools.cache
+def _g_table() -> np.ndarray:
+    """G(1) .. G(65535): class sizes and counts are mostly small."""
+    return _g(np.arange(1, 1 << 16))
+
+
 def grassberger_g(counts: np.ndarray) -> np.ndarray:
-    """``G(n) = psi(n) + (-1)^n / 2 (psi((n+1)/2) - psi(n/2))`` for counts ``n >= 1``."""
-    n = np.asarray(counts, dtype=float)
-    sign = np.where(np.asarray(counts) % 2 == 0, 1.0, -1.0)
-    return digamma(n) + 0.5 * sign * (digamma((n + 1) / 2) - digamma(n / 2))
+    """``G(n) = psi(n) + (-1)^n / 2 (psi((n+1)/2) - psi(n/2))`` for counts ``n >= 1``
+    (from a table for ``n < 65536``)."""
+    table = _g_table()
+    n = np.asarray(counts, dtype=np.int64)
+    small = n <= len(table)
+    if small.all():
+        return table[n - 1]
+    out = np.empty(len(n))
+    out[small] = table[n[small] - 1]
+    out[~small] = _g(n[~small])
+    return out
 
 
 def per_class_entropy_grassberger(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
@@ -90,8 +111,6 @@ def per_class_entropy_grassberger(sc: SensitiveCounts, sizes: np.ndarray) -> np.
     n = len(sizes)
     if not len(sc.counts):
         return np.zeros(n)
-    uniq, inverse = np.unique(sc.counts, return_inverse=True)
-    g = grassberger_g(uniq)[inverse.reshape(-1)]
-    s = np.bincount(sc.class_index, weights=sc.counts * g, minlength=n)
+    s = np.bincount(sc.class_index, weights=sc.counts * grassberger_g(sc.counts), minlength=n)
     safe = np.maximum(sizes, 1)
     return np.where(sizes > 0, grassberger_g(safe) - s / safe, 0.0)
