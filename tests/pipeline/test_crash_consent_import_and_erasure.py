@@ -90,26 +90,21 @@ def test_an_import_killed_before_its_commit_changes_nothing(workspace, consents)
     assert veil("audit", "verify") == 0
 
 
-def test_an_import_killed_after_its_commit_is_not_imported_twice(workspace, consents) -> None:
-    rows, expected = consents
-    killed("audit:1", "consent", "import", "c.csv", "-p", "sample")
-    n = _events(workspace)
-    assert n == len(rows)  # the ledger's transaction committed, whole
-    assert veil("audit", "verify") == 0
-    assert veil("consent", "import", "c.csv", "-p", "sample") == 9  # repeated event ids
-    assert _events(workspace) == n and _statuses(workspace, rows) == expected
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: consent import appends its audit events "
-                   "in a transaction after the ledger's, so a kill between leaves imported "
-                   "consent events without their audit events (veil.consent.ledger.append)")
-def test_an_import_killed_after_its_commit_still_has_its_audit_events(workspace,
-                                                                      consent_file) -> None:
+def test_an_import_and_its_audit_events_commit_together(workspace, consents) -> None:
+    """Killed at its commit: neither consent events nor their audit events; the rerun stores
+    both (they are written in one transaction)."""
     from veil.audit.log import AuditLog
 
-    killed("audit:1", "consent", "import", "c.csv", "-p", "sample")
-    assert _events(workspace) > 0
+    rows, expected = consents
+    killed("commit:1", "consent", "import", "c.csv", "-p", "sample")
+    assert _events(workspace) == 0
+    assert not list(AuditLog(workspace).events(action="consent.granted"))
+    assert veil("consent", "import", "c.csv", "-p", "sample") == 0
+    assert _events(workspace) == len(rows) and _statuses(workspace, rows) == expected
     assert list(AuditLog(workspace).events(action="consent.granted"))
+    assert veil("consent", "import", "c.csv", "-p", "sample") != 0  # repeated event ids
+    assert _events(workspace) == len(rows)
+    assert veil("audit", "verify") == 0
 
 
 # -- erasure -----------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from veil.consent.models import Event, SubjectRef
 
 if TYPE_CHECKING:
+    from veil.audit.event import AuditEvent
     from veil.store.workspace import Workspace
 
-__all__ = ["SUBJECTS_PER_EVENT", "audit_consent_events", "screen_consent_text"]
+__all__ = ["SUBJECTS_PER_EVENT", "audit_consent_events", "consent_audit_events",
+           "screen_consent_text"]
 
 SUBJECTS_PER_EVENT = 1000
 
@@ -30,8 +32,17 @@ def screen_consent_text(collectors: Iterable[str], channels: Iterable[str]) -> N
 
 def audit_consent_events(workspace: Workspace, ref: SubjectRef, events: list[Event]) -> None:
     """Append the audit events that record ``events`` (stored consent events)."""
-    from veil.audit.event import AuditEvent
     from veil.audit.log import AuditLog
+
+    audit = consent_audit_events(ref, events)
+    if audit:
+        AuditLog(workspace).append(audit)
+
+
+def consent_audit_events(ref: SubjectRef, events: list[Event]) -> list[AuditEvent]:
+    """The audit events that record ``events``: one per (purpose, kind, collector) and up to
+    `SUBJECTS_PER_EVENT` pseudonymous subjects."""
+    from veil.audit.event import AuditEvent
 
     groups: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
     for e in events:
@@ -47,5 +58,4 @@ def audit_consent_events(workspace: Workspace, ref: SubjectRef, events: list[Eve
                 counts={"events": len(part)},
                 subjects=sorted({f"consent:{ref.token(e.subject)}" for e in part}),
                 details={"channels": ",".join(sorted({e.channel for e in part}))[:500]}))
-    if audit:
-        AuditLog(workspace).append(audit)
+    return audit

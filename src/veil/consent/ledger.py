@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from veil.consent import reading
 from veil.consent.appending import append_in
 from veil.consent.async_checks import AsyncChecks
-from veil.consent.audit_trail import audit_consent_events, screen_consent_text
+from veil.consent.audit_trail import consent_audit_events, screen_consent_text
 from veil.consent.checks import check_statements, status_from_row
 from veil.consent.models import (
     ConsentEvent,
@@ -150,11 +150,17 @@ class Ledger:
                      if getattr(g, "time", None) is None}
         self.ref.key()  # the audit trail needs it: no KEK, no write (not a half-recorded append)
         screen_consent_text((e.collector for e in prepared), (e.channel for e in prepared))
-        stored: list[Event] = retrying(
-            self.engine, "appending consent events",
-            lambda conn: append_in(conn, prepared, self.ref, stamp_now=stamp_now))
-        audit_consent_events(self.workspace, self.ref, stored)
-        return stored
+        from veil.audit.log import AuditLog
+
+        log = AuditLog(self.workspace)
+
+        def write(conn: Any) -> list[Event]:
+            # the events and the audit events that record them commit together or not at all
+            stored = append_in(conn, prepared, self.ref, stamp_now=stamp_now)
+            log.append_in(conn, consent_audit_events(self.ref, stored))
+            return stored
+
+        return retrying(self.engine, "appending consent events", write)
 
     # ------------------------------------------------------------------ notices
 
