@@ -92,3 +92,11 @@ def test_city_population_threshold_is_configurable() -> None:
     small = lexicon.cities(15_000)
     assert "shanghai" in big and "hamburg" in big
     assert len(small) > len(big)
+
+
+def test_span_finder_town_threshold() -> None:
+    from veil.detect import SpanFinder
+
+    text = "Parking fine in Bamberg"  # about 77,000 people
+    assert [s.type for s in SpanFinder().find([text])[0]] == ["city"]
+    assert SpanFinder(city_min_population=1_000_000).find([text]) == [[]]

@@ -26,7 +26,15 @@ from veil.detect.registry import (
     registry_for,
     validator_by_name,
 )
-from veil.detect.text import Span, SpanFinder, TextScan, default_finder, find_spans, spacy_ner
+from veil.detect.text import (
+    Span,
+    SpanFinder,
+    TextScan,
+    TextTruncated,
+    default_finder,
+    find_spans,
+    spacy_ner,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -38,6 +46,7 @@ __all__ = [
     "Span",
     "SpanFinder",
     "TextScan",
+    "TextTruncated",
     "builtin_recognizers",
     "default_finder",
     "default_registry",

@@ -42,6 +42,7 @@ from veil.detect.pieces import needs_digit
 from veil.detect.pieces import slabs as _slabs
 from veil.detect.proper_nouns import ProperNounScanner
 from veil.detect.recognizers import persons
+from veil.detect.recognizers.lexicon import CITY_MIN_POPULATION
 from veil.detect.registry import Recognizer, Registry, default_registry
 
 MAX_TEXT_CHARS: int | None = None
@@ -254,6 +255,7 @@ class SpanFinder:
         min_score: float = 0.5,
         max_chars: int | None = MAX_TEXT_CHARS,
         ner: Callable[[list[str]], list[list[Span]]] | None = None,
+        city_min_population: int = CITY_MIN_POPULATION,
     ) -> None:
         reg = registry if registry is not None else default_registry()
         self.ner = ner
@@ -283,6 +285,7 @@ class SpanFinder:
                 g.proper = ProperNounScanner(
                     person="person" if "person" in names else None,
                     city="city" if "city" in names else None,
+                    city_min_population=city_min_population,
                     min_score=min_score,
                 )
         self.min_score = min_score
