@@ -283,3 +283,18 @@ def test_overwrite_is_needed_and_recorded_and_retention_keeps_the_new_file(
     with workspace.engine.connect() as c:
         assert c.execute(sa.select(keysets.c.status).where(
             keysets.c.name == f"output.{first.run_id}")).scalar() == "DESTROYED"
+
+
+def test_the_service_recovers_dead_runs_when_it_starts(workspace, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from veil.service import create_app
+    from veil.service.config import ServiceConfig
+
+    run_id, temp = _dead_run(workspace, tmp_path / "svc.parquet")
+    app = create_app(ServiceConfig.load(Path(workspace.root), policy="sample", rate_limit=0))
+    with TestClient(app):  # the lifespan runs: startup recovers
+        pass
+    with workspace.engine.connect() as c:
+        row = c.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+    assert row.status == "failed" and not any(p.exists() for p in temp)

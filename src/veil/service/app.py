@@ -61,11 +61,28 @@ DESCRIPTION = (
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.service is not None:  # runs whose holder died: as every CLI command does
+        _recover(app.state.service.workspace)
     yield
     if app.state.service is not None:
         await app.state.service.close()
     if getattr(app.state, "tracing", None) is not None:
         app.state.tracing.shutdown()  # sends the spans still batched
+
+
+def _recover(workspace: Any) -> None:
+    """Roll back or finish the runs whose holder is gone (`veil.pipeline.recovery`); a
+    failure here never stops the service (`veil doctor` reports it)."""
+    import logging
+
+    from veil.pipeline.recovery import recover_stale_runs
+
+    try:
+        for r in recover_stale_runs(workspace):
+            logging.getLogger("veil.service").warning("recovered %s", r.line())
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("veil.service").warning("run recovery failed: %s",
+                                                  type(exc).__name__)
 
 
 def _add_middleware(app: FastAPI, config: ServiceConfig | None) -> None:
