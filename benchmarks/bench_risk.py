@@ -308,12 +308,11 @@ def main() -> None:
     ap.add_argument("--classes-rows", type=int, default=12_000_000, help="rows for (e), (f)")
     args = ap.parse_args()
     results: dict = {}
-    if args.models or args.only_models:
+    if args.only_models:
         results.update(run_models(args))
-        if args.only_models:
-            if args.json:
-                print(json.dumps(results, indent=2, default=str))
-            return
+        if args.json:
+            print(json.dumps(results, indent=2, default=str))
+        return
     if not args.skip_metrics:  # first: its RSS peak is not hidden by anything else
         m = bench_metrics(args.rows, args.batch, args.sample, args.pycanon_python)
         results["metrics"] = m
@@ -376,6 +375,8 @@ def main() -> None:
             f"{gt['rows_out']:,} rows released, {gt['suppressed']} suppressed, "
             f"k after = {gt['k_after']}"
         )
+    if args.models:  # last: (e) aggregates millions of rows in this process
+        results.update(run_models(args))
     if args.json:
         print(json.dumps(results, indent=2, default=str))
 
