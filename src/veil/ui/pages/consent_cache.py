@@ -73,6 +73,11 @@ class FiguresCache(Generic[F]):
             return self._start(figures)
         return Snapshot(figures, False, self._error)
 
+    @property
+    def computing(self) -> bool:
+        """Whether a background computation is running now."""
+        return self._running()
+
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a running computation (tests and the benchmark)."""
         thread = self._thread
