@@ -271,3 +271,21 @@ def test_the_docs_population_example_runs_as_written(monkeypatch, capsys) -> Non
     out = capsys.readouterr().out.splitlines()
     expected = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
     assert out == expected
+
+
+@given(
+    st.lists(st.integers(1, 50), min_size=1, max_size=300),
+    st.sampled_from([0.001, 0.01, 0.05, 0.1, 0.3, 0.7, 1.0]),
+    st.sampled_from(["dankar", "pitman", "zayatz", "snb"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_estimate_is_a_share_of_the_population(
+    sizes: list[int], pi: float, model: str
+) -> None:
+    """Whatever the histogram, an estimate is a share in [0, 1] (a model that does not
+    converge counts 0 uniques and says so with None), and no sample unique means none."""
+    r = population_uniqueness(np.array(sizes), sampling_fraction=pi, model=model)
+    assert 0.0 <= r.uniqueness <= 1.0
+    assert all(v is None or 0.0 <= v <= 1.0 for v in r.estimates.values())
+    if 1 not in sizes:
+        assert r.uniqueness == 0.0
