@@ -41,7 +41,7 @@ def test_the_sample_credit_scoring_dpia(workspace, capsys) -> None:
 
 def test_without_a_run_the_draft_says_nothing_was_measured() -> None:
     d = draft_dpia(load_policy("sample"), "fraud_detection")
-    assert d.measured_risk is None and d.reference is None
+    assert d.measured_risk is None and d.reference == "DPIA-2026-05"  # the sample names it
     assert "nothing measured yet" in d.to_markdown()
     assert any("Card scheme" in r["name"] for r in d.description["recipients"])
     assert any("card_scheme" in q and "adequacy decision covers only" in q for q in d.open_risks)

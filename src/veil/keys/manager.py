@@ -421,6 +421,7 @@ class KeyManager:
             ev = record_event(conn, self.actor, "init", keyset=name, key_id=ks.primary_key_id,
                               kek_id=kek.kek_id, detail={"kind": kind, "purpose": purpose},
                               at=at)
+        _cache_put(self._url, name, 1, kek.kek_id, ks)  # its creator need not unwrap it again
         self._notify([ev])
         return ks
 
