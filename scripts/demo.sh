@@ -38,6 +38,9 @@ print(*list(ids)[:2])')
 request_id() { python -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 ACCESS="$(veil dsr open access "$SUBJECT" -p sample --verification "demo" --json | request_id)"
 veil dsr run "$ACCESS"
+# The package is stored encrypted; export decrypts it for delivery (recorded): open
+# demo/access-package/package.html in a browser.
+veil dsr export "$ACCESS" -o access-package --reason "demo: delivered to the customer"
 ERASURE="$(veil dsr open erasure "$OTHER" -p sample --verification "demo" --json | request_id)"
 veil dsr run "$ERASURE"          # credit_scoring.parquet is rebuilt without them (on_erasure: rebuild)
 veil recipients notices --pending # Art. 19: the recipients to tell, until they acknowledge
