@@ -268,13 +268,13 @@ def test_no_key_in_the_closure_or_the_plan(ws, tmp_path: Path, spark, monkeypatc
 
     monkeypatch.setattr(engine.PartitionJob, "__post_init__", post_init)
     monkeypatch.setattr(engine, "arrow_batches", batches)
-    run(spark.read.parquet(str(data)), tmp_path / "p.yaml", "offers",
-        tmp_path / "out.parquet", spark=spark)
+    first = run(spark.read.parquet(str(data)), tmp_path / "p.yaml", "offers",
+                tmp_path / "out.parquet", spark=spark)
 
     keys = workspace_keys(ws)
     cipher = keys.token_cipher("offers")
     secrets = [keys.hmac_key("offers"), base64.b64decode(__import__("os").environ["VEIL_KEK"])]
-    for ks in (cipher.keyset, KeyManager(ws).keyset("output")):
+    for ks in (cipher.keyset, KeyManager(ws).keyset(f"output.{first.run_id}")):
         secrets.append(ks.primary.material.key_value)  # type: ignore[union-attr]
     pickled = cloudpickle.dumps(jobs[0])
     plan = frames[-1]._jdf.queryExecution().toString()
@@ -437,8 +437,9 @@ def test_parts_mode_gives_the_local_and_single_file_rows_and_receipt(ws, tmp_pat
         assert hashlib.sha256((folder / p["name"]).read_bytes()).hexdigest() == p["sha256"]
         with pytest.raises(Exception):  # noqa: B017 - not readable as plain Parquet
             pq.read_table(folder / p["name"])
-    assert rec["output"]["encryption"]["key_id"] == single.receipt["output"]["encryption"][
-        "key_id"]
+    # each output under its own keyset (destroyed when the output is disposed of)
+    assert rec["output"]["encryption"]["keyset"] == f"output.{parts.run_id}"
+    assert single.receipt["output"]["encryption"]["keyset"] == f"output.{single.run_id}"
     assert parts.run_id in rec["output"]["encryption"]["associated_data"]
     assert _audit(ws, parts.run_id) == _audit(ws, single.run_id)
     from veil.lineage import Lineage
