@@ -543,6 +543,10 @@ decisions = sa.Table(
     sa.Column("subject8", sa.BigInteger, nullable=False),
     sa.Index("ix_decisions_subject8", "subject8"),
     sa.Index("ix_decisions_decided_at", "decided_at"),
+    # the review queue (migration 0017): only the automated decisions routed to a person
+    sa.Index("ix_decisions_review_due", "review_due", "id",
+             sqlite_where=sa.text("review IS NOT NULL AND final_of IS NULL"),
+             postgresql_where=sa.text("review IS NOT NULL AND final_of IS NULL")),
 )
 
 decision_events = sa.Table(
@@ -558,6 +562,7 @@ decision_events = sa.Table(
     sa.Column("final_id", sa.String(32)),  # a review's final decision row
     sa.Column("text", sa.LargeBinary),  # statement / rationale, under the subject's key
     sa.Index("ix_decision_events_decision_id", "decision_id"),
+    sa.Index("ix_decision_events_kind", "kind", "decision_id"),  # contests, reviews (0017)
 )
 
 decision_sessions = sa.Table(
