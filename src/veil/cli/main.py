@@ -232,6 +232,9 @@ def run(
                                             "lineage and retention say which run replaced "
                                             "it). Without it an existing OUTPUT is refused.")
                          ] = False,
+    workers: Annotated[int, typer.Option("--workers", help="Processes that run the stages "
+                                         "(local engine; 1 to the machine's CPUs). The output "
+                                         "is the same whatever the number.")] = 1,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Run a purpose of a policy over INPUT: keep only what the purpose needs, write Parquet and
@@ -245,6 +248,8 @@ def run(
 
     Again over an earlier output: veil run --overwrite -p sample --purpose credit_scoring tx.csv
     -o credit.parquet
+
+    On every core: veil run --workers 2 -p sample --purpose credit_scoring tx.csv -o credit.parquet
     """
     from veil.pipeline.run import RunResult
     from veil.pipeline.run import run as run_fn
@@ -254,6 +259,8 @@ def run(
         raise InputError(f"unknown --engine '{engine[:40]}' (local or spark)")
     if parts and engine != "spark":
         raise InputError("--parts needs --engine spark (the executors write the parts)")
+    if workers != 1 and engine != "local":
+        raise InputError("--workers is for the local engine (Spark sizes its own executors)")
     result: RunResult
     if engine == "spark":
         from veil.spark.engine import run as spark_run
@@ -269,7 +276,7 @@ def run(
                             workspace=workspace, receipt=receipt, rejects=rejects,
                             csv_options=csv,
                             input_format=format, table=table, actor=actor,
-                            progress=progress_cb, overwrite=overwrite)
+                            progress=progress_cb, overwrite=overwrite, workers=workers)
         finally:
             stop()
     if as_json:
