@@ -1,5 +1,8 @@
 """The local engine: source -> stages -> sink, one batch at a time, in bounded memory.
 
+With ``workers > 1`` the stages run in a pool of worker processes (`veil.pipeline.parallel`);
+the output, row for row, and the receipt, but for timings and the worker count, are the same.
+
 The run's life (its row in the store, the gate, the receipt, the audit events, the atomic
 publish, the cleanup of a failure) is the `veil.pipeline.runner.Runner`'s; this module reads
 the source and feeds the runner.
@@ -8,13 +11,14 @@ the source and feeds the runner.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from veil._actor import default_actor
 from veil.errors import InputError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
+from veil.pipeline.parallel import check_workers, feed_parallel
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.runner import Runner, RunResult
 from veil.policy.loader import load_policy
@@ -44,6 +48,7 @@ def run(
     progress: Progress | None = None,
     keys: TransformKeys | None = None,
     overwrite: bool = False,
+    workers: int = 1,
 ) -> RunResult:
     """Run `purpose` of `policy` over `source` and write the minimized result to `output`.
 
@@ -51,8 +56,10 @@ def run(
     Polars / Arrow table. Returns the receipt; raises a `VeilError` and publishes nothing when
     the run cannot complete. An existing `output` is replaced only with ``overwrite=True``
     (recorded: an audit event, and the old output's lineage and retention rows name the run
-    that replaced it); a path another run is writing is refused (`RunRefused`).
+    that replaced it); a path another run is writing is refused (`RunRefused`). ``workers``
+    processes run the stages (default 1: in this process); the output is the same.
     """
+    workers = check_workers(workers)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol.purpose(purpose)  # unknown purpose: fail before touching anything
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
@@ -68,12 +75,13 @@ def run(
     if keys is None:
         keys = workspace_keys(ws)  # opens nothing until a keyed transform asks for a key
     return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                    actor or default_actor(), progress, keys, overwrite)
+                    actor or default_actor(), progress, keys, overwrite, workers)
 
 
 def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
              receipt_path: Path, rejects_path: Path, actor: str,
-             progress: Progress | None, keys: TransformKeys, overwrite: bool) -> RunResult:
+             progress: Progress | None, keys: TransformKeys, overwrite: bool,
+             workers: int) -> RunResult:
     quarantine = plan.dataset.on_bad_rows == "quarantine"
     with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path, actor, keys,
                 overwrite=overwrite) as run:
@@ -87,14 +95,25 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
 
         run.build_stages()
         run.open_sink(run.encryption())
-        batches = src.batches(plan.read, plan.types, on_reject)
-        while True:
-            t0 = time.perf_counter()
-            batch = next(batches, None)
-            run.t_read += time.perf_counter() - t0
-            if batch is None:
-                break
-            run.feed(batch)
-            if progress:
-                progress(src.position, src.size)
+        batches = _timed(run, src.batches(plan.read, plan.types, on_reject))
+        report = (lambda: progress(src.position, src.size)) if progress else None
+        if workers > 1:
+            run.engine = {"name": "local", "workers": workers}
+            feed_parallel(run, batches, workers, report)
+        else:
+            for batch in batches:
+                run.feed(batch)
+                if report:
+                    report()
         return run.publish()
+
+
+def _timed(run: Runner, batches: Iterator[Any]) -> Iterator[Any]:
+    """``batches``, the time spent reading them added to the run's read time."""
+    while True:
+        t0 = time.perf_counter()
+        batch = next(batches, None)
+        run.t_read += time.perf_counter() - t0
+        if batch is None:
+            return
+        yield batch
