@@ -21,21 +21,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from veil.errors import InputError, RunRefused
+from veil.lineage.collector import LineageCollector
 from veil.lineage.sets import BUCKET_BITS, PREFIX_BYTES, PseudonymSet, bucket_of, paused_gc
+from veil.lineage.spill import SpilledSet
 from veil.lineage.stale import StaleReport, stale_subjects
 
 if TYPE_CHECKING:  # pragma: no cover
-    from veil.consent.models import SubjectRef
     from veil.store.workspace import Workspace
 
 __all__ = [
@@ -46,8 +46,10 @@ __all__ = [
     "ModelRecord",
     "OutputRecord",
     "PseudonymSet",
+    "SpilledSet",
     "StaleReport",
     "SubjectLineage",
+    "SubjectSet",
     "bucket_of",
     "discard_output",
     "paused_gc",
@@ -55,46 +57,17 @@ __all__ = [
     "stale_subjects",
 ]
 
-class LineageCollector:
-    """Gathers a run's distinct subject ids batch by batch (``pc.unique``, cheap), and HMACs
-    only the run's distinct ids once, at the end."""
+#: Bucket rows written per statement: a bounded slice of a large set in memory at a time.
+INSERT_CHUNK = 256
 
-    def __init__(self) -> None:
-        self._parts: list[pa.Array] = []
-        self._size = 0
 
-    def add(self, ids: pa.Array | pa.ChunkedArray | None) -> None:
-        if ids is None or len(ids) == 0:
-            return
-        u = pc.unique(ids)
-        if isinstance(u, pa.ChunkedArray):
-            u = u.combine_chunks()
-        self._parts.append(u)
-        self._size += len(u)
-        if self._size > 4_000_000 and len(self._parts) > 1:  # keep memory bounded
-            self._parts = [self._merged()]
-            self._size = len(self._parts[0])
+class SubjectSet(Protocol):
+    """What `record_output` stores: a `PseudonymSet` (in memory) or a `SpilledSet` (merged
+    from disk)."""
 
-    def _merged(self) -> pa.Array:
-        if not self._parts:
-            return pa.array([], type=pa.string())
-        types = {p.type for p in self._parts}
-        parts = self._parts if len(types) == 1 else [p.cast(pa.string()) for p in self._parts]
-        arr = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
-        return pc.unique(arr)
+    def __len__(self) -> int: ...
 
-    def finish(self, ref: SubjectRef) -> PseudonymSet:
-        from veil.crypto.hmac import hmac_many
-
-        ids = self._merged()
-        if not pa.types.is_string(ids.type):
-            ids = pc.cast(ids, pa.string())  # integers in decimal: the ids' text form
-        ids = ids.drop_null()
-        with paused_gc():
-            values = ids.cast(pa.binary()).to_pylist()
-            digests = hmac_many(ref.key(), b"", values)
-            del values
-        return PseudonymSet.from_digests(digests)
+    def buckets(self) -> Iterable[tuple[int, bytes]]: ...
 
 
 @dataclass(frozen=True)
@@ -169,19 +142,25 @@ def _subjects_table() -> sa.Table:
 
 
 def record_output(conn: sa.Connection, *, run_id: str, output: str, digest: str, purpose: str,
-                  dataset: str, rows: int, categories: list[str], subjects: PseudonymSet,
+                  dataset: str, rows: int, categories: list[str], subjects: SubjectSet,
                   at: datetime | None = None) -> None:
-    """Write one output's lineage row (inside the run's before-publish transaction)."""
+    """Write one output's lineage row and its subjects' buckets, `INSERT_CHUNK` buckets per
+    statement (inside the run's before-publish transaction)."""
     t = _tables()[0]
     conn.execute(t.insert().values(
         run_id=run_id, output_ref=output, output_digest=digest, purpose=purpose,
         dataset=dataset, created_at=at or datetime.now(UTC), rows=rows,
         subject_count=len(subjects), categories=json.dumps(sorted(set(categories)))))
+    insert = _subjects_table().insert()
+    rows_: list[dict[str, Any]] = []
     with paused_gc():
-        blobs = [{"run_id": run_id, "bucket": b, "subjects": blob}
-                 for b, blob in subjects.buckets()]
-        if blobs:
-            conn.execute(_subjects_table().insert(), blobs)
+        for b, blob in subjects.buckets():
+            rows_.append({"run_id": run_id, "bucket": b, "subjects": blob})
+            if len(rows_) == INSERT_CHUNK:
+                conn.execute(insert, rows_)
+                rows_ = []
+        if rows_:
+            conn.execute(insert, rows_)
 
 
 def discard_output(engine: sa.Engine, run_id: str) -> None:

@@ -12,11 +12,53 @@ import numpy as np
 
 from veil.errors import InputError, StoreError
 
-__all__ = ["BUCKET_BITS", "PREFIX_BYTES", "PseudonymSet", "bucket_of", "paused_gc"]
+__all__ = ["BUCKET_BITS", "PREFIX_BYTES", "PseudonymSet", "bucket_edges", "bucket_of",
+           "paused_gc", "sort_unique"]
 
 PREFIX_BYTES = 16
 BUCKET_BITS = 12
-_DTYPE = np.dtype(f"S{PREFIX_BYTES}")
+BUCKETS = 1 << BUCKET_BITS
+DTYPE = np.dtype(f"S{PREFIX_BYTES}")
+
+
+def _edge_keys() -> np.ndarray:
+    """The smallest prefix of every bucket (its 12 bits, then zeros)."""
+    raw = np.zeros((BUCKETS, PREFIX_BYTES), dtype=np.uint8)
+    b = np.arange(BUCKETS)
+    raw[:, 0] = b >> 4
+    raw[:, 1] = (b & 0xF) << 4
+    return raw.view(DTYPE).reshape(BUCKETS)
+
+
+_EDGES = _edge_keys()
+
+
+def bucket_edges(prefixes: np.ndarray) -> np.ndarray:
+    """Where each bucket starts in a sorted prefix array, and its length at the end
+    (``BUCKETS + 1`` offsets: bucket ``b`` is ``prefixes[e[b]:e[b + 1]]``)."""
+    edges = np.empty(BUCKETS + 1, dtype=np.int64)
+    edges[:BUCKETS] = np.searchsorted(prefixes, _EDGES, side="left")
+    edges[BUCKETS] = len(prefixes)
+    return edges
+
+
+def sort_unique(prefixes: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Sorted, de-duplicated 16-byte prefixes (``in_place``: sorts the caller's array, no
+    copy). numpy sorts fixed-width bytes as unsigned bytes; neighbours are compared as two
+    64-bit words (``np.unique`` compares them as strings, ten times slower)."""
+    a = np.ascontiguousarray(prefixes, dtype=DTYPE).reshape(-1)
+    if in_place:
+        a.sort()
+    else:
+        a = np.sort(a)
+    if len(a) < 2:
+        return a
+    w = a.view(np.uint64).reshape(-1, 2)
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(w[1:, 0], w[:-1, 0], out=keep[1:])
+    keep[1:] |= w[1:, 1] != w[:-1, 1]
+    return a if keep.all() else a[keep]
 
 
 def bucket_of(token: str) -> int:
@@ -54,7 +96,7 @@ class PseudonymSet:
         """From concatenated digests of ``width`` bytes (their first 16 bytes are kept)."""
         n = len(blob) // width
         raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :PREFIX_BYTES]
-        return cls(np.unique(np.ascontiguousarray(raw).view(_DTYPE).reshape(n)))
+        return cls(sort_unique(np.ascontiguousarray(raw).view(DTYPE).reshape(n)))
 
     @classmethod
     def from_hex(cls, tokens: list[str]) -> PseudonymSet:
@@ -72,7 +114,7 @@ class PseudonymSet:
         """From `to_bytes` output (already sorted and unique)."""
         if len(blob) % PREFIX_BYTES:
             raise StoreError("a lineage set is corrupt (length is not a multiple of 16)")
-        return cls(np.frombuffer(blob, dtype=_DTYPE))
+        return cls(np.frombuffer(blob, dtype=DTYPE))
 
     def to_bytes(self) -> bytes:
         return self._a.tobytes()
@@ -80,16 +122,9 @@ class PseudonymSet:
     def buckets(self) -> list[tuple[int, bytes]]:
         """(bucket, blob) for every non-empty bucket; the blobs concatenated in bucket order
         are `to_bytes` (the set is sorted)."""
-        if len(self) == 0:
-            return []
-        raw = self._a.view(np.uint8).reshape(len(self), PREFIX_BYTES)
-        b = (raw[:, 0].astype(np.int32) << 4) | (raw[:, 1].astype(np.int32) >> 4)
-        edges = np.flatnonzero(np.diff(b)) + 1
-        starts = np.concatenate(([0], edges))
-        ends = np.concatenate((edges, [len(b)]))
-        data = self.to_bytes()
-        return [(int(b[i]), data[i * PREFIX_BYTES:j * PREFIX_BYTES])
-                for i, j in zip(starts.tolist(), ends.tolist(), strict=True)]
+        e = bucket_edges(self._a).tolist()
+        return [(b, self._a[e[b]:e[b + 1]].tobytes()) for b in range(BUCKETS)
+                if e[b + 1] > e[b]]
 
     def __len__(self) -> int:
         return int(self._a.shape[0])
@@ -98,7 +133,7 @@ class PseudonymSet:
         raw = bytes.fromhex(token[:PREFIX_BYTES * 2])
         if len(raw) != PREFIX_BYTES:
             raise InputError(f"a pseudonym has at least {PREFIX_BYTES * 2} hex digits")
-        return np.frombuffer(raw, dtype=_DTYPE)
+        return np.frombuffer(raw, dtype=DTYPE)
 
     def __contains__(self, token: object) -> bool:
         if not isinstance(token, str) or len(self) == 0:

@@ -135,7 +135,8 @@ class Runner:
                                                self._receipt_tmp],
                   overwrite=overwrite, now=self.started)
         self.ctx = RunContext(run_id=self.run_id, plan=plan, keys=keys, workspace=ws)
-        self.lineage = LineageCollector() if plan.dataset.subject_id else None
+        self.lineage = (LineageCollector(SubjectRef(ws.root), spill_dir=ws.root)
+                        if plan.dataset.subject_id else None)  # spills beyond its budget
         self.stages: list[Stage] = []
         self.stats: list[StageStats] = []
         self.output: Output | None = None
