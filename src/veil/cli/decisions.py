@@ -264,12 +264,16 @@ def review_cmd(
 
 @decisions_app.command("queue")
 def queue_cmd(actor: ActorOpt = None, as_json: JsonBriefOpt = False,
+              limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT,
+                                                 help="At most this many, soonest due first.")
+                               ] = 1000,
               workspace: WorkspaceOpt = None) -> None:
     """The review queue: decisions waiting for a human, soonest due first.
 
-    Example: veil decisions queue
+    Example: veil decisions queue --limit 20
     """
-    items = ledger(workspace, None).review_queue(actor=default_actor(actor))
+    items, waiting, overdue = ledger(workspace, None).review_queue_counted(
+        actor=default_actor(actor), limit=limit)
     if as_json:
         print_json([i.to_dict() for i in items])
         return
@@ -279,6 +283,8 @@ def queue_cmd(actor: ActorOpt = None, as_json: JsonBriefOpt = False,
         t.add_row(i.decision_id, i.why, due, escape(i.model), escape(i.outcome),
                   f"{i.score:.4f}")
     console.print(t)
+    console.print(f"{waiting:,} waiting ({overdue:,} overdue)"
+                  + (f"; the {len(items):,} due soonest shown" if waiting > len(items) else ""))
 
 
 def _add_model_group() -> None:

@@ -320,18 +320,25 @@ class DecisionLedger:
         return review(self, decision_id, reviewer=reviewer, outcome=outcome,
                       rationale=rationale)
 
-    def review_queue(self, now: datetime | None = None, *,
-                     actor: str | None = None) -> builtins.list[QueueItem]:
-        """Decisions waiting for a human, soonest due first."""
+    def review_queue(self, now: datetime | None = None, *, actor: str | None = None,
+                     limit: int | None = None) -> builtins.list[QueueItem]:
+        """Decisions waiting for a human, soonest due first (the first ``limit``: None, all);
+        read from the queue's indexes, so its cost follows the queue, not the ledger."""
+        return self.review_queue_counted(now, actor=actor, limit=limit)[0]
+
+    def review_queue_counted(self, now: datetime | None = None, *, actor: str | None = None,
+                             limit: int | None = None
+                             ) -> tuple[builtins.list[QueueItem], int, int]:
+        """`review_queue` with how many decisions wait and how many are overdue (all of
+        them, whatever ``limit``); with ``actor`` the reading is an audit event."""
         from veil.decisions.review import queue
 
-        items = queue(self, now)
+        items, waiting, overdue = queue(self, now, limit)
         if actor:
             self.audit([trail.event("decision.queue", actor, "decisions",
                                     "Art. 22(3) human intervention",
-                                    counts={"waiting": len(items),
-                                            "overdue": sum(i.overdue for i in items)})])
-        return items
+                                    counts={"waiting": waiting, "overdue": overdue})])
+        return items, waiting, overdue
 
     def record_actual(self, decision_id: str, actual: bool | int, *, by: str = "unknown"
                       ) -> None:

@@ -15,7 +15,7 @@ decision that is not waiting for one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -31,7 +31,7 @@ from veil.store.transactions import read_connection, write_transaction
 if TYPE_CHECKING:  # pragma: no cover
     from veil.decisions.ledger import DecisionLedger
 
-__all__ = ["contest", "queue", "review"]
+__all__ = ["contest", "queue", "review", "waiting"]
 
 MAX_TEXT = 10_000
 
@@ -120,27 +120,71 @@ def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: 
     return ledger.get(final_id)
 
 
-def queue(ledger: DecisionLedger, now: datetime | None = None) -> list[QueueItem]:
-    """Every automated decision routed to review or contested, not yet reviewed."""
-    now = now or datetime.now(UTC)
-    d, e = decisions.c, decision_events.c
-    reviewed = sa.select(e.decision_id).where(e.kind == "review")
-    contested = sa.select(e.decision_id).where(e.kind == "contest")
-    with read_connection(ledger.engine, "reading the review queue") as conn:
-        rows = store.load(conn, [d.final_of.is_(None), d.id.not_in(reviewed),
-                                 sa.or_(d.review.is_not(None), d.id.in_(contested))])
-        h = store.history(conn, [r.id for r in rows])
+def _not(kind: str, d: Any, *, dated: bool = False) -> Any:
+    """No ``kind`` event (a review; a contest with a due date) follows decision ``d``."""
+    e = decision_events.c
+    q = sa.select(sa.literal(1)).where(e.kind == kind, e.decision_id == d.id)
+    return ~sa.exists(q.where(e.due.is_not(None)) if dated else q)
+
+
+def _branches() -> tuple[Any, Any]:
+    """(id, due, contest) of the decisions waiting for a person, in two selects over the
+    indexes of migration 0017: the routed automated decisions (a partial index by due date,
+    covering) and the contested ones (events by kind). A contest with a due date sets the
+    due date; a decision with neither a review nor a due date waits for no one."""
+    events = decision_events.alias("c")
+    d, c = decisions.c, events.c
+    routed = sa.select(d.id, d.review_due.label("due"), sa.literal(0).label("contest")).where(
+        d.review.is_not(None), d.final_of.is_(None), d.review_due.is_not(None),
+        _not("review", d), _not("contest", d, dated=True))
+    contested = (sa.select(d.id, sa.func.max(c.due).label("due"),
+                           sa.literal(1).label("contest"))
+                 .select_from(events.join(decisions, d.id == c.decision_id))
+                 .where(c.kind == "contest", c.due.is_not(None), d.final_of.is_(None),
+                        _not("review", d))
+                 .group_by(d.id))
+    return routed, contested
+
+
+def _soonest(branch: Any, limit: int) -> Any:
+    s = branch.order_by(sa.literal_column("due"), sa.literal_column("id")).limit(limit)
+    return sa.select(s.subquery().c)  # SQLite takes no LIMIT in a compound's member
+
+
+def waiting(conn: sa.Connection, now: datetime, limit: int | None = None
+            ) -> tuple[list[QueueItem], int, int]:
+    """The soonest ``limit`` (None: all) decisions waiting for a person, how many wait and how
+    many are overdue: counted over the indexes alone; with a limit, each branch is cut to its
+    soonest (the routed ones come in due order from their index) before the rows are read."""
+    now = now.astimezone(UTC)
+    routed, contested = _branches()
+    w = sa.union_all(routed, contested).subquery("waiting")
+    total, late = conn.execute(sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((w.c.due < now, 1), else_=0)), 0)
+    ).select_from(w)).one()
+    if limit is not None:
+        w = sa.union_all(_soonest(routed, limit), _soonest(contested, limit)).subquery("w")
+    top = sa.select(w).order_by(w.c.due, w.c.id)
+    t = (top if limit is None else top.limit(limit)).subquery("top")
+    d = decisions.c
+    why = sa.case((t.c.contest == 1, sa.literal("contest")), else_=d.review)
+    rows = conn.execute(
+        sa.select(t.c.id, t.c.due, why.label("why"), d.model, d.model_version, d.purpose,
+                  d.outcome, d.score, d.threshold, d.decided_at)
+        .join(decisions, d.id == t.c.id).order_by(t.c.due, t.c.id)).all()
     items = []
     for r in rows:
-        contest_due = h.contested.get(r.id)
-        if r.id in h.contested and contest_due is not None:
-            why, due = "contest", contest_due
-        else:
-            why, due = r.review, store.utc(r.review_due)
-        if due is None:
-            continue
-        items.append(QueueItem(decision_id=r.id, why=why, due=due, overdue=due < now,
+        due = store.utc(r.due) or now
+        items.append(QueueItem(decision_id=r.id, why=str(r.why), due=due, overdue=due < now,
                                model=f"{r.model}.v{r.model_version}", purpose=r.purpose,
                                outcome=r.outcome, score=r.score, threshold=r.threshold,
                                since=store.utc(r.decided_at) or now))
-    return sorted(items, key=lambda i: (i.due, i.decision_id))
+    return items, int(total or 0), int(late or 0)
+
+
+def queue(ledger: DecisionLedger, now: datetime | None = None, limit: int | None = None
+          ) -> tuple[list[QueueItem], int, int]:
+    """Every automated decision routed to review or contested, not yet reviewed, soonest due
+    first (the first ``limit``), with how many wait and how many are overdue."""
+    with read_connection(ledger.engine, "reading the review queue") as conn:
+        return waiting(conn, now or datetime.now(UTC), limit)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -127,9 +127,15 @@ async def decision_list(
 
 
 @router.get("/queue", response_model=list[dict[str, Any]], **perm("decisions.read"))
-async def decision_queue(request: Request, who: Caller) -> list[dict[str, Any]]:
-    """The review queue: decisions waiting for a human, soonest due first."""
-    items = await run_in_threadpool(_ledger(request).review_queue, actor=who.actor)
+async def decision_queue(
+    request: Request, response: Response, who: Caller,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> list[dict[str, Any]]:
+    """The review queue: decisions waiting for a human, soonest due first (the first
+    ``limit``; the ``X-Total-Count`` header says how many wait in all)."""
+    items, waiting, _ = await run_in_threadpool(
+        _ledger(request).review_queue_counted, actor=who.actor, limit=limit)
+    response.headers["X-Total-Count"] = str(waiting)
     return [i.to_dict() for i in items]
 
 

@@ -1,9 +1,8 @@
-"""The Decisions pages' data: the review queue (the decisions ``DecisionLedger.review_queue``
-lists, as ``veil decisions queue`` and ``GET /v1/decisions/queue`` do, counted and cut to the
-soonest due in SQL: the library's call loads every waiting decision, seconds with 10,000), the
-last 30 days' decisions counted in the store, the registered models with the fairness figures
-of their cards, the bias checks recorded in the audit log, and one decision's explanation
-(``explanation_for``).
+"""The Decisions pages' data: the review queue (``DecisionLedger.review_queue_counted``, as
+``veil decisions queue`` and ``GET /v1/decisions/queue`` read it: counted over the indexes of
+migration 0017 and cut to the soonest due in SQL), the last 30 days' decisions counted in the
+store, the registered models with the fairness figures of their cards, the bias checks recorded
+in the audit log, and one decision's explanation (``explanation_for``).
 
 Everything here is pseudonymous: decisions name subjects by keyed pseudonym, fairness figures
 are per group, and protected attributes are never stored.
@@ -20,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from veil.decisions.records import QueueItem
-from veil.store.schema import decision_events, decision_models, decisions
+from veil.store.schema import decision_models, decisions
 from veil.store.transactions import read_connection
 from veil.ui.charts import Chart, Series
 
@@ -88,6 +87,15 @@ def recent_counts(engine: sa.Engine, now: datetime | None = None) -> RecentCount
                         time.perf_counter() - t0)
 
 
+def recent_size(engine: sa.Engine, now: datetime | None = None) -> int:
+    """How many decisions the 30-day counts would read (from the time index alone): a large
+    window's first counts are computed in the background, not in the page's request."""
+    since = (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
+    with read_connection(engine, "sizing the decisions") as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(
+            decisions.c.decided_at >= since)).scalar() or 0)
+
+
 def _ci(ci: Any) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return ""
@@ -146,60 +154,20 @@ def fairness_checks(workspace: Any, limit: int = 10) -> list[FairnessCheck]:
     return out
 
 
-def _utc(t: datetime | None) -> datetime | None:
-    if t is None:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
 def review_queue(engine: sa.Engine, now: datetime, limit: int = QUEUE_SHOWN
                  ) -> tuple[list[QueueItem], int, int]:
-    """The soonest ``limit`` decisions waiting for a person, how many wait, how many overdue.
+    """The soonest ``limit`` decisions waiting for a person, how many wait, how many overdue
+    (`veil.decisions.review.waiting`, from the queue's indexes)."""
+    from veil.decisions.review import waiting
 
-    The same rule as ``veil.decisions.review.queue``: automated decisions (not a final human
-    one) not yet reviewed, routed to review or contested; due when the contest is (a contest
-    with a due date), else when the routing said. tests/ui check the two agree."""
-    d, e = decisions.c, decision_events.c
-    reviewed = sa.select(e.decision_id).where(e.kind == "review")
-    contest = (sa.select(e.decision_id.label("id"), sa.func.max(e.due).label("due"))
-               .where(e.kind == "contest").group_by(e.decision_id).subquery())
-    contested = sa.and_(contest.c.id.is_not(None), contest.c.due.is_not(None))
-    due = sa.case((contested, contest.c.due), else_=d.review_due)
-    why = sa.case((contested, sa.literal("contest")), else_=d.review)
-    waiting = (sa.select(d.id, d.model, d.model_version, d.purpose, d.outcome, d.score,
-                         d.threshold, d.decided_at, why.label("why"), due.label("due"))
-               .select_from(decisions.outerjoin(contest, contest.c.id == d.id))
-               .where(d.final_of.is_(None), d.id.not_in(reviewed),
-                      sa.or_(d.review.is_not(None), contest.c.id.is_not(None)),
-                      due.is_not(None)))
-    w = waiting.subquery()
-    late = sa.case((w.c.due < now, 1), else_=0)
-    q = (sa.select(w, sa.func.count().over().label("total"),
-                   sa.func.sum(late).over().label("late"))
-         .order_by(w.c.due, w.c.id).limit(limit))  # one pass: the counts ride on each row
     with read_connection(engine, "reading the review queue") as conn:
-        rows = conn.execute(q).all()
-    total, overdue = (rows[0].total, rows[0].late) if rows else (0, 0)
-    items = []
-    for r in rows:
-        when = _utc(r.due) or now
-        items.append(QueueItem(decision_id=r.id, why=str(r.why), due=when, overdue=when < now,
-                               model=f"{r.model}.v{r.model_version}", purpose=r.purpose,
-                               outcome=r.outcome, score=r.score, threshold=r.threshold,
-                               since=_utc(r.decided_at) or now))
-    return items, int(total or 0), int(overdue or 0)
+        return waiting(conn, now, limit)
 
 
 def overview(ledger: Any, *, actor: str, now: datetime | None = None) -> DecisionsOverview:
     """The Decisions page; reading the queue is an audit event (``decision.queue``, with the
     counts, as the library's ``review_queue(actor=...)`` records it)."""
-    from veil.decisions import trail
-
-    now = now or datetime.now(UTC)
-    queue, waiting, overdue = review_queue(ledger.engine, now)
-    ledger.audit([trail.event("decision.queue", actor, "decisions",
-                              "Art. 22(3) human intervention",
-                              counts={"waiting": waiting, "overdue": overdue})])
+    queue, waiting, overdue = ledger.review_queue_counted(now, actor=actor, limit=QUEUE_SHOWN)
     return DecisionsOverview(
         queue=queue, waiting=waiting, overdue=overdue, models=model_fairness(ledger.engine),
         checks=fairness_checks(ledger.workspace))
@@ -218,4 +186,4 @@ def factors_chart(explanation: Any) -> Chart | None:
 
 __all__ = ["DecisionsOverview", "FairnessCheck", "ModelFairness", "factors_chart",
            "fairness_charts", "fairness_checks", "model_fairness", "overview", "recent_counts",
-           "RecentCounts", "review_queue"]
+           "recent_size", "RecentCounts", "review_queue"]

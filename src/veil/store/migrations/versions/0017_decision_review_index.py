@@ -22,7 +22,8 @@ _ROUTED = "review IS NOT NULL AND final_of IS NULL"
 
 
 def upgrade() -> None:
-    op.create_index("ix_decisions_review_due", "decisions", ["review_due", "id"],
+    op.create_index("ix_decisions_review_due", "decisions",
+                    ["review_due", "id", "review", "final_of"],
                     sqlite_where=sa.text(_ROUTED), postgresql_where=sa.text(_ROUTED))
     op.create_index("ix_decision_events_kind", "decision_events", ["kind", "decision_id"])
 
