@@ -70,9 +70,9 @@ class LineageCollector:
     all in memory until ``finish(ref)``."""
 
     def __init__(self, ref: SubjectRef | None = None, *, spill_dir: Path | None = None,
-                 budget: int = BUDGET) -> None:
+                 budget: int | None = None) -> None:
         self._ref = ref
-        self._budget = max(1, budget)
+        self._budget = max(1, BUDGET if budget is None else budget)
         self._limit = self._budget
         self._parts: list[pa.Array] = []
         self._size = 0
