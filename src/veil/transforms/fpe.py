@@ -1,4 +1,4 @@
-"""``fpe``: format-preserving encryption (FF3-1) of card numbers, IBANs and account numbers.
+"""``fpe``: format-preserving encryption (FF1 or FF3-1) of card numbers, IBANs, account numbers.
 
 The output looks like the input (same length, digits stay digits, separators stay where they
 were) and still passes the same validators, because the check digits are recomputed after
@@ -21,26 +21,29 @@ Formats (``format:``):
   6 to 56 digits after the ``keep_first`` kept ones; ``check_digit: luhn`` when the last
   digit is a Luhn check digit (recomputed), else ``none``.
 
-The cipher is FF3-1 (NIST SP 800-38G Rev. 1, from the ``ff3`` package, AES-256 key of the
-domain, 56-bit tweak = SHA-256 of the format and the kept characters, so equal account
-numbers at different banks encrypt differently). Values too short for FF3-1's minimum domain
-of a million (fewer than 6 digits to encrypt) are refused. A value that is not valid in its
-format is an error naming the row (``on_invalid: error``, the default) or becomes null
-(``on_invalid: null``); it is never passed through.
+The cipher (``algorithm:``) is FF1 or FF3-1 (NIST SP 800-38G Rev. 1), AES-256 with the
+domain's key, computed in batches over ``cryptography``'s AES (`veil.crypto.fpe_ff1`,
+`veil.crypto.fpe_ff3`; the formats over whole arrays: `veil.transforms.fpe_batch`). The tweak
+is a hash of the format and the kept characters (FF3-1: 56 bits, FF1: 64 bits), so equal
+account numbers at different banks encrypt differently. ``algorithm`` left out means
+``ff3-1``: a policy written before FF1 existed keeps producing, and reversing, the very tokens
+it always did (they equal the ``ff3`` package's, tested). New policies should say
+``algorithm: ff1``: NIST's 2025 draft revision of SP 800-38G proposes withdrawing FF3-1. Values
+too short for the minimum domain of a million (fewer than 6 digits to encrypt) are refused. A
+value that is not valid in its format is an error naming the row (``on_invalid: error``, the
+default) or becomes null (``on_invalid: null``); it is never passed through.
 
 FPE has no room for an authentication tag, so decryption with a wrong key cannot notice and
 would return a wrong number: `reverse` therefore takes the key id that the run's receipt
 recorded and refuses (`WrongKeyError`) when the domain's key has another id.
 
-NIST's 2025 second draft of SP 800-38G Rev. 1 proposes withdrawing FF3-1 and keeping FF1
-only; Veil will move to FF1 when a well-kept Python package implements it. FPE protects
-values against readers without the key, but the small domains involved (a 9-digit card
-payload) make it a pseudonymization, not a substitute for tokens where a token would do.
+FPE protects values against readers without the key, but the small domains involved (a
+9-digit card payload) make it a pseudonymization, not a substitute for tokens where a token
+would do.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -60,148 +63,61 @@ from veil.transforms._common import (
     types,
 )
 from veil.transforms.context import TransformContext
+from veil.transforms.fpe_batch import (
+    ALGORITHMS,
+    NAMES,
+    Engine,
+    Rejects,
+    Spec,
+    crypt_iban,
+    crypt_numeric,
+)
 from veil.transforms.keys import domain_of, fingerprint, key_id, keys_from
 from veil.transforms.registry import Transform, register
 
+__all__ = ["ALGORITHMS", "FORMATS", "FpeCodec", "Invalid", "encrypt_values", "reverse"]
+
 FORMATS = ("card", "iban", "digits")
-DIGITS = "0123456789"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_SEPARATORS = set(" -/.")
-MIN_DIGITS, MAX_DIGITS = 6, 56  # FF3-1, radix 10: 10**6 >= one million; 2*floor(96/log2(10))
-MIN_LETTERS, MAX_LETTERS = 5, 40  # radix 26
 
 
 class Invalid(ValueError):
     """A value that is not valid in the format (never carries the value)."""
 
 
-def _ff3() -> Any:
-    try:
-        from ff3 import FF3Cipher
-    except ImportError:  # pragma: no cover - a dependency of veil
-        raise InputError("the fpe transform needs the 'ff3' package (pip install ff3)") from None
-    return FF3Cipher
-
-
-def _tweak(fmt: str, context: str, part: str = "") -> str:
-    h = hashlib.sha256(b"veil.fpe.v1\x00" + fmt.encode() + b"\x00" + part.encode() + b"\x00"
-                       + context.encode("utf-8")).digest()
-    return h[:7].hex()  # 56 bits: FF3-1
-
-
 class FpeCodec:
-    """FF3-1 for one key and one format's parameters: ``encrypt`` / ``decrypt`` one value."""
+    """FF1 or FF3-1 for one key and one format's parameters, over arrays (`crypt`) or one
+    value (`encrypt` / `decrypt`)."""
 
     def __init__(self, key: bytes, fmt: str = "card", *, keep_first: int = 0,
-                 keep_bank: bool = True, check_digit: str = "none") -> None:
+                 keep_bank: bool = True, check_digit: str = "none",
+                 algorithm: str = "ff3-1") -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
         if len(key) not in (16, 24, 32):
-            raise ValueError("FF3-1 needs a 128, 192 or 256-bit key")
-        cls = _ff3()
-        self.fmt = fmt
-        self.keep_first = keep_first
-        self.keep_bank = keep_bank
-        self.check_digit = check_digit
+            raise ValueError("FPE needs a 128, 192 or 256-bit key")
+        self.spec = Spec(fmt, keep_first, keep_bank, check_digit, algorithm)
         self.key_id = fingerprint(key)
-        self._digits = cls(key.hex(), "00000000000000", 10)
-        self._letters = cls.withCustomAlphabet(key.hex(), "00000000000000", LETTERS)
+        self._engine = Engine(key, algorithm)
 
-    # -- one value --------------------------------------------------------------------------
+    def crypt(self, values: pa.Array, forward: bool) -> tuple[pa.Array, Rejects]:
+        """Distinct, non-null strings -> (outputs with nulls where rejected, the rejects)."""
+        run = crypt_iban if self.spec.fmt == "iban" else crypt_numeric
+        return run(values, self.spec, self._engine, forward)
 
     def encrypt(self, value: str) -> str:
-        return self._run(value, True)
+        return self._one(value, True)
 
     def decrypt(self, value: str) -> str:
-        return self._run(value, False)
+        return self._one(value, False)
 
-    def _run(self, value: str, forward: bool) -> str:
-        if self.fmt == "iban":
-            return self._iban(value, forward)
-        return self._numeric(value, forward)
-
-    def _numeric(self, value: str, forward: bool) -> str:
-        from stdnum import luhn
-
-        chars = list(value)
-        pos = [i for i, c in enumerate(chars) if c in DIGITS]
-        if len(pos) + sum(1 for c in chars if c in _SEPARATORS) != len(chars) or not pos:
-            raise Invalid(f"not a {self._what()} (digits and separators only)")
-        digits = "".join(chars[i] for i in pos)
-        luhn_check = self.fmt == "card" or self.check_digit == "luhn"
-        if self.fmt == "card" and not 13 <= len(digits) <= 19:
-            raise Invalid("not a card number (13 to 19 digits)")
-        if luhn_check and not luhn.is_valid(digits):
-            raise Invalid(f"not a {self._what()} (the Luhn check digit is wrong)")
-        head = digits[:self.keep_first]
-        body = digits[self.keep_first:len(digits) - 1] if luhn_check else \
-            digits[self.keep_first:]
-        if not MIN_DIGITS <= len(body) <= MAX_DIGITS:
-            raise Invalid(f"{len(body)} digits to encrypt; FF3-1 needs {MIN_DIGITS} to "
-                          f"{MAX_DIGITS}")
-        tweak = _tweak(self.fmt, head)
-        new = (self._digits.encrypt_with_tweak(body, tweak) if forward
-               else self._digits.decrypt_with_tweak(body, tweak))
-        out = head + new
-        if luhn_check:
-            out += luhn.calc_check_digit(out)
-        for i, d in zip(pos, out, strict=True):
-            chars[i] = d
-        return "".join(chars)
-
-    def _iban(self, value: str, forward: bool) -> str:
-        from schwifty import IBAN
-        from schwifty.domain import Component
-        from schwifty.exceptions import SchwiftyException
-        from stdnum import iban as std_iban
-
-        chars = list(value)
-        pos = [i for i, c in enumerate(chars) if c.isalnum()]
-        if len(pos) + sum(1 for c in chars if c in _SEPARATORS) != len(chars) or len(pos) < 5:
-            raise Invalid("not an IBAN")
-        compact = "".join(chars[i] for i in pos).upper()
-        try:
-            parsed = IBAN(compact)
-        except (SchwiftyException, ValueError):
-            raise Invalid("not a valid IBAN") from None
-        bban = compact[4:]
-        kept: set[int] = set()
-        if self.keep_bank:
-            r = parsed.bban.spec.positions.get(Component.BANK_CODE)
-            if r is not None and r.end > r.start:
-                kept = set(range(r.start, r.end))
-        context = compact[:2] + "".join(bban[i] for i in sorted(kept))
-        dig = [i for i in range(len(bban)) if i not in kept and bban[i] in DIGITS]
-        let = [i for i in range(len(bban)) if i not in kept and bban[i] in LETTERS]
-        if len(dig) < MIN_DIGITS:
-            raise Invalid(f"IBAN of {compact[:2]}: {len(dig)} digits to encrypt, FF3-1 needs "
-                          f"{MIN_DIGITS} (try keep_bank: false)")
-        new = list(bban)
-        body = "".join(bban[i] for i in dig)
-        tw = _tweak("iban", context, "digits")
-        enc = (self._digits.encrypt_with_tweak(body, tw) if forward
-               else self._digits.decrypt_with_tweak(body, tw))
-        for i, c in zip(dig, enc, strict=True):
-            new[i] = c
-        if MIN_LETTERS <= len(let) <= MAX_LETTERS:
-            body = "".join(bban[i] for i in let)
-            tw = _tweak("iban", context, "letters")
-            enc = (self._letters.encrypt_with_tweak(body, tw) if forward
-                   else self._letters.decrypt_with_tweak(body, tw))
-            for i, c in zip(let, enc, strict=True):
-                new[i] = c
-        new_bban = "".join(new)
-        check = std_iban.calc_check_digits(compact[:2] + "00" + new_bban)
-        out = compact[:2] + check + new_bban
-        # back into the input's layout: same separators, kept characters as they were typed
-        res = list(chars)
-        for i, c in zip(pos, out, strict=True):
-            if chars[i].upper() != c:
-                res[i] = c
-        return "".join(res)
-
-    def _what(self) -> str:
-        return {"card": "card number", "digits": "account number"}.get(self.fmt, self.fmt)
+    def _one(self, value: str, forward: bool) -> str:
+        out, rejects = self.crypt(pa.array([value], pa.string()), forward)
+        bad = rejects.first()
+        if bad is not None:
+            raise Invalid(bad[1])
+        return str(out[0].as_py())
 
 
 # -- arrays ----------------------------------------------------------------------------------
@@ -210,7 +126,8 @@ class FpeCodec:
 def _codec(key: bytes, params: dict[str, Any]) -> FpeCodec:
     return FpeCodec(key, params["format"], keep_first=params.get("keep_first", 0),
                     keep_bank=params.get("keep_bank", True),
-                    check_digit=params.get("check_digit", "none"))
+                    check_digit=params.get("check_digit", "none"),
+                    algorithm=params.get("algorithm", "ff3-1"))
 
 
 def _map(values: pa.Array, codec: FpeCodec, forward: bool, on_invalid: str) -> pa.Array:
@@ -218,24 +135,16 @@ def _map(values: pa.Array, codec: FpeCodec, forward: bool, on_invalid: str) -> p
     if len(arr) == 0:
         return pa.array([], type=pa.string())
     enc = pc.dictionary_encode(arr)
-    out: list[str | None] = []
-    bad: list[int] = []
-    run = codec.encrypt if forward else codec.decrypt
-    reason = ""
-    for j, v in enumerate(enc.dictionary.to_pylist()):
-        try:
-            out.append(run(v))
-        except Invalid as exc:
-            out.append(None)
-            bad.append(j)
-            reason = reason or str(exc)
-    if bad and on_invalid == "error":
+    out, rejects = codec.crypt(enc.dictionary, forward)
+    bad = rejects.first()
+    if bad is not None and on_invalid == "error":
         idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
-        row = int(np.flatnonzero(np.isin(idx, bad))[0])
-        raise InputError(f"row {row} of the batch: {reason} "
-                         f"({len(bad)} such value{'s' if len(bad) > 1 else ''}; "
+        row = int(np.flatnonzero(idx == bad[0])[0])
+        many = int(rejects.mask().sum())
+        raise InputError(f"row {row} of the batch: {bad[1]} "
+                         f"({many} such value{'s' if many > 1 else ''}; "
                          "on_invalid: null turns them into nulls)")
-    return pa.array(out, type=pa.string()).take(enc.indices)
+    return out.take(enc.indices)
 
 
 def encrypt_values(values: pa.Array, key: bytes, params: dict[str, Any]) -> pa.Array:
@@ -259,8 +168,8 @@ def reverse(values: pa.Array | list[str | None], key: bytes, params: dict[str, A
 
 
 def _check(field: FieldDef, params: dict[str, Any]) -> None:
-    allowed(params, ("format", "keep_first", "keep_bank", "check_digit", "on_invalid",
-                     "domain"))
+    allowed(params, ("format", "algorithm", "keep_first", "keep_bank", "check_digit",
+                     "on_invalid", "domain"))
     if field.category == "free_text":
         raise ValueError("does not fit free text: FPE encrypts one identifier of a known "
                          "format (use redact_text for free text)")
@@ -283,8 +192,8 @@ def _check(field: FieldDef, params: dict[str, Any]) -> None:
             raise ValueError("'check_digit' is for format: digits (cards always have one)")
         str_param(params, "check_digit", "none", ("none", "luhn"))
     str_param(params, "on_invalid", "error", ("error", "null"))
+    str_param(params, "algorithm", "ff3-1", ALGORITHMS)
     domain_param(params)
-    _ff3()
 
 
 def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> pa.Array:
@@ -293,8 +202,9 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> p
 
 
 def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str, Any]:
+    name = NAMES[params.get("algorithm", "ff3-1")]
     out: dict[str, Any] = {"transform": "fpe", "params": dict(params),
-                           "algorithm": "FF3-1 (AES-256)"}
+                           "algorithm": f"{name} (AES-256)"}
     if ctx is not None:
         d = domain_of(params, ctx)
         out.update(domain=d, key_id=key_id(keys_from(ctx, "fpe"), "fpe", d))
@@ -302,8 +212,8 @@ def _describe(params: dict[str, Any], ctx: TransformContext | None) -> dict[str,
 
 
 register(Transform(
-    "fpe", "format-preserving encryption (FF3-1) of cards, IBANs, account numbers; "
+    "fpe", "format-preserving encryption (FF1 or FF3-1) of cards, IBANs, account numbers; "
     "check digits recomputed", _check, _apply, output_type=lambda f, p: "string",
     describe=_describe,
-    example="card_number: {transform: fpe, format: card, keep_first: 6}"))
+    example="card_number: {transform: fpe, format: card, keep_first: 6, algorithm: ff1}"))
 
