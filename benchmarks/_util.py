@@ -1,12 +1,17 @@
 """Shared benchmark helpers: run a measurement in a fresh process pinned to one core and
-report its wall time and peak RSS, so figures are not polluted by the parent."""
+report its wall time, CPU time and peak RSS, taken from the child itself (``os.wait4`` returns
+the resource use of that one child), so figures are not polluted by the parent; medians of
+interleaved runs; inputs that grow the way real data does."""
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +33,107 @@ print("@@RESULT@@" + json.dumps({{"seconds": elapsed,
 
 def measure(code: str, core: int = 0, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> dict:
-    """Run `code` in a fresh interpreter on one core; returns seconds and peak RSS (MB)."""
+    """Run `code` in a fresh interpreter on one core; returns seconds (the code's own wall
+    time, after imports), peak RSS (MB) and the whole child's CPU seconds (``cpu_seconds``)."""
     src = _CHILD.format(core=core, code=code)
-    r = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True,
-                       env={**os.environ, **(env or {})}, cwd=cwd)
-    if r.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{r.stderr[-3000:]}")
-    line = [x for x in r.stdout.splitlines() if x.startswith("@@RESULT@@")][-1]
-    return json.loads(line[len("@@RESULT@@"):])
+    r = run_child([sys.executable, "-c", src], env=env, cwd=cwd)
+    line = [x for x in r["stdout"].splitlines() if x.startswith("@@RESULT@@")][-1]
+    out = json.loads(line[len("@@RESULT@@"):])
+    out["cpu_seconds"] = r["cpu_seconds"]
+    out["peak_rss_mb"] = r["peak_rss_mb"]
+    return out
+
+
+def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None,
+              cwd: Path | None = None, core: int | None = None) -> dict:
+    """Run ``argv`` in a fresh process (pinned to ``core`` if given) and return what it cost
+    *that process*: wall seconds, CPU seconds (user + system) and peak RSS in MB, from
+    ``os.wait4`` (the rusage of this child alone, unlike RUSAGE_CHILDREN's running maximum),
+    with its stdout. A failing child stops the benchmark with its stderr."""
+    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
+    t0 = time.perf_counter()
+    p = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, **(env or {})}, cwd=cwd, preexec_fn=pin)
+    out, err = _drain(p)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"benchmark child {argv[:3]} failed ({p.returncode}):\n{err[-3000:]}")
+    return {"wall_seconds": wall, "cpu_seconds": ru.ru_utime + ru.ru_stime,
+            "peak_rss_mb": ru.ru_maxrss / 1024, "stdout": out}
+
+
+def _drain(p: subprocess.Popen) -> tuple[str, str]:
+    """Read a child's stdout and stderr to the end without reaping it (``wait4`` does)."""
+    import threading
+
+    chunks: dict[str, bytes] = {}
+
+    def read(name: str, f) -> None:
+        chunks[name] = f.read()
+        f.close()
+
+    threads = [threading.Thread(target=read, args=(n, f)) for n, f in
+               (("out", p.stdout), ("err", p.stderr))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (chunks["out"].decode(errors="replace"), chunks["err"].decode(errors="replace"))
+
+
+def medians(samples: list[dict], keys: Sequence[str] = ("wall_seconds", "cpu_seconds",
+                                                         "peak_rss_mb")) -> dict:
+    """The median of each figure over repeated runs (headlines are medians, never best-of)."""
+    return {k: statistics.median(s[k] for s in samples) for k in keys} | {"runs": len(samples)}
+
+
+def commit() -> str:
+    """The checkout's commit (short), with '+dirty' when the tree has changes."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else ""
+    return git("rev-parse", "--short", "HEAD").strip() + dirty
+
+
+def distinct_subjects_csv(rows: int, template_rows: int = 1_000_000) -> Path:
+    """A cached CSV of ``rows`` sample rows in which every row is a different subject: the
+    sample's rows (`ensure_sample`, its realistic columns) repeated as often as needed, each
+    ``customer_id`` replaced by ``CUST-`` and a 10-digit row number. Streamed batch by batch
+    (pyarrow's CSV reader and writer, with the sample's own column types), never whole in
+    memory."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from veil.sample.generator import SCHEMA
+
+    path = DATA / f"distinct_{rows}.csv"
+    if path.exists():
+        return path
+    template = ensure_sample(min(rows, template_rows))
+    tmp = path.with_suffix(".tmp")
+    done = 0
+    convert = pacsv.ConvertOptions(column_types=dict(zip(SCHEMA.names, SCHEMA.types,
+                                                         strict=True)))
+    with pacsv.CSVWriter(tmp, SCHEMA) as w:
+        while done < rows:
+            reader = pacsv.open_csv(template, convert_options=convert,
+                                    read_options=pacsv.ReadOptions(block_size=16 << 20))
+            for batch in reader:
+                batch = batch.slice(0, rows - done)
+                if batch.num_rows == 0:
+                    break
+                n = pa.array(np.arange(done, done + batch.num_rows, dtype=np.int64))
+                ids = pc.binary_join_element_wise(
+                    "CUST-", pc.utf8_lpad(pc.cast(n, pa.string()), 10, "0"), "")
+                i = batch.schema.get_field_index("customer_id")
+                w.write_batch(batch.set_column(i, "customer_id", ids))
+                done += batch.num_rows
+    os.replace(tmp, path)
+    return path
 
 
 def ensure_sample(rows: int, seed: int = 1) -> Path:

@@ -1,118 +1,199 @@
-"""Benchmark for the run (issue: foundation): minimization CSV -> Parquet.
+"""Benchmark: `veil run` over N rows with N distinct subjects, beside pyarrow alone.
 
-Figures: rows/s on one core on a 1,000,000-row sample CSV, and peak RSS on a 10,000,000-row
-input (memory flat in input size), beside the naive approach (pandas read_csv, drop columns,
-to_parquet) measured in the same run. Not a test: run it by hand.
+Each figure is one fresh process pinned to one core, and its cost is that process's own
+(``os.wait4``: wall, CPU = user + system, peak RSS); headlines are medians of ``--runs``
+interleaved rounds (the order alternates each round), never best-of. In a round:
 
-    .venv/bin/python benchmarks/bench_run.py [--rows 1000000] [--big-rows 10000000]
+* **veil run**: the CLI as a user types it, ``veil run --policy sample --purpose PURPOSE
+  IN.csv -o OUT.parquet`` in a fresh workspace (output encrypted at rest, Veil's default);
+* **pyarrow alone** (the anchor): a Python process that reads the same CSV in batches (the
+  columns the purpose keeps, the sample's types) and writes them to one Parquet file;
+* **start-up**, reported apart: ``veil --version`` (imports and CLI set-up, no work) and
+  ``python -c "import pyarrow.csv, pyarrow.parquet"``.
+
+The input has as many distinct subjects as rows (`_util.distinct_subjects_csv`: the sample's
+realistic columns, ``customer_id`` made unique), so lineage grows as it does on real data.
+Not a test: run it by hand (a 10M-row input takes minutes and about 4 GB of disk).
+
+    .venv/bin/python benchmarks/bench_run.py --rows 1000000 --runs 3
+    .venv/bin/python benchmarks/bench_run.py --rows 10000000 --json > run-10m.json
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import DATA, ensure_sample, measure, replicate  # noqa: E402
+from _util import DATA, commit, distinct_subjects_csv, medians, run_child  # noqa: E402
 
-# Imports happen before the clock restarts (t0): both sides are timed on the work itself.
-VEIL = """
-import veil
-import veil.pipeline.run
-t0 = time.perf_counter()
-r = veil.run({policy!r}, "credit_scoring", {src!r}, {out!r}, workspace={ws!r})
-extra = r.rows_out
+VEIL = Path(sys.executable).with_name("veil")
+
+ANCHOR = """
+import sys
+import pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+names = {names!r}
+convert = pacsv.ConvertOptions(include_columns=names, column_types={types})
+reader = pacsv.open_csv({src!r}, convert_options=convert)
+rows = 0
+with pq.ParquetWriter({out!r}, reader.schema) as w:
+    for batch in reader:
+        w.write_batch(batch)
+        rows += batch.num_rows
+print(rows)
 """
 
 
-def minimize_only_policy() -> Path:
-    """The sample policy with every credit_scoring treatment set to `keep`: the issue's figure
-    is minimization alone (the sample purpose's transforms are measured on their own line)."""
-    import yaml
+def anchor_columns(purpose: str) -> tuple[list[str], str]:
+    """The columns the purpose keeps (in the sample policy), and their sample types as the
+    source of a dict the anchor's child evaluates (it imports pyarrow only)."""
+    import pyarrow as pa
 
-    from veil.policy import SAMPLE_POLICY
+    from veil.policy import SAMPLE_POLICY, load_policy
+    from veil.sample.generator import SCHEMA
 
-    doc = yaml.safe_load(SAMPLE_POLICY.read_text())
-    fields = doc["purposes"]["credit_scoring"]["datasets"]["transactions"]["fields"]
-    doc["purposes"]["credit_scoring"]["datasets"]["transactions"]["fields"] = dict.fromkeys(
-        fields, "keep")
-    path = DATA / "minimize_policy.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    pur = load_policy(SAMPLE_POLICY).purposes[purpose]
+    names = [f for ds in pur.datasets.values() for f in ds.fields]
 
-NAIVE = """
-import pandas as pd
-from veil.policy import load_policy
-from veil.policy import SAMPLE_POLICY
-keep = list(load_policy(SAMPLE_POLICY).purposes["credit_scoring"].datasets["transactions"].fields)
-t0 = time.perf_counter()
-df = pd.read_csv({src!r})
-df = df.drop(columns=[c for c in df.columns if c not in keep])
-df.to_parquet({out!r}, index=False)
-extra = len(df)
-"""
+    def code(t: pa.DataType) -> str:
+        if pa.types.is_timestamp(t):
+            return f"pa.timestamp({t.unit!r}, tz={t.tz!r})"
+        simple = {pa.string(): "string", pa.float64(): "float64", pa.bool_(): "bool_",
+                  pa.date32(): "date32", pa.int64(): "int64"}
+        return f"pa.{simple[t]}()"
+
+    return names, "{" + ", ".join(f"{n!r}: {code(SCHEMA.field(n).type)}" for n in names) + "}"
+
+
+def fresh_workspace(path: Path) -> None:
+    import veil
+
+    if path.exists():
+        shutil.rmtree(path)
+    veil.init_workspace(path)[0].close()
+
+
+def one_round(i: int, a: argparse.Namespace, src: Path, env: dict[str, str],
+              anchor: str) -> dict[str, dict]:
+    """One interleaved round: start-ups, then veil and the anchor (order alternating)."""
+    ws, out = DATA / "bench-run-ws", DATA / "bench-run-out.parquet"
+    core = None if a.core < 0 else a.core
+    got: dict[str, dict] = {
+        "veil_startup": run_child([str(VEIL), "--version"], core=core, env=env),
+        "pyarrow_startup": run_child([sys.executable, "-c",
+                                      "import pyarrow.csv, pyarrow.parquet"], core=core),
+    }
+    argv = [str(VEIL), "run", "--policy", "sample", "--purpose", a.purpose, str(src),
+            "-o", str(out), "--json"] + (["--workers", str(a.workers)] if a.workers else [])
+
+    def veil_run() -> dict:
+        fresh_workspace(ws)
+        for old in DATA.glob(out.name + "*"):  # the output and its receipt, from a last round
+            old.unlink()
+        r = run_child(argv, core=core, env={**env, "VEIL_WORKSPACE": str(ws)}, cwd=ws)
+        receipt = json.loads(r["stdout"])
+        r["rows_out"] = receipt["rows"]["out"]
+        r["subjects"] = receipt.get("lineage", {}).get("subjects")
+        return r
+
+    def pyarrow_run() -> dict:
+        r = run_child([sys.executable, "-c", anchor], core=core)
+        r["rows_out"] = int(r["stdout"].strip())
+        return r
+
+    order = [("veil", veil_run), ("pyarrow", pyarrow_run)]
+    for name, fn in order if i % 2 == 0 else order[::-1]:
+        got[name] = fn()
+        got[name].pop("stdout", None)
+    for k in ("veil_startup", "pyarrow_startup"):
+        got[k].pop("stdout", None)
+    return got
+
+
+def report(a: argparse.Namespace, src: Path, rounds: list[dict[str, dict]]) -> dict:
+    med = {k: medians([r[k] for r in rounds]) for k in rounds[0]}
+    v, p = med["veil"], med["pyarrow"]
+    return {
+        "benchmark": "bench_run", "date": datetime.now(UTC).date().isoformat(),
+        "commit": commit(), "purpose": a.purpose, "rows": a.rows,
+        "distinct_subjects": a.rows, "input_mb": round(src.stat().st_size / 1e6),
+        "core": a.core, "workers": a.workers, "medians": med,
+        "veil_rows_per_s": a.rows / v["wall_seconds"],
+        "veil_rows_per_cpu_s": a.rows / v["cpu_seconds"],
+        "pyarrow_rows_per_s": a.rows / p["wall_seconds"],
+        "pyarrow_rows_per_cpu_s": a.rows / p["cpu_seconds"],
+        "ratio_cpu": v["cpu_seconds"] / p["cpu_seconds"],
+        "ratio_wall": v["wall_seconds"] / p["wall_seconds"],
+        "veil_rows_out": rounds[0]["veil"]["rows_out"],
+        "veil_lineage_subjects": rounds[0]["veil"]["subjects"],
+        "raw": rounds,
+    }
+
+
+def print_report(r: dict) -> None:
+    m = r["medians"]
+    print(f"input: {r['rows']:,} rows, {r['distinct_subjects']:,} distinct subjects, "
+          f"{r['input_mb']:,} MB CSV; purpose {r['purpose']}; commit {r['commit']}, {r['date']}")
+    print(f"medians of {m['veil']['runs']} interleaved rounds; each a fresh process"
+          + (f" pinned to core {r['core']}" if r["core"] >= 0 else "")
+          + "; figures of that process alone (os.wait4)")
+    print(f"{'':34}{'wall s':>9}{'CPU s':>9}{'rows/s':>12}{'rows/CPU-s':>12}{'peak RSS MB':>13}")
+    rows = r["rows"]
+    for key, label in (("veil", "veil run (CLI)"), ("pyarrow", "pyarrow alone (anchor)"),
+                       ("veil_startup", "veil --version (start-up)"),
+                       ("pyarrow_startup", "import pyarrow (start-up)")):
+        x = m[key]
+        rate = (f"{rows / x['wall_seconds']:>12,.0f}{rows / x['cpu_seconds']:>12,.0f}"
+                if key in ("veil", "pyarrow") else f"{'':>12}{'':>12}")
+        print(f"{label:34}{x['wall_seconds']:>9.2f}{x['cpu_seconds']:>9.2f}{rate}"
+              f"{x['peak_rss_mb']:>13,.0f}")
+    print(f"ratio veil/pyarrow: CPU {r['ratio_cpu']:.2f}x, wall {r['ratio_wall']:.2f}x; "
+          f"veil wrote {r['veil_rows_out']:,} rows, lineage {r['veil_lineage_subjects']:,} "
+          "subjects")
+    ok = "OK" if r["veil_rows_per_cpu_s"] >= 300_000 else "below"
+    rss = m["veil"]["peak_rss_mb"]
+    print(f"goals: >= 300,000 rows per CPU second on one worker: {ok}; peak RSS < 300 MB "
+          f"with 10M distinct subjects: {'OK' if rss < 300 else 'above'} at "
+          f"{r['rows']:,} ({rss:,.0f} MB)")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--big-rows", type=int, default=10_000_000)
-    ap.add_argument("--core", type=int, default=0, help="CPU core to pin each measurement to")
-    ap.add_argument("--naive-big", action="store_true",
-                    help="also run pandas on the big input (needs ~10+ GB of memory)")
+    ap = argparse.ArgumentParser(
+        description="veil run (CLI) over N rows with N distinct subjects, beside pyarrow "
+                    "alone: medians of interleaved fresh processes (wall, CPU, peak RSS).",
+        epilog="example: .venv/bin/python benchmarks/bench_run.py --rows 1000000 --runs 3")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows = distinct subjects")
+    ap.add_argument("--runs", type=int, default=3, help="interleaved rounds (at least 3)")
+    ap.add_argument("--purpose", default="credit_scoring", help="a sample-policy purpose")
+    ap.add_argument("--core", type=int, default=0, help="CPU core to pin to (-1: none)")
+    ap.add_argument("--workers", type=int, default=0, help="veil run --workers (0: default)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args()
-
-    import veil
-
-    src = ensure_sample(a.rows)
-    ws = DATA / "ws"
-    if ws.exists():
-        shutil.rmtree(ws)
-    veil.init_workspace(ws)[0].close()
-    out = DATA / "out.parquet"
-
-    # The run encrypts its output at rest by default: give it a key-encryption key.
+    if a.runs < 3 or a.rows < 1:
+        ap.error("--runs must be at least 3 (medians) and --rows at least 1")
+    src = distinct_subjects_csv(a.rows)
+    names, types = anchor_columns(a.purpose)
+    anchor = ANCHOR.format(names=names, types=types, src=str(src),
+                           out=str(DATA / "bench-run-anchor.parquet"))
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode()}
-    minimize = str(minimize_only_policy())
-    from veil.policy import SAMPLE_POLICY
-
-    v = measure(VEIL.format(policy=minimize, src=str(src), out=str(out), ws=str(ws)),
-                core=a.core, env=env)
-    vt = measure(VEIL.format(policy=str(SAMPLE_POLICY), src=str(src), out=str(out), ws=str(ws)),
-                 core=a.core, env=env)
-    n = measure(NAIVE.format(src=str(src), out=str(DATA / "naive.parquet")), core=a.core)
-    mb = src.stat().st_size / 1e6
-    print(f"input: {src.name}, {a.rows:,} rows, {mb:,.0f} MB; one core each, fresh process; "
-          "veil's output encrypted at rest (its default), pandas' not")
-    print(f"{'':26}{'seconds':>10}{'rows/s':>14}{'peak RSS MB':>14}")
-    for name, r in (("veil run (minimize)", v), ("naive pandas", n),
-                    ("veil run (sample purpose)", vt)):
-        print(f"{name:26}{r['seconds']:>10.2f}{a.rows / r['seconds']:>14,.0f}"
-              f"{r['peak_rss_mb']:>14,.0f}")
-    print("(sample purpose = minimization + HMAC pseudonyms of customer_id + age bands)")
-    print(f"speed ratio veil/naive: {n['seconds'] / v['seconds']:.1f}x faster; "
-          f"memory ratio naive/veil: {n['peak_rss_mb'] / v['peak_rss_mb']:.1f}x less")
-    target = "OK" if a.rows / v["seconds"] >= 500_000 else "BELOW TARGET"
-    print(f"target >= 500,000 rows/s on one core: {target}")
-
-    if a.big_rows:
-        times = max(1, a.big_rows // a.rows)
-        big = replicate(src, times, DATA / f"sample_{a.rows * times}.csv")
-        vb = measure(VEIL.format(policy=minimize, src=str(big), out=str(out), ws=str(ws)),
-                     core=a.core, env=env)
-        print(f"\nbig input: {a.rows * times:,} rows, {big.stat().st_size / 1e9:.1f} GB")
-        print(f"veil run: {vb['seconds']:.1f} s, {a.rows * times / vb['seconds']:,.0f} rows/s, "
-              f"peak RSS {vb['peak_rss_mb']:,.0f} MB (at {a.rows:,} rows: "
-              f"{v['peak_rss_mb']:,.0f} MB)")
-        print("target peak RSS < 300 MB: " + ("OK" if vb["peak_rss_mb"] < 300 else "ABOVE"))
-        if a.naive_big:
-            nb = measure(NAIVE.format(src=str(big), out=str(DATA / "naive.parquet")), core=a.core)
-            print(f"naive pandas: {nb['seconds']:.1f} s, peak RSS {nb['peak_rss_mb']:,.0f} MB; "
-                  f"memory ratio {nb['peak_rss_mb'] / vb['peak_rss_mb']:.1f}x")
+    rounds = []
+    for i in range(a.runs):
+        rounds.append(one_round(i, a, src, env, anchor))
+        if not a.json:
+            v = rounds[-1]["veil"]
+            print(f"round {i + 1}: veil {v['wall_seconds']:.1f} s wall, "
+                  f"{v['cpu_seconds']:.1f} s CPU, {v['peak_rss_mb']:,.0f} MB", file=sys.stderr)
+    r = report(a, src, rounds)
+    if a.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print_report(r)
 
 
 if __name__ == "__main__":
