@@ -76,6 +76,22 @@ def _fraction(value: str | None, option: str) -> float | None:
         raise PolicyError(f"{option} takes a share like 0.1 or 10%, got '{value}'") from None
 
 
+def _presence(
+    population: str | None, delta_min: float | None, delta_max: float | None
+) -> dict[str, Any] | None:
+    """The ``delta_presence`` rule of `--population --delta-min --delta-max` (None: none)."""
+    if population is None:
+        if delta_min is not None or delta_max is not None:
+            raise PolicyError("--delta-min and --delta-max need --population (a population table)")
+        return None
+    if delta_max is None:
+        raise PolicyError("--population needs --delta-max (delta-presence's largest f / F)")
+    rule: dict[str, Any] = {"population": population, "delta_max": delta_max}
+    if delta_min is not None:
+        rule["delta_min"] = delta_min
+    return rule  # read with the input's CSV options (veil.risk.files.anonymize_file)
+
+
 QiOpt = Annotated[
     list[str],
     typer.Option("--qi", help="Quasi-identifier columns, comma-separated (or repeat --qi)."),
@@ -110,6 +126,14 @@ PopulationModelOpt = Annotated[
     typer.Option(
         "--population-model",
         help="Population uniqueness model: dankar (Dankar et al.'s rule), pitman, zayatz, snb.",
+    ),
+]
+PopulationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="A population table FILE the input is a sample of (same format options; "
+        "at least the quasi-identifier columns): delta-presence, delta = f / F per class.",
     ),
 ]
 HierarchyOpt = Annotated[
@@ -148,18 +172,20 @@ def risk_command(
         ),
     ] = None,
     threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0,
-                            help="Prosecutor risk above which a record is 'at risk'.")
+        float,
+        typer.Option(min=0.0, max=1.0, help="Prosecutor risk above which a record is 'at risk'."),
     ] = 0.2,
     recursive_l: Annotated[
         int, typer.Option(min=1, max=1_000_000, help="l of the recursive (c,l)-diversity figure.")
     ] = 2,
-    top: Annotated[int, typer.Option(min=0, max=MAX_LIMIT,
-                                     help="How many riskiest classes to show.")] = 10,
+    top: Annotated[
+        int, typer.Option(min=0, max=MAX_LIMIT, help="How many riskiest classes to show.")
+    ] = 10,
     order: OrderOpt = None,
     sampling_fraction: FractionOpt = None,
     population_size: PopulationSizeOpt = None,
     population_model: PopulationModelOpt = "dankar",
+    population: PopulationOpt = None,
     format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
     quote_char: QuoteCharOpt = '"',
@@ -170,10 +196,12 @@ def risk_command(
     prosecutor risk, records at risk, l-diversity, t-closeness and beta-likeness of
     sensitive attributes, the riskiest classes (masked) and which quasi-identifier makes
     records unique; with --sampling-fraction, population uniqueness and journalist and
-    marketer risk.
+    marketer risk; with --population, delta-presence.
 
     Example: veil risk adult.csv --delimiter ';' --qi sex,age,race --sensitive salary-class
     --sampling-fraction 10%
+
+    Example: veil risk sample.csv --qi sex,age --population everyone.csv
     """
     from veil.risk.files import measure_file
     from veil.risk.render import render_report
@@ -193,6 +221,7 @@ def risk_command(
         sampling_fraction=_fraction(sampling_fraction, "--sampling-fraction"),
         population_size=population_size,
         population_model=population_model,
+        population=population,
     )
     if as_json:
         print_json(result.to_dict())
@@ -207,8 +236,9 @@ def anonymize_command(
     hierarchy: HierarchyOpt = None,
     k: Annotated[
         int | None,
-        typer.Option("--k", min=1, max=MAX_COUNT,
-                     help="k-anonymity: every class holds at least k records."),
+        typer.Option(
+            "--k", min=1, max=MAX_COUNT, help="k-anonymity: every class holds at least k records."
+        ),
     ] = None,
     l_diversity: Annotated[
         list[str] | None,
@@ -221,8 +251,9 @@ def anonymize_command(
         str | None,
         typer.Option(help="Entropy estimator of entropy l-diversity: shannon or grassberger."),
     ] = None,
-    c: Annotated[float | None, typer.Option("--c", min=0.0, max=1e9,
-                                            help="c of recursive (c,l)-diversity.")] = None,
+    c: Annotated[
+        float | None, typer.Option("--c", min=0.0, max=1e9, help="c of recursive (c,l)-diversity.")
+    ] = None,
     beta: Annotated[
         list[str] | None,
         typer.Option("--beta", help="ATTRIBUTE=BETA: beta-likeness of a sensitive attribute."),
@@ -263,6 +294,24 @@ def anonymize_command(
         str | None,
         typer.Option(help="Highest average risk (prosecutor, or marketer)."),
     ] = None,
+    population: PopulationOpt = None,
+    delta_min: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="delta-presence: smallest share f / F of a population class "
+            "(default 0; needs --population).",
+        ),
+    ] = None,
+    delta_max: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="delta-presence: largest share f / F of a population class (needs --population).",
+        ),
+    ] = None,
     suppression: Annotated[
         str, typer.Option(help="Largest share of records that may be suppressed: 0.04 or 4%.")
     ] = "0",
@@ -281,8 +330,10 @@ def anonymize_command(
         ),
     ] = None,
     gs_factor: Annotated[
-        float, typer.Option(min=0.0, max=1.0,
-                            help="Generalization vs suppression weight (ARX's gs-factor, 0..1).")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Generalization vs suppression weight (ARX's gs-factor, 0..1)."
+        ),
     ] = 0.5,
     format: InputFormatOpt = None,
     delimiter: DelimiterOpt = ",",
@@ -299,6 +350,9 @@ def anonymize_command(
 
     Example: veil anonymize adult.csv --delimiter ';' -o safe.csv --qi sex,age --k 2
     --model population --sampling-fraction 1% --max-uniqueness 0.1%
+
+    Example: veil anonymize sample.csv -o safe.csv --qi sex,age --hierarchy age=age.csv
+    --population everyone.csv --delta-max 0.5
     """
     from pydantic import ValidationError
 
@@ -346,6 +400,9 @@ def anonymize_command(
     unused = sorted(set(orders) - set(ts))
     if unused:
         raise PolicyError(f"--order is given for '{unused[0]}', which has no --t")
+    presence = _presence(population, delta_min, delta_max)
+    if presence is not None:
+        spec["delta_presence"] = presence
     bs = _pairs(beta, "--beta")
     if bs:
         spec["beta_likeness"] = [

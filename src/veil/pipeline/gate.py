@@ -20,7 +20,7 @@ import pyarrow as pa
 from veil.errors import PolicyError, VeilError
 from veil.io.writers import ParquetSink, temp_path_for
 from veil.pipeline.plan import Plan
-from veil.risk.gate import GateResult, Reader, enforce, parquet_reader
+from veil.risk.gate import GateResult, Reader, enforce, parquet_reader, population_table
 from veil.risk.hierarchy import Hierarchy, policy_hierarchies
 
 
@@ -80,7 +80,8 @@ def gate_staged(sink: ParquetSink, plan: Plan, policy_dir: Path,
 
     result = enforce(read, plan.output_schema, risk, hierarchies_for(plan, policy_dir),
                      risk.resolve_qis(plan.dataset.fields), sink_factory=gate_sink,
-                     sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive])
+                     sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive],
+                     population=population_table(risk, policy_dir))
     if result.generalized:
         assert result.sha256 is not None
         os.replace(gate_out, sink.tmp)

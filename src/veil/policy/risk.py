@@ -19,6 +19,9 @@ Example (YAML, inside ``datasets.<id>``)::
       max_uniqueness: 0.01             # estimated population uniqueness (Dankar et al.)
       max_risk: 0.2                    # highest journalist risk E[1/F | f]
 
+    risk:                              # the table is a sample of a known population table
+      delta_presence: {population: population.csv, delta_min: 0.0, delta_max: 0.5}
+
 The quasi-identifiers default to the dataset's fields flagged ``quasi_identifier: true``; only
 those the purpose releases (its output fields) are measured. This module needs only pydantic,
 so the policy loader can import it cheaply; hierarchies are read by :meth:`RiskPolicy.check`
@@ -42,6 +45,7 @@ __all__ = [
     "AlphaKRule",
     "BetaLikenessRule",
     "DeltaDisclosureRule",
+    "DeltaPresenceRule",
     "LDiversityRule",
     "RiskPolicy",
     "RiskPolicyError",
@@ -211,6 +215,35 @@ class BetaLikenessRule(_Strict):
         }
 
 
+class DeltaPresenceRule(_Strict):
+    """delta-presence (Nergiz, Atzori & Clifton 2007): the released table is a sample of the
+    ``population`` table (CSV, Parquet or JSON lines, relative to the policy file's folder,
+    holding at least the quasi-identifiers); in every class the sample's share of the
+    population's records, ``delta = f / F``, lies within ``[delta_min, delta_max]``, so an
+    attacker holding the population is at most ``delta_max`` sure a person is in the release."""
+
+    population: str = Field(min_length=1)
+    delta_min: float = Field(default=0.0, ge=0, le=1)
+    delta_max: float = Field(ge=0, le=1)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeltaPresenceRule:
+        if self.delta_min > self.delta_max:
+            raise ValueError(
+                f"delta_min ({self.delta_min:g}) must not exceed delta_max ({self.delta_max:g})"
+            )
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": "delta-presence",
+            "delta_min": self.delta_min,
+            "delta_max": self.delta_max,
+            "population": Path(self.population).name,
+        }
+
+
 SensitiveRule = (
     LDiversityRule | TClosenessRule | AlphaKRule | DeltaDisclosureRule | BetaLikenessRule
 )
@@ -272,6 +305,7 @@ class RiskPolicy(_Strict):
     max_uniqueness: float | None = Field(default=None, ge=0, le=1)
     max_risk: float | None = Field(default=None, gt=0, le=1)
     max_average_risk: float | None = Field(default=None, gt=0, le=1)
+    delta_presence: DeltaPresenceRule | None = None
 
     @field_validator(
         "l_diversity", "t_closeness", "alpha_k", "delta_disclosure", "beta_likeness", mode="before"
@@ -281,8 +315,12 @@ class RiskPolicy(_Strict):
         return _one_or_many(value)
 
     @field_validator(
-        "suppression_limit", "sampling_fraction", "max_uniqueness", "max_risk",
-        "max_average_risk", mode="before",
+        "suppression_limit",
+        "sampling_fraction",
+        "max_uniqueness",
+        "max_risk",
+        "max_average_risk",
+        mode="before",
     )
     @classmethod
     def _percent(cls, value: Any) -> Any:
@@ -346,7 +384,12 @@ class RiskPolicy(_Strict):
 
     @property
     def has_models(self) -> bool:
-        return self.min_k is not None or bool(self.rules) or bool(self.risk_bounds())
+        return (
+            self.min_k is not None
+            or bool(self.rules)
+            or bool(self.risk_bounds())
+            or self.delta_presence is not None
+        )
 
     def risk_bounds(self) -> list[tuple[str, float]]:
         """The bounds on uniqueness and risk that are set: (key, value)."""
@@ -391,7 +434,15 @@ class RiskPolicy(_Strict):
             out.append({"model": "k-anonymity", "k": self.min_k})
         out.extend(r.describe() for r in self.rules)
         out.extend(self.describe_bound(k, v) for k, v in self.risk_bounds())
+        if self.delta_presence is not None:
+            out.append(self.delta_presence.describe())
         return out
+
+    def population_path(self, policy_dir: str | PathLike[str]) -> Path | None:
+        """The delta-presence population table, resolved against ``policy_dir`` (or None)."""
+        if self.delta_presence is None:
+            return None
+        return Path(policy_dir) / self.delta_presence.population
 
     def describe_bound(self, key: str, value: float) -> dict[str, Any]:
         """A bound on uniqueness or risk as a plain dict."""
@@ -472,6 +523,7 @@ class RiskPolicy(_Strict):
         for i, t in enumerate(self.t_closeness):
             if t.hierarchy is not None:
                 where[t.attribute] = ("t_closeness", i, "hierarchy")
+        self._check_population(qis, policy_dir)
         for column, path in self.hierarchy_paths(policy_dir).items():
             if not path.is_file():
                 raise RiskPolicyError(
@@ -485,3 +537,30 @@ class RiskPolicy(_Strict):
                 raise RiskPolicyError(
                     where[column], f"hierarchy file for '{column}' is unreadable ({exc}): {path}"
                 ) from None
+
+    def _check_population(self, qis: list[str], policy_dir: str | PathLike[str]) -> None:
+        """The delta-presence population table exists, opens, and holds every QI (its rows
+        are read, and each bad one named with its line, when the run reads the table)."""
+        path = self.population_path(policy_dir)
+        if path is None or self.delta_presence is None:
+            return
+        where = ("delta_presence", "population")
+        if not path.is_file():
+            raise RiskPolicyError(where, f"population table not found: {path}")
+        from veil.errors import VeilError
+        from veil.io.readers import CsvOptions, open_source
+
+        try:
+            header = open_source(
+                path, csv_options=CsvOptions(delimiter=self.delta_presence.delimiter)
+            ).header()
+        except VeilError as exc:
+            place = f"{exc.where}: " if exc.where else f"{path}: "
+            raise RiskPolicyError(where, f"population table {place}{exc.message}") from None
+        missing = [q for q in qis if q not in header]
+        if missing:
+            raise RiskPolicyError(
+                where,
+                f"population table {path}: quasi-identifier '{missing[0]}' is not a column "
+                f"(columns: {', '.join(header)})",
+            )

@@ -31,9 +31,10 @@ from veil.io.writers import (
 )
 from veil.policy.risk import RiskPolicy
 from veil.risk.classes import aggregate
-from veil.risk.gate import GateResult, enforce
+from veil.risk.gate import GateResult, enforce, population_table
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.metrics import ALL_RECORDS, RiskReport, report, with_constant
+from veil.risk.presence import PopulationTable, join_population, presence_figures
 
 __all__ = ["CsvSink", "anonymize_file", "measure_file"]
 
@@ -105,6 +106,7 @@ def measure_file(
     sampling_fraction: float | None = None,
     population_size: float | None = None,
     population_model: str = "dankar",
+    population: str | PathLike[str] | None = None,
 ) -> RiskReport:
     """Measure the re-identification risk of a file (``veil risk``).
 
@@ -115,7 +117,9 @@ def measure_file(
     ordered-distance t of a text attribute. Every column is otherwise read as text. Without
     QIs the whole table is one class (the sensitive attributes' figures over the table).
     ``sampling_fraction`` / ``population_size``: add population uniqueness
-    (``population_model``) and the journalist's and marketer's risks.
+    (``population_model``) and the journalist's and marketer's risks. ``population``: a
+    population table the file is a sample of (same format options; needs QIs): adds
+    delta-presence, ``delta = f / F`` per class.
     """
     qis = _names(quasi_identifiers, "quasi-identifier")
     sens = _names(sensitive, "sensitive attribute")
@@ -134,14 +138,21 @@ def measure_file(
             raise PolicyError(f"numeric attribute '{n}' must also be a sensitive attribute")
     if not 0 < risk_threshold <= 1:
         raise PolicyError(f"the risk threshold must be in (0, 1], got {risk_threshold}")
+    if population is not None and not qis:
+        raise PolicyError("delta-presence (--population) needs quasi-identifiers (--qi)")
+    pop = None if population is None else PopulationTable(Path(population), None, csv_options)
     src = open_source(path, format=input_format, csv_options=csv_options)
     _check_columns(src, [*qis, *sens])
     hs = _load(hierarchies, [*qis, *sens])
     types = {c: "float" if c in nums else "string" for c in (*qis, *sens)}
     batches = src.batches([*qis, *sens], types, _raise_reject(src))
+    presence: dict[str, Any] | None = None
     try:
         if qis:
             ec = aggregate(batches, qis, sens, hierarchies=hs)
+            if pop is not None:
+                joined = join_population(ec, pop.aggregate(qis, hs), where=pop.name)
+                presence = presence_figures(joined)
         else:
             ec = aggregate(with_constant(batches), [ALL_RECORDS], sens, hierarchies=hs)
         r = report(
@@ -158,6 +169,8 @@ def measure_file(
         )
     except VeilError as exc:
         raise _located(exc, src) from None
+    if presence is not None:
+        r = replace(r, presence=presence)
     return r if qis else replace(r, quasi_identifiers=(), riskiest_classes=())
 
 
@@ -284,9 +297,18 @@ def anonymize_file(
         cols = list(header) if columns is None else list(columns)
         yield from src.batches(cols, {c: types[c] for c in cols}, _raise_reject(src))
 
+    population = population_table(risk, policy_dir, csv_options)
     try:
         return enforce(
-            read, schema, risk, hs, qis, sink_factory=factory, force=True, subject="the table"
+            read,
+            schema,
+            risk,
+            hs,
+            qis,
+            sink_factory=factory,
+            force=True,
+            subject="the table",
+            population=population,
         )
     except VeilError as exc:
         raise _located(exc, src) from None

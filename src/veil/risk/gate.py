@@ -36,14 +36,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from veil.errors import InputError, RunRefused
+from veil.io.readers import CsvOptions
 from veil.policy.risk import RiskPolicy
 from veil.risk.anonymize import NoSolution, anonymize
 from veil.risk.classes import ClassAggregator, EquivalenceClasses, SensitiveCounts
 from veil.risk.hierarchy import Hierarchy, policy_hierarchies
 from veil.risk.metrics import RiskReport, class_size_buckets, report
 from veil.risk.model_checks import ModelCheck, check_models, privacy_models, quality_model
+from veil.risk.presence import (
+    PopulationTable,
+    join_population,
+    presence_figures,
+    released_with_population,
+)
 from veil.risk.privacy import PrivacyModel
 from veil.risk.result import AnonymizationResult
+from veil.risk.table_models import DeltaPresence
 
 __all__ = [
     "GateResult",
@@ -234,6 +242,9 @@ class _GatePlan:
     top: int
     #: ``model: population``: the population for the reports (sampling fraction or size)
     population: dict[str, Any] = field(default_factory=dict)
+    #: delta-presence: the population table and the QIs' hierarchies to read it with
+    presence: PopulationTable | None = None
+    qi_hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
 
     @property
     def report_options(self) -> dict[str, Any]:
@@ -271,6 +282,13 @@ def _plan(
     listed = list(dict.fromkeys(quasi_identifiers))
     qis = [q for q in listed if q in columns]
     pairs, skipped = privacy_models(risk, hierarchies, columns)
+    if not qis:  # no QI to tell who is in the table: nothing for delta-presence to check
+        skipped += [
+            {**d, "reason": "no quasi-identifier released"}
+            for m, d in pairs
+            if isinstance(m, DeltaPresence)
+        ]
+        pairs = [(m, d) for m, d in pairs if not isinstance(m, DeltaPresence)]
     sens = list(
         dict.fromkeys(
             [m.attribute for m, _ in pairs if m.attribute is not None]
@@ -340,11 +358,19 @@ def _measure_pass(
     if rows == 0:
         return None
     ec = agg.finish()
+    if plan.presence is not None:
+        population = plan.presence.aggregate(qis, plan.qi_hierarchies)
+        ec = join_population(ec, population, where=plan.presence.name)
     before = report(
-        ec, contributions=bool(qis), risk_threshold=risk.risk_threshold, **plan.report_options
+        ec.sample_only(),
+        contributions=bool(qis),
+        risk_threshold=risk.risk_threshold,
+        **plan.report_options,
     )
     if not qis:  # the whole table is one class; there are no QI values to show
         before = replace(before, quasi_identifiers=(), riskiest_classes=())
+    if ec.population is not None:
+        before = replace(before, presence=presence_figures(ec))
     bound = [(m.bind(rows), d) for m, d in plan.models]
     return _Measured(rows, ec, before, check_models(ec, bound), bound)
 
@@ -490,6 +516,16 @@ def _generalize_pass(
         if rows_out:
             after_ec = _rebase(agg.finish(), measured.classes)
             after = report(after_ec, risk_threshold=risk.risk_threshold, **plan.report_options)
+            if plan.presence is not None:
+                after_ec = released_with_population(
+                    after_ec,
+                    measured.classes,
+                    result.hierarchies,
+                    result.node,
+                    where=plan.presence.name,
+                )
+            if after_ec.population is not None and after is not None:
+                after = replace(after, presence=presence_figures(after_ec))
             checks_after = check_models(after_ec, plan.models)
             if any(not c.passed for c in checks_after):
                 raise RunRefused(
@@ -519,6 +555,7 @@ def enforce(
     force: bool = False,
     top: int = 5,
     subject: str = "risk gate: the released table",
+    population: PopulationTable | None = None,
 ) -> GateResult:
     """Measure the table ``read`` streams, and generalize it into a sink when it fails.
 
@@ -527,9 +564,15 @@ def enforce(
     anything on them. ``force``: generalize (and write) even when the table already passes
     (``veil anonymize``); the sink is then always committed. Raises :class:`RunRefused`
     when the table fails and cannot (or may not) be fixed; nothing is committed then.
+    ``population``: the population table of delta-presence (``risk.delta_presence``).
     """
     started = time.perf_counter()
     plan = _plan(schema, risk, hierarchies, quasi_identifiers, sensitive, top)
+    if any(isinstance(m, DeltaPresence) for m, _ in plan.models):
+        if population is None:
+            raise InputError("delta-presence needs its population table")
+        qh = {q: hierarchies[q] for q in plan.quasi_identifiers if q in hierarchies}
+        plan = replace(plan, presence=population, qi_hierarchies=qh)
     fields = plan.result_fields(risk)
     measured = _measure_pass(read, plan, risk, track_rows=force or risk.auto_generalize)
     if measured is None:
@@ -631,5 +674,19 @@ def release_gate(
         qis,
         sink_factory=factory,
         sensitive=sensitive,
+        population=population_table(risk, policy_dir),
     )
     return replace(result, output=out_path if result.generalized else parquet_path)
+
+
+def population_table(
+    risk: RiskPolicy, policy_dir: str | Path, csv_options: CsvOptions | None = None
+) -> PopulationTable | None:
+    """The delta-presence population table a ``risk:`` section names (None: no
+    delta-presence), relative to ``policy_dir``; a CSV is read with ``csv_options`` (the
+    input's, for ``veil anonymize``) or else the rule's delimiter."""
+    path = risk.population_path(policy_dir)
+    if path is None or risk.delta_presence is None:
+        return None
+    options = csv_options or CsvOptions(delimiter=risk.delta_presence.delimiter)
+    return PopulationTable(path, csv_options=options)

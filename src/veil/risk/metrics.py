@@ -523,6 +523,8 @@ class RiskReport:
     #: journalist's and marketer's risks (:mod:`veil.risk.population`, ``.attacker``)
     population: PopulationUniqueness | None = None
     attacker: AttackerRisk | None = None
+    #: with a population table: delta = f / F of the classes (:mod:`veil.risk.presence`)
+    presence: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite values become None)."""
@@ -554,6 +556,7 @@ class RiskReport:
             ],
             "population": self.population.to_dict() if self.population else None,
             "attacker": self.attacker.to_dict() if self.attacker else None,
+            "presence": dict(self.presence) if self.presence else None,
         }
 
 

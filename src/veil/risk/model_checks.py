@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from veil.errors import PolicyError
 from veil.policy.risk import (
     AlphaKRule,
     BetaLikenessRule,
@@ -125,8 +126,6 @@ def _rule_model(rule: Any, hierarchies: Mapping[str, Hierarchy]) -> PrivacyModel
             return OrderedDistanceTCloseness(rule.attribute, rule.t, rule.order)
         h = hierarchies.get(rule.attribute)
         if h is None:
-            from veil.errors import PolicyError
-
             raise PolicyError(
                 f"hierarchical t-closeness on '{rule.attribute}' needs a hierarchy for it"
             )
@@ -155,6 +154,9 @@ def privacy_models(
         models.append((_rule_model(rule, hierarchies), rule.describe()))
     for key, value in risk.risk_bounds():
         models.append((_bound_model(risk, key, value), risk.describe_bound(key, value)))
+    dp = risk.delta_presence
+    if dp is not None:
+        models.append((DeltaPresence(dp.delta_min, dp.delta_max), dp.describe()))
     return models, skipped
 
 
@@ -256,17 +258,22 @@ def _figure(
 def check_models(
     ec: EquivalenceClasses, models: Sequence[tuple[PrivacyModel, dict[str, Any]]]
 ) -> list[ModelCheck]:
-    """Check every model on every class of ``ec`` (no suppression: a class that fails, fails)."""
+    """Check every model on every class of ``ec`` (no suppression: a class that fails, fails).
+    With population counts (``ec.population``), delta-presence is checked on every class of
+    the population and the other models on the classes the sample holds."""
     out = []
+    sample = ec.sample_only()
     for m, desc in models:
         if isinstance(m, DeltaPresence):
-            raise TypeError("delta-presence is checked by the anonymizer with its population")
-        sc = ec.sensitive[m.attribute] if m.attribute is not None else None
+            out.append(_presence_check(ec, m, desc))
+            continue
+        ec_m = sample
+        sc = ec_m.sensitive[m.attribute] if m.attribute is not None else None
         if isinstance(m, TableModel):
-            failing = m.to_suppress(ec.sizes, np.ones(len(ec.sizes), dtype=bool))
+            failing = m.to_suppress(ec_m.sizes, np.ones(len(ec_m.sizes), dtype=bool))
         else:
-            failing = m.failing(ec.sizes, sc)
-        figure, value, requirement = _figure(m, ec.sizes, sc)
+            failing = m.failing(ec_m.sizes, sc)
+        figure, value, requirement = _figure(m, ec_m.sizes, sc)
         out.append(
             ModelCheck(
                 model=desc,
@@ -274,8 +281,33 @@ def check_models(
                 value=value,
                 requirement=requirement,
                 failing_classes=int(failing.sum()),
-                failing_records=int(ec.sizes[failing].sum()),
-                records=ec.records,
+                failing_records=int(ec_m.sizes[failing].sum()),
+                records=ec_m.records,
             )
         )
     return out
+
+
+def _presence_check(ec: EquivalenceClasses, m: DeltaPresence, desc: dict[str, Any]) -> ModelCheck:
+    """delta-presence on a sample joined with its population. The figure is the delta that
+    fails (the largest above ``delta_max``, else the smallest below ``delta_min``), else the
+    largest; failing classes include population classes the sample does not reach when
+    ``delta_min > 0`` (their records hold 0 sample records)."""
+    if ec.population is None:
+        raise PolicyError("delta-presence needs a population table")
+    delta = m.delta(ec.sizes, ec.population)
+    failing = m.failing_presence(ec.sizes, ec.population)
+    high, low = delta > m.delta_max, delta < m.delta_min
+    if high.any() or not failing.any():
+        value = float(delta.max()) if len(delta) else 0.0
+    else:
+        value = float(delta[low].min())
+    return ModelCheck(
+        model=desc,
+        figure="delta",
+        value=value,
+        requirement=f"{m.delta_min:g} <= delta <= {m.delta_max:g}",
+        failing_classes=int(failing.sum()),
+        failing_records=int(ec.sizes[failing].sum()),
+        records=ec.records,
+    )

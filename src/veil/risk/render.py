@@ -73,6 +73,14 @@ def summary_table(r: RiskReport) -> Table:
             f"{_pct(a.journalist_at_risk)} of records above {_pct(a.threshold)}",
         )
         t.add_row("marketer risk", f"{_pct(a.marketer)} of records re-identified on average")
+    d = r.presence
+    if d is not None:
+        t.add_row(
+            "delta-presence",
+            f"delta {_num(d['delta_min'])} to {_num(d['delta_max'])} (sample share of its "
+            f"population class); {d['classes_not_in_sample']:,} of "
+            f"{d['population_classes']:,} population classes hold no sample record",
+        )
     return t
 
 

@@ -505,7 +505,7 @@ def _gate_parts(merged: _Merged, runner: Runner, columns: list[str]) -> Any:
     from dataclasses import replace
 
     from veil.pipeline.gate import hierarchies_for
-    from veil.risk.gate import enforce
+    from veil.risk.gate import enforce, population_table
 
     def refuse(schema: pa.Schema) -> Any:
         raise RunRefused(
@@ -520,5 +520,6 @@ def _gate_parts(merged: _Merged, runner: Runner, columns: list[str]) -> Any:
     return replace(enforce(_aggregate_reader(merged, columns), plan.output_schema, risk,
                            hierarchies_for(plan, runner.policy_dir),
                            risk.resolve_qis(plan.dataset.fields), sink_factory=refuse,
-                           sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive]),
+                           sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive],
+                           population=population_table(risk, runner.policy_dir)),
                    output=None)
