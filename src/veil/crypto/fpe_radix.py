@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import CipherContext
@@ -54,7 +55,7 @@ class Half:
     radix: int
     m: int
 
-    @property
+    @cached_property
     def k(self) -> int:
         """Numerals per limb: the largest ``k`` with ``radix**k <= 2**32``."""
         k = 1
@@ -62,7 +63,7 @@ class Half:
             k += 1
         return k
 
-    @property
+    @cached_property
     def moduli(self) -> tuple[int, ...]:
         """Each limb's modulus: ``radix**k``, and ``radix**(rest)`` for the top limb."""
         k, m = self.k, self.m
