@@ -44,17 +44,24 @@ def cards() -> st.SearchStrategy[str]:
                      st.sampled_from(["", " ", "-"]))
 
 
-@settings(max_examples=150, deadline=None)
-@given(cards(), st.integers(min_value=0, max_value=6))
-def test_card_round_trip_and_luhn(card: str, keep_first: int) -> None:
-    c = FpeCodec(KEY, "card", keep_first=keep_first)
-    e = c.encrypt(card)
-    assert len(e) == len(card)
-    assert [ch.isdigit() for ch in e] == [ch.isdigit() for ch in card]  # separators kept
-    digits = e.replace(" ", "").replace("-", "")
-    assert luhn.is_valid(digits)  # the same validator as the input passes
-    assert digits[:keep_first] == card.replace(" ", "").replace("-", "")[:keep_first]
-    assert c.decrypt(e) == card
+ALGORITHM = st.sampled_from(["ff1", "ff3-1"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(cards(), min_size=1, max_size=12), st.integers(min_value=0, max_value=6),
+       ALGORITHM)
+def test_card_round_trip_and_luhn(batch: list[str], keep_first: int, algorithm: str) -> None:
+    params = {"format": "card", "keep_first": keep_first, "algorithm": algorithm}
+    out = encrypt_values(pa.array(batch), KEY, params).to_pylist()
+    for card, e in zip(batch, out, strict=True):
+        assert len(e) == len(card)
+        assert [ch.isdigit() for ch in e] == [ch.isdigit() for ch in card]  # separators kept
+        digits = e.replace(" ", "").replace("-", "")
+        assert luhn.is_valid(digits)  # the same validator as the input passes
+        assert digits[:keep_first] == card.replace(" ", "").replace("-", "")[:keep_first]
+    assert reverse(out, KEY, params).to_pylist() == batch
+    one = FpeCodec(KEY, "card", keep_first=keep_first, algorithm=algorithm)
+    assert one.encrypt(batch[0]) == out[0] and one.decrypt(out[0]) == batch[0]
 
 
 ibans = st.builds(lambda cc, seed: IBAN.random(cc, random=random.Random(seed)),
@@ -63,36 +70,87 @@ ibans = st.builds(lambda cc, seed: IBAN.random(cc, random=random.Random(seed)),
                   st.integers(min_value=0, max_value=2**32))
 
 
-@settings(max_examples=150, deadline=None)
-@given(ibans, st.booleans(), st.booleans())
-def test_iban_round_trip_and_schwifty_valid(iban: IBAN, printed: bool, keep_bank: bool) -> None:
-    value = iban.formatted if printed else iban.compact
-    outside_bank = iban.compact[4:].replace(iban.bank_code, "", 1) if keep_bank else \
-        iban.compact[4:]
-    # FF3-1 needs 6 digits; random BBANs of alphanumeric formats (IT, MT) may have fewer
-    assume(sum(ch.isdigit() for ch in outside_bank) >= 6)
-    c = FpeCodec(KEY, "iban", keep_bank=keep_bank)
-    e = c.encrypt(value)
-    assert len(e) == len(value)
-    out = IBAN(e)  # schwifty's validation: format, length, mod-97 check digits
-    assert out.country_code == iban.country_code
-    if keep_bank:
-        assert out.bank_code == iban.bank_code
-    assert c.decrypt(e) == value
-    assert e != value
+def _digits_outside_bank(iban: IBAN, keep_bank: bool) -> int:
+    outside = iban.compact[4:].replace(iban.bank_code, "", 1) if keep_bank else iban.compact[4:]
+    return sum(ch.isdigit() for ch in outside)
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.text(alphabet="0123456789", min_size=6, max_size=30), st.booleans())
-def test_digits_round_trip(number: str, luhn_check: bool) -> None:
+@settings(max_examples=40, deadline=None)
+@given(st.lists(ibans, min_size=1, max_size=8), st.booleans(), st.booleans(), ALGORITHM)
+def test_iban_round_trip_and_schwifty_valid(batch: list[IBAN], printed: bool, keep_bank: bool,
+                                            algorithm: str) -> None:
+    # FPE needs 6 digits; random BBANs of alphanumeric formats (IT, MT) may have fewer
+    batch = [i for i in batch if _digits_outside_bank(i, keep_bank) >= 6]
+    assume(batch)
+    values = [i.formatted if printed else i.compact for i in batch]
+    params = {"format": "iban", "keep_bank": keep_bank, "algorithm": algorithm}
+    out = encrypt_values(pa.array(values), KEY, params).to_pylist()
+    for iban, value, e in zip(batch, values, out, strict=True):
+        assert len(e) == len(value)
+        parsed = IBAN(e)  # schwifty's validation: format, length, mod-97 check digits
+        assert parsed.country_code == iban.country_code
+        if keep_bank:
+            assert parsed.bank_code == iban.bank_code
+        assert e != value
+    assert reverse(out, KEY, params).to_pylist() == values
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789", min_size=6, max_size=30), min_size=1,
+                max_size=12), st.booleans(), ALGORITHM)
+def test_digits_round_trip(batch: list[str], luhn_check: bool, algorithm: str) -> None:
     if luhn_check:
-        number = number + luhn.calc_check_digit(number)
-    c = FpeCodec(KEY, "digits", check_digit="luhn" if luhn_check else "none")
-    e = c.encrypt(number)
-    assert len(e) == len(number) and e.isdigit()
-    if luhn_check:
-        assert luhn.is_valid(e)
-    assert c.decrypt(e) == number
+        batch = [n + luhn.calc_check_digit(n) for n in batch]
+    params = {"format": "digits", "check_digit": "luhn" if luhn_check else "none",
+              "algorithm": algorithm}
+    out = encrypt_values(pa.array(batch), KEY, params).to_pylist()
+    for number, e in zip(batch, out, strict=True):
+        assert len(e) == len(number) and e.isdigit()
+        if luhn_check:
+            assert luhn.is_valid(e)
+    assert reverse(out, KEY, params).to_pylist() == batch
+
+
+def test_ff1_and_ff3_1_tokens_differ_and_reverse_only_with_their_own_algorithm() -> None:
+    vals = pa.array(["4111111111111111", "5500000000000004"])
+    ff1 = encrypt_values(vals, KEY, {"format": "card", "algorithm": "ff1"})
+    ff3 = encrypt_values(vals, KEY, {"format": "card"})
+    assert ff1.to_pylist() != ff3.to_pylist()
+    assert reverse(ff1, KEY, {"format": "card", "algorithm": "ff1"}).equals(vals)
+    assert not reverse(ff1, KEY, {"format": "card"}).equals(vals)
+
+
+def test_a_mixed_batch_equals_its_values_one_by_one() -> None:
+    """Lengths, separators, repeats, nulls and invalid values in one batch: each valid value
+    gets what it gets alone, each invalid one a null (on_invalid: null)."""
+    vals = ["4111111111111111", "4111-1111-1111-1111", None, "12", "4111111111111112",
+            "378282246310005", "4111111111111111", "abc", "", "6011 1111 1111 1117 0000 00"]
+    params = {"format": "card", "keep_first": 6, "algorithm": "ff1", "on_invalid": "null"}
+    out = encrypt_values(pa.array(vals), KEY, params).to_pylist()
+    one = FpeCodec(KEY, "card", keep_first=6, algorithm="ff1")
+    for v, e in zip(vals, out, strict=True):
+        try:
+            want = one.encrypt(v) if v is not None else None
+        except ValueError:
+            want = None
+        assert e == want
+    assert [e is None for e in out] == [False, False, True, True, True, False, False, True,
+                                        True, True]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789", min_size=2, max_size=20), min_size=1,
+                max_size=10))
+def test_vectorized_luhn_equals_stdnum(numbers: list[str]) -> None:
+    import numpy as np
+
+    from veil.transforms.fpe_batch import luhn_digit, luhn_valid
+
+    for n in {len(x) for x in numbers}:
+        group = [x for x in numbers if len(x) == n]
+        d = np.array([[int(c) for c in x] for x in group], dtype=np.uint8)
+        assert luhn_valid(d).tolist() == [luhn.is_valid(x) for x in group]
+        assert luhn_digit(d).tolist() == [int(luhn.calc_check_digit(x)) for x in group]
 
 
 def test_apply_dedupes_keeps_nulls_and_reverses_with_the_key_id() -> None:
@@ -147,7 +205,15 @@ def test_invalid_values_are_refused_or_nulled_never_passed_through() -> None:
     (FieldDef(category="account"), {"format": "card", "keep_bank": True}, "iban"),
     (FieldDef(category="account"), {"format": "digits", "check_digit": "mod97"}, "luhn"),
     (FieldDef(category="account"), {"format": "iban", "on_invalid": "keep"}, "error, null"),
+    (FieldDef(category="card"), {"format": "card", "algorithm": "ff3"}, "ff3-1, ff1"),
 ])
 def test_check_refusals(field: FieldDef, params: dict, msg: str) -> None:
     with pytest.raises(ValueError, match=msg):
         F.check(field, params)
+
+
+def test_describe_names_the_algorithm() -> None:
+    assert F.describe({"format": "card"}, None)["algorithm"] == "FF3-1 (AES-256)"
+    assert F.describe({"format": "card", "algorithm": "ff1"}, None)["algorithm"] == \
+        "FF1 (AES-256)"
+    F.check(FieldDef(category="card"), {"format": "card", "algorithm": "ff1"})
