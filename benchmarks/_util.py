@@ -116,8 +116,9 @@ def distinct_subjects_csv(rows: int, template_rows: int = 1_000_000) -> Path:
     template = ensure_sample(min(rows, template_rows))
     tmp = path.with_suffix(".tmp")
     done = 0
-    convert = pacsv.ConvertOptions(column_types=dict(zip(SCHEMA.names, SCHEMA.types,
-                                                         strict=True)))
+    types = dict(zip(SCHEMA.names, SCHEMA.types, strict=True))
+    convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False)  # as written: "" vs none
     with pacsv.CSVWriter(tmp, SCHEMA) as w:
         while done < rows:
             reader = pacsv.open_csv(template, convert_options=convert,
