@@ -25,6 +25,7 @@ from veil.decisions.rows import insert_rows, time_binder, transaction
 from veil.decisions.rules import default_outcome
 from veil.decisions.sealing import encode_columns, seal_inputs_in
 from veil.errors import InputError
+from veil.keys.subject_keys_bulk import gc_paused
 from veil.store.schema import decision_sessions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,7 +58,9 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
     when = (at or datetime.now(UTC)).astimezone(UTC)
     session, retain = new_id(), rules.retain_until(when)
     keys, log = ledger.keys, ledger.log  # opened before the transaction: first use writes
-    with transaction(ledger.engine, "recording a batch of decisions", durable=True) as conn:
+    keys.prepare()  # likewise the first key epoch (a second writer inside: "database is locked")
+    with gc_paused(), transaction(ledger.engine, "recording a batch of decisions",
+                                  durable=True) as conn:
         out_of = excluded(conn, m.purpose, tokens)
         keep = [i for i in range(n) if tokens[i] not in out_of]
         order = sorted(keep, key=tokens.__getitem__)

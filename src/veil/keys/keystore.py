@@ -40,9 +40,10 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from veil.crypto.errors import CryptoError, ErasedError, WrongKeyError
+from veil.crypto.errors import CryptoError, ErasedError, KeyMissingError, WrongKeyError
 from veil.kek.providers import KEK
-from veil.keys.subject_keys import NONCE_SIZE, TOMBSTONE, SubjectKeys
+from veil.keys.subject_keys import TOMBSTONE, SubjectKeys
+from veil.keys.subject_keys_bulk import KeyOrPrimitive, gc_paused, open_groups, seal_groups
 from veil.store.transactions import db_error, read_connection, write_transaction
 
 __all__ = [
@@ -524,82 +525,164 @@ class StoreSubjectKeys(SubjectKeys):
 
     # batches --------------------------------------------------------------------------------
 
-    def prefetch(self, subjects: Iterable[str], *, create: bool = False) -> None:
-        """Load (and with ``create``, make) the keys of uncached subjects in bulk."""
-        self._maybe_sync()
+    def _unwrap_found(self, found: dict[str, bytes]) -> tuple[dict[str, bytes], list[str]]:
+        """(raw keys, erased subjects) of a `read_in` result."""
+        raw: dict[str, bytes] = {}
+        erased: list[str] = []
+        unwrap, aad = self.kek.unwrap, self._wrap_aad
+        for s, w in found.items():
+            if w == TOMBSTONE:
+                erased.append(s)
+            else:
+                raw[s] = unwrap(w, aad(s))
+        return raw, erased
+
+    def _cached(self, subjects: Iterable[str]) -> dict[str, KeyOrPrimitive]:
         with self._lock:
-            missing = [s for s in dict.fromkeys(subjects) if s not in self._cache]
-            missing = missing[: self.cache_size]
-            if not missing:
-                return
-            found = self.store.get_many(missing)
-            if create:
-                new = [s for s in missing if s not in found]
-                if new:
-                    made = {s: secrets.token_bytes(32) for s in new}
-                    ours = self._store_new(made)
-                    for s in ours:  # no unwrap needed for keys we just made
-                        self._put(s, AESGCM(made[s]))
-                    lost = [s for s in new if s not in ours]
-                    if lost:  # a concurrent writer won: use theirs
-                        found.update(self.store.get_many(lost))
-            for s, w in found.items():
-                if w != TOMBSTONE:
-                    self._put(s, AESGCM(self.kek.unwrap(w, self._wrap_aad(s))))
+            get = self._cache.get
+            return {s: p for s in subjects if (p := get(s)) is not None}
+
+    def keys_for(self, subjects: Iterable[str], *, create: bool,
+                 ) -> tuple[dict[str, KeyOrPrimitive], list[str]]:
+        """(each distinct subject's key, the erased subjects) in bulk: cached primitives,
+        the rest read by one query per 500 subjects and unwrapped; with ``create`` the
+        missing keys are made and stored in ONE transaction, and an erased subject raises
+        `ErasedError` before anything is made. Keys come as primitives or raw bytes
+        (`veil.keys.subject_keys_bulk`); subjects without a key and not erased are absent."""
+        self._maybe_sync()
+        subs = list(dict.fromkeys(subjects))
+        if not all(isinstance(s, str) and s for s in subs):
+            raise CryptoError("a subject must be a non-empty pseudonym string")
+        keys: dict[str, KeyOrPrimitive] = self._cached(subs)
+        missing = [s for s in subs if s not in keys] if keys else subs
+        if not missing:
+            return keys, []
+        with read_connection(self.store.engine, "reading subject keys") as conn:
+            found = self.store.read_in(conn, missing)
+        raw, erased = self._unwrap_found(found)
+        keys.update(raw)
+        if create and erased:
+            raise ErasedError("erased", where=f"subject {erased[0]}")
+        new = [s for s in missing if s not in found]
+        if create and new:
+            keys.update(self._create_stored(new))
+        return keys, erased
+
+    def _create_stored(self, subjects: list[str]) -> dict[str, bytes]:
+        """Raw keys of ``subjects`` (none had a row when read), made, wrapped and stored in
+        one write transaction; a key another writer stored meanwhile is used instead, a
+        tombstone stored meanwhile raises `ErasedError` (nothing is stored)."""
+        with write_transaction(self.store.engine, "storing subject keys") as conn:
+            if not conn.in_transaction():
+                conn.begin()  # the plain DBAPI statements below commit with it (PostgreSQL)
+            found = self.store.read_in(conn, subjects)  # under the write lock (SQLite)
+            raw, erased = self._unwrap_found(found)
+            if erased:
+                raise ErasedError("erased", where=f"subject {erased[0]}")
+            fresh = [s for s in subjects if s not in found]
+            if fresh:
+                raw.update(self._create_in(conn, fresh))
+        return raw
+
+    def _keep(self, subject: str, prim: AESGCM) -> None:
+        with self._lock:
+            self._put(subject, prim)
+
+    def prefetch(self, subjects: Iterable[str], *, create: bool = False) -> None:
+        """Load (and with ``create``, make) the keys of uncached subjects in bulk: at most
+        ``cache_size`` of them enter the cache."""
+        keys, _ = self.keys_for(subjects, create=create)
+        with self._lock:
+            for s, k in list(keys.items())[-self.cache_size:]:
+                self._put(s, k if isinstance(k, AESGCM) else AESGCM(k))
 
     def _prefetch(self, subjects: list[str], create: bool) -> None:
         self.prefetch(subjects, create=create)
 
+    def encrypt_many(
+        self, subjects: Sequence[str], plaintexts: Sequence[bytes], associated_data: bytes = b""
+    ) -> list[bytes]:
+        """`SubjectKeys.encrypt_many` with the batch's keys looked up, unwrapped and (for
+        new subjects) made and stored in bulk (`keys_for`): one transaction per batch."""
+        n = len(plaintexts)
+        if len(subjects) != n:
+            raise ValueError(f"{n} records but {len(subjects)} subjects")
+        with gc_paused():
+            groups = self._groups(subjects)
+            keys, _ = self.keys_for(groups, create=True)
+            return seal_groups(groups, keys, plaintexts, associated_data, self._keep)
+
+    def decrypt_many(
+        self,
+        subjects: Sequence[str],
+        ciphertexts: Sequence[bytes],
+        associated_data: bytes = b"",
+        *,
+        erased: Any = ErasedError,
+    ) -> list[Any]:
+        """`SubjectKeys.decrypt_many` with the batch's keys looked up and unwrapped in bulk."""
+        n = len(ciphertexts)
+        if len(subjects) != n:
+            raise ValueError(f"{n} records but {len(subjects)} subjects")
+        with gc_paused():
+            groups = self._groups(subjects)
+            keys, gone = self.keys_for(groups, create=False)
+            gone_set = set(gone)
+            for s in groups:  # the first subject without a key names the error
+                if s in keys:
+                    continue
+                if s not in gone_set:
+                    raise KeyMissingError("no key for this subject", where=f"subject {s}")
+                if erased is ErasedError:
+                    raise ErasedError("erased", where=f"subject {s}")
+            return open_groups(groups, keys, ciphertexts, associated_data, erased, self._keep)
+
     # inside the caller's transaction --------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Do, before a caller opens its write transaction, what may write on its own: make
+        the first key epoch (`veil.keys.epochs`) and look at erasures elsewhere. On SQLite a
+        second writer inside the caller's transaction would wait for it: "database is
+        locked"."""
+        self._maybe_sync()
+        _ = self.kek.kek_id  # an epoch keyring makes its first epoch here
 
     def encrypt_many_in(
         self, conn: sa.Connection, subjects: Sequence[str], plaintexts: Sequence[bytes],
         associated_data: bytes = b"",
     ) -> list[bytes]:
-        """`encrypt_many` inside the caller's write transaction ``conn``: the keys the store
-        lacks are made, wrapped in one pass and inserted by one executemany in ``conn``, so
-        they commit or vanish with the caller's rows (one transaction for a batch of decisions
-        instead of one per subject). New keys enter the cache only through a later lookup, after
-        the commit: a key whose transaction rolled back is never used again."""
+        """`encrypt_many` inside the caller's write transaction ``conn`` (call `prepare`
+        before opening it): the keys the store lacks are made, wrapped in one pass and
+        inserted by one executemany in ``conn``, so they commit or vanish with the caller's
+        rows (one transaction for a batch of decisions instead of one per subject). New keys
+        enter the cache only through a later lookup, after the commit: a key whose
+        transaction rolled back is never used again."""
         n = len(plaintexts)
         if len(subjects) != n:
             raise ValueError(f"{n} records but {len(subjects)} subjects")
         self._maybe_sync()
-        groups = self._groups(subjects)
-        if not all(isinstance(s, str) and s for s in groups):
-            raise CryptoError("a subject must be a non-empty pseudonym string")
-        prims: dict[str, AESGCM] = {}
-        with self._lock:
-            for s in groups:
-                p = self._cache.get(s)
-                if p is not None:
-                    prims[s] = p
-        missing = [s for s in groups if s not in prims]
-        found = self.store.read_in(conn, missing)
-        for s, w in found.items():
-            if w == TOMBSTONE:
-                raise ErasedError("erased", where=f"subject {s}")
-            prims[s] = AESGCM(self.kek.unwrap(w, self._wrap_aad(s)))
+        with gc_paused():
+            groups = self._groups(subjects)
+            if not all(isinstance(s, str) and s for s in groups):
+                raise CryptoError("a subject must be a non-empty pseudonym string")
+            keys: dict[str, KeyOrPrimitive] = self._cached(groups)
+            missing = [s for s in groups if s not in keys]
+            found = self.store.read_in(conn, missing)
+            raw, erased = self._unwrap_found(found)
+            if erased:
+                raise ErasedError("erased", where=f"subject {erased[0]}")
             with self._lock:
-                self._put(s, prims[s])
-        new = sorted(s for s in missing if s not in found)
-        if new:
-            prims.update(self._create_in(conn, new))
-        out: list[bytes] = [b""] * n
-        pool = os.urandom(NONCE_SIZE * n)
-        head = self._aad("s", b"")[:-5]  # `_aad` without its subject's length and name
-        for s, rows in groups.items():
-            enc = prims[s].encrypt
-            sb = s.encode("utf-8")
-            aad = head + len(sb).to_bytes(4, "big") + sb + associated_data
-            for i in rows:
-                j = NONCE_SIZE * i
-                nonce = pool[j : j + NONCE_SIZE]
-                out[i] = nonce + enc(nonce, plaintexts[i], aad)
-        return out
+                for s, k in list(raw.items())[-self.cache_size:]:
+                    self._put(s, AESGCM(k))
+            keys.update(raw)
+            new = sorted(s for s in missing if s not in found)
+            if new:
+                keys.update(self._create_in(conn, new))
+            return seal_groups(groups, keys, plaintexts, associated_data)
 
-    def _create_in(self, conn: sa.Connection, subjects: list[str]) -> dict[str, AESGCM]:
-        """New keys for ``subjects`` (none has a row), stored in ``conn``'s transaction."""
+    def _create_in(self, conn: sa.Connection, subjects: list[str]) -> dict[str, bytes]:
+        """Raw new keys for ``subjects`` (none has a row), stored in ``conn``'s transaction
+        (a key a concurrent writer stored first is unwrapped and returned instead)."""
         raw = os.urandom(32 * len(subjects))
         keys = {s: raw[32 * i : 32 * i + 32] for i, s in enumerate(subjects)}
         with contextlib.closing(conn.connection.cursor()) as cur:  # held against rotation (PG)
@@ -614,7 +697,6 @@ class StoreSubjectKeys(SubjectKeys):
         for _ in range(_STALE_RETRIES):
             blobs = (wrap_many(list(keys.values()), aads) if wrap_many is not None else
                      [self.kek.wrap(k, a) for k, a in zip(keys.values(), aads, strict=True)])
-            wrapped = dict(zip(keys, blobs, strict=True))
             if all(w[:4] == mark for w in blobs):
                 break
             refresh = getattr(self.kek, "refresh", None)
@@ -624,10 +706,10 @@ class StoreSubjectKeys(SubjectKeys):
         else:
             raise CryptoError("the key epoch kept changing while new subject keys were stored: "
                               "try again")
-        theirs = self.store.insert_in(conn, wrapped)
-        prims = {s: AESGCM(k) for s, k in keys.items() if s not in theirs}
-        for s, w in theirs.items():  # a concurrent writer was first (PostgreSQL): use theirs
-            if w == TOMBSTONE:
-                raise ErasedError("erased", where=f"subject {s}")
-            prims[s] = AESGCM(self.kek.unwrap(w, self._wrap_aad(s)))
-        return prims
+        theirs = self.store.insert_in(conn, dict(zip(keys, blobs, strict=True)))
+        if theirs:  # a concurrent writer was first (PostgreSQL): use theirs
+            won, erased = self._unwrap_found(theirs)
+            if erased:
+                raise ErasedError("erased", where=f"subject {erased[0]}")
+            keys.update(won)
+        return keys
