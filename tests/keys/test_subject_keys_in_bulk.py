@@ -21,8 +21,11 @@ from veil.store.schema import subject_keys
 
 def _live(ws: Any) -> dict[str, bytes]:
     with ws.engine.connect() as conn:
-        return {r.subject: bytes(r.wrapped_key) for r in conn.execute(sa.select(subject_keys))
-                if r.wrapped_key is not None}
+        return {
+            r.subject: bytes(r.wrapped_key)
+            for r in conn.execute(sa.select(subject_keys))
+            if r.wrapped_key is not None
+        }
 
 
 def _commits(engine: sa.Engine) -> list[int]:

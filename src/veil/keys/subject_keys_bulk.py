@@ -24,8 +24,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil.crypto.errors import TamperedError
 
-__all__ = ["NONCE_SIZE", "TAG_SIZE", "KeyOrPrimitive", "gc_paused", "open_groups", "record_aad",
-           "seal_groups"]
+__all__ = [
+    "NONCE_SIZE",
+    "TAG_SIZE",
+    "KeyOrPrimitive",
+    "gc_paused",
+    "open_groups",
+    "record_aad",
+    "seal_groups",
+]
 
 NONCE_SIZE = 12
 TAG_SIZE = 16
@@ -66,9 +73,13 @@ def _primitive(key: KeyOrPrimitive) -> AESGCM:
     return AESGCM(key) if isinstance(key, bytes) else key
 
 
-def seal_groups(groups: Mapping[str, list[int]], keys: Mapping[str, KeyOrPrimitive],
-                plaintexts: Sequence[bytes], associated_data: bytes,
-                keep: Callable[[str, AESGCM], None] | None = None) -> list[bytes]:
+def seal_groups(
+    groups: Mapping[str, list[int]],
+    keys: Mapping[str, KeyOrPrimitive],
+    plaintexts: Sequence[bytes],
+    associated_data: bytes,
+    keep: Callable[[str, AESGCM], None] | None = None,
+) -> list[bytes]:
     """``nonce || ciphertext || tag`` of each record, under its subject's key (``groups``:
     subject -> record indexes). ``keep(subject, primitive)`` is told each primitive used
     (the caller's cache)."""
@@ -87,9 +98,14 @@ def seal_groups(groups: Mapping[str, list[int]], keys: Mapping[str, KeyOrPrimiti
     return out
 
 
-def open_groups(groups: Mapping[str, list[int]], keys: Mapping[str, KeyOrPrimitive],
-                ciphertexts: Sequence[bytes], associated_data: bytes, placeholder: Any,
-                keep: Callable[[str, AESGCM], None] | None = None) -> list[Any]:
+def open_groups(
+    groups: Mapping[str, list[int]],
+    keys: Mapping[str, KeyOrPrimitive],
+    ciphertexts: Sequence[bytes],
+    associated_data: bytes,
+    placeholder: Any,
+    keep: Callable[[str, AESGCM], None] | None = None,
+) -> list[Any]:
     """The plaintext of each record whose subject has a key in ``keys``; the others keep
     ``placeholder``. A record that does not open raises `TamperedError` naming its index."""
     out: list[Any] = [placeholder] * len(ciphertexts)
