@@ -1,0 +1,209 @@
+"""`veil.run(..., workers=N)` makes what the single-core run makes: the same table, row for row
+and byte for byte once decrypted, and the same receipt but for timings and the worker count."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import veil
+import veil.io.readers
+from veil.keys.files import decrypt_to_buffer, find_encryption
+from veil.keys.manager import KeyManager
+from veil.sample import SAMPLE_POLICY, write_sample
+
+#: receipt entries two runs of the same input do not share (ids, clocks, the run's own output
+#: key) and the worker count
+VARYING = {"run_id", "started_at", "finished_at", "expires_at", "timings_seconds", "audit",
+           "engine", "seconds", "keyset", "key_id", "associated_data", "replaces"}
+
+
+def normalized(receipt: dict[str, Any], folder: Path) -> dict[str, Any]:
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items()
+                    if k not in VARYING and not k.endswith("_seconds")}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+
+    r = strip(json.loads(json.dumps(receipt).replace(str(folder), "<folder>")))
+    del r["output"]["sha256"], r["output"]["bytes"]  # the ciphertext's (plaintext's compared)
+    return r
+
+
+def plaintext(out: Path, ws: Any) -> bytes:
+    """The decrypted Parquet file, byte for byte."""
+    enc = find_encryption(out, ws)
+    assert enc is not None
+    return decrypt_to_buffer(out, KeyManager(ws).keyset(enc["keyset"]),
+                             enc["associated_data"].encode()).to_pybytes()
+
+
+def run_twice(policy: Any, purpose: str, source: Path, root: Path, **kw: Any
+              ) -> tuple[Any, Any]:
+    """The run with one worker (in process), then with two, each in a folder of its own."""
+    results = []
+    for n in (1, 2):
+        folder = root / f"w{n}"
+        folder.mkdir(exist_ok=True)
+        results.append(veil.run(policy, purpose, source, folder / "out.parquet", workers=n,
+                                overwrite=True, **kw))
+    return results[0], results[1]
+
+
+def assert_same(one: Any, two: Any, ws: Any, *, random: tuple[str, ...] = ()) -> pa.Table:
+    """Same table and receipt; ``random`` columns (fresh nonces) are compared apart."""
+    t1, t2 = veil.read(one.output, ws), veil.read(two.output, ws)
+    r1, r2 = normalized(one.receipt, one.output.parent), normalized(two.receipt,
+                                                                    two.output.parent)
+    if random:
+        t1, t2 = t1.drop_columns(list(random)), t2.drop_columns(list(random))
+        for r in (r1, r2):
+            del r["output"]["encryption"]["plaintext_sha256"]
+            del r["output"]["encryption"]["plaintext_bytes"]
+    else:
+        assert plaintext(one.output, ws) == plaintext(two.output, ws)
+    assert t1.equals(t2)
+    assert r1 == r2
+    assert two.receipt["engine"] == {"name": "local", "workers": 2}
+    assert "engine" not in one.receipt
+    return t1
+
+
+@pytest.fixture(scope="module")
+def sample_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sample") / "tx.csv"
+    write_sample(path, 400, seed=3)  # made once: the generator takes seconds
+    return path
+
+
+@pytest.fixture
+def sample(sample_file: Path, workspace, monkeypatch) -> Path:
+    """400 sample rows, read in batches of about 20 rows (a small CSV block)."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 8 << 10)
+    return sample_file
+
+
+def head(src: Path, rows: int) -> list[str]:
+    """The header and first ``rows`` lines of ``src``."""
+    return src.read_text().splitlines()[: rows + 1]
+
+
+@settings(max_examples=2, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(block=st.integers(min_value=2 << 10, max_value=64 << 10))
+def test_credit_scoring_whatever_the_batch_size(block: int, sample: Path, workspace,
+                                                tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", block)
+    one, two = run_twice(SAMPLE_POLICY, "credit_scoring", sample, tmp_path)
+    t = assert_same(one, two, workspace)
+    assert t.num_rows == 400 and two.receipt["lineage"]["subjects"] > 1
+
+
+def test_fraud_detection(sample: Path, workspace, tmp_path: Path) -> None:
+    one, two = run_twice(SAMPLE_POLICY, "fraud_detection", sample, tmp_path)
+    t = assert_same(one, two, workspace)
+    assert t.num_rows == 400 and "memo" in two.receipt["fields"]["transformed"]
+
+
+def test_personalised_offers_consent_and_subject_keys(sample: Path, workspace,
+                                                      tmp_path: Path) -> None:
+    """Consent drops rows in every batch; ``email`` is encrypted under each subject's own key
+    (fresh nonces: compared decrypted); the keys the workers made are the subjects' keys."""
+    from veil.consent.ledger import Ledger
+    from veil.rights.values import decrypt_values
+
+    ids = pacsv.read_csv(sample).column("customer_id").to_pylist()
+    subjects = sorted(set(ids))
+    chosen = subjects[::3]
+    led = Ledger(workspace, veil.load_policy(SAMPLE_POLICY))
+    led.add_notice("personalised_offers", "1", "Offers.", created_by="test",
+                   effective="2024-01-01T00:00:00Z")
+    for s in chosen:
+        led.grant(s, "personalised_offers", channel="web_form", action="ticked the box",
+                  collector="test", notice_version="1")
+    one, two = run_twice(SAMPLE_POLICY, "personalised_offers", sample, tmp_path)
+    assert_same(one, two, workspace, random=("email",))
+    kept = [s for s in ids if s in set(chosen)]
+    assert two.rows_out == len(kept) < 400
+    assert two.receipt["rows"]["dropped"] == one.receipt["rows"]["dropped"] != {}
+    emails = pacsv.read_csv(sample).column("email").to_pylist()
+    want = [e for s, e in zip(ids, emails, strict=True) if s in set(chosen)]
+    for result in (one, two):
+        got = veil.read(result.output, workspace).column("email").to_pylist()
+        for s in chosen[:3]:
+            rows = [i for i, k in enumerate(kept) if k == s]
+            plain = decrypt_values(workspace, s, [got[i] for i in rows],
+                                   dataset="transactions", field="email", actor="test",
+                                   reason="test")
+            assert plain == [want[i] for i in rows]
+
+
+def test_quarantined_rows(sample: Path, workspace, tmp_path: Path, monkeypatch) -> None:
+    """Bad rows set aside by the reader (the parent) come out the same; so do the rows after."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
+    policy = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
+                                                     "on_bad_rows: quarantine")
+    (tmp_path / "policy.yaml").write_text(policy)
+    lines = head(sample, 200)
+    for i in (7, 60, 150):
+        lines[i] = lines[i].replace(",", ",oops,", 1)  # one field too many
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(lines) + "\n")
+    one, two = run_twice(tmp_path / "policy.yaml", "credit_scoring", src, tmp_path)
+    assert_same(one, two, workspace)
+    assert two.receipt["rows"]["out"] == 197
+    assert (one.rejects_path.read_text() == two.rejects_path.read_text()
+            and one.rejects_path.read_text().count("\n") == 3)
+
+
+def test_risk_gate_and_noise(sample: Path, workspace, tmp_path: Path, monkeypatch) -> None:
+    """A dataset under a k-anonymity gate that suppresses, and noise seeded by batch number: two
+    workspaces with the same transform keys and the same run id (noise is seeded by run id)
+    make the same table with one worker and with two."""
+    from veil.store.workspace import init_workspace
+    from veil.transforms.keys import InMemoryTransformKeys
+
+    if not workspace.database_url.startswith("sqlite"):
+        pytest.skip("the second workspace would share the first one's database")
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 4 << 10)
+    text = Path(SAMPLE_POLICY).read_text()
+    text = text.replace("    subject_id: customer_id\n", "    subject_id: customer_id\n"
+                        "    risk: {min_k: 4, auto_generalize: true}\n", 1)
+    text = text.replace("          amount: keep\n          merchant_category: keep\n"
+                        "          loan_default: keep\n",
+                        "          amount: {transform: noise, mechanism: laplace, "
+                        "epsilon: 1.0, sensitivity: 10}\n          merchant_category: keep\n"
+                        "          loan_default: keep\n", 1)
+    (tmp_path / "policy.yaml").write_text(text)
+    src = tmp_path / "head.csv"
+    src.write_text("\n".join(head(sample, 300)) + "\n")
+    keys = InMemoryTransformKeys()
+    import veil.pipeline.runner as runner_module
+
+    fixed = types.SimpleNamespace(uuid4=lambda: types.SimpleNamespace(hex="f" * 32))
+    monkeypatch.setattr(runner_module, "uuid", fixed)
+    other, _ = init_workspace(tmp_path / "ws2")
+    tables = []
+    for n, ws in ((1, workspace), (2, other)):
+        folder = tmp_path / f"w{n}"
+        folder.mkdir()
+        r = veil.run(tmp_path / "policy.yaml", "credit_scoring", src, folder / "out.parquet",
+                     workspace=ws, keys=keys, workers=n)
+        assert r.receipt["risk"]["outcome"] == "generalized"
+        tables.append((veil.read(r.output, ws), normalized(r.receipt, folder)))
+    other.close()
+    (t1, r1), (t2, r2) = tables
+    assert t1.equals(t2)
+    assert r1 == r2
+    assert t1.column("amount").to_pylist() != pacsv.read_csv(src).column("amount").to_pylist()
+
