@@ -11,10 +11,11 @@ spending; the label is "repaid", so a higher score is better); register it with 
 through the training-data gate (`veil decisions model register`; with --stale OUTPUT it first
 shows the gate refusing an output that holds an erased customer); score every customer of
 transactions.csv as an applicant (features computed the same way) into the ledger with reason
-codes; contest one refusal and review it (`veil decisions contest|review`); write the fairness
-report by gender and age band (`veil decisions fairness`; the protected attributes are written
-to a temporary owner-only file and deleted right after) and the explanation of the contested
-decision (`veil decisions explain`) into decisions/.
+codes; record the observed outcomes (repaid or not: `veil decisions record-actual`, so the
+fairness report has error rates); contest one refusal and review it (`veil decisions
+contest|review`); write the fairness report by gender and age band (`veil decisions fairness`;
+the protected attributes are written to a temporary owner-only file and deleted right after)
+and the explanation of the contested decision (`veil decisions explain`) into decisions/.
 """
 
 from __future__ import annotations
@@ -108,9 +109,10 @@ def register(est: Any, holdout: tuple[Any, Any], threshold: float, *, policy: st
     cli(*base, "--trained-on", training)
 
 
-def score(ws: Any, pol: Any, transactions: str) -> tuple[Any, list[str]]:
+def score(ws: Any, pol: Any, transactions: str) -> tuple[Any, list[str], Any]:
     """Every customer of the raw data as an applicant: features, score, reason codes, one
-    batch in the ledger. Returns the applicants' table and the recorded ids."""
+    batch in the ledger. Returns the protected attributes, the recorded ids and the observed
+    outcomes (decision_id, actual: 1 repaid) of the recorded decisions."""
     import pandas as pd
 
     from veil.decisions.explain import reason_codes
@@ -136,7 +138,11 @@ def score(ws: Any, pol: Any, transactions: str) -> tuple[Any, list[str]]:
     prot = pd.DataFrame({"subject_id": people.index,
                          "gender": people["gender"].fillna("").to_numpy(),
                          "age_band": age_band(people["birth_date"], "2026-01-01").to_numpy()})
-    return prot, list(ids)
+    left_out = set(ids.skipped_rows)  # erased or objecting: no decision, no outcome
+    kept = [i for i in range(len(apps)) if i not in left_out]
+    actuals = pd.DataFrame({"decision_id": list(ids),
+                            "actual": apps["repaid"].to_numpy()[kept].astype(int)})
+    return prot, list(ids), actuals
 
 
 def contested(ws: Any, pol: Any, ids: list[str]) -> str:
@@ -176,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         register(est, (X_ho, y_ho), threshold, policy=a.policy, training=training,
                  stale=a.stale, tmp=tmp)
         cli("decisions", "model", "card", MODEL, "-o", str(out / "model-card.md"))
-        prot, ids = score(ws, pol, a.transactions)
+        prot, ids, actuals = score(ws, pol, a.transactions)
+        outcomes = private_csv(actuals, tmp, "outcomes.csv")  # repaid or not, per decision
+        cli("decisions", "record-actual", str(outcomes))
+        outcomes.unlink()
         one = contested(ws, pol, ids)
         cli("decisions", "contest", one, "-p", a.policy, "--statement",
             "My income rose last month; my payslips show it")

@@ -160,6 +160,16 @@ def _decision(client: Any, keys: dict[str, str], score: float = 0.1) -> str:
     return str(r.json()["id"])
 
 
+def _other_decision(client: Any, keys: dict[str, str]) -> str:
+    """A decision about another person (its observed outcome stays out of the fairness
+    sample, which is about SUBJECT)."""
+    r = client.post("/v1/decisions", headers={"X-API-Key": keys["dpo"]}, json={
+        "model": "score", "subject": "matrix-outcome", "features": {"balance": 1.0},
+        "score": 0.7})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 EXTRA_SAMPLES.update({
     ("POST", "/v1/decisions"): lambda c, k: ("/v1/decisions", {"json": {
         "model": "score", "subject": SUBJECT, "features": {"balance": 12.5}, "score": 0.7}}),
@@ -174,6 +184,8 @@ EXTRA_SAMPLES.update({
             "outcome": "approve", "rationale": "checked", "reviewer": "Credit review team"}}),
     ("GET", "/v1/decisions/{decision_id}/explanation"): lambda c, k: (
         f"/v1/decisions/{_decision(c, k)}/explanation", {"params": {"format": "md"}}),
+    ("POST", "/v1/decisions/actuals"): lambda c, k: ("/v1/decisions/actuals", {"json": {
+        "actuals": [{"decision_id": _other_decision(c, k), "actual": 1}]}}),
     ("POST", "/v1/decisions/fairness"): lambda c, k: ("/v1/decisions/fairness", {"json": {
         "protected": [{"subject_id": SUBJECT, "gender": "f", "age_band": "30-44"}],
         "resamples": 10}}),

@@ -262,6 +262,58 @@ def review_cmd(
                   f"{rec.final_of}")
 
 
+def _read_actuals(path: Path, id_column: str) -> Any:
+    """The outcomes file, the id column read as text (an id of digits only stays an id)."""
+    import pyarrow as pa
+
+    from veil.io.readers import format_of
+
+    if format_of(path) != "csv":
+        return _read_table(path)
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+            column_types={id_column: pa.string()}))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"cannot read the outcomes: {str(exc).splitlines()[0][:200]}",
+                         where=str(path)) from None
+
+
+@decisions_app.command("record-actual")
+def record_actual_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines with a decision id "
+                                         "and an observed outcome (0 or 1) per row.")],
+    id_column: Annotated[str, typer.Option(help="The decision id column.")] = "decision_id",
+    actual_column: Annotated[str, typer.Option(
+        help="The observed outcome column: 1 when the favourable outcome was deserved "
+        "(e.g. the loan was repaid), else 0.")] = "actual",
+    actor: ActorOpt = None,
+    as_json: JsonBriefOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record the observed outcomes of many decisions (for error rates in `fairness`).
+
+    One transaction and one audit event (counts only). A bad outcome, a repeated or unknown
+    decision id: one error naming the row, nothing recorded.
+
+    Example: veil decisions record-actual outcomes.csv   (columns decision_id,actual)
+    """
+    tab = _read_actuals(file, id_column)
+    for col in (id_column, actual_column):
+        if col not in tab.column_names:
+            raise InputError(f"no column '{col}' in {file.name} (it has "
+                             f"{', '.join(tab.column_names)[:200]})", where=str(file))
+    res = ledger(workspace, None).record_actuals(
+        tab.column(id_column).to_pylist(), tab.column(actual_column).to_pylist(),
+        by=default_actor(actor), source=file.name)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    console.print(f"Recorded {res.recorded:,} observed outcome(s) ({res.positive:,} "
+                  f"favourable; {res.replaced:,} replaced an earlier one)")
+
+
 @decisions_app.command("queue")
 def queue_cmd(actor: ActorOpt = None, as_json: JsonBriefOpt = False,
               limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT,

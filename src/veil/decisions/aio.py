@@ -20,7 +20,8 @@ __all__ = ["AsyncDecisionLedger"]
 T = TypeVar("T")
 
 _METHODS = ("record", "record_batch", "get", "list", "for_subject", "history", "inputs",
-            "contest", "review", "review_queue", "record_actual", "sessions")
+            "contest", "review", "review_queue", "review_queue_counted", "record_actual",
+            "record_actuals", "sessions")
 
 
 class AsyncDecisionLedger:

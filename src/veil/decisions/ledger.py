@@ -42,6 +42,7 @@ from veil.store.transactions import read_connection, write_transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.audit.log import AuditLog
+    from veil.decisions.actuals import RecordedActuals
     from veil.decisions.registry import RegisteredModel
     from veil.decisions.session import ScoringSession
     from veil.keys.keystore import StoreSubjectKeys
@@ -342,15 +343,28 @@ class DecisionLedger:
 
     def record_actual(self, decision_id: str, actual: bool | int, *, by: str = "unknown"
                       ) -> None:
-        """The observed outcome (e.g. repaid or defaulted), for error rates in fairness."""
+        """The observed outcome (e.g. repaid or defaulted), for error rates in fairness; the
+        row and its audit event in one durable transaction."""
+        from veil.decisions.actuals import parse_actual
+
         rec = self.get(decision_id)
-        value = int(actual)
-        if value not in (0, 1):
-            raise InputError("an observed outcome is 0 or 1", where="actual")
+        value = parse_actual(actual, "actual")
         trail.screen(actor=by)
-        with write_transaction(self.engine, "recording an observed outcome") as conn:
+        log = self.log  # opened before the transaction: its first use writes
+        with write_transaction(self.engine, "recording an observed outcome",
+                               durable=True) as conn:
             conn.execute(decision_events.insert().values(
                 decision_id=rec.id, kind="actual", at=datetime.now(UTC), by=by[:128],
                 outcome=str(value)))
-        self.audit([trail.event("decision.actual", by, rec.purpose, "Art. 5(2) accountability",
-                                subjects=[rec.subject], details={"decision": rec.id})])
+            log.append_in(conn, [trail.event(
+                "decision.actual", by, rec.purpose, "Art. 5(2) accountability",
+                subjects=[rec.subject], details={"decision": rec.id})])
+
+    def record_actuals(self, decision_ids: Sequence[Any], actuals: Sequence[Any], *,
+                       by: str = "unknown", source: str = "actuals") -> RecordedActuals:
+        """The observed outcomes of many decisions (``actuals[i]`` of ``decision_ids[i]``, each
+        0 or 1) in one transaction and one audit event with counts only; a bad row or an
+        unknown id is one `InputError` naming the row (``source`` row N), nothing written."""
+        from veil.decisions.actuals import record_actuals
+
+        return record_actuals(self, decision_ids, actuals, by=by, source=source)

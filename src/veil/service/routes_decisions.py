@@ -108,6 +108,30 @@ async def decision_record(request: Request, body: DecisionIn, who: Caller) -> di
     return out
 
 
+class ActualIn(_In):
+    decision_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    actual: Annotated[int, Field(ge=0, le=1), WholeNumber] = Field(
+        description="1 when the favourable outcome was deserved (e.g. the loan was repaid)")
+
+
+class ActualsIn(_In):
+    """Observed outcomes of decisions (for error rates in the fairness report)."""
+
+    actuals: Annotated[list[ActualIn], Field(min_length=1, max_length=100_000)]
+
+
+@router.post("/actuals", response_model=dict[str, int], **perm("decisions.write"))
+async def decision_actuals(request: Request, body: ActualsIn, who: Caller) -> dict[str, int]:
+    """Record many observed outcomes in one transaction and one audit event (counts only);
+    an unknown or repeated decision id is a 422 naming its row, nothing recorded."""
+    ids = [a.decision_id for a in body.actuals]
+    values = [a.actual for a in body.actuals]
+    res = await run_in_threadpool(_ledger(request).record_actuals, ids, values,
+                                  by=who.actor, source="body.actuals")
+    out: dict[str, int] = res.to_dict()
+    return out
+
+
 @router.get("", response_model=list[dict[str, Any]], **perm("decisions.read"))
 async def decision_list(
     request: Request, who: Caller,
