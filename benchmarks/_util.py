@@ -1,6 +1,6 @@
 """Shared benchmark helpers: run a measurement in a fresh process pinned to one core and
-report its wall time, CPU time and peak RSS, taken from the child itself (``os.wait4`` returns
-the resource use of that one child), so figures are not polluted by the parent; medians of
+report its wall time, CPU time and peak RSS, taken from the child itself (``os.wait4`` in a
+small launcher, see `_LAUNCH`), so figures are not polluted by the parent; medians of
 interleaved runs; inputs that grow the way real data does."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,43 +43,47 @@ def measure(code: str, core: int = 0, env: dict[str, str] | None = None,
     return out
 
 
+#: Spawns the measured command from a fresh, small interpreter and writes that child's own
+#: rusage to a file. Linux carries a process's RSS high-water mark into the children it forks
+#: (a forked or vforked child starts with the parent's mm, and exec keeps its peak in
+#: ``ru_maxrss``), so a command started straight from this (large) benchmark process would
+#: report at least this process's RSS. Started from here the floor is this launcher's own
+#: few MB (``python -I -S``, importing nothing but ``os``/``json``/``time``).
+_LAUNCH = r"""
+import json, os, sys, time
+out, core, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+if core >= 0:
+    os.sched_setaffinity(0, {core})
+t0 = time.perf_counter()
+pid = os.posix_spawnp(argv[0], argv, os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(out, "w") as f:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "wall_seconds": wall,
+               "cpu_seconds": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}, f)
+"""
+
+
 def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None,
               cwd: Path | None = None, core: int | None = None) -> dict:
     """Run ``argv`` in a fresh process (pinned to ``core`` if given) and return what it cost
-    *that process*: wall seconds, CPU seconds (user + system) and peak RSS in MB, from
-    ``os.wait4`` (the rusage of this child alone, unlike RUSAGE_CHILDREN's running maximum),
-    with its stdout. A failing child stops the benchmark with its stderr."""
-    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
-    t0 = time.perf_counter()
-    p = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, **(env or {})}, cwd=cwd, preexec_fn=pin)
-    out, err = _drain(p)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise SystemExit(f"benchmark child {argv[:3]} failed ({p.returncode}):\n{err[-3000:]}")
-    return {"wall_seconds": wall, "cpu_seconds": ru.ru_utime + ru.ru_stime,
-            "peak_rss_mb": ru.ru_maxrss / 1024, "stdout": out}
+    *that process*: wall seconds, CPU seconds (user + system) and peak RSS in MB (its own
+    ``os.wait4`` rusage, taken by a small launcher: see `_LAUNCH`), with its stdout. A
+    failing child stops the benchmark with its stderr."""
+    import tempfile
 
-
-def _drain(p: subprocess.Popen) -> tuple[str, str]:
-    """Read a child's stdout and stderr to the end without reaping it (``wait4`` does)."""
-    import threading
-
-    chunks: dict[str, bytes] = {}
-
-    def read(name: str, f) -> None:
-        chunks[name] = f.read()
-        f.close()
-
-    threads = [threading.Thread(target=read, args=(n, f)) for n, f in
-               (("out", p.stdout), ("err", p.stderr))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return (chunks["out"].decode(errors="replace"), chunks["err"].decode(errors="replace"))
+    with tempfile.TemporaryDirectory() as d:
+        res = Path(d) / "rusage.json"
+        p = subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCH, str(res),
+                            str(-1 if core is None else core), *argv],
+                           capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd)
+        if not res.exists():
+            raise SystemExit(f"benchmark launcher failed:\n{p.stderr.decode()[-3000:]}")
+        got = json.loads(res.read_text())
+    if got.pop("code") != 0:
+        raise SystemExit(f"benchmark child {list(argv)[:3]} failed:\n"
+                         f"{p.stderr.decode(errors='replace')[-3000:]}")
+    return got | {"stdout": p.stdout.decode(errors="replace")}
 
 
 def medians(samples: list[dict], keys: Sequence[str] = ("wall_seconds", "cpu_seconds",
