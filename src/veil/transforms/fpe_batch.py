@@ -91,19 +91,35 @@ class Engine:
         self.letters = cls(key, 26)
 
     def tweak(self, fmt: str, context: bytes, part: str = "") -> bytes:
-        """FF3-1: 56 bits of SHA-256 of the format and the kept characters (the tweaks Veil's
-        FF3-1 tokens always had); FF1: 64 bits of the same under its own label."""
-        label = b"veil.fpe.v1\x00" if self.algorithm == "ff3-1" else b"veil.fpe.ff1\x00"
-        h = hashlib.sha256(label + fmt.encode() + b"\x00" + part.encode() + b"\x00" + context)
-        return h.digest()[: 7 if self.algorithm == "ff3-1" else 8]
+        """The tweak of one value: the format, the part and the kept characters. FF1 takes
+        them as they are (its tweaks have any length); FF3-1 takes 56 bits of their SHA-256
+        (the tweaks Veil's FF3-1 tokens always had)."""
+        return self._tweaks_of(fmt, part, [context])[0]
+
+    def _tweaks_of(self, fmt: str, part: str, contexts: list[bytes]) -> list[bytes]:
+        prefix = fmt.encode() + b"\x00" + part.encode() + b"\x00"
+        if self.algorithm == "ff1":
+            return [prefix + c for c in contexts]
+        prefix = b"veil.fpe.v1\x00" + prefix
+        sha256 = hashlib.sha256
+        return [sha256(prefix + c).digest()[:7] for c in contexts]
 
     def tweaks(self, fmt: str, heads: np.ndarray) -> bytes | np.ndarray:
-        """One tweak per row of kept leading digits (ASCII), hashed once per distinct head."""
-        if heads.shape[1] == 0:
+        """One tweak per row of kept leading digits (ASCII): FF1's are the rows themselves
+        behind the format; FF3-1's are hashed once per distinct head."""
+        count, width = heads.shape
+        if width == 0:
             return self.tweak(fmt, b"")
-        keys = np.ascontiguousarray(heads).view(f"S{heads.shape[1]}").reshape(-1)
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        table = np.frombuffer(b"".join(self.tweak(fmt, h) for h in uniq.tolist()), np.uint8)
+        if self.algorithm == "ff1":
+            prefix = np.frombuffer(self.tweak(fmt, b""), np.uint8)
+            return np.hstack([np.broadcast_to(prefix, (count, len(prefix))), heads])
+        if width <= 18:  # as integers: np.unique sorts them much faster than byte strings
+            keys = (heads.astype(np.int64) - 48) @ (10 ** np.arange(width, dtype=np.int64))
+        else:
+            keys = np.ascontiguousarray(heads).view(f"S{width}").reshape(-1)
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        contexts = [row.tobytes() for row in heads[first]]
+        table = np.frombuffer(b"".join(self._tweaks_of(fmt, "", contexts)), np.uint8)
         return table.reshape(len(uniq), -1)[inverse.reshape(-1)]
 
     def crypt(
@@ -349,15 +365,17 @@ def crypt_strings(
     tweaks: list[bytes],
     forward: bool,
 ) -> list[str]:
-    """Strings over a contiguous ASCII alphabet, in one batch per length."""
+    """Strings over a contiguous ASCII alphabet, in one batch per length and tweak length."""
     out: list[str] = [""] * len(bodies)
     base = np.uint8(ord(alphabet[0]))
-    lengths = np.array([len(b) for b in bodies], dtype=np.int64)
-    for length in np.unique(lengths).tolist():
-        idx = np.flatnonzero(lengths == length)
+    shapes = np.array(
+        [(len(b), len(t)) for b, t in zip(bodies, tweaks, strict=True)], dtype=np.int64
+    ).reshape(-1, 2)
+    for length, tlen in np.unique(shapes, axis=0).tolist() if len(bodies) else []:
+        idx = np.flatnonzero((shapes[:, 0] == length) & (shapes[:, 1] == tlen))
         rows = np.frombuffer("".join(bodies[i] for i in idx).encode(), np.uint8)
         num = rows.reshape(len(idx), length) - base
-        tw = np.frombuffer(b"".join(tweaks[i] for i in idx), np.uint8).reshape(len(idx), -1)
+        tw = np.frombuffer(b"".join(tweaks[i] for i in idx), np.uint8).reshape(len(idx), tlen)
         new = (engine.crypt(cipher, num, tw, forward) + base).tobytes().decode()
         for j, i in enumerate(idx.tolist()):
             out[i] = new[j * length : (j + 1) * length]
