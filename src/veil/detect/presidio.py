@@ -47,12 +47,22 @@ PRESIDIO_ENTITIES: dict[str, str] = {
     "vat": "VAT_CODE",
     "national_id": "NATIONAL_ID",
     "company_id": "COMPANY_ID",
+    "device_id": "DEVICE_ID",
 }
 """Veil type -> Presidio entity name (Presidio's own names where it has one; a plain
 upper-case name where it has none: BANK_ACCOUNT, SWIFT_CODE, VAT_CODE, NATIONAL_ID, ...)."""
 
 RECOGNIZER_ENTITIES: dict[str, str] = {
     "es_dni": "ES_NIF",
+    "in_aadhaar": "IN_AADHAAR",
+    "in_pan": "IN_PAN",
+    "in_epic": "IN_VOTER",
+    "au_abn": "AU_ABN",
+    "au_acn": "AU_ACN",
+    "au_tfn": "AU_TFN",
+    "sg_uen": "SG_UEN",
+    "kr_rrn": "KR_RRN",
+    "th_pin": "TH_TNIN",
     "es_nie": "ES_NIE",
     "it_codicefiscale": "IT_FISCAL_CODE",
     "vat_it": "IT_VAT_CODE",

@@ -80,6 +80,7 @@ TYPE_INFO: dict[str, TypeInfo] = {
     "date_of_birth": TypeInfo("demographic", "generalize"),
     "ip_address": TypeInfo("online_identifier", "generalize"),
     "mac_address": TypeInfo("online_identifier", "pseudonymize"),
+    "device_id": TypeInfo("online_identifier", "pseudonymize"),
     "postcode": TypeInfo("location", "generalize"),
     "street_address": TypeInfo("location", "drop"),
     "city": TypeInfo("location", "generalize"),
@@ -133,6 +134,8 @@ class Recognizer:
     context_window: int = 48
     gate: Callable[[str], bool] | None = None  # cheap Python test for a few short texts
     optional: bool = False  # found only when its type is asked for (``types=[...]``)
+    column_min_rate: float | None = None  # in columns: this recognizer alone validates this share
+    country: str = ""  # ISO 3166 code of the country that issues the number ("" = any)
 
     def __post_init__(self) -> None:
         if not self.name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):

@@ -288,6 +288,11 @@ class SpanFinder:
                     city_min_population=city_min_population,
                     min_score=min_score,
                 )
+        # a checksummed number found only beside its own context word ("CPF", "kennitala")
+        # is that number even where a failed card check vetoes the digits' other readings
+        self._named = frozenset(
+            r.name for r in recs if r.context_required and r.strength == "checksum"
+        )
         self.min_score = min_score
         self.max_chars = max_chars
         self._cache: dict[str, dict[str, float]] = {}
@@ -374,7 +379,7 @@ class SpanFinder:
                             (sp.start, sp.end, 1, sp.score, sp.type, sp.recognizer or "ner")
                         )
         for i, cs in cands.items():
-            spans[i] = _resolve(cs, vetoes.get(i, ()))
+            spans[i] = _resolve(cs, vetoes.get(i, ()), self._named)
         return spans
 
     @staticmethod
@@ -566,13 +571,18 @@ def _join(values: list[str], idx: np.ndarray) -> tuple[str, list[int], np.ndarra
 
 
 def _resolve(
-    cands: list[tuple[int, int, int, float, str, str]], vetoes: Sequence[tuple[int, int]]
+    cands: list[tuple[int, int, int, float, str, str]],
+    vetoes: Sequence[tuple[int, int]],
+    named: frozenset[str] = frozenset(),
 ) -> list[Span]:
     if vetoes:
         kept = []
         for c in cands:
             s, e, rank = c[0], c[1], c[2]
             bad = False
+            if c[5] in named:
+                kept.append(c)
+                continue
             for vs, ve in vetoes:
                 if (
                     s < ve

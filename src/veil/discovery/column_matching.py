@@ -22,6 +22,7 @@ from veil.discovery.column_state import ColumnState
 
 ROUTING_SAMPLE = 256
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level
+_ABANDON_STRICT_AFTER = 200  # the same for a recognizer with its own ``column_min_rate``
 CACHE_PER_RECOGNIZER = 200_000  # entries per (column, recognizer)
 CACHE_BUDGET = 1_000_000  # entries per scan, all columns together (~100 MB)
 # values of an integer column are never names, e-mails or street addresses
@@ -87,13 +88,14 @@ class Matcher:
             assert src is not None
             if not batch.routed(src):
                 continue
-            cand = batch.candidates(src, rec.type)
+            key = acc_key(rec)
+            cand = batch.candidates(src, key)
             if cand.size == 0:
                 continue
             ok = self._validate(st, rec, values, cand)
             if ok.size:
-                batch.validated[rec.type][ok] = True
-                acc = st.acc(rec.type)
+                batch.validated[key][ok] = True
+                acc = st.acc(key)
                 acc.recognizers.add(rec.name)
                 acc.validators.add(rec.validator_name)
         _tally(st, batch, counts)
@@ -128,14 +130,28 @@ class Matcher:
                 self.cache_entries += 1
                 tried += 1
                 passed += got > 0
-                if tried == _ABANDON_AFTER and passed / tried < 0.05:
-                    st.abandoned.add(rec.name)  # chance level: not this type, stop paying
+                if _hopeless(rec, tried, passed):
+                    st.abandoned.add(rec.name)  # not this type: stop paying
                     break
             if got > 0:
                 ok.append(i)
         st.tried[rec.name] = tried
         st.passed[rec.name] = passed
         return np.array(ok, dtype=np.int64)
+
+
+def acc_key(rec: Recognizer) -> str:
+    """The counter a recognizer's matches go to: its type, or ``type@name`` for one that must
+    validate most values on its own (a generated python-stdnum format: a dozen weak checks of
+    one type together would pass a column of random numbers)."""
+    return rec.type if rec.column_min_rate is None else f"{rec.type}@{rec.name}"
+
+
+def _hopeless(rec: Recognizer, tried: int, passed: int) -> bool:
+    """Validations so far show the column is not of this recognizer's type."""
+    if rec.column_min_rate is not None:
+        return tried == _ABANDON_STRICT_AFTER and passed / tried < rec.column_min_rate - 0.2
+    return tried == _ABANDON_AFTER and passed / tried < 0.05
 
 
 def _tally(st: ColumnState, batch: _Batch, counts: np.ndarray) -> None:

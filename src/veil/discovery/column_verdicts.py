@@ -146,7 +146,19 @@ class Verdicts:
         if st.kind == "numeric" or rep.free_text:
             return []
         hits = (self.verdict(st, t, acc) for t, acc in st.types.items())
-        return [h for h in hits if h is not None]
+        best: dict[str, TypeHit] = {}  # one hit per type: generated formats count as theirs
+        for h in hits:
+            if h is None:
+                continue
+            b = best.get(h.type)
+            if b is None:
+                best[h.type] = h
+                continue
+            if h.share > b.share:
+                best[h.type], b, h = h, h, b
+            b.recognizers = sorted(set(b.recognizers) | set(h.recognizers))
+            b.validators = sorted(set(b.validators) | set(h.validators))
+        return list(best.values())
 
     def verdict(self, st: ColumnState, t: str, acc: TypeAcc) -> TypeHit | None:
         """The type ``t`` as a hit of the column, or None when the evidence is too thin."""
@@ -154,10 +166,13 @@ class Verdicts:
             return None
         share = acc.rows / st.report.non_null
         rate = acc.rows / acc.candidates if acc.candidates else 0.0
+        t, _, own = t.partition("@")  # "national_id@br_cpf": one generated format's own count
         recs = [r for r in self.recs if r.type == t and r.name in acc.recognizers]
         support = st.supported(self.recs, t)
         if share < self._min_share(t, support) or rate < _min_rate(t, support):
             return None
+        if own and rate < max(r.column_min_rate or 0.0 for r in recs):
+            return None  # a generated format counts when nearly all its candidates validate
         if _weak_shape(t, recs) and not support and acc.distinct_validated < 5:
             return None  # a handful of repeated values proves little without a name hint
         strength = max((_STRENGTH_FACTOR[r.strength] for r in recs), default=0.75)

@@ -19,14 +19,17 @@ FAMILIES = (
     "passport",
     "persons",
     "places",
+    "stdnum_formats",
 )
+"""Hand-written families first; ``stdnum_formats`` (generated from python-stdnum's module
+list, every module no hand-written family covers) last."""
 
 
-def all_recognizers() -> list[Recognizer]:
+def all_recognizers(*, generated: bool = True) -> list[Recognizer]:
     import importlib
 
     recs: list[Recognizer] = []
-    for fam in FAMILIES:
+    for fam in FAMILIES if generated else FAMILIES[:-1]:
         mod = importlib.import_module(f"veil.detect.recognizers.{fam}")
         recs.extend(mod.RECOGNIZERS)
     return recs
