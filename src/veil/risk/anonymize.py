@@ -68,6 +68,7 @@ from veil.risk.privacy import (
     HierarchicalDistanceTCloseness,
     KAnonymity,
     OrderedDistanceTCloseness,
+    PresentCaps,
     PrivacyModel,
     RecursiveCLDiversity,
 )
@@ -170,9 +171,41 @@ class Anonymizer:
         self.k_min = max((self._smallest_passing(m) for m in self.models), default=1)
         if self.k_min > 1 and not self.monotone:
             self.monotone_models = (*self.monotone_models, KAnonymity(self.k_min))
+        if not self.monotone:
+            self.monotone_models = (*self.monotone_models, *self._present_caps())
         self.small_classes = SmallClassBound(
             self.hierarchies, self.bottom, self.codes.level_codes, self.k_min
         )
+
+    def _present_caps(self) -> list[PresentCaps]:
+        """The monotone parts (:class:`~veil.risk.privacy.PresentCaps`) of the models that
+        are not monotone themselves."""
+        out = []
+        for m in self.models:
+            if (
+                m in self.monotone_models
+                or m.attribute is None
+                or m.attribute not in self._reference
+            ):
+                continue
+            ref = self._reference[m.attribute]
+            total = ref.sum()
+            caps = m.present_caps(ref / total) if total else None
+            if caps is not None:
+                out.append(PresentCaps(m.attribute, np.asarray(caps, dtype=float)))
+        return out
+
+    def prefers_top_down(self) -> bool:
+        """Should a search with non-monotone models go top-down? Only a speed choice (the
+        result is the same): top-down lets failures of the monotone parts prune down-sets,
+        bottom-up rolls each node up from small, just evaluated predecessors. Top-down pays
+        when the monotone parts alone make the middle of the lattice suppress at least
+        twice what is allowed (one roll-up to find out)."""
+        if self.monotone or not self.monotone_models:
+            return self.monotone
+        middle = np.array([(s - 1) // 2 for s in self.shape], dtype=np.int64)
+        fails = self._failing(self.state(middle), self.monotone_models)
+        return int(self.state(middle).sizes[fails].sum()) >= 2 * max(self.max_outliers, 1)
 
     def _smallest_passing(self, m: PrivacyModel) -> int:
         ref = self._reference.get(m.attribute) if m.attribute is not None else None

@@ -167,6 +167,29 @@ def _leaf_codes(classes: EquivalenceClasses, j: int, h: Hierarchy) -> np.ndarray
         ) from None
 
 
+def _roll_pairs(p: SensitivePairs, inverse: np.ndarray, groups: int, m: int) -> SensitivePairs:
+    """The (class, value) counts of a finer node's pairs once its classes merge as
+    ``inverse`` says (sorted by class, then value). A dense (class x value) table of counts
+    when it is small - one ``bincount``, no grouping - else grouped by key."""
+    cls = inverse[p.class_index]
+    pkey = cls * m + p.value_code
+    space = groups * m
+    if space <= 4 * len(pkey) + 4096:
+        table = np.bincount(pkey, weights=p.counts, minlength=space)
+        present = np.flatnonzero(table)
+        return SensitivePairs(
+            class_index=present // m,
+            value_code=(present % m).astype(p.value_code.dtype, copy=False),
+            counts=table[present].astype(np.int64),
+        )
+    pinv, pfirst, pgroups = group_keys(pkey, space)
+    return SensitivePairs(
+        class_index=cls[pfirst],
+        value_code=p.value_code[pfirst],
+        counts=np.bincount(pinv, weights=p.counts, minlength=pgroups).astype(np.int64),
+    )
+
+
 class RollUp:
     """Classes at any node, rolled up from the best cached finer node (then cached).
 
@@ -187,6 +210,17 @@ class RollUp:
         self._slot_key: list[tuple[int, ...] | None] = [None] * CACHE_NODES
         self._levels = np.full((CACHE_NODES, d), _NEVER, dtype=np.int64)
         self._sizes = np.full(CACHE_NODES, _NEVER, dtype=np.int64)
+        # the cached levels packed into one int64 per slot (SWAR: a guard bit above each
+        # QI's field), so that "which cached nodes are finer" is one subtraction per slot
+        width = max((len(r) for r in codes.radix), default=1).bit_length() + 1
+        self._packed: np.ndarray | None = None
+        if d * width <= 62:
+            shifts = np.arange(d - 1, -1, -1, dtype=np.int64) * width
+            self._pack_mult = np.left_shift(np.int64(1), shifts)
+            self._guards = int(np.sum(np.left_shift(np.int64(1), shifts + width - 1)))
+            empty = self._guards - int(np.sum(self._pack_mult))  # every field at its largest
+            self._packed = np.full(CACHE_NODES, empty, dtype=np.int64)
+            self._empty = empty
         self._held = 0  # classes held by the cache
         self._next = 0
         self._last: tuple[bytes, int, tuple[int, ...] | None] | None = None
@@ -199,17 +233,9 @@ class RollUp:
         key, space = combine_codes(cols, [radix[j][int(node[j])] for j in range(len(node))])
         inverse, first, groups = group_keys(key, space)
         sizes = np.bincount(inverse, weights=base.sizes, minlength=groups).astype(np.int64)
-        pairs = {}
-        for a, p in base.pairs.items():
-            m = self.value_domains[a]
-            cls = inverse[p.class_index]
-            pkey = cls * m + p.value_code
-            pinv, pfirst, pgroups = group_keys(pkey, groups * m)
-            pairs[a] = SensitivePairs(
-                class_index=cls[pfirst],
-                value_code=p.value_code[pfirst],
-                counts=np.bincount(pinv, weights=p.counts, minlength=pgroups).astype(np.int64),
-            )
+        pairs = {
+            a: _roll_pairs(p, inverse, groups, self.value_domains[a]) for a, p in base.pairs.items()
+        }
         population = None
         if base.population is not None:
             population = np.bincount(inverse, weights=base.population, minlength=groups).astype(
@@ -225,6 +251,8 @@ class RollUp:
         self._slot_key[slot] = None
         self._levels[slot] = _NEVER
         self._sizes[slot] = _NEVER
+        if self._packed is not None:
+            self._packed[slot] = self._empty
 
     def remember(self, node: np.ndarray, state: ClassState) -> None:
         """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)."""
@@ -243,6 +271,8 @@ class RollUp:
         self._states[key] = state
         self._levels[slot] = node
         self._sizes[slot] = len(state.rep)
+        if self._packed is not None:
+            self._packed[slot] = int(node @ self._pack_mult)
         self._held += len(state.rep)
         self._next = slot % (CACHE_NODES - 1) + 1
 
@@ -253,7 +283,12 @@ class RollUp:
         last = self._last
         if last is not None and last[0] == key and self._slot_key[last[1]] == last[2]:
             return last[1]  # the same node, and its base is still cached
-        below = (self._levels <= node).all(axis=1)
+        if self._packed is not None:
+            # every field of (node | guards) - slot keeps its guard bit iff slot <= node there
+            diff = (int(node @ self._pack_mult) | self._guards) - self._packed
+            below = (diff & self._guards) == self._guards
+        else:
+            below = (self._levels <= node).all(axis=1)
         slot = int(np.argmin(np.where(below, self._sizes, _NEVER)))
         self._last = (key, slot, self._slot_key[slot])
         return slot

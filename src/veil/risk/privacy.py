@@ -43,6 +43,7 @@ __all__ = [
     "HierarchicalDistanceTCloseness",
     "KAnonymity",
     "OrderedDistanceTCloseness",
+    "PresentCaps",
     "PrivacyModel",
     "RecursiveCLDiversity",
 ]
@@ -58,6 +59,14 @@ def _support_needed(caps: np.ndarray, strict: bool = False) -> int:
     ok = cum > 1.0 + _EPS if strict else cum >= 1.0 - 1e-9
     hit = np.flatnonzero(ok)
     return int(hit[0]) + 1 if len(hit) else len(cum) + 1
+
+
+def _mass_caps(q: np.ndarray, mass: float) -> np.ndarray | None:
+    """Caps saying "the values present hold at least ``mass`` of the reference": ``q /
+    mass`` (None when ``mass`` is too small to be a useful or numerically safe bound)."""
+    if mass < 1e-3:
+        return None
+    return np.asarray(q, dtype=float) / mass
 
 
 def _mass_needed(q: np.ndarray, outside: float) -> int:
@@ -100,6 +109,14 @@ class PrivacyModel(ABC):
         """The model for a table of ``records`` records (models that refer to a population
         by its sampling fraction fix its size here)."""
         return self
+
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
+        """Caps ``c`` (per sensitive value code) on a value's share in any passing class, so
+        that the values present in a passing class have ``sum c >= 1`` (None: no such caps).
+        That condition only gets easier as classes merge: it is a monotone part of the model
+        (:class:`PresentCaps`), whose failures the search propagates to a node's down-set.
+        ``reference``: the shares of the values in the reference table."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -210,6 +227,10 @@ class EqualDistanceTCloseness(PrivacyModel):
         # EMD = total variation >= the reference mass outside the class's values
         return 1 if reference is None else _mass_needed(reference, self.t)
 
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
+        # EMD >= 1 - (mass of the values present): passing needs that mass >= 1 - t
+        return _mass_caps(reference, 1.0 - self.t)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_emd_equal(sc, sizes) > self.t + _EPS
@@ -229,9 +250,15 @@ class HierarchicalDistanceTCloseness(PrivacyModel):
         # labels): EMD >= total variation / H
         if reference is None:
             return 1
+        return _mass_needed(reference, self.t * self._height())
+
+    def _height(self) -> int:
         h = self.hierarchy
-        height = h.height + (1 if h.domain_size(h.height) > 1 else 0)
-        return _mass_needed(reference, self.t * max(height, 1))
+        return max(h.height + (1 if h.domain_size(h.height) > 1 else 0), 1)
+
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
+        # EMD >= total variation / H >= (1 - mass present) / H
+        return _mass_caps(reference, 1.0 - self.t * self._height())
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -297,6 +324,9 @@ class DeltaDisclosure(PrivacyModel):
             return 1
         return _support_needed(reference * 2.0**self.delta, strict=True)
 
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
+        return np.asarray(reference, dtype=float) * 2.0**self.delta
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_delta(sc, sizes) >= self.delta
@@ -320,6 +350,9 @@ class BasicBetaLikeness(PrivacyModel):
     def smallest_passing_size(self, reference: np.ndarray | None) -> int:
         # every value present has p <= q (1 + beta)
         return 1 if reference is None else _support_needed(reference * (1.0 + self.beta))
+
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
+        return np.asarray(reference, dtype=float) * (1.0 + self.beta)
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -345,11 +378,32 @@ class EnhancedBetaLikeness(PrivacyModel):
         # every value present has p <= q (1 + min(beta, -ln q))
         if reference is None:
             return 1
+        caps = self.present_caps(reference)
+        assert caps is not None
+        return _support_needed(caps)
+
+    def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
         q = np.asarray(reference, dtype=float)
         with np.errstate(divide="ignore"):
             caps = q * (1.0 + np.minimum(self.beta, -np.log(np.where(q > 0, q, 1.0))))
-        return _support_needed(np.where(q > 0, caps, 0.0))
+        return np.where(q > 0, caps, 0.0)
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_beta_enhanced_excess(sc, sizes, self.beta) > _EPS
+
+
+@dataclass(frozen=True, eq=False)
+class PresentCaps(PrivacyModel):
+    """The monotone part of a model with :meth:`PrivacyModel.present_caps`: a class fails
+    when the caps of the values present in it add up to less than 1. A class holding a
+    passing class holds its values too, so this is monotone with and without suppression;
+    a class failing it fails the model it comes from (the search adds it for that)."""
+
+    attribute: str
+    caps: np.ndarray = field(repr=False)
+
+    def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
+        assert sc is not None
+        total = np.bincount(sc.class_index, weights=self.caps[sc.value_code], minlength=len(sizes))
+        return (total < 1.0 - 1e-9) & (sizes > 0)

@@ -167,9 +167,10 @@ class LatticeSearch:
         """2. The candidates, in one pass over a fixed order (the limit only ever shrinks, so
         a node skipped for its bound stays skippable)."""
         bounds, heights = self.bounds, self.heights
-        if self.engine.quality.bottom_up or not self.engine.monotone:
-            # bottom-up: bounds prune up-sets; and without monotone models failures prune
-            # little, while a node's predecessors, evaluated first, are cheap roll-up bases
+        if self.engine.quality.bottom_up or not self.engine.prefers_top_down():
+            # bottom-up: bounds prune up-sets; and when the monotone parts fail little,
+            # failures prune little, while a node's predecessors, evaluated first, are
+            # cheap roll-up bases
             order = np.lexsort((bounds, heights))
         else:
             order = np.lexsort((bounds, -heights))  # top-down: failures prune down-sets
