@@ -217,3 +217,10 @@ def test_describe_names_the_algorithm() -> None:
     assert F.describe({"format": "card", "algorithm": "ff1"}, None)["algorithm"] == \
         "FF1 (AES-256)"
     F.check(FieldDef(category="card"), {"format": "card", "algorithm": "ff1"})
+
+
+def test_reverse_with_bad_parameters_is_one_clear_error() -> None:
+    with pytest.raises(InputError, match="algorithm must be one of ff3-1, ff1"):
+        reverse(["4111111111111111"], KEY, {"format": "card", "algorithm": "ff3"})
+    with pytest.raises(InputError, match="format must be one of"):
+        reverse(["4111111111111111"], KEY, {"format": "ssn"})

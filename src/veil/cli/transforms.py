@@ -30,8 +30,9 @@ Example:
 
 FPE values (transform fpe) need the run's parameters and the key id from its receipt:
 
-    veil reidentify --transform fpe --format card --keep-first 6 --key-id fpe:fraud:1a2b... \\
-        --domain fraud --actor alice --reason "chargeback 881" 4111112458915387
+    veil reidentify --transform fpe --format card --keep-first 6 --algorithm ff1 \\
+        --key-id fpe:fraud:1a2b... --domain fraud --actor alice --reason "chargeback 881" \\
+        4111112458915387
 """
 
 
@@ -58,6 +59,9 @@ def reidentify_cmd(
                          ] = None,
     check_digit: Annotated[str | None, typer.Option(
         "--check-digit", help="fpe digits: none or luhn, as in the policy.")] = None,
+    algorithm: Annotated[str | None, typer.Option(
+        "--algorithm", help="fpe: ff1 or ff3-1, as in the policy (left out there: ff3-1).")
+                         ] = None,
     key_id: Annotated[str | None, typer.Option(
         "--key-id", help="fpe: the key id from the run's receipt.")] = None,
     legal_basis: Annotated[str, typer.Option("--legal-basis",
@@ -75,7 +79,7 @@ def reidentify_cmd(
         if fmt is None:
             raise InputError("--transform fpe needs --format (card, iban or digits)")
         given = {"format": fmt, "keep_first": keep_first, "keep_bank": keep_bank,
-                 "check_digit": check_digit}
+                 "check_digit": check_digit, "algorithm": algorithm}
         fpe_params = {k: v for k, v in given.items() if v is not None}
     ws = Workspace.find(workspace).ready()
     out = reidentify(ws, items, domain=domain, actor=actor, reason=reason,

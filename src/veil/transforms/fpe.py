@@ -124,10 +124,13 @@ class FpeCodec:
 
 
 def _codec(key: bytes, params: dict[str, Any]) -> FpeCodec:
-    return FpeCodec(key, params["format"], keep_first=params.get("keep_first", 0),
-                    keep_bank=params.get("keep_bank", True),
-                    check_digit=params.get("check_digit", "none"),
-                    algorithm=params.get("algorithm", "ff3-1"))
+    try:
+        return FpeCodec(key, params["format"], keep_first=params.get("keep_first", 0),
+                        keep_bank=params.get("keep_bank", True),
+                        check_digit=params.get("check_digit", "none"),
+                        algorithm=params.get("algorithm", "ff3-1"))
+    except ValueError as exc:
+        raise InputError(f"fpe parameters: {exc}") from None
 
 
 def _map(values: pa.Array, codec: FpeCodec, forward: bool, on_invalid: str) -> pa.Array:
