@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
-from collections import Counter, deque
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
+from veil.lineage.collector import distinct
 from veil.pipeline.context import RunContext
 from veil.pipeline.stage import Stage, StageStats, run_stages
 
@@ -103,10 +106,10 @@ class _Worker:
             return _Failed(type(exc), exc.args, dict(exc.__dict__))
         ids = ctx.subject_ids
         subjects = None
-        if ids is not None and len(ids):
-            subjects = pc.unique(ids)
-            if isinstance(subjects, pa.ChunkedArray):
-                subjects = subjects.combine_chunks()
+        if ids is not None and len(ids):  # sorted here, in parallel: less to send and merge
+            if isinstance(ids, pa.ChunkedArray):
+                ids = ids.combine_chunks()
+            subjects = distinct(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()))
         return _Done(out, subjects, [(s.rows_in, s.rows_out, s.seconds) for s in stats],
                      dict(ctx.dropped_rows))
 
@@ -168,6 +171,47 @@ def _died(index: int, source: str) -> VeilError:
                      where=source)
 
 
+class _Writer(threading.Thread):
+    """Takes the workers' results in input order and writes them while the parent reads on
+    (pyarrow's CSV parser and Parquet encoder release the GIL). After a failure it keeps
+    draining, so the reader never waits on it, and keeps the first error for the parent."""
+
+    def __init__(self, runner: Runner, source: str, progress: Callable[[], None] | None,
+                 size: int) -> None:
+        super().__init__(name=f"veil-writer-{runner.run_id[:8]}", daemon=True)
+        self.runner, self.source, self.progress = runner, source, progress
+        self.queue: queue.Queue[tuple[int, Future[_Done | _Failed]] | None] = queue.Queue(size)
+        self.error: BaseException | None = None
+        self._stopped = False
+
+    def run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._finish(*item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the parent
+                    self.error = exc
+
+    def _finish(self, index: int, future: Future[_Done | _Failed]) -> None:
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            raise _died(index, self.source) from None
+        if isinstance(result, _Failed):
+            raise result.error()
+        _absorb(self.runner, result)
+        self.runner.write(result.batch)
+        if self.progress is not None:
+            self.progress()
+
+    def stop(self) -> None:
+        """Finish what is queued, then end (once)."""
+        if not self._stopped:
+            self._stopped = True
+            self.queue.put(None)
+            self.join()
+
+
 def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: int,
                   progress: Callable[[], None] | None = None) -> None:
     """Run the stages over ``batches`` in ``workers`` processes and write the results through
@@ -176,40 +220,29 @@ def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: in
     name = getattr(runner.source, "name", "input")
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start, initargs=(runner.stages, runner.ctx))
-    pending: deque[tuple[int, Future[_Done | _Failed]]] = deque()
-
-    def finish_oldest() -> None:
-        index, future = pending.popleft()
-        try:
-            result = future.result()
-        except BrokenProcessPool:
-            raise _died(index, name) from None
-        if isinstance(result, _Failed):
-            raise result.error()
-        _absorb(runner, result)
-        runner.write(result.batch)
-        if progress is not None:
-            progress()
-
+    writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers)
+    writer.start()
     try:
-        index = 0
+        read_error: VeilError | None = None
         try:
-            for batch in batches:
+            for index, batch in enumerate(batches):
+                if writer.error is not None:
+                    break
                 runner.rows_in += batch.num_rows
                 try:
-                    pending.append((index, pool.submit(_process, index, batch)))
+                    future = pool.submit(_process, index, batch)
                 except BrokenProcessPool:
                     raise _died(index, name) from None
-                index += 1
-                if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                    finish_oldest()
-        except VeilError:
-            # a bad row read after batches still in flight: report what the single-core run
-            # would have reported first (an error in an earlier batch), else the bad row
-            while pending:
-                finish_oldest()
-            raise
-        while pending:
-            finish_oldest()
+                writer.queue.put((index, future))  # waits while the window is full
+        except VeilError as exc:
+            read_error = exc
+        writer.stop()
+        # what the single-core run would have reported first: an error in an earlier batch,
+        # else the bad row the reader found
+        if writer.error is not None:
+            raise writer.error
+        if read_error is not None:
+            raise read_error
     finally:
+        writer.stop()
         pool.shutdown(wait=True, cancel_futures=True)
