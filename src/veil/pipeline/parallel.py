@@ -130,6 +130,10 @@ def _process(index: int, batch: pa.RecordBatch) -> _Done | _Failed:
     return _WORKER.process(index, batch)
 
 
+def _ready() -> None:
+    """A no-op task: submitting it makes the pool fork its workers."""
+
+
 def prepare(runner: Runner) -> None:
     """One empty batch through the parent's stages before the fork: the consent snapshot is
     loaded, the keys the transforms use are opened and the treatments described once, in the
@@ -220,6 +224,11 @@ def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: in
     name = getattr(runner.source, "name", "input")
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start, initargs=(runner.stages, runner.ctx))
+    try:
+        pool.submit(_ready).result()  # every worker forked now, before our writer thread starts
+    except BrokenProcessPool:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise _died(0, name) from None
     writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers)
     writer.start()
     try:
