@@ -10,12 +10,13 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 import veil
+from veil._lazy import pandas_deferred
 from veil.cli.common import (
     MAX_LIMIT,
     DelimiterOpt,
@@ -32,22 +33,34 @@ from veil.cli.common import (
     print_error,
     print_json,
 )
+from veil.cli.lazy import LazyCommand, LazyGroup
 from veil.errors import EXIT_CODES, InputError, VeilError
-from veil.policy import policy_path
+
+
+def _new_app(**settings: Any) -> typer.Typer:
+    """A Typer app with the settings of `veil` (the main app, or one that builds the commands
+    of a module the way the main app would)."""
+    return typer.Typer(rich_markup_mode="markdown", pretty_exceptions_enable=False,
+                       add_completion=False, **settings)
+
+
+class VeilGroup(LazyGroup):
+    """The `veil` group: other modules' commands are imported when used (`LAZY_COMMANDS`)."""
+
+    new_app = staticmethod(_new_app)
+
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
 
-app = typer.Typer(
+app = _new_app(
     name="veil",
+    cls=VeilGroup,
     help="Veil: GDPR-compliant data pipelines for financial AI.\n\n"
     "Start with `veil init`, then `veil run`. Example:\n\n"
     "    veil init demo && cd demo && veil sample --rows 10000 -o tx.csv\n\n"
     "    veil run --policy sample --purpose credit_scoring tx.csv -o tx.parquet\n\n"
     + EXIT_HELP,
     no_args_is_help=True,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -188,6 +201,14 @@ def policy_check(
         t.add_row(p, pu.legal_basis_text, "yes" if pu.needs_consent else "no", pu.retention,
                   ", ".join(f for u in pu.datasets.values() for f in u.fields))
     console.print(t)
+
+
+def policy_path(name: str) -> Path:
+    """`veil.policy.policy_path`, imported when a command needs it (the policy models cost
+    about 0.15 s to import, which `veil --help` need not pay)."""
+    from veil.policy import policy_path as path_of
+
+    return path_of(name)
 
 
 def _raise_each(problems: list[VeilError]) -> None:
@@ -443,53 +464,71 @@ def ropa(
 
 
 # -- the other layers' commands -----------------------------------------------------------
-def _register_subcommands() -> None:
-    from veil.cli.audit import audit_app
-    from veil.cli.consent import consent_app
-    from veil.cli.keys import register as register_keys
-    from veil.cli.risk import register as register_risk
-    from veil.cli.scan import register as register_scan
-    from veil.cli.transforms import register as register_transforms
-
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(consent_app, name="consent")
-    register_keys(app)
-    register_risk(app)
-    register_scan(app)
-    register_transforms(app)
-    # issue 9 (dsr, lineage) registers here
-    from veil.cli.dsr import register as register_dsr
-    from veil.cli.lineage import register as register_lineage
-
-    register_dsr(app)
-    register_lineage(app)
-    from veil.cli.breach import register as register_breach
-
-    register_breach(app)  # issue 10 (breach)
-    from veil.cli.service import register as register_service
-
-    register_service(app)  # issue 11 (serve, apikey)
-    from veil.cli.decisions import register as register_decisions
-
-    register_decisions(app)  # issue 19 (decisions)
-    from veil.cli.retention import register as register_retention
-
-    register_retention(app)  # issue 18 (retention)
-    from veil.cli.recipients import register as register_recipients
-
-    register_recipients(app)  # issue 18 (recipients, Art. 19 notices)
-    from veil.cli.dpia import register as register_dpia
-
-    register_dpia(app)  # issue 18 (DPIA, Art. 35)
-    from veil.cli.ui import register as register_ui
-
-    register_ui(app)  # issue 20 (the DPO's pages on one's own machine)
-    from veil.cli.doctor import register as register_doctor
-
-    register_doctor(app)  # issue 25 (crash recovery: veil doctor)
+def _lazy(module: str, attr: str = "register", group: bool = False,
+          help: str = "") -> LazyCommand:  # noqa: A002 - the word --help lists
+    return LazyCommand(f"veil.cli.{module}", attr, help, group)
 
 
-_register_subcommands()
+#: The commands other modules add, imported when one of them runs; each with the first
+#: paragraph of its help (tests/cli/test_startup_lazy_commands.py checks it against the module).
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "encrypt": _lazy("keys", help="Encrypt a file in Tink's AES-GCM-HKDF streaming format "
+                     "(1 MiB segments), readable by official Tink (Java, Go, Python, C++) with the "
+                     "keyset."),
+    "decrypt": _lazy("keys", help="Decrypt a Tink AES-GCM-HKDF streaming file. Nothing is "
+                     "written unless the whole file authenticates; a run's output finds its "
+                     "keyset and associated data in its receipt."),
+    "risk": _lazy("risk", help="Measure the re-identification risk of FILE: k-anonymity, class "
+                  "sizes, uniqueness, prosecutor risk, records at risk, l-diversity, t-closeness "
+                  "and beta-likeness of sensitive attributes, the riskiest classes (masked) and "
+                  "which quasi-identifier makes records unique; with --sampling-fraction, "
+                  "population uniqueness and journalist and marketer risk; with --population, "
+                  "delta-presence."),
+    "anonymize": _lazy("risk", help="Write the optimal full-domain generalization of FILE to "
+                       "OUTPUT: the least information loss that meets the privacy models, with "
+                       "at most --suppression of the records removed. A quasi-identifier "
+                       "without --hierarchy is kept or replaced by '*' as a whole."),
+    "scan": _lazy("scan", help="Find personal data in a CSV, Parquet, JSON-lines or text file, "
+                  "or a database table."),
+    "reidentify": _lazy("transforms", help="Turn tokens back into the original values "
+                        "(authorized callers only; recorded)."),
+    "transforms": _lazy("transforms", help="List the transforms a policy can name, each with an "
+                        "example treatment."),
+    "serve": _lazy("service", help="Run the compliance service (REST API) over the workspace "
+                   "until stopped."),
+    "dpia": _lazy("dpia", help="Draft the DPIA (Art. 35) of a purpose, as Markdown and JSON, and "
+                  "record it in the audit log."),
+    "ui": _lazy("ui", help="Open the DPO's pages on this machine: serve them on 127.0.0.1 and "
+                "print a one-time login link (used once, valid 15 minutes; run the command "
+                "again for a new one)."),
+    "doctor": _lazy("doctor", help="Check the workspace for what a crash or an outage left "
+                    "behind: runs whose process is gone, leftover temporary files beside "
+                    "outputs, data-subject requests held by dead runs, audit and recipient "
+                    "outbox backlogs, retention disposals stopped part-way."),
+    "audit": _lazy("audit", "audit_app", True, "The tamper-evident audit log: list, prove, "
+                   "verify, checkpoint, export and forward events."),
+    "consent": _lazy("consent", "consent_app", True, "The consent ledger: record, withdraw, "
+                     "check and prove consent per purpose."),
+    "keys": _lazy("keys", group=True, help="Keys: the key-encryption key (KEK) and the keysets "
+                  "wrapped under it in the store."),
+    "dsr": _lazy("dsr", group=True, help="Data-subject requests (GDPR Art. 15-21) with due "
+                 "dates, recorded steps, packages and erasure certificates."),
+    "lineage": _lazy("lineage", group=True, help="Lineage: the subjects in each run output, and "
+                     "the models trained on outputs."),
+    "breach": _lazy("breach", group=True, help="Personal data breaches (Art. 33-34 GDPR): "
+                    "record, scope from evidence, the 72-hour clock, risk assessment, "
+                    "notification drafts and the breach register."),
+    "apikey": _lazy("service", group=True, help="API keys of the compliance service: create "
+                    "(the secret is shown once), list, revoke."),
+    "decisions": _lazy("decisions", group=True, help="Decisions: the ledger of a credit model's "
+                       "decisions about people, their review and contest."),
+    "retention": _lazy("retention", group=True, help="Retention (Art. 5(1)(e)): run outputs' "
+                       "expiry, the sweep that deletes expired outputs and destroys their keys, "
+                       "legal holds."),
+    "recipients": _lazy("recipients", group=True, help="Recipients and processors (Art. 19, 28) "
+                        "and the Art. 19 notices sent to them."),
+}
+VeilGroup.lazy = LAZY_COMMANDS
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -503,7 +542,8 @@ def _command() -> typer.core.TyperGroup:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps errors to one line and a documented exit code."""
     try:
-        _command()(args=argv, standalone_mode=False)
+        with pandas_deferred():  # a command that never uses pandas never imports it
+            _command()(args=argv, standalone_mode=False)
     except VeilError as exc:
         print_error(exc)
         return exc.exit_code

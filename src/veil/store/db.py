@@ -6,18 +6,22 @@ WAL and shared-memory files the database file's mode, so they are owner-only too
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from veil.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: The table Alembic keeps the schema revision in (its default name).
+VERSION_TABLE = "alembic_version"
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -84,29 +88,68 @@ def _redact(url: str) -> str:
 
 
 def alembic_config(engine: sa.Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(None|[\"'][^\"']*[\"'])",
+                       re.MULTILINE)
+
+
+@functools.cache
 def head_revision() -> str:
-    script = ScriptDirectory(str(MIGRATIONS))
-    head = script.get_current_head()
+    """The newest migration's id, read from the files' `revision`/`down_revision` lines, so a
+    command checking the schema never loads Alembic (about 0.3 s of start-up); Alembic decides
+    when the files are not one plain chain (a merge, a computed id)."""
+    chain: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found = dict(m.groups() for m in _REVISION.finditer(path.read_text("utf-8")))
+        if set(found) != {"revision", "down_revision"} or found["revision"] == "None":
+            return _alembic_head()
+        down = found["down_revision"]
+        chain[found["revision"].strip("\"'")] = None if down == "None" else down.strip("\"'")
+    heads = set(chain) - set(chain.values())
+    if len(heads) != 1:
+        return _alembic_head()
+    return heads.pop()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    """The database's schema revision (None before the first migration), read with SQLAlchemy
+    core from Alembic's version table."""
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table(VERSION_TABLE):
+                return None
+            rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+            revisions = sorted(rows)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot open database {_redact(str(engine.url))}: {exc.orig}") from None
+    if len(revisions) > 1:
+        raise StoreError(f"database {_redact(str(engine.url))} holds several schema revisions "
+                         f"({', '.join(revisions)}): run `veil db upgrade`")
+    return revisions[0] if revisions else None
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> str:
-    """Migrate the database to `revision`; returns the revision reached."""
+    """Migrate the database to `revision`; returns the revision reached. Alembic is loaded only
+    when there is something to migrate."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return head_revision()
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), revision)
     except sa.exc.OperationalError as exc:
