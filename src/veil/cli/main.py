@@ -253,7 +253,8 @@ def run(
                                             "lineage and retention say which run replaced "
                                             "it). Without it an existing OUTPUT is refused.")
                          ] = False,
-    workers: Annotated[int, typer.Option("--workers", help="Processes that run the stages "
+    workers: Annotated[int, typer.Option("--workers", min=1, max=os.cpu_count() or 1,
+                                         help="Processes that run the stages "
                                          "(local engine; 1 to the machine's CPUs). The output "
                                          "is the same whatever the number.")] = 1,
     workspace: WorkspaceOpt = None,
