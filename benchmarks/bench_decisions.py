@@ -11,16 +11,23 @@ Figures, each beside its goal (issue 19), on SQLite, one process:
    batch. Also per CPU-second of this process (the machine is shared: wall rates move with its
    load, CPU rates much less).
 2. Online decisions paced at 200/s, a new subject each (open loop: latency from the scheduled
-   time, so a late start counts): a ``scoring()`` session with a shared audit event per second,
-   one with an event per decision, and ``record()`` (durable: one fsync per decision), each with
-   the calling thread's CPU time per call; then the disk's own fsync latency (goal p99 < 5 ms).
+   time, so a late start counts), in ``--rounds`` rounds (medians of the rounds' p50 and p99):
+   a ``scoring()`` session with a shared audit event per second, one with an event per
+   decision, and interleaved with them the anchor (a plain SQLite insert and commit per
+   decision, WAL, synchronous=NORMAL) and the pacing alone (a call that does nothing: what the
+   loaded machine adds to any call), each with the calling thread's CPU time per call; then
+   ``record()`` (durable: one fsync per decision) once and the disk's own fsync latency (goal
+   p99 < 5 ms).
 3. The same through the service (``POST /v1/decisions`` on loopback, ``veil serve`` in its own
-   process, open loop at 200/s, latency from the scheduled time): p50 / p99 (goal < 20 ms).
+   process, open loop at 200/s, latency from the scheduled time) in rounds interleaved with the
+   anchor (the same POST refused with 422 after authentication and validation): p50 / p99 and
+   the server's CPU per request (goal p99 < 20 ms).
 
 Peak RSS of this process (and the server's) is printed.
 
     .venv/bin/python benchmarks/bench_decisions.py                     # 1M decisions
     .venv/bin/python benchmarks/bench_decisions.py --decisions 100000 --online 1000
+    .venv/bin/python benchmarks/bench_decisions.py --decisions 0     # the online parts only
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -158,20 +166,75 @@ def _line(name: str, lat: list[float], call: list[float], cpu: list[float]) -> s
             f"{_pct(cpu, .99):.2f} ms")
 
 
-def online(led, n: int, rate: float) -> None:  # type: ignore[no-untyped-def]
-    """Latency from each decision's scheduled time (a late start counts: open loop)."""
-    print(f"online, Python API, {rate:.0f}/s, {n:,} new subjects, paced (goal p99 < 5 ms):")
-    with led.scoring(MODEL) as s:
-        print(_line("scoring() session, shared audit event per second", *_paced(
-            s.decide, n, rate, "SES")))
-    with led.scoring(MODEL, audit_every=None) as s:
-        print(_line("scoring() session, own audit event per decision ", *_paced(
-            s.decide, n, rate, "SEN")))
-    print(_line("record(), durable (waits for the disk's fsync)   ", *_paced(
+def _median_line(name: str, runs: list[tuple[Times, Times, Times]]) -> tuple[float, float, str]:
+    """Medians over the rounds of each round's p50 and p99 (latency, call, CPU)."""
+    med = statistics.median
+
+    def m(k: int, q: float) -> float:
+        return med(_pct(r[k], q) for r in runs)
+
+    return m(0, .5), m(0, .99), (
+        f"  {name}: p50 {m(0, .5):.2f} ms, p99 {m(0, .99):.2f} ms (rounds' p99: "
+        f"{', '.join(f'{_pct(r[0], .99):.1f}' for r in runs)})\n      each call: p50 "
+        f"{m(1, .5):.2f} ms, p99 {m(1, .99):.2f} ms; its CPU p50 {m(2, .5):.2f} ms, p99 "
+        f"{m(2, .99):.2f} ms")
+
+
+def _sqlite_anchor(path: Path):  # type: ignore[no-untyped-def]
+    """The anchor: one plain SQLite insert and commit per decision (WAL, synchronous=NORMAL,
+    as the session's commits), the inputs as clear JSON, no keys, no audit."""
+    import uuid
+
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(ANCHOR_DDL)
+    now = datetime.now(UTC).isoformat()
+
+    def decide(subject: str, feats: dict, score: float) -> None:  # type: ignore[type-arg]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO d VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+            uuid.uuid4().hex, MODEL, 1, POLICY_PURPOSE, subject, score, 0.5,
+            "approve" if score >= 0.5 else "refuse", "[]", now, "model:credit-pd.v1", None,
+            None, None, "online", now, json.dumps(feats).encode()))
+        db.execute("COMMIT")
+
+    return db, decide
+
+
+def online(led, n: int, rate: float, rounds: int, anchor_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Latency from each decision's scheduled time (a late start counts: open loop), in
+    ``rounds`` rounds interleaving the session, its anchor and the pacing alone."""
+    print(f"online, Python API, {rate:.0f}/s, {n:,} new subjects per round, paced, {rounds} "
+          "rounds interleaved, medians of the rounds (goal p99 < 5 ms):")
+    db, anchor = _sqlite_anchor(anchor_path)
+    runs: dict[str, list[tuple[Times, Times, Times]]] = {
+        "shared": [], "own": [], "anchor": [], "pacing": []}
+    for r in range(rounds):
+        with led.scoring(MODEL) as s:
+            runs["shared"].append(_paced(s.decide, n, rate, f"SES{r}"))
+        with led.scoring(MODEL, audit_every=None) as s:
+            runs["own"].append(_paced(s.decide, n, rate, f"SEN{r}"))
+        runs["anchor"].append(_paced(anchor, n, rate, f"ANC{r}"))
+        runs["pacing"].append(_paced(lambda *a: None, n, rate, f"NOP{r}"))
+    db.close()
+    names = {"shared": "scoring() session, shared audit event per second",
+             "own": "scoring() session, own audit event per decision ",
+             "anchor": "anchor: plain SQLite insert + commit per decision",
+             "pacing": "the pacing alone (a call that does nothing)    "}
+    figs = {k: _median_line(names[k], v) for k, v in runs.items()}
+    for k in names:
+        print(figs[k][2])
+    a50, a99 = figs["anchor"][:2]
+    for k in ("shared", "own"):
+        print(f"  ratio {k} / anchor: p50 {figs[k][0] / a50:.2f}x, p99 {figs[k][1] / a99:.2f}x")
+    print(_line("record(), durable (waits for the disk's fsync), one round", *_paced(
         lambda s, f, sc: led.record(MODEL, s, f, sc), n, rate, "REC")))
     fs = _fsync_latency(Path(led.workspace.root))
     print(f"  the disk's fsync alone (4 KiB, 200 times): p50 {_pct(fs, .5):.2f} ms, "
           f"p99 {_pct(fs, .99):.2f} ms")
+    print(f"  load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)")
 
 
 def _fsync_latency(folder: Path, n: int = 200) -> list[float]:
@@ -190,7 +253,10 @@ def _fsync_latency(folder: Path, n: int = 200) -> list[float]:
     return out
 
 
-def service(root: Path, n: int, rate: float) -> None:
+def service(root: Path, n: int, rate: float, rounds: int) -> None:
+    """``POST /v1/decisions`` through ``veil serve`` in its own process, open loop, in rounds
+    interleaved with the anchor: the same POST with a body the service refuses (422 after
+    authentication and validation: the framework's and the key check's share, no ledger)."""
     from bench_service import Conn, free_port, peak_rss_mib, wait_ready
 
     from veil.service import ApiKeyStore
@@ -208,17 +274,20 @@ def service(root: Path, n: int, rate: float) -> None:
         wait_ready(port, server)
         headers = [("x-api-key", secret)]
 
-        def body(i: int) -> bytes:
-            return json.dumps({"model": MODEL, "subject": f"SVC-{i:07d}", "score": 0.7,
-                               "features": {"annual_income": 42000.0, "amount": 250.0}}
-                              ).encode()
+        def body(i: int, valid: bool = True) -> bytes:
+            doc: dict[str, Any] = {"model": MODEL, "subject": f"SVC-{i:07d}",
+                                   "features": {"annual_income": 42000.0, "amount": 250.0}}
+            if valid:
+                doc["score"] = 0.7
+            return json.dumps(doc).encode()
 
-        async def go() -> tuple[list[float], int]:
+        async def go(offset: int, valid: bool) -> tuple[list[float], int, float]:
             pool = [Conn(port) for _ in range(16)]
             for c in pool:
                 await c.open()
             for i in range(30):  # warm-up
-                await pool[0].post("/v1/decisions", headers, body(10**6 + i))
+                await pool[0].post("/v1/decisions", headers, body(offset + 10**6 + i, valid))
+            want = 201 if valid else 422
             cpu0 = _cpu_seconds(server.pid)
             queue: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
             t0 = time.perf_counter() + 0.05
@@ -234,22 +303,34 @@ def service(root: Path, n: int, rate: float) -> None:
                     d = at - time.perf_counter()
                     if d > 0:
                         await asyncio.sleep(d)
-                    if await c.post("/v1/decisions", headers, body(i)) != 201:
+                    if await c.post("/v1/decisions", headers, body(offset + i, valid)) != want:
                         errors += 1
                     lat.append(time.perf_counter() - at)
 
             await asyncio.gather(*(worker(c) for c in pool))
             for c in pool:
                 await c.close()
-            cpu.append(_cpu_seconds(server.pid) - cpu0)
-            return lat, errors
+            return lat, errors, (_cpu_seconds(server.pid) - cpu0) / n * 1000
 
-        cpu: list[float] = []
-        lat, errors = asyncio.run(go())
-        print(f"online, service (POST /v1/decisions, loopback), {rate:.0f}/s, {n:,} requests:"
-              f"\n  p50 {_pct(lat, .5):.2f} ms, p99 {_pct(lat, .99):.2f} ms, errors {errors} "
-              f"(goal p99 < 20 ms); server CPU {cpu[0] / n * 1000:.2f} ms per request; server "
-              f"peak RSS {peak_rss_mib(server.pid):.0f} MiB")
+        res: dict[bool, list[tuple[list[float], int, float]]] = {True: [], False: []}
+        for r in range(rounds):
+            for valid in (True, False):
+                res[valid].append(asyncio.run(go(r * 10**7, valid)))
+        med = statistics.median
+        print(f"online, service (POST /v1/decisions, loopback), {rate:.0f}/s, {n:,} requests "
+              f"per round, {rounds} rounds interleaved, medians (goal p99 < 20 ms):")
+        for valid, name in ((True, "decisions   "), (False, "anchor (422)")):
+            rs = res[valid]
+            p50, p99 = med(_pct(x[0], .5) for x in rs), med(_pct(x[0], .99) for x in rs)
+            print(f"  {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms (rounds' p99: "
+                  f"{', '.join(f'{_pct(x[0], .99):.1f}' for x in rs)}), errors "
+                  f"{sum(x[1] for x in rs)}; server CPU {med(x[2] for x in rs):.2f} ms "
+                  "per request")
+        ratio = med(_pct(x[0], .99) for x in res[True]) / med(_pct(x[0], .99) for x in res[False])
+        cpu_ratio = med(x[2] for x in res[True]) / med(x[2] for x in res[False])
+        print(f"  ratio decisions / anchor: p99 {ratio:.2f}x, server CPU {cpu_ratio:.2f}x; "
+              f"server peak RSS {peak_rss_mib(server.pid):.0f} MiB; load average "
+              f"{os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -265,7 +346,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--decisions", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=50_000)
-    ap.add_argument("--online", type=int, default=2_000, help="online decisions per figure")
+    ap.add_argument("--online", type=int, default=1_000,
+                    help="online decisions per figure and round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the online figures")
     ap.add_argument("--rate", type=float, default=200.0)
     args = ap.parse_args()
 
@@ -284,9 +367,9 @@ def main() -> None:
         led = DecisionLedger(ws, load_policy("sample"))
         if args.decisions > 0:
             batches(led, args.decisions, args.batch, Path(tmp) / "anchor.db")
-        online(led, args.online, args.rate)
+        online(led, args.online, args.rate, args.rounds, Path(tmp) / "online-anchor.db")
         ws.close()
-        service(root, args.online, args.rate)
+        service(root, args.online, args.rate, args.rounds)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process: {rss:.0f} MiB")
 
