@@ -59,8 +59,11 @@ def test_new_keys_of_a_batch_are_stored_in_one_transaction(km: KeyManager) -> No
     sk.encrypt_many(subjects, [b"v"] * len(subjects))
     assert commits[0] == 1
     assert len(_live(km.workspace)) == 2_000 and len(sk._cache) <= 10
-    sk.encrypt_many(subjects, [b"w"] * len(subjects))  # all known now: nothing written
-    assert commits[0] == 1
+    sk.encrypt_many(subjects, [b"w"] * len(subjects))  # all known: the insert adds nothing
+    assert len(_live(km.workspace)) == 2_000 and sk._new_share == 0.0
+    writes = commits[0]
+    assert sk.decrypt_many(subjects, sk.encrypt_many(subjects, [b"x"] * 2_000)) == [b"x"] * 2_000
+    assert commits[0] == writes  # looked first this time: nothing to write
 
 
 def test_erased_subjects_are_not_rekeyed_and_read_as_erased(km: KeyManager) -> None:
@@ -171,3 +174,23 @@ def test_gc_pause_nests_and_restores() -> None:
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+def test_after_new_subjects_known_and_erased_ones_are_still_found(km: KeyManager) -> None:
+    """Once a batch was mostly new subjects the next one inserts before it looks: a known
+    subject keeps its key, an erased one is refused and nothing of that batch is stored."""
+    sk = km.subject_keys(cache_size=4)
+    old = sk.encrypt_many(["k-1", "k-2", "k-3"], [b"1", b"2", b"3"])
+    sk.shred_many(["k-3"])
+    sk.encrypt_many([f"m-{i}" for i in range(20)], [b"m"] * 20)  # all new: insert first
+    assert sk._new_share > 0.5
+    sk.clear_cache()
+    before = _live(km.workspace)
+    with pytest.raises(ErasedError, match="k-3"):
+        sk.encrypt_many(["k-1", "z-1", "k-3"], [b"a", b"b", b"c"])
+    assert _live(km.workspace) == before
+    sealed = sk.encrypt_many(["k-1", "z-1", "k-2"], [b"a", b"b", b"c"])
+    assert sk._new_share < 0.5  # two of three known: looks first next time
+    fresh = KeyManager(km.workspace, kek=km.kek).subject_keys()
+    assert fresh.decrypt_many(["k-1", "k-2"], old[:2]) == [b"1", b"2"]
+    assert fresh.decrypt_many(["k-1", "z-1", "k-2"], sealed) == [b"a", b"b", b"c"]

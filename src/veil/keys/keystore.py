@@ -247,40 +247,47 @@ class SqlSubjectKeyStore:
         return out
 
     def insert_in(self, conn: sa.Connection, wrapped: dict[str, bytes]) -> dict[str, bytes]:
-        """Insert keys (`join_wrapped` blobs) of subjects without a row in the caller's write
-        transaction, by one driver-level executemany in subject order (the index pages are
-        visited once, in order). Returns the subjects whose row a concurrent writer made first,
-        with its blob (PostgreSQL; SQLite's write lock rules it out); their rows are kept."""
+        """Insert keys (`join_wrapped` blobs) in the caller's write transaction, in subject
+        order (the index pages are visited once, in order), by multi-row ``INSERT ... ON
+        CONFLICT DO NOTHING RETURNING subject`` statements of 500 rows (cheaper than an
+        executemany, and they say which rows were written). Returns the subjects that already
+        had a row (another writer's key, or `TOMBSTONE`), with its blob; their rows are kept."""
         if not wrapped:
             return {}
         dialect = conn.dialect
         bind = self._t.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         at = now() if bind is None else bind(now())
-        rows = []
+        kek_id = self.kek_id
+        params: list[Any] = []
         for s in sorted(wrapped):
             blob = wrapped[s]  # `join_wrapped` form, split inline (a batch's hot loop)
             epoch = int.from_bytes(blob[:4], "big") or None
-            rows.append((s, blob[4:], self.kek_id if epoch is None else None, at, epoch))
-        sqlite = conn.dialect.name == "sqlite"
-        mark = "?" if sqlite else "%s"
-        sql = ("INSERT INTO subject_keys (subject, wrapped_key, kek_id, created_at, epoch) "
-               f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (subject) DO NOTHING")
+            params += (s, blob[4:], kek_id if epoch is None else None, at, epoch)
+        sqlite = dialect.name == "sqlite"
+        row = "(?, ?, ?, ?, ?)" if sqlite else "(%s, %s, %s, %s, %s)"
+        written: set[str] = set()
+        step = 5 * _CHUNK
         with contextlib.closing(conn.connection.cursor()) as cur:
-            if not sqlite:
-                cur.executemany(sql, rows)
-            else:  # as `secure_delete`, without its statements when the setting is on
+            was = 1
+            if sqlite:  # as `secure_delete`, without its statements when the setting is on
                 cur.execute("PRAGMA secure_delete")
                 was = int(cur.fetchall()[0][0] or 0)
                 if not was:
                     cur.execute("PRAGMA secure_delete=ON")
-                try:
-                    cur.executemany(sql, rows)
-                finally:
-                    if not was:
-                        cur.execute("PRAGMA secure_delete=0")
-                return {}
-        stored = self.read_in(conn, sorted(wrapped))
-        return {s: b for s, b in stored.items() if b != wrapped[s]}
+            try:
+                for lo in range(0, len(params), step):
+                    part = params[lo : lo + step]
+                    cur.execute(
+                        "INSERT INTO subject_keys (subject, wrapped_key, kek_id, created_at, "
+                        f"epoch) VALUES {', '.join([row] * (len(part) // 5))} "
+                        "ON CONFLICT (subject) DO NOTHING RETURNING subject", part)
+                    written.update(r[0] for r in cur.fetchall())
+            finally:
+                if not was:
+                    cur.execute("PRAGMA secure_delete=0")
+        if len(written) == len(wrapped):
+            return {}
+        return self.read_in(conn, sorted(s for s in wrapped if s not in written))
 
     @staticmethod
     def _row_values(blob: bytes, kek_id: str) -> dict[str, Any]:
@@ -444,6 +451,8 @@ class StoreSubjectKeys(SubjectKeys):
     ) -> None:
         super().__init__(kek, store, cache_size=cache_size, namespace=namespace)
         self.sync_interval = sync_interval
+        self._new_share = 0.0  # of the last batch's uncached subjects, the share that was new
+        self._had_rows = 0  # of the keys the last `_create_in` tried, those that had a row
         self._synced_at = now()
         self._next_sync = time.monotonic() + (sync_interval or 0.0)
 
@@ -557,6 +566,10 @@ class StoreSubjectKeys(SubjectKeys):
         missing = [s for s in subs if s not in keys] if keys else subs
         if not missing:
             return keys, []
+        if create and self._new_share > 0.5:  # mostly new lately: insert first, no look
+            keys.update(self._create_stored(missing))
+            self._new_share = 1.0 - self._had_rows / len(missing)
+            return keys, []
         with read_connection(self.store.engine, "reading subject keys") as conn:
             found = self.store.read_in(conn, missing)
         raw, erased = self._unwrap_found(found)
@@ -564,6 +577,7 @@ class StoreSubjectKeys(SubjectKeys):
         if create and erased:
             raise ErasedError("erased", where=f"subject {erased[0]}")
         new = [s for s in missing if s not in found]
+        self._new_share = len(new) / len(missing)
         if create and new:
             keys.update(self._create_stored(new))
         return keys, erased
@@ -571,22 +585,18 @@ class StoreSubjectKeys(SubjectKeys):
     def _create_stored(self, subjects: list[str]) -> dict[str, bytes]:
         """Raw keys of ``subjects`` (none had a row when read), made, wrapped and stored in
         one write transaction; a key another writer stored meanwhile is used instead, a
-        tombstone stored meanwhile raises `ErasedError` (nothing is stored)."""
+        tombstone stored meanwhile raises `ErasedError` (nothing is stored). Only a short
+        insert count sends it back to the store for the rows it did not write."""
         with write_transaction(self.store.engine, "storing subject keys") as conn:
             if not conn.in_transaction():
                 conn.begin()  # the plain DBAPI statements below commit with it (PostgreSQL)
-            found = self.store.read_in(conn, subjects)  # under the write lock (SQLite)
-            raw, erased = self._unwrap_found(found)
-            if erased:
-                raise ErasedError("erased", where=f"subject {erased[0]}")
-            fresh = [s for s in subjects if s not in found]
-            if fresh:
-                raw.update(self._create_in(conn, fresh))
+            raw = self._create_in(conn, subjects)  # a row stored meanwhile: see `insert_in`
         return raw
 
-    def _keep(self, subject: str, prim: AESGCM) -> None:
+    def _keep(self, prims: list[tuple[str, AESGCM]]) -> None:
         with self._lock:
-            self._put(subject, prim)
+            for s, p in prims:
+                self._put(s, p)
 
     def prefetch(self, subjects: Iterable[str], *, create: bool = False) -> None:
         """Load (and with ``create``, make) the keys of uncached subjects in bulk: at most
@@ -610,7 +620,8 @@ class StoreSubjectKeys(SubjectKeys):
         with gc_paused():
             groups = self._groups(subjects)
             keys, _ = self.keys_for(groups, create=True)
-            return seal_groups(groups, keys, plaintexts, associated_data, self._keep)
+            return seal_groups(groups, keys, plaintexts, associated_data, self._keep,
+                               self.cache_size)
 
     def decrypt_many(
         self,
@@ -635,7 +646,8 @@ class StoreSubjectKeys(SubjectKeys):
                     raise KeyMissingError("no key for this subject", where=f"subject {s}")
                 if erased is ErasedError:
                     raise ErasedError("erased", where=f"subject {s}")
-            return open_groups(groups, keys, ciphertexts, associated_data, erased, self._keep)
+            return open_groups(groups, keys, ciphertexts, associated_data, erased, self._keep,
+                               self.cache_size)
 
     # inside the caller's transaction --------------------------------------------------------
 
@@ -653,7 +665,7 @@ class StoreSubjectKeys(SubjectKeys):
     ) -> list[bytes]:
         """`encrypt_many` inside the caller's write transaction ``conn`` (call `prepare`
         before opening it): the keys the store lacks are made, wrapped in one pass and
-        inserted by one executemany in ``conn``, so they commit or vanish with the caller's
+        inserted by multi-row inserts in ``conn``, so they commit or vanish with the caller's
         rows (one transaction for a batch of decisions instead of one per subject). New keys
         enter the cache only through a later lookup, after the commit: a key whose
         transaction rolled back is never used again."""
@@ -667,6 +679,10 @@ class StoreSubjectKeys(SubjectKeys):
                 raise CryptoError("a subject must be a non-empty pseudonym string")
             keys: dict[str, KeyOrPrimitive] = self._cached(groups)
             missing = [s for s in groups if s not in keys]
+            if missing and self._new_share > 0.5:  # mostly new lately: insert first
+                keys.update(self._create_in(conn, sorted(missing)))
+                self._new_share = 1.0 - self._had_rows / len(missing)
+                return seal_groups(groups, keys, plaintexts, associated_data)
             found = self.store.read_in(conn, missing)
             raw, erased = self._unwrap_found(found)
             if erased:
@@ -676,6 +692,8 @@ class StoreSubjectKeys(SubjectKeys):
                     self._put(s, AESGCM(k))
             keys.update(raw)
             new = sorted(s for s in missing if s not in found)
+            if missing:
+                self._new_share = len(new) / len(missing)
             if new:
                 keys.update(self._create_in(conn, new))
             return seal_groups(groups, keys, plaintexts, associated_data)
@@ -707,6 +725,7 @@ class StoreSubjectKeys(SubjectKeys):
             raise CryptoError("the key epoch kept changing while new subject keys were stored: "
                               "try again")
         theirs = self.store.insert_in(conn, dict(zip(keys, blobs, strict=True)))
+        self._had_rows = len(theirs)
         if theirs:  # a concurrent writer was first (PostgreSQL): use theirs
             won, erased = self._unwrap_found(theirs)
             if erased:

@@ -78,23 +78,31 @@ def seal_groups(
     keys: Mapping[str, KeyOrPrimitive],
     plaintexts: Sequence[bytes],
     associated_data: bytes,
-    keep: Callable[[str, AESGCM], None] | None = None,
+    keep: Callable[[list[tuple[str, AESGCM]]], None] | None = None,
+    keep_last: int = 0,
 ) -> list[bytes]:
     """``nonce || ciphertext || tag`` of each record, under its subject's key (``groups``:
-    subject -> record indexes). ``keep(subject, primitive)`` is told each primitive used
-    (the caller's cache)."""
+    subject -> record indexes). ``keep`` is given the primitives of the last ``keep_last``
+    subjects, in order (what an LRU cache would hold after them all)."""
     out: list[bytes] = [b""] * len(plaintexts)
     pool = os.urandom(NONCE_SIZE * len(plaintexts))
-    for s, rows in groups.items():
-        prim = _primitive(keys[s])
-        if keep is not None:
-            keep(s, prim)
-        enc = prim.encrypt
-        aad = record_aad(s, associated_data)
+    tail = len(groups) - keep_last
+    kept: list[tuple[str, AESGCM]] = []
+    head, ad = _AAD_HEAD, associated_data
+    for k, (s, rows) in enumerate(groups.items()):
+        key = keys[s]
+        prim = AESGCM(key) if type(key) is bytes else key  # `_primitive`, inline: hot loop
+        if k >= tail:
+            kept.append((s, prim))  # type: ignore[arg-type]
+        enc = prim.encrypt  # type: ignore[union-attr]
+        sb = s.encode("utf-8")
+        aad = head + len(sb).to_bytes(4, "big") + sb + ad  # `record_aad`, inline
         for i in rows:
             j = NONCE_SIZE * i
             nonce = pool[j : j + NONCE_SIZE]
             out[i] = nonce + enc(nonce, plaintexts[i], aad)
+    if keep is not None and kept:
+        keep(kept)
     return out
 
 
@@ -104,20 +112,24 @@ def open_groups(
     ciphertexts: Sequence[bytes],
     associated_data: bytes,
     placeholder: Any,
-    keep: Callable[[str, AESGCM], None] | None = None,
+    keep: Callable[[list[tuple[str, AESGCM]]], None] | None = None,
+    keep_last: int = 0,
 ) -> list[Any]:
     """The plaintext of each record whose subject has a key in ``keys``; the others keep
-    ``placeholder``. A record that does not open raises `TamperedError` naming its index."""
+    ``placeholder``. A record that does not open raises `TamperedError` naming its index.
+    ``keep`` and ``keep_last`` as in `seal_groups`."""
     out: list[Any] = [placeholder] * len(ciphertexts)
+    tail = len(groups) - keep_last
+    kept: list[tuple[str, AESGCM]] = []
     i = 0
     try:
-        for s, rows in groups.items():
+        for k, (s, rows) in enumerate(groups.items()):
             key = keys.get(s)
             if key is None:
                 continue
             prim = _primitive(key)
-            if keep is not None:
-                keep(s, prim)
+            if k >= tail:
+                kept.append((s, prim))
             dec = prim.decrypt
             aad = record_aad(s, associated_data)
             for i in rows:
@@ -125,6 +137,8 @@ def open_groups(
                 if len(c) < NONCE_SIZE + TAG_SIZE:
                     raise InvalidTag
                 out[i] = dec(c[:NONCE_SIZE], c[NONCE_SIZE:], aad)
+        if keep is not None and kept:
+            keep(kept)
     except InvalidTag:
         raise TamperedError(
             "record does not decrypt (wrong subject or associated data, or modified)",
