@@ -74,3 +74,20 @@ def test_batches_equal_the_ff3_package(batch: list[str], keep_first: int) -> Non
     out = encrypt_values(pa.array(batch), KEY, params).to_pylist()
     assert out == [_ff3_card(c, keep_first) for c in batch]
     assert reverse(out, KEY, params).to_pylist() == batch
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789", min_size=26, max_size=26), min_size=1,
+                max_size=10), st.sampled_from([0, 3, 18, 19, 20]))
+def test_long_kept_heads_equal_the_ff3_package(batch: list[str], keep_first: int) -> None:
+    """Heads of more than 18 digits are told apart as bytes, shorter ones as integers."""
+    from ff3 import FF3Cipher
+
+    ref = FF3Cipher(KEY.hex(), "00" * 7)
+    want = []
+    for v in batch:
+        head = v[:keep_first]
+        tweak = hashlib.sha256(b"veil.fpe.v1\x00digits\x00\x00" + head.encode()).digest()[:7]
+        want.append(head + ref.encrypt_with_tweak(v[keep_first:], tweak.hex()))
+    params = {"format": "digits", "keep_first": keep_first}
+    assert encrypt_values(pa.array(batch), KEY, params).to_pylist() == want
