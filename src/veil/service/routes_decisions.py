@@ -89,11 +89,14 @@ def _time(text: str | None, field: str) -> datetime | None:
 
 
 @router.post("", status_code=201, response_model=dict[str, Any], **perm("decisions.write"))
-async def decision_record(request: Request, body: DecisionIn, who: Caller) -> dict[str, Any]:
+async def decision_record(request: Request, body: DecisionIn) -> dict[str, Any]:
     """Record one decision (each is an audit event); a subject who objected to the purpose is
     refused (422). Recorded in the ledger's shared scoring session of the model version (one
     transaction per decision, no per-request setup; written to disk within a second, see
     docs/decisions.md)."""
+    # No ``Caller`` parameter: the permission's dependency has authenticated the key, and the
+    # decision's actor is the model; ``caller`` is a plain function, which FastAPI would run
+    # in the thread pool: a second thread hop on the online path, for nothing.
     _policy(request)
     led = _ledger(request)
     service_of(request).decision_ledger = led  # its shared sessions end with the service
