@@ -11,6 +11,11 @@ Models are registered by users against the runs they were trained on
 which outputs and which trained models contain this person's data (Art. 15(1)(c), and the
 rebuild list of an erasure).
 
+A run gathers its subjects in bounded memory (`veil.lineage.collector`): past a budget of
+distinct ids they are hashed, sorted and spilled to anonymous temporary files in the workspace,
+then merged bucket range by bucket range (`veil.lineage.spill`) and stored a few hundred
+buckets at a time, so a run's memory does not grow with its number of subjects.
+
 The set holds the subjects of the rows that left the run's stages (after consent and rights
 exclusions); rows the risk gate suppressed afterwards are still counted (a safe superset).
 Pseudonym prefixes of 128 bits make an accidental match between two subjects negligible
