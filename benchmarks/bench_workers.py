@@ -64,7 +64,7 @@ def sample(rows: int) -> Path:
     from veil.sample import generate
 
     DATA.mkdir(exist_ok=True)
-    path = DATA / f"distinct_{rows}.csv"
+    path = DATA / f"workers_distinct_{rows}.csv"  # ours: other benchmarks have theirs
     if path.exists():
         return path
     tmp = path.with_suffix(".tmp")
