@@ -8,8 +8,9 @@ into one sorted, de-duplicated set (`SpilledSet`) that the lineage store takes b
 Every file is an anonymous temporary file (``tempfile.TemporaryFile``: on Linux ``O_TMPFILE``,
 elsewhere unlinked at once), so no name is ever visible in the folder and nothing is left
 behind, whether the run succeeds, fails or is killed: the space goes back when the file is
-closed or the process ends. Files are read with positioned reads into small buffers (not
-memory-mapped), so a merge never holds more than one range of buckets in memory.
+closed or the process ends. Files are read a range at a time into small buffers (not
+memory-mapped: mapped pages would count in the run's RSS), so a merge never holds more than
+one range of buckets in memory.
 
 Why ranges of buckets make an exact k-way merge: every run is sorted and knows where each of the
 4096 buckets (first 12 bits) starts in it, so the prefixes of buckets ``[b0, b1)`` in every run
@@ -52,8 +53,8 @@ class _File:
 
     def append(self, prefixes: np.ndarray, folder: Path | None) -> None:
         try:
+            self.f.seek(0, os.SEEK_END)
             self.f.write(memoryview(np.ascontiguousarray(prefixes)).cast("B"))
-            self.f.flush()  # read back with os.pread, past the file object's buffer
         except OSError as exc:
             self.close()
             raise _spill_error(exc, folder) from None
@@ -63,7 +64,8 @@ class _File:
         n = (end - start) * PREFIX_BYTES
         if n == 0:
             return np.empty(0, dtype=DTYPE)
-        data = os.pread(self.f.fileno(), n, start * PREFIX_BYTES)
+        self.f.seek(start * PREFIX_BYTES)
+        data = self.f.read(n)
         if len(data) != n:
             raise StoreError("a lineage spill file was cut short while the run was merging it")
         return np.frombuffer(data, dtype=DTYPE)
