@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["COLUMNS", "insert_rows", "record_of", "row_of", "time_binder", "transaction"]
 
 COLUMNS = [c.name for c in decisions.columns]
+_ROWS = 400  # rows per INSERT: 7,200 parameters, under SQLite's 32,766 and PostgreSQL's 65,535
 
 
 @contextlib.contextmanager
@@ -53,19 +54,22 @@ def time_binder(dialect: sa.Dialect) -> Any:
 
 
 def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Decision rows (tuples in `COLUMNS` order, times through `time_binder`) by one
-    driver-level executemany: SQLAlchemy's per-row parameter processing would cost more than
-    the inserts themselves."""
+    """Decision rows (tuples in `COLUMNS` order, times through `time_binder`) by driver-level
+    multi-row ``INSERT ... VALUES (...), (...)`` statements of `_ROWS` rows: SQLAlchemy's
+    per-row parameter processing would cost more than the inserts themselves, and one
+    statement per `_ROWS` rows costs less than an executemany (measured on SQLite: about a
+    seventh less CPU per row)."""
     if not rows:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+    one = f"({', '.join([mark] * len(COLUMNS))})"
+    head = f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
+    full = head + ", ".join([one] * _ROWS)
     with contextlib.closing(conn.connection.cursor()) as cur:
-        if len(rows) == 1:
-            cur.execute(sql, rows[0])
-        else:
-            cur.executemany(sql, list(rows))
+        for lo in range(0, len(rows), _ROWS):
+            part = rows[lo : lo + _ROWS]
+            sql = full if len(part) == _ROWS else head + ", ".join([one] * len(part))
+            cur.execute(sql, [v for r in part for v in r])
 
 
 def insert_row(conn: sa.Connection, row: Mapping[str, Any]) -> None:
