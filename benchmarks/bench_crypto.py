@@ -16,8 +16,11 @@ the process's user+sys CPU time, which stays meaningful when other jobs share th
 
 Per-value throughput, in batches of ``--batch`` values (as a pipeline hands over Arrow record
 batches): field AEAD (AES-256-GCM with a per-row subject in the context), AES-SIV tokens, and
-per-subject crypto-shredding records with a warm key cache, with the keys in memory and in a
-SQLite workspace store (whose bulk key creation rate is printed too).
+per-subject crypto-shredding records with a warm key cache (keys made beforehand, untimed),
+with the keys in memory and in a SQLite workspace store (whose bulk key creation rate is
+printed too); and the honest figure: every record a NEW subject in a SQLite workspace store
+(encrypt: each key made, wrapped under the key epoch and stored, in one transaction per
+batch; decrypt: a fresh process cache, so each key is looked up and unwrapped).
 
 The last lines compare the results with the issue's targets (met / NOT MET).
 
@@ -190,6 +193,30 @@ def _w_values(a: argparse.Namespace) -> dict[str, Any]:
         def dec(c: Any, s: list[str]) -> Any:
             return tc.detokenize_many(c, "iban")
 
+    elif a.op == "subject-new":  # every record a new subject: nothing made beforehand
+        from veil.kek.providers import StaticKEK
+        from veil.keys.manager import KeyManager
+        from veil.store.workspace import init_workspace
+
+        os.environ.pop("VEIL_DATABASE_URL", None)
+        ws, _ = init_workspace(a.dst)
+        km = KeyManager(ws, kek=StaticKEK(os.urandom(32)))
+        sk = km.subject_keys()
+        n += bs  # the warm-up batch below has subjects of its own
+
+        def batch(lo: int) -> tuple[list[bytes], list[str]]:
+            hi = min(n, lo + bs)
+            return [b"DE%020d" % i for i in range(lo, hi)], [f"n-{i:09d}" for i in range(lo, hi)]
+
+        def enc(v: list[bytes], s: list[str]) -> Any:  # keys made, wrapped, stored
+            return sk.encrypt_many(s, v, b"accounts")
+
+        def dec(c: Any, s: list[str]) -> Any:  # a cold cache: keys looked up and unwrapped
+            return km.subject_keys().decrypt_many(s, c, b"accounts")
+
+        enc(*batch(n - bs))  # warm-up on the extra subjects
+        n -= bs
+
     else:
         from veil.kek.providers import StaticKEK
 
@@ -217,7 +244,8 @@ def _w_values(a: argparse.Namespace) -> dict[str, Any]:
         def dec(c: Any, s: list[str]) -> Any:
             return sk.decrypt_many(s, c, b"accounts")
 
-    enc(*batch(0))  # warm-up
+    if a.op != "subject-new":
+        enc(*batch(0))  # warm-up
     base = _rss_kib()
     e, d = _Clock(), _Clock()
     for lo in range(0, n, bs):  # one batch at a time, as a pipeline would
@@ -479,6 +507,7 @@ def main() -> None:
             ("siv", "SIV tokens (AES-SIV, deterministic)"),
             ("subject", f"per-subject records ({a.subjects:,} subjects, cached)"),
             ("subject-store", f"per-subject, keys in SQLite store ({a.subjects:,}, cached)"),
+            ("subject-new", "per-subject, all new (SQLite; dec: cold cache)"),
         ):
             r = rn.run(
                 "values",
