@@ -81,16 +81,20 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> p
     column = field_name(ctx, "encrypt")
     dataset = ctx.dataset_id
     keys, ref = run_subject_keys(ctx)
-    ids = to_text(as_array(subjects)).to_pylist()
-    texts = to_text(values).to_pylist()
-    rows = [i for i, (s, v) in enumerate(zip(ids, texts, strict=True))
-            if s is not None and v is not None]
-    distinct = list(dict.fromkeys(ids[i] for i in rows))
+    id_arr, val_arr = to_text(as_array(subjects)), to_text(values)
+    ids, texts = id_arr.to_pylist(), val_arr.to_pylist()
+    dense = id_arr.null_count == 0 and val_arr.null_count == 0
+    rows = range(len(ids)) if dense else [
+        i for i, (s, v) in enumerate(zip(ids, texts, strict=True))
+        if s is not None and v is not None]
+    distinct = list(dict.fromkeys(ids if dense else (ids[i] for i in rows)))
     token_of = dict(zip(distinct, subject_tokens(ref, [s.encode("utf-8") for s in distinct]),
                         strict=True))
     sealed = keys.encrypt_many([token_of[ids[i]] for i in rows],
                                [texts[i].encode("utf-8") for i in rows],
                                associated_data(dataset, column))
+    if dense:  # every row sealed: the base64url array is the column
+        return b64url_strings(sealed)
     out: list[str | None] = [None] * len(values)
     for i, s in zip(rows, b64url_strings(sealed).to_pylist(), strict=True):
         out[i] = s
