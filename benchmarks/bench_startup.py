@@ -12,6 +12,10 @@ interleaved (the order rotates each round) and headlines are medians of ``--runs
   passphrase KEK adds its memory-hard KDF, about 0.2 s, by design);
 * ``veil runs list``: a command that opens the workspace.
 
+Children run as an installed Veil does: with Python's bytecode cache (in a temporary
+``PYTHONPYCACHEPREFIX``, filled by one warm-up round that is not counted), whatever
+``PYTHONDONTWRITEBYTECODE`` says here; without it every start compiles Veil's sources again.
+
 Not a test: run it by hand, briefly while others share the machine.
 
     .venv/bin/python benchmarks/bench_startup.py --runs 5
@@ -69,10 +73,15 @@ def main() -> None:
     if args.runs < 3:
         ap.error("--runs must be at least 3 (headlines are medians)")
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode(), "COLUMNS": "100"}
-    env_all = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")} | env
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children inherit os.environ (run_child)
+    for name in [k for k in os.environ if k.startswith("VEIL_")]:
+        del os.environ[name]
     with tempfile.TemporaryDirectory() as d:
+        env_all = env | {"PYTHONPYCACHEPREFIX": str(Path(d) / "pycache")}
         ws = _workspace(Path(d), env)
         cases = _cases(ws)
+        for argv in cases.values():  # warm-up: fills the bytecode cache
+            run_child(argv, env=env_all, cwd=ws)
         samples: dict[str, list[dict]] = {name: [] for name in cases}
         names = list(cases)
         for r in range(args.runs):
