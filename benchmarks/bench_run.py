@@ -116,12 +116,15 @@ def one_round(i: int, a: argparse.Namespace, src: Path, env: dict[str, str],
     return got
 
 
-def report(a: argparse.Namespace, src: Path, rounds: list[dict[str, dict]]) -> dict:
+def report(a: argparse.Namespace, src: Path, rounds: list[dict[str, dict]],
+           started: str) -> dict:
     med = {k: medians([r[k] for r in rounds]) for k in rounds[0]}
+    ended = commit()
     v, p = med["veil"], med["pyarrow"]
     return {
         "benchmark": "bench_run", "date": datetime.now(UTC).date().isoformat(),
-        "commit": commit(), "purpose": a.purpose, "rows": a.rows,
+        "commit": started if ended == started else f"{started}..{ended} (changed during the run)",
+        "purpose": a.purpose, "rows": a.rows,
         "distinct_subjects": a.rows, "input_mb": round(src.stat().st_size / 1e6),
         "core": a.core, "workers": a.workers, "medians": med,
         "veil_rows_per_s": a.rows / v["wall_seconds"],
@@ -182,6 +185,7 @@ def main() -> None:
     anchor = ANCHOR.format(names=names, types=types, src=str(src),
                            out=str(DATA / "bench-run-anchor.parquet"))
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode()}
+    started = commit()  # the code the children run: a checkout changing meanwhile is reported
     rounds = []
     for i in range(a.runs):
         rounds.append(one_round(i, a, src, env, anchor))
@@ -189,7 +193,7 @@ def main() -> None:
             v = rounds[-1]["veil"]
             print(f"round {i + 1}: veil {v['wall_seconds']:.1f} s wall, "
                   f"{v['cpu_seconds']:.1f} s CPU, {v['peak_rss_mb']:,.0f} MB", file=sys.stderr)
-    r = report(a, src, rounds)
+    r = report(a, src, rounds, started)
     if a.json:
         print(json.dumps(r, indent=2))
     else:
