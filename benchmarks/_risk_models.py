@@ -59,9 +59,7 @@ def _cpu(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), value
 
 
-def _measures(
-    ec: M.EquivalenceClasses, hs: dict, sa: str = SA
-) -> dict[str, Callable[[], Any]]:
+def _measures(ec: M.EquivalenceClasses, hs: dict, sa: str = SA) -> dict[str, Callable[[], Any]]:
     """Each model's table-level figure, from an aggregate (what pyCANON computes)."""
     sc = ec.sensitive[sa]
     sizes = ec.sizes
@@ -78,9 +76,9 @@ def _measures(
         "enhanced beta-likeness": lambda: enhanced_beta(sc, sizes),
         "delta-disclosure": lambda: M.delta_disclosure(ec, sa),
         "t-closeness (equal)": lambda: M.t_closeness_equal(ec, sa),
-        "population uniqueness (Dankar, pi=0.1)": lambda: population_uniqueness(
-            sizes, sampling_fraction=0.1
-        ).uniqueness,
+        "population uniqueness (Dankar, pi=0.1)": lambda: (
+            population_uniqueness(sizes, sampling_fraction=0.1).uniqueness
+        ),
         "journalist/marketer (pi=0.1)": lambda: sampled_risk(sizes, 0.1).marketer,
     }
     if sa in hs:
@@ -157,6 +155,7 @@ def bench_models_adult(adult: Path, repeat: int, pycanon_rows: int) -> dict:
     }
     search = {}
     for name, models in search_models.items():
+
         def run(models: list = models) -> Any:
             return Anonymizer(ec, hs, models, suppression_limit=0.04).search()
 
@@ -255,7 +254,13 @@ def memory_code(rows: int, with_report: bool) -> str:
 # -- (g) the optimal anonymization of each model, fresh processes ---------------------------------
 
 _QIS8 = [
-    "sex", "age", "race", "marital-status", "education", "native-country", "workclass",
+    "sex",
+    "age",
+    "race",
+    "marital-status",
+    "education",
+    "native-country",
+    "workclass",
     "salary-class",
 ]
 _SEARCH_PRELUDE = """
@@ -276,23 +281,37 @@ c0 = time.process_time()
 #: (name, the anonymize call): each runs in a fresh process, through the public API
 SEARCH_CASES = [
     ("k-anonymity (k=5)", "anonymize(table, hs, [KAnonymity(5)], suppression_limit=0.04)"),
-    ("delta-disclosure (1.5)",
-     "anonymize(table, hs, [DeltaDisclosure(SA, 1.5)], suppression_limit=0.04)"),
-    ("basic beta-likeness (3)",
-     "anonymize(table, hs, [BasicBetaLikeness(SA, 3)], suppression_limit=0.04)"),
-    ("enhanced beta-likeness (3)",
-     "anonymize(table, hs, [EnhancedBetaLikeness(SA, 3)], suppression_limit=0.04)"),
-    ("t-closeness equal (0.2)",
-     "anonymize(table, hs, [EqualDistanceTCloseness(SA, 0.2)], suppression_limit=0.04)"),
-    ("t-closeness hierarchical (0.2) + k=5",
-     "anonymize(table, hs, [KAnonymity(5), HierarchicalDistanceTCloseness(SA, 0.2, "
-     "hs_all[SA])], suppression_limit=0.04)"),
-    ("population uniqueness (1%, pi=0.01)",
-     "anonymize(table, hs, [UniquenessLimit(0.01, Population(sampling_fraction=0.01))], "
-     "suppression_limit=0.04)"),
-    ("delta-presence (0, 0.5), age<=30 sample",
-     "anonymize(table.filter(pc.less_equal(table['age'], 30)), hs, [DeltaPresence(0.0, 0.5)], "
-     "suppression_limit=0.04, population=table)"),
+    (
+        "delta-disclosure (1.5)",
+        "anonymize(table, hs, [DeltaDisclosure(SA, 1.5)], suppression_limit=0.04)",
+    ),
+    (
+        "basic beta-likeness (3)",
+        "anonymize(table, hs, [BasicBetaLikeness(SA, 3)], suppression_limit=0.04)",
+    ),
+    (
+        "enhanced beta-likeness (3)",
+        "anonymize(table, hs, [EnhancedBetaLikeness(SA, 3)], suppression_limit=0.04)",
+    ),
+    (
+        "t-closeness equal (0.2)",
+        "anonymize(table, hs, [EqualDistanceTCloseness(SA, 0.2)], suppression_limit=0.04)",
+    ),
+    (
+        "t-closeness hierarchical (0.2) + k=5",
+        "anonymize(table, hs, [KAnonymity(5), HierarchicalDistanceTCloseness(SA, 0.2, "
+        "hs_all[SA])], suppression_limit=0.04)",
+    ),
+    (
+        "population uniqueness (1%, pi=0.01)",
+        "anonymize(table, hs, [UniquenessLimit(0.01, Population(sampling_fraction=0.01))], "
+        "suppression_limit=0.04)",
+    ),
+    (
+        "delta-presence (0, 0.5), age<=30 sample",
+        "anonymize(table.filter(pc.less_equal(table['age'], 30)), hs, [DeltaPresence(0.0, 0.5)], "
+        "suppression_limit=0.04, population=table)",
+    ),
 ]
 
 

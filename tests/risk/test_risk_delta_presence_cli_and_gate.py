@@ -57,7 +57,12 @@ def _counts(path: Path, age=lambda a: a, sex=lambda s: s) -> Counter:
 
 def test_risk_reports_delta_by_hand(veil_cli, tables: Path, capsys) -> None:
     code = veil_cli(
-        "risk", tables / "sample.csv", "--qi", "sex,age", "--population", tables / "pop.csv",
+        "risk",
+        tables / "sample.csv",
+        "--qi",
+        "sex,age",
+        "--population",
+        tables / "pop.csv",
         "--json",
     )
     assert code == 0
@@ -69,8 +74,12 @@ def test_risk_reports_delta_by_hand(veil_cli, tables: Path, capsys) -> None:
     assert got["population_classes"] == len(pop)
     assert got["classes_not_in_sample"] == len(set(pop) - set(smp))
     assert got["records_not_in_sample"] == sum(pop[c] for c in set(pop) - set(smp))
-    assert veil_cli("risk", tables / "sample.csv", "--qi", "sex,age",
-                    "--population", tables / "pop.csv") == 0
+    assert (
+        veil_cli(
+            "risk", tables / "sample.csv", "--qi", "sex,age", "--population", tables / "pop.csv"
+        )
+        == 0
+    )
     assert "delta-presence" in capsys.readouterr().out
 
 
@@ -87,9 +96,21 @@ def test_the_population_itself_has_delta_one(veil_cli, tables: Path, capsys) -> 
 def test_anonymize_meets_delta_presence(veil_cli, tables: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "safe.csv"
     code = veil_cli(
-        "anonymize", tables / "sample.csv", "-o", out, "--qi", "sex,age",
-        "--hierarchy", f"age={tables / 'age.csv'}", "--population", tables / "pop.csv",
-        "--delta-min", "0.1", "--delta-max", "0.4", "--json",
+        "anonymize",
+        tables / "sample.csv",
+        "-o",
+        out,
+        "--qi",
+        "sex,age",
+        "--hierarchy",
+        f"age={tables / 'age.csv'}",
+        "--population",
+        tables / "pop.csv",
+        "--delta-min",
+        "0.1",
+        "--delta-max",
+        "0.4",
+        "--json",
     )
     assert code == 0
     body = json.loads(capsys.readouterr().out)
@@ -98,8 +119,12 @@ def test_anonymize_meets_delta_presence(veil_cli, tables: Path, tmp_path: Path, 
     ]
     assert not body["checks_before"][0]["passed"] and body["checks_after"][0]["passed"]
     levels = body["transformation"]["levels"]
-    ages = {0: str, 1: lambda a: f"{int(a) // 5 * 5}-{int(a) // 5 * 5 + 4}",
-            2: lambda a: _age_band(int(a)), 3: lambda a: "*"}[levels["age"]["level"]]
+    ages = {
+        0: str,
+        1: lambda a: f"{int(a) // 5 * 5}-{int(a) // 5 * 5 + 4}",
+        2: lambda a: _age_band(int(a)),
+        3: lambda a: "*",
+    }[levels["age"]["level"]]
     sexes = {0: str, 1: lambda s: "*"}[levels["sex"]["level"]]
     # independently: the released classes against the population generalized the same way
     released, pop = _counts(out), _counts(tables / "pop.csv", ages, sexes)
@@ -114,9 +139,18 @@ def test_a_violation_without_a_solution_writes_nothing(
 ) -> None:
     out = tmp_path / "o.csv"
     code = veil_cli(
-        "anonymize", tables / "sample.csv", "-o", out, "--qi", "sex,age",
-        "--hierarchy", f"age={tables / 'age.csv'}", "--population", tables / "pop.csv",
-        "--delta-max", "0.01",
+        "anonymize",
+        tables / "sample.csv",
+        "-o",
+        out,
+        "--qi",
+        "sex,age",
+        "--hierarchy",
+        f"age={tables / 'age.csv'}",
+        "--population",
+        tables / "pop.csv",
+        "--delta-max",
+        "0.01",
     )
     assert code == 6
     assert "delta-presence (0 <= delta <= 0.01) fails" in capsys.readouterr().err
@@ -140,8 +174,18 @@ def test_a_bad_population_table_is_named(
     bad.write_text(content)
     out = tmp_path / "o.csv"
     code = veil_cli(
-        "anonymize", tables / "sample.csv", "-o", out, "--qi", "sex,age",
-        "--hierarchy", f"age={tables / 'age.csv'}", "--population", bad, "--delta-max", "0.5",
+        "anonymize",
+        tables / "sample.csv",
+        "-o",
+        out,
+        "--qi",
+        "sex,age",
+        "--hierarchy",
+        f"age={tables / 'age.csv'}",
+        "--population",
+        bad,
+        "--delta-max",
+        "0.5",
     )
     err = capsys.readouterr().err
     assert code == 4, err
@@ -156,11 +200,24 @@ def test_delta_options_need_each_other(veil_cli, tables: Path, tmp_path: Path, c
     assert "need --population" in capsys.readouterr().err
     assert veil_cli(*base, "--population", tables / "pop.csv") == 3
     assert "needs --delta-max" in capsys.readouterr().err
-    assert veil_cli(*base, "--population", tables / "pop.csv", "--delta-min", "0.6",
-                    "--delta-max", "0.5") == 3
+    assert (
+        veil_cli(
+            *base, "--population", tables / "pop.csv", "--delta-min", "0.6", "--delta-max", "0.5"
+        )
+        == 3
+    )
     assert "delta_min (0.6) must not exceed delta_max (0.5)" in capsys.readouterr().err
-    assert veil_cli("risk", tables / "sample.csv", "--sensitive", "salary",
-                    "--population", tables / "pop.csv") == 3
+    assert (
+        veil_cli(
+            "risk",
+            tables / "sample.csv",
+            "--sensitive",
+            "salary",
+            "--population",
+            tables / "pop.csv",
+        )
+        == 3
+    )
 
 
 # -- the policy ------------------------------------------------------------------------------------
@@ -233,10 +290,19 @@ def test_the_run_refuses_a_table_that_fails_delta_presence(
 ) -> None:
     out = tmp_path / "refused.parquet"
     with pytest.raises(RunRefused, match=r"delta-presence \(0 <= delta <= 0.5\) fails"):
-        veil.run(_policy(tables, "false"), "research", tables / "sample.csv", out,
-                 workspace=workspace)
-    code = veil_cli("run", "--policy", _policy(tables, "false"), "--purpose", "research",
-                    tables / "sample.csv", "-o", out)
+        veil.run(
+            _policy(tables, "false"), "research", tables / "sample.csv", out, workspace=workspace
+        )
+    code = veil_cli(
+        "run",
+        "--policy",
+        _policy(tables, "false"),
+        "--purpose",
+        "research",
+        tables / "sample.csv",
+        "-o",
+        out,
+    )
     assert code == 6 and "delta-presence" in capsys.readouterr().err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if ".refused" in p.name]
 
@@ -245,8 +311,9 @@ def test_the_run_generalizes_until_delta_presence_holds(
     workspace, tables: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "released.parquet"
-    result = veil.run(_policy(tables, "true"), "research", tables / "sample.csv", out,
-                      workspace=workspace)
+    result = veil.run(
+        _policy(tables, "true"), "research", tables / "sample.csv", out, workspace=workspace
+    )
     risk = result.receipt["risk"]
     assert risk["outcome"] == "generalized"
     assert [c["passed"] for c in risk["checks_after"]] == [True]
