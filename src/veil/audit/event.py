@@ -42,7 +42,8 @@ A guard against raw identifiers slipping in, not a proof: names, e-mail addresse
 dates and most national ids and account numbers have other characters or are shorter."""
 
 _TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z", re.ASCII)
-_MAX_SAFE_INT = 2**53 - 1  # RFC 8785 numbers are IEEE 754 doubles
+_MAX_SAFE_INT = 2**53 - 1
+_STR = {str}  # RFC 8785 numbers are IEEE 754 doubles
 _FIELDS = (
     "action",
     "actor",
@@ -61,6 +62,11 @@ _FIELDS = (
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with microseconds and ``Z``: ``2024-05-01T12:00:00.000000Z``."""
+    return _format_utc(_utc(value))
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC; refuses a naive time or one out of range in UTC."""
     if not isinstance(value, datetime):
         raise AuditError(f"time must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -69,10 +75,11 @@ def format_time(value: datetime) -> str:
         t = value.astimezone(UTC)
     except OverflowError:
         raise AuditError(f"time {value!r} is out of range in UTC") from None
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
-    )
+    return t if type(t) is datetime else datetime(*t.timetuple()[:6], t.microsecond, tzinfo=UTC)
+
+
+def _format_utc(t: datetime) -> str:
+    return t.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # 4-digit year
 
 
 def parse_time(text: str) -> datetime:
@@ -95,11 +102,41 @@ def canonical_json(value: Any) -> bytes:
         raise AuditError(f"value cannot be canonicalized as JSON: {exc}") from None
 
 
+# For an event without floats and with ASCII keys, RFC 8785 is plain JSON written in a fixed
+# order: strings escaped as the standard library's C ``encode_basestring`` escapes them
+# (\b \t \n \f \r \" \\, other controls as lowercase \u00xx, nothing else), integers in
+# decimal, keys in code-point order (UTF-16 order for ASCII). Floats (ES6 number formatting) and
+# other keys go through ``rfc8785``. Cross-tested against ``rfc8785`` in tests/audit.
+_quote = json.encoder.encode_basestring
+_SCALAR = {None: "null", True: "true", False: "false"}
+
+
+def _fast_canonical(e: AuditEvent, time_text: str) -> bytes:
+    """:func:`canonical_json` of ``e.to_json_obj()`` for a float-free event with ASCII keys,
+    its mappings already sorted; raises UnicodeEncodeError for a lone surrogate."""
+    q = _quote
+
+    def obj(m: Mapping[str, Any]) -> str:
+        return "{" + ",".join(
+            q(k) + ":" + (q(v) if isinstance(v, str) else _SCALAR[v] if v is None or type(v) is bool
+                          else str(int(v)))
+            for k, v in m.items()) + "}"
+
+    text = (
+        '{"action":' + q(e.action) + ',"actor":' + q(e.actor) + ',"counts":' + obj(e.counts)
+        + ',"data_categories":[' + ",".join(map(q, e.data_categories)) + '],"details":'
+        + obj(e.details) + ',"digests":' + obj(e.digests) + ',"legal_basis":'
+        + q(e.legal_basis) + ',"outcome":' + q(e.outcome) + ',"purpose":' + q(e.purpose)
+        + ',"subjects":[' + ",".join(map(q, e.subjects)) + '],"time":"' + time_text
+        + '","v":' + str(EVENT_VERSION) + "}"
+    )
+    return text.encode("utf-8")
+
+
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise AuditError(f"{name} must be a non-empty string", where=f"event.{name}")
-    _check_unicode(name, value)
-    return value
+    return value  # lone surrogates: found when the event is encoded (_name_bad_text)
 
 
 def _check_unicode(name: str, value: str) -> None:
@@ -114,17 +151,26 @@ def _check_unicode(name: str, value: str) -> None:
 def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise AuditError(f"{name} must be a list of strings", where=f"event.{name}")
-    out = set()
-    for i, v in enumerate(values):
-        if not isinstance(v, str) or not v:
-            raise AuditError(f"{name}[{i}] must be a non-empty string", where=f"event.{name}")
-        _check_unicode(name, v)
-        if pattern is not None and not pattern.fullmatch(v):
+    try:
+        out = set(values)
+        ok = set(map(type, out)) <= _STR and "" not in out
+    except TypeError:  # an unhashable item
+        ok = False
+    if not ok:  # the loop says which item is wrong
+        out = set()
+        for i, v in enumerate(values):
+            if not isinstance(v, str) or not v:
+                raise AuditError(f"{name}[{i}] must be a non-empty string",
+                                 where=f"event.{name}")
+            out.add(v)
+    if pattern is not None:
+        match = pattern.fullmatch
+        if not all(map(match, out)):
+            i = next(i for i, v in enumerate(values) if not match(v))
             raise AuditError(
                 f"{name}[{i}] does not look like a pseudonym (refusing a possible raw identifier)",
                 where=f"event.{name}",
             )
-        out.add(v)
     return tuple(sorted(out))
 
 
@@ -134,7 +180,6 @@ def _mapping(name: str, value: object) -> Mapping[str, Any]:
     for k in value:
         if not isinstance(k, str) or not k:
             raise AuditError(f"{name} keys must be non-empty strings", where=f"event.{name}")
-        _check_unicode(name, k)
     return value
 
 
@@ -165,7 +210,8 @@ class AuditEvent:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "time", parse_time(format_time(self.time)))  # aware, in range, UTC
+        t = _utc(self.time)
+        set_(self, "time", t)
         for name in ("actor", "action", "purpose", "legal_basis", "outcome"):
             _text(name, getattr(self, name))
         set_(self, "data_categories", _text_set("data_categories", self.data_categories))
@@ -186,30 +232,55 @@ class AuditEvent:
                 raise AuditError(
                     f"digests[{k!r}] must be a non-empty string", where="event.digests"
                 )
-            _check_unicode("digests", v)
         set_(self, "digests", _frozen(dict(digests)))
 
         details = _mapping("details", self.details)
+        fast = True  # no float and no integer beyond 2**53 (see _fast_canonical)
         for k, v in details.items():
-            if v is not None and not isinstance(v, str | int | float | bool):
+            if v is None or isinstance(v, str | bool):
+                continue
+            if isinstance(v, int):
+                fast = fast and -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT
+            elif isinstance(v, float):
+                fast = False
+            else:
                 raise AuditError(
                     f"details[{k!r}] must be a JSON scalar (str, int, float, bool, None), "
                     f"got {type(v).__name__}",
                     where="event.details",
                 )
-            if isinstance(v, str):
-                _check_unicode("details", v)
         set_(self, "details", _frozen(dict(details)))
-        # Numbers out of the JSON domain (NaN, 2**60) fail here. The event is immutable, so its
-        # canonical bytes are computed once and kept (RFC 8785 in pure Python is the slow part).
-        set_(self, "_canonical", canonical_json(self.to_json_obj()))
+        fast = fast and all(k.isascii() for m in (counts, digests, details) for k in m)
+        time_text = _format_utc(t)
+        # Numbers out of the JSON domain (NaN, 2**60) fail in rfc8785. The event is immutable,
+        # so its canonical bytes are computed once and kept.
+        try:
+            data = (_fast_canonical(self, time_text) if fast
+                    else canonical_json(self.to_json_obj(_time=time_text)))
+        except (UnicodeEncodeError, AuditError):
+            self._name_bad_text()  # a lone surrogate: say which field holds it
+            raise
+        set_(self, "_canonical", data)
+
+    def _name_bad_text(self) -> None:
+        """Raise naming the field that holds a lone surrogate (called when encoding failed)."""
+        for name in ("actor", "action", "purpose", "legal_basis", "outcome"):
+            _check_unicode(name, getattr(self, name))
+        for name in ("data_categories", "subjects"):
+            for v in getattr(self, name):
+                _check_unicode(name, v)
+        for name in ("counts", "digests", "details"):
+            for k, v in getattr(self, name).items():
+                _check_unicode(name, k)
+                if isinstance(v, str):
+                    _check_unicode(name, v)
 
     def __hash__(self) -> int:
         return hash(self.canonical_bytes())
 
     # ------------------------------------------------------------------ canonical form
 
-    def to_json_obj(self) -> dict[str, Any]:
+    def to_json_obj(self, *, _time: str | None = None) -> dict[str, Any]:
         """The plain JSON object that the canonical bytes encode."""
         return {
             "action": self.action,
@@ -222,7 +293,7 @@ class AuditEvent:
             "outcome": self.outcome,
             "purpose": self.purpose,
             "subjects": list(self.subjects),
-            "time": format_time(self.time),
+            "time": _time if _time is not None else format_time(self.time),
             "v": EVENT_VERSION,
         }
 
