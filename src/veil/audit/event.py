@@ -117,20 +117,44 @@ def _fast_canonical(e: AuditEvent, time_text: str) -> bytes:
     q = _quote
 
     def obj(m: Mapping[str, Any]) -> str:
-        return "{" + ",".join(
-            q(k) + ":" + (q(v) if isinstance(v, str) else _SCALAR[v] if v is None or type(v) is bool
-                          else str(int(v)))
-            for k, v in m.items()) + "}"
+        return "{" + ",".join(q(k) + ":" + _scalar(v) for k, v in m.items()) + "}"
 
     text = (
-        '{"action":' + q(e.action) + ',"actor":' + q(e.actor) + ',"counts":' + obj(e.counts)
-        + ',"data_categories":[' + ",".join(map(q, e.data_categories)) + '],"details":'
-        + obj(e.details) + ',"digests":' + obj(e.digests) + ',"legal_basis":'
-        + q(e.legal_basis) + ',"outcome":' + q(e.outcome) + ',"purpose":' + q(e.purpose)
-        + ',"subjects":[' + ",".join(map(q, e.subjects)) + '],"time":"' + time_text
-        + '","v":' + str(EVENT_VERSION) + "}"
+        '{"action":'
+        + q(e.action)
+        + ',"actor":'
+        + q(e.actor)
+        + ',"counts":'
+        + obj(e.counts)
+        + ',"data_categories":['
+        + ",".join(map(q, e.data_categories))
+        + '],"details":'
+        + obj(e.details)
+        + ',"digests":'
+        + obj(e.digests)
+        + ',"legal_basis":'
+        + q(e.legal_basis)
+        + ',"outcome":'
+        + q(e.outcome)
+        + ',"purpose":'
+        + q(e.purpose)
+        + ',"subjects":['
+        + ",".join(map(q, e.subjects))
+        + '],"time":"'
+        + time_text
+        + '","v":'
+        + str(EVENT_VERSION)
+        + "}"
     )
     return text.encode("utf-8")
+
+
+def _scalar(v: str | int | bool | None) -> str:
+    if isinstance(v, str):
+        return _quote(v)
+    if v is None or type(v) is bool:
+        return _SCALAR[v]
+    return str(int(v))
 
 
 def _text(name: str, value: object) -> str:
@@ -160,8 +184,7 @@ def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None)
         out = set()
         for i, v in enumerate(values):
             if not isinstance(v, str) or not v:
-                raise AuditError(f"{name}[{i}] must be a non-empty string",
-                                 where=f"event.{name}")
+                raise AuditError(f"{name}[{i}] must be a non-empty string", where=f"event.{name}")
             out.add(v)
     if pattern is not None:
         match = pattern.fullmatch
@@ -255,8 +278,11 @@ class AuditEvent:
         # Numbers out of the JSON domain (NaN, 2**60) fail in rfc8785. The event is immutable,
         # so its canonical bytes are computed once and kept.
         try:
-            data = (_fast_canonical(self, time_text) if fast
-                    else canonical_json(self.to_json_obj(_time=time_text)))
+            data = (
+                _fast_canonical(self, time_text)
+                if fast
+                else canonical_json(self.to_json_obj(_time=time_text))
+            )
         except (UnicodeEncodeError, AuditError):
             self._name_bad_text()  # a lone surrogate: say which field holds it
             raise
