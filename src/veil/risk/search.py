@@ -58,6 +58,8 @@ class LatticeSearch:
         #: anonymous nodes just classified: their state, outliers and suppressed records,
         #: kept for :meth:`consider`, which follows at once
         self._states: dict[int, tuple[ClassState, np.ndarray, int]] = {}
+        #: the sweep visits the candidates bottom-up (set by :meth:`sweep`)
+        self.bottom_up = False
 
     def run(self) -> NodeEvaluation | None:
         """The optimal anonymous node (None: there is none)."""
@@ -105,6 +107,7 @@ class LatticeSearch:
             self._states[i] = (st, out, sup)
         monotone_failure = (
             not anon
+            and not self.bottom_up  # bottom-up, a node's down-set is already settled
             and not engine.monotone
             and bool(engine.monotone_models)
             and engine.fails_monotone_part(st)
@@ -172,6 +175,7 @@ class LatticeSearch:
             # failures prune little, while a node's predecessors, evaluated first, are
             # cheap roll-up bases
             order = np.lexsort((bounds, heights))
+            self.bottom_up = True
         else:
             order = np.lexsort((bounds, -heights))  # top-down: failures prune down-sets
         for i in order.tolist():
