@@ -76,7 +76,8 @@ def pandas_deferred() -> Iterator[None]:
     finally:
         if refuse in sys.meta_path:
             sys.meta_path.remove(refuse)
-            if "pyarrow.lib" in sys.modules:  # pyarrow may have looked: it looks again later
+            waiting = any(isinstance(f, _AfterImport) for f in sys.meta_path)
+            if "pyarrow.lib" in sys.modules and not waiting:  # pyarrow may have looked
                 sys.meta_path.insert(0, _AfterImport("pandas", _pyarrow_with_pandas))
 
 
