@@ -6,7 +6,14 @@ the real run's set, plus 19 more outputs recorded with `record_output` from that
 if the purpose had been run 20 times; running it 20 times would only make the setup slower, the
 lookup reads the same rows).
 
-Targets: erasure < 1 s, access package < 2 s, one core, memory peak printed. Also printed: the
+Targets: erasure < 1 s, access package < 2 s, one core, memory peak printed.
+
+``--load-store`` (issue 22 item 7) times `load_store` (what `veil dsr load-store` calls) of
+``--subjects`` rows, one distinct subject each, into SQLite and PostgreSQL (``--pg URL``, default
+$VEIL_TEST_DATABASE_URL), each in a fresh process beside its anchor run interleaved with it: a
+bare loader of the same file (pyarrow CSV read, then one ``executemany`` in one transaction on
+SQLite, ``COPY`` on PostgreSQL, and the same index). Medians of ``--repeat`` runs, CPU and wall,
+the child's own peak RSS; target >= 100,000 rows/s. Also printed: the
 run's lineage cost (collecting distinct ids per batch + one HMAC per distinct id at the end) on
 the sample's 1,000,000-row CSV.
 
@@ -112,6 +119,77 @@ extra = len(c.finish(SubjectRef(None)))
 """
 
 
+LOAD = """
+import os
+from veil.policy import load_policy
+from veil.rights import load_store
+from veil.store.workspace import Workspace
+ws = Workspace.open({ws!r})
+pol = load_policy({policy!r})
+t0 = time.perf_counter()
+extra = load_store(pol, "customers", {csv!r}, ws, replace=True)
+"""
+
+BARE = """
+import pyarrow.csv as pcsv
+t0 = time.perf_counter()
+t = pcsv.read_csv({csv!r})
+rows = list(zip(*(c.to_pylist() for c in t.columns)))
+url = {url!r}
+if url.startswith("sqlite"):
+    import sqlite3
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    con.execute("DROP TABLE IF EXISTS bare")
+    con.execute("CREATE TABLE bare (customer_id TEXT, email TEXT, balance FLOAT)")
+    con.executemany("INSERT INTO bare VALUES (?, ?, ?)", rows)
+    con.execute("CREATE INDEX ix_bare ON bare (customer_id)")
+    con.commit()
+else:
+    import psycopg
+    with psycopg.connect(url) as con:
+        con.execute("DROP TABLE IF EXISTS bare")
+        con.execute("CREATE TABLE bare (customer_id TEXT, email TEXT, balance FLOAT)")
+        with con.cursor().copy("COPY bare FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+        con.execute("CREATE INDEX ix_bare ON bare (customer_id)")
+extra = len(rows)
+"""
+
+
+def load_store_figures(n: int, csv: Path, work: Path, pg: str | None, repeat: int) -> None:
+    """`load_store` beside a bare executemany / COPY loader, interleaved (see the docstring)."""
+    from _util import commit, medians
+
+    env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode(), "VEIL_ACTOR": "bench"}
+    print(f"load-store of {n:,} rows ({n:,} distinct subjects), commit {commit()}, "
+          f"medians of {repeat}")
+    for db, url in (("SQLite", f"sqlite:///{work / 'store.db'}"), ("PostgreSQL", pg)):
+        if url is None:
+            print(f"  {db}: skipped (no --pg URL)")
+            continue
+        pol = work / f"policy_{db}.yaml"
+        pol.write_text(POLICY.replace("sqlite:///store.db", url))
+        ws = str(work / "ws")
+        if not Path(ws).exists():
+            measure(f"import veil; veil.init_workspace({ws!r})", env=env)
+        ours, bare = [], []
+        for _ in range(repeat):
+            r = measure(LOAD.format(ws=ws, policy=str(pol), csv=str(csv)), env=env)
+            assert r["extra"] == n
+            ours.append(r | {"wall_seconds": r["seconds"]})
+            b = measure(BARE.format(csv=str(csv), url=url))
+            bare.append(b | {"wall_seconds": b["seconds"]})
+        m, a = medians(ours), medians(bare)
+        print(f"  {db:<10} load_store   {n / m['wall_seconds']:>10,.0f} rows/s wall "
+              f"({m['wall_seconds']:.2f} s, process CPU {m['cpu_seconds']:.2f} s with imports), "
+              f"peak RSS {m['peak_rss_mb']:.0f} MB; target >= 100,000 rows/s")
+        print(f"  {db:<10} bare anchor  {n / a['wall_seconds']:>10,.0f} rows/s wall "
+              f"({a['wall_seconds']:.2f} s, process CPU {a['cpu_seconds']:.2f} s), "
+              f"peak RSS {a['peak_rss_mb']:.0f} MB; ratio ours/anchor "
+              f"{m['wall_seconds'] / a['wall_seconds']:.2f}x")
+
+
 def make_customers(n: int, path: Path) -> Path:
     import numpy as np
     import pyarrow as pa
@@ -130,6 +208,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=1_000_000)
     ap.add_argument("--outputs", type=int, default=20)
+    ap.add_argument("--load-store", action="store_true", help="only the load-store figures")
+    ap.add_argument("--pg", default=os.environ.get("VEIL_TEST_DATABASE_URL"),
+                    help="PostgreSQL URL for the load-store figures")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     n = args.subjects
     DATA.mkdir(exist_ok=True)
@@ -137,6 +219,9 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     csv = make_customers(n, DATA / f"customers_{n}.csv")
+    if args.load_store:
+        load_store_figures(n, csv, work, args.pg, args.repeat)
+        return
     policy = work / "policy.yaml"
     policy.write_text(POLICY)
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode(), "VEIL_ACTOR": "bench"}
