@@ -69,6 +69,8 @@ RULES: list[Rule] = [
     Rule(("POST /v1/decisions/fairness",), r"name the purpose|no decision|too few|listed twice",
          "the purpose is named when several decide; each subject once; decisions of the "
          "period match the table's subjects"),
+    Rule(("POST /v1/decisions/actuals",), r"unknown|already in row",
+         "every decision id is a recorded decision, each listed once"),
     Rule(("POST /v1/decisions",), r"objected|not declared",
          "a subject who objected to the purpose is refused; features and reasons are the "
          "model's declared ones"),
