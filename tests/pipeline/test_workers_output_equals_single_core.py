@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ import veil.io.readers
 from veil.keys.files import decrypt_to_buffer, find_encryption
 from veil.keys.manager import KeyManager
 from veil.sample import SAMPLE_POLICY, write_sample
+from veil.store.schema import lineage_subjects
 
 #: receipt entries two runs of the same input do not share (ids, clocks, the run's own output
 #: key) and the worker count
@@ -60,6 +62,14 @@ def run_twice(policy: Any, purpose: str, source: Path, root: Path, **kw: Any
     return results[0], results[1]
 
 
+def lineage(ws: Any, run_id: str) -> list[Any]:
+    """The stored subject pseudonyms of a run's output, bucket by bucket."""
+    t = lineage_subjects.c
+    with ws.engine.connect() as c:
+        return [tuple(r) for r in c.execute(sa.select(t.bucket, t.subjects).where(
+            t.run_id == run_id).order_by(t.bucket))]
+
+
 def assert_same(one: Any, two: Any, ws: Any, *, random: tuple[str, ...] = ()) -> pa.Table:
     """Same table and receipt; ``random`` columns (fresh nonces) are compared apart."""
     t1, t2 = veil.read(one.output, ws), veil.read(two.output, ws)
@@ -74,6 +84,7 @@ def assert_same(one: Any, two: Any, ws: Any, *, random: tuple[str, ...] = ()) ->
         assert plaintext(one.output, ws) == plaintext(two.output, ws)
     assert t1.equals(t2)
     assert r1 == r2
+    assert lineage(ws, one.run_id) == lineage(ws, two.run_id) != []  # the same subjects
     assert two.receipt["engine"] == {"name": "local", "workers": 2}
     assert "engine" not in one.receipt
     return t1
