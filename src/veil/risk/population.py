@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from veil.errors import PolicyError
-from veil.risk.special import digamma, trigamma
+from veil.risk.special import digamma, digamma_trigamma
 
 __all__ = [
     "MODELS",
@@ -108,20 +108,26 @@ def _pitman_terms(h: SizeHistogram, theta: float, alpha: float, need_hessian: bo
         + float(np.sum(fs * np.array([math.lgamma(j - alpha) for j in js])))
         - float(fs.sum()) * math.lgamma(1 - alpha)
     )
-    d = digamma(np.array([x + u, x + 1, theta + n, theta + 1, 1 - alpha]))
+    args = np.array([x + u, x + 1, theta + n, theta + 1, 1 - alpha])
+    jargs = js - alpha
+    if need_hessian:  # both functions from one shift of each argument array
+        d, t_args = digamma_trigamma(args)
+        dj, tj = digamma_trigamma(jargs) if len(js) else (None, None)
+    else:
+        d, dj = digamma(args), (digamma(jargs) if len(js) else None)
     s1 = (d[0] - d[1]) / alpha  # sum 1/(theta + i alpha)
     s2 = ((u - 1) - theta * s1) / alpha  # sum i/(theta + i alpha)
     p1 = d[2] - d[3]  # sum_{i<n} 1/(theta + i)
-    q1 = float(np.sum(fs * (digamma(js - alpha) - d[4]))) if len(js) else 0.0
+    q1 = float(np.sum(fs * (dj - d[4]))) if len(js) else 0.0
     grad = np.array([s1 - p1, s2 - q1])
     if not need_hessian:
         return ll, grad, None
-    t = trigamma(np.array([x + 1, x + u, theta + 1, theta + n, 1 - alpha]))
+    t = t_args[[1, 0, 3, 2, 4]]  # psi' at x + 1, x + u, theta + 1, theta + n, 1 - alpha
     t1 = (t[0] - t[1]) / (alpha * alpha)  # sum 1/(theta + i alpha)^2
     t2 = (s1 - theta * t1) / alpha  # sum i/(theta + i alpha)^2
     t3 = ((u - 1) - 2 * theta * s1 + theta * theta * t1) / (alpha * alpha)
     p2 = t[2] - t[3]
-    q2 = float(np.sum(fs * (t[4] - trigamma(js - alpha)))) if len(js) else 0.0
+    q2 = float(np.sum(fs * (t[4] - tj))) if len(js) else 0.0
     hess = np.array([[p2 - t1, -t2], [-t2, -t3 - q2]])
     return ll, grad, hess
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["digamma", "trigamma"]
+__all__ = ["digamma", "digamma_trigamma", "trigamma"]
 
 _SHIFT = 10.0
 
 
+#: Up to this many arguments are shifted one by one in Python floats (the same IEEE
+#: operations in the same order as the array loop, so the same bits; far fewer calls).
+_SCALAR = 16
+#: ... when every argument is above this (Python raises where numpy divides by zero to inf).
+_TINY = 1e-150
+
+
 def _shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x shifted to >= 10, sum of 1/x over the shifts, sum of 1/x^2 over the shifts)."""
+    if np.size(x) <= _SCALAR and bool(np.all(np.asarray(x) > _TINY)):
+        return _shifted_scalars(x)
     x = np.array(x, dtype=float, copy=True)
     inv = np.zeros_like(x)
     inv2 = np.zeros_like(x)
@@ -31,19 +40,52 @@ def _shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, inv, inv2
 
 
+def _shifted_scalars(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    values = np.asarray(x, dtype=float)
+    zs, invs, inv2s = [], [], []
+    for v in values.ravel().tolist():
+        inv = inv2 = 0.0
+        while v < _SHIFT:
+            inv += 1.0 / v
+            inv2 += 1.0 / (v * v)
+            v = v + 1.0
+        zs.append(v)
+        invs.append(inv)
+        inv2s.append(inv2)
+    shape = values.shape
+    return (
+        np.array(zs, dtype=float).reshape(shape),
+        np.array(invs, dtype=float).reshape(shape),
+        np.array(inv2s, dtype=float).reshape(shape),
+    )
+
+
 def digamma(x: np.ndarray | float) -> np.ndarray:
     """psi(x) = d/dx ln Gamma(x), for x > 0."""
     z, inv, _ = _shifted(np.atleast_1d(x))
-    r = 1.0 / (z * z)
-    series = r * (
-        1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132))))
-    )
-    return np.log(z) - 0.5 / z - series - inv
+    return _digamma_series(z, inv)
 
 
 def trigamma(x: np.ndarray | float) -> np.ndarray:
     """psi'(x), for x > 0."""
     z, _, inv2 = _shifted(np.atleast_1d(x))
+    return _trigamma_series(z, inv2)
+
+
+def digamma_trigamma(x: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """(psi(x), psi'(x)) with one shift of the arguments: the same values, bit for bit, as
+    :func:`digamma` and :func:`trigamma` (the population models need both at each step)."""
+    z, inv, inv2 = _shifted(np.atleast_1d(x))
+    return _digamma_series(z, inv), _trigamma_series(z, inv2)
+
+
+def _digamma_series(z: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    r = 1.0 / (z * z)
+    series = r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132)))))
+    return np.log(z) - 0.5 / z - series - inv
+
+
+def _trigamma_series(z: np.ndarray, inv2: np.ndarray) -> np.ndarray:
     r = 1.0 / (z * z)
     series = (
         1.0 / z
