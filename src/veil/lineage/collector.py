@@ -1,12 +1,19 @@
 """A run's subjects, gathered batch by batch in bounded memory.
 
-Each batch's distinct ids are kept as Arrow strings (`distinct`, cheap) and merged now and
-then, so a run over few subjects hashes each of them once. When the distinct ids waiting pass
-``budget`` and the run knows its subject-reference key, they are hashed (HMAC-SHA256, in slices
-of `HASH_SLICE`), their 16-byte prefixes sorted and written to disk as a run
-(`veil.lineage.spill`), and memory is free again; at the end the runs are merged. A run that
-never passed the budget ends in memory as before. Either way the set is the same, byte for byte
-(tested with a tiny budget).
+Each batch's distinct ids are kept as Arrow strings (``pc.unique``) and merged now and then
+(`distinct`), so a run over few subjects hashes each of them once. When the distinct ids
+waiting pass ``budget`` and the run knows its subject-reference key, they are hashed
+(HMAC-SHA256, in slices of `HASH_SLICE`), their 16-byte prefixes sorted and written to disk as
+a run (`veil.lineage.spill`), and memory is free again; at the end the runs are merged. A run
+that never passed the budget ends in memory as before. Either way the set is the same, byte
+for byte (tested with a tiny budget).
+
+Merging the waiting ids as strings pays only when subjects repeat across batches. The first
+merges come early (an eighth of the budget more each); once a merge of two or more batches
+finds the ids nearly all distinct, later ones skip the string merge and hash batch by batch
+(duplicates then go in the sort of the prefixes) and spill every quarter budget, until the
+prefixes show repeats again. That keeps the peak low on a table of distinct subjects (the
+string merge and its sort cost about 65 bytes per id).
 """
 
 from __future__ import annotations
@@ -26,28 +33,37 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["BUDGET", "HASH_SLICE", "LineageCollector"]
 
-#: Distinct ids a collector holds before it spills: its memory peaks at about 130 bytes per
-#: id (Arrow strings, their sort, the hashing), so about 35 MB.
+#: Distinct ids a collector holds before it spills (Arrow strings, some 20 bytes each).
 BUDGET = 1 << 18
-#: Ids turned into Python bytes at a time for hashing (bounds that transient memory).
-HASH_SLICE = 1 << 16
+#: Ids turned into Python bytes and HMAC objects at a time (bounds that transient memory).
+HASH_SLICE = 1 << 13
+#: Ids a batch is de-duplicated in at a time (``pc.unique``: fast, but its hash table costs
+#: about 130 bytes per distinct id, so larger sets are merged by `distinct`'s sort instead).
+UNIQUE_SLICE = 1 << 16
+#: A merge that keeps at least this share of the ids it merged found them "nearly all distinct".
+DISTINCT_SHARE = 0.9
 
 
-def hash_prefixes(ids: pa.Array, key: bytes) -> np.ndarray:
+def hash_prefixes(ids: pa.Array | list[pa.Array], key: bytes) -> np.ndarray:
     """Sorted, distinct 16-byte prefixes of HMAC-SHA256(key, id) of the non-null ``ids``
     (string ids as UTF-8; others by their text form, integers in decimal)."""
     from veil.crypto.hmac import hmac_many
 
-    if not pa.types.is_string(ids.type):
-        ids = pc.cast(ids, pa.string())
-    ids = ids.drop_null()
-    out = np.empty((len(ids), PREFIX_BYTES), dtype=np.uint8)
+    parts = [_text(p).drop_null() for p in (ids if isinstance(ids, list) else [ids])]
+    out = np.empty((sum(len(p) for p in parts), PREFIX_BYTES), dtype=np.uint8)
+    at = 0
     with paused_gc():
-        for i in range(0, len(ids), HASH_SLICE):
-            values = ids.slice(i, HASH_SLICE).cast(pa.binary()).to_pylist()
-            digests = np.frombuffer(hmac_many(key, b"", values), dtype=np.uint8)
-            out[i:i + len(values)] = digests.reshape(-1, 32)[:, :PREFIX_BYTES]
-    return sort_unique(out.view(DTYPE).reshape(len(ids)), in_place=True)
+        for part in parts:
+            for i in range(0, len(part), HASH_SLICE):
+                values = part.slice(i, HASH_SLICE).cast(pa.binary()).to_pylist()
+                digests = np.frombuffer(hmac_many(key, b"", values), dtype=np.uint8)
+                out[at:at + len(values)] = digests.reshape(-1, 32)[:, :PREFIX_BYTES]
+                at += len(values)
+    return sort_unique(out.view(DTYPE).reshape(len(out)), in_place=True)
+
+
+def _text(ids: pa.Array) -> pa.Array:
+    return ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string())
 
 
 def distinct(ids: pa.Array) -> pa.Array:
@@ -73,7 +89,9 @@ class LineageCollector:
                  budget: int | None = None) -> None:
         self._ref = ref
         self._budget = max(1, BUDGET if budget is None else budget)
-        self._limit = self._budget
+        self._limit = max(1, self._budget // 8)  # an early first merge tells what ids these are
+        self._decided = False  # a merge of two or more batches has been made
+        self._distinct = False  # the last merge found them nearly all distinct
         self._parts: list[pa.Array] = []
         self._size = 0
         self._runs = SortedRuns(spill_dir)
@@ -84,23 +102,38 @@ class LineageCollector:
             return
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
-        if not pa.types.is_string(ids.type):
-            ids = pc.cast(ids, pa.string())  # one type to concatenate: the ids' text form
-        u = distinct(ids)
-        self._parts.append(u)
-        self._size += len(u)
-        if self._size > self._limit:
-            self._compact()
+        ids = _text(ids)  # one type to concatenate: the ids' text form
+        for i in range(0, len(ids), UNIQUE_SLICE):
+            u = pc.unique(ids.slice(i, UNIQUE_SLICE))
+            self._parts.append(u)
+            self._size += len(u)
+            if self._size > self._limit:
+                self._compact()
 
     def _compact(self) -> None:
+        if self._ref is not None and self._distinct:  # hash batch by batch, no string merge
+            prefixes = hash_prefixes(self._parts, self._ref.key())
+            self._distinct = len(prefixes) >= DISTINCT_SHARE * self._size
+            self._spill(prefixes)
+            return
+        waiting, parts = self._size, len(self._parts)
         merged = self._merged()
-        if self._ref is not None and len(merged) * 2 > self._budget:
-            self._runs.add(hash_prefixes(merged, self._ref.key()))
-            self.spilled += 1
-            self._parts, self._size, self._limit = [], 0, self._budget
-        else:  # mostly repeats: keep the distinct ids; merge again when they have doubled
+        if parts > 1:  # one batch's ids are distinct anyway: no evidence
+            self._decided = True
+            self._distinct = len(merged) >= DISTINCT_SHARE * waiting
+        if self._ref is not None and (self._distinct or len(merged) * 2 > self._budget):
+            self._spill(hash_prefixes(merged, self._ref.key()))
+        else:  # repeats (or no evidence yet): keep the distinct ids, merge when they grow
             self._parts, self._size = [merged], len(merged)
-            self._limit = max(self._budget, 2 * len(merged))
+            self._limit = (max(self._budget, 2 * len(merged)) if self._decided
+                           else len(merged) + self._budget // 8)
+
+    def _spill(self, prefixes: np.ndarray) -> None:
+        self._runs.add(prefixes)
+        self.spilled += 1
+        self._parts, self._size = [], 0
+        # distinct ids gain nothing from waiting longer: spill them in smaller runs
+        self._limit = max(1, self._budget // 4) if self._distinct else self._budget
 
     def _merged(self) -> pa.Array:
         if not self._parts:
@@ -115,13 +148,12 @@ class LineageCollector:
         ref = self._ref or ref
         if ref is None:
             raise TypeError("LineageCollector.finish needs the subject-reference key")
-        rest = self._merged()
+        rest = hash_prefixes(self._parts if self._distinct else self._merged(), ref.key())
         self._parts, self._size = [], 0
         if not len(self._runs):
-            return PseudonymSet(hash_prefixes(rest, ref.key()))
+            return PseudonymSet(rest)
         if len(rest):
-            self._runs.add(hash_prefixes(rest, ref.key()))
-            self.spilled += 1
+            self._spill(rest)
         return self._runs.merge()
 
     def close(self) -> None:

@@ -34,12 +34,13 @@ from veil.lineage.sets import BUCKETS, DTYPE, PREFIX_BYTES, bucket_edges, sort_u
 __all__ = ["MERGE_CHUNK", "SortedRuns", "SpilledSet"]
 
 #: Prefixes (16 bytes each) a merge step or a read of the merged set holds at most, unless one
-#: bucket alone is larger (a bucket is the store's unit): 4 MB.
-MERGE_CHUNK = 1 << 18
+#: bucket alone is larger (a bucket is the store's unit): 1 MB.
+MERGE_CHUNK = 1 << 16
 
 
 class _File:
-    """One anonymous temporary file of sorted prefixes and where each bucket starts in it."""
+    """One anonymous temporary file of prefixes (``edges``: where each bucket of the merged
+    set starts in it)."""
 
     __slots__ = ("edges", "f")
 
@@ -123,36 +124,40 @@ class SpilledSet:
 
 
 class SortedRuns:
-    """Sorted runs of prefixes written to anonymous files in ``folder`` (the system's
-    temporary folder if None), merged once by `merge`."""
+    """Sorted runs of prefixes appended to one anonymous file in ``folder`` (the system's
+    temporary folder if None; one file, so a run with many spills holds two descriptors, not
+    one per run), merged once by `merge`."""
 
     def __init__(self, folder: Path | None = None, chunk: int = MERGE_CHUNK) -> None:
         self.folder = folder
         self._chunk = chunk
-        self._runs: list[_File] = []
+        self._file: _File | None = None
+        self._runs: list[np.ndarray] = []  # each run's bucket edges, as positions in the file
+        self._size = 0
 
     def __len__(self) -> int:
         return len(self._runs)
 
     def add(self, prefixes: np.ndarray) -> None:
         """Write one run: ``prefixes`` sorted and de-duplicated (`sort_unique`)."""
-        run = _File(self.folder)
-        self._runs.append(run)
-        run.append(prefixes, self.folder)
-        run.edges = bucket_edges(prefixes)
+        if self._file is None:
+            self._file = _File(self.folder)
+        self._file.append(prefixes, self.folder)
+        self._runs.append(self._size + bucket_edges(prefixes))
+        self._size += len(prefixes)
 
     def merge(self) -> SpilledSet:
-        """All runs merged into one sorted, de-duplicated set; the runs are closed (their
+        """All runs merged into one sorted, de-duplicated set; the runs' file is closed (its
         space freed) whether it succeeds or not."""
         out = _File(self.folder)
         try:
-            counts = sum((np.diff(r.edges) for r in self._runs),
+            counts = sum((np.diff(e) for e in self._runs),
                          start=np.zeros(BUCKETS, dtype=np.int64))
             written = 0
             for b0, b1 in _ranges(counts, self._chunk):
                 part = sort_unique(np.concatenate(
-                    [r.read(int(r.edges[b0]), int(r.edges[b1])) for r in self._runs]
-                    or [np.empty(0, dtype=DTYPE)]))
+                    [self._read(int(e[b0]), int(e[b1])) for e in self._runs]
+                    or [np.empty(0, dtype=DTYPE)]), in_place=True)
                 edges = bucket_edges(part)
                 out.edges[b0:b1] = written + edges[b0:b1]
                 out.append(part, self.folder)
@@ -165,7 +170,12 @@ class SortedRuns:
             self.close()
         return SpilledSet(out, self._chunk)
 
+    def _read(self, start: int, end: int) -> np.ndarray:
+        assert self._file is not None
+        return self._file.read(start, end)
+
     def close(self) -> None:
-        for r in self._runs:
-            r.close()
-        self._runs = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._runs, self._size = [], 0
