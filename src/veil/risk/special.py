@@ -16,21 +16,30 @@ __all__ = ["digamma", "digamma_trigamma", "trigamma"]
 _SHIFT = 10.0
 
 
-#: Up to this many arguments are shifted one by one in Python floats (the same IEEE
-#: operations in the same order as the array loop, so the same bits; far fewer calls).
+#: When at most this many arguments are below the shift, they are shifted one by one in
+#: Python floats (the same IEEE operations in the same order as the array loop, so the same
+#: bits, with far fewer calls) ...
 _SCALAR = 16
-#: ... when every argument is above this (Python raises where numpy divides by zero to inf).
+#: ... and when they are all above this (Python raises where numpy divides by zero to inf).
 _TINY = 1e-150
 
 
 def _shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x shifted to >= 10, sum of 1/x over the shifts, sum of 1/x^2 over the shifts)."""
-    if np.size(x) <= _SCALAR and bool(np.all(np.asarray(x) > _TINY)):
-        return _shifted_scalars(x)
     x = np.array(x, dtype=float, copy=True)
     inv = np.zeros_like(x)
     inv2 = np.zeros_like(x)
     low = x < _SHIFT
+    few = np.flatnonzero(low)
+    if len(few) <= _SCALAR and bool(np.all(x.flat[few] > _TINY)):
+        for i, v in zip(few.tolist(), x.flat[few].tolist(), strict=True):
+            a = b = 0.0
+            while v < _SHIFT:
+                a += 1.0 / v
+                b += 1.0 / (v * v)
+                v = v + 1.0
+            x.flat[i], inv.flat[i], inv2.flat[i] = v, a, b
+        return x, inv, inv2
     while low.any():
         xl = x[low]
         inv[low] += 1.0 / xl
@@ -38,26 +47,6 @@ def _shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x[low] = xl + 1.0
         low = x < _SHIFT
     return x, inv, inv2
-
-
-def _shifted_scalars(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    values = np.asarray(x, dtype=float)
-    zs, invs, inv2s = [], [], []
-    for v in values.ravel().tolist():
-        inv = inv2 = 0.0
-        while v < _SHIFT:
-            inv += 1.0 / v
-            inv2 += 1.0 / (v * v)
-            v = v + 1.0
-        zs.append(v)
-        invs.append(inv)
-        inv2s.append(inv2)
-    shape = values.shape
-    return (
-        np.array(zs, dtype=float).reshape(shape),
-        np.array(invs, dtype=float).reshape(shape),
-        np.array(inv2s, dtype=float).reshape(shape),
-    )
 
 
 def digamma(x: np.ndarray | float) -> np.ndarray:
