@@ -27,6 +27,7 @@ from veil.lineage.spill import SortedRuns
 from veil.sample import SAMPLE_POLICY, write_sample
 
 REF = SubjectRef(None)
+# mostly distinct text and few repeating ids, mixed: the collector switches between its modes
 ids = st.one_of(st.text(max_size=8), st.integers(0, 60).map(lambda i: f"C{i}"))
 batches = st.lists(st.lists(st.one_of(ids, st.none()), max_size=40), max_size=8)
 # prefixes crowded into few buckets, with trailing NULs and 0xff (numpy's bytes edge cases)
@@ -54,6 +55,33 @@ def test_spilled_set_equals_in_memory_set(data, budget) -> None:
     assert spilled.to_bytes() == memory.to_bytes()
     if c.spilled > 1:
         assert type(spilled).__name__ == "SpilledSet"
+
+
+@settings(max_examples=30, deadline=None)
+@given(batches, st.integers(1, 8), st.integers(1, 5))
+def test_spilled_set_equals_in_memory_set_in_small_slices(data, budget, slice_) -> None:
+    """Batches de-duplicated and hashed in slices smaller than themselves."""
+    saved = collector_mod.UNIQUE_SLICE, collector_mod.HASH_SLICE
+    collector_mod.UNIQUE_SLICE, collector_mod.HASH_SLICE = slice_, slice_
+    try:
+        spilled = _collect(data, ref=REF, budget=budget).finish()
+    finally:
+        collector_mod.UNIQUE_SLICE, collector_mod.HASH_SLICE = saved
+    assert spilled.to_bytes() == _collect(data).finish(REF).to_bytes()
+
+
+def test_many_runs_hold_one_file(tmp_path: Path) -> None:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd here")
+    before = len(list(fds.iterdir()))
+    r = SortedRuns(tmp_path)
+    for i in range(40):
+        r.add(sort_unique(np.frombuffer(os.urandom(16 * (i + 1)), dtype=DTYPE)))
+    assert len(list(fds.iterdir())) <= before + 1
+    merged = r.merge()
+    assert len(merged) == sum(range(1, 41)) and len(list(fds.iterdir())) <= before + 1
+    merged.close()
 
 
 @settings(max_examples=50, deadline=None)
