@@ -9,6 +9,7 @@ import importlib.util
 import opcode
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,17 +122,19 @@ class _AfterImport:
     """Calls `then` once, right after the top-level module `name` has been imported (a mere
     `importlib.util.find_spec` leaves it waiting)."""
 
+    _finding = threading.local()  # shared: no hook may come back here while one looks
+
     def __init__(self, name: str, then: Callable[[], None]) -> None:
-        self.name, self.then, self._finding = name, then, False
+        self.name, self.then = name, then
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != self.name or self._finding:
+        if fullname != self.name or getattr(self._finding, "busy", False):
             return None
-        self._finding = True  # the look-up below must not come back here
+        self._finding.busy = True
         try:
             spec = importlib.util.find_spec(fullname)
         finally:
-            self._finding = False
+            self._finding.busy = False
         if spec is not None and spec.loader is not None:
             spec.loader = _ThenLoader(spec.loader, self._done)
         return spec

@@ -14,16 +14,19 @@ _SCRIPT = """
 import json, sys
 from veil._lazy import pandas_deferred
 
-with pandas_deferred():
-    import pyarrow as pa
-    pa.array([1, None]); pa.array(["a"], pa.string()); pa.scalar(1); pa.table({"x": [1]})
-    looked = "pandas" in sys.modules
-    if WHEN == "inside":
-        import pandas as pd
+for _ in range(300 if WHEN == "after many" else 1):  # one process, many commands (tests)
+    with pandas_deferred():
+        import pyarrow as pa
+        pa.array([1, None]); pa.array(["a"], pa.string()); pa.scalar(1); pa.table({"x": [1]})
+        looked = "pandas" in sys.modules
+        if WHEN == "inside":
+            import pandas as pd
 import importlib.util
 found = importlib.util.find_spec("pandas") is not None  # a look is no import
 if WHEN == "after":
     import pandas as pd
+if WHEN == "after many":
+    pd = __import__("pandas")  # as pytest.importorskip does
 s = pd.Series([1.0, float("nan")])
 print(json.dumps({
     "looked": looked, "found": found,
@@ -36,7 +39,7 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("when", ["inside", "after"])
+@pytest.mark.parametrize("when", ["inside", "after", "after many"])
 def test_pyarrow_works_with_pandas_imported_inside_or_after(when: str) -> None:
     pytest.importorskip("pandas")
     proc = subprocess.run([sys.executable, "-c", f"WHEN = {when!r}\n{_SCRIPT}"],
