@@ -11,6 +11,7 @@ subject, no outcome per person.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Sequence
@@ -21,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from veil.decisions import trail
+from veil.decisions.rows import time_binder, transaction
 from veil.errors import InputError
-from veil.store.schema import decision_events, decisions
-from veil.store.transactions import read_connection, write_transaction
+from veil.store.transactions import read_connection
 
 if TYPE_CHECKING:  # pragma: no cover
     from veil.decisions.ledger import DecisionLedger
@@ -84,24 +85,39 @@ def _checked(ids: Sequence[Any], actuals: Sequence[Any], source: str) -> list[tu
     return out
 
 
+def _in(conn: sa.Connection, sql: str, ids: list[str]) -> list[Any]:
+    """``sql`` (with ``{}`` where the id list goes) for each chunk of ``ids``, at the driver
+    level: SQLAlchemy renders and processes each expanded parameter, most of the cost of a
+    large batch (measured)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    out: list[Any] = []
+    with contextlib.closing(conn.connection.cursor()) as cur:
+        for lo in range(0, len(ids), _CHUNK):
+            part = ids[lo:lo + _CHUNK]
+            cur.execute(sql.format(", ".join([mark] * len(part))), part)
+            out.extend(cur.fetchall())
+    return out
+
+
 def _known(conn: sa.Connection, ids: list[str]) -> dict[str, str]:
     """id -> purpose of the decisions that exist among ``ids``."""
-    d = decisions.c
-    found: dict[str, str] = {}
-    for lo in range(0, len(ids), _CHUNK):
-        for did, purpose in conn.execute(sa.select(d.id, d.purpose).where(
-                d.id.in_(ids[lo:lo + _CHUNK]))):
-            found[did] = purpose
-    return found
+    return {str(i): str(p) for i, p in _in(
+        conn, "SELECT id, purpose FROM decisions WHERE id IN ({})", ids)}
 
 
 def _recorded_before(conn: sa.Connection, ids: list[str]) -> int:
-    e = decision_events.c
-    n = 0
-    for lo in range(0, len(ids), _CHUNK):
-        n += int(conn.execute(sa.select(sa.func.count(sa.distinct(e.decision_id))).where(
-            e.kind == "actual", e.decision_id.in_(ids[lo:lo + _CHUNK]))).scalar() or 0)
-    return n
+    return len({r[0] for r in _in(conn, "SELECT decision_id FROM decision_events WHERE "
+                                        "kind = 'actual' AND decision_id IN ({})", ids)})
+
+
+def _insert(conn: sa.Connection, rows: list[tuple[str, int]], now: datetime, by: str) -> None:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    at = time_binder(conn.dialect)(now)
+    with contextlib.closing(conn.connection.cursor()) as cur:
+        cur.executemany(
+            'INSERT INTO decision_events (decision_id, kind, "at", "by", outcome) VALUES '
+            f"({mark}, 'actual', {mark}, {mark}, {mark})",
+            [(d, at, by, str(a)) for d, a in rows])
 
 
 def record_actuals(ledger: DecisionLedger, decision_ids: Sequence[Any], actuals: Sequence[Any],
@@ -122,11 +138,9 @@ def record_actuals(ledger: DecisionLedger, decision_ids: Sequence[Any], actuals:
     now, who = datetime.now(UTC), by[:128]
     positive = sum(a for _, a in rows)
     log = ledger.log  # opened before the transaction: its first use writes
-    with write_transaction(ledger.engine, "recording observed outcomes", durable=True) as conn:
+    with transaction(ledger.engine, "recording observed outcomes", durable=True) as conn:
         replaced = _recorded_before(conn, ids)
-        conn.execute(decision_events.insert(), [
-            {"decision_id": d, "kind": "actual", "at": now, "by": who, "outcome": str(a)}
-            for d, a in rows])
+        _insert(conn, rows, now, who)
         counts = {"actuals": len(rows), "positive": positive, "replaced": replaced}
         legal = "Art. 5(1)(d) accuracy; Art. 10(2)(f) AI Act bias examination"
         log.append_in(conn, [trail.event(
