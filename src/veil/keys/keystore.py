@@ -430,8 +430,11 @@ class SqlSubjectKeyStore:
 
 
 class StoreSubjectKeys(SubjectKeys):
-    """`SubjectKeys` over `SqlSubjectKeyStore`: batch lookups and creation (two queries per batch
-    of new subjects instead of two per subject) and an erasure check across processes.
+    """`SubjectKeys` over `SqlSubjectKeyStore`: a whole batch's keys at once (`keys_for`: one
+    query per 500 uncached subjects, the new keys made, wrapped and inserted in one
+    transaction, primitives built as each subject is reached so memory holds 32-byte keys,
+    not OpenSSL contexts; the LRU cache keeps the last ``cache_size`` across batches) and an
+    erasure check across processes.
 
     Every ``sync_interval`` seconds (None: never) the first key lookup asks the store which
     subjects were erased or re-keyed since the last check and drops them from the cache, so a
