@@ -8,8 +8,9 @@ and the new states. States are locked and written in one order (sorted keys) by 
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +35,8 @@ from veil.store.schema import consent_events, consent_state
 __all__ = ["append_in"]
 
 CHUNK = 500  # ids per IN (...) list
+BIG = 20_000  # a batch this big gets a large SQLite page cache while it is written
+BIG_CACHE_KB = 256 * 1024  # at most; SQLite takes the memory only as pages are used
 _FAR = 1 << 62  # seq placeholder for events not stored yet (they sort after stored ones)
 
 Key = tuple[str, str]  # (purpose, subject)
@@ -48,6 +51,27 @@ def append_in(conn: sa.Connection, events: list[Event], ref: Namer,
     Events named in ``stamp_now`` had no time of their own: they are stamped with the time
     taken once the keys are locked (never before the key's stored state), so a writer that
     took "now" before another's later-stamped event committed is not taken for backdating."""
+    if len(events) >= BIG and conn.dialect.name == "sqlite":
+        with _page_cache(conn):
+            return _append(conn, events, ref, stamp_now)
+    return _append(conn, events, ref, stamp_now)
+
+
+@contextlib.contextmanager
+def _page_cache(conn: sa.Connection) -> Iterator[None]:
+    """A large SQLite page cache for a big batch, then the connection's own size again: the
+    default 2 MB makes an import of a million events spill its index pages to the WAL file
+    over and over (random event ids land all over the unique index) before it commits."""
+    old = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{BIG_CACHE_KB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
+
+
+def _append(conn: sa.Connection, events: list[Event], ref: Namer,
+            stamp_now: Collection[str]) -> list[Event]:
     _refuse_stored_ids(conn, events)
     notices = notices_in(conn, {e.purpose for e in events})
     events = [resolve_notice(e, notices.get(e.purpose, [])) for e in events]

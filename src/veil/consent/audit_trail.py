@@ -4,6 +4,7 @@ personal data, so an erasure never conflicts with it)."""
 
 from __future__ import annotations
 
+import hmac
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -48,6 +49,12 @@ def consent_audit_events(ref: SubjectRef, events: list[Event]) -> list[AuditEven
     for e in events:
         groups[(e.purpose, e.kind, e.collector)].append(e)
     now = datetime.now(UTC)
+    key = ref.key()
+    tokens: dict[str, str] = {}  # subject -> "consent:" + ref.token(subject), one-shot HMACs
+    for e in events:
+        if e.subject not in tokens:
+            tokens[e.subject] = "consent:" + hmac.digest(
+                key, e.subject.encode("utf-8", "surrogatepass"), "sha256").hex()
     audit = []
     for (purpose, kind, collector), evs in groups.items():
         for i in range(0, len(evs), SUBJECTS_PER_EVENT):
@@ -56,6 +63,6 @@ def consent_audit_events(ref: SubjectRef, events: list[Event]) -> list[AuditEven
                 time=now, actor=collector[:128] or "unknown", action=f"consent.{kind}",
                 purpose=purpose, legal_basis="consent", outcome="success",
                 counts={"events": len(part)},
-                subjects=sorted({f"consent:{ref.token(e.subject)}" for e in part}),
+                subjects=sorted({tokens[e.subject] for e in part}),
                 details={"channels": ",".join(sorted({e.channel for e in part}))[:500]}))
     return audit

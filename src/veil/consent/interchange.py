@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -65,6 +66,7 @@ COLUMNS: tuple[str, ...] = ("event_id", "subject", "purpose", "event", "time", "
                             "channel", "action", "evidence", "collector", "expires", "age",
                             "guardian")
 REQUIRED: tuple[str, ...] = ("subject", "purpose", "event", "time", "channel")
+_ID_COLUMNS = tuple(c for c in COLUMNS if c != "event_id")  # what a derived event id covers
 MAX_FIELD = 4096
 
 
@@ -176,9 +178,11 @@ def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
                                where=where) from None
     event_id = v.get("event_id")
     if not event_id:
-        canon = "\x1f".join(v.get(c) or "" for c in COLUMNS if c != "event_id")
-        digest = (ledger.ref.token(canon) if ledger is not None
-                  else hashlib.sha256(canon.encode()).hexdigest())
+        canon = "\x1f".join([v.get(c) or "" for c in _ID_COLUMNS]).encode("utf-8",
+                                                                          "surrogatepass")
+        # = ledger.ref.token(canon): HMAC-SHA256 under the ledger's key, one-shot
+        digest = (hmac.digest(ledger.ref.key(), canon, "sha256").hex() if ledger is not None
+                  else hashlib.sha256(canon).hexdigest())
         event_id = f"csv-{digest[:32]}"
     return ConsentEvent(
         subject=v["subject"] or "", purpose=v["purpose"] or "", kind=kind,
