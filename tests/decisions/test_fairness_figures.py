@@ -177,3 +177,22 @@ def test_bad_input_gets_one_clear_error():
         fairness_report(dec, prot, policy=empty, plots=False)
     with pytest.raises(InputError, match="subject_id needs a workspace"):
         fairness_report(dec, prot.rename(columns={"subject": "subject_id"}), policy=POLICY)
+
+
+@pytest.mark.parametrize("n_known", [1, 2])
+def test_a_single_known_outcome_gives_figures_not_an_error(n_known):
+    """Fairlearn refuses a one-row table; a report with one known outcome (or one decision of
+    one group) still gives the figures the cell defines."""
+    dec, prot = _tables(8)
+    dec["actual"] = np.nan
+    dec.loc[: n_known - 1, "actual"] = 1.0
+    dec["outcome"] = "approve"
+    prot["gender"] = "f"
+    report = fairness_report(dec, prot, policy=POLICY, plots=False, resamples=20)
+    gender = next(a for a in report.attributes if a.attribute == "gender")
+    (group,) = gender.groups
+    assert (group.selection_rate, group.with_actual) == (1.0, n_known)
+    assert (group.false_negative_rate, gender.demographic_parity_difference) == (0.0, 0.0)
+    one, one_prot = dec.iloc[:1], prot[prot["subject"] == dec["subject"].iloc[0]]
+    single = fairness_report(one, one_prot, policy=POLICY, plots=False, resamples=20)
+    assert single.attributes[0].groups[0].selection_rate == 1.0

@@ -164,6 +164,9 @@ def _attribute(name: str, sens: Any, selected: Any, actual: Any, *, resamples: i
     cells = cell_counts(codes, groups, actual, selected)
     g_idx, a_idx, s_idx = np.nonzero(cells.counts)
     w = cells.counts[g_idx, a_idx, s_idx].astype(float)
+    if len(w) == 1:  # Fairlearn refuses a single row: the same cell as two halves
+        g_idx, a_idx, s_idx, w = (np.repeat(g_idx, 2), np.repeat(a_idx, 2),
+                                  np.repeat(s_idx, 2), np.repeat(w / 2, 2))
     g_lab = np.array(groups, dtype=object)[g_idx]
     sel = s_idx.astype(bool)
     mf = MetricFrame(metrics=selection_rate, y_true=sel, y_pred=sel, sensitive_features=g_lab,
@@ -173,6 +176,9 @@ def _attribute(name: str, sens: Any, selected: Any, actual: Any, *, resamples: i
     err = eo = None
     if known.any():
         yt, yp, sk, wk = (a_idx[known] == POS).astype(int), sel[known], g_lab[known], w[known]
+        if len(wk) == 1:  # one known cell: two halves, as above
+            yt, yp, sk, wk = (np.repeat(yt, 2), np.repeat(yp, 2), np.repeat(sk, 2),
+                              np.repeat(wk / 2, 2))
         err = MetricFrame(metrics={"fpr": false_positive_rate, "fnr": false_negative_rate},
                           y_true=yt, y_pred=yp, sensitive_features=sk,
                           sample_params={"fpr": {"sample_weight": wk},
