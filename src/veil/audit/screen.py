@@ -77,10 +77,18 @@ _PREFIX = "abcdefghijklmnopqrstuvwxyz0123456789._-"
 _HASH_LENGTHS = frozenset((32, 40, 64, 96, 128))
 
 
+_KEY_IDS = re.compile(
+    r"(?:env:[A-Z_][A-Z0-9_]{0,63}|file|static):[0-9a-f]{16}"  # a KEK's id and fingerprint
+    r"|[a-z][a-z0-9_-]{0,31}\.[0-9a-f]{32}")  # a keyset named after a run (``output.<run id>``)
+
+
 def machine_token(value: str) -> bool:
     """A whole value that is a digest or an id Veil makes: lower-case hex of a hash's length
     (32, 40, 64, 96 or 128 digits) or a UUID, after an optional ``name:`` prefix
-    (``sha256:<hex>``, a run id). No IBAN, card or phone number has that shape."""
+    (``sha256:<hex>``, a run id); a KEK id (``env:VEIL_KEK:<16 hex>``, ``file:<16 hex>``) or a
+    run's keyset name (``output.<run id>``). No IBAN, card or phone number has that shape."""
+    if _KEY_IDS.fullmatch(value):  # 16 digits alone could be a card: those go to the finder
+        return not value[-16:].isdigit()
     head, colon, body = value.rpartition(":")
     if colon and (not head or len(head) > 32 or head.strip(_PREFIX)):
         return False
