@@ -7,9 +7,10 @@ then a join done by Arrow's kernels, never a Python loop over rows:
 
 - a column about as long as the snapshot (or a small snapshot): ``pyarrow.compute.index_in``,
   which hashes the snapshot's subjects and probes each row;
-- a short batch against a big snapshot (a run's stream of batches): a binary search of the sorted
-  subjects (``pyarrow.compute.search_sorted``) and an exact comparison of the candidates, so the
-  snapshot is not hashed again for every batch;
+- a short batch against a big snapshot (a run's stream of batches): the snapshot's own hash
+  index (:mod:`~veil.consent.subject_index`, built once), so the snapshot is not hashed again
+  for every batch; ids over 64 bytes: a binary search of the sorted subjects
+  (``pyarrow.compute.search_sorted``) and an exact comparison of the candidates;
 - a dictionary-encoded column (Parquet often gives one): only its dictionary is looked up.
 
 The result is a boolean mask and a reason code per row.
@@ -39,6 +40,7 @@ from veil.consent.models import (
     code_at,
     format_us,
 )
+from veil.consent.subject_index import SubjectIndex
 from veil.errors import ConsentError
 from veil.store.schema import consent_events, consent_state
 
@@ -95,6 +97,14 @@ class ConsentSnapshot:
                 "subjects": len(self.subjects), "valid": valid,
                 "required_notice_seq": self.required_notice}
 
+    def index(self) -> SubjectIndex | None:
+        """The snapshot's hash index (built on first use; None for ids over 64 bytes), so that
+        every later batch is looked up in a few vectorized passes (a run builds it once)."""
+        if "index" not in self._stats:
+            self._stats["index"] = SubjectIndex.build(self.subjects)
+        index: SubjectIndex | None = self._stats["index"]
+        return index
+
     def check(self, subjects: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> BulkCheck:
         """Check every row of a column of subject ids (strings, or integers compared as text)."""
         arr = _as_array(subjects)
@@ -113,7 +123,12 @@ class ConsentSnapshot:
             return BulkCheck(codes)
         if len(self.subjects):
             size = len(self.subjects)
-            if size <= _SMALL or size <= 2 * n:
+            index = self._stats.get("index")
+            if index is None and size > _SMALL and size > 2 * n:
+                index = self.index()
+            if index is not None:
+                found, pos = index.positions(arr)
+            elif size <= _SMALL or size <= 2 * n:
                 hit = pc.index_in(arr, value_set=self.subjects)
                 found = np.asarray(hit.is_valid())
                 pos = np.asarray(hit.fill_null(0)).astype(np.int64, copy=False)
