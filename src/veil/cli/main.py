@@ -544,7 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps errors to one line and a documented exit code."""
     try:
         with pandas_deferred():  # a command that never uses pandas never imports it
-            _command()(args=argv, standalone_mode=False)
+            rv = _command()(args=argv, standalone_mode=False)
+        if rv == 130:  # Typer turns Ctrl-C into Exit(130) and, not standalone, returns the code
+            err_console.print("veil: interrupted; nothing was published")
+            return 130
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv:  # typer.Exit(code), returned
+            return rv
     except VeilError as exc:
         print_error(exc)
         return exc.exit_code
