@@ -1,4 +1,4 @@
-"""8 concurrent writers on PostgreSQL, 10,000 events each: nothing lost, nothing duplicated, and
+"""8 concurrent writers on PostgreSQL, 2,500 events each: nothing lost, nothing duplicated, and
 the state table equals a fold of the stored events for every (purpose, subject)."""
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from veil.store.schema import consent_events, consent_state
 from veil.store.workspace import Workspace, init_workspace
 
 WRITERS = 8
-EVENTS = 10_000
+EVENTS = 2_500
 BATCH = 250
 SHARED = 40  # subjects every writer touches (grants and renewals only: valid in any order)
-OWN = 2_000  # subjects of one writer: grant, renew, withdraw, grant
+OWN = 500  # subjects of one writer: grant, renew, withdraw, grant
 FINAL_ROUNDS = 10  # then every writer grants every shared subject at once, 10 times
 
 
 def writer_events(w: int, base: int) -> list[ConsentEvent]:
     evs: list[ConsentEvent] = []
     us = 1
-    # 8,000 events on the writer's own subjects, in valid per-subject order
+    # 2,000 events on the writer's own subjects, in valid per-subject order
     for k in range(OWN):
         s = f"w{w}-{k}"
         for step, kind in enumerate(("granted", "renewed", "withdrawn", "granted")):
@@ -38,7 +38,7 @@ def writer_events(w: int, base: int) -> list[ConsentEvent]:
             action = None if kind == "withdrawn" else "tapped 'I agree'"
             evs.append(ConsentEvent(s, "offers", kind, "app", f"writer-{w}", t, "1", action,
                                     event_id=f"w{w}-own-{k}-{step}"))
-    # 2,000 events on shared subjects: a grant, then a renewal a microsecond later
+    # 500 events on shared subjects: a grant, then a renewal a microsecond later
     for j in range((EVENTS - len(evs)) // 2):
         s = f"shared-{j % SHARED}"
         # which writer holds the latest event of a subject changes from subject to subject

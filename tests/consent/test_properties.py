@@ -56,7 +56,7 @@ def ref_reason(events: list[tuple], at: int) -> str:
     return "ok"
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=st.lists(op, min_size=1, max_size=24))
 def test_state_equals_reference_fold_at_every_time(workspace, ops) -> None:

@@ -161,7 +161,7 @@ def test_generated_requests_are_never_echoed(env, mode: GenerationMode) -> None:
     errors = 0
     for op in ops:
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=4, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         def run(case: Any) -> None:
             nonlocal errors

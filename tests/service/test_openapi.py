@@ -105,7 +105,7 @@ def test_api_keeps_its_document(service_env, mode: GenerationMode) -> None:
     cases = no_inputs = by_rule = 0
     for op in ops:
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         def run(case: Any) -> None:
             nonlocal cases, by_rule
