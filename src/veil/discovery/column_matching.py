@@ -22,7 +22,7 @@ from veil.discovery.column_state import ColumnState
 
 ROUTING_SAMPLE = 256
 _ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level
-_ABANDON_STRICT_AFTER = 200  # the same for a recognizer with its own ``column_min_rate``
+_ABANDON_STRICT_AFTER = 50  # the same for a recognizer with its own ``column_min_rate``
 CACHE_PER_RECOGNIZER = 200_000  # entries per (column, recognizer)
 CACHE_BUDGET = 1_000_000  # entries per scan, all columns together (~100 MB)
 # values of an integer column are never names, e-mails or street addresses
