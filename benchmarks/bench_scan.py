@@ -18,6 +18,8 @@ whose memos carry labels recorded as they were generated (exact character spans 
 (6) One 70-character text per call: Veil's median latency (fresh children before and after
     Presidio's run: interleaved) beside Presidio's single-call ``analyze``; a 1,000,000-
     character text in one call (CPU seconds, nothing truncated).
+(8) ``--gigabyte``: only a real 1 GB single line through ``veil scan`` (fresh process, peak
+    RSS), beside reading the same file in 1 MiB chunks.
 (7) The hand-written texts of tests/detect/data (names of many traditions, towns, PII-free
     lines; not written by the generator): exact-span F1 for person and city, Veil and
     Presidio (PERSON -> person, LOCATION/GPE -> city).
@@ -425,6 +427,74 @@ def ratio(a: float | None, b: float | None) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
+def _child(cmd: list[str]) -> tuple[float, float, int, int]:
+    """Run ``cmd`` in a fresh process: (wall s, its own CPU s, its own peak RSS in MB, rc).
+    The peak is the child's VmHWM, polled every 10 ms (it belongs to the exec'd image, not to
+    this parent that forked it, unlike ``ru_maxrss``)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hwm = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM"):
+                        hwm = max(hwm, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t
+    return wall, usage.ru_utime + usage.ru_stime, hwm // 1024, proc.returncode
+
+
+def gigabyte_line(size: int, runs: int = 3) -> dict:
+    """A real single line of ``size`` bytes (a 1 GB log line with no newline) through
+    ``veil scan`` in a fresh process, beside the anchor: the same file read in 1 MiB chunks by
+    a bare Python process; interleaved, medians of ``runs``, each child's own peak RSS."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "one-line.log"
+        chunk = b"Transfer DE89 3704 0044 0532 0130 00 to Maria Schneider " * 18_000
+        with path.open("wb") as f:
+            left = size
+            while left > 0:
+                f.write(chunk[:left])
+                left -= len(chunk)
+            f.write(b"\nlast line: call +49 30 901820\n")
+        veil = [str(Path(sys.executable).with_name("veil")), "scan", str(path), "--json"]
+        anchor = [
+            sys.executable,
+            "-c",
+            f"f=open({str(path)!r},'rb')\nwhile f.read(1<<20): pass",
+        ]
+        got: dict[str, list] = {"veil": [], "anchor": []}
+        for _ in range(runs):
+            got["veil"].append(_child(veil))
+            got["anchor"].append(_child(anchor))
+    out = {}
+    for k, rs in got.items():
+        out[k] = {
+            "wall": statistics.median(r[0] for r in rs),
+            "cpu": statistics.median(r[1] for r in rs),
+            "peak_rss_mb": max(r[2] for r in rs),
+            "rc": sorted({r[3] for r in rs}),
+        }
+    print(
+        f"one {size / 1e9:.1f} GB line, veil scan (fresh process, median of {runs}): "
+        f"{out['veil']['wall']:.1f} s wall, {out['veil']['cpu']:.1f} s CPU, peak RSS "
+        f"{out['veil']['peak_rss_mb']} MB, exit {out['veil']['rc']}; anchor (read in 1 MiB "
+        f"chunks): {out['anchor']['wall']:.1f} s wall, {out['anchor']['cpu']:.1f} s CPU, "
+        f"{out['anchor']['peak_rss_mb']} MB; ratio (wall) "
+        f"{out['veil']['wall'] / max(out['anchor']['wall'], 1e-9):.1f}x"
+    )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=200_000, help="table rows for (1) and (3)")
@@ -449,7 +519,18 @@ def main() -> None:
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--gigabyte",
+        type=int,
+        nargs="?",
+        const=10**9,
+        default=None,
+        help="only measure one single line of this many bytes (default 1 GB) through veil scan",
+    )
     args = ap.parse_args()
+    if args.gigabyte:
+        gigabyte_line(args.gigabyte)
+        return
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
     t_all = time.perf_counter()
 
