@@ -34,7 +34,8 @@ from veil.store.schema import consent_events, consent_state
 
 __all__ = ["append_in"]
 
-CHUNK = 500  # ids per IN (...) list
+CHUNK = 500  # ids per IN (...) list on SQLite (older builds take at most 999 parameters)
+PG_CHUNK = 5000  # and on PostgreSQL (one round trip each)
 BIG = 20_000  # a batch this big gets a large SQLite page cache while it is written
 BIG_CACHE_KB = 256 * 1024  # at most; SQLite takes the memory only as pages are used
 _FAR = 1 << 62  # seq placeholder for events not stored yet (they sort after stored ones)
@@ -94,6 +95,10 @@ def _append(conn: sa.Connection, events: list[Event], ref: Namer,
     return events
 
 
+def _chunk(conn: sa.Connection) -> int:
+    return PG_CHUNK if conn.dialect.name == "postgresql" else CHUNK
+
+
 def _stamped(events: list[Event], states: dict[Key, State], ids: set[str]) -> list[Event]:
     """``events`` with those in ``ids`` stamped now (under the lock), after the stored state."""
     now = now_us()
@@ -115,9 +120,10 @@ def _refuse_stored_ids(conn: sa.Connection, events: list[Event]) -> None:
     ev_t = consent_events.c
     by_id = {e.event_id: e for e in events}
     ids = list(by_id)
-    for i in range(0, len(ids), CHUNK):
+    step = _chunk(conn)
+    for i in range(0, len(ids), step):
         found = conn.execute(sa.select(ev_t.event_id).where(
-            ev_t.event_id.in_(ids[i:i + CHUNK]))).scalars().all()
+            ev_t.event_id.in_(ids[i:i + step]))).scalars().all()
         if found:
             order = {e.event_id: i for i, e in enumerate(events)}
             dup = by_id[min(found, key=order.__getitem__)]
@@ -171,10 +177,11 @@ def _lock_states(conn: sa.Connection, keys: dict[Key, list[Event]]) -> dict[Key,
     states: dict[Key, State] = {}
     for purpose in sorted(by_purpose):
         subjects = sorted(by_purpose[purpose])
-        for i in range(0, len(subjects), CHUNK):
+        step = _chunk(conn)
+        for i in range(0, len(subjects), step):
             q = (sa.select(st_t.subject, st_t.status, st_t.time_us, st_t.event_id,
                            st_t.expires_us, st_t.notice_version, st_t.notice_seq, st_t.minor)
-                 .where(st_t.purpose == purpose, st_t.subject.in_(subjects[i:i + CHUNK]))
+                 .where(st_t.purpose == purpose, st_t.subject.in_(subjects[i:i + step]))
                  .order_by(st_t.subject))
             if lock:
                 q = q.with_for_update()
@@ -228,9 +235,29 @@ def _refuse_refold(why: str, e: Event, pending: list[Event], key: Key, ref: Name
 
 def _insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
             rows: list[tuple[Any, ...]]) -> None:
-    """A plain DBAPI executemany: SQLAlchemy's per-row parameter work would cost more than the
-    inserts themselves on this hot path (the values are plain ints, strings, bools, None)."""
+    """Rows by the database's bulk path: PostgreSQL ``COPY`` (psycopg adapts the values as it
+    would bound parameters), else a plain DBAPI executemany: SQLAlchemy's per-row parameter
+    work would cost more than the inserts themselves on this hot path (the values are plain
+    ints, strings, bools, None)."""
+    if conn.dialect.name == "postgresql":
+        _copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", rows)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
     conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
+def _copy(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` in the caller's transaction; a database error is raised as SQLAlchemy
+    raises it for any other statement (so a conflict is retried, the rest is one line)."""
+    dbapi = conn.dialect.loaded_dbapi
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cur.copy(sql) as cp:
+            for row in rows:
+                cp.write_row(row)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error) from None
+    finally:
+        cur.close()
