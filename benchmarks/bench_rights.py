@@ -157,6 +157,19 @@ extra = len(rows)
 """
 
 
+def _own_pg_database(base: str) -> str:
+    """A new empty database `veil_bench_rights` on the server of ``base`` (never ``base``'s own
+    database, which others may be using); returns its URL."""
+    import psycopg
+    import sqlalchemy as sa
+
+    name = "veil_bench_rights"
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        con.execute(f"CREATE DATABASE {name}")
+    return sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
 def load_store_figures(n: int, csv: Path, work: Path, pg: str | None, repeat: int) -> None:
     """`load_store` beside a bare executemany / COPY loader, interleaved (see the docstring)."""
     from _util import commit, medians
@@ -164,7 +177,8 @@ def load_store_figures(n: int, csv: Path, work: Path, pg: str | None, repeat: in
     env = {"VEIL_KEK": base64.b64encode(os.urandom(32)).decode(), "VEIL_ACTOR": "bench"}
     print(f"load-store of {n:,} rows ({n:,} distinct subjects), commit {commit()}, "
           f"medians of {repeat}")
-    for db, url in (("SQLite", f"sqlite:///{work / 'store.db'}"), ("PostgreSQL", pg)):
+    for db, url in (("SQLite", f"sqlite:///{work / 'store.db'}"),
+                    ("PostgreSQL", pg and _own_pg_database(pg))):
         if url is None:
             print(f"  {db}: skipped (no --pg URL)")
             continue
