@@ -1,6 +1,7 @@
-"""Importing a stream of events as one all-or-nothing batch leaves the ledger in the state that
-appending the same events one at a time (in time order) leaves: later events win, withdrawals
-and expiries hold, and a stream the rules refuse is refused whole, with nothing written."""
+"""Importing a stream of events as one all-or-nothing transaction (in one chunk, or in chunks
+of three events) leaves the ledger in the state that appending the same events one at a time
+(in time order) leaves: later events win, withdrawals and expiries hold, and a stream the
+rules refuse is refused whole, with nothing written."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def _states(ledger, prefix: str) -> dict[str, tuple]:
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(stream=EVENTS)
-def test_one_batch_equals_one_event_at_a_time(ledger, tmp_path: Path, stream) -> None:
+@given(stream=EVENTS, chunk=st.sampled_from([50_000, 3]))
+def test_one_batch_equals_one_event_at_a_time(ledger, tmp_path: Path, stream, chunk) -> None:
     from veil.consent.interchange import write_csv
 
     if not ledger.notices("offers"):
@@ -58,7 +59,7 @@ def test_one_batch_equals_one_event_at_a_time(ledger, tmp_path: Path, stream) ->
     write_csv([_row(a, *e) for e in stream], path)
     before = ledger.count()
     try:
-        import_csv(ledger, path)
+        import_csv(ledger, path, chunk=chunk)  # chunk 3: a key's events span chunks
         batch_ok = True
     except ConsentError as exc:
         batch_ok = False

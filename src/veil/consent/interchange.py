@@ -107,6 +107,14 @@ def read_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
 
     Missing event ids are derived from the row with the ledger's key (or, without a ledger, an
     unkeyed SHA-256)."""
+    return list(iter_csv(path, ledger=ledger, collector=collector, delimiter=delimiter,
+                         encoding=encoding))
+
+
+def iter_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
+             collector: str | None = None, delimiter: str = ",",
+             encoding: str = "utf-8") -> Iterator[ConsentEvent]:
+    """:func:`read_csv` one event at a time (the file is opened on the first ``next``)."""
     p = Path(path)
     name = p.name
     try:
@@ -117,7 +125,6 @@ def read_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
         raise ConsentInputError(f"cannot read file: {exc.strerror}", where=str(p)) from None
     except LookupError:
         raise ConsentError(f"unknown text encoding '{encoding}'") from None
-    events: list[ConsentEvent] = []
     with fh:
         records = _records(fh, name, delimiter)
         first = next(records, None)
@@ -150,8 +157,7 @@ def read_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
             if too_long:
                 raise ConsentError(f"column '{too_long}' is longer than {MAX_FIELD} characters",
                                    where=where)
-            events.append(_event(values, where, ledger, collector))
-    return events
+            yield _event(values, where, ledger, collector)
 
 
 def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
@@ -193,16 +199,31 @@ def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
 
 
 def import_csv(ledger: Ledger, path: str | os.PathLike[str], *, collector: str | None = None,
-               delimiter: str = ",", encoding: str = "utf-8") -> ImportReport:
-    """Import a consent CSV into the ledger, all or nothing (see the module docstring)."""
-    events = read_csv(path, ledger=ledger, collector=collector, delimiter=delimiter,
-                      encoding=encoding)
-    stored = ledger.append(events)
-    return ImportReport(
-        file=str(path), events=len(stored),
-        by_event=dict(sorted(Counter(e.kind for e in stored).items())),
-        subjects=len({e.subject for e in stored}),
-        purposes=sorted({e.purpose for e in stored}))
+               delimiter: str = ",", encoding: str = "utf-8",
+               chunk: int = 50_000) -> ImportReport:
+    """Import a consent CSV into the ledger, all or nothing (see the module docstring), in
+    chunks of one transaction (:mod:`~veil.consent.streaming`): memory stays bounded."""
+    from veil.consent.streaming import append_stream
+
+    kinds: Counter[str] = Counter()
+    subjects: set[str] = set()
+    purposes: set[str] = set()
+
+    def tally(stored: list[Event]) -> None:
+        kinds.update(e.kind for e in stored)
+        subjects.update(e.subject for e in stored)
+        purposes.update(e.purpose for e in stored)
+
+    def events() -> Iterator[ConsentEvent]:
+        kinds.clear()  # a retried transaction starts over
+        subjects.clear()
+        purposes.clear()
+        return iter_csv(path, ledger=ledger, collector=collector, delimiter=delimiter,
+                        encoding=encoding)
+
+    n = append_stream(ledger, events, tally, chunk=chunk)
+    return ImportReport(file=str(path), events=n, by_event=dict(sorted(kinds.items())),
+                        subjects=len(subjects), purposes=sorted(purposes))
 
 
 # --------------------------------------------------------------------------- exports
@@ -372,5 +393,5 @@ def write_csv(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
 
 
-__all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "read_csv",
-           "subject_record", "write_csv", "write_subject_record"]
+__all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "iter_csv",
+           "read_csv", "subject_record", "write_csv", "write_subject_record"]
