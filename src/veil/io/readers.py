@@ -65,6 +65,9 @@ class Source:
         self.size: int | None = None  # bytes, when known (for progress)
         self.position = 0
         self._digest: str | None = None
+        #: what identifies the version read (receipt ``input.snapshot``): a file's size and
+        #: mtime, an object's ETag, a Delta version, an Iceberg snapshot id; None for frames
+        self.snapshot: dict[str, Any] | None = None
 
     def header(self) -> list[str]:
         raise NotImplementedError
@@ -128,6 +131,7 @@ class CsvSource(Source):
         self.options = options or CsvOptions()
         _check_file(self.path)
         self.size = self.path.stat().st_size
+        self.snapshot = _file_snapshot(self.path)
 
     def header(self) -> list[str]:
         o = self.options
@@ -325,6 +329,14 @@ def _check_file(path: Path) -> None:
         raise InputError("is a folder, not a file", where=str(path))
 
 
+def _file_snapshot(path: Path) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    st = path.stat()
+    return {"kind": "file", "size": st.st_size,
+            "mtime": datetime.fromtimestamp(st.st_mtime, UTC).isoformat()}
+
+
 def _check_names(names: list[str], where: str) -> None:
     seen: set[str] = set()
     for i, n in enumerate(names, start=1):
@@ -343,6 +355,7 @@ class ParquetSource(Source):
         super().__init__(str(path))
         _check_file(self.path)
         self.size = self.path.stat().st_size
+        self.snapshot = _file_snapshot(self.path)
         try:
             self._file = pq.ParquetFile(self.path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -400,6 +413,7 @@ class JsonLinesSource(Source):
         super().__init__(str(path))
         _check_file(self.path)
         self.size = self.path.stat().st_size
+        self.snapshot = _file_snapshot(self.path)
         self._keys: list[str] | None = None
 
     def header(self) -> list[str]:
@@ -594,7 +608,8 @@ class SourceSpec:
 
 def open_source(ref: Any, *, format: str | None = None, table: str | None = None,
                 csv_options: CsvOptions | None = None) -> Source:
-    """Open a path (.csv/.parquet/.jsonl), a SQLAlchemy URL with `table`, or a DataFrame."""
+    """Open a path (.csv/.parquet/.jsonl), a Parquet folder, an object-store URI, a Delta or
+    Iceberg table (`veil.io.uris`), a SQLAlchemy URL with `table`, or a DataFrame."""
     if isinstance(ref, Source):
         return ref
     if isinstance(ref, pa.Table):
@@ -607,6 +622,11 @@ def open_source(ref: Any, *, format: str | None = None, table: str | None = None
     if mod.startswith("polars"):
         return TableSource(ref.to_arrow(), "<polars.DataFrame>")
     text = str(ref)
+    from veil.io.uris import open_uri
+
+    located = open_uri(text, format, csv_options)
+    if located is not None:
+        return located
     if "://" in text and not Path(text).exists():
         if not table:
             raise InputError("a database input needs a table name (--table)", where=text)

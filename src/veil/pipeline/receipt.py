@@ -96,7 +96,7 @@ def build_receipt(*, run_id: str, started: datetime, finished: datetime, actor: 
                  "consent_required": purpose.needs_consent, "retention": purpose.retention},
         dataset=plan.dataset_id,
         input={"ref": source.name, "format": source.format, "sha256": source.digest,
-               "bytes": source.size},
+               "bytes": source.size, "snapshot": getattr(source, "snapshot", None)},
         output={"path": str(out_path), "format": "parquet", "sha256": output.digest,
                 "bytes": output.bytes, "columns": [f.name for f in plan.output],
                 "encryption": output.encryption_info},
