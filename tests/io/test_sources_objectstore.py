@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def test_csv_object_and_parquet_folder_read_as_local_files(s3, sample_csv: Path,
     assert [f["key"] for f in files] == sorted(
         f.relative_to(local_folder).as_posix() for f in local_folder.rglob("*.parquet"))
     assert all(f["etag"] for f in files)
-    assert not list(Path("/tmp").glob(".veil-object-*.csv"))  # the private copy is gone
+    assert not list(Path(tempfile.gettempdir()).glob(".veil-object-*.csv"))  # copy gone
 
 
 def test_delta_table_in_s3(s3, sample_csv: Path, workspace, tmp_path: Path) -> None:
@@ -154,3 +155,15 @@ def test_store_refusals_are_one_clear_error(case: str, s3, sample_csv: Path, wor
     assert {"no credentials": "no credentials", "unreachable": "unreachable",
             "missing object": "no such object"}[case] in str(e.value)
     assert not out.exists() and not list(tmp_path.glob(".out.parquet*"))
+
+
+def test_an_object_replaced_after_its_snapshot_is_refused(s3, sample_csv: Path,
+                                                          tmp_path: Path) -> None:
+    from veil.io.readers import open_source
+
+    s3.upload_file(str(sample_csv), BUCKET, "in/moving.csv")
+    src = open_source(f"s3://{BUCKET}/in/moving.csv")  # snapshot taken here
+    s3.put_object(Bucket=BUCKET, Key="in/moving.csv", Body=b"a,b\n1,2\n")
+    with pytest.raises(InputError, match="changed while it was being read"):
+        src.header()
+    assert not list(Path(tempfile.gettempdir()).glob(".veil-object-*.csv"))

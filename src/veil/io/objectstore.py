@@ -136,11 +136,22 @@ class ObjectSource(Source):
             except Exception as exc:
                 self._drop()
                 raise store_error(exc, self.name) from None
+            self._same_version()
             cls = {"csv": CsvSource, "parquet": ParquetSource}.get(self.format, JsonLinesSource)
             inner = cls(self._tmp, self._csv) if cls is CsvSource else cls(self._tmp)
             inner.name = self.name  # errors and rejects name the URI, not the copy
             self._inner = inner
         return self._inner
+
+    def _same_version(self) -> None:
+        """The copy is of the version the snapshot names (an object replaced meanwhile is
+        refused, so the receipt never names bytes the run did not read)."""
+        self._fs.invalidate_cache(self._path)
+        now = object_snapshot(object_info(self._fs, self._path, self.name))
+        if (now["etag"], now["size"]) != (self.snapshot["etag"], self.snapshot["size"]):
+            self._drop()
+            raise InputError("the object changed while it was being read: run again",
+                             where=self.name)
 
     def header(self) -> list[str]:
         return self._local().header()
