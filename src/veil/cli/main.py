@@ -290,7 +290,8 @@ def run(
         result = spark_run(input, policy_path(policy), purpose, output, dataset=dataset,
                            workspace=workspace, receipt=receipt, rejects=rejects,
                            csv_options=csv,
-                           input_format=format, table=table, actor=actor, parts=parts)
+                           input_format=format, table=table, actor=actor, parts=parts,
+                           overwrite=overwrite)
     else:
         progress_cb, stop = _progress()
         try:

@@ -197,6 +197,7 @@ def run(
     spark: Any = None,
     broadcast_ledger: bool | None = None,
     parts: bool = False,
+    overwrite: bool = False,
 ) -> SparkRunResult:
     """Run `purpose` of `policy` over a Spark DataFrame (or a file Spark reads) on the cluster,
     and publish the result to `output` with one receipt and the run's audit events.
@@ -239,7 +240,7 @@ def run(
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
     keys = RecordingKeys(workspace_keys(ws))
     with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                actor or default_actor(), keys) as runner:
+                actor or default_actor(), keys, overwrite=overwrite) as runner:
         result = _execute(runner, df, spark, keys, broadcast_ledger, parts)
     return SparkRunResult(**vars(result))
 
