@@ -167,3 +167,39 @@ def test_an_object_replaced_after_its_snapshot_is_refused(s3, sample_csv: Path,
     with pytest.raises(InputError, match="changed while it was being read"):
         src.header()
     assert not list(Path(tempfile.gettempdir()).glob(".veil-object-*.csv"))
+
+
+def keys(s3, prefix: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    return sorted(o["Key"] for o in listed)
+
+
+def test_publish_object_is_whole_or_absent(s3, tmp_path: Path, monkeypatch) -> None:
+    import veil.io.object_publish as op
+
+    local = tmp_path / "out.parquet"
+    local.write_bytes(b"x" * 100_000)
+    snap = op.publish_object(local, f"s3://{BUCKET}/out/run.parquet")
+    body = s3.get_object(Bucket=BUCKET, Key="out/run.parquet")["Body"].read()
+    assert body == local.read_bytes() and snap["size"] == 100_000 and snap["etag"]
+    assert keys(s3, "out/") == ["out/run.parquet"]  # no temporary key left
+
+    real = op.filesystem
+
+    class Failing:
+        def __init__(self, fs: Any) -> None:
+            self._fs = fs
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._fs, name)
+
+        def copy(self, *a: Any, **k: Any) -> None:
+            raise ConnectionError("lost the store mid-publish")
+
+    monkeypatch.setattr(op, "filesystem", lambda uri: (Failing(real(uri)[0]), real(uri)[1]))
+    local.write_bytes(b"y" * 10)
+    with pytest.raises(InputError, match="unreachable") as e:
+        op.publish_object(local, f"s3://{BUCKET}/out/run.parquet")
+    assert e.value.where == f"s3://{BUCKET}/out/run.parquet"
+    assert keys(s3, "out/") == ["out/run.parquet"]  # the old object untouched, temp removed
+    assert s3.get_object(Bucket=BUCKET, Key="out/run.parquet")["Body"].read() == body
