@@ -139,3 +139,32 @@ def test_a_missing_table_is_one_clear_error_and_nothing_is_published(
         veil.run(SAMPLE_POLICY, "fraud_detection", ref, out)
     assert message in str(e.value) and e.value.where == ref
     assert not out.exists() and not list(tmp_path.glob(".out.parquet*"))
+
+
+def test_delta_output_one_commit_and_refuses_an_existing_table(rows: pa.Table,
+                                                               tmp_path: Path) -> None:
+    from veil.io.delta_sink import write_delta
+
+    where = f"delta://{tmp_path / 'out'}"
+    desc = write_delta(where, rows.schema, rows.to_batches(max_chunksize=40))
+    assert desc["version"] == 0 and desc["rows"] == 150
+    assert "store's own" in desc["encryption"]["at_rest"]
+    back = deltalake.DeltaTable(str(tmp_path / "out")).to_pyarrow_table()
+    assert back.sort_by("transaction_id").equals(rows.sort_by("transaction_id"))
+    with pytest.raises(InputError) as e:
+        write_delta(where, rows.schema, rows.to_batches())
+    assert e.value.where == where
+    assert deltalake.DeltaTable(str(tmp_path / "out")).version() == 0  # nothing added
+
+
+def test_a_failing_stream_leaves_no_delta_version(rows: pa.Table, tmp_path: Path) -> None:
+    from veil.io.delta_sink import write_delta
+
+    def broken() -> Any:
+        yield rows.to_batches()[0]
+        raise InputError("bad row", where="src")
+
+    with pytest.raises(InputError):
+        write_delta(str(tmp_path / "t"), rows.schema, broken())
+    assert not (tmp_path / "t" / "_delta_log").is_dir() or not list(
+        (tmp_path / "t" / "_delta_log").glob("*.json"))
