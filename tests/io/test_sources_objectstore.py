@@ -143,6 +143,7 @@ def test_store_refusals_are_one_clear_error(case: str, s3, sample_csv: Path, wor
         monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     elif case == "unreachable":
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # refused at once, not after back-off
     else:
         uri = f"s3://{BUCKET}/in/nothing.csv"
     import fsspec

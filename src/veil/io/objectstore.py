@@ -7,7 +7,8 @@ file's; the copy is removed when the rows have been read (or the source is dropp
 keeps versions), so a run can be checked against the object it read.
 
 Credentials and endpoints come from the store's usual settings (for S3: ``AWS_ACCESS_KEY_ID`` /
-``AWS_SECRET_ACCESS_KEY`` / ``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` for an S3-compatible server).
+``AWS_SECRET_ACCESS_KEY`` / ``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` for an S3-compatible server,
+``AWS_MAX_ATTEMPTS``, default 3).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def storage_options(scheme: str) -> dict[str, Any]:
     """Settings fsspec does not take from the environment itself (S3 endpoint, timeouts)."""
     if SCHEMES.get(scheme) != "s3fs":
         return {}
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", "3") or 3)
     opts: dict[str, Any] = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60,
-                                              "retries": {"max_attempts": 3}}}
+                                              "retries": {"max_attempts": attempts}}}
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         opts["endpoint_url"] = endpoint
