@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pytest
@@ -204,3 +205,27 @@ def test_publish_object_is_whole_or_absent(s3, tmp_path: Path, monkeypatch) -> N
     assert e.value.where == f"s3://{BUCKET}/out/run.parquet"
     assert keys(s3, "out/") == ["out/run.parquet"]  # the old object untouched, temp removed
     assert s3.get_object(Bucket=BUCKET, Key="out/run.parquet")["Body"].read() == body
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "jsonl"])
+def test_parquet_and_json_lines_objects_read_as_the_local_file(suffix: str, s3, sample_csv: Path,
+                                                               tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from veil.io.readers import open_source
+
+    table = pacsv.read_csv(sample_csv).select(["customer_id", "amount", "channel"])
+    local = tmp_path / f"tx.{suffix}"
+    if suffix == "parquet":
+        pq.write_table(table, local)
+    else:
+        local.write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
+    s3.upload_file(str(local), BUCKET, f"in/tx.{suffix}")
+    types = {"customer_id": "string", "amount": "float", "channel": "string"}
+    read = {}
+    for ref in (str(local), f"s3://{BUCKET}/in/tx.{suffix}"):
+        src = open_source(ref)
+        batches = list(src.batches(list(types), types, lambda r: None))
+        read[ref] = (pa.Table.from_batches(batches), src.digest, src.format, src.header())
+    (t1, d1, f1, h1), (t2, d2, f2, h2) = read.values()
+    assert t1.num_rows == 120 and t1.equals(t2) and d1 == d2 and f1 == f2 and h1 == h2
