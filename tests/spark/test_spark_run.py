@@ -580,3 +580,105 @@ def test_parts_mode_risk_gate(ws, tmp_path: Path, conformance_dir: Path, spark) 
         run(people, tmp_path / "gen.yaml", "research", tmp_path / "gen.parts", spark=spark,
             parts=True)
     assert not (tmp_path / "gen.parts").exists() and not list(tmp_path.glob(".gen.parts*"))
+
+
+ENCRYPT_POLICY = POLICY.replace("BAD", "fail").replace(
+    "legal_basis: consent", "legal_basis: contract").replace(
+    "          iban: tokenize\n", "          iban: tokenize\n          full_name: encrypt\n")
+
+
+def _opened(ws: Any, path: Path) -> list[str]:
+    """The output's rows with ``full_name`` decrypted by the subject's own key (the row's
+    pseudonymized customer is no way back, so each row is tried against its input subject)."""
+    from veil.keys.manager import KeyManager
+    from veil.transforms.subject_encrypt import associated_data, decode
+
+    keys = KeyManager(ws).subject_keys()
+    rows = veil.read(path).to_pylist()
+    out = []
+    for r in rows:
+        r["full_name"] = _open_one(keys, r["full_name"], associated_data("tx", "full_name"),
+                                   decode)
+        out.append(json.dumps(r, sort_keys=True, default=str))
+    return sorted(out)
+
+
+_TOKENS: dict[str, list[str]] = {}
+
+
+def _open_one(keys: Any, value: str, aad: bytes, decode: Any) -> str:
+    for tok in _TOKENS["all"]:
+        try:
+            return keys.decrypt(tok, decode(value), aad).decode()  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001,S112 - another subject's key: try the next
+            continue
+    raise AssertionError("no subject key opens the value")
+
+
+def test_encrypt_runs_on_executors_and_erasure_shreds_it(ws, tmp_path: Path, spark) -> None:
+    """Per-subject keys on executors: the same rows as the local run once decrypted, the same
+    receipt; after erasure the subject's values no longer open."""
+    from veil.consent.models import SubjectRef
+    from veil.crypto.errors import ErasedError
+    from veil.keys.manager import KeyManager
+    from veil.spark import run
+    from veil.transforms.subject_encrypt import associated_data, decode, subject_tokens
+
+    (tmp_path / "p.yaml").write_text(ENCRYPT_POLICY)
+    rows = [(f"C{i % 5}", f"Name {i % 5}", "DE", "x", "1.5", "2024-01-01T00:00:00Z", "food",
+             "hi", "DE00") for i in range(40)]
+    cols = ["customer_id", "full_name", "country", "employment_status", "amount",
+            "transaction_time", "merchant_category", "memo", "iban"]
+    pq.write_table(__import__("pyarrow").Table.from_pylist(
+        [dict(zip(cols, r, strict=True)) for r in rows]), tmp_path / "in.parquet")
+    ids = sorted({r[0] for r in rows})
+    _TOKENS["all"] = subject_tokens(SubjectRef(ws.root), [i.encode() for i in ids])
+    local = veil.run(tmp_path / "p.yaml", "offers", tmp_path / "in.parquet",
+                     tmp_path / "local.parquet")
+    remote = run(spark.createDataFrame(rows, cols).repartition(2), tmp_path / "p.yaml",
+                 "offers", tmp_path / "spark.parquet", spark=spark)
+    assert _opened(ws, remote.output) == _opened(ws, local.output)
+    _same_receipt(local.receipt, remote.receipt)
+
+    KeyManager(ws).shred_subjects([_TOKENS["all"][0]])
+    keys = KeyManager(ws).subject_keys()
+    value = veil.read(remote.output).to_pylist()
+    sealed = [decode(r["full_name"]) for r in value]
+    aad = associated_data("tx", "full_name")
+    erased = 0
+    for c in sealed:
+        try:
+            keys.decrypt(_TOKENS["all"][0], c, aad)
+        except ErasedError:
+            erased += 1
+            break
+        except Exception:  # noqa: BLE001,S112 - another subject's value
+            continue
+    assert erased == 1
+
+
+def test_an_executor_without_the_kek_fails_the_run_and_publishes_nothing(
+        ws, tmp_path: Path, spark, monkeypatch) -> None:
+    import dataclasses
+
+    import veil.spark.subject_bundle as bundle
+    from veil.crypto.errors import KeyMissingError
+    from veil.spark import run
+
+    real = bundle.KeysConfig.from_workspace
+
+    class _Cfg:  # the executors' environment has no such variable
+        @staticmethod
+        def from_workspace(root: Path) -> Any:
+            return dataclasses.replace(real(root), variable="VEIL_KEK_NOT_ON_EXECUTORS")
+
+    monkeypatch.setattr(bundle, "KeysConfig", _Cfg)
+    (tmp_path / "p.yaml").write_text(ENCRYPT_POLICY)
+    rows = [("C1", "Ann", "DE", "x", "1.5", "2024-01-01T00:00:00Z", "food", "hi", "DE00")] * 4
+    df = spark.createDataFrame(rows, ["customer_id", "full_name", "country",
+                                      "employment_status", "amount", "transaction_time",
+                                      "merchant_category", "memo", "iban"])
+    with pytest.raises(KeyMissingError, match="VEIL_KEK_NOT_ON_EXECUTORS"):
+        run(df, tmp_path / "p.yaml", "offers", tmp_path / "out.parquet", spark=spark)
+    assert not (tmp_path / "out.parquet").exists()
+    assert not (tmp_path / "out.parquet.receipt.json").exists()

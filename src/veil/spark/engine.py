@@ -71,8 +71,6 @@ SUBJECT = "__veil_consent_subject"
 #: by partition (a shuffle), which scales with the cluster instead of the executor's memory
 BROADCAST_SUBJECTS = 2_000_000
 _GATE_BATCH = 65_536
-_NOT_ON_SPARK = {"encrypt": "its per-subject keys live in the workspace's store, which "
-                            "executors do not open"}
 
 
 @dataclass
@@ -228,13 +226,6 @@ def run(
     if spark is None:
         spark = df.sparkSession
     plan = make_plan(pol, purpose, list(df.columns), dataset)
-    for f in plan.output:
-        why = _NOT_ON_SPARK.get(f.treatment.transform)
-        if why:
-            raise RunRefused(f"field '{f.name}': transform '{f.treatment.transform}' does not "
-                             f"run on the Spark engine yet ({why}): use the local engine",
-                             where=pol.locate("purposes", purpose, "datasets", plan.dataset_id,
-                                              "fields", f.name))
     receipt_path = Path(receipt) if receipt else out_path.with_name(out_path.name + ".receipt.json")
     rejects_path = (Path(rejects) if rejects
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
@@ -330,6 +321,31 @@ def _join_consent(df: Any, spark: Any, plan: Plan, snapshot: Any,
     return joined.select(*[F.col(c) for c in keep], code.alias(CODE))
 
 
+def _subject_bundle(runner: Runner, data: Any, plan: Plan, consent: bool, rights: bool
+                    ) -> Any:
+    """The sealed subject keys of the rows the transforms will see, when a field is
+    ``encrypt``-ed (`veil.spark.subject_bundle`: new keys are made and stored here, on the
+    driver, before the job)."""
+    if not any(f.treatment.transform == "encrypt" for f in plan.output):
+        return None
+    from pyspark.sql import functions as F
+
+    from veil.consent.models import OK
+    from veil.spark.subject_bundle import make_bundle
+
+    sid = plan.dataset.subject_id
+    assert sid is not None  # encrypt needs subject ids (the plan refuses it otherwise)
+    rows = data.where(F.col(sid).isNotNull())
+    if rights:
+        rows = rows.where(F.col(RIGHTS).isNull())
+    if consent:
+        rows = rows.where(F.col(CODE) == F.lit(OK))
+    ids: list[str] = []
+    for b in arrow_batches(rows.select(F.col(sid).cast("string").alias(RSUBJECT)).distinct()):
+        ids.extend(b.column(0).to_pylist())
+    return make_bundle(runner.ws, runner.run_id, ids)
+
+
 def _spark_schema(schema: pa.Schema) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -367,6 +383,7 @@ def _execute(runner: Runner, df: Any, spark: Any, keys: RecordingKeys,
         data = _join_rights(data, spark, plan, rights)
     if snapshot is not None:
         data = _join_consent(data, spark, plan, snapshot, broadcast)
+    job.subjects = _subject_bundle(runner, data, plan, snapshot is not None, rights is not None)
     merged = _collect(runner, data.mapInArrow(job, _spark_schema(job.spark_schema)),
                       write=folder is None)
     if folder is not None:

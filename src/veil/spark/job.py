@@ -28,6 +28,7 @@ from veil.pipeline.context import RunContext
 from veil.pipeline.plan import Plan
 from veil.pipeline.stage import StageStats, run_stages
 from veil.spark.keys import ShippedKeys
+from veil.spark.subject_bundle import SubjectBundle
 
 STATS = "__veil_stats"
 CODE = "__veil_consent_code"
@@ -95,6 +96,7 @@ class PartitionJob:
     risk_columns: list[str] | None
     out_schema: pa.Schema
     parts: PartsTarget | None = None  # parts mode: the task writes its own part
+    subjects: SubjectBundle | None = None  # transform encrypt: the run's subject keys, sealed
     spark_schema: pa.Schema = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,9 +118,9 @@ class PartitionJob:
 
         tc = TaskContext.get()
         part = tc.partitionId() if tc is not None else 0
-        task = _Task(self, part)
         sink = None
         try:
+            task = _Task(self, part)  # opens the run's subject keys with this executor's KEK
             if self.parts is not None:
                 name, sink = self.parts.open(part, tc.attemptNumber() if tc is not None else 0)
             for raw in batches:
@@ -158,6 +160,9 @@ class _Task:
     def __init__(self, job: PartitionJob, part: int) -> None:
         self.job, self.part = job, part
         self.ctx = RunContext(run_id=job.run_id, plan=job.plan, keys=job.keys, partition=part)
+        if job.subjects is not None:  # opened with this executor's KEK (VeilError if none)
+            state = self.ctx.transforms.state
+            state.subject_keys, state.subject_ref = job.subjects.open()  # type: ignore[assignment]
         self.stats = [StageStats(s.name) for s in job.stages]
         self.digest = hashlib.sha256()
         self.rows_in = 0
