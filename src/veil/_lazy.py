@@ -88,6 +88,9 @@ def _pyarrow_with_pandas() -> None:
     shim = getattr(lib, "_pandas_api", None)
     if shim is None:
         return
+    lock = getattr(shim, "_lock", None)
+    if lock is not None and lock.locked():  # pyarrow is importing pandas itself: it will see
+        return  # it, and asking its shim from inside that import would wait on it forever
     try:
         shim.pd  # noqa: B018 - pyarrow's own import of pandas and of its pandas support
     except ImportError:  # a pandas this pyarrow refuses (too old): as pyarrow alone would be

@@ -48,3 +48,26 @@ def test_pyarrow_works_with_pandas_imported_inside_or_after(when: str) -> None:
     got = json.loads(proc.stdout)
     assert got == {"looked": False, "found": True, "series_nulls": 1, "frame_nulls": 1,
                    "int_nulls": 1, "back": ["x"], "loader": "SourceFileLoader"}
+
+
+_PYARROW_IMPORTS_IT = """
+import sys
+import pyarrow as pa, pyarrow.compute as pc
+from veil._lazy import pandas_deferred
+with pandas_deferred():
+    pa.array([1.5, None])  # pyarrow looks for pandas and is refused
+# after the command: pyarrow's own compiled code imports pandas (a scalar from a Python value)
+filled = pc.fill_null(pa.array([1.0, None]), 0.5)
+import pandas as pd
+assert pa.array(pd.Series([1, 2])).to_pylist() == [1, 2]
+print(filled.to_pylist())
+"""
+
+
+def test_pyarrow_importing_pandas_itself_after_a_command_does_not_wait_forever() -> None:
+    """pyarrow's compiled code importing pandas after a command once waited on itself (the
+    hook called back into pyarrow's pandas shim from inside the shim's own import)."""
+    proc = subprocess.run([sys.executable, "-c", _PYARROW_IMPORTS_IT], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[1.0, 0.5]"

@@ -25,9 +25,6 @@ from veil.discovery.scan_text import scan_text_file
 if not any(c.name == "scan" for c in app.registered_commands):
     scan_cli.register(app)
 
-# pandas loaded before any in-process command runs: a command defers pyarrow's pandas import,
-# and a later import in the same process waited forever (veil._lazy, reported to its owner)
-pytest.importorskip("pandas")
 
 _RNG = random.Random(2026)
 NOISE = _RNG.randbytes(100_000)
