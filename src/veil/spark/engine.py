@@ -60,6 +60,7 @@ from veil.spark.job import (
     merge_counts,
 )
 from veil.spark.keys import RecordingKeys, ShippedKeys, ship_keys, ship_keyset
+from veil.spark.sources import resolve_source
 from veil.store.workspace import Workspace
 from veil.transforms.keys import workspace_keys
 
@@ -81,17 +82,6 @@ class SparkRunResult(RunResult):
         from veil.keys.files import read
 
         return spark.createDataFrame(read(self.output, workspace=workspace))
-
-
-@dataclass
-class _SparkInput:
-    """What the receipt says about the input (the local engine's `Source` fields)."""
-
-    name: str
-    format: str
-    digest: str | None = None
-    size: int | None = None
-    position: int = 0
 
 
 @dataclass
@@ -142,42 +132,6 @@ def _raise_error(err: dict[str, Any]) -> None:
                     where=err["where"])
 
 
-def _resolve_source(source: Any, spark: Any, input_format: str | None, csv: CsvOptions
-                    ) -> tuple[Any, _SparkInput]:
-    """A DataFrame as it is; a path read by Spark (CSV as text, like the local reader)."""
-    if hasattr(source, "mapInArrow"):
-        return source, _SparkInput("<spark.DataFrame>", "spark")
-    path = Path(str(source))
-    if not path.is_file():
-        raise InputError("file not found" if not path.exists() else "is a folder, not a file",
-                         where=str(path))
-    from veil.io.readers import format_of
-
-    fmt = (input_format or format_of(path)).lower()
-    if spark is None:
-        from veil.spark.session import session
-
-        spark = session()
-    uri = str(path.resolve())
-    if fmt == "csv":
-        # every column as text; an empty field stays "" (the local reader's convention)
-        df = (spark.read.option("header", True).option("multiLine", True)
-              .option("sep", csv.delimiter).option("quote", csv.quote_char)
-              .option("escape", csv.escape_char or csv.quote_char)
-              .option("encoding", csv.encoding).option("nullValue", "\u0000")
-              .option("emptyValue", "").csv(uri))
-    elif fmt == "parquet":
-        df = spark.read.parquet(uri)
-    elif fmt in ("jsonl", "ndjson", "json"):
-        df = spark.read.json(uri)
-    else:
-        raise InputError(f"unknown input format '{fmt}' (use csv, parquet or jsonl)",
-                         where=str(path))
-    from veil.io.writers import sha256_file
-
-    return df, _SparkInput(str(path), fmt, sha256_file(path), path.stat().st_size)
-
-
 def run(
     source: Any,
     policy: Policy | str | Path,
@@ -206,23 +160,28 @@ def run(
     ending in "/") writes a folder of Parquet parts, one per Spark task, each written and
     encrypted by its executor, with a manifest (:mod:`veil.keys.parts`); a dataset whose risk
     gate must generalize is then refused (use a single output file). A path `source` is read
-    by Spark (`input_format`, `csv_options` as for `veil.run`; database tables: read them with
-    ``spark.read.jdbc`` and pass the DataFrame). Raises a `VeilError` and publishes nothing
-    when the run cannot complete.
+    by Spark: a local file or folder (a partitioned dataset), or a URI (``s3a://``, ``gs://``,
+    ``hdfs://``...) handed to Spark untouched; `table` reads ``spark.table(table)`` from the
+    session's catalog (`input_format`, `csv_options` as for `veil.run`; database tables: read
+    them with ``spark.read.jdbc`` and pass the DataFrame). `overwrite` replaces an existing
+    output, as for `veil.run`. Raises a `VeilError` and publishes nothing when the run cannot
+    complete.
     """
-    if table is not None:
-        raise InputError("the Spark engine reads files and DataFrames: read a database table "
-                         "with spark.read.jdbc(...) and pass the DataFrame", where=str(source))
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol.purpose(purpose)
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
     ws.ready()
+    if "://" in str(output):
+        raise InputError("the output must be a path the driver (and, for parts, every "
+                         "executor) sees, such as a mounted object store: object-store URIs "
+                         "are not written to directly yet", where=str(output))
     out_path = Path(output)
     parts = parts or str(output).endswith(("/", os.sep))
     if not parts and out_path.suffix.lower() not in (".parquet", ".pq"):
         raise InputError("output must be a Parquet file (.parquet), or a folder of parts "
                          "(parts=True, or a path ending in '/')", where=str(out_path))
-    df, src = _resolve_source(source, spark, input_format, csv_options or CsvOptions())
+    df, src = resolve_source(source, spark, input_format, csv_options or CsvOptions(),
+                             table)
     if spark is None:
         spark = df.sparkSession
     plan = make_plan(pol, purpose, list(df.columns), dataset)
@@ -390,7 +349,7 @@ def _execute(runner: Runner, df: Any, spark: Any, keys: RecordingKeys,
         folder.collect(merged.parts)
         runner.t_write = merged.write_seconds  # summed over the tasks, like the stage seconds
     _hand_over(runner, merged)
-    runner.engine = _engine_section(spark, merged, src.format, folder)
+    runner.engine = _engine_section(spark, merged, src.file_digest, folder)
     if folder is not None:
         runner.output_details = {"format": "parquet parts", "parts": len(folder.parts)}
     if plan.dataset.risk is None:
@@ -454,13 +413,13 @@ def _hand_over(runner: Runner, merged: _Merged) -> None:
         src.digest = h.hexdigest()  # type: ignore[misc]
 
 
-def _engine_section(spark: Any, merged: _Merged, fmt: str, folder: PartsOutput | None
+def _engine_section(spark: Any, merged: _Merged, file_digest: bool, folder: PartsOutput | None
                     ) -> dict[str, Any]:
     engine: dict[str, Any] = {
         "name": "spark", "spark_version": spark.version,
         "master": spark.sparkContext.master, "partitions": merged.partitions,
         "output": "parts" if folder is not None else "single file",
-        "input_digest": ("sha256 of the input file" if fmt != "spark" else
+        "input_digest": ("sha256 of the input file" if file_digest else
                          "sha256 of the sorted per-partition sha256 of the Arrow IPC "
                          "stream of the columns read")}
     if folder is not None:
