@@ -140,7 +140,8 @@ def test_every_screened_value_is_one_free_text_names() -> None:
 def test_each_prefilter_rule_sends_what_it_catches_to_the_finder() -> None:
     examples = {"at sign": "a@b.example", "capital letter": "Maria",
                 "four digits": "dob 1.2.80", "colon groups": "fe80::1",
-                "wallet prefix": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}
+                "wallet prefix": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+                "payee phrase": "transfer to john smith"}
     assert [r.name for r in SUSPECT_RULES] == list(examples)
     for name, value in examples.items():
         assert suspect(value), name

@@ -66,8 +66,16 @@ SUSPECT_RULES: tuple[SuspectRule, ...] = (
     SuspectRule("colon groups", "IPv6 and MAC addresses", pattern=r":[0-9a-f]{0,4}:"),
     SuspectRule("wallet prefix", "bitcoin (bech32) and ethereum addresses in lower case",
                 pattern=r"bc1|0x[0-9a-f]{40}"),
+    SuspectRule("payee phrase", "names in lower case after a payee phrase (\"transfer to john "
+                "smith\")", test=lambda v: _after_payee(v)),
 )
 """The prefilter: a value none of them fires on is not sent to the finder."""
+
+def _after_payee(value: str) -> bool:
+    from veil.detect.proper_nouns import lower_case_after_payee  # the finder's own pattern
+
+    return lower_case_after_payee(value)
+
 
 _TESTS = tuple(r.test for r in SUSPECT_RULES if r.test is not None)
 _PATTERNS = re.compile("|".join(f"(?:{r.pattern})" for r in SUSPECT_RULES if r.pattern))

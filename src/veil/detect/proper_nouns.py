@@ -259,3 +259,9 @@ _LOWER = re.compile(
     r"an|von|für|à|pour|par|aan|van|voor|para|per|da|dla|od)\b[:,]?[ ]+)"
     r"(?P<name>[a-zß-öø-ÿā-ž]{2,}(?:[ ][a-zß-öø-ÿā-ž]{2,}){0,2})(?![\w@])"
 )
+
+
+def lower_case_after_payee(text: str) -> bool:
+    """Whether `text` has a lower-case word after a payee phrase, the only place lower-case
+    names are looked for (the audit screen's prefilter must send such text to the finder)."""
+    return _LOWER.search(text) is not None
