@@ -527,6 +527,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "retention": _lazy("retention", group=True, help="Retention (Art. 5(1)(e)): run outputs' "
                        "expiry, the sweep that deletes expired outputs and destroys their keys, "
                        "legal holds."),
+    "spark": _lazy("spark_package", group=True, help="Spark: ship Veil to a cluster's "
+                   "executors."),
     "recipients": _lazy("recipients", group=True, help="Recipients and processors (Art. 19, 28) "
                         "and the Art. 19 notices sent to them."),
 }
