@@ -13,6 +13,12 @@ and the driver's check of the parts (hashing them all).
 Not a test: run it by hand.
 
     .venv/bin/python benchmarks/bench_spark.py [--rows 10000000] [--partitions 8]
+    .venv/bin/python benchmarks/bench_spark.py --scaling --rows 1000000 [--repeat 3]
+
+``--scaling``: the same job (parts mode, each core writing its own parts) at ``local[1]`` and
+``local[2]``, interleaved, ``--repeat`` times each, fresh processes: median wall and CPU
+seconds (the child and the JVM it waits for), rows/s, the speed-up and whether the receipts
+agree (rows, fields and key ids, stage counts, risk figures, columns).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ extra = r.rows_out
 SPARK = r"""
 import json, resource, sys, time
 from veil.spark import run, session
-spark = session("local[2]", **{{"spark.sql.files.maxPartitionBytes": str({split}),
+spark = session({master!r}, **{{"spark.sql.files.maxPartitionBytes": str({split}),
                                  # the output streams through the driver: no result cap, and
                                  # heap for a few partitions' results in flight
                                  "spark.driver.maxResultSize": "0",
@@ -55,6 +61,24 @@ seconds = time.perf_counter() - t0
 rec = r.receipt
 jvm_pid = spark.sparkContext._gateway.proc.pid
 hwm = [x for x in open(f"/proc/{{jvm_pid}}/status") if x.startswith("VmHWM")]
+import os
+def _tree_cpu(root):  # the JVM and its Python workers (alive now), from /proc
+    ticks, kids, stats = 0, {{root}}, {{}}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                f = open(f"/proc/{{d}}/stat").read().rsplit(")", 1)[1].split()
+                stats[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+            except OSError:
+                pass
+    grew = True
+    while grew:
+        new = {{p for p, (pp, _) in stats.items() if pp in kids}} - kids
+        grew = bool(new)
+        kids |= new
+    return sum(stats[p][1] for p in kids if p in stats) / os.sysconf("SC_CLK_TCK")
+self_cpu = resource.getrusage(resource.RUSAGE_SELF)
+tree_cpu = _tree_cpu(jvm_pid) + self_cpu.ru_utime + self_cpu.ru_stime
 print("@@RESULT@@" + json.dumps({{
     "seconds": seconds, "rows_out": r.rows_out,
     "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -62,7 +86,10 @@ print("@@RESULT@@" + json.dumps({{
     "stage_seconds": sum(s["seconds"] for s in rec["stages"]),
     "write_seconds": rec["timings_seconds"]["write"],
     "partitions": rec["engine"]["partitions"],
-    "verify_seconds": rec["engine"].get("parts_verify_seconds")}}))
+    "verify_seconds": rec["engine"].get("parts_verify_seconds"), "tree_cpu": tree_cpu,
+    "receipt": {{"rows": rec["rows"], "fields": rec["fields"], "risk": rec.get("risk"),
+                 "stages": [(s["stage"], s["rows_in"], s["rows_out"]) for s in rec["stages"]],
+                 "columns": rec["output"]["columns"]}}}}))
 spark.stop()
 """
 
@@ -72,6 +99,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--partitions", type=int, default=8,
                     help="about how many input splits Spark reads the input in")
+    ap.add_argument("--scaling", action="store_true",
+                    help="local[1] against local[2] on the same job (see the module doc)")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
     from veil.kek.providers import EnvKEK
@@ -95,12 +125,14 @@ def main() -> None:
     split = max(1 << 20, src.stat().st_size // args.partitions + 1)
     print(f"input: {src.name}, {args.rows:,} rows, {src.stat().st_size / 1e6:,.0f} MB")
 
+    if args.scaling:
+        return scaling(args, src, split, ws)
     local = measure(LOCAL.format(policy=str(SAMPLE_POLICY), src=str(src),
                                  out=str(DATA / "spark_bench_local.parquet"), ws=str(ws)))
 
     def spark_run(out: Path, parts: bool) -> dict:
         code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
-                            out=str(out), ws=str(ws), parts=parts)
+                            out=str(out), ws=str(ws), parts=parts, master="local[2]")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=os.environ.copy())
         if r.returncode != 0:
@@ -141,6 +173,52 @@ def main() -> None:
     print(f"parts mode: about cores x {parts_core:,.0f} rows/s, e.g. 16 cores -> "
           f"{16 * parts_core:,.0f} rows/s (bounded by executor cores and storage, not the "
           "driver)")
+
+
+def _spark_child(code: str) -> dict:
+    """One fresh Spark process: its result, with the CPU seconds of it and its JVM."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=os.environ.copy())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise SystemExit(f"Spark child failed:\n{r.stderr[-3000:]}")
+    res = json.loads([x for x in r.stdout.splitlines()
+                      if x.startswith("@@RESULT@@")][-1][len("@@RESULT@@"):])
+    # the JVM and its Python workers are not waited for by the child: their CPU comes from
+    # /proc before the session stops (tree_cpu); the larger of the two counts
+    waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    res["cpu_seconds"] = max(waited, res.get("tree_cpu") or 0.0)
+    return res  # type: ignore[no-any-return]
+
+
+def scaling(args: argparse.Namespace, src: Path, split: int, ws: Path) -> None:
+    """local[1] against local[2], interleaved, medians (see the module doc)."""
+    import statistics
+
+    from veil.policy import SAMPLE_POLICY
+
+    results: dict[str, list[dict]] = {"local[1]": [], "local[2]": []}
+    for i in range(args.repeat):
+        for master in results:
+            out = DATA / f"spark_bench_scaling_{master[-2]}_{i}"
+            code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
+                                out=str(out), ws=str(ws), parts=True, master=master)
+            results[master].append(_spark_child(code))
+            shutil.rmtree(out, ignore_errors=True)
+    med = {m: statistics.median(r["seconds"] for r in rs) for m, rs in results.items()}
+    for master, rs in results.items():
+        cpu = statistics.median(r["cpu_seconds"] for r in rs)
+        print(f"{master}: {args.rows / med[master]:>12,.0f} rows/s  median {med[master]:6.2f} s "
+              f"wall, {cpu:6.2f} s CPU (driver + JVM + workers, session included) of "
+              f"{len(rs)} runs; peak RSS driver "
+              f"{max(r['driver_rss_mb'] for r in rs):,.0f} MB, JVM "
+              f"{max(r['jvm_rss_mb'] or 0 for r in rs):,.0f} MB")
+    receipts = [json.dumps(r["receipt"], sort_keys=True) for rs in results.values() for r in rs]
+    print(f"speed-up local[1] -> local[2]: {med['local[1]'] / med['local[2]']:.2f}x; "
+          f"receipts equal: {len(set(receipts)) == 1}")
 
 
 if __name__ == "__main__":
