@@ -67,6 +67,7 @@ CASES: dict[str, list[tuple[str, list[str]]]] = {
                                      "-w", NOWHERE])],
     "transforms": [("usage", ["--bogus"])],
     "serve": [("bad policy", ["-p", "missing.yaml"])],
+    "spark package": [("missing file", ["--venv", NOWHERE, "-o", "x.tar.gz"])],
     "dpia": [("unknown purpose", [*P, "--purpose", "zzz"])],
     "ui": [("no workspace", ["-w", NOWHERE])],
     "doctor": [("no workspace", ["-w", NOWHERE])],
