@@ -177,6 +177,95 @@ def test_quarantined_rows(sample: Path, workspace, tmp_path: Path, monkeypatch) 
             and one.rejects_path.read_text().count("\n") == 3)
 
 
+def _spoil(lines: list[str], rows: dict[int, tuple[str, str]]) -> list[str]:
+    """``lines`` with the given data lines' column set to a value of the wrong type."""
+    import csv
+    import io
+
+    names = next(csv.reader([lines[0]]))
+    out = list(lines)
+    for i, (column, value) in rows.items():
+        row = next(csv.reader([lines[i]]))
+        row[names.index(column)] = value
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        out[i] = buf.getvalue()
+    return out
+
+
+BAD_VALUES = {5: ("annual_income", "lots"), 6: ("amount", "1e999"), 61: ("amount", "x"),
+              62: ("annual_income", "?"), 149: ("birth_date", "yesterday"),
+              199: ("amount", "--")}
+
+
+def test_quarantined_bad_values_spread_over_batches(sample: Path, workspace, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """Values the workers find of the wrong type (conform runs there) are set aside with the
+    same records, lines, columns and reasons, in the same order as one worker's, interleaved
+    with the malformed rows the parent's reader finds."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
+    policy = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
+                                                     "on_bad_rows: quarantine")
+    (tmp_path / "policy.yaml").write_text(policy)
+    lines = _spoil(head(sample, 200), BAD_VALUES)
+    for i in (7, 60, 150):
+        lines[i] = lines[i].replace(",", ",oops,", 1)  # one field too many
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(lines) + "\n")
+    one, two = run_twice(tmp_path / "policy.yaml", "credit_scoring", src, tmp_path)
+    assert_same(one, two, workspace)
+    rejects = [json.loads(x) for x in two.rejects_path.read_text().splitlines()]
+    assert one.rejects_path.read_text() == two.rejects_path.read_text()
+    # per batch, the reader's malformed rows come first, then the values conform rejects
+    assert [r["line"] for r in rejects][:3] == [8, 6, 7]
+    assert {r["line"] for r in rejects} >= {8, 61, 151} | {i + 1 for i in BAD_VALUES
+                                                        if BAD_VALUES[i][0] != "birth_date"}
+    assert {r["column"] for r in rejects} >= {None, "amount", "annual_income"}
+    assert two.receipt["rows"]["out"] == 200 - len({r["record"] for r in rejects})
+
+
+def test_a_bad_value_fails_the_run_as_one_worker_does(sample: Path, workspace, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    """on_bad_rows: fail: the first bad value, found by a worker, stops the run with the error
+    one worker gives (its line and column), and nothing is published."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(_spoil(head(sample, 200), {120: ("amount", "x"),
+                                                         180: ("amount", "y")})) + "\n")
+    errors = []
+    for n in (1, 2):
+        out = tmp_path / f"w{n}.parquet"
+        with pytest.raises(veil.InputError) as info:
+            veil.run(SAMPLE_POLICY, "credit_scoring", src, out, workers=n)
+        errors.append(str(info.value))
+        assert not out.exists()
+    assert errors[0] == errors[1] and ":121" in errors[0] and "amount" in errors[0]
+
+
+def test_parquet_source_bad_values(sample: Path, workspace, tmp_path: Path) -> None:
+    """A Parquet source read in several batches: the workers conform it; the rejects' records
+    are the single-core run's."""
+    table = pacsv.read_csv(sample, convert_options=pacsv.ConvertOptions(
+        column_types={"amount": pa.string()}))
+    amount = table.column("amount").to_pylist()
+    for i in (3, 70, 71, 399):
+        amount[i] = "n/a"
+    table = table.set_column(table.schema.get_field_index("amount"), "amount",
+                             pa.array(amount, pa.string()))
+    src = tmp_path / "tx.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, src, row_group_size=64)
+    policy = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
+                                                     "on_bad_rows: quarantine")
+    (tmp_path / "policy.yaml").write_text(policy)
+    one, two = run_twice(tmp_path / "policy.yaml", "credit_scoring", src, tmp_path)
+    assert_same(one, two, workspace)
+    assert one.rejects_path.read_text() == two.rejects_path.read_text()
+    assert [json.loads(x)["record"] for x in two.rejects_path.read_text().splitlines()
+            ] == [4, 71, 72, 400]
+
+
 def test_risk_gate_and_noise(sample: Path, workspace, tmp_path: Path, monkeypatch) -> None:
     """A dataset under a k-anonymity gate that suppresses, and noise seeded by batch number: two
     workspaces with the same transform keys and the same run id (noise is seeded by run id)

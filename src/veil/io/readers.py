@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from veil.errors import InputError
-from veil.io.types import ARROW_TYPES, conform
+from veil.io.types import ARROW_TYPES, BadValue, conform
 
 BATCH_ROWS = 65_536
 CSV_BLOCK = 1 << 20
@@ -45,6 +46,16 @@ class Reject:
 
 
 OnReject = Callable[[Reject], None]
+
+
+@dataclass
+class RawBatch:
+    """A batch as read, for a worker to conform (`veil.pipeline.parallel`): ``rejects`` turns
+    the bad values `conform` finds in it into the rejects the reader would have reported, with
+    their records and lines (None: the batch is conformed already)."""
+
+    batch: pa.RecordBatch
+    rejects: Callable[[pa.RecordBatch, list[BadValue]], list[Reject]] | None = None
 
 
 @dataclass
@@ -75,6 +86,13 @@ class Source:
     def batches(self, columns: Sequence[str], types: dict[str, str],
                 on_reject: OnReject) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
+
+    def raw_batches(self, columns: Sequence[str], types: dict[str, str],
+                    on_reject: OnReject) -> Iterator[RawBatch]:
+        """The batches before type conformance, so workers can conform them. Sources that
+        do not split the two conform here."""
+        for batch in self.batches(columns, types, on_reject):
+            yield RawBatch(batch)
 
     @property
     def digest(self) -> str | None:
@@ -159,6 +177,15 @@ class CsvSource(Source):
 
     def batches(self, columns: Sequence[str], types: dict[str, str],
                 on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        for raw in self._read(columns, types, on_reject, defer=False):
+            yield raw.batch
+
+    def raw_batches(self, columns: Sequence[str], types: dict[str, str],
+                    on_reject: OnReject) -> Iterator[RawBatch]:
+        return self._read(columns, types, on_reject, defer=True)
+
+    def _read(self, columns: Sequence[str], types: dict[str, str], on_reject: OnReject,
+              defer: bool) -> Iterator[RawBatch]:
         o = self.options
         header = self.header()
         skipped: list[int] = []  # record numbers of malformed rows, in order
@@ -201,14 +228,22 @@ class CsvSource(Source):
                     for r in malformed:
                         on_reject(r)
                     malformed.clear()
+                if defer:  # record numbers from the rows read so far (``skipped`` only grows)
+                    yield RawBatch(batch, functools.partial(
+                        self._value_rejects, at=emitted, skipped=skipped, known=len(skipped)))
+                    emitted += batch.num_rows
+                    continue
                 original = batch
                 batch, bad = conform(batch, types)
                 if bad:
-                    batch = self._reject_values(original, batch, bad, emitted, skipped,
-                                                on_reject)
-                emitted += batch.num_rows + len({b.row for b in bad})
+                    for r in self._value_rejects(original, bad, emitted, skipped, len(skipped)):
+                        on_reject(r)
+                    drop = {b.row for b in bad}
+                    batch = batch.filter(pa.array([i not in drop
+                                                   for i in range(batch.num_rows)]))
+                emitted += original.num_rows
                 if batch.num_rows:
-                    yield batch
+                    yield RawBatch(batch)
             if malformed:
                 self._fix_lines(malformed)
                 for r in malformed:
@@ -217,20 +252,15 @@ class CsvSource(Source):
         finally:
             raw.close()
 
-    def _reject_values(self, original: pa.RecordBatch, batch: pa.RecordBatch, bad: list,
-                       emitted: int, skipped: list[int], on_reject: OnReject) -> pa.RecordBatch:
-        rows = sorted({b.row for b in bad})
-        rejects = []
-        for b in bad:
-            record = _record_number(emitted + b.row, skipped)
-            raw = original.slice(b.row, 1).to_pylist()[0]
-            rejects.append(Reject(record, None, b.column, b.reason, raw))
+    def _value_rejects(self, original: pa.RecordBatch, bad: list[BadValue], at: int,
+                       skipped: list[int], known: int) -> list[Reject]:
+        """The rejects of a batch's bad values: the batch's first row is the ``at``-th kept
+        row; the first ``known`` of ``skipped`` were skipped before it was read."""
+        seen = skipped[:known]
+        rejects = [Reject(_record_number(at + b.row, seen), None, b.column, b.reason,
+                          original.slice(b.row, 1).to_pylist()[0]) for b in bad]
         self._fix_lines(rejects)
-        for r in rejects:
-            on_reject(r)
-        drop = set(rows)
-        keep = pa.array([i not in drop for i in range(batch.num_rows)])
-        return batch.filter(keep)
+        return rejects
 
     def _fix_lines(self, rejects: list[Reject]) -> None:
         """Error path: find the physical line of each rejected record by rescanning."""
@@ -369,20 +399,33 @@ class ParquetSource(Source):
 
     def batches(self, columns: Sequence[str], types: dict[str, str],
                 on_reject: OnReject) -> Iterator[pa.RecordBatch]:
+        for raw in self._read(columns, types, on_reject, defer=False):
+            yield raw.batch
+
+    def raw_batches(self, columns: Sequence[str], types: dict[str, str],
+                    on_reject: OnReject) -> Iterator[RawBatch]:
+        return self._read(columns, types, on_reject, defer=True)
+
+    def _read(self, columns: Sequence[str], types: dict[str, str], on_reject: OnReject,
+              defer: bool) -> Iterator[RawBatch]:
         record = 0
         try:
             for rg in range(self._file.num_row_groups):
                 for batch in self._file.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg],
                                                      columns=list(columns), use_threads=False):
                     batch = _ensure_order(batch, columns)
+                    self.position = int((self.size or 0) * (rg + 1)
+                                        / max(1, self._file.num_row_groups))
+                    if defer:
+                        yield RawBatch(batch, functools.partial(_bad_rejects, first=record))
+                        record += batch.num_rows
+                        continue
                     out, bad = conform(batch, types)
                     if bad:
                         out = _drop_bad(out, bad, record, on_reject)
                     record += batch.num_rows
-                    self.position = int((self.size or 0) * (rg + 1)
-                                        / max(1, self._file.num_row_groups))
                     if out.num_rows:
-                        yield out
+                        yield RawBatch(out)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"corrupt Parquet data ({str(exc).splitlines()[0]})",
                              where=self.name) from None
@@ -395,11 +438,16 @@ def _ensure_order(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBat
     return pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=list(columns))
 
 
+def _bad_rejects(original: pa.RecordBatch, bad: list[BadValue], first: int) -> list[Reject]:
+    """A record-numbered source's rejects: its batch starts after ``first`` records."""
+    return [Reject(first + b.row + 1, None, b.column, b.reason) for b in bad]
+
+
 def _drop_bad(batch: pa.RecordBatch, bad: list, first_record: int,
               on_reject: OnReject) -> pa.RecordBatch:
     rows = {b.row for b in bad}
-    for b in bad:
-        on_reject(Reject(first_record + b.row + 1, None, b.column, b.reason))
+    for r in _bad_rejects(batch, bad, first_record):
+        on_reject(r)
     return batch.filter(pa.array([i not in rows for i in range(batch.num_rows)]))
 
 

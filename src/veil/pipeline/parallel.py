@@ -1,12 +1,15 @@
 """The local engine on several cores: numbered batches through forked workers, output in order.
 
-The parent reads the source (pyarrow), hands batch ``i`` to a pool of worker processes that run
-the run's stages, and writes the results back in input order, so the output is the single-core
-run's, row for row. At most ``2 * workers`` batches are in flight: memory stays flat whatever the
-input size. What the stages count (stage figures, rows dropped by reason, the consent and rights
-stages' tallies, lineage's subject ids) comes back with each batch and is added to the parent's
-stages, as the Spark engine does with its partitions. Noise is seeded by batch number, never by
-worker, so the same input gives the same output whatever the number of workers.
+The parent reads the source (pyarrow), hands batch ``i`` as read to a pool of worker processes
+that conform its types (`veil.io.types.conform`) and run the run's stages, and writes the
+results back in input order, so the output is the single-core run's, row for row. The rows
+conform rejects come back as bad values; the parent turns them into rejects (records, lines) in
+input order, after the reader's own for that batch. At most ``2 * workers`` batches are in
+flight: memory stays flat whatever the input size. What the stages count (stage figures, rows
+dropped by reason, the consent and rights stages' tallies, lineage's subject ids) comes back
+with each batch and is added to the parent's stages, as the Spark engine does with its
+partitions. Noise is seeded by batch number, never by worker, so the same input gives the same
+output whatever the number of workers.
 
 Keys: workers are forked after the parent has prepared the run (one empty batch through its
 stages: consent snapshot loaded, keysets opened, treatments described), so they inherit its key
@@ -29,13 +32,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
+from veil.io.readers import OnReject, RawBatch, Reject
+from veil.io.types import BadValue, conform
 from veil.lineage.collector import distinct
 from veil.pipeline.context import RunContext
 from veil.pipeline.stage import Stage, StageStats, run_stages
@@ -64,10 +69,12 @@ def check_workers(workers: Any) -> int:
 class _Done:
     """What a worker hands back for one batch."""
 
-    batch: pa.RecordBatch
+    batch: pa.RecordBatch | None  # None: every row of the batch was rejected by conform
     subjects: pa.Array | None  # the distinct subject ids of the rows that left (lineage)
     stats: list[tuple[int, int, float]]  # per stage: rows in, rows out, seconds
     dropped: dict[str, int]  # rows dropped, by reason
+    bad: list[BadValue] = field(default_factory=list)  # values conform rejected, in order
+    rows: int = 0  # rows that reached the stages
 
 
 @dataclass
@@ -77,6 +84,7 @@ class _Failed:
     kind: type[VeilError]
     args: tuple[Any, ...]
     state: dict[str, Any]
+    bad: list[BadValue] = field(default_factory=list)  # reported before the error, as read
 
     def error(self) -> VeilError:
         exc = self.kind.__new__(self.kind)
@@ -92,7 +100,15 @@ class _Worker:
         self.stages, self.ctx = stages, ctx
         self.fields = [f.name for f in ctx.plan.output]
 
-    def process(self, index: int, batch: pa.RecordBatch) -> _Done | _Failed:
+    def process(self, index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
+        bad: list[BadValue] = []
+        if raw:  # conform here, as the reader would have: bad rows out, reported in order
+            batch, bad = conform(batch, self.ctx.plan.types)
+            if bad:
+                drop = {b.row for b in bad}
+                batch = batch.filter(pa.array([i not in drop for i in range(batch.num_rows)]))
+            if not batch.num_rows:  # the reader would not have yielded it
+                return _Done(None, None, [], {}, bad)
         ctx = self.ctx
         ctx.dropped_rows = Counter()
         ctx.subject_ids = None
@@ -103,7 +119,7 @@ class _Worker:
         try:
             out = run_stages(self.stages, stats, batch, ctx)
         except VeilError as exc:
-            return _Failed(type(exc), exc.args, dict(exc.__dict__))
+            return _Failed(type(exc), exc.args, dict(exc.__dict__), bad)
         ids = ctx.subject_ids
         subjects = None
         if ids is not None and len(ids):  # sorted here, in parallel: less to send and merge
@@ -111,7 +127,7 @@ class _Worker:
                 ids = ids.combine_chunks()
             subjects = distinct(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()))
         return _Done(out, subjects, [(s.rows_in, s.rows_out, s.seconds) for s in stats],
-                     dict(ctx.dropped_rows))
+                     dict(ctx.dropped_rows), bad, batch.num_rows)
 
 
 _WORKER: _Worker | None = None  # set in each worker process by `_start`
@@ -125,9 +141,9 @@ def _start(stages: list[Stage], ctx: RunContext) -> None:
     _WORKER = _Worker(stages, ctx)
 
 
-def _process(index: int, batch: pa.RecordBatch) -> _Done | _Failed:
+def _process(index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
     assert _WORKER is not None
-    return _WORKER.process(index, batch)
+    return _WORKER.process(index, batch, raw)
 
 
 def _ready() -> None:
@@ -165,6 +181,7 @@ def _absorb(runner: Runner, done: _Done) -> None:
             for key, text in REASONS.items():
                 if done.dropped.get(text):
                     stage.counts[key] += done.dropped[text]
+    runner.rows_in += done.rows
     runner.ctx.dropped_rows.update(done.dropped)
     runner.add_subjects(done.subjects)
 
@@ -181,10 +198,11 @@ class _Writer(threading.Thread):
     draining, so the reader never waits on it, and keeps the first error for the parent."""
 
     def __init__(self, runner: Runner, source: str, progress: Callable[[], None] | None,
-                 size: int) -> None:
+                 size: int, on_reject: OnReject) -> None:
         super().__init__(name=f"veil-writer-{runner.run_id[:8]}", daemon=True)
         self.runner, self.source, self.progress = runner, source, progress
-        self.queue: queue.Queue[tuple[int, Future[_Done | _Failed]] | None] = queue.Queue(size)
+        self.on_reject = on_reject
+        self.queue: queue.Queue[_Item | None] = queue.Queue(size)
         self.error: BaseException | None = None
         self._stopped = False
 
@@ -196,13 +214,21 @@ class _Writer(threading.Thread):
                 except BaseException as exc:  # noqa: BLE001 - handed to the parent
                     self.error = exc
 
-    def _finish(self, index: int, future: Future[_Done | _Failed]) -> None:
+    def _finish(self, index: int, future: Future[_Done | _Failed], raw: RawBatch,
+                before: list[Reject]) -> None:
+        for r in before:  # what the reader reported before this batch (malformed rows)
+            self.on_reject(r)
         try:
             result = future.result()
         except BrokenProcessPool:
             raise _died(index, self.source) from None
+        if result.bad and raw.rejects is not None:
+            for r in raw.rejects(raw.batch, result.bad):
+                self.on_reject(r)
         if isinstance(result, _Failed):
             raise result.error()
+        if result.batch is None:
+            return
         _absorb(self.runner, result)
         self.runner.write(result.batch)
         if self.progress is not None:
@@ -216,10 +242,16 @@ class _Writer(threading.Thread):
             self.join()
 
 
-def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: int,
+_Item = tuple[int, "Future[_Done | _Failed]", RawBatch, list[Reject]]
+
+
+def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
+                  on_reject: OnReject, pending: list[Reject],
                   progress: Callable[[], None] | None = None) -> None:
-    """Run the stages over ``batches`` in ``workers`` processes and write the results through
-    ``runner`` in input order (see the module doc)."""
+    """Conform and run the stages over ``batches`` in ``workers`` processes and write the
+    results through ``runner`` in input order (see the module doc). The reader reports its
+    rejects into ``pending``; they reach ``on_reject`` in the single-core run's order, each
+    batch's before its bad values, so a quarantine file and a failing run's error are the same."""
     prepare(runner)
     name = getattr(runner.source, "name", "input")
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
@@ -229,20 +261,21 @@ def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: in
     except BrokenProcessPool:
         pool.shutdown(wait=True, cancel_futures=True)
         raise _died(0, name) from None
-    writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers)
+    writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers, on_reject)
     writer.start()
     try:
         read_error: VeilError | None = None
         try:
-            for index, batch in enumerate(batches):
+            for index, raw in enumerate(batches):
                 if writer.error is not None:
                     break
-                runner.rows_in += batch.num_rows
+                before = pending[:]
+                pending.clear()
                 try:
-                    future = pool.submit(_process, index, batch)
+                    future = pool.submit(_process, index, raw.batch, raw.rejects is not None)
                 except BrokenProcessPool:
                     raise _died(index, name) from None
-                writer.queue.put((index, future))  # waits while the window is full
+                writer.queue.put((index, future, raw, before))  # waits while the window is full
         except VeilError as exc:
             read_error = exc
         writer.stop()
@@ -250,6 +283,8 @@ def feed_parallel(runner: Runner, batches: Iterator[pa.RecordBatch], workers: in
         # else the bad row the reader found
         if writer.error is not None:
             raise writer.error
+        for r in pending:  # reported after the last batch, or before the read error
+            on_reject(r)
         if read_error is not None:
             raise read_error
     finally:

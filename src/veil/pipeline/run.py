@@ -95,13 +95,14 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
 
         run.build_stages()
         run.open_sink(run.encryption())
-        batches = _timed(run, src.batches(plan.read, plan.types, on_reject))
         report = (lambda: progress(src.position, src.size)) if progress else None
-        if workers > 1:
+        if workers > 1:  # the workers conform the batches; the rejects reach us in order
             run.engine = {"name": "local", "workers": workers}
-            feed_parallel(run, batches, workers, report)
+            pending: list[Reject] = []
+            raw = _timed(run, src.raw_batches(plan.read, plan.types, pending.append))
+            feed_parallel(run, raw, workers, on_reject, pending, report)
         else:
-            for batch in batches:
+            for batch in _timed(run, src.batches(plan.read, plan.types, on_reject)):
                 run.feed(batch)
                 if report:
                     report()
