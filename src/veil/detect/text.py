@@ -20,6 +20,9 @@ nothing is cut off. A limit (``max_chars``), where a caller sets one, is reporte
 (``TextScan.truncated``, and a :class:`TextTruncated` warning from :func:`find_spans`).
 A few short texts skip pyarrow: compiled Python regexes prefilter them (a single short text
 costs a fraction of a millisecond); many texts get one RE2 pass per group over the array.
+For one text, a digit count rules out every group whose regex needs more digits
+(:mod:`.regex_digits`), and one look-up of the text's words picks the context-only groups
+whose context words may be there; the others are never visited.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from veil.detect.pieces import slabs as _slabs
 from veil.detect.proper_nouns import ProperNounScanner
 from veil.detect.recognizers import persons
 from veil.detect.recognizers.lexicon import CITY_MIN_POPULATION
+from veil.detect.regex_digits import min_digits
 from veil.detect.registry import Recognizer, Registry, default_registry
 
 MAX_TEXT_CHARS: int | None = None
@@ -141,8 +145,17 @@ class _Group:
         self.prefilter = "|".join(f"(?:{p})" for p in dict.fromkeys(pre)) if pre else None
         self.py_prefilter = _py_regex(self.prefilter) if self.prefilter else None
         self.needs_digit = all(needs_digit(r.pattern, r.flags) for r in recs)
+        # no match of the group's regex (nor of its prefilter) holds fewer digits than this
+        self.min_digits = 0 if self.is_person else self._min_digits()
+        self.pos = 0  # index in the finder's group order
         gates = [r.gate for r in recs]
         self.gate = gates[0] if len(gates) == 1 else None
+
+    def _min_digits(self) -> int:
+        bound = min(min_digits(r.pattern, r.flags) for r in self.recs)
+        if self.py_prefilter is not None and self.ctx_words is None:  # the prefilter gates too
+            bound = max(bound, min_digits(self.py_prefilter.pattern))
+        return bound
 
     def ctx_in(self, text: str, heads: set[str]) -> bool:
         """A context phrase of this group may be in ``text`` (a superset test)."""
@@ -274,6 +287,15 @@ class SpanFinder:
             (_Group(g) for g in groups.values()),
             key=lambda g: -max(_RANK[r.strength] for r in g.recs),
         )
+        # first words of context phrases -> the groups they may open (one lookup per text)
+        self._ctx_index: dict[str, list[int]] = {}
+        self._ctx_short: list[tuple[str, int]] = []
+        for pos, g in enumerate(self.groups):
+            g.pos = pos
+            for w in g.ctx_first:
+                self._ctx_index.setdefault(w, []).append(pos)
+            self._ctx_short.extend((w, pos) for w in g.ctx_short)
+        self._plain = [g for g in self.groups if g.ctx_words is None]
         words: set[str] = set()
         for g in self.groups:
             if g.ctx_words is not None:
@@ -353,6 +375,10 @@ class SpanFinder:
         cands: dict[int, list[tuple[int, int, int, float, str, str]]] = {}
         vetoes: dict[int, list[tuple[int, int]]] = {}
         full: tuple[str, list[int], np.ndarray] | None = None
+        if n == 1 and len(values[0]) <= SMALL_CHARS:
+            for group in self._plan_one(values[0]):
+                self._scan_group(group, values[0], [0], _ONE, values, cands, vetoes)
+            return self._resolved(values, cands, vetoes, spans)
         select = self._selector(values)
         for group in self.groups:
             idx = select(group)
@@ -369,6 +395,16 @@ class SpanFinder:
             else:
                 joined, starts, idx = _join(values, idx)
             self._scan_group(group, joined, starts, idx, values, cands, vetoes)
+        return self._resolved(values, cands, vetoes, spans)
+
+    def _resolved(
+        self,
+        values: list[str],
+        cands: dict[int, list[tuple[int, int, int, float, str, str]]],
+        vetoes: dict[int, list[tuple[int, int]]],
+        spans: list[list[Span]],
+    ) -> list[list[Span]]:
+        """The optional model's spans joined to the candidates, overlaps resolved."""
         if self.ner is not None:
             # optional model-based spans (e.g. spacy_ner); they compete in the overlap
             # resolution as "format" evidence, below checksummed identifiers
@@ -382,37 +418,55 @@ class SpanFinder:
             spans[i] = _resolve(cs, vetoes.get(i, ()), self._named)
         return spans
 
-    @staticmethod
-    def _select_one(text: str) -> Callable[[_Group], np.ndarray | None]:
-        """The small-input selection for a single text, without per-group arrays."""
-        heads = _word_heads(text)
-        digit = _DIGIT.search(text) is not None
+    def _ctx_groups(self, text: str) -> set[int]:
+        """Positions of the context-only groups one of whose context phrases may be in
+        ``text`` (the union of :meth:`_Group.ctx_in` over the groups, in one pass)."""
+        index = self._ctx_index
+        chosen: set[int] = set()
+        for head in _word_heads(text).intersection(index):
+            chosen.update(index[head])
+        if self._ctx_short:
+            low = text.lower()
+            chosen.update(pos for w, pos in self._ctx_short if w in low)
+        return chosen
 
-        def one(group: _Group) -> np.ndarray | None:
-            if group.needs_digit and not digit:
-                return _EMPTY
-            if group.ctx_words is not None:
-                return _ONE if group.ctx_in(text, heads) else _EMPTY
+    def _plan_one(self, text: str) -> list[_Group]:
+        """The groups one short text must scan, in group order: digit counts, one
+        context-word lookup and compiled Python prefilters (no per-group arrays, and the
+        context-only groups whose words are absent are never visited)."""
+        digits = len(_DIGIT.findall(text))
+        keep: list[int] = []
+        for group in self._plain:
+            if group.min_digits > digits or (group.needs_digit and not digits):
+                continue
             if group.gate is not None:
-                return _ONE if group.gate(text) else _EMPTY
-            if group.py_prefilter is not None:
-                return _ONE if group.py_prefilter.search(text) else _EMPTY
-            return None if group.prefilter is None or group.is_person else _ONE
-
-        return one
+                if not group.gate(text):
+                    continue
+            elif group.py_prefilter is not None and not group.py_prefilter.search(text):
+                continue
+            keep.append(group.pos)
+        groups = self.groups
+        for pos in self._ctx_groups(text):
+            g = groups[pos]
+            if g.min_digits <= digits and (digits or not g.needs_digit):
+                keep.append(pos)
+        keep.sort()
+        return [groups[pos] for pos in keep]
 
     def _selector(self, values: list[str]) -> Callable[[_Group], np.ndarray | None]:
         """Which texts each group must scan (None: all). A few short texts are prefiltered
         by compiled Python regexes (no RE2 compilation per call: one 70-character text
         costs well under a millisecond); many texts by pyarrow's RE2 over the whole array."""
-        if len(values) == 1 and len(values[0]) <= SMALL_CHARS:
-            return self._select_one(values[0])
         if len(values) <= SMALL_TEXTS and sum(map(len, values)) <= SMALL_CHARS:
             heads = [_word_heads(t) for t in values]
-            digits = [_DIGIT.search(t) is not None for t in values]
+            digits = [len(_DIGIT.findall(t)) for t in values]
 
             def small(group: _Group) -> np.ndarray | None:
-                rows = [i for i in range(len(values)) if digits[i] or not group.needs_digit]
+                rows = [
+                    i
+                    for i in range(len(values))
+                    if digits[i] >= group.min_digits and (digits[i] or not group.needs_digit)
+                ]
                 if group.ctx_words is not None:
                     rows = [i for i in rows if group.ctx_in(values[i], heads[i])]
                 elif group.gate is not None:
