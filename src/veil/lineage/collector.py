@@ -96,6 +96,8 @@ class LineageCollector:
         self._size = 0
         self._runs = SortedRuns(spill_dir)
         self.spilled = 0  # runs written to disk so far
+        self._hashed: list[np.ndarray] = []  # prefixes hashed elsewhere (`add_hashed`)
+        self._hashed_size = 0
 
     def add(self, ids: pa.Array | pa.ChunkedArray | None) -> None:
         if ids is None or len(ids) == 0:
@@ -109,6 +111,18 @@ class LineageCollector:
             self._size += len(u)
             if self._size > self._limit:
                 self._compact()
+
+    def add_hashed(self, prefixes: np.ndarray) -> None:
+        """Prefixes hashed elsewhere (a worker process: `hash_prefixes` with this collector's
+        key), kept beside the ids and spilled past the budget: the set is the same."""
+        if not len(prefixes):
+            return
+        self._hashed.append(prefixes)
+        self._hashed_size += len(prefixes)
+        if self._ref is not None and self._hashed_size > self._budget:
+            self._runs.add(sort_unique(np.concatenate(self._hashed), in_place=True))
+            self.spilled += 1
+            self._hashed, self._hashed_size = [], 0
 
     def _compact(self) -> None:
         if self._ref is not None and self._distinct:  # hash batch by batch, no string merge
@@ -149,7 +163,9 @@ class LineageCollector:
         if ref is None:
             raise TypeError("LineageCollector.finish needs the subject-reference key")
         rest = hash_prefixes(self._parts if self._distinct else self._merged(), ref.key())
-        self._parts, self._size = [], 0
+        if self._hashed:
+            rest = sort_unique(np.concatenate([rest, *self._hashed]), in_place=True)
+        self._parts, self._size, self._hashed, self._hashed_size = [], 0, [], 0
         if not len(self._runs):
             return PseudonymSet(rest)
         if len(rest):
@@ -158,5 +174,5 @@ class LineageCollector:
 
     def close(self) -> None:
         """Free the spilled runs (a run that fails before ``finish``)."""
-        self._parts, self._size = [], 0
+        self._parts, self._size, self._hashed, self._hashed_size = [], 0, [], 0
         self._runs.close()

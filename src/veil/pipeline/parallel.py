@@ -35,13 +35,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
 from veil.io.readers import OnReject, RawBatch, Reject
 from veil.io.types import BadValue, conform
-from veil.lineage.collector import distinct
+from veil.lineage.collector import distinct, hash_prefixes
 from veil.pipeline.context import RunContext
 from veil.pipeline.stage import Stage, StageStats, run_stages
 
@@ -70,7 +71,8 @@ class _Done:
     """What a worker hands back for one batch."""
 
     batch: pa.RecordBatch | None  # None: every row of the batch was rejected by conform
-    subjects: pa.Array | None  # the distinct subject ids of the rows that left (lineage)
+    subjects: pa.Array | np.ndarray | None  # lineage: the distinct subject ids of the rows
+    # that left, or their pseudonym prefixes when the worker holds the subject-reference key
     stats: list[tuple[int, int, float]]  # per stage: rows in, rows out, seconds
     dropped: dict[str, int]  # rows dropped, by reason
     bad: list[BadValue] = field(default_factory=list)  # values conform rejected, in order
@@ -96,8 +98,8 @@ class _Failed:
 class _Worker:
     """A worker process's copy of the run (inherited from the parent by fork)."""
 
-    def __init__(self, stages: list[Stage], ctx: RunContext) -> None:
-        self.stages, self.ctx = stages, ctx
+    def __init__(self, stages: list[Stage], ctx: RunContext, lineage_key: bytes | None) -> None:
+        self.stages, self.ctx, self.lineage_key = stages, ctx, lineage_key
         self.fields = [f.name for f in ctx.plan.output]
 
     def process(self, index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
@@ -126,6 +128,8 @@ class _Worker:
             if isinstance(ids, pa.ChunkedArray):
                 ids = ids.combine_chunks()
             subjects = distinct(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()))
+            if self.lineage_key is not None:  # hashed here too: the parent only merges
+                subjects = hash_prefixes(subjects, self.lineage_key)
         return _Done(out, subjects, [(s.rows_in, s.rows_out, s.seconds) for s in stats],
                      dict(ctx.dropped_rows), bad, batch.num_rows)
 
@@ -133,12 +137,12 @@ class _Worker:
 _WORKER: _Worker | None = None  # set in each worker process by `_start`
 
 
-def _start(stages: list[Stage], ctx: RunContext) -> None:
+def _start(stages: list[Stage], ctx: RunContext, lineage_key: bytes | None) -> None:
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if ctx.workspace is not None:  # the parent's pooled connections are not ours to use
         ctx.workspace.engine.dispose(close=False)
-    _WORKER = _Worker(stages, ctx)
+    _WORKER = _Worker(stages, ctx, lineage_key)
 
 
 def _process(index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
@@ -183,7 +187,11 @@ def _absorb(runner: Runner, done: _Done) -> None:
                     stage.counts[key] += done.dropped[text]
     runner.rows_in += done.rows
     runner.ctx.dropped_rows.update(done.dropped)
-    runner.add_subjects(done.subjects)
+    if isinstance(done.subjects, np.ndarray):
+        assert runner.lineage is not None
+        runner.lineage.add_hashed(done.subjects)
+    else:
+        runner.add_subjects(done.subjects)
 
 
 def _died(index: int, source: str) -> VeilError:
@@ -254,8 +262,10 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
     batch's before its bad values, so a quarantine file and a failing run's error are the same."""
     prepare(runner)
     name = getattr(runner.source, "name", "input")
+    # opened before the fork, inherited in memory like the transforms' keys (never sent)
+    key = runner.lineage_key()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start, initargs=(runner.stages, runner.ctx))
+                               initializer=_start, initargs=(runner.stages, runner.ctx, key))
     try:
         pool.submit(_ready).result()  # every worker forked now, before our writer thread starts
     except BrokenProcessPool:

@@ -202,6 +202,10 @@ class Runner:
         if self.lineage is not None and ids is not None:
             self.lineage.add(ids)
 
+    def lineage_key(self) -> bytes | None:
+        """The subject-reference key lineage hashes with (None: the run keeps no lineage)."""
+        return SubjectRef(self.ws.root).key() if self.lineage is not None else None
+
     def set_aside(self, reject: Reject, row: dict[str, Any]) -> None:
         """A row the source could not read, quarantined: ``row`` goes to the rejects file."""
         self.rejected.append(Reject(reject.record, reject.line, reject.column, reject.reason))
