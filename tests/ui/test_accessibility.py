@@ -63,6 +63,28 @@ def test_every_page_is_accessible_and_its_charts_are_drawn(browser: Any, live: L
     populated = populate(live.site)
     no_serious_violation(browser, live, populated, screenshots)
     charts_drawn_under_the_csp(browser, live, populated)
+    readable_on_a_phone(browser, live, populated, screenshots)
+
+
+def readable_on_a_phone(browser: Any, live: Live, populated: dict[str, str],
+                        screenshots: Path) -> None:
+    """At a phone's width (390 CSS pixels) no page scrolls sideways: wide tables scroll inside
+    their own box, the page itself fits."""
+    context = browser.new_context(base_url=live.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    browser_login(page, live.site.keys["dpo"])
+    wide: dict[str, int] = {}
+    for path in ("/ui/", "/ui/requests", "/ui/breaches", "/ui/consent", "/ui/runs",
+                 f"/ui/runs/{populated['run']}", "/ui/records", "/ui/decisions",
+                 f"/ui/decisions/{populated['decision']}"):
+        page.goto(path)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > 391:
+            wide[path] = width
+        page.screenshot(path=str(screenshots / f"phone{path.replace('/', '_')[:60]}.png"))
+    context.close()
+    assert wide == {}
 
 
 def no_serious_violation(browser: Any, live: Live, populated: dict[str, str],
