@@ -244,3 +244,13 @@ def test_failed_logins_are_throttled_per_address(site: Site) -> None:
     codes = [c.post("/ui/login", data=bad).status_code for _ in range(21)]
     assert codes[:20] == [401] * 20 and codes[20] == 429
     assert len(events(site, "ui.login")) == 20  # the throttled one is not recorded
+
+
+def test_a_form_over_the_size_limit_is_refused_and_changes_nothing(site: Site) -> None:
+    """The pages take no file uploads; a form body over the service's limit (1 MiB) is refused
+    with 413 and one line saying so before any page code runs, and nothing changes."""
+    rid = site.overdue_access_request()
+    c = site.client("dpo")
+    r = c.post(f"/ui/requests/{rid}/run", data={"csrf": "x", "note": "a" * 1_100_000})
+    assert r.status_code == 413 and "request body is larger than" in r.text
+    assert site_request_status(site, rid) == "open"
