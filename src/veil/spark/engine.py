@@ -150,6 +150,7 @@ def run(
     broadcast_ledger: bool | None = None,
     parts: bool = False,
     overwrite: bool = False,
+    source_name: str | None = None,
 ) -> SparkRunResult:
     """Run `purpose` of `policy` over a Spark DataFrame (or a file Spark reads) on the cluster,
     and publish the result to `output` with one receipt and the run's audit events.
@@ -164,8 +165,8 @@ def run(
     ``hdfs://``...) handed to Spark untouched; `table` reads ``spark.table(table)`` from the
     session's catalog (`input_format`, `csv_options` as for `veil.run`; database tables: read
     them with ``spark.read.jdbc`` and pass the DataFrame). `overwrite` replaces an existing
-    output, as for `veil.run`. Raises a `VeilError` and publishes nothing when the run cannot
-    complete.
+    output, as for `veil.run`. `source_name` is what the receipt calls the input (a stream's
+    micro-batch, say). Raises a `VeilError` and publishes nothing when the run cannot complete.
     """
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol.purpose(purpose)
@@ -182,6 +183,8 @@ def run(
                          "(parts=True, or a path ending in '/')", where=str(out_path))
     df, src = resolve_source(source, spark, input_format, csv_options or CsvOptions(),
                              table)
+    if source_name:
+        src.name = source_name
     if spark is None:
         spark = df.sparkSession
     plan = make_plan(pol, purpose, list(df.columns), dataset)
