@@ -529,6 +529,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                        "legal holds."),
     "spark": _lazy("spark_package", group=True, help="Spark: ship Veil to a cluster's "
                    "executors."),
+    "stream": _lazy("stream", help="Apply a purpose to the events of a NATS JetStream "
+                    "stream, micro-batch by micro-batch."),
     "recipients": _lazy("recipients", group=True, help="Recipients and processors (Art. 19, 28) "
                         "and the Art. 19 notices sent to them."),
 }
