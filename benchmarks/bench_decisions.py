@@ -101,11 +101,41 @@ def _anchor(db: sqlite3.Connection, subjects, table, scores) -> tuple[float, flo
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def batches(led, total: int, size: int, anchor_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _pg_anchor(url: str, subjects, table, scores) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """The same rows into a bare PostgreSQL table by COPY: ids, clear JSON inputs, one
+    transaction (what the ledger's own COPY path costs without keys, sealing or audit)."""
+    import uuid
+
+    import psycopg
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = table.to_pylist()
+    now = datetime.now(UTC)
+    with (psycopg.connect(url) as conn, conn.cursor() as cur,
+          cur.copy("COPY d FROM STDIN") as copy):
+        for s, sc, r in zip(subjects, scores, rows, strict=True):
+            copy.write_row((uuid.uuid4().hex, MODEL, 1, POLICY_PURPOSE, s, sc, 0.5,
+                            "approve" if sc >= 0.5 else "refuse", "[]", now,
+                            "model:credit-pd.v1", None, None, None, "batch", now,
+                            json.dumps(r).encode()))
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+PG_ANCHOR_DDL = (ANCHOR_DDL.replace("REAL", "DOUBLE PRECISION").replace("BLOB", "BYTEA")
+                 .replace("decided_at TEXT", "decided_at TIMESTAMPTZ")
+                 .replace("retain_until TEXT", "retain_until TIMESTAMPTZ"))
+
+
+def batches(led, total: int, size: int, anchor_path: Path, pg_url: str | None = None) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
     db = sqlite3.connect(anchor_path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(ANCHOR_DDL)
+    if pg_url is not None:
+        import psycopg
+
+        with psycopg.connect(pg_url) as conn:
+            conn.execute(PG_ANCHOR_DDL)
     ours, theirs = [], []
     for lo in range(0, total, size):
         n = min(size, total - lo)
@@ -113,19 +143,24 @@ def batches(led, total: int, size: int, anchor_path: Path) -> None:  # type: ign
         t0, c0 = time.perf_counter(), time.process_time()
         led.record_batch(MODEL, subjects, table, scores)
         ours.append((n, time.perf_counter() - t0, time.process_time() - c0))
-        theirs.append((n, *_anchor(db, [f"A{s}" for s in subjects], table, scores)))
+        anchor_ids = [f"A{s}" for s in subjects]
+        theirs.append((n, *(_anchor(db, anchor_ids, table, scores) if pg_url is None
+                            else _pg_anchor(pg_url, anchor_ids, table, scores))))
     db.close()
     o_rate = [n / t for n, t, _ in ours]
     a_rate = [n / t for n, t, _ in theirs]
     o_cpu = [n / c for n, _, c in ours]
     a_cpu = [n / c for n, _, c in theirs]
     total_t = sum(t for _, t, _ in ours)
-    print(f"batches: {total:,} decisions in {len(ours)} batches of {size:,}")
+    where = "PostgreSQL" if pg_url else "SQLite"
+    print(f"batches ({where}): {total:,} decisions in {len(ours)} batches of {size:,}")
     print(f"  ledger : {total / total_t:,.0f} decisions/s overall, median batch "
           f"{statistics.median(o_rate):,.0f}/s (goal >= 50,000/s); per CPU-second of this "
           f"process: median {statistics.median(o_cpu):,.0f}/s")
-    print(f"  anchor : median batch {statistics.median(a_rate):,.0f}/s (SQLite executemany "
-          f"of the same rows, clear inputs); per CPU-second: {statistics.median(a_cpu):,.0f}/s")
+    how = "COPY" if pg_url else "executemany"
+    print(f"  anchor : median batch {statistics.median(a_rate):,.0f}/s ({where} {how} of the "
+          f"same rows into a bare table, clear inputs); per CPU-second: "
+          f"{statistics.median(a_cpu):,.0f}/s")
     ratio = statistics.median(a_rate) / statistics.median(o_rate)
     print(f"  ratio  : anchor / ledger = {ratio:.2f}x (wall), "
           f"{statistics.median(a_cpu) / statistics.median(o_cpu):.2f}x (CPU)")
@@ -134,13 +169,38 @@ def batches(led, total: int, size: int, anchor_path: Path) -> None:  # type: ign
           f"{total_c / total * 1e6:.1f} us per decision)")
 
 
+def _fresh_pg_database(base_url: str):  # type: ignore[no-untyped-def]
+    """A uniquely named database on the server; returns (url, drop)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"veil_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
 def _batch_child(args: argparse.Namespace) -> None:
     """Part 1 in this (fresh) process: imports timed apart, then the batches."""
     t0, c0 = time.perf_counter(), time.process_time()
     from veil.kek.providers import EnvKEK
 
     os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
-    os.environ.pop("VEIL_DATABASE_URL", None)
+    pg_url = None
+    if args.database_url:
+        pg_url, drop = _fresh_pg_database(args.database_url)
+        os.environ["VEIL_DATABASE_URL"] = pg_url
+    else:
+        os.environ.pop("VEIL_DATABASE_URL", None)
     from veil.decisions import DecisionLedger
     from veil.policy import load_policy
     from veil.store.workspace import init_workspace
@@ -150,9 +210,13 @@ def _batch_child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="veil-bench-batches-") as tmp:
         ws, _ = init_workspace(Path(tmp) / "ws")
         _register(ws)
-        batches(DecisionLedger(ws, load_policy("sample")), args.decisions, args.batch,
-                Path(tmp) / "anchor.db")
-        ws.close()
+        try:
+            batches(DecisionLedger(ws, load_policy("sample")), args.decisions, args.batch,
+                    Path(tmp) / "anchor.db", pg_url)
+        finally:
+            ws.close()
+            if pg_url is not None:
+                drop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS of the child (ledger and anchor): {rss:.0f} MiB", flush=True)
 
@@ -161,8 +225,9 @@ def batch_part(args: argparse.Namespace) -> None:
     """Part 1 in a fresh child process; its CPU as the kernel counts it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    extra = ["--database-url", args.database_url] if args.database_url else []
     subprocess.run([sys.executable, __file__, "--batch-child", "--decisions",
-                    str(args.decisions), "--batch", str(args.batch)], check=True)
+                    str(args.decisions), "--batch", str(args.batch), *extra], check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     print(f"  child process: {time.perf_counter() - t0:.1f} s wall, {cpu:.1f} s CPU "
@@ -390,6 +455,11 @@ def main() -> None:
                     help="online decisions per figure and round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of the online figures")
     ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--database-url", default=None,
+                    help="PostgreSQL server for part 1 (a fresh database is made and dropped; "
+                    "the anchor is COPY into a bare table there), e.g. "
+                    "postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--batch-only", action="store_true", help="part 1 only")
     ap.add_argument("--batch-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.batch_child:
@@ -397,6 +467,8 @@ def main() -> None:
         return
     if args.decisions > 0:
         batch_part(args)
+    if args.batch_only:
+        return
 
     from veil.kek.providers import EnvKEK
 
