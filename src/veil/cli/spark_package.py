@@ -1,4 +1,5 @@
-"""`veil spark package`: Veil and its dependencies as one archive for ``spark-submit --archives``.
+"""`veil spark package`: Veil and its dependencies as one archive for ``spark-submit --archives``
+(the group's other command, `veil spark stream`, lives in :mod:`veil.cli.spark_stream`).
 
 Executors need the same Python packages as the driver. `venv-pack` packs the virtual
 environment Veil runs in (relocatable: its scripts and ``pyvenv.cfg`` are rewritten on unpack),
@@ -21,8 +22,10 @@ from veil.cli.common import JsonOpt, console, print_json
 from veil.errors import InputError
 
 spark_app = typer.Typer(
-    help="Spark: ship Veil to a cluster's executors.\n\n"
-    "Example: veil spark package -o veil-env.tar.gz",
+    help="Spark: ship Veil to a cluster's executors; apply a purpose to a stream.\n\n"
+    "Example: veil spark package -o veil-env.tar.gz\n\n"
+    "Example: veil spark stream landing/tx/ -p sample --purpose personalised_offers "
+    "-o offers.stream --checkpoint offers.ckpt",
     no_args_is_help=True, rich_markup_mode="markdown",
 )
 
@@ -82,3 +85,8 @@ def register(app: typer.Typer) -> None:
     """Add ``spark`` to the main app (idempotent)."""
     if not any(g.typer_instance is spark_app for g in app.registered_groups):
         app.add_typer(spark_app, name="spark")
+
+
+from veil.cli.spark_stream import stream_cmd  # noqa: E402 - the group's second command
+
+spark_app.command("stream")(stream_cmd)

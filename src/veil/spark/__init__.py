@@ -10,7 +10,9 @@
 ``run`` executes the local engine's stages inside ``mapInArrow`` (keys shipped wrapped,
 unwrapped per executor), joins the consent ledger, aggregates the risk figures from the
 executors, and publishes one Parquet output with one receipt; ``scan`` gives the local scan's
-report for a DataFrame. PySpark is an optional extra: ``pip install 'veil[spark]'``.
+report for a DataFrame; ``stream`` applies a purpose to a Structured Streaming source, one run
+and receipt per micro-batch (docs/spark_streaming.md). PySpark is an optional extra:
+``pip install 'veil[spark]'``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _EXPORTS = {
     "SparkRunResult": "veil.spark.engine",
     "scan": "veil.spark.discover",
     "session": "veil.spark.session",
+    "stream": "veil.spark.streaming",
+    "StreamResult": "veil.spark.streaming",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -34,3 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.spark.discover import scan  # noqa: F401
     from veil.spark.engine import SparkRunResult, run  # noqa: F401
     from veil.spark.session import session  # noqa: F401
+    from veil.spark.streaming import StreamResult, stream  # noqa: F401
