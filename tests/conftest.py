@@ -1,8 +1,14 @@
-"""Shared fixtures: where the conformance data lives, and the databases to test on."""
+"""Shared fixtures: where the conformance data lives, the databases to test on, and the README's
+quickstart workspace (run once; the docs that continue in it start from a copy)."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -92,3 +98,63 @@ def workspace(tmp_path: Path, database_url: str, monkeypatch):
     monkeypatch.chdir(root)
     yield ws
     ws.close()
+
+
+README_ENV_DROP = ("VEIL_WORKSPACE", "VEIL_DATABASE_URL", "VEIL_KEK", "VEIL_KEK_PASSPHRASE",
+                   "VEIL_SAMPLE_STORE")
+
+
+@dataclass
+class ReadmeQuickstart:
+    """The README's CLI quickstart and DPO blocks, run once as written (in `base`, beside a
+    `.venv` link); the docs that continue in its `quickstart` workspace start from a copy."""
+
+    base: Path
+    result: subprocess.CompletedProcess[str]
+    env: dict[str, str]
+    resume: str  # the block's lines before `veil init` (venv, passphrase) and `cd quickstart`
+    pristine: Path
+
+    def fresh(self) -> Path:
+        """`base/quickstart` put back as the README left it, at the same absolute path (the
+        store and config may hold it); returns `base`."""
+        assert self.result.returncode == 0, (
+            "the README quickstart failed (see tests/test_readme.py):\n"
+            + self.result.stdout[-3000:] + self.result.stderr[-3000:])
+        shutil.rmtree(self.base / "quickstart", ignore_errors=True)
+        shutil.copytree(self.pristine, self.base / "quickstart", symlinks=True)
+        return self.base
+
+    def run(self, script: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        """`script` run by bash in a fresh copy of the workspace, as if typed after the README."""
+        base = self.fresh()
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", self.resume + script],
+                              cwd=base, capture_output=True, text=True, env=self.env,
+                              timeout=timeout)
+
+
+def readme_blocks(lang: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(rf"```{lang}\n(.*?)```", readme, flags=re.S)
+
+
+@pytest.fixture(scope="session")
+def readme_quickstart(tmp_path_factory: pytest.TempPathFactory) -> ReadmeQuickstart:
+    """The README's CLI quickstart then its DPO commands, as written, once per session."""
+    if not (Path(sys.prefix) / "bin" / "activate").exists():
+        pytest.skip("tests are not running inside a virtual environment")
+    bash = readme_blocks("bash")
+    cli = next(b for b in bash if b.startswith("source .venv/bin/activate"))
+    dpo = next(b for b in bash if "veil consent import" in b)
+    base = tmp_path_factory.mktemp("readme")
+    (base / ".venv").symlink_to(sys.prefix)
+    env = {k: v for k, v in os.environ.items() if k not in README_ENV_DROP}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", cli + dpo], cwd=base,
+                            capture_output=True, text=True, env=env, timeout=900)
+    lines = cli.splitlines()
+    setup = lines[:next(i for i, line in enumerate(lines) if line.startswith("veil "))]
+    resume = "\n".join([*setup, "cd quickstart", ""])
+    pristine = tmp_path_factory.mktemp("readme-pristine") / "quickstart"
+    if result.returncode == 0:
+        shutil.copytree(base / "quickstart", pristine, symlinks=True)
+    return ReadmeQuickstart(base, result, env, resume, pristine)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -18,41 +14,29 @@ def blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if k not in ("VEIL_WORKSPACE", "VEIL_DATABASE_URL")}
-
-
 def test_two_commands_are_the_scripts_ci_uses() -> None:
     first = blocks("bash")[0]
     assert "bash scripts/demo.sh" in first and "bash scripts/test.sh" in first
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_cli_quickstart_runs_as_written(tmp_path: Path) -> None:
-    block = next(b for b in blocks("bash") if b.startswith("source .venv/bin/activate"))
-    if not (Path(sys.prefix) / "bin" / "activate").exists():
-        pytest.skip("tests are not running inside a virtual environment")
-    (tmp_path / ".venv").symlink_to(sys.prefix)
-    r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path,
-                       capture_output=True, text=True, env=clean_env(), timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    q = tmp_path / "quickstart"
+def test_cli_quickstart_runs_as_written(readme_quickstart) -> None:
+    """The CLI block runs as written: the session's run is it followed by the DPO block."""
+    r = readme_quickstart.result
+    assert r.args[-1].startswith(next(b for b in blocks("bash")
+                                      if b.startswith("source .venv/bin/activate")))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    q = readme_quickstart.fresh() / "quickstart"
     assert (q / "credit.parquet").is_file() and (q / "credit.parquet.receipt.json").is_file()
     assert (q / "records" / "ropa.md").is_file()
 
 
-def test_dpo_commands_run_as_written(tmp_path: Path) -> None:
-    cli = next(b for b in blocks("bash") if b.startswith("source .venv/bin/activate"))
-    dpo = next(b for b in blocks("bash") if "veil consent import" in b)
-    if not (Path(sys.prefix) / "bin" / "activate").exists():
-        pytest.skip("tests are not running inside a virtual environment")
-    (tmp_path / ".venv").symlink_to(sys.prefix)
-    r = subprocess.run(["bash", "-euo", "pipefail", "-c", cli + dpo], cwd=tmp_path,
-                       capture_output=True, text=True, env=clean_env(), timeout=900)
+def test_dpo_commands_run_as_written(readme_quickstart) -> None:
+    r = readme_quickstart.result
+    assert r.args[-1].endswith(next(b for b in blocks("bash") if "veil consent import" in b))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "VERIFIED" in r.stdout
-    assert (tmp_path / "quickstart" / "offers.parquet").is_file()
+    assert (readme_quickstart.fresh() / "quickstart" / "offers.parquet").is_file()
 
 
 def test_library_quickstart_runs_as_written(tmp_path: Path, monkeypatch, capsys) -> None:

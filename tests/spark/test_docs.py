@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,6 @@ if shutil.which("java") is None:
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "spark.md").read_text()
-README = (ROOT / "README.md").read_text()
 
 
 def _block(text: str, lang: str, start: str = "") -> str:
@@ -26,20 +22,12 @@ def _block(text: str, lang: str, start: str = "") -> str:
                 if b.startswith(start))
 
 
-def test_walk_through_and_python_example_run_as_written(tmp_path: Path) -> None:
-    if not (Path(sys.prefix) / "bin" / "activate").exists():
-        pytest.skip("tests are not running inside a virtual environment")
-    (tmp_path / ".venv").symlink_to(sys.prefix)
-    quickstart = _block(README, "bash", "source .venv/bin/activate")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VEIL_WORKSPACE", "VEIL_DATABASE_URL", "VEIL_KEK")}
-    env["VEIL_KEK_PASSPHRASE"] = "the docs test passphrase for spark"
-    script = quickstart + _block(DOC, "bash") + "cat > example.py <<'PY'\n" + \
+def test_walk_through_and_python_example_run_as_written(readme_quickstart) -> None:
+    script = _block(DOC, "bash") + "cat > example.py <<'PY'\n" + \
         _block(DOC, "python") + "PY\npython example.py\n"
-    r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
-                       capture_output=True, text=True, env=env, timeout=900)
+    r = readme_quickstart.run(script)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    q = tmp_path / "quickstart"
+    q = readme_quickstart.base / "quickstart"
     for out in ("credit.spark.parquet", "credit.submit.parquet", "credit.parts",
                 "credit.parts.plain.parquet", "credit.df.parquet"):
         assert (q / out).exists(), out
