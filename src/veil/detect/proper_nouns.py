@@ -25,9 +25,30 @@ _WORD = re.compile(r"\S+")
 _CITY_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
     r"à|en|a|de|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
-    r"ciudad|stadt|ville|città|cidade|stad|miasto)|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
+    r"ciudad|stadt|ville|città|cidade|stad|miasto|em|no|na|im|nel|nella|dal|desde)"
+    r"|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
     re.IGNORECASE,
 )
+# a place word right before a town whose name is also a common word ("in Reading", "nach
+# Hagen", "75001 Lille"): locative prepositions and postcodes only ("from Google" is a firm)
+_WORD_TOWN_CONTEXT = re.compile(
+    r"(?:\b(?:in|at|near|nach|in|im|bei|à|en|em|na|no|w|we|naar|te|dans|nel|nella|a)"
+    r"|\b\d{4,6}|\b\d{2}-\d{3}|\b[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
+)
+# Polish prepositions that inflect the town after them ("w Wrocławiu", "z Poznania")
+_POLISH_CASE_CONTEXT = re.compile(r"(?:^|\s)(?:w|we|z|ze|do|od|koło|pod|przez)\s+$")
+_POLISH_ENDINGS = (
+    ("iu", ""), ("u", ""), ("ie", ""), ("ie", "a"), ("y", ""), ("y", "a"), ("i", ""),
+    ("i", "a"), ("a", ""), ("iem", ""), ("em", ""),
+)  # fmt: skip
+_NAME_PARTICLES = frozenset(("de", "la", "le", "del", "della", "van", "von", "da", "di", "dos"))
+_SUFFIX = re.compile(r"['’][a-zçğışöü]{1,4}$")
+
+
+def bare(word: str) -> str:
+    """A word without trailing punctuation or a case suffix after an apostrophe ("Ankara'ya",
+    "Antalya'da", "Pryce's" -> "Pryce")."""
+    return _SUFFIX.sub("", word.strip(",.;:"))
 _MAX_CITY_WORDS = 4
 _INITIAL = re.compile(r"[^\W\d_]\.")
 _PARTICLES_BEFORE = re.compile(
@@ -38,18 +59,44 @@ _PARTICLES_BEFORE = re.compile(
 def find_city(words: list[str], towns: dict[str, int]) -> tuple[int, int] | None:
     """The longest run of words ``words[i:j]`` that is a town and touches an end of the run
     (a town inside a name is no town: "Anna Florence Smith")."""
+    return next(find_cities(words, towns), None)
+
+
+def find_cities(words: list[str], towns: dict[str, int]):
+    """Every run of words at an end of ``words`` that is a town, longest first (the caller
+    takes the first that is plausible: "Hamburg von Reza Ahmadi" ends with a town's name
+    that is the surname)."""
     n = len(words)
     heads = lexicon.city_heads()
-    if lexicon.fold(words[0]) not in heads and not any(
-        lexicon.fold(w) in heads for w in words[-_MAX_CITY_WORDS:]
+    if lexicon.fold(bare(words[0])) not in heads and not any(
+        lexicon.fold(bare(w)) in heads for w in words[-_MAX_CITY_WORDS:]
     ):
-        return None
+        return
     for size in range(min(n, _MAX_CITY_WORDS), 0, -1):
         for i in (n - size, 0) if n > size else (0,):
-            key = lexicon.fold(" ".join(w.strip(",.;:") for w in words[i : i + size]))
+            key = lexicon.fold(" ".join(bare(w) for w in words[i : i + size]))
             if key in towns:
-                return i, i + size
-    return None
+                yield i, i + size
+
+
+def inflected_town(word: str, before: str, towns: dict[str, int]) -> int:
+    """The population of the town a Polish case form names after a preposition ("w
+    Wrocławiu", "z Poznania", "w Warszawie"), 0 when none (stems of four letters or more,
+    towns of 50,000 people or more)."""
+    if not _POLISH_CASE_CONTEXT.search(before[-10:]):
+        return 0
+    key = lexicon.fold(bare(word))
+    for end, add in _POLISH_ENDINGS:
+        if key.endswith(end) and len(key) - len(end) >= 4:
+            pop = towns.get(key[: -len(end)] + add, 0)
+            if pop >= 50_000:
+                return pop
+    return 0
+
+
+# Turkish case endings after an apostrophe that put a place in a sentence: locative,
+# ablative, dative ("Antalya'da", "İzmir'den", "Ankara'ya")
+_PLACE_SUFFIX = re.compile(r"['’](?:[dt][ae]n?|y?[ae]|n[ae])$")
 
 
 def city_score(words: list[str], pop: int, before: str, titled: bool) -> float:
@@ -60,9 +107,14 @@ def city_score(words: list[str], pop: int, before: str, titled: bool) -> float:
     score = 0.7 if len(words) > 1 else 0.55
     if pop >= 1_000_000:
         score += 0.1
-    if _CITY_CONTEXT.search(before[-12:]):
+    if _CITY_CONTEXT.search(before[-12:]) or _PLACE_SUFFIX.search(words[-1]):
         score += 0.15
     return min(score, 0.95)
+
+
+def _after_particle(town: list[str], words: list[str], i: int) -> bool:
+    """ "Fernández de la Cruz", "van Breda": a surname with its particle, no town."""
+    return town[0] in _NAME_PARTICLES or (i > 0 and words[i - 1].lower() in _NAME_PARTICLES)
 
 
 def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
@@ -90,7 +142,7 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
         or (j == len(words) and last and pop < 1_000_000)
     ):
         return False
-    placed = bool(_CITY_CONTEXT.search(before[-12:]))
+    placed = bool(_CITY_CONTEXT.search(before[-12:]) or _PLACE_SUFFIX.search(town[-1]))
     if not placed and (not before.strip() or (i == 0 and j < len(words))):
         # "Carrefour 15.88 EUR", "Delta Air Lines": a text or a longer run opening with a
         # town's name is most often a shop's or a firm's; only a city of a million counts
@@ -158,29 +210,45 @@ class ProperNounScanner:
                 a = s - (len(lead.group()) if lead else 0)  # "van der Laarse, Dewi"
                 add(ti, (a - base, got_c[0] - base, 1, got_c[1], "person", self.person))
         if towns:
-            got = find_city(words, towns)
-            if got is not None:
-                i, j = got
+            found = False
+            for i, j in find_cities(words, towns):
                 cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
                 town = words[i:j]
-                if _town_plausible(town, words, i, j, cb):
-                    lo, hi = (0, i) if i > 0 else (j, len(words))
-                    titled = context_before(cb.lower())[0]
-                    pop = towns[lexicon.fold(" ".join(w.strip(",.;:") for w in town))]
-                    score = city_score(town, pop, cb, titled)
-                    a, b = toks[i][0], toks[j - 1][1]
-                    b -= len(joined[a:b]) - len(joined[a:b].rstrip(",.;:"))
-                    if score >= self.min_score:
-                        add(ti, (a - base, b - base, 1, score, "city", self.city or "city"))
-                    if lo >= hi:
-                        if not titled:
-                            return
-                        lo, hi = i, j
+                if _after_particle(town, words, i) or not _town_plausible(town, words, i, j, cb):
+                    continue
+                found = True
+                lo, hi = (0, i) if i > 0 else (j, len(words))
+                titled = context_before(cb.lower())[0]
+                pop = towns[lexicon.fold(" ".join(bare(w) for w in town))]
+                score = city_score(town, pop, cb, titled)
+                a, b = toks[i][0], toks[j - 1][0] + len(bare(words[j - 1]))
+                if score >= self.min_score:
+                    add(ti, (a - base, b - base, 1, score, "city", self.city or "city"))
+                if lo >= hi:
+                    if not titled:
+                        return
+                    lo, hi = i, j
+                break
+            if not found and len(words) == 1 and self._context_town(words[0], joined, s, base):
+                a = toks[0][0]
+                b = a + len(bare(words[0]))
+                add(ti, (a - base, b - base, 1, 0.7, "city", self.city or "city"))
+                return
         if not self.person or lo >= hi:
             return
         sub = words[lo:hi]
         ps, pe = toks[lo][0], toks[hi - 1][1]
         self._person(joined, sub, ps, pe, base, tend, ti, toks[lo:hi], add)
+
+    def _context_town(self, word: str, joined: str, s: int, base: int) -> bool:
+        """A one-word run that is a town once a place word before it says so: a town whose
+        name is also a common word ("in Liverpool"), or a Polish case form ("w Poznaniu")."""
+        before = joined[max(base, s - 12) : s]
+        key = lexicon.fold(bare(word))
+        if key in lexicon.word_towns(self.min_pop) and _WORD_TOWN_CONTEXT.search(before):
+            lex = lexicon.names()
+            return not (lex.is_first(key) or key in persons.STOPWORDS or len(key) < 4)
+        return bool(inflected_town(word, before, lexicon.cities(self.min_pop)))
 
     def _person(
         self,
@@ -217,10 +285,12 @@ class ProperNounScanner:
         for m in _LOWER.finditer(joined):
             words = m.group("name").split()
             keep = 0
-            for w in words:
+            for k, w in enumerate(words):
+                if k and w in _LOWER_PARTICLES and k + 1 < len(words):
+                    continue  # "bram de wit": a particle inside the name
                 if not w.islower() or persons.is_function_word(w) or not lex.is_name(w):
                     break
-                keep += 1
+                keep = k + 1
             if keep == 0:
                 continue
             words = words[:keep]
@@ -254,10 +324,21 @@ def _worth_scoring(words: list[str], before: str) -> bool:
     return context_before(before.lower())[0]
 
 
+_L = r"[a-zß-öø-ÿā-ž]"
+_LOWER_WORD = _L + r"{2,}(?:[-'’]" + _L + r"+)*"
+_LOWER_PARTICLES = frozenset(
+    ("de", "van", "der", "den", "da", "di", "del", "dos", "das", "el", "al", "bin", "ibn", "la",
+     "le", "ter", "ten", "von")
+)  # fmt: skip
 _LOWER = re.compile(
     r"(?i:\b(?:to|from|for|by|payee|payer|beneficiary|dear|hi|hello|thanks|mr|mrs|ms|"
-    r"an|von|für|à|pour|par|aan|van|voor|para|per|da|dla|od)\b[:,]?[ ]+)"
-    r"(?P<name>[a-zß-öø-ÿā-ž]{2,}(?:[ ][a-zß-öø-ÿā-ž]{2,}){0,2})(?![\w@])"
+    r"an|von|für|à|pour|par|aan|van|voor|para|per|da|dla|od|"
+    # a customer named by role, or introducing themselves in a chat
+    r"customer|client|klant|kunde|kundin|klient|klientka|cliente|clienta|müşteri|"
+    r"my name is|name is|this is|it's|it is|c'est|je suis|je m'appelle|soy|me llamo|sono|"
+    r"mi chiamo|ich bin|hier ist|ik ben|hoi met|met|jestem|nazywam się|tu|sou|é o|é a|ben|"
+    r"adım|benim adım)\b[:,]?[ ]+)"
+    r"(?P<name>" + _LOWER_WORD + r"(?:[ ]" + _LOWER_WORD + r"){0,3})(?![\w@])"
 )
 
 

@@ -12,25 +12,34 @@ from veil.detect.registry import Recognizer
 MONTHS: dict[str, int] = {}
 for _i, _names in enumerate(
     [
-        "january jan januar janvier enero gennaio januari janv ene gen stycznia",
-        "february feb februar février fevrier febrero febbraio februari févr fevr lutego",
-        "march mar märz maerz mars marzo maart mrz marca",
-        "april apr avril abril aprile abr kwietnia",
-        "may mai mayo maggio mei mag maja",
-        "june jun juni juin junio giugno czerwca",
-        "july jul juli juillet julio luglio juil lipca",
-        "august aug août aout agosto augustus ago sierpnia",
-        "september sep sept septembre septiembre settembre set września",
-        "october oct oktober octobre octubre ottobre okt ott października",
-        "november nov novembre noviembre listopada",
-        "december dec dezember décembre decembre diciembre dicembre dic grudnia",
+        "january jan januar janvier enero gennaio januari janv ene gen stycznia janeiro "
+        "styczeń",
+        "february feb februar février fevrier febrero febbraio februari févr fevr lutego "
+        "fevereiro luty",
+        "march mar märz maerz mars marzo maart mrz marca março marzec",
+        "april apr avril abril aprile abr kwietnia kwiecień",
+        "may mai mayo maggio mei mag maja maio",
+        "june jun juni juin junio giugno czerwca junho czerwiec",
+        "july jul juli juillet julio luglio juil lipca julho lipiec",
+        "august aug août aout agosto augustus ago sierpnia sierpień",
+        "september sep sept septembre septiembre settembre set września setembro wrzesień",
+        "october oct oktober octobre octubre ottobre okt ott października outubro październik",
+        "november nov novembre noviembre listopada listopad",
+        "december dec dezember décembre decembre diciembre dicembre dic grudnia dezembro grudzień",
     ],
     start=1,
 ):
     for _n in _names.split():
         MONTHS[_n] = _i
 
-_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+# Turkish month names, in dates only: several are also given names ("Nisan", "Ekim",
+# "Kasım"), which the person rules must not take for memo words
+ALL_MONTHS: dict[str, int] = dict(MONTHS)
+_TURKISH = "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık"
+for _i, _n in enumerate(_TURKISH.split(), 1):
+    ALL_MONTHS[_n] = _i
+
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in ALL_MONTHS), key=len, reverse=True))
 
 _NUMERIC = (
     r"(?:0?[1-9]|[12]\d|3[01])[./\-](?:0?[1-9]|1[0-2])[./\-](?:19|20)\d{2}"
@@ -96,7 +105,9 @@ def validate_birth_date(value: str) -> bool:
     most 120 years ago."""
     v = value.strip().lower()
     nums = [int(x) for x in _NUM_PARTS.findall(v)]
-    month_name = next((MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in MONTHS), None)
+    month_name = next(
+        (ALL_MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in ALL_MONTHS), None
+    )
     if month_name is not None:
         if len(nums) < 2:
             return False
@@ -117,7 +128,9 @@ def validate_date(value: str) -> bool:
     v = value.strip().lower()
     v = _TIME.sub("", v)
     nums = [int(x) for x in _NUM_PARTS.findall(v)]
-    month_name = next((MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in MONTHS), None)
+    month_name = next(
+        (ALL_MONTHS[w] for w in re.findall(r"[^\W\d_]+", v) if w in ALL_MONTHS), None
+    )
     if month_name is not None:
         return len(nums) >= 2 and _real(nums[-1], month_name, nums[0])
     if len(nums) != 3:

@@ -120,6 +120,42 @@ def cities(min_population: int = CITY_MIN_POPULATION) -> dict[str, int]:
     return got
 
 
+WORD_TOWN_MIN_POPULATION = 100_000
+_WORD_TOWNS: dict[int, dict[str, int]] = {}
+
+
+def word_towns(min_population: int = CITY_MIN_POPULATION) -> dict[str, int]:
+    """Towns of :data:`WORD_TOWN_MIN_POPULATION` people or more (and ``min_population``) whose
+    names are also frequent words ("Liverpool", "Reading", "Lille", "Breda"), left out of
+    :func:`cities`: a place word before them ("in", "nach", a postcode) makes them towns."""
+    floor = max(min_population, WORD_TOWN_MIN_POPULATION)
+    got = _WORD_TOWNS.get(floor)
+    if got is None:
+        with _lock:
+            got = _WORD_TOWNS.get(floor)
+            if got is None:
+                got = _WORD_TOWNS[floor] = _read_word_towns(DATA / "cities.tsv", floor)
+    return got
+
+
+def _read_word_towns(path: Path, floor: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            name, _cc, pop_s, word = line.rstrip("\n").split("\t")
+            pop = int(pop_s)
+            if word != "1" or not floor <= pop < 500_000 or not name.istitle():
+                continue
+            if "-" in name or "'" in name or " " in name:
+                continue  # transliterated exonyms ("Pa-so", "Bristol'")
+            key = fold(name)
+            if out.get(key, 0) < pop:
+                out[key] = pop
+    return out
+
+
 _HEADS: list[frozenset[str]] = []
 
 

@@ -387,7 +387,11 @@ _EU_PREFIXES = [
     "al.",
     "plac",
     "c/",
+    "bd",
+    "avda",
 ]
+# Turkish street words, written after the name and before "No:" ("Atatürk Cad. No: 15")
+_TR_STREET = ["caddesi", "cad.", "cd.", "sokak", "sokağı", "sok.", "sk.", "bulvarı", "blv."]
 
 
 def _street_words() -> tuple[list[str], list[str]]:
@@ -402,6 +406,8 @@ _SUF = "|".join(re.escape(s) for s in _SUFFIXES)
 _PRE = "|".join(re.escape(p) for p in _PREFIXES)
 _WORD = UPPER + r"[\w'’.\-]*"
 _NUMBER = r"\d{1,5}(?:\s?[a-zA-Z](?!\w))?"
+# a house number with its flat or building part after a slash ("ul. Długa 15/3", "84/92")
+_NUMBER_SLASH = r"\d{1,5}(?:/\d{1,4}[a-zA-Z]?(?![\d/])|\s?[a-zA-Z](?![\w:]))?"
 _COMPOUND_SUF = (
     "straße|strasse|str\\.|gasse|platz|ring|weg|allee|damm|ufer|straat|laan|gracht|kade|plein|dijk"
     "|baan|dreef|hof|pad|singel|steeg|lei|gatan|vägen|stigen|gränd|torget|gade|stræde|vej|katu"
@@ -452,17 +458,31 @@ STREET_PATTERN = (
     + r"*)*-?(?i:"
     + _COMPOUND_SUF
     + r")\s"
-    + _NUMBER
-    # Via Roma 12 / Calle de Juan García 5 / Rua Silva, 12 / ulica Polna 3
+    + _NUMBER_SLASH
+    # Via Roma 12 / Calle de Juan García 5 / Rua Silva, 12 / ulica Polna 3 / chemin des
+    # Vignes 4 / Rue du Marché 14 / ul. Nowy Świat 6/12
     + r"|(?<!\w)(?:"
     + "|".join(re.escape(p.capitalize()) for p in _PREFIXES if p not in ("c.", "r."))
-    + r"|ulica|ul\.|aleja|al\.|plac|rue|c/)"
-    + r"\s(?:(?:de la|de|del|della|da|do|dos|das|di)\s)?"
+    + r"|ulica|ul\.|aleja|al\.|plac|rue|c/|chemin|avenue|boulevard|allée|impasse|quai)"
+    + r"\s(?:(?:de la|de l'|d'|du|des|de|del|della|da|do|dos|das|di)\s?)?"
     + _WORD
-    + r"(?:\s(?:(?:de|da|do|dos|das|del|di|la)\s)?"
+    + r"(?:\s(?:(?:de|da|do|dos|das|del|di|la|du|des)\s)?"
     + _WORD
     + r"){0,3},?\s"
-    + _NUMBER
+    + _NUMBER_SLASH
+    # Av. da República 50 / Avda. Diagonal 640 (no comma needed: no initial looks like these)
+    + r"|(?<![\w.])(?:Av|Avda|Pza|Bd)\.\s(?:(?:de la|de|del|da|do|dos|das)\s)?"
+    + _WORD
+    + r"(?:\s(?:(?:de|da|do|dos|das|del)\s)?"
+    + _WORD
+    + r"){0,3},?\s\d{1,4}(?!\d)"
+    # Atatürk Cad. No: 15 / İstiklal Caddesi No:123 / Gül Sok. No: 4/2
+    + r"|(?<![\w.])(?:"
+    + _WORD
+    + r"\s){1,3}(?i:"
+    + "|".join(re.escape(w) for w in _TR_STREET)
+    + r")\s?(?:No\s?:?\s?)"
+    + _NUMBER_SLASH
     # C. de Jonatan Peiró, 395 / R. do Mirante, 127 (Spanish and Portuguese abbreviations)
     + r"|(?<![\w.])(?:C|R|Av|Avda|Pl|Pza)\.\s(?:(?:de la|de|del|da|do|dos|das)\s)?"
     + _WORD
@@ -489,7 +509,7 @@ def _re2_alt(words: list[str]) -> str:
 
 # RE2 prefilter: a street word as a whole word, or a compound street name before a number
 _COMPOUND_WORDS = _COMPOUND_SUF.replace("\\.", ".").split("|")
-_STANDALONE = [w for w in _SUFFIXES + _PREFIXES if w not in _COMPOUND_WORDS]
+_STANDALONE = [w for w in _SUFFIXES + _PREFIXES + _TR_STREET if w not in _COMPOUND_WORDS]
 STREET_PREFILTER = (
     r"\d{1,4}(?:/\d{1,4})?[a-zA-Z]?, (?:\d{4,5}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2}) "
     + r"|(?i:\b(?:"
@@ -506,7 +526,7 @@ POSTCODE_PREFILTER = (
 
 
 _STANDALONE_SET = frozenset(w.lower() for w in _STANDALONE)
-_GATE_WORDS = re.compile(r"[^\W\d_]+\.?|c/")
+_GATE_WORDS = re.compile(r"c/|[^\W\d_]+\.?")
 _GATE_POSTAL = re.compile(r"\d, (?:\d{4,5}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2}) ")
 _COMPOUND_ENDS = tuple(w for w in _COMPOUND_WORDS if w)
 

@@ -21,6 +21,8 @@ from veil.detect.recognizers.lexicon import names as lexicon_names
 from veil.detect.recognizers.person_words import (
     BANK_WORDS,
     COMPANY_WORDS,
+    HONORIFICS_AFTER,
+    NEVER_NAMES,
     PAYEE_WORDS,
     PERSON_VERBS,
     SALUTATIONS,
@@ -38,7 +40,8 @@ _ENGLISH_MONTHS = frozenset(
 _LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
 TOKEN = UPPER + _LOWER_TAIL + r"*(?:-[^\W\d_]" + _LOWER_TAIL + r"*)*"
 PARTICLE = (
-    r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur)"
+    r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur"
+    r"|los|las)"
 )
 # an initial ("J. Duarte") counts as a token when a capitalized word follows
 _INITIAL = UPPER + r"\.(?=[ ]+" + UPPER + ")"
@@ -277,7 +280,12 @@ def _dotted_title(run: Run, i: int) -> bool:
         low.endswith(".")
         and low[:-1] in TITLES
         and i < run.hi
-        and (len(low) > 2 or _is_initial(run.tokens[i + 1]))
+        and (
+            len(low) > 2
+            or _is_initial(run.tokens[i + 1])
+            # "M. Lucien Aubert": a known first name and a surname follow
+            or (i + 1 < run.hi and run.known_first(norm(run.tokens[i + 1])))
+        )
     )
 
 
@@ -304,7 +312,10 @@ LEAD_RULES: tuple[LeadRule, ...] = (
         "name",
         '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
         matches=lambda r, i: (
-            r.low[i] in STOPWORDS and r.first_last(i) and lexicon_names().is_top_first(r.tokens[i])
+            r.low[i] in STOPWORDS
+            and r.low[i] not in NEVER_NAMES
+            and r.first_last(i)
+            and lexicon_names().is_top_first(r.tokens[i])
         ),
     ),
     LeadRule("memo word", "skip", '"Paid", "SEPA", "von": not the name', matches=lambda r, i: True),
@@ -320,8 +331,22 @@ class TailRule:
     why: str
 
 
+def _base(tok: str) -> str:
+    """A word without a suffix after an apostrophe ("Hanım'ın" -> "hanım")."""
+    low = tok.lower()
+    for q in ("'", "’"):
+        if q in low[1:]:
+            low = low.split(q, 1)[0]
+    return low
+
+
 TAIL_RULES: tuple[TailRule, ...] = (
     TailRule("particle", lambda r, i: r.tokens[i] in PARTICLES, '"van", "de" end no name'),
+    TailRule(
+        "honorific after the name",
+        lambda r, i: i > r.lo and _base(r.tokens[i]) in HONORIFICS_AFTER,
+        '"Osman Yavuz Bey", "Zehra Öztürk Hanım\'ın", "Olusegun Obasanjo Jr"',
+    ),
     TailRule(
         "lone letter",
         lambda r, i: i > r.lo and len(r.tokens[i].rstrip(".")) == 1,
@@ -395,7 +420,8 @@ def _opens_with_verb(run: Run) -> bool:
     tok = run.full[0]
     bare = run.after.lstrip(" ")
     if not run.before.strip() and bare and bare[0] in "-–:,(/":  # "Lieze - birthday gift"
-        return lex.is_first(tok)
+        # a word and a colon opening a text is most often a label ("Chat:", "Sohbet:")
+        return lex.is_top_first(tok) if bare[0] == ":" else lex.is_first(tok)
     after = run.after.strip(" ,:;-")
     nxt = after.split(None, 1)[0].lower() if after else ""
     return lex.is_top_first(tok) and (not nxt or nxt in PERSON_VERBS)
@@ -725,6 +751,14 @@ def comma_name(
     surnames = joined[start:end].split()
     if not 1 <= len(surnames) <= 3 or not all(_surname_word(t) for t in surnames):
         return None
+    first_names, last_names = name_lists()
+    if (
+        len(surnames) >= 2
+        and known(norm(surnames[0]), first_names)
+        and known(norm(surnames[-1]), last_names)
+        and not known(norm(surnames[0]), last_names)
+    ):
+        return None  # "Wouter Janssens, Gand": a name in the usual order, then a comma
     stop = _given_names_end(joined, end + 2, limit)
     if stop is None:
         return None
@@ -756,6 +790,8 @@ def _given_names_end(joined: str, pos: int, limit: int) -> int | None:
     for t in m.group().split()[:2]:
         if not known(norm(t), first_names) or t.lower() in STOPWORDS:
             break
+        if t.isupper() and len(t) <= 3:
+            break  # "Doğan, TC kimlik": an abbreviation, no given name
         pos = joined.index(t, pos) + len(t)
         stop = pos
     return stop

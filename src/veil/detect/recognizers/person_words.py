@@ -22,6 +22,9 @@ TITLES = frozenset(
     _words(
         "dame dhr don dott dottssa doña dr dña fr frau herr hr m madam mevr miss mlle mme mmes "
         "mr mrs ms mx pan pani prof sig signor signora sigra sir sr sra srta "
+        # more titles in the languages a European bank writes in (lower-case, dots dropped)
+        "maître monsieur madame mademoiselle señor señora senhor senhora dona dott dottor "
+        "dottore avv ing mgr inż dra herrn mevrouw meneer heer mw sayın bay bayan "
         # kinship words used as titles in payment memos ("Gift from Uncle Tunde")
         "uncle aunt auntie grandma grandpa granny cousin onkel tante oma opa tío tía tio tia "
         "zio zia oncle nonna nonno babcia dziadek ciocia wujek"
@@ -53,11 +56,19 @@ PERSON_VERBS = frozenset(
 )
 """Verbs that make a lone first name opening a text a person ("Rafael paid the rent")."""
 
+HONORIFICS_AFTER = frozenset(_words("bey hanım hanim efendi jr jr. sr. snr jnr ii iii"))
+"""Words after a name that are no part of it: Turkish honorifics ("Osman Bey", "Zehra
+Hanım'ın") and generational suffixes ("Obasanjo Jr.")."""
+
 SALUTATIONS = tuple(
     _words(
         "dear|hi|hello|hey|hallo|liebe|lieber|sehr geehrte|sehr geehrter|bonjour|cher|chère|"
         "ciao|caro|cara|gentile|hola|querido|querida|estimado|estimada|beste|geachte|hej|kære|"
-        "drogi|droga|thanks|thank you|cheers|greetings|attn|attention",
+        "drogi|droga|thanks|thank you|cheers|greetings|attn|attention|"
+        # thanks and greetings in the languages a bank's customers write in
+        "merci|danke|vielen dank|gracias|grazie|obrigado|obrigada|bedankt|dank je|dank u|"
+        "dziękuję|dzięki|teşekkürler|teşekkür ederim|sağol|merhaba|selam|salut|coucou|olá|"
+        "buongiorno|buonasera|bonsoir|hoi|moin|servus|cześć|witam|szanowny|szanowna",
         sep="|",
     )
 )
@@ -132,6 +143,18 @@ STOPWORDS = frozenset(
         "lufthansa iberia renfe sncf"
     )
 ) | frozenset(MONTHS)
+
+NEVER_NAMES = frozenset(
+    _words(
+        "bitte el il los las gli het een ein eine und oder bu şu ve ile için pls kindly chat "
+        "czat sohbet notiz notatka nota hinweis remarque neu neue neuer nieuw nuevo nueva "
+        "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni"
+    )
+)
+"""Function words and line labels of other languages that open a sentence or a line
+("Bitte Ömer Güneş zurückrufen", "El NIE ...", "Sohbet: ..."): never a name, even where a
+name list holds them."""
+STOPWORDS = STOPWORDS | NEVER_NAMES
 
 
 def name_lists() -> tuple[frozenset[str], frozenset[str]]:

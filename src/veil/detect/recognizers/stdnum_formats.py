@@ -76,6 +76,14 @@ class _LazyCheck:
         return bool(self.fn(value))
 
 
+EXTRA_CONTEXT: dict[str, tuple[str, ...]] = {
+    "tr.tckimlik": ("tc kimlik", "kimlik no", "kimlik numarası", "tckn", "tc no"),
+    "tr.vkn": ("vergi no", "vergi numarası", "vergi kimlik"),
+}
+"""Context words as people write them, beside the docstrings' ("T.C. Kimlik No." is mostly
+written "TC kimlik no")."""
+
+
 def load_formats() -> list[StdnumFormat]:
     """The generated rows (none when the file is missing: a build from scratch)."""
     from veil.detect.recognizers.lexicon import DATA
@@ -96,7 +104,8 @@ def load_formats() -> list[StdnumFormat]:
                 lengths=tuple(int(n) for n in lengths.split(",")),
                 digits=digits == "1",
                 chance=float(chance),
-                context=tuple(w for w in context.split("|") if w),
+                context=tuple(w for w in context.split("|") if w)
+                + EXTRA_CONTEXT.get(module, ()),
                 summary=summary,
             )
         )
