@@ -226,7 +226,10 @@ def run(
                                               "URL (with --table).")],
     policy: PolicyOpt,
     purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from the policy.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output Parquet file.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output: a Parquet file, an "
+                                        "object-store URI (s3://bucket/key.parquet, or a "
+                                        "folder ending in /) or a Delta table (delta://PATH, "
+                                        "or a Delta table's folder).")],
     dataset: Annotated[str | None, typer.Option(help="Dataset id (default: the purpose's "
                                                         "only dataset).")] = None,
     table: Annotated[str | None, typer.Option(help="Table name for a database input.")] = None,
@@ -234,10 +237,10 @@ def run(
     delimiter: DelimiterOpt = ",",
     quote_char: QuoteCharOpt = '"',
     encoding: EncodingOpt = "utf-8",
-    receipt: Annotated[Path | None, typer.Option(help="Receipt file (default: "
-                                                    "OUTPUT.receipt.json).")] = None,
-    rejects: Annotated[Path | None, typer.Option(help="Rejects file for quarantined rows "
-                                                    "(default: OUTPUT.rejects.jsonl).")] = None,
+    receipt: Annotated[str | None, typer.Option(help="Receipt file or URI (default: "
+                                                   "OUTPUT.receipt.json).")] = None,
+    rejects: Annotated[str | None, typer.Option(help="Rejects file or URI for quarantined rows"
+                                                   " (default: OUTPUT.rejects.jsonl).")] = None,
     actor: Annotated[str | None, typer.Option(help="Who runs this (default: VEIL_ACTOR or "
                                                  "the OS user).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
@@ -272,6 +275,10 @@ def run(
     -o credit.parquet
 
     On every core: veil run --workers 2 -p sample --purpose credit_scoring tx.csv -o credit.parquet
+
+    To an object store: veil run -p sample --purpose credit_scoring tx.csv -o s3://bucket/credit.parquet
+
+    To a Delta table: veil run -p sample --purpose credit_scoring tx.csv -o delta://lake/credit
     """
     from veil.pipeline.run import RunResult
     from veil.pipeline.run import run as run_fn

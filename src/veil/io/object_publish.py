@@ -21,10 +21,13 @@ def temp_key(path: str) -> str:
     return str(p.parent / f".{p.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
-def publish_object(local: str | Path, uri: str) -> dict[str, Any]:
-    """Upload ``local`` to ``uri`` atomically; returns the object's snapshot (ETag, size...)."""
+def publish_object(local: str | Path, uri: str, *, where: str | None = None) -> dict[str, Any]:
+    """Upload ``local`` to ``uri`` atomically; returns the object's snapshot (ETag, size...).
+    Errors name ``where`` (default: ``uri``), the output as the user wrote it."""
     local = Path(local)
-    fs, final = filesystem(uri)
+    uri_named = uri
+    uri = where or uri
+    fs, final = _fs(uri_named, uri)
     tmp = temp_key(final)
     size = local.stat().st_size
     try:
@@ -44,6 +47,19 @@ def publish_object(local: str | Path, uri: str) -> dict[str, Any]:
     _remove(fs, tmp)
     fs.invalidate_cache(final)
     return {"kind": "object", **object_snapshot(object_info(fs, final, uri))}
+
+
+def remove_object(uri: str) -> None:
+    """Delete the object at ``uri`` (an output a failed run had published); absent: nothing."""
+    fs, key = _fs(uri, uri)
+    _remove(fs, key)
+
+
+def _fs(uri: str, where: str) -> tuple[Any, str]:
+    try:
+        return filesystem(uri)
+    except InputError as exc:
+        raise InputError(exc.message, where=where) from None
 
 
 def _remove(fs: Any, key: str) -> None:

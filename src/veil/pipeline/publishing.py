@@ -37,9 +37,12 @@ __all__ = ["fsync_path", "mark_replaced", "replaced_runs", "start_run"]
 
 
 def start_run(ws: Workspace, lease: RunLease, insert_run: Callable[[sa.Connection], None],
-              temp: list[Path], *, overwrite: bool, now: datetime) -> None:
+              temp: list[Path], *, overwrite: bool, now: datetime,
+              exists: Callable[[], bool] | None = None, name: str | None = None) -> None:
     """Insert the run row (``insert_run(conn)``) and its lease in one transaction; refuse a
-    path another live run writes, and an existing output without ``overwrite``."""
+    path another live run writes, and an existing output without ``overwrite`` (``exists``:
+    how to tell for a remote output, ``name`` its URI; a store that cannot be reached fails the
+    run here)."""
     recover_stale_runs(ws)
     for attempt in range(3):
         try:
@@ -56,21 +59,31 @@ def start_run(ws: Workspace, lease: RunLease, insert_run: Callable[[sa.Connectio
             if why is None or attempt == 2:
                 raise RunRefused(f"the output is being written by {held.describe()}: wait for "
                                  "it, or choose another output",
-                                 where=str(lease.output)) from None
+                                 where=name or str(lease.output)) from None
             from veil.pipeline.lease import claim
 
             if claim(ws.engine, held):
                 recover(ws, held, why)
-    if _published(lease.output) and not overwrite:
-        from veil.store.schema import runs
-
-        with ws.engine.begin() as conn:  # the run never began: leave no trace
-            lease.release(conn)
-            conn.execute(runs.delete().where(runs.c.id == lease.run_id))
+    try:
+        published = exists() if exists is not None else _published(lease.output)
+    except BaseException:
+        _never_began(ws, lease)
+        raise
+    if published and not overwrite:
+        _never_began(ws, lease)
         raise RunRefused("the output exists: pass --overwrite (overwrite=True) to replace it "
                          "(recorded: the old output's records say which run replaced it)",
-                         where=str(lease.output))
+                         where=name or str(lease.output))
     lease.start_heartbeat()
+
+
+def _never_began(ws: Workspace, lease: RunLease) -> None:
+    """The run was refused before it began: leave no trace of it."""
+    from veil.store.schema import runs
+
+    with ws.engine.begin() as conn:
+        lease.release(conn)
+        conn.execute(runs.delete().where(runs.c.id == lease.run_id))
 
 
 def _published(path: Path) -> bool:
@@ -78,10 +91,11 @@ def _published(path: Path) -> bool:
     return path.is_file() or (path / "_manifest.json").is_file()
 
 
-def replaced_runs(ws: Workspace, output: Path, run_id: str) -> list[str]:
+def replaced_runs(ws: Workspace, output: Path | str, run_id: str) -> list[str]:
     """The runs (other than ``run_id``) whose live, published output is the file at
-    ``output`` (an overwrite replaces them)."""
-    ref = str(output.resolve())
+    ``output`` (a `Path`), or the remote output named ``output`` (a str): an overwrite
+    replaces them."""
+    ref = str(output.resolve()) if isinstance(output, Path) else output
     t = retention_outputs.c
     with ws.engine.connect() as conn:
         ids = set(conn.execute(sa.select(t.run_id).where(

@@ -65,26 +65,38 @@ def run(
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
     ws.ready()
     src = open_source(source, format=input_format, table=table, csv_options=csv_options)
+    from veil.pipeline.outputs import output_kind, remote_target
+
     out_path = Path(output)
-    if out_path.suffix.lower() not in (".parquet", ".pq"):
-        raise InputError("output must be a Parquet file (.parquet)", where=str(out_path))
+    if output_kind(str(output)) == "file" and out_path.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError("output must be a Parquet file (.parquet), an object-store URI or "
+                         "a Delta table (delta://PATH)", where=str(out_path))
     plan = make_plan(pol, purpose, src.header(), dataset)
     receipt_path = Path(receipt) if receipt else out_path.with_name(out_path.name + ".receipt.json")
     rejects_path = (Path(rejects) if rejects
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
     if keys is None:
         keys = workspace_keys(ws)  # opens nothing until a keyed transform asks for a key
-    return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                    actor or default_actor(), progress, keys, overwrite, workers)
+    target = remote_target(ws, str(output), str(receipt) if receipt else None,
+                           str(rejects) if rejects else None, overwrite)
+    if target is not None:
+        out_path, receipt_path, rejects_path = (target.out_path, target.receipt_path,
+                                                target.rejects_path)
+    try:
+        return _execute(ws, pol, plan, src, out_path, receipt_path, rejects_path,
+                        actor or default_actor(), progress, keys, overwrite, workers, target)
+    finally:
+        if target is not None:
+            target.drop()
 
 
 def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path,
              receipt_path: Path, rejects_path: Path, actor: str,
              progress: Progress | None, keys: TransformKeys, overwrite: bool,
-             workers: int) -> RunResult:
+             workers: int, target: Any = None) -> RunResult:
     quarantine = plan.dataset.on_bad_rows == "quarantine"
     with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path, actor, keys,
-                overwrite=overwrite) as run:
+                overwrite=overwrite, target=target) as run:
 
         def on_reject(r: Reject) -> None:
             if not quarantine:

@@ -42,6 +42,7 @@ from veil.lineage import LineageCollector, PseudonymSet, record_output
 from veil.pipeline.audit_events import record_failure, record_run
 from veil.pipeline.context import RunContext
 from veil.pipeline.lease import RunLease, lease_of
+from veil.pipeline.outputs import RemoteTarget
 from veil.pipeline.plan import Plan
 from veil.pipeline.publishing import fsync_path, mark_replaced, replaced_runs, start_run
 from veil.pipeline.receipt import Receipt, build_receipt
@@ -89,7 +90,7 @@ class Output(Protocol):
 @dataclass
 class RunResult:
     run_id: str
-    output: Path
+    output: Path  # a remote output: its URI (a str)
     receipt_path: Path
     receipt: dict[str, Any]
     rejects_path: Path | None = None
@@ -111,17 +112,21 @@ class Runner:
 
     def __init__(self, ws: Workspace, pol: Policy, plan: Plan, source: InputInfo,
                  out_path: Path, receipt_path: Path, rejects_path: Path, actor: str,
-                 keys: TransformKeys | None, *, overwrite: bool = False) -> None:
+                 keys: TransformKeys | None, *, overwrite: bool = False,
+                 target: RemoteTarget | None = None) -> None:
         self.t_start = time.perf_counter()
         self.ws, self.pol, self.plan, self.source, self.actor = ws, pol, plan, source, actor
         self.out_path, self.receipt_path, self.rejects_path = out_path, receipt_path, rejects_path
         self.run_id = uuid.uuid4().hex
         self.started = datetime.now(UTC)
         self.overwrite = overwrite
+        self.target = target  # a remote output, staged at out_path (`veil.pipeline.outputs`)
+        self.out_ref = target.ref if target is not None else str(out_path.resolve())
         self.out_tmp = temp_path_for(out_path)
         self._rejects_tmp = temp_path_for(rejects_path)
         self._receipt_tmp = temp_path_for(receipt_path)
-        self.lease = RunLease(ws.engine, self.run_id, out_path)
+        self.lease = RunLease(ws.engine, self.run_id,
+                              target.lease_path if target is not None else out_path)
         self._moves: list[tuple[Path, Path]] = []  # set at the commit point
         self._committed = False
 
@@ -129,11 +134,14 @@ class Runner:
             conn.execute(runs.insert().values(
                 id=self.run_id, started_at=self.started, status="running", actor=actor,
                 purpose=plan.purpose_id, dataset=plan.dataset_id, policy_path=pol.source,
-                policy_digest=pol.digest, input_ref=source.name, output_ref=str(out_path)))
+                policy_digest=pol.digest, input_ref=source.name,
+                output_ref=target.ref if target is not None else str(out_path)))
 
         start_run(ws, self.lease, insert_run, [self.out_tmp, self._rejects_tmp,
                                                self._receipt_tmp],
-                  overwrite=overwrite, now=self.started)
+                  overwrite=overwrite, now=self.started,
+                  exists=target.exists if target is not None else None,
+                  name=target.ref if target is not None else None)
         self.ctx = RunContext(run_id=self.run_id, plan=plan, keys=keys, workspace=ws)
         self.lineage = (LineageCollector(SubjectRef(ws.root), spill_dir=ws.root)
                         if plan.dataset.subject_id else None)  # spills beyond its budget
@@ -165,8 +173,9 @@ class Runner:
 
     def encryption(self) -> Any:
         """The output's encryption at rest (`veil.keys.files.OutputEncryption`), or None."""
-        if not self.plan.purpose.encryption.at_rest:
-            return None
+        if not self.plan.purpose.encryption.at_rest or (
+                self.target is not None and not self.target.at_rest):
+            return None  # a table output: the store encrypts its files (the receipt says so)
         from veil.keys.files import output_encryption
 
         enc = output_encryption(self.ws, self.run_id, self.plan.purpose.encryption.keyset,
@@ -229,6 +238,8 @@ class Runner:
         def before_publish() -> None:
             # complete and verified, not yet visible: a failure here still publishes nothing
             result = (gate or self._gate_staged)(output)
+            if self.target is not None:  # published whole now; the receipt names its version
+                self.output_details.update(self.target.deliver(output.tmp))
             dropped = Counter(self.ctx.dropped_rows)
             if result is not None and result.generalized:
                 dropped[SUPPRESSED] += result.suppressed_records
@@ -237,8 +248,8 @@ class Runner:
             rec = self._receipt(output, dropped, time.perf_counter() - t0)
             if result is not None:
                 rec.extras["risk"] = result.to_receipt()
-            replaced = (replaced_runs(self.ws, self.out_path, self.run_id)
-                        if self.out_path.exists() else [])
+            replaced = (replaced_runs(self.ws, self.out_ref, self.run_id)
+                        if self.target is not None or self.out_path.exists() else [])
             self._seal(rec, output, dropped, replaced)
             self._commit(rec, output, replaced)
             done["receipt"] = rec
@@ -248,6 +259,11 @@ class Runner:
         for tmp, final in self._moves[1:]:  # then the receipt, then the rejects
             publish(tmp, final)
         self.lease.release()
+        if self.target is not None:
+            t = self.target
+            t.finish(self.receipt_path, self.rejects_path if self.rejected else None)
+            return RunResult(self.run_id, t.ref, t.receipt_ref,  # type: ignore[arg-type]
+                             rec.to_dict(), t.rejects_ref if self.rejected else None)  # type: ignore[arg-type]
         return RunResult(self.run_id, self.out_path, self.receipt_path, rec.to_dict(),
                          self.rejects_path if self.rejected else None)
 
@@ -278,7 +294,7 @@ class Runner:
                 input_digest=self.source.digest, output_digest=output.digest,
                 rows_in=rec.rows["in"], rows_out=output.rows, receipt=rec.to_dict()))
             conn.execute(retention_outputs.insert().values(
-                run_id=self.run_id, output_ref=str(output.path.resolve()),
+                run_id=self.run_id, output_ref=self._output_ref(output),
                 output_digest=output.digest, purpose=self.plan.purpose_id,
                 retention=self.plan.purpose.retention, created_at=self.started,
                 expires_at=self.expires_at, keyset=keyset, state="live",
@@ -290,6 +306,10 @@ class Runner:
                 self.receipt_path.unlink(missing_ok=True)
             except OSError:
                 pass
+
+    def _output_ref(self, output: Output) -> str:
+        """What the store's lineage and retention rows name: the path, or the remote URI."""
+        return self.out_ref if self.target is not None else str(output.path.resolve())
 
     def _gate_staged(self, output: Output) -> GateResult | None:
         if self.plan.dataset.risk is None:
@@ -310,7 +330,8 @@ class Runner:
             actor=self.actor, pol=self.pol, plan=self.plan, source=self.source,
             out_path=self.out_path, output=output, rows_in=self.rows_in + len(self.rejected),
             dropped=dropped, stages=self.stages, stats=self.stats, rejected=self.rejected,
-            rejects_path=self.rejects_path, t_read=self.t_read,
+            rejects_path=(self.target.rejects_ref if self.target is not None  # type: ignore[arg-type]
+                          else self.rejects_path), t_read=self.t_read,
             t_write=self.t_write + t_finish, total=time.perf_counter() - self.t_start)
         rec.output.update(self.output_details)
         rec.purpose["expires_at"] = self.expires_at.isoformat().replace("+00:00", "Z")
@@ -341,7 +362,7 @@ class Runner:
         rec.extras["audit"] = record_run(self.ws, plan, rec.to_dict(), self.stats, self.actor,
                                          replaced)
         with self.ws.engine.begin() as conn:
-            record_output(conn, run_id=rec.run_id, output=str(output.path.resolve()),
+            record_output(conn, run_id=rec.run_id, output=self._output_ref(output),
                           digest=output.digest, purpose=plan.purpose_id,
                           dataset=plan.dataset_id, rows=output.rows, subjects=subjects,
                           categories=[plan.dataset.fields[f.name].category
@@ -365,6 +386,11 @@ class Runner:
             return
         if self.output is not None:
             self.output.abort()
+        if self.target is not None:
+            try:
+                self.target.undo()
+            finally:
+                self.target.drop()
         if self._rejects_file is not None and not self._rejects_file.closed:
             self._rejects_file.close()
         for tmp in (self._rejects_tmp, self._receipt_tmp):

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil._actor import default_actor
-from veil.errors import InputError, RunRefused, VeilError
+from veil.errors import InputError, VeilError
 from veil.io.readers import CsvOptions, Reject
 from veil.keys.parts import PartsOutput
 from veil.pipeline.plan import Plan, make_plan
@@ -159,8 +159,10 @@ def run(
     order. `broadcast_ledger` forces (True) or forbids (False) broadcasting the consent
     snapshot (default: broadcast up to 2,000,000 subjects). `parts` (or an `output` string
     ending in "/") writes a folder of Parquet parts, one per Spark task, each written and
-    encrypted by its executor, with a manifest (:mod:`veil.keys.parts`); a dataset whose risk
-    gate must generalize is then refused (use a single output file). A path `source` is read
+    encrypted by its executor, with a manifest (:mod:`veil.keys.parts`); a risk gate that
+    generalizes is decided on the driver and applied to every part by the executors
+    (:mod:`veil.spark.parts_gate`). An `output` URI (``s3://bucket/key.parquet``,
+    ``delta://PATH``) is published as by `veil.run` (single file only). A path `source` is read
     by Spark: a local file or folder (a partitioned dataset), or a URI (``s3a://``, ``gs://``,
     ``hdfs://``...) handed to Spark untouched; `table` reads ``spark.table(table)`` from the
     session's catalog (`input_format`, `csv_options` as for `veil.run`; database tables: read
@@ -172,13 +174,16 @@ def run(
     pol.purpose(purpose)
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
     ws.ready()
-    if "://" in str(output):
-        raise InputError("the output must be a path the driver (and, for parts, every "
-                         "executor) sees, such as a mounted object store: object-store URIs "
-                         "are not written to directly yet", where=str(output))
+    from veil.pipeline.outputs import output_kind, remote_target
+
+    kind = output_kind(str(output))
+    if kind != "file" and parts:
+        raise InputError("a parts output is a folder every executor writes to: give a path "
+                         "the driver and the executors share (a mounted object store), or a "
+                         "single output (a .parquet object, a Delta table)", where=str(output))
     out_path = Path(output)
-    parts = parts or str(output).endswith(("/", os.sep))
-    if not parts and out_path.suffix.lower() not in (".parquet", ".pq"):
+    parts = parts or (kind == "file" and str(output).endswith(("/", os.sep)))
+    if kind == "file" and not parts and out_path.suffix.lower() not in (".parquet", ".pq"):
         raise InputError("output must be a Parquet file (.parquet), or a folder of parts "
                          "(parts=True, or a path ending in '/')", where=str(out_path))
     df, src = resolve_source(source, spark, input_format, csv_options or CsvOptions(),
@@ -192,9 +197,19 @@ def run(
     rejects_path = (Path(rejects) if rejects
                     else out_path.with_name(out_path.name + ".rejects.jsonl"))
     keys = RecordingKeys(workspace_keys(ws))
-    with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path,
-                actor or default_actor(), keys, overwrite=overwrite) as runner:
-        result = _execute(runner, df, spark, keys, broadcast_ledger, parts)
+    target = remote_target(ws, str(output), str(receipt) if receipt else None,
+                           str(rejects) if rejects else None, overwrite)
+    if target is not None:
+        out_path, receipt_path, rejects_path = (target.out_path, target.receipt_path,
+                                                target.rejects_path)
+    try:
+        with Runner(ws, pol, plan, src, out_path, receipt_path, rejects_path,
+                    actor or default_actor(), keys, overwrite=overwrite,
+                    target=target) as runner:
+            result = _execute(runner, df, spark, keys, broadcast_ledger, parts)
+    finally:
+        if target is not None:
+            target.drop()
     return SparkRunResult(**vars(result))
 
 
@@ -357,9 +372,12 @@ def _execute(runner: Runner, df: Any, spark: Any, keys: RecordingKeys,
         runner.output_details = {"format": "parquet parts", "parts": len(folder.parts)}
     if plan.dataset.risk is None:
         return runner.publish()
-    if folder is not None:
-        return runner.publish(lambda _out: _gate_parts(merged, runner, risk_cols or []))
     reader = _aggregate_reader(merged, risk_cols or [])
+    if folder is not None:  # decided on the merged counts, applied by the executors
+        from veil.spark.parts_gate import gate_parts
+
+        gated = gate_parts(runner, folder, spark, reader, risk_cols or [])
+        return runner.publish(lambda _out: gated)
     from veil.pipeline.gate import gate_staged
 
     return runner.publish(lambda out: gate_staged(
@@ -475,31 +493,3 @@ def _aggregate_reader(merged: _Merged, columns: list[str]) -> Any:
         return (b.select(want) if want else b for b in _expand(grouped, columns))
 
     return read
-
-
-def _gate_parts(merged: _Merged, runner: Runner, columns: list[str]) -> Any:
-    """The release gate on the merged counts, for a parts output: the same checks and figures;
-    when the data passes, the parts are published as written. When it must generalize (or
-    suppress), the run is refused: rewriting every part through the mapping would need a
-    second pass over the whole output, which the single-file mode already does."""
-    from dataclasses import replace
-
-    from veil.pipeline.gate import hierarchies_for
-    from veil.risk.gate import enforce, population_table
-
-    def refuse(schema: pa.Schema) -> Any:
-        raise RunRefused(
-            "the risk gate must generalize or suppress this dataset before release, and a "
-            "parts output is published as the executors wrote it: run it with a single output "
-            "file (an output path ending in .parquet, without --parts), which applies the "
-            "generalization: nothing was published")
-
-    plan = runner.plan
-    risk = plan.dataset.risk
-    assert risk is not None
-    return replace(enforce(_aggregate_reader(merged, columns), plan.output_schema, risk,
-                           hierarchies_for(plan, runner.policy_dir),
-                           risk.resolve_qis(plan.dataset.fields), sink_factory=refuse,
-                           sensitive=[n for n, f in plan.dataset.fields.items() if f.sensitive],
-                           population=population_table(risk, runner.policy_dir)),
-                   output=None)
