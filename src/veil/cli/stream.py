@@ -6,12 +6,13 @@ Registered lazily by `veil.cli.main.LAZY_COMMANDS` (``register(app)``); the work
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from veil.cli.common import MAX_COUNT, PolicyOpt, WorkspaceOpt, console, print_json
+from veil.cli.common import MAX_COUNT, PolicyOpt, WorkspaceOpt, console
 
 HELP = (
     "Apply a purpose to the events of a NATS JetStream stream, micro-batch by micro-batch.\n\n"
@@ -59,8 +60,8 @@ def stream(
         "delivered again (set when the consumer is created).")] = 30.0,
     actor: Annotated[str | None, typer.Option(help="Who runs this (default: VEIL_ACTOR or "
                                                  "the OS user).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line per "
-                                          "micro-batch.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each micro-batch, "
+                                          "then the totals, as JSON.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     from veil.policy import policy_path
@@ -68,7 +69,7 @@ def stream(
 
     def report(b: BatchResult) -> None:
         if as_json:
-            print_json({"first": b.first, "last": b.last, "rows_in": b.rows_in,
+            _line({"first": b.first, "last": b.last, "rows_in": b.rows_in,
                         "rows_out": b.rows_out, "output": str(b.output), "run_id": b.run_id,
                         "duplicates": b.duplicates})
         else:
@@ -79,10 +80,18 @@ def stream(
                      workspace=workspace, publish=publish, batch_size=batch_size,
                      max_batches=max_batches, idle_exit=idle_exit, durable=durable,
                      ack_wait=ack_wait, actor=actor, on_batch=report)
-    if not as_json:
+    if as_json:
+        _line({"batches": len(result.batches), "rows_in": result.rows_in,
+                    "rows_out": result.rows_out, "duplicates": result.duplicates})
+    else:
         console.print(f"{len(result.batches)} micro-batches, {result.rows_in} events in, "
                       f"{result.rows_out} out, {result.duplicates} redelivered ones skipped",
                       highlight=False)
+
+
+def _line(obj: dict[str, Any]) -> None:
+    """One JSON object per line (a consumer reads the output as it comes)."""
+    print(json.dumps(obj), flush=True)
 
 
 def register(app: typer.Typer) -> None:

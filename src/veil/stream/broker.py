@@ -5,6 +5,7 @@ nats-py is imported here only (the ``stream`` extra): the rest of Veil never nee
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from veil.errors import InputError
@@ -28,8 +29,10 @@ async def connect(address: StreamAddress) -> tuple[Any, Any]:
     """A connection and its JetStream context; an unreachable server is one `InputError`."""
     nats = _nats()
     try:
-        nc = await nats.connect(address.server, connect_timeout=3, allow_reconnect=False,
-                                max_reconnect_attempts=0, error_cb=_quiet)
+        # max_reconnect_attempts=0 would retry forever in nats-py: one retry, then give up
+        nc = await asyncio.wait_for(nats.connect(
+            address.server, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
+            reconnect_time_wait=0.2, error_cb=_quiet), timeout=15)
     except Exception as exc:  # NoServersError, OSError, timeouts: all mean "not reachable"
         raise InputError(f"cannot reach the NATS server ({type(exc).__name__})",
                          where=address.server) from None

@@ -144,8 +144,14 @@ class _Loop:
                     info = await sub.consumer_info()
                     if not info.num_pending and not info.num_ack_pending:
                         break
+        except Exception as exc:
+            if not type(exc).__module__.startswith("nats"):
+                raise
+            raise InputError(f"the NATS server failed ({type(exc).__name__}); events not "
+                             "acknowledged come again on the next start",
+                             where=self.job.address.url) from None
         finally:
-            await nc.close()
+            await _close(nc)
         return self.result
 
     async def _handle(self, msgs: list[Any], publisher: SubjectPublisher | None) -> None:
@@ -190,10 +196,17 @@ def _stream_ref(address: StreamAddress) -> str:
     return f"{address.server}/{address.stream}"
 
 
+async def _close(nc: Any) -> None:
+    try:
+        await nc.close()
+    except Exception:  # closing a connection already lost: nothing left to do
+        pass
+
+
 async def _fetch(sub: Any, n: int) -> list[Any]:
     import nats.errors
 
     try:
         return list(await sub.fetch(batch=n, timeout=1.0))
-    except nats.errors.TimeoutError:
+    except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either
         return []
