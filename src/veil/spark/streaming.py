@@ -111,6 +111,9 @@ def stream(
     pol.purpose(purpose)
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
     ws.ready()
+    from veil.pipeline.recovery import recover_stale_runs
+
+    recover_stale_runs(ws)  # a batch committed by a driver that died: its renames finished
     how = _trigger(trigger)
     if "://" in str(output):
         raise InputError("the stream's output must be a local (or mounted) folder",
