@@ -26,6 +26,9 @@ _CITY_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
     r"à|en|a|de|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
     r"ciudad|stadt|ville|città|cidade|stad|miasto|em|no|na|im|nel|nella|dal|desde)"
+    # a place label and its colon ("Geburtsort: Chemnitz", "Woonplaats: Breda")
+    r"|\b(?:ort|wohnort|geburtsort|lieu|localidade|miejscowość|plaats|woonplaats|şehir|"
+    r"city|town|stadt|ville|ciudad|città|cidade|stad|miasto|birthplace):"
     r"|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
     re.IGNORECASE,
 )
@@ -33,8 +36,15 @@ _CITY_CONTEXT = re.compile(
 # Hagen", "75001 Lille"): locative prepositions and postcodes only ("from Google" is a firm)
 _WORD_TOWN_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|nach|in|im|bei|à|en|em|na|no|w|we|naar|te|dans|nel|nella|a)"
-    r"|\b\d{4,6}|\b\d{2}-\d{3}|\b[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
+    r"|\b\d{4,6}|\b\d{2}-\d{3}|\b\d{4}-\d{3}|\b[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
 )
+_POSTCODE_BEFORE = re.compile(r"\b(?:\d{4,6}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2})\s+$")
+# ... or a postcode right after it ("Reading RG1 3AP", "Breda, 4811")
+_WORD_TOWN_AFTER = re.compile(r",? (?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4,5})(?!\w)")
+# lower-case words inside a town's name ("Frankfurt am Main", "Newcastle upon Tyne")
+_TOWN_CONNECTOR = re.compile(r" (?:am|an der|upon|sur|ob der|im) [A-ZÀ-ÞŁŚŻ][\w\-]+")
+# "Jordi Puig i Ferrer", "Joaquim da Silva e Sousa": a second surname after "i" or "e"
+_JOINED_SURNAME = re.compile(r" [ie] ([A-ZÀ-ÞŁŚŻ][\w'’\-]+)(?=$|[^\w'’\-])")
 # Polish prepositions that inflect the town after them ("w Wrocławiu", "z Poznania")
 _POLISH_CASE_CONTEXT = re.compile(r"(?:^|\s)(?:w|we|z|ze|do|od|koło|pod|przez)\s+$")
 _POLISH_ENDINGS = (
@@ -112,9 +122,18 @@ def city_score(words: list[str], pop: int, before: str, titled: bool) -> float:
     return min(score, 0.95)
 
 
-def _after_particle(town: list[str], words: list[str], i: int) -> bool:
-    """ "Fernández de la Cruz", "van Breda": a surname with its particle, no town."""
-    return town[0] in _NAME_PARTICLES or (i > 0 and words[i - 1].lower() in _NAME_PARTICLES)
+def _after_particle(town: list[str], words: list[str], i: int, before: str) -> bool:
+    """ "Fernández de la Cruz", "van Breda": a surname with its particle, no town; nor is a
+    common given name ending a run of name words with no place word before it ("KOWALCZYK
+    JOANNA", "Seo-yeon Lim": a town's name in some language, but a person here)."""
+    if town[0] in _NAME_PARTICLES or (i > 0 and words[i - 1].lower() in _NAME_PARTICLES):
+        return True
+    return (
+        i > 0
+        and len(town) == 1
+        and lexicon.names().is_top_first(bare(town[0]))
+        and not _CITY_CONTEXT.search(before[-12:])
+    )
 
 
 def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
@@ -149,7 +168,8 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
         return pop >= 1_000_000
     if placed or pop >= 500_000:
         return True
-    return pop >= 100_000 and not (first or last)
+    # a town ending a longer run needs a place word or a big town ("Seo-yeon Lim")
+    return pop >= 100_000 and not (first or last) and i == 0
 
 
 class ProperNounScanner:
@@ -209,12 +229,21 @@ class ProperNounScanner:
                 lead = _PARTICLES_BEFORE.search(joined[max(base, s - 24) : s])
                 a = s - (len(lead.group()) if lead else 0)  # "van der Laarse, Dewi"
                 add(ti, (a - base, got_c[0] - base, 1, got_c[1], "person", self.person))
+        if towns and self._connected_town(joined, words, toks, e, base, ti, towns, add):
+            words, toks = words[:-1], toks[:-1]
+            hi = len(words)
+            if not words:
+                return
+        if towns and len(words) == 1 and _joined_surname(joined[max(base, s - 30) : s], words[0]):
+            return  # "Vidal i Serra": the second surname of the name before
         if towns:
             found = False
             for i, j in find_cities(words, towns):
                 cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
                 town = words[i:j]
-                if _after_particle(town, words, i) or not _town_plausible(town, words, i, j, cb):
+                if _after_particle(town, words, i, cb) or not _town_plausible(
+                    town, words, i, j, cb
+                ):
                     continue
                 found = True
                 lo, hi = (0, i) if i > 0 else (j, len(words))
@@ -240,14 +269,27 @@ class ProperNounScanner:
         ps, pe = toks[lo][0], toks[hi - 1][1]
         self._person(joined, sub, ps, pe, base, tend, ti, toks[lo:hi], add)
 
+    def _connected_town(self, joined, words, toks, e, base, ti, towns, add) -> bool:
+        """ "Frankfurt am Main": the run's last word, a connector and the next word name a
+        town; reported as one span (the caller leaves the last word out of the run)."""
+        m = _TOWN_CONNECTOR.match(joined, e)
+        if m is None or lexicon.fold(bare(words[-1]) + m.group()) not in towns:
+            return False
+        end = m.end() - (len(m.group()) - len(m.group().rstrip(",.;:")))
+        add(ti, (toks[-1][0] - base, end - base, 1, 0.85, "city", self.city or "city"))
+        return True
+
     def _context_town(self, word: str, joined: str, s: int, base: int) -> bool:
         """A one-word run that is a town once a place word before it says so: a town whose
         name is also a common word ("in Liverpool"), or a Polish case form ("w Poznaniu")."""
         before = joined[max(base, s - 12) : s]
         key = lexicon.fold(bare(word))
-        if key in lexicon.word_towns(self.min_pop) and _WORD_TOWN_CONTEXT.search(before):
-            lex = lexicon.names()
-            return not (lex.is_first(key) or key in persons.STOPWORDS or len(key) < 4)
+        after = joined[s + len(word) : s + len(word) + 12]
+        if key in lexicon.word_towns(self.min_pop) and len(key) >= 4:
+            if _POSTCODE_BEFORE.search(before) or _WORD_TOWN_AFTER.match(after):
+                return True  # a postcode beside it: an address
+            if _WORD_TOWN_CONTEXT.search(before):
+                return not (lexicon.names().is_first(key) or key in persons.STOPWORDS)
         return bool(inflected_town(word, before, lexicon.cities(self.min_pop)))
 
     def _person(
@@ -269,8 +311,14 @@ class ProperNounScanner:
         if got is None:
             return
         lo, hi, score = got
-        if score >= self.min_score:
-            add(ti, (toks[lo][0] - base, toks[hi][1] - base, 1, score, "person", name))
+        if score < self.min_score:
+            return
+        end = toks[hi][0] + len(_SUFFIX.sub("", words[hi]))  # "Gupta's": the name is "Gupta"
+        if hi == len(words) - 1 and hi > lo and end == toks[hi][1]:
+            m = _JOINED_SURNAME.match(joined, end, tend)
+            if m is not None and _joined_surname(joined[:end] + " i ", m.group(1)):
+                end = m.end()
+        add(ti, (toks[lo][0] - base, end - base, 1, score, "person", name))
 
     # -- lower case ---------------------------------------------------------------------
     def _lower(
@@ -288,7 +336,11 @@ class ProperNounScanner:
             for k, w in enumerate(words):
                 if k and w in _LOWER_PARTICLES and k + 1 < len(words):
                     continue  # "bram de wit": a particle inside the name
-                if not w.islower() or persons.is_function_word(w) or not lex.is_name(w):
+                if not w.islower() or not lex.is_name(w):
+                    break
+                if persons.is_function_word(w) and not (  # "jan nowicki": a first name
+                    k == 0 and len(words) > 1 and lex.is_top_first(w) and lex.is_last(words[1])
+                ):
                     break
                 keep = k + 1
             if keep == 0:
@@ -310,6 +362,14 @@ class ProperNounScanner:
             if joined[s:e] != " ".join(words):
                 continue  # separated by more than one space
             add(idx[k], (s - starts[k], e - starts[k], 1, score, "person", self.person or ""))
+
+
+def _joined_surname(before: str, word: str) -> bool:
+    """``word`` after "<Name> i " or "<Name> e " is a second surname (a known surname that
+    is no first name), not a town nor a new name ("Puig i Ferrer", "Silva e Sousa")."""
+    if not re.search(r"[A-ZÀ-ÞŁŚŻ][\w'’\-]+ [ie] $", before):
+        return False
+    return lexicon.names().is_mainly_last(word)
 
 
 def _worth_scoring(words: list[str], before: str) -> bool:

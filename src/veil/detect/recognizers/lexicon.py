@@ -42,6 +42,11 @@ class NameLexicon:
     last: frozenset[str]
     weak: frozenset[str]
     top_first: frozenset[str]
+    mainly_last: frozenset[str] = frozenset()
+
+    def is_mainly_last(self, word: str) -> bool:
+        """A surname more than a given name (its best rank as a last name is better)."""
+        return fold(word) in self.mainly_last
 
     def is_first(self, word: str) -> bool:
         return _known(fold(word), self.first)
@@ -89,6 +94,7 @@ def _read_names(path: Path) -> NameLexicon:
     last: set[str] = set()
     weak: set[str] = set()
     top: set[str] = set()
+    mainly_last: set[str] = set()
     with path.open(encoding="utf-8") as f:
         for line in f:
             if line.startswith("#"):
@@ -104,7 +110,11 @@ def _read_names(path: Path) -> NameLexicon:
                 first.add(key)
             if li:
                 last.add(key)
-    return NameLexicon(frozenset(first), frozenset(last), frozenset(weak), frozenset(top))
+                if not fi or li < fi:
+                    mainly_last.add(key)
+    return NameLexicon(
+        frozenset(first), frozenset(last), frozenset(weak), frozenset(top), frozenset(mainly_last)
+    )
 
 
 def cities(min_population: int = CITY_MIN_POPULATION) -> dict[str, int]:

@@ -41,7 +41,7 @@ _LOWER_TAIL = r"(?:[^\W\d_]|['’](?=[^\W\d_]))"
 TOKEN = UPPER + _LOWER_TAIL + r"*(?:-[^\W\d_]" + _LOWER_TAIL + r"*)*"
 PARTICLE = (
     r"(?:van|von|der|den|de|da|di|del|della|la|le|du|dos|das|ten|ter|zu|y|bin|al|af|av|vom|zur"
-    r"|los|las)"
+    r"|los|las|do)"
 )
 # an initial ("J. Duarte") counts as a token when a capitalized word follows
 _INITIAL = UPPER + r"\.(?=[ ]+" + UPPER + ")"
@@ -372,7 +372,7 @@ TAIL_RULES: tuple[TailRule, ...] = (
         lambda r, i: (
             r.low[i] in STOPWORDS
             and r.low[i] not in MONTHS  # the month row decides those
-            and not r.first_last(i - 1)
+            and (r.low[i] in NEVER_NAMES or not r.first_last(i - 1))
             and not (i > r.lo and r.tokens[i - 1] in PARTICLES)
         ),
         '"John Smith Rent": a memo word, unless it is a surname after a first name '
@@ -642,8 +642,11 @@ def _skip_lead(run: Run) -> None:
         run.lo += 1
     if run.lo == 0:
         run.titled, run.salute, run.payee = context_before(run.before.lower())
-    elif run.titled:  # "Mr van Evelingen": the particle belongs to the surname
-        while run.lo > 0 and run.tokens[run.lo - 1] in PARTICLES:
+    elif run.titled:  # "Mr van Evelingen", "Meneer Van den Broeck": the particle belongs
+        while run.lo > 0 and (  # to the surname
+            run.tokens[run.lo - 1] in PARTICLES
+            or (run.low[run.lo - 1] in INNER_PARTICLES and run.low[run.lo - 1] not in TITLES)
+        ):
             run.lo -= 1
 
 
@@ -674,6 +677,9 @@ def _drop_unknown_lead(run: Run) -> None:
     )
     while lo < hi and (part[lo] or not keep[lo]) and not (caps_name and not part[lo]):
         lo += 1
+    while lo < hi and run.low[lo].rstrip(".") in _TITLE_WORDS:  # "Daten von Frau Ilse Hahn"
+        lo += 1
+        run.titled = True
     run.lo = lo
 
 
@@ -752,11 +758,9 @@ def comma_name(
     if not 1 <= len(surnames) <= 3 or not all(_surname_word(t) for t in surnames):
         return None
     first_names, last_names = name_lists()
-    if (
-        len(surnames) >= 2
-        and known(norm(surnames[0]), first_names)
-        and known(norm(surnames[-1]), last_names)
-        and not known(norm(surnames[0]), last_names)
+    if len(surnames) >= 2 and (
+        lexicon_names().is_top_first(surnames[0])
+        or (known(norm(surnames[0]), first_names) and not known(norm(surnames[0]), last_names))
     ):
         return None  # "Wouter Janssens, Gand": a name in the usual order, then a comma
     stop = _given_names_end(joined, end + 2, limit)

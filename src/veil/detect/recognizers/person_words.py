@@ -25,6 +25,8 @@ TITLES = frozenset(
         # more titles in the languages a European bank writes in (lower-case, dots dropped)
         "maître monsieur madame mademoiselle señor señora senhor senhora dona dott dottor "
         "dottore avv ing mgr inż dra herrn mevrouw meneer heer mw sayın bay bayan "
+        # a family named by its surname ("Familie Wojciechowski", "famille Martin")
+        "familie famille familia família famiglia "
         # kinship words used as titles in payment memos ("Gift from Uncle Tunde")
         "uncle aunt auntie grandma grandpa granny cousin onkel tante oma opa tío tía tio tia "
         "zio zia oncle nonna nonno babcia dziadek ciocia wujek"
@@ -33,7 +35,7 @@ TITLES = frozenset(
 
 VENUE_WORDS = frozenset(
     _words(
-        "airlines airport airways apartments bakery bar beach bistro books bridge cafe café "
+        "line airlines airport airways apartments bakery bar beach bistro books bridge cafe café "
         "card center centre church cinema clinic club college communications company deli "
         "energy express financial foods gallery garden gardens grill group gym hall hospital "
         "hostel hotel house inn insurance kitchen labs lodge mall market media motors museum "
@@ -51,7 +53,9 @@ PERSON_VERBS = frozenset(
         "deposited deposits transferred transfers disputes disputed updated changed signed "
         "wrote writes owes owed said says wants needs approved declined received receives "
         "bought sold booked opened closed lent borrowed reported complained visited confirmed "
-        "zahlt zahlte überwies paga pagó pagou paie payé betaalt betaalde płaci zapłacił"
+        "zahlt zahlte überwies paga pagó pagou paie payé betaalt betaalde płaci zapłacił "
+        # auxiliaries that open what a person will do or has done ("Tariq will be in ...")
+        "will would has had can could should must hat hatte wird heeft ha ma"
     )
 )
 """Verbs that make a lone first name opening a text a person ("Rafael paid the rent")."""
@@ -68,7 +72,10 @@ SALUTATIONS = tuple(
         # thanks and greetings in the languages a bank's customers write in
         "merci|danke|vielen dank|gracias|grazie|obrigado|obrigada|bedankt|dank je|dank u|"
         "dziękuję|dzięki|teşekkürler|teşekkür ederim|sağol|merhaba|selam|salut|coucou|olá|"
-        "buongiorno|buonasera|bonsoir|hoi|moin|servus|cześć|witam|szanowny|szanowna",
+        "buongiorno|buonasera|bonsoir|hoi|moin|servus|cześć|witam|szanowny|szanowna|"
+        # a person introducing themselves ("I'm Lucía", "je suis Amandine")
+        "i'm|i’m|i am|my name is|name is|this is|it's|je suis|je m'appelle|c'est|ich bin|"
+        "ich heiße|soy|me llamo|sono|mi chiamo|ik ben|jestem|nazywam się|eu sou|ben|adım",
         sep="|",
     )
 )
@@ -148,7 +155,14 @@ NEVER_NAMES = frozenset(
     _words(
         "bitte el il los las gli het een ein eine und oder bu şu ve ile için pls kindly chat "
         "czat sohbet notiz notatka nota hinweis remarque neu neue neuer nieuw nuevo nueva "
-        "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni"
+        "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni i'm i’m im "
+        # weekdays: a day after a capitalized word is no surname ("Black Friday")
+        "monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch "
+        "donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi samedi "
+        "dimanche lunes martes miércoles jueves viernes sábado domingo lunedì martedì "
+        "mercoledì giovedì venerdì sabato maandag dinsdag woensdag donderdag vrijdag zaterdag "
+        "zondag poniedziałek wtorek środa czwartek piątek sobota niedziela segunda terça "
+        "quarta quinta sexta pazartesi salı çarşamba perşembe cuma cumartesi pazar"
     )
 )
 """Function words and line labels of other languages that open a sentence or a line
