@@ -291,7 +291,7 @@ def file_mismatch(uri: str, src: StreamSource) -> str | None:
             types.get(f.name) != f.dataType for f in want.fields)
     if not bad:
         return None
-    missing = [n for n in expected if n not in names]
+    missing = [] if src.format == "jsonl" else [n for n in expected if n not in names]
     extra = [n for n in names if n not in expected]
     parts = []
     if missing:
