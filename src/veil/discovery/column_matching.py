@@ -19,10 +19,9 @@ import pyarrow.compute as pc
 from veil.detect.masking import mask
 from veil.detect.registry import Recognizer
 from veil.discovery.column_state import ColumnState
+from veil.discovery.column_validate import hopeless, validate_batch
 
 ROUTING_SAMPLE = 256
-_ABANDON_AFTER = 2_000  # validations before giving up on a recognizer at chance level
-_ABANDON_STRICT_AFTER = 50  # the same for a recognizer with its own ``column_min_rate``
 CACHE_PER_RECOGNIZER = 200_000  # entries per (column, recognizer)
 CACHE_BUDGET = 1_000_000  # entries per scan, all columns together (~100 MB)
 # values of an integer column are never names, e-mails or street addresses
@@ -74,10 +73,14 @@ class _Batch:
 class Matcher:
     """Matches and validates the distinct values of string columns against recognizers."""
 
+    vectorized = True  # False: validate one value at a time (the reference path, for tests)
+
     def __init__(self, recs: list[Recognizer], min_share: float) -> None:
         self.recs = recs
         self.min_share = min_share
         self.cache_entries = 0
+        self.per_recognizer = CACHE_PER_RECOGNIZER
+        self.budget = CACHE_BUDGET
 
     def match_validate(self, st: ColumnState, values: pa.Array, counts: np.ndarray) -> None:
         batch = _Batch(values, self.min_share)
@@ -92,7 +95,10 @@ class Matcher:
             cand = batch.candidates(src, key)
             if cand.size == 0:
                 continue
-            ok = self._validate(st, rec, values, cand)
+            if self.vectorized:
+                ok = validate_batch(self, st, rec, values, cand)
+            else:
+                ok = self.validate_each(st, rec, values, cand)
             if ok.size:
                 batch.validated[key][ok] = True
                 acc = st.acc(key)
@@ -108,7 +114,7 @@ class Matcher:
             return False
         return not (st.kind == "integer" and rec.type in _NOT_IN_INTEGERS)
 
-    def _validate(
+    def validate_each(
         self, st: ColumnState, rec: Recognizer, values: pa.Array, cand: np.ndarray
     ) -> np.ndarray:
         cache = st.cache.get(rec.name)
@@ -123,14 +129,14 @@ class Matcher:
             got = cache.get(key)
             if got is None:
                 got = rec.score_value(v) if v is not None else 0.0
-                if len(cache) >= CACHE_PER_RECOGNIZER or self.cache_entries >= CACHE_BUDGET:
+                if len(cache) >= self.per_recognizer or self.cache_entries >= self.budget:
                     self.cache_entries -= len(cache)
                     cache.clear()
                 cache[key] = got
                 self.cache_entries += 1
                 tried += 1
                 passed += got > 0
-                if _hopeless(rec, tried, passed):
+                if hopeless(rec, tried, passed):
                     st.abandoned.add(rec.name)  # not this type: stop paying
                     break
             if got > 0:
@@ -145,13 +151,6 @@ def acc_key(rec: Recognizer) -> str:
     validate most values on its own (a generated python-stdnum format: a dozen weak checks of
     one type together would pass a column of random numbers)."""
     return rec.type if rec.column_min_rate is None else f"{rec.type}@{rec.name}"
-
-
-def _hopeless(rec: Recognizer, tried: int, passed: int) -> bool:
-    """Validations so far show the column is not of this recognizer's type."""
-    if rec.column_min_rate is not None:
-        return tried == _ABANDON_STRICT_AFTER and passed / tried < rec.column_min_rate - 0.2
-    return tried == _ABANDON_AFTER and passed / tried < 0.05
 
 
 def _tally(st: ColumnState, batch: _Batch, counts: np.ndarray) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from veil.detect.registry import Recognizer
+from veil.discovery.column_memo import Memo
 from veil.discovery.column_report import ColumnReport
 
 
@@ -27,7 +28,8 @@ class ColumnState:
         self.report = ColumnReport(name=name, arrow_type=arrow_type)
         self.name_support = {r.name: r.supports_column(name) for r in recs}
         self.types: dict[str, TypeAcc] = {}
-        self.cache: dict[str, dict[int, float]] = {}  # recognizer -> hash(value) -> score
+        self.memos: dict[str, Memo] = {}  # recognizer -> validated values and scores
+        self.cache: dict[str, dict[int, float]] = {}  # the same, for Matcher.validate_each
         self.force_text = False
         self.abandoned: set[str] = set()
         self.tried: dict[str, int] = {}
