@@ -91,7 +91,6 @@ def consume(source: str, policy: Policy | str | Path, purpose: str, output: str 
     if folder.exists() and not folder.is_dir():
         raise InputError("the output of a stream is a folder (one Parquet file per "
                          "micro-batch)", where=str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     job = _Job(address, pol, purpose, folder, ws, dataset, _required(pol, purpose, dataset),
@@ -130,6 +129,7 @@ class _Loop:
         nc, js = await connect(self.job.address)
         try:
             sub = await pull_consumer(js, self.job.address, self.durable, self.ack_wait)
+            self.job.folder.mkdir(parents=True, exist_ok=True)  # the broker answered: start
             publisher = None
             if self.publish:
                 publisher = SubjectPublisher(js, self.publish, self.job.ws)
