@@ -28,7 +28,10 @@ _CITY_CONTEXT = re.compile(
     r"ciudad|stadt|ville|città|cidade|stad|miasto|em|no|na|im|nel|nella|dal|desde)"
     # a place label and its colon ("Geburtsort: Chemnitz", "Woonplaats: Breda")
     r"|\b(?:ort|wohnort|geburtsort|lieu|localidade|miejscowość|plaats|woonplaats|şehir|"
-    r"city|town|stadt|ville|ciudad|città|cidade|stad|miasto|birthplace):"
+    r"city|town|stadt|ville|ciudad|città|cidade|stad|miasto|birthplace|place of birth|"
+    r"lieu de naissance|luogo di nascita|lugar de nacimiento|local de nascimento|"
+    r"miejsce urodzenia|doğum yeri|geboorteplaats|nascita|naissance|nacimiento|nascimento|"
+    r"urodzenia|yeri|birth):?"
     r"|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
     re.IGNORECASE,
 )
@@ -162,9 +165,10 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
     ):
         return False
     placed = bool(_CITY_CONTEXT.search(before[-12:]) or _PLACE_SUFFIX.search(town[-1]))
-    if not placed and (not before.strip() or (i == 0 and j < len(words))):
-        # "Carrefour 15.88 EUR", "Delta Air Lines": a text or a longer run opening with a
-        # town's name is most often a shop's or a firm's; only a city of a million counts
+    if not placed and (not before.strip() or i > 0 or j < len(words)):
+        # "Carrefour 15.88 EUR", "Delta Air Lines", "Summer Sale": a text or a longer run
+        # opening or ending with a town's name is most often a shop's, a firm's or a title's;
+        # only a city of a million counts
         return pop >= 1_000_000
     if placed or pop >= 500_000:
         return True
@@ -238,7 +242,9 @@ class ProperNounScanner:
             return  # "Vidal i Serra": the second surname of the name before
         if towns:
             found = False
-            for i, j in find_cities(words, towns):
+            for n, (i, j) in enumerate(find_cities(words, towns)):
+                if n and not (j < len(words) and words[j].islower()):
+                    break  # a second try only for "Hamburg von Reza Ahmadi"
                 cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
                 town = words[i:j]
                 if _after_particle(town, words, i, cb) or not _town_plausible(

@@ -463,12 +463,12 @@ STREET_PATTERN = (
     # Vignes 4 / Rue du Marché 14 / ul. Nowy Świat 6/12
     + r"|(?<!\w)(?:"
     + "|".join(re.escape(p.capitalize()) for p in _PREFIXES if p not in ("c.", "r."))
-    + r"|ulica|ul\.|aleja|al\.|plac|rue|c/|chemin|avenue|boulevard|allée|impasse|quai)"
-    + r"\s(?:(?:de la|de l'|d'|du|des|de|del|della|da|do|dos|das|di)\s?)?"
+    + r"|ulica|ul\.|aleja|al\.|plac|rue|c/|(?<!\d )(?:chemin|avenue|boulevard|allée|impasse"
+    + r"|quai))\s(?:(?:de la|de l'|d'|du|des|de|del|della|da|do|dos|das|di)\s?)?"
     + _WORD
     + r"(?:\s(?:(?:de|da|do|dos|das|del|di|la|du|des)\s)?"
     + _WORD
-    + r"){0,3},?\s"
+    + r"){0,3}(?:,\s(?!\d{5})|\s)"
     + _NUMBER_SLASH
     # Av. da República 50 / Avda. Diagonal 640 (no comma needed: no initial looks like these)
     + r"|(?<![\w.])(?:Av|Avda|Pza|Bd)\.\s(?:(?:de la|de|del|da|do|dos|das)\s)?"

@@ -283,8 +283,13 @@ def _dotted_title(run: Run, i: int) -> bool:
         and (
             len(low) > 2
             or _is_initial(run.tokens[i + 1])
-            # "M. Lucien Aubert": a known first name and a surname follow
-            or (i + 1 < run.hi and run.known_first(norm(run.tokens[i + 1])))
+            # "M. Lucien Aubert": a given name (no surname: "M. García Laguna") and a
+            # surname follow
+            or (
+                i + 1 < run.hi
+                and run.known_first(norm(run.tokens[i + 1]))
+                and not lexicon_names().is_mainly_last(run.tokens[i + 1])
+            )
         )
     )
 
@@ -677,7 +682,8 @@ def _drop_unknown_lead(run: Run) -> None:
     )
     while lo < hi and (part[lo] or not keep[lo]) and not (caps_name and not part[lo]):
         lo += 1
-    while lo < hi and run.low[lo].rstrip(".") in _TITLE_WORDS:  # "Daten von Frau Ilse Hahn"
+    while lo < hi and len(run.low[lo]) > 2 and run.low[lo].rstrip(".") in _TITLE_WORDS:
+        # "Daten von Frau Ilse Hahn" (not "M." : an initial as often as a title)
         lo += 1
         run.titled = True
     run.lo = lo
@@ -757,18 +763,20 @@ def comma_name(
     surnames = joined[start:end].split()
     if not 1 <= len(surnames) <= 3 or not all(_surname_word(t) for t in surnames):
         return None
-    first_names, last_names = name_lists()
-    if len(surnames) >= 2 and (
-        lexicon_names().is_top_first(surnames[0])
-        or (known(norm(surnames[0]), first_names) and not known(norm(surnames[0]), last_names))
-    ):
-        return None  # "Wouter Janssens, Gand": a name in the usual order, then a comma
     stop = _given_names_end(joined, end + 2, limit)
     if stop is None:
         return None
+    given = joined[end + 2 : stop].split()[0]
+    if (
+        len(surnames) >= 2
+        and not lexicon_names().is_mainly_last(surnames[0])
+        and not lexicon_names().is_top_first(given)
+    ):
+        return None  # "Wouter Janssens, Gand": a name in the usual order, then a comma
     after = joined[stop : min(limit, stop + 40)]
     if (
-        company_follows(after)
+        after[:2].strip()[:1].isdigit()  # "Section B, Line 4": a form's part, no name
+        or company_follows(after)
         or FIRM_AFTER.match(after)
         or after.lstrip().startswith(("and ", "& ", "und ", "et ", "y "))
     ):
@@ -781,7 +789,9 @@ def comma_name(
 
 def _surname_word(t: str) -> bool:
     low = t.lower()
-    return not (low in STOPWORDS or low in COMPANY_WORDS or low in TITLES or t.endswith("."))
+    return len(t) > 1 and not (
+        low in STOPWORDS or low in COMPANY_WORDS or low in TITLES or t.endswith(".")
+    )
 
 
 def _given_names_end(joined: str, pos: int, limit: int) -> int | None:

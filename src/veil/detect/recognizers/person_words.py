@@ -101,7 +101,11 @@ COMPANY_WORDS = frozenset(
         "n.v. nv nyrt o.y. ohg oy oyj partners plc s.a. s.a.r.l. s.a.s. s.c. s.c.p. s.com. "
         "s.coop. s.e. s.l. s.l.l. s.l.n.e s.l.u. s.n.c. s.p.a. s.r.l. sa sarl sas sasu sci se "
         "services sl slu snc solutions sons sp sp.j. sp.k. spa spółka srl stiftung systems "
-        "söhne technologies trust ug v.o.f. verein vof zrt"
+        "söhne technologies trust ug v.o.f. verein vof zrt "
+        # banks and companies named by their kind in the languages of the EU and Turkey
+        "banca banco banque bankası bankasi caixa caja crédit credit sparkasse volksbank "
+        "raiffeisenbank raiffeisen kasa société societe sociedad società sociedade şirketi "
+        "anonim holding"
     )
 )
 

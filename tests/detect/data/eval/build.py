@@ -14,6 +14,7 @@ import ipaddress
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +90,7 @@ def problems(rec: dict, region: str) -> list[str]:
         if s["start"] < last or v != v.strip() or not v:
             bad.append(f"overlapping or padded span {v!r}")
         last = s["end"]
-        compact = re.sub(r"[\s.\-]", "", v)
+        compact = re.sub(r"[\s.\-]", "", unicodedata.normalize("NFKC", v))
         if t == "iban" and not iban.is_valid(compact):
             bad.append(f"invalid IBAN {v!r}")
         if t == "card" and not (12 <= len(compact) <= 19 and luhn.is_valid(compact)
