@@ -16,9 +16,11 @@ Not a test: run it by hand.
     .venv/bin/python benchmarks/bench_spark.py --scaling --rows 1000000 [--repeat 3]
 
 ``--scaling``: the same job (parts mode, each core writing its own parts) at ``local[1]`` and
-``local[2]``, interleaved, ``--repeat`` times each, fresh processes: median wall and CPU
-seconds (the child and the JVM it waits for), rows/s, the speed-up and whether the receipts
-agree (rows, fields and key ids, stage counts, risk figures, columns).
+``local[2]``, and the local engine with ``--workers 1`` and ``--workers 2`` (one output file),
+interleaved, ``--repeat`` times each, fresh processes: median wall and CPU seconds (the child
+and the JVM or worker processes it waits for), rows/s, the speed-ups and whether the receipts
+agree (rows, fields and key ids, stage counts, risk figures, columns), within each engine and
+across the two. The load average is printed beside each figure: the machine is shared.
 """
 
 from __future__ import annotations
@@ -194,31 +196,87 @@ def _spark_child(code: str) -> dict:
     return res  # type: ignore[no-any-return]
 
 
+LOCAL_WORKERS = r"""
+import json, time
+import veil
+t0 = time.perf_counter()
+r = veil.run({policy!r}, "credit_scoring", {src!r}, {out!r}, workspace={ws!r},
+             workers={workers})
+seconds = time.perf_counter() - t0
+rec = r.receipt
+print("@@RESULT@@" + json.dumps({{
+    "seconds": seconds, "rows_out": r.rows_out,
+    "receipt": {{"rows": rec["rows"], "fields": rec["fields"], "risk": rec.get("risk"),
+                 "stages": [(s["stage"], s["rows_in"], s["rows_out"]) for s in rec["stages"]],
+                 "columns": rec["output"]["columns"]}}}}))
+"""
+
+
+def _local_child(code: str) -> dict:
+    """One fresh local-engine process: its result, with its CPU seconds (its worker
+    processes, reaped before it exits, included) and peak RSS."""
+    from _util import run_child
+
+    r = run_child([sys.executable, "-c", code])
+    res = json.loads([x for x in r["stdout"].splitlines()
+                      if x.startswith("@@RESULT@@")][-1][len("@@RESULT@@"):])
+    return res | {"cpu_seconds": r["cpu_seconds"], "peak_rss_mb": r["peak_rss_mb"]}
+
+
 def scaling(args: argparse.Namespace, src: Path, split: int, ws: Path) -> None:
-    """local[1] against local[2], interleaved, medians (see the module doc)."""
+    """local[1] against local[2], and the local engine's 1 against 2 workers, interleaved,
+    medians (see the module doc)."""
     import statistics
 
     from veil.policy import SAMPLE_POLICY
 
-    results: dict[str, list[dict]] = {"local[1]": [], "local[2]": []}
+    kinds = ["local[1]", "local[2]", "workers 1", "workers 2"]
+    results: dict[str, list[dict]] = {k: [] for k in kinds}
     for i in range(args.repeat):
-        for master in results:
-            out = DATA / f"spark_bench_scaling_{master[-2]}_{i}"
-            code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
-                                out=str(out), ws=str(ws), parts=True, master=master)
-            results[master].append(_spark_child(code))
-            shutil.rmtree(out, ignore_errors=True)
+        for kind in kinds:
+            tag = kind.strip("]").replace("[", "_").replace(" ", "_")
+            out = DATA / f"spark_bench_scaling_{tag}_{i}"
+            load = os.getloadavg()[0]
+            if kind.startswith("local["):
+                code = SPARK.format(policy=str(SAMPLE_POLICY), src=str(src), split=split,
+                                    out=str(out), ws=str(ws), parts=True, master=kind)
+                res = _spark_child(code)
+                shutil.rmtree(out, ignore_errors=True)
+                out.with_name(out.name + ".receipt.json").unlink(missing_ok=True)
+            else:
+                out = out.with_suffix(".parquet")
+                code = LOCAL_WORKERS.format(policy=str(SAMPLE_POLICY), src=str(src),
+                                            out=str(out), ws=str(ws), workers=kind.split()[1])
+                res = _local_child(code)
+                for f in (out, out.with_name(out.name + ".receipt.json")):
+                    f.unlink(missing_ok=True)
+            res["load"] = (load + os.getloadavg()[0]) / 2
+            results[kind].append(res)
     med = {m: statistics.median(r["seconds"] for r in rs) for m, rs in results.items()}
-    for master, rs in results.items():
+    for kind, rs in results.items():
         cpu = statistics.median(r["cpu_seconds"] for r in rs)
-        print(f"{master}: {args.rows / med[master]:>12,.0f} rows/s  median {med[master]:6.2f} s "
-              f"wall, {cpu:6.2f} s CPU (driver + JVM + workers, session included) of "
-              f"{len(rs)} runs; peak RSS driver "
-              f"{max(r['driver_rss_mb'] for r in rs):,.0f} MB, JVM "
-              f"{max(r['jvm_rss_mb'] or 0 for r in rs):,.0f} MB")
-    receipts = [json.dumps(r["receipt"], sort_keys=True) for rs in results.values() for r in rs]
-    print(f"speed-up local[1] -> local[2]: {med['local[1]'] / med['local[2]']:.2f}x; "
-          f"receipts equal: {len(set(receipts)) == 1}")
+        rss = (f"driver {max(r['driver_rss_mb'] for r in rs):,.0f} MB, JVM "
+               f"{max(r['jvm_rss_mb'] or 0 for r in rs):,.0f} MB" if kind.startswith("local[")
+               else f"{max(r['peak_rss_mb'] for r in rs):,.0f} MB (the parent)")
+        print(f"{kind:>9}: {args.rows / med[kind]:>12,.0f} rows/s  median {med[kind]:6.2f} s "
+              f"wall, {cpu:6.2f} s CPU (all its processes) of {len(rs)} runs; peak RSS {rss}; "
+              f"load average {statistics.median(r['load'] for r in rs):.1f} "
+              f"(on {os.cpu_count()} CPUs)")
+
+    def same(ks: list[str]) -> bool:
+        return len({json.dumps(r["receipt"], sort_keys=True)
+                    for k in ks for r in results[k]}) == 1
+
+    def core(r: dict) -> str:  # what both engines must agree on (stages differ by design)
+        rec = r["receipt"]
+        return json.dumps([rec["rows"], rec["fields"], rec["risk"], rec["columns"]],
+                          sort_keys=True)
+
+    across = len({core(r) for rs in results.values() for r in rs}) == 1
+    print(f"speed-up Spark local[1] -> local[2]: {med['local[1]'] / med['local[2]']:.2f}x "
+          f"(receipts equal: {same(kinds[:2])}); local engine 1 -> 2 workers: "
+          f"{med['workers 1'] / med['workers 2']:.2f}x (receipts equal: {same(kinds[2:])}); "
+          f"rows, fields, risk and columns equal across the engines: {across}")
 
 
 if __name__ == "__main__":

@@ -171,3 +171,13 @@ def test_output_refusals_are_one_clear_line(case: str, s3, k, sample_csv: Path, 
     assert {"no credentials": "no credentials", "unreachable": "unreachable",
             "unknown scheme": "unknown output URI", "not parquet": ".parquet"}[case] in str(e.value)
     assert not list((Path(workspace.root) / "staging").glob("*"))
+
+
+def test_the_cli_says_one_line_naming_the_output(sample_csv: Path, workspace, capsys) -> None:
+    from veil.cli.main import main
+
+    rc = main(["run", "--policy", str(SAMPLE_POLICY), "--purpose", PURPOSE, str(sample_csv),
+               "-o", "ftp://host/out.parquet"])
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert rc != 0 and len(err) == 1, err
+    assert "ftp://host/out.parquet" in err[0] and "unknown output URI" in err[0]

@@ -57,3 +57,27 @@ def test_a_generalizing_gate_in_parts_mode(ws, tmp_path: Path, conformance_dir: 
     assert not list(tmp_path.glob(".gen.parts*"))  # both temporary folders gone
     schema = veil.read(folder).schema
     assert schema.field("age").type == veil.read(local.output).schema.field("age").type
+
+
+def test_spark_writes_a_delta_table_and_refuses_a_parts_uri(ws, tmp_path: Path,  # noqa: F811
+                                                            conformance_dir: Path,
+                                                            spark) -> None:  # noqa: F811
+    """The single-file mode publishes to a URI as the local engine does (docs/sources.md)."""
+    deltalake = pytest.importorskip("deltalake")
+    from veil.errors import InputError
+    from veil.spark import run
+
+    people = _adult(tmp_path, conformance_dir)
+    (tmp_path / "gen.yaml").write_text(RISK_POLICY)
+    policy = tmp_path / "gen.yaml"
+    local = veil.run(policy, "research", people, tmp_path / "local.parquet")
+    table = tmp_path / "lake" / "people"
+    remote = run(people, policy, "research", f"delta://{table}", spark=spark)
+    assert remote.receipt["output"]["version"] == 0
+    assert _risk(remote.receipt) == _risk(local.receipt)
+    got = deltalake.DeltaTable(str(table)).to_pyarrow_table()
+    assert sorted(map(str, got.to_pylist())) == sorted(
+        map(str, veil.read(local.output).to_pylist()))
+    with pytest.raises(InputError, match="parts output") as e:
+        run(people, policy, "research", "s3://bucket/people/", spark=spark, parts=True)
+    assert e.value.where == "s3://bucket/people/"
