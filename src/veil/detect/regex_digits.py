@@ -66,3 +66,30 @@ def _digit_set(items: Any) -> bool:
         if op not in (_c.LITERAL, _c.RANGE, _c.CATEGORY):
             return False
     return True
+
+
+def digit_counts(arr: Any) -> Any:
+    """Per text of an Arrow (large_)string array, the ASCII digits it holds, counted over
+    the UTF-8 buffer with numpy; texts holding any non-ASCII character get the maximum (a
+    regex's ``\\d`` also matches other scripts' digits, so they are never ruled out)."""
+    import numpy as np
+
+    n = len(arr)
+    big = np.iinfo(np.int64).max
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.null_count or arr.offset:
+        return np.full(n, big, dtype=np.int64)  # not expected here: rule nothing out
+    width = np.int64 if str(arr.type) == "large_string" else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[: n + 1].astype(np.int64)
+    buf = arr.buffers()[2]
+    if buf is None or offsets[-1] == 0:
+        return np.zeros(n, dtype=np.int64)
+    data = np.frombuffer(buf, dtype=np.uint8)[: offsets[-1]]
+    digits = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum((data - 48) < 10, out=digits[1:])
+    high = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(data >= 128, out=high[1:])
+    out = digits[offsets[1:]] - digits[offsets[:-1]]
+    out[(high[offsets[1:]] - high[offsets[:-1]]) > 0] = big
+    return out

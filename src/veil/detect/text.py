@@ -46,7 +46,7 @@ from veil.detect.pieces import slabs as _slabs
 from veil.detect.proper_nouns import ProperNounScanner
 from veil.detect.recognizers import persons
 from veil.detect.recognizers.lexicon import CITY_MIN_POPULATION
-from veil.detect.regex_digits import min_digits
+from veil.detect.regex_digits import digit_counts, min_digits
 from veil.detect.registry import Recognizer, Registry, default_registry
 
 MAX_TEXT_CHARS: int | None = None
@@ -54,6 +54,8 @@ MAX_TEXT_CHARS: int | None = None
 memory). A limit, where a caller sets one, is reported (``TextScan.truncated``)."""
 SMALL_TEXTS = 16
 SMALL_CHARS = 16_384
+FEW_ROWS = 48  # fewer texts than this: a compiled Python prefilter, not an RE2 compilation
+FEW_CTX_TEXTS = 1_024  # texts with context words: looked up word by word up to this many
 CONTEXT_BONUS = 0.3
 _RANK = {"checksum": 3, "library": 2, "format": 1, "context": 1}
 _SEP = "\x00"
@@ -133,8 +135,12 @@ class _Group:
         # the first word of each context phrase, for the small-input prefilter; phrases whose
         # first word is a single letter ("d.o.b", "b.") are looked for as they are
         firsts = [(w.lower(), _HEAD.search(w.lower())) for w in self.ctx_words or ()]
-        self.ctx_first = frozenset(m.group() for _w, m in firsts if m and len(m.group()) > 1)
-        self.ctx_short = tuple(w for w, m in firsts if not m or len(m.group()) < 2)
+        self.ctx_first = frozenset(
+            m.group() for _w, m in firsts if m and 1 < len(m.group()) <= _HEAD_MAX
+        )
+        self.ctx_short = tuple(
+            w for w, m in firsts if not m or not 1 < len(m.group()) <= _HEAD_MAX
+        )
         pre: list[str] = []
         for r in recs:
             p = _prefilter(r)
@@ -191,8 +197,8 @@ def _word_heads(text: str) -> set[str]:
     return out
 
 
-def _all(values: list[str]) -> np.ndarray:
-    return np.arange(len(values), dtype=np.int64)
+def _np(mask: pa.Array) -> np.ndarray:
+    return mask.to_numpy(zero_copy_only=False)
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -257,6 +263,48 @@ def _to_texts(texts: Any) -> tuple[list[str], list[int]]:
     return out, replaced
 
 
+MEMO_TEXTS = 32_768
+MEMO_CHARS = 256
+
+
+class _Memo:
+    """Spans of texts already scanned. A text's spans depend on the text alone (each text's
+    candidates are resolved apart), so a batch scans each distinct text once, and a short text
+    seen in an earlier batch ("ATM withdrawal", "Rent June") is not scanned again. Bounded:
+    at most :data:`MEMO_TEXTS` texts of at most :data:`MEMO_CHARS` characters (cleared when
+    full, like the validation cache)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[Span, ...]] = {}
+
+    def spans(
+        self, values: list[str], scan: Callable[[list[str]], list[list[Span]]]
+    ) -> list[list[Span]]:
+        seen = self.seen
+        out: list[list[Span]] = [[]] * len(values)
+        pending: dict[str, list[int]] = {}
+        for i, t in enumerate(values):
+            got = seen.get(t)
+            if got is not None:
+                out[i] = list(got)
+            elif (rows := pending.get(t)) is None:
+                pending[t] = [i]
+            else:
+                rows.append(i)
+        if not pending:
+            return out
+        texts = list(pending)
+        if len(seen) + len(texts) > MEMO_TEXTS:
+            seen.clear()
+        for t, found, rows in zip(texts, scan(texts), pending.values(), strict=True):
+            if len(t) <= MEMO_CHARS and len(seen) < MEMO_TEXTS:
+                seen[t] = tuple(found)
+            out[rows[0]] = found
+            for i in rows[1:]:
+                out[i] = list(found)
+        return out
+
+
 class SpanFinder:
     """Compiled span finder for one registry; reuse it across calls (it caches validations)."""
 
@@ -318,6 +366,7 @@ class SpanFinder:
         self.min_score = min_score
         self.max_chars = max_chars
         self._cache: dict[str, dict[str, float]] = {}
+        self._memo = _Memo()
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------
@@ -337,12 +386,20 @@ class SpanFinder:
 
     def _scan(self, texts: Any) -> TextScan:
         values, replaced = _to_texts(texts)
-        n = len(values)
         truncated: list[int] = []
         if self.max_chars is not None:
             truncated = [i for i, t in enumerate(values) if len(t) > self.max_chars]
             for i in truncated:
                 values[i] = values[i][: self.max_chars]
+        if self.ner is not None:  # a model need not give a text the same spans twice
+            spans = self._spans(values)
+        else:
+            spans = self._memo.spans(values, self._spans)
+        return TextScan(spans, truncated, replaced, self.max_chars)
+
+    def _spans(self, values: list[str]) -> list[list[Span]]:
+        """Spans per text: normalized, in slabs of pieces, mapped back to the caller's offsets."""
+        n = len(values)
         spans: list[list[Span]] = [[] for _ in range(n)]
         split: set[int] = set()
         for slab in _slabs(values):
@@ -352,6 +409,9 @@ class SpanFinder:
             for u, norm, got in zip(slab, norms, found, strict=True):
                 if u.lo or u.hi < len(values[u.text]):
                     split.add(u.text)
+                if norm.identity and not u.lo and u.hi == u.core_hi:  # the whole text as given
+                    spans[u.text] = got
+                    continue
                 out = spans[u.text]
                 for sp in got:
                     a, b = norm.span(sp.start, sp.end)
@@ -364,7 +424,7 @@ class SpanFinder:
                 if not kept or sp.start >= kept[-1].end:
                     kept.append(sp)
             spans[i] = kept
-        return TextScan(spans, truncated, replaced, self.max_chars)
+        return spans
 
     def _scan_pieces(self, values: list[str]) -> list[list[Span]]:
         """Spans per (normalized, bounded) piece of text."""
@@ -480,17 +540,55 @@ class SpanFinder:
             return small
         arr = pa.array(values, type=pa.large_string())
         ctx_idx, ctx_arr = self._context_subset(arr)
+        digits = digit_counts(arr)
+        # texts holding at least k digits (and their sub-array), shared by the groups needing k
+        enough: dict[int, tuple[np.ndarray, pa.Array | None]] = {}
+
+        def rows_with(k: int) -> tuple[np.ndarray, pa.Array | None]:
+            got = enough.get(k)
+            if got is None:
+                rows = np.flatnonzero(digits >= k)
+                sub = None if rows.size == len(values) else arr.take(pa.array(rows))
+                got = enough[k] = (rows, sub)
+            return got
+
+        by_ctx: dict[int, list[int]] | None = None
+
+        def ctx_rows(group: _Group) -> np.ndarray:
+            # the texts holding a context word of any group (one RE2 pass) are looked up
+            # word by word, as for one text: no RE2 compilation per context-only group
+            nonlocal by_ctx
+            if by_ctx is None:
+                by_ctx = {}
+                for i in ctx_idx.tolist():
+                    for pos in self._ctx_groups(values[i]):
+                        by_ctx.setdefault(pos, []).append(i)
+            rows = by_ctx.get(group.pos)
+            return np.array(rows, dtype=np.int64) if rows else _EMPTY
 
         def big(group: _Group) -> np.ndarray | None:
+            need = max(group.min_digits, 1 if group.needs_digit else 0)
             if group.ctx_words is not None:
                 if ctx_idx.size == 0:
                     return _EMPTY
-                mask = pc.match_substring_regex(ctx_arr, group.prefilter)
-                return ctx_idx[np.flatnonzero(mask.to_numpy(zero_copy_only=False))]
-            if group.prefilter is None:
-                return None
-            mask = pc.match_substring_regex(arr, group.prefilter)
-            return np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+                if ctx_idx.size > FEW_CTX_TEXTS:  # many: the RE2 compilations pay off
+                    mask = pc.match_substring_regex(ctx_arr, group.prefilter)
+                    rows = ctx_idx[np.flatnonzero(_np(mask))]
+                else:
+                    rows = ctx_rows(group)
+                return rows[digits[rows] >= need] if need and rows.size else rows
+            rows, sub = rows_with(need) if need else (None, None)
+            if rows is None or sub is None:  # every text may match
+                if group.prefilter is None:
+                    return None
+                mask = pc.match_substring_regex(arr, group.prefilter)
+                return np.flatnonzero(_np(mask))
+            if rows.size == 0 or group.prefilter is None:
+                return rows
+            if rows.size <= FEW_ROWS and (group.gate or group.py_prefilter) is not None:
+                test = group.gate or group.py_prefilter.search  # type: ignore[union-attr]
+                return np.array([i for i in rows.tolist() if test(values[i])], dtype=np.int64)
+            return rows[np.flatnonzero(_np(pc.match_substring_regex(sub, group.prefilter)))]
 
         return big
 
