@@ -44,6 +44,8 @@ dates and most national ids and account numbers have other characters or are sho
 _TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z", re.ASCII)
 _MAX_SAFE_INT = 2**53 - 1
 _STR = {str}  # RFC 8785 numbers are IEEE 754 doubles
+_SEQUENCES = (list, tuple, set, frozenset)  # iterables of items, checked without the ABC
+_PLAIN = (str, bool)
 _FIELDS = (
     "action",
     "actor",
@@ -105,56 +107,24 @@ def canonical_json(value: Any) -> bytes:
 # For an event without floats and with ASCII keys, RFC 8785 is plain JSON written in a fixed
 # order: strings escaped as the standard library's C ``encode_basestring`` escapes them
 # (\b \t \n \f \r \" \\, other controls as lowercase \u00xx, nothing else), integers in
-# decimal, keys in code-point order (UTF-16 order for ASCII). Floats (ES6 number formatting) and
-# other keys go through ``rfc8785``. Cross-tested against ``rfc8785`` in tests/audit.
-_quote = json.encoder.encode_basestring
-_SCALAR = {None: "null", True: "true", False: "false"}
+# decimal, keys in code-point order (UTF-16 order for ASCII). That is what the standard library's
+# C encoder writes with sorted keys and no whitespace, in one call per event. Floats (ES6 number
+# formatting) and other keys go through ``rfc8785``. Cross-tested against ``rfc8785`` in
+# tests/audit.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                           check_circular=False, allow_nan=False).encode
 
 
-def _fast_canonical(e: AuditEvent, time_text: str) -> bytes:
-    """:func:`canonical_json` of ``e.to_json_obj()`` for a float-free event with ASCII keys,
-    its mappings already sorted; raises UnicodeEncodeError for a lone surrogate."""
-    q = _quote
-
-    def obj(m: Mapping[str, Any]) -> str:
-        return "{" + ",".join(q(k) + ":" + _scalar(v) for k, v in m.items()) + "}"
-
-    text = (
-        '{"action":'
-        + q(e.action)
-        + ',"actor":'
-        + q(e.actor)
-        + ',"counts":'
-        + obj(e.counts)
-        + ',"data_categories":['
-        + ",".join(map(q, e.data_categories))
-        + '],"details":'
-        + obj(e.details)
-        + ',"digests":'
-        + obj(e.digests)
-        + ',"legal_basis":'
-        + q(e.legal_basis)
-        + ',"outcome":'
-        + q(e.outcome)
-        + ',"purpose":'
-        + q(e.purpose)
-        + ',"subjects":['
-        + ",".join(map(q, e.subjects))
-        + '],"time":"'
-        + time_text
-        + '","v":'
-        + str(EVENT_VERSION)
-        + "}"
-    )
-    return text.encode("utf-8")
-
-
-def _scalar(v: str | int | bool | None) -> str:
-    if isinstance(v, str):
-        return _quote(v)
-    if v is None or type(v) is bool:
-        return _SCALAR[v]
-    return str(int(v))
+def _fast_canonical(e: AuditEvent, time_text: str, counts: dict[str, Any],
+                    digests: dict[str, Any], details: dict[str, Any]) -> bytes:
+    """:func:`canonical_json` of ``e.to_json_obj()`` for a float-free event with ASCII keys
+    (its mappings given as plain dicts); raises UnicodeEncodeError for a lone surrogate."""
+    return _ENCODE({
+        "action": e.action, "actor": e.actor, "counts": counts,
+        "data_categories": e.data_categories, "details": details, "digests": digests,
+        "legal_basis": e.legal_basis, "outcome": e.outcome, "purpose": e.purpose,
+        "subjects": e.subjects, "time": time_text, "v": EVENT_VERSION,
+    }).encode("utf-8")
 
 
 def _text(name: str, value: object) -> str:
@@ -173,7 +143,8 @@ def _check_unicode(name: str, value: str) -> None:
 
 
 def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+    if type(values) not in _SEQUENCES and (isinstance(values, str | bytes)
+                                           or not isinstance(values, Iterable)):
         raise AuditError(f"{name} must be a list of strings", where=f"event.{name}")
     try:
         out = set(values)
@@ -198,8 +169,10 @@ def _text_set(name: str, values: object, pattern: re.Pattern[str] | None = None)
 
 
 def _mapping(name: str, value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise AuditError(f"{name} must be a mapping", where=f"event.{name}")
+    if "" not in value and all(type(k) is str for k in value):
+        return value  # type: ignore[return-value]
     for k in value:
         if not isinstance(k, str) or not k:
             raise AuditError(f"{name} keys must be non-empty strings", where=f"event.{name}")
@@ -207,7 +180,7 @@ def _mapping(name: str, value: object) -> Mapping[str, Any]:
 
 
 def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(sorted(d.items())))
+    return MappingProxyType(dict(sorted(d.items())) if len(d) > 1 else d)
 
 
 @dataclass(frozen=True)
@@ -247,7 +220,8 @@ class AuditEvent:
                     f"counts[{k!r}] must be an integer in 0..2**53-1, got {v!r}",
                     where="event.counts",
                 )
-        set_(self, "counts", _frozen(dict(counts)))
+        counts_d = dict(counts)
+        set_(self, "counts", _frozen(counts_d))
 
         digests = _mapping("digests", self.digests)
         for k, v in digests.items():
@@ -255,12 +229,13 @@ class AuditEvent:
                 raise AuditError(
                     f"digests[{k!r}] must be a non-empty string", where="event.digests"
                 )
-        set_(self, "digests", _frozen(dict(digests)))
+        digests_d = dict(digests)
+        set_(self, "digests", _frozen(digests_d))
 
         details = _mapping("details", self.details)
         fast = True  # no float and no integer beyond 2**53 (see _fast_canonical)
         for k, v in details.items():
-            if v is None or isinstance(v, str | bool):
+            if type(v) in _PLAIN or v is None or isinstance(v, str | bool):
                 continue
             if isinstance(v, int):
                 fast = fast and -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT
@@ -272,14 +247,16 @@ class AuditEvent:
                     f"got {type(v).__name__}",
                     where="event.details",
                 )
-        set_(self, "details", _frozen(dict(details)))
-        fast = fast and all(k.isascii() for m in (counts, digests, details) for k in m)
+        details_d = dict(details)
+        set_(self, "details", _frozen(details_d))
+        fast = fast and "".join(counts_d).isascii() and "".join(digests_d).isascii() and (
+            "".join(details_d).isascii())
         time_text = _format_utc(t)
         # Numbers out of the JSON domain (NaN, 2**60) fail in rfc8785. The event is immutable,
         # so its canonical bytes are computed once and kept.
         try:
             data = (
-                _fast_canonical(self, time_text)
+                _fast_canonical(self, time_text, counts_d, digests_d, details_d)
                 if fast
                 else canonical_json(self.to_json_obj(_time=time_text))
             )

@@ -197,7 +197,7 @@ def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
     if len(_CLEAN) > _CLEAN_MAX:
         _CLEAN.clear()
     doubtful = []
-    for v in fresh:
+    for v in _sift(fresh):
         if machine_token(v) or bare_number(v):
             continue  # unique by nature: not worth remembering
         if _fires(v):
@@ -213,6 +213,39 @@ def _flagged(values: Iterable[str]) -> dict[str, list[str]]:
             else:
                 _CLEAN.add(v)
     return flagged
+
+
+# The batch's values in a few Arrow regex passes (RE2), before any per-value Python:
+# _CLEARED clears no value that `machine_token` or `bare_number` would not clear (a subset: the
+# hash, UUID and key-id shapes, ASCII only); _MAYBE finds every value a rule could fire on (a
+# superset of `_fires`: any non-ASCII character, a capital, an @, a space, which every payee
+# phrase needs, and the digit, colon and wallet patterns with a wider set of separators). Only
+# values _MAYBE finds go through the rules one at a time; the others are clean, as the rules
+# would find them. Tested against the rules on generated values (tests/audit).
+_HEXES = "|".join(f"[0-9a-f]{{{n}}}" for n in sorted(_HASH_LENGTHS))
+_CLEARED = (
+    r"^(?:(?:[a-z0-9._-]{1,32}:)?(?:" + _HEXES + r"|[0-9a-f-]{8}-[0-9a-f-]{4}-[0-9a-f-]{4}-"
+    r"[0-9a-f-]{4}-[0-9a-f-]{12})|[1-9][0-9]{0,10}|0[1-9][0-9]{0,9}|0)$"
+)
+_CLEARED_KEY = "^(?:" + _KEY_IDS.pattern + ")$"  # cleared unless its last 16 are all digits
+_MAYBE = (r"[^\x00-\x7f]|[A-Z@ ]|[0-9](?:[\t\n\x0b\x0c\r\x1c-\x1f ./()+-]{0,2}[0-9]){3}"
+          r"|:[0-9a-f]{0,4}:|bc1|0x[0-9a-f]{40}")
+_SIFT_MIN = 64  # fewer values: the rules one at a time cost less than the Arrow calls
+
+
+def _sift(values: set[str]) -> Iterable[str]:
+    """The values the rules must look at one at a time (see _CLEARED and _MAYBE)."""
+    if len(values) < _SIFT_MIN:
+        return values
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(list(values), pa.string())
+    key = pc.and_not(pc.match_substring_regex(arr, _CLEARED_KEY),
+                     pc.match_substring_regex(arr, "[0-9]{16}$"))
+    cleared = pc.or_(pc.match_substring_regex(arr, _CLEARED), key)
+    keep = pc.and_not(pc.match_substring_regex(arr, _MAYBE), cleared)
+    return arr.filter(keep).to_pylist()
 
 
 def _refusal(t: FieldText, kinds: list[str], batch: int) -> AuditError:

@@ -92,12 +92,17 @@ def _records(fh: io.TextIOBase, name: str, delimiter: str) -> Iterator[tuple[int
             row = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError as exc:
-            raise ConsentError(f"not valid text in the file's encoding ({exc.reason})",
-                               where=f"{name}:{reader.line_num + 1}") from None
-        except csv.Error as exc:
-            raise ConsentError(f"malformed CSV: {exc}", where=f"{name}:{reader.line_num}") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise read_error(exc, name, reader.line_num) from None
         yield start, row
+
+
+def read_error(exc: UnicodeDecodeError | csv.Error, name: str, line_num: int) -> ConsentError:
+    """The error of a record the csv reader refused (``line_num``: the reader's, then)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ConsentError(f"not valid text in the file's encoding ({exc.reason})",
+                            where=f"{name}:{line_num + 1}")
+    return ConsentError(f"malformed CSV: {exc}", where=f"{name}:{line_num}")
 
 
 def read_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
@@ -117,47 +122,64 @@ def iter_csv(path: str | os.PathLike[str], *, ledger: Ledger | None = None,
     """:func:`read_csv` one event at a time (the file is opened on the first ``next``)."""
     p = Path(path)
     name = p.name
+    with open_csv(p, encoding) as fh:
+        records = _records(fh, name, delimiter)
+        header = read_header(records, name, collector)
+        for line, row in records:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
+            yield row_event(header, row, f"{name}:{line}", ledger, collector)
+
+
+def open_csv(p: Path, encoding: str) -> io.TextIOBase:
+    """The file opened for the csv module; a missing or unreadable file is one clear line."""
     try:
-        fh = open(p, encoding=encoding, newline="")  # noqa: SIM115
+        return open(p, encoding=encoding, newline="")  # type: ignore[return-value]  # noqa: SIM115
     except FileNotFoundError:
         raise ConsentInputError("file not found", where=str(p)) from None
     except OSError as exc:
         raise ConsentInputError(f"cannot read file: {exc.strerror}", where=str(p)) from None
     except LookupError:
         raise ConsentError(f"unknown text encoding '{encoding}'") from None
-    with fh:
-        records = _records(fh, name, delimiter)
-        first = next(records, None)
-        if first is None:
-            raise ConsentError("empty file: expected a header line naming the columns "
-                               f"({', '.join(REQUIRED)}, ...)", where=f"{name}:1")
-        hline, header = first
-        header = [h.strip().lstrip("\ufeff").lower() for h in header]
-        unknown = [h for h in header if h not in COLUMNS]
-        if unknown:
-            raise ConsentError(f"unknown column '{unknown[0][:40]}' (known: {', '.join(COLUMNS)})",
-                               where=f"{name}:{hline}")
-        dupes = [h for h, n in Counter(header).items() if n > 1]
-        if dupes:
-            raise ConsentError(f"column '{dupes[0]}' appears twice", where=f"{name}:{hline}")
-        missing = [c for c in REQUIRED if c not in header]
-        if "collector" not in header and not collector:
-            missing.append("collector")
-        if missing:
-            raise ConsentError(f"missing column{'s' if len(missing) > 1 else ''} "
-                               f"{', '.join(missing)}", where=f"{name}:{hline}")
-        for line, row in records:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # a blank line
-            where = f"{name}:{line}"
-            if len(row) != len(header):
-                raise ConsentError(f"expected {len(header)} fields, found {len(row)}", where=where)
-            values = {h: (v.strip() or None) for h, v in zip(header, row, strict=True)}
-            too_long = next((h for h, v in values.items() if v and len(v) > MAX_FIELD), None)
-            if too_long:
-                raise ConsentError(f"column '{too_long}' is longer than {MAX_FIELD} characters",
-                                   where=where)
-            yield _event(values, where, ledger, collector)
+
+
+def read_header(records: Iterator[tuple[int, list[str]]], name: str,
+                collector: str | None) -> list[str]:
+    """The header's column names (lower case), refusing unknown, repeated or missing ones."""
+    first = next(records, None)
+    if first is None:
+        raise ConsentError("empty file: expected a header line naming the columns "
+                           f"({', '.join(REQUIRED)}, ...)", where=f"{name}:1")
+    hline, header = first
+    header = [h.strip().lstrip("\ufeff").lower() for h in header]
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise ConsentError(f"unknown column '{unknown[0][:40]}' (known: {', '.join(COLUMNS)})",
+                           where=f"{name}:{hline}")
+    dupes = [h for h, n in Counter(header).items() if n > 1]
+    if dupes:
+        raise ConsentError(f"column '{dupes[0]}' appears twice", where=f"{name}:{hline}")
+    missing = [c for c in REQUIRED if c not in header]
+    if "collector" not in header and not collector:
+        missing.append("collector")
+    if missing:
+        raise ConsentError(f"missing column{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(missing)}", where=f"{name}:{hline}")
+    return header
+
+
+def row_event(header: list[str], row: list[str], where: str, ledger: Ledger | None,
+              collector: str | None) -> ConsentEvent:
+    """One record (not blank) as an event: the field count, the length limit, then the
+    columns' own checks (the row's first refusal, named by ``where``)."""
+    if len(row) != len(header):
+        raise ConsentError(f"expected {len(header)} fields, found {len(row)}", where=where)
+    values = {h: (v.strip() or None) for h, v in zip(header, row, strict=True)}
+    too_long = next((h for h, v in values.items() if v and len(v) > MAX_FIELD), None)
+    if too_long:
+        raise ConsentError(f"column '{too_long}' is longer than {MAX_FIELD} characters",
+                           where=where)
+    return _event(values, where, ledger, collector)
 
 
 def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
@@ -202,7 +224,21 @@ def import_csv(ledger: Ledger, path: str | os.PathLike[str], *, collector: str |
                delimiter: str = ",", encoding: str = "utf-8",
                chunk: int = 50_000) -> ImportReport:
     """Import a consent CSV into the ledger, all or nothing (see the module docstring), in
-    chunks of one transaction (:mod:`~veil.consent.streaming`): memory stays bounded."""
+    chunks of one transaction: memory stays bounded. Each chunk is checked a column at a time
+    and written by the database's bulk path (:mod:`~veil.consent.import_bulk`); what is stored
+    and the first error are those of :func:`import_rows`."""
+    from veil.consent.import_bulk import import_columns
+
+    return import_columns(ledger, Path(path), collector=collector, delimiter=delimiter,
+                          encoding=encoding, chunk=chunk, report=ImportReport)
+
+
+def import_rows(ledger: Ledger, path: str | os.PathLike[str], *, collector: str | None = None,
+                delimiter: str = ",", encoding: str = "utf-8",
+                chunk: int = 50_000) -> ImportReport:
+    """:func:`import_csv` one row at a time (events through ``Ledger``'s validation and append
+    in chunks of one transaction, :mod:`~veil.consent.streaming`): the reference the columnar
+    import is tested against."""
     from veil.consent.streaming import append_stream
 
     kinds: Counter[str] = Counter()
@@ -393,5 +429,6 @@ def write_csv(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
 
 
-__all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "iter_csv",
+__all__ = ["COLUMNS", "REASONS", "ImportReport", "export_ledger", "import_csv", "import_rows",
+           "iter_csv",
            "read_csv", "subject_record", "write_csv", "write_subject_record"]
