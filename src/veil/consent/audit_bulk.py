@@ -6,6 +6,7 @@ subjects, each by keyed pseudonym), with one HMAC per distinct subject."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from itertools import repeat
@@ -24,13 +25,17 @@ def audit_events(ref: SubjectRef, cols: dict[str, list[Any]]) -> list[AuditEvent
     """The audit events that record the stored rows ``cols`` (see the module docstring)."""
     from veil.audit.event import AuditEvent
 
-    groups: dict[tuple[str, str, str], list[int]] = {}
-    for i, g in enumerate(zip(cols["purpose"], cols["kind"], cols["collector"], strict=True)):
-        got = groups.get(g)
-        if got is None:
-            groups[g] = [i]
-        else:
-            got.append(i)
+    keys = list(zip(cols["purpose"], cols["kind"], cols["collector"], strict=True))
+    groups: dict[tuple[str, str, str], Sequence[int]] = {}
+    if len(set(keys)) == 1:
+        groups[keys[0]] = range(len(keys))  # one group: the common import
+    else:
+        for i, g in enumerate(keys):
+            got = groups.get(g)
+            if got is None:
+                groups[g] = [i]
+            else:
+                got.append(i)  # type: ignore[attr-defined]
     key = ref.key()
     subject, channel = cols["subject"], cols["channel"]
     distinct = list(set(subject))
@@ -46,6 +51,7 @@ def audit_events(ref: SubjectRef, cols: dict[str, list[Any]]) -> list[AuditEvent
                 time=now, actor=collector[:128] or "unknown", action=f"consent.{kind}",
                 purpose=purpose, legal_basis="consent", outcome="success",
                 counts={"events": len(part)},
-                subjects=sorted({tokens[subject[i]] for i in part}),
-                details={"channels": ",".join(sorted({channel[i] for i in part}))[:500]}))
+                subjects=sorted(set(map(tokens.__getitem__, map(subject.__getitem__, part)))),
+                details={"channels": ",".join(sorted(set(map(channel.__getitem__,
+                                                             part))))[:500]}))
     return out
