@@ -6,6 +6,7 @@ Registered on the ``spark`` group by `veil.cli.spark_package`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -95,7 +96,10 @@ def stream_cmd(
     opts = _options(option or [])
     check_source(source, format)
     spark = session()
-    spark.sparkContext.setLogLevel("OFF")  # a failed batch is reported below, in one line
+    # a failed batch is reported in one line (VeilError): not by the JVM's log nor by py4j's
+    # logger, which would print the callback's traceback
+    spark.sparkContext.setLogLevel("OFF")
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
     result = stream(source, policy_path(policy), purpose, output, checkpoint=checkpoint,
                     input_format=format, trigger=trigger, options=opts, schema=schema,
                     max_files_per_trigger=max_files, max_batches=max_batches, timeout=timeout,
