@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from veil.cli.common import (
+    MAX_COUNT,
     DelimiterOpt,
     EncodingOpt,
     JsonOpt,
@@ -24,6 +25,9 @@ from veil.cli.common import (
     print_json,
 )
 from veil.errors import InputError
+
+#: --timeout's bound: a year of seconds (a stream meant to run longer runs without one)
+MAX_TIMEOUT = 366 * 86_400.0
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -60,11 +64,14 @@ def stream_cmd(
                                                "amount DOUBLE'): needed for Kafka; files: "
                                                "learned from the first files.")] = None,
     max_files: Annotated[int | None, typer.Option("--max-files-per-trigger", min=1,
+                                                  max=MAX_COUNT,
                                                   help="At most this many files per "
                                                   "micro-batch.")] = None,
-    max_batches: Annotated[int | None, typer.Option("--max-batches", min=1, help="Stop after "
+    max_batches: Annotated[int | None, typer.Option("--max-batches", min=1,
+                                                    max=MAX_COUNT, help="Stop after "
                                                     "this many micro-batches.")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="Stop after this "
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.1,
+                                                  max=MAX_TIMEOUT, help="Stop after this "
                                                   "many seconds.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset id (default: the purpose's "
                                                 "only dataset).")] = None,
@@ -88,22 +95,28 @@ def stream_cmd(
     DOUBLE" --option kafka.bootstrap.servers=broker:9092 --option subscribe=transactions
     """
     from veil.cli.main import policy_path
+    from veil.policy.loader import load_policy
     from veil.spark.session import session
     from veil.spark.stream_source import check_source
     from veil.spark.streaming import stream
+    from veil.store.workspace import Workspace
 
     csv = csv_options(delimiter, quote_char, encoding)
     opts = _options(option or [])
+    pol = load_policy(policy_path(policy))  # everything the user can get wrong, before Spark
+    pol.purpose(purpose)
     check_source(source, format)
+    ws = Workspace.find(workspace)
+    ws.ready()
     spark = session()
     # a failed batch is reported in one line (VeilError): not by the JVM's log nor by py4j's
     # logger, which would print the callback's traceback
     spark.sparkContext.setLogLevel("OFF")
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
-    result = stream(source, policy_path(policy), purpose, output, checkpoint=checkpoint,
+    result = stream(source, pol, purpose, output, checkpoint=checkpoint,
                     input_format=format, trigger=trigger, options=opts, schema=schema,
                     max_files_per_trigger=max_files, max_batches=max_batches, timeout=timeout,
-                    dataset=dataset, workspace=workspace, csv_options=csv, actor=actor,
+                    dataset=dataset, workspace=ws, csv_options=csv, actor=actor,
                     spark=spark)
     if as_json:
         print_json(result.to_dict())
