@@ -69,10 +69,13 @@ def test_object_output_is_the_local_output_uploaded(s3, k, sample_csv: Path, wor
     again = veil.run(SAMPLE_POLICY, PURPOSE, str(sample_csv), uri, overwrite=True)
     assert again.receipt["replaces"] == [res.run_id]
 
-    from veil.pipeline.outputs import delete_remote  # what retention disposal must call
+    from veil.lifecycle.retention_dispose import dispose_output
+    from veil.pipeline.outputs import delete_remote
 
-    assert delete_remote(uri) == "deleted" and delete_remote(uri) == "already absent"
+    gone = dispose_output(workspace, again.run_id, reason="test: retention of a remote output")
+    assert gone.file == "deleted"  # the object, through the store's API
     assert keys(s3, f"{k}out/") == [f"{k}out/fraud.parquet.receipt.json"]
+    assert delete_remote(uri) == "already absent"
 
 
 def test_object_folder_output(s3, k, sample_csv: Path, workspace, tmp_path: Path) -> None:

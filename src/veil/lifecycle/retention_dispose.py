@@ -186,15 +186,20 @@ def _replaced(ws: Workspace, ids: Sequence[str]) -> dict[str, str]:
 
 
 def _delete_files(ws: Workspace, recs: Sequence[OutputRetention]) -> dict[str, str]:
-    """Remove each output (file or parts folder) and its rejects file; idempotent. An output
-    another run overwrote (``replaced_by``) is not there any more: the path holds the newer
-    run's output, which stays."""
+    """Remove each output (file, parts folder, object or Delta table) and its rejects file;
+    idempotent. An output another run overwrote (``replaced_by``) is not there any more: the
+    path holds the newer run's output, which stays."""
     rejects = _rejects_paths(ws, [r.run_id for r in recs])
     replaced = _replaced(ws, [r.run_id for r in recs])
     said: dict[str, str] = {}
     for r in recs:
         if r.run_id in replaced:
             said[r.run_id] = f"already absent (replaced by run {replaced[r.run_id]})"
+            continue
+        if "://" in r.output:  # an object, object folder or Delta table (veil run -o URI)
+            from veil.pipeline.outputs import delete_remote
+
+            said[r.run_id] = delete_remote(r.output)
             continue
         try:
             try:
