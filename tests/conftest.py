@@ -42,8 +42,9 @@ def postgres_url() -> str | None:
     return url
 
 
-def _fresh_pg_database(base_url: str) -> tuple[str, object]:
-    """Create a uniquely named database on the test server; returns (url, dropper)."""
+def _fresh_pg_database(base_url: str, template: str | None = None) -> tuple[str, object]:
+    """Create a uniquely named database on the test server (a copy of `template` when given and
+    free, else empty); returns (url, dropper)."""
     import uuid
 
     import sqlalchemy as sa
@@ -51,7 +52,11 @@ def _fresh_pg_database(base_url: str) -> tuple[str, object]:
     name = f"veil_t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        except sa.exc.OperationalError:  # the template is in use elsewhere: start empty
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
     def drop() -> None:
@@ -60,6 +65,50 @@ def _fresh_pg_database(base_url: str) -> tuple[str, object]:
         admin.dispose()
 
     return url, drop
+
+
+def _migrated_workspace(root: Path, database_url: str | None) -> None:
+    """`init_workspace(root)` on `database_url` (None: the workspace's SQLite), closed."""
+    from veil.kek.providers import EnvKEK
+    from veil.store.workspace import init_workspace
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("VEIL_WORKSPACE", raising=False)
+        mp.setenv("VEIL_KEK", EnvKEK.new_secret())
+        if database_url is None:
+            mp.delenv("VEIL_DATABASE_URL", raising=False)
+        else:
+            mp.setenv("VEIL_DATABASE_URL", database_url)
+        ws, _ = init_workspace(root)
+        ws.close()
+        ws.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite workspace migrated once per session: each `workspace` starts as a copy, and
+    init_workspace then finds it at the head revision (the migrations cost ~0.15 s a test)."""
+    root = tmp_path_factory.mktemp("workspace-template") / "ws"
+    _migrated_workspace(root, None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def _pg_workspace_template(tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL database migrated once per session, copied (CREATE DATABASE ... TEMPLATE)
+    for each `workspace` on PostgreSQL; None without a server."""
+    import sqlalchemy as sa
+
+    base = postgres_url()
+    if base is None:
+        yield None
+        return
+    url, drop = _fresh_pg_database(base)
+    try:
+        _migrated_workspace(tmp_path_factory.mktemp("pg-template") / "ws", url)
+        yield sa.make_url(url).database
+    finally:
+        drop()  # type: ignore[operator]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -73,7 +122,10 @@ def database_url(request, tmp_path: Path):
         pytest.fail("VEIL_REQUIRE_POSTGRES is set but VEIL_TEST_DATABASE_URL is not reachable")
     if base is None:
         pytest.skip("PostgreSQL not available: set VEIL_TEST_DATABASE_URL to a reachable server")
-    url, drop = _fresh_pg_database(base)
+    # a workspace test gets the migrated copy init_workspace would make of the empty database
+    template = (request.getfixturevalue("_pg_workspace_template")
+                if "workspace" in request.fixturenames else None)
+    url, drop = _fresh_pg_database(base, template)
     try:
         yield url
     finally:
@@ -81,15 +133,18 @@ def database_url(request, tmp_path: Path):
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, database_url: str, monkeypatch):
-    """An initialised workspace in tmp_path/ws on each test database; cwd is the workspace."""
+def workspace(request, tmp_path: Path, database_url: str, monkeypatch):
+    """An initialised workspace in tmp_path/ws on each test database; cwd is the workspace.
+    It starts from the session's migrated template (a copy of the files, or of the database),
+    so init_workspace here opens it at head instead of running every migration again."""
     from veil.store.workspace import init_workspace
 
     root = tmp_path / "ws"
     if not database_url.startswith("sqlite"):
-        monkeypatch.setenv("VEIL_DATABASE_URL", database_url)
+        monkeypatch.setenv("VEIL_DATABASE_URL", database_url)  # a migrated copy: see above
     else:
         monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+        shutil.copytree(request.getfixturevalue("_sqlite_workspace_template"), root)
     monkeypatch.delenv("VEIL_WORKSPACE", raising=False)
     from veil.kek.providers import EnvKEK
 
