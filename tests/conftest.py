@@ -113,7 +113,8 @@ def _pg_workspace_template(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path: Path):
-    """A fresh, empty database: SQLite in tmp_path, and PostgreSQL when the server is there."""
+    """A fresh, empty database: SQLite in tmp_path, and PostgreSQL when the server is there
+    (already migrated when the test also takes `workspace`, which migrates it anyway)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'veil.db'}"
         return
