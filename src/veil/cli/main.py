@@ -535,7 +535,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
                        "expiry, the sweep that deletes expired outputs and destroys their keys, "
                        "legal holds."),
     "spark": _lazy("spark_package", group=True, help="Spark: ship Veil to a cluster's "
-                   "executors."),
+                   "executors; apply a purpose to a stream."),
     "stream": _lazy("stream", help="Apply a purpose to the events of a NATS JetStream "
                     "stream, micro-batch by micro-batch."),
     "recipients": _lazy("recipients", group=True, help="Recipients and processors (Art. 19, 28) "
