@@ -157,12 +157,15 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians)")
     p.add_argument("--core", type=int, default=0, help="CPU core to pin to (-1: none)")
     p.add_argument("--before-src", help="another source tree (its src/) to time beside")
+    p.add_argument("--src", help="time this source tree (its src/) as 'now' (default: the "
+                                 "installed one)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     a = p.parse_args()
     core = None if a.core < 0 else a.core
-    srcs: dict[str, str | None] = {"now": None}
+    now = str(Path(a.src).resolve()) if a.src else None
+    srcs: dict[str, str | None] = {"now": now}
     if a.before_src:
-        srcs = {"before": str(Path(a.before_src).resolve()), "now": None}
+        srcs = {"before": str(Path(a.before_src).resolve()), "now": now}
     report: dict = {"commit": commit(), "runs": a.runs, "batch_texts": BATCH}
     with tempfile.TemporaryDirectory() as d:
         varied = varied_texts(a.texts)
