@@ -149,6 +149,36 @@ def test_iban_twin_matches_validator_and_stdnum(values: list[str]) -> None:
     assert got.tolist() == [bool(stdnum_iban.is_valid(v)) for v in plain]
 
 
+@st.composite
+def _national_iban(draw: Any) -> str:
+    """Spanish and Belgian IBANs with their own national check digits right or wrong."""
+    from stdnum.es import ccc
+
+    if draw(st.booleans()):
+        head = draw(st.text("0123456789", min_size=8, max_size=8))
+        account = draw(st.text("0123456789", min_size=10, max_size=10))
+        digits = ccc.calc_check_digits(head + "00" + account)
+        if draw(st.booleans()):
+            digits = draw(st.text("0123456789", min_size=2, max_size=2))
+        bban, cc = head + digits + account, "ES"
+    else:
+        code = draw(st.sampled_from(["000", "001", "050", "068", "310", "539", "734", "999"]))
+        body = code + draw(st.text("0123456789", min_size=7, max_size=7))
+        check = int(body) % 97 or 97
+        if draw(st.booleans()):
+            check = draw(st.integers(0, 99))
+        bban, cc = f"{body}{check:02d}", "BE"
+    return stdnum_iban.calc_check_digits(f"{cc}00{bban}").join([cc, bban])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_national_iban(), min_size=1, max_size=30))
+def test_iban_twin_matches_the_national_checks(values: list[str]) -> None:
+    _same("iban", values)
+    got = vv.scores(REG["iban"], pa.array(values, type=pa.string())) > 0
+    assert got.tolist() == [bool(stdnum_iban.is_valid(v)) for v in values]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text("0123456789./ ", min_size=1, max_size=20), min_size=1, max_size=30))
 def test_ipv4_twin_matches_validator(values: list[str]) -> None:

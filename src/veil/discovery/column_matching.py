@@ -5,7 +5,10 @@ A routing sample of the distinct values is matched first (one Python regex searc
 over the joined sample); only recognizers that fit some of it run their RE2 pattern over all
 distinct values, vectorized. Validators run on candidates only, each distinct candidate once
 per scan: results are cached across batches (a customer's IBAN repeats on every one of their
-rows), keyed by the value's hash, within a bounded budget so memory stays flat.
+rows) within a bounded budget so memory stays flat. Candidates are looked up in that cache and
+validated a whole array at a time (:mod:`.column_validate`, :mod:`.validators_vec`); the
+one-value-at-a-time path they replace is kept as ``Matcher.validate_each``, the reference the
+tests compare them with.
 """
 
 from __future__ import annotations

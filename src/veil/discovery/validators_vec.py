@@ -6,7 +6,7 @@ shapes, numpy for the check digits).
 Each twin answers exactly what the recognizer's own validator would (tests compare them on
 python-stdnum's conformance cases and on generated strings). A twin only decides the values
 of a plain shape (ASCII, the characters the pattern allows); any other value, and any value
-whose answer depends on a look-up the twin does not make (a national IBAN check), goes to the
+whose answer depends on a check the twin does not make (Norway's national IBAN check), goes to the
 recognizer's own validator, one value at a time: ``scores`` is therefore always exact.
 """
 
@@ -161,8 +161,9 @@ def _iban_country(cc: str) -> tuple[str | None, bool] | None:
 
 def iban_twin(values: pa.Array) -> np.ndarray:
     """``banking.validate_iban``: separators left out, upper case, country code and check
-    digits, the country's BBAN structure and ISO 7064 mod 97-10; numbers of a country with
-    its own national check (BE, ES, NO, ...) that pass all that go to the validator."""
+    digits, the country's BBAN structure and ISO 7064 mod 97-10, and the national check
+    digits of Spain and Belgium (python-stdnum's es.iban and be.iban); numbers of another
+    country with its own national check (NO) that pass all that go to the validator."""
     n = len(values)
     out = np.full(n, np.nan)
     idx = np.flatnonzero(_mask(pc.match_substring_regex(values, _IBAN_PLAIN)))
@@ -191,7 +192,11 @@ def iban_twin(values: pa.Array) -> np.ndarray:
             rest.take(pa.array(sel)), pc.utf8_slice_codeunits(c.take(pa.array(sel)), 0, 4), ""
         )
         ok = _mod97(moved, lens[sel]) == 1
-        res[sel] = np.where(ok, np.nan if national else 1.0, 0.0)
+        if not national:
+            res[sel] = np.where(ok, 1.0, 0.0)
+            continue
+        check = _NATIONAL.get(code)  # the national checks it has no twin of: the validator
+        res[sel] = np.where(ok, check(c.take(pa.array(sel))) if check else np.nan, 0.0)
     out[idx] = res
     return out
 
@@ -207,6 +212,48 @@ def _mod97(strs: pa.Array, lens: np.ndarray) -> np.ndarray:
     for col in range(width):
         r = np.where(col < lens, (r * mult[:, col] + val[:, col]) % 97, r)
     return r
+
+
+# -- national IBAN checks (python-stdnum's es.iban and be.iban) ---------------------------
+
+_ES_W1 = np.array([2**i for i in range(2, 10)], dtype=np.int64)  # '00' + the first 8 digits
+_ES_W2 = np.array([2**i for i in range(10)], dtype=np.int64)
+
+
+def _es_national(c: pa.Array) -> np.ndarray:
+    """``stdnum.es.iban``: the two check digits of the CCC (mod 11 of bank+branch, and of
+    the account number) on IBANs that passed the BBAN structure (20 digits)."""
+    ccc = _fixed_matrix(pc.utf8_slice_codeunits(c, 4), 20, "0").astype(np.int64) - 48
+    d = []
+    for part, w in ((ccc[:, :8], _ES_W1), (ccc[:, 10:], _ES_W2)):
+        check = (part * w).sum(axis=1) % 11
+        d.append(np.where(check < 2, check, 11 - check))
+    return ((ccc[:, 8] == d[0]) & (ccc[:, 9] == d[1])).astype(float)
+
+
+@lru_cache(maxsize=1024)
+def _be_bank_known(code: str) -> bool:
+    from stdnum.be import iban as be_iban
+
+    return bool(be_iban.info(f"BE00{code}000000000"))
+
+
+def _be_national(c: pa.Array) -> np.ndarray:
+    """``stdnum.be.iban``: the account's own mod 97 check digits, a bank code of the
+    registry (looked up once per code) on IBANs that passed the BBAN structure."""
+    mat = _fixed_matrix(pc.utf8_slice_codeunits(c, 4), 12, "0").astype(np.int64) - 48
+    body = np.zeros(len(c), dtype=np.int64)
+    for col in range(10):
+        body = body * 10 + mat[:, col]
+    check = body % 97
+    check = np.where(check == 0, 97, check)
+    ok = check == mat[:, 10] * 10 + mat[:, 11]
+    codes = pc.utf8_slice_codeunits(c, 4, 7).to_pylist()
+    known = np.array([_be_bank_known(x) for x in codes], dtype=bool)
+    return (ok & known).astype(float)
+
+
+_NATIONAL: dict[str, Callable[[pa.Array], np.ndarray]] = {"ES": _es_national, "BE": _be_national}
 
 
 # -- IPv4 and e-mail ---------------------------------------------------------------------
