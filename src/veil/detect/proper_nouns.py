@@ -47,6 +47,8 @@ _WORD_TOWN_AFTER = re.compile(r",? (?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4,5})(
 # lower-case words inside a town's name ("Frankfurt am Main", "Newcastle upon Tyne")
 _TOWN_CONNECTOR = re.compile(r" (?:am|an der|upon|sur|ob der|im) [A-ZÀ-ÞŁŚŻ][\w\-]+")
 # "Jordi Puig i Ferrer", "Joaquim da Silva e Sousa": a second surname after "i" or "e"
+_CONNECTOR_STARTS = frozenset((" am ", " an ", " upo", " sur", " ob ", " im "))
+_POLISH_PREPS = (" w ", " we ", " z ", " ze ", " do ", " od ", "koło ", " pod ", "przez ")
 _JOINED_SURNAME = re.compile(r" [ie] ([A-ZÀ-ÞŁŚŻ][\w'’\-]+)(?=$|[^\w'’\-])")
 # Polish prepositions that inflect the town after them ("w Wrocławiu", "z Poznania")
 _POLISH_CASE_CONTEXT = re.compile(r"(?:^|\s)(?:w|we|z|ze|do|od|koło|pod|przez)\s+$")
@@ -61,7 +63,8 @@ _SUFFIX = re.compile(r"['’][a-zçğışöü]{1,4}$")
 def bare(word: str) -> str:
     """A word without trailing punctuation or a case suffix after an apostrophe ("Ankara'ya",
     "Antalya'da", "Pryce's" -> "Pryce")."""
-    return _SUFFIX.sub("", word.strip(",.;:"))
+    w = word.strip(",.;:")
+    return _SUFFIX.sub("", w) if ("'" in w or "’" in w) else w
 _MAX_CITY_WORDS = 4
 _INITIAL = re.compile(r"[^\W\d_]\.")
 _PARTICLES_BEFORE = re.compile(
@@ -233,47 +236,60 @@ class ProperNounScanner:
                 lead = _PARTICLES_BEFORE.search(joined[max(base, s - 24) : s])
                 a = s - (len(lead.group()) if lead else 0)  # "van der Laarse, Dewi"
                 add(ti, (a - base, got_c[0] - base, 1, got_c[1], "person", self.person))
-        if towns and self._connected_town(joined, words, toks, e, base, ti, towns, add):
+        if (
+            towns
+            and joined[e : e + 4] in _CONNECTOR_STARTS
+            and self._connected_town(joined, words, toks, e, base, ti, towns, add)
+        ):
             words, toks = words[:-1], toks[:-1]
             hi = len(words)
             if not words:
                 return
-        if towns and len(words) == 1 and _joined_surname(joined[max(base, s - 30) : s], words[0]):
+        if (
+            towns
+            and len(words) == 1
+            and joined[s - 3 : s] in (" i ", " e ")
+            and _joined_surname(joined[max(base, s - 30) : s], words[0])
+        ):
             return  # "Vidal i Serra": the second surname of the name before
         if towns:
-            found = False
-            for n, (i, j) in enumerate(find_cities(words, towns)):
-                if n and not (j < len(words) and words[j].islower()):
-                    break  # a second try only for "Hamburg von Reza Ahmadi"
-                cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
-                town = words[i:j]
-                if _after_particle(town, words, i, cb) or not _town_plausible(
-                    town, words, i, j, cb
-                ):
-                    continue
-                found = True
-                lo, hi = (0, i) if i > 0 else (j, len(words))
-                titled = context_before(cb.lower())[0]
-                pop = towns[lexicon.fold(" ".join(bare(w) for w in town))]
-                score = city_score(town, pop, cb, titled)
-                a, b = toks[i][0], toks[j - 1][0] + len(bare(words[j - 1]))
-                if score >= self.min_score:
-                    add(ti, (a - base, b - base, 1, score, "city", self.city or "city"))
-                if lo >= hi:
-                    if not titled:
-                        return
-                    lo, hi = i, j
-                break
-            if not found and len(words) == 1 and self._context_town(words[0], joined, s, base):
-                a = toks[0][0]
-                b = a + len(bare(words[0]))
-                add(ti, (a - base, b - base, 1, 0.7, "city", self.city or "city"))
+            got = self._towns(joined, s, base, ti, words, toks, towns, add)
+            if got is None:
                 return
+            lo, hi = got
         if not self.person or lo >= hi:
             return
         sub = words[lo:hi]
         ps, pe = toks[lo][0], toks[hi - 1][1]
         self._person(joined, sub, ps, pe, base, tend, ti, toks[lo:hi], add)
+
+    def _towns(self, joined, s, base, ti, words, toks, towns, add) -> tuple[int, int] | None:
+        """Report a town at an end of the run; the bounds of the words left for a name, or
+        None when nothing is left to score as a name."""
+        lo, hi = 0, len(words)
+        for n, (i, j) in enumerate(find_cities(words, towns)):
+            if n and not (j < len(words) and words[j].islower()):
+                break  # a second try only for "Hamburg von Reza Ahmadi"
+            cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
+            town = words[i:j]
+            if _after_particle(town, words, i, cb) or not _town_plausible(town, words, i, j, cb):
+                continue
+            lo, hi = (0, i) if i > 0 else (j, len(words))
+            titled = context_before(cb.lower())[0]
+            pop = towns[lexicon.fold(" ".join(bare(w) for w in town))]
+            score = city_score(town, pop, cb, titled)
+            a, b = toks[i][0], toks[j - 1][0] + len(bare(words[j - 1]))
+            if score >= self.min_score:
+                add(ti, (a - base, b - base, 1, score, "city", self.city or "city"))
+            if lo >= hi:
+                return (i, j) if titled else None
+            return lo, hi
+        if len(words) == 1 and self._context_town(words[0], joined, s, base):
+            a = toks[0][0]
+            b = a + len(bare(words[0]))
+            add(ti, (a - base, b - base, 1, 0.7, "city", self.city or "city"))
+            return None
+        return lo, hi
 
     def _connected_town(self, joined, words, toks, e, base, ti, towns, add) -> bool:
         """ "Frankfurt am Main": the run's last word, a connector and the next word name a
@@ -290,12 +306,14 @@ class ProperNounScanner:
         name is also a common word ("in Liverpool"), or a Polish case form ("w Poznaniu")."""
         before = joined[max(base, s - 12) : s]
         key = lexicon.fold(bare(word))
-        after = joined[s + len(word) : s + len(word) + 12]
         if key in lexicon.word_towns(self.min_pop) and len(key) >= 4:
+            after = joined[s + len(word) : s + len(word) + 12]
             if _POSTCODE_BEFORE.search(before) or _WORD_TOWN_AFTER.match(after):
                 return True  # a postcode beside it: an address
             if _WORD_TOWN_CONTEXT.search(before):
                 return not (lexicon.names().is_first(key) or key in persons.STOPWORDS)
+        if not (" " + before).endswith(_POLISH_PREPS):
+            return False
         return bool(inflected_town(word, before, lexicon.cities(self.min_pop)))
 
     def _person(
