@@ -598,8 +598,7 @@ class StoreSubjectKeys(SubjectKeys):
 
     def _keep(self, prims: list[tuple[str, AESGCM]]) -> None:
         with self._lock:
-            for s, p in prims:
-                self._put(s, p)
+            self._put_many(prims)
 
     def prefetch(self, subjects: Iterable[str], *, create: bool = False) -> None:
         """Load (and with ``create``, make) the keys of uncached subjects in bulk: at most

@@ -168,6 +168,20 @@ class SubjectKeys:
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
+    def _put_many(self, prims: Sequence[tuple[str, AESGCM]]) -> None:
+        """The pairs (distinct subjects) entered in order as the newest, in bulk: a batch's
+        subjects are mostly absent from the cache, so after taking out those present they are
+        appended by one ``update``, then the oldest trimmed to ``cache_size``."""
+        cache = self._cache
+        if cache:
+            drop = cache.pop
+            for s, _ in prims:
+                drop(s, None)
+        cache.update(prims)
+        pop = cache.popitem
+        for _ in range(len(cache) - self.cache_size):
+            pop(last=False)
+
     def _primitive(self, subject: str, create: bool) -> AESGCM:
         with self._lock:
             prim = self._cache.get(subject)

@@ -82,7 +82,7 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> p
     dataset = ctx.dataset_id
     keys, ref = run_subject_keys(ctx)
     id_arr, val_arr = to_text(as_array(subjects)), to_text(values)
-    ids, texts = id_arr.to_pylist(), val_arr.to_pylist()
+    ids, texts = id_arr.to_pylist(), val_arr.cast(pa.binary()).to_pylist()  # UTF-8 bytes
     dense = id_arr.null_count == 0 and val_arr.null_count == 0
     rows = range(len(ids)) if dense else [
         i for i, (s, v) in enumerate(zip(ids, texts, strict=True))
@@ -90,8 +90,9 @@ def _apply(values: pa.Array, params: dict[str, Any], ctx: TransformContext) -> p
     distinct = list(dict.fromkeys(ids if dense else (ids[i] for i in rows)))
     token_of = dict(zip(distinct, subject_tokens(ref, [s.encode("utf-8") for s in distinct]),
                         strict=True))
-    sealed = keys.encrypt_many([token_of[ids[i]] for i in rows],
-                               [texts[i].encode("utf-8") for i in rows],
+    sealed = keys.encrypt_many([token_of[s] for s in ids] if dense else
+                               [token_of[ids[i]] for i in rows],
+                               texts if dense else [texts[i] for i in rows],
                                associated_data(dataset, column))
     if dense:  # every row sealed: the base64url array is the column
         return b64url_strings(sealed)
