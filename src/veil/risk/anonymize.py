@@ -281,6 +281,28 @@ class Anonymizer:
         anonymous = suppressed <= self.max_outliers and not self._presence_blocked(state)
         return out, suppressed, anonymous
 
+    def check_many(
+        self, state: ClassState, bounds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`check` of several nodes at once, their classes joined in ``state`` (node
+        ``t``'s are ``bounds[t]:bounds[t + 1]``, see :mod:`veil.risk.batch`): (outlier mask
+        of the joined classes, suppressed records per node, anonymous per node). None when a
+        table model is involved (its outliers depend on the whole node)."""
+        if self.table_models:
+            return None
+        out = self._failing(state, self.class_models)
+        m = len(bounds) - 1
+        node_of = np.repeat(np.arange(m, dtype=np.int64), np.diff(bounds))
+        suppressed = np.bincount(node_of, weights=state.sizes * out, minlength=m)
+        suppressed = np.rint(suppressed).astype(np.int64)
+        anonymous = suppressed <= self.max_outliers
+        if self.presence_models and state.population is not None:
+            empty = state.sizes == 0
+            for model in self.presence_models:
+                fails = model.failing_presence(state.sizes, state.population)  # type: ignore[attr-defined]
+                anonymous &= np.bincount(node_of, weights=fails & empty, minlength=m) == 0
+        return out, suppressed, anonymous
+
     def fails_monotone_part(self, state: ClassState) -> bool:
         """Do the monotone models alone suppress too much? Then every predecessor fails too,
         whatever the other models say (their outliers only add to these)."""

@@ -119,6 +119,7 @@ class LevelCodes:
         ]
         self._columns0 = [np.ascontiguousarray(self.codes0[:, j]) for j in range(d)]
         self._row_levels: list[list[np.ndarray]] | None = None
+        self._tables: list[np.ndarray] | None = None
         if len(self.sizes0) * sum(h.levels for h in hierarchies) <= ROW_LEVELS_CELLS:
             self._row_levels = [
                 [m[self._columns0[j]] for m in self._level_maps[j]] for j in range(d)
@@ -129,6 +130,14 @@ class LevelCodes:
         if self._row_levels is not None:
             return self._row_levels[j][level][rows]
         return self._level_maps[j][level][self._columns0[j][rows]]
+
+    def level_tables(self) -> list[np.ndarray] | None:
+        """Per QI, the (level x input row) table of codes (None: not kept, too large)."""
+        if self._row_levels is None:
+            return None
+        if self._tables is None:
+            self._tables = [np.stack(levels) for levels in self._row_levels]
+        return self._tables
 
     def input_state(self, sensitive: Mapping[str, SensitiveCounts]) -> ClassState:
         """The input classes themselves (each its own representative)."""
@@ -167,7 +176,7 @@ def _leaf_codes(classes: EquivalenceClasses, j: int, h: Hierarchy) -> np.ndarray
         ) from None
 
 
-def _roll_pairs(p: SensitivePairs, inverse: np.ndarray, groups: int, m: int) -> SensitivePairs:
+def roll_pairs(p: SensitivePairs, inverse: np.ndarray, groups: int, m: int) -> SensitivePairs:
     """The (class, value) counts of a finer node's pairs once its classes merge as
     ``inverse`` says (sorted by class, then value). A dense (class x value) table of counts
     when it is small - one ``bincount``, no grouping - else grouped by key."""
@@ -234,7 +243,7 @@ class RollUp:
         inverse, first, groups = group_keys(key, space)
         sizes = np.bincount(inverse, weights=base.sizes, minlength=groups).astype(np.int64)
         pairs = {
-            a: _roll_pairs(p, inverse, groups, self.value_domains[a]) for a, p in base.pairs.items()
+            a: roll_pairs(p, inverse, groups, self.value_domains[a]) for a, p in base.pairs.items()
         }
         population = None
         if base.population is not None:
@@ -296,6 +305,14 @@ class RollUp:
     def base_rows(self, node: np.ndarray) -> int:
         """The classes of the cached node a roll-up to ``node`` would start from."""
         return int(self._sizes[self._base_slot(node)])
+
+    def cached(self, node: np.ndarray) -> ClassState | None:
+        """The cached classes at ``node`` itself (None: not cached)."""
+        return self._states.get(tuple(int(x) for x in node))
+
+    def base_state(self, node: np.ndarray) -> ClassState:
+        """The cached finer node's classes a roll-up to ``node`` would start from."""
+        return self._states[self._slot_key[self._base_slot(node)]]  # type: ignore[index]
 
     def state(self, node: np.ndarray) -> ClassState:
         """Classes at ``node`` (rolled up from the cached finer node with the fewest classes)."""
