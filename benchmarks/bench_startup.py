@@ -6,6 +6,9 @@ small launcher, so wall, CPU = user + system and peak RSS are the child's own); 
 interleaved (the order rotates each round) and headlines are medians of ``--runs`` rounds.
 
 * ``python -c pass`` and ``python -c "import pyarrow, pyarrow.parquet"``: the anchors;
+* the libraries a run cannot do without, imported alone (pyarrow with its CSV, Parquet and
+  compute modules, numpy, SQLAlchemy for the store, pydantic for the policy, PyYAML, Typer and
+  Rich, cryptography, protobuf for the keysets): the floor under which Veil's own share sits;
 * ``veil --help``: the CLI's import and help, no command module;
 * ``veil run`` of 10 sample rows, ``credit_scoring``, into a workspace made once beforehand
   (``veil init``, ``veil keys init`` with a ``VEIL_KEK`` secret, as a service sets it; a
@@ -51,12 +54,16 @@ def _workspace(root: Path, env: dict[str, str]) -> Path:
 
 
 def _cases(ws: Path) -> dict[str, list[str]]:
+    floor = ("import pyarrow, pyarrow.csv, pyarrow.parquet, pyarrow.compute, numpy, sqlalchemy, "
+             "pydantic, yaml, typer, rich.console, google.protobuf.json_format, "
+             "cryptography.hazmat.primitives.ciphers.aead")
     run = [str(VEIL), "run", "--policy", "sample", "--purpose", "credit_scoring", "tx.csv",
            "-o", "credit.parquet", "--overwrite"]
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         "import pyarrow, pyarrow.parquet": [sys.executable, "-c",
                                             "import pyarrow, pyarrow.parquet"],
+        "import a run's libraries": [sys.executable, "-c", floor],
         "veil --help": [str(VEIL), "--help"],
         "veil run (10 rows)": run,
         "veil runs list": [str(VEIL), "runs", "list", "--limit", "3"],

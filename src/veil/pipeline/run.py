@@ -18,7 +18,6 @@ from typing import Any
 from veil._actor import default_actor
 from veil.errors import InputError
 from veil.io.readers import CsvOptions, Reject, Source, open_source
-from veil.pipeline.parallel import check_workers, feed_parallel
 from veil.pipeline.plan import Plan, make_plan
 from veil.pipeline.runner import Runner, RunResult
 from veil.policy.loader import load_policy
@@ -59,7 +58,10 @@ def run(
     that replaced it); a path another run is writing is refused (`RunRefused`). ``workers``
     processes run the stages (default 1: in this process); the output is the same.
     """
-    workers = check_workers(workers)
+    if workers != 1 or type(workers) is not int:  # one worker: no pool to import
+        from veil.pipeline.parallel import check_workers
+
+        workers = check_workers(workers)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     pol.purpose(purpose)  # unknown purpose: fail before touching anything
     ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
@@ -109,6 +111,8 @@ def _execute(ws: Workspace, pol: Policy, plan: Plan, src: Source, out_path: Path
         run.open_sink(run.encryption())
         report = (lambda: progress(src.position, src.size)) if progress else None
         if workers > 1:  # the workers conform the batches; the rejects reach us in order
+            from veil.pipeline.parallel import feed_parallel
+
             run.engine = {"name": "local", "workers": workers}
             pending: list[Reject] = []
             raw = _timed(run, src.raw_batches(plan.read, plan.types, pending.append))

@@ -3,9 +3,16 @@ that the migrations and this metadata agree."""
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING, Any
+
 import sqlalchemy as sa
 
-metadata = sa.MetaData(
+if TYPE_CHECKING:  # module attributes made on first use (`__getattr__`)
+    metadata: sa.MetaData
+    decisions: sa.Table
+
+metadata = _metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
         "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -516,39 +523,7 @@ ui_links = sa.Table(
 # decisions row with final_of set. The subject is a keyed pseudonym; the inputs (and a contest's
 # statement, a review's rationale) are encrypted under the subject's own key, so erasure shreds
 # them while the record, which holds no personal data, stays.
-decisions = sa.Table(
-    "decisions",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("model", sa.String(128), nullable=False),
-    sa.Column("model_version", sa.Integer, nullable=False),
-    sa.Column("purpose", sa.String(128), nullable=False),
-    sa.Column("subject", sa.String(64), nullable=False),  # pseudonym (hex)
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("threshold", sa.Float, nullable=False),
-    sa.Column("outcome", sa.String(64), nullable=False),
-    sa.Column("reasons", sa.Text, nullable=False),  # JSON [{feature, contribution}]
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("decided_by", sa.String(128), nullable=False),
-    sa.Column("final_of", sa.String(32)),  # the automated decision a human one replaces
-    sa.Column("review", sa.String(16)),  # routed to review: refusal | near_threshold
-    sa.Column("review_due", sa.DateTime(timezone=True)),
-    sa.Column("session", sa.String(32)),  # the batch or online session (period of use)
-    sa.Column("retain_until", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("inputs", sa.LargeBinary),  # features, AES-GCM under the subject's key
-    # The pseudonym's first 8 bytes as a signed integer: the index a person's decisions are
-    # found by (access) is a fifth the size of one on the 64-digit pseudonym. Queries match
-    # both columns. Only the indexes a query uses: by id, by person, by time (a random index
-    # is a cache miss per row once the table is large; decisions.ids are time-ordered).
-    sa.Column("subject8", sa.BigInteger, nullable=False),
-    sa.Index("ix_decisions_subject8", "subject8"),
-    sa.Index("ix_decisions_decided_at", "decided_at"),
-    # the review queue (migration 0017): only the automated decisions routed to a person,
-    # covering (the queue is counted from the index alone)
-    sa.Index("ix_decisions_review_due", "review_due", "id", "review", "final_of",
-             sqlite_where=sa.text("review IS NOT NULL AND final_of IS NULL"),
-             postgresql_where=sa.text("review IS NOT NULL AND final_of IS NULL")),
-)
+# `decisions`: defined by `_decisions` on first use (see `__getattr__` at the end).
 
 decision_events = sa.Table(
     "decision_events",  # contests, reviews and observed outcomes of decisions (append-only)
@@ -716,3 +691,57 @@ run_leases = sa.Table(
     sa.UniqueConstraint("run_id"),
 )
 # (end of issue 25 tables)
+
+
+def _decisions() -> sa.Table:
+    """The decisions table, defined on first use: its partial index names a PostgreSQL option,
+    and SQLAlchemy validates that by importing its PostgreSQL dialect (about 0.05 s of CPU that
+    a run on SQLite, or any command that never touches decisions, need not pay)."""
+    return sa.Table(
+        "decisions",
+        _metadata,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("model", sa.String(128), nullable=False),
+        sa.Column("model_version", sa.Integer, nullable=False),
+        sa.Column("purpose", sa.String(128), nullable=False),
+        sa.Column("subject", sa.String(64), nullable=False),  # pseudonym (hex)
+        sa.Column("score", sa.Float, nullable=False),
+        sa.Column("threshold", sa.Float, nullable=False),
+        sa.Column("outcome", sa.String(64), nullable=False),
+        sa.Column("reasons", sa.Text, nullable=False),  # JSON [{feature, contribution}]
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.String(128), nullable=False),
+        sa.Column("final_of", sa.String(32)),  # the automated decision a human one replaces
+        sa.Column("review", sa.String(16)),  # routed to review: refusal | near_threshold
+        sa.Column("review_due", sa.DateTime(timezone=True)),
+        sa.Column("session", sa.String(32)),  # the batch or online session (period of use)
+        sa.Column("retain_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("inputs", sa.LargeBinary),  # features, AES-GCM under the subject's key
+        # The pseudonym's first 8 bytes as a signed integer: the index a person's decisions are
+        # found by (access) is a fifth the size of one on the 64-digit pseudonym. Queries match
+        # both columns. Only the indexes a query uses: by id, by person, by time (a random index
+        # is a cache miss per row once the table is large; decisions.ids are time-ordered).
+        sa.Column("subject8", sa.BigInteger, nullable=False),
+        sa.Index("ix_decisions_subject8", "subject8"),
+        sa.Index("ix_decisions_decided_at", "decided_at"),
+        # the review queue (migration 0017): only the automated decisions routed to a person,
+        # covering (the queue is counted from the index alone)
+        sa.Index("ix_decisions_review_due", "review_due", "id", "review", "final_of",
+                 sqlite_where=sa.text("review IS NOT NULL AND final_of IS NULL"),
+                 postgresql_where=sa.text("review IS NOT NULL AND final_of IS NULL")),
+    )
+
+
+del metadata  # given out by `__getattr__` once complete (with `decisions`)
+_complete = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    """``metadata`` and ``decisions``: the table is added to the metadata on first use."""
+    if name not in ("metadata", "decisions"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _complete:
+        if "decisions" not in globals():
+            globals()["decisions"] = _decisions()
+            globals()["metadata"] = _metadata
+    return globals()[name]
