@@ -10,7 +10,9 @@
    when that does not settle it. Anonymous candidates get their loss computed; every
    improvement shrinks the candidate set. (Quality models with ``bottom_up`` visit bottom-up
    instead, to use their dynamic bound; so do non-monotone model sets, whose failures prune
-   little and whose exact evaluations are cheaper rolled up from evaluated predecessors.)
+   little and whose exact evaluations are cheaper rolled up from evaluated predecessors;
+   bottom-up, a level's candidates are rolled up and checked together, see
+   :mod:`veil.risk.batch`.)
 """
 
 from __future__ import annotations
