@@ -1,0 +1,115 @@
+"""With ``workers > 1`` the workers parse the CSV (`veil.pipeline.worker_csv`): the parent cuts
+the file where pyarrow's reader would, quotes and all, so the output, the rejects (their
+records and lines) and a failing run's error are the single-core run's."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import veil
+import veil.io.readers
+from veil.io.readers import CsvOptions, CsvSource
+from veil.pipeline.worker_csv import chunks, parallel_csv, parse
+from veil.sample import SAMPLE_POLICY
+
+
+def _sibling() -> Any:
+    """The single-core comparison helpers and fixtures of test_workers_output_equals_..."""
+    path = Path(__file__).with_name("test_workers_output_equals_single_core.py")
+    spec = importlib.util.spec_from_file_location("_workers_equal_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_h = _sibling()
+_spoil, assert_same, head, run_twice = _h._spoil, _h.assert_same, _h.head, _h.run_twice
+sample, sample_file = _h.sample, _h.sample_file
+
+
+def _quarantine(tmp_path: Path) -> Path:
+    policy = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
+                                                     "on_bad_rows: quarantine")
+    (tmp_path / "policy.yaml").write_text(policy)
+    return tmp_path / "policy.yaml"
+
+
+def _tricky(sample: Path) -> list[str]:
+    """200 rows: values with line breaks and doubled quotes (quoted), an unquoted value with
+    a stray quote, a row with a field too many (data row 70) and a bad number (row 90)."""
+    quoted = {"XM1X": '"first line\nsecond line"', "XM2X": '"say ""hi""\r\nand\n""bye"""',
+              "XM3X": '"""quoted"", with a comma"', "XSTRAYX": 'Par"is'}  # the last unquoted
+    lines = _spoil(head(sample, 200), {10: ("memo", "XM1X"), 30: ("memo", "XM2X"),
+                                       31: ("city", "XSTRAYX"), 40: ("memo", "XM3X"),
+                                       90: ("amount", "not a number")})
+    for i in (10, 30, 31, 40):
+        for mark, text in quoted.items():
+            lines[i] = lines[i].replace(mark, text)
+    lines[70] = lines[70].replace(",", ",oops,", 1)
+    return lines
+
+
+@pytest.mark.parametrize("block", [1 << 10, 3 << 10])
+def test_quoted_line_breaks_and_stray_quotes(block: int, sample: Path, workspace,
+                                             tmp_path: Path, monkeypatch) -> None:
+    """Chunks cut between records (not inside quotes), the same output and rejects; the
+    bad rows after multi-line records are named by their physical line."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", block)
+    src = tmp_path / "tricky.csv"
+    src.write_text("\n".join(_tricky(sample)) + "\n")
+    assert parallel_csv(CsvSource(src))
+    one, two = run_twice(_quarantine(tmp_path), "credit_scoring", src, tmp_path)
+    assert_same(one, two, workspace)
+    assert one.rejects_path.read_text() == two.rejects_path.read_text()
+    rejects = [json.loads(x) for x in two.rejects_path.read_text().splitlines()]
+    # data row n is on line n + 1, plus the 1 + 2 line breaks inside rows 10 and 30
+    assert [(r["record"], r["line"]) for r in rejects] == [(70, 74), (90, 94)]
+
+
+def test_chunks_are_the_readers_batches(sample: Path, tmp_path: Path, monkeypatch) -> None:
+    """The parent's cut gives the batches pyarrow's streaming reader gives, one for one."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
+    src = tmp_path / "tricky.csv"
+    src.write_text("\n".join(_tricky(sample)) + "\n")
+    cols = CsvSource(src).header()
+    reader = CsvSource(src)
+    serial = list(reader.batches(cols, {}, lambda r: None))
+    source = CsvSource(src)
+    parsed = [parse(c).batch for c in chunks(source, cols)]
+    assert len(parsed) == len(serial) > 10
+    assert all(a.equals(b) for a, b in zip(serial, parsed, strict=True))
+    assert source.digest == reader.digest is not None
+
+
+def test_a_record_longer_than_a_block_fails_as_one_worker_does(sample: Path, workspace,
+                                                               tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """A chunk that cannot be cut or parsed: the run fails with the single-core error (its
+    line and column), and nothing is published."""
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
+    src = tmp_path / "long.csv"
+    src.write_text("\n".join(_spoil(head(sample, 120), {100: ("memo", "x" * 3000)})) + "\n")
+    errors = []
+    for n in (1, 2):
+        out = tmp_path / f"w{n}.parquet"
+        with pytest.raises(veil.InputError) as info:
+            veil.run(SAMPLE_POLICY, "credit_scoring", src, out, workers=n)
+        errors.append(str(info.value))
+        assert not out.exists()
+    assert errors[0] == errors[1] and ":101" in errors[0]
+
+
+def test_an_escape_character_keeps_parsing_in_the_parent(sample: Path, workspace,
+                                                         tmp_path: Path) -> None:
+    """Quotes escaped by a backslash cannot be counted: the parent parses, as before."""
+    options = CsvOptions(escape_char="\\")
+    assert not parallel_csv(CsvSource(sample, options))
+    one, two = run_twice(SAMPLE_POLICY, "credit_scoring", sample, tmp_path,
+                         csv_options=options)
+    assert_same(one, two, workspace)
