@@ -99,10 +99,6 @@ class Source:
         """SHA-256 of what was read (file bytes, or the Arrow IPC stream for tables)."""
         return self._digest
 
-    @digest.setter
-    def digest(self, value: str | None) -> None:  # a reader outside the class read it all
-        self._digest = value
-
 
 class _HashingFile(io.RawIOBase):
     """A read-only file that hashes what passes through and counts bytes for progress."""
@@ -228,7 +224,7 @@ class CsvSource(Source):
                 except pa.ArrowInvalid as exc:
                     raise self._locate_error(exc) from None
                 if malformed:
-                    self.fix_lines(malformed)
+                    self._fix_lines(malformed)
                     for r in malformed:
                         on_reject(r)
                     malformed.clear()
@@ -249,7 +245,7 @@ class CsvSource(Source):
                 if batch.num_rows:
                     yield RawBatch(batch)
             if malformed:
-                self.fix_lines(malformed)
+                self._fix_lines(malformed)
                 for r in malformed:
                     on_reject(r)
             self._digest = raw.drain()
@@ -261,12 +257,12 @@ class CsvSource(Source):
         """The rejects of a batch's bad values: the batch's first row is the ``at``-th kept
         row; the first ``known`` of ``skipped`` were skipped before it was read."""
         seen = skipped[:known]
-        rejects = [Reject(record_number(at + b.row, seen), None, b.column, b.reason,
+        rejects = [Reject(_record_number(at + b.row, seen), None, b.column, b.reason,
                           original.slice(b.row, 1).to_pylist()[0]) for b in bad]
-        self.fix_lines(rejects)
+        self._fix_lines(rejects)
         return rejects
 
-    def fix_lines(self, rejects: list[Reject]) -> None:
+    def _fix_lines(self, rejects: list[Reject]) -> None:
         """Error path: find the physical line of each rejected record by rescanning."""
         wanted = sorted({r.record for r in rejects if r.record > 0})
         if not wanted:
@@ -335,7 +331,7 @@ class CsvSource(Source):
                           where=self.name)
 
 
-def record_number(emitted_index: int, skipped: list[int]) -> int:
+def _record_number(emitted_index: int, skipped: list[int]) -> int:
     """1-based record number of the `emitted_index`-th kept row, given skipped records."""
     r = emitted_index + 1
     while True:
@@ -344,9 +340,6 @@ def record_number(emitted_index: int, skipped: list[int]) -> int:
         if candidate == r:
             return r
         r = candidate
-
-
-_record_number = record_number  # its former name
 
 
 def _first_bad_utf8_line(path: Path) -> int | None:

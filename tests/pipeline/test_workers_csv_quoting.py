@@ -1,6 +1,6 @@
-"""With ``workers > 1`` the workers parse the CSV (`veil.pipeline.worker_csv`): the parent cuts
-the file where pyarrow's reader would, quotes and all, so the output, the rejects (their
-records and lines) and a failing run's error are the single-core run's."""
+"""CSV with quoted line breaks, doubled and stray quotes, bad rows after multi-line records and
+a record longer than a block: with ``workers > 1`` the output, the rejects (their records and
+lines) and a failing run's error are the single-core run's."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import pytest
 
 import veil
 import veil.io.readers
-from veil.io.readers import CsvOptions, CsvSource
-from veil.pipeline.worker_csv import chunks, parallel_csv, parse
 from veil.sample import SAMPLE_POLICY
 
 
@@ -58,33 +56,17 @@ def _tricky(sample: Path) -> list[str]:
 @pytest.mark.parametrize("block", [1 << 10, 3 << 10])
 def test_quoted_line_breaks_and_stray_quotes(block: int, sample: Path, workspace,
                                              tmp_path: Path, monkeypatch) -> None:
-    """Chunks cut between records (not inside quotes), the same output and rejects; the
+    """Records cut between blocks, never inside quotes: the same output and rejects; the
     bad rows after multi-line records are named by their physical line."""
     monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", block)
     src = tmp_path / "tricky.csv"
     src.write_text("\n".join(_tricky(sample)) + "\n")
-    assert parallel_csv(CsvSource(src))
     one, two = run_twice(_quarantine(tmp_path), "credit_scoring", src, tmp_path)
     assert_same(one, two, workspace)
     assert one.rejects_path.read_text() == two.rejects_path.read_text()
     rejects = [json.loads(x) for x in two.rejects_path.read_text().splitlines()]
     # data row n is on line n + 1, plus the 1 + 2 line breaks inside rows 10 and 30
     assert [(r["record"], r["line"]) for r in rejects] == [(70, 74), (90, 94)]
-
-
-def test_chunks_are_the_readers_batches(sample: Path, tmp_path: Path, monkeypatch) -> None:
-    """The parent's cut gives the batches pyarrow's streaming reader gives, one for one."""
-    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 1 << 10)
-    src = tmp_path / "tricky.csv"
-    src.write_text("\n".join(_tricky(sample)) + "\n")
-    cols = CsvSource(src).header()
-    reader = CsvSource(src)
-    serial = list(reader.batches(cols, {}, lambda r: None))
-    source = CsvSource(src)
-    parsed = [parse(c).batch for c in chunks(source, cols)]
-    assert len(parsed) == len(serial) > 10
-    assert all(a.equals(b) for a, b in zip(serial, parsed, strict=True))
-    assert source.digest == reader.digest is not None
 
 
 def test_a_record_longer_than_a_block_fails_as_one_worker_does(sample: Path, workspace,
@@ -103,13 +85,3 @@ def test_a_record_longer_than_a_block_fails_as_one_worker_does(sample: Path, wor
         errors.append(str(info.value))
         assert not out.exists()
     assert errors[0] == errors[1] and ":101" in errors[0]
-
-
-def test_an_escape_character_keeps_parsing_in_the_parent(sample: Path, workspace,
-                                                         tmp_path: Path) -> None:
-    """Quotes escaped by a backslash cannot be counted: the parent parses, as before."""
-    options = CsvOptions(escape_char="\\")
-    assert not parallel_csv(CsvSource(sample, options))
-    one, two = run_twice(SAMPLE_POLICY, "credit_scoring", sample, tmp_path,
-                         csv_options=options)
-    assert_same(one, two, workspace)
