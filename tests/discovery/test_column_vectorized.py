@@ -91,7 +91,7 @@ def _check_luhn(nums: list[str]) -> None:
     assert vv._luhn(mat, lens).tolist() == [bool(luhn.is_valid(n)) for n in nums]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.text("0123456789", min_size=1, max_size=19), min_size=1, max_size=40))
 def test_luhn_matches_stdnum_on_digit_strings(nums: list[str]) -> None:
     _check_luhn(nums)
@@ -113,7 +113,7 @@ def _card_like(draw: Any) -> str:
     return draw(st.sampled_from(["", " ", "\t"])) + out + draw(st.sampled_from(["", " "]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_card_like(), min_size=1, max_size=30))
 def test_card_twin_matches_validator(values: list[str]) -> None:
     _same("card", values)
@@ -140,7 +140,7 @@ def _iban_like(draw: Any) -> str:
 _LETTERS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_iban_like(), min_size=1, max_size=30))
 def test_iban_twin_matches_validator_and_stdnum(values: list[str]) -> None:
     _same("iban", values)
@@ -171,7 +171,7 @@ def _national_iban(draw: Any) -> str:
     return stdnum_iban.calc_check_digits(f"{cc}00{bban}").join([cc, bban])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(_national_iban(), min_size=1, max_size=30))
 def test_iban_twin_matches_the_national_checks(values: list[str]) -> None:
     _same("iban", values)
@@ -179,13 +179,13 @@ def test_iban_twin_matches_the_national_checks(values: list[str]) -> None:
     assert got.tolist() == [bool(stdnum_iban.is_valid(v)) for v in values]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.text("0123456789./ ", min_size=1, max_size=20), min_size=1, max_size=30))
 def test_ipv4_twin_matches_validator(values: list[str]) -> None:
     _same("ipv4", values)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.text("ab.-@_Z9 é", min_size=1, max_size=20), min_size=1, max_size=30))
 def test_email_twin_matches_validator(values: list[str]) -> None:
     _same("email", values + [v + "@ex-ample.com" for v in values])
