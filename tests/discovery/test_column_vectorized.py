@@ -144,7 +144,9 @@ _LETTERS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 @given(st.lists(_iban_like(), min_size=1, max_size=30))
 def test_iban_twin_matches_validator_and_stdnum(values: list[str]) -> None:
     _same("iban", values)
-    plain = [v for v in values if " " not in v and "\u00a0" not in v and "/" not in v]
+    # stdnum strips only " -." (Veil also reads numbers split by tabs, line breaks, no-break
+    # spaces and slashes): compare with stdnum where the separators are its own
+    plain = [v for v in values if not set(v) & {" ", "\u00a0", "/", "\t", "\n"}]
     got = vv.scores(REG["iban"], pa.array(plain, type=pa.string())) > 0
     assert got.tolist() == [bool(stdnum_iban.is_valid(v)) for v in plain]
 
