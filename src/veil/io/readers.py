@@ -523,7 +523,7 @@ class JsonLinesSource(Source):
         arrays = []
         for c in columns:
             values = [r.get(c) for r in rows]
-            arrays.append(_json_column(values, types.get(c, "string")))
+            arrays.append(json_column(values, types.get(c, "string")))
         batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
         out, bad = conform(batch, types)
         if bad:
@@ -536,7 +536,9 @@ class JsonLinesSource(Source):
             yield out
 
 
-def _json_column(values: list[Any], kind: str) -> pa.Array:
+def json_column(values: list[Any], kind: str) -> pa.Array:
+    """Values of one JSON field: typed when JSON gave the type, else text that `conform` casts
+    (shared by JSON-lines files and streamed events)."""
     target = ARROW_TYPES[kind]
     if kind != "string" and all(v is None or not isinstance(v, (str, dict, list)) for v in values):
         try:
@@ -621,7 +623,7 @@ class SqlSource(Source):
             streaming = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS)
             result = streaming.execute(query)
             for part in result.partitions(BATCH_ROWS):
-                arrays = [_json_column([row[i] for row in part], types.get(c, "string"))
+                arrays = [json_column([row[i] for row in part], types.get(c, "string"))
                           if types.get(c, "string") == "string" else _sql_column(
                               [row[i] for row in part], types.get(c, "string"))
                           for i, c in enumerate(columns)]

@@ -16,8 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from veil.io.readers import OnReject, Reject, Source
-from veil.io.types import ARROW_TYPES, conform
+from veil.io.readers import OnReject, Reject, Source, json_column
+from veil.io.types import conform
 
 
 @dataclass
@@ -85,7 +85,7 @@ class EventSource(Source):
             rows.append(obj)
             seqs.append(seq)
         self._digest = h.hexdigest()
-        arrays = [_column([r.get(c) for r in rows], types.get(c, "string")) for c in columns]
+        arrays = [json_column([r.get(c) for r in rows], types.get(c, "string")) for c in columns]
         batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
         out, bad = conform(batch, types)
         if bad:
@@ -95,18 +95,6 @@ class EventSource(Source):
             out = out.filter(pa.array([i not in badrows for i in range(out.num_rows)]))
         if out.num_rows:
             yield out
-
-
-def _column(values: list[Any], kind: str) -> pa.Array:
-    """Values of one field: typed when JSON gave the type, else text that `conform` casts."""
-    target = ARROW_TYPES[kind]
-    if kind != "string" and all(v is None or not isinstance(v, (str, dict, list)) for v in values):
-        try:
-            return pa.array(values, type=target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            pass
-    return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values],
-                    type=pa.string())
 
 
 def ranges(seqs: Sequence[int]) -> list[list[int]]:
