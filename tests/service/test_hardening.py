@@ -119,7 +119,10 @@ def test_security_headers_and_no_cors_by_default(env) -> None:
         assert "access-control-allow-origin" not in r.headers
 
 
-def test_rate_limit_per_key(env) -> None:
+def test_rate_limit_per_key(env, monkeypatch) -> None:
+    from veil.service.middleware import RateLimiter
+
+    monkeypatch.setattr(RateLimiter, "clock", staticmethod(lambda: 1000.0))  # no refill
     root, _, keys = env
     with client_for(root, rate_limit=1, rate_burst=3) as c:
         codes = [c.get("/v1/auth/whoami", headers={"X-API-Key": keys["dpo"]}).status_code

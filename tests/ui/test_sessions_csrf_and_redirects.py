@@ -237,7 +237,10 @@ def test_assets_come_only_from_the_static_folder(site: Site) -> None:
         assert c.get(bad).status_code == 404, bad
 
 
-def test_failed_logins_are_throttled_per_address(site: Site) -> None:
+def test_failed_logins_are_throttled_per_address(site: Site, monkeypatch) -> None:
+    from veil.service.middleware import RateLimiter
+
+    monkeypatch.setattr(RateLimiter, "clock", staticmethod(lambda: 1000.0))  # no refill
     c = site.client()
     token = csrf_of(c.get("/ui/login").text, "/ui/login")
     bad = {"key": "veil_000000000000_" + "A" * 43, "csrf": token}

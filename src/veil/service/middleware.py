@@ -118,6 +118,8 @@ class RateLimiter:
     several worker processes each has its own buckets, so the effective limit is per worker.
     The table is bounded (least recently used buckets are dropped)."""
 
+    clock = staticmethod(time.monotonic)  # tests freeze it to count requests, not seconds
+
     def __init__(self, rate: float, burst: int, *, max_buckets: int = 100_000) -> None:
         self.rate, self.burst, self.max_buckets = float(rate), float(burst), max_buckets
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -126,7 +128,7 @@ class RateLimiter:
         """0.0 when a request may go ahead, else the seconds until one may."""
         if self.rate <= 0:
             return 0.0
-        now = time.monotonic()
+        now = self.clock()
         tokens, last = self._buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens >= 1.0:
