@@ -1,10 +1,11 @@
-"""Build dev.jsonl and test.jsonl from the hand-written sources in src/ and verify them.
+"""Build dev.jsonl, test.jsonl and dev2.jsonl from the hand-written sources in src/ and verify them.
 
 A source line is one text; ``[[value|type]]`` marks a span (type ``person`` when omitted);
 ``\\n`` is a line break and ``\\uXXXX`` any character (no-break and zero-width spaces).
 Within each source file, texts alternate between the development half (1st, 3rd, ...) and
 the test half (2nd, 4th, ...); ``more_dev*.txt`` (written later, while improving detection)
-go to the development half whole. Run: ``python tests/detect/data/eval/build.py``; it fails on a
+go to the development half whole; ``src/dev2/*.txt`` (a second development set written for issue
+21, bank texts in ten languages) make ``dev2.jsonl``. Run: ``python tests/detect/data/eval/build.py``; it fails on a
 span whose text does not match, an invalid IBAN, card, phone, id or address of its type.
 """
 
@@ -24,12 +25,17 @@ TYPES = {
     "ip_address", "date", "id", "vat", "bic", "crypto_wallet",
 }  # fmt: skip
 REGION = {"en": "GB", "de": "DE", "fr": "FR", "es": "ES", "it": "IT", "nl": "NL", "pl": "PL",
-          "pt": "PT", "tr": "TR", "mixed": "DE", "more": "GB"}  # fmt: skip
+          "pt": "PT", "tr": "TR", "mixed": "DE", "more": "GB", "sv": "SE"}  # fmt: skip
 # a real issuer prefix per card length family (Visa, Mastercard, Amex, Diners, Discover,
 # JCB, UnionPay, Maestro)
 IIN = re.compile(
     r"^(4|5[1-5]|2(2[2-9]|[3-6]|7[01]|720)|3[47]|36|30[0-5]|6011|65|35|62|5018|6759|6304)"
 )
+
+
+def region_of(source: str) -> str:
+    """The phone region of a source file (``en.txt``, ``pl_free.txt``, ``dev2/sv.txt:3``)."""
+    return REGION[source.split("/")[-1].split("_")[0].split(".")[0]]
 
 
 def unescape(line: str) -> str:
@@ -120,19 +126,23 @@ def problems(rec: dict, region: str) -> list[str]:
 
 
 def main() -> int:
-    halves: dict[str, list[dict]] = {"dev": [], "test": []}
+    halves: dict[str, list[dict]] = {"dev": [], "test": [], "dev2": []}
     errors = []
-    for path in sorted((HERE / "src").glob("*.txt")):
-        lang = path.stem.split("_")[0]
+    paths = sorted((HERE / "src").glob("*.txt")) + sorted((HERE / "src" / "dev2").glob("*.txt"))
+    for path in paths:
+        name = path.relative_to(HERE / "src").as_posix()
         k = 0
         for i, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not raw.strip() or raw.startswith("#"):
                 continue
             rec = parse(raw)
-            rec["source"] = f"{path.name}:{i}"
-            errors += [f"{path.name}:{i}: {e}" for e in problems(rec, REGION[lang])]
-            dev = k % 2 == 0 or path.stem.startswith("more_dev")
-            halves["dev" if dev else "test"].append(rec)
+            rec["source"] = f"{name}:{i}"
+            errors += [f"{name}:{i}: {e}" for e in problems(rec, region_of(name))]
+            if name.startswith("dev2/"):
+                half = "dev2"
+            else:
+                half = "dev" if k % 2 == 0 or path.stem.startswith("more_dev") else "test"
+            halves[half].append(rec)
             k += 1
     for e in errors:
         print(e, file=sys.stderr)
