@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 import veil
 from tests.stream.conftest import NATS, POLICY, event, read_folder, sorted_rows, write_jsonl
+from veil.cli.main import main
 from veil.errors import InputError
 from veil.store.schema import runs
 from veil.stream import consume
@@ -31,7 +32,8 @@ def _veil(*args: str) -> subprocess.CompletedProcess[str]:
      "column 'when': field missing from the event (a schema change?)"),
 ])
 def test_a_schema_change_names_stream_and_sequence_and_publishes_nothing(
-        bad: dict, says: str, streams, policy_file: Path, workspace, tmp_path: Path) -> None:
+        bad: dict, says: str, streams, policy_file: Path, workspace, tmp_path: Path,
+        capsys) -> None:
     stream, subject = streams.create()
     out_stream, out_subject = streams.create("OUT")
     streams.publish(subject, [event(i) for i in range(5)] + [event(5), event(6), bad,
@@ -51,11 +53,12 @@ def test_a_schema_change_names_stream_and_sequence_and_publishes_nothing(
             runs.c.input_ref == f"{NATS}/{stream}")).scalars())
     assert states == ["failed", "succeeded"]
 
-    # the CLI: one line, the input-error exit code; the events wait, unacknowledged
-    cli = _veil("stream", src, "-p", str(policy_file), "--purpose", "fraud", "-o",
-                str(tmp_path / "out"), "--batch-size", "5", "--idle-exit", "0.2")
-    assert cli.returncode == 4
-    assert cli.stderr.strip().splitlines() == [
+    # the CLI (its entry point, in this process): one line, the input-error exit code; the
+    # events wait, unacknowledged
+    code = main(["stream", src, "-p", str(policy_file), "--purpose", "fraud", "-o",
+                 str(tmp_path / "out"), "--batch-size", "5", "--idle-exit", "0.2"])
+    assert code == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"veil: input error: {NATS}/{stream}: sequence 8, {says} (the policy says "
         "on_bad_rows: fail; set quarantine to set such rows aside)"]
 
@@ -74,19 +77,23 @@ def test_quarantine_sets_the_bad_event_aside_and_goes_on(streams, workspace,
     assert (row["record"], row["column"]) == (2, "amount")  # the record is the sequence
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no run, no store write
 def test_unreachable_broker_and_unknown_stream_are_one_line(streams, policy_file: Path,
-                                                           workspace, tmp_path: Path) -> None:
+                                                           workspace, tmp_path: Path,
+                                                           capsys) -> None:
     base = ["-p", str(policy_file), "--purpose", "fraud", "-o", str(tmp_path / "out")]
+    # a fresh `python -m veil` process: the console script's exit code and its one line
     down = _veil("stream", "nats://127.0.0.1:1/ORDERS", *base)
     assert down.returncode == 4
     assert down.stderr.strip().splitlines() == [
         "veil: input error: nats://127.0.0.1:1: cannot reach the NATS server "
         "(NoServersError)"]
-    missing = _veil("stream", f"{NATS}/NO_SUCH_STREAM_{tmp_path.name[-8:]}", *base)
-    assert missing.returncode == 4 and len(missing.stderr.strip().splitlines()) == 1
-    assert "no JetStream stream 'NO_SUCH_STREAM_" in missing.stderr
-    bad_url = _veil("stream", "kafka://127.0.0.1/ORDERS", *base)
-    assert bad_url.returncode == 4 and "nats://HOST:PORT/STREAM" in bad_url.stderr
+    assert main(["stream", f"{NATS}/NO_SUCH_STREAM_{tmp_path.name[-8:]}", *base]) == 4
+    missing = capsys.readouterr().err
+    assert len(missing.strip().splitlines()) == 1
+    assert "no JetStream stream 'NO_SUCH_STREAM_" in missing
+    assert main(["stream", "kafka://127.0.0.1/ORDERS", *base]) == 4
+    assert "nats://HOST:PORT/STREAM" in capsys.readouterr().err
     with pytest.raises(InputError, match="no JetStream stream captures this subject"):
         stream, subject = streams.create()
         consume(f"{NATS}/{stream}", policy_file, "fraud", tmp_path / "out",
