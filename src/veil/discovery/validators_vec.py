@@ -1,7 +1,7 @@
 """Vectorized twins of the column validators that cost most per value: payment cards (IIN
-ranges + Luhn), IBANs (BBAN structure + ISO 7064 mod 97-10), IPv4 addresses and e-mail
-addresses, each over a whole Arrow array of candidates at once (``pyarrow.compute`` for the
-shapes, numpy for the check digits).
+ranges + Luhn), IBANs (BBAN structure + ISO 7064 mod 97-10), IPv4 addresses, e-mail
+addresses and phone numbers (:mod:`.phone_vec`), each over a whole Arrow array of
+candidates at once (``pyarrow.compute`` for the shapes, numpy for the check digits).
 
 Each twin answers exactly what the recognizer's own validator would (tests compare them on
 python-stdnum's conformance cases and on generated strings). A twin only decides the values
@@ -23,9 +23,10 @@ from stdnum import iban as _stdnum_iban
 
 from veil.detect.recognizers.banking import validate_iban
 from veil.detect.recognizers.cards import IIN_RANGES, validate_card
-from veil.detect.recognizers.contact import validate_email
+from veil.detect.recognizers.contact import validate_email, validate_phone
 from veil.detect.recognizers.network import validate_ipv4
 from veil.detect.registry import Recognizer
+from veil.discovery.phone_vec import phone_twin
 
 # A twin gives per value: 0.0 rejected, 1.0 accepted (a bool validator: the recognizer's
 # score), another positive number (the validator's own score), or NaN: ask the validator.
@@ -294,10 +295,12 @@ _TWINS: dict[object, Twin] = {
     validate_iban: iban_twin,
     validate_ipv4: ipv4_twin,
     validate_email: email_twin,
+    validate_phone: phone_twin,
 }
 _BOOL: dict[object, bool] = {
     validate_card: False,
     validate_iban: True,
     validate_ipv4: True,
     validate_email: True,
+    validate_phone: False,
 }
