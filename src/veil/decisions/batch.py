@@ -73,15 +73,18 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
         no_reasons = store.reasons_json([])
         out = []
         review = 0
+        route, name, mv, purpose = rules.route, m.name, m.version, m.purpose
         for j, i in enumerate(order):
-            s = sc[i]
+            s, token = sc[i], tokens[i]
             o = (outcomes[i] if outcomes is not None else None) or default_outcome(s, t)
-            why = rules.route(o, s, t)
-            review += why is not None
-            out.append((id_of[i], m.name, m.version, m.purpose, tokens[i], s, t, str(o)[:64],
-                        store.reasons_json(rs[i]) if rs[i] else no_reasons, at_b, by, None, why,
-                        due if why is not None else None, session, retain_b, sealed[j],
-                        subject8(tokens[i])))
+            why = route(o, s, t)
+            if why is not None:
+                review += 1
+            r = rs[i]
+            out.append((id_of[i], name, mv, purpose, token, s, t, str(o)[:64],
+                        store.reasons_json(r) if r else no_reasons, at_b, by, None, why,
+                        None if why is None else due, session, retain_b, sealed[j],
+                        subject8(token)))
         skipped = Counter(out_of[tokens[i]] for i in range(n) if tokens[i] in out_of)
         conn.execute(decision_sessions.insert().values(
             id=session, model=m.name, model_version=m.version, kind="batch", started_at=when,

@@ -52,6 +52,9 @@ class Checkpointer:
         @sa.event.listens_for(engine, "connect")
         def _no_autocheckpoint(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+            # new subject keys are inserted with secure_delete on (`SqlSubjectKeyStore
+            # .insert_in`): on here, the two statements that turn it on and off again go
+            dbapi_conn.execute("PRAGMA secure_delete=ON")
 
         self._engine = engine
         self._thread = threading.Thread(target=self._run, name="veil-decisions-checkpoint",

@@ -33,6 +33,8 @@ def reasons_json(reasons: Iterable[Reason]) -> str:
 
 
 def reasons_of(text: str) -> list[Reason]:
+    if not text or text == "[]":  # most decisions: no JSON parsed
+        return []
     return [Reason(str(f), float(c)) for f, c in json.loads(text or "[]")]
 
 

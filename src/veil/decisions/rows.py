@@ -12,6 +12,7 @@ later durable commit or checkpoint writes them (the commits reach the disk in or
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from veil.decisions import ledger_store as store
+from veil.decisions.copy_text import copy_text
 from veil.decisions.explain import Reason
 from veil.decisions.ids import new_id, subject8
 from veil.decisions.records import DecisionRecord
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["COLUMNS", "insert_rows", "record_of", "row_of", "time_binder", "transaction"]
 
 COLUMNS = [c.name for c in decisions.columns]
+_COPY_ROWS = 10_000  # rows per piece of COPY data (its text is built a piece at a time)
 _ROWS = 400  # rows per INSERT: 7,200 parameters, under SQLite's 32,766 and PostgreSQL's 65,535
 
 
@@ -46,6 +49,7 @@ def transaction(engine: sa.Engine, doing: str, *, durable: bool) -> Iterator[sa.
         yield conn
 
 
+@functools.lru_cache(maxsize=16)
 def time_binder(dialect: sa.Dialect) -> Any:
     """The driver value of a time as SQLAlchemy's DateTime column writes it on ``dialect`` (a
     batch converts its few distinct times once, not per row)."""
@@ -56,7 +60,8 @@ def time_binder(dialect: sa.Dialect) -> Any:
 def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Decision rows (tuples in `COLUMNS` order, times through `time_binder`) at the driver
     level: SQLAlchemy's per-row parameter processing would cost more than the inserts. On
-    PostgreSQL a batch goes by ``COPY``; elsewhere by multi-row ``INSERT ... VALUES (...),
+    PostgreSQL a batch goes by ``COPY`` (its text built column by column,
+    `veil.decisions.copy_text`); elsewhere by multi-row ``INSERT ... VALUES (...),
     (...)`` statements of `_ROWS` rows (measured on SQLite: about a seventh less CPU per row
     than an executemany)."""
     if not rows:
@@ -64,17 +69,22 @@ def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     with contextlib.closing(conn.connection.cursor()) as cur:
         if len(rows) > 1 and conn.dialect.name == "postgresql":
             with cur.copy(f"COPY decisions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
+                for lo in range(0, len(rows), _COPY_ROWS):
+                    copy.write(copy_text(rows[lo : lo + _COPY_ROWS]))
             return
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        one = f"({', '.join([mark] * len(COLUMNS))})"
-        head = f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
-        full = head + ", ".join([one] * _ROWS)
+        full = _insert_sql(conn.dialect.paramstyle, _ROWS)
         for lo in range(0, len(rows), _ROWS):
             part = rows[lo : lo + _ROWS]
-            sql = full if len(part) == _ROWS else head + ", ".join([one] * len(part))
+            sql = full if len(part) == _ROWS else _insert_sql(conn.dialect.paramstyle, len(part))
             cur.execute(sql, [v for r in part for v in r])
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(paramstyle: str, n: int) -> str:
+    """``INSERT INTO decisions (...) VALUES`` with ``n`` rows of placeholders (made once)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    one = f"({', '.join([mark] * len(COLUMNS))})"
+    return f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES " + ", ".join([one] * n)
 
 
 def insert_row(conn: sa.Connection, row: Mapping[str, Any]) -> None:

@@ -4,15 +4,16 @@ review. A model's purpose without that section makes no automated decisions: ref
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from veil.errors import InputError, PolicyError
 from veil.policy.duration import Duration
 
-__all__ = ["DEFAULT_LOG_RETENTION", "DecisionRules", "default_outcome"]
+__all__ = ["DEFAULT_LOG_RETENTION", "DecisionRules", "after", "default_outcome"]
 
 #: AI Act Art. 26(6): deployers keep the logs at least six months.
 DEFAULT_LOG_RETENTION = "6 months"
@@ -88,10 +89,22 @@ class DecisionRules:
         return None
 
     def due(self, why: str | None, at: datetime) -> datetime | None:
-        return None if why is None else self.review_due.after(at)
+        return None if why is None else after(self.review_due, at)
 
     def retain_until(self, at: datetime) -> datetime:
-        return self.log_retention.after(at)
+        return after(self.log_retention, at)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shifted(d: Duration, day: date) -> date:
+    return d.after(datetime.combine(day, time(), tzinfo=UTC)).date()
+
+
+def after(d: Duration, at: datetime) -> datetime:
+    """``d.after(at)``, its calendar arithmetic done once per day and duration (an online
+    decision computed it twice per call): a duration moves the date only (years, months,
+    weeks, days), the time of day and the offset stay."""
+    return datetime.combine(_shifted(d, at.date()), at.timetz())
 
 
 def _policy_default(policy: Any) -> str | None:

@@ -59,7 +59,7 @@ _FEATURES = _features_encoder()
 
 def _column_json(values: Sequence[Any]) -> list[str]:
     """Each value's JSON text: a finite float's is its ``repr`` (as ``json`` writes it)."""
-    if all(type(v) is float for v in values) and all(map(math.isfinite, values)):
+    if set(map(type, values)) == {float} and all(map(math.isfinite, values)):
         return list(map(float.__repr__, values))
     return [_FEATURES(v) for v in values]
 

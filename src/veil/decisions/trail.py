@@ -20,11 +20,20 @@ __all__ = ["batch_event", "event", "ids_digest", "screen", "write"]
 Details = Mapping[str, str | int | float | bool | None]
 
 
+_SCREENED: set[tuple[tuple[str, str], ...]] = set()  # passed already (an online loop's actor)
+
+
 def screen(**fields: str) -> None:
     """Refuse, before any write, text an event would carry if it holds personal data."""
+    key = tuple(fields.items())
+    if key in _SCREENED:
+        return
     from veil.audit.screen import screen_text
 
     screen_text({k: v[:128] for k, v in fields.items() if v})
+    if len(_SCREENED) >= 1024:
+        _SCREENED.clear()
+    _SCREENED.add(key)
 
 
 def actor(text: str, pseudonym: Callable[[str], str]) -> str:

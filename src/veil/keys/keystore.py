@@ -268,6 +268,9 @@ class SqlSubjectKeyStore:
         written: set[str] = set()
         step = 5 * _CHUNK
         with contextlib.closing(conn.connection.cursor()) as cur:
+            if dialect.name == "postgresql":  # one statement over arrays (see `_insert_arrays`)
+                written.update(self._insert_arrays(cur, params))
+                params = []
             was = 1
             if sqlite:  # as `secure_delete`, without its statements when the setting is on
                 cur.execute("PRAGMA secure_delete")
@@ -288,6 +291,19 @@ class SqlSubjectKeyStore:
         if len(written) == len(wrapped):
             return {}
         return self.read_in(conn, sorted(s for s in wrapped if s not in written))
+
+    @staticmethod
+    def _insert_arrays(cur: Any, params: list[Any]) -> list[str]:
+        """PostgreSQL: `insert_in`'s rows (``params``: five values a row) by one ``INSERT ...
+        SELECT FROM unnest(arrays)`` in binary: psycopg parses the text of a 500-row
+        ``VALUES`` statement anew each time (too long for its cache: 45% of a batch's client
+        CPU, profiled); the arrays are sent as they are. Returns the subjects written."""
+        cur.execute(
+            "INSERT INTO subject_keys (subject, wrapped_key, kek_id, created_at, epoch) "
+            "SELECT s, w, k, %s, e FROM unnest(%s::varchar[], %s::bytea[], %s::varchar[], "
+            "%s::int[]) AS u(s, w, k, e) ON CONFLICT (subject) DO NOTHING RETURNING subject",
+            (params[3], params[0::5], params[1::5], params[2::5], params[4::5]), binary=True)
+        return [r[0] for r in cur.fetchall()]
 
     @staticmethod
     def _row_values(blob: bytes, kek_id: str) -> dict[str, Any]:
