@@ -40,10 +40,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
-from veil.io.readers import OnReject, RawBatch, Reject
+from veil.io.readers import CsvSource, OnReject, RawBatch, Reject
 from veil.io.types import BadValue, conform
 from veil.lineage.collector import distinct, hash_prefixes
 from veil.pipeline.context import RunContext
+from veil.pipeline.csv_split import (
+    Chunk,
+    fix_lines,
+    parse,
+    record_number,
+    reread_error,
+    split_batches,
+    splittable,
+)
 from veil.pipeline.stage import Stage, StageStats, run_stages
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,6 +86,18 @@ class _Done:
     dropped: dict[str, int]  # rows dropped, by reason
     bad: list[BadValue] = field(default_factory=list)  # values conform rejected, in order
     rows: int = 0  # rows that reached the stages
+    csv: _Csv | None = None  # a chunk the worker parsed: what the parent numbers
+
+
+@dataclass
+class _Csv:
+    """What a worker that parsed a CSV chunk reports for the parent to number in order."""
+
+    records: int  # records in the chunk (rows parsed and rows skipped)
+    rows: int  # rows parsed (before conform)
+    malformed: list[Reject]  # rows pyarrow skipped, numbered from the chunk's first record
+    raw: list[dict[str, Any]]  # the parsed row of each bad value, for the rejects file
+    reported: bool = False  # its malformed rows reported (with the batch before: see _Writer)
 
 
 @dataclass
@@ -87,6 +108,7 @@ class _Failed:
     args: tuple[Any, ...]
     state: dict[str, Any]
     bad: list[BadValue] = field(default_factory=list)  # reported before the error, as read
+    csv: _Csv | None = None
 
     def error(self) -> VeilError:
         exc = self.kind.__new__(self.kind)
@@ -102,15 +124,26 @@ class _Worker:
         self.stages, self.ctx, self.lineage_key = stages, ctx, lineage_key
         self.fields = [f.name for f in ctx.plan.output]
 
-    def process(self, index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
+    def process(self, index: int, batch: pa.RecordBatch | Chunk,
+                raw: bool) -> _Done | _Failed | None:
         bad: list[BadValue] = []
+        csv = None
+        if isinstance(batch, Chunk):  # parse it first (`veil.pipeline.worker_csv`)
+            parsed = parse(batch)
+            if parsed.batch is None:
+                return None  # the parent reads the file again for the single-core error
+            batch = parsed.batch
+            csv = _Csv(parsed.records, batch.num_rows, parsed.malformed, [])
         if raw:  # conform here, as the reader would have: bad rows out, reported in order
+            original = batch
             batch, bad = conform(batch, self.ctx.plan.types)
             if bad:
                 drop = {b.row for b in bad}
                 batch = batch.filter(pa.array([i not in drop for i in range(batch.num_rows)]))
+                if csv is not None:
+                    csv.raw = [original.slice(b.row, 1).to_pylist()[0] for b in bad]
             if not batch.num_rows:  # the reader would not have yielded it
-                return _Done(None, None, [], {}, bad)
+                return _Done(None, None, [], {}, bad, csv=csv)
         ctx = self.ctx
         ctx.dropped_rows = Counter()
         ctx.subject_ids = None
@@ -121,7 +154,7 @@ class _Worker:
         try:
             out = run_stages(self.stages, stats, batch, ctx)
         except VeilError as exc:
-            return _Failed(type(exc), exc.args, dict(exc.__dict__), bad)
+            return _Failed(type(exc), exc.args, dict(exc.__dict__), bad, csv)
         ids = ctx.subject_ids
         subjects = None
         if ids is not None and len(ids):  # sorted here, in parallel: less to send and merge
@@ -131,7 +164,7 @@ class _Worker:
             if self.lineage_key is not None:  # hashed here too: the parent only merges
                 subjects = hash_prefixes(subjects, self.lineage_key)
         return _Done(out, subjects, [(s.rows_in, s.rows_out, s.seconds) for s in stats],
-                     dict(ctx.dropped_rows), bad, batch.num_rows)
+                     dict(ctx.dropped_rows), bad, batch.num_rows, csv)
 
 
 _WORKER: _Worker | None = None  # set in each worker process by `_start`
@@ -145,7 +178,7 @@ def _start(stages: list[Stage], ctx: RunContext, lineage_key: bytes | None) -> N
     _WORKER = _Worker(stages, ctx, lineage_key)
 
 
-def _process(index: int, batch: pa.RecordBatch, raw: bool) -> _Done | _Failed:
+def _process(index: int, batch: pa.RecordBatch | Chunk, raw: bool) -> _Done | _Failed | None:
     assert _WORKER is not None
     return _WORKER.process(index, batch, raw)
 
@@ -213,24 +246,35 @@ class _Writer(threading.Thread):
         self.queue: queue.Queue[_Item | None] = queue.Queue(size)
         self.error: BaseException | None = None
         self._stopped = False
+        # CSV parsed by the workers: records, rows and skipped records of the chunks so far
+        self.records, self.emitted, self.skipped = 0, 0, list[int]()
+        self.csv_source: CsvSource | None = None  # the file the workers read (rejects' lines)
 
     def run(self) -> None:
-        while (item := self.queue.get()) is not None:
+        item = self.queue.get()
+        while item is not None:
+            following = self.queue.get()  # pyarrow's reader parses a block ahead: see below
             if self.error is None:
                 try:
-                    self._finish(*item)
+                    self._finish(*item, following=following)
                 except BaseException as exc:  # noqa: BLE001 - handed to the parent
                     self.error = exc
+            item = following
 
-    def _finish(self, index: int, future: Future[_Done | _Failed], raw: RawBatch,
-                before: list[Reject]) -> None:
+    def _finish(self, index: int, future: Future[_Done | _Failed | None], raw: RawBatch,
+                before: list[Reject], following: _Item | None = None) -> None:
         for r in before:  # what the reader reported before this batch (malformed rows)
             self.on_reject(r)
         try:
             result = future.result()
         except BrokenProcessPool:
             raise _died(index, self.source) from None
-        if result.bad and raw.rejects is not None:
+        if result is None:
+            assert self.csv_source is not None
+            raise reread_error(self.csv_source, self.runner.plan)
+        if result.csv is not None:
+            self._csv_rejects(result.csv, result.bad, following)
+        elif result.bad and raw.rejects is not None:
             for r in raw.rejects(raw.batch, result.bad):
                 self.on_reject(r)
         if isinstance(result, _Failed):
@@ -242,6 +286,40 @@ class _Writer(threading.Thread):
         if self.progress is not None:
             self.progress()
 
+    def _csv_rejects(self, csv: _Csv, bad: list[BadValue], following: _Item | None) -> None:
+        """A worker's chunk's rejects, numbered and ordered as the single-core reader reports
+        them (records counted from the file's start): its malformed rows, then the next
+        chunk's (pyarrow's reader has parsed the next block when it returns a batch), then
+        its bad values."""
+        rejects = self._malformed(csv, self.records)
+        if following is not None:
+            index, future, _, _ = following
+            try:
+                after = future.result()
+            except BrokenProcessPool:
+                raise _died(index, self.source) from None
+            if after is not None and after.csv is not None:
+                rejects += self._malformed(after.csv, self.records + csv.records)
+        rejects += [Reject(record_number(self.emitted + b.row, self.skipped), None, b.column,
+                           b.reason, row) for b, row in zip(bad, csv.raw, strict=True)]
+        self.records += csv.records
+        self.emitted += csv.rows
+        if rejects:
+            assert self.csv_source is not None
+            fix_lines(self.csv_source, rejects)
+            for r in rejects:
+                self.on_reject(r)
+
+    def _malformed(self, csv: _Csv, base: int) -> list[Reject]:
+        """A chunk's malformed rows, numbered from ``base`` records, once."""
+        if csv.reported:
+            return []
+        csv.reported = True
+        rejects = [Reject(base + r.record, None, r.column, r.reason, r.raw)
+                   for r in csv.malformed]
+        self.skipped.extend(r.record for r in rejects)
+        return rejects
+
     def stop(self) -> None:
         """Finish what is queued, then end (once)."""
         if not self._stopped:
@@ -250,7 +328,7 @@ class _Writer(threading.Thread):
             self.join()
 
 
-_Item = tuple[int, "Future[_Done | _Failed]", RawBatch, list[Reject]]
+_Item = tuple[int, "Future[_Done | _Failed | None]", RawBatch, list[Reject]]
 
 
 def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
@@ -262,6 +340,14 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
     batch's before its bad values, so a quarantine file and a failing run's error are the same."""
     prepare(runner)
     name = getattr(runner.source, "name", "input")
+    split = runner.source if isinstance(runner.source, CsvSource) else None
+    if split is not None and splittable(split):  # the workers read the file themselves
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # not started: it opened nothing
+        batches = split_batches(runner, split)
+    else:
+        split = None
     # opened before the fork, inherited in memory like the transforms' keys (never sent)
     key = runner.lineage_key()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
@@ -272,6 +358,7 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
         raise _died(0, name) from None
     writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers, on_reject)
+    writer.csv_source = split
     writer.start()
     try:
         read_error: VeilError | None = None
@@ -282,7 +369,8 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
                 before = pending[:]
                 pending.clear()
                 try:
-                    future = pool.submit(_process, index, raw.batch, raw.rejects is not None)
+                    future = pool.submit(_process, index, raw.batch,
+                                         raw.rejects is not None or isinstance(raw.batch, Chunk))
                 except BrokenProcessPool:
                     raise _died(index, name) from None
                 writer.queue.put((index, future, raw, before))  # waits while the window is full
