@@ -315,15 +315,22 @@ SEARCH_CASES = [
 ]
 
 
-def bench_search(adult: Path, repeat: int) -> dict:
+def bench_search(adult: Path, repeat: int, baseline: str | None = None) -> dict:
     """Each model's optimal anonymization on Adult (8 QIs, 4% suppression) in a fresh process
     through the public API, interleaved with the k-anonymity anchor: medians of ``repeat``
     runs of the search's own CPU seconds (reading Adult excluded), the child's CPU and
-    peak RSS."""
+    peak RSS. ``baseline``: a ``src`` directory of another version of Veil (e.g. from
+    ``git archive``), run interleaved with this one (``PYTHONPATH``), its figures under
+    ``"baseline"``: a before/after in the same run."""
     from _util import measure as fresh
 
     prelude = _SEARCH_PRELUDE.format(adult=str(adult), qis=_QIS8)
-    samples: dict[str, list[dict]] = {name: [] for name, _ in SEARCH_CASES}
+    versions: dict[str, dict[str, str] | None] = {"current": None}
+    if baseline is not None:
+        versions["baseline"] = {"PYTHONPATH": str(Path(baseline).resolve())}
+    samples: dict[str, dict[str, list[dict]]] = {
+        v: {name: [] for name, _ in SEARCH_CASES} for v in versions
+    }
     for _ in range(repeat):
         for name, call in SEARCH_CASES:
             code = (
@@ -332,8 +339,16 @@ def bench_search(adult: Path, repeat: int) -> dict:
                 + "extra = {'cpu': time.process_time() - c0, 'node': list(r.node), "
                 "'evaluated': r.nodes_evaluated, 'loss': r.info_loss}\n"
             )
-            samples[name].append(fresh(code))
-    out = {}
+            for v, env in versions.items():
+                samples[v][name].append(fresh(code, env=env))
+    out = _search_medians(samples["current"])
+    if baseline is not None:
+        out["baseline"] = _search_medians(samples["baseline"])
+    return out
+
+
+def _search_medians(samples: dict[str, list[dict]]) -> dict:
+    out: dict = {}
     for name, runs in samples.items():
         out[name] = {
             "search_cpu_seconds": statistics.median(r["extra"]["cpu"] for r in runs),

@@ -308,6 +308,9 @@ def main() -> None:
     ap.add_argument("--classes-rows", type=int, default=12_000_000, help="rows for (e), (f)")
     ap.add_argument("--search", action="store_true",
                     help="run (g) only: each model's optimum in fresh processes beside k's")
+    ap.add_argument("--baseline", default=None,
+                    help="with --search: the src/ of another Veil version to interleave "
+                    "(git archive <rev> src | tar -x -C DIR; pass DIR/src)")
     args = ap.parse_args()
     results: dict = {}
     if args.search:
@@ -447,7 +450,8 @@ def run_search(args: argparse.Namespace) -> dict:
     """(g): each model's optimal anonymization on Adult, fresh processes, beside k's."""
     from _risk_models import bench_search
 
-    g = bench_search(ADULT, args.repeat)
+    g = bench_search(ADULT, args.repeat, args.baseline)
+    base = g.pop("baseline", None)
     anchor = g["k-anonymity (k=5)"]["search_cpu_seconds"]
     print(
         f"(g) optimal anonymization on Adult, 8 QIs, 4% suppression, public API in a fresh "
@@ -462,6 +466,17 @@ def run_search(args: argparse.Namespace) -> dict:
             f"CPU, peak RSS {r['peak_rss_mb']:4.0f} MB; node {tuple(r['node'])}, "
             f"{r['evaluated']} exact"
         )
+    if base is not None:
+        b_anchor = base["k-anonymity (k=5)"]["search_cpu_seconds"]
+        print(f"    baseline {args.baseline} (interleaved with the runs above):")
+        for name, r in base.items():
+            same = r["node"] == g[name]["node"] and r["loss"] == g[name]["loss"]
+            print(
+                f"    {name:42s} {r['search_cpu_seconds']:6.2f} s "
+                f"{r['search_cpu_seconds'] / b_anchor:5.1f}x  node {tuple(r['node'])}, "
+                f"{r['evaluated']} exact; same optimum: {'yes' if same else 'NO'}"
+            )
+        g["baseline"] = base
     return g
 
 

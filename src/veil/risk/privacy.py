@@ -15,6 +15,7 @@ import numpy as np
 
 from veil.errors import PolicyError
 from veil.risk.classes import SensitiveCounts
+from veil.risk.excess import emd_excess, share_excess, shortfall_excess
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.likeness import (
     per_class_beta_basic,
@@ -118,6 +119,12 @@ class PrivacyModel(ABC):
         ``reference``: the shares of the values in the reference table."""
         return None
 
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        """Per class, records that any split of it into finer classes must suppress for this
+        model (:mod:`veil.risk.excess`): the search prunes the down-set of a node where they
+        add up to more than may be suppressed. None: no such bound."""
+        return None
+
 
 @dataclass(frozen=True)
 class KAnonymity(PrivacyModel):
@@ -191,6 +198,13 @@ class EntropyLDiversity(PrivacyModel):
             return per_class_entropy_grassberger(sc, sizes)
         return per_class_entropy(sc, sizes)
 
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        # |E| H(E) is concave in the counts: |E| (ln l - H) / ln l is sublinear, <= |E|
+        assert sc is not None
+        if self.estimator != "shannon":
+            return None
+        return shortfall_excess(per_class_entropy(sc, sizes), sizes, math.log(self.l))
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         few = per_class_distinct(sc, sizes) < self.min_class_size
@@ -231,6 +245,10 @@ class EqualDistanceTCloseness(PrivacyModel):
         # EMD >= 1 - (mass of the values present): passing needs that mass >= 1 - t
         return _mass_caps(reference, 1.0 - self.t)
 
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        assert sc is not None
+        return emd_excess(per_class_emd_equal(sc, sizes), sizes, self.t)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         return per_class_emd_equal(sc, sizes) > self.t + _EPS
@@ -259,6 +277,10 @@ class HierarchicalDistanceTCloseness(PrivacyModel):
     def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
         # EMD >= total variation / H >= (1 - mass present) / H
         return _mass_caps(reference, 1.0 - self.t * self._height())
+
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        assert sc is not None
+        return emd_excess(per_class_emd_hierarchical(sc, sizes, self.hierarchy), sizes, self.t)
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -302,6 +324,11 @@ class AlphaKAnonymity(PrivacyModel):
             return self.k
         return max(self.k, int(math.ceil(1.0 / self.alpha - 1e-9)))
 
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        # |E| (share - alpha): a maximum of linear functions of the counts
+        assert sc is not None
+        return emd_excess(per_class_max_share(sc, sizes, self.value), sizes, self.alpha)
+
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
         share = per_class_max_share(sc, sizes, self.value)
@@ -326,6 +353,11 @@ class DeltaDisclosure(PrivacyModel):
 
     def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
         return np.asarray(reference, dtype=float) * 2.0**self.delta
+
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        assert sc is not None
+        caps = self.present_caps(sc.reference_distribution())
+        return None if caps is None else share_excess(sc, sizes, np.asarray(caps, dtype=float))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -353,6 +385,11 @@ class BasicBetaLikeness(PrivacyModel):
 
     def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
         return np.asarray(reference, dtype=float) * (1.0 + self.beta)
+
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        assert sc is not None
+        caps = self.present_caps(sc.reference_distribution())
+        return None if caps is None else share_excess(sc, sizes, np.asarray(caps, dtype=float))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
@@ -387,6 +424,11 @@ class EnhancedBetaLikeness(PrivacyModel):
         with np.errstate(divide="ignore"):
             caps = q * (1.0 + np.minimum(self.beta, -np.log(np.where(q > 0, q, 1.0))))
         return np.where(q > 0, caps, 0.0)
+
+    def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
+        assert sc is not None
+        caps = self.present_caps(sc.reference_distribution())
+        return None if caps is None else share_excess(sc, sizes, np.asarray(caps, dtype=float))
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None

@@ -1,0 +1,142 @@
+"""The excess bound (:mod:`veil.risk.excess`) that lets the search fail a node's down-set for
+non-monotone models: it never exceeds what any predecessor suppresses (checked by brute force
+over every node), so the nodes it prunes are never anonymous, and the search still finds the
+brute-force optimum whichever way it sweeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from veil.risk.anonymize import Anonymizer
+from veil.risk.classes import SensitiveCounts, aggregate
+from veil.risk.excess import emd_excess, share_excess, shortfall_excess
+from veil.risk.hierarchy import Hierarchy
+from veil.risk.privacy import (
+    AlphaKAnonymity,
+    BasicBetaLikeness,
+    DeltaDisclosure,
+    EnhancedBetaLikeness,
+    EntropyLDiversity,
+    EqualDistanceTCloseness,
+    HierarchicalDistanceTCloseness,
+    KAnonymity,
+)
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+S_HIERARCHY = Hierarchy("s", [[str(v), f"p{v // 2}", "*"] for v in range(4)])
+
+
+def model_of(kind: str, x: float):
+    return {
+        "delta": lambda: DeltaDisclosure("s", 0.2 + 3 * x),
+        "basic": lambda: BasicBetaLikeness("s", 0.1 + 3 * x),
+        "enhanced": lambda: EnhancedBetaLikeness("s", 0.1 + 3 * x),
+        "equal": lambda: EqualDistanceTCloseness("s", x),
+        "hierarchical": lambda: HierarchicalDistanceTCloseness("s", x / 2, S_HIERARCHY),
+        "entropy": lambda: EntropyLDiversity("s", 1.0 + 2.5 * x),
+        "alpha": lambda: AlphaKAnonymity("s", 0.2 + 0.8 * x, 1),
+    }[kind]()
+
+
+KINDS = ["delta", "basic", "enhanced", "equal", "hierarchical", "entropy", "alpha"]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[pa.Table, dict[str, Hierarchy]]:
+    rows = draw(st.integers(2, 40))
+    cols: dict[str, list[int]] = {}
+    hs: dict[str, Hierarchy] = {}
+    for j in range(draw(st.integers(1, 3))):
+        domain = draw(st.integers(1, 8))
+        cols[f"q{j}"] = draw(st.lists(st.integers(0, domain - 1), min_size=rows, max_size=rows))
+        hs[f"q{j}"] = Hierarchy(
+            f"q{j}", [[str(v), f"p{v // 2}", f"q{v // 4}", "*"] for v in range(domain)]
+        )
+    cols["s"] = draw(st.lists(st.integers(0, 3), min_size=rows, max_size=rows))
+    return pa.table(cols), hs
+
+
+@SETTINGS
+@given(
+    data=tables(),
+    kind=st.sampled_from(KINDS),
+    x=st.floats(0.0, 1.0),
+    k=st.integers(1, 3),
+    limit=st.sampled_from([0.0, 0.1, 0.3]),
+)
+def test_the_bound_never_exceeds_what_a_predecessor_suppresses(
+    data: tuple, kind: str, x: float, k: int, limit: float
+) -> None:
+    table, hs = data
+    ec = aggregate(table, list(hs), ["s"])
+    models = [KAnonymity(k), model_of(kind, x)]
+    engine = Anonymizer(ec, hs, models, suppression_limit=limit)
+    brute = engine.evaluate_all()
+    nodes = brute.nodes
+    for i in range(len(nodes)):
+        bound = engine.suppressed_lower_bound(engine.state(nodes[i]))
+        below = np.all(nodes <= nodes[i], axis=1)
+        if engine.max_outliers > 0:  # (without suppression only "> 0" means something)
+            assert bound <= brute.suppressed[below].min() + 1e-9
+        if engine.fails_monotone_part(engine.state(nodes[i])):  # what the search prunes
+            assert not brute.anonymous[below].any()
+            assert bound > engine.max_outliers
+
+
+@SETTINGS
+@given(
+    data=tables(),
+    kind=st.sampled_from(["entropy", "alpha", "basic", "equal"]),
+    x=st.floats(0.0, 1.0),
+    k=st.integers(1, 3),
+    limit=st.sampled_from([0.1, 0.3]),
+)
+def test_the_search_finds_the_brute_force_optimum_either_way(
+    data: tuple, kind: str, x: float, k: int, limit: float
+) -> None:
+    table, hs = data
+    ec = aggregate(table, list(hs), ["s"])
+    models = [KAnonymity(k), model_of(kind, x)]
+    brute = Anonymizer(ec, hs, models, suppression_limit=limit).evaluate_all()
+    opt = brute.optimum()
+    for top_down in (False, True):
+        engine = Anonymizer(ec, hs, models, suppression_limit=limit)
+        engine.prefers_top_down = lambda t=top_down: t  # type: ignore[method-assign]
+        if opt < 0:
+            with pytest.raises(Exception, match="no generalization"):
+                engine.search()
+            continue
+        best, _ = engine.search()
+        assert best.node == tuple(int(v) for v in brute.nodes[opt])
+        assert best.loss == brute.loss[opt]
+
+
+def test_the_excess_by_hand() -> None:
+    # two classes on values (a, b), reference shares q = (0.5, 0.5)
+    sc = SensitiveCounts(
+        "s",
+        pa.array(["a", "b"]),
+        np.array([0, 0, 1]),
+        np.array([0, 1, 0]),
+        np.array([9, 1, 4]),
+        np.array([5, 5]),
+    )
+    sizes = np.array([10, 4])
+    # cap 0.6 on each share: class 0 holds 9 a's of 10, 3 more than 6: split off, at least
+    # 3 / (1 - 0.6) = 7.5 records fail; class 1 is all a: 4 - 2.4 = 1.6, / 0.4 = 4 (all)
+    got = share_excess(sc, sizes, np.array([0.6, 0.6]))
+    assert got == pytest.approx([7.5, 4.0], abs=1e-6)
+    # caps of 1 or more cannot be exceeded
+    assert share_excess(sc, sizes, np.array([1.0, 1.0])).tolist() == [0.0, 0.0]
+    # EMD 0.4 against t = 0.2 in a class of 10: 10 * 0.2 / 0.8 = 2.5
+    assert emd_excess(np.array([0.4, 0.1]), np.array([10, 10]), 0.2) == pytest.approx(
+        [2.5, 0.0], abs=1e-6
+    )
+    # entropy 0 (one value) against ln 2: the whole class
+    assert shortfall_excess(np.array([0.0]), np.array([6]), np.log(2)) == pytest.approx(
+        [6.0], abs=1e-6
+    )
