@@ -19,7 +19,9 @@ EVAL = Path(__file__).resolve().parent / "data" / "eval"
 sys.path.insert(0, str(EVAL))
 import score as S  # noqa: E402
 
-FLOORS = {"dev": 0.97, "test": 0.93}  # micro F1, exact spans (reached: 0.991, 0.949)
+# micro F1, exact spans (reached before issue 21's second round: dev 0.991, test 0.949; dev2,
+# written for that round, 0.91 before it and 0.98 after)
+FLOORS = {"dev": 0.97, "test": 0.93, "dev2": 0.95}
 PER_TYPE_FLOOR = 0.8  # every type with 5 or more gold spans
 MAX_FREE_RATE = 0.04  # PII-free texts given any span
 
@@ -38,25 +40,26 @@ def _build():
 
 def test_the_set_is_what_its_sources_say_and_every_span_checks_out():
     build = _build()
-    recs = S.load("dev") + S.load("test")
-    assert len(recs) >= 400
-    assert sum(1 for r in recs if not r["spans"]) >= 150
+    recs = S.load("dev") + S.load("test") + S.load("dev2")
+    assert len(recs) >= 550
+    assert sum(1 for r in recs if not r["spans"]) >= 220
     sources = {}
-    for path in sorted((EVAL / "src").glob("*.txt")):
+    paths = sorted((EVAL / "src").glob("*.txt")) + sorted((EVAL / "src" / "dev2").glob("*.txt"))
+    for path in paths:
+        name = path.relative_to(EVAL / "src").as_posix()
         for i, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if raw.strip() and not raw.startswith("#"):
-                sources[f"{path.name}:{i}"] = build.parse(raw)
+                sources[f"{name}:{i}"] = build.parse(raw)
     for r in recs:
         src = sources[r["source"]]
         assert (r["text"], r["spans"]) == (src["text"], src["spans"]), r["source"]
         for s in r["spans"]:
             assert r["text"][s["start"] : s["end"]].strip() == r["text"][s["start"] : s["end"]]
-        region = build.REGION[r["source"].split("_")[0].split(".")[0]]
-        assert build.problems(r, region) == [], r["source"]
+        assert build.problems(r, build.region_of(r["source"])) == [], r["source"]
     json.dumps(recs)  # plain JSON values only
 
 
-@pytest.mark.parametrize("half", ["dev", "test"])
+@pytest.mark.parametrize("half", ["dev", "test", "dev2"])
 def test_veil_scores_above_the_floor_on_each_half(finder, half):
     recs = S.load(half)
     preds = [S.veil_spans(x) for x in finder.find([r["text"] for r in recs])]

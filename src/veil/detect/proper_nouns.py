@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 
+from veil.detect import lower_names
 from veil.detect.recognizers import lexicon, persons
 from veil.detect.recognizers.person_runs import RUN_PATTERN, context_before
 
@@ -24,7 +25,7 @@ _RUN = re.compile(RUN_PATTERN)
 _WORD = re.compile(r"\S+")
 _CITY_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
-    r"à|en|a|de|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
+    r"à|en|a|de|do|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
     r"ciudad|stadt|ville|città|cidade|stad|miasto|em|no|na|im|nel|nella|dal|desde)"
     # a place label and its colon ("Geburtsort: Chemnitz", "Woonplaats: Breda")
     r"|\b(?:ort|wohnort|geburtsort|lieu|localidade|miejscowość|plaats|woonplaats|şehir|"
@@ -32,13 +33,13 @@ _CITY_CONTEXT = re.compile(
     r"lieu de naissance|luogo di nascita|lugar de nacimiento|local de nascimento|"
     r"miejsce urodzenia|doğum yeri|geboorteplaats|nascita|naissance|nacimiento|nascimento|"
     r"urodzenia|yeri|birth):?"
-    r"|[,(/]|\b\d{4,6}|\b\d{2}-\d{3})\s*$",
+    r"|[,(/]|\b\d{4,6}|\b\d{2}-\d{3}|\b\d{4} ?[A-Z]{2})\s*$",
     re.IGNORECASE,
 )
 # a place word right before a town whose name is also a common word ("in Reading", "nach
 # Hagen", "75001 Lille"): locative prepositions and postcodes only ("from Google" is a firm)
 _WORD_TOWN_CONTEXT = re.compile(
-    r"(?:\b(?:in|at|near|nach|in|im|bei|à|en|em|na|no|w|we|naar|te|dans|nel|nella|a)"
+    r"(?:\b(?:in|at|near|nach|in|im|bei|à|en|em|na|no|do|w|we|naar|te|dans|nel|nella|a)"
     r"|\b\d{4,6}|\b\d{2}-\d{3}|\b\d{4}-\d{3}|\b[A-Z]\d[A-Z\d]? ?\d[A-Z]{2})\s+$"
 )
 _POSTCODE_BEFORE = re.compile(r"\b(?:\d{4,6}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2})\s+$")
@@ -142,14 +143,32 @@ def _after_particle(town: list[str], words: list[str], i: int, before: str) -> b
     )
 
 
+def _address_or_firm(
+    town: list[str], words: list[str], i: int, j: int, before: str
+) -> bool | None:
+    """True after a postcode, False inside a firm's or a longer name, else None (undecided)."""
+    if j < len(words) and words[j].lower().strip(".,") in persons.VENUE_WORDS:
+        return False  # "Golden Gate Bridge", "Frankfurt Airport": a place in the town
+    if _POSTCODE_BEFORE.search(before):
+        return True  # "1016 DV Amsterdam", "75001 Paris": an address
+    if _CITY_CONTEXT.search(before[-12:]):
+        return None
+    if any(w.lower() in persons.COMPANY_WORDS for w in town):
+        return False  # "El Banco Santander": a bank, though a town has that name
+    if i == 0 and j < len(words):
+        return False  # "Paris Saint-Germain", "Dublin Bus": a longer name opening with a town
+    return None
+
+
 def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
     """A town at an end of the run, not a word of a name: a one-word town that is also a name
     word, a title or an acronym ("Eze", "Mrs", "ATM") needs a place word before it, and so
     does a small one-word town; a town between two parts of the run is none."""
     if i > 0 and j < len(words):
         return False
-    if j < len(words) and words[j].lower().strip(".,") in persons.VENUE_WORDS:
-        return False  # "Golden Gate Bridge", "Frankfurt Airport": a place in the town
+    settled = _address_or_firm(town, words, i, j, before)
+    if settled is not None:
+        return settled
     if len(town) > 1:
         return True
     if i > 0 and _INITIAL.fullmatch(words[i - 1]):
@@ -212,7 +231,7 @@ class ProperNounScanner:
             tend = base + len(values[ti])
             self._run(joined, s, e, base, tend, ti, towns, add)
         if self.person:
-            self._lower(joined, starts, idx, values, add)
+            lower_names.scan(joined, starts, idx, values, add, self.person)
 
     # -- capitalized runs ---------------------------------------------------------------
     def _run(
@@ -232,10 +251,11 @@ class ProperNounScanner:
         lo, hi = 0, len(words)
         if self.person and joined[e : e + 2] == ", ":  # "Brown, Brandon", "Paris, Emmanuelle"
             got_c = persons.comma_name(joined, s, e, tend, joined[max(base, s - 40) : s])
-            if got_c is not None and got_c[1] >= self.min_score:
-                lead = _PARTICLES_BEFORE.search(joined[max(base, s - 24) : s])
-                a = s - (len(lead.group()) if lead else 0)  # "van der Laarse, Dewi"
-                add(ti, (a - base, got_c[0] - base, 1, got_c[1], "person", self.person))
+            if got_c is not None and got_c[2] >= self.min_score:
+                a = got_c[0]
+                lead = _PARTICLES_BEFORE.search(joined[max(base, a - 24) : a])
+                a -= len(lead.group()) if lead else 0  # "van der Laarse, Dewi"
+                add(ti, (a - base, got_c[1] - base, 1, got_c[2], "person", self.person))
         if (
             towns
             and joined[e : e + 4] in _CONNECTOR_STARTS
@@ -311,7 +331,11 @@ class ProperNounScanner:
             if _POSTCODE_BEFORE.search(before) or _WORD_TOWN_AFTER.match(after):
                 return True  # a postcode beside it: an address
             if _WORD_TOWN_CONTEXT.search(before):
-                return not (lexicon.names().is_first(key) or key in persons.STOPWORDS)
+                pop = lexicon.word_towns(self.min_pop)[key]
+                # a memo word ("Metro", "Google") unless a big town ("do Porto", "in London")
+                return not (
+                    lexicon.names().is_first(key) or (key in persons.STOPWORDS and pop < 200_000)
+                )
         if not (" " + before).endswith(_POLISH_PREPS):
             return False
         return bool(inflected_town(word, before, lexicon.cities(self.min_pop)))
@@ -344,49 +368,6 @@ class ProperNounScanner:
                 end = m.end()
         add(ti, (toks[lo][0] - base, end - base, 1, score, "person", name))
 
-    # -- lower case ---------------------------------------------------------------------
-    def _lower(
-        self,
-        joined: str,
-        starts: list[int],
-        idx: list[int],
-        values: list[str],
-        add: Callable[[int, Cand], None],
-    ) -> None:
-        lex = lexicon.names()
-        for m in _LOWER.finditer(joined):
-            words = m.group("name").split()
-            keep = 0
-            for k, w in enumerate(words):
-                if k and w in _LOWER_PARTICLES and k + 1 < len(words):
-                    continue  # "bram de wit": a particle inside the name
-                if not w.islower() or not lex.is_name(w):
-                    break
-                if persons.is_function_word(w) and not (  # "jan nowicki": a first name
-                    k == 0 and len(words) > 1 and lex.is_top_first(w) and lex.is_last(words[1])
-                ):
-                    break
-                keep = k + 1
-            if keep == 0:
-                continue
-            words = words[:keep]
-            s = m.start("name")
-            k = bisect_right(starts, s) - 1
-            tend = starts[k] + len(values[idx[k]])
-            if keep == 1:
-                tail = joined[m.end("name") : min(tend, m.end("name") + 2)]
-                if not lex.is_top_first(words[0]) or tail[:1].isalpha() or tail[1:2].islower():
-                    continue  # "to mark as paid": a verb, not a name
-                score = 0.6
-            elif lex.is_first(words[0]) and lex.is_last(words[-1]):
-                score = 0.8
-            else:
-                continue
-            e = s + len(" ".join(words))
-            if joined[s:e] != " ".join(words):
-                continue  # separated by more than one space
-            add(idx[k], (s - starts[k], e - starts[k], 1, score, "person", self.person or ""))
-
 
 def _joined_surname(before: str, word: str) -> bool:
     """``word`` after "<Name> i " or "<Name> e " is a second surname (a known surname that
@@ -408,25 +389,4 @@ def _worth_scoring(words: list[str], before: str) -> bool:
     return context_before(before.lower())[0]
 
 
-_L = r"[a-zß-öø-ÿā-ž]"
-_LOWER_WORD = _L + r"{2,}(?:[-'’]" + _L + r"+)*"
-_LOWER_PARTICLES = frozenset(
-    ("de", "van", "der", "den", "da", "di", "del", "dos", "das", "el", "al", "bin", "ibn", "la",
-     "le", "ter", "ten", "von")
-)  # fmt: skip
-_LOWER = re.compile(
-    r"(?i:\b(?:to|from|for|by|payee|payer|beneficiary|dear|hi|hello|thanks|mr|mrs|ms|"
-    r"an|von|für|à|pour|par|aan|van|voor|para|per|da|dla|od|"
-    # a customer named by role, or introducing themselves in a chat
-    r"customer|client|klant|kunde|kundin|klient|klientka|cliente|clienta|müşteri|"
-    r"my name is|name is|this is|it's|it is|c'est|je suis|je m'appelle|soy|me llamo|sono|"
-    r"mi chiamo|ich bin|hier ist|ik ben|hoi met|met|jestem|nazywam się|tu|sou|é o|é a|ben|"
-    r"adım|benim adım)\b[:,]?[ ]+)"
-    r"(?P<name>" + _LOWER_WORD + r"(?:[ ]" + _LOWER_WORD + r"){0,3})(?![\w@])"
-)
-
-
-def lower_case_after_payee(text: str) -> bool:
-    """Whether `text` has a lower-case word after a payee phrase, the only place lower-case
-    names are looked for (the audit screen's prefilter must send such text to the finder)."""
-    return _LOWER.search(text) is not None
+lower_case_after_payee = lower_names.lower_case_after_payee  # the audit screen's prefilter

@@ -101,6 +101,17 @@ PHONE_CONTEXT = (
     "richiamare",
     "oddzwonić",
     "terugbellen",
+    # "number", "contact" and "call back" as other languages inflect them
+    "kontakt",
+    "numerem",
+    "numeru",
+    "numarası",
+    "numaram",
+    "numara:",
+    "rappel",
+    "ring tillbaka",
+    "telefonnummer",
+    "nummer:",
 )
 
 DEFAULT_REGIONS = (

@@ -427,7 +427,9 @@ STREET_PATTERN = (
     + _WORD
     + r"\s){1,3}(?i:"
     + _SUF
-    + r")(?!\w)\.?"
+    + r")(?!\w)"
+    # the dot of an abbreviation ("Park St.", "Blvd. in"), not a full stop ("Crescent.")
+    + r"(?:\.(?<![A-Za-z]{4}\.)|\.(?=\s+[a-z]))?"
     + _UNIT
     # Konwaliowa 175, 87-708 ... / Rynek 151, ... : any street name right before a postcode
     + r"|(?<![\w.])"
@@ -475,7 +477,7 @@ STREET_PATTERN = (
     + _WORD
     + r"(?:\s(?:(?:de|da|do|dos|das|del)\s)?"
     + _WORD
-    + r"){0,3},?\s\d{1,4}(?!\d)"
+    + r"){0,3},?\s\d{1,4}(?:[a-zA-Z](?!\w))?(?![\w])"
     # Atatürk Cad. No: 15 / İstiklal Caddesi No:123 / Gül Sok. No: 4/2
     + r"|(?<![\w.])(?:"
     + _WORD
@@ -488,7 +490,7 @@ STREET_PATTERN = (
     + _WORD
     + r"(?:\s(?:(?:de|da|do|dos|das|del)\s)?"
     + _WORD
-    + r"){0,3},\s\d{1,4}(?!\d)"
+    + r"){0,3},\s\d{1,4}(?:[a-zA-Z](?!\w))?(?![\w])"
     # Bertha Pauligin kuja 98 / Lange Straße 5: name words, a separate street word, number
     + r"|(?<![\w.])(?:"
     + _WORD
@@ -517,6 +519,7 @@ STREET_PREFILTER = (
     + r")(?:\b|[^a-z]))|(?i:(?:"
     + _re2_alt(_COMPOUND_WORDS)
     + r")\s\d)"
+    + r"|\b(?:C|R|Av|Avda|Pl|Pza|Bd)\.\s"  # "R. Augusta 100", "Av. da Liberdade 12"
 )
 POSTCODE_PREFILTER = (
     r"[AC-FHKNPRTV-Y]\d{2} ?[0-9AC-FHKNPRTV-Y]{4} \p{Lu}|\d{4,5} \p{Lu}|\p{L}, \d{4,5}\b"
@@ -537,7 +540,10 @@ def street_gate(text: str) -> bool:
     for w in _GATE_WORDS.findall(text.lower()):
         if w in _STANDALONE_SET or w.rstrip(".") in _STANDALONE_SET or w.endswith(_COMPOUND_ENDS):
             return True
-    return _GATE_POSTAL.search(text) is not None
+    return _GATE_POSTAL.search(text) is not None or _GATE_ABBR.search(text) is not None
+
+
+_GATE_ABBR = re.compile(r"\b(?:C|R|Av|Avda|Pl|Pza|Bd)\.\s")
 
 
 _PC_NUM = re.compile(

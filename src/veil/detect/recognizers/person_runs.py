@@ -424,6 +424,8 @@ def _opens_with_verb(run: Run) -> bool:
     lex = lexicon_names()
     tok = run.full[0]
     bare = run.after.lstrip(" ")
+    if bare and bare[0] == ":" and _SPEAKER_BEFORE.search(run.before[-24:]):
+        return lex.is_top_first(tok)  # a chat line: "10:42 Rania: ...", "agent Ingrid: ..."
     if not run.before.strip() and bare and bare[0] in "-–:,(/":  # "Lieze - birthday gift"
         # a word and a colon opening a text is most often a label ("Chat:", "Sohbet:")
         return lex.is_top_first(tok) if bare[0] == ":" else lex.is_first(tok)
@@ -432,6 +434,13 @@ def _opens_with_verb(run: Run) -> bool:
     return lex.is_top_first(tok) and (not nxt or nxt in PERSON_VERBS)
 
 
+# what opens a chat line before the speaker's name: a time, or the speaker's role
+_SPEAKER_BEFORE = re.compile(
+    r"(?:\b\d{1,2}:\d{2}(?::\d{2})?\]?|\b(?:agent|advisor|adviser|operator|rep|customer|client|"
+    r"berater|beraterin|kunde|kundin|conseiller|conseillère|asesor|asesora|cliente|consulente|"
+    r"adviseur|klant|doradca|klient|consultor|handläggare|kund|temsilci|müşteri))\s+$",
+    re.IGNORECASE,
+)
 _LOWER_BEFORE = re.compile(r"(?:^|\s)[a-zß-ÿ]{2,}\s$")
 _LOWER_AFTER = re.compile(r"^\s[a-zß-ÿ]")
 
@@ -757,10 +766,24 @@ def comma_name(
     joined: str, start: int, end: int, limit: int, before: str
 ) -> tuple[int, float] | None:
     """ "Brown, Brandon" / "Salas Coronado, Amalia": a surname run at [start, end) followed
-    by ", " and first names. Returns (end of the name, score) or None."""
+    by ", " and first names. Returns (start, end of the name, score) or None. Context words
+    opening the run are no surnames ("BENEFICIARY OKAFOR, NNAMDI"); a first name after a
+    greeting is whom the text greets ("Hej Maja, Ahmed Hassan ringde")."""
     if joined[end : end + 2] != ", ":
         return None
     surnames = joined[start:end].split()
+    lead = 0
+    for k, w in enumerate(surnames[:-1]):
+        if w.lower().rstrip(":") in RUN_OPENERS:
+            lead = k + 1
+    if lead:
+        if surnames[lead - 1].lower().rstrip(":") in _SALUTE_ALL and len(surnames) == lead + 1:
+            return None
+        before = before + joined[start : start + joined[start:end].index(surnames[lead])]
+        start = end - len(" ".join(surnames[lead:]))
+        surnames = surnames[lead:]
+        if joined[start:end] != " ".join(surnames):
+            return None  # more than one space between the words
     if not 1 <= len(surnames) <= 3 or not all(_surname_word(t) for t in surnames):
         return None
     stop = _given_names_end(joined, end + 2, limit)
@@ -784,7 +807,7 @@ def comma_name(
     score = 0.75 if known(norm(surnames[-1]), name_lists()[1]) else 0.6
     if any(context_before(before.lower())):
         score += 0.1
-    return stop, min(score, 1.0)
+    return start, stop, min(score, 1.0)
 
 
 def _surname_word(t: str) -> bool:

@@ -53,6 +53,7 @@ PERSON_VERBS = frozenset(
         "deposited deposits transferred transfers disputes disputed updated changed signed "
         "wrote writes owes owed said says wants needs approved declined received receives "
         "bought sold booked opened closed lent borrowed reported complained visited confirmed "
+        "came comes went goes arrived phoned rang emailed brought dropped stopped "
         "zahlt zahlte überwies paga pagó pagou paie payé betaalt betaalde płaci zapłacił "
         # auxiliaries that open what a person will do or has done ("Tariq will be in ...")
         "will would has had can could should must hat hatte wird heeft ha ma"
@@ -105,7 +106,10 @@ COMPANY_WORDS = frozenset(
         # banks and companies named by their kind in the languages of the EU and Turkey
         "banca banco banque bankası bankasi caixa caja crédit credit sparkasse volksbank "
         "raiffeisenbank raiffeisen kasa société societe sociedad società sociedade şirketi "
-        "anonim holding"
+        "anonim holding "
+        # heads of financial firms' names ("Wellington Management", "Washington Mutual")
+        "management mutual capital investments investment securities advisors advisers asset "
+        "assets bancorp ventures equity finance financing leasing lending brokers"
     )
 )
 
@@ -153,12 +157,13 @@ STOPWORDS = frozenset(
         "mercadona eroski continente jumbo hema kruidvat zalando vinted ryanair easyjet "
         "lufthansa iberia renfe sncf"
     )
-) | frozenset(MONTHS)
+) | (frozenset(MONTHS) - {"maja"})  # "3 maja": a Polish date, but "Maja" a name
 
 NEVER_NAMES = frozenset(
     _words(
         "bitte el il los las gli het een ein eine und oder bu şu ve ile için pls kindly chat "
-        "czat sohbet notiz notatka nota hinweis remarque neu neue neuer nieuw nuevo nueva "
+        "czat sohbet notiz notatka nota hinweis damen herren ladies gentlemen mesdames messieurs "
+        "remarque neu neue neuer nieuw nuevo nueva "
         "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni i'm i’m im "
         # weekdays: a day after a capitalized word is no surname ("Black Friday")
         "monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch "

@@ -4,9 +4,10 @@ A source line is one text; ``[[value|type]]`` marks a span (type ``person`` when
 ``\\n`` is a line break and ``\\uXXXX`` any character (no-break and zero-width spaces).
 Within each source file, texts alternate between the development half (1st, 3rd, ...) and
 the test half (2nd, 4th, ...); ``more_dev*.txt`` (written later, while improving detection)
-go to the development half whole; ``src/dev2/*.txt`` (a second development set written for issue
-21, bank texts in ten languages) make ``dev2.jsonl``. Run: ``python tests/detect/data/eval/build.py``; it fails on a
-span whose text does not match, an invalid IBAN, card, phone, id or address of its type.
+go to the development half whole; ``src/dev2/*.txt`` (a second development set written for
+issue 21, bank texts in ten languages) make ``dev2.jsonl``. Run:
+``python tests/detect/data/eval/build.py``; it fails on a span whose text does not match, an
+invalid IBAN, card, phone, id or address of its type.
 """
 
 from __future__ import annotations
