@@ -24,7 +24,7 @@ from veil.discovery import validators_vec as vv
 from veil.sample import generate
 
 REG = {r.name: r for r in default_registry()}
-TWINNED = ["card", "iban", "ipv4", "email", "phone_intl", "phone_national"]
+TWINNED = ["card", "iban", "ipv4", "email", "phone_intl", "phone_national", "street_address"]
 
 
 def _scalar(rec_name: str, values: list[str]) -> np.ndarray:

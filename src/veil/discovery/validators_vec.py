@@ -1,7 +1,8 @@
 """Vectorized twins of the column validators that cost most per value: payment cards (IIN
 ranges + Luhn), IBANs (BBAN structure + ISO 7064 mod 97-10), IPv4 addresses, e-mail
 addresses and phone numbers (:mod:`.phone_vec`), each over a whole Arrow array of
-candidates at once (``pyarrow.compute`` for the shapes, numpy for the check digits).
+candidates at once (``pyarrow.compute`` for the shapes, numpy for the check digits); and
+street addresses, of which the values no address can be in are set aside with RE2.
 
 Each twin answers exactly what the recognizer's own validator would (tests compare them on
 python-stdnum's conformance cases and on generated strings). A twin only decides the values
@@ -24,6 +25,7 @@ from stdnum import iban as _stdnum_iban
 from veil.detect.recognizers.banking import validate_iban
 from veil.detect.recognizers.cards import IIN_RANGES, validate_card
 from veil.detect.recognizers.contact import validate_email, validate_phone
+from veil.detect.recognizers.location import STREET_PREFILTER, contains_street_address
 from veil.detect.recognizers.network import validate_ipv4
 from veil.detect.registry import Recognizer
 from veil.discovery.phone_vec import phone_twin
@@ -290,12 +292,30 @@ def email_twin(values: pa.Array) -> np.ndarray:
     return np.where(plain, ok.astype(float), np.nan)
 
 
+# -- street addresses --------------------------------------------------------------------
+
+_PRINTABLE = r"^[\x20-\x7e\t]*$"
+
+
+def street_twin(values: pa.Array) -> np.ndarray:
+    """``location.contains_street_address`` (its Python pattern searched in the first 300
+    characters): 0.0 where the RE2 prefilter the text scanner uses for it (a superset of the
+    pattern, see ``Recognizer.prefilter``) finds nothing in those characters. Only for
+    printable ASCII values (Python's ``\\d``, ``\\w``, ``\\s`` also take other characters,
+    RE2's do not); those and every prefilter hit go to the validator."""
+    head = pc.utf8_slice_codeunits(values, 0, 300)
+    plain = _mask(pc.match_substring_regex(head, _PRINTABLE))
+    hit = _mask(pc.match_substring_regex(head, STREET_PREFILTER))
+    return np.where(plain & ~hit, 0.0, np.nan)
+
+
 _TWINS: dict[object, Twin] = {
     validate_card: card_twin,
     validate_iban: iban_twin,
     validate_ipv4: ipv4_twin,
     validate_email: email_twin,
     validate_phone: phone_twin,
+    contains_street_address: street_twin,
 }
 _BOOL: dict[object, bool] = {
     validate_card: False,
@@ -303,4 +323,5 @@ _BOOL: dict[object, bool] = {
     validate_ipv4: True,
     validate_email: True,
     validate_phone: False,
+    contains_street_address: True,
 }
