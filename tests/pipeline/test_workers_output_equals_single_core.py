@@ -307,3 +307,37 @@ def test_risk_gate_and_noise(sample: Path, workspace, tmp_path: Path, monkeypatc
     assert r1 == r2
     assert t1.column("amount").to_pylist() != pacsv.read_csv(src).column("amount").to_pylist()
 
+
+
+def test_noise_after_a_batch_whose_rows_were_all_rejected(sample: Path, workspace,
+                                                          tmp_path: Path, monkeypatch) -> None:
+    """The single-core run numbers (seeds noise for) only the batches that reached the
+    stages; a batch whose rows were all set aside does not count, with two workers either."""
+    from veil.store.workspace import init_workspace
+    from veil.transforms.keys import InMemoryTransformKeys
+
+    if not workspace.database_url.startswith("sqlite"):
+        pytest.skip("the second workspace would share the first one's database")
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", 2 << 10)
+    text = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
+                                                   "on_bad_rows: quarantine")
+    text = text.replace("          amount: keep\n", "          amount: {transform: noise, "
+                        "mechanism: laplace, epsilon: 1.0, sensitivity: 10}\n", 1)
+    (tmp_path / "policy.yaml").write_text(text)
+    src = tmp_path / "bad.csv"  # rows 30-55: more than a block (~10 rows) of bad amounts
+    src.write_text("\n".join(_spoil(head(sample, 200),
+                                    {i: ("amount", "bad") for i in range(30, 56)})) + "\n")
+    keys = InMemoryTransformKeys()
+    import veil.pipeline.runner as runner_module
+
+    fixed = types.SimpleNamespace(uuid4=lambda: types.SimpleNamespace(hex="e" * 32))
+    monkeypatch.setattr(runner_module, "uuid", fixed)
+    other, _ = init_workspace(tmp_path / "ws2")
+    tables = []
+    for n, ws in ((1, workspace), (2, other)):
+        r = veil.run(tmp_path / "policy.yaml", "credit_scoring", src,
+                     tmp_path / f"o{n}.parquet", workspace=ws, keys=keys, workers=n)
+        tables.append(veil.read(r.output, ws))
+    other.close()
+    assert tables[0].num_rows == 174
+    assert tables[0].equals(tables[1])

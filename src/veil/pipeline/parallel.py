@@ -2,7 +2,10 @@
 
 The parent reads the source (pyarrow), hands batch ``i`` as read to a pool of worker processes
 that conform its types (`veil.io.types.conform`) and run the run's stages, and writes the
-results back in input order, so the output is the single-core run's, row for row. The rows
+results back in input order, so the output is the single-core run's, row for row. A CSV file
+(UTF-8, quotes doubled) the parent does not parse: it cuts it where pyarrow would batch it and
+sends each worker the chunk's offset and length; the worker reads and parses those bytes
+itself (`veil.pipeline.csv_split`), and the parent numbers their records in order. The rows
 conform rejects come back as bad values; the parent turns them into rejects (records, lines) in
 input order, after the reader's own for that batch. At most ``2 * workers`` batches are in
 flight: memory stays flat whatever the input size. What the stages count (stage figures, rows
@@ -124,11 +127,11 @@ class _Worker:
         self.stages, self.ctx, self.lineage_key = stages, ctx, lineage_key
         self.fields = [f.name for f in ctx.plan.output]
 
-    def process(self, index: int, batch: pa.RecordBatch | Chunk,
+    def process(self, seed: int, batch: pa.RecordBatch | Chunk,
                 raw: bool) -> _Done | _Failed | None:
         bad: list[BadValue] = []
         csv = None
-        if isinstance(batch, Chunk):  # parse it first (`veil.pipeline.worker_csv`)
+        if isinstance(batch, Chunk):  # read and parse it first (`veil.pipeline.csv_split`)
             parsed = parse(batch)
             if parsed.batch is None:
                 return None  # the parent reads the file again for the single-core error
@@ -147,9 +150,10 @@ class _Worker:
         ctx = self.ctx
         ctx.dropped_rows = Counter()
         ctx.subject_ids = None
-        # noise is seeded by (run, field, batch number): the number of the batch in the input
+        # noise is seeded by (run, field, batch number): the number the single-core run gives
+        # this batch, i.e. of the batches before it that reached the stages (see _Writer)
         ctx.transforms.state.noise_batches.clear()
-        ctx.transforms.state.noise_batches.update(dict.fromkeys(self.fields, index))
+        ctx.transforms.state.noise_batches.update(dict.fromkeys(self.fields, seed))
         stats = [StageStats(s.name) for s in self.stages]
         try:
             out = run_stages(self.stages, stats, batch, ctx)
@@ -178,9 +182,9 @@ def _start(stages: list[Stage], ctx: RunContext, lineage_key: bytes | None) -> N
     _WORKER = _Worker(stages, ctx, lineage_key)
 
 
-def _process(index: int, batch: pa.RecordBatch | Chunk, raw: bool) -> _Done | _Failed | None:
+def _process(seed: int, batch: pa.RecordBatch | Chunk, raw: bool) -> _Done | _Failed | None:
     assert _WORKER is not None
-    return _WORKER.process(index, batch, raw)
+    return _WORKER.process(seed, batch, raw)
 
 
 def _ready() -> None:
@@ -249,6 +253,8 @@ class _Writer(threading.Thread):
         # CSV parsed by the workers: records, rows and skipped records of the chunks so far
         self.records, self.emitted, self.skipped = 0, 0, list[int]()
         self.csv_source: CsvSource | None = None  # the file the workers read (rejects' lines)
+        self.pool: ProcessPoolExecutor | None = None
+        self.unstaged = 0  # batches so far that never reached the stages (all rows rejected)
 
     def run(self) -> None:
         item = self.queue.get()
@@ -262,7 +268,7 @@ class _Writer(threading.Thread):
             item = following
 
     def _finish(self, index: int, future: Future[_Done | _Failed | None], raw: RawBatch,
-                before: list[Reject], following: _Item | None = None) -> None:
+                before: list[Reject], seed: int, following: _Item | None = None) -> None:
         for r in before:  # what the reader reported before this batch (malformed rows)
             self.on_reject(r)
         try:
@@ -280,11 +286,27 @@ class _Writer(threading.Thread):
         if isinstance(result, _Failed):
             raise result.error()
         if result.batch is None:
+            self.unstaged += 1
             return
+        if seed != index - self.unstaged:  # seeded before an earlier batch proved empty
+            result = self._again(index, raw, index - self.unstaged)
         _absorb(self.runner, result)
         self.runner.write(result.batch)
         if self.progress is not None:
             self.progress()
+
+    def _again(self, index: int, raw: RawBatch, seed: int) -> _Done:
+        """Batch ``index`` through the stages again, numbered ``seed`` as the single-core run
+        numbers it (rare: only after a batch whose rows were all rejected)."""
+        assert self.pool is not None
+        try:
+            result = self.pool.submit(_process, seed, raw.batch, _conform(raw)).result()
+        except BrokenProcessPool:
+            raise _died(index, self.source) from None
+        if isinstance(result, _Failed):
+            raise result.error()
+        assert isinstance(result, _Done)
+        return result
 
     def _csv_rejects(self, csv: _Csv, bad: list[BadValue], following: _Item | None) -> None:
         """A worker's chunk's rejects, numbered and ordered as the single-core reader reports
@@ -293,7 +315,7 @@ class _Writer(threading.Thread):
         its bad values."""
         rejects = self._malformed(csv, self.records)
         if following is not None:
-            index, future, _, _ = following
+            index, future = following[:2]
             try:
                 after = future.result()
             except BrokenProcessPool:
@@ -328,7 +350,12 @@ class _Writer(threading.Thread):
             self.join()
 
 
-_Item = tuple[int, "Future[_Done | _Failed | None]", RawBatch, list[Reject]]
+_Item = tuple[int, "Future[_Done | _Failed | None]", RawBatch, list[Reject], int]
+
+
+def _conform(raw: RawBatch) -> bool:
+    """Whether the worker conforms the batch's types (the reader did not)."""
+    return raw.rejects is not None or isinstance(raw.batch, Chunk)
 
 
 def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
@@ -358,7 +385,7 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
         raise _died(0, name) from None
     writer = _Writer(runner, name, progress, IN_FLIGHT_PER_WORKER * workers, on_reject)
-    writer.csv_source = split
+    writer.csv_source, writer.pool = split, pool
     writer.start()
     try:
         read_error: VeilError | None = None
@@ -368,12 +395,12 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
                     break
                 before = pending[:]
                 pending.clear()
+                seed = index - writer.unstaged  # the writer checks it (see _Writer._again)
                 try:
-                    future = pool.submit(_process, index, raw.batch,
-                                         raw.rejects is not None or isinstance(raw.batch, Chunk))
+                    future = pool.submit(_process, seed, raw.batch, _conform(raw))
                 except BrokenProcessPool:
                     raise _died(index, name) from None
-                writer.queue.put((index, future, raw, before))  # waits while the window is full
+                writer.queue.put((index, future, raw, before, seed))  # waits if the window is full
         except VeilError as exc:
             read_error = exc
         writer.stop()
