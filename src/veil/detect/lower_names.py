@@ -129,10 +129,13 @@ def _name_rows(joined: str, lex: lexicon.NameLexicon):
     more name words or particles, the last a known surname, one space apart."""
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(joined)]
     n = len(words)
+    top = lex.top_first
     i = 0
     while i < n - 1:
         s, e, w = words[i]
-        if not (_plain(w) and all(map(lex.is_top_first, w.split("-")))):
+        if w.split("-", 1)[0] not in top or not (  # most words fail the first, cheap test
+            _plain(w) and all(map(lex.is_top_first, w.split("-")))
+        ):
             i += 1
             continue
         end = None

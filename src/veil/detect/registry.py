@@ -132,6 +132,7 @@ class Recognizer:
     category: str | None = None
     rule: str | None = None
     context_window: int = 48
+    context_not: tuple[str, ...] = ()  # words in the window that cancel the match's context
     gate: Callable[[str], bool] | None = None  # cheap Python test for a few short texts
     optional: bool = False  # found only when its type is asked for (``types=[...]``)
     column_min_rate: float | None = None  # in columns: this recognizer alone validates this share

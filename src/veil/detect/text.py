@@ -127,6 +127,7 @@ class _Group:
         self.is_person = recs[0].pattern == persons.RUN_PATTERN and bool(names & _PROPER)
         self.proper: ProperNounScanner | None = None
         self.ctx = [_ctx_regex(r.context) for r in recs]
+        self.ctx_not = [_ctx_regex(r.context_not) for r in recs]
         self.window = max(r.context_window for r in recs)
         # groups whose prefilter is just their context words share one RE2 pass
         self.ctx_words: frozenset[str] | None = None
@@ -641,7 +642,7 @@ class SpanFinder:
             found: set[str] = set()
             ls, le = s - base, e - base
             prior = cands.get(ti)
-            for rec, ctx in zip(group.recs, group.ctx, strict=True):
+            for rec, ctx, ctx_not in zip(group.recs, group.ctx, group.ctx_not, strict=True):
                 if rec.type in found:
                     continue  # another recognizer of the group already confirmed this type
                 if prior and _covered(prior, ls, le, _RANK[rec.strength], rec.type):
@@ -658,6 +659,10 @@ class SpanFinder:
                         )
                 if rec.context_required and not has_ctx:
                     continue
+                if ctx_not is not None and ctx_not.search(
+                    joined[max(base, s - rec.context_window) : s].lower()
+                ):
+                    continue  # "GL account 4410-220-18": a ledger's account, no customer's
                 score = self._validated(rec, value) if rec.validate_in_text else rec.score
                 end = e
                 if score <= 0.0 and rec.shrink:

@@ -151,6 +151,12 @@ RECOGNIZERS = [
         context=ACCOUNT_CONTEXT,
         context_required=True,
         context_window=16,
+        # a bank's own books: ledger and cost-centre accounts are no customer's account
+        context_not=(
+            "gl", "g/l", "general ledger", "ledger", "nominal", "sachkonto", "hauptbuch",
+            "comptable", "contable", "contabile", "grootboek", "księgow", "cost centre",
+            "cost center", "kostenstelle",
+        ),  # fmt: skip
         score=0.55,
         column_names=r"account|acct|konto|kontonummer|compte|cuenta|conto|rekening",
         name_required=True,

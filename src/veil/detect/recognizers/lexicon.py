@@ -70,6 +70,8 @@ class NameLexicon:
 def _known(key: str, names: frozenset[str]) -> bool:
     if key in names:
         return True
+    if key[-1:] in ("ę", "ą") and key[:-1] + "a" in names:
+        return True  # Polish accusative and instrumental: "Olenę", "Anną", "Kowalską"
     if "-" in key:
         parts = [p for p in key.split("-") if p]
         return bool(parts) and all(p in names for p in parts)

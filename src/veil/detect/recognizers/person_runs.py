@@ -138,10 +138,13 @@ def norm(tok: str) -> str:
 
 
 def known(tok: str, names: frozenset[str]) -> bool:
-    """``tok`` (or every part of a double-barrelled ``tok``) is in ``names`` (folded words)."""
+    """``tok`` (or every part of a double-barrelled ``tok``, or its Polish nominative) is in
+    ``names`` (folded words)."""
     key = fold(tok)
     if key in names:
         return True
+    if key[-1:] in ("ę", "ą") and key[:-1] + "a" in names:
+        return True  # Polish accusative and instrumental: "Olenę", "Anną", "Kowalską"
     if "-" in key:
         parts = [p for p in key.split("-") if p]
         return bool(parts) and all(p in names for p in parts)
@@ -665,6 +668,10 @@ def _skip_lead(run: Run) -> None:
 
 
 _FLAG = {"title": "titled", "salutation": "salute", "payee": "payee"}
+# payee and greeting words that end a label inside a capitalized run (not name particles)
+_CAPS_LABELS = frozenset(
+    w for w in _PAYEE_SINGLE | _SALUTE_WORDS if len(w) >= 4 and w not in INNER_PARTICLES
+)
 
 
 def _drop_tail(run: Run) -> None:
@@ -684,6 +691,12 @@ def _drop_unknown_lead(run: Run) -> None:
     if run.titled or run.salute:
         return
     lo, hi, part, keep = run.lo, run.hi, run.part, run.keep
+    if run.allcaps:  # "ORDERING CUSTOMER PETERSEN": the name starts after the label's word
+        for k in range(hi - 1, lo - 1, -1):
+            if run.low[k] in _CAPS_LABELS:
+                lo = run.lo = k + 1
+                run.payee = True
+                break
     caps_name = (
         run.allcaps
         and hi - lo <= 3
