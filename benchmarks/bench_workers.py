@@ -9,11 +9,14 @@ ratios, the peak RSS of the run's own process (VmHWM: ru_maxrss would carry the 
 own peak across fork and exec) and of its largest worker (ru_maxrss: at least the parent's RSS
 when it forked, the pages they share counted again), and the CPU split
 between the parent (start-up, reading, writing: serial) and the workers, which bounds what two
-idle cores would give. Goal (issue 22): 2 workers at least 1.6x faster than 1, and within 1.3x
-of pyarrow alone per worker. Not a test: on a shared, saturated machine each process gets a
-slice of a core whatever the number of workers, so read the CPU figures beside the wall.
+idle cores would give. The critical path: the serial part (a 2-worker run of the file's first
+1,000 rows: start-up, set-up, publishing), then the busiest process or half the rest of the
+CPU, whichever is longer; each worker notes its own CPU as it exits. The load average is
+printed before and after. Goal (issue 22): 2 workers at least 1.6x faster than 1, and within
+1.3x of pyarrow alone per worker. Not a test: on a shared, saturated machine each process gets
+a slice of a core whatever the number of workers, so read the CPU figures beside the wall.
 
-    .venv/bin/python benchmarks/bench_workers.py [--rows 1000000] [--repeats 3]
+    .venv/bin/python benchmarks/bench_workers.py [--rows 1000000] [--repeats 3] [--input CSV]
 """
 
 from __future__ import annotations
@@ -33,8 +36,20 @@ DATA = ROOT / "bench-data"
 
 #: the run, in a fresh interpreter, as `veil run` does it; prints its receipt and peak RSS
 VEIL = r"""
-import json, resource, sys, contextlib, io
+import json, os, resource, sys, contextlib, io, tempfile
+from multiprocessing import util
 from veil.cli.main import main
+import veil.pipeline.parallel as par
+cpu_dir = tempfile.mkdtemp()
+start = par._start
+def _start(*a):  # each worker notes its own CPU seconds as it exits (max per process)
+    def note():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        with open(os.path.join(cpu_dir, str(os.getpid())), "w") as f:
+            f.write(str(r.ru_utime + r.ru_stime))
+    util.Finalize(None, note, exitpriority=100)
+    start(*a)
+par._start = _start
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(sys.argv[1:])
@@ -42,9 +57,11 @@ if code:
     sys.exit(code)
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0].split()[1]
+each = [float(open(os.path.join(cpu_dir, f)).read()) for f in os.listdir(cpu_dir)]
 print("@@" + json.dumps({"receipt": json.loads(out.getvalue()),
       "rss_mb": int(hwm) / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
-      "parent_cpu": me.ru_utime + me.ru_stime, "workers_cpu": kids.ru_utime + kids.ru_stime}))
+      "parent_cpu": me.ru_utime + me.ru_stime, "workers_cpu": kids.ru_utime + kids.ru_stime,
+      "worker_cpu_max": max(each, default=0.0)}))
 """
 
 #: the anchor: the same CSV read and Parquet write with pyarrow alone
@@ -112,8 +129,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--purpose", default="credit_scoring",
                     help="a purpose of the sample policy (fraud_detection: heavy transforms)")
+    ap.add_argument("--input", type=Path, help="a CSV of the sample's columns to use instead "
+                    "of generating one (--rows is then its row count, for rows/s)")
     opts = ap.parse_args()
-    src = sample(opts.rows)
+    src = opts.input.resolve() if opts.input else sample(opts.rows)
+    load_before = os.getloadavg()
     ws = DATA / "workers-ws"
     env = dict(os.environ)
     kek_file = DATA / "workers-ws.kek"
@@ -140,21 +160,30 @@ def main() -> None:
             str(src), "-o", str(DATA / f"workers{n}.parquet"), "-w", str(ws), "--overwrite",
             "--json", "--workers", str(n)] for n in (1, 2)},
     }
+    small = DATA / "workers_head_1000.csv"  # start-up, set-up and publishing: the serial part
+    with open(src, "rb") as f, open(small, "wb") as out:
+        out.writelines(line for _, line in zip(range(1001), f, strict=False))
+    variants["serial part"] = [*variants["veil, 2 workers"]]
+    variants["serial part"][variants["serial part"].index(str(src))] = str(small)
     runs: dict[str, list[dict]] = {k: [] for k in variants}
     for _ in range(opts.repeats):  # interleaved: the machine's load falls on all alike
         for name, args in variants.items():
-            runs[name].append(timed(args, env))
+            runs[name].append(r := timed(args, env))
+            print(f"  {name}: wall {r['wall']:.2f} s, CPU {r['cpu']:.2f} s", file=sys.stderr,
+                  flush=True)  # as it goes: a long run's figures survive an interruption
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
 
-    print(f"{opts.rows:,} rows, distinct subjects, {opts.purpose}; medians of {opts.repeats} "
-          f"interleaved runs; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+    print(f"{opts.rows:,} rows ({src.name}), {opts.purpose}; medians of {opts.repeats} "
+          f"interleaved runs; {os.cpu_count()} CPUs; load average (1, 5, 15 min) "
+          f"{' '.join(f'{x:.1f}' for x in load_before)} before, "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after")
     print(f"{'':16} {'wall s':>7} {'CPU s':>7} {'run s':>6} {'rows/s':>9} {'x 1 wkr':>7} "
           f"{'wall/pa':>7} {'CPU/pa':>6} {'RSS MB':>6} {'worker MB':>9}")
     one = med("veil, 1 worker", "wall")
     pa_wall, pa_cpu = med("pyarrow alone", "wall"), med("pyarrow alone", "cpu")
-    for name in variants:
+    for name in [v for v in variants if v != "serial part"]:
         wall, cpu = med(name, "wall"), med(name, "cpu")
         rec = [r.get("receipt") for r in runs[name]]
         inner = (statistics.median(r["timings_seconds"]["total"] for r in rec)
@@ -173,6 +202,20 @@ def main() -> None:
           f"with 2 workers: parent {parent:.2f} s, workers {kids:.2f} s, so at most "
           f"{bound:.2f}x on two idle cores ({cpu1 / max(parent, kids / 2):.2f}x if the "
           "parent's share were its own core's)")
+    # the critical path: the parent's serial part (start-up, set-up, publishing: a 1,000-row
+    # run's CPU, an underestimate), then no schedule beats the busiest process, nor total CPU
+    # over two cores
+    # measured inside each run's process, as parent and kids are (the "CPU s" column adds the
+    # interpreter's exit)
+    serial = med("serial part", "parent_cpu") + med("serial part", "workers_cpu")
+    cpu1 = med("veil, 1 worker", "parent_cpu")
+    biggest = max(parent - serial, med(two, "worker_cpu_max"))
+    path = serial + max(biggest, (parent + kids - serial) / 2)
+    busiest = max(parent, med(two, "worker_cpu_max"))
+    print(f"critical path: total CPU {parent + kids:.2f} s / busiest process {busiest:.2f} s "
+          f"= {(parent + kids) / busiest:.2f}; serial part {serial:.2f} s, then "
+          f"max(busiest process {biggest:.2f} s, rest of the CPU / 2) = {path:.2f} s, so at most "
+          f"{cpu1 / path:.2f}x on two idle cores (1 worker's CPU {cpu1:.2f} s / {path:.2f} s)")
 
 
 if __name__ == "__main__":
