@@ -9,6 +9,15 @@ Anchor, measured in the same process, interleaved: Fairlearn's MetricFrame alone
 each attribute. Medians of ``--repeat`` rounds, their ratio, and the process's peak RSS.
 
     python benchmarks/bench_fairness.py --rows 1000000 --repeat 3
+    python benchmarks/bench_fairness.py --ledger --rows 1000000   # the user's path (below)
+
+``--ledger``: the user's path. A workspace's ledger gets ``--rows`` decisions by
+``DecisionLedger.record_batch`` (batches of 50,000, half of them with an observed outcome by
+``record_actuals``; setup, not timed), and ``veil decisions fairness -p sample --protected
+FILE`` runs in a fresh process each round (reading the decisions and their outcomes from the
+ledger, pseudonymising the CSV's subject ids, the report, PNGs, HTML, JSON and its audit
+event): its wall time, CPU and peak RSS. Interleaved anchor: the same ledger's decisions
+already read into memory, and `fairness_report` on them (the computation alone, as above).
 """
 
 from __future__ import annotations
@@ -67,11 +76,99 @@ def anchor(joined: pd.DataFrame) -> float:
     return time.perf_counter() - t
 
 
+def ledger_part(rows: int, repeat: int) -> None:
+    """``veil decisions fairness`` over a ledger of ``rows`` decisions (see the docstring)."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _util import run_child
+    from bench_decisions import MODEL, _register
+
+    from veil.kek.providers import EnvKEK
+
+    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
+    os.environ.pop("VEIL_DATABASE_URL", None)
+    from veil.decisions import DecisionLedger
+    from veil.policy import load_policy
+    from veil.store.workspace import init_workspace
+
+    rng = np.random.default_rng(0)
+    gender = rng.choice(["f", "m", "x"], rows, p=[0.48, 0.48, 0.04])
+    age = rng.choice(["18-29", "30-44", "45-59", "60+"], rows)
+    score = rng.random(rows) - 0.05 * (gender == "m")
+    with tempfile.TemporaryDirectory(prefix="veil-bench-fairness-") as tmp:
+        root = Path(tmp) / "ws"
+        ws, _ = init_workspace(root)
+        _register(ws)
+        led = DecisionLedger(ws, load_policy("sample"))
+        t0 = time.perf_counter()
+        for lo in range(0, rows, 50_000):
+            hi = min(rows, lo + 50_000)
+            n = hi - lo
+            ids = led.record_batch(MODEL, [f"CUST-{i:09d}" for i in range(lo, hi)],
+                                   {"annual_income": rng.uniform(1e4, 1.5e5, n).tolist(),
+                                    "account_balance": rng.uniform(0, 5e4, n).tolist(),
+                                    "amount": rng.uniform(1, 5e3, n).tolist()},
+                                   score[lo:hi].tolist())
+            half = ids[: n // 2]
+            led.record_actuals(half, (rng.random(len(half)) < 0.8).astype(int).tolist(),
+                               by="bench")
+        ws.close()
+        print(f"setup: {rows:,} decisions recorded, half with outcomes, in "
+              f"{time.perf_counter() - t0:.0f} s (not timed below)")
+        csv = Path(tmp) / "protected.csv"
+        pd.DataFrame({"subject_id": [f"CUST-{i:09d}" for i in range(rows)], "gender": gender,
+                      "age_band": age}).to_csv(csv, index=False)
+        veil = str(Path(sys.executable).with_name("veil"))
+        argv = [veil, "decisions", "fairness", "-w", str(root), "-p", "sample", "--protected",
+                str(csv), "-o", str(Path(tmp) / "out"), "--actor", "bench"]
+        from veil.store.workspace import Workspace
+
+        with Workspace.open(root) as ws2:
+            from veil.decisions.fairness_inputs import decisions_frame, protected_frame
+
+            led2 = DecisionLedger(ws2, load_policy("sample"))
+            from veil.consent.models import SubjectRef
+
+            dec = decisions_frame(led2, purpose="credit_scoring", since=None, until=None)
+            prot = protected_frame(pd.read_csv(csv), ["gender", "age_band"],
+                                   ref_key=SubjectRef(root).key())
+        policy = load_policy("sample")
+        table = dec.rename(columns={"selected": "outcome"}).assign(
+            outcome=lambda d: np.where(d["outcome"], "approve", "refuse"))
+        cli, mem, mem_cpu = [], [], []
+        for _ in range(repeat):  # interleaved
+            cli.append(run_child(argv))
+            c0 = time.process_time()
+            mem.append(veil_report(table, prot, policy))
+            mem_cpu.append(time.process_time() - c0)
+        med = statistics.median
+        w = med(r["wall_seconds"] for r in cli)
+        print(f"veil decisions fairness (fresh process: ledger read, CSV pseudonymised, report, "
+              f"plots, HTML, audit event), {rows:,} decisions: median {w:.2f} s wall "
+              f"{[round(r['wall_seconds'], 2) for r in cli]}, CPU "
+              f"{med(r['cpu_seconds'] for r in cli):.2f} s, peak RSS "
+              f"{med(r['peak_rss_mb'] for r in cli):.0f} MiB; goal < 10 s: "
+              f"{'met' if w < 10 else 'MISSED'}")
+        print(f"anchor: fairness_report on the same decisions already in memory: median "
+              f"{med(mem):.2f} s {[round(x, 2) for x in mem]}, CPU {med(mem_cpu):.2f} s; "
+              f"ratio {w / med(mem):.1f}x (wall), "
+              f"{med(r['cpu_seconds'] for r in cli) / med(mem_cpu):.1f}x (CPU); "
+              f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ledger", action="store_true", help="the user's path (see above)")
     args = ap.parse_args()
+    if args.ledger:
+        ledger_part(args.rows, args.repeat)
+        return
     policy = SimpleNamespace(purposes={"credit_scoring": SimpleNamespace(
         automated_decisions=SimpleNamespace(protected_attributes=["gender", "age_band"]))})
     dec, prot = tables(args.rows)

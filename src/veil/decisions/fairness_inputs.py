@@ -54,6 +54,35 @@ def _from_records(records: list[Any], positive: str) -> Any:
     })
 
 
+def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
+                 until: datetime | None, positive: str) -> Any:
+    """What `_from_records` makes of ``ledger.list(...)``, read as three columns and the
+    observed outcomes instead of a `DecisionRecord` (and its history) per decision: a million
+    decisions in seconds, not minutes."""
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from veil.store.schema import decision_events, decisions
+    from veil.store.transactions import read_connection
+
+    d, e = decisions.c, decision_events.c
+    where = [w for w in (d.final_of.is_(None), d.purpose == purpose if purpose else None,
+                         d.decided_at >= since if since else None,
+                         d.decided_at < until if until else None) if w is not None]
+    with read_connection(engine, "reading decisions for a fairness check") as conn:
+        rows = conn.execute(sa.select(d.id, d.subject, d.outcome).where(*where)
+                            .order_by(d.decided_at, d.id)).all()
+        known = dict(conn.execute(sa.select(e.decision_id, e.outcome).where(
+            e.kind == "actual", e.outcome.is_not(None)).order_by(e.id)).all())  # last wins
+    ids, subjects, outcomes = zip(*rows, strict=True) if rows else ((), (), ())
+    return pd.DataFrame({
+        "subject": list(subjects),
+        "selected": np.array([o == positive for o in outcomes], dtype=bool),
+        "actual": np.array([float(known.get(i, np.nan)) for i in ids], dtype=float),
+    })
+
+
 def _within(df: Any, purpose: str | None, since: datetime | None,
             until: datetime | None) -> Any:
     import pandas as pd
@@ -80,8 +109,7 @@ def decisions_frame(source: Any, *, purpose: str | None, since: datetime | None,
     import pandas as pd
 
     if hasattr(source, "list") and callable(source.list):  # a DecisionLedger
-        return _from_records(list(source.list(purpose=purpose, since=since, until=until)),
-                             positive)
+        return _from_ledger(source.engine, purpose, since, until, positive)
     if isinstance(source, list | tuple):
         return _from_records(list(source), positive)
     df = _within(_pandas(source, "decisions"), purpose, since, until)
@@ -107,8 +135,12 @@ def protected_frame(table: Any, attributes: list[str], *, ref_key: bytes | None)
     if "subject_id" in df.columns:
         if ref_key is None:
             raise InputError("subject_id needs a workspace to pseudonymise it", where="protected")
-        subjects = [hmac.new(ref_key, str(s).encode("utf-8", "surrogatepass"),
-                             hashlib.sha256).hexdigest() for s in df["subject_id"]]
+        base = hmac.new(ref_key, digestmod=hashlib.sha256)  # copied per id: cheaper than new
+        subjects = []
+        for s in df["subject_id"]:
+            h = base.copy()
+            h.update(str(s).encode("utf-8", "surrogatepass"))
+            subjects.append(h.hexdigest())
     elif "subject" in df.columns:
         subjects = df["subject"].astype(str).to_numpy()
     else:
