@@ -90,7 +90,7 @@ def test_the_bound_never_exceeds_what_a_predecessor_suppresses(
 @SETTINGS
 @given(
     data=tables(),
-    kind=st.sampled_from(["entropy", "alpha", "basic", "equal"]),
+    kind=st.sampled_from(["entropy", "alpha"]),  # the others: test_risk_present_caps_pruning
     x=st.floats(0.0, 1.0),
     k=st.integers(1, 3),
     limit=st.sampled_from([0.1, 0.3]),

@@ -39,8 +39,9 @@ UNKNOWN, ANONYMOUS, FAILED = 0, 1, 2
 #: The quick test hashes every input class; it is skipped when the node can be rolled up
 #: from a cached node with fewer than 1/QUICK_RATIO of them.
 QUICK_RATIO = 3
-#: ... and after QUICK_MISSES tests in a row that settle nothing, skipped for the next
-#: QUICK_SKIP nodes (on Adult, t-closeness top-down: none of ~500 tests failed a node)
+#: ... and, with non-monotone models, after QUICK_MISSES tests in a row that settle nothing,
+#: skipped for the next QUICK_SKIP nodes (on Adult, t-closeness top-down: none of ~500 tests
+#: failed a node; monotone searches keep it: their exact evaluations are few)
 QUICK_MISSES, QUICK_SKIP = 16, 64
 #: The bottom-up sweep evaluates a level's candidates together (:mod:`veil.risk.batch`),
 #: up to this many base classes per batch (larger batches measured slower on Adult: the
@@ -111,7 +112,7 @@ class LatticeSearch:
         self.stats["quick"] += 1
         if engine.small_classes.suppressed(self.nodes[i]) <= engine.max_outliers:
             self._quick_misses += 1
-            if self._quick_misses >= QUICK_MISSES:
+            if self._quick_misses >= QUICK_MISSES and not engine.monotone:
                 self._quick_skip = QUICK_SKIP
             return False
         self._quick_misses = 0
