@@ -110,13 +110,19 @@ def kms_endpoint() -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):  # readiness: wait until it accepts connections
+        # readiness: wait until it accepts connections, however long a loaded machine takes
+        # to import it (a count of tries ran out under load and went on with no server); the
+        # 10 minutes only stop a hang
+        hang = time.monotonic() + 600
+        while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if proc.poll() is not None:
                     pytest.fail("moto.server exited at start")
+                if time.monotonic() > hang:
+                    pytest.fail("moto.server did not accept connections in 10 minutes")
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
