@@ -143,6 +143,7 @@ def test_the_heartbeat_refreshes_the_lease_and_notices_a_takeover(workspace, tmp
             assert held is not None
             if held.heartbeat_at > t0 + timedelta(minutes=30):
                 break
+            threading.Event().wait(0.05)  # the heartbeat thread's turn (no busy loop)
         else:
             pytest.fail("no heartbeat")
         with workspace.engine.begin() as conn:  # another process takes it over
