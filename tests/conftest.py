@@ -8,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +113,16 @@ def _pg_workspace_template(tmp_path_factory: pytest.TempPathFactory):
         drop()  # type: ignore[operator]
 
 
+def _required_postgres_url() -> str:
+    """The test server's URL; skips the test without one (fails with VEIL_REQUIRE_POSTGRES)."""
+    base = postgres_url()
+    if base is None and os.environ.get("VEIL_REQUIRE_POSTGRES"):
+        pytest.fail("VEIL_REQUIRE_POSTGRES is set but VEIL_TEST_DATABASE_URL is not reachable")
+    if base is None:
+        pytest.skip("PostgreSQL not available: set VEIL_TEST_DATABASE_URL to a reachable server")
+    return base
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path: Path):
     """A fresh, empty database: SQLite in tmp_path, and PostgreSQL when the server is there
@@ -118,11 +130,7 @@ def database_url(request, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'veil.db'}"
         return
-    base = postgres_url()
-    if base is None and os.environ.get("VEIL_REQUIRE_POSTGRES"):
-        pytest.fail("VEIL_REQUIRE_POSTGRES is set but VEIL_TEST_DATABASE_URL is not reachable")
-    if base is None:
-        pytest.skip("PostgreSQL not available: set VEIL_TEST_DATABASE_URL to a reachable server")
+    base = _required_postgres_url()
     # a workspace test gets the migrated copy init_workspace would make of the empty database
     template = (request.getfixturevalue("_pg_workspace_template")
                 if "workspace" in request.fixturenames else None)
@@ -154,6 +162,35 @@ def workspace(request, tmp_path: Path, database_url: str, monkeypatch):
     monkeypatch.chdir(root)
     yield ws
     ws.close()
+
+
+@contextmanager
+def shared_workspace(request, root: Path, kind: str) -> Iterator:
+    """An initialised workspace at `root` on `kind` ("sqlite" or "postgresql"), from the same
+    session templates as `workspace`, for a fixture wider than one test (a module's grid of
+    cases that write nothing): VEIL_KEK and VEIL_DATABASE_URL stay set until the block ends."""
+    from veil.kek.providers import EnvKEK
+    from veil.store.workspace import init_workspace
+
+    drop = None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("VEIL_WORKSPACE", raising=False)
+        mp.setenv("VEIL_KEK", EnvKEK.new_secret())
+        if kind == "sqlite":
+            mp.delenv("VEIL_DATABASE_URL", raising=False)
+            shutil.copytree(request.getfixturevalue("_sqlite_workspace_template"), root)
+        else:
+            template = request.getfixturevalue("_pg_workspace_template")
+            url, drop = _fresh_pg_database(_required_postgres_url(), template)
+            mp.setenv("VEIL_DATABASE_URL", url)
+        ws, _ = init_workspace(root)
+        try:
+            yield ws
+        finally:
+            ws.close()
+            ws.engine.dispose()
+            if drop is not None:
+                drop()  # type: ignore[operator]
 
 
 README_ENV_DROP = ("VEIL_WORKSPACE", "VEIL_DATABASE_URL", "VEIL_KEK", "VEIL_KEK_PASSPHRASE",

@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import shared_workspace
 from veil.consent import Ledger
 from veil.consent.interchange import import_csv, import_rows
 from veil.errors import ConsentError
-from veil.policy import load_policy
+from veil.policy import parse_policy
 from veil.store.schema import consent_events, consent_state
 from veil.store.workspace import init_workspace
 
@@ -97,23 +99,31 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def _ledgers(workspace, tmp_path: Path, monkeypatch) -> tuple[Ledger, Ledger]:
-    """The test database's ledger (columnar import) and a SQLite one (the row path), with the
-    same subject-reference key (derived event ids and pseudonyms are keyed)."""
-    policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text(POLICY, "utf-8")
-    policy = load_policy(policy_file)
-    with monkeypatch.context() as m:
+def _ref_workspace(request, root: Path):
+    """The row path's SQLite workspace, a copy of the session's migrated template."""
+    shutil.copytree(request.getfixturevalue("_sqlite_workspace_template"), root)
+    with pytest.MonkeyPatch.context() as m:
         m.delenv("VEIL_DATABASE_URL", raising=False)
-        ref_ws, _ = init_workspace(tmp_path / "ref")
-    new, old = Ledger(workspace, policy), Ledger(ref_ws, policy)
-    old.ref._key = new.ref.key()
-    for led in (new, old):
+        ref_ws, _ = init_workspace(root)
+    return ref_ws
+
+
+def _prepare(workspace, ref_ws) -> None:
+    """The same notices and prior grant in both ledgers."""
+    for led in _ledgers(workspace, ref_ws):
         for p in ("offers", "kids_club"):
             led.add_notice(p, "1", "Our offers.", created_by="dpo",
                            effective="2024-01-01T00:00:00Z")
         led.grant("K-0001", "offers", channel="app", action="tapped 'I agree'",
                   collector="app", time="2025-01-01T00:00:00Z", event_id="pre-1")
+
+
+def _ledgers(workspace, ref_ws) -> tuple[Ledger, Ledger]:
+    """The test database's ledger (columnar import) and a SQLite one (the row path), with the
+    same subject-reference key (derived event ids and pseudonyms are keyed)."""
+    policy = parse_policy(POLICY)
+    new, old = Ledger(workspace, policy), Ledger(ref_ws, policy)
+    old.ref._key = new.ref.key()
     return new, old
 
 
@@ -134,9 +144,11 @@ def _stored(ledger: Ledger) -> tuple[list, list, list]:
 
 
 @pytest.mark.parametrize("chunk", [50_000, 97])
-def test_columnar_import_stores_what_the_row_path_stores(workspace, tmp_path: Path,
-                                                         monkeypatch, chunk: int) -> None:
-    new, old = _ledgers(workspace, tmp_path, monkeypatch)
+def test_columnar_import_stores_what_the_row_path_stores(workspace, tmp_path: Path, request,
+                                                         chunk: int) -> None:
+    ref_ws = _ref_workspace(request, tmp_path / "ref")
+    _prepare(workspace, ref_ws)
+    new, old = _ledgers(workspace, ref_ws)
     path = _write(tmp_path / "big.csv", varied_rows(3000))
     a = import_csv(new, path, collector="importer", chunk=chunk)
     b = import_rows(old, path, collector="importer", chunk=chunk)
@@ -171,17 +183,33 @@ BAD = [
 ]
 
 
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def refusing(request, tmp_path_factory):
+    """A workspace on each test database and its SQLite reference, prepared once for the grid
+    of refused files below: a refused import writes nothing (each case checks both ledgers), so
+    the cases share them instead of migrating two workspaces each."""
+    base = tmp_path_factory.mktemp("refused")
+    with shared_workspace(request, base / "ws", request.param) as ws:
+        ref_ws = _ref_workspace(request, base / "ref")
+        _prepare(ws, ref_ws)
+        yield ws, ref_ws
+        ref_ws.close()
+
+
+_ROWS = varied_rows(400, seed=9)
+_ROWS = [r for r in _ROWS if r[-1] != "id-40"] + [_ROWS[0][:12] + ["id-40"]]
+
+
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 @pytest.mark.parametrize(("bad", "message"), BAD, ids=[m for _, m in BAD])
-def test_one_bad_row_refuses_the_file_as_the_row_path_does(workspace, tmp_path: Path,
-                                                           monkeypatch, bad, message: str,
-                                                           where: str) -> None:
-    new, old = _ledgers(workspace, tmp_path, monkeypatch)
-    rows = varied_rows(400, seed=9)
-    rows = [r for r in rows if r[-1] != "id-40"] + [rows[0][:12] + ["id-40"]]
+def test_one_bad_row_refuses_the_file_as_the_row_path_does(refusing, tmp_path: Path, bad,
+                                                           message: str, where: str) -> None:
+    new, old = _ledgers(*refusing)
+    rows = _ROWS
     at = {"first": 0, "middle": len(rows) // 2, "last": len(rows)}[where]
     path = _write(tmp_path / "bad.csv", rows[:at] + [bad] + rows[at:])
-    before = _stored(new)
+    before, before_ref = _stored(new), _stored(old)
     with pytest.raises(ConsentError) as got:
         import_csv(new, path, collector="importer", chunk=150)
     with pytest.raises(ConsentError) as want:
@@ -192,3 +220,4 @@ def test_one_bad_row_refuses_the_file_as_the_row_path_does(workspace, tmp_path: 
 
     assert said(got.value) == said(want.value)
     assert _stored(new) == before  # nothing imported, no audit event
+    assert _stored(old) == before_ref  # nor by the row path: the next case starts the same
