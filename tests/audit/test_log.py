@@ -4,11 +4,11 @@ verify, events, export, keys, atomicity and concurrent writers."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
-import subprocess
-import sys
 import threading
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -412,44 +412,47 @@ def test_concurrent_threads_lose_nothing(audit_log: AuditLog, make_event, shared
     assert audit_log.verify().size == total
 
 
-_CHILD = """
-import sys
-from datetime import UTC, datetime, timedelta
-from veil.audit.event import AuditEvent
-from veil.audit.log import AuditLog
-from veil.store.workspace import Workspace
+def _appender(root: Path, url: str, worker: int, batches: int, start, failures) -> None:
+    """One writer in a forked process: its own engine and connections, like a second service
+    process (forked rather than a fresh interpreter: the separate process is the point, not its
+    start-up; the workers meet at a barrier so their appends overlap)."""
+    try:
+        os.environ["VEIL_DATABASE_URL"] = url
+        ws = Workspace.open(root)
+        log = AuditLog(ws, sinks=[])
+        t0 = datetime(2024, 5, 1, tzinfo=UTC)
+        start.wait()
+        for b in range(batches):
+            n = worker * 10_000 + b * 10
+            log.append([
+                AuditEvent(time=t0 + timedelta(seconds=n + j), actor=f"svc:worker-{worker}",
+                           action="run.stage", purpose="credit_scoring",
+                           legal_basis="contract", outcome="success", counts={"n": n + j})
+                for j in range(1 + b % 4)
+            ])
+        ws.close()
+    except BaseException:
+        failures.put(traceback.format_exc())
+        raise
 
-worker, batches = int(sys.argv[1]), int(sys.argv[2])
-ws = Workspace.open(sys.argv[3])
-log = AuditLog(ws, sinks=[])
-t0 = datetime(2024, 5, 1, tzinfo=UTC)
-for b in range(batches):
-    n = worker * 10_000 + b * 10
-    log.append([
-        AuditEvent(time=t0 + timedelta(seconds=n + j), actor=f"svc:worker-{worker}",
-                   action="run.stage", purpose="credit_scoring", legal_basis="contract",
-                   outcome="success", counts={"n": n + j})
-        for j in range(1 + b % 4)
-    ])
-ws.close()
-"""
 
-
-def test_concurrent_processes_lose_nothing(audit_log: AuditLog, tmp_path: Path) -> None:
-    script = tmp_path / "appender.py"
-    script.write_text(_CHILD)
-    env = {**os.environ, "VEIL_DATABASE_URL": audit_log.workspace.database_url}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(w), "12", str(audit_log.workspace.root)],
-            env=env,
-            stderr=subprocess.PIPE,
-        )
-        for w in range(4)
-    ]
+def test_concurrent_processes_lose_nothing(audit_log: AuditLog) -> None:
+    ctx = multiprocessing.get_context("fork")
+    start, failures = ctx.Barrier(4), ctx.Queue()
+    audit_log.workspace.engine.dispose()  # no pooled connection is inherited by the workers
+    procs = [ctx.Process(target=_appender, args=(audit_log.workspace.root,
+                                                 audit_log.workspace.database_url, w, 12,
+                                                 start, failures))
+             for w in range(4)]
     for p in procs:
-        _, err = p.communicate(timeout=180)
-        assert p.returncode == 0, err.decode()[-2000:]
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    errors = []
+    while not failures.empty():
+        errors.append(failures.get())
+    assert not errors, errors[0][-2000:]
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     total = 4 * sum(1 + b % 4 for b in range(12))
     assert audit_log.head().size == total
     audit_log.sign_head()

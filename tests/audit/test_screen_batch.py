@@ -45,7 +45,9 @@ def test_the_batch_pass_keeps_every_value_the_rules_send_on() -> None:
     assert not kept & {f"sha256:{t}" for t in TOKENS[:10]}  # and it does clear tokens
 
 
-@settings(max_examples=60, deadline=None)
+# 25 batches of 64 to 200 values (drawing them is most of the cost); the crafted values above
+# (tokens, numbers, names, IBANs, look-alikes) are checked in full on every run
+@settings(max_examples=25, deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=30), st.from_regex(r"[a-z0-9:.@ -]{1,40}"),
                           st.from_regex(r"[0-9a-f]{32}|[0-9]{1,13}|[A-Za-z]{2}[0-9]{2,20}")),
                 min_size=screen._SIFT_MIN, max_size=200, unique=True))
