@@ -7,6 +7,7 @@ Every log record of the ``veil`` and ``uvicorn`` loggers during the session is k
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,31 @@ def service_kek() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SERVICE_KEK_VAR, EnvKEK.new_secret())
         yield
+
+
+NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")  # a key that names a field is not a value
+
+
+def json_strings(obj: Any, names: bool = True) -> Iterator[str]:
+    """Every string of a JSON value; keys that read as field names only with ``names``."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if names or not NAME.match(str(k)):
+                yield str(k)
+            yield from json_strings(v, names)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from json_strings(v, names)
+
+
+def echoed(answer: Any, values: set[str]) -> list[str]:
+    """Values of ``values`` found in any string of the JSON ``answer``."""
+    found = []
+    for text in json_strings(answer):
+        found.extend(v for v in values if v in text)
+    return found
 
 
 def make_workspace(root: Path) -> Any:

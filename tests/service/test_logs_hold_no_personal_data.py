@@ -96,7 +96,7 @@ def _serve_and_feed(root: Path) -> tuple[str, dict[str, str]]:
                             stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        while proc.poll() is None:  # ready, or the process ended: no deadline to race
             try:
                 if httpx.get(f"{base}/ready").status_code == 200:
                     break
