@@ -33,6 +33,9 @@ CACHE_CLASSES = 2_000_000
 CACHE_NODES = 1024
 #: Level codes of every input class at every level are kept when they take fewer cells.
 ROW_LEVELS_CELLS = 1 << 24
+#: ... and of the bottom node's classes, at most this many (a top-down search rolls many
+#: nodes up from the bottom: no gather then)
+BOTTOM_LEVELS_CELLS = 1 << 21
 _NEVER = np.iinfo(np.int64).max // 2
 
 
@@ -214,7 +217,8 @@ class RollUp:
         d = len(codes.radix)
         self._bottom_levels: list[list[np.ndarray]] | None = None
         self.bottom = self.derive(np.zeros(d, dtype=np.int64), start)
-        if codes.level_tables() is not None:  # small enough to keep every row's levels
+        cells = len(self.bottom.rep) * sum(len(r) for r in codes.radix)
+        if cells <= BOTTOM_LEVELS_CELLS:  # the bottom's level codes, kept when small
             self._bottom_levels = [
                 [codes.level_codes(j, self.bottom.rep, lv) for lv in range(len(codes.radix[j]))]
                 for j in range(d)
