@@ -55,10 +55,12 @@ def test_a_csv_run_imports_no_frame_library_and_no_alembic(tmp_path: Path,
     ws = tmp_path / "ws"
     setup = [["init", str(ws)], ["keys", "init"], ["sample", "--rows", "10", "-o", "tx.csv"]]
     tmp_path.joinpath("ws").mkdir()
-    for args in setup:  # one process for the set-up; the run gets its own
-        proc = subprocess.run([sys.executable, "-m", "veil", *args], cwd=ws, text=True,
-                              capture_output=True, env={**os.environ, **env}, timeout=300)
-        assert proc.returncode == 0, proc.stderr
+    from veil.cli.main import main
+
+    monkeypatch.setenv("VEIL_KEK", env["VEIL_KEK"])
+    monkeypatch.chdir(ws)
+    for args in setup:  # the set-up in this process: only the run's imports are looked at
+        assert main(args) == 0, args
     code, modules, err = _veil("run", "--policy", "sample", "--purpose", "credit_scoring",
                                "tx.csv", "-o", "credit.parquet", cwd=ws, env=env)
     assert code == 0, err
