@@ -33,18 +33,17 @@ def test_veil_ui_prints_a_link_that_logs_in_once(site: Site) -> None:
         lines = [proc.stdout.readline(), proc.stdout.readline()]
         url = re.search(r"http://127\.0\.0\.1:\d+/ui/login/link\?token=\S+", "".join(lines))
         assert url, lines
-        deadline = time.monotonic() + 30
-        with httpx.Client(follow_redirects=True, timeout=10) as c:
-            while True:
+        with httpx.Client(follow_redirects=True, timeout=60) as c:
+            while True:  # it serves, or the process ends: no deadline to race
                 try:
                     r = c.get(url.group(0))
                     break
                 except httpx.ConnectError:
-                    assert time.monotonic() < deadline, "veil ui did not start"
+                    assert proc.poll() is None, f"veil ui did not start: {proc.stderr.read()}"
                     time.sleep(0.1)
             assert r.status_code == 200 and "Today" in r.text and "dpo-laptop" in r.text
             assert c.cookies.get(COOKIE)
-        with httpx.Client(follow_redirects=True, timeout=10) as again:
+        with httpx.Client(follow_redirects=True, timeout=60) as again:
             assert again.get(url.group(0)).status_code == 401  # used once
     finally:
         proc.terminate()
