@@ -57,24 +57,32 @@ def _from_records(records: list[Any], positive: str) -> Any:
 def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
                  until: datetime | None, positive: str) -> Any:
     """What `_from_records` makes of ``ledger.list(...)``, read as three columns and the
-    observed outcomes instead of a `DecisionRecord` (and its history) per decision: a million
-    decisions in seconds, not minutes."""
+    observed outcomes by plain DBAPI queries instead of a `DecisionRecord` (and its history)
+    per decision, or a SQLAlchemy row per decision (a million decisions in about a second)."""
+    import contextlib
+
     import numpy as np
     import pandas as pd
-    import sqlalchemy as sa
 
-    from veil.store.schema import decision_events, decisions
+    from veil.decisions.rows import time_binder
     from veil.store.transactions import read_connection
 
-    d, e = decisions.c, decision_events.c
-    where = [w for w in (d.final_of.is_(None), d.purpose == purpose if purpose else None,
-                         d.decided_at >= since if since else None,
-                         d.decided_at < until if until else None) if w is not None]
     with read_connection(engine, "reading decisions for a fairness check") as conn:
-        rows = conn.execute(sa.select(d.id, d.subject, d.outcome).where(*where)
-                            .order_by(d.decided_at, d.id)).all()
-        known = dict(conn.execute(sa.select(e.decision_id, e.outcome).where(
-            e.kind == "actual", e.outcome.is_not(None)).order_by(e.id)).all())  # last wins
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        bind = time_binder(conn.dialect)
+        sql, params = "SELECT id, subject, outcome FROM decisions WHERE final_of IS NULL", []
+        for cond, value in ((" AND purpose = ", purpose), (" AND decided_at >= ", since),
+                            (" AND decided_at < ", until)):
+            if value:
+                sql += cond + mark
+                params.append(value if isinstance(value, str) else bind(value))
+        with contextlib.closing(conn.connection.cursor()) as cur:
+            cur.execute(sql + " ORDER BY decided_at, id", tuple(params))
+            rows = cur.fetchall()
+            cur.execute("SELECT decision_id, outcome FROM decision_events WHERE kind = 'actual' "
+                        "AND outcome IS NOT NULL ORDER BY id")
+            known = dict(cur.fetchall())  # the latest observed outcome of each decision
+        conn.rollback()
     ids, subjects, outcomes = zip(*rows, strict=True) if rows else ((), (), ())
     return pd.DataFrame({
         "subject": list(subjects),
