@@ -145,7 +145,7 @@ def protected_frame(table: Any, attributes: list[str], *, ref_key: bytes | None)
             raise InputError("subject_id needs a workspace to pseudonymise it", where="protected")
         base = hmac.new(ref_key, digestmod=hashlib.sha256)  # copied per id: cheaper than new
         subjects = []
-        for s in df["subject_id"]:
+        for s in df["subject_id"].tolist():  # plain objects: iterating arrow strings is slow
             h = base.copy()
             h.update(str(s).encode("utf-8", "surrogatepass"))
             subjects.append(h.hexdigest())
