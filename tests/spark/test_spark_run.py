@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 import veil  # noqa: E402
+from tests.spark.conftest import SESSION_CONF  # noqa: E402
 from veil.errors import InputError  # noqa: E402
 
 POLICY = """\
@@ -107,8 +106,7 @@ def spark():  # type: ignore[no-untyped-def]
 
     os.environ["VEIL_KEK"] = KEK_SECRET
 
-    s = session("local[2]", **{"spark.sql.shuffle.partitions": "2",
-                               "spark.default.parallelism": "2"})
+    s = session("local[2]", **SESSION_CONF)
     yield s
     s.stop()
 
@@ -127,10 +125,16 @@ def ws(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
     w.close()
 
 
+def _veil_sample(*args: str) -> None:
+    """`veil sample` through the entry point, in this process (tests/sample covers it)."""
+    from veil.cli.main import main
+
+    assert main(["sample", *args]) == 0
+
+
 def _sample(folder: Path, rows: int = 2500) -> Path:
-    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", str(rows), "--seed", "3",
-                    "-o", str(folder / "tx.parquet"), "--consents",
-                    str(folder / "consents.csv")], check=True, capture_output=True)
+    _veil_sample("--rows", str(rows), "--seed", "3", "-o", str(folder / "tx.parquet"),
+                 "--consents", str(folder / "consents.csv"))
     return folder / "tx.parquet"
 
 
@@ -359,8 +363,7 @@ def test_cli_engine_spark_matches_the_local_engine(ws, tmp_path: Path, spark) ->
 
     from veil.cli.main import app
 
-    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", "1000", "-o",
-                    str(tmp_path / "tx.csv")], check=True, capture_output=True)
+    _veil_sample("--rows", "1000", "-o", str(tmp_path / "tx.csv"))
     out = {}
     for engine in ("local", "spark"):
         res = CliRunner().invoke(app, ["run", "--engine", engine, "--policy", "sample",
@@ -462,8 +465,7 @@ def test_a_tampered_missing_swapped_or_extra_part_is_detected(ws, tmp_path: Path
     from veil.cli.main import app
     from veil.crypto.errors import CryptoError, TamperedError
 
-    subprocess.run([sys.executable, "-m", "veil", "sample", "--rows", "600", "-o",
-                    str(tmp_path / "tx.csv")], check=True, capture_output=True)
+    _veil_sample("--rows", "600", "-o", str(tmp_path / "tx.csv"))
     # (a CSV is spread over 2 x cores partitions: several parts)
     res = CliRunner().invoke(app, ["run", "--engine", "spark", "--parts", "--policy", "sample",
                                    "--purpose", "credit_scoring", str(tmp_path / "tx.csv"),

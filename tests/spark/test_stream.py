@@ -21,6 +21,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 import veil  # noqa: E402
+from tests.spark.conftest import SESSION_CONF  # noqa: E402
 from veil.errors import InputError, VeilError  # noqa: E402
 
 POLICY = """\
@@ -66,8 +67,7 @@ def spark():  # type: ignore[no-untyped-def]
     from veil.spark import session
 
     os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
-    return session("local[2]", **{"spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2"})
+    return session("local[2]", **SESSION_CONF)
 
 
 @pytest.fixture

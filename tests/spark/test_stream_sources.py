@@ -16,6 +16,7 @@ if shutil.which("java") is None:
     pytest.skip("no Java runtime on PATH: Spark needs Java 17", allow_module_level=True)
 
 import veil  # noqa: E402
+from tests.spark.conftest import SESSION_CONF  # noqa: E402
 from veil.errors import InputError  # noqa: E402
 
 RATE_POLICY = """\
@@ -91,8 +92,7 @@ def test_the_rate_source_runs_a_purpose_per_micro_batch(tmp_path: Path, monkeypa
     from veil.store.workspace import init_workspace
 
     os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
-    spark = session("local[2]", **{"spark.sql.shuffle.partitions": "2",
-                                   "spark.default.parallelism": "2"})
+    spark = session("local[2]", **SESSION_CONF)
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     monkeypatch.delenv("VEIL_WORKSPACE", raising=False)
     monkeypatch.setenv("VEIL_KEK", spark._jvm.System.getenv("VEIL_KEK"))
