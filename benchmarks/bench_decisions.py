@@ -316,7 +316,7 @@ def online(led, n: int, rate: float, rounds: int, anchor_path: Path) -> None:  #
     runs: dict[str, list[tuple[Times, Times, Times]]] = {
         "shared": [], "own": [], "anchor": [], "pacing": []}
     for r in range(rounds):
-        with led.scoring(MODEL) as s:
+        with led.scoring(MODEL, audit_every=1.0) as s:
             runs["shared"].append(_paced(s.decide, n, rate, f"SES{r}"))
         with led.scoring(MODEL, audit_every=None) as s:
             runs["own"].append(_paced(s.decide, n, rate, f"SEN{r}"))

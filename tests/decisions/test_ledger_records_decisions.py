@@ -142,9 +142,9 @@ def test_scoring_session_records_its_period_of_use(ledger) -> None:
     assert [(x["kind"], x["decisions"], x["skipped"]) for x in sess] == [("online", 1, 1)]
     assert sess[0]["ended_at"] is not None
     events = [e.event for e in AuditLog(ledger.workspace).events(action="decision.*")]
-    assert [e.action for e in events] == [
-        "decision.session.start", "decision.session.decisions", "decision.session.end"]
-    assert list(events[1].subjects) == [a.subject] and events[1].details["first"] == a.id
+    assert [e.action for e in events] == [  # by default each decision carries its own event
+        "decision.session.start", "decision.record", "decision.session.end"]
+    assert list(events[1].subjects) == [a.subject] and events[1].details["decision"] == a.id
 
 
 def test_a_session_can_audit_each_decision_and_groups_the_others(ledger) -> None:

@@ -184,14 +184,15 @@ class DecisionLedger:
 
     @contextlib.contextmanager
     def scoring(self, model: str, *, version: int | None = None, by: str | None = None,
-                audit_every: float | None = 1.0, durable: bool = False,
+                audit_every: float | None = None, durable: bool = False,
                 sync_every: float | None = 1.0) -> Iterator[ScoringSession]:
         """An online scoring session: ``with ledger.scoring("credit-pd") as s:
         s.decide(subject_id, features, score)``. Its start and end are recorded (the period of
-        use). Each decision is one transaction with the audit event due: one shared event per
-        ``audit_every`` seconds (and at the end) naming the ids' digest and subjects, or with
-        ``None`` its own. Commits do not wait for the disk unless ``durable``; a background
-        checkpoint every ``sync_every`` seconds writes them (`veil.decisions.session`)."""
+        use). Each decision is one transaction with its own audit event, or with ``audit_every``
+        seconds one shared event per interval (and at the end) naming the ids' digest and
+        subjects (a crash leaves the decisions since the last one without an event). Commits
+        do not wait for the disk unless ``durable``; a background checkpoint every
+        ``sync_every`` seconds writes them (`veil.decisions.session`)."""
         from veil.decisions.session import ScoringSession
 
         s = ScoringSession(self, self.model(model, version), by=by, audit_every=audit_every,

@@ -2,10 +2,12 @@
 one ``decision_sessions`` row (the AI Act Art. 12(3)(a) period of use) and two audit events.
 
 Each decision is one transaction (`veil.decisions.online.record_one`) holding the row, the
-subject's new key and the audit event due with it: the decision's own ``decision.record``
-(``audit_every=None``), or, once per ``audit_every`` seconds, a shared
-``decision.session.decisions`` event with the count, the SHA-256 of the ids and the pseudonyms
-of the decisions since the last one (the rest are in the event written at the end).
+subject's new key and the audit event due with it: by default the decision's own
+``decision.record``; with ``audit_every`` seconds, a shared ``decision.session.decisions``
+event, once per ``audit_every`` seconds, with the count, the SHA-256 of the ids and the
+pseudonyms of the decisions since the last one (the rest are in the event written at the end;
+a process crash leaves the decisions since the last shared event without an event, which is
+why it is not the default).
 
 The commits do not wait for the disk (``durable=False``, the default): a process crash loses
 nothing committed; a power loss or OS crash may lose the last decisions, each with its own
@@ -48,7 +50,7 @@ class ScoringSession:
     Safe to share between threads (the service keeps one per model version)."""
 
     def __init__(self, ledger: DecisionLedger, model: RegisteredModel, *,
-                 by: str | None = None, audit_every: float | None = 1.0,
+                 by: str | None = None, audit_every: float | None = None,
                  durable: bool = False, sync_every: float | None = 1.0) -> None:
         self.ledger = ledger
         self.model = model
