@@ -97,6 +97,8 @@ def scan(
 # short words of the bank's languages that name lists also hold ("em", "bir", "ayda"): the
 # common-word flag of the lexicon leaves out Turkish and words common in one language only
 _FUNCTION_WORDS = (
+    "or and nor if as at on in is it be by so we us an am me my he his her our you your all "
+    "any can not yes via per off out own than then too its who whom whose "
     "em no na do ao aos um uma com sem por pelo pela mas que mais para como sobre entre "
     "en el la lo un una con sin por del al que mas muy "
     "il lo un una con per tra fra che non più "
