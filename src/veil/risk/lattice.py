@@ -216,8 +216,11 @@ class RollUp:
         self.value_domains = dict(value_domains)
         d = len(codes.radix)
         self._bottom_levels: list[list[np.ndarray]] | None = None
+        self._memo_base: ClassState | None = None
+        self._memo: dict[tuple[int, int], np.ndarray] = {}
+        self._levels_total = sum(len(r) for r in codes.radix)
         self.bottom = self.derive(np.zeros(d, dtype=np.int64), start)
-        cells = len(self.bottom.rep) * sum(len(r) for r in codes.radix)
+        cells = len(self.bottom.rep) * self._levels_total
         if cells <= BOTTOM_LEVELS_CELLS:  # the bottom's level codes, kept when small
             self._bottom_levels = [
                 [codes.level_codes(j, self.bottom.rep, lv) for lv in range(len(codes.radix[j]))]
@@ -247,13 +250,14 @@ class RollUp:
 
     def derive(self, node: np.ndarray, base: ClassState) -> ClassState:
         """Classes at ``node`` rolled up from the classes of a finer node ``base``."""
-        level_codes, radix = self.codes.level_codes, self.codes.radix
-        if base is getattr(self, "bottom", None) and self._bottom_levels is not None:
-            # the most frequent base top-down: its level codes are kept, no gather
-            cols = [self._bottom_levels[j][int(node[j])] for j in range(len(node))]
+        radix = self.codes.radix
+        # a QI at a level of one label adds nothing to the key (times 1 plus 0): left out
+        used = [j for j in range(len(node)) if radix[j][int(node[j])] > 1]
+        if used:
+            cols = [self._column(base, j, int(node[j])) for j in used]
+            key, space = combine_codes(cols, [radix[j][int(node[j])] for j in used])
         else:
-            cols = [level_codes(j, base.rep, int(node[j])) for j in range(len(node))]
-        key, space = combine_codes(cols, [radix[j][int(node[j])] for j in range(len(node))])
+            key, space = np.zeros(len(base.rep), dtype=np.int64), 1
         inverse, first, groups = group_keys(key, space)
         sizes = np.bincount(inverse, weights=base.sizes, minlength=groups).astype(np.int64)
         pairs = {
@@ -265,6 +269,21 @@ class RollUp:
                 np.int64
             )
         return ClassState(rep=base.rep[first], sizes=sizes, pairs=pairs, population=population)
+
+    def _column(self, base: ClassState, j: int, level: int) -> np.ndarray:
+        """Level-``level`` codes of QI ``j`` for ``base``'s classes. The bottom's are kept;
+        the last other base's are memoized when they take at most :data:`BOTTOM_LEVELS_CELLS`
+        cells (top-down, neighbours share a hub: the same columns are gathered again)."""
+        if base is getattr(self, "bottom", None) and self._bottom_levels is not None:
+            return self._bottom_levels[j][level]
+        if len(base.rep) * self._levels_total > BOTTOM_LEVELS_CELLS:
+            return self.codes.level_codes(j, base.rep, level)  # too large to memoize
+        if self._memo_base is not base:  # holding ``base`` keeps its identity unique
+            self._memo_base, self._memo = base, {}
+        col = self._memo.get((j, level))
+        if col is None:
+            col = self._memo[(j, level)] = self.codes.level_codes(j, base.rep, level)
+        return col
 
     def _evict(self, slot: int) -> None:
         key = self._slot_key[slot]
