@@ -99,6 +99,7 @@ def scan(
 _FUNCTION_WORDS = (
     "or and nor if as at on in is it be by so we us an am me my he his her our you your all "
     "any can not yes via per off out own than then too its who whom whose "
+    "price audit bond key sterling low lane branch "  # bank nouns that are surnames somewhere
     "em no na do ao aos um uma com sem por pelo pela mas que mais para como sobre entre "
     "en el la lo un una con sin por del al que mas muy "
     "il lo un una con per tra fra che non più "
