@@ -31,6 +31,14 @@ _spoil, assert_same, head, run_twice = _h._spoil, _h.assert_same, _h.head, _h.ru
 sample, sample_file = _h.sample, _h.sample_file
 
 
+@pytest.fixture(autouse=True, params=[2, 3], ids=["split", "parent-parses"])
+def split_from(request, monkeypatch) -> None:
+    """Each test twice: the workers read their own chunks, and the parent parses."""
+    import veil.pipeline.parallel
+
+    monkeypatch.setattr(veil.pipeline.parallel, "SPLIT_MIN_WORKERS", request.param)
+
+
 def _quarantine(tmp_path: Path) -> Path:
     policy = Path(SAMPLE_POLICY).read_text().replace("on_bad_rows: fail",
                                                      "on_bad_rows: quarantine")

@@ -37,6 +37,14 @@ _h = _sibling()
 _spoil, assert_same, head, run_twice = _h._spoil, _h.assert_same, _h.head, _h.run_twice
 sample, sample_file = _h.sample, _h.sample_file
 
+
+@pytest.fixture(autouse=True)
+def split_with_two_workers(monkeypatch) -> None:
+    """The split is kept for 3 workers and more; these tests run it with 2."""
+    import veil.pipeline.parallel
+
+    monkeypatch.setattr(veil.pipeline.parallel, "SPLIT_MIN_WORKERS", 2)
+
 TRICKY = (b'id,name,memo\r\n'
           b'1,Ann,"two\r\nlines"\r\n'
           b'2,"Bo ""B"" Smith",plain\r\n'
