@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.errors import InputError
-from veil.io.readers import CsvOptions, Reject, _record_number, open_source
+from veil.io.readers import CsvOptions, Reject, open_source, record_number
 from veil.io.types import conform
 from veil.io.writers import ParquetSink
 
@@ -189,7 +189,7 @@ def test_conform_keeps_good_integers_and_reports_exactly_the_bad(values: list) -
 @given(st.lists(st.integers(1, 60), unique=True).map(sorted), st.integers(0, 40))
 def test_record_number_skips_rejected_records(skipped: list[int], k: int) -> None:
     kept = [r for r in range(1, 200) if r not in set(skipped)]
-    assert _record_number(k, skipped) == kept[k]
+    assert record_number(k, skipped) == kept[k]
 
 
 # -- CSV as people make it (issue 25 item 5) ---------------------------------------------------

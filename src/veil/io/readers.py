@@ -257,35 +257,13 @@ class CsvSource(Source):
         """The rejects of a batch's bad values: the batch's first row is the ``at``-th kept
         row; the first ``known`` of ``skipped`` were skipped before it was read."""
         seen = skipped[:known]
-        rejects = [Reject(_record_number(at + b.row, seen), None, b.column, b.reason,
+        rejects = [Reject(record_number(at + b.row, seen), None, b.column, b.reason,
                           original.slice(b.row, 1).to_pylist()[0]) for b in bad]
         self._fix_lines(rejects)
         return rejects
 
     def _fix_lines(self, rejects: list[Reject]) -> None:
-        """Error path: find the physical line of each rejected record by rescanning."""
-        wanted = sorted({r.record for r in rejects if r.record > 0})
-        if not wanted:
-            return
-        lines: dict[int, int] = {}
-        o = self.options
-        with open(self.path, newline="", encoding=o.encoding, errors="replace") as f:
-            reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
-            record = -1
-            start_line = 1
-            target = iter(wanted)
-            want = next(target)
-            try:
-                for _row in reader:
-                    record += 1
-                    if record == want:
-                        lines[want] = start_line
-                        want = next(target)
-                    start_line = reader.line_num + 1
-            except (StopIteration, csv.Error):
-                pass
-        for r in rejects:
-            r.line = lines.get(r.record)
+        fix_lines(self.path, self.options, rejects)
 
     def _locate_error(self, exc: Exception) -> InputError:
         """Error path: turn an Arrow parse error into one message that names the line."""
@@ -331,7 +309,7 @@ class CsvSource(Source):
                           where=self.name)
 
 
-def _record_number(emitted_index: int, skipped: list[int]) -> int:
+def record_number(emitted_index: int, skipped: list[int]) -> int:
     """1-based record number of the `emitted_index`-th kept row, given skipped records."""
     r = emitted_index + 1
     while True:
@@ -340,6 +318,30 @@ def _record_number(emitted_index: int, skipped: list[int]) -> int:
         if candidate == r:
             return r
         r = candidate
+
+
+def fix_lines(path: Path, o: CsvOptions, rejects: list[Reject]) -> None:
+    """Error path: set the physical line of each rejected record by rescanning the file (a
+    record may span lines)."""
+    wanted = sorted({r.record for r in rejects if r.record > 0})
+    if not wanted:
+        return
+    lines: dict[int, int] = {}
+    with open(path, newline="", encoding=o.encoding, errors="replace") as f:
+        reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
+        record, start_line, target = -1, 1, iter(wanted)
+        want = next(target)
+        try:
+            for _row in reader:
+                record += 1
+                if record == want:
+                    lines[want] = start_line
+                    want = next(target)
+                start_line = reader.line_num + 1
+        except (StopIteration, csv.Error):
+            pass
+    for r in rejects:
+        r.line = lines.get(r.record)
 
 
 def _first_bad_utf8_line(path: Path) -> int | None:

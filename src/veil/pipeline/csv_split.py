@@ -23,8 +23,6 @@ fails it (nothing published) rather than giving an output its digest does not de
 
 from __future__ import annotations
 
-import bisect
-import csv
 import hashlib
 import os
 import re
@@ -44,8 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.pipeline.plan import Plan
     from veil.pipeline.runner import Runner
 
-__all__ = ["Chunk", "Parsed", "chunks", "fix_lines", "parse", "record_number", "reread_error",
-           "split_batches", "splittable"]
+__all__ = ["Chunk", "Parsed", "chunks", "parse", "reread_error", "split_batches", "splittable"]
 
 
 @dataclass(frozen=True)
@@ -216,42 +213,6 @@ def parse(c: Chunk) -> Parsed:
     batches = table.combine_chunks().to_batches()
     out = batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
     return Parsed(out, out.num_rows + len(malformed), malformed)
-
-
-def record_number(emitted_index: int, skipped: list[int]) -> int:
-    """1-based record number of the `emitted_index`-th kept row, given skipped records (as
-    `veil.io.readers.CsvSource` numbers them)."""
-    r = emitted_index + 1
-    while True:
-        candidate = emitted_index + 1 + bisect.bisect_right(skipped, r)
-        if candidate == r:
-            return r
-        r = candidate
-
-
-def fix_lines(source: CsvSource, rejects: list[Reject]) -> None:
-    """Error path: the physical line of each rejected record, found by rescanning the file as
-    the single-core reader does."""
-    wanted = sorted({r.record for r in rejects if r.record > 0})
-    if not wanted:
-        return
-    lines: dict[int, int] = {}
-    o = source.options
-    with open(source.path, newline="", encoding=o.encoding, errors="replace") as f:
-        reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
-        record, start_line, target = -1, 1, iter(wanted)
-        want = next(target)
-        try:
-            for _row in reader:
-                record += 1
-                if record == want:
-                    lines[want] = start_line
-                    want = next(target)
-                start_line = reader.line_num + 1
-        except (StopIteration, csv.Error):
-            pass
-    for r in rejects:
-        r.line = lines.get(r.record)
 
 
 class _Read:

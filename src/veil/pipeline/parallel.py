@@ -44,15 +44,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.errors import InputError, VeilError
-from veil.io.readers import CsvSource, OnReject, RawBatch, Reject
+from veil.io.readers import CsvSource, OnReject, RawBatch, Reject, fix_lines, record_number
 from veil.io.types import BadValue, conform
 from veil.lineage.collector import distinct, hash_prefixes
 from veil.pipeline.context import RunContext
 from veil.pipeline.csv_split import (
     Chunk,
-    fix_lines,
     parse,
-    record_number,
     reread_error,
     split_batches,
     splittable,
@@ -334,7 +332,7 @@ class _Writer(threading.Thread):
         self.emitted += csv.rows
         if rejects:
             assert self.csv_source is not None
-            fix_lines(self.csv_source, rejects)
+            fix_lines(self.csv_source.path, self.csv_source.options, rejects)
             for r in rejects:
                 self.on_reject(r)
 
