@@ -59,6 +59,9 @@ def test_names_found(finder, text, want):
         "invalid API key or token",  # English function words are no surnames ("Or")
         "send the key or the token, not both",
         "the max price for this fund is fixed",  # bank nouns that are surnames somewhere
+        "remember to mark as paid",  # a verb after a cue, followed by more words
+        "Płatność do 3 Maja, bez odsetek.",  # a Polish date, though Maja is a name
+        "account of mark to market adjustments",
     ],
 )
 def test_look_alikes_not_flagged(finder, text):
@@ -89,3 +92,13 @@ def test_places_dates_and_numbers(finder, text, want):
 def test_the_audit_prefilter_sends_lower_case_rows_of_names_to_the_finder():
     assert lower_case_after_payee("please close the account of wei zhang")
     assert not lower_case_after_payee("please close the account today")
+
+
+def test_streets_with_a_compound_word_apart_are_found_alone_and_in_a_batch(finder):
+    texts = ["Neue Adresse: 12 Haupt strasse", "send it to 3 Lange gasse please"]
+    batch = texts + [f"plain filler text number {i}" for i in range(300)]
+    for got in (finder.find(texts), finder.find(batch)[:2]):
+        found = [{(t[s.start : s.end], s.type) for s in spans}
+                 for t, spans in zip(texts, got, strict=True)]
+        assert ("12 Haupt strasse", "street_address") in found[0]
+        assert ("3 Lange gasse", "street_address") in found[1]

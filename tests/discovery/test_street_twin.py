@@ -87,3 +87,12 @@ def test_long_values_look_at_the_first_300_characters() -> None:
     pad = "x" * 295
     values = [pad + "12 High Street", "12 High Street " + pad, pad + " 12 Hi", "ab" * 400]
     _check(values)
+
+
+def test_compound_street_words_standing_alone_go_to_the_validator() -> None:
+    """A compound street word written apart ("Haupt strasse") or without a number after it:
+    the prefilter once set these aside though the validator accepts them."""
+    values = ["12 Haupt strasse", "221B Baker Weg", "3 Lange gasse", "12 Kerk straat",
+              "1016 DV Weg", "Hauptstrasse 12", "plain words only"]
+    _check(values)
+    assert all(contains_street_address(v) for v in values[:6])

@@ -76,7 +76,8 @@ def scan(
         if keep == 1:
             k = bisect_right(starts, s) - 1
             tend = starts[k] + len(values[idx[k]])
-            tail = joined[m.end("name") : min(tend, m.end("name") + 2)]
+            wend = s + len(words[0])  # what follows the kept word, not the whole group
+            tail = joined[wend : min(tend, wend + 2)]
             if not lex.is_top_first(words[0]) or tail[:1].isalpha() or tail[1:2].islower():
                 continue  # "to mark as paid": a verb, not a name
             score = 0.6

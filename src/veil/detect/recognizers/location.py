@@ -509,7 +509,9 @@ def _re2_alt(words: list[str]) -> str:
     )
 
 
-# RE2 prefilter: a street word as a whole word, or a compound street name before a number
+# RE2 prefilter: a street word as a whole word, or a word ending in a compound street word
+# ("Hauptstrasse", "Haupt strasse"): what `street_gate` lets through, so batched and one-text
+# scans agree
 _COMPOUND_WORDS = _COMPOUND_SUF.replace("\\.", ".").split("|")
 _STANDALONE = [w for w in _SUFFIXES + _PREFIXES + _TR_STREET if w not in _COMPOUND_WORDS]
 STREET_PREFILTER = (
@@ -518,7 +520,7 @@ STREET_PREFILTER = (
     + _re2_alt(_STANDALONE)
     + r")(?:\b|[^a-z]))|(?i:(?:"
     + _re2_alt(_COMPOUND_WORDS)
-    + r")\s\d)"
+    + r")(?:\b|[^a-z]|$))"
     + r"|\b(?:C|R|Av|Avda|Pl|Pza|Bd)\.\s"  # "R. Augusta 100", "Av. da Liberdade 12"
 )
 POSTCODE_PREFILTER = (

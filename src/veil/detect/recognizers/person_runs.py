@@ -84,6 +84,7 @@ FIRM_AFTER = re.compile(
     + ")"
 )
 # a capitalized word right after a postcode is a town ("75001 Paris", "1012 AB Amsterdam")
+_AFTER_DAY = re.compile(r"(?<![\w.,])(?:[1-9]|[12]\d|3[01])\.?\s+$")
 _AFTER_POSTCODE = re.compile(
     r"(?<![\w\-])(?:\d{4,5}|\d{2}-\d{3}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z\d]? ?\d[A-Z]{2}"
     r"|[A-Z]\d{2} ?[A-Z0-9]{4})"
@@ -631,6 +632,13 @@ SURROUNDING_VETOES: tuple[Veto, ...] = (
         "after a postcode",
         lambda r: bool(_AFTER_POSTCODE.search(r.before)),
         '"75001 Paris", "1012 AB Amsterdam": a town',
+    ),
+    Veto(
+        "a month after a day",
+        lambda r: (
+            len(r.full) == 1 and r.full[0].lower() in MONTHS and bool(_AFTER_DAY.search(r.before))
+        ),
+        '"3 Maja", "1. Mai": a date, though "Maja" and "Mai" are names',
     ),
 )
 
