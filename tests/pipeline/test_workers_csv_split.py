@@ -121,6 +121,28 @@ def test_a_file_changed_while_read_fails(tmp_path: Path, monkeypatch) -> None:
         list(it)
 
 
+def test_a_file_changed_after_the_parents_last_read_fails_the_run(
+        sample: Path, workspace, tmp_path: Path, monkeypatch) -> None:
+    """The workers read their chunks after the parent has read the last block: a change then
+    is caught after their last read; the run publishes nothing."""
+    import veil.pipeline.csv_split as cs
+
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(head(sample, 200)) + "\n")
+    real = cs.unchanged
+
+    def then_change(source, before, after):  # the parent's own check passes, then a writer
+        real(source, before, after)
+        with open(src, "a") as f:
+            f.write(head(sample, 201)[-1] + "\n")
+
+    monkeypatch.setattr(cs, "unchanged", then_change)
+    out = tmp_path / "o.parquet"
+    with pytest.raises(InputError, match="changed while the run read it"):
+        veil.run(SAMPLE_POLICY, "credit_scoring", src, out, workers=2)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("text", ["\n", "\r\n"])
 def test_a_header_alone(text: str, sample: Path, workspace, tmp_path: Path) -> None:
     src = tmp_path / "empty.csv"

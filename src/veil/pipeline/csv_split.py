@@ -17,8 +17,10 @@ reads as a character) an exact lexer cuts the chunk (a regular expression, slowe
 An escape character or a text encoding other than UTF-8 keeps the parsing in the parent.
 
 The parent notes the file's size and modification time when it starts and checks them when it
-has read the last block: the workers read the file again, so a file changed during the run
-fails it (nothing published) rather than giving an output its digest does not describe.
+has read the last block and again after the workers' last read: the workers read the file
+again, so a file changed during the run fails it (nothing published) rather than giving an
+output its digest does not describe (a change that keeps both size and modification time is
+not seen, as for the single-core reader's checks).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.pipeline.plan import Plan
     from veil.pipeline.runner import Runner
 
-__all__ = ["Chunk", "Parsed", "chunks", "parse", "reread_error", "split_batches", "splittable"]
+__all__ = ["Chunk", "Parsed", "chunks", "parse", "reread_error", "split_batches", "splittable",
+           "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def chunks(source: CsvSource, columns: Sequence[str], digest: list[str]) -> Iter
                 yield make(at, end)
             rest, data, at = buf[end:], following, at + end
             following = read()
-        _unchanged(source, before, os.fstat(f.fileno()))
+        unchanged(source, before, os.fstat(f.fileno()))
     digest.append(h.hexdigest())
 
 
@@ -176,7 +179,8 @@ def _maker(source: CsvSource, columns: Sequence[str]) -> Any:
                                         o.delimiter, o.quote_char)
 
 
-def _unchanged(source: CsvSource, before: os.stat_result, after: os.stat_result) -> None:
+def unchanged(source: CsvSource, before: os.stat_result, after: os.stat_result) -> None:
+    """Refuse a file whose size or modification time moved between two looks."""
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise InputError("the file changed while the run read it: run it again",
                          where=source.name)

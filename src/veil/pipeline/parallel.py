@@ -54,6 +54,7 @@ from veil.pipeline.csv_split import (
     reread_error,
     split_batches,
     splittable,
+    unchanged,
 )
 from veil.pipeline.stage import Stage, StageStats, run_stages
 
@@ -376,6 +377,7 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
         close = getattr(batches, "close", None)
         if close is not None:
             close()  # not started: it opened nothing
+        opened = os.stat(split.path)  # the workers read the file again: checked at the end
         batches = split_batches(runner, split)
     else:
         split = None
@@ -417,6 +419,8 @@ def feed_parallel(runner: Runner, batches: Iterator[RawBatch], workers: int,
         # else the bad row the reader found
         if writer.error is not None:
             raise writer.error
+        if split is not None and read_error is None:  # after the workers' last read
+            unchanged(split, opened, os.stat(split.path))
         for r in pending:  # reported after the last batch, or before the read error
             on_reject(r)
         if read_error is not None:
