@@ -7,18 +7,13 @@ rolled up from the bottom."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.risk.lattices import model_of, tables
 from veil.risk.anonymize import Anonymizer
 from veil.risk.classes import aggregate
-from veil.risk.hierarchy import Hierarchy
 from veil.risk.privacy import (
-    BasicBetaLikeness,
-    DeltaDisclosure,
-    EnhancedBetaLikeness,
-    EqualDistanceTCloseness,
     KAnonymity,
 )
 from veil.risk.search import FAILED, LatticeSearch
@@ -26,34 +21,9 @@ from veil.risk.search import FAILED, LatticeSearch
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def model_of(kind: str, x: float):
-    return {
-        "basic": lambda: BasicBetaLikeness("s", 0.1 + 3 * x),
-        "enhanced": lambda: EnhancedBetaLikeness("s", 0.1 + 3 * x),
-        "delta": lambda: DeltaDisclosure("s", 0.2 + 3 * x),
-        "equal": lambda: EqualDistanceTCloseness("s", x),
-    }[kind]()
-
-
-@st.composite
-def tables(draw: st.DrawFn) -> tuple[pa.Table, dict[str, Hierarchy]]:
-    rows = draw(st.integers(2, 60))
-    cols: dict[str, list[str]] = {}
-    hs: dict[str, Hierarchy] = {}
-    for j in range(draw(st.integers(1, 3))):
-        domain = draw(st.integers(1, 8))
-        values = draw(st.lists(st.integers(0, domain - 1), min_size=rows, max_size=rows))
-        cols[f"q{j}"] = [str(v) for v in values]
-        hs[f"q{j}"] = Hierarchy(
-            f"q{j}", [[str(v), f"p{v // 2}", f"q{v // 4}", "*"] for v in range(domain)]
-        )
-    cols["s"] = [str(v) for v in draw(st.lists(st.integers(0, 3), min_size=rows, max_size=rows))]
-    return pa.table(cols), hs
-
-
 @SETTINGS
 @given(
-    data=tables(),
+    data=tables(max_rows=60, text=True),
     kind=st.sampled_from(["basic", "enhanced", "delta", "equal"]),
     x=st.floats(0.0, 1.0),
     k=st.integers(1, 3),
@@ -79,7 +49,7 @@ def test_the_bound_first_verdict_equals_the_full_evaluation(
 
 @SETTINGS
 @given(
-    data=tables(),
+    data=tables(max_rows=60, text=True),
     picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
 )
 def test_roll_ups_through_the_memo_equal_roll_ups_from_the_bottom(

@@ -11,53 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.risk.lattices import model_of, tables
 from veil.risk.anonymize import Anonymizer
 from veil.risk.classes import SensitiveCounts, aggregate
 from veil.risk.excess import emd_excess, share_excess, shortfall_excess
-from veil.risk.hierarchy import Hierarchy
 from veil.risk.privacy import (
-    AlphaKAnonymity,
-    BasicBetaLikeness,
-    DeltaDisclosure,
-    EnhancedBetaLikeness,
-    EntropyLDiversity,
-    EqualDistanceTCloseness,
-    HierarchicalDistanceTCloseness,
     KAnonymity,
 )
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-S_HIERARCHY = Hierarchy("s", [[str(v), f"p{v // 2}", "*"] for v in range(4)])
-
-
-def model_of(kind: str, x: float):
-    return {
-        "delta": lambda: DeltaDisclosure("s", 0.2 + 3 * x),
-        "basic": lambda: BasicBetaLikeness("s", 0.1 + 3 * x),
-        "enhanced": lambda: EnhancedBetaLikeness("s", 0.1 + 3 * x),
-        "equal": lambda: EqualDistanceTCloseness("s", x),
-        "hierarchical": lambda: HierarchicalDistanceTCloseness("s", x / 2, S_HIERARCHY),
-        "entropy": lambda: EntropyLDiversity("s", 1.0 + 2.5 * x),
-        "alpha": lambda: AlphaKAnonymity("s", 0.2 + 0.8 * x, 1),
-    }[kind]()
-
 
 KINDS = ["delta", "basic", "enhanced", "equal", "hierarchical", "entropy", "alpha"]
-
-
-@st.composite
-def tables(draw: st.DrawFn) -> tuple[pa.Table, dict[str, Hierarchy]]:
-    rows = draw(st.integers(2, 40))
-    cols: dict[str, list[int]] = {}
-    hs: dict[str, Hierarchy] = {}
-    for j in range(draw(st.integers(1, 3))):
-        domain = draw(st.integers(1, 8))
-        cols[f"q{j}"] = draw(st.lists(st.integers(0, domain - 1), min_size=rows, max_size=rows))
-        hs[f"q{j}"] = Hierarchy(
-            f"q{j}", [[str(v), f"p{v // 2}", f"q{v // 4}", "*"] for v in range(domain)]
-        )
-    cols["s"] = draw(st.lists(st.integers(0, 3), min_size=rows, max_size=rows))
-    return pa.table(cols), hs
 
 
 @SETTINGS
