@@ -4,29 +4,17 @@ lines) and a failing run's error are the single-core run's."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import veil
 import veil.io.readers
+from tests.pipeline.single_core import helpers
 from veil.sample import SAMPLE_POLICY
 
-
-def _sibling() -> Any:
-    """The single-core comparison helpers and fixtures of test_workers_output_equals_..."""
-    path = Path(__file__).with_name("test_workers_output_equals_single_core.py")
-    spec = importlib.util.spec_from_file_location("_workers_equal_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_h = _sibling()
+_h = helpers
 _spoil, assert_same, head, run_twice = _h._spoil, _h.assert_same, _h.head, _h.run_twice
 sample, sample_file = _h.sample, _h.sample_file
 

@@ -6,7 +6,6 @@ output; bad rows are named by their file line; a file changed while it is read f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -17,23 +16,13 @@ import pytest
 
 import veil
 import veil.io.readers
+from tests.pipeline.single_core import helpers
 from veil.errors import InputError
 from veil.io.readers import CsvSource
 from veil.pipeline.csv_split import chunks, parse, splittable
 from veil.sample import SAMPLE_POLICY
 
-
-def _sibling() -> Any:
-    """The single-core comparison helpers and fixtures of test_workers_output_equals_..."""
-    path = Path(__file__).with_name("test_workers_output_equals_single_core.py")
-    spec = importlib.util.spec_from_file_location("_workers_split_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_h = _sibling()
+_h = helpers
 _spoil, assert_same, head, run_twice = _h._spoil, _h.assert_same, _h.head, _h.run_twice
 sample, sample_file = _h.sample, _h.sample_file
 
