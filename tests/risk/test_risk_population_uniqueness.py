@@ -255,7 +255,9 @@ def test_report_adds_population_figures(adult_table: pa.Table) -> None:
     assert measure(adult_table, ["sex"]).to_dict()["population"] is None
 
 
-def test_the_docs_population_example_runs_as_written(monkeypatch, capsys) -> None:
+def test_the_docs_population_example_runs_as_written(monkeypatch, capsys,
+                                                     conformance_dir) -> None:
+    """The example reads ``../shared/conformance/adult`` (skips with a reason without it)."""
     import re
     from pathlib import Path
 
