@@ -1,17 +1,17 @@
 """Benchmark: Veil and Presidio on Veil's hand-written evaluation set, in the same run.
 
 The set (``tests/detect/data/eval``: bank memos, customer-service messages, KYC notes, emails
-and chat in nine languages, names of many traditions, EU addresses, checksummed numbers,
-PII-free texts that look risky; hand-written, no generator) has a development half and a
-test half, and a second development set (``dev2``, bank texts in ten languages written for
-issue 21). For each half: per-type and micro precision, recall and F1 on exact spans, and
-the share of PII-free texts given any span. Veil is asked for every type it has (general
-dates and URLs included); Presidio (``presidio-analyzer`` with the spaCy English model of the
-``bench`` extra, run in a child process as in ``bench_scan.py``) is scored with its entity
-names mapped onto the set's types (``score.py`` beside the set), results below 0.3 left out.
-Veil's CPU time for the whole set is printed beside Presidio's.
+and chat in nine languages, names of many traditions, EU addresses, checksummed numbers, PII-
+free texts that look risky; hand-written, no generator) has a development half and a test half,
+and two more development sets (``dev2``, ``dev3``: bank texts in ten languages written for
+issue 21, ``dev3`` mostly PII-free look-alikes). For each half: per-type and micro precision,
+recall and F1 on exact spans, and the share of PII-free texts given any span. Veil is asked for
+every type it has (general dates and URLs included); Presidio (``presidio-analyzer`` with the
+spaCy English model of the ``bench`` extra, run in a child process as in ``bench_scan.py``) is
+scored with its entity names mapped onto the set's types (``score.py`` beside the set), results
+below 0.3 left out. Veil's CPU time for the whole set is printed beside Presidio's.
 
-    python benchmarks/eval_detect.py [--no-presidio] [--halves dev,dev2] [--errors dev2]
+    python benchmarks/eval_detect.py [--no-presidio] [--halves dev,dev2,dev3] [--errors dev3]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from _util import ROOT  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests" / "detect" / "data" / "eval"))
 import score as S  # noqa: E402
 
-HALVES = ("dev", "dev2", "test")
+HALVES = ("dev", "dev2", "dev3", "test")
 
 
 def fmt(d: dict | None) -> str:

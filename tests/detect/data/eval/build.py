@@ -1,11 +1,12 @@
-"""Build dev.jsonl, test.jsonl and dev2.jsonl from the hand-written sources in src/ and verify them.
+"""Build dev.jsonl, test.jsonl, dev2.jsonl and dev3.jsonl from the sources in src/; verify them.
 
 A source line is one text; ``[[value|type]]`` marks a span (type ``person`` when omitted);
 ``\\n`` is a line break and ``\\uXXXX`` any character (no-break and zero-width spaces).
 Within each source file, texts alternate between the development half (1st, 3rd, ...) and
 the test half (2nd, 4th, ...); ``more_dev*.txt`` (written later, while improving detection)
 go to the development half whole; ``src/dev2/*.txt`` (a second development set written for
-issue 21, bank texts in ten languages) make ``dev2.jsonl``. Run:
+issue 21, bank texts in ten languages) make ``dev2.jsonl``, ``src/dev3/*.txt`` (a third,
+written later for the PII-free look-alikes) ``dev3.jsonl``. Run:
 ``python tests/detect/data/eval/build.py``; it fails on a span whose text does not match, an
 invalid IBAN, card, phone, id or address of its type.
 """
@@ -25,8 +26,9 @@ TYPES = {
     "person", "city", "street_address", "postcode", "iban", "card", "phone", "email", "url",
     "ip_address", "date", "id", "vat", "bic", "crypto_wallet",
 }  # fmt: skip
+DEV_SETS = ("dev2", "dev3")  # src/<set>/*.txt -> <set>.jsonl, whole
 REGION = {"en": "GB", "de": "DE", "fr": "FR", "es": "ES", "it": "IT", "nl": "NL", "pl": "PL",
-          "pt": "PT", "tr": "TR", "mixed": "DE", "more": "GB", "sv": "SE"}  # fmt: skip
+          "pt": "PT", "tr": "TR", "mixed": "DE", "more": "GB", "sv": "SE", "da": "DK"}  # fmt: skip
 # a real issuer prefix per card length family (Visa, Mastercard, Amex, Diners, Discover,
 # JCB, UnionPay, Maestro)
 IIN = re.compile(
@@ -127,9 +129,11 @@ def problems(rec: dict, region: str) -> list[str]:
 
 
 def main() -> int:
-    halves: dict[str, list[dict]] = {"dev": [], "test": [], "dev2": []}
+    halves: dict[str, list[dict]] = {"dev": [], "test": [], "dev2": [], "dev3": []}
     errors = []
-    paths = sorted((HERE / "src").glob("*.txt")) + sorted((HERE / "src" / "dev2").glob("*.txt"))
+    paths = sorted((HERE / "src").glob("*.txt")) + [
+        p for d in DEV_SETS for p in sorted((HERE / "src" / d).glob("*.txt"))
+    ]
     for path in paths:
         name = path.relative_to(HERE / "src").as_posix()
         k = 0
@@ -139,8 +143,8 @@ def main() -> int:
             rec = parse(raw)
             rec["source"] = f"{name}:{i}"
             errors += [f"{name}:{i}: {e}" for e in problems(rec, region_of(name))]
-            if name.startswith("dev2/"):
-                half = "dev2"
+            if name.split("/")[0] in DEV_SETS:
+                half = name.split("/")[0]
             else:
                 half = "dev" if k % 2 == 0 or path.stem.startswith("more_dev") else "test"
             halves[half].append(rec)

@@ -47,8 +47,8 @@ PRESIDIO_TYPES = {
 
 
 def load(half: str) -> list[dict]:
-    """The records of ``dev.jsonl``, ``test.jsonl`` or ``dev2.jsonl``: text, spans (start, end,
-    type), source."""
+    """The records of ``dev.jsonl``, ``test.jsonl``, ``dev2.jsonl`` or ``dev3.jsonl``: text,
+    spans (start, end, type), source."""
     path = HERE / f"{half}.jsonl"
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
 
