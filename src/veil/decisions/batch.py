@@ -38,6 +38,16 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
                  scores: Any, *, reasons: Sequence[Any] | None, outcomes: Any,
                  threshold: float | None, decided_by: str | None, at: datetime | None,
                  version: int | None) -> RecordedBatch:
+    with gc_paused():  # the whole batch: its many small objects make no cycles
+        return _record(ledger, model, subject_ids, features, scores, reasons=reasons,
+                       outcomes=outcomes, threshold=threshold, decided_by=decided_by, at=at,
+                       version=version)
+
+
+def _record(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any], features: Any,
+            scores: Any, *, reasons: Sequence[Any] | None, outcomes: Any,
+            threshold: float | None, decided_by: str | None, at: datetime | None,
+            version: int | None) -> RecordedBatch:
     from veil.decisions.ledger import RecordedBatch
 
     m = ledger.model(model, version)
@@ -59,7 +69,7 @@ def record_batch(ledger: DecisionLedger, model: str, subject_ids: Sequence[Any],
     session, retain = new_id(), rules.retain_until(when)
     keys, log = ledger.keys, ledger.log  # opened before the transaction: first use writes
     keys.prepare()  # likewise the first key epoch (a second writer inside: "database is locked")
-    with gc_paused(), transaction(ledger.engine, "recording a batch of decisions",
+    with transaction(ledger.engine, "recording a batch of decisions",
                                   durable=True) as conn:
         out_of = excluded(conn, m.purpose, tokens)
         keep = [i for i in range(n) if tokens[i] not in out_of]
