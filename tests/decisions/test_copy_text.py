@@ -33,6 +33,15 @@ def test_constant_columns_and_mixed_columns_give_the_same_lines_as_value_by_valu
     assert copy_text([]) == b""
 
 
+def test_signed_zeros_and_equal_numbers_keep_their_own_text() -> None:
+    """0.0 == -0.0 and 1 == 1.0 == True: a column is "constant" only by its texts."""
+    for column in ([0.0, -0.0, 0.0], [-0.0, 0.0], [0, 0, 0], [0.0, 0.0]):
+        rows = [(v,) for v in column]
+        want = "".join(value_text(v) + "\n" for v in column).encode()
+        assert copy_text(rows) == want, column
+    assert copy_text([(1,), (1.0,), (True,)]) == b"1\n1.0\nt\n"
+
+
 @pytest.mark.postgres
 def test_copy_text_stores_what_psycopg_write_row_stores(workspace) -> None:
     if workspace.engine.dialect.name != "postgresql":

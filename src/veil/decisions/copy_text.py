@@ -46,7 +46,8 @@ def value_text(v: Any) -> str:
 def _column(values: Sequence[Any]) -> Sequence[str]:
     first = values[0]
     kinds = set(map(type, values))
-    if len(kinds) == 1 and values.count(first) == len(values):  # constant: converted once
+    # constant: converted once (not a zero float: 0.0 == -0.0, but their texts differ)
+    if len(kinds) == 1 and first != 0.0 and values.count(first) == len(values):
         return [value_text(first)] * len(values)
     if kinds == {str}:
         joined = "".join(values)
