@@ -221,3 +221,33 @@ def test_a_field_longer_than_a_record_may_be_names_its_line_and_column(tmp_path:
         read_all(open_source(p), ["id"])
     assert err.value.where == f"{p}:3" and "column memo" in str(err.value)
     assert "3.1 MB" in str(err.value)
+
+
+@pytest.mark.parametrize("shift", [-1, 0, 1])
+def test_a_quoted_crlf_across_the_readers_block_boundary_keeps_both_bytes(
+        tmp_path: Path, shift: int) -> None:
+    """Arrow's CSV reader drops the "\\n" of a quoted "\\r\\n" split between two of its blocks
+    (apache/arrow#51368); the source hands it reads that never end on a "\\r"."""
+    import csv
+    import io
+
+    from veil.io.readers import CSV_BLOCK
+
+    body = bytearray(b"id,note\r\n")
+    i = 0
+    while len(body) < CSV_BLOCK - 200:
+        body += b"%07d,plain text of a row\r\n" % i
+        i += 1
+    cr_at = CSV_BLOCK - 1 + shift  # where the quoted "\r" lands (0: the block's last byte)
+    quoted = b'last,"Dear team,'
+    body += b"pad," + b"x" * (cr_at - len(body) - len(quoted) - 6) + b"\r\n"
+    body += quoted + b'\r\nsee you"\r\ntail,end\r\n'
+    assert body.index(b"\r\nsee") == cr_at
+    path = write(tmp_path, "straddle.csv", bytes(body))
+    want = list(csv.reader(io.StringIO(bytes(body).decode(), newline="")))[1:]
+    table, rejects = read_all(open_source(path), ["id", "note"], {"id": "string",
+                                                                  "note": "string"})
+    assert not rejects and table is not None
+    got = [[r["id"], r["note"]] for r in table.to_pylist()]
+    assert got == want
+    assert got[-2][1] == "Dear team,\r\nsee you"
