@@ -167,4 +167,6 @@ def lower_case_after_payee(text: str) -> bool:
     finder."""
     if _CUE.search(text) is not None:
         return True
+    if " " not in text:  # a row is two words or more, one space apart (ids, digests, codes)
+        return False
     return next(_name_rows(text, lexicon.names()), None) is not None
