@@ -36,7 +36,7 @@ from veil.risk.population import (
     snb_uniques,
     zayatz_uniques,
 )
-from veil.risk.special import digamma, trigamma
+from veil.risk.special import digamma, digamma_trigamma, trigamma
 
 EULER = 0.5772156649015329
 
@@ -57,6 +57,22 @@ def test_digamma_and_trigamma_at_integers_and_halves() -> None:
     assert np.allclose(trigamma(n), zeta2, rtol=1e-12)
     # psi(1/2) = -gamma - 2 ln 2
     assert digamma(0.5)[0] == pytest.approx(-EULER - 2 * math.log(2), abs=1e-13)
+
+
+positive = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(positive, min_size=1, max_size=40), st.lists(positive, min_size=1, max_size=40))
+def test_special_functions_are_element_wise_bit_for_bit(a: list[float], b: list[float]) -> None:
+    # the Pitman fit evaluates its scalar arguments and its ``j - alpha`` in one array: each
+    # value must not depend on its neighbours (nor on which shifting path the array takes)
+    d, t = digamma_trigamma(np.array(a + b))
+    da, ta = digamma_trigamma(np.array(a))
+    db, tb = digamma_trigamma(np.array(b))
+    assert np.array_equal(d, np.concatenate([da, db]))
+    assert np.array_equal(t, np.concatenate([ta, tb]))
+    assert np.array_equal(digamma(np.array(a + b)), d)
 
 
 # -- Pitman ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ roll-up starts from.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -245,6 +246,9 @@ class RollUp:
             self._empty = empty
         self._held = 0  # classes held by the cache
         self._next = 0
+        #: the occupied slots but the bottom's, oldest first (slots are filled in ring
+        #: order, so this is their ring order from the next slot on)
+        self._occupied: deque[int] = deque()
         self._last: tuple[bytes, int, tuple[int, ...] | None] | None = None
         self.remember(np.zeros(d, dtype=np.int64), self.bottom)
 
@@ -297,18 +301,20 @@ class RollUp:
             self._packed[slot] = self._empty
 
     def remember(self, node: np.ndarray, state: ClassState) -> None:
-        """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)."""
+        """Cache ``state`` as the classes at ``node``, evicting the oldest (not the bottom)
+        until it fits."""
         key = tuple(int(x) for x in node)
         if key in self._states:
             return
         slot = self._next
-        self._evict(slot)
-        probe = slot
-        while self._held + len(state.rep) > CACHE_CLASSES:
-            probe = probe % (CACHE_NODES - 1) + 1
-            if probe == slot:
-                break
-            self._evict(probe)
+        occupied = self._occupied
+        if self._slot_key[slot] is not None:  # the ring came round: the oldest slot (at the
+            occupied.remove(slot)  # front, so found at once)
+            self._evict(slot)
+        while occupied and self._held + len(state.rep) > CACHE_CLASSES:
+            self._evict(occupied.popleft())
+        if slot:
+            occupied.append(slot)
         self._slot_key[slot] = key
         self._states[key] = state
         self._levels[slot] = node

@@ -27,6 +27,7 @@ by ``N``. Formulas, sources and where Veil differs from ARX: ``docs/risk.md``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,45 +84,63 @@ class SizeHistogram:
         hit = np.flatnonzero(self.sizes == size)
         return int(self.counts[hit[0]]) if len(hit) else 0
 
+    @functools.cached_property
+    def pitman_parts(self) -> tuple[int, int, np.ndarray, np.ndarray, float]:
+        """What every step of the Pitman fit uses: classes ``u``, records ``n``, the sizes
+        ``j > 1`` and their counts ``f_j`` (as floats), and the sum of those counts."""
+        big = self.sizes > 1
+        js, fs = self.sizes[big].astype(float), self.counts[big].astype(float)
+        return self.classes, self.records, js, fs, float(fs.sum())
+
 
 # ---------------------------------------------------------------------------------------------
 # Pitman (Hoshino 2001)
 # ---------------------------------------------------------------------------------------------
 
 
-def _pitman_terms(h: SizeHistogram, theta: float, alpha: float, need_hessian: bool) -> Any:
-    """Log-likelihood, score and Hessian of the Pitman sampling formula in (theta, alpha).
-
+def _pitman_ll(h: SizeHistogram, theta: float, alpha: float) -> float:
+    """Log-likelihood of the Pitman sampling formula in (theta, alpha):
     ``L = sum_{i<u} ln(theta + i alpha) - sum_{i<n} ln(theta + i)
     + sum_j f_j sum_{i<j} ln(i - alpha)`` (Hoshino 2001, eq. 6, without the constant),
-    with the sums written through (di/tri)gamma functions.
-    """
-    u, n = h.classes, h.records
+    with the sums written through log-gamma functions."""
+    u, n, js, fs, f_sum = h.pitman_parts
     x = theta / alpha
-    big = h.sizes > 1
-    js, fs = h.sizes[big].astype(float), h.counts[big].astype(float)
-    ll = (
+    return (
         (u - 1) * math.log(alpha)
         + math.lgamma(x + u)
         - math.lgamma(x + 1)
         - (math.lgamma(theta + n) - math.lgamma(theta + 1))
-        + float(np.sum(fs * np.array([math.lgamma(j - alpha) for j in js])))
-        - float(fs.sum()) * math.lgamma(1 - alpha)
+        + float(np.sum(fs * np.array(list(map(math.lgamma, (js - alpha).tolist())))))
+        - f_sum * math.lgamma(1 - alpha)
     )
-    args = np.array([x + u, x + 1, theta + n, theta + 1, 1 - alpha])
-    jargs = js - alpha
-    if need_hessian:  # both functions from one shift of each argument array
-        d, t_args = digamma_trigamma(args)
-        dj, tj = digamma_trigamma(jargs) if len(js) else (None, None)
+
+
+def _pitman_terms(h: SizeHistogram, theta: float, alpha: float, need_hessian: bool) -> Any:
+    """Log-likelihood (:func:`_pitman_ll`), score and Hessian of the Pitman sampling
+    formula in (theta, alpha), the sums written through (di/tri)gamma functions."""
+    return (_pitman_ll(h, theta, alpha), *_pitman_derivatives(h, theta, alpha, need_hessian))
+
+
+def _pitman_derivatives(h: SizeHistogram, theta: float, alpha: float, need_hessian: bool) -> Any:
+    """Score and Hessian (None unless ``need_hessian``) of :func:`_pitman_ll`."""
+    u, n, js, fs, _ = h.pitman_parts
+    x = theta / alpha
+    # the five scalar arguments, then ``j - alpha``: one array, one shift (element-wise, so
+    # the same values as two calls)
+    args = np.concatenate(([x + u, x + 1, theta + n, theta + 1, 1 - alpha], js - alpha))
+    if need_hessian:  # both functions from one shift of the arguments
+        d_all, t_all = digamma_trigamma(args)
+        t_args, tj = t_all[:5], t_all[5:]
     else:
-        d, dj = digamma(args), (digamma(jargs) if len(js) else None)
+        d_all = digamma(args)
+    d, dj = d_all[:5], d_all[5:]
     s1 = (d[0] - d[1]) / alpha  # sum 1/(theta + i alpha)
     s2 = ((u - 1) - theta * s1) / alpha  # sum i/(theta + i alpha)
     p1 = d[2] - d[3]  # sum_{i<n} 1/(theta + i)
     q1 = float(np.sum(fs * (dj - d[4]))) if len(js) else 0.0
     grad = np.array([s1 - p1, s2 - q1])
     if not need_hessian:
-        return ll, grad, None
+        return grad, None
     t = t_args[[1, 0, 3, 2, 4]]  # psi' at x + 1, x + u, theta + 1, theta + n, 1 - alpha
     t1 = (t[0] - t[1]) / (alpha * alpha)  # sum 1/(theta + i alpha)^2
     t2 = (s1 - theta * t1) / alpha  # sum i/(theta + i alpha)^2
@@ -129,7 +148,7 @@ def _pitman_terms(h: SizeHistogram, theta: float, alpha: float, need_hessian: bo
     p2 = t[2] - t[3]
     q2 = float(np.sum(fs * (t[4] - tj))) if len(js) else 0.0
     hess = np.array([[p2 - t1, -t2], [-t2, -t3 - q2]])
-    return ll, grad, hess
+    return grad, hess
 
 
 def _pitman_start(h: SizeHistogram) -> tuple[float, float]:
@@ -168,8 +187,8 @@ def pitman_fit(h: SizeHistogram) -> tuple[float, float] | None:
         lam = 1.0
         while lam > 1e-12:
             t_new, a_new = theta + lam * step[0], alpha + lam * step[1]
-            if _in_domain(t_new, a_new):
-                ll_new, g_new, h_new = _pitman_terms(h, t_new, a_new, True)
+            if _in_domain(t_new, a_new):  # the likelihood alone decides a trial step
+                ll_new = _pitman_ll(h, t_new, a_new)
                 if ll_new >= ll - 1e-12 * abs(ll):
                     break
             lam /= 2
@@ -177,6 +196,7 @@ def pitman_fit(h: SizeHistogram) -> tuple[float, float] | None:
             return None
         if abs(t_new - theta) <= 1e-13 * max(1.0, abs(theta)) and abs(a_new - alpha) <= 1e-15:
             return t_new, a_new
+        g_new, h_new = _pitman_derivatives(h, t_new, a_new, True)
         theta, alpha, ll, grad, hess = t_new, a_new, ll_new, g_new, h_new
     return None
 
