@@ -76,8 +76,40 @@ def anchor(joined: pd.DataFrame) -> float:
     return time.perf_counter() - t
 
 
-def ledger_part(rows: int, repeat: int) -> None:
-    """``veil decisions fairness`` over a ledger of ``rows`` decisions (see the docstring)."""
+def _build(root, csv, rows, gender, age, score, rng) -> None:  # type: ignore[no-untyped-def]
+    """The workspace with ``rows`` decisions (half with an observed outcome) and the CSV."""
+    from bench_decisions import MODEL, _register
+
+    from veil.decisions import DecisionLedger
+    from veil.policy import load_policy
+    from veil.store.workspace import init_workspace
+
+    ws, _ = init_workspace(root)
+    _register(ws)
+    led = DecisionLedger(ws, load_policy("sample"))
+    t0 = time.perf_counter()
+    for lo in range(0, rows, 50_000):
+        hi = min(rows, lo + 50_000)
+        n = hi - lo
+        ids = led.record_batch(MODEL, [f"CUST-{i:09d}" for i in range(lo, hi)],
+                               {"annual_income": rng.uniform(1e4, 1.5e5, n).tolist(),
+                                "account_balance": rng.uniform(0, 5e4, n).tolist(),
+                                "amount": rng.uniform(1, 5e3, n).tolist()},
+                               score[lo:hi].tolist())
+        half = ids[: n // 2]
+        led.record_actuals(half, (rng.random(len(half)) < 0.8).astype(int).tolist(),
+                           by="bench")
+    ws.close()
+    print(f"setup: {rows:,} decisions recorded, half with outcomes, in "
+          f"{time.perf_counter() - t0:.0f} s (not timed below)")
+    pd.DataFrame({"subject_id": [f"CUST-{i:09d}" for i in range(rows)], "gender": gender,
+                  "age_band": age}).to_csv(csv, index=False)
+
+
+def ledger_part(rows: int, repeat: int, keep: str | None = None) -> None:
+    """``veil decisions fairness`` over a ledger of ``rows`` decisions (see the docstring); with
+    ``keep``, the workspace and CSV live in that folder and are built only if absent."""
+    import contextlib
     import os
     import sys
     import tempfile
@@ -85,43 +117,29 @@ def ledger_part(rows: int, repeat: int) -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _util import run_child
-    from bench_decisions import MODEL, _register
 
     from veil.kek.providers import EnvKEK
 
+    if keep:  # the kept workspace's key-encryption key, kept beside it
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        kek = Path(keep) / "kek.secret"
+        if not kek.exists():
+            kek.write_text(EnvKEK.new_secret())
+        os.environ["VEIL_KEK"] = kek.read_text()
     os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
     os.environ.pop("VEIL_DATABASE_URL", None)
     from veil.decisions import DecisionLedger
     from veil.policy import load_policy
-    from veil.store.workspace import init_workspace
 
     rng = np.random.default_rng(0)
     gender = rng.choice(["f", "m", "x"], rows, p=[0.48, 0.48, 0.04])
     age = rng.choice(["18-29", "30-44", "45-59", "60+"], rows)
     score = rng.random(rows) - 0.05 * (gender == "m")
-    with tempfile.TemporaryDirectory(prefix="veil-bench-fairness-") as tmp:
-        root = Path(tmp) / "ws"
-        ws, _ = init_workspace(root)
-        _register(ws)
-        led = DecisionLedger(ws, load_policy("sample"))
-        t0 = time.perf_counter()
-        for lo in range(0, rows, 50_000):
-            hi = min(rows, lo + 50_000)
-            n = hi - lo
-            ids = led.record_batch(MODEL, [f"CUST-{i:09d}" for i in range(lo, hi)],
-                                   {"annual_income": rng.uniform(1e4, 1.5e5, n).tolist(),
-                                    "account_balance": rng.uniform(0, 5e4, n).tolist(),
-                                    "amount": rng.uniform(1, 5e3, n).tolist()},
-                                   score[lo:hi].tolist())
-            half = ids[: n // 2]
-            led.record_actuals(half, (rng.random(len(half)) < 0.8).astype(int).tolist(),
-                               by="bench")
-        ws.close()
-        print(f"setup: {rows:,} decisions recorded, half with outcomes, in "
-              f"{time.perf_counter() - t0:.0f} s (not timed below)")
-        csv = Path(tmp) / "protected.csv"
-        pd.DataFrame({"subject_id": [f"CUST-{i:09d}" for i in range(rows)], "gender": gender,
-                      "age_band": age}).to_csv(csv, index=False)
+    with (contextlib.nullcontext(keep) if keep else
+          tempfile.TemporaryDirectory(prefix="veil-bench-fairness-")) as tmp:
+        root, csv = Path(tmp) / "ws", Path(tmp) / "protected.csv"
+        if not csv.exists():
+            _build(root, csv, rows, gender, age, score, rng)
         veil = str(Path(sys.executable).with_name("veil"))
         argv = [veil, "decisions", "fairness", "-w", str(root), "-p", "sample", "--protected",
                 str(csv), "-o", str(Path(tmp) / "out"), "--actor", "bench"]
@@ -165,9 +183,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--ledger", action="store_true", help="the user's path (see above)")
+    ap.add_argument("--keep", metavar="DIR", help="with --ledger: build the workspace and CSV "
+                    "in DIR once and reuse them on later runs (same --rows)")
     args = ap.parse_args()
     if args.ledger:
-        ledger_part(args.rows, args.repeat)
+        ledger_part(args.rows, args.repeat, args.keep)
         return
     policy = SimpleNamespace(purposes={"credit_scoring": SimpleNamespace(
         automated_decisions=SimpleNamespace(protected_attributes=["gender", "age_band"]))})

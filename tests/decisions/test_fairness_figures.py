@@ -117,26 +117,58 @@ def test_the_multinomial_bootstrap_is_the_row_bootstrap():
     assert np.std(multi) == pytest.approx(np.std(rows), rel=0.1)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.sampled_from([0.0, 1.0, None])),
                 min_size=4, max_size=40))
 def test_figures_from_counts_equal_fairlearns(rows):
+    """Every figure, also for groups whose known outcomes are all of one class (Fairlearn's
+    rate is then 0 for the missing class) and groups with no known outcome (no rate)."""
     codes = np.array([r[0] for r in rows])
     groups = sorted(set(codes.tolist()))
     codes = np.searchsorted(groups, codes)
     sel = np.array([r[1] for r in rows])
     actual = np.array([np.nan if r[2] is None else r[2] for r in rows])
     got = figures(cell_counts(codes, [str(g) for g in groups], actual, sel).counts)
+    mf = MetricFrame(metrics=selection_rate, y_true=sel, y_pred=sel, sensitive_features=codes)
+    assert got["selection_rate"] == pytest.approx(mf.by_group.sort_index().to_numpy())
     assert got["demographic_parity_difference"] == pytest.approx(
         demographic_parity_difference(sel, sel, sensitive_features=codes))
     known = ~np.isnan(actual)
-    yt = actual[known].astype(int)
-    if known.any() and all(len(set(yt[codes[known] == g])) == 2 for g in set(codes[known])) \
-            and len(set(codes[known])) == len(groups):
+    yt, yp, sk = actual[known].astype(int), sel[known], codes[known]
+    if known.sum() >= 2:  # Fairlearn refuses a one-row table
         assert got["equalized_odds_difference"] == pytest.approx(
-            equalized_odds_difference(yt, sel[known], sensitive_features=codes[known]))
+            equalized_odds_difference(yt, yp, sensitive_features=sk))
+        err = MetricFrame(metrics={"fpr": false_positive_rate, "fnr": false_negative_rate},
+                          y_true=yt, y_pred=yp, sensitive_features=sk)
+        for g in range(len(groups)):
+            if g in err.by_group.index:
+                assert got["false_positive_rate"][g] == pytest.approx(err.by_group.loc[g, "fpr"])
+                assert got["false_negative_rate"][g] == pytest.approx(err.by_group.loc[g, "fnr"])
+            else:
+                assert np.isnan(got["false_positive_rate"][g])
     assert bootstrap_intervals(cell_counts(codes, [str(g) for g in groups], actual, sel),
                                resamples=20)["selection_rate"][0].shape == (len(groups),)
+
+
+def test_a_group_with_one_class_of_known_outcomes_matches_fairlearn():
+    """Group m's known outcomes are all 1: Fairlearn gives it a false positive rate of 0 and
+    counts it in the equalized-odds difference; so does the report."""
+    dec = pd.DataFrame({"subject": list("abcdefgh"),
+                        "outcome": ["approve", "refuse", "approve", "refuse"] * 2,
+                        "actual": [1, 0, 0, 1, 1, 1, 1, np.nan]})
+    prot = pd.DataFrame({"subject": list("abcdefgh"), "gender": list("ffffmmmm"),
+                         "age_band": ["a"] * 8})
+    gender = fairness_report(dec, prot, policy=POLICY, plots=False, resamples=20).attributes[0]
+    f, m = gender.groups
+    sel = (dec["outcome"] == "approve").to_numpy()[:7]
+    yt, sens = dec["actual"].to_numpy()[:7].astype(int), prot["gender"].to_numpy()[:7]
+    err = MetricFrame(metrics={"fpr": false_positive_rate, "fnr": false_negative_rate},
+                      y_true=yt, y_pred=sel, sensitive_features=sens)
+    assert (m.false_positive_rate, m.with_actual) == (0.0, 3)
+    assert m.false_positive_rate == err.by_group.loc["m", "fpr"]
+    assert f.false_positive_rate == pytest.approx(err.by_group.loc["f", "fpr"])
+    assert gender.equalized_odds_difference == pytest.approx(
+        equalized_odds_difference(yt, sel, sensitive_features=sens))
 
 
 def test_without_actual_outcomes_only_selection_rates():
@@ -157,7 +189,7 @@ def test_the_report_renders_escaped_html_and_json():
     assert "data:image/png;base64," in page and "held in memory only" in page
     d = report.to_dict()
     assert d["protected_data"] == report.protected_data and d["unmatched"] == 0
-    assert d["library"].startswith("fairlearn ")
+    assert d["definitions"].startswith("Fairlearn's selection_rate")
 
 
 def test_bad_input_gets_one_clear_error():

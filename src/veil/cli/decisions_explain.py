@@ -129,8 +129,9 @@ def fairness_cmd(
 ) -> None:
     """Bias monitoring (Art. 10(2)(f) AI Act): selection rates, error rates where actual outcomes
     are recorded, demographic-parity and equalized-odds differences by protected attribute
-    (Fairlearn), with bootstrap intervals; writes HTML, JSON and PNGs and records an audit event
-    (figures only). The protected attributes stay in memory and are discarded (Art. 10(5)).
+    (as Fairlearn defines them), with bootstrap intervals; writes HTML, JSON and PNGs and
+    records an audit event (figures only). The protected attributes stay in memory and are
+    discarded (Art. 10(5)).
 
     Example: veil decisions fairness -p policy.yaml --protected protected.csv -o fairness/
     """

@@ -1,13 +1,17 @@
-"""Bias monitoring of automated decisions (Art. 10(2)(f) and 10(5) EU AI Act) with Fairlearn.
+"""Bias monitoring of automated decisions (Art. 10(2)(f) and 10(5) EU AI Act), with Fairlearn's
+definitions.
 
 `fairness_report` joins the decisions of a period to the protected attributes the policy lists
 for the purpose (``automated_decisions.protected_attributes``) by the subject's pseudonym, and per
-attribute computes with Fairlearn (``MetricFrame``, ``demographic_parity_difference``,
-``equalized_odds_difference``): selection rates per group, and where actual outcomes are known
-(``DecisionLedger.record_actual``) false positive and false negative rates and the equalized-odds
-difference. Fairlearn is given the distinct (group, actual, selected) cells weighted by their
-counts (``sample_weight``), which yields the rows' figures exactly at a cost independent of the
-number of decisions. Bootstrap intervals come from `veil.decisions.fairness_bootstrap` (fixed
+attribute computes selection rates per group, and where actual outcomes are known
+(``DecisionLedger.record_actual``) false positive and false negative rates, the
+demographic-parity and the equalized-odds differences, as Fairlearn's ``MetricFrame``,
+``demographic_parity_difference`` and ``equalized_odds_difference`` define them. Every figure
+depends only on how many decisions fall in each (group, actual, selected) cell, so they are
+computed from those counts with numpy (`veil.decisions.fairness_bootstrap.figures`), at a cost
+independent of the number of decisions and without importing Fairlearn and scikit-learn (about
+2 s of CPU, more than the report over a million decisions); the tests compare them with
+Fairlearn's own figures over the rows. Bootstrap intervals come from the same module (fixed
 seed).
 
 Selected means the decision's outcome is the favourable one (``positive``, "approve" by default);
@@ -29,8 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from veil.decisions.fairness_bootstrap import POS, UNKNOWN, bootstrap_intervals, cell_counts
-from veil.decisions.fairness_inputs import decisions_frame, protected_frame
+from veil.decisions.fairness_bootstrap import bootstrap_intervals, cell_counts, figures
+from veil.decisions.fairness_inputs import (
+    decision_columns,
+    group_codes,
+    positions,
+    protected_columns,
+)
 from veil.errors import InputError, PolicyError
 
 __all__ = ["AttributeFairness", "FairnessReport", "GroupFigures", "fairness_report"]
@@ -40,6 +49,11 @@ PROTECTED_DATA_NOTE = (
     "keyed pseudonyms on reading, held in memory only for this check, never written to the "
     "workspace, and discarded when it finished (Art. 10(5) EU AI Act). This report holds group "
     "figures only.")
+
+
+DEFINITIONS = ("Fairlearn's selection_rate, false_positive_rate, false_negative_rate, "
+               "demographic_parity_difference and equalized_odds_difference (between groups, "
+               "worst case), computed from the decisions' cell counts")
 
 
 def _f(x: Any) -> float | None:
@@ -98,7 +112,7 @@ class FairnessReport:
             "with_actual": self.with_actual,
             "attributes": [asdict(a) for a in self.attributes], "bootstrap": self.bootstrap,
             "protected_data": self.protected_data, "generated_at": self.generated_at.isoformat(),
-            "library": "fairlearn " + _fairlearn_version(),
+            "definitions": DEFINITIONS,
         }
 
     def digest(self) -> str:
@@ -109,12 +123,6 @@ class FairnessReport:
         from veil.decisions.fairness_render import report_html
 
         return report_html(self)
-
-
-def _fairlearn_version() -> str:
-    import fairlearn
-
-    return str(fairlearn.__version__)
 
 
 def _attributes(policy: Any, purpose: str | None) -> tuple[str, list[str]]:
@@ -143,65 +151,31 @@ def _ci(ci: dict[str, Any], name: str, i: int | None = None) -> tuple[float | No
     return (_f(lo if i is None else lo[i]), _f(hi if i is None else hi[i]))
 
 
-def _attribute(name: str, sens: Any, selected: Any, actual: Any, *, resamples: int, seed: int,
-               level: float) -> AttributeFairness:
-    """One attribute's figures. Fairlearn computes them from the distinct (group, actual,
-    selected) cells weighted by their counts (``sample_weight``): the same rates and
-    differences as from the rows (tests compare both), at a cost independent of the rows."""
-    import numpy as np
-    import pandas as pd
-    from fairlearn.metrics import (
-        MetricFrame,
-        demographic_parity_difference,
-        equalized_odds_difference,
-        false_negative_rate,
-        false_positive_rate,
-        selection_rate,
-    )
-
-    codes, uniques = pd.factorize(sens, sort=True)
-    groups = [str(g) for g in uniques]
+def _attribute(name: str, groups: list[str], codes: Any, selected: Any, actual: Any, *,
+               resamples: int, seed: int, level: float) -> AttributeFairness:
+    """One attribute's figures, from the decisions' cell counts (`figures`: Fairlearn's
+    definitions; the tests compare them with Fairlearn's own on the rows)."""
     cells = cell_counts(codes, groups, actual, selected)
-    g_idx, a_idx, s_idx = np.nonzero(cells.counts)
-    w = cells.counts[g_idx, a_idx, s_idx].astype(float)
-    if len(w) == 1:  # Fairlearn refuses a single row: the same cell as two halves
-        g_idx, a_idx, s_idx, w = (np.repeat(g_idx, 2), np.repeat(a_idx, 2),
-                                  np.repeat(s_idx, 2), np.repeat(w / 2, 2))
-    g_lab = np.array(groups, dtype=object)[g_idx]
-    sel = s_idx.astype(bool)
-    mf = MetricFrame(metrics=selection_rate, y_true=sel, y_pred=sel, sensitive_features=g_lab,
-                     sample_params={"sample_weight": w})
-    dp = demographic_parity_difference(sel, sel, sensitive_features=g_lab, sample_weight=w)
-    known = a_idx != UNKNOWN
-    err = eo = None
-    if known.any():
-        yt, yp, sk, wk = (a_idx[known] == POS).astype(int), sel[known], g_lab[known], w[known]
-        if len(wk) == 1:  # one known cell: two halves, as above
-            yt, yp, sk, wk = (np.repeat(yt, 2), np.repeat(yp, 2), np.repeat(sk, 2),
-                              np.repeat(wk / 2, 2))
-        err = MetricFrame(metrics={"fpr": false_positive_rate, "fnr": false_negative_rate},
-                          y_true=yt, y_pred=yp, sensitive_features=sk,
-                          sample_params={"fpr": {"sample_weight": wk},
-                                         "fnr": {"sample_weight": wk}})
-        eo = equalized_odds_difference(yt, yp, sensitive_features=sk, sample_weight=wk)
+    point = figures(cells.counts)
     ci = bootstrap_intervals(cells, resamples=resamples, seed=seed, level=level)
     n_group = cells.counts.sum(axis=(1, 2))
     n_known = cells.counts[:, 1:, :].sum(axis=(1, 2))
+    fpr, fnr = point["false_positive_rate"], point["false_negative_rate"]
     rows = []
     for i, g in enumerate(groups):
-        has = err is not None and n_known[i] > 0
-        e = err.by_group.loc[g] if has else None
+        has = n_known[i] > 0
         rows.append(GroupFigures(
-            g, int(n_group[i]), _f(mf.by_group.loc[g]), _ci(ci, "selection_rate", i),
+            g, int(n_group[i]), _f(point["selection_rate"][i]), _ci(ci, "selection_rate", i),
             int(n_known[i]),
-            _f(e["fpr"]) if has else None,
+            _f(fpr[i]) if has else None,
             _ci(ci, "false_positive_rate", i) if has else (None, None),
-            _f(e["fnr"]) if has else None,
+            _f(fnr[i]) if has else None,
             _ci(ci, "false_negative_rate", i) if has else (None, None)))
-    return AttributeFairness(name, rows, _f(dp), _ci(ci, "demographic_parity_difference"),
-                             _f(eo) if eo is not None else None,
-                             _ci(ci, "equalized_odds_difference") if eo is not None
-                             else (None, None))
+    errors = bool(n_known.sum())
+    return AttributeFairness(name, rows, _f(point["demographic_parity_difference"]),
+                             _ci(ci, "demographic_parity_difference"),
+                             _f(point["equalized_odds_difference"]) if errors else None,
+                             _ci(ci, "equalized_odds_difference") if errors else (None, None))
 
 
 def fairness_report(decisions: Any, protected: Any, *, policy: Any, purpose: str | None = None,
@@ -224,27 +198,24 @@ def fairness_report(decisions: Any, protected: Any, *, policy: Any, purpose: str
         from veil.consent.models import SubjectRef
 
         ref_key = SubjectRef(workspace.root).key()
-    dec = decisions_frame(decisions, purpose=purpose, since=since, until=until,
-                          positive=positive)
-    prot = protected_frame(protected, attrs, ref_key=ref_key)
-    joined = dec.merge(prot, on="subject", how="inner", sort=False)
-    del prot  # the protected attributes live only as long as this computation
-    if joined.empty:
+    dec = decision_columns(decisions, purpose=purpose, since=since, until=until,
+                           positive=positive)
+    prot = protected_columns(protected, attrs, ref_key=ref_key)
+    at = positions(dec.subject, prot.subject)
+    hit = at >= 0
+    if not hit.any():
         raise InputError("no decision matches a subject of the protected attributes table",
                          where="fairness")
-    selected = joined["selected"].to_numpy(dtype=bool)
-    actual = joined["actual"].to_numpy(dtype=float)
+    rows, selected, actual = at[hit], dec.selected[hit], dec.actual[hit]
     results = []
     for a in attrs:
-        sens = joined[a].replace("", "(missing)").to_numpy(dtype=object)
-        results.append(_attribute(a, sens, selected, actual, resamples=resamples, seed=seed,
-                                  level=level))
-    n_known = int((~np.isnan(actual)).sum())
-    matched = len(joined)
-    del joined
+        groups, codes = group_codes(prot.attributes[a], rows)
+        results.append(_attribute(a, groups, codes, selected, actual, resamples=resamples,
+                                  seed=seed, level=level))
+    del prot, rows  # the protected attributes live only as long as this computation
     report = FairnessReport(
-        purpose=purpose, since=since, until=until, decisions=len(dec), matched=matched,
-        with_actual=n_known, attributes=results,
+        purpose=purpose, since=since, until=until, decisions=len(dec), matched=len(selected),
+        with_actual=int((~np.isnan(actual)).sum()), attributes=results,
         bootstrap={"resamples": resamples, "seed": seed, "level": level,
                    "method": "percentile intervals of a row bootstrap, drawn as multinomial "
                              "cell counts (numpy default_rng(seed))"},

@@ -40,21 +40,30 @@ def cell_counts(group_codes: Any, groups: list[str], actual: Any, selected: Any)
 
 
 def figures(counts: Any) -> dict[str, Any]:
-    """The figures from counts of shape (..., G, 3, 2); leading axes are resamples. NaN where a
-    denominator is zero; differences ignore NaN groups (as Fairlearn's do not: it has none)."""
+    """The figures from counts of shape (..., G, 3, 2); leading axes are resamples. They follow
+    Fairlearn's definitions (``selection_rate``, ``false_positive_rate``,
+    ``false_negative_rate``, ``demographic_parity_difference``, ``equalized_odds_difference``,
+    each group's rates from its own rows, the differences between groups, the worst of the
+    true and false positive rate differences): an error rate is NaN for a group with no known
+    outcome (Fairlearn never sees the group) and 0 where the group has known outcomes but none
+    of the rate's class (scikit-learn's confusion matrix, normalised, turns 0/0 into 0).
+    Differences skip NaN groups (a resample may leave a group out)."""
     c = counts.astype(float)
+    known = c[..., NEG:, :].sum(axis=(-2, -1)) > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        n = c.sum(axis=(-2, -1))
-        selection = c[..., 1].sum(axis=-1) / n
-        fpr = c[..., NEG, 1] / c[..., NEG, :].sum(axis=-1)
-        fnr = c[..., POS, 0] / c[..., POS, :].sum(axis=-1)
+        selection = c[..., 1].sum(axis=-1) / c.sum(axis=(-2, -1))
+        neg, pos = c[..., NEG, :].sum(axis=-1), c[..., POS, :].sum(axis=-1)
+        rates = [np.where(known, np.where(d > 0, x / np.where(d > 0, d, 1), 0.0), np.nan)
+                 for x, d in ((c[..., NEG, 1], neg), (c[..., POS, 0], pos),
+                              (c[..., POS, 1], pos))]
+    fpr, fnr, tpr = rates
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no such figure
         dp = np.nanmax(selection, axis=-1) - np.nanmin(selection, axis=-1)
-        eo = np.maximum(np.nanmax(fpr, axis=-1) - np.nanmin(fpr, axis=-1),
-                        np.nanmax(fnr, axis=-1) - np.nanmin(fnr, axis=-1))
+        eo = np.maximum(np.nanmax(tpr, axis=-1) - np.nanmin(tpr, axis=-1),
+                        np.nanmax(fpr, axis=-1) - np.nanmin(fpr, axis=-1))
     return {"selection_rate": selection, "false_positive_rate": fpr,
             "false_negative_rate": fnr, "demographic_parity_difference": dp,
             "equalized_odds_difference": eo}

@@ -1,27 +1,139 @@
-"""The two tables a fairness check joins: decisions (from the ledger or a table) and the protected
-attributes (the caller's table, pseudonymised on reading).
+"""The two tables a fairness check joins, as columns: decisions (from the ledger or a table) and
+the protected attributes (the caller's table, pseudonymised on reading).
 
-Decisions become ``subject`` (pseudonym), ``selected`` (the outcome is the favourable one) and
-``actual`` (the observed outcome, NaN when unknown). Only automated decisions count (records
-with no ``final_of``; in a table, rows whose ``final_of`` is empty when that column is there): the
-check is about the model's behaviour.
+Decisions become `DecisionColumns`: ``subject`` (pseudonym), ``selected`` (the outcome is the
+favourable one) and ``actual`` (the observed outcome, NaN when unknown). Only automated
+decisions count (records with no ``final_of``; in a table, rows whose ``final_of`` is empty when
+that column is there): the check is about the model's behaviour. Their order carries no meaning
+(every figure depends on counts only), so the ledger is read without sorting.
 
-Protected attributes: a table with a ``subject_id`` column (the ids the ledger was given; they are
-replaced by the workspace's keyed pseudonyms at once) or a ``subject`` column (pseudonyms already),
-plus one column per attribute the policy lists; other columns are dropped on reading.
+Protected attributes become `ProtectedColumns`: a table with a ``subject_id`` column (the ids the
+ledger was given; they are replaced by the workspace's keyed pseudonyms at once) or a
+``subject`` column (pseudonyms already), plus one column per attribute the policy lists; other
+columns are dropped on reading (a CSV file: never parsed). Values are text; an empty one is a
+group of its own, ``(missing)``.
+
+A million decisions cost about what their bytes do: the ledger is read as tuples of plain values
+by the database driver (no record objects), a CSV by Arrow's reader, and the joins (decisions to
+their observed outcomes, decisions to the protected table) are Arrow hash lookups
+(`positions`). The only per-row Python work left is the keyed pseudonym of each subject id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from veil.errors import InputError
 
-__all__ = ["decisions_frame", "protected_frame"]
+__all__ = ["DecisionColumns", "ProtectedColumns", "decision_columns", "group_codes",
+           "positions", "protected_columns"]
+
+MISSING = "(missing)"  # the group of an empty protected value
+
+
+@dataclass(frozen=True)
+class DecisionColumns:
+    subject: Any  # pyarrow string array: pseudonyms
+    selected: Any  # numpy bool array
+    actual: Any  # numpy float array: NaN unknown, else 0/1
+
+    def __len__(self) -> int:
+        return len(self.selected)
+
+
+@dataclass(frozen=True)
+class ProtectedColumns:
+    subject: Any  # pyarrow string array: pseudonyms, each once
+    attributes: dict[str, Any]  # name -> pyarrow string array (no nulls)
+
+
+def positions(keys: Any, values: Any) -> Any:
+    """For each of ``keys``, the index of the first equal entry of ``values`` (both pyarrow
+    string arrays), or -1: a hash join, in C++."""
+    import pyarrow.compute as pc
+
+    if len(values) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    found = pc.index_in(keys, value_set=values)
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+
+def group_codes(column: Any, rows: Any) -> tuple[list[str], Any]:
+    """The sorted groups of ``column`` (a pyarrow string array) at ``rows`` (indices into it),
+    empty values as `MISSING`, and each row's group index. Groups no row has are left out."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(pc.fill_null(column, ""))
+    labels = [MISSING if s == "" else s for s in enc.dictionary.to_pylist()]
+    groups = sorted(set(labels))
+    rank = {g: i for i, g in enumerate(groups)}
+    codes = np.array([rank[s] for s in labels], dtype=np.int64)[
+        enc.indices.to_numpy()[rows]]
+    used = np.bincount(codes, minlength=len(groups)) > 0
+    return [g for g, u in zip(groups, used, strict=True) if u], (np.cumsum(used) - 1)[codes]
+
+
+def _strings(values: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
+
+
+# -- decisions ------------------------------------------------------------------------------------
+
+
+def _from_records(records: list[Any], positive: str) -> DecisionColumns:
+    auto = [r for r in records if getattr(r, "final_of", None) is None]
+    actual = [getattr(r, "actual", None) for r in auto]
+    return DecisionColumns(
+        _strings([r.subject for r in auto]),
+        np.array([r.outcome == positive for r in auto], dtype=bool),
+        np.array([np.nan if a is None else float(a) for a in actual], dtype=float))
+
+
+def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
+                 until: datetime | None, positive: str) -> DecisionColumns:
+    """What `_from_records` makes of ``ledger.list(...)`` (in another order), read by two plain
+    DBAPI queries: the decisions (id, subject, selected) and the latest observed outcome of
+    each decision, joined here by id."""
+    import contextlib
+
+    from veil.decisions.rows import time_binder
+    from veil.store.transactions import read_connection
+
+    with read_connection(engine, "reading decisions for a fairness check") as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        bind = time_binder(conn.dialect)
+        sql = f"SELECT id, subject, outcome = {mark} FROM decisions WHERE final_of IS NULL"
+        params: list[Any] = [positive]
+        for cond, value in ((" AND purpose = ", purpose), (" AND decided_at >= ", since),
+                            (" AND decided_at < ", until)):
+            if value:
+                sql += cond + mark
+                params.append(value if isinstance(value, str) else bind(value))
+        with contextlib.closing(conn.connection.cursor()) as cur:
+            cur.execute(sql, tuple(params))
+            rows = cur.fetchall()
+            # (decision_id, id) is the order of the index on (kind, decision_id): no sort
+            cur.execute("SELECT decision_id, outcome FROM decision_events WHERE kind = 'actual' "
+                        "AND outcome IS NOT NULL ORDER BY decision_id, id")
+            known = dict(cur.fetchall())  # the latest observed outcome of each decision
+        conn.rollback()
+    subjects = _strings([r[1] for r in rows])
+    selected = np.array([r[2] for r in rows], dtype=bool)
+    actual = np.full(len(rows), np.nan)
+    if known:
+        at = positions(_strings([r[0] for r in rows]), _strings(list(known)))
+        hit = at >= 0
+        actual[hit] = np.array([float(v) for v in known.values()])[at[hit]]
+    return DecisionColumns(subjects, selected, actual)
 
 
 def _pandas(table: Any, where: str) -> Any:
@@ -39,56 +151,6 @@ def _pandas(table: Any, where: str) -> Any:
             raise InputError(f"cannot read the table: {exc}", where=str(path)) from None
     raise InputError(f"expected a DataFrame, Arrow table or CSV path, got {type(table).__name__}",
                      where=where)
-
-
-def _from_records(records: list[Any], positive: str) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    auto = [r for r in records if getattr(r, "final_of", None) is None]
-    actual = [getattr(r, "actual", None) for r in auto]
-    return pd.DataFrame({
-        "subject": [r.subject for r in auto],
-        "selected": np.array([r.outcome == positive for r in auto], dtype=bool),
-        "actual": np.array([np.nan if a is None else float(a) for a in actual], dtype=float),
-    })
-
-
-def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
-                 until: datetime | None, positive: str) -> Any:
-    """What `_from_records` makes of ``ledger.list(...)``, read as three columns and the
-    observed outcomes by plain DBAPI queries instead of a `DecisionRecord` (and its history)
-    per decision, or a SQLAlchemy row per decision (a million decisions in about a second)."""
-    import contextlib
-
-    import numpy as np
-    import pandas as pd
-
-    from veil.decisions.rows import time_binder
-    from veil.store.transactions import read_connection
-
-    with read_connection(engine, "reading decisions for a fairness check") as conn:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        bind = time_binder(conn.dialect)
-        sql, params = "SELECT id, subject, outcome FROM decisions WHERE final_of IS NULL", []
-        for cond, value in ((" AND purpose = ", purpose), (" AND decided_at >= ", since),
-                            (" AND decided_at < ", until)):
-            if value:
-                sql += cond + mark
-                params.append(value if isinstance(value, str) else bind(value))
-        with contextlib.closing(conn.connection.cursor()) as cur:
-            cur.execute(sql + " ORDER BY decided_at, id", tuple(params))
-            rows = cur.fetchall()
-            cur.execute("SELECT decision_id, outcome FROM decision_events WHERE kind = 'actual' "
-                        "AND outcome IS NOT NULL ORDER BY id")
-            known = dict(cur.fetchall())  # the latest observed outcome of each decision
-        conn.rollback()
-    ids, subjects, outcomes = zip(*rows, strict=True) if rows else ((), (), ())
-    return pd.DataFrame({
-        "subject": list(subjects),
-        "selected": np.array([o == positive for o in outcomes], dtype=bool),
-        "actual": np.array([float(known.get(i, np.nan)) for i in ids], dtype=float),
-    })
 
 
 def _within(df: Any, purpose: str | None, since: datetime | None,
@@ -110,16 +172,17 @@ def _within(df: Any, purpose: str | None, since: datetime | None,
     return df
 
 
-def decisions_frame(source: Any, *, purpose: str | None, since: datetime | None,
-                    until: datetime | None, positive: str = "approve") -> Any:
-    """(subject, selected, actual) of the automated decisions in [since, until)."""
-    import numpy as np
-    import pandas as pd
-
+def decision_columns(source: Any, *, purpose: str | None, since: datetime | None,
+                     until: datetime | None, positive: str = "approve") -> DecisionColumns:
+    """The automated decisions in [since, until) of ``source``: a `DecisionLedger`, a list of
+    `DecisionRecord`, or a table with subject, outcome|selected[, actual, decided_at, purpose,
+    final_of]."""
     if hasattr(source, "list") and callable(source.list):  # a DecisionLedger
         return _from_ledger(source.engine, purpose, since, until, positive)
     if isinstance(source, list | tuple):
         return _from_records(list(source), positive)
+    import pandas as pd
+
     df = _within(_pandas(source, "decisions"), purpose, since, until)
     if "subject" not in df.columns or not {"outcome", "selected"} & set(df.columns):
         raise InputError("a decisions table needs columns subject and outcome (or selected)",
@@ -128,36 +191,75 @@ def decisions_frame(source: Any, *, purpose: str | None, since: datetime | None,
                 else (df["outcome"] == positive).to_numpy())
     actual = (pd.to_numeric(df["actual"], errors="coerce").to_numpy(dtype=float)
               if "actual" in df.columns else np.full(len(df), np.nan))
-    return pd.DataFrame({"subject": df["subject"].to_numpy(), "selected": selected,
-                         "actual": actual})
+    return DecisionColumns(_strings(df["subject"].astype(str).tolist()), selected, actual)
 
 
-def protected_frame(table: Any, attributes: list[str], *, ref_key: bytes | None) -> Any:
-    """(subject, *attributes) with pseudonyms; `InputError` for a missing column or a subject
-    listed twice (named by row number, never by id)."""
+# -- protected attributes -------------------------------------------------------------------------
+
+
+def _csv_columns(path: Path, attributes: list[str]) -> dict[str, Any]:
+    """The subject column and the attributes of a CSV file, as text exactly as written (ids
+    like 0042 stay), read by Arrow; other columns are skipped unparsed."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), [])
+        names = [c for c in ("subject_id", "subject", *attributes) if c in header]
+        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+            include_columns=names, column_types=dict.fromkeys(names, pa.string())))
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read the table: {str(exc).splitlines()[0][:200]}",
+                         where=str(path)) from None
+    return {c: table.column(c).combine_chunks() for c in names}
+
+
+def _table_columns(table: Any, attributes: list[str]) -> dict[str, Any]:
     df = _pandas(table, "protected")
-    missing = [a for a in attributes if a not in df.columns]
+    names = [c for c in ("subject_id", "subject", *attributes) if c in df.columns]
+    return {c: _strings(df[c].astype(str).tolist()) for c in names}
+
+
+def _pseudonyms(ids: list[str], key: bytes) -> Any:
+    """HMAC-SHA256 of each id under ``key``, hex: `DecisionLedger.tokens` without its checks
+    (an id here that matches no decision simply matches nothing)."""
+    copy = hmac.new(key, digestmod=hashlib.sha256).copy  # copied per id: cheaper than new
+    out = []
+    append = out.append
+    for s in ids:
+        h = copy()
+        h.update(s.encode("utf-8", "surrogatepass"))
+        append(h.hexdigest())
+    return _strings(out)
+
+
+def protected_columns(table: Any, attributes: list[str], *,
+                      ref_key: bytes | None) -> ProtectedColumns:
+    """(subject pseudonyms, attributes) of ``table`` (a DataFrame, an Arrow table or a CSV
+    path); `InputError` for a missing column or a subject listed twice (named by row number,
+    never by id)."""
+    import pyarrow.compute as pc
+
+    cols = (_csv_columns(Path(table), attributes) if isinstance(table, str | Path)
+            else _table_columns(table, attributes))
+    missing = [a for a in attributes if a not in cols]
     if missing:
         raise InputError(f"missing protected attribute column(s): {', '.join(missing)}",
                          where="protected")
-    if "subject_id" in df.columns:
+    if "subject_id" in cols:
         if ref_key is None:
             raise InputError("subject_id needs a workspace to pseudonymise it", where="protected")
-        base = hmac.new(ref_key, digestmod=hashlib.sha256)  # copied per id: cheaper than new
-        subjects = []
-        for s in df["subject_id"].tolist():  # plain objects: iterating arrow strings is slow
-            h = base.copy()
-            h.update(str(s).encode("utf-8", "surrogatepass"))
-            subjects.append(h.hexdigest())
-    elif "subject" in df.columns:
-        subjects = df["subject"].astype(str).to_numpy()
+        subjects = _pseudonyms(cols["subject_id"].to_pylist(), ref_key)
+    elif "subject" in cols:
+        subjects = cols["subject"]
     else:
         raise InputError("the protected attributes need a subject_id (or subject) column",
                          where="protected")
-    out = df[attributes].astype(str).copy()
-    out.insert(0, "subject", subjects)
-    dup = out["subject"].duplicated()
-    if dup.any():
-        row = int(dup.to_numpy().argmax()) + 2  # +1 header line, +1 one-based
+    if pc.count_distinct(subjects).as_py() < len(subjects):
+        first = positions(subjects, subjects)
+        row = int(np.argmax(first != np.arange(len(subjects)))) + 2  # +1 header, +1 one-based
         raise InputError("a subject is listed twice", where=f"protected row {row}")
-    return out
+    return ProtectedColumns(subjects, {a: cols[a] for a in attributes})

@@ -95,7 +95,7 @@ def report_html(r: FairnessReport) -> str:
     head = (f"<h1>Fairness report: {e(r.purpose)}</h1>"
             f"<p>Automated decisions from {e(period)}: {r.decisions}; with protected attributes: "
             f"{r.matched}; with a known actual outcome: {r.with_actual}. Selected means the "
-            f"outcome {e(r.positive)!r}. Figures computed with Fairlearn; intervals: "
+            f"outcome {e(r.positive)!r}. Figures as Fairlearn defines them; intervals: "
             f"{int(b.get('level', 0.95) * 100)}% from {b.get('resamples')} bootstrap resamples "
             f"(seed {b.get('seed')}; {e(str(b.get('method', '')))}).</p>"
             f"<p>{e(r.protected_data)}</p>")

@@ -1,5 +1,5 @@
 """Fairness at registration: the holdout's would-be decisions by the policy's protected
-attributes, with `veil.decisions.fairness.fairness_report` (Fairlearn).
+attributes, with `veil.decisions.fairness.fairness_report` (Fairlearn's definitions).
 
 The holdout rows stand in for applicants: a row's decision is an approval when its score is at
 or above the threshold, its actual outcome the holdout label (1 = the favourable outcome). Rows
