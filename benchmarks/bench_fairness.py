@@ -2,8 +2,9 @@
 
 Veil: `veil.decisions.fairness.fairness_report` on a decisions table (subject pseudonym, outcome,
 actual outcome known for half) and a protected-attributes table (gender: 3 groups, age band: 4)
-joined by pseudonym: Fairlearn's MetricFrame and its two difference functions per attribute,
-1,000 bootstrap resamples, PNG plots and the HTML page (no audit event: no workspace).
+joined by pseudonym: the figures Fairlearn's MetricFrame and its two difference functions give,
+computed from cell counts, 1,000 bootstrap resamples, PNG plots and the HTML page (no audit
+event: no workspace).
 Anchor, measured in the same process, interleaved: Fairlearn's MetricFrame alone on the same
 (already joined) arrays: selection rate, false positive and false negative rates per group for
 each attribute. Medians of ``--repeat`` rounds, their ratio, and the process's peak RSS.
@@ -146,14 +147,16 @@ def ledger_part(rows: int, repeat: int, keep: str | None = None) -> None:
         from veil.store.workspace import Workspace
 
         with Workspace.open(root) as ws2:
-            from veil.decisions.fairness_inputs import decisions_frame, protected_frame
-
-            led2 = DecisionLedger(ws2, load_policy("sample"))
             from veil.consent.models import SubjectRef
+            from veil.decisions.fairness_inputs import decision_columns, protected_columns
 
-            dec = decisions_frame(led2, purpose="credit_scoring", since=None, until=None)
-            prot = protected_frame(pd.read_csv(csv), ["gender", "age_band"],
-                                   ref_key=SubjectRef(root).key())
+            d = decision_columns(DecisionLedger(ws2, load_policy("sample")),
+                                 purpose="credit_scoring", since=None, until=None)
+            p = protected_columns(csv, ["gender", "age_band"], ref_key=SubjectRef(root).key())
+        dec = pd.DataFrame({"subject": d.subject.to_pylist(), "selected": d.selected,
+                            "actual": d.actual})
+        prot = pd.DataFrame({"subject": p.subject.to_pylist(),
+                             **{a: c.to_pylist() for a, c in p.attributes.items()}})
         policy = load_policy("sample")
         table = dec.rename(columns={"selected": "outcome"}).assign(
             outcome=lambda d: np.where(d["outcome"], "approve", "refuse"))
@@ -193,7 +196,7 @@ def main() -> None:
         automated_decisions=SimpleNamespace(protected_attributes=["gender", "age_band"]))})
     dec, prot = tables(args.rows)
     joined = dec.merge(prot, on="subject")
-    veil_report(dec.head(1000), prot, policy)  # warm imports (fairlearn, matplotlib)
+    veil_report(dec.head(1000), prot, policy)  # warm imports (matplotlib)
     anchor(joined.head(1000))
     ours, theirs = [], []
     for _ in range(args.repeat):  # interleaved
@@ -201,7 +204,7 @@ def main() -> None:
         theirs.append(anchor(joined))
     mo, mt = statistics.median(ours), statistics.median(theirs)
     print(f"decisions: {args.rows:,}; rounds: {args.repeat}")
-    print(f"veil fairness_report (join, Fairlearn, 1000 bootstrap resamples, plots, HTML): "
+    print(f"veil fairness_report (join, figures, 1000 bootstrap resamples, plots, HTML): "
           f"median {mo:.2f} s  {[round(x, 2) for x in ours]}")
     print(f"anchor: Fairlearn MetricFrame alone on the joined arrays: "
           f"median {mt:.2f} s  {[round(x, 2) for x in theirs]}")
