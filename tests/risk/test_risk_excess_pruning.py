@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from tests.risk.lattices import model_of, tables
 from veil.risk.anonymize import Anonymizer
-from veil.risk.classes import SensitiveCounts, aggregate
-from veil.risk.excess import emd_excess, share_excess, shortfall_excess
+from veil.risk.classes import SensitiveCounts, aggregate, aggregate_with_population
+from veil.risk.excess import emd_excess, presence_excess, share_excess, shortfall_excess
 from veil.risk.privacy import (
     KAnonymity,
 )
+from veil.risk.table_models import DeltaPresence
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -49,6 +50,46 @@ def test_the_bound_never_exceeds_what_a_predecessor_suppresses(
         if engine.fails_monotone_part(engine.state(nodes[i])):  # what the search prunes
             assert not brute.anonymous[below].any()
             assert bound > engine.max_outliers
+
+
+@SETTINGS
+@given(
+    data=tables(),
+    sample=st.lists(st.booleans(), min_size=40, max_size=40),
+    low=st.sampled_from([0.0, 0.1]),
+    high=st.floats(0.0, 1.0),
+    k=st.integers(1, 3),
+    limit=st.sampled_from([0.1, 0.3]),
+)
+def test_the_delta_presence_bound_never_exceeds_what_a_predecessor_suppresses(
+    data: tuple, sample: list[bool], low: float, high: float, k: int, limit: float
+) -> None:
+    # the sample's records over the population's in each class: the upper side's excess
+    table, hs = data
+    picked = sample[: table.num_rows]
+    picked[0] = True
+    ec = aggregate_with_population(table.filter(pa.array(picked)), table, list(hs))
+    models = [KAnonymity(k), DeltaPresence(low, max(low, high))]
+    engine = Anonymizer(ec, hs, models, suppression_limit=limit)
+    brute = engine.evaluate_all()
+    nodes = brute.nodes
+    for i in range(len(nodes)):
+        state = engine.state(nodes[i])
+        below = np.all(nodes <= nodes[i], axis=1)
+        assert engine.suppressed_lower_bound(state) <= brute.suppressed[below].min() + 1e-9
+        if engine.fails_monotone_part(state):  # what the search prunes
+            assert not brute.anonymous[below].any()
+    opt = brute.optimum()
+    for top_down in (False, True):
+        search = Anonymizer(ec, hs, models, suppression_limit=limit)
+        search.prefers_top_down = lambda t=top_down: t  # type: ignore[method-assign]
+        if opt < 0:
+            with pytest.raises(Exception, match="no generalization"):
+                search.search()
+            continue
+        best, _ = search.search()
+        assert best.node == tuple(int(v) for v in brute.nodes[opt])
+        assert best.loss == brute.loss[opt]
 
 
 @SETTINGS
@@ -99,6 +140,11 @@ def test_the_excess_by_hand() -> None:
     # EMD 0.4 against t = 0.2 in a class of 10: 10 * 0.2 / 0.8 = 2.5
     assert emd_excess(np.array([0.4, 0.1]), np.array([10, 10]), 0.2) == pytest.approx(
         [2.5, 0.0], abs=1e-6
+    )
+    # delta-presence at most 0.5: 8 of 10 in the population: (8 - 5) / 0.5 = 6 must go (kept
+    # parts hold at most half their population); 2 of 10 is within
+    assert presence_excess(np.array([8, 2]), np.array([10, 10]), 0.5) == pytest.approx(
+        [6.0, 0.0], abs=1e-6
     )
     # entropy 0 (one value) against ln 2: the whole class
     assert shortfall_excess(np.array([0.0]), np.array([6]), np.log(2)) == pytest.approx(

@@ -177,7 +177,8 @@ class Anonymizer:
         self.excess_models = tuple(
             m
             for m in self.class_models
-            if m not in self.monotone_models and type(m).excess is not PrivacyModel.excess
+            if m not in self.monotone_models
+            and (type(m).excess is not PrivacyModel.excess or getattr(m, "needs_population", False))
         )
         self.small_classes = SmallClassBound(
             self.hierarchies, self.bottom, self.codes.level_codes, self.k_min
@@ -322,8 +323,12 @@ class Anonymizer:
         if float(bound.sum()) > stop:
             return float(bound.sum())
         for m in self.excess_models:
-            sc = self._node_sensitive(state, m.attribute) if m.attribute is not None else None
-            excess = m.excess(state.sizes, sc)
+            if getattr(m, "needs_population", False):
+                assert state.population is not None
+                excess = m.excess_presence(state.sizes, state.population)  # type: ignore[attr-defined]
+            else:
+                sc = self._node_sensitive(state, m.attribute) if m.attribute is not None else None
+                excess = m.excess(state.sizes, sc)
             if excess is not None:
                 bound = np.maximum(bound, excess)
         return float(bound.sum())

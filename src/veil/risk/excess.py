@@ -23,6 +23,11 @@ whole at ``y``: the bound counts only the excess, so it is weaker than ``suppres
   share (a maximum of linear functions) for the EMD and ``alpha`` for ``t``.
 * entropy l-diversity (Shannon): ``g(E) = |E| (ln l - H(E)) / ln l``; ``|E| H(E)`` is
   concave in the counts (the perspective of a concave function) and ``H >= 0``.
+* delta-presence's upper side: a class with ``f`` sample records of ``F`` in the population
+  passes when ``f <= d F``. The kept sub-classes of a split pass, so they hold at most
+  ``d (F - F_s)`` sample records, where ``F_s >= S`` is the population of the suppressed
+  ones (the sample is part of the population) and ``S`` their sample records:
+  ``f - S <= d (F - S)``, so ``S >= g(E) = (f - d F) / (1 - d)``, which is linear.
 
 A slack of 1e-9 per record keeps the bound below the true count whatever the rounding of
 the model's own test, which fails a class only beyond its threshold plus 1e-12: a sub-class
@@ -36,7 +41,7 @@ import numpy as np
 
 from veil.risk.classes import SensitiveCounts, class_max
 
-__all__ = ["emd_excess", "share_excess", "shortfall_excess"]
+__all__ = ["emd_excess", "presence_excess", "share_excess", "shortfall_excess"]
 
 #: subtracted per record: the models fail a class only beyond their threshold plus 1e-12
 _SLACK = 1e-9
@@ -73,3 +78,12 @@ def shortfall_excess(figure: np.ndarray, sizes: np.ndarray, floor: float) -> np.
     if floor < 1.0 - _TIGHT:
         return np.zeros(len(sizes))
     return np.maximum(sizes * ((floor - figure) / floor - _SLACK), 0.0)
+
+
+def presence_excess(sizes: np.ndarray, population: np.ndarray, threshold: float) -> np.ndarray:
+    """Per class, ``(f - d F) / (1 - d)`` minus the slack, at least 0, with ``d`` the upper
+    threshold of delta-presence as its test applies it; 0 when that is above 0.999."""
+    if threshold > _TIGHT:
+        return np.zeros(len(sizes))
+    d = threshold
+    return np.maximum((sizes - d * population) / (1.0 - d) - _SLACK * sizes, 0.0)

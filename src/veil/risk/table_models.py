@@ -30,6 +30,7 @@ import numpy as np
 from veil.errors import PolicyError
 from veil.risk.attacker import expected_inverse_population_size
 from veil.risk.classes import SensitiveCounts
+from veil.risk.excess import presence_excess
 from veil.risk.population import population_uniqueness
 from veil.risk.privacy import PrivacyModel
 
@@ -278,3 +279,8 @@ class DeltaPresence(PrivacyModel):
     def failing_presence(self, sizes: np.ndarray, population: np.ndarray) -> np.ndarray:
         d = self.delta(sizes, population)
         return (d < self.delta_min - _EPS) | (d > self.delta_max + _EPS)
+
+    def excess_presence(self, sizes: np.ndarray, population: np.ndarray) -> np.ndarray:
+        """Per class, the sample records any finer split of it must suppress for the upper
+        side (:func:`~veil.risk.excess.presence_excess`; the lower side only adds)."""
+        return presence_excess(sizes, population, self.delta_max + _EPS)
