@@ -1,8 +1,8 @@
 """Benchmark: Veil and Presidio on Veil's hand-written evaluation set, in the same run.
 
 The set (``tests/detect/data/eval``: bank memos, customer-service messages, KYC notes, emails
-and chat in nine languages, names of many traditions, EU addresses, checksummed numbers, PII-
-free texts that look risky; hand-written, no generator) has a development half and a test half,
+and chat in nine languages, names of many traditions, EU addresses, checksummed numbers,
+PII-free texts that look risky; hand-written, no generator) has a development half and a test half,
 and two more development sets (``dev2``, ``dev3``: bank texts in ten languages written for
 issue 21, ``dev3`` mostly PII-free look-alikes). For each half: per-type and micro precision,
 recall and F1 on exact spans, and the share of PII-free texts given any span. Veil is asked for

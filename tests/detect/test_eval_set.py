@@ -20,8 +20,10 @@ sys.path.insert(0, str(EVAL))
 import score as S  # noqa: E402
 
 # micro F1, exact spans. Before issue 21's second round: dev 0.991, test 0.949, dev2 (written
-# for that round) 0.908; after it: dev 0.992, dev2 0.989, test 0.955 (scored once, at the end)
-FLOORS = {"dev": 0.975, "test": 0.935, "dev2": 0.96}
+# for that round) 0.908; after it: dev 0.992, dev2 0.989, test 0.955 (scored once, at the end).
+# dev3 (PII-free look-alikes, written for the third round): 0.874 and 18/82 PII-free texts
+# flagged before it, 1.000 and 0/82 after (a development figure: tuned on it)
+FLOORS = {"dev": 0.975, "test": 0.935, "dev2": 0.96, "dev3": 0.97}
 PER_TYPE_FLOOR = 0.8  # every type with 5 or more gold spans
 MAX_FREE_RATE = 0.04  # PII-free texts given any span
 
@@ -61,7 +63,7 @@ def test_the_set_is_what_its_sources_say_and_every_span_checks_out():
     json.dumps(recs)  # plain JSON values only
 
 
-@pytest.mark.parametrize("half", ["dev", "test", "dev2"])
+@pytest.mark.parametrize("half", ["dev", "test", "dev2", "dev3"])
 def test_veil_scores_above_the_floor_on_each_half(finder, half):
     recs = S.load(half)
     preds = [S.veil_spans(x) for x in finder.find([r["text"] for r in recs])]

@@ -17,6 +17,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 
 from veil.detect.recognizers import lexicon, persons
+from veil.detect.recognizers.firms import firm_covers
 
 Cand = tuple[int, int, int, float, str, str]
 
@@ -52,6 +53,8 @@ def scan(
 
     def report(s: int, e: int, score: float) -> None:
         k = bisect_right(starts, s) - 1
+        if firm_covers(joined[max(starts[k], s - 40) : s], joined[s:e].split(), joined[e : e + 40]):
+            return  # "audited by grant thornton": a firm, not a person
         if e <= starts[k] + len(values[idx[k]]):
             add(idx[k], (s - starts[k], e - starts[k], 1, score, "person", recognizer))
 
@@ -104,6 +107,8 @@ _FUNCTION_WORDS = (
     "em no na do ao aos um uma com sem por pelo pela mas que mais para como sobre entre "
     "en el la lo un una con sin por del al que mas muy "
     "il lo un una con per tra fra che non più "
+    "sui sul sullo sulla sulle sugli nei nel nello nella nelle negli dai dal dallo dalla dalle "
+    "dagli ai agli alla alle allo col coi "  # Italian prepositions with an article
     "le les un une des du au aux avec sans pour par sur que qui "
     "een het met voor naar uit bij als maar "
     "ein eine mit ohne für bei nach aus als "

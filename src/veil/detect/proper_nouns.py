@@ -23,8 +23,15 @@ Cand = tuple[int, int, int, float, str, str]
 
 _RUN = re.compile(RUN_PATTERN)
 _WORD = re.compile(r"\S+")
+BRANCH_WORDS = (
+    "filiale", "niederlassung", "standort", "geschäftsstelle", "zweigstelle", "agence",
+    "agencia", "sucursal", "filial", "oddział", "vestiging", "kantoor", "kontor", "kontoret",
+)  # fmt: skip
+"""A bank's branch or office named by its town ("Filiale Dresden", "Sucursal Granada")."""
 _CITY_CONTEXT = re.compile(
     r"(?:\b(?:in|at|near|from|to|into|via|city|town|branch|office|hotel|trip|flight|"
+    + "|".join(BRANCH_WORDS)
+    + "|"
     r"à|en|a|de|do|nach|aus|bei|naar|te|uit|w|we|z|ze|i|på|fra|från|til|till|di|da|dans|"
     r"ciudad|stadt|ville|città|cidade|stad|miasto|em|no|na|im|nel|nella|dal|desde)"
     # a place label and its colon ("Geburtsort: Chemnitz", "Woonplaats: Breda")
@@ -160,6 +167,22 @@ def _address_or_firm(
     return None
 
 
+def _branch_or_code(w: str, words: list[str], i: int, before: str, pop: int) -> bool | None:
+    """True for a branch's town ("Sucursal Granada", though "Granada" is a surname), False for
+    one word in capitals with no place word before it in a mixed-case text ("purpose code
+    SALA": a code), else None (undecided)."""
+    if i > 0 and words[i - 1].lower() in BRANCH_WORDS and pop >= 100_000:
+        return True
+    if (
+        w.isupper()
+        and len(words) == 1
+        and any(c.islower() for c in before)
+        and not _CITY_CONTEXT.search(before[-12:])
+    ):
+        return False
+    return None
+
+
 def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
     """A town at an end of the run, not a word of a name: a one-word town that is also a name
     word, a title or an acronym ("Eze", "Mrs", "ATM") needs a place word before it, and so
@@ -176,9 +199,12 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
     w = town[0].strip(",.;:")
     if w.lower() in persons.TITLES or (w.isupper() and len(w) <= 3):
         return False
+    pop = lexicon.cities(lexicon.CITY_MIN_POPULATION).get(lexicon.fold(w), 0)
+    told = _branch_or_code(w, words, i, before, pop)
+    if told is not None:
+        return told
     lex = lexicon.names()
     first, last = lex.is_first(w), lex.is_last(w)
-    pop = lexicon.cities(lexicon.CITY_MIN_POPULATION).get(lexicon.fold(w), 0)
     # "Victoria Álvarez", "Olga Ivanova", "Melchor Gimeno Sala": the name goes on
     if len(words) > 1 and (
         (i == 0 and first)

@@ -133,6 +133,7 @@ class Recognizer:
     rule: str | None = None
     context_window: int = 48
     context_not: tuple[str, ...] = ()  # words in the window that cancel the match's context
+    context_not_window: int | None = None  # characters before the match searched for those
     gate: Callable[[str], bool] | None = None  # cheap Python test for a few short texts
     optional: bool = False  # found only when its type is asked for (``types=[...]``)
     column_min_rate: float | None = None  # in columns: this recognizer alone validates this share

@@ -659,9 +659,8 @@ class SpanFinder:
                         )
                 if rec.context_required and not has_ctx:
                     continue
-                if ctx_not is not None and ctx_not.search(
-                    joined[max(base, s - rec.context_window) : s].lower()
-                ):
+                nw = rec.context_not_window or rec.context_window
+                if ctx_not is not None and ctx_not.search(_clause(joined[max(base, s - nw) : s])):
                     continue  # "GL account 4410-220-18": a ledger's account, no customer's
                 score = self._validated(rec, value) if rec.validate_in_text else rec.score
                 end = e
@@ -705,6 +704,14 @@ class SpanFinder:
 
         assert group.proper is not None
         group.proper.scan(joined, starts, idx.tolist(), values, add)
+
+
+def _clause(before: str) -> str:
+    """The lower-cased end of ``before`` after its last comma, semicolon or line break: words
+    that cancel a match's context count in its own clause only ("Kostenstelle 3310,
+    Kontonummer 4410..." keeps the account)."""
+    cut = max(before.rfind(","), before.rfind(";"), before.rfind("\n"))
+    return before[cut + 1 :].lower()
 
 
 def _covered(

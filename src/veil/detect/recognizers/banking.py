@@ -67,6 +67,10 @@ def looks_like_iban(value: str) -> bool:
     return len(c) >= 15 and _iban_length(c[:2]) == len(c) and c[2:4].isdigit()
 
 
+# a SWIFT field's account line opens with a slash (":59:/GB29...", "/DE89..." at a line's
+# start); a slash after a word or another slash is a path ("example.com/DE89...")
+_IBAN_L = r"(?:" + ALNUM_L + r"|(?<=[\s:\x00]/)|(?<=^/))"  # \x00: texts joined for a batch
+
 IBAN_CONTEXT = ("iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "bank")
 
 BIC_CONTEXT = ("bic", "swift", "iban", "bank code", "bankleitzahl", "code banque")
@@ -106,7 +110,7 @@ RECOGNIZERS = [
         name="iban",
         type="iban",
         pattern=(
-            ALNUM_L
+            _IBAN_L
             + (
                 r"(?:[A-Z]{2}\d{2}(?:_G?[A-Z0-9]{4}){2,8}(?:_G?[A-Z0-9]{1,4})?"
                 r"|[a-z]{2}\d{2}(?:_G?[a-z0-9]{4}){2,8}(?:_G?[a-z0-9]{1,4})?)"
@@ -157,6 +161,7 @@ RECOGNIZERS = [
             "comptable", "contable", "contabile", "grootboek", "księgow", "cost centre",
             "cost center", "kostenstelle",
         ),  # fmt: skip
+        context_not_window=40,  # "general ledger account no. 4410": the ledger word is further
         score=0.55,
         column_names=r"account|acct|konto|kontonummer|compte|cuenta|conto|rekening",
         name_required=True,

@@ -112,6 +112,14 @@ PHONE_CONTEXT = (
     "ring tillbaka",
     "telefonnummer",
     "nummer:",
+    # "reachable on" in the languages of a bank's call notes ("joignable au 06 ...")
+    "joignable",
+    "erreichbar",
+    "bereikbaar",
+    "raggiungibile",
+    "reachable",
+    "contactable",
+    "localizable",
 )
 
 DEFAULT_REGIONS = (

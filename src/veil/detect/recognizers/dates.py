@@ -88,6 +88,16 @@ BIRTH_CONTEXT = (
     "nascido",
 )
 
+VERSION_WORDS = (
+    "version", "versión", "versione", "versão", "wersja", "wersji", "versie", "release",
+    "build", "patch", "firmware", "ver.", "rev.",
+)  # fmt: skip
+"""Words right before a dotted number that make it a software version, not a date
+("Version 4.2.17", "build 2025.11.3")."""
+_NOT_A_VERSION = r"(?=\d)" + "".join(  # tested only where a number starts
+    rf"(?<!(?i:{re.escape(w)}){sep})" for w in VERSION_WORDS for sep in (" ", ": ")
+)
+
 _NUM_PARTS = re.compile(r"\d+")
 
 
@@ -161,7 +171,9 @@ RECOGNIZERS = [
         name="date",
         type="date",
         optional=True,
-        pattern=r"(?<![\w./\-])(?:(?:"
+        pattern=r"(?<![\w./\-])(?:"
+        + _NOT_A_VERSION
+        + "(?:"
         + _NUMERIC
         + ")"
         + _CLOCK

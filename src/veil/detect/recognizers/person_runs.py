@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from veil.detect.recognizers._common import UPPER
 from veil.detect.recognizers.dates import MONTHS
+from veil.detect.recognizers.firms import firm_covers
 from veil.detect.recognizers.lexicon import fold
 from veil.detect.recognizers.lexicon import names as lexicon_names
 from veil.detect.recognizers.person_words import (
@@ -303,6 +304,15 @@ def _ordinary_word(run: Run, i: int) -> bool:
     return low in STOPWORDS or low in BANK_WORDS or run.tokens[i] in PARTICLES
 
 
+def _name_despite_word(run: Run, i: int) -> bool:
+    """A known first name that is also a memo word, a known surname after it ("Milan Vignon")."""
+    return (
+        run.low[i] not in NEVER_NAMES
+        and run.first_last(i)
+        and lexicon_names().is_top_first(run.tokens[i])
+    )
+
+
 LEAD_RULES: tuple[LeadRule, ...] = (
     LeadRule("title", "title", '"Mr", "Frau", "Sra" before a name', words=TITLES),
     LeadRule("abbreviated title", "title", '"Dr.", "M. J."', matches=_dotted_title),
@@ -320,12 +330,7 @@ LEAD_RULES: tuple[LeadRule, ...] = (
         "first name that is also a word",
         "name",
         '"Milan Vignon", "Sep Huberts": a known first name followed by a known last name',
-        matches=lambda r, i: (
-            r.low[i] in STOPWORDS
-            and r.low[i] not in NEVER_NAMES
-            and r.first_last(i)
-            and lexicon_names().is_top_first(r.tokens[i])
-        ),
+        matches=lambda r, i: r.low[i] in STOPWORDS and _name_despite_word(r, i),
     ),
     LeadRule("memo word", "skip", '"Paid", "SEPA", "von": not the name', matches=lambda r, i: True),
 )
@@ -613,6 +618,16 @@ def _venue_follows(run: Run) -> bool:
     return any(w.strip(".,") in VENUE_WORDS for w in words)
 
 
+_THE_BEFORE = re.compile(r"(?:^|[\s(])the\s+$")
+
+
+def _in_known_firm(run: Run) -> bool:
+    """A firm of :mod:`.firms` takes in a word of the name (words around it included)."""
+    before = " ".join([run.before, *run.tokens[: run.lo]])
+    after = " ".join(["", *run.tokens[run.hi + 1 :]]) + run.after
+    return firm_covers(before, run.tokens[run.lo : run.hi + 1], after)
+
+
 SURROUNDING_VETOES: tuple[Veto, ...] = (
     Veto(
         "place or organization noun ends or follows the name",
@@ -628,6 +643,16 @@ SURROUNDING_VETOES: tuple[Veto, ...] = (
         '"Müller GmbH", "Bouvet et Fils", "Renaud S.A."',
     ),
     Veto("list of surnames", lambda r: bool(FIRM_AFTER.match(r.after)), '"Smith, Jones and Brown"'),
+    Veto(
+        '"the" right before the name',
+        lambda r: r.lo == 0 and not r.titled and bool(_THE_BEFORE.search(r.before[-8:])),
+        '"the Victoria Gold card", "the Marcus account": a product or a firm, not a person',
+    ),
+    Veto(
+        "a known firm named after people",
+        lambda r: not (r.titled or r.salute) and _in_known_firm(r),
+        '"Goldman Sachs", "Grant Thornton", "Ernst & Young" (not "Mr John Lewis")',
+    ),
     Veto(
         "after a postcode",
         lambda r: bool(_AFTER_POSTCODE.search(r.before)),
@@ -712,6 +737,8 @@ def _drop_unknown_lead(run: Run) -> None:
     )
     while lo < hi and (part[lo] or not keep[lo]) and not (caps_name and not part[lo]):
         lo += 1
+    while lo < hi and run.low[lo] in STOPWORDS and not _name_despite_word(run, lo):
+        lo += 1  # "Producto Cuenta Clara": a memo word after the dropped words is none either
     while lo < hi and len(run.low[lo]) > 2 and run.low[lo].rstrip(".") in _TITLE_WORDS:
         # "Daten von Frau Ilse Hahn" (not "M." : an initial as often as a title)
         lo += 1

@@ -109,7 +109,8 @@ COMPANY_WORDS = frozenset(
         "anonim holding "
         # heads of financial firms' names ("Wellington Management", "Washington Mutual")
         "management mutual capital investments investment securities advisors advisers asset "
-        "assets bancorp ventures equity finance financing leasing lending brokers"
+        "assets bancorp ventures equity finance financing leasing lending brokers wealth "
+        "partnership"
     )
 )
 
@@ -162,9 +163,11 @@ STOPWORDS = frozenset(
 NEVER_NAMES = frozenset(
     _words(
         "bitte el il los las gli het een ein eine und oder bu şu ve ile için pls kindly chat "
+        "der die das dem "
         "czat sohbet notiz notatka nota hinweis damen herren ladies gentlemen mesdames messieurs "
         "remarque neu neue neuer nieuw nuevo nueva "
-        "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni i'm i’m im "
+        "nouveau nouvelle nuovo nuova novo nova nowy nowa yeni i'm i’m im i've i’ve i'll i’ll i'd "
+        "i’d "
         # weekdays: a day after a capitalized word is no surname ("Black Friday")
         "monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch "
         "donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi samedi "
@@ -177,7 +180,52 @@ NEVER_NAMES = frozenset(
 """Function words and line labels of other languages that open a sentence or a line
 ("Bitte Ömer Güneş zurückrufen", "El NIE ...", "Sohbet: ..."): never a name, even where a
 name list holds them."""
-STOPWORDS = STOPWORDS | NEVER_NAMES
+
+ROLE_WORDS = frozenset(
+    _words(
+        "head chief officer manager director president vice senior junior analyst adviser "
+        "advisor consultant specialist supervisor controller treasurer secretary executive "
+        "clerk teller cashier auditor underwriter compliance risk operations relationship "
+        "board committee council chair chairman chairwoman ceo cfo coo cro cto cio dpo "
+        "leiter leiterin abteilungsleiter abteilungsleiterin filialleiter filialleiterin "
+        "vorstand geschäftsführer geschäftsführerin prokurist prokuristin berater beraterin "
+        "kundenberater kundenberaterin sachbearbeiter sachbearbeiterin direktor direktorin "
+        "vorsitzende vorsitzender aufsichtsrat "
+        "directeur directrice responsable conseiller conseillère chargé chargée président "
+        "présidente gérant gérante adjoint adjointe comité conseil "
+        "directora jefe jefa gerente presidenta consejero consejera asesor asesora consejo "
+        "direttore direttrice responsabile consigliere consiglio comitato dirigente "
+        "amministratore amministrazione "
+        "teamleider afdelingsmanager afdelingshoofd bestuur bestuurder voorzitter adviseur "
+        "medewerker "
+        "kierownik kierowniczka dyrektor dyrektorka prezes zarząd doradca specjalista "
+        "diretor diretora conselho administração responsável "
+        "direktör direktør styrelse styrelsen bestyrelse bestyrelsen rådgivare rådgiver "
+        "müdür müdürü"
+    )
+)
+"""Job titles and a firm's bodies, capitalized in letters and tickets ("the Senior Manager",
+"Leiter Zahlungsverkehr", "Kierownik Oddziału", "Consiglio di Amministrazione"): never a
+name's word; "Director Anna Berg" keeps the name after it."""
+
+PRODUCT_WORDS = frozenset(
+    _words(
+        # accounts and cards in the languages of the EU ("Cuenta Nómina", "Conto Arancio")
+        "account konto girokonto sparkonto tagesgeld tagesgeldkonto depot compte livret "
+        "cuenta conto conta rekening spaarrekening rachunek lønkonto saver isa "
+        "card carte carta tarjeta cartão kaart karte kort kortet "
+        # currencies and card tiers
+        "sterling pound pounds dollar dollars franc francs krona kronor krone kroner zloty "
+        "złoty lira gold silver platinum elite infinite signature classic"
+    )
+)
+"""Product, currency and card-tier words of a bank's copy ("Sterling Reserve", "Mastercard
+Gold"): memo words, no names."""
+
+DWELLING_WORDS = frozenset(_words("whg wohnung apt appt apartment flat suite"))
+"""A flat's label after a name in a memo ("Miete Dragan Petrović Whg. 4"): no surname."""
+
+STOPWORDS = STOPWORDS | NEVER_NAMES | ROLE_WORDS | PRODUCT_WORDS | DWELLING_WORDS
 
 
 def name_lists() -> tuple[frozenset[str], frozenset[str]]:
