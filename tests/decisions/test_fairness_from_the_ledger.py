@@ -1,7 +1,8 @@
 """A fairness check reads the ledger as columns (`fairness_inputs._from_ledger`): the decisions
 it reads equal the ones built from the ledger's records (`ledger.list`), in any order, with
 reviewers' final decisions left out, the latest observed outcome of each decision, and the
-purpose and time window applied."""
+purpose and time window applied; on SQLite whether read as long strings (in one query or in
+several spans of rowids) or as rows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,20 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pyarrow as pa
+import pytest
 
+from veil.decisions import fairness_inputs
 from veil.decisions.fairness_inputs import DecisionColumns, _from_records, decision_columns
+
+
+@pytest.fixture(params=["strings", "strings in spans of 4 rowids", "rows"])
+def reader(request, monkeypatch) -> str:
+    if request.param == "rows":
+        monkeypatch.setattr(fairness_inputs, "_sqlite_columns", lambda *a: None)
+    elif request.param.endswith("rowids"):
+        monkeypatch.setattr(fairness_inputs, "SPAN", 4)
+    return request.param
 
 
 def _rows(d: DecisionColumns) -> list[tuple[str, bool, float]]:
@@ -28,7 +41,7 @@ def _both(ledger, **window) -> tuple[DecisionColumns, DecisionColumns]:
     return fast, slow
 
 
-def test_the_columns_read_equal_the_records(ledger) -> None:
+def test_the_columns_read_equal_the_records(ledger, reader) -> None:
     t0 = datetime(2026, 5, 1, tzinfo=UTC)
     first = ledger.record_batch("credit-pd", [f"A-{i}" for i in range(12)],
                                 {"annual_income": [float(i) for i in range(12)],
@@ -53,8 +66,10 @@ def test_the_columns_read_equal_the_records(ledger) -> None:
     fast, _ = _both(ledger)
     assert int((~np.isnan(fast.actual)).sum()) == 7
     assert len(fast) == 18 and fast.selected.dtype == bool
+    if ledger.engine.dialect.name == "sqlite":  # the reader asked for is the one used
+        assert (fast.subject.type == pa.large_string()) == (reader != "rows")
 
 
-def test_an_empty_window_gives_an_empty_table(ledger) -> None:
+def test_an_empty_window_gives_an_empty_table(ledger, reader) -> None:
     fast, slow = _both(ledger, since=datetime(2030, 1, 1, tzinfo=UTC))
     assert len(fast) == len(slow) == len(fast.subject) == len(fast.actual) == 0

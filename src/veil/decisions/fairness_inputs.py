@@ -13,16 +13,16 @@ ledger was given; they are replaced by the workspace's keyed pseudonyms at once)
 columns are dropped on reading (a CSV file: never parsed). Values are text; an empty one is a
 group of its own, ``(missing)``.
 
-A million decisions cost about what their bytes do: the ledger is read as tuples of plain values
-by the database driver (no record objects), a CSV by Arrow's reader, and the joins (decisions to
-their observed outcomes, decisions to the protected table) are Arrow hash lookups
-(`positions`). The only per-row Python work left is the keyed pseudonym of each subject id.
+A million decisions cost about what their bytes do: on SQLite the ledger comes back as a few
+long strings of fixed-width records that numpy views in place (`_sqlite_columns`; elsewhere, or
+for an id of another width, as plain DBAPI rows), a CSV is read by Arrow's reader, and the joins
+(decisions to their observed outcomes, decisions to the protected table) are a binary search and
+Arrow hash lookups (`positions`). The only per-row Python work left is the keyed pseudonym of
+each subject id.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +61,8 @@ def positions(keys: Any, values: Any) -> Any:
 
     if len(values) == 0:
         return np.full(len(keys), -1, dtype=np.int64)
+    if values.type != keys.type:
+        values = values.cast(keys.type)
     found = pc.index_in(keys, value_set=values)
     return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
@@ -100,9 +102,8 @@ def _from_records(records: list[Any], positive: str) -> DecisionColumns:
 
 def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
                  until: datetime | None, positive: str) -> DecisionColumns:
-    """What `_from_records` makes of ``ledger.list(...)`` (in another order), read by two plain
-    DBAPI queries: the decisions (id, subject, selected) and the latest observed outcome of
-    each decision, joined here by id."""
+    """What `_from_records` makes of ``ledger.list(...)`` (in another order): on SQLite as a few
+    long strings (`_sqlite_columns`), elsewhere by two plain DBAPI queries (`_row_columns`)."""
     import contextlib
 
     from veil.decisions.rows import time_binder
@@ -111,21 +112,32 @@ def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
     with read_connection(engine, "reading decisions for a fairness check") as conn:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         bind = time_binder(conn.dialect)
-        sql = f"SELECT id, subject, outcome = {mark} FROM decisions WHERE final_of IS NULL"
-        params: list[Any] = [positive]
+        where, params = "final_of IS NULL", []
         for cond, value in ((" AND purpose = ", purpose), (" AND decided_at >= ", since),
                             (" AND decided_at < ", until)):
             if value:
-                sql += cond + mark
+                where += cond + mark
                 params.append(value if isinstance(value, str) else bind(value))
         with contextlib.closing(conn.connection.cursor()) as cur:
-            cur.execute(sql, tuple(params))
-            rows = cur.fetchall()
-            # (decision_id, id) is the order of the index on (kind, decision_id): no sort
-            cur.execute("SELECT decision_id, outcome FROM decision_events WHERE kind = 'actual' "
-                        "AND outcome IS NOT NULL ORDER BY decision_id, id")
-            known = dict(cur.fetchall())  # the latest observed outcome of each decision
+            out = (_sqlite_columns(cur, where, params, positive)
+                   if conn.dialect.name == "sqlite" else None)
+            if out is None:
+                out = _row_columns(cur, mark, where, params, positive)
         conn.rollback()
+    return out
+
+
+def _row_columns(cur: Any, mark: str, where: str, params: list[Any],
+                 positive: str) -> DecisionColumns:
+    """The decisions (id, subject, selected) as rows and the latest observed outcome of each
+    decision, joined here by id."""
+    cur.execute(f"SELECT id, subject, outcome = {mark} FROM decisions WHERE {where}",
+                (positive, *params))
+    rows = cur.fetchall()
+    # (decision_id, id) is the order of the index on (kind, decision_id): no sort
+    cur.execute("SELECT decision_id, outcome FROM decision_events WHERE kind = 'actual' "
+                "AND outcome IS NOT NULL ORDER BY decision_id, id")
+    known = dict(cur.fetchall())  # the latest observed outcome of each decision
     subjects = _strings([r[1] for r in rows])
     selected = np.array([r[2] for r in rows], dtype=bool)
     actual = np.full(len(rows), np.nan)
@@ -134,6 +146,78 @@ def _from_ledger(engine: Any, purpose: str | None, since: datetime | None,
         hit = at >= 0
         actual[hit] = np.array([float(v) for v in known.values()])[at[hit]]
     return DecisionColumns(subjects, selected, actual)
+
+
+SPAN = 4_000_000  # rowids per SQLite query: at most ~400 MB of text, under its 1e9-byte limit
+_DECISION = np.dtype([("id", "S32"), ("subject", "S64"), ("selected", "u1")])
+_OUTCOME = np.dtype([("id", "S32"), ("positive", "u1")])
+
+
+def _concatenated(cur: Any, table: str, record: str, record_params: list[Any], where: str,
+                  params: list[Any], layout: Any, *, rowids: bool = False) -> Any:
+    """The rows of ``table`` matching ``where`` as numpy records of ``layout``: ``record`` (a
+    fixed-width text per row) concatenated by SQLite, one string per `SPAN` rowids, so no
+    Python object is made per row; with ``rowids``, also each row's rowid (a second aggregate
+    over the same rows, so in the same order). None when a text is not of its fixed width."""
+    cur.execute(f"SELECT max(rowid) FROM {table}")  # noqa: S608 (our constant names)
+    top = cur.fetchone()[0] or 0
+    parts, seqs = [], []
+    also = ", group_concat(rowid)" if rowids else ""
+    for lo in range(0, top, SPAN):
+        cur.execute(f"SELECT count(*), group_concat({record}, ''){also} "  # noqa: S608
+                    f"FROM {table} WHERE rowid > ? AND rowid <= ? AND {where}",
+                    (*record_params, lo, lo + SPAN, *params))
+        n, text, *ids = cur.fetchone()
+        if not n:
+            continue
+        try:
+            data = text.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        if len(data) != n * layout.itemsize:
+            return None
+        parts.append(np.frombuffer(data, dtype=layout))
+        seqs.extend(np.array(t.split(","), dtype=np.int64) for t in ids)
+    if not parts:
+        return np.zeros(0, dtype=layout), np.zeros(0, dtype=np.int64)
+    return np.concatenate(parts), np.concatenate(seqs) if seqs else None
+
+
+def _sqlite_columns(cur: Any, where: str, params: list[Any],
+                    positive: str) -> DecisionColumns | None:
+    """Decisions as 97-byte records (id, pseudonym, selected) and observed outcomes as 33-byte
+    ones (decision id, positive), read by `_concatenated`; the latest outcome of a decision
+    (the highest event id) is found by sorting, and joined to the decisions by binary search.
+    None if an id or a pseudonym is not of the usual width (32 and 64 hex digits)."""
+    got = _concatenated(cur, "decisions", "id || subject || (outcome = ?)", [positive], where,
+                        params, _DECISION)
+    events = _concatenated(cur, "decision_events", "decision_id || (CAST(outcome AS REAL) > 0)",
+                           [], "kind = 'actual' AND outcome IS NOT NULL", [], _OUTCOME,
+                           rowids=True)
+    if got is None or events is None:
+        return None
+    dec, ev = got[0], events[0]
+    ids = np.ascontiguousarray(dec["id"])
+    actual = np.full(len(dec), np.nan)
+    if len(ev):
+        ev = ev[np.argsort(events[1])]  # in event order
+        ev = ev[np.argsort(ev["id"], kind="stable")]  # by decision, then event order
+        ev = ev[np.r_[ev["id"][1:] != ev["id"][:-1], True]]  # the latest of each decision
+        at = np.minimum(np.searchsorted(ev["id"], ids), len(ev) - 1)
+        hit = ev["id"][at] == ids
+        actual[hit] = (ev["positive"][at[hit]] == ord("1")).astype(float)
+    return DecisionColumns(_fixed_strings(np.ascontiguousarray(dec["subject"])),
+                           dec["selected"] == ord("1"), actual)
+
+
+def _fixed_strings(block: Any) -> Any:
+    """A pyarrow string array over a contiguous numpy ``S<w>`` array (no copy, no objects)."""
+    import pyarrow as pa
+
+    w = block.dtype.itemsize
+    offsets = np.arange(0, w * (len(block) + 1), w, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(len(block), pa.py_buffer(offsets),
+                                            pa.py_buffer(block.view(np.uint8)))
 
 
 def _pandas(table: Any, where: str) -> Any:
@@ -224,15 +308,20 @@ def _table_columns(table: Any, attributes: list[str]) -> dict[str, Any]:
 
 
 def _pseudonyms(ids: list[str], key: bytes) -> Any:
-    """HMAC-SHA256 of each id under ``key``, hex: `DecisionLedger.tokens` without its checks
-    (an id here that matches no decision simply matches nothing)."""
-    copy = hmac.new(key, digestmod=hashlib.sha256).copy  # copied per id: cheaper than new
+    """HMAC-SHA256 of each id under ``key``, hex: the tokens of `DecisionLedger.tokens`
+    (without its checks: an id here that matches no decision simply matches nothing). With
+    `cryptography`'s HMAC, copied per id: half the CPU of the standard library's ``hmac``
+    (whose copy and digest each duplicate OpenSSL contexts)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.hmac import HMAC
+
+    copy = HMAC(key, hashes.SHA256()).copy
     out = []
     append = out.append
     for s in ids:
         h = copy()
         h.update(s.encode("utf-8", "surrogatepass"))
-        append(h.hexdigest())
+        append(h.finalize().hex())
     return _strings(out)
 
 
