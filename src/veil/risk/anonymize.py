@@ -153,6 +153,7 @@ class Anonymizer:
         self.codes0, self.sizes0 = self.codes.codes0, self.codes.sizes0
         self.value_counts = self.codes.value_counts
         self.sensitive: dict[str, SensitiveCounts] = dict(classes.sensitive)
+        self._views: tuple[ClassState, dict[str, SensitiveCounts]] | None = None
         self._reference = {a: sc.totals() for a, sc in self.sensitive.items()}
         self.shape = _lattice_shape(self.hierarchies)
         d = len(self.shape)
@@ -235,16 +236,24 @@ class Anonymizer:
     # -- which classes fail ------------------------------------------------------------------
 
     def _node_sensitive(self, state: ClassState, attribute: str) -> SensitiveCounts:
-        p = state.pairs[attribute]
-        sc = self.sensitive[attribute]
-        return SensitiveCounts(
-            attribute,
-            sc.values,
-            p.class_index,
-            p.value_code,
-            p.counts,
-            reference=self._reference[attribute],
-        )
+        """The node's (class, value) counts as the models read them; the same object for
+        the same node (its per-pair arrays are computed once, see
+        :class:`~veil.risk.classes.SensitiveCounts`), kept for the last node asked about."""
+        if self._views is None or self._views[0] is not state:
+            self._views = (state, {})
+        views = self._views[1]
+        hit = views.get(attribute)
+        if hit is None:
+            p = state.pairs[attribute]
+            hit = views[attribute] = SensitiveCounts(
+                attribute,
+                self.sensitive[attribute].values,
+                p.class_index,
+                p.value_code,
+                p.counts,
+                reference=self._reference[attribute],
+            )
+        return hit
 
     def _failing(self, state: ClassState, models: Sequence[PrivacyModel]) -> np.ndarray:
         fails = np.zeros(len(state.sizes), dtype=bool)

@@ -10,6 +10,7 @@ number of rows. The metrics (:mod:`veil.risk.metrics`) and the lattice search
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -28,7 +29,6 @@ __all__ = [
     "SensitiveCounts",
     "aggregate",
     "aggregate_with_population",
-    "class_max",
     "code_dtype",
     "combine_codes",
     "group_keys",
@@ -66,7 +66,8 @@ def combine_codes(columns: Sequence[np.ndarray], radices: Sequence[int]) -> tupl
             uniq, inverse = np.unique(key, return_inverse=True)
             key = inverse.astype(np.int64, copy=False).reshape(-1)
             space = max(len(uniq), 1)
-        key = key * radix + col.astype(np.int64, copy=False)
+        key *= radix  # in place: ``key`` is this function's own array
+        key += col.astype(np.int64, copy=False)
         space *= radix
     return key, space
 
@@ -83,24 +84,12 @@ def group_keys(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray, int
     if space <= 4 * n + 4096:
         first = np.full(space, -1, dtype=np.int64)
         first[key[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
-        present = first >= 0
-        ids = np.cumsum(present, dtype=np.int64) - 1
-        return ids[key], first[present], int(ids[-1]) + 1
+        present = np.flatnonzero(first >= 0)  # the keys in use, in order
+        ids = np.empty(space, dtype=np.int64)  # only the keys in use are read
+        ids[present] = np.arange(len(present), dtype=np.int64)
+        return ids[key], first[present], len(present)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     return inverse.astype(np.int64, copy=False).reshape(-1), first.astype(np.int64), len(first)
-
-
-def class_max(values: np.ndarray, class_index: np.ndarray, n_classes: int) -> np.ndarray:
-    """The largest of ``values`` per class (pairs sorted by class); 0 for a class without
-    pairs (an empty class of a population table)."""
-    out = np.zeros(n_classes)
-    if not len(values):
-        return out
-    first = np.ones(len(class_index), dtype=bool)
-    first[1:] = class_index[1:] != class_index[:-1]
-    starts = np.flatnonzero(first)
-    out[class_index[starts]] = np.maximum.reduceat(values, starts)
-    return out
 
 
 def code_dtype(values: int) -> np.dtype:
@@ -140,10 +129,51 @@ class SensitiveCounts:
         return _weighted_bincount(self.value_code, self.counts, len(self.values))
 
     def reference_distribution(self) -> np.ndarray:
-        """Q: the share of each value (code) in the reference distribution."""
+        """Q: the share of each value (code) in the reference distribution (computed once:
+        do not modify it)."""
+        return self._reference_shares
+
+    @functools.cached_property
+    def _reference_shares(self) -> np.ndarray:
         ref = self.totals() if self.reference is None else self.reference
         total = ref.sum()
         return ref / total if total else np.zeros(len(ref))
+
+    # The models of one node read the same per-pair arrays (a search checks a node's bound,
+    # then its classes): each is computed once per object.
+
+    @functools.cached_property
+    def pair_reference(self) -> np.ndarray:
+        """Q of each pair's value."""
+        return self.reference_distribution()[self.value_code]
+
+    def pair_sizes(self, sizes: np.ndarray) -> np.ndarray:
+        """``sizes`` of each pair's class (kept for the last ``sizes`` asked)."""
+        last = self._memo.get("sizes")
+        if last is None or last[0] is not sizes:
+            last = self._memo["sizes"] = (sizes, sizes[self.class_index])
+        return last[1]
+
+    def class_max(self, values: np.ndarray, n_classes: int) -> np.ndarray:
+        """The largest of per-pair ``values`` in each class; 0 for a class without pairs (an
+        empty class of a population table)."""
+        out = np.zeros(n_classes)
+        if not len(values):
+            return out
+        out[self._owners] = -np.inf
+        np.maximum.at(out, self.class_index, values)  # (numpy 2: faster than reduceat)
+        return out
+
+    @functools.cached_property
+    def _owners(self) -> np.ndarray:
+        """The classes that have pairs."""
+        first = np.ones(len(self.class_index), dtype=bool)
+        first[1:] = self.class_index[1:] != self.class_index[:-1]
+        return self.class_index[first]
+
+    @functools.cached_property
+    def _memo(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts, class_max
+from veil.risk.classes import SensitiveCounts
 
 __all__ = ["emd_excess", "presence_excess", "share_excess", "shortfall_excess"]
 
@@ -58,9 +58,9 @@ def share_excess(sc: SensitiveCounts, sizes: np.ndarray, caps: np.ndarray) -> np
     c = caps[sc.value_code]
     tight = c < _TIGHT
     spare = np.where(tight, 1.0 - c, 1.0)
-    size = sizes[sc.class_index]
+    size = sc.pair_sizes(sizes)
     g = np.where(tight, (sc.counts - c * size) / spare - _SLACK * size, 0.0)
-    return np.maximum(class_max(g, sc.class_index, n), 0.0)
+    return np.maximum(sc.class_max(g, n), 0.0)
 
 
 def emd_excess(emd: np.ndarray, sizes: np.ndarray, t: float) -> np.ndarray:

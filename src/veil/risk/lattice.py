@@ -9,7 +9,7 @@ roll-up starts from.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +37,8 @@ ROW_LEVELS_CELLS = 1 << 24
 #: ... and of the bottom node's classes, at most this many (a top-down search rolls many
 #: nodes up from the bottom: no gather then)
 BOTTOM_LEVELS_CELLS = 1 << 21
+#: ... and the memoized level codes of at most this many other bases
+MEMO_BASES = 64
 _NEVER = np.iinfo(np.int64).max // 2
 
 
@@ -185,15 +187,19 @@ def roll_pairs(p: SensitivePairs, inverse: np.ndarray, groups: int, m: int) -> S
     ``inverse`` says (sorted by class, then value). A dense (class x value) table of counts
     when it is small - one ``bincount``, no grouping - else grouped by key."""
     cls = inverse[p.class_index]
-    pkey = cls * m + p.value_code
+    pkey = cls * m
+    pkey += p.value_code
     space = groups * m
     if space <= 4 * len(pkey) + 4096:
         table = np.bincount(pkey, weights=p.counts, minlength=space)
         present = np.flatnonzero(table != 0)  # on a bool mask: ~4x faster than on floats
+        counts = table[present].astype(np.int64)
+        class_index = present // m
+        present -= class_index * m  # the value codes (cheaper than a second division)
         return SensitivePairs(
-            class_index=present // m,
-            value_code=(present % m).astype(p.value_code.dtype, copy=False),
-            counts=table[present].astype(np.int64),
+            class_index=class_index,
+            value_code=present.astype(p.value_code.dtype, copy=False),
+            counts=counts,
         )
     pinv, pfirst, pgroups = group_keys(pkey, space)
     return SensitivePairs(
@@ -217,8 +223,12 @@ class RollUp:
         self.value_domains = dict(value_domains)
         d = len(codes.radix)
         self._bottom_levels: list[list[np.ndarray]] | None = None
-        self._memo_base: ClassState | None = None
-        self._memo: dict[tuple[int, int], np.ndarray] = {}
+        #: level codes of recent bases: id -> (the base, held so that its id stays its
+        #: own; (QI, level) -> codes), least recently used first
+        self._memo: OrderedDict[int, tuple[ClassState, dict[tuple[int, int], np.ndarray]]] = (
+            OrderedDict()
+        )
+        self._memo_cells = 0
         self._levels_total = sum(len(r) for r in codes.radix)
         self.bottom = self.derive(np.zeros(d, dtype=np.int64), start)
         cells = len(self.bottom.rep) * self._levels_total
@@ -254,12 +264,12 @@ class RollUp:
 
     def derive(self, node: np.ndarray, base: ClassState) -> ClassState:
         """Classes at ``node`` rolled up from the classes of a finer node ``base``."""
-        radix = self.codes.radix
+        radix, levels = self.codes.radix, node.tolist()
         # a QI at a level of one label adds nothing to the key (times 1 plus 0): left out
-        used = [j for j in range(len(node)) if radix[j][int(node[j])] > 1]
+        used = [j for j, lv in enumerate(levels) if radix[j][lv] > 1]
         if used:
-            cols = [self._column(base, j, int(node[j])) for j in used]
-            key, space = combine_codes(cols, [radix[j][int(node[j])] for j in used])
+            cols = [self._column(base, j, levels[j]) for j in used]
+            key, space = combine_codes(cols, [radix[j][levels[j]] for j in used])
         else:
             key, space = np.zeros(len(base.rep), dtype=np.int64), 1
         inverse, first, groups = group_keys(key, space)
@@ -276,18 +286,34 @@ class RollUp:
 
     def _column(self, base: ClassState, j: int, level: int) -> np.ndarray:
         """Level-``level`` codes of QI ``j`` for ``base``'s classes. The bottom's are kept;
-        the last other base's are memoized when they take at most :data:`BOTTOM_LEVELS_CELLS`
-        cells (top-down, neighbours share a hub: the same columns are gathered again)."""
+        other bases' are memoized, in all at most :data:`BOTTOM_LEVELS_CELLS` cells of the
+        :data:`MEMO_BASES` bases used last (top-down, a few hubs serve nodes visited in
+        turn: the same columns are gathered again)."""
         if base is getattr(self, "bottom", None) and self._bottom_levels is not None:
             return self._bottom_levels[j][level]
         if len(base.rep) * self._levels_total > BOTTOM_LEVELS_CELLS:
             return self.codes.level_codes(j, base.rep, level)  # too large to memoize
-        if self._memo_base is not base:  # holding ``base`` keeps its identity unique
-            self._memo_base, self._memo = base, {}
-        col = self._memo.get((j, level))
+        memo = self._memo
+        entry = memo.get(id(base))
+        if entry is None or entry[0] is not base:
+            if entry is not None:
+                self._forget(id(base))
+            entry = memo[id(base)] = (base, {})
+        else:
+            memo.move_to_end(id(base))
+        col = entry[1].get((j, level))
         if col is None:
-            col = self._memo[(j, level)] = self.codes.level_codes(j, base.rep, level)
+            col = entry[1][(j, level)] = self.codes.level_codes(j, base.rep, level)
+            self._memo_cells += len(col)
+            while len(memo) > 1 and (
+                self._memo_cells > BOTTOM_LEVELS_CELLS or len(memo) > MEMO_BASES
+            ):
+                self._forget(next(iter(memo)))
         return col
+
+    def _forget(self, key: int) -> None:
+        _, cols = self._memo.pop(key)
+        self._memo_cells -= sum(len(c) for c in cols.values())
 
     def _evict(self, slot: int) -> None:
         key = self._slot_key[slot]

@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts, class_max
+from veil.risk.classes import SensitiveCounts
 from veil.risk.special import digamma
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
 
 def _gain(sc: SensitiveCounts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(relative gain ``(p - q) / q`` of each pair, ``q`` of each pair)."""
-    q = sc.reference_distribution()[sc.value_code]
-    p = sc.counts / sizes[sc.class_index]
+    q = sc.pair_reference
+    p = sc.counts / sc.pair_sizes(sizes)
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = np.where(q > 0, (p - q) / np.where(q > 0, q, 1.0), np.inf)
     return gain, q
@@ -49,7 +49,7 @@ def per_class_beta_basic(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     if not len(sc.counts):
         return np.zeros(n)
     gain, _ = _gain(sc, sizes)
-    return class_max(gain, sc.class_index, n)
+    return sc.class_max(gain, n)
 
 
 def per_class_beta_enhanced_excess(
@@ -63,7 +63,7 @@ def per_class_beta_enhanced_excess(
     gain, q = _gain(sc, sizes)
     with np.errstate(divide="ignore"):
         bound = np.minimum(beta, -np.log(q))
-    return class_max(gain - bound, sc.class_index, n)
+    return sc.class_max(gain - bound, n)
 
 
 def enhanced_beta(sc: SensitiveCounts, sizes: np.ndarray) -> float:

@@ -29,7 +29,6 @@ from veil.risk.classes import (
     EquivalenceClasses,
     SensitiveCounts,
     aggregate,
-    class_max,
     combine_codes,
     group_keys,
     iter_batches,
@@ -137,7 +136,7 @@ def records_at_risk(ec: EquivalenceClasses, threshold: float) -> float:
 
 
 def _p(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
-    return sc.counts / sizes[sc.class_index]
+    return sc.counts / sc.pair_sizes(sizes)
 
 
 def per_class_distinct(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
@@ -177,7 +176,7 @@ def per_class_max_share(
     p = _p(sc, sizes)
     n = len(sizes)
     if value is None:
-        return class_max(p, sc.class_index, n)
+        return sc.class_max(p, n)
     try:
         code = pc.index(sc.values, pa.scalar(value, type=sc.values.type)).as_py()
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
@@ -192,7 +191,7 @@ def per_class_max_share(
 
 def per_class_emd_equal(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     """Equal-distance EMD of each class to the reference: ``1/2 sum_i |p_i - q_i|``."""
-    q = sc.reference_distribution()[sc.value_code]
+    q = sc.pair_reference
     p = _p(sc, sizes)
     s = np.bincount(sc.class_index, weights=np.abs(p - q) - q, minlength=len(sizes))
     return np.clip((1.0 + s) / 2.0, 0.0, 1.0)
@@ -327,11 +326,11 @@ def _value_levels(hierarchy: Hierarchy, values: pa.Array) -> list[np.ndarray]:
 
 def per_class_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     """``max |log2(p(s|E) / p(s))|`` over the values present in each class."""
-    q = sc.reference_distribution()[sc.value_code]
+    q = sc.pair_reference
     p = _p(sc, sizes)
     with np.errstate(divide="ignore"):
         d = np.abs(np.log2(p / q))
-    return class_max(d, sc.class_index, len(sizes))
+    return sc.class_max(d, len(sizes))
 
 
 # Table-level values ------------------------------------------------------------------------
