@@ -6,6 +6,8 @@ output; bad rows are named by their file line; a file changed while it is read f
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pickle
@@ -83,6 +85,36 @@ def test_cuts_are_the_streaming_readers_batches(block: int, tmp_path: Path,
     split = _split(src)
     assert [b.num_rows for b in split] == [b.num_rows for b in serial]
     assert all(a.equals(b) for a, b in zip(split, serial, strict=True))
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize("shift", [-1, 0, 1])
+def test_a_crlf_across_a_block_boundary_gives_the_serial_batches(
+        quoted: bool, shift: int, tmp_path: Path, monkeypatch) -> None:
+    """A record's CRLF (or a quoted value's) whose CR ends a block: the serial reader holds
+    the CR back for the next block (apache/arrow#51368), and the split's cuts do the same."""
+    block = 256
+    monkeypatch.setattr(veil.io.readers, "CSV_BLOCK", block)
+    data = bytearray(b"id,name,memo\r\n")
+    i = 0
+    while len(data) < block - 40:
+        data += b"%d,n%d,plain\r\n" % (i, i)
+        i += 1
+    cr_at = block - 1 + shift
+    tail = b'x,"a\r\nb",z\r\n' if quoted else b"x,y,z\r\n"
+    lead = tail.index(b"\r")
+    data += b"p,q," + b"m" * (cr_at - len(data) - lead - 4 - 2) + b"\r\n" + tail
+    assert data[cr_at:cr_at + 2] == b"\r\n"
+    while len(data) < 3 * block:
+        data += b"%d,n%d,plain\r\n" % (i, i)
+        i += 1
+    src = tmp_path / "boundary.csv"
+    src.write_bytes(bytes(data))
+    serial, split = _serial(src), _split(src)
+    assert [b.num_rows for b in split] == [b.num_rows for b in serial]
+    assert all(a.equals(b) for a, b in zip(split, serial, strict=True))
+    want = list(csv.reader(io.StringIO(bytes(data).decode(), newline="")))[1:]
+    assert [list(r.values()) for b in serial for r in b.to_pylist()] == want
 
 
 def test_a_chunk_is_a_place_in_the_file_not_its_bytes(tmp_path: Path, monkeypatch) -> None:

@@ -100,6 +100,17 @@ class Source:
         return self._digest
 
 
+def read_block(f: io.BufferedReader, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``, ending on a carriage return only at the end of the file (the
+    ``\r`` is left for the next read; see `_HashingFile`). The split workers' cuts
+    (`veil.pipeline.csv_split`) read their blocks with it too, so both see the same blocks."""
+    data = f.read(n)
+    if len(data) > 1 and data[-1] == 13 and f.peek(1)[:1]:  # 13: "\r", and more follows
+        f.seek(-1, io.SEEK_CUR)
+        return data[:-1]
+    return data
+
+
 class _HashingFile(io.RawIOBase):
     """A read-only file that hashes what passes through and counts bytes for progress.
 
@@ -116,10 +127,7 @@ class _HashingFile(io.RawIOBase):
         return True
 
     def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
-        if len(data) > 1 and data[-1] == 13 and self._f.peek(1)[:1]:  # 13: "\r"
-            self._f.seek(-1, io.SEEK_CUR)
-            data = data[:-1]
+        data = read_block(self._f, n)
         self._h.update(data)
         self._owner.position += len(data)
         return data

@@ -146,7 +146,7 @@ def chunks(source: CsvSource, columns: Sequence[str], digest: list[str]) -> Iter
         before = os.fstat(f.fileno())
 
         def read() -> bytes:
-            data = f.read(block)
+            data = readers.read_block(f, block)
             h.update(data)
             return data
 
