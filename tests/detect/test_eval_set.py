@@ -21,8 +21,8 @@ import score as S  # noqa: E402
 
 # micro F1, exact spans. Before issue 21's second round: dev 0.991, test 0.949, dev2 (written
 # for that round) 0.908; after it: dev 0.992, dev2 0.989, test 0.955 (scored once, at the end).
-# dev3 (PII-free look-alikes, written for the third round): 0.874 and 18/82 PII-free texts
-# flagged before it, 1.000 and 0/82 after (a development figure: tuned on it)
+# dev3 (PII-free look-alikes, written for the third round): 0.86 and 25/112 PII-free texts
+# flagged before it, 1.000 and 0/112 after (a development figure: tuned on it)
 FLOORS = {"dev": 0.975, "test": 0.935, "dev2": 0.96, "dev3": 0.97}
 PER_TYPE_FLOOR = 0.8  # every type with 5 or more gold spans
 MAX_FREE_RATE = 0.04  # PII-free texts given any span
@@ -43,8 +43,8 @@ def _build():
 def test_the_set_is_what_its_sources_say_and_every_span_checks_out():
     build = _build()
     recs = S.load("dev") + S.load("test") + S.load("dev2") + S.load("dev3")
-    assert len(recs) >= 670
-    assert sum(1 for r in recs if not r["spans"]) >= 300
+    assert len(recs) >= 700
+    assert sum(1 for r in recs if not r["spans"]) >= 400
     sources = {}
     paths = sorted((EVAL / "src").glob("*.txt")) + [
         p for d in build.DEV_SETS for p in sorted((EVAL / "src" / d).glob("*.txt"))

@@ -109,6 +109,10 @@ _FUNCTION_WORDS = (
     "il lo un una con per tra fra che non più "
     "sui sul sullo sulla sulle sugli nei nel nello nella nelle negli dai dal dallo dalla dalle "
     "dagli ai agli alla alle allo col coi "  # Italian prepositions with an article
+    # auxiliaries ("hanno aderito", "han firmado", "ont signé"): a verb, never a name
+    "ho hai ha abbiamo avete hanno sono sei siamo siete era erano "
+    "he has han hemos habéis fue eran tem têm tinha foram ont est sont "
+    "hat haben hatte hatten ist sind war heeft hebben had zijn "
     "le les un une des du au aux avec sans pour par sur que qui "
     "een het met voor naar uit bij als maar "
     "ein eine mit ohne für bei nach aus als "

@@ -51,7 +51,12 @@ _WORD_TOWN_CONTEXT = re.compile(
 )
 _POSTCODE_BEFORE = re.compile(r"\b(?:\d{4,6}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4} ?[A-Z]{2})\s+$")
 # ... or a postcode right after it ("Reading RG1 3AP", "Breda, 4811")
-_WORD_TOWN_AFTER = re.compile(r",? (?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4,5})(?!\w)")
+# ... or the bank's branch or office there ("at the Cork branch", "Reading office")
+_BRANCH_AFTER = r" (?:branch|office|filiale|agence|sucursal|filial|kantoor|kontor)\b"
+_WORD_TOWN_AFTER = re.compile(
+    r",? (?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4,5})(?!\w)|" + _BRANCH_AFTER
+)
+_BRANCH_AFTER_RE = re.compile(_BRANCH_AFTER)
 # lower-case words inside a town's name ("Frankfurt am Main", "Newcastle upon Tyne")
 _TOWN_CONNECTOR = re.compile(r" (?:am|an der|upon|sur|ob der|im) [A-ZÀ-ÞŁŚŻ][\w\-]+")
 # "Jordi Puig i Ferrer", "Joaquim da Silva e Sousa": a second surname after "i" or "e"
@@ -167,11 +172,17 @@ def _address_or_firm(
     return None
 
 
-def _branch_or_code(w: str, words: list[str], i: int, before: str, pop: int) -> bool | None:
-    """True for a branch's town ("Sucursal Granada", though "Granada" is a surname), False for
-    one word in capitals with no place word before it in a mixed-case text ("purpose code
-    SALA": a code), else None (undecided)."""
-    if i > 0 and words[i - 1].lower() in BRANCH_WORDS and pop >= 100_000:
+def _branch_or_code(
+    w: str, words: list[str], at: tuple[int, int], before: str, after: str, pop: int
+) -> bool | None:
+    """True for a branch's town ("Sucursal Granada", "the Cork branch", though "Granada" and
+    "Cork" are surnames), False for one word in capitals with no place word before it in a
+    mixed-case text ("purpose code SALA": a code), else None (undecided)."""
+    i, j = at  # the town is words[i:j]
+    if pop >= 100_000 and (
+        (i > 0 and words[i - 1].lower() in BRANCH_WORDS)
+        or (i == 0 and j == len(words) and _BRANCH_AFTER_RE.match(after))
+    ):
         return True
     if (
         w.isupper()
@@ -183,7 +194,9 @@ def _branch_or_code(w: str, words: list[str], i: int, before: str, pop: int) -> 
     return None
 
 
-def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: str) -> bool:
+def _town_plausible(
+    town: list[str], words: list[str], i: int, j: int, before: str, after: str = ""
+) -> bool:
     """A town at an end of the run, not a word of a name: a one-word town that is also a name
     word, a title or an acronym ("Eze", "Mrs", "ATM") needs a place word before it, and so
     does a small one-word town; a town between two parts of the run is none."""
@@ -200,7 +213,7 @@ def _town_plausible(town: list[str], words: list[str], i: int, j: int, before: s
     if w.lower() in persons.TITLES or (w.isupper() and len(w) <= 3):
         return False
     pop = lexicon.cities(lexicon.CITY_MIN_POPULATION).get(lexicon.fold(w), 0)
-    told = _branch_or_code(w, words, i, before, pop)
+    told = _branch_or_code(w, words, (i, j), before, after, pop)
     if told is not None:
         return told
     lex = lexicon.names()
@@ -318,7 +331,10 @@ class ProperNounScanner:
                 break  # a second try only for "Hamburg von Reza Ahmadi"
             cb = joined[max(base, toks[i][0] - 40) : toks[i][0]]
             town = words[i:j]
-            if _after_particle(town, words, i, cb) or not _town_plausible(town, words, i, j, cb):
+            ca = joined[toks[j - 1][1] : toks[j - 1][1] + 12]
+            if _after_particle(town, words, i, cb) or not _town_plausible(
+                town, words, i, j, cb, ca
+            ):
                 continue
             lo, hi = (0, i) if i > 0 else (j, len(words))
             titled = context_before(cb.lower())[0]

@@ -90,7 +90,7 @@ BIRTH_CONTEXT = (
 
 VERSION_WORDS = (
     "version", "versión", "versione", "versão", "wersja", "wersji", "versie", "release",
-    "build", "patch", "firmware", "ver.", "rev.",
+    "build", "patch", "firmware", "ver.", "rev.", "sdk", "api", "app", "ios", "android",
 )  # fmt: skip
 """Words right before a dotted number that make it a software version, not a date
 ("Version 4.2.17", "build 2025.11.3")."""

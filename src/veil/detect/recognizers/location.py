@@ -46,7 +46,14 @@ POSTAL_CONTEXT = (
 
 _CITY_AFTER = re.compile(r"^,? (?:" + UPPER + r"[\w'’\-]+|" + UPPER + r"{2}\b)")
 _BEFORE_OK = re.compile(r"(?:^|[,;:\n(]\s*|\b(?:in|at|to|à|en|a|te|w|i)\s+|\d[a-z]?\s+)$")
-_CITY_BEFORE = re.compile(UPPER + r"[\w'’\-]+(?:, (?:[A-Z]{2} )?| [A-Z]{2} )$")
+# the two-letter codes of the US states (and DC) written between a town and its ZIP code
+_US_STATE = (
+    "(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI"
+    "|S[CD]|T[NX]|UT|V[AT]|W[AIVY])"
+)
+_CITY_BEFORE = re.compile(
+    UPPER + r"[\w'’\-]+(?:, (?:" + _US_STATE + " )?| " + _US_STATE + " )$"
+)  # "Springfield, IL 62704"; not "Treasury Ops, GL 2210-450" (a ledger account)
 _END_AFTER = re.compile(r"^(?:$|[,.;)\n]|\s+\(|\s+[A-Z]{2}\b)")
 
 

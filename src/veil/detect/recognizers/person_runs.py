@@ -354,12 +354,25 @@ def _base(tok: str) -> str:
     return low
 
 
+REGION_CODES = frozenset(
+    ("UK", "US", "USA", "EU", "EEA", "EMEA", "APAC", "GB", "DE", "FR", "ES", "IT", "NL", "PL")
+    + ("PT", "SE", "DK", "FI", "IE", "AT", "BE", "CH", "LU", "NO")
+)
+
+
 TAIL_RULES: tuple[TailRule, ...] = (
     TailRule("particle", lambda r, i: r.tokens[i] in PARTICLES, '"van", "de" end no name'),
     TailRule(
         "honorific after the name",
         lambda r, i: i > r.lo and _base(r.tokens[i]) in HONORIFICS_AFTER,
         '"Osman Yavuz Bey", "Zehra Öztürk Hanım\'ın", "Olusegun Obasanjo Jr"',
+    ),
+    TailRule(
+        "country code in capitals",
+        lambda r, i: (
+            i > r.lo and r.tokens[i] in REGION_CODES and not all(t.isupper() for t in r.tokens)
+        ),
+        '"Chase UK", "Anna Schmidt DE": a firm\'s or a name\'s country, no name word',
     ),
     TailRule(
         "lone letter",
@@ -739,6 +752,8 @@ def _drop_unknown_lead(run: Run) -> None:
         lo += 1
     while lo < hi and run.low[lo] in STOPWORDS and not _name_despite_word(run, lo):
         lo += 1  # "Producto Cuenta Clara": a memo word after the dropped words is none either
+    while run.allcaps and lo > 0 and run.tokens[lo - 1].isupper() and run.low[lo - 1] in PARTICLES:
+        lo -= 1  # "VAN DER MEER JOHANNA": an inverted name in capitals keeps its particles
     while lo < hi and len(run.low[lo]) > 2 and run.low[lo].rstrip(".") in _TITLE_WORDS:
         # "Daten von Frau Ilse Hahn" (not "M." : an initial as often as a title)
         lo += 1

@@ -41,7 +41,9 @@ VENUE_WORDS = frozenset(
         "hostel hotel house inn insurance kitchen labs lodge mall market media motors museum "
         "outlet park pharmacy pier plaza press pub records resort restaurant salon school "
         "shop spa square stadium station store studio studios telecom theater theatre tours "
-        "tower travel union university"
+        "tower travel union university "
+        # head nouns of products and street-like product names ("Jordan Collection", "MB WAY")
+        "collection edition series saver package tariff way"
     )
 )
 """Head nouns of places and organizations: a run ending in one is no person's name
