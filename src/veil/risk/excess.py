@@ -56,10 +56,11 @@ def share_excess(sc: SensitiveCounts, sizes: np.ndarray, caps: np.ndarray) -> np
     if not len(sc.counts):
         return np.zeros(n)
     c = caps[sc.value_code]
-    tight = c < _TIGHT
-    spare = np.where(tight, 1.0 - c, 1.0)
     size = sc.pair_sizes(sizes)
-    g = np.where(tight, (sc.counts - c * size) / spare - _SLACK * size, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (sc.counts - c * size) / (1.0 - c) - _SLACK * size
+    if not (caps < _TIGHT).all():  # (usually every cap is below: no mask)
+        g[c >= _TIGHT] = 0.0
     return np.maximum(sc.class_max(g, n), 0.0)
 
 

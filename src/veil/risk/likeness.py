@@ -38,7 +38,9 @@ def _gain(sc: SensitiveCounts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     q = sc.pair_reference
     p = sc.counts / sc.pair_sizes(sizes)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(q > 0, (p - q) / np.where(q > 0, q, 1.0), np.inf)
+        gain = (p - q) / q
+    if not sc.reference_distribution().all():  # a value absent from the reference
+        gain[q == 0] = np.inf
     return gain, q
 
 
