@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.errors import InputError
+
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
@@ -55,6 +57,7 @@ def conform(batch: pa.RecordBatch, types: dict[str, str]) -> tuple[pa.RecordBatc
         if arr.type == target and kind != "string":
             out = arr
         else:
+            _convertible(arr.type, kind, target, name)
             out, bad_rows = _cast(arr, kind, target)
             bad.extend(BadValue(i, name, f"not {_DESCRIBE.get(kind, kind)}") for i in bad_rows)
         if kind == "float":
@@ -65,6 +68,23 @@ def conform(batch: pa.RecordBatch, types: dict[str, str]) -> tuple[pa.RecordBatc
             bad.extend(BadValue(i, name, "contains a NUL byte") for i in nul)
         arrays.append(out)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), bad
+
+
+def _convertible(source: pa.DataType, kind: str, target: pa.DataType, name: str) -> None:
+    """Refuse a column whose type no value of could convert (a list or a struct where the
+    policy declares a number or text): one error naming the column and both types, instead of
+    every row rejected or Arrow's own error."""
+    if pa.types.is_dictionary(source):
+        source = source.value_type
+    if not (pa.types.is_nested(source) or pa.types.is_binary(source)
+            or pa.types.is_large_binary(source)):
+        return
+    try:
+        pc.cast(pa.nulls(1, source), target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise InputError(f"its values are {source}, which cannot be read as "
+                         f"{_DESCRIBE.get(kind, 'text')} (the policy's type for it)",
+                         where=f"column {name}") from None
 
 
 def _finite(arr: pa.Array) -> tuple[pa.Array, list[int]]:
