@@ -251,3 +251,14 @@ def test_a_quoted_crlf_across_the_readers_block_boundary_keeps_both_bytes(
     got = [[r["id"], r["note"]] for r in table.to_pylist()]
     assert got == want
     assert got[-2][1] == "Dear team,\r\nsee you"
+
+
+def test_rejects_are_named_by_their_line_after_blank_lines_and_long_fields(
+        tmp_path: Path) -> None:
+    """Arrow skips empty lines (no records) and reads fields longer than the csv module's
+    128 KiB default: the line of a rejected row is counted the same way."""
+    long = "y" * 200_000
+    text = f"id,n\na,1\n\n\nb,2\nc,3\ne,{long}\nd,bad\n"  # bad values on lines 7 and 8
+    src = write(tmp_path, "lines.csv", text)
+    _, rejects = read_all(open_source(src), ["id", "n"], {"id": "string", "n": "integer"})
+    assert [(r.record, r.line, r.column) for r in rejects] == [(4, 7, "n"), (5, 8, "n")]

@@ -342,19 +342,25 @@ def fix_lines(path: Path, o: CsvOptions, rejects: list[Reject]) -> None:
     if not wanted:
         return
     lines: dict[int, int] = {}
-    with open(path, newline="", encoding=o.encoding, errors="replace") as f:
-        reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
-        record, start_line, target = -1, 1, iter(wanted)
-        want = next(target)
-        try:
-            for _row in reader:
-                record += 1
-                if record == want:
-                    lines[want] = start_line
-                    want = next(target)
-                start_line = reader.line_num + 1
-        except (StopIteration, csv.Error):
-            pass
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)  # Arrow reads fields longer than the csv module's 128 KiB
+    try:
+        with open(path, newline="", encoding=o.encoding, errors="replace") as f:
+            reader = csv.reader(f, delimiter=o.delimiter, quotechar=o.quote_char)
+            record, start_line, target = -1, 1, iter(wanted)
+            want = next(target)
+            try:
+                for row in reader:
+                    if row:  # Arrow skips empty lines: they are no records
+                        record += 1
+                        if record == want:
+                            lines[want] = start_line
+                            want = next(target)
+                    start_line = reader.line_num + 1
+            except (StopIteration, csv.Error):
+                pass
+    finally:
+        csv.field_size_limit(limit)
     for r in rejects:
         r.line = lines.get(r.record)
 
