@@ -6,6 +6,8 @@ Registered by the main app with ``register(app)``; every command calls
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,28 +67,126 @@ def _pairs(items: list[str], what: str) -> dict[str, Any]:
     return out
 
 
-def _read_table(path: Path) -> Any:
-    """A batch file read whole with pyarrow (CSV, Parquet or JSON lines, by suffix)."""
+def _read_file(path: Path, id_column: str) -> Any:
+    """A batch or outcomes file as a pyarrow Table (CSV, Parquet or JSON lines, by suffix), its
+    id column read as text: ``00123`` stays ``00123`` and an empty cell stays missing (the
+    ledger refuses it, naming the row). Errors name the file (and line), never a value."""
     import pyarrow as pa
 
     from veil.io.readers import format_of
 
+    if not path.is_file():
+        raise InputError("file not found", where=str(path))
     fmt = format_of(path)
+    if fmt == "csv":
+        return _read_csv(path, id_column)
+    if fmt == "jsonl":
+        return _read_json_lines(path, id_column)
+    import pyarrow.parquet as pq
+
     try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+        tab = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid):
+        raise InputError("not a readable Parquet file", where=str(path)) from None
+    return _text_ids(tab, id_column, str(path))
 
-            return pq.read_table(path)
-        if fmt == "csv":
-            import pyarrow.csv as pcsv
 
-            return pcsv.read_csv(path)
-        import pyarrow.json as pjson
+def _read_csv(path: Path, id_column: str) -> Any:
+    """Arrow's CSV reader; a row with too few or too many fields is named by its line (Arrow's
+    own error would quote the row)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
 
-        return pjson.read_json(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"cannot read the batch: {str(exc).splitlines()[0][:200]}",
-                         where=str(path)) from None
+    from veil.io.readers import CsvOptions, Reject, fix_lines
+
+    malformed: list[Reject] = []
+
+    def skip(row: Any) -> str:
+        malformed.append(Reject(-1 if row.number is None else row.number - 1, None, None,
+                                f"expected {row.expected_columns} columns, found "
+                                f"{row.actual_columns}"))
+        return "skip"
+
+    def read(threads: bool) -> Any:
+        return pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads),
+                             parse_options=pcsv.ParseOptions(invalid_row_handler=skip),
+                             convert_options=pcsv.ConvertOptions(
+                                 column_types={id_column: pa.string()}))
+
+    try:
+        tab = read(True)
+        if malformed and malformed[0].record < 0:  # a threaded read does not number rows
+            malformed.clear()
+            read(False)
+    except pa.ArrowInvalid as exc:  # Arrow quotes the value: keep what comes before it
+        reason = re.split(r": invalid value|'", str(exc).splitlines()[0])[0]
+        raise InputError(f"unreadable CSV: {reason}", where=str(path)) from None
+    if malformed:
+        fix_lines(path, CsvOptions(), malformed[:1])
+        raise InputError(malformed[0].reason, where=malformed[0].place(str(path)))
+    return tab
+
+
+def _read_json_lines(path: Path, id_column: str) -> Any:
+    """JSON lines read with the standard library to name a bad line; a column mixing types
+    (``true`` and ``0.0``) is read as text, as a CSV's would be."""
+    import pyarrow as pa
+
+    from veil.io.readers import json_column
+
+    columns: dict[str, list[Any]] = {}
+    lines: list[int] = []
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except UnicodeDecodeError:
+                raise InputError("invalid UTF-8 text", where=f"{path}:{n}") from None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg} at column {exc.colno}",
+                                 where=f"{path}:{n}") from None
+            if not isinstance(obj, dict):
+                raise InputError("a line must hold a JSON object", where=f"{path}:{n}")
+            for k in obj:
+                columns.setdefault(k, [None] * len(lines))
+            for k, values in columns.items():
+                values.append(obj.get(k))
+            lines.append(n)
+    ids = columns.get(id_column, [])
+    for i, v in enumerate(ids):
+        if isinstance(v, int) and not isinstance(v, bool):
+            ids[i] = str(v)
+        elif v is not None and not isinstance(v, str):
+            raise InputError(f"column '{id_column}': an id is text or a whole number",
+                             where=f"{path}:{lines[i]}")
+
+    def column(values: list[Any]) -> Any:
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return json_column(values, "string")
+
+    return pa.table({k: column(v) for k, v in columns.items()})
+
+
+def _text_ids(tab: Any, id_column: str, where: str) -> Any:
+    """``tab`` with its id column as text: whole numbers become their digits, any other type
+    is refused (``1.5e3`` has no one text)."""
+    import pyarrow as pa
+
+    if id_column not in tab.column_names:
+        return tab
+    t = tab.schema.field(id_column).type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+            or pa.types.is_null(t)):
+        raise InputError(f"column '{id_column}' holds {t} values: an id is text or a whole "
+                         "number", where=where)
+    return tab.set_column(tab.column_names.index(id_column), id_column,
+                          tab.column(id_column).cast(pa.string()))
 
 
 def _when(text: str | None, what: str) -> datetime | None:
@@ -139,11 +239,11 @@ def record_cmd(
     """
     led = ledger(workspace, policy, need=True)
     if from_file is not None:
-        tab = _read_table(from_file)
+        tab = _read_file(from_file, subject_column)
         for col in (subject_column, score_column):
             if col not in tab.column_names:
                 raise InputError(f"no column '{col}' in {from_file.name}", where=str(from_file))
-        subjects = [str(s) for s in tab.column(subject_column).to_pylist()]
+        subjects = tab.column(subject_column).to_pylist()
         scores = tab.column(score_column).to_pylist()
         feats = tab.drop_columns([subject_column, score_column])
         b = led.record_batch(model, subjects, feats, scores, version=version)
@@ -262,24 +362,6 @@ def review_cmd(
                   f"{rec.final_of}")
 
 
-def _read_actuals(path: Path, id_column: str) -> Any:
-    """The outcomes file, the id column read as text (an id of digits only stays an id)."""
-    import pyarrow as pa
-
-    from veil.io.readers import format_of
-
-    if format_of(path) != "csv":
-        return _read_table(path)
-    import pyarrow.csv as pcsv
-
-    try:
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-            column_types={id_column: pa.string()}))
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"cannot read the outcomes: {str(exc).splitlines()[0][:200]}",
-                         where=str(path)) from None
-
-
 @decisions_app.command("record-actual")
 def record_actual_cmd(
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines with a decision id "
@@ -299,7 +381,7 @@ def record_actual_cmd(
 
     Example: veil decisions record-actual outcomes.csv   (columns decision_id,actual)
     """
-    tab = _read_actuals(file, id_column)
+    tab = _read_file(file, id_column)
     for col in (id_column, actual_column):
         if col not in tab.column_names:
             raise InputError(f"no column '{col}' in {file.name} (it has "

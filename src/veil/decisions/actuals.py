@@ -52,16 +52,24 @@ class RecordedActuals:
 
 
 def parse_actual(value: Any, where: str) -> int:
-    """0 or 1 from an int, a bool, a whole float or the words 0, 1, true, false."""
+    """0 or 1 from an int, a bool, a whole float, the words true, false or a number written
+    as text (a file column mixing ``true`` and ``0.0`` is read as text). The error repeats a
+    number, never text: a misplaced column may hold anything about a person."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int) and value in (0, 1):
         return value
     if isinstance(value, float) and math.isfinite(value) and value in (0.0, 1.0):
         return int(value)
-    if isinstance(value, str) and value.strip().lower() in _WORDS:
-        return _WORDS[value.strip().lower()]
-    shown = "nothing" if value is None else repr(value)[:20]
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _WORDS:
+            return _WORDS[word]
+        with contextlib.suppress(ValueError):
+            if float(word) in (0.0, 1.0):
+                return int(float(word))
+    shown = ("nothing" if value is None else "text" if isinstance(value, str)
+             else repr(value)[:20] if isinstance(value, (int, float)) else type(value).__name__)
     raise InputError(f"an observed outcome is 0 or 1, got {shown}", where=where)
 
 
@@ -75,9 +83,9 @@ def _checked(ids: Sequence[Any], actuals: Sequence[Any], source: str) -> list[tu
     for i, (d, a) in enumerate(zip(ids, actuals, strict=True)):
         where = f"{source} row {i + 1}"
         did = d.strip().lower() if isinstance(d, str) else ""
-        if not _ID.match(did):
-            raise InputError("a decision id is 32 hexadecimal digits, got "
-                             f"{'nothing' if d is None else repr(str(d)[:40])}", where=where)
+        if not _ID.match(did):  # not repeated: the column may hold anything about a person
+            raise InputError("column decision id: 32 hexadecimal digits expected, got "
+                             f"{'nothing' if d is None else 'another value'}", where=where)
         if did in seen:
             raise InputError(f"decision {did} is already in row {seen[did]}", where=where)
         seen[did] = i + 1
