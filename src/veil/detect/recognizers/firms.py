@@ -69,11 +69,14 @@ def firm_covers(before: str, words: list[str], after: str) -> bool:
     """Whether a known firm's name takes in any of ``words`` (a run of words, with the text
     ``before`` and ``after`` it): "Morgan Stanley" inside "Goldman Sachs and Morgan Stanley",
     "Young" inside "Ernst & Young"."""
-    pre = [_key(w) for w in _WORD.findall(before[-40:])][-3:]
-    post = [_key(w) for w in _WORD.findall(after[:40])][:3]
-    seq = pre + [_key(w) for w in words] + post
-    lo, hi = len(pre), len(pre) + len(words)  # the run's words: seq[lo:hi]
     index = _by_first()
+    pre = [_key(w) for w in _WORD.findall(before[-40:])[-3:]]
+    own = [_key(w) for w in words]
+    if not any(k in index for k in pre) and not any(k in index for k in own):
+        return False  # no firm starts here: most runs
+    post = [_key(w) for w in _WORD.findall(after[:40])[:3]]
+    seq = pre + own + post
+    lo, hi = len(pre), len(pre) + len(words)  # the run's words: seq[lo:hi]
     for i in range(min(hi, len(seq))):
         for firm in index.get(seq[i], ()):
             j = i + len(firm)
