@@ -22,7 +22,8 @@ import score as S  # noqa: E402
 # micro F1, exact spans. Before issue 21's second round: dev 0.991, test 0.949, dev2 (written
 # for that round) 0.908; after it: dev 0.992, dev2 0.989, test 0.955 (scored once, at the end).
 # dev3 (PII-free look-alikes, written for the third round): 0.86 and 25/112 PII-free texts
-# flagged before it, 1.000 and 0/112 after (a development figure: tuned on it)
+# flagged before it, 1.000 and 0/112 after (a development figure: tuned on it); the test half
+# after that round, scored once at its end: 0.960 and 0/77 PII-free texts flagged (was 2/77)
 FLOORS = {"dev": 0.975, "test": 0.935, "dev2": 0.96, "dev3": 0.97}
 PER_TYPE_FLOOR = 0.8  # every type with 5 or more gold spans
 MAX_FREE_RATE = 0.04  # PII-free texts given any span
