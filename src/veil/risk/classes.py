@@ -10,8 +10,7 @@ number of rows. The metrics (:mod:`veil.risk.metrics`) and the lattice search
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -31,6 +30,7 @@ __all__ = [
     "aggregate_with_population",
     "code_dtype",
     "combine_codes",
+    "divide",
     "group_keys",
     "iter_batches",
 ]
@@ -84,7 +84,7 @@ def group_keys(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray, int
     if space <= 4 * n + 4096:
         first = np.full(space, -1, dtype=np.int64)
         first[key[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
-        present = np.flatnonzero(first >= 0)  # the keys in use, in order
+        present = (first >= 0).nonzero()[0]  # the keys in use, in order
         ids = np.empty(space, dtype=np.int64)  # only the keys in use are read
         ids[present] = np.arange(len(present), dtype=np.int64)
         return ids[key], first[present], len(present)
@@ -106,6 +106,25 @@ def _weighted_bincount(index: np.ndarray, weights: np.ndarray, length: int) -> n
 # ---------------------------------------------------------------------------------------------
 # The aggregate
 # ---------------------------------------------------------------------------------------------
+
+
+def _once(fn: Callable[[Any], Any]) -> Any:
+    """A property computed on first use and kept in the instance (as
+    ``functools.cached_property``, without its lock: a search reads these per node)."""
+    name = fn.__name__
+
+    def get(self: Any) -> Any:
+        cache = self.__dict__
+        if name not in cache:
+            cache[name] = fn(self)
+        return cache[name]
+
+    return property(get, doc=fn.__doc__)
+
+
+def divide(a: np.ndarray, b: np.ndarray, where_zero: float) -> np.ndarray:
+    """``a / b``, and ``where_zero`` where ``b`` is 0 (without a floating-point warning)."""
+    return np.divide(a, b, out=np.full(np.shape(a), where_zero), where=b != 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +152,7 @@ class SensitiveCounts:
         do not modify it)."""
         return self._reference_shares
 
-    @functools.cached_property
+    @_once
     def _reference_shares(self) -> np.ndarray:
         ref = self.totals() if self.reference is None else self.reference
         total = ref.sum()
@@ -142,7 +161,7 @@ class SensitiveCounts:
     # The models of one node read the same per-pair arrays (a search checks a node's bound,
     # then its classes): each is computed once per object.
 
-    @functools.cached_property
+    @_once
     def pair_reference(self) -> np.ndarray:
         """Q of each pair's value."""
         return self.reference_distribution()[self.value_code]
@@ -164,14 +183,14 @@ class SensitiveCounts:
         np.maximum.at(out, self.class_index, values)  # (numpy 2: faster than reduceat)
         return out
 
-    @functools.cached_property
+    @_once
     def _owners(self) -> np.ndarray:
         """The classes that have pairs."""
         first = np.ones(len(self.class_index), dtype=bool)
         first[1:] = self.class_index[1:] != self.class_index[:-1]
         return self.class_index[first]
 
-    @functools.cached_property
+    @_once
     def _memo(self) -> dict[str, Any]:
         return {}
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts
+from veil.risk.classes import SensitiveCounts, divide
 
 __all__ = ["emd_excess", "presence_excess", "share_excess", "shortfall_excess"]
 
@@ -57,8 +57,7 @@ def share_excess(sc: SensitiveCounts, sizes: np.ndarray, caps: np.ndarray) -> np
         return np.zeros(n)
     c = caps[sc.value_code]
     size = sc.pair_sizes(sizes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = (sc.counts - c * size) / (1.0 - c) - _SLACK * size
+    g = divide(sc.counts - c * size, 1.0 - c, 0.0) - _SLACK * size
     if not (caps < _TIGHT).all():  # (usually every cap is below: no mask)
         g[c >= _TIGHT] = 0.0
     return np.maximum(sc.class_max(g, n), 0.0)

@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts
+from veil.risk.classes import SensitiveCounts, divide
 from veil.risk.special import digamma
 
 __all__ = [
@@ -37,11 +37,7 @@ def _gain(sc: SensitiveCounts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """(relative gain ``(p - q) / q`` of each pair, ``q`` of each pair)."""
     q = sc.pair_reference
     p = sc.counts / sc.pair_sizes(sizes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = (p - q) / q
-    if not sc.reference_distribution().all():  # a value absent from the reference
-        gain[q == 0] = np.inf
-    return gain, q
+    return divide(p - q, q, np.inf), q
 
 
 def per_class_beta_basic(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
@@ -62,10 +58,14 @@ def per_class_beta_enhanced_excess(
     n = len(sizes)
     if not len(sc.counts):
         return np.zeros(n)
-    gain, q = _gain(sc, sizes)
-    with np.errstate(divide="ignore"):
-        bound = np.minimum(beta, -np.log(q))
+    gain, _ = _gain(sc, sizes)
+    bound = np.minimum(beta, _neg_log(sc.reference_distribution()))[sc.value_code]
     return sc.class_max(gain - bound, n)
+
+
+def _neg_log(q: np.ndarray) -> np.ndarray:
+    """``-ln q`` (inf where ``q`` is 0)."""
+    return -np.log(q, out=np.full(len(q), -np.inf), where=q > 0)
 
 
 def enhanced_beta(sc: SensitiveCounts, sizes: np.ndarray) -> float:

@@ -30,6 +30,7 @@ from veil.risk.classes import (
     SensitiveCounts,
     aggregate,
     combine_codes,
+    divide,
     group_keys,
     iter_batches,
 )
@@ -326,10 +327,7 @@ def _value_levels(hierarchy: Hierarchy, values: pa.Array) -> list[np.ndarray]:
 
 def per_class_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     """``max |log2(p(s|E) / p(s))|`` over the values present in each class."""
-    q = sc.pair_reference
-    p = _p(sc, sizes)
-    with np.errstate(divide="ignore"):
-        d = np.abs(np.log2(p / q))
+    d = np.abs(np.log2(divide(_p(sc, sizes), sc.pair_reference, np.inf)))
     return sc.class_max(d, len(sizes))
 
 

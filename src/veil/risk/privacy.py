@@ -421,8 +421,7 @@ class EnhancedBetaLikeness(PrivacyModel):
 
     def present_caps(self, reference: np.ndarray) -> np.ndarray | None:
         q = np.asarray(reference, dtype=float)
-        with np.errstate(divide="ignore"):
-            caps = q * (1.0 + np.minimum(self.beta, -np.log(np.where(q > 0, q, 1.0))))
+        caps = q * (1.0 + np.minimum(self.beta, -np.log(np.where(q > 0, q, 1.0))))
         return np.where(q > 0, caps, 0.0)
 
     def excess(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray | None:
