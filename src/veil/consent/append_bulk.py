@@ -219,9 +219,8 @@ def write_chunk(conn: sa.Connection, cols: Cols, changes: Changes) -> None:
     if not any(known):
         _insert(conn, "consent_state", states)
         return
-    ins = {c: [x for x, k in zip(v, known, strict=True) if not k] for c, v in states.items()}
-    if ins["purpose"]:
-        _insert(conn, "consent_state", ins)
+    _insert(conn, "consent_state",
+            {c: [x for x, k in zip(v, known, strict=True) if not k] for c, v in states.items()})
     ups = [(*(states[c][i] for c in STATE_COLUMNS), states["purpose"][i], states["subject"][i])
            for i, k in enumerate(known) if k]
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
@@ -242,7 +241,12 @@ def _literal(v: Any) -> str:
 
 
 def _insert(conn: sa.Connection, table: str, cols: Cols) -> None:
+    """Rows into ``table`` by the database's bulk path; none is a no-op (an ``executemany`` of
+    no rows is taken for one statement without parameters: a chunk of backdated events that
+    change no state has no state to write)."""
     names = list(cols)
+    if not cols[names[0]]:
+        return
     if conn.dialect.name == "postgresql":
         _copy_bytes(conn, f"COPY {table} ({', '.join(names)}) FROM STDIN", _copy_text(cols))
         return
