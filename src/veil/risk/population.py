@@ -110,7 +110,7 @@ def _pitman_ll(h: SizeHistogram, theta: float, alpha: float) -> float:
         + math.lgamma(x + u)
         - math.lgamma(x + 1)
         - (math.lgamma(theta + n) - math.lgamma(theta + 1))
-        + float(np.sum(fs * np.array(list(map(math.lgamma, (js - alpha).tolist())))))
+        + float((fs * np.fromiter(map(math.lgamma, (js - alpha).tolist()), float, len(js))).sum())
         - f_sum * math.lgamma(1 - alpha)
     )
 
@@ -133,20 +133,20 @@ def _pitman_derivatives(h: SizeHistogram, theta: float, alpha: float, need_hessi
         t_args, tj = t_all[:5], t_all[5:]
     else:
         d_all = digamma(args)
-    d, dj = d_all[:5], d_all[5:]
+    d, dj = d_all[:5].tolist(), d_all[5:]
     s1 = (d[0] - d[1]) / alpha  # sum 1/(theta + i alpha)
     s2 = ((u - 1) - theta * s1) / alpha  # sum i/(theta + i alpha)
     p1 = d[2] - d[3]  # sum_{i<n} 1/(theta + i)
-    q1 = float(np.sum(fs * (dj - d[4]))) if len(js) else 0.0
+    q1 = float((fs * (dj - d[4])).sum()) if len(js) else 0.0
     grad = np.array([s1 - p1, s2 - q1])
     if not need_hessian:
         return grad, None
-    t = t_args[[1, 0, 3, 2, 4]]  # psi' at x + 1, x + u, theta + 1, theta + n, 1 - alpha
+    t = t_args[[1, 0, 3, 2, 4]].tolist()  # psi' at x + 1, x + u, theta + 1, theta + n, 1 - alpha
     t1 = (t[0] - t[1]) / (alpha * alpha)  # sum 1/(theta + i alpha)^2
     t2 = (s1 - theta * t1) / alpha  # sum i/(theta + i alpha)^2
     t3 = ((u - 1) - 2 * theta * s1 + theta * theta * t1) / (alpha * alpha)
     p2 = t[2] - t[3]
-    q2 = float(np.sum(fs * (t[4] - tj))) if len(js) else 0.0
+    q2 = float((fs * (t[4] - tj)).sum()) if len(js) else 0.0
     hess = np.array([[p2 - t1, -t2], [-t2, -t3 - q2]])
     return grad, hess
 
@@ -174,19 +174,22 @@ def pitman_fit(h: SizeHistogram) -> tuple[float, float] | None:
     if not _in_domain(theta, alpha):
         theta, alpha = 1.0, 0.5
     ll, grad, hess = _pitman_terms(h, theta, alpha, True)
+    classes = h.classes
     for _ in range(MAX_ITERATIONS):
-        scale = 1.0 + abs(theta) + h.classes
-        if np.max(np.abs(grad)) * max(1.0, abs(theta)) <= ACCURACY * scale:
+        scale = 1.0 + abs(theta) + classes
+        largest = max(abs(g) for g in grad.tolist())
+        if largest * max(1.0, abs(theta)) <= ACCURACY * scale:
             return theta, alpha
         try:
             step = -np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             step = grad
         if float(np.dot(step, grad)) <= 0:  # not an ascent direction: gradient ascent
-            step = grad / max(1.0, float(np.max(np.abs(grad))))
+            step = grad / max(1.0, largest)
+        s0, s1 = step.tolist()
         lam = 1.0
         while lam > 1e-12:
-            t_new, a_new = theta + lam * step[0], alpha + lam * step[1]
+            t_new, a_new = theta + lam * s0, alpha + lam * s1
             if _in_domain(t_new, a_new):  # the likelihood alone decides a trial step
                 ll_new = _pitman_ll(h, t_new, a_new)
                 if ll_new >= ll - 1e-12 * abs(ll):

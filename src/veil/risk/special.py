@@ -27,18 +27,23 @@ _TINY = 1e-150
 def _shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x shifted to >= 10, sum of 1/x over the shifts, sum of 1/x^2 over the shifts)."""
     x = np.array(x, dtype=float, copy=True)
-    inv = np.zeros_like(x)
-    inv2 = np.zeros_like(x)
+    inv = np.zeros(x.shape)
+    inv2 = np.zeros(x.shape)
     low = x < _SHIFT
-    few = np.flatnonzero(low)
-    if len(few) <= _SCALAR and bool(np.all(x.flat[few] > _TINY)):
-        for i, v in zip(few.tolist(), x.flat[few].tolist(), strict=True):
+    few = low.reshape(-1).nonzero()[0]
+    values = x.reshape(-1)[few].tolist()
+    if len(few) <= _SCALAR and min(values, default=1.0) > _TINY:
+        shifted, sums, squares = [], [], []
+        for v in values:
             a = b = 0.0
             while v < _SHIFT:
                 a += 1.0 / v
                 b += 1.0 / (v * v)
                 v = v + 1.0
-            x.flat[i], inv.flat[i], inv2.flat[i] = v, a, b
+            shifted.append(v)
+            sums.append(a)
+            squares.append(b)
+        x.reshape(-1)[few], inv.reshape(-1)[few], inv2.reshape(-1)[few] = shifted, sums, squares
         return x, inv, inv2
     while low.any():
         xl = x[low]
