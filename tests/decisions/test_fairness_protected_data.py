@@ -70,3 +70,20 @@ def test_protected_attributes_are_gone_after_the_check(recorded, workspace):
         report.attributes[0].demographic_parity_difference)
     assert not any(MARK in str(v) for v in e.details.values())
     assert list(e.subjects) == []
+
+
+@pytest.mark.parametrize("body", [
+    b"subject_id,gender,age_band\nAPPLICANT-0001,f,20-39\nZQSECRET-9,m,40-59,extra\n",
+    b"subject_id,gender,age_band\nZQSECRET-9,f,\xff\xfe\n"])
+def test_an_unreadable_csv_gets_one_line_that_quotes_no_row(recorded, workspace, tmp_path,
+                                                            body):
+    from veil.audit.log import AuditLog
+    from veil.errors import InputError
+
+    ledger, policy, *_ = recorded
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(body)
+    with pytest.raises(InputError, match="cannot read the table as CSV") as e:
+        fairness_report(ledger, bad, policy=policy, resamples=0)
+    assert "ZQSECRET" not in str(e.value) and e.value.where == str(bad)
+    assert list(AuditLog(workspace).events(action="decisions.fairness")) == []

@@ -23,6 +23,7 @@ each subject id.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -297,10 +298,22 @@ def _csv_columns(path: Path, attributes: list[str]) -> dict[str, Any]:
         names = [c for c in ("subject_id", "subject", *attributes) if c in header]
         table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
             include_columns=names, column_types=dict.fromkeys(names, pa.string())))
-    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
-        raise InputError(f"cannot read the table: {str(exc).splitlines()[0][:200]}",
+    except OSError as exc:
+        raise InputError(f"cannot read the table: {exc.strerror}", where=str(path)) from None
+    except (UnicodeDecodeError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read the table as CSV: {_reason(exc)}",
                          where=str(path)) from None
     return {c: table.column(c).combine_chunks() for c in names}
+
+
+def _reason(exc: Exception) -> str:
+    """Why Arrow refused a CSV, without its quote of the offending row (personal data)."""
+    shape = re.search(r"Expected \d+ columns, got \d+", str(exc))
+    if shape:
+        return shape.group(0).lower()
+    if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return "not a table with a header line"
 
 
 def _table_columns(table: Any, attributes: list[str]) -> dict[str, Any]:
