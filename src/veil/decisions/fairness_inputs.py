@@ -41,7 +41,7 @@ MISSING = "(missing)"  # the group of an empty protected value
 
 @dataclass(frozen=True)
 class DecisionColumns:
-    subject: Any  # pyarrow string array: pseudonyms
+    subject: Any  # pyarrow (large) string array: pseudonyms
     selected: Any  # numpy bool array
     actual: Any  # numpy float array: NaN unknown, else 0/1
 
@@ -51,7 +51,7 @@ class DecisionColumns:
 
 @dataclass(frozen=True)
 class ProtectedColumns:
-    subject: Any  # pyarrow string array: pseudonyms, each once
+    subject: Any  # pyarrow (large) string array: pseudonyms, each once
     attributes: dict[str, Any]  # name -> pyarrow string array (no nulls)
 
 
