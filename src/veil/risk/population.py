@@ -66,9 +66,14 @@ class SizeHistogram:
 
     @classmethod
     def from_class_sizes(cls, class_sizes: np.ndarray) -> SizeHistogram:
-        """From the size of every (non-empty) class."""
+        """From the size of every (non-empty) class (counted in a table of sizes when the
+        largest is not far above their number, else sorted)."""
         s = np.asarray(class_sizes)
-        s = s[s > 0]
+        s = s[s > 0].astype(np.int64, copy=False)
+        if len(s) and int(s.max()) <= 4 * len(s) + 4096:
+            table = np.bincount(s)
+            sizes = table.nonzero()[0]
+            return cls(sizes, table[sizes])
         sizes, counts = np.unique(s, return_counts=True)
         return cls(sizes.astype(np.int64), counts.astype(np.int64))
 
@@ -415,20 +420,25 @@ class PopulationUniqueness:
 
 
 def population_uniqueness(
-    class_sizes: np.ndarray,
+    class_sizes: np.ndarray | SizeHistogram,
     *,
     sampling_fraction: float | None = None,
     population_size: float | None = None,
     model: str = "dankar",
 ) -> PopulationUniqueness:
-    """Population uniqueness of a table whose equivalence classes have ``class_sizes``.
+    """Population uniqueness of a table whose equivalence classes have ``class_sizes`` (or
+    of their :class:`SizeHistogram`).
 
     Give the sampling fraction ``pi`` (the table's share of the population) or the
     population size ``N``; ``N = n / pi`` as in ARX. ``model``: ``dankar`` (default),
     ``pitman``, ``zayatz`` or ``snb``. A model that does not converge counts 0 uniques (as
     ARX) and says so in ``estimates`` (None).
     """
-    h = SizeHistogram.from_class_sizes(class_sizes)
+    h = (
+        class_sizes
+        if isinstance(class_sizes, SizeHistogram)
+        else SizeHistogram.from_class_sizes(class_sizes)
+    )
     n = h.records
     if n == 0:
         raise PolicyError("population uniqueness needs a non-empty table")

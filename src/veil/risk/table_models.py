@@ -31,7 +31,7 @@ from veil.errors import PolicyError
 from veil.risk.attacker import expected_inverse_population_size
 from veil.risk.classes import SensitiveCounts
 from veil.risk.excess import presence_excess
-from veil.risk.population import population_uniqueness
+from veil.risk.population import SizeHistogram, population_uniqueness
 from veil.risk.privacy import PrivacyModel
 
 __all__ = [
@@ -171,12 +171,12 @@ def _population_figure(
 ) -> float:
     """Population uniqueness of a class-size vector, memoized on its histogram (the lattice
     search meets the same histograms again and again)."""
-    hist_sizes, counts = np.unique(sizes, return_counts=True)
-    key = (np.stack([hist_sizes, counts]).astype(np.int64).tobytes(), fraction, size, model)
+    h = SizeHistogram.from_class_sizes(sizes)  # (the sizes of the classes kept: all > 0)
+    key = (np.stack([h.sizes, h.counts]).tobytes(), fraction, size, model)
     hit = _FIGURES.get(key)
     if hit is None:
         hit = population_uniqueness(
-            sizes, sampling_fraction=fraction, population_size=size, model=model
+            h, sampling_fraction=fraction, population_size=size, model=model
         ).uniqueness
         if len(_FIGURES) > 100_000:
             _FIGURES.clear()
