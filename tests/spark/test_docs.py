@@ -13,8 +13,6 @@ pytest.importorskip("pyspark", reason="PySpark is not installed (the 'spark' ext
 if shutil.which("java") is None:
     pytest.skip("Java is not installed (Spark needs it)", allow_module_level=True)
 
-from tests.spark.conftest import jvm_env  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "spark.md").read_text()
 
@@ -24,7 +22,8 @@ def _block(text: str, lang: str, start: str = "") -> str:
                 if b.startswith(start))
 
 
-def test_walk_through_and_python_example_run_as_written(readme_quickstart, monkeypatch) -> None:
+def test_walk_through_and_python_example_run_as_written(readme_quickstart, monkeypatch,
+                                                        jvm_env) -> None:
     monkeypatch.setattr(readme_quickstart, "env", jvm_env(readme_quickstart.env))
     script = _block(DOC, "bash") + "cat > example.py <<'PY'\n" + \
         _block(DOC, "python") + "PY\npython example.py\n"

@@ -14,11 +14,10 @@ if shutil.which("java") is None:
     pytest.skip("no Java runtime on PATH: Spark needs Java 17", allow_module_level=True)
 
 import veil  # noqa: E402
-from tests.spark.test_spark_run import (  # noqa: E402, F401 - spark and ws: fixtures
+from tests.spark.test_spark_run import (  # noqa: E402, F401 - ws: a fixture
     RISK_POLICY,
     _adult,
     _rows,
-    spark,
     ws,
 )
 
@@ -35,7 +34,7 @@ def _risk(receipt: dict) -> dict:  # type: ignore[type-arg]
 
 
 def test_a_generalizing_gate_in_parts_mode(ws, tmp_path: Path, conformance_dir: Path,  # noqa: F811
-                                           spark) -> None:  # noqa: F811
+                                           spark) -> None:
     from veil.spark import run
 
     people = _adult(tmp_path, conformance_dir)
@@ -61,7 +60,7 @@ def test_a_generalizing_gate_in_parts_mode(ws, tmp_path: Path, conformance_dir: 
 
 def test_spark_writes_a_delta_table_and_refuses_a_parts_uri(ws, tmp_path: Path,  # noqa: F811
                                                             conformance_dir: Path,
-                                                            spark) -> None:  # noqa: F811
+                                                            spark) -> None:
     """The single-file mode publishes to a URI as the local engine does (docs/sources.md)."""
     deltalake = pytest.importorskip("deltalake")
     from veil.errors import InputError

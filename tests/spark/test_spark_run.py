@@ -19,7 +19,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 import veil  # noqa: E402
-from tests.spark.conftest import SESSION_CONF  # noqa: E402
+from tests.spark.conftest import KEK_SECRET  # noqa: E402
 from veil.errors import InputError  # noqa: E402
 
 POLICY = """\
@@ -88,27 +88,6 @@ purposes:
       people:
         fields: {sex: keep, age: keep, race: keep, education: keep, salary: keep}
 """
-
-
-#: Spark's workers inherit the environment of the JVM, started once per test session: the
-#: KEK variable must be set before it starts (as on a cluster, where executors get it from
-#: their own environment, never from the job).
-from veil.kek.providers import EnvKEK  # noqa: E402
-
-KEK_SECRET = EnvKEK.new_secret()
-
-
-@pytest.fixture(scope="session")
-def spark():  # type: ignore[no-untyped-def]
-    import os
-
-    from veil.spark import session
-
-    os.environ["VEIL_KEK"] = KEK_SECRET
-
-    s = session("local[2]", **SESSION_CONF)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 import veil  # noqa: E402
-from tests.spark.conftest import SESSION_CONF  # noqa: E402
 from veil.errors import InputError, VeilError  # noqa: E402
 
 POLICY = """\
@@ -57,17 +56,6 @@ purposes:
 """
 COLUMNS = ["customer_id", "full_name", "iban", "country", "amount", "transaction_time",
            "merchant_category", "memo"]
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    """The test session's SparkSession (the one test_spark_run started, if it ran first).
-    Executors get the KEK from the JVM's environment, fixed when it started."""
-    from veil.kek.providers import EnvKEK
-    from veil.spark import session
-
-    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
-    return session("local[2]", **SESSION_CONF)
 
 
 @pytest.fixture

@@ -15,13 +15,11 @@ pytest.importorskip("pyspark", reason="PySpark is not installed (the 'spark' ext
 if shutil.which("java") is None:
     pytest.skip("Java is not installed (Spark needs it)", allow_module_level=True)
 
-from tests.spark.conftest import jvm_env  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "spark_streaming.md").read_text()
 
 
-def test_walk_through_runs_as_written(readme_quickstart, monkeypatch) -> None:
+def test_walk_through_runs_as_written(readme_quickstart, monkeypatch, jvm_env) -> None:
     monkeypatch.setattr(readme_quickstart, "env", jvm_env(readme_quickstart.env))
     bash = re.findall(r"```bash\n(.*?)```", DOC, flags=re.S)
     assert len(bash) == 1

@@ -5,7 +5,6 @@ purpose (bounded by max_batches), and the per-file schema check of CSV and JSON-
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,6 @@ if shutil.which("java") is None:
     pytest.skip("no Java runtime on PATH: Spark needs Java 17", allow_module_level=True)
 
 import veil  # noqa: E402
-from tests.spark.conftest import SESSION_CONF  # noqa: E402
 from veil.errors import InputError  # noqa: E402
 
 RATE_POLICY = """\
@@ -84,15 +82,13 @@ def test_bad_trigger_and_unknown_format_are_one_line(tmp_path: Path) -> None:
         check_source(str(tmp_path / "f.parquet"))
 
 
-def test_the_rate_source_runs_a_purpose_per_micro_batch(tmp_path: Path, monkeypatch) -> None:
+def test_the_rate_source_runs_a_purpose_per_micro_batch(tmp_path: Path, monkeypatch,
+                                                        spark) -> None:
     """Spark's rate-micro-batch source (deterministic: a fixed number of rows per batch,
     values counting up) in processing-time mode, stopped after two micro-batches."""
-    from veil.kek.providers import EnvKEK
-    from veil.spark import session, stream
+    from veil.spark import stream
     from veil.store.workspace import init_workspace
 
-    os.environ.setdefault("VEIL_KEK", EnvKEK.new_secret())
-    spark = session("local[2]", **SESSION_CONF)
     monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
     monkeypatch.delenv("VEIL_WORKSPACE", raising=False)
     monkeypatch.setenv("VEIL_KEK", spark._jvm.System.getenv("VEIL_KEK"))
