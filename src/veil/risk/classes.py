@@ -185,6 +185,14 @@ class SensitiveCounts:
         np.maximum.at(out, self.class_index, values)  # (numpy 2: faster than reduceat)
         return out
 
+    def classes_with(self, pairs: np.ndarray, n_classes: int) -> np.ndarray:
+        """Per class: does it hold a pair of the mask ``pairs``? (A model that fails a class
+        when some value's figure is beyond its threshold tests the pairs, not their
+        maximum.)"""
+        out = np.zeros(n_classes, dtype=bool)
+        out[self.class_index[pairs]] = True
+        return out
+
     @_once
     def _owners(self) -> np.ndarray:
         """The classes that have pairs."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.risk.classes import SensitiveCounts, divide
+from veil.risk.classes import SensitiveCounts
 
 __all__ = ["emd_excess", "presence_excess", "share_excess", "shortfall_excess"]
 
@@ -57,10 +57,16 @@ def share_excess(sc: SensitiveCounts, sizes: np.ndarray, caps: np.ndarray) -> np
         return np.zeros(n)
     c = caps[sc.value_code]
     size = sc.pair_sizes(sizes)
-    g = divide(sc.counts - c * size, 1.0 - c, 0.0) - _SLACK * size
-    if not (caps < _TIGHT).all():  # (usually every cap is below: no mask)
-        g[c >= _TIGHT] = 0.0
-    return np.maximum(sc.class_max(g, n), 0.0)
+    # only the values above their cap have g > 0 (below it the numerator is <= 0): the rest
+    # cannot raise a class above 0, so they are left out
+    over = sc.counts > c * size
+    if not (caps < _TIGHT).all():
+        over &= c < _TIGHT
+    c, size = c[over], size[over]
+    g = (sc.counts[over] - c * size) / (1.0 - c) - _SLACK * size
+    out = np.zeros(n)
+    np.maximum.at(out, sc.class_index[over], g)
+    return out
 
 
 def emd_excess(emd: np.ndarray, sizes: np.ndarray, t: float) -> np.ndarray:

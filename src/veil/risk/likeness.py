@@ -27,6 +27,8 @@ from veil.risk.special import digamma
 __all__ = [
     "enhanced_beta",
     "grassberger_g",
+    "pair_enhanced_excess",
+    "pair_gain",
     "per_class_beta_basic",
     "per_class_beta_enhanced_excess",
     "per_class_entropy_grassberger",
@@ -40,14 +42,21 @@ def _gain(sc: SensitiveCounts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return divide(p - q, q, np.inf), q
 
 
+def pair_gain(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
+    """The relative gain ``(p - q) / q`` of each (class, value) pair."""
+    return _gain(sc, sizes)[0]
+
+
 def per_class_beta_basic(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     """The largest relative gain ``(p - q) / q`` of a value present in each class: the class
     is basic beta-like iff this is ``<= beta``."""
-    n = len(sizes)
-    if not len(sc.counts):
-        return np.zeros(n)
-    gain, _ = _gain(sc, sizes)
-    return sc.class_max(gain, n)
+    return sc.class_max(pair_gain(sc, sizes), len(sizes))
+
+
+def pair_enhanced_excess(sc: SensitiveCounts, sizes: np.ndarray, beta: float) -> np.ndarray:
+    """``gain - min(beta, -ln q)`` of each (class, value) pair."""
+    bound = np.minimum(beta, _neg_log(sc.reference_distribution()))[sc.value_code]
+    return pair_gain(sc, sizes) - bound
 
 
 def per_class_beta_enhanced_excess(
@@ -55,12 +64,7 @@ def per_class_beta_enhanced_excess(
 ) -> np.ndarray:
     """The largest ``gain - min(beta, -ln q)`` of a value present in each class: the class is
     enhanced beta-like iff this is ``<= 0``."""
-    n = len(sizes)
-    if not len(sc.counts):
-        return np.zeros(n)
-    gain, _ = _gain(sc, sizes)
-    bound = np.minimum(beta, _neg_log(sc.reference_distribution()))[sc.value_code]
-    return sc.class_max(gain - bound, n)
+    return sc.class_max(pair_enhanced_excess(sc, sizes, beta), len(sizes))
 
 
 def _neg_log(q: np.ndarray) -> np.ndarray:

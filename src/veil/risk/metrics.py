@@ -327,8 +327,12 @@ def _value_levels(hierarchy: Hierarchy, values: pa.Array) -> list[np.ndarray]:
 
 def per_class_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
     """``max |log2(p(s|E) / p(s))|`` over the values present in each class."""
-    d = np.abs(np.log2(divide(_p(sc, sizes), sc.pair_reference, np.inf)))
-    return sc.class_max(d, len(sizes))
+    return sc.class_max(pair_delta(sc, sizes), len(sizes))
+
+
+def pair_delta(sc: SensitiveCounts, sizes: np.ndarray) -> np.ndarray:
+    """``|log2(p(s|E) / p(s))|`` of each (class, value) pair."""
+    return np.abs(np.log2(divide(_p(sc, sizes), sc.pair_reference, np.inf)))
 
 
 # Table-level values ------------------------------------------------------------------------

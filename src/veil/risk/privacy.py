@@ -18,12 +18,12 @@ from veil.risk.classes import SensitiveCounts
 from veil.risk.excess import emd_excess, share_excess, shortfall_excess
 from veil.risk.hierarchy import Hierarchy
 from veil.risk.likeness import (
-    per_class_beta_basic,
-    per_class_beta_enhanced_excess,
+    pair_enhanced_excess,
+    pair_gain,
     per_class_entropy_grassberger,
 )
 from veil.risk.metrics import (
-    per_class_delta,
+    pair_delta,
     per_class_distinct,
     per_class_emd_equal,
     per_class_emd_hierarchical,
@@ -361,7 +361,7 @@ class DeltaDisclosure(PrivacyModel):
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
-        return per_class_delta(sc, sizes) >= self.delta
+        return sc.classes_with(pair_delta(sc, sizes) >= self.delta, len(sizes))
 
 
 @dataclass(frozen=True)
@@ -393,7 +393,7 @@ class BasicBetaLikeness(PrivacyModel):
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
-        return per_class_beta_basic(sc, sizes) > self.beta + _EPS
+        return sc.classes_with(pair_gain(sc, sizes) > self.beta + _EPS, len(sizes))
 
 
 @dataclass(frozen=True)
@@ -431,7 +431,7 @@ class EnhancedBetaLikeness(PrivacyModel):
 
     def failing(self, sizes: np.ndarray, sc: SensitiveCounts | None) -> np.ndarray:
         assert sc is not None
-        return per_class_beta_enhanced_excess(sc, sizes, self.beta) > _EPS
+        return sc.classes_with(pair_enhanced_excess(sc, sizes, self.beta) > _EPS, len(sizes))
 
 
 @dataclass(frozen=True, eq=False)
