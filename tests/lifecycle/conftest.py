@@ -25,3 +25,15 @@ def publish(workspace) -> Callable[[str], Any]:
         return veil.run(policy, "fraud_detection", str(csv), name, workspace=workspace)
 
     return run
+
+
+@pytest.fixture
+def clock_at(monkeypatch) -> Callable[[str], None]:
+    """Move the sweep's idea of this machine's time (it refuses to dispose as of a later one)."""
+    from veil.lifecycle import retention_sweep
+    from veil.lifecycle.retention_records import parse_now
+
+    def move(when: str) -> None:
+        monkeypatch.setattr(retention_sweep, "clock", lambda: parse_now(when))
+
+    return move

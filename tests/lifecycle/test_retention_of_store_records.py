@@ -15,7 +15,9 @@ from veil.sample import SAMPLE_POLICY
 from veil.store.schema import consent_events, dsr_requests, dsr_steps
 
 
-def test_closed_requests_become_tombstones_and_ended_consents_lose_evidence(workspace):
+def test_closed_requests_become_tombstones_and_ended_consents_lose_evidence(workspace,
+                                                                            clock_at):
+    clock_at("2033-01-01T00:00:00Z")  # the machine's clock, years on
     pol = load_policy(SAMPLE_POLICY)  # requests: 3 years, consent_evidence: 6 years
     reqs = Requests(workspace, pol)
     closed = reqs.open("access", "CUST-1", received="2026-01-05T10:00:00Z",

@@ -16,6 +16,7 @@ import veil
 from veil.audit.log import AuditLog
 from veil.cli.main import main
 from veil.crypto.errors import KeyMissingError
+from veil.errors import InputError
 from veil.keys.manager import KeyManager
 from veil.lifecycle import dispose_output, hold, release, retention_status, sweep
 from veil.policy.duration import Duration
@@ -42,7 +43,8 @@ def test_expiry_is_recorded_calendar_correct_and_shown_in_the_receipt(workspace,
     assert [s.run_id for s in retention_status(workspace, LATER, due=True)] == [r.run_id]
 
 
-def test_sweep_deletes_shreds_keeps_held_and_records(workspace, publish, capsys):
+def test_sweep_deletes_shreds_keeps_held_and_records(workspace, publish, capsys, clock_at):
+    clock_at(LATER)
     a, b = publish("a.parquet"), publish("b.parquet")
     shutil.copy("a.parquet", "copy-of-a.parquet")  # e.g. a backup made before the sweep
     assert veil.read("copy-of-a.parquet", workspace).num_rows == a.rows_out
@@ -86,14 +88,17 @@ def test_sweep_deletes_shreds_keeps_held_and_records(workspace, publish, capsys)
         "retention.hold", "retention.dispose", "retention.release", "retention.dispose"]
 
 
-def test_nothing_goes_before_its_expiry(workspace, publish):
+def test_nothing_goes_before_its_expiry(workspace, publish, clock_at):
+    clock_at("2027-01-01T00:00:00Z")
     publish("a.parquet")
     rep = sweep(workspace, now="2027-01-01T00:00:00Z")
     assert rep.disposed == [] and Path("a.parquet").exists()
 
 
 @pytest.mark.parametrize("step", ["intent", "file_deleted", "key_destroyed", "audited", "done"])
-def test_a_sweep_killed_after_any_step_is_finished_by_the_next(workspace, publish, step):
+def test_a_sweep_killed_after_any_step_is_finished_by_the_next(workspace, publish, step,
+                                                               clock_at):
+    clock_at(LATER)
     (a,) = outs = [publish("a.parquet")]
 
     def crash(at: str) -> None:
@@ -153,6 +158,21 @@ def test_cli_bad_input_is_one_line(workspace, publish, capsys, tmp_path):
     assert veil_cli("retention", "sweep", "-p", str(tmp_path / "bad.yaml")) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.yaml:" in err and "not a duration" in err
+
+
+def test_a_sweep_as_of_the_future_disposes_of_nothing(workspace, publish, capsys):
+    """--now later than this machine's clock would dispose of outputs before their retention
+    ended: refused (the CLI and the API), and nothing goes; a dry run may look ahead."""
+    a = publish("a.parquet")
+    assert veil_cli("retention", "sweep", "--now", LATER) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is in the future" in err and "--dry-run" in err
+    with pytest.raises(InputError, match="is in the future"):
+        sweep(workspace, now=LATER)
+    assert [d.run_id for d in sweep(workspace, now=LATER, dry_run=True).disposed] == [a.run_id]
+    assert Path("a.parquet").exists()
+    (st,) = retention_status(workspace)
+    assert st.state == "live"
 
 
 def test_status_lists_and_help_has_examples(workspace, publish, capsys):

@@ -25,7 +25,7 @@ retention_app = typer.Typer(
 
 NowOpt = Annotated[str | None, typer.Option(
     "--now", help="Judge expiry as of this ISO 8601 time instead of the clock (e.g. "
-    "2031-01-01T00:00:00Z).")]
+    "2031-01-01T00:00:00Z); a sweep takes a later time than the clock's only with --dry-run.")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who acts (default: VEIL_ACTOR "
                                               "or the OS user).")]
 OutputArg = Annotated[str, typer.Argument(help="Run id (or a unique prefix) or output path.")]

@@ -5,11 +5,11 @@ records (closed requests, ended consents' evidence). One certificate per sweep."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from veil._actor import default_actor
-from veil.errors import PolicyError
+from veil.errors import InputError, PolicyError
 from veil.lifecycle.retention_dispose import Hook, dispose_rows
 from veil.lifecycle.retention_listing import retention_status
 from veil.lifecycle.retention_records import Disposal, OutputRetention, iso, parse_now
@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from veil.store.workspace import Workspace
 
 __all__ = ["SweepReport", "sweep"]
+
+_SKEW = timedelta(minutes=5)  # a clock a little ahead of this machine's is no future
+
+
+def clock() -> datetime:
+    """This machine's time: a sweep that disposes may not judge by a later one."""
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -50,10 +57,15 @@ def sweep(ws: Workspace, policy: Policy | None = None, now: datetime | str | Non
     """Dispose of expired outputs (`veil.lifecycle.retention_dispose`), keeping held ones;
     with a ``policy`` whose ``retention:`` sets ``requests`` or ``consent_evidence``, also
     reduce closed requests to tombstones and strip ended consents' evidence past the period.
-    ``now`` (default the clock; ``--now`` in the CLI) decides what has expired; ``dry_run``
-    changes nothing and says what would go. Re-running after a crash finishes the work."""
-    ws = ws.ready()
+    ``now`` (default the clock; ``--now`` in the CLI) decides what has expired; a time in the
+    future is refused unless ``dry_run``, which changes nothing and says what would go.
+    Re-running after a crash finishes the work."""
     at = parse_now(now)
+    if not dry_run and at > clock() + _SKEW:
+        raise InputError(f"{iso(at)} is in the future: a sweep disposes of outputs only once "
+                         "their retention has ended (preview a later date with --dry-run)",
+                         where="--now")
+    ws = ws.ready()
     actor = default_actor(actor)
     due = retention_status(ws, at, due=True)
     held = [r for r in due if r.state == "live" and r.hold_reason]
