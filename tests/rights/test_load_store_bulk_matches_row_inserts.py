@@ -100,3 +100,22 @@ def test_a_bad_row_names_its_line_and_writes_nothing(people, workspace, tmp_path
         load_store(people, "people", bad, workspace)
     assert "bad.csv:" in str(err.value.where)
     assert not Store(people, "people", workspace, create=True).exists()
+
+
+def test_a_bad_file_with_replace_keeps_the_table_it_would_replace(people, workspace,
+                                                                   tmp_path: Path) -> None:
+    """All or nothing with --replace too: the DROP of the old table is undone with the rest
+    (SQLite's driver runs DDL outside its implicit transaction unless told BEGIN)."""
+    good, bad = tmp_path / "people.csv", tmp_path / "bad.csv"
+    good.write_text(CSV, "utf-8")
+    bad.write_text(CSV.replace("C-4,42,", "C-4,forty-two,"), "utf-8")
+    assert load_store(people, "people", good, workspace) == 4
+    store = Store(people, "people", workspace)
+    before = _rows(store, "people")
+    with pytest.raises(InputError):
+        load_store(people, "people", bad, workspace, replace=True)
+    assert _rows(store, "people") == before
+    names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("people")}
+    assert "ix_people_cid" in names
+    assert load_store(people, "people", good, workspace, replace=True) == 4  # and it still works
+    assert _rows(store, "people") == before

@@ -252,7 +252,8 @@ def load_store(policy: Policy, dataset: str, source: str | Path, workspace: Work
                replace: bool = False) -> int:
     """Create the dataset's store table (typed from the policy, indexed on the subject id) and
     fill it from a file; returns the rows written. Refuses to touch an existing table unless
-    ``replace``. All or nothing: one transaction, and a SQLite file it had to create is
+    ``replace``. All or nothing: one transaction (the old table's DROP included, on SQLite
+    too), and a SQLite file it had to create is
     removed again on failure. The file is made owner-only (0600): it holds personal data."""
     if dataset not in policy.datasets:
         raise PolicyError(f"unknown dataset '{dataset}'", where=policy.source)
@@ -295,7 +296,11 @@ def _load(store: Store, policy: Policy, dataset: str, source: str | Path,
     table = sa.Table(name, md, *[sa.Column(c, _SA_TYPES[ds.fields[c].type]) for c in cols],
                      schema=schema or None)
     n = 0
-    with store._errors("loading the store"), store.engine.begin() as conn:
+    # pysqlite runs DDL that comes before any INSERT outside its implicit transaction, so an
+    # explicit BEGIN: a failed --replace keeps the old table (closing without commit rolls back)
+    with store._errors("loading the store"), store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         if sa.inspect(conn).has_table(name, schema=schema or None):
             if not replace:
                 raise StoreError(f"table '{store.table_name}' already exists (use --replace to "
@@ -312,5 +317,6 @@ def _load(store: Store, policy: Policy, dataset: str, source: str | Path,
             n += write(batch.select(cols))
         # indexed once the rows are in: one sort instead of a B-tree insert per row
         sa.Index(f"ix_{name}_{store.key}", table.c[store.key]).create(conn)
+        conn.commit()
     store._table = None
     return n
