@@ -104,3 +104,47 @@ def test_hold_by_categories_keeps_those_fields_and_ends(bank, edited_policy) -> 
     assert Store(pol, "transactions", bank.ws).count(bank.subject) == 0
     assert reqs._sealed(e.id) is None and done.result["legal_holds"] == []
     assert any(s["step"] == "certificate:final" for s in done.steps)
+
+
+def _cells(engine: sa.Engine) -> list[tuple[str, str, str]]:
+    """Every text, JSON and binary value of every table: (table, column, text)."""
+    import json
+
+    md = sa.MetaData()
+    md.reflect(engine)
+    out = []
+    with engine.connect() as conn:
+        for table in md.sorted_tables:
+            for row in conn.execute(sa.select(table)):
+                for col, v in row._mapping.items():
+                    if isinstance(v, bytes | memoryview):
+                        v = bytes(v).decode("latin-1")
+                    elif isinstance(v, dict | list):
+                        v = json.dumps(v, ensure_ascii=False)
+                    if isinstance(v, str):
+                        out.append((table.name, col, v))
+    return out
+
+
+def test_erasure_clears_the_free_text_of_earlier_requests(bank) -> None:
+    """Verification, extension reason, close and lift notes are free text that may quote the
+    subject (passport number, phone, e-mail): gone everywhere in the workspace database."""
+    secrets = ["passport C01X00T47", "+48605755047", "dagmara_truchan42@gmail.com",
+               "Dagmara Truchan said"]
+    reqs = Requests(bank.ws, bank.policy)
+    a = reqs.open("access", bank.subject, verification=f"{secrets[0]} of Dagmara")
+    reqs.extend(a.id, 1, f"asked by phone {secrets[1]}")
+    reqs.run(a.id)
+    reqs.close(a.id, f"sent to {secrets[2]}")
+    r = reqs.run(reqs.open("restriction", bank.subject, verification="branch").id)
+    reqs.lift(r.id, f"{secrets[3]} the data is right")
+    haystack = _cells(bank.ws.engine)
+    assert all(any(s in v for _, _, v in haystack) for s in secrets)  # there before
+    e = reqs.run(reqs.open("erasure", bank.subject, verification="signed form").id)
+    assert e.status == "completed"
+    left = [(t, c, s) for t, c, v in _cells(bank.ws.engine) for s in secrets if s in v]
+    assert left == []
+    shown = reqs.get(a.id).to_dict()
+    assert (shown["verification"], shown["extension_reason"], shown["close_note"]) == \
+        ("(erased)", "(erased)", "(erased)")
+    assert reqs.get(r.id).result["lifted"]["note"] == "(erased)"

@@ -365,11 +365,16 @@ def _backups(ctx: StepContext, erased_at: datetime | str | None) -> dict[str, An
                           when).to_dict()
 
 
+#: What an erasure leaves in the free text of the subject's other requests.
+ERASED_TEXT = "(erased)"
+
+
 def other_requests(ctx: StepContext) -> dict[str, Any]:
     """Art. 17 reaches the subject's earlier requests too: their sealed ids (and a
     rectification's new values) are dropped and their packages' files deleted, so nothing
-    can be exported or unsealed after the erasure. This erasure keeps its own seal until it
-    completes (or its legal hold ends)."""
+    can be exported or unsealed after the erasure; their free text (verification, extension
+    reason, close and lift notes: a passport number, a phone, an e-mail) is replaced by
+    ``(erased)``. This erasure keeps its own seal until it completes (or its hold ends)."""
     t = dsr_requests.c
     with ctx.workspace.engine.connect() as conn:
         others = [r.id for r in conn.execute(sa.select(t.id).where(
@@ -384,6 +389,7 @@ def other_requests(ctx: StepContext) -> dict[str, Any]:
     with ctx.workspace.engine.begin() as conn:
         if others:
             conn.execute(dsr_requests.update().where(t.id.in_(others)).values(sealed=None))
+            _clear_free_text(conn, others)
             for row in conn.execute(sa.select(st.request_id, st.detail).where(
                     st.request_id.in_(others), st.step == "package")).all():
                 detail = dict(row.detail or {})
@@ -396,6 +402,20 @@ def other_requests(ctx: StepContext) -> dict[str, Any]:
                              .values(detail=detail))
         return ctx.record(conn, "requests", {"requests": others,
                                              "package_files_deleted": deleted})
+
+
+def _clear_free_text(conn: sa.Connection, ids: list[str]) -> None:
+    """Replace the free text of requests ``ids`` by ``(erased)`` (in ``conn``'s transaction)."""
+    t = dsr_requests.c
+    for col in (t.verification, t.extension_reason, t.close_note):
+        conn.execute(dsr_requests.update().where(t.id.in_(ids), col.isnot(None),
+                                                 col != ERASED_TEXT)
+                     .values({col.name: ERASED_TEXT}))
+    for row in conn.execute(sa.select(t.id, t.result).where(t.id.in_(ids))).all():
+        lifted = (row.result or {}).get("lifted") if isinstance(row.result, dict) else None
+        if isinstance(lifted, dict) and lifted.get("note") not in (None, ERASED_TEXT):
+            result = {**row.result, "lifted": {**lifted, "note": ERASED_TEXT}}
+            conn.execute(dsr_requests.update().where(t.id == row.id).values(result=result))
 
 
 def lineage(ctx: StepContext) -> dict[str, Any]:
