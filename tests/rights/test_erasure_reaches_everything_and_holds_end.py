@@ -148,3 +148,30 @@ def test_erasure_clears_the_free_text_of_earlier_requests(bank) -> None:
     assert (shown["verification"], shown["extension_reason"], shown["close_note"]) == \
         ("(erased)", "(erased)", "(erased)")
     assert reqs.get(r.id).result["lifted"]["note"] == "(erased)"
+
+
+def test_an_erasure_holding_data_is_not_closed_before_the_hold_is_released(
+        bank, edited_policy) -> None:
+    """Closed, it would leave `veil dsr list` and `run` would refuse it: the held rows would
+    stay for ever. The refusal says until when and what to do; once released, it closes."""
+    from veil.errors import ConflictError
+
+    pol = edited_policy("legal_holds:\n  aml:\n    legal_basis: AMLD (EU) 2015/849 Art. 40\n"
+                        "    period: 5y\n    datasets: [transactions]\n")
+    reqs = Requests(bank.ws, pol)
+    e = reqs.run(reqs.open("erasure", bank.subject,
+                           received=datetime(2024, 2, 29, 9, tzinfo=UTC)).id)
+    assert e.hold_until == datetime(2029, 2, 28, 9, tzinfo=UTC)
+    with pytest.raises(ConflictError, match=r"legal hold until 2029-02-28T09:00:00Z.*"
+                       rf"`veil dsr run {e.id}`"):
+        reqs.close(e.id, "subject told: data kept under AML hold")
+    with bank.ws.engine.begin() as conn:  # time passes: the hold ends
+        conn.execute(dsr_requests.update().where(dsr_requests.c.id == e.id).values(
+            hold_until=datetime.now(UTC) - timedelta(days=1)))
+    with pytest.raises(ConflictError, match=rf"hold ended .* `veil dsr run {e.id}`"):
+        reqs.close(e.id, "subject told")
+    assert reqs.get(e.id).status == "completed" and reqs.get(e.id).close_note is None
+    assert [r.urgency() for r in reqs.list() if r.id == e.id] == ["hold ended: run again"]
+    assert reqs.run(e.id).hold_until is None
+    assert Store(pol, "transactions", bank.ws).count(bank.subject) == 0
+    assert reqs.close(e.id, "subject told: held data erased").status == "closed"

@@ -64,6 +64,7 @@ def close_request(reqs: Requests, request_id: str, note: str, *,
         raise ConflictError(f"request {rec.id} is already {rec.status}")
     if rec.status == "running":
         raise ConflictError(f"request {rec.id} is running: wait for the run to finish")
+    _check_not_holding(rec)
     if not note or not note.strip():
         raise InputError("closing needs a note (what the subject was told)")
     audit_request(reqs.workspace, "dsr.close", rec, actor,
@@ -73,6 +74,22 @@ def close_request(reqs: Requests, request_id: str, note: str, *,
             status="closed", close_note=note.strip(), closed_at=datetime.now(UTC),
             updated_at=datetime.now(UTC)))
     return reqs.get(rec.id)
+
+
+def _check_not_holding(rec: RequestRecord) -> None:
+    """An erasure still keeping data under a legal hold stays completed: closed, it would
+    leave `veil dsr list` and its release run would be refused, so the held data would never
+    be erased. The subject can be told now (the answer says what is kept until when)."""
+    if rec.hold_until is None:
+        return
+    run = f"`veil dsr run {rec.id}`"
+    if rec.hold_until > datetime.now(UTC):
+        raise ConflictError(f"request {rec.id} keeps data under a legal hold until "
+                            f"{iso(rec.hold_until)}: it stays completed (listed as 'legal "
+                            f"hold') so that {run} erases that data once the hold ends; "
+                            "close it after that run")
+    raise ConflictError(f"request {rec.id}: its legal hold ended on {iso(rec.hold_until)}; "
+                        f"run {run} first to erase the held data, then close it")
 
 
 def lift_request(reqs: Requests, request_id: str, note: str, *,

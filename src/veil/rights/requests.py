@@ -159,8 +159,10 @@ class Requests:
 
     def close(self, request_id: str, note: str, *, actor: str | None = None) -> RequestRecord:
         """Close a request with a note (what the subject was told). Closing one that has not
-        completed needs the note to say why. A restriction or objection keeps excluding the
-        subject after it is closed, until `lift` (which works on a closed request too)."""
+        completed needs the note to say why; an erasure keeping data under a legal hold is
+        closed only after the run that erases it once the hold ends. A restriction or
+        objection keeps excluding the subject after it is closed, until `lift` (which works on
+        a closed request too)."""
         return close_request(self, request_id, note, actor=actor)
 
     def lift(self, request_id: str, note: str, *, actor: str | None = None) -> RequestRecord:
