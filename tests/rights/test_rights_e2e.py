@@ -109,3 +109,21 @@ def _events(ws) -> list[bytes]:
 
     with ws.engine.connect() as conn:
         return [bytes(r[0]) for r in conn.execute(sa.select(audit_leaves.c.event))]
+
+
+def test_the_certificate_says_the_model_to_retrain_as_propagation_left_it(bank) -> None:
+    """`rebuild.models` is read after the propagate step flagged the model (it said
+    needs_retraining false, 0 subjects, beside propagation's 1)."""
+    from veil.lifecycle import requests
+
+    r = veil.run(bank.policy, "personalised_offers", str(bank.csv), "offers.parquet",
+                 workspace=bank.ws)
+    Lineage(bank.ws).register_model("offers-model", [r.run_id], actor="ml-team")
+    reqs = requests(bank.ws, bank.policy)
+    e = reqs.run(reqs.open("erasure", bank.subject, verification="signed form").id)
+    cert = json.loads(Path(e.result["certificate"][0]).read_text())
+    (model,) = cert["rebuild"]["models"]
+    (flagged,) = cert["propagation"]["models_to_retrain"]
+    assert (model["name"], model["needs_retraining"], model["affected_subjects"]) == \
+        ("offers-model", True, 1) == (flagged["name"], True, flagged["affected_subjects"])
+    assert Lineage(bank.ws).model("offers-model").retrain_subjects == 1

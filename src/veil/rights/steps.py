@@ -474,7 +474,7 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
         "earlier_requests": (ctx.state.get("requests") or {}).get("requests", []),
         "excluded_from_runs": "all purposes (erased)",
         "legal_holds": holds,
-        "rebuild": {"outputs": lin["outputs"], "models": lin["models"],
+        "rebuild": {"outputs": lin["outputs"], "models": _models_after_propagation(ctx, lin),
                     "check_after_they_finish": lin.get("running", [])},
         "propagation": _propagation(ctx),
         "recipients_notified": (ctx.state.get("notify") or {}).get("notices"),
@@ -488,6 +488,19 @@ def erasure_certificate(ctx: StepContext) -> dict[str, Any]:
                  "'propagation' (when run) says what was done to those outputs and models: "
                  "rebuilt without the subject, purged, or flagged for a person to act."),
     }
+
+
+def _models_after_propagation(ctx: StepContext, lin: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models as the propagate step left them: the lineage step ran before it flagged
+    them for retraining, so its snapshot said "no retraining needed, 0 subjects"."""
+    flagged = {m["name"]: m for m in (ctx.state.get("propagate") or {})
+               .get("models_to_retrain", [])}
+    out = []
+    for m in lin["models"]:
+        f = flagged.pop(m["name"], None)
+        out.append(m if f is None else {**m, "needs_retraining": True,
+                                         "affected_subjects": f["affected_subjects"]})
+    return out + [{**f, "needs_retraining": True} for f in flagged.values()]
 
 
 def _propagation(ctx: StepContext) -> dict[str, Any] | None:
