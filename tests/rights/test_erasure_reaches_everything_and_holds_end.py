@@ -175,3 +175,27 @@ def test_an_erasure_holding_data_is_not_closed_before_the_hold_is_released(
     assert reqs.run(e.id).hold_until is None
     assert Store(pol, "transactions", bank.ws).count(bank.subject) == 0
     assert reqs.close(e.id, "subject told: held data erased").status == "closed"
+
+
+def test_a_held_erasure_closed_earlier_is_still_listed_and_released(bank, edited_policy) -> None:
+    """Workspaces from before that refusal may hold a closed erasure keeping data: it stays in
+    `veil dsr list`, and its release run erases the data and leaves it closed."""
+    pol = edited_policy("legal_holds:\n  aml:\n    legal_basis: AMLD (EU) 2015/849 Art. 40\n"
+                        "    period: 5y\n    datasets: [transactions]\n")
+    reqs = Requests(bank.ws, pol)
+    e = reqs.run(reqs.open("erasure", bank.subject).id)
+    closed_at = datetime.now(UTC)
+    with bank.ws.engine.begin() as conn:  # closed as an older Veil allowed
+        conn.execute(dsr_requests.update().where(dsr_requests.c.id == e.id).values(
+            status="closed", close_note="subject told", closed_at=closed_at))
+    assert [r.urgency() for r in reqs.list() if r.id == e.id] == ["legal hold"]
+    assert reqs.run(e.id).status == "closed"  # the hold still runs: nothing to do yet
+    assert Store(pol, "transactions", bank.ws).count(bank.subject) == bank.rows
+    with bank.ws.engine.begin() as conn:  # time passes: the hold ends
+        conn.execute(dsr_requests.update().where(dsr_requests.c.id == e.id).values(
+            hold_until=datetime.now(UTC) - timedelta(days=1)))
+    assert [r.urgency() for r in reqs.list() if r.id == e.id] == ["hold ended: run again"]
+    done = reqs.run(e.id)
+    assert (done.status, done.hold_until, done.close_note) == ("closed", None, "subject told")
+    assert Store(pol, "transactions", bank.ws).count(bank.subject) == 0
+    assert reqs._sealed(e.id) is None and e.id not in [r.id for r in reqs.list()]

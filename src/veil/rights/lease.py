@@ -41,7 +41,8 @@ def take_lease(reqs: Requests, rec: RequestRecord, owner: str, now: datetime, *,
     """Compare-and-swap to running; refuses a request another live run holds."""
     t = dsr_requests.c
     if releasing:
-        cond = sa.and_(t.status == "completed", t.hold_until.isnot(None), t.hold_until <= now)
+        cond = sa.and_(t.status.in_(["completed", "closed"]), t.hold_until.isnot(None),
+                       t.hold_until <= now)
     else:
         stale = sa.and_(t.status == "running",
                         t.running_since < now - timedelta(minutes=lease_minutes))

@@ -51,8 +51,9 @@ def list_requests(engine: sa.Engine, *, status: str | None, include_closed: bool
         raise InputError(f"unknown status '{status}' (known: {', '.join(STATUSES)})")
     if status is not None:
         q = q.where(t.c.status == status)
-    elif not include_closed:
-        q = q.where(t.c.status.in_([*OPEN_STATES, "completed"]))
+    elif not include_closed:  # and those still holding data under a legal hold
+        q = q.where(sa.or_(t.c.status.in_([*OPEN_STATES, "completed"]),
+                           t.c.hold_until.isnot(None)))
     if subject_token is not None:
         q = q.where(t.c.subject == subject_token)
     with engine.connect() as conn:

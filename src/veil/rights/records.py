@@ -104,7 +104,7 @@ class RequestRecord:
 
     def urgency(self, now: datetime | None = None, due_soon_days: int = 7) -> str:
         now = now or datetime.now(UTC)
-        if self.status == "completed" and self.hold_until is not None:
+        if self.status in ("completed", "closed") and self.hold_until is not None:
             return "hold ended: run again" if self.hold_until <= now else "legal hold"
         if self.status not in OPEN_STATES:
             return ""

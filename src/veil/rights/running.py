@@ -5,7 +5,8 @@ Steps are re-planned after each one (what ``locate`` finds decides the rest). Co
 the audit event first, then the status, result and the seal's removal in one transaction (a
 rerun after a crash in between adds the event only if it is missing). An erasure completed under
 a legal hold is run again once the hold has ended: the held data is then erased and the seal
-dropped.
+dropped. That release also runs on such an erasure closed before the hold ended (closing one is
+refused now, but older workspaces may hold some); it stays closed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["run_request"]
 
 RUNNABLE = ("open", "failed", "running", "completed")
+HELD = ("completed", "closed")  # an erasure holding data under a legal hold (see closing.py)
 
 
 def run_request(reqs: Requests, request_id: str, *, actor: str | None, force: bool,
@@ -36,11 +38,12 @@ def run_request(reqs: Requests, request_id: str, *, actor: str | None, force: bo
     actor = actor or default_actor()
     rec = reqs.get(request_id)
     now = datetime.now(UTC)
-    releasing = (rec.status == "completed" and rec.hold_until is not None
+    releasing = (rec.status in HELD and rec.hold_until is not None
                  and rec.hold_until <= now)
-    if rec.status == "completed" and not releasing:
-        return rec  # idempotent: nothing left to do
-    if rec.status not in RUNNABLE:
+    if not releasing and (rec.status == "completed"
+                          or (rec.status in HELD and rec.hold_until is not None)):
+        return rec  # idempotent: nothing left to do (or not yet: the hold still runs)
+    if rec.status not in RUNNABLE and not releasing:
         raise InputError(f"request {rec.id} is {rec.status}: only open or failed requests run")
     owner = new_owner()
     take_lease(reqs, rec, owner, now, force=force, lease_minutes=lease_minutes,
@@ -62,7 +65,7 @@ def _context(reqs: Requests, rec: RequestRecord, actor: str, owner: str,
         payload = reqs.seals.unseal(rec.id, reqs.seals.stored(rec.id))
     except BaseException:
         release_lease(reqs.engine, rec.id, owner,
-                      status="completed" if releasing else "failed")
+                      status=_settled(rec) if releasing else "failed")
         raise
     done = {s["step"]: s for s in rec.steps if s["status"] == "done"}
     state: dict[str, Any] = {name: s["detail"] for name, s in done.items()}
@@ -112,7 +115,7 @@ def _record_failure(ctx: StepContext, exc: BaseException) -> None:
     try:
         ctx.requests._step(rec.id, failed, "failed", {"error": msg[:500]}, owner)
         release_lease(ctx.requests.engine, rec.id, owner,
-                      status="completed" if ctx.releasing else "failed", error=msg[:2000])
+                      status=_settled(rec) if ctx.releasing else "failed", error=msg[:2000])
         audit_request(ctx.workspace, "dsr.run", rec, ctx.actor, outcome="failure",
                       details={"step": failed, "error": getattr(exc, "kind", "error")})
     except VeilError:
@@ -129,7 +132,7 @@ def _complete(ctx: StepContext, ran: int, result: dict[str, Any]) -> RequestReco
                       details={"outcome": result.get("outcome"),
                                "hold_released": ctx.releasing or None},
                       categories=sorted(ctx.categories))
-    values: dict[str, Any] = {"status": "completed", "result": result, "error": None,
+    values: dict[str, Any] = {"status": _settled(rec), "result": result, "error": None,
                               "lease_owner": None, "running_since": None,
                               "hold_until": hold_until}
     if rec.kind == "erasure" and hold_until is None:
@@ -142,3 +145,8 @@ def _complete(ctx: StepContext, ran: int, result: dict[str, Any]) -> RequestReco
         raise LeaseLost(f"request {rec.id}: another run took it over before it completed")
     return reqs.get(rec.id)
 
+
+def _settled(rec: RequestRecord) -> str:
+    """The status a run leaves a request in once done: closed when it was closed before (the
+    release of a closed held erasure), else completed."""
+    return "closed" if rec.closed_at is not None else "completed"
