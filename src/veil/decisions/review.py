@@ -54,8 +54,31 @@ def _automated(rec: DecisionRecord) -> None:
                             f"decision {rec.final_id})", where="decision")
 
 
+def _open(conn: sa.Connection, decision_id: str, kind: str) -> bool:
+    """Whether a ``kind`` event of the decision is recorded, read inside the write transaction
+    once the decision's row is locked (SQLite: ``BEGIN IMMEDIATE``; elsewhere ``FOR UPDATE``),
+    so a concurrent contest or review committed first is seen."""
+    conn.execute(sa.select(decisions.c.id).where(decisions.c.id == decision_id)
+                 .with_for_update())
+    return conn.execute(sa.select(decision_events.c.id).where(
+        decision_events.c.decision_id == decision_id,
+        decision_events.c.kind == kind)).first() is not None
+
+
+def _after_write() -> None:
+    """Called inside the write transaction once the refusals are re-checked (a test hook
+    that holds one writer there to show a concurrent one is refused)."""
+
+
+def _named(text: str | None, what: str, ledger: DecisionLedger) -> dict[str, str]:
+    """The name given in a request (``by``, ``reviewer``) as an event's detail when the
+    event's actor is the calling key: screened (a person's name becomes its pseudonym)."""
+    return {} if text is None else {what: trail.actor(text, ledger.token)}
+
+
 def contest(ledger: DecisionLedger, decision_id: str, statement: str, *,
-            by: str) -> DecisionRecord:
+            by: str, actor: str | None = None) -> DecisionRecord:
+    """``actor``: the caller the event names (an API key) when it is not ``by`` itself."""
     rec = ledger.get(decision_id)
     _automated(rec)
     if rec.status == "contested":
@@ -65,24 +88,49 @@ def contest(ledger: DecisionLedger, decision_id: str, statement: str, *,
     if not isinstance(by, str) or not by.strip():
         raise InputError("a contest names who makes it (the subject, or the DPO for them)",
                          where="by")
-    actor = trail.actor(by.strip(), ledger.token)
+    who = trail.actor(by.strip(), ledger.token) if actor is None else actor
+    named = {} if actor is None else _named(by.strip(), "by", ledger)
     rules = ledger.rules(rec.purpose)
     now = datetime.now(UTC)
     due = rules.contest_due.after(now)
     sealed = seal_text(ledger.keys, rec.subject, rec.id, text)
     with write_transaction(ledger.engine, "recording a contest") as conn:
+        if _open(conn, rec.id, "review"):
+            raise ConflictError(f"decision {rec.id} was reviewed meanwhile", where="decision")
+        if _open(conn, rec.id, "contest"):
+            raise ConflictError(f"decision {rec.id} was contested meanwhile and waits for "
+                                "review", where="decision")
+        _after_write()
         conn.execute(decision_events.insert().values(
             decision_id=rec.id, kind="contest", at=now, by=by.strip()[:128], due=due,
             text=sealed))
     ledger.audit([trail.event(
-        "decision.contest", actor, rec.purpose, "Art. 22(3) right to contest",
-        subjects=[rec.subject], details={"decision": rec.id, "due": due.date().isoformat()})])
+        "decision.contest", who, rec.purpose, "Art. 22(3) right to contest",
+        subjects=[rec.subject], details={"decision": rec.id, "due": due.date().isoformat(),
+                                         **named})])
     return ledger.get(rec.id)
 
 
-def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: str,
-           rationale: str) -> DecisionRecord:
+def outcomes(rec: DecisionRecord) -> list[str]:
+    """The outcomes a reviewer may give: the model's positive and negative ones (``approve``,
+    ``refuse``) and the automated decision's own (a model's named outcome)."""
+    return sorted({"approve", "refuse", rec.outcome})
 
+
+def _outcome(value: str, rec: DecisionRecord) -> str:
+    out = _text(value, "outcome")
+    known = outcomes(rec)
+    if out not in known:
+        raise InputError(f"a review's outcome is one of {', '.join(known)} (the rationale "
+                         "says why)", where="outcome")
+    return out
+
+
+def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: str,
+           rationale: str, actor: str | None = None) -> DecisionRecord:
+    """``actor``: the caller the event names (an API key), the reviewer's name then a detail.
+    Everything is checked and screened before the write transaction: a refusal writes
+    nothing."""
     rec = ledger.get(decision_id)
     _automated(rec)
     if rec.status not in ("review", "contested"):
@@ -90,19 +138,20 @@ def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: 
                             "route it and it was not contested)", where="decision")
     if not isinstance(reviewer, str) or not reviewer.strip():
         raise InputError("a review needs the reviewer's name", where="reviewer")
-    out = _text(outcome, "outcome")[:64]
+    out = _outcome(outcome, rec)
     text = _text(rationale, "rationale")
     who = f"reviewer:{reviewer.strip()}"[:128]
-    actor = trail.actor(who, ledger.token)
+    named = {} if actor is None else _named(reviewer.strip(), "reviewer", ledger)
+    actor = trail.actor(who, ledger.token) if actor is None else actor
+    trail.screen(actor=actor, outcome=out)
     rules = ledger.rules(rec.purpose)
     now = datetime.now(UTC)
     final_id = new_id()
     sealed = seal_text(ledger.keys, rec.subject, rec.id, text)
     with write_transaction(ledger.engine, "recording a review") as conn:
-        if conn.execute(sa.select(decision_events.c.id).where(
-                decision_events.c.decision_id == rec.id,
-                decision_events.c.kind == "review")).first() is not None:
+        if _open(conn, rec.id, "review"):
             raise ConflictError(f"decision {rec.id} was reviewed meanwhile", where="decision")
+        _after_write()
         conn.execute(decisions.insert().values(
             id=final_id, model=rec.model, model_version=rec.model_version,
             purpose=rec.purpose, subject=rec.subject, score=rec.score,
@@ -116,7 +165,8 @@ def review(ledger: DecisionLedger, decision_id: str, *, reviewer: str, outcome: 
     ledger.audit([trail.event(
         "decision.review", actor, rec.purpose, "Art. 22(3) human intervention",
         subjects=[rec.subject], details={"decision": rec.id, "final": final_id,
-                                         "outcome": out, "changed": out != rec.outcome})])
+                                         "outcome": out, "changed": out != rec.outcome,
+                                         **named})])
     return ledger.get(final_id)
 
 
