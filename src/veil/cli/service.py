@@ -18,6 +18,9 @@ from rich.table import Table
 from veil._actor import default_actor
 from veil.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 from veil.errors import InputError
+from veil.service.roles import ROLES
+
+_ROLES = ", ".join(ROLES[:-1]) + f" or {ROLES[-1]}"  # the help names every role
 
 apikey_app = typer.Typer(
     help="API keys of the compliance service: create (the secret is shown once), list, revoke."
@@ -90,8 +93,8 @@ def serve(
 
 @apikey_app.command("create")
 def create(
-    role: Annotated[str, typer.Option(help="dpo, engineer, service or auditor (see the "
-                                      "permission matrix in docs/service.md).")],
+    role: Annotated[str, typer.Option(help=f"{_ROLES} (see the permission matrix in "
+                                      "docs/service.md).")],
     name: Annotated[str, typer.Option(help="What the key is for, e.g. web-app (no secrets, no "
                                       "personal data).")],
     expires_in: Annotated[str | None, typer.Option("--expires-in", help="Lifetime: '90 days', "
