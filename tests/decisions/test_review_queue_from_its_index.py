@@ -59,5 +59,6 @@ def test_the_routed_branch_searches_the_covering_partial_index(ledger) -> None:
     sql = str(routed.compile(ledger.engine, compile_kwargs={"literal_binds": True}))
     with ledger.engine.connect() as conn:
         plan = " | ".join(r[3] for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + sql)))
-    assert "COVERING INDEX ix_decisions_review_due" in plan, plan
-    assert "SCAN decisions" not in plan, plan
+    assert "USING INDEX ix_decisions_review_due" in plan, plan
+    assert "SCAN" not in plan, plan  # the erased check: one probe of the exclusions' key
+    assert "SEARCH rights_exclusions USING INDEX sqlite_autoindex_rights_exclusions_1" in plan

@@ -25,7 +25,7 @@ from veil.decisions.ids import new_id, subject8
 from veil.decisions.records import DecisionRecord, QueueItem
 from veil.decisions.sealing import seal_text
 from veil.errors import ConflictError, InputError
-from veil.store.schema import decision_events, decisions
+from veil.store.schema import decision_events, decisions, rights_exclusions
 from veil.store.transactions import read_connection, write_transaction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -177,21 +177,31 @@ def _not(kind: str, d: Any, *, dated: bool = False) -> Any:
     return ~sa.exists(q.where(e.due.is_not(None)) if dated else q)
 
 
+def _not_erased(d: Any) -> Any:
+    """The decision's subject has no active erasure: an erased subject's decisions leave the
+    queue (their key is shredded, a review could record no rationale). One probe of the
+    exclusions' primary key (subject first) per waiting row, no scan."""
+    x = rights_exclusions.c
+    return ~sa.exists(sa.select(sa.literal(1)).where(
+        x.subject == d.subject, x.reason == "erased", x.lifted_at.is_(None)))
+
+
 def _branches() -> tuple[Any, Any]:
     """(id, due, contest) of the decisions waiting for a person, in two selects over the
     indexes of migration 0017: the routed automated decisions (a partial index by due date,
     covering) and the contested ones (events by kind). A contest with a due date sets the
-    due date; a decision with neither a review nor a due date waits for no one."""
+    due date; a decision with neither a review nor a due date waits for no one, nor one of
+    an erased subject."""
     events = decision_events.alias("c")
     d, c = decisions.c, events.c
     routed = sa.select(d.id, d.review_due.label("due"), sa.literal(0).label("contest")).where(
         d.review.is_not(None), d.final_of.is_(None), d.review_due.is_not(None),
-        _not("review", d), _not("contest", d, dated=True))
+        _not("review", d), _not("contest", d, dated=True), _not_erased(d))
     contested = (sa.select(d.id, sa.func.max(c.due).label("due"),
                            sa.literal(1).label("contest"))
                  .select_from(events.join(decisions, d.id == c.decision_id))
                  .where(c.kind == "contest", c.due.is_not(None), d.final_of.is_(None),
-                        _not("review", d))
+                        _not("review", d), _not_erased(d))
                  .group_by(d.id))
     return routed, contested
 
