@@ -179,7 +179,7 @@ BAD = [
     (["C-X", "offers", "granted", "2025-03-01T09:30:00Z", "app", "clicked", "7", "web", "", "",
       "", "", ""], "unknown notice version"),
     (["C-X", "offers", "granted", "2025-03-01T09:30:00Z", "app", "clicked", "1", "web", "", "",
-      "", "", "id-40"], "duplicate event id 'id-40'"),
+      "", "", "id-40"], "duplicate event id"),
 ]
 
 

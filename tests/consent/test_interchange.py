@@ -60,11 +60,11 @@ def test_import_then_check_history_and_reimport_refused(ledger: Ledger, tmp_path
     ("CUST-9,offers,granted,yesterday,web_form,clicked 'I agree',1,web,,\n",
      "not an ISO 8601 time"),
     ("CUST-9,offers,given,2025-03-01T09:30:00Z,web_form,clicked,1,web,,\n",
-     "'given' is not one of"),
+     "column 'event' is not one of"),
     (",offers,granted,2025-03-01T09:30:00Z,web_form,clicked 'I agree',1,web,,\n",
      "column 'subject' is empty"),
     ("CUST-9,marketing,granted,2025-03-01T09:30:00Z,web_form,clicked,1,web,,\n",
-     "unknown purpose 'marketing'"),
+     r"unknown purpose \(known:"),
     ("CUST-9,scoring,granted,2025-03-01T09:30:00Z,web_form,clicked,1,web,,\n",
      "does not rely on consent"),
     ("CUST-9,offers,granted,2025-03-01T09:30:00Z,web_form,pre-ticked box,1,web,,\n",
@@ -93,7 +93,7 @@ def test_malformed_rows_named_by_line_and_nothing_imported(ledger: Ledger, tmp_p
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("subject,purpose,event,time,channel,colour\n", "unknown column 'colour'"),
+    ("subject,purpose,event,time,channel,colour\n", "unknown column name in column 6"),
     ("subject,purpose,event,time\n", "missing columns channel, collector"),
     ("subject,purpose,event,time,channel,time\n", "column 'time' appears twice"),
     ("", "empty file"),
@@ -109,7 +109,7 @@ def test_duplicate_ids_inside_one_file_name_both_lines(ledger: Ledger, tmp_path:
             "e1,A,offers,granted,2025-01-01T00:00:00Z,app,tapped yes,1,app\n"
             "e2,B,offers,granted,2025-01-01T00:00:00Z,app,tapped yes,1,app\n"
             "e1,C,offers,granted,2025-01-01T00:00:00Z,app,tapped yes,1,app\n")
-    with pytest.raises(ConsentError, match=r"duplicate event id 'e1' \(first at d.csv:2\)") as i:
+    with pytest.raises(ConsentError, match=r"duplicate event id \(first at d.csv:2\)") as i:
         import_csv(ledger, write(tmp_path, text, "d.csv"))
     assert i.value.where == "d.csv:4"
     assert ledger.count() == 0

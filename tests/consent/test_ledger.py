@@ -119,7 +119,7 @@ def test_art7_rules_refuse_and_change_nothing(ledger: Ledger) -> None:
         (dict(kind="granted", time=ago(-1)), "in the future"),
         (dict(kind="granted", time=datetime(2025, 1, 1)), "no time zone"),
         (dict(kind="granted", expires=ago(6)), "not after the event time"),
-        (dict(kind="granted", event_id="e-1"), "duplicate event id 'e-1'"),
+        (dict(kind="granted", event_id="e-1"), "duplicate event id: the ledger already"),
         (dict(kind="granted", evidence="md5:abc"), "SHA-256 digest"),
         (dict(kind="granted", collector=""), "collector is missing"),
         (dict(kind="withdrawn", subject="CUST-999", action=None), "withdrawal without a prior"),
@@ -130,7 +130,7 @@ def test_art7_rules_refuse_and_change_nothing(ledger: Ledger) -> None:
         (dict(kind="granted", subject=""), "subject id is empty"),
         (dict(kind="granted", subject="x" * 300), "longer than 256"),
         (dict(kind="granted", subject="a\nb"), "control characters"),
-        (dict(kind="bought"), "unknown event 'bought'"),
+        (dict(kind="bought"), "unknown event"),
     ]
     for change, message in cases:
         fields = dict(subject=SUBJECT, purpose="offers", kind="granted", notice_version="1",
@@ -149,7 +149,7 @@ def test_art7_rules_refuse_and_change_nothing(ledger: Ledger) -> None:
             ConsentEvent("CUST-1", "newsletter", "granted", notice_version="1", **WEB),
             ConsentEvent("CUST-2", "newsletter", "withdrawn", "app", "app"),
         ])
-    with pytest.raises(ConsentError, match="duplicate event id 'x'"):
+    with pytest.raises(ConsentError, match="duplicate event id"):
         ledger.append([
             ConsentEvent("CUST-1", "newsletter", "granted", notice_version="1", event_id="x",
                          **WEB),
@@ -175,7 +175,7 @@ def test_backdated_events_refold(ledger: Ledger) -> None:
     ledger.withdraw("S", "offers", channel="app", collector="app", time=ago(5), event_id="w5")
     before = snapshot(ledger)
     # a backdated withdrawal at day 7 would leave the stored day-5 withdrawal without a grant
-    with pytest.raises(ConsentError, match="stored event 'w5'"):
+    with pytest.raises(ConsentError, match=r"stored event \(withdrawn at"):
         ledger.withdraw("S", "offers", channel="app", collector="app", time=ago(7))
     assert snapshot(ledger) == before
     # a backdated withdrawal before the first grant has no grant before it
@@ -220,7 +220,7 @@ def test_notices_and_reconsent(ledger: Ledger) -> None:
     assert ledger.notices("offers", with_text=True)[0].text.startswith("We use")
     before = snapshot(ledger)
     for kwargs, message in [
-        (dict(notice_version="9"), "unknown notice version '9'"),
+        (dict(notice_version="9"), "unknown notice version of purpose 'offers'"),
         (dict(notice_version="2", time=ago(12)), "takes effect at"),
         (dict(time=ago(40)), "no notice in effect"),
     ]:

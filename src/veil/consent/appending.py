@@ -127,8 +127,8 @@ def _refuse_stored_ids(conn: sa.Connection, events: list[Event]) -> None:
         if found:
             order = {e.event_id: i for i, e in enumerate(events)}
             dup = by_id[min(found, key=order.__getitem__)]
-            raise ConsentError(f"duplicate event id '{dup.event_id}': the ledger already "
-                               "has an event with this id", where=dup.source)
+            raise ConsentError("duplicate event id: the ledger already has an event with this "
+                               "id", where=dup.source)
 
 
 def _state_after(conn: sa.Connection, key: Key, evs: list[Event], old: State | None,
@@ -228,7 +228,7 @@ def _refuse_refold(why: str, e: Event, pending: list[Event], key: Key, ref: Name
                            f"{format_us(e.time_us)})", where=e.source)
     culprit = next(p for p in pending if p.time_us <= e.time_us)
     raise ConsentError(
-        f"this backdated event would make the stored event '{e.event_id}' "
+        f"this backdated event would make the stored event "
         f"({e.kind} at {format_us(e.time_us)}) a {why} ({ref(subject)}, "
         f"purpose '{purpose}')", where=culprit.source)
 

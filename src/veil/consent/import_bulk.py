@@ -105,9 +105,8 @@ def import_columns(ledger: Ledger, path: Path, *, collector: str | None, delimit
             screen_consent_text(set(cols["collector"]), set(cols["channel"]))
             if hits:
                 first = next(i for i, e in enumerate(cols["event_id"]) if e in hits)
-                raise ConsentError(f"duplicate event id '{cols['event_id'][first]}': the ledger "
-                                   "already has an event with this id",
-                                   where=cols["source"][first])
+                raise ConsentError("duplicate event id: the ledger already has an event with "
+                                   "this id", where=cols["source"][first])
             resolve_notices(conn, cols)
             write_chunk(conn, cols, new_states(conn, cols, ledger.ref))
             log.append_in(conn, audit_events(ledger.ref, cols))
@@ -142,6 +141,6 @@ def _refuse_repeats(cols: dict[str, list[Any]], hits: dict[str, tuple[int, str |
         e = ids[repeat]
         src = hits[e][1] if e in mine else cols["source"][first[e]]
         also = f" (first at {src})" if src else ""
-        raise ConsentError(f"duplicate event id '{e}'{also}", where=cols["source"][repeat])
+        raise ConsentError(f"duplicate event id{also}", where=cols["source"][repeat])
     for e in mine:
         del hits[e]

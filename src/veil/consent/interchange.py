@@ -154,7 +154,8 @@ def read_header(records: Iterator[tuple[int, list[str]]], name: str,
     header = [h.strip().lstrip("\ufeff").lower() for h in header]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise ConsentError(f"unknown column '{unknown[0][:40]}' (known: {', '.join(COLUMNS)})",
+        raise ConsentError(f"unknown column name in column {header.index(unknown[0]) + 1} "
+                           f"of the header (known: {', '.join(COLUMNS)})",
                            where=f"{name}:{hline}")
     dupes = [h for h, n in Counter(header).items() if n > 1]
     if dupes:
@@ -189,8 +190,7 @@ def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
             raise ConsentError(f"column '{col}' is empty", where=where)
     kind = (v["event"] or "").lower()
     if kind not in KINDS:
-        raise ConsentError(f"column 'event': '{(v['event'] or '')[:30]}' is not one of "
-                           f"{', '.join(KINDS)}", where=where)
+        raise ConsentError(f"column 'event' is not one of {', '.join(KINDS)}", where=where)
     try:
         t = parse_time(v["time"] or "", "column 'time'")
         raw_expires = v.get("expires")
@@ -202,8 +202,7 @@ def _event(v: dict[str, str | None], where: str, ledger: Ledger | None,
         try:
             age = int(v["age"] or "")
         except ValueError:
-            raise ConsentError(f"column 'age': '{(v['age'] or '')[:10]}' is not a whole number",
-                               where=where) from None
+            raise ConsentError("column 'age' is not a whole number of years", where=where) from None
     event_id = v.get("event_id")
     if not event_id:
         canon = "\x1f".join([v.get(c) or "" for c in _ID_COLUMNS]).encode("utf-8",

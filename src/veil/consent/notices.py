@@ -126,8 +126,8 @@ def resolve_notice(e: Event, notices: list[Notice]) -> Event:
     if e.kind not in GIVING:
         if e.notice_version and notices and not any(
                 x.version == e.notice_version for x in notices):
-            raise ConsentError(f"unknown notice version '{e.notice_version}' of purpose "
-                               f"'{e.purpose}'", where=e.source)
+            raise ConsentError(f"unknown notice version of purpose '{e.purpose}' (known: "
+                               f"{', '.join(x.version for x in notices)})", where=e.source)
         return e
     if e.notice_version:
         return _named_notice(e, notices)
@@ -147,8 +147,8 @@ def _named_notice(e: Event, notices: list[Notice]) -> Event:
     match = next((x for x in notices if x.version == e.notice_version), None)
     if match is None:
         known = ", ".join(x.version for x in notices)
-        raise ConsentError(f"unknown notice version '{e.notice_version}' of purpose "
-                           f"'{e.purpose}' (known: {known})", where=e.source)
+        raise ConsentError(f"unknown notice version of purpose '{e.purpose}' (known: {known})",
+                           where=e.source)
     if match.effective_us > e.time_us:
         raise ConsentError(f"notice '{match.version}' of purpose '{e.purpose}' takes "
                            f"effect at {format_us(match.effective_us)}, after the event "

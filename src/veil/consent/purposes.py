@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from veil.consent.models import check_purpose_id
-from veil.errors import ConsentError
+from veil.errors import ConsentError, UnknownPurposeError
 
 if TYPE_CHECKING:
     from veil.policy.model import Policy, Purpose
@@ -23,13 +23,18 @@ def consent_min_age(purpose: Purpose | None) -> int | None:
     return int(value) if value is not None else None
 
 
-def policy_purpose(policy: Policy | None, purpose: str, *,
-                   granting: bool = False) -> Purpose | None:
+def policy_purpose(policy: Policy | None, purpose: str, *, granting: bool = False,
+                   quote: bool = True) -> Purpose | None:
     """Check a purpose id (and, with a policy, that it is declared; ``granting``: that it
-    relies on consent, so recorded consent cannot mislead); returns its definition."""
+    relies on consent, so recorded consent cannot mislead); returns its definition.
+    ``quote=False`` for a file's cell, which may hold anything (a subject id in the wrong
+    column): an unknown id is then refused without repeating it."""
     check_purpose_id(purpose)
     if policy is None:
         return None
+    if not quote and purpose not in policy.purposes:  # exit 3 as below, without the value
+        known = ", ".join(sorted(policy.purposes)) or "none"
+        raise UnknownPurposeError(f"unknown purpose (known: {known})", where=policy.source)
     p = policy.purpose(purpose)  # an unknown purpose: UnknownPurposeError (exit 3)
     if granting and not p.needs_consent:
         raise ConsentError(f"purpose '{purpose}' does not rely on consent (legal basis: "

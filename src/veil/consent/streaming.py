@@ -51,7 +51,7 @@ def append_stream(ledger: Ledger, events: Callable[[], Iterable[ConsentEvent]],
                 if e.event_id in seen:
                     first = seen[e.event_id]
                     also = f" (first at {first})" if first else ""
-                    raise ConsentError(f"duplicate event id '{e.event_id}'{also}",
+                    raise ConsentError(f"duplicate event id{also}",
                                        where=e.source)
                 seen[e.event_id] = e.source
             screen_consent_text((e.collector for e in prepared), (e.channel for e in prepared))

@@ -54,7 +54,7 @@ def refuse_repeated_ids(events: list[Event]) -> None:
         first = seen.get(ev.event_id)
         if first is not None:
             also = f" (first at {first.source})" if first.source else ""
-            raise ConsentError(f"duplicate event id '{ev.event_id}'{also}", where=ev.source)
+            raise ConsentError(f"duplicate event id{also}", where=ev.source)
         seen[ev.event_id] = ev
 
 
@@ -63,9 +63,10 @@ def _prepare(ev: ConsentEvent, now: int, policy: Policy | None) -> Event:
         raise ConsentError(f"expected a ConsentEvent, got {type(ev).__name__}")
     kind = ev.kind
     if kind not in KINDS:
-        raise ConsentError(f"unknown event '{str(kind)[:30]}' (known: {', '.join(KINDS)})")
+        raise ConsentError(f"unknown event (known: {', '.join(KINDS)})")
     subject = check_subject(ev.subject)
-    purpose_def = policy_purpose(policy, ev.purpose, granting=kind in GIVING)
+    purpose_def = policy_purpose(policy, ev.purpose, granting=kind in GIVING,
+                                 quote=not ev.source)
     channel = check_channel(ev.channel, kind)
     collector = check_text(ev.collector, "collector")
     if not collector:
