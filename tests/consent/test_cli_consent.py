@@ -114,4 +114,4 @@ def test_cli_duplicate_event_id(workspace, policy_file: Path, capsys) -> None:
             "--channel", "app", "--action", "tapped 'Allow'", "--notice", "1", "--event-id", "e7"]
     assert veil(*args) == 0
     assert veil(*args) == 9
-    assert "duplicate event id 'e7'" in capsys.readouterr().err
+    assert "duplicate event id" in capsys.readouterr().err
