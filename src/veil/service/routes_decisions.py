@@ -253,8 +253,9 @@ class FairnessIn(_In):
 @router.post("/fairness", response_model=dict[str, Any], **perm("decisions.fairness"))
 async def decision_fairness(request: Request, body: FairnessIn, who: Caller) -> dict[str, Any]:
     """Selection rates, error rates where actual outcomes are recorded, demographic-parity and
-    equalized-odds differences by protected attribute (as Fairlearn defines them), bootstrap intervals; the
-    report (figures only) is an audit event. No plots over the API (the CLI writes them)."""
+    equalized-odds differences by protected attribute (as Fairlearn defines them), bootstrap
+    intervals; the report (figures only) is an audit event. No plots over the API (the CLI
+    writes them)."""
     import pandas as pd
 
     from veil.decisions.fairness import fairness_report
