@@ -7,18 +7,14 @@ Veil must give and, for look-alikes, the spans it must not give.
 from __future__ import annotations
 
 import pytest
+from text_spans import in_text_finder, spans
 
-from veil.detect import SpanFinder, default_registry
 from veil.detect.proper_nouns import lower_case_after_payee
 
 
 @pytest.fixture(scope="module")
 def finder():
-    return SpanFinder(types={r.type for r in default_registry() if r.in_text})
-
-
-def spans(finder, text: str) -> set[tuple[str, str]]:
-    return {(text[s.start : s.end], s.type) for s in finder.find([text])[0]}
+    return in_text_finder()
 
 
 @pytest.mark.parametrize(
